@@ -1,0 +1,90 @@
+"""Zero-copy views of buffers as arrays of NumPy, PyTorch, Numba and CuPy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from spdl import _native
+
+__all__ = ["to_numpy", "to_torch", "to_numba", "to_cupy"]
+
+
+def _check_cpu(buffer: object, name: str) -> None:
+    if not isinstance(buffer, _native.CPUBuffer):
+        raise TypeError(f"{name} expects a CPUBuffer, got {type(buffer).__name__}.")
+
+
+def to_numpy(buffer: _native.CPUBuffer) -> np.ndarray:
+    """Returns a NumPy array sharing the buffer's memory.
+
+    The array keeps the buffer alive, so dropping the buffer is safe.
+
+    Args:
+        buffer: A CPUBuffer from ``convert_frames``.
+
+    Returns:
+        An array with the buffer's shape and dtype (no copy).
+
+    Raises:
+        TypeError: ``buffer`` is not a CPUBuffer.
+
+    Example:
+        >>> array = spdl.io.to_numpy(spdl.io.load_image("foo.jpg"))
+    """
+    _check_cpu(buffer, "to_numpy")
+    return np.asarray(buffer)
+
+
+def to_torch(buffer: Any) -> Any:
+    """Returns a ``torch.Tensor`` sharing the buffer's memory (through DLPack).
+
+    Args:
+        buffer: A CPUBuffer (or a CUDA buffer once the GPU path produces one).
+
+    Returns:
+        A tensor that keeps the buffer alive.
+
+    Raises:
+        ImportError: PyTorch is not installed (``pip install spdl[torch]``).
+    """
+    import torch
+
+    return torch.from_dlpack(buffer)
+
+
+def to_numba(buffer: Any) -> Any:
+    """Returns an array Numba can consume: a NumPy array for CPU buffers (no copy).
+
+    Args:
+        buffer: A CPUBuffer.
+
+    Returns:
+        A NumPy array sharing the buffer's memory.
+
+    Raises:
+        TypeError: ``buffer`` is not a CPUBuffer.
+    """
+    _check_cpu(buffer, "to_numba")
+    return np.asarray(buffer)
+
+
+def to_cupy(buffer: Any) -> Any:
+    """Returns a CuPy array sharing a CUDA buffer's memory (through DLPack).
+
+    Args:
+        buffer: A buffer that lives on a CUDA device.
+
+    Returns:
+        A ``cupy.ndarray`` view.
+
+    Raises:
+        TypeError: ``buffer`` lives in host memory.
+        ImportError: CuPy is not installed (``pip install spdl[cuda]``).
+    """
+    if isinstance(buffer, _native.CPUBuffer):
+        raise TypeError("to_cupy expects a CUDA buffer; use to_numpy for a CPUBuffer.")
+    import cupy
+
+    return cupy.from_dlpack(buffer)

@@ -1,0 +1,59 @@
+"""Conversion: frames → one contiguous CPUBuffer, natively with the GIL released."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from spdl import _native
+from spdl.io._decode import Frames
+
+__all__ = ["convert", "validate_frames"]
+
+_CPU_FRAMES = (_native.ImageFrames, _native.AudioFrames, _native.VideoFrames)
+
+
+def validate_frames(frames: object) -> None:
+    """Checks that ``frames`` can be converted on the CPU, raising at call time.
+
+    Raises:
+        TypeError: Not CPU frames nor a list of ImageFrames.
+        ValueError: An empty list, or frames already converted.
+    """
+    if isinstance(frames, Sequence) and not isinstance(frames, str | bytes):
+        if not frames:
+            raise ValueError("Cannot convert an empty list of frames.")
+        for i, item in enumerate(frames):
+            if not isinstance(item, _native.ImageFrames):
+                raise TypeError(
+                    f"A list must hold ImageFrames only; item {i} is {type(item).__name__}."
+                )
+        items = frames
+    elif isinstance(frames, _CPU_FRAMES):
+        items = [frames]
+    else:
+        raise TypeError(
+            "Expected ImageFrames, AudioFrames, VideoFrames or a list of ImageFrames, "
+            f"got {type(frames).__name__}."
+        )
+    for item in items:
+        if item.consumed:
+            raise ValueError(f"The frames of {item.src} were already converted to a buffer.")
+
+
+def convert(frames: Frames | Sequence[_native.ImageFrames]) -> _native.CPUBuffer:
+    """Copies frames into one CPUBuffer; the frames are released as they are copied.
+
+    Args:
+        frames: Frames of one source, or a list of ImageFrames to batch.
+
+    Returns:
+        A CPUBuffer shaped as described in the shapes table; a list gives ``(B, ...)``.
+
+    Raises:
+        TypeError: Unsupported input.
+        ValueError: Images of a list differ in size or format (the message names both).
+    """
+    validate_frames(frames)
+    if isinstance(frames, _CPU_FRAMES):
+        return _native.convert_frames(frames)
+    return _native.convert_image_batch(list(frames))

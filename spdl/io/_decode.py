@@ -1,0 +1,244 @@
+"""Decoding: validate options, describe the filter graph, make one native call.
+
+The native call decodes every packet and filters the frames with the GIL
+released: ``fps → scale → format → trim to the window → pad/cut to num_frames``
+for video, ``atrim → aresample → aformat`` for audio.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from typing import Any, TypeAlias
+
+from spdl import _native
+from spdl.io._demux import Packets, Source
+
+__all__ = ["Frames", "decode", "decode_image_batch", "validate_decode_options", "build_filter_desc"]
+
+Frames: TypeAlias = "_native.ImageFrames | _native.AudioFrames | _native.VideoFrames"
+
+_VISUAL = {"width", "height", "pix_fmt", "scale_algo"}
+_VIDEO = _VISUAL | {"frame_rate", "num_frames", "pad_mode"}
+_AUDIO = {"sample_rate", "num_channels", "sample_fmt"}
+_COMMON = {"filter_desc", "decoder", "decoder_options", "num_threads"}
+_ALLOWED = {"image": _VISUAL | _COMMON, "video": _VIDEO | _COMMON, "audio": _AUDIO | _COMMON}
+_PAD_MODES = {"repeat": "clone", "black": "add"}
+_SCALE_ALGOS = ("bilinear", "bicubic", "area", "lanczos", "neighbor", "fast_bilinear")
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "image": {"pix_fmt": "rgb24"},
+    "video": {"pix_fmt": "rgb24"},
+    "audio": {"sample_fmt": "fltp"},
+}
+
+
+def _check_positive_int(name: str, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}.")
+
+
+def _as_fraction(name: str, value: object) -> Fraction:
+    if isinstance(value, tuple) and len(value) == 2:
+        value = Fraction(*value)
+    if not isinstance(value, int | float | Fraction) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number or (num, den), got {value!r}.")
+    frac = Fraction(value).limit_denominator(1_000_000)
+    if frac <= 0 or not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be positive, got {value!r}.")
+    return frac
+
+
+def validate_decode_options(media_type: str, **options: Any) -> None:
+    """Checks decode options for a media type, raising at call time.
+
+    Raises:
+        TypeError: An unknown option, or an option of the wrong type.
+        ValueError: An option out of range or not applicable to the media type.
+    """
+    unknown = set(options) - _VIDEO - _AUDIO - _COMMON
+    if unknown:
+        raise TypeError(f"Unknown decode option(s): {', '.join(sorted(unknown))}.")
+    misplaced = {k for k, v in options.items() if v is not None} - _ALLOWED[media_type]
+    if misplaced:
+        raise ValueError(f"Option(s) {', '.join(sorted(misplaced))} do not apply to {media_type}.")
+    for name in ("width", "height", "num_frames", "sample_rate", "num_channels"):
+        _check_positive_int(name, options.get(name))
+    threads = options.get("num_threads")
+    if threads is not None and (not isinstance(threads, int) or threads < 0):
+        raise ValueError(f"num_threads must be a non-negative int, got {threads!r}.")
+    pix_fmt = options.get("pix_fmt")
+    if pix_fmt is not None and (not isinstance(pix_fmt, str) or not _native.pix_fmt_exists(pix_fmt)):
+        raise ValueError(f"Unknown pix_fmt {pix_fmt!r}.")
+    sample_fmt = options.get("sample_fmt")
+    if sample_fmt is not None and (
+        not isinstance(sample_fmt, str) or not _native.sample_fmt_exists(sample_fmt)
+    ):
+        raise ValueError(f"Unknown sample_fmt {sample_fmt!r}.")
+    if options.get("frame_rate") is not None:
+        _as_fraction("frame_rate", options["frame_rate"])
+    pad_mode = options.get("pad_mode")
+    if pad_mode is not None and pad_mode not in _PAD_MODES:
+        raise ValueError(f"pad_mode must be one of {tuple(_PAD_MODES)}, got {pad_mode!r}.")
+    algo = options.get("scale_algo")
+    if algo is not None and algo not in _SCALE_ALGOS:
+        raise ValueError(f"scale_algo must be one of {_SCALE_ALGOS}, got {algo!r}.")
+    for name in ("filter_desc", "decoder"):
+        if options.get(name) is not None and not isinstance(options[name], str):
+            raise TypeError(f"{name} must be a str, got {type(options[name]).__name__}.")
+    decoder_options = options.get("decoder_options")
+    if decoder_options is not None and (
+        not isinstance(decoder_options, Mapping)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in decoder_options.items())
+    ):
+        raise TypeError("decoder_options must be a mapping of str to str.")
+
+
+def _trim(name: str, window: tuple[float, float] | None) -> list[str]:
+    if window is None:
+        return []
+    start, end = window
+    return [f"{name}=start={start!r}" + ("" if math.isinf(end) else f":end={end!r}")]
+
+
+def build_filter_desc(media_type: str, window: tuple[float, float] | None, **options: Any) -> str:
+    """Returns the FFmpeg filter description that the options ask for ("" for none).
+
+    A custom ``filter_desc`` replaces the generated filters; the window trim still applies.
+    """
+    opts = {**_DEFAULTS[media_type], **options}
+    custom = opts.get("filter_desc")
+    if media_type == "audio":
+        parts = _trim("atrim", window)
+        if custom:
+            return ",".join([*parts, custom])
+        if opts.get("sample_rate"):
+            parts.append(f"aresample={opts['sample_rate']}")
+        fmt = []
+        if opts.get("sample_fmt"):
+            fmt.append(f"sample_fmts={opts['sample_fmt']}")
+        if opts.get("num_channels"):
+            fmt.append(f"channel_layouts={_channel_layout(opts['num_channels'])}")
+        if fmt:
+            parts.append("aformat=" + ":".join(fmt))
+        return ",".join(parts)
+
+    parts = _trim("trim", window) if media_type == "video" else []
+    if custom:
+        return ",".join([*parts, custom])
+    if opts.get("frame_rate") is not None:
+        rate = _as_fraction("frame_rate", opts["frame_rate"])
+        parts.append(f"fps={rate.numerator}/{rate.denominator}")
+    width, height = opts.get("width"), opts.get("height")
+    if width or height:
+        algo = opts.get("scale_algo") or "bilinear"
+        parts.append(f"scale={width or -2}:{height or -2}:flags={algo}")
+    if opts.get("pix_fmt"):
+        parts.append(f"format=pix_fmts={opts['pix_fmt']}")
+    num_frames = opts.get("num_frames")
+    if num_frames:
+        mode = _PAD_MODES[opts.get("pad_mode") or "repeat"]
+        parts.append(f"tpad=stop={num_frames}:stop_mode={mode}")
+        parts.append(f"trim=end_frame={num_frames}")
+    return ",".join(parts)
+
+
+def _channel_layout(num_channels: int) -> str:
+    names = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
+    return names.get(num_channels, f"{num_channels}c")
+
+
+def decode(packets: Packets, *, cancel: _native.CancelToken | None = None, **options: Any) -> Frames:
+    """Decodes packets into frames with the GIL released.
+
+    Args:
+        packets: Packets from demuxing.
+        cancel: A token that stops the decode at its next packet when cancelled.
+        **options: Decode options; see :func:`spdl.io.decode_packets`.
+
+    Returns:
+        ImageFrames, AudioFrames or VideoFrames.
+
+    Raises:
+        TypeError, ValueError: Invalid options.
+        MediaError: The packets cannot be decoded.
+    """
+    if not isinstance(packets, _native.Packets):
+        raise TypeError(f"Expected packets from demuxing, got {type(packets).__name__}.")
+    media_type = packets.media_type
+    validate_decode_options(media_type, **options)
+    return _native.decode_packets(
+        packets,
+        filter_desc=build_filter_desc(media_type, packets.timestamp, **options),
+        decoder=options.get("decoder"),
+        decoder_options=dict(options.get("decoder_options") or {}),
+        num_threads=options.get("num_threads") or 1,
+        cancel=cancel,
+    )
+
+
+def decode_image_batch(
+    srcs: Sequence[Source],
+    *,
+    width: int | None,
+    height: int | None,
+    pix_fmt: str | None = "rgb24",
+    cancel: _native.CancelToken | None = None,
+    num_threads: int = 1,
+    **options: Any,
+) -> tuple[_native.CPUBuffer | None, list[BaseException | None]]:
+    """Decodes still images into one batch in a single native call (GIL released throughout).
+
+    Files are read and decoded on ``num_threads`` native threads; no Python code
+    runs per image.
+
+    Args:
+        srcs: Paths or bytes-like objects of still images (JPEG, PNG, WebP, BMP, GIF, TIFF, QOI).
+        width: Output width (None keeps the source width; then all images must match).
+        height: Output height.
+        pix_fmt: Output pixel format.
+        cancel: Stops the batch at the next image when cancelled.
+        num_threads: Native threads to use.
+        **options: Further image decode options (``scale_algo``, ``filter_desc``,
+            ``decoder_options``).
+
+    Returns:
+        The batch of the images that decoded (None if none did), and one entry
+        per source: None where it decoded, else the error.
+
+    Raises:
+        TypeError, ValueError: Invalid options or sources.
+    """
+    validate_decode_options("image", width=width, height=height, pix_fmt=pix_fmt, **options)
+    items: list[str | bytes] = []
+    for src in srcs:
+        if isinstance(src, str | os.PathLike):
+            items.append(os.fspath(src))
+        elif isinstance(src, bytes):
+            items.append(src)
+        elif isinstance(src, bytearray | memoryview):
+            items.append(bytes(src))
+        else:
+            raise TypeError(f"decode_image_batch takes paths or bytes, got {type(src).__name__}.")
+    desc = build_filter_desc("image", None, width=width, height=height, pix_fmt=pix_fmt, **options)
+    buffer, messages = _native.decode_image_batch(
+        items,
+        filter_desc=desc,
+        decoder_options=dict(options.get("decoder_options") or {}),
+        num_threads=max(1, num_threads),
+        cancel=cancel,
+    )
+    errors: list[BaseException | None] = []
+    for src, message in zip(srcs, messages, strict=True):
+        if not message:
+            errors.append(None)
+        elif "No such file or directory" in message:
+            errors.append(FileNotFoundError(message))
+        else:
+            errors.append(_native.MediaError(message))
+    return buffer, errors

@@ -1,0 +1,158 @@
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/unique_ptr.h>
+#include <nanobind/stl/vector.h>
+
+#include "bindings.h"
+#include "buffer.h"
+#include "convert.h"
+#include "ffmpeg/compat.h"
+#include "image_batch.h"
+
+namespace nb = nanobind;
+
+namespace spdl {
+namespace {
+
+int get_buffer(PyObject* exporter, Py_buffer* view, int flags) {
+  CPUBuffer* self = nb::inst_ptr<CPUBuffer>(exporter);
+  view->obj = exporter;
+  Py_INCREF(exporter);
+  view->buf = self->data();
+  view->len = static_cast<Py_ssize_t>(self->nbytes());
+  view->readonly = 0;
+  view->itemsize = static_cast<Py_ssize_t>(self->itemsize());
+  view->format = (flags & PyBUF_FORMAT) ? const_cast<char*>(self->format()) : nullptr;
+  view->ndim = static_cast<int>(self->shape().size());
+  // Py_ssize_t and int64_t are the same width on every supported platform.
+  view->shape = reinterpret_cast<Py_ssize_t*>(const_cast<int64_t*>(self->shape().data()));
+  view->strides = reinterpret_cast<Py_ssize_t*>(const_cast<int64_t*>(self->strides().data()));
+  view->suboffsets = nullptr;
+  view->internal = nullptr;
+  return 0;
+}
+
+PyType_Slot buffer_slots[] = {{Py_bf_getbuffer, reinterpret_cast<void*>(get_buffer)},
+                              {0, nullptr}};
+
+nb::dlpack::dtype dlpack_dtype(DType dtype) {
+  using code = nb::dlpack::dtype_code;
+  const auto bits = static_cast<uint8_t>(itemsize(dtype) * 8);
+  switch (dtype) {
+    case DType::UInt8:
+    case DType::UInt16:
+      return {static_cast<uint8_t>(code::UInt), bits, 1};
+    case DType::Float32:
+    case DType::Float64:
+      return {static_cast<uint8_t>(code::Float), bits, 1};
+    default:
+      return {static_cast<uint8_t>(code::Int), bits, 1};
+  }
+}
+
+nb::dict array_interface(const CPUBuffer& self) {
+  nb::dict d;
+  nb::list shape;
+  for (auto dim : self.shape()) {
+    shape.append(dim);
+  }
+  d["shape"] = nb::tuple(shape);
+  d["typestr"] = self.typestr();
+  d["data"] = nb::make_tuple(reinterpret_cast<uintptr_t>(self.data()), false);
+  d["strides"] = nb::none();
+  d["version"] = 3;
+  return d;
+}
+
+// Exports through nanobind's DLPack-capable array, owned by this buffer object.
+nb::object dlpack(nb::pointer_and_handle<CPUBuffer> self_ph, nb::kwargs kwargs) {
+  const CPUBuffer& self = *self_ph.p;
+  nb::handle self_py = self_ph.h;
+  std::vector<size_t> shape(self.shape().begin(), self.shape().end());
+  std::vector<int64_t> strides;
+  for (auto s : self.strides()) {
+    strides.push_back(s / static_cast<int64_t>(self.itemsize()));
+  }
+  nb::ndarray<nb::array_api> array(self.data(), shape.size(), shape.data(), self_py,
+                                   strides.data(), dlpack_dtype(self.dtype()),
+                                   nb::device::cpu::value);
+  return nb::cast(array).attr("__dlpack__")(**kwargs);
+}
+
+nb::object decode_images(nb::list srcs, std::string filter_desc,
+                         std::map<std::string, std::string> decoder_options, int num_threads,
+                         const CancelToken* cancel) {
+  std::vector<ImageSource> sources;
+  sources.reserve(nb::len(srcs));
+  for (nb::handle item : srcs) {
+    ImageSource source;
+    if (nb::isinstance<nb::bytes>(item)) {
+      nb::bytes b = nb::borrow<nb::bytes>(item);  // kept alive by `srcs`
+      source.data = reinterpret_cast<const uint8_t*>(b.c_str());
+      source.size = b.size();
+      source.name = "<bytes " + std::to_string(sources.size()) + ">";
+    } else {
+      source.name = nb::cast<std::string>(item);
+    }
+    sources.push_back(std::move(source));
+  }
+  DecodeConfig config{std::move(filter_desc), std::nullopt, std::move(decoder_options), 1};
+  ImageBatchResult result;
+  {
+    nb::gil_scoped_release release;
+    result = decode_image_batch(sources, config, num_threads, cancel);
+  }
+  return nb::make_tuple(nb::cast(std::move(result.buffer)), nb::cast(result.errors));
+}
+
+}  // namespace
+
+void register_buffer(nb::module_& m) {
+  nb::class_<CPUBuffer>(m, "CPUBuffer", nb::type_slots(buffer_slots),
+                        "Contiguous host memory holding converted frames.")
+      .def_prop_ro("shape",
+                   [](const CPUBuffer& b) {
+                     nb::list l;
+                     for (auto dim : b.shape()) l.append(dim);
+                     return nb::tuple(l);
+                   })
+      .def_prop_ro("typestr", &CPUBuffer::typestr)
+      .def_prop_ro("data_ptr", [](const CPUBuffer& b) { return reinterpret_cast<uintptr_t>(b.data()); })
+      .def_prop_ro("nbytes", &CPUBuffer::nbytes)
+      .def_prop_ro("__array_interface__", &array_interface)
+      .def("__dlpack__", &dlpack)
+      .def("__dlpack_device__", [](const CPUBuffer&) { return nb::make_tuple(1, 0); })
+      .def("__repr__", [](const CPUBuffer& b) {
+        std::string s = "CPUBuffer(shape=(";
+        for (size_t i = 0; i < b.shape().size(); ++i) {
+          s += (i ? ", " : "") + std::to_string(b.shape()[i]);
+        }
+        return s + (b.shape().size() == 1 ? ",)" : ")") + ", typestr=\"" + b.typestr() + "\")";
+      });
+
+  m.def("convert_frames", &convert_frames, nb::arg("frames"),
+        nb::call_guard<nb::gil_scoped_release>(),
+        "Copies frames into one CPUBuffer (GIL released), releasing each frame as it goes.");
+  m.def("convert_image_batch", &convert_image_batch, nb::arg("frames"),
+        nb::call_guard<nb::gil_scoped_release>(),
+        "Copies a list of single images into one (B, ...) CPUBuffer (GIL released).");
+  m.def("decode_image_batch", &decode_images, nb::arg("srcs"), nb::arg("filter_desc") = "",
+        nb::arg("decoder_options") = std::map<std::string, std::string>{},
+        nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(),
+        "Reads and decodes still images on native threads, GIL released for the whole batch. "
+        "Returns (CPUBuffer | None, errors) with one error string per source ('' if it decoded).");
+  m.def("sniff_image_codec", [](nb::bytes b) -> std::optional<std::string> {
+    const char* codec = sniff_image_codec(reinterpret_cast<const uint8_t*>(b.c_str()), b.size());
+    return codec ? std::optional<std::string>(codec) : std::nullopt;
+  });
+  m.def("pix_fmt_exists", [](const std::string& name) {
+    return av_get_pix_fmt(name.c_str()) != AV_PIX_FMT_NONE;
+  });
+  m.def("sample_fmt_exists", [](const std::string& name) {
+    return av_get_sample_fmt(name.c_str()) != AV_SAMPLE_FMT_NONE;
+  });
+}
+
+}  // namespace spdl

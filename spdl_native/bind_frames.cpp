@@ -1,0 +1,87 @@
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/unique_ptr.h>
+#include <nanobind/stl/vector.h>
+
+#include "bindings.h"
+#include "cancel.h"
+#include "decoder.h"
+#include "frames.h"
+
+namespace nb = nanobind;
+
+namespace spdl {
+namespace {
+
+std::unique_ptr<Frames> decode(const Packets& packets, std::string filter_desc,
+                               std::optional<std::string> decoder,
+                               std::map<std::string, std::string> decoder_options, int num_threads,
+                               const CancelToken* cancel) {
+  DecodeConfig config{std::move(filter_desc), std::move(decoder), std::move(decoder_options),
+                      num_threads};
+  return decode_packets(packets, config, cancel);
+}
+
+nb::object get_item(const Frames& self, nb::handle key) {
+  const auto n = static_cast<Py_ssize_t>(self.size());
+  if (PySlice_Check(key.ptr())) {
+    Py_ssize_t start, stop, step;
+    if (PySlice_Unpack(key.ptr(), &start, &stop, &step) < 0) {
+      throw nb::python_error();
+    }
+    PySlice_AdjustIndices(n, &start, &stop, step);
+    return nb::cast(self.slice(start, stop, step));
+  }
+  Py_ssize_t i = nb::cast<Py_ssize_t>(key);
+  if (i < 0) {
+    i += n;
+  }
+  if (i < 0 || i >= n) {
+    throw nb::index_error("frame index out of range");
+  }
+  return nb::cast(self.slice(i, i + 1, 1));
+}
+
+}  // namespace
+
+void register_frames(nb::module_& m) {
+  nb::class_<CancelToken>(m, "CancelToken",
+                          "Set by cancel(); a running native decode stops at its next packet.")
+      .def(nb::init<>())
+      .def("cancel", &CancelToken::cancel)
+      .def_prop_ro("cancelled", &CancelToken::cancelled);
+
+  nb::class_<Frames>(m, "Frames", "Decoded frames; consumed by conversion.")
+      .def_prop_ro("media_type", [](const Frames& f) { return to_string(f.media_type); })
+      .def_ro("src", &Frames::src)
+      .def_ro("time_base", &Frames::time_base)
+      .def_ro("consumed", &Frames::consumed)
+      .def_prop_ro("pts", &Frames::pts_seconds, "Presentation time of each frame, seconds.")
+      .def("__len__", &Frames::size)
+      .def("__repr__", &Frames::repr);
+  nb::class_<ImageFrames, Frames>(m, "ImageFrames", "A decoded still image.")
+      .def_prop_ro("pix_fmt", &Frames::format_name)
+      .def_prop_ro("width", &Frames::width)
+      .def_prop_ro("height", &Frames::height);
+  nb::class_<VideoFrames, Frames>(m, "VideoFrames", "Decoded video frames.")
+      .def_prop_ro("pix_fmt", &Frames::format_name)
+      .def_prop_ro("width", &Frames::width)
+      .def_prop_ro("height", &Frames::height)
+      .def("__getitem__", &get_item, nb::arg("key"));
+  nb::class_<AudioFrames, Frames>(m, "AudioFrames", "Decoded audio frames.")
+      .def_prop_ro("sample_fmt", &Frames::format_name)
+      .def_prop_ro("sample_rate", &Frames::sample_rate)
+      .def_prop_ro("num_channels", &Frames::num_channels)
+      .def_prop_ro("num_samples", &Frames::num_samples);
+
+  m.def("decode_packets", &decode, nb::arg("packets"), nb::arg("filter_desc") = "",
+        nb::arg("decoder").none() = nb::none(),
+        nb::arg("decoder_options") = std::map<std::string, std::string>{},
+        nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(),
+        nb::call_guard<nb::gil_scoped_release>(),
+        "Decodes packets (and filters the frames) with the GIL released.");
+}
+
+}  // namespace spdl

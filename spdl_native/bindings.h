@@ -1,0 +1,12 @@
+// One register function per area; module.cpp combines them.
+#pragma once
+
+#include <nanobind/nanobind.h>
+
+namespace spdl {
+
+void register_packets(nanobind::module_& m);
+void register_frames(nanobind::module_& m);
+void register_buffer(nanobind::module_& m);
+
+}  // namespace spdl

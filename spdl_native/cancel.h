@@ -1,0 +1,18 @@
+// A flag shared between Python and a running native loop; the loop checks it
+// once per packet so that a cancelled decode returns promptly.
+#pragma once
+
+#include <atomic>
+
+namespace spdl {
+
+class CancelToken {
+ public:
+  void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace spdl

@@ -1,0 +1,225 @@
+#include "convert.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "ffmpeg/compat.h"
+
+namespace spdl {
+namespace {
+
+struct ImageLayout {
+  std::vector<int64_t> shape;  // per image, without the batch dimension
+  DType dtype;
+  size_t bytes;  // bytes of one image
+};
+
+std::string pix_fmt_name(int format) {
+  const char* name = av_get_pix_fmt_name(static_cast<AVPixelFormat>(format));
+  return name ? name : "unknown";
+}
+
+std::string describe(const AVFrame* f) {
+  return std::to_string(f->width) + "x" + std::to_string(f->height) + " " +
+         pix_fmt_name(f->format);
+}
+
+ImageLayout image_layout(const AVFrame* f) {
+  const auto fmt = static_cast<AVPixelFormat>(f->format);
+  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(fmt);
+  if (!desc || (desc->flags & (AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BITSTREAM |
+                               AV_PIX_FMT_FLAG_PAL))) {
+    throw std::invalid_argument("Cannot convert frames of pixel format \"" + pix_fmt_name(fmt) +
+                                "\" to a buffer; decode with pix_fmt=\"rgb24\" (or another "
+                                "byte-aligned format) instead.");
+  }
+  const int64_t w = f->width, h = f->height;
+  const bool is_float = desc->flags & AV_PIX_FMT_FLAG_FLOAT;
+  const int depth = desc->comp[0].depth;
+  const DType dtype = is_float ? DType::Float32 : depth > 8 ? DType::UInt16 : DType::UInt8;
+  const int64_t item = static_cast<int64_t>(itemsize(dtype));
+  const int size = av_image_get_buffer_size(fmt, f->width, f->height, 1);
+  if (size < 0) {
+    throw std::invalid_argument("Invalid frame size " + describe(f));
+  }
+  const int planes = av_pix_fmt_count_planes(fmt);
+  ImageLayout layout{{}, dtype, static_cast<size_t>(size)};
+  if (planes == 1 && desc->nb_components == 1) {
+    layout.shape = {1, h, w};  // gray
+  } else if (planes == 1) {
+    const int64_t channels = av_get_padded_bits_per_pixel(desc) / 8 / item;  // packed
+    layout.shape = {h, w, channels};
+  } else if (!desc->log2_chroma_w && !desc->log2_chroma_h) {
+    layout.shape = {planes, h, w};  // planar without subsampling
+  } else {
+    // Subsampled planes are stacked under the luma plane: (1, 1.5H, W) for 4:2:0.
+    const int64_t elements = size / item;
+    if (elements % w) {
+      throw std::invalid_argument("Cannot lay out a " + describe(f) +
+                                  " frame as (1, rows, width): chroma-subsampled formats need an "
+                                  "even width and height. Resize or use pix_fmt=\"rgb24\".");
+    }
+    layout.shape = {1, elements / w, w};
+  }
+  return layout;
+}
+
+bool same_image_format(const AVFrame* a, const AVFrame* b) {
+  return a->width == b->width && a->height == b->height && a->format == b->format;
+}
+
+void copy_image(uint8_t* dst, const ImageLayout& layout, const AVFrame* f) {
+  int ret = av_image_copy_to_buffer(dst, static_cast<int>(layout.bytes), f->data, f->linesize,
+                                    static_cast<AVPixelFormat>(f->format), f->width, f->height, 1);
+  if (ret < 0) {
+    throw std::runtime_error("Failed to copy a " + describe(f) + " frame.");
+  }
+}
+
+std::unique_ptr<CPUBuffer> convert_images(Frames& frames, bool batch_dim) {
+  const AVFrame* first = frames.frames.front().get();
+  const ImageLayout layout = image_layout(first);
+  std::vector<int64_t> shape = layout.shape;
+  if (batch_dim) {
+    shape.insert(shape.begin(), static_cast<int64_t>(frames.frames.size()));
+  }
+  auto buffer = std::make_unique<CPUBuffer>(shape, layout.dtype);
+  uint8_t* dst = buffer->data();
+  for (size_t i = 0; i < frames.frames.size(); ++i) {
+    auto& frame = frames.frames[i];
+    if (!same_image_format(first, frame.get())) {
+      throw std::invalid_argument("Frame " + std::to_string(i) + " of " + frames.src + " is " +
+                                  describe(frame.get()) + " but frame 0 is " + describe(first) +
+                                  "; pass width, height and pix_fmt to decode_packets.");
+    }
+    copy_image(dst, layout, frame.get());
+    dst += layout.bytes;
+    if (i) {
+      frame.reset();  // the first frame describes the layout until the end
+    }
+  }
+  return buffer;
+}
+
+DType sample_dtype(AVSampleFormat fmt) {
+  switch (av_get_packed_sample_fmt(fmt)) {
+    case AV_SAMPLE_FMT_U8:
+      return DType::UInt8;
+    case AV_SAMPLE_FMT_S16:
+      return DType::Int16;
+    case AV_SAMPLE_FMT_S32:
+      return DType::Int32;
+    case AV_SAMPLE_FMT_S64:
+      return DType::Int64;
+    case AV_SAMPLE_FMT_FLT:
+      return DType::Float32;
+    case AV_SAMPLE_FMT_DBL:
+      return DType::Float64;
+    default:
+      throw std::invalid_argument("Unsupported sample format");
+  }
+}
+
+std::unique_ptr<CPUBuffer> convert_audio(Frames& frames) {
+  const AVFrame* first = frames.frames.front().get();
+  const auto fmt = static_cast<AVSampleFormat>(first->format);
+  const int64_t channels = first->ch_layout.nb_channels;
+  const int64_t samples = frames.num_samples();
+  for (size_t i = 1; i < frames.frames.size(); ++i) {
+    const AVFrame* f = frames.frames[i].get();
+    if (f->format != first->format || f->ch_layout.nb_channels != channels) {
+      throw std::invalid_argument("Audio frames of " + frames.src +
+                                  " change sample format or channel count mid-stream; pass "
+                                  "sample_fmt and num_channels to decode_packets.");
+    }
+  }
+  const bool planar = av_sample_fmt_is_planar(fmt);
+  const DType dtype = sample_dtype(fmt);
+  const size_t item = itemsize(dtype);
+  auto buffer = std::make_unique<CPUBuffer>(
+      planar ? std::vector<int64_t>{channels, samples} : std::vector<int64_t>{samples, channels},
+      dtype);
+  uint8_t* out = buffer->data();
+  size_t offset = 0;  // in samples
+  for (auto& frame : frames.frames) {
+    const size_t n = static_cast<size_t>(frame->nb_samples);
+    if (planar) {
+      for (int64_t c = 0; c < channels; ++c) {
+        std::memcpy(out + (c * samples + offset) * item, frame->extended_data[c], n * item);
+      }
+    } else {
+      std::memcpy(out + offset * channels * item, frame->data[0], n * channels * item);
+    }
+    offset += n;
+    frame.reset();
+  }
+  return buffer;
+}
+
+}  // namespace
+
+std::unique_ptr<CPUBuffer> convert_frames(Frames& frames) {
+  frames.ensure_valid();
+  if (frames.frames.empty()) {
+    throw std::invalid_argument("There are no frames to convert (" + frames.src + ").");
+  }
+  std::unique_ptr<CPUBuffer> buffer;
+  switch (frames.media_type) {
+    case MediaType::Audio:
+      buffer = convert_audio(frames);
+      break;
+    case MediaType::Image: {
+      // One image -> (C, H, W) / (H, W, C); extra frames (animations) are ignored.
+      frames.frames.resize(1);
+      buffer = convert_images(frames, /*batch_dim=*/false);
+      break;
+    }
+    case MediaType::Video:
+      buffer = convert_images(frames, /*batch_dim=*/true);
+      break;
+  }
+  frames.frames.clear();
+  frames.consumed = true;
+  return buffer;
+}
+
+std::unique_ptr<CPUBuffer> convert_image_batch(const std::vector<Frames*>& batch) {
+  if (batch.empty()) {
+    throw std::invalid_argument("Cannot convert an empty list of frames.");
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i]->ensure_valid();
+    if (batch[i]->media_type != MediaType::Image) {
+      throw std::invalid_argument("Only ImageFrames can be batched; item " + std::to_string(i) +
+                                  " holds " + to_string(batch[i]->media_type) + " frames.");
+    }
+    if (batch[i]->frames.empty()) {
+      throw std::invalid_argument("Item " + std::to_string(i) + " has no frame.");
+    }
+  }
+  const AVFrame* first = batch[0]->frames.front().get();
+  for (size_t i = 1; i < batch.size(); ++i) {
+    const AVFrame* f = batch[i]->frames.front().get();
+    if (!same_image_format(first, f)) {
+      throw std::invalid_argument(
+          "Cannot batch images of different size or format: item 0 (" + batch[0]->src + ") is " +
+          describe(first) + " but item " + std::to_string(i) + " (" + batch[i]->src + ") is " +
+          describe(f) + ". Pass width, height and pix_fmt when decoding.");
+    }
+  }
+  const ImageLayout layout = image_layout(first);
+  std::vector<int64_t> shape = layout.shape;
+  shape.insert(shape.begin(), static_cast<int64_t>(batch.size()));
+  auto buffer = std::make_unique<CPUBuffer>(shape, layout.dtype);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    copy_image(buffer->data() + i * layout.bytes, layout, batch[i]->frames.front().get());
+  }
+  for (auto* frames : batch) {
+    frames->frames.clear();
+    frames->consumed = true;
+  }
+  return buffer;
+}
+
+}  // namespace spdl

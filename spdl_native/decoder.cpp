@@ -1,0 +1,222 @@
+#include "decoder.h"
+
+#include <cstring>
+#include <memory>
+
+#include "ffmpeg/error.h"
+#include "filter_graph.h"
+
+namespace spdl {
+namespace {
+
+AVMediaType av_media_type(MediaType type) {
+  return type == MediaType::Audio ? AVMEDIA_TYPE_AUDIO : AVMEDIA_TYPE_VIDEO;
+}
+
+void copy_extradata(AVCodecContext* ctx, const std::string& extradata) {
+  if (extradata.empty()) {
+    return;
+  }
+  ctx->extradata =
+      static_cast<uint8_t*>(av_mallocz(extradata.size() + AV_INPUT_BUFFER_PADDING_SIZE));
+  if (!ctx->extradata) {
+    throw std::bad_alloc();
+  }
+  std::memcpy(ctx->extradata, extradata.data(), extradata.size());
+  ctx->extradata_size = static_cast<int>(extradata.size());
+}
+
+// Collects decoded frames, routing them through the filter graph when one is
+// requested. The graph is (re)built from the actual decoded frames.
+class FrameCollector {
+ public:
+  FrameCollector(const Packets& packets, const DecodeConfig& config, Frames& out)
+      : packets_(packets), config_(config), out_(out), pulled_(ffmpeg::alloc_frame()) {}
+
+  // Takes the frame's data. Returns false once no more frames are wanted.
+  bool add(AVFrame* frame) {
+    frame->pts = frame->best_effort_timestamp;
+    if (config_.filter_desc.empty()) {
+      out_.frames.push_back(ffmpeg::alloc_frame());
+      av_frame_move_ref(out_.frames.back().get(), frame);
+      return !enough();
+    }
+    if (graph_ && !graph_->accepts(frame)) {
+      drain(/*flush=*/true);  // the stream changed size or format mid-way
+      graph_.reset();
+    }
+    if (!graph_) {
+      graph_ = std::make_unique<FilterGraph>(config_.filter_desc, packets_.media_type, frame,
+                                             packets_.time_base, packets_.src);
+      out_.time_base = graph_->output_time_base();
+    }
+    graph_->push(frame);
+    drain(/*flush=*/false);
+    return !enough() && !graph_->finished();
+  }
+
+  void finish() {
+    if (graph_) {
+      drain(/*flush=*/true);
+    }
+  }
+
+ private:
+  bool enough() const { return packets_.media_type == MediaType::Image && !out_.frames.empty(); }
+
+  void drain(bool flush) {
+    if (flush && !graph_->finished()) {
+      graph_->push(nullptr);
+    }
+    while (graph_->pull(pulled_.get())) {
+      out_.frames.push_back(ffmpeg::alloc_frame());
+      av_frame_move_ref(out_.frames.back().get(), pulled_.get());
+    }
+  }
+
+  const Packets& packets_;
+  const DecodeConfig& config_;
+  Frames& out_;
+  ffmpeg::FramePtr pulled_;
+  std::unique_ptr<FilterGraph> graph_;
+};
+
+}  // namespace
+
+ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_base,
+                                     const std::string& src, const DecodeConfig& config) {
+  const AVCodecDescriptor* desc = avcodec_descriptor_get_by_name(params.codec_name.c_str());
+  if (!desc) {
+    throw MediaError("Failed to decode " + src + ": the codec \"" + params.codec_name +
+                     "\" is unknown to the system FFmpeg (libavcodec " LIBAVCODEC_IDENT ").");
+  }
+  const AVCodec* codec = nullptr;
+  if (config.decoder) {
+    codec = avcodec_find_decoder_by_name(config.decoder->c_str());
+    if (!codec) {
+      throw std::invalid_argument("Unknown decoder \"" + *config.decoder + "\" for " + src +
+                                  ": the system FFmpeg has no decoder of that name.");
+    }
+    if (codec->id != desc->id) {
+      throw std::invalid_argument("The decoder \"" + *config.decoder + "\" cannot decode \"" +
+                                  params.codec_name + "\" (" + src + ").");
+    }
+  } else {
+    codec = avcodec_find_decoder(desc->id);
+    if (!codec) {
+      throw MediaError("Failed to decode " + src + ": the system FFmpeg (libavcodec " +
+                       LIBAVCODEC_IDENT + ") has no decoder for the codec \"" +
+                       params.codec_name + "\".");
+    }
+  }
+  ffmpeg::CodecContextPtr ctx(avcodec_alloc_context3(codec));
+  if (!ctx) {
+    throw std::bad_alloc();
+  }
+  ctx->codec_type = desc->type;
+  ctx->codec_id = desc->id;
+  ctx->bit_rate = params.bit_rate;
+  ctx->bits_per_coded_sample = params.bits_per_coded_sample;
+  ctx->block_align = params.block_align;
+  ctx->frame_size = params.frame_size;
+  ctx->profile = params.profile;
+  ctx->level = params.level;
+  ctx->pkt_timebase = AVRational{time_base.first, time_base.second};
+  copy_extradata(ctx.get(), params.extradata);
+  if (desc->type == AVMEDIA_TYPE_VIDEO) {
+    ctx->width = params.width;
+    ctx->height = params.height;
+    if (!params.pix_fmt.empty()) {
+      ctx->pix_fmt = av_get_pix_fmt(params.pix_fmt.c_str());
+    }
+    ctx->sample_aspect_ratio = AVRational{params.sample_aspect_ratio.first,
+                                          params.sample_aspect_ratio.second};
+  } else if (desc->type == AVMEDIA_TYPE_AUDIO) {
+    ctx->sample_rate = params.sample_rate;
+    if (!params.sample_fmt.empty()) {
+      ctx->sample_fmt = av_get_sample_fmt(params.sample_fmt.c_str());
+    }
+    if (params.channel_layout.empty() ||
+        av_channel_layout_from_string(&ctx->ch_layout, params.channel_layout.c_str()) < 0 ||
+        (params.num_channels && ctx->ch_layout.nb_channels != params.num_channels)) {
+      av_channel_layout_uninit(&ctx->ch_layout);
+      if (params.num_channels > 0) {
+        av_channel_layout_default(&ctx->ch_layout, params.num_channels);
+      }
+    }
+  }
+  ctx->thread_count = config.num_threads;
+  ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+
+  AVDictionary* raw = ffmpeg::make_dictionary(config.decoder_options);
+  ffmpeg::DictionaryPtr options(raw);
+  int ret = avcodec_open2(ctx.get(), codec, &raw);
+  options.release();
+  options.reset(raw);
+  ffmpeg::check(ret, "Failed to open the decoder \"" + std::string(codec->name) + "\" for " + src);
+  if (const AVDictionaryEntry* unused = av_dict_get(raw, "", nullptr, AV_DICT_IGNORE_SUFFIX)) {
+    throw std::invalid_argument("The decoder \"" + std::string(codec->name) +
+                                "\" has no option \"" + unused->key + "\" (" + src + ").");
+  }
+  if (desc->type != av_media_type(MediaType::Audio) && desc->type != AVMEDIA_TYPE_VIDEO) {
+    throw MediaError("Failed to decode " + src + ": \"" + params.codec_name +
+                     "\" is neither an audio nor a video codec.");
+  }
+  return ctx;
+}
+
+std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfig& config,
+                                       const CancelToken* cancel) {
+  auto ctx = open_decoder(packets.params, packets.time_base, packets.src, config);
+  if (ctx->codec_type != av_media_type(packets.media_type)) {
+    throw MediaError("Failed to decode " + packets.src + ": \"" + packets.params.codec_name +
+                     "\" is not a " + to_string(packets.media_type) + " codec.");
+  }
+  auto result = make_frames(packets.media_type, packets.src, packets.time_base);
+  Frames& out = *result;
+  FrameCollector collector(packets, config, out);
+  auto frame = ffmpeg::alloc_frame();
+  const std::string context = "Failed to decode " + packets.src;
+
+  // Returns false once the collector wants no more frames.
+  auto receive_all = [&]() {
+    while (true) {
+      int ret = avcodec_receive_frame(ctx.get(), frame.get());
+      if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+        return true;
+      }
+      ffmpeg::check(ret, context);
+      if (!collector.add(frame.get())) {
+        return false;
+      }
+      av_frame_unref(frame.get());
+    }
+  };
+
+  bool wanted = true;
+  size_t index = 0;
+  for (const auto& packet : packets.packets) {
+    if (cancel && cancel->cancelled()) {
+      throw MediaError("Decoding " + packets.src + " was cancelled.");
+    }
+    ffmpeg::check(avcodec_send_packet(ctx.get(), packet.get()),
+                  context + " (packet " + std::to_string(index) + ")");
+    ++index;
+    if (!(wanted = receive_all())) {
+      break;
+    }
+  }
+  if (wanted) {
+    ffmpeg::check(avcodec_send_packet(ctx.get(), nullptr), context + " (flush)");
+    receive_all();
+  }
+  collector.finish();
+  if (out.frames.empty()) {
+    throw MediaError(context + ": no frame could be decoded from " +
+                     std::to_string(packets.packets.size()) + " packet(s)" +
+                     (packets.window ? " in the requested window." : "."));
+  }
+  return result;
+}
+
+}  // namespace spdl

@@ -1,0 +1,129 @@
+#include "filter_graph.h"
+
+#include <memory>
+
+#include "ffmpeg/error.h"
+
+namespace spdl {
+namespace {
+
+struct InOutDeleter {
+  void operator()(AVFilterInOut* p) const { avfilter_inout_free(&p); }
+};
+using InOutPtr = std::unique_ptr<AVFilterInOut, InOutDeleter>;
+
+InOutPtr make_inout(const char* name, AVFilterContext* ctx) {
+  InOutPtr io(avfilter_inout_alloc());
+  if (!io) {
+    throw std::bad_alloc();
+  }
+  io->name = av_strdup(name);
+  io->filter_ctx = ctx;
+  io->pad_idx = 0;
+  io->next = nullptr;
+  return io;
+}
+
+std::string layout_description(const AVChannelLayout& layout) {
+  AVChannelLayout fallback{};
+  const AVChannelLayout* use = &layout;
+  if (layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+    av_channel_layout_default(&fallback, layout.nb_channels);
+    use = &fallback;
+  }
+  char buf[128] = {0};
+  av_channel_layout_describe(use, buf, sizeof(buf));
+  av_channel_layout_uninit(&fallback);
+  return buf;
+}
+
+std::string source_args(MediaType type, const AVFrame* f, Rational tb) {
+  std::string args = "time_base=" + std::to_string(tb.first) + "/" + std::to_string(tb.second);
+  if (type == MediaType::Audio) {
+    args += ":sample_rate=" + std::to_string(f->sample_rate) + ":sample_fmt=" +
+            av_get_sample_fmt_name(static_cast<AVSampleFormat>(f->format)) +
+            ":channel_layout=" + layout_description(f->ch_layout);
+  } else {
+    const AVRational sar = f->sample_aspect_ratio.num ? f->sample_aspect_ratio : AVRational{1, 1};
+    args += ":video_size=" + std::to_string(f->width) + "x" + std::to_string(f->height) +
+            ":pix_fmt=" + av_get_pix_fmt_name(static_cast<AVPixelFormat>(f->format)) +
+            ":pixel_aspect=" + std::to_string(sar.num) + "/" + std::to_string(sar.den);
+  }
+  return args;
+}
+
+}  // namespace
+
+FilterGraph::FilterGraph(const std::string& description, MediaType type,
+                         const AVFrame* first_frame, Rational time_base, const std::string& src)
+    : graph_(avfilter_graph_alloc()), type_(type), src_(src) {
+  if (!graph_) {
+    throw std::bad_alloc();
+  }
+  // Parallelism comes from many decoders at once, not from threads per graph.
+  graph_->nb_threads = 1;
+  const bool audio = type == MediaType::Audio;
+  const std::string args = source_args(type, first_frame, time_base);
+  const std::string context = "Failed to build the filter graph \"" + description + "\" for " + src;
+  ffmpeg::check(avfilter_graph_create_filter(&source_, avfilter_get_by_name(audio ? "abuffer" : "buffer"),
+                                             "in", args.c_str(), nullptr, graph_.get()),
+                context + " (source " + args + ")");
+  ffmpeg::check(
+      avfilter_graph_create_filter(&sink_, avfilter_get_by_name(audio ? "abuffersink" : "buffersink"),
+                                   "out", nullptr, nullptr, graph_.get()),
+      context);
+  auto outputs = make_inout("in", source_);
+  auto inputs = make_inout("out", sink_);
+  AVFilterInOut* in_raw = inputs.release();
+  AVFilterInOut* out_raw = outputs.release();
+  int ret = avfilter_graph_parse_ptr(graph_.get(), description.c_str(), &in_raw, &out_raw, nullptr);
+  InOutPtr in_guard(in_raw), out_guard(out_raw);
+  ffmpeg::check(ret, context);
+  ffmpeg::check(avfilter_graph_config(graph_.get(), nullptr), context);
+
+  width_ = first_frame->width;
+  height_ = first_frame->height;
+  format_ = first_frame->format;
+  sample_rate_ = first_frame->sample_rate;
+  ffmpeg::check(av_channel_layout_copy(&layout_, &first_frame->ch_layout), context);
+}
+
+FilterGraph::~FilterGraph() { av_channel_layout_uninit(&layout_); }
+
+bool FilterGraph::accepts(const AVFrame* f) const {
+  if (f->format != format_) {
+    return false;
+  }
+  if (type_ == MediaType::Audio) {
+    return f->sample_rate == sample_rate_ && !av_channel_layout_compare(&f->ch_layout, &layout_);
+  }
+  return f->width == width_ && f->height == height_;
+}
+
+void FilterGraph::push(AVFrame* frame) {
+  ffmpeg::check(av_buffersrc_add_frame(source_, frame),
+                "Failed to pass a frame to the filter graph for " + src_);
+}
+
+bool FilterGraph::pull(AVFrame* out) {
+  if (finished_) {
+    return false;
+  }
+  int ret = av_buffersink_get_frame(sink_, out);
+  if (ret == AVERROR(EAGAIN)) {
+    return false;
+  }
+  if (ret == AVERROR_EOF) {
+    finished_ = true;
+    return false;
+  }
+  ffmpeg::check(ret, "Failed to filter a frame of " + src_);
+  return true;
+}
+
+Rational FilterGraph::output_time_base() const {
+  AVRational tb = av_buffersink_get_time_base(sink_);
+  return {tb.num, tb.den};
+}
+
+}  // namespace spdl

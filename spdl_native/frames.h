@@ -1,0 +1,59 @@
+// Decoded frames. Conversion consumes them: each frame is released as soon as
+// it has been copied into the output buffer, keeping peak memory low.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ffmpeg/wrappers.h"
+#include "packets.h"
+
+namespace spdl {
+
+class Frames {
+ public:
+  Frames(MediaType type, std::string src, Rational time_base);
+  virtual ~Frames() = default;
+  Frames(Frames&&) = default;
+
+  MediaType media_type;
+  std::string src;
+  Rational time_base;
+  std::vector<ffmpeg::FramePtr> frames;
+  bool consumed = false;
+
+  // Throws std::invalid_argument (ValueError) when the frames were converted already.
+  void ensure_valid() const;
+
+  size_t size() const { return frames.size(); }
+  std::vector<double> pts_seconds() const;
+
+  // Format of the first frame; empty when there are no frames.
+  std::string format_name() const;
+  int width() const;
+  int height() const;
+  int sample_rate() const;
+  int num_channels() const;
+  int64_t num_samples() const;
+
+  // Shares the underlying data (reference counted), no pixel copy.
+  std::unique_ptr<Frames> slice(int64_t start, int64_t stop, int64_t step) const;
+
+  std::string repr() const;
+};
+
+struct ImageFrames : Frames {
+  using Frames::Frames;
+};
+struct AudioFrames : Frames {
+  using Frames::Frames;
+};
+struct VideoFrames : Frames {
+  using Frames::Frames;
+};
+
+// Creates the subclass matching `type`, so Python sees ImageFrames / AudioFrames / VideoFrames.
+std::unique_ptr<Frames> make_frames(MediaType type, std::string src, Rational time_base);
+
+}  // namespace spdl

@@ -1,0 +1,19 @@
+#include <nanobind/nanobind.h>
+
+#include "bindings.h"
+#include "ffmpeg/compat.h"
+#include "ffmpeg/error.h"
+
+namespace nb = nanobind;
+
+NB_MODULE(_native, m) {
+  m.doc() = "spdl native core: decoding and conversion on the system FFmpeg, GIL released.";
+  nb::exception<spdl::MediaError>(m, "MediaError", PyExc_RuntimeError);
+  spdl::register_packets(m);
+  spdl::register_frames(m);
+  spdl::register_buffer(m);
+
+  m.attr("libavcodec_version") = LIBAVCODEC_IDENT;
+  // Errors reach Python as exceptions; FFmpeg's own log would only duplicate them.
+  av_log_set_level(AV_LOG_QUIET);
+}

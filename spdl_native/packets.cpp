@@ -1,0 +1,89 @@
+#include "packets.h"
+
+#include <cstring>
+#include <sstream>
+
+#include "ffmpeg/error.h"
+
+namespace spdl {
+
+const char* to_string(MediaType type) {
+  switch (type) {
+    case MediaType::Image:
+      return "image";
+    case MediaType::Audio:
+      return "audio";
+    case MediaType::Video:
+      return "video";
+  }
+  return "unknown";
+}
+
+Packets::Packets(MediaType type, std::string src_, CodecParams params_, Rational time_base_)
+    : media_type(type), src(std::move(src_)), params(std::move(params_)), time_base(time_base_) {
+  if (time_base.first <= 0 || time_base.second <= 0) {
+    throw std::invalid_argument("time_base must be positive, got " +
+                                std::to_string(time_base.first) + "/" +
+                                std::to_string(time_base.second));
+  }
+}
+
+void Packets::add(const uint8_t* data, size_t size, int64_t pts, int64_t dts, int64_t duration,
+                  bool is_key) {
+  if (size > static_cast<size_t>(INT32_MAX - AV_INPUT_BUFFER_PADDING_SIZE)) {
+    throw std::invalid_argument("packet too large");
+  }
+  auto packet = ffmpeg::alloc_packet();
+  ffmpeg::check(av_new_packet(packet.get(), static_cast<int>(size)),
+                "Failed to allocate a packet for " + src);
+  if (size) {
+    std::memcpy(packet->data, data, size);
+  }
+  packet->pts = pts;
+  packet->dts = dts;
+  packet->duration = duration;
+  if (is_key) {
+    packet->flags |= AV_PKT_FLAG_KEY;
+  }
+  packets.push_back(std::move(packet));
+}
+
+std::vector<double> Packets::pts_seconds() const {
+  std::vector<double> ret;
+  ret.reserve(packets.size());
+  const double tb = static_cast<double>(time_base.first) / time_base.second;
+  for (const auto& p : packets) {
+    ret.push_back(p->pts == AV_NOPTS_VALUE ? std::numeric_limits<double>::quiet_NaN()
+                                           : static_cast<double>(p->pts) * tb);
+  }
+  return ret;
+}
+
+std::string Packets::repr() const {
+  std::ostringstream s;
+  const char* type = to_string(media_type);
+  s << (media_type == MediaType::Image   ? "ImagePackets"
+        : media_type == MediaType::Audio ? "AudioPackets"
+                                         : "VideoPackets")
+    << "(src=\"" << src << "\", codec=\"" << params.codec_name << "\"";
+  if (media_type == MediaType::Audio) {
+    s << ", sample_rate=" << params.sample_rate << ", num_channels=" << params.num_channels
+      << ", sample_fmt=\"" << params.sample_fmt << "\"";
+  } else {
+    s << ", width=" << params.width << ", height=" << params.height << ", pix_fmt=\""
+      << params.pix_fmt << "\"";
+  }
+  if (media_type == MediaType::Video && frame_rate.second) {
+    s << ", frame_rate=" << frame_rate.first << "/" << frame_rate.second;
+  }
+  s << ", time_base=" << time_base.first << "/" << time_base.second
+    << ", num_packets=" << packets.size();
+  if (window) {
+    s << ", timestamp=(" << window->first << ", " << window->second << ")";
+  }
+  s << ")";
+  (void)type;
+  return s.str();
+}
+
+}  // namespace spdl

@@ -1,0 +1,78 @@
+// Demuxed packets plus the codec parameters needed to decode them. Filled from
+// PyAV with plain data only (bytes, integers, names): no FFmpeg object crosses.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ffmpeg/wrappers.h"
+
+namespace spdl {
+
+enum class MediaType { Image, Audio, Video };
+
+const char* to_string(MediaType type);
+
+using Rational = std::pair<int, int>;
+
+// Codec parameters by name, valid in any FFmpeg version.
+struct CodecParams {
+  std::string codec_name;  // codec descriptor name, e.g. "h264"
+  std::string extradata;
+  int64_t bit_rate = 0;
+  int bits_per_coded_sample = 0;
+  int block_align = 0;
+  int frame_size = 0;
+  int profile = -99;  // FF_PROFILE_UNKNOWN
+  int level = -99;
+  // video / image
+  int width = 0;
+  int height = 0;
+  std::string pix_fmt;
+  Rational sample_aspect_ratio{0, 1};
+  // audio
+  int sample_rate = 0;
+  int num_channels = 0;
+  std::string channel_layout;
+  std::string sample_fmt;
+};
+
+class Packets {
+ public:
+  Packets(MediaType type, std::string src, CodecParams params, Rational time_base);
+  virtual ~Packets() = default;
+  Packets(const Packets&) = delete;
+  Packets& operator=(const Packets&) = delete;
+
+  // Copies `size` bytes (FFmpeg needs padding after the payload anyway).
+  void add(const uint8_t* data, size_t size, int64_t pts, int64_t dts, int64_t duration,
+           bool is_key);
+
+  MediaType media_type;
+  std::string src;
+  CodecParams params;
+  Rational time_base;
+  Rational frame_rate{0, 1};
+  std::optional<std::pair<double, double>> window;
+  std::vector<ffmpeg::PacketPtr> packets;
+
+  std::vector<double> pts_seconds() const;
+  std::string repr() const;
+};
+
+struct ImagePackets : Packets {
+  ImagePackets(std::string src, CodecParams params, Rational time_base)
+      : Packets(MediaType::Image, std::move(src), std::move(params), time_base) {}
+};
+struct AudioPackets : Packets {
+  AudioPackets(std::string src, CodecParams params, Rational time_base)
+      : Packets(MediaType::Audio, std::move(src), std::move(params), time_base) {}
+};
+struct VideoPackets : Packets {
+  VideoPackets(std::string src, CodecParams params, Rational time_base)
+      : Packets(MediaType::Video, std::move(src), std::move(params), time_base) {}
+};
+
+}  // namespace spdl
