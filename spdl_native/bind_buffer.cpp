@@ -34,8 +34,7 @@ int get_buffer(PyObject* exporter, Py_buffer* view, int flags) {
   return 0;
 }
 
-PyType_Slot buffer_slots[] = {{Py_bf_getbuffer, reinterpret_cast<void*>(get_buffer)},
-                              {0, nullptr}};
+PyType_Slot buffer_slots[] = {{Py_bf_getbuffer, reinterpret_cast<void*>(get_buffer)}, {0, nullptr}};
 
 nb::dlpack::dtype dlpack_dtype(DType dtype) {
   using code = nb::dlpack::dtype_code;
@@ -75,9 +74,8 @@ nb::object dlpack(nb::pointer_and_handle<CPUBuffer> self_ph, nb::kwargs kwargs) 
   for (auto s : self.strides()) {
     strides.push_back(s / static_cast<int64_t>(self.itemsize()));
   }
-  nb::ndarray<nb::array_api> array(self.data(), shape.size(), shape.data(), self_py,
-                                   strides.data(), dlpack_dtype(self.dtype()),
-                                   nb::device::cpu::value);
+  nb::ndarray<nb::array_api> array(self.data(), shape.size(), shape.data(), self_py, strides.data(),
+                                   dlpack_dtype(self.dtype()), nb::device::cpu::value);
   return nb::cast(array).attr("__dlpack__")(**kwargs);
 }
 
@@ -119,7 +117,8 @@ void register_buffer(nb::module_& m) {
                      return nb::tuple(l);
                    })
       .def_prop_ro("typestr", &CPUBuffer::typestr)
-      .def_prop_ro("data_ptr", [](const CPUBuffer& b) { return reinterpret_cast<uintptr_t>(b.data()); })
+      .def_prop_ro("data_ptr",
+                   [](const CPUBuffer& b) { return reinterpret_cast<uintptr_t>(b.data()); })
       .def_prop_ro("nbytes", &CPUBuffer::nbytes)
       .def_prop_ro("__array_interface__", &array_interface)
       .def("__dlpack__", &dlpack)
@@ -147,9 +146,8 @@ void register_buffer(nb::module_& m) {
     const char* codec = sniff_image_codec(reinterpret_cast<const uint8_t*>(b.c_str()), b.size());
     return codec ? std::optional<std::string>(codec) : std::nullopt;
   });
-  m.def("pix_fmt_exists", [](const std::string& name) {
-    return av_get_pix_fmt(name.c_str()) != AV_PIX_FMT_NONE;
-  });
+  m.def("pix_fmt_exists",
+        [](const std::string& name) { return av_get_pix_fmt(name.c_str()) != AV_PIX_FMT_NONE; });
   m.def("sample_fmt_exists", [](const std::string& name) {
     return av_get_sample_fmt(name.c_str()) != AV_SAMPLE_FMT_NONE;
   });

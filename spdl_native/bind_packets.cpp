@@ -74,8 +74,8 @@ void register_packets(nb::module_& m) {
       .def_prop_ro("num_channels", [](const Packets& p) { return p.params.num_channels; })
       .def_prop_ro("sample_fmt", [](const Packets& p) { return p.params.sample_fmt; })
       .def_prop_ro("params", [](const Packets& p) { return p.params; })
-      .def("add", &add_packet, nb::arg("data"), nb::arg("pts"), nb::arg("dts"),
-           nb::arg("duration"), nb::arg("is_key"), "Appends a copy of one packet's bytes.")
+      .def("add", &add_packet, nb::arg("data"), nb::arg("pts"), nb::arg("dts"), nb::arg("duration"),
+           nb::arg("is_key"), "Appends a copy of one packet's bytes.")
       .def("__len__", [](const Packets& p) { return p.packets.size(); })
       .def("__repr__", &Packets::repr);
 

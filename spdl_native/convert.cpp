@@ -21,15 +21,14 @@ std::string pix_fmt_name(int format) {
 }
 
 std::string describe(const AVFrame* f) {
-  return std::to_string(f->width) + "x" + std::to_string(f->height) + " " +
-         pix_fmt_name(f->format);
+  return std::to_string(f->width) + "x" + std::to_string(f->height) + " " + pix_fmt_name(f->format);
 }
 
 ImageLayout image_layout(const AVFrame* f) {
   const auto fmt = static_cast<AVPixelFormat>(f->format);
   const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(fmt);
-  if (!desc || (desc->flags & (AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BITSTREAM |
-                               AV_PIX_FMT_FLAG_PAL))) {
+  if (!desc ||
+      (desc->flags & (AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_PAL))) {
     throw std::invalid_argument("Cannot convert frames of pixel format \"" + pix_fmt_name(fmt) +
                                 "\" to a buffer; decode with pix_fmt=\"rgb24\" (or another "
                                 "byte-aligned format) instead.");
@@ -202,10 +201,10 @@ std::unique_ptr<CPUBuffer> convert_image_batch(const std::vector<Frames*>& batch
   for (size_t i = 1; i < batch.size(); ++i) {
     const AVFrame* f = batch[i]->frames.front().get();
     if (!same_image_format(first, f)) {
-      throw std::invalid_argument(
-          "Cannot batch images of different size or format: item 0 (" + batch[0]->src + ") is " +
-          describe(first) + " but item " + std::to_string(i) + " (" + batch[i]->src + ") is " +
-          describe(f) + ". Pass width, height and pix_fmt when decoding.");
+      throw std::invalid_argument("Cannot batch images of different size or format: item 0 (" +
+                                  batch[0]->src + ") is " + describe(first) + " but item " +
+                                  std::to_string(i) + " (" + batch[i]->src + ") is " + describe(f) +
+                                  ". Pass width, height and pix_fmt when decoding.");
     }
   }
   const ImageLayout layout = image_layout(first);

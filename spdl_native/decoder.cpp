@@ -105,8 +105,8 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
     codec = avcodec_find_decoder(desc->id);
     if (!codec) {
       throw MediaError("Failed to decode " + src + ": the system FFmpeg (libavcodec " +
-                       LIBAVCODEC_IDENT + ") has no decoder for the codec \"" +
-                       params.codec_name + "\".");
+                       LIBAVCODEC_IDENT + ") has no decoder for the codec \"" + params.codec_name +
+                       "\".");
     }
   }
   ffmpeg::CodecContextPtr ctx(avcodec_alloc_context3(codec));
@@ -129,8 +129,8 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
     if (!params.pix_fmt.empty()) {
       ctx->pix_fmt = av_get_pix_fmt(params.pix_fmt.c_str());
     }
-    ctx->sample_aspect_ratio = AVRational{params.sample_aspect_ratio.first,
-                                          params.sample_aspect_ratio.second};
+    ctx->sample_aspect_ratio =
+        AVRational{params.sample_aspect_ratio.first, params.sample_aspect_ratio.second};
   } else if (desc->type == AVMEDIA_TYPE_AUDIO) {
     ctx->sample_rate = params.sample_rate;
     if (!params.sample_fmt.empty()) {

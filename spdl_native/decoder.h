@@ -27,6 +27,6 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
 // Decodes every packet; stops early when the filter graph ends (e.g. trim) or
 // when `cancel` is set, in which case MediaError("... cancelled") is thrown.
 std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfig& config,
-                      const CancelToken* cancel);
+                                       const CancelToken* cancel);
 
 }  // namespace spdl

@@ -40,8 +40,8 @@ std::string layout_description(const AVChannelLayout& layout) {
 std::string source_args(MediaType type, const AVFrame* f, Rational tb) {
   std::string args = "time_base=" + std::to_string(tb.first) + "/" + std::to_string(tb.second);
   if (type == MediaType::Audio) {
-    args += ":sample_rate=" + std::to_string(f->sample_rate) + ":sample_fmt=" +
-            av_get_sample_fmt_name(static_cast<AVSampleFormat>(f->format)) +
+    args += ":sample_rate=" + std::to_string(f->sample_rate) +
+            ":sample_fmt=" + av_get_sample_fmt_name(static_cast<AVSampleFormat>(f->format)) +
             ":channel_layout=" + layout_description(f->ch_layout);
   } else {
     const AVRational sar = f->sample_aspect_ratio.num ? f->sample_aspect_ratio : AVRational{1, 1};
@@ -54,8 +54,8 @@ std::string source_args(MediaType type, const AVFrame* f, Rational tb) {
 
 }  // namespace
 
-FilterGraph::FilterGraph(const std::string& description, MediaType type,
-                         const AVFrame* first_frame, Rational time_base, const std::string& src)
+FilterGraph::FilterGraph(const std::string& description, MediaType type, const AVFrame* first_frame,
+                         Rational time_base, const std::string& src)
     : graph_(avfilter_graph_alloc()), type_(type), src_(src) {
   if (!graph_) {
     throw std::bad_alloc();
@@ -65,13 +65,14 @@ FilterGraph::FilterGraph(const std::string& description, MediaType type,
   const bool audio = type == MediaType::Audio;
   const std::string args = source_args(type, first_frame, time_base);
   const std::string context = "Failed to build the filter graph \"" + description + "\" for " + src;
-  ffmpeg::check(avfilter_graph_create_filter(&source_, avfilter_get_by_name(audio ? "abuffer" : "buffer"),
-                                             "in", args.c_str(), nullptr, graph_.get()),
-                context + " (source " + args + ")");
   ffmpeg::check(
-      avfilter_graph_create_filter(&sink_, avfilter_get_by_name(audio ? "abuffersink" : "buffersink"),
-                                   "out", nullptr, nullptr, graph_.get()),
-      context);
+      avfilter_graph_create_filter(&source_, avfilter_get_by_name(audio ? "abuffer" : "buffer"),
+                                   "in", args.c_str(), nullptr, graph_.get()),
+      context + " (source " + args + ")");
+  ffmpeg::check(avfilter_graph_create_filter(
+                    &sink_, avfilter_get_by_name(audio ? "abuffersink" : "buffersink"), "out",
+                    nullptr, nullptr, graph_.get()),
+                context);
   auto outputs = make_inout("in", source_);
   auto inputs = make_inout("out", sink_);
   AVFilterInOut* in_raw = inputs.release();

@@ -11,8 +11,7 @@
 namespace spdl {
 namespace {
 
-bool starts_with(const uint8_t* data, size_t size, const char* magic, size_t n,
-                 size_t offset = 0) {
+bool starts_with(const uint8_t* data, size_t size, const char* magic, size_t n, size_t offset = 0) {
   return size >= offset + n && std::memcmp(data + offset, magic, n) == 0;
 }
 

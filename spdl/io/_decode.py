@@ -73,7 +73,9 @@ def validate_decode_options(media_type: str, **options: Any) -> None:
     if threads is not None and (not isinstance(threads, int) or threads < 0):
         raise ValueError(f"num_threads must be a non-negative int, got {threads!r}.")
     pix_fmt = options.get("pix_fmt")
-    if pix_fmt is not None and (not isinstance(pix_fmt, str) or not _native.pix_fmt_exists(pix_fmt)):
+    if pix_fmt is not None and (
+        not isinstance(pix_fmt, str) or not _native.pix_fmt_exists(pix_fmt)
+    ):
         raise ValueError(f"Unknown pix_fmt {pix_fmt!r}.")
     sample_fmt = options.get("sample_fmt")
     if sample_fmt is not None and (
@@ -153,7 +155,9 @@ def _channel_layout(num_channels: int) -> str:
     return names.get(num_channels, f"{num_channels}c")
 
 
-def decode(packets: Packets, *, cancel: _native.CancelToken | None = None, **options: Any) -> Frames:
+def decode(
+    packets: Packets, *, cancel: _native.CancelToken | None = None, **options: Any
+) -> Frames:
     """Decodes packets into frames with the GIL released.
 
     Args:
@@ -234,7 +238,7 @@ def decode_image_batch(
         cancel=cancel,
     )
     errors: list[BaseException | None] = []
-    for src, message in zip(srcs, messages, strict=True):
+    for message in messages:
         if not message:
             errors.append(None)
         elif "No such file or directory" in message:

@@ -114,7 +114,9 @@ def _validate_window(timestamp: object) -> None:
     if not isinstance(timestamp, tuple | list) or len(timestamp) != 2:
         raise TypeError(f"timestamp must be a (start, end) pair in seconds, got {timestamp!r}.")
     start, end = timestamp
-    if not all(isinstance(t, int | float | Fraction) and not isinstance(t, bool) for t in (start, end)):
+    if not all(
+        isinstance(t, int | float | Fraction) and not isinstance(t, bool) for t in (start, end)
+    ):
         raise TypeError(f"timestamp values must be numbers, got {timestamp!r}.")
     if math.isnan(start) or math.isnan(end) or start < 0 or not start < end:
         raise ValueError(f"timestamp must satisfy 0 <= start < end, got {timestamp!r}.")
