@@ -6,6 +6,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "bindings.h"
+#include "buffer.h"
 #include "cancel.h"
 #include "decoder.h"
 #include "frames.h"
@@ -22,6 +23,16 @@ std::unique_ptr<Frames> decode(const Packets& packets, std::string filter_desc,
   DecodeConfig config{std::move(filter_desc), std::move(decoder), std::move(decoder_options),
                       num_threads};
   return decode_packets(packets, config, cancel);
+}
+
+std::unique_ptr<CPUBuffer> decode_to_buffer(const Packets& packets, std::string filter_desc,
+                                            std::optional<std::string> decoder,
+                                            std::map<std::string, std::string> decoder_options,
+                                            int num_threads, const CancelToken* cancel,
+                                            int64_t expected_frames) {
+  DecodeConfig config{std::move(filter_desc), std::move(decoder), std::move(decoder_options),
+                      num_threads};
+  return decode_packets_to_buffer(packets, config, cancel, expected_frames);
 }
 
 nb::object get_item(const Frames& self, nb::handle key) {
@@ -82,6 +93,12 @@ void register_frames(nb::module_& m) {
         nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(),
         nb::call_guard<nb::gil_scoped_release>(),
         "Decodes packets (and filters the frames) with the GIL released.");
+  m.def("decode_to_buffer", &decode_to_buffer, nb::arg("packets"), nb::arg("filter_desc") = "",
+        nb::arg("decoder").none() = nb::none(),
+        nb::arg("decoder_options") = std::map<std::string, std::string>{},
+        nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(),
+        nb::arg("expected_frames") = 0, nb::call_guard<nb::gil_scoped_release>(),
+        "Decodes and converts in one pass, GIL released: frames go straight into the buffer.");
 }
 
 }  // namespace spdl

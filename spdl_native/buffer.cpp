@@ -1,6 +1,11 @@
 #include "buffer.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <stdexcept>
 
@@ -23,7 +28,17 @@ size_t itemsize(DType dtype) {
   return 1;
 }
 
-CPUBuffer::CPUBuffer(std::vector<int64_t> shape, DType dtype)
+namespace {
+
+// Below this size the heap is cheaper than a memory map.
+constexpr size_t kMapThreshold = 1 << 20;
+constexpr size_t kAlignment = 64;
+
+size_t round_up(size_t n, size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
+
+}  // namespace
+
+CPUBuffer::CPUBuffer(std::vector<int64_t> shape, DType dtype, int64_t reserve_leading)
     : dtype_(dtype), shape_(std::move(shape)), strides_(shape_.size()) {
   size_t count = 1;
   for (auto dim : shape_) {
@@ -38,16 +53,73 @@ CPUBuffer::CPUBuffer(std::vector<int64_t> shape, DType dtype)
     strides_[i] = stride;
     stride *= shape_[i];
   }
-  // 64-byte alignment suits SIMD loads and CUDA host copies.
-  constexpr size_t alignment = 64;
-  const size_t padded = ((nbytes_ + alignment - 1) / alignment) * alignment;
-  data_ = static_cast<uint8_t*>(std::aligned_alloc(alignment, padded ? padded : alignment));
-  if (!data_) {
-    throw std::bad_alloc();
+  size_t wanted = nbytes_;
+  if (!shape_.empty() && reserve_leading > shape_[0]) {
+    wanted = static_cast<size_t>(reserve_leading) * static_cast<size_t>(strides_[0]);
   }
+  reserve(wanted);
 }
 
-CPUBuffer::~CPUBuffer() { std::free(data_); }
+CPUBuffer::~CPUBuffer() { release(); }
+
+void CPUBuffer::release() {
+  if (mapped_) {
+    munmap(data_, capacity_);
+  } else {
+    std::free(data_);
+  }
+  data_ = nullptr;
+  capacity_ = 0;
+}
+
+void CPUBuffer::reserve(size_t bytes) {
+  if (data_ && bytes <= capacity_) {
+    return;
+  }
+  if (bytes >= kMapThreshold) {
+    const size_t size = round_up(bytes, static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+    void* p = mapped_
+                  ? mremap(data_, capacity_, size, MREMAP_MAYMOVE)
+                  : mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      throw std::bad_alloc();
+    }
+    if (!mapped_ && data_) {
+      std::memcpy(p, data_, nbytes_);
+      std::free(data_);
+    }
+    // Huge pages cut first-touch page faults 512-fold; faults serialize across
+    // threads, so this is what lets concurrent decodes scale.
+    madvise(p, size, MADV_HUGEPAGE);
+    data_ = static_cast<uint8_t*>(p);
+    capacity_ = size;
+    mapped_ = true;
+    return;
+  }
+  const size_t size = round_up(std::max<size_t>(bytes, 1), kAlignment);
+  auto* p = static_cast<uint8_t*>(std::aligned_alloc(kAlignment, size));
+  if (!p) {
+    throw std::bad_alloc();
+  }
+  if (data_) {
+    std::memcpy(p, data_, nbytes_);
+    std::free(data_);
+  }
+  data_ = p;
+  capacity_ = size;
+}
+
+void CPUBuffer::resize_leading_dim(int64_t n) {
+  if (shape_.empty() || n < 0) {
+    throw std::invalid_argument("invalid leading dimension");
+  }
+  const size_t bytes = static_cast<size_t>(n) * static_cast<size_t>(strides_[0]);
+  if (bytes > capacity_) {
+    reserve(std::max(bytes, capacity_ + capacity_ / 2));
+  }
+  shape_[0] = n;
+  nbytes_ = bytes;
+}
 
 const char* CPUBuffer::typestr() const {
   switch (dtype_) {

@@ -15,7 +15,8 @@ size_t itemsize(DType dtype);
 
 class CPUBuffer {
  public:
-  CPUBuffer(std::vector<int64_t> shape, DType dtype);
+  // `reserve_leading` reserves room for that many entries of the leading dimension.
+  CPUBuffer(std::vector<int64_t> shape, DType dtype, int64_t reserve_leading = 0);
   ~CPUBuffer();
   CPUBuffer(const CPUBuffer&) = delete;
   CPUBuffer& operator=(const CPUBuffer&) = delete;
@@ -28,12 +29,21 @@ class CPUBuffer {
   // C-contiguous strides in bytes.
   const std::vector<int64_t>& strides() const { return strides_; }
 
+  // Sets the leading dimension, keeping the data. Large buffers are memory maps
+  // that grow with mremap, so growing never copies and untouched room costs no RAM.
+  void resize_leading_dim(int64_t n);
+
   const char* typestr() const;  // NumPy array-interface type string, e.g. "|u1"
   const char* format() const;   // struct-module format for the buffer protocol
 
  private:
+  void reserve(size_t bytes);
+  void release();
+
   uint8_t* data_ = nullptr;
   size_t nbytes_ = 0;
+  size_t capacity_ = 0;
+  bool mapped_ = false;
   DType dtype_;
   std::vector<int64_t> shape_;
   std::vector<int64_t> strides_;

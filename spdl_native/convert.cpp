@@ -9,18 +9,14 @@
 namespace spdl {
 namespace {
 
-struct ImageLayout {
-  std::vector<int64_t> shape;  // per image, without the batch dimension
-  DType dtype;
-  size_t bytes;  // bytes of one image
-};
-
 std::string pix_fmt_name(int format) {
   const char* name = av_get_pix_fmt_name(static_cast<AVPixelFormat>(format));
   return name ? name : "unknown";
 }
 
-std::string describe(const AVFrame* f) {
+}  // namespace
+
+std::string describe_frame(const AVFrame* f) {
   return std::to_string(f->width) + "x" + std::to_string(f->height) + " " + pix_fmt_name(f->format);
 }
 
@@ -40,7 +36,7 @@ ImageLayout image_layout(const AVFrame* f) {
   const int64_t item = static_cast<int64_t>(itemsize(dtype));
   const int size = av_image_get_buffer_size(fmt, f->width, f->height, 1);
   if (size < 0) {
-    throw std::invalid_argument("Invalid frame size " + describe(f));
+    throw std::invalid_argument("Invalid frame size " + describe_frame(f));
   }
   const int planes = av_pix_fmt_count_planes(fmt);
   ImageLayout layout{{}, dtype, static_cast<size_t>(size)};
@@ -55,7 +51,7 @@ ImageLayout image_layout(const AVFrame* f) {
     // Subsampled planes are stacked under the luma plane: (1, 1.5H, W) for 4:2:0.
     const int64_t elements = size / item;
     if (elements % w) {
-      throw std::invalid_argument("Cannot lay out a " + describe(f) +
+      throw std::invalid_argument("Cannot lay out a " + describe_frame(f) +
                                   " frame as (1, rows, width): chroma-subsampled formats need an "
                                   "even width and height. Resize or use pix_fmt=\"rgb24\".");
     }
@@ -72,9 +68,11 @@ void copy_image(uint8_t* dst, const ImageLayout& layout, const AVFrame* f) {
   int ret = av_image_copy_to_buffer(dst, static_cast<int>(layout.bytes), f->data, f->linesize,
                                     static_cast<AVPixelFormat>(f->format), f->width, f->height, 1);
   if (ret < 0) {
-    throw std::runtime_error("Failed to copy a " + describe(f) + " frame.");
+    throw std::runtime_error("Failed to copy a " + describe_frame(f) + " frame.");
   }
 }
+
+namespace {
 
 std::unique_ptr<CPUBuffer> convert_images(Frames& frames, bool batch_dim) {
   const AVFrame* first = frames.frames.front().get();
@@ -89,7 +87,8 @@ std::unique_ptr<CPUBuffer> convert_images(Frames& frames, bool batch_dim) {
     auto& frame = frames.frames[i];
     if (!same_image_format(first, frame.get())) {
       throw std::invalid_argument("Frame " + std::to_string(i) + " of " + frames.src + " is " +
-                                  describe(frame.get()) + " but frame 0 is " + describe(first) +
+                                  describe_frame(frame.get()) + " but frame 0 is " +
+                                  describe_frame(first) +
                                   "; pass width, height and pix_fmt to decode_packets.");
     }
     copy_image(dst, layout, frame.get());
@@ -201,10 +200,10 @@ std::unique_ptr<CPUBuffer> convert_image_batch(const std::vector<Frames*>& batch
   for (size_t i = 1; i < batch.size(); ++i) {
     const AVFrame* f = batch[i]->frames.front().get();
     if (!same_image_format(first, f)) {
-      throw std::invalid_argument("Cannot batch images of different size or format: item 0 (" +
-                                  batch[0]->src + ") is " + describe(first) + " but item " +
-                                  std::to_string(i) + " (" + batch[i]->src + ") is " + describe(f) +
-                                  ". Pass width, height and pix_fmt when decoding.");
+      throw std::invalid_argument(
+          "Cannot batch images of different size or format: item 0 (" + batch[0]->src + ") is " +
+          describe_frame(first) + " but item " + std::to_string(i) + " (" + batch[i]->src +
+          ") is " + describe_frame(f) + ". Pass width, height and pix_fmt when decoding.");
     }
   }
   const ImageLayout layout = image_layout(first);

@@ -3,12 +3,25 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "buffer.h"
 #include "frames.h"
 
 namespace spdl {
+
+// How one image of a given format is laid out in a buffer (DESIGN.md's table).
+struct ImageLayout {
+  std::vector<int64_t> shape;  // per image, without the batch dimension
+  DType dtype;
+  size_t bytes;  // bytes of one image
+};
+
+ImageLayout image_layout(const AVFrame* frame);
+bool same_image_format(const AVFrame* a, const AVFrame* b);
+std::string describe_frame(const AVFrame* frame);  // "WxH pix_fmt"
+void copy_image(uint8_t* dst, const ImageLayout& layout, const AVFrame* frame);
 
 std::unique_ptr<CPUBuffer> convert_frames(Frames& frames);
 

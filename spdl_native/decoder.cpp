@@ -1,8 +1,11 @@
 #include "decoder.h"
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <memory>
 
+#include "convert.h"
 #include "ffmpeg/error.h"
 #include "filter_graph.h"
 
@@ -26,20 +29,24 @@ void copy_extradata(AVCodecContext* ctx, const std::string& extradata) {
   ctx->extradata_size = static_cast<int>(extradata.size());
 }
 
-// Collects decoded frames, routing them through the filter graph when one is
-// requested. The graph is (re)built from the actual decoded frames.
-class FrameCollector {
+// Routes decoded frames through the filter graph (when one is requested) to
+// `emit`, which takes the frame's data. The graph is (re)built from the actual
+// decoded frames, so it always matches the decoder's output.
+class FrameRouter {
  public:
-  FrameCollector(const Packets& packets, const DecodeConfig& config, Frames& out)
-      : packets_(packets), config_(config), out_(out), pulled_(ffmpeg::alloc_frame()) {}
+  using Emit = std::function<bool(AVFrame*)>;  // returns false once no more frames are wanted
 
-  // Takes the frame's data. Returns false once no more frames are wanted.
+  FrameRouter(const Packets& packets, const DecodeConfig& config, Emit emit)
+      : packets_(packets),
+        config_(config),
+        emit_(std::move(emit)),
+        pulled_(ffmpeg::alloc_frame()) {}
+
+  // Returns false once no more frames are wanted.
   bool add(AVFrame* frame) {
     frame->pts = frame->best_effort_timestamp;
     if (config_.filter_desc.empty()) {
-      out_.frames.push_back(ffmpeg::alloc_frame());
-      av_frame_move_ref(out_.frames.back().get(), frame);
-      return !enough();
+      return emit_(frame);
     }
     if (graph_ && !graph_->accepts(frame)) {
       drain(/*flush=*/true);  // the stream changed size or format mid-way
@@ -48,11 +55,10 @@ class FrameCollector {
     if (!graph_) {
       graph_ = std::make_unique<FilterGraph>(config_.filter_desc, packets_.media_type, frame,
                                              packets_.time_base, packets_.src);
-      out_.time_base = graph_->output_time_base();
+      output_time_base_ = graph_->output_time_base();
     }
     graph_->push(frame);
-    drain(/*flush=*/false);
-    return !enough() && !graph_->finished();
+    return drain(/*flush=*/false) && !graph_->finished();
   }
 
   void finish() {
@@ -61,25 +67,85 @@ class FrameCollector {
     }
   }
 
- private:
-  bool enough() const { return packets_.media_type == MediaType::Image && !out_.frames.empty(); }
+  Rational output_time_base() const { return output_time_base_; }
 
-  void drain(bool flush) {
+ private:
+  bool drain(bool flush) {
     if (flush && !graph_->finished()) {
       graph_->push(nullptr);
     }
     while (graph_->pull(pulled_.get())) {
-      out_.frames.push_back(ffmpeg::alloc_frame());
-      av_frame_move_ref(out_.frames.back().get(), pulled_.get());
+      const bool more = emit_(pulled_.get());
+      av_frame_unref(pulled_.get());
+      if (!more) {
+        return false;
+      }
     }
+    return true;
   }
 
   const Packets& packets_;
   const DecodeConfig& config_;
-  Frames& out_;
+  Emit emit_;
   ffmpeg::FramePtr pulled_;
   std::unique_ptr<FilterGraph> graph_;
+  Rational output_time_base_;
 };
+
+// Sends every packet to the decoder and every decoded frame to `router`.
+void run_decoder(const Packets& packets, const DecodeConfig& config, const CancelToken* cancel,
+                 FrameRouter& router) {
+  auto ctx = open_decoder(packets.params, packets.time_base, packets.src, config);
+  if (ctx->codec_type != av_media_type(packets.media_type)) {
+    throw MediaError("Failed to decode " + packets.src + ": \"" + packets.params.codec_name +
+                     "\" is not a " + to_string(packets.media_type) + " codec.");
+  }
+  auto frame = ffmpeg::alloc_frame();
+  const std::string context = "Failed to decode " + packets.src;
+
+  // Returns false once no more frames are wanted.
+  auto receive_all = [&]() {
+    while (true) {
+      int ret = avcodec_receive_frame(ctx.get(), frame.get());
+      if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+        return true;
+      }
+      ffmpeg::check(ret, context);
+      const bool more = router.add(frame.get());
+      av_frame_unref(frame.get());
+      if (!more) {
+        return false;
+      }
+    }
+  };
+
+  bool wanted = true;
+  size_t index = 0;
+  for (const auto& packet : packets.packets) {
+    if (cancel && cancel->cancelled()) {
+      throw MediaError("Decoding " + packets.src + " was cancelled.");
+    }
+    ffmpeg::check(avcodec_send_packet(ctx.get(), packet.get()),
+                  context + " (packet " + std::to_string(index) + ")");
+    ++index;
+    if (!(wanted = receive_all())) {
+      break;
+    }
+  }
+  if (wanted) {
+    ffmpeg::check(avcodec_send_packet(ctx.get(), nullptr), context + " (flush)");
+    wanted = receive_all();
+  }
+  if (wanted) {
+    router.finish();
+  }
+}
+
+[[noreturn]] void throw_no_frame(const Packets& packets) {
+  throw MediaError("Failed to decode " + packets.src + ": no frame could be decoded from " +
+                   std::to_string(packets.packets.size()) + " packet(s)" +
+                   (packets.window ? " in the requested window." : "."));
+}
 
 }  // namespace
 
@@ -167,56 +233,68 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
 
 std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfig& config,
                                        const CancelToken* cancel) {
-  auto ctx = open_decoder(packets.params, packets.time_base, packets.src, config);
-  if (ctx->codec_type != av_media_type(packets.media_type)) {
-    throw MediaError("Failed to decode " + packets.src + ": \"" + packets.params.codec_name +
-                     "\" is not a " + to_string(packets.media_type) + " codec.");
-  }
   auto result = make_frames(packets.media_type, packets.src, packets.time_base);
-  Frames& out = *result;
-  FrameCollector collector(packets, config, out);
-  auto frame = ffmpeg::alloc_frame();
-  const std::string context = "Failed to decode " + packets.src;
-
-  // Returns false once the collector wants no more frames.
-  auto receive_all = [&]() {
-    while (true) {
-      int ret = avcodec_receive_frame(ctx.get(), frame.get());
-      if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
-        return true;
-      }
-      ffmpeg::check(ret, context);
-      if (!collector.add(frame.get())) {
-        return false;
-      }
-      av_frame_unref(frame.get());
-    }
-  };
-
-  bool wanted = true;
-  size_t index = 0;
-  for (const auto& packet : packets.packets) {
-    if (cancel && cancel->cancelled()) {
-      throw MediaError("Decoding " + packets.src + " was cancelled.");
-    }
-    ffmpeg::check(avcodec_send_packet(ctx.get(), packet.get()),
-                  context + " (packet " + std::to_string(index) + ")");
-    ++index;
-    if (!(wanted = receive_all())) {
-      break;
-    }
+  const bool single = packets.media_type == MediaType::Image;
+  FrameRouter router(packets, config, [&](AVFrame* frame) {
+    result->frames.push_back(ffmpeg::alloc_frame());
+    av_frame_move_ref(result->frames.back().get(), frame);
+    return !single;
+  });
+  run_decoder(packets, config, cancel, router);
+  if (result->frames.empty()) {
+    throw_no_frame(packets);
   }
-  if (wanted) {
-    ffmpeg::check(avcodec_send_packet(ctx.get(), nullptr), context + " (flush)");
-    receive_all();
-  }
-  collector.finish();
-  if (out.frames.empty()) {
-    throw MediaError(context + ": no frame could be decoded from " +
-                     std::to_string(packets.packets.size()) + " packet(s)" +
-                     (packets.window ? " in the requested window." : "."));
+  if (!config.filter_desc.empty()) {
+    result->time_base = router.output_time_base();
   }
   return result;
+}
+
+std::unique_ptr<CPUBuffer> decode_packets_to_buffer(const Packets& packets,
+                                                    const DecodeConfig& config,
+                                                    const CancelToken* cancel,
+                                                    int64_t expected_frames) {
+  if (packets.media_type == MediaType::Audio) {
+    auto frames = decode_packets(packets, config, cancel);
+    return convert_frames(*frames);
+  }
+  const bool single = packets.media_type == MediaType::Image;
+  std::unique_ptr<CPUBuffer> buffer;
+  ffmpeg::FramePtr first;  // describes the layout every frame must match
+  ImageLayout layout;
+  int64_t count = 0;
+  FrameRouter router(packets, config, [&](AVFrame* frame) {
+    if (!first) {
+      first = ffmpeg::alloc_frame();
+      ffmpeg::check(av_frame_copy_props(first.get(), frame), "Failed to copy frame properties");
+      first->width = frame->width;
+      first->height = frame->height;
+      first->format = frame->format;
+      layout = image_layout(frame);
+      std::vector<int64_t> shape = layout.shape;
+      if (!single) {
+        shape.insert(shape.begin(), 0);
+      }
+      buffer = std::make_unique<CPUBuffer>(shape, layout.dtype,
+                                           single ? 0 : std::max<int64_t>(expected_frames, 1));
+    } else if (!same_image_format(first.get(), frame)) {
+      throw std::invalid_argument("Frame " + std::to_string(count) + " of " + packets.src + " is " +
+                                  describe_frame(frame) + " but frame 0 is " +
+                                  describe_frame(first.get()) +
+                                  "; pass width, height and pix_fmt to decode.");
+    }
+    if (!single) {
+      buffer->resize_leading_dim(count + 1);
+    }
+    copy_image(buffer->data() + static_cast<size_t>(count) * layout.bytes, layout, frame);
+    ++count;
+    return !single;
+  });
+  run_decoder(packets, config, cancel, router);
+  if (!buffer) {
+    throw_no_frame(packets);
+  }
+  return buffer;
 }
 
 }  // namespace spdl

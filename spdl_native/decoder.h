@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "buffer.h"
 #include "cancel.h"
 #include "frames.h"
 #include "packets.h"
@@ -28,5 +29,14 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
 // when `cancel` is set, in which case MediaError("... cancelled") is thrown.
 std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfig& config,
                                        const CancelToken* cancel);
+
+// Decodes and converts in one pass: each frame is copied into the output as soon
+// as it leaves the filter graph and is released at once, so decoder and filter
+// buffer pools are recycled and peak memory stays close to the output size.
+// `expected_frames` sizes the first reservation; the buffer grows if needed.
+std::unique_ptr<CPUBuffer> decode_packets_to_buffer(const Packets& packets,
+                                                    const DecodeConfig& config,
+                                                    const CancelToken* cancel,
+                                                    int64_t expected_frames);
 
 }  // namespace spdl

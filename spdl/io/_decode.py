@@ -16,7 +16,14 @@ from typing import Any, TypeAlias
 from spdl import _native
 from spdl.io._demux import Packets, Source
 
-__all__ = ["Frames", "decode", "decode_image_batch", "validate_decode_options", "build_filter_desc"]
+__all__ = [
+    "Frames",
+    "decode",
+    "decode_to_buffer",
+    "decode_image_batch",
+    "validate_decode_options",
+    "build_filter_desc",
+]
 
 Frames: TypeAlias = "_native.ImageFrames | _native.AudioFrames | _native.VideoFrames"
 
@@ -183,6 +190,58 @@ def decode(
         decoder_options=dict(options.get("decoder_options") or {}),
         num_threads=options.get("num_threads") or 1,
         cancel=cancel,
+    )
+
+
+def _expected_frames(packets: Packets, options: dict[str, Any]) -> int:
+    """Estimates the number of output frames, to size the output buffer up front."""
+    if options.get("num_frames"):
+        return int(options["num_frames"])
+    if options.get("frame_rate") is None or options.get("filter_desc"):
+        return len(packets)
+    pts = [t for t in packets.pts if math.isfinite(t)]
+    window = packets.timestamp
+    if pts:
+        start, end = min(pts), max(pts)
+        if window is not None:
+            start, end = max(start, window[0]), min(end, window[1])
+        rate = _as_fraction("frame_rate", options["frame_rate"])
+        return int((end - start) * rate) + 2
+    return len(packets)
+
+
+def decode_to_buffer(
+    packets: Packets, *, cancel: _native.CancelToken | None = None, **options: Any
+) -> _native.CPUBuffer:
+    """Decodes and converts in one native call (GIL released), frame by frame.
+
+    Each frame is copied into the output as it is decoded and released at once,
+    so peak memory stays close to the size of the output.
+
+    Args:
+        packets: Packets from demuxing.
+        cancel: A token that stops the decode at its next packet when cancelled.
+        **options: Decode options, as for :func:`decode`.
+
+    Returns:
+        A CPUBuffer, shaped as :func:`spdl.io.convert_frames` would shape it.
+
+    Raises:
+        TypeError, ValueError: Invalid options.
+        MediaError: The packets cannot be decoded.
+    """
+    if not isinstance(packets, _native.Packets):
+        raise TypeError(f"Expected packets from demuxing, got {type(packets).__name__}.")
+    media_type = packets.media_type
+    validate_decode_options(media_type, **options)
+    return _native.decode_to_buffer(
+        packets,
+        filter_desc=build_filter_desc(media_type, packets.timestamp, **options),
+        decoder=options.get("decoder"),
+        decoder_options=dict(options.get("decoder_options") or {}),
+        num_threads=options.get("num_threads") or 1,
+        cancel=cancel,
+        expected_frames=_expected_frames(packets, options),
     )
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from spdl import _native
-from spdl.io._convert import convert
-from spdl.io._decode import decode, validate_decode_options
+from spdl.io._decode import decode_to_buffer, validate_decode_options
 from spdl.io._demux import MediaType, Source, Window, demux, validate_demux_args
 
 __all__ = ["load_image", "load_audio", "load_video", "split_options"]
@@ -28,7 +27,7 @@ def _load(
     validate_demux_args(media_type, src, timestamp, **demux_opts)
     validate_decode_options(media_type, **decode_opts)
     packets = demux(media_type, src, timestamp, **demux_opts)
-    return convert(decode(packets, **decode_opts))
+    return decode_to_buffer(packets, **decode_opts)
 
 
 def load_image(src: Source, **options: Any) -> _native.CPUBuffer:
