@@ -36,6 +36,7 @@ std::unique_ptr<CPUBuffer> decode_to_buffer(const Packets& packets, std::string 
 }
 
 nb::object get_item(const Frames& self, nb::handle key) {
+  self.ensure_valid();
   const auto n = static_cast<Py_ssize_t>(self.size());
   if (PySlice_Check(key.ptr())) {
     Py_ssize_t start, stop, step;
@@ -52,7 +53,7 @@ nb::object get_item(const Frames& self, nb::handle key) {
   if (i < 0 || i >= n) {
     throw nb::index_error("frame index out of range");
   }
-  return nb::cast(self.slice(i, i + 1, 1));
+  return nb::cast(self.image_at(i));
 }
 
 }  // namespace

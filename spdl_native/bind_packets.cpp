@@ -12,14 +12,18 @@ namespace spdl {
 namespace {
 
 void add_packet(Packets& self, nb::handle data, int64_t pts, int64_t dts, int64_t duration,
-                bool is_key) {
+                bool is_key, const std::vector<std::pair<std::string, nb::bytes>>& side_data) {
+  Packets::SideData side;
+  for (const auto& [name, bytes] : side_data) {
+    side.emplace_back(name, std::string(bytes.c_str(), bytes.size()));
+  }
   Py_buffer view;
   if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_SIMPLE) != 0) {
     throw nb::python_error();
   }
   try {
     self.add(static_cast<const uint8_t*>(view.buf), static_cast<size_t>(view.len), pts, dts,
-             duration, is_key);
+             duration, is_key, side);
   } catch (...) {
     PyBuffer_Release(&view);
     throw;
@@ -75,7 +79,9 @@ void register_packets(nb::module_& m) {
       .def_prop_ro("sample_fmt", [](const Packets& p) { return p.params.sample_fmt; })
       .def_prop_ro("params", [](const Packets& p) { return p.params; })
       .def("add", &add_packet, nb::arg("data"), nb::arg("pts"), nb::arg("dts"), nb::arg("duration"),
-           nb::arg("is_key"), "Appends a copy of one packet's bytes.")
+           nb::arg("is_key"),
+           nb::arg("side_data") = std::vector<std::pair<std::string, nb::bytes>>{},
+           "Appends a copy of one packet's bytes.")
       .def("__len__", [](const Packets& p) { return p.packets.size(); })
       .def("__repr__", &Packets::repr);
 

@@ -102,8 +102,21 @@ bool FilterGraph::accepts(const AVFrame* f) const {
 }
 
 void FilterGraph::push(AVFrame* frame) {
-  ffmpeg::check(av_buffersrc_add_frame(source_, frame),
-                "Failed to pass a frame to the filter graph for " + src_);
+  const std::string context = "Failed to pass a frame to the filter graph for " + src_;
+  if (!frame) {
+    // Closing at the end of the last frame (not at its start) lets fps/tpad
+    // give the last frame its full duration.
+    ffmpeg::check(end_pts_ == AV_NOPTS_VALUE
+                      ? av_buffersrc_add_frame(source_, nullptr)
+                      : av_buffersrc_close(source_, end_pts_, AV_BUFFERSRC_FLAG_PUSH),
+                  context);
+    return;
+  }
+  if (frame->pts != AV_NOPTS_VALUE) {
+    const int64_t duration = ffmpeg::frame_duration(frame);
+    end_pts_ = frame->pts + (duration > 0 ? duration : type_ == MediaType::Audio ? 0 : 1);
+  }
+  ffmpeg::check(av_buffersrc_add_frame(source_, frame), context);
 }
 
 bool FilterGraph::pull(AVFrame* out) {

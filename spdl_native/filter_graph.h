@@ -40,6 +40,7 @@ class FilterGraph {
   int width_ = 0, height_ = 0, format_ = -1, sample_rate_ = 0;
   AVChannelLayout layout_{};
   bool finished_ = false;
+  int64_t end_pts_ = AV_NOPTS_VALUE;  // where the last frame pushed ends
 };
 
 }  // namespace spdl

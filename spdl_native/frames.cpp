@@ -74,6 +74,13 @@ std::unique_ptr<Frames> Frames::slice(int64_t start, int64_t stop, int64_t step)
   return ret;
 }
 
+std::unique_ptr<Frames> Frames::image_at(int64_t index) const {
+  ensure_valid();
+  auto ret = make_frames(MediaType::Image, src, time_base);
+  ret->frames.push_back(ffmpeg::clone_frame(frames.at(static_cast<size_t>(index)).get()));
+  return ret;
+}
+
 std::string Frames::repr() const {
   std::ostringstream s;
   s << (media_type == MediaType::Image   ? "ImageFrames"

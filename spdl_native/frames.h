@@ -39,6 +39,8 @@ class Frames {
 
   // Shares the underlying data (reference counted), no pixel copy.
   std::unique_ptr<Frames> slice(int64_t start, int64_t stop, int64_t step) const;
+  // One frame of a video as an image.
+  std::unique_ptr<Frames> image_at(int64_t index) const;
 
   std::string repr() const;
 };

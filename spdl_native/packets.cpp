@@ -28,8 +28,23 @@ Packets::Packets(MediaType type, std::string src_, CodecParams params_, Rational
   }
 }
 
+namespace {
+
+// Side data types are matched by name: the numeric values differ between FFmpeg versions.
+int side_data_type(const std::string& name) {
+  for (int t = 0; t < AV_PKT_DATA_NB; ++t) {
+    const char* n = av_packet_side_data_name(static_cast<AVPacketSideDataType>(t));
+    if (n && name == n) {
+      return t;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
 void Packets::add(const uint8_t* data, size_t size, int64_t pts, int64_t dts, int64_t duration,
-                  bool is_key) {
+                  bool is_key, const SideData& side_data) {
   if (size > static_cast<size_t>(INT32_MAX - AV_INPUT_BUFFER_PADDING_SIZE)) {
     throw std::invalid_argument("packet too large");
   }
@@ -44,6 +59,18 @@ void Packets::add(const uint8_t* data, size_t size, int64_t pts, int64_t dts, in
   packet->duration = duration;
   if (is_key) {
     packet->flags |= AV_PKT_FLAG_KEY;
+  }
+  for (const auto& [name, bytes] : side_data) {
+    const int type = side_data_type(name);
+    if (type < 0) {
+      continue;
+    }
+    uint8_t* dst = av_packet_new_side_data(packet.get(), static_cast<AVPacketSideDataType>(type),
+                                           bytes.size());
+    if (!dst) {
+      throw std::bad_alloc();
+    }
+    std::memcpy(dst, bytes.data(), bytes.size());
   }
   packets.push_back(std::move(packet));
 }

@@ -47,8 +47,12 @@ class Packets {
   Packets& operator=(const Packets&) = delete;
 
   // Copies `size` bytes (FFmpeg needs padding after the payload anyway).
+  // Side data arrives as (FFmpeg's descriptive name, bytes); unknown names are skipped.
+  using SideData = std::vector<std::pair<std::string, std::string>>;
+
+  // Copies `size` bytes (FFmpeg needs padding after the payload anyway).
   void add(const uint8_t* data, size_t size, int64_t pts, int64_t dts, int64_t duration,
-           bool is_key);
+           bool is_key, const SideData& side_data = {});
 
   MediaType media_type;
   std::string src;

@@ -27,6 +27,7 @@ Window: TypeAlias = tuple[float, float]
 
 _MEDIA_TYPES = ("image", "audio", "video")
 _NOPTS = -(2**63)
+_AUDIO_PREROLL_S = 0.2
 _PACKET_CLASSES = {
     "image": _native.ImagePackets,
     "audio": _native.AudioPackets,
@@ -158,7 +159,7 @@ def _codec_params(stream, media_type: MediaType) -> _native.CodecParams:
     params.codec_name = cc.codec.canonical_name
     params.extradata = cc.extradata or b""
     params.bit_rate = cc.bit_rate or 0
-    params.bits_per_coded_sample = cc.bits_per_coded_sample or 0
+    params.bits_per_coded_sample = getattr(cc, "bits_per_coded_sample", 0) or 0
     if media_type == "audio":
         params.sample_rate = cc.sample_rate or 0
         params.num_channels = cc.layout.nb_channels if cc.layout else 0
@@ -193,8 +194,11 @@ def _read(container, stream, media_type: MediaType, name: str, window: Window | 
     packets = _new_packets(stream, media_type, name, window)
     tb = stream.time_base or Fraction(1, 1)
     if window is not None and window[0] > 0:
+        # Audio decoders (AAC, MP3, Opus...) need pre-roll: their first frame after a
+        # seek overlaps the previous one. The decode trims to the exact sample anyway.
+        seek_s = max(0.0, window[0] - _AUDIO_PREROLL_S) if media_type == "audio" else window[0]
         try:
-            container.seek(int(window[0] / tb), stream=stream, backward=True, any_frame=False)
+            container.seek(int(seek_s / tb), stream=stream, backward=True, any_frame=False)
         except av.FFmpegError as e:
             raise MediaError(f"Failed to seek {name} to {window[0]} s: {e}") from e
     end = None if window is None or math.isinf(window[1]) else window[1] / tb
@@ -215,6 +219,7 @@ def _read(container, stream, media_type: MediaType, name: str, window: Window | 
                 _NOPTS if dts is None else dts,
                 packet.duration or 0,
                 packet.is_keyframe,
+                [(sd.data_desc, bytes(sd)) for sd in packet.iter_sidedata()],
             )
             if media_type == "image":
                 break

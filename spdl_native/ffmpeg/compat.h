@@ -29,4 +29,13 @@ inline bool is_key_frame(const AVFrame* frame) {
 #endif
 }
 
+// AVFrame::duration replaced AVFrame::pkt_duration in FFmpeg 6.0.
+inline int64_t frame_duration(const AVFrame* frame) {
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(58, 2, 100)
+  return frame->duration;
+#else
+  return frame->pkt_duration;
+#endif
+}
+
 }  // namespace spdl::ffmpeg

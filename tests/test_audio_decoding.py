@@ -1,0 +1,182 @@
+"""Audio decoding: sample formats and layouts, resampling, downmix, windows, values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from media import AudioReference
+from reference_decode import pyav_filter_audio
+
+import spdl.io
+from spdl.io._convert import convert
+from spdl.io._decode import decode
+from spdl.io._demux import demux
+
+# AAC is decoded in floating point by two FFmpeg builds (system vs PyAV's); their outputs
+# may differ in the last bits. A one-sample misalignment of these tones differs by > 0.01.
+AAC_TOLERANCE = 1e-3
+
+
+def load_array(src, timestamp=None, **options) -> np.ndarray:
+    return spdl.io.to_numpy(spdl.io.load_audio(src, timestamp, **options))
+
+
+def test_default_fltp_is_float32_channels_by_samples(aac_audio: AudioReference) -> None:
+    array = load_array(aac_audio.path)
+    assert array.dtype == np.float32
+    assert array.ndim == 2
+    assert array.shape[0] == 2
+
+
+def test_aac_decode_has_pyavs_sample_count_and_values(aac_audio: AudioReference) -> None:
+    array = load_array(aac_audio.path)
+    assert aac_audio.decoded.shape == (2, 89088)  # encoder priming removed, tail padding kept
+    assert array.shape == aac_audio.decoded.shape
+    np.testing.assert_allclose(array, aac_audio.decoded, rtol=0, atol=AAC_TOLERANCE)
+
+
+def test_wav_fltp_equals_the_pcm_divided_by_32768(wav_audio: AudioReference) -> None:
+    array = load_array(wav_audio.path)
+    assert array.shape == (1, 16000)
+    assert array.dtype == np.float32
+    np.testing.assert_array_equal(array, wav_audio.source.astype(np.float32) / 32768)
+
+
+def test_packed_s16_is_int16_samples_by_channels(wav_audio: AudioReference) -> None:
+    array = load_array(wav_audio.path, sample_fmt="s16")
+    assert array.shape == (16000, 1)
+    assert array.dtype == np.int16
+    np.testing.assert_array_equal(array, wav_audio.source.T)
+
+
+def test_packed_stereo_interleaves_channels_in_the_last_axis(aac_audio: AudioReference) -> None:
+    planar = load_array(aac_audio.path)
+    packed = load_array(aac_audio.path, sample_fmt="flt")
+    assert packed.shape == (planar.shape[1], 2)
+    assert packed.dtype == np.float32
+    np.testing.assert_array_equal(packed, planar.T)
+    packed_s16 = load_array(aac_audio.path, sample_fmt="s16")
+    assert packed_s16.shape == (planar.shape[1], 2)
+    assert packed_s16.dtype == np.int16
+
+
+def test_planar_s16p_is_int16_channels_by_samples(wav_audio: AudioReference) -> None:
+    array = load_array(wav_audio.path, sample_fmt="s16p")
+    assert array.shape == (1, 16000)
+    assert array.dtype == np.int16
+    np.testing.assert_array_equal(array, wav_audio.source)
+
+
+@pytest.mark.parametrize(
+    ("fixture_name", "shape", "dtype"),
+    [("wav_audio", (16000, 1), np.int16), ("aac_audio", (2, 89088), np.float32)],
+)
+def test_sample_fmt_none_keeps_the_decoders_native_format(
+    request: pytest.FixtureRequest, fixture_name: str, shape: tuple[int, int], dtype: type
+) -> None:
+    audio: AudioReference = request.getfixturevalue(fixture_name)
+    frames = decode(demux("audio", audio.path), sample_fmt=None)
+    assert frames.sample_fmt == audio.native_sample_fmt
+    array = spdl.io.to_numpy(convert(frames))
+    assert array.shape == shape
+    assert array.dtype == dtype
+
+
+def test_packets_and_frames_describe_the_stream(aac_audio: AudioReference) -> None:
+    packets = demux("audio", aac_audio.path)
+    assert packets.media_type == "audio"
+    assert packets.src == str(aac_audio.path)
+    assert packets.codec_name == "aac"
+    assert packets.sample_rate == 44100
+    assert packets.num_channels == 2
+    assert packets.sample_fmt == "fltp"
+    assert packets.timestamp is None
+
+    frames = decode(packets)
+    assert frames.media_type == "audio"
+    assert frames.sample_rate == 44100
+    assert frames.num_channels == 2
+    assert frames.sample_fmt == "fltp"
+    assert frames.num_samples == aac_audio.decoded.shape[1]
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 22050, 48000])
+def test_wav_resampling_scales_the_sample_count_exactly(
+    wav_audio: AudioReference, sample_rate: int
+) -> None:
+    frames = decode(demux("audio", wav_audio.path), sample_rate=sample_rate)
+    assert frames.sample_rate == sample_rate
+    assert frames.num_samples == sample_rate  # the file is one second long
+    array = spdl.io.to_numpy(convert(frames))
+    assert array.shape == (1, sample_rate)
+    expected = pyav_filter_audio(wav_audio.path, f"aresample={sample_rate}") / 32768
+    np.testing.assert_allclose(array, expected, rtol=0, atol=1e-3)
+
+
+def test_aac_resampling_scales_the_sample_count_proportionally(aac_audio: AudioReference) -> None:
+    native_count = load_array(aac_audio.path).shape[1]
+    array = load_array(aac_audio.path, sample_rate=16000)
+    assert array.shape[0] == 2
+    assert abs(array.shape[1] - round(native_count * 16000 / 44100)) <= 1
+
+
+def test_num_channels_one_downmixes_both_channels_equally(aac_audio: AudioReference) -> None:
+    stereo = load_array(aac_audio.path)
+    frames = decode(demux("audio", aac_audio.path), num_channels=1)
+    assert frames.num_channels == 1
+    mono = spdl.io.to_numpy(convert(frames))
+    assert mono.shape == (1, stereo.shape[1])
+    # The two tones are uncorrelated, so least squares recovers each channel's weight.
+    (left_weight, right_weight), *_ = np.linalg.lstsq(stereo.T, mono[0], rcond=None)
+    assert left_weight == pytest.approx(right_weight, abs=1e-3)
+    assert 0.5 - 1e-3 <= left_weight <= 1 / np.sqrt(2) + 1e-3
+    np.testing.assert_allclose(mono[0], left_weight * stereo.sum(axis=0), rtol=0, atol=1e-4)
+
+
+def test_num_channels_two_upmixes_mono_to_identical_channels(wav_audio: AudioReference) -> None:
+    array = load_array(wav_audio.path, num_channels=2)
+    assert array.shape == (2, 16000)
+    np.testing.assert_array_equal(array[0], array[1])
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "first_sample", "num_samples"),
+    [(0.25, 0.75, 4000, 8000), (0.0625, 0.5, 1000, 7000), (0.5, 5.0, 8000, 8000)],
+)
+def test_window_cuts_wav_to_the_exact_sample(
+    wav_audio: AudioReference, start: float, end: float, first_sample: int, num_samples: int
+) -> None:
+    array = load_array(wav_audio.path, (start, end), sample_fmt="s16p")
+    assert array.shape == (1, num_samples)
+    np.testing.assert_array_equal(
+        array, wav_audio.source[:, first_sample : first_sample + num_samples]
+    )
+
+
+def test_window_between_samples_is_cut_within_one_sample(wav_audio: AudioReference) -> None:
+    start, end = 0.10003, 0.60007  # samples 1600.48 and 9601.12
+    array = load_array(wav_audio.path, (start, end), sample_fmt="s16p")
+    # Samples 1601..9601 lie inside [start, end); allow a rounding of one sample per end.
+    assert abs(array.shape[1] - 8001) <= 1
+    source = wav_audio.source[0]
+    matches = [
+        first
+        for first in (1600, 1601, 1602)
+        if np.array_equal(array[0], source[first : first + array.shape[1]])
+    ]
+    assert matches, "window does not start within one sample of 1601"
+
+
+def test_window_cuts_aac_to_the_sample_and_matches_pyav(aac_audio: AudioReference) -> None:
+    packets = demux("audio", aac_audio.path, (0.5, 1.0))
+    assert packets.timestamp == pytest.approx((0.5, 1.0))
+    array = spdl.io.to_numpy(convert(decode(packets)))
+    assert array.shape == (2, 22050)
+    np.testing.assert_allclose(array, aac_audio.decoded[:, 22050:44100], rtol=0, atol=AAC_TOLERANCE)
+
+
+def test_audio_frames_are_consumed_by_conversion(wav_audio: AudioReference) -> None:
+    frames = decode(demux("audio", wav_audio.path))
+    convert(frames)
+    with pytest.raises(ValueError):
+        convert(frames)

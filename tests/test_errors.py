@@ -1,0 +1,160 @@
+"""Errors: bad arguments raise ValueError/TypeError, bad media raises spdl.io.MediaError.
+
+Nothing here may crash the interpreter; messages name the source where there is one.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import av
+import numpy as np
+import pytest
+from media import AudioReference, ImageReference, VideoReference
+from reference_decode import mean_abs_diff
+
+import spdl.io
+from spdl.io._convert import convert
+from spdl.io._decode import decode
+from spdl.io._demux import demux
+
+
+def test_media_error_is_a_runtime_error() -> None:
+    assert issubclass(spdl.io.MediaError, RuntimeError)
+    assert not issubclass(spdl.io.MediaError, ValueError)
+
+
+@pytest.fixture(scope="module")
+def broken_dir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    return tmp_path_factory.mktemp("broken")
+
+
+@pytest.mark.parametrize("loader", ["load_image", "load_audio", "load_video"])
+def test_missing_file_error_names_the_path(broken_dir: pathlib.Path, loader: str) -> None:
+    path = broken_dir / "does_not_exist.mp4"
+    with pytest.raises((FileNotFoundError, spdl.io.MediaError)) as excinfo:
+        getattr(spdl.io, loader)(path)
+    assert str(path) in str(excinfo.value)
+
+
+@pytest.mark.parametrize("loader", ["load_image", "load_audio", "load_video"])
+def test_empty_file_raises_media_error_naming_the_path(
+    broken_dir: pathlib.Path, loader: str
+) -> None:
+    path = broken_dir / "empty.mp4"
+    path.write_bytes(b"")
+    with pytest.raises(spdl.io.MediaError) as excinfo:
+        getattr(spdl.io, loader)(path)
+    assert str(path) in str(excinfo.value)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("loader", ["load_image", "load_audio", "load_video"])
+def test_random_bytes_raise_media_error(loader: str, seed: int) -> None:
+    data = np.random.default_rng(seed).bytes(4096)
+    with pytest.raises(spdl.io.MediaError):
+        getattr(spdl.io, loader)(data)
+
+
+def test_random_bytes_file_error_names_the_path(broken_dir: pathlib.Path) -> None:
+    path = broken_dir / "noise.jpg"
+    path.write_bytes(np.random.default_rng(99).bytes(4096))
+    with pytest.raises(spdl.io.MediaError) as excinfo:
+        spdl.io.load_image(path)
+    assert str(path) in str(excinfo.value)
+
+
+def test_mp4_truncated_before_its_index_raises_media_error(
+    broken_dir: pathlib.Path, h264_video: VideoReference
+) -> None:
+    # PyAV's MP4 muxer writes the index (moov) at the end, so half a file has none.
+    data = h264_video.path.read_bytes()
+    path = broken_dir / "truncated.mp4"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(spdl.io.MediaError) as excinfo:
+        spdl.io.load_video(path)
+    assert str(path) in str(excinfo.value)
+
+
+def test_mpegts_truncated_mid_stream_decodes_what_pyav_decodes_without_error(
+    broken_dir: pathlib.Path, h264_video_mpegts: pathlib.Path
+) -> None:
+    # Observed outcome: no exception; the frames before the cut, exactly as PyAV decodes them.
+    data = h264_video_mpegts.read_bytes()
+    path = broken_dir / "truncated.ts"
+    path.write_bytes(data[: len(data) * 6 // 10 + 77])  # cut inside a TS packet
+    with av.open(str(path)) as container:
+        reference = [(frame.time, frame.to_ndarray(format="rgb24")) for frame in container.decode()]
+    assert 0 < len(reference) < 90
+
+    frames = decode(demux("video", path))
+    assert frames.pts == pytest.approx([time for time, _ in reference], abs=1e-6)
+    array = spdl.io.to_numpy(convert(frames))
+    assert array.shape == (len(reference), 64, 96, 3)
+    for index, (_, expected) in enumerate(reference):
+        assert mean_abs_diff(array[index], expected) <= 3.0, f"frame {index}"
+
+
+def test_audio_only_file_demuxed_as_video_names_the_source(aac_audio: AudioReference) -> None:
+    with pytest.raises(spdl.io.MediaError) as excinfo:
+        demux("video", aac_audio.path)
+    assert str(aac_audio.path) in str(excinfo.value)
+    with pytest.raises(spdl.io.MediaError) as excinfo:
+        spdl.io.load_video(aac_audio.path)
+    assert str(aac_audio.path) in str(excinfo.value)
+
+
+def test_video_only_file_loaded_as_audio_names_the_source(h264_video: VideoReference) -> None:
+    with pytest.raises(spdl.io.MediaError) as excinfo:
+        spdl.io.load_audio(h264_video.path)
+    assert str(h264_video.path) in str(excinfo.value)
+
+
+def test_unknown_decoder_name_raises_value_error(h264_video: VideoReference) -> None:
+    packets = demux("video", h264_video.path, (0.0, 0.5))
+    with pytest.raises(ValueError, match="no_such_decoder"):
+        decode(packets, decoder="no_such_decoder")
+
+
+@pytest.mark.parametrize("option", ["width", "height"])
+def test_negative_size_raises_value_error(
+    image_files: dict[str, ImageReference], option: str
+) -> None:
+    with pytest.raises(ValueError, match=option):
+        spdl.io.load_image(image_files["png"].path, **{option: -8})
+
+
+def test_unknown_pix_fmt_raises_value_error(image_files: dict[str, ImageReference]) -> None:
+    with pytest.raises(ValueError, match="no_such_format"):
+        spdl.io.load_image(image_files["png"].path, pix_fmt="no_such_format")
+
+
+def test_unknown_sample_fmt_raises_value_error(wav_audio: AudioReference) -> None:
+    with pytest.raises(ValueError, match="no_such_format"):
+        spdl.io.load_audio(wav_audio.path, sample_fmt="no_such_format")
+
+
+def test_unknown_pad_mode_raises_value_error(h264_video: VideoReference) -> None:
+    with pytest.raises(ValueError, match="sideways"):
+        spdl.io.load_video(h264_video.path, (0.0, 0.5), num_frames=20, pad_mode="sideways")
+
+
+def test_unknown_media_type_raises_value_error(h264_video: VideoReference) -> None:
+    with pytest.raises(ValueError, match="hologram"):
+        demux("hologram", h264_video.path)
+
+
+@pytest.mark.parametrize("window", [(2.0, 1.0), (1.0, 1.0)])
+def test_empty_or_reversed_window_raises_value_error(
+    h264_video: VideoReference, window: tuple[float, float]
+) -> None:
+    with pytest.raises(ValueError):
+        demux("video", h264_video.path, window)
+
+
+@pytest.mark.parametrize("src", [12345, 3.5, None, ["clip.mp4"]], ids=repr)
+def test_wrong_source_type_raises_type_error(src: object) -> None:
+    with pytest.raises(TypeError):
+        demux("video", src)
+    with pytest.raises(TypeError):
+        spdl.io.load_image(src)

@@ -1,0 +1,79 @@
+"""Decoding from several Python threads at once gives the same arrays as one thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+from media import AudioReference, ImageReference, VideoReference
+
+import spdl.io
+
+NUM_THREADS = 2
+ROUNDS_PER_THREAD = 3
+
+
+def run_in_threads(work: Callable[[], np.ndarray]) -> list[np.ndarray]:
+    """Run ``work`` ROUNDS_PER_THREAD times on each of NUM_THREADS threads started together."""
+    barrier = threading.Barrier(NUM_THREADS)
+    results: list[np.ndarray] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            for _ in range(ROUNDS_PER_THREAD):
+                array = work()
+                with lock:
+                    results.append(array)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the main thread
+            with lock:
+                errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(NUM_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    assert len(results) == NUM_THREADS * ROUNDS_PER_THREAD
+    return results
+
+
+def test_two_threads_decoding_one_video_match_a_single_thread_decode(
+    h264_video: VideoReference,
+) -> None:
+    expected = spdl.io.to_numpy(spdl.io.load_video(h264_video.path))
+    assert expected.shape == (90, 64, 96, 3)
+    for array in run_in_threads(lambda: spdl.io.to_numpy(spdl.io.load_video(h264_video.path))):
+        np.testing.assert_array_equal(array, expected)
+
+
+def test_two_threads_decoding_one_window_match_a_single_thread_decode(
+    h264_video: VideoReference,
+) -> None:
+    def work() -> np.ndarray:
+        return spdl.io.to_numpy(spdl.io.load_video(h264_video.path, (1.11, 2.21), pix_fmt=None))
+
+    expected = work()
+    assert expected.shape == (33, 1, 96, 96)
+    for array in run_in_threads(work):
+        np.testing.assert_array_equal(array, expected)
+
+
+def test_two_threads_decoding_images_and_audio_match_a_single_thread_decode(
+    image_files: dict[str, ImageReference], aac_audio: AudioReference
+) -> None:
+    def work() -> np.ndarray:
+        images = [
+            spdl.io.to_numpy(spdl.io.load_image(image.path)) for image in image_files.values()
+        ]
+        audio = spdl.io.to_numpy(spdl.io.load_audio(aac_audio.path))
+        return np.concatenate([array.ravel() for array in images] + [audio.view(np.uint8).ravel()])
+
+    expected = work()
+    for array in run_in_threads(work):
+        np.testing.assert_array_equal(array, expected)

@@ -1,0 +1,246 @@
+"""Video decoding: frame counts, layouts, windows, padding, frame-rate change, indexing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from media import VideoReference
+from reference_decode import (
+    IMAGE_LAYOUTS,
+    mean_abs_diff,
+    nv12_from_yuv420p,
+    pyav_decode_visual,
+    pyav_frame_rate_selection,
+)
+
+import spdl.io
+from spdl.io._convert import convert
+from spdl.io._decode import decode
+from spdl.io._demux import demux
+
+MAX_MEAN_ABS_DIFF = 3.0  # colour conversion by two FFmpeg builds (system vs PyAV's)
+
+
+def load_array(src, timestamp=None, **options) -> np.ndarray:
+    return spdl.io.to_numpy(spdl.io.load_video(src, timestamp, **options))
+
+
+def frame_indices_in_window(video: VideoReference, start: float, end: float) -> list[int]:
+    """Indices of the frames PyAV presents inside the half-open window [start, end)."""
+    return [index for index, time in enumerate(video.times) if start <= time < end]
+
+
+@pytest.fixture(scope="module")
+def full_rgb24(h264_video: VideoReference) -> np.ndarray:
+    """spdl's own decode of the whole clip, for comparisons that must be exact."""
+    return load_array(h264_video.path)
+
+
+def test_full_decode_yields_every_frame_pyav_decodes(
+    h264_video: VideoReference, full_rgb24: np.ndarray
+) -> None:
+    num_frames = len(h264_video.times)
+    assert num_frames == 90
+    assert full_rgb24.shape == (num_frames, h264_video.height, h264_video.width, 3)
+    assert full_rgb24.dtype == np.uint8
+
+
+def test_frame_pts_equal_pyav_frame_times(h264_video: VideoReference) -> None:
+    packets = demux("video", h264_video.path)
+    assert len(packets) == 90
+    frames = decode(packets)
+    assert len(frames) == 90
+    assert frames.pts == pytest.approx(list(h264_video.times), abs=1e-6)
+
+
+def test_packets_and_frames_describe_the_stream(h264_video: VideoReference) -> None:
+    packets = demux("video", h264_video.path)
+    assert packets.media_type == "video"
+    assert packets.src == str(h264_video.path)
+    assert packets.codec_name == "h264"
+    assert (packets.width, packets.height) == (96, 64)
+    assert packets.pix_fmt == "yuv420p"
+    assert packets.frame_rate[0] / packets.frame_rate[1] == pytest.approx(30)
+    assert packets.timestamp is None
+    assert sorted(packets.pts) == pytest.approx(list(h264_video.times), abs=1e-6)
+
+    frames = decode(packets)
+    assert frames.media_type == "video"
+    assert (frames.width, frames.height) == (96, 64)
+    assert frames.pix_fmt == "rgb24"
+
+
+def test_rgb24_values_match_pyav_frame_by_frame(
+    h264_video: VideoReference, full_rgb24: np.ndarray
+) -> None:
+    for index, (actual, expected) in enumerate(zip(full_rgb24, h264_video.rgb24, strict=True)):
+        assert mean_abs_diff(actual, expected) <= MAX_MEAN_ABS_DIFF, f"frame {index}"
+
+
+def test_consecutive_frames_differ(full_rgb24: np.ndarray) -> None:
+    # The clip is a moving gradient: a decoder that repeated one frame would fail here.
+    for index in range(1, len(full_rgb24)):
+        assert mean_abs_diff(full_rgb24[index], full_rgb24[index - 1]) > 0.5, f"frame {index}"
+
+
+@pytest.mark.parametrize("pix_fmt", ["rgb24", "bgr24", "rgba", "yuv444p", "gbrp", "gray"])
+def test_pix_fmt_yields_documented_video_shape_and_values(
+    h264_video: VideoReference, pix_fmt: str
+) -> None:
+    array = load_array(h264_video.path, pix_fmt=pix_fmt)
+    assert array.shape == (90, *IMAGE_LAYOUTS[pix_fmt](64, 96))
+    assert array.dtype == np.uint8
+    expected = pyav_decode_visual(h264_video.path, pix_fmt)
+    assert mean_abs_diff(array, expected) <= MAX_MEAN_ABS_DIFF
+
+
+@pytest.mark.parametrize("pix_fmt", [None, "yuv420p"])
+def test_native_yuv420p_is_bit_exact_with_pyav(
+    h264_video: VideoReference, pix_fmt: str | None
+) -> None:
+    # H.264 decoding is bit-exact by specification, so both FFmpeg builds agree exactly.
+    array = load_array(h264_video.path, pix_fmt=pix_fmt)
+    assert array.shape == (90, 1, 96, 96)  # 64 luma rows + 32 rows of chroma
+    np.testing.assert_array_equal(array, h264_video.yuv420p[:, None])
+
+
+def test_nv12_interleaves_the_exact_chroma_planes(h264_video: VideoReference) -> None:
+    array = load_array(h264_video.path, pix_fmt="nv12")
+    assert array.shape == (90, 1, 96, 96)
+    expected = np.stack([nv12_from_yuv420p(frame, 64, 96) for frame in h264_video.yuv420p])
+    np.testing.assert_array_equal(array, expected[:, None])
+
+
+WINDOWS = [
+    (1.0, 2.0),  # both ends exactly on frame times
+    (0.55, 1.25),  # both ends between frames
+    (0.0, 0.5),
+    (0.62, 0.72),  # three frames, none of them a key frame
+    (2.5, 10.0),  # runs past the end of the clip
+]
+
+
+@pytest.mark.parametrize(("start", "end"), WINDOWS)
+def test_window_yields_only_frames_inside_half_open_interval(
+    h264_video: VideoReference, start: float, end: float
+) -> None:
+    expected = frame_indices_in_window(h264_video, start, end)
+    packets = demux("video", h264_video.path, (start, end))
+    assert packets.timestamp == pytest.approx((start, end))
+    frames = decode(packets)
+    assert len(frames) == len(expected)
+    assert frames.pts == pytest.approx([h264_video.times[i] for i in expected], abs=1e-6)
+
+
+def test_window_includes_frame_at_start_and_excludes_frame_at_end(
+    h264_video: VideoReference,
+) -> None:
+    assert h264_video.times[30] == 1.0 and h264_video.times[60] == 2.0
+    frames = decode(demux("video", h264_video.path, (1.0, 2.0)))
+    assert len(frames) == 30
+    assert frames.pts[0] == pytest.approx(1.0, abs=1e-9)
+    assert frames.pts[-1] == pytest.approx(h264_video.times[59], abs=1e-9)
+
+
+@pytest.mark.parametrize(("start", "end"), WINDOWS)
+def test_window_pixels_equal_the_same_frames_of_a_full_decode(
+    h264_video: VideoReference, full_rgb24: np.ndarray, start: float, end: float
+) -> None:
+    expected = frame_indices_in_window(h264_video, start, end)
+    array = load_array(h264_video.path, (start, end))
+    np.testing.assert_array_equal(array, full_rgb24[expected])
+
+
+def test_num_frames_repeat_pads_with_copies_of_the_last_frame(
+    h264_video: VideoReference, full_rgb24: np.ndarray
+) -> None:
+    window = (0.0, 0.5)  # 15 frames
+    array = load_array(h264_video.path, window, num_frames=20, pad_mode="repeat")
+    assert array.shape == (20, 64, 96, 3)
+    np.testing.assert_array_equal(array[:15], full_rgb24[:15])
+    for index in range(15, 20):
+        np.testing.assert_array_equal(array[index], full_rgb24[14])
+
+
+def test_num_frames_black_pads_with_zero_frames(
+    h264_video: VideoReference, full_rgb24: np.ndarray
+) -> None:
+    array = load_array(h264_video.path, (0.0, 0.5), num_frames=20, pad_mode="black")
+    assert array.shape == (20, 64, 96, 3)
+    np.testing.assert_array_equal(array[:15], full_rgb24[:15])
+    np.testing.assert_array_equal(array[15:], np.zeros((5, 64, 96, 3), np.uint8))
+
+
+def test_num_frames_cuts_a_longer_decode(
+    h264_video: VideoReference, full_rgb24: np.ndarray
+) -> None:
+    array = load_array(h264_video.path, (0.0, 0.5), num_frames=10, pad_mode="repeat")
+    assert array.shape == (10, 64, 96, 3)
+    np.testing.assert_array_equal(array, full_rgb24[:10])
+
+
+def test_num_frames_equal_to_the_decode_leaves_it_unchanged(
+    h264_video: VideoReference, full_rgb24: np.ndarray
+) -> None:
+    array = load_array(h264_video.path, (0.0, 0.5), num_frames=15, pad_mode="black")
+    np.testing.assert_array_equal(array, full_rgb24[:15])
+
+
+@pytest.mark.parametrize("frame_rate", [15, 10, 60])
+def test_frame_rate_emits_the_frames_ffmpegs_fps_filter_selects(
+    h264_video: VideoReference, full_rgb24: np.ndarray, frame_rate: int
+) -> None:
+    selection = pyav_frame_rate_selection(h264_video.path, frame_rate, h264_video.rgb24)
+    assert len(selection) == 90 * frame_rate // 30  # 3 s of video at the new rate
+    assert sorted(selection) == selection
+    array = load_array(h264_video.path, frame_rate=frame_rate)
+    assert array.shape == (len(selection), 64, 96, 3)
+    np.testing.assert_array_equal(array, full_rgb24[selection])
+
+
+def test_frame_rate_sets_output_pts_on_the_new_grid(h264_video: VideoReference) -> None:
+    frames = decode(demux("video", h264_video.path), frame_rate=15)
+    assert frames.pts == pytest.approx([slot / 15 for slot in range(45)], abs=1e-6)
+
+
+def test_integer_index_selects_one_frame(
+    h264_video: VideoReference, full_rgb24: np.ndarray
+) -> None:
+    frames = decode(demux("video", h264_video.path))
+    fifth, last = frames[5], frames[-1]
+    assert fifth.media_type == "image"
+    assert fifth.pts == pytest.approx([h264_video.times[5]], abs=1e-6)
+    np.testing.assert_array_equal(spdl.io.to_numpy(convert(fifth)), full_rgb24[5])
+    np.testing.assert_array_equal(spdl.io.to_numpy(convert(last)), full_rgb24[-1])
+
+
+def test_slice_selects_frames_and_leaves_the_source_frames_usable(
+    h264_video: VideoReference, full_rgb24: np.ndarray
+) -> None:
+    frames = decode(demux("video", h264_video.path))
+    selected = frames[10:20:3]
+    assert selected.media_type == "video"
+    assert len(selected) == 4
+    assert selected.pts == pytest.approx(list(h264_video.times[10:20:3]), abs=1e-6)
+    np.testing.assert_array_equal(spdl.io.to_numpy(convert(selected)), full_rgb24[10:20:3])
+    np.testing.assert_array_equal(spdl.io.to_numpy(convert(frames)), full_rgb24)
+
+
+def test_index_past_the_end_raises_index_error(h264_video: VideoReference) -> None:
+    frames = decode(demux("video", h264_video.path, (0.0, 0.5)))
+    assert len(frames) == 15
+    with pytest.raises(IndexError):
+        frames[15]
+    with pytest.raises(IndexError):
+        frames[-16]
+
+
+def test_video_frames_are_consumed_by_conversion(h264_video: VideoReference) -> None:
+    frames = decode(demux("video", h264_video.path, (0.0, 0.5)))
+    assert spdl.io.to_numpy(convert(frames)).shape == (15, 64, 96, 3)
+    with pytest.raises(ValueError):
+        convert(frames)
+    with pytest.raises(ValueError):
+        frames[0]
+    with pytest.raises(ValueError):
+        frames[0:2]
