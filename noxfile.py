@@ -1,0 +1,177 @@
+"""Developer sessions for spdl: ``tests``, ``demo``, ``bench``, ``docs``, ``lint``.
+
+Every session runs in a fresh Python 3.11 virtual environment. The sessions that
+build the native extension ``spdl._native`` first make sure the system FFmpeg
+development files are present (see ``ensure_ffmpeg``); on a Debian machine where
+we are root they are installed with apt-get, elsewhere the session stops and
+prints the command to run.
+
+Usage::
+
+    pip install nox && nox -s tests        # build, then run the test suite
+    nox -s tests -- -k image -x            # arguments after -- go to pytest
+    nox -s demo -- ~/Pictures              # load every media file in a directory
+    nox -s bench -- bench_video_threads.py --rounds 5
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+CONSTRAINTS = ROOT / "constraints.txt"  # pins torch to the CPU build; see README
+PYTHON = "3.11"
+
+FFMPEG_PKG_CONFIG_MODULES = (
+    "libavcodec",
+    "libavformat",
+    "libavfilter",
+    "libswscale",
+    "libswresample",
+    "libavutil",
+)
+FFMPEG_APT_PACKAGES = (
+    "libavcodec-dev",
+    "libavformat-dev",
+    "libavfilter-dev",
+    "libswscale-dev",
+    "libswresample-dev",
+    "libavutil-dev",
+    "pkg-config",
+)
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["lint", "tests"]
+
+
+def _can_apt_install() -> bool:
+    return os.geteuid() == 0 and shutil.which("apt-get") is not None
+
+
+def _apt_install(session: nox.Session, packages: tuple[str, ...]) -> None:
+    """Runs ``apt-get update`` and ``apt-get install -y PACKAGES`` non-interactively."""
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", external=True, env=env)
+    session.run("apt-get", "install", "-y", *packages, external=True, env=env)
+
+
+def _install_hint(packages: tuple[str, ...]) -> str:
+    return f"sudo apt-get update && sudo apt-get install -y {shlex.join(packages)}"
+
+
+def _ffmpeg_found() -> bool:
+    if shutil.which("pkg-config") is None:
+        return False
+    command = ["pkg-config", "--exists", *FFMPEG_PKG_CONFIG_MODULES]
+    return subprocess.run(command, check=False).returncode == 0
+
+
+def ensure_ffmpeg(session: nox.Session) -> None:
+    """Makes sure pkg-config finds the system FFmpeg that ``spdl._native`` links.
+
+    Installs Debian's FFmpeg development packages when they are missing and we are
+    root on a machine with apt-get; otherwise stops the session with the command to run.
+    """
+    if _ffmpeg_found():
+        return
+    session.log("pkg-config does not find the FFmpeg development files (libav*).")
+    if _can_apt_install():
+        _apt_install(session, FFMPEG_APT_PACKAGES)
+        if _ffmpeg_found():
+            return
+    session.error(
+        "spdl builds against the system FFmpeg (libavcodec, libavformat, libavfilter, "
+        "libswscale, libswresample, libavutil), found with pkg-config. Install them with:\n"
+        f"    {_install_hint(FFMPEG_APT_PACKAGES)}"
+    )
+
+
+def _ensure_clang_format(session: nox.Session) -> None:
+    if shutil.which("clang-format") is not None:
+        return
+    if _can_apt_install():
+        _apt_install(session, ("clang-format",))
+        if shutil.which("clang-format") is not None:
+            return
+    hint = _install_hint(("clang-format",))
+    session.error(f"clang-format is not installed. Install it with:\n    {hint}")
+
+
+def _install_spdl(session: nox.Session, extras: str = "") -> None:
+    """Builds ``spdl`` (with its native extension) and installs it into the session venv."""
+    ensure_ffmpeg(session)
+    # A build directory of the sessions' own, so that a nox build (isolated, Release)
+    # never reconfigures or races the developer's editable build in build/{wheel_tag}.
+    env = {"SKBUILD_BUILD_DIR": "build/nox-{wheel_tag}"}
+    session.install("-c", str(CONSTRAINTS), f".{extras}", env=env)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Builds spdl and runs the test suite against the installed package."""
+    # The source tree's spdl/ has no compiled _native module, so it must not shadow the
+    # installed package on sys.path. The `pytest` entry point (unlike `python -m pytest`)
+    # does not add the working directory, and pytest's default "prepend" import mode
+    # adds tests/ itself (where the tests import their helpers `media`, `reference_decode`
+    # from) but not the repository root -- as long as tests/ is not a package.
+    if (ROOT / "tests" / "__init__.py").exists():
+        session.error(
+            "tests/__init__.py makes pytest put the repository root on sys.path, so the "
+            "tests would import the source tree's spdl (without _native), not the build"
+        )
+    _install_spdl(session, "[test,torch]")
+    session.run("pytest", "-q", *(session.posargs or ["tests"]))
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """Loads sample media (or every media file in a given directory) and prints throughput."""
+    _install_spdl(session)
+    args = [str(Path(session.invoked_from, arg)) for arg in session.posargs]
+    session.run("python", str(ROOT / "examples" / "demo.py"), *args)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Runs every ``benchmarks/bench_*.py``, or the script named first in posargs."""
+    _install_spdl(session, "[bench,torch]")
+    args = list(session.posargs)
+    if args and args[0].endswith(".py"):
+        scripts = [ROOT / "benchmarks" / Path(args.pop(0)).name]
+    else:
+        scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
+    if not scripts:
+        session.error("no benchmarks/bench_*.py script found")
+    for script in scripts:
+        session.run("python", str(script), *args)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Builds the documentation site with mkdocs (strict: warnings are errors)."""
+    config = ROOT / "docs" / "mkdocs.yml"
+    if not config.exists():
+        session.error("docs are not yet written: docs/mkdocs.yml does not exist")
+    _install_spdl(session, "[docs]")
+    session.run("mkdocs", "build", "--strict", "--config-file", str(config), *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Checks Python with ruff (lint + format) and C++ with clang-format."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    native = ROOT / "spdl_native"
+    sources = sorted(str(p) for ext in ("h", "cpp") for p in native.rglob(f"*.{ext}"))
+    if not sources:
+        session.log("no C++ sources under spdl_native/ to check")
+        return
+    _ensure_clang_format(session)
+    session.run("clang-format", "--dry-run", "--Werror", *sources, external=True)
