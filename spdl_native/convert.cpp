@@ -162,6 +162,7 @@ std::unique_ptr<CPUBuffer> convert_frames(Frames& frames) {
   if (frames.frames.empty()) {
     throw std::invalid_argument("There are no frames to convert (" + frames.src + ").");
   }
+  const Frames::Summary summary = frames.summary();
   std::unique_ptr<CPUBuffer> buffer;
   switch (frames.media_type) {
     case MediaType::Audio:
@@ -177,8 +178,7 @@ std::unique_ptr<CPUBuffer> convert_frames(Frames& frames) {
       buffer = convert_images(frames, /*batch_dim=*/true);
       break;
   }
-  frames.frames.clear();
-  frames.consumed = true;
+  frames.release(summary);
   return buffer;
 }
 
@@ -214,8 +214,7 @@ std::unique_ptr<CPUBuffer> convert_image_batch(const std::vector<Frames*>& batch
     copy_image(buffer->data() + i * layout.bytes, layout, batch[i]->frames.front().get());
   }
   for (auto* frames : batch) {
-    frames->frames.clear();
-    frames->consumed = true;
+    frames->release(frames->summary());
   }
   return buffer;
 }

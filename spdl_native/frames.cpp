@@ -28,30 +28,49 @@ std::vector<double> Frames::pts_seconds() const {
   return ret;
 }
 
-std::string Frames::format_name() const {
+Frames::Summary Frames::summary() const {
+  if (consumed) {
+    return summary_;
+  }
+  Summary sum;
+  sum.num_frames = frames.size();
   if (frames.empty()) {
-    return "";
+    return sum;
   }
   const AVFrame* f = frames.front().get();
+  sum.format = f->format;
+  sum.width = f->width;
+  sum.height = f->height;
+  sum.sample_rate = f->sample_rate;
+  sum.num_channels = f->ch_layout.nb_channels;
+  for (const auto& frame : frames) {
+    sum.num_samples += frame->nb_samples;
+  }
+  return sum;
+}
+
+void Frames::release(const Summary& summary) {
+  summary_ = summary;
+  frames.clear();
+  consumed = true;
+}
+
+std::string Frames::format_name() const {
+  const int format = summary().format;
+  if (format < 0) {
+    return "";
+  }
   const char* name = media_type == MediaType::Audio
-                         ? av_get_sample_fmt_name(static_cast<AVSampleFormat>(f->format))
-                         : av_get_pix_fmt_name(static_cast<AVPixelFormat>(f->format));
+                         ? av_get_sample_fmt_name(static_cast<AVSampleFormat>(format))
+                         : av_get_pix_fmt_name(static_cast<AVPixelFormat>(format));
   return name ? name : "";
 }
 
-int Frames::width() const { return frames.empty() ? 0 : frames.front()->width; }
-int Frames::height() const { return frames.empty() ? 0 : frames.front()->height; }
-int Frames::sample_rate() const { return frames.empty() ? 0 : frames.front()->sample_rate; }
-int Frames::num_channels() const {
-  return frames.empty() ? 0 : frames.front()->ch_layout.nb_channels;
-}
-int64_t Frames::num_samples() const {
-  int64_t n = 0;
-  for (const auto& f : frames) {
-    n += f->nb_samples;
-  }
-  return n;
-}
+int Frames::width() const { return summary().width; }
+int Frames::height() const { return summary().height; }
+int Frames::sample_rate() const { return summary().sample_rate; }
+int Frames::num_channels() const { return summary().num_channels; }
+int64_t Frames::num_samples() const { return summary().num_samples; }
 
 std::unique_ptr<Frames> make_frames(MediaType type, std::string src, Rational time_base) {
   switch (type) {
@@ -87,18 +106,14 @@ std::string Frames::repr() const {
         : media_type == MediaType::Audio ? "AudioFrames"
                                          : "VideoFrames")
     << "(src=\"" << src << "\"";
-  if (consumed) {
-    s << ", consumed)";
-    return s.str();
-  }
-  s << ", num_frames=" << frames.size();
+  s << ", num_frames=" << size();
   if (media_type == MediaType::Audio) {
     s << ", sample_fmt=\"" << format_name() << "\", sample_rate=" << sample_rate()
       << ", num_channels=" << num_channels() << ", num_samples=" << num_samples();
   } else {
     s << ", pix_fmt=\"" << format_name() << "\", width=" << width() << ", height=" << height();
   }
-  s << ")";
+  s << (consumed ? ", consumed)" : ")");
   return s.str();
 }
 

@@ -23,10 +23,24 @@ class Frames {
   std::vector<ffmpeg::FramePtr> frames;
   bool consumed = false;
 
+  // What the frames were; stays readable after conversion released them.
+  struct Summary {
+    int format = -1;
+    int width = 0;
+    int height = 0;
+    int sample_rate = 0;
+    int num_channels = 0;
+    int64_t num_samples = 0;
+    size_t num_frames = 0;
+  };
+  Summary summary() const;
+  // Releases the frames, keeping `summary` for the accessors.
+  void release(const Summary& summary);
+
   // Throws std::invalid_argument (ValueError) when the frames were converted already.
   void ensure_valid() const;
 
-  size_t size() const { return frames.size(); }
+  size_t size() const { return consumed ? summary_.num_frames : frames.size(); }
   std::vector<double> pts_seconds() const;
 
   // Format of the first frame; empty when there are no frames.
@@ -43,6 +57,9 @@ class Frames {
   std::unique_ptr<Frames> image_at(int64_t index) const;
 
   std::string repr() const;
+
+ private:
+  Summary summary_;
 };
 
 struct ImageFrames : Frames {

@@ -1,6 +1,10 @@
 """Load media (images, audio, video) into arrays: demux → decode → convert → array.
 
-Decoding and conversion run in the native core with the GIL released.
+Each phase is offered as a ``concurrent.futures.Future``-returning function
+(``demux_media``, ``decode_packets``, ``convert_frames`` …), as an asyncio
+awaitable (``async_*``) and, for scripts, as synchronous helpers (``load_image``,
+``load_audio``, ``load_video``). Decoding and conversion run in the native core
+with the GIL released.
 """
 
 from spdl._native import (
@@ -13,10 +17,35 @@ from spdl._native import (
     VideoPackets,
 )
 from spdl.io._array import to_cupy, to_numba, to_numpy, to_torch
+from spdl.io._async import (
+    async_batch_load_image,
+    async_convert_frames,
+    async_convert_frames_cpu,
+    async_decode_packets,
+    async_decode_packets_nvdec,
+    async_demux_media,
+    async_load_media,
+    async_streaming_demux,
+    batch_load_image,
+    load_media,
+)
+from spdl.io._concurrent import (
+    AsyncIOFailure,
+    chain_futures,
+    convert_frames,
+    convert_frames_cpu,
+    decode_packets,
+    decode_packets_nvdec,
+    demux_media,
+    streaming_demux,
+    wait_futures,
+)
 from spdl.io._errors import MediaError
+from spdl.io._executor import executor_sizes, set_executor_sizes
 from spdl.io._load import load_audio, load_image, load_video
 
 __all__ = [
+    "AsyncIOFailure",
     "AudioFrames",
     "AudioPackets",
     "CPUBuffer",
@@ -25,11 +54,31 @@ __all__ = [
     "MediaError",
     "VideoFrames",
     "VideoPackets",
+    "async_batch_load_image",
+    "async_convert_frames",
+    "async_convert_frames_cpu",
+    "async_decode_packets",
+    "async_decode_packets_nvdec",
+    "async_demux_media",
+    "async_load_media",
+    "async_streaming_demux",
+    "batch_load_image",
+    "chain_futures",
+    "convert_frames",
+    "convert_frames_cpu",
+    "decode_packets",
+    "decode_packets_nvdec",
+    "demux_media",
+    "executor_sizes",
     "load_audio",
     "load_image",
+    "load_media",
     "load_video",
+    "set_executor_sizes",
+    "streaming_demux",
     "to_cupy",
     "to_numba",
     "to_numpy",
     "to_torch",
+    "wait_futures",
 ]
