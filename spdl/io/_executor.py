@@ -1,0 +1,238 @@
+"""The two shared thread pools that run the background phases.
+
+* The *demux* pool runs PyAV demuxing, which holds the GIL between FFmpeg calls, so a
+  few threads are enough.
+* The *decode* pool runs native decoding and buffer conversion, which release the GIL
+  for their whole duration, so it has one thread per CPU core.
+
+Both pools are created lazily on first use, their sizes come from
+:func:`set_executor_sizes` or the environment variables ``SPDL_DEMUX_THREADS`` and
+``SPDL_DECODE_THREADS``, and both are shut down at interpreter exit: queued work is
+cancelled and running decodes are told to stop at their next packet.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from spdl import _native
+
+__all__ = [
+    "get_decode_executor",
+    "executor_sizes",
+    "get_demux_executor",
+    "set_executor_sizes",
+    "track_cancel_token",
+]
+
+DEMUX_THREADS_ENV = "SPDL_DEMUX_THREADS"
+DECODE_THREADS_ENV = "SPDL_DECODE_THREADS"
+
+_lock = threading.Lock()
+_demux_executor: ThreadPoolExecutor | None = None
+_decode_executor: ThreadPoolExecutor | None = None
+_demux_size: int | None = None  # None: not set explicitly, use the environment / default
+_decode_size: int | None = None
+_exit_hook_registered = False
+_shutting_down = False
+_active_tokens: dict[int, _native.CancelToken] = {}  # keyed by id(): tokens need not be hashable
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _check_size(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"`{name}` must be an int, got {type(value).__name__}.")
+    if value < 1:
+        raise ValueError(f"`{name}` must be a positive number of threads, got {value}.")
+    return value
+
+
+def _size_from_env(env: str, default: int) -> int:
+    raw = os.environ.get(env)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{env} must be a positive integer, got {raw!r}.") from None
+    return _check_size(env, value)
+
+
+def _demux_threads() -> int:
+    if _demux_size is not None:
+        return _demux_size
+    return _size_from_env(DEMUX_THREADS_ENV, min(4, _cpu_count()))
+
+
+def _decode_threads() -> int:
+    if _decode_size is not None:
+        return _decode_size
+    return _size_from_env(DECODE_THREADS_ENV, _cpu_count())
+
+
+def set_executor_sizes(*, demux: int | None = None, decode: int | None = None) -> None:
+    """Set the number of threads of the shared demux and decode/convert pools.
+
+    The new sizes take effect for work submitted after this call. A pool that already
+    exists with another size is retired: the work already given to it finishes there,
+    and new work goes to a fresh pool of the new size. Explicit sizes take precedence
+    over the environment variables ``SPDL_DEMUX_THREADS`` and ``SPDL_DECODE_THREADS``.
+
+    Args:
+        demux: Threads of the demux pool (PyAV demuxing). ``None`` leaves it unchanged.
+            Default when never set: ``SPDL_DEMUX_THREADS`` or ``min(4, CPU count)``.
+        decode: Threads of the decode/convert pool (native decoding and conversion).
+            ``None`` leaves it unchanged. Default when never set: ``SPDL_DECODE_THREADS``
+            or the number of CPUs available to the process.
+
+    Raises:
+        TypeError: If a size is not an ``int``.
+        ValueError: If a size is smaller than 1.
+
+    Example:
+        >>> import spdl.io
+        >>> spdl.io.set_executor_sizes(demux=2, decode=8)
+    """
+    global _demux_executor, _decode_executor, _demux_size, _decode_size
+    if demux is not None:
+        _check_size("demux", demux)
+    if decode is not None:
+        _check_size("decode", decode)
+    retired: list[ThreadPoolExecutor] = []
+    with _lock:
+        if demux is not None:
+            _demux_size = demux
+            if _demux_executor is not None and _demux_executor._max_workers != demux:
+                retired.append(_demux_executor)
+                _demux_executor = None
+        if decode is not None:
+            _decode_size = decode
+            if _decode_executor is not None and _decode_executor._max_workers != decode:
+                retired.append(_decode_executor)
+                _decode_executor = None
+    for executor in retired:
+        executor.shutdown(wait=False)
+
+
+def _register_exit_hook() -> None:
+    # Called with `_lock` held, the first time a pool is created.
+    global _exit_hook_registered
+    if _exit_hook_registered:
+        return
+    _exit_hook_registered = True
+    # `threading._register_atexit` callbacks run (in reverse order of registration)
+    # *before* `concurrent.futures` joins its worker threads, which would otherwise
+    # first run every queued task to completion. `atexit` is the portable fallback.
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        try:
+            register(_shutdown_at_exit)
+        except RuntimeError:  # interpreter already shutting down
+            pass
+    atexit.register(_shutdown_at_exit)
+
+
+def _shutdown_at_exit() -> None:
+    global _demux_executor, _decode_executor, _shutting_down
+    with _lock:
+        _shutting_down = True
+        executors = [e for e in (_demux_executor, _decode_executor) if e is not None]
+        _demux_executor = _decode_executor = None
+        tokens = list(_active_tokens.values())
+    for token in tokens:
+        token.cancel()
+    for executor in executors:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _get(kind: str) -> ThreadPoolExecutor:
+    global _demux_executor, _decode_executor
+    with _lock:
+        if _shutting_down:
+            raise RuntimeError("spdl.io executors are shut down (interpreter is exiting).")
+        if kind == "demux":
+            if _demux_executor is None:
+                _register_exit_hook()
+                _demux_executor = ThreadPoolExecutor(
+                    max_workers=_demux_threads(), thread_name_prefix="spdl_demux"
+                )
+            return _demux_executor
+        if _decode_executor is None:
+            _register_exit_hook()
+            _decode_executor = ThreadPoolExecutor(
+                max_workers=_decode_threads(), thread_name_prefix="spdl_decode"
+            )
+        return _decode_executor
+
+
+def get_demux_executor() -> ThreadPoolExecutor:
+    """Return the shared demux pool, creating it on first use.
+
+    Returns:
+        The ``ThreadPoolExecutor`` that runs PyAV demuxing.
+
+    Raises:
+        ValueError: If ``SPDL_DEMUX_THREADS`` is set to something other than a positive
+            integer.
+        RuntimeError: If the interpreter is exiting.
+    """
+    return _get("demux")
+
+
+def get_decode_executor() -> ThreadPoolExecutor:
+    """Return the shared decode/convert pool, creating it on first use.
+
+    Returns:
+        The ``ThreadPoolExecutor`` that runs native decoding and buffer conversion.
+
+    Raises:
+        ValueError: If ``SPDL_DECODE_THREADS`` is set to something other than a positive
+            integer.
+        RuntimeError: If the interpreter is exiting.
+    """
+    return _get("decode")
+
+
+def executor_sizes() -> tuple[int, int]:
+    """Return the ``(demux, decode)`` pool sizes that new pools are created with.
+
+    Returns:
+        The number of threads of the demux pool and of the decode/convert pool.
+    """
+    with _lock:
+        return _demux_threads(), _decode_threads()
+
+
+@contextlib.contextmanager
+def track_cancel_token(token: _native.CancelToken | None) -> Iterator[None]:
+    """Register ``token`` as belonging to running work, so interpreter exit cancels it.
+
+    Args:
+        token: The token handed to a running native call; ``None`` does nothing.
+
+    Yields:
+        Nothing; the token is tracked for the duration of the ``with`` block.
+    """
+    if token is None:
+        yield
+        return
+    with _lock:
+        _active_tokens[id(token)] = token
+        if _shutting_down:
+            token.cancel()
+    try:
+        yield
+    finally:
+        with _lock:
+            _active_tokens.pop(id(token), None)
