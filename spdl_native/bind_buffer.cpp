@@ -79,7 +79,7 @@ nb::object dlpack(nb::pointer_and_handle<CPUBuffer> self_ph, nb::kwargs kwargs) 
   return nb::cast(array).attr("__dlpack__")(**kwargs);
 }
 
-nb::object decode_images(nb::list srcs, std::string filter_desc,
+nb::object decode_images(nb::list srcs, std::string filter_desc, std::optional<std::string> decoder,
                          std::map<std::string, std::string> decoder_options, int num_threads,
                          const CancelToken* cancel) {
   std::vector<ImageSource> sources;
@@ -96,7 +96,7 @@ nb::object decode_images(nb::list srcs, std::string filter_desc,
     }
     sources.push_back(std::move(source));
   }
-  DecodeConfig config{std::move(filter_desc), std::nullopt, std::move(decoder_options), 1};
+  DecodeConfig config{std::move(filter_desc), std::move(decoder), std::move(decoder_options), 1};
   ImageBatchResult result;
   {
     nb::gil_scoped_release release;
@@ -138,6 +138,7 @@ void register_buffer(nb::module_& m) {
         nb::call_guard<nb::gil_scoped_release>(),
         "Copies a list of single images into one (B, ...) CPUBuffer (GIL released).");
   m.def("decode_image_batch", &decode_images, nb::arg("srcs"), nb::arg("filter_desc") = "",
+        nb::arg("decoder").none() = nb::none(),
         nb::arg("decoder_options") = std::map<std::string, std::string>{},
         nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(),
         "Reads and decodes still images on native threads, GIL released for the whole batch. "

@@ -13,6 +13,7 @@ import pytest
 from media import AudioReference, ImageReference, VideoReference
 from reference_decode import mean_abs_diff
 
+import spdl._native
 import spdl.io
 from spdl.io._convert import convert
 from spdl.io._decode import decode
@@ -158,3 +159,34 @@ def test_wrong_source_type_raises_type_error(src: object) -> None:
         demux("video", src)
     with pytest.raises(TypeError):
         spdl.io.load_image(src)
+
+
+def _write_wbmp(path: pathlib.Path) -> None:
+    """Writes a 32x16 black WBMP image, a codec FFmpeg only learned after 5.1."""
+    with av.open(str(path), "w", format="image2") as container:
+        stream = container.add_stream("wbmp")
+        stream.width, stream.height, stream.pix_fmt = 32, 16, "monob"
+        frame = av.VideoFrame.from_ndarray(np.zeros((16, 32), np.uint8), format="gray")
+        for packet in stream.encode(frame.reformat(format="monob")):
+            container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def test_codec_missing_from_system_ffmpeg_raises_media_error_naming_it(
+    broken_dir: pathlib.Path,
+) -> None:
+    path = broken_dir / "black.wbmp"
+    _write_wbmp(path)
+    major = int(spdl._native.libavcodec_version.removeprefix("Lavc").split(".")[0])
+    try:
+        array = spdl.io.to_numpy(spdl.io.load_image(path))
+    except spdl.io.MediaError as error:
+        assert "wbmp" in str(error)
+        assert "system FFmpeg" in str(error)
+        assert str(path) in str(error)
+    else:
+        # Only a system FFmpeg newer than 5.1 (libavcodec 59) may know WBMP.
+        assert major >= 60, "FFmpeg 5.1 has no WBMP decoder, yet the image decoded"
+        assert array.shape == (16, 32, 3)
+        assert array.max() == 0

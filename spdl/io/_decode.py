@@ -77,8 +77,11 @@ def validate_decode_options(media_type: str, **options: Any) -> None:
     for name in ("width", "height", "num_frames", "sample_rate", "num_channels"):
         _check_positive_int(name, options.get(name))
     threads = options.get("num_threads")
-    if threads is not None and (not isinstance(threads, int) or threads < 0):
-        raise ValueError(f"num_threads must be a non-negative int, got {threads!r}.")
+    if threads is not None:
+        if not isinstance(threads, int) or isinstance(threads, bool):
+            raise TypeError(f"num_threads must be an int, got {type(threads).__name__}.")
+        if threads < 0:
+            raise ValueError(f"num_threads must be non-negative, got {threads}.")
     pix_fmt = options.get("pix_fmt")
     if pix_fmt is not None and (
         not isinstance(pix_fmt, str) or not _native.pix_fmt_exists(pix_fmt)
@@ -292,6 +295,7 @@ def decode_image_batch(
     buffer, messages = _native.decode_image_batch(
         items,
         filter_desc=desc,
+        decoder=options.get("decoder"),
         decoder_options=dict(options.get("decoder_options") or {}),
         num_threads=max(1, num_threads),
         cancel=cancel,
