@@ -115,18 +115,21 @@ def _install_spdl(session: nox.Session, extras: str = "") -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Builds spdl and runs the test suite against the installed package."""
-    # The source tree's spdl/ has no compiled _native module, so it must not shadow the
-    # installed package on sys.path. The `pytest` entry point (unlike `python -m pytest`)
-    # does not add the working directory, and pytest's default "prepend" import mode
-    # adds tests/ itself (where the tests import their helpers `media`, `reference_decode`
-    # from) but not the repository root -- as long as tests/ is not a package.
+    # The source tree's spdl/ has no compiled _native module, so it must never shadow the
+    # installed package on sys.path:
+    # - the `pytest` entry point (unlike `python -m pytest`) does not add the working
+    #   directory, and PYTHONSAFEPATH=1 stops the Python processes that tests start
+    #   (`python -c ...`, run from the repository root) from adding it either;
+    # - pytest's default "prepend" import mode adds tests/ (where the tests import their
+    #   helpers `media`, `reference_decode` from) but not the repository root, as long
+    #   as tests/ is not a package.
     if (ROOT / "tests" / "__init__.py").exists():
         session.error(
             "tests/__init__.py makes pytest put the repository root on sys.path, so the "
             "tests would import the source tree's spdl (without _native), not the build"
         )
     _install_spdl(session, "[test,torch]")
-    session.run("pytest", "-q", *(session.posargs or ["tests"]))
+    session.run("pytest", "-q", *(session.posargs or ["tests"]), env={"PYTHONSAFEPATH": "1"})
 
 
 @nox.session(python=PYTHON)
