@@ -81,7 +81,8 @@ nb::object dlpack(nb::pointer_and_handle<CPUBuffer> self_ph, nb::kwargs kwargs) 
 
 nb::object decode_images(nb::list srcs, std::string filter_desc, std::optional<std::string> decoder,
                          std::map<std::string, std::string> decoder_options, int num_threads,
-                         const CancelToken* cancel) {
+                         const CancelToken* cancel, int width, int height, std::string pix_fmt,
+                         std::string scale_algo) {
   std::vector<ImageSource> sources;
   sources.reserve(nb::len(srcs));
   for (nb::handle item : srcs) {
@@ -97,10 +98,11 @@ nb::object decode_images(nb::list srcs, std::string filter_desc, std::optional<s
     sources.push_back(std::move(source));
   }
   DecodeConfig config{std::move(filter_desc), std::move(decoder), std::move(decoder_options), 1};
+  OutputFormat output{width, height, std::move(pix_fmt), std::move(scale_algo)};
   ImageBatchResult result;
   {
     nb::gil_scoped_release release;
-    result = decode_image_batch(sources, config, num_threads, cancel);
+    result = decode_image_batch(sources, config, output, num_threads, cancel);
   }
   return nb::make_tuple(nb::cast(std::move(result.buffer)), nb::cast(result.errors));
 }
@@ -140,7 +142,8 @@ void register_buffer(nb::module_& m) {
   m.def("decode_image_batch", &decode_images, nb::arg("srcs"), nb::arg("filter_desc") = "",
         nb::arg("decoder").none() = nb::none(),
         nb::arg("decoder_options") = std::map<std::string, std::string>{},
-        nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(),
+        nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(), nb::arg("width") = 0,
+        nb::arg("height") = 0, nb::arg("pix_fmt") = "", nb::arg("scale_algo") = "bilinear",
         "Reads and decodes still images on native threads, GIL released for the whole batch. "
         "Returns (CPUBuffer | None, errors) with one error string per source ('' if it decoded).");
   m.def("sniff_image_codec", [](nb::bytes b) -> std::optional<std::string> {

@@ -29,10 +29,12 @@ std::unique_ptr<CPUBuffer> decode_to_buffer(const Packets& packets, std::string 
                                             std::optional<std::string> decoder,
                                             std::map<std::string, std::string> decoder_options,
                                             int num_threads, const CancelToken* cancel,
-                                            int64_t expected_frames) {
+                                            int64_t expected_frames, int width, int height,
+                                            std::string pix_fmt, std::string scale_algo) {
   DecodeConfig config{std::move(filter_desc), std::move(decoder), std::move(decoder_options),
                       num_threads};
-  return decode_packets_to_buffer(packets, config, cancel, expected_frames);
+  OutputFormat output{width, height, std::move(pix_fmt), std::move(scale_algo)};
+  return decode_packets_to_buffer(packets, config, output, cancel, expected_frames);
 }
 
 nb::object get_item(const Frames& self, nb::handle key) {
@@ -98,7 +100,9 @@ void register_frames(nb::module_& m) {
         nb::arg("decoder").none() = nb::none(),
         nb::arg("decoder_options") = std::map<std::string, std::string>{},
         nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(),
-        nb::arg("expected_frames") = 0, nb::call_guard<nb::gil_scoped_release>(),
+        nb::arg("expected_frames") = 0, nb::arg("width") = 0, nb::arg("height") = 0,
+        nb::arg("pix_fmt") = "", nb::arg("scale_algo") = "bilinear",
+        nb::call_guard<nb::gil_scoped_release>(),
         "Decodes and converts in one pass, GIL released: frames go straight into the buffer.");
 }
 

@@ -33,6 +33,7 @@ namespace {
 // Below this size the heap is cheaper than a memory map.
 constexpr size_t kMapThreshold = 1 << 20;
 constexpr size_t kAlignment = 64;
+constexpr size_t kTailSlack = 256;
 
 size_t round_up(size_t n, size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
@@ -64,7 +65,7 @@ CPUBuffer::~CPUBuffer() { release(); }
 
 void CPUBuffer::release() {
   if (mapped_) {
-    munmap(data_, capacity_);
+    munmap(data_, mapped_size_);
   } else {
     std::free(data_);
   }
@@ -76,10 +77,12 @@ void CPUBuffer::reserve(size_t bytes) {
   if (data_ && bytes <= capacity_) {
     return;
   }
+  // SIMD converters (swscale) may write a little past the last row they fill.
+  bytes += kTailSlack;
   if (bytes >= kMapThreshold) {
     const size_t size = round_up(bytes, static_cast<size_t>(sysconf(_SC_PAGESIZE)));
     void* p = mapped_
-                  ? mremap(data_, capacity_, size, MREMAP_MAYMOVE)
+                  ? mremap(data_, mapped_size_, size, MREMAP_MAYMOVE)
                   : mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
       throw std::bad_alloc();
@@ -92,7 +95,8 @@ void CPUBuffer::reserve(size_t bytes) {
     // threads, so this is what lets concurrent decodes scale.
     madvise(p, size, MADV_HUGEPAGE);
     data_ = static_cast<uint8_t*>(p);
-    capacity_ = size;
+    capacity_ = size - kTailSlack;
+    mapped_size_ = size;
     mapped_ = true;
     return;
   }
@@ -106,7 +110,7 @@ void CPUBuffer::reserve(size_t bytes) {
     std::free(data_);
   }
   data_ = p;
-  capacity_ = size;
+  capacity_ = size - kTailSlack;
 }
 
 void CPUBuffer::resize_leading_dim(int64_t n) {

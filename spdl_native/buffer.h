@@ -42,7 +42,8 @@ class CPUBuffer {
 
   uint8_t* data_ = nullptr;
   size_t nbytes_ = 0;
-  size_t capacity_ = 0;
+  size_t capacity_ = 0;     // usable bytes; the allocation has slack after them
+  size_t mapped_size_ = 0;  // length of the memory map when mapped_
   bool mapped_ = false;
   DType dtype_;
   std::vector<int64_t> shape_;

@@ -252,6 +252,7 @@ std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfi
 
 std::unique_ptr<CPUBuffer> decode_packets_to_buffer(const Packets& packets,
                                                     const DecodeConfig& config,
+                                                    const OutputFormat& output,
                                                     const CancelToken* cancel,
                                                     int64_t expected_frames) {
   if (packets.media_type == MediaType::Audio) {
@@ -259,34 +260,30 @@ std::unique_ptr<CPUBuffer> decode_packets_to_buffer(const Packets& packets,
     return convert_frames(*frames);
   }
   const bool single = packets.media_type == MediaType::Image;
+  FrameWriter writer(output);
   std::unique_ptr<CPUBuffer> buffer;
-  ffmpeg::FramePtr first;  // describes the layout every frame must match
   ImageLayout layout;
+  std::string first_description;
   int64_t count = 0;
   FrameRouter router(packets, config, [&](AVFrame* frame) {
-    if (!first) {
-      first = ffmpeg::alloc_frame();
-      ffmpeg::check(av_frame_copy_props(first.get(), frame), "Failed to copy frame properties");
-      first->width = frame->width;
-      first->height = frame->height;
-      first->format = frame->format;
-      layout = image_layout(frame);
+    if (!buffer) {
+      layout = writer.layout(frame);
+      first_description = describe_frame(frame);
       std::vector<int64_t> shape = layout.shape;
       if (!single) {
         shape.insert(shape.begin(), 0);
       }
       buffer = std::make_unique<CPUBuffer>(shape, layout.dtype,
                                            single ? 0 : std::max<int64_t>(expected_frames, 1));
-    } else if (!same_image_format(first.get(), frame)) {
+    } else if (writer.layout(frame).shape != layout.shape) {
       throw std::invalid_argument("Frame " + std::to_string(count) + " of " + packets.src + " is " +
-                                  describe_frame(frame) + " but frame 0 is " +
-                                  describe_frame(first.get()) +
-                                  "; pass width, height and pix_fmt to decode.");
+                                  describe_frame(frame) + " but frame 0 is " + first_description +
+                                  "; pass width and height to give all frames one size.");
     }
     if (!single) {
       buffer->resize_leading_dim(count + 1);
     }
-    copy_image(buffer->data() + static_cast<size_t>(count) * layout.bytes, layout, frame);
+    writer.write(frame, buffer->data() + static_cast<size_t>(count) * layout.bytes);
     ++count;
     return !single;
   });

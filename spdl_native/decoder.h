@@ -7,6 +7,7 @@
 
 #include "buffer.h"
 #include "cancel.h"
+#include "frame_writer.h"
 #include "frames.h"
 #include "packets.h"
 
@@ -34,8 +35,10 @@ std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfi
 // as it leaves the filter graph and is released at once, so decoder and filter
 // buffer pools are recycled and peak memory stays close to the output size.
 // `expected_frames` sizes the first reservation; the buffer grows if needed.
+// `output` scales / converts each frame while it is written (one swscale pass).
 std::unique_ptr<CPUBuffer> decode_packets_to_buffer(const Packets& packets,
                                                     const DecodeConfig& config,
+                                                    const OutputFormat& output,
                                                     const CancelToken* cancel,
                                                     int64_t expected_frames);
 

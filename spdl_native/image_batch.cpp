@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "convert.h"
@@ -78,24 +79,16 @@ const char* sniff_image_codec(const uint8_t* data, size_t size) {
   return nullptr;
 }
 
-ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
-                                    const DecodeConfig& config, int num_threads,
-                                    const CancelToken* cancel) {
-  const size_t n = sources.size();
-  std::vector<std::unique_ptr<Frames>> decoded(n);
-  ImageBatchResult result;
-  result.errors.resize(n);
+namespace {
+
+// Runs `work(i, writer)` for every index on `num_threads` threads, each with its own writer.
+template <typename Work>
+void parallel_for(size_t n, int num_threads, const OutputFormat& output, Work work) {
   std::atomic<size_t> next{0};
   auto worker = [&]() {
+    FrameWriter writer(output);
     for (size_t i; (i = next.fetch_add(1)) < n;) {
-      try {
-        if (cancel && cancel->cancelled()) {
-          throw MediaError("Decoding " + sources[i].name + " was cancelled.");
-        }
-        decoded[i] = decode_one(sources[i], config, cancel);
-      } catch (const std::exception& e) {
-        result.errors[i] = e.what();
-      }
+      work(i, writer);
     }
   };
   const size_t threads = std::max<size_t>(1, std::min<size_t>(num_threads, n));
@@ -107,14 +100,110 @@ ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
   for (auto& t : pool) {
     t.join();
   }
-  std::vector<Frames*> ok;
-  for (auto& frames : decoded) {
-    if (frames) {
-      ok.push_back(frames.get());
+}
+
+// The layout when the request alone fixes it (width, height and pix_fmt all given).
+std::optional<ImageLayout> fixed_layout(const OutputFormat& output) {
+  if (output.width <= 0 || output.height <= 0 || output.pix_fmt.empty()) {
+    return std::nullopt;
+  }
+  AVFrame shape{};
+  shape.width = output.width;
+  shape.height = output.height;
+  shape.format = av_get_pix_fmt(output.pix_fmt.c_str());
+  return image_layout(&shape);
+}
+
+}  // namespace
+
+ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
+                                    const DecodeConfig& config, const OutputFormat& output,
+                                    int num_threads, const CancelToken* cancel) {
+  const size_t n = sources.size();
+  ImageBatchResult result;
+  result.errors.resize(n);
+  FrameWriter validated(output);  // checks the request before any thread starts
+  (void)validated;
+  auto decode = [&](size_t i) {
+    if (cancel && cancel->cancelled()) {
+      throw MediaError("Decoding " + sources[i].name + " was cancelled.");
+    }
+    return decode_one(sources[i], config, cancel);
+  };
+
+  std::vector<bool> ok(n, false);
+  const std::optional<ImageLayout> fixed =
+      config.filter_desc.empty() ? fixed_layout(output) : std::nullopt;
+  if (fixed) {
+    // Each worker decodes and writes straight into its slot.
+    std::vector<int64_t> shape = fixed->shape;
+    shape.insert(shape.begin(), static_cast<int64_t>(n));
+    result.buffer = std::make_unique<CPUBuffer>(shape, fixed->dtype);
+    uint8_t* base = result.buffer->data();
+    parallel_for(n, num_threads, output, [&](size_t i, FrameWriter& writer) {
+      try {
+        auto frames = decode(i);
+        writer.write_exact(frames->frames.front().get(), base + i * fixed->bytes);
+        ok[i] = true;
+      } catch (const std::exception& e) {
+        result.errors[i] = e.what();
+      }
+    });
+  } else {
+    // The first decoded image sets the layout; the others must match it.
+    std::vector<std::unique_ptr<Frames>> decoded(n);
+    parallel_for(n, num_threads, output, [&](size_t i, FrameWriter&) {
+      try {
+        decoded[i] = decode(i);
+      } catch (const std::exception& e) {
+        result.errors[i] = e.what();
+      }
+    });
+    FrameWriter writer(output);
+    std::optional<ImageLayout> layout;
+    size_t first = n;
+    for (size_t i = 0; i < n; ++i) {
+      if (!decoded[i]) {
+        continue;
+      }
+      const AVFrame* frame = decoded[i]->frames.front().get();
+      const ImageLayout this_layout = writer.layout(frame);
+      if (!layout) {
+        layout = this_layout;
+        first = i;
+        std::vector<int64_t> shape = layout->shape;
+        shape.insert(shape.begin(), static_cast<int64_t>(n));
+        result.buffer = std::make_unique<CPUBuffer>(shape, layout->dtype);
+      } else if (this_layout.shape != layout->shape || this_layout.dtype != layout->dtype) {
+        throw std::invalid_argument(
+            "Cannot batch images of different size or format: " + sources[first].name + " is " +
+            describe_frame(decoded[first]->frames.front().get()) + " but " + sources[i].name +
+            " is " + describe_frame(frame) + ". Pass width, height and pix_fmt.");
+      }
+      writer.write(frame, result.buffer->data() + i * layout->bytes);
+      ok[i] = true;
+      decoded[i].reset();
     }
   }
-  if (!ok.empty()) {
-    result.buffer = convert_image_batch(ok);
+  if (!result.buffer) {
+    return result;
+  }
+  // Close the gaps left by failed images, keeping the input order.
+  const size_t bytes = static_cast<size_t>(result.buffer->strides()[0]);
+  int64_t kept = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (ok[i]) {
+      if (static_cast<size_t>(kept) != i) {
+        std::memmove(result.buffer->data() + kept * bytes, result.buffer->data() + i * bytes,
+                     bytes);
+      }
+      ++kept;
+    }
+  }
+  if (kept == 0) {
+    result.buffer.reset();
+  } else {
+    result.buffer->resize_leading_dim(kept);
   }
   return result;
 }

@@ -9,6 +9,7 @@
 #include "buffer.h"
 #include "cancel.h"
 #include "decoder.h"
+#include "frame_writer.h"
 
 namespace spdl {
 
@@ -26,8 +27,11 @@ struct ImageBatchResult {
 // Returns the FFmpeg codec name for the image format of `data`, or nullptr.
 const char* sniff_image_codec(const uint8_t* data, size_t size);
 
+// Decodes every source and writes it, scaled / converted by `output`, into one
+// (B, ...) buffer. When `output` fixes the size and format, each image goes
+// straight into its slot; otherwise the first decoded image sets the layout.
 ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
-                                    const DecodeConfig& config, int num_threads,
-                                    const CancelToken* cancel);
+                                    const DecodeConfig& config, const OutputFormat& output,
+                                    int num_threads, const CancelToken* cancel);
 
 }  // namespace spdl

@@ -33,6 +33,7 @@ _AUDIO = {"sample_rate", "num_channels", "sample_fmt"}
 _COMMON = {"filter_desc", "decoder", "decoder_options", "num_threads"}
 _ALLOWED = {"image": _VISUAL | _COMMON, "video": _VIDEO | _COMMON, "audio": _AUDIO | _COMMON}
 _PAD_MODES = {"repeat": "clone", "black": "add"}
+_WRITER_PIX_FMTS = frozenset({"rgb24", "bgr24", "rgba", "bgra", "argb", "abgr"})
 _SCALE_ALGOS = ("bilinear", "bicubic", "area", "lanczos", "neighbor", "fast_bilinear")
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "image": {"pix_fmt": "rgb24"},
@@ -118,10 +119,18 @@ def _trim(name: str, window: tuple[float, float] | None) -> list[str]:
     return [f"{name}=start={start!r}" + ("" if math.isinf(end) else f":end={end!r}")]
 
 
-def build_filter_desc(media_type: str, window: tuple[float, float] | None, **options: Any) -> str:
+def build_filter_desc(
+    media_type: str,
+    window: tuple[float, float] | None,
+    *,
+    native_output: bool = False,
+    **options: Any,
+) -> str:
     """Returns the FFmpeg filter description that the options ask for ("" for none).
 
     A custom ``filter_desc`` replaces the generated filters; the window trim still applies.
+    With ``native_output``, scaling and the pixel format are left out: the native
+    writer applies them while copying into the output (see :func:`output_args`).
     """
     opts = {**_DEFAULTS[media_type], **options}
     custom = opts.get("filter_desc")
@@ -147,10 +156,10 @@ def build_filter_desc(media_type: str, window: tuple[float, float] | None, **opt
         rate = _as_fraction("frame_rate", opts["frame_rate"])
         parts.append(f"fps={rate.numerator}/{rate.denominator}")
     width, height = opts.get("width"), opts.get("height")
-    if width or height:
+    if (width or height) and not native_output:
         algo = opts.get("scale_algo") or "bilinear"
         parts.append(f"scale={width or -2}:{height or -2}:flags={algo}")
-    if opts.get("pix_fmt"):
+    if opts.get("pix_fmt") and not native_output:
         parts.append(f"format=pix_fmts={opts['pix_fmt']}")
     num_frames = opts.get("num_frames")
     if num_frames:
@@ -158,6 +167,34 @@ def build_filter_desc(media_type: str, window: tuple[float, float] | None, **opt
         parts.append(f"tpad=stop={num_frames}:stop_mode={mode}")
         parts.append(f"trim=end_frame={num_frames}")
     return ",".join(parts)
+
+
+def writes_natively(media_type: str, **options: Any) -> bool:
+    """Whether the native writer scales and converts (else the filter graph does).
+
+    The writer takes packed RGB outputs, the common case, in one swscale pass
+    straight into the output; other formats keep FFmpeg's format filter semantics.
+    """
+    if media_type == "audio" or options.get("filter_desc"):
+        return False
+    opts = {**_DEFAULTS[media_type], **options}
+    return opts.get("pix_fmt") in _WRITER_PIX_FMTS
+
+
+def output_args(media_type: str, **options: Any) -> dict[str, Any]:
+    """Keyword arguments of the native writer (size, pixel format, scaler).
+
+    Empty when the filter graph decides the output (see :func:`writes_natively`).
+    """
+    if not writes_natively(media_type, **options):
+        return {}
+    opts = {**_DEFAULTS[media_type], **options}
+    return {
+        "width": opts.get("width") or 0,
+        "height": opts.get("height") or 0,
+        "pix_fmt": opts.get("pix_fmt") or "",
+        "scale_algo": opts.get("scale_algo") or "bilinear",
+    }
 
 
 def _channel_layout(num_channels: int) -> str:
@@ -239,12 +276,18 @@ def decode_to_buffer(
     validate_decode_options(media_type, **options)
     return _native.decode_to_buffer(
         packets,
-        filter_desc=build_filter_desc(media_type, packets.timestamp, **options),
+        filter_desc=build_filter_desc(
+            media_type,
+            packets.timestamp,
+            native_output=writes_natively(media_type, **options),
+            **options,
+        ),
         decoder=options.get("decoder"),
         decoder_options=dict(options.get("decoder_options") or {}),
         num_threads=options.get("num_threads") or 1,
         cancel=cancel,
         expected_frames=_expected_frames(packets, options),
+        **output_args(media_type, **options),
     )
 
 
@@ -291,7 +334,10 @@ def decode_image_batch(
             items.append(bytes(src))
         else:
             raise TypeError(f"decode_image_batch takes paths or bytes, got {type(src).__name__}.")
-    desc = build_filter_desc("image", None, width=width, height=height, pix_fmt=pix_fmt, **options)
+    image_options = {"width": width, "height": height, "pix_fmt": pix_fmt, **options}
+    desc = build_filter_desc(
+        "image", None, native_output=writes_natively("image", **image_options), **image_options
+    )
     buffer, messages = _native.decode_image_batch(
         items,
         filter_desc=desc,
@@ -299,6 +345,7 @@ def decode_image_batch(
         decoder_options=dict(options.get("decoder_options") or {}),
         num_threads=max(1, num_threads),
         cancel=cancel,
+        **output_args("image", **image_options),
     )
     errors: list[BaseException | None] = []
     for message in messages:

@@ -1,0 +1,169 @@
+#include "frame_writer.h"
+
+#include <cstring>
+#include <stdexcept>
+
+#include "ffmpeg/error.h"
+
+extern "C" {
+#include <libavutil/mathematics.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+}
+
+namespace spdl {
+namespace {
+
+// FFmpeg's deprecated full-range "yuvj" formats; swscale wants the plain format plus a range.
+AVPixelFormat strip_jpeg_range(AVPixelFormat fmt, bool* full_range) {
+  switch (fmt) {
+    case AV_PIX_FMT_YUVJ420P:
+      *full_range = true;
+      return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P:
+      *full_range = true;
+      return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P:
+      *full_range = true;
+      return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P:
+      *full_range = true;
+      return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P:
+      *full_range = true;
+      return AV_PIX_FMT_YUV411P;
+    default:
+      return fmt;
+  }
+}
+
+bool is_rgb(AVPixelFormat fmt) {
+  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(fmt);
+  return desc && (desc->flags & AV_PIX_FMT_FLAG_RGB);
+}
+
+bool is_gray(AVPixelFormat fmt) {
+  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(fmt);
+  return desc && desc->nb_components <= 2 && !(desc->flags & AV_PIX_FMT_FLAG_RGB);
+}
+
+}  // namespace
+
+int sws_flags_from_name(const std::string& name) {
+  if (name.empty() || name == "bilinear") return SWS_BILINEAR;
+  if (name == "bicubic") return SWS_BICUBIC;
+  if (name == "area") return SWS_AREA;
+  if (name == "lanczos") return SWS_LANCZOS;
+  if (name == "neighbor") return SWS_POINT;
+  if (name == "fast_bilinear") return SWS_FAST_BILINEAR;
+  throw std::invalid_argument("Unknown scale_algo \"" + name + "\".");
+}
+
+FrameWriter::FrameWriter(OutputFormat format)
+    : format_(std::move(format)), flags_(sws_flags_from_name(format_.scale_algo)) {
+  if (!format_.pix_fmt.empty() && av_get_pix_fmt(format_.pix_fmt.c_str()) == AV_PIX_FMT_NONE) {
+    throw std::invalid_argument("Unknown pix_fmt \"" + format_.pix_fmt + "\".");
+  }
+}
+
+FrameWriter::~FrameWriter() { sws_freeContext(sws_); }
+
+void FrameWriter::output_size(const AVFrame* frame, int* width, int* height) const {
+  int w = format_.width, h = format_.height;
+  // A missing side keeps the aspect ratio, rounded to an even size (like scale=W:-2).
+  if (w > 0 && h <= 0) {
+    h = static_cast<int>(av_rescale(w, frame->height, frame->width * 2LL) * 2);
+  } else if (h > 0 && w <= 0) {
+    w = static_cast<int>(av_rescale(h, frame->width, frame->height * 2LL) * 2);
+  }
+  *width = w > 0 ? w : frame->width;
+  *height = h > 0 ? h : frame->height;
+}
+
+AVPixelFormat FrameWriter::output_format(const AVFrame* frame) const {
+  return format_.pix_fmt.empty() ? static_cast<AVPixelFormat>(frame->format)
+                                 : av_get_pix_fmt(format_.pix_fmt.c_str());
+}
+
+ImageLayout FrameWriter::layout(const AVFrame* frame) const {
+  AVFrame shape{};
+  output_size(frame, &shape.width, &shape.height);
+  shape.format = output_format(frame);
+  return image_layout(&shape);
+}
+
+void FrameWriter::write(const AVFrame* frame, uint8_t* dst) {
+  int width, height;
+  output_size(frame, &width, &height);
+  const AVPixelFormat dst_fmt = output_format(frame);
+  if (width == frame->width && height == frame->height && dst_fmt == frame->format) {
+    AVFrame shape{};
+    shape.width = width;
+    shape.height = height;
+    shape.format = dst_fmt;
+    copy_image(dst, image_layout(&shape), frame);
+    return;
+  }
+  if (!sws_ || frame->width != src_width_ || frame->height != src_height_ ||
+      frame->format != src_format_ || frame->colorspace != src_space_ ||
+      frame->color_range != src_range_) {
+    sws_freeContext(sws_);
+    sws_ = nullptr;
+    bool src_full = frame->color_range == AVCOL_RANGE_JPEG;
+    const auto src_fmt = strip_jpeg_range(static_cast<AVPixelFormat>(frame->format), &src_full);
+    bool dst_full = false;
+    const AVPixelFormat out_fmt = strip_jpeg_range(dst_fmt, &dst_full);
+    // Ranges are options set before initialisation: swscale picks its unscaled
+    // fast paths at init time and would ignore a range set afterwards.
+    const bool resize = width != frame->width || height != frame->height;
+    dst_full = dst_full || is_rgb(out_fmt) || (is_gray(out_fmt) && src_full);
+    sws_ = sws_alloc_context();
+    if (!sws_) {
+      throw std::bad_alloc();
+    }
+    const std::string context = "Failed to set up the conversion of " + describe_frame(frame);
+    ffmpeg::check(av_opt_set_int(sws_, "srcw", frame->width, 0), context);
+    ffmpeg::check(av_opt_set_int(sws_, "srch", frame->height, 0), context);
+    ffmpeg::check(av_opt_set_int(sws_, "src_format", src_fmt, 0), context);
+    ffmpeg::check(av_opt_set_int(sws_, "dstw", width, 0), context);
+    ffmpeg::check(av_opt_set_int(sws_, "dsth", height, 0), context);
+    ffmpeg::check(av_opt_set_int(sws_, "dst_format", out_fmt, 0), context);
+    // Without resizing only chroma is interpolated; bicubic is what FFmpeg's format filter uses.
+    ffmpeg::check(av_opt_set_int(sws_, "sws_flags", resize ? flags_ : SWS_BICUBIC, 0), context);
+    ffmpeg::check(av_opt_set_int(sws_, "src_range", src_full ? 1 : 0, 0), context);
+    ffmpeg::check(av_opt_set_int(sws_, "dst_range", dst_full ? 1 : 0, 0), context);
+    ffmpeg::check(sws_init_context(sws_, nullptr, nullptr),
+                  context + " to " + std::to_string(width) + "x" + std::to_string(height) + " " +
+                      av_get_pix_fmt_name(dst_fmt));
+    if (frame->colorspace != AVCOL_SPC_UNSPECIFIED) {
+      const int* coefficients = sws_getCoefficients(frame->colorspace);
+      sws_setColorspaceDetails(sws_, coefficients, src_full ? 1 : 0, coefficients, dst_full ? 1 : 0,
+                               0, 1 << 16, 1 << 16);
+    }
+    src_width_ = frame->width;
+    src_height_ = frame->height;
+    src_format_ = frame->format;
+    src_space_ = frame->colorspace;
+    src_range_ = frame->color_range;
+  }
+  uint8_t* planes[4] = {nullptr};
+  int linesizes[4] = {0};
+  ffmpeg::check(
+      av_image_fill_arrays(planes, linesizes, dst, dst_fmt, width, height, 1),
+      "Failed to lay out a " + std::to_string(width) + "x" + std::to_string(height) + " frame");
+  const int rows =
+      sws_scale(sws_, frame->data, frame->linesize, 0, frame->height, planes, linesizes);
+  if (rows <= 0) {
+    throw MediaError("Failed to convert a " + describe_frame(frame) + " frame.");
+  }
+}
+
+void FrameWriter::write_exact(const AVFrame* frame, uint8_t* dst) {
+  const size_t bytes = layout(frame).bytes;
+  // Room for the converters' overshoot past the last row.
+  scratch_.resize(bytes + 256);
+  write(frame, scratch_.data());
+  std::memcpy(dst, scratch_.data(), bytes);
+}
+
+}  // namespace spdl

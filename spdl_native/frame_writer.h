@@ -1,0 +1,58 @@
+// Writes decoded frames straight into an output buffer, scaling and converting
+// the pixel format with one swscale pass: no intermediate frame, no extra copy.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "convert.h"
+#include "ffmpeg/compat.h"
+
+struct SwsContext;
+
+namespace spdl {
+
+// The requested output; zero / empty keeps the source's value.
+struct OutputFormat {
+  int width = 0;
+  int height = 0;
+  std::string pix_fmt;
+  std::string scale_algo = "bilinear";
+};
+
+class FrameWriter {
+ public:
+  explicit FrameWriter(OutputFormat format);
+  ~FrameWriter();
+  FrameWriter(const FrameWriter&) = delete;
+  FrameWriter& operator=(const FrameWriter&) = delete;
+
+  // The layout of one output image for frames like `frame`.
+  ImageLayout layout(const AVFrame* frame) const;
+
+  // Writes `frame` at `dst`, which has room for layout(frame).bytes. swscale may
+  // write a few bytes past that room: callers writing images in order into one
+  // buffer with tail slack (CPUBuffer) are safe.
+  void write(const AVFrame* frame, uint8_t* dst);
+
+  // Like write(), but touches exactly layout(frame).bytes at `dst` (goes through
+  // a scratch buffer): for images written by several threads side by side.
+  void write_exact(const AVFrame* frame, uint8_t* dst);
+
+ private:
+  void output_size(const AVFrame* frame, int* width, int* height) const;
+  AVPixelFormat output_format(const AVFrame* frame) const;
+
+  OutputFormat format_;
+  std::vector<uint8_t> scratch_;
+  int flags_;
+  SwsContext* sws_ = nullptr;
+  // What sws_ was configured for, so that it is rebuilt only when this changes.
+  int src_width_ = 0, src_height_ = 0, src_format_ = -1, src_space_ = -1, src_range_ = -1;
+};
+
+// Parses a swscale algorithm name ("bilinear", "bicubic", "area", ...).
+int sws_flags_from_name(const std::string& name);
+
+}  // namespace spdl
