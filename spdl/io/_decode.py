@@ -202,6 +202,29 @@ def _channel_layout(num_channels: int) -> str:
     return names.get(num_channels, f"{num_channels}c")
 
 
+def _native_args(
+    packets: Packets, options: dict[str, Any], native_output: bool | None
+) -> dict[str, Any]:
+    """Validates decode options and turns them into the native decoder's arguments.
+
+    ``native_output=None`` leaves scaling and conversion to the native writer
+    whenever it supports the requested output (see :func:`writes_natively`).
+    """
+    if not isinstance(packets, _native.Packets):
+        raise TypeError(f"Expected packets from demuxing, got {type(packets).__name__}.")
+    validate_decode_options(packets.media_type, **options)
+    if native_output is None:
+        native_output = writes_natively(packets.media_type, **options)
+    return {
+        "filter_desc": build_filter_desc(
+            packets.media_type, packets.timestamp, native_output=native_output, **options
+        ),
+        "decoder": options.get("decoder"),
+        "decoder_options": dict(options.get("decoder_options") or {}),
+        "num_threads": options.get("num_threads") or 1,
+    }
+
+
 def decode(
     packets: Packets, *, cancel: _native.CancelToken | None = None, **options: Any
 ) -> Frames:
@@ -219,17 +242,8 @@ def decode(
         TypeError, ValueError: Invalid options.
         MediaError: The packets cannot be decoded.
     """
-    if not isinstance(packets, _native.Packets):
-        raise TypeError(f"Expected packets from demuxing, got {type(packets).__name__}.")
-    media_type = packets.media_type
-    validate_decode_options(media_type, **options)
     return _native.decode_packets(
-        packets,
-        filter_desc=build_filter_desc(media_type, packets.timestamp, **options),
-        decoder=options.get("decoder"),
-        decoder_options=dict(options.get("decoder_options") or {}),
-        num_threads=options.get("num_threads") or 1,
-        cancel=cancel,
+        packets, cancel=cancel, **_native_args(packets, options, native_output=False)
     )
 
 
@@ -270,24 +284,13 @@ def decode_to_buffer(
         TypeError, ValueError: Invalid options.
         MediaError: The packets cannot be decoded.
     """
-    if not isinstance(packets, _native.Packets):
-        raise TypeError(f"Expected packets from demuxing, got {type(packets).__name__}.")
-    media_type = packets.media_type
-    validate_decode_options(media_type, **options)
+    args = _native_args(packets, options, native_output=None)
     return _native.decode_to_buffer(
         packets,
-        filter_desc=build_filter_desc(
-            media_type,
-            packets.timestamp,
-            native_output=writes_natively(media_type, **options),
-            **options,
-        ),
-        decoder=options.get("decoder"),
-        decoder_options=dict(options.get("decoder_options") or {}),
-        num_threads=options.get("num_threads") or 1,
         cancel=cancel,
         expected_frames=_expected_frames(packets, options),
-        **output_args(media_type, **options),
+        **args,
+        **output_args(packets.media_type, **options),
     )
 
 
