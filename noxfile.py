@@ -35,6 +35,7 @@ FFMPEG_PKG_CONFIG_MODULES = (
     "libswscale",
     "libswresample",
     "libavutil",
+    "libturbojpeg",  # JPEG fast path (DCT-domain downscaling); optional for the build
 )
 FFMPEG_APT_PACKAGES = (
     "libavcodec-dev",
@@ -43,6 +44,7 @@ FFMPEG_APT_PACKAGES = (
     "libswscale-dev",
     "libswresample-dev",
     "libavutil-dev",
+    "libturbojpeg0-dev",
     "pkg-config",
 )
 
