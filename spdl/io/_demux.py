@@ -137,9 +137,19 @@ def _open(src: Source, format: str | None, format_options: Mapping[str, str] | N
     else:
         target = src
     try:
-        return av.open(target, mode="r", format=format, options=dict(format_options or {}))
+        # Tags of damaged files can hold any bytes: never fail on their encoding.
+        return av.open(
+            target,
+            mode="r",
+            format=format,
+            options=dict(format_options or {}),
+            metadata_errors="replace",
+        )
     except av.FFmpegError as e:
         raise MediaError(f"Failed to open {name}: {e}") from e
+    except (ValueError, TypeError, OSError) as e:
+        # PyAV's own parsing of damaged headers raises these too.
+        raise MediaError(f"Failed to open {name}: {type(e).__name__}: {e}") from e
 
 
 def _pick_stream(container, media_type: MediaType, name: str):
@@ -153,8 +163,10 @@ def _pick_stream(container, media_type: MediaType, name: str):
     return streams[0]
 
 
-def _codec_params(stream, media_type: MediaType) -> _native.CodecParams:
+def _codec_params(stream, media_type: MediaType, name: str) -> _native.CodecParams:
     cc = stream.codec_context
+    if cc is None or cc.codec is None:
+        raise MediaError(f"Failed to demux {name}: its {media_type} stream has no known codec.")
     params = _native.CodecParams()
     params.codec_name = cc.codec.canonical_name
     params.extradata = cc.extradata or b""
@@ -179,7 +191,7 @@ def _codec_params(stream, media_type: MediaType) -> _native.CodecParams:
 def _new_packets(stream, media_type: MediaType, name: str, window: Window | None):
     tb = stream.time_base or Fraction(1, 1)
     packets = _PACKET_CLASSES[media_type](
-        name, _codec_params(stream, media_type), (tb.numerator, tb.denominator)
+        name, _codec_params(stream, media_type, name), (tb.numerator, tb.denominator)
     )
     if media_type == "video":
         rate = stream.average_rate or stream.guessed_rate
