@@ -50,7 +50,9 @@ ImageLayout image_layout(const AVFrame* f) {
   } else {
     // Subsampled planes are stacked under the luma plane: (1, 1.5H, W) for 4:2:0.
     const int64_t elements = size / item;
-    if (elements % w) {
+    const int64_t step_w = int64_t{1} << desc->log2_chroma_w;
+    const int64_t step_h = int64_t{1} << desc->log2_chroma_h;
+    if (w % step_w || h % step_h || elements % w) {
       throw std::invalid_argument("Cannot lay out a " + describe_frame(f) +
                                   " frame as (1, rows, width): chroma-subsampled formats need an "
                                   "even width and height. Resize or use pix_fmt=\"rgb24\".");

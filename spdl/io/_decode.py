@@ -154,7 +154,22 @@ def build_filter_desc(
         return ",".join([*parts, custom])
     if opts.get("frame_rate") is not None:
         rate = _as_fraction("frame_rate", opts["frame_rate"])
-        parts.append(f"fps={rate.numerator}/{rate.denominator}")
+        fps = f"fps={rate.numerator}/{rate.denominator}"
+        if window is None:
+            parts.append(fps)
+        else:
+            # fps emits on a grid k/rate in a 1/rate time base, where the window start is
+            # not representable: resample on a timeline shifted to start at the window,
+            # then restore the timestamps in a fine time base and cut at the end exactly.
+            start, end = window
+            parts += [
+                f"setpts=PTS-{start!r}/TB",
+                fps,
+                "settb=AVTB",
+                f"setpts=PTS+{start!r}/TB",
+            ]
+            if not math.isinf(end):
+                parts.append(f"trim=end={end!r}")
     width, height = opts.get("width"), opts.get("height")
     if (width or height) and not native_output:
         algo = opts.get("scale_algo") or "bilinear"
