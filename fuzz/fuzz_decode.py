@@ -1,0 +1,148 @@
+"""Coverage-guided fuzzing of demux → decode → convert over arbitrary bytes (atheris).
+
+The first byte picks the path (image / audio / video loader, or the native image
+batch); the rest is the input. Documented failures (MediaError, ValueError) are
+fine; any other exception, a crash, a hang or a blow-up of memory is a finding.
+
+Usage:
+    python fuzz/fuzz_decode.py --make-seeds fuzz/corpus
+    python fuzz/fuzz_decode.py fuzz/corpus -max_total_time=600 -timeout=30 -rss_limit_mb=4096
+"""
+
+from __future__ import annotations
+
+import io
+import pathlib
+import sys
+
+import atheris
+
+import spdl.io
+from spdl.io._decode import decode_image_batch
+
+_PATHS = ("image", "audio", "video", "batch")
+_EXPECTED = (spdl.io.MediaError, ValueError)
+
+
+@atheris.instrument_func
+def _outcome_feature(path: str, error: BaseException | None, shape: tuple[int, ...]) -> int:
+    """Branches on how far an input got, so the fuzzer keeps inputs that parse further.
+
+    FFmpeg itself is not instrumented; these branches are the coverage signal that
+    tells a mutation which still opens / demuxes / decodes from one that fails early.
+    """
+    if error is None:
+        if len(shape) == 4:
+            return 10 if shape[0] > 1 else 11
+        if len(shape) == 2:
+            return 20 if shape[0] <= 2 else 21
+        return 30 if shape[-1] == 3 else 31
+    message = str(error)
+    if isinstance(error, ValueError):
+        return 40
+    if "Failed to open" in message:
+        return 50 if path == "image" else 51
+    if "has no" in message:
+        return 52
+    if "Failed to demux" in message:
+        return 53
+    if "no frame" in message:
+        return 54
+    if "packet" in message:
+        return 55
+    if "filter" in message:
+        return 56
+    return 57
+
+
+@atheris.instrument_func
+def test_one_input(data: bytes) -> None:
+    """Runs one input through the path its first byte selects."""
+    if not data:
+        return
+    path, payload = _PATHS[data[0] % len(_PATHS)], data[1:]
+    error: BaseException | None = None
+    shape: tuple[int, ...] = ()
+    try:
+        if path == "batch":
+            buffer, errors = decode_image_batch([payload, payload], width=32, height=24)
+            if buffer is not None:
+                shape = spdl.io.to_numpy(buffer).shape
+                assert shape[1:] == (24, 32, 3)
+            error = errors[0]
+        else:
+            loader = getattr(spdl.io, f"load_{path}")
+            shape = spdl.io.to_numpy(loader(payload)).shape
+            assert len(shape) == {"image": 3, "audio": 2, "video": 4}[path]
+    except _EXPECTED as caught:
+        error = caught
+    _outcome_feature(path, error, shape)
+
+
+def make_seeds(directory: pathlib.Path) -> None:
+    """Writes small valid files of every codec family as the starting corpus."""
+    import av
+    import numpy as np
+    from PIL import Image
+
+    directory.mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[0:24, 0:32]
+    image = np.stack([xx * 8, yy * 10, (xx + yy) * 4], -1).astype(np.uint8)
+    for index, fmt in enumerate(("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format=fmt)
+        selector = _PATHS.index("batch") if index % 2 else _PATHS.index("image")
+        (directory / f"image.{fmt.lower()}").write_bytes(bytes([selector]) + buffer.getvalue())
+    for codec, fmt, ext in (
+        ("libx264", "mp4", "mp4"),
+        ("mpeg4", "avi", "avi"),
+        ("vp9", "webm", "webm"),
+    ):
+        buffer = io.BytesIO()
+        with av.open(buffer, "w", format=fmt) as container:
+            stream = container.add_stream(codec, rate=10)
+            stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+            for i in range(6):
+                frame = av.VideoFrame.from_ndarray(np.roll(image, i, axis=1), format="rgb24")
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        (directory / f"video.{ext}").write_bytes(bytes([_PATHS.index("video")]) + buffer.getvalue())
+    for codec, fmt, ext in (
+        ("aac", "mp4", "m4a"),
+        ("pcm_s16le", "wav", "wav"),
+        ("libopus", "ogg", "ogg"),
+        ("flac", "flac", "flac"),
+        ("mp3", "mp3", "mp3"),
+    ):
+        buffer = io.BytesIO()
+        try:
+            with av.open(buffer, "w", format=fmt) as container:
+                stream = container.add_stream(codec, rate=48000 if codec == "libopus" else 16000)
+                stream.layout = "mono"
+                samples = (np.sin(np.arange(4800) / 7) * 8000).astype(np.int16)[None]
+                frame_format = "s16"
+                for start in range(0, samples.shape[1], 960):
+                    frame = av.AudioFrame.from_ndarray(
+                        np.ascontiguousarray(samples[:, start : start + 960]),
+                        format=frame_format,
+                        layout="mono",
+                    )
+                    frame.sample_rate, frame.pts = stream.rate, start
+                    for packet in stream.encode(frame):
+                        container.mux(packet)
+                for packet in stream.encode():
+                    container.mux(packet)
+        except Exception as error:  # an encoder missing from this PyAV build
+            print(f"skipping {codec} seed: {error}")
+            continue
+        (directory / f"audio.{ext}").write_bytes(bytes([_PATHS.index("audio")]) + buffer.getvalue())
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--make-seeds":
+        make_seeds(pathlib.Path(sys.argv[2]))
+        sys.exit(0)
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
