@@ -158,6 +158,46 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """Fuzzes demux/decode/convert with atheris for a bounded time (default 600 s).
+
+    ``nox -s fuzz -- 1800`` runs 30 minutes. Findings land in fuzz/findings/; keep each
+    crashing input as a regression test (tests/test_fuzz_regressions.py).
+    """
+    _install_spdl(session, "[test]")
+    session.install("atheris")
+    seconds = session.posargs[0] if session.posargs else "600"
+    corpus, findings = ROOT / "fuzz" / "corpus", ROOT / "fuzz" / "findings"
+    findings.mkdir(parents=True, exist_ok=True)
+    if not corpus.exists():
+        session.run("python", "fuzz/fuzz_decode.py", "--make-seeds", str(corpus))
+    session.run(
+        "python",
+        "fuzz/fuzz_decode.py",
+        str(corpus),
+        f"-max_total_time={seconds}",
+        "-timeout=30",
+        "-rss_limit_mb=4096",
+        f"-artifact_prefix={findings}/",
+        env={"PYTHONSAFEPATH": "1"},
+    )
+
+
+@nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """Leak soak: 20,000 images + 500 clips with cancellations; RSS must stay flat."""
+    _install_spdl(session, "[test]")
+    session.run("python", "stress/soak.py", *session.posargs, env={"PYTHONSAFEPATH": "1"})
+
+
+@nox.session(python=PYTHON)
+def stress(session: nox.Session) -> None:
+    """Concurrency stress: 8 threads x event loops, random cancellations, 2 minutes."""
+    _install_spdl(session, "[test]")
+    session.run("python", "stress/concurrency.py", *session.posargs, env={"PYTHONSAFEPATH": "1"})
+
+
+@nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Builds the documentation site with mkdocs (strict: warnings are errors)."""
     config = ROOT / "docs" / "mkdocs.yml"
