@@ -1,0 +1,208 @@
+"""The media every workload reads, generated deterministically into ``benchmarks/data/``.
+
+* W1/W5: 256 ImageNet-like JPEGs (about 500×375, a few portrait ones, quality 90):
+  smooth colour gradients, large filled shapes, hundreds of small blobs, a mild blur
+  and sensor-like noise: about 85 KB a file, close to ImageNet's average.
+* W2/W3: a 10 s 1280×720 30 fps H.264 (yuv420p, x264 ``medium``) clip with a
+  keyframe every 2 s, the GOP of typical web video. Its pixels are those of
+  ``_media.moving_frame``: a panning textured scene with a moving square.
+* W4: 60 s of 44.1 kHz stereo AAC (128 kb/s) in an ``.m4a`` container: two
+  gliding tones, a slow beat and quiet noise.
+
+Each file is a pure function of its parameters (every random draw is seeded) and
+is written under a temporary name and renamed into place, so an interrupted run
+never leaves a truncated file for the next one to reuse.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from _media import moving_frame
+from PIL import Image, ImageDraw, ImageFilter
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+# (width, height) of the generated JPEGs, drawn per image: ImageNet's common sizes.
+IMAGE_SIZES = ((500, 375), (500, 375), (500, 375), (500, 333), (500, 400), (375, 500))
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """A generated H.264 clip."""
+
+    width: int = 1280
+    height: int = 720
+    seconds: int = 10
+    fps: int = 30
+    gop: int = 60
+    preset: str = "medium"
+
+    @property
+    def num_frames(self) -> int:
+        return self.seconds * self.fps
+
+    @property
+    def filename(self) -> str:
+        return (
+            f"clip_h264_{self.preset}_{self.width}x{self.height}_{self.fps}fps_"
+            f"{self.seconds}s_gop{self.gop}.mp4"
+        )
+
+
+@dataclass(frozen=True)
+class AudioSpec:
+    """A generated AAC track."""
+
+    seconds: int = 60
+    sample_rate: int = 44100
+    num_channels: int = 2
+    bit_rate: int = 128_000
+
+    @property
+    def filename(self) -> str:
+        return f"audio_aac_{self.sample_rate}hz_{self.num_channels}ch_{self.seconds}s.m4a"
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial{path.suffix}")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def natural_image(index: int) -> Image.Image:
+    """Image ``index`` of the JPEG set: gradients, shapes, blur and noise (RGB)."""
+    rng = np.random.default_rng(1000 + index)
+    width, height = IMAGE_SIZES[int(rng.integers(len(IMAGE_SIZES)))]
+    # Smooth background: a bilinear blend of four random corner colours.
+    corners = rng.uniform(0, 255, size=(2, 2, 3)).astype(np.float32)
+    ys = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
+    xs = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :, None]
+    top = corners[0, 0] * (1 - xs) + corners[0, 1] * xs
+    bottom = corners[1, 0] * (1 - xs) + corners[1, 1] * xs
+    background = top * (1 - ys) + bottom * ys
+    image = Image.fromarray(background.astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(6, 14))):
+        x0, x1 = sorted(rng.integers(-width // 4, width + width // 4, size=2).tolist())
+        y0, y1 = sorted(rng.integers(-height // 4, height + height // 4, size=2).tolist())
+        colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+        kind = int(rng.integers(3))
+        if kind == 0:
+            draw.ellipse((x0, y0, x1 + 1, y1 + 1), fill=colour)
+        elif kind == 1:
+            draw.rectangle((x0, y0, x1, y1), fill=colour)
+        else:
+            points = [
+                (int(x), int(y))
+                for x, y in zip(
+                    rng.integers(0, width, size=5), rng.integers(0, height, size=5), strict=True
+                )
+            ]
+            draw.polygon(points, fill=colour)
+    # Many small blobs stand in for the fine detail (foliage, fur, text) of photos.
+    for _ in range(600):
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        radius = int(rng.integers(2, 16))
+        colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)
+    image = image.filter(ImageFilter.GaussianBlur(radius=0.7))
+    noise = rng.normal(0.0, 7.0, size=(height, width, 3))
+    pixels = np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels, "RGB")
+
+
+def ensure_images(count: int = 256, data_dir: Path = DATA_DIR) -> list[Path]:
+    """Returns the paths of ``count`` JPEGs (quality 90), generating missing ones."""
+    folder = data_dir / "images_q90"
+    paths = []
+    for index in range(count):
+        path = folder / f"{index:05d}.jpg"
+        _write_atomically(path, lambda p, i=index: natural_image(i).save(p, "JPEG", quality=90))
+        paths.append(path)
+    return paths
+
+
+def _write_clip(path: Path, spec: ClipSpec) -> None:
+    with av.open(str(path), mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=spec.fps)
+        stream.width = spec.width
+        stream.height = spec.height
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = spec.gop
+        stream.options = {
+            "preset": spec.preset,
+            "x264-params": f"keyint={spec.gop}:min-keyint={spec.gop}:scenecut=0",
+        }
+        for index in range(spec.num_frames):
+            rgb = moving_frame(index, spec.width, spec.height)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def ensure_clip(spec: ClipSpec | None = None, data_dir: Path = DATA_DIR) -> Path:
+    """Returns the path of the H.264 clip for ``spec``, generating it on first use."""
+    spec = spec or ClipSpec()
+    return _write_atomically(data_dir / spec.filename, lambda p: _write_clip(p, spec))
+
+
+def audio_signal(spec: AudioSpec) -> np.ndarray:
+    """The track's samples, ``(channels, samples)`` float32 in [-1, 1]."""
+    rng = np.random.default_rng(7)
+    t = np.arange(spec.seconds * spec.sample_rate, dtype=np.float64) / spec.sample_rate
+    channels = []
+    for channel in range(spec.num_channels):
+        base = 220.0 * (channel + 1)
+        glide = base * (1.0 + 0.5 * np.sin(2 * np.pi * t / 17.0))
+        phase = 2 * np.pi * np.cumsum(glide) / spec.sample_rate
+        beat = 0.5 + 0.5 * np.sin(2 * np.pi * 2.0 * t) ** 8
+        tone = 0.3 * np.sin(phase) * beat + 0.1 * np.sin(3 * phase)
+        channels.append(tone + 0.02 * rng.standard_normal(t.shape))
+    return np.clip(np.stack(channels), -1.0, 1.0).astype(np.float32)
+
+
+def _write_audio(path: Path, spec: AudioSpec) -> None:
+    samples = audio_signal(spec)
+    layout = {1: "mono", 2: "stereo"}[spec.num_channels]
+    with av.open(str(path), mode="w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=spec.sample_rate, layout=layout)
+        stream.bit_rate = spec.bit_rate
+        chunk = 1024
+        for start in range(0, samples.shape[1], chunk):
+            piece = np.ascontiguousarray(samples[:, start : start + chunk])
+            frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout=layout)
+            frame.sample_rate = spec.sample_rate
+            frame.pts = start
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def ensure_audio(spec: AudioSpec | None = None, data_dir: Path = DATA_DIR) -> Path:
+    """Returns the path of the AAC track for ``spec``, generating it on first use."""
+    spec = spec or AudioSpec()
+    return _write_atomically(data_dir / spec.filename, lambda p: _write_audio(p, spec))
+
+
+def ensure_all(data_dir: Path = DATA_DIR) -> None:
+    """Generates every workload's media (a no-op for files already there)."""
+    ensure_images(data_dir=data_dir)
+    ensure_clip(data_dir=data_dir)
+    ensure_audio(data_dir=data_dir)
+
+
+if __name__ == "__main__":
+    ensure_all()

@@ -1,0 +1,440 @@
+"""The small harness every workload script shares.
+
+A workload is a list of backends (spdl and its peers). Each backend's ``setup``
+imports its library, prepares what it needs for a given number of worker threads,
+and returns ``run``: a zero-argument callable that does one round of the workload
+(e.g. decode 256 JPEGs into one batch) and returns how many items it produced.
+
+Each (backend, threads) case runs in a fresh Python process, so that its peak RSS
+(``ru_maxrss``, a high-water mark of the whole process) belongs to that case alone
+and one library's imports or caches never slow down another's. In that process
+the harness calls ``run`` ``warmup`` times untimed, then ``rounds`` times timed,
+and reports the median, min and max throughput over the rounds: the median is
+robust to the noise of a shared two-core machine.
+
+Results are JSON lines, one per case, appended to ``benchmarks/results/``.
+
+Command line of every workload script::
+
+    python benchmarks/w1_image_batch.py [--quick] [--threads 1 2] [--backends spdl,pillow]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, TypeVar
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+DEFAULT_THREADS = (1, 2)
+
+T = TypeVar("T")
+Run = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a backend's ``setup`` is told about the case it prepares."""
+
+    threads: int
+    quick: bool
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One way of running a workload: a library in its idiomatic fastest use.
+
+    Attributes:
+        name: Short identifier, used on the command line and in the results.
+        description: How the library is called, for the report.
+        setup: Imports the library and returns the round function for a context. The
+            function may carry an ``info`` dict (e.g. which API it calls), recorded
+            with the result.
+        package: Distribution whose version the results record (e.g. ``"av"``).
+    """
+
+    name: str
+    description: str
+    setup: Callable[[Context], Run]
+    package: str
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A workload: its backends, its unit of throughput, and how many rounds to run.
+
+    Attributes:
+        name: File stem of the script (``"w1_image_batch"``).
+        title: Human title for the report.
+        unit: Throughput unit, e.g. ``"images/s"``.
+        backends: Every backend, spdl's first.
+        rounds: Timed rounds per case as ``(quick, full)``.
+        warmup: Untimed rounds before timing.
+        busy_thread: Also time every round with a pure-Python busy thread running (W5).
+        prepare: Generates the workload's media (called once, before any case).
+        notes: Paragraphs the report prints under the workload's table.
+    """
+
+    name: str
+    title: str
+    unit: str
+    backends: Sequence[Backend]
+    prepare: Callable[[], object]
+    rounds: tuple[int, int] = (3, 7)
+    warmup: int = 1
+    busy_thread: bool = False
+    notes: Sequence[str] = field(default_factory=tuple)
+
+
+def package_version(package: str) -> str | None:
+    """The installed version of a distribution, or None."""
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def pool_map(
+    pool: ThreadPoolExecutor | None, fn: Callable[[Any], T], items: Sequence[Any]
+) -> list[T]:
+    """``pool.map`` as a list, or a plain loop when ``pool`` is None (one thread)."""
+    if pool is None:
+        return [fn(item) for item in items]
+    return list(pool.map(fn, items))
+
+
+def make_pool(threads: int) -> ThreadPoolExecutor | None:
+    """A pool of ``threads`` workers, or None for one worker (run in the calling thread)."""
+    return ThreadPoolExecutor(threads) if threads > 1 else None
+
+
+# ---------------------------------------------------------------------------------------
+# Measurement (inside the case's own process)
+
+
+class BusyThread:
+    """A pure-Python thread that counts as fast as it can while the loader runs (W5)."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self.count = 0
+        self.elapsed_s = 0.0
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+
+    def _spin(self) -> None:
+        start = time.perf_counter()
+        x = 0
+        while not self.stop:
+            x += 1
+        self.count = x
+        self.elapsed_s = time.perf_counter() - start
+
+    def __enter__(self) -> BusyThread:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop = True
+        self._thread.join()
+
+    @property
+    def mops(self) -> float:
+        """Million loop iterations per second."""
+        return self.count / self.elapsed_s / 1e6 if self.elapsed_s else 0.0
+
+
+class BusyProcess:
+    """A pure-Python spinning *process*: the CPU contention of ``BusyThread`` without
+    the GIL contention. The W5 loss against it is the part that the GIL causes."""
+
+    def __enter__(self) -> BusyProcess:
+        command = [sys.executable, "-S", "-c", "while True: pass"]
+        self._process = subprocess.Popen(command)
+        time.sleep(0.1)  # let it start spinning before the timed round
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._process.kill()
+        self._process.wait()
+
+
+def _summary(
+    items: Sequence[float], seconds: Sequence[float], cpu_seconds: Sequence[float]
+) -> dict[str, Any]:
+    rates = [n / s for n, s in zip(items, seconds, strict=True)]
+    per_cpu = [n / c for n, c in zip(items, cpu_seconds, strict=True) if c > 0]
+    return {
+        "median": statistics.median(rates),
+        "min": min(rates),
+        "max": max(rates),
+        # Items per CPU-second of the whole process (all its threads, user + system):
+        # what the work costs, whatever else the machine was running.
+        "per_cpu_s": statistics.median(per_cpu) if per_cpu else None,
+        "round_s": [round(s, 5) for s in seconds],
+        "round_cpu_s": [round(c, 5) for c in cpu_seconds],
+        "items_per_round": statistics.median(items),
+    }
+
+
+def _timed(run: Run) -> tuple[float, float, float]:
+    """Runs one round; returns (items, wall seconds, process CPU seconds)."""
+    # process_time: user + system CPU time of every thread of the process, at ns
+    # resolution (os.times counts 10 ms ticks, too coarse for a 0.3 s round).
+    start, cpu_start = time.perf_counter(), time.process_time()
+    items = run()
+    return float(items), time.perf_counter() - start, time.process_time() - cpu_start
+
+
+def _current_rss_mb() -> float:
+    try:
+        import psutil
+
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20
+
+
+def measure_case(
+    workload: Workload, backend: Backend, ctx: Context, rounds: int, warmup: int
+) -> dict[str, Any]:
+    """Sets the backend up and times its rounds; returns the case's result fields."""
+    run = backend.setup(ctx)
+    rss_before = _current_rss_mb()
+    for _ in range(warmup):
+        run()
+    if not workload.busy_thread:
+        result = _summary(*zip(*(_timed(run) for _ in range(rounds)), strict=True))
+    else:
+        # Alternate plain, busy-thread and busy-process rounds, so that all three see
+        # the same machine load.
+        with BusyThread() as alone:
+            time.sleep(0.5)
+        plain, busy, process, mops = [], [], [], []
+        for _ in range(rounds):
+            plain.append(_timed(run))
+            with BusyThread() as spinner:
+                busy.append(_timed(run))
+            mops.append(spinner.mops)
+            with BusyProcess():
+                process.append(_timed(run))
+        result = _summary(*zip(*busy, strict=True))
+        baseline = _summary(*zip(*plain, strict=True))
+        cpu_only = _summary(*zip(*process, strict=True))
+        result["extra"] = {
+            "baseline": baseline,
+            "busy_process": cpu_only,
+            "lost_pct": 100.0 * (1.0 - result["median"] / baseline["median"]),
+            "lost_to_busy_process_pct": 100.0 * (1.0 - cpu_only["median"] / baseline["median"]),
+            "busy_mops": statistics.median(mops),
+            "busy_alone_mops": alone.mops,
+        }
+    info = getattr(run, "info", None)  # what the backend chose to call, if it says
+    if info:
+        result.setdefault("extra", {}).update(info)
+    result["rss_before_mb"] = round(rss_before, 1)
+    result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    return result
+
+
+def _child_main(workload: Workload, args: argparse.Namespace) -> None:
+    backend = {b.name: b for b in workload.backends}[args.child]
+    ctx = Context(threads=args.threads[0], quick=args.quick)
+    try:
+        result: dict[str, Any] = measure_case(workload, backend, ctx, args.rounds, args.warmup)
+    except BaseException as error:  # report every failure as a result row
+        lines = traceback.format_exception_only(type(error), error)
+        result = {"error": "".join(lines).strip(), "traceback": traceback.format_exc()}
+    Path(args.result).write_text(json.dumps(result))
+
+
+# ---------------------------------------------------------------------------------------
+# Orchestration (one child process per case)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to run a workload."""
+
+    quick: bool = False
+    threads: Sequence[int] = DEFAULT_THREADS
+    backends: Sequence[str] | None = None
+    rounds: int | None = None
+    timeout_s: float | None = None
+
+
+def _run_child(
+    script: Path, backend: Backend, threads: int, rounds: int, warmup: int, opts: Options
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="spdl-bench-") as tmp:
+        result_path = Path(tmp) / "result.json"
+        command = [
+            sys.executable,
+            str(script),
+            "--child",
+            backend.name,
+            "--threads",
+            str(threads),
+            "--rounds",
+            str(rounds),
+            "--warmup",
+            str(warmup),
+            "--result",
+            str(result_path),
+        ]
+        if opts.quick:
+            command.append("--quick")
+        timeout = opts.timeout_s or (240.0 if opts.quick else 900.0)
+        try:
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {timeout:.0f} s"}
+        if result_path.exists():
+            return json.loads(result_path.read_text())
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        return {"error": f"process exited with {proc.returncode}: " + " | ".join(tail)}
+
+
+def run_workload(
+    workload: Workload, script: Path, opts: Options, out: Path | None = None
+) -> list[dict[str, Any]]:
+    """Runs every (backend, threads) case in its own process; returns the result rows.
+
+    Each row is also appended as one JSON line to ``out`` (default:
+    ``benchmarks/results/<workload>-<UTC time>.jsonl``).
+    """
+    from tqdm import tqdm
+
+    workload.prepare()
+    backends = [b for b in workload.backends if not opts.backends or b.name in opts.backends]
+    rounds = opts.rounds or workload.rounds[0 if opts.quick else 1]
+    warmup = workload.warmup
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = out or RESULTS_DIR / f"{workload.name}-{stamp}.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cases = [(b, t) for b in backends for t in opts.threads]
+    rows = []
+    # disable=None: a progress bar on a terminal, plain result lines in a log.
+    bar = tqdm(cases, desc=workload.name, unit="case", disable=None, dynamic_ncols=True)
+    for backend, threads in bar:
+        bar.set_postfix_str(f"{backend.name} x{threads}")
+        load_before = os.getloadavg()[0]
+        result = _run_child(script, backend, threads, rounds, warmup, opts)
+        row = {
+            "workload": workload.name,
+            "title": workload.title,
+            "backend": backend.name,
+            "description": backend.description,
+            "package": backend.package,
+            "version": package_version(backend.package),
+            "threads": threads,
+            "unit": workload.unit,
+            "quick": opts.quick,
+            "rounds": rounds,
+            "warmup": warmup,
+            "loadavg_1min": round(load_before, 2),
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "error": None,
+            **result,
+        }
+        row.pop("traceback", None)
+        rows.append(row)
+        with out.open("a") as stream:
+            stream.write(json.dumps(row) + "\n")
+        bar.write(format_row(row))
+    bar.close()
+    return rows
+
+
+def format_row(row: dict[str, Any]) -> str:
+    """One line of text for a result row."""
+    head = f"{row['workload']:>16} {row['backend']:<18} x{row['threads']}"
+    if row.get("error"):
+        return f"{head}  ERROR {row['error'][:160]}"
+    text = (
+        f"{head}  {row['median']:>9.1f} {row['unit']} "
+        f"[{row['min']:.1f}-{row['max']:.1f}]  peak RSS {row['peak_rss_mb']:.0f} MB"
+    )
+    extra = row.get("extra") or {}
+    if "lost_pct" in extra:
+        text += (
+            f"  lost {extra['lost_pct']:.0f}% to a busy thread, "
+            f"{extra['lost_to_busy_process_pct']:.0f}% to a busy process"
+        )
+    return text
+
+
+def host_info() -> dict[str, Any]:
+    """The machine the numbers come from."""
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argparse.Namespace:
+    """The command line shared by the workload scripts (and their case processes)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (for development)")
+    parser.add_argument("--threads", type=int, nargs="+", default=list(DEFAULT_THREADS))
+    parser.add_argument("--backends", help="comma-separated backend names (default: all)")
+    parser.add_argument("--rounds", type=int, help="timed rounds per case (default: per workload)")
+    parser.add_argument("--out", type=Path, help="JSON lines file to append the results to")
+    # Used by the harness to run one case in its own process.
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--warmup", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if any(t < 1 for t in args.threads) or (args.rounds is not None and args.rounds < 1):
+        parser.error("--threads and --rounds must be at least 1")
+    return args
+
+
+def main(workload: Workload, script: str, argv: Sequence[str] | None = None) -> None:
+    """Entry point of a workload script: runs its cases, or one case when ``--child``."""
+    args = parse_args(argv, workload.title)
+    if args.child:
+        _child_main(workload, args)
+        return
+    names = [b.name for b in workload.backends]
+    chosen = args.backends.split(",") if args.backends else None
+    unknown = sorted(set(chosen or ()) - set(names))
+    if unknown:
+        raise SystemExit(f"unknown backend(s) {unknown}; choose from {names}")
+    opts = Options(quick=args.quick, threads=args.threads, backends=chosen, rounds=args.rounds)
+    rows = run_workload(workload, Path(script).resolve(), opts, args.out)
+    print(f"{len(rows)} results for {workload.name}")

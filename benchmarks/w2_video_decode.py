@@ -1,0 +1,175 @@
+"""W2 video decode: every frame of a 10 s 720p H.264 clip → ``(N, H, W, 3)`` rgb24.
+
+Each round decodes ``CLIPS_PER_ROUND`` whole clips (2 with ``--quick``); with T
+threads, T clips decode concurrently in a ThreadPoolExecutor of T workers, each clip
+on a decoder of one FFmpeg thread (so the workers are the only parallelism). Throughput is decoded
+frames per second. Every output array is dropped as soon as it is counted, so at
+most T decoded clips are alive at once and the peak RSS shows how close each
+library stays to the size of its output.
+
+Backends:
+
+* ``spdl-rgb24``: ``spdl.io.load_video(path)`` (rgb24 is the default).
+* ``spdl-yuv420p``: ``spdl.io.load_video(path, pix_fmt="yuv420p")``, the decoder's
+  native format, ``(N, 1, H·1.5, W)``: the cost of decoding without colour conversion.
+* ``spdl-rgb24-1clip``: one clip at a time, ``load_video(path, num_threads=T)``:
+  FFmpeg's own threading within one decoder instead of T concurrent clips.
+* ``pyav``: ``av.open`` + ``frame.to_ndarray(format="rgb24")`` per frame + ``np.stack``.
+* ``torchcodec``: ``VideoDecoder(path, num_ffmpeg_threads=1, dimension_order="NHWC",
+  seek_mode="approximate").get_all_frames().data``.
+* ``decord``: ``VideoReader(path, num_threads=1).get_batch(range(len(vr))).asnumpy()``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from _datasets import ClipSpec, ensure_clip
+from _harness import Backend, Context, Run, Workload, main, make_pool, pool_map
+
+SPEC = ClipSpec()
+CLIPS_PER_ROUND = 4
+RGB_SHAPE = (SPEC.num_frames, SPEC.height, SPEC.width, 3)
+OUTPUT_BYTES = SPEC.num_frames * SPEC.height * SPEC.width * 3  # one rgb24 clip
+
+
+def clip_path() -> str:
+    return str(ensure_clip(SPEC))
+
+
+def _check(shape: tuple[int, ...], expected: tuple[int, ...] = RGB_SHAPE) -> int:
+    if tuple(shape) != expected:
+        raise RuntimeError(f"expected {expected}, got {tuple(shape)}")
+    return shape[0]
+
+
+def _concurrent_clips(ctx: Context, decode_clip) -> Run:
+    """A round: CLIPS_PER_ROUND clips, T at a time; returns the frames decoded."""
+    paths = [clip_path()] * (2 if ctx.quick else CLIPS_PER_ROUND)
+    pool = make_pool(ctx.threads)
+    decode_clip(paths[0])  # check the output once; this is also the warm-up
+
+    def run() -> int:
+        return sum(pool_map(pool, decode_clip, paths))
+
+    return run
+
+
+def setup_spdl_rgb24(ctx: Context) -> Run:
+    import spdl.io
+
+    def decode_clip(path: str) -> int:
+        return _check(spdl.io.load_video(path).shape)
+
+    return _concurrent_clips(ctx, decode_clip)
+
+
+def setup_spdl_yuv420p(ctx: Context) -> Run:
+    import spdl.io
+
+    yuv_shape = (SPEC.num_frames, 1, SPEC.height * 3 // 2, SPEC.width)
+
+    def decode_clip(path: str) -> int:
+        return _check(spdl.io.load_video(path, pix_fmt="yuv420p").shape, yuv_shape)
+
+    return _concurrent_clips(ctx, decode_clip)
+
+
+def setup_spdl_rgb24_one_clip(ctx: Context) -> Run:
+    import spdl.io
+
+    def decode_clip(path: str) -> int:
+        return _check(spdl.io.load_video(path, num_threads=ctx.threads).shape)
+
+    # One clip at a time: FFmpeg's threads inside the decoder are the parallelism.
+    return _concurrent_clips(Context(threads=1, quick=ctx.quick), decode_clip)
+
+
+def setup_pyav(ctx: Context) -> Run:
+    import av
+
+    def decode_clip(path: str) -> int:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            stream.codec_context.thread_count = 1
+            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+        return _check(np.stack(frames).shape)
+
+    return _concurrent_clips(ctx, decode_clip)
+
+
+def setup_torchcodec(ctx: Context) -> Run:
+    import torch
+    from torchcodec.decoders import VideoDecoder
+
+    torch.set_num_threads(1)
+
+    def decode_clip(path: str) -> int:
+        decoder = VideoDecoder(
+            path, num_ffmpeg_threads=1, dimension_order="NHWC", seek_mode="approximate"
+        )
+        return _check(decoder.get_all_frames().data.shape)
+
+    return _concurrent_clips(ctx, decode_clip)
+
+
+def setup_decord(ctx: Context) -> Run:
+    import decord
+
+    def decode_clip(path: str) -> int:
+        reader = decord.VideoReader(path, num_threads=1)
+        return _check(reader.get_batch(list(range(len(reader)))).asnumpy().shape)
+
+    return _concurrent_clips(ctx, decode_clip)
+
+
+BACKENDS = (
+    Backend("spdl-rgb24", "load_video(path): T clips concurrently", setup_spdl_rgb24, "spdl"),
+    Backend(
+        "spdl-yuv420p",
+        'load_video(path, pix_fmt="yuv420p"): native format, T clips concurrently',
+        setup_spdl_yuv420p,
+        "spdl",
+    ),
+    Backend(
+        "spdl-rgb24-1clip",
+        "load_video(path, num_threads=T): one clip at a time, FFmpeg threads",
+        setup_spdl_rgb24_one_clip,
+        "spdl",
+    ),
+    Backend(
+        "pyav",
+        'frame.to_ndarray(format="rgb24") + np.stack, T-worker pool',
+        setup_pyav,
+        "av",
+    ),
+    Backend(
+        "torchcodec",
+        "VideoDecoder(NHWC, approximate).get_all_frames(), T-worker pool",
+        setup_torchcodec,
+        "torchcodec",
+    ),
+    Backend(
+        "decord",
+        "VideoReader(num_threads=1).get_batch(all).asnumpy(), T-worker pool",
+        setup_decord,
+        "decord",
+    ),
+)
+
+WORKLOAD = Workload(
+    name="w2_video_decode",
+    title=(
+        f"W2 video decode: {SPEC.seconds} s {SPEC.width}x{SPEC.height} H.264 clip, "
+        "every frame -> rgb24"
+    ),
+    unit="frames/s",
+    backends=BACKENDS,
+    prepare=clip_path,
+    rounds=(2, 5),
+    warmup=0,
+)
+
+if __name__ == "__main__":
+    main(WORKLOAD, str(Path(__file__)))
