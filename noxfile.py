@@ -144,17 +144,19 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Runs every ``benchmarks/bench_*.py``, or the script named first in posargs."""
+    """Runs the benchmark suite against the peers (``benchmarks/run_all.py``).
+
+    ``nox -s bench -- --quick`` for the short run; ``nox -s bench -- w2_video_decode.py``
+    (any script name first) runs one script with the remaining arguments.
+    """
     _install_spdl(session, "[bench,torch]")
+    # torchcodec loads the system FFmpeg's runtime libraries, libavdevice included.
+    if _can_apt_install() and not Path("/usr/lib/x86_64-linux-gnu/libavdevice.so.59").exists():
+        _apt_install(session, ("libavdevice59",))
+    session.install("-c", str(CONSTRAINTS), "-r", "benchmarks/requirements-peers.txt")
     args = list(session.posargs)
-    if args and args[0].endswith(".py"):
-        scripts = [ROOT / "benchmarks" / Path(args.pop(0)).name]
-    else:
-        scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
-    if not scripts:
-        session.error("no benchmarks/bench_*.py script found")
-    for script in scripts:
-        session.run("python", str(script), *args)
+    script = args.pop(0) if args and args[0].endswith(".py") else "run_all.py"
+    session.run("python", str(ROOT / "benchmarks" / Path(script).name), *args)
 
 
 @nox.session(python=PYTHON)
