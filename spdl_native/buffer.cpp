@@ -6,8 +6,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 namespace spdl {
 
@@ -37,6 +40,64 @@ constexpr size_t kTailSlack = 256;
 
 size_t round_up(size_t n, size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
+// Freed output mappings, kept for the next buffer of a similar size: data loaders
+// allocate the same sizes again and again, and a reused mapping is already backed
+// by (huge) pages, so it costs neither page faults nor memory compaction.
+class MapCache {
+ public:
+  static MapCache& instance() {
+    static MapCache* cache = new MapCache();  // outlives every buffer, even at exit
+    return *cache;
+  }
+
+  // A cached mapping of at least `size` bytes (and not wastefully larger), or null.
+  void* take(size_t size, size_t* actual) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto best = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->second >= size && it->second <= 2 * size &&
+          (best == entries_.end() || it->second < best->second)) {
+        best = it;
+      }
+    }
+    if (best == entries_.end()) {
+      return nullptr;
+    }
+    void* p = best->first;
+    *actual = best->second;
+    total_ -= best->second;
+    entries_.erase(best);
+    return p;
+  }
+
+  // Keeps the mapping if the cache has room, else unmaps it (oldest entries first).
+  void give(void* p, size_t size) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (size > limit_) {
+      munmap(p, size);
+      return;
+    }
+    while (total_ + size > limit_ && !entries_.empty()) {
+      munmap(entries_.front().first, entries_.front().second);
+      total_ -= entries_.front().second;
+      entries_.erase(entries_.begin());
+    }
+    entries_.emplace_back(p, size);
+    total_ += size;
+  }
+
+ private:
+  MapCache() {
+    const char* env = std::getenv("SPDL_BUFFER_CACHE_MB");
+    limit_ = (env ? std::strtoull(env, nullptr, 10) : 1024) << 20;
+  }
+
+  std::mutex mutex_;
+  std::vector<std::pair<void*, size_t>> entries_;
+  size_t total_ = 0;
+  size_t limit_ = 0;
+};
+
 }  // namespace
 
 CPUBuffer::CPUBuffer(std::vector<int64_t> shape, DType dtype, int64_t reserve_leading)
@@ -65,7 +126,7 @@ CPUBuffer::~CPUBuffer() { release(); }
 
 void CPUBuffer::release() {
   if (mapped_) {
-    munmap(data_, mapped_size_);
+    MapCache::instance().give(data_, mapped_size_);
   } else {
     std::free(data_);
   }
@@ -80,10 +141,12 @@ void CPUBuffer::reserve(size_t bytes) {
   // SIMD converters (swscale) may write a little past the last row they fill.
   bytes += kTailSlack;
   if (bytes >= kMapThreshold) {
-    const size_t size = round_up(bytes, static_cast<size_t>(sysconf(_SC_PAGESIZE)));
-    void* p = mapped_
-                  ? mremap(data_, mapped_size_, size, MREMAP_MAYMOVE)
-                  : mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    size_t size = round_up(bytes, static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+    void* p = mapped_ ? mremap(data_, mapped_size_, size, MREMAP_MAYMOVE)
+                      : MapCache::instance().take(size, &size);
+    if (!p) {
+      p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    }
     if (p == MAP_FAILED) {
       throw std::bad_alloc();
     }
