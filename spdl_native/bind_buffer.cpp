@@ -82,7 +82,7 @@ nb::object dlpack(nb::pointer_and_handle<CPUBuffer> self_ph, nb::kwargs kwargs) 
 nb::object decode_images(nb::list srcs, std::string filter_desc, std::optional<std::string> decoder,
                          std::map<std::string, std::string> decoder_options, int num_threads,
                          const CancelToken* cancel, int width, int height, std::string pix_fmt,
-                         std::string scale_algo) {
+                         std::string scale_algo, int min_width, int min_height) {
   std::vector<ImageSource> sources;
   sources.reserve(nb::len(srcs));
   for (nb::handle item : srcs) {
@@ -98,6 +98,8 @@ nb::object decode_images(nb::list srcs, std::string filter_desc, std::optional<s
     sources.push_back(std::move(source));
   }
   DecodeConfig config{std::move(filter_desc), std::move(decoder), std::move(decoder_options), 1};
+  config.min_width = min_width;
+  config.min_height = min_height;
   OutputFormat output{width, height, std::move(pix_fmt), std::move(scale_algo)};
   ImageBatchResult result;
   {
@@ -144,6 +146,7 @@ void register_buffer(nb::module_& m) {
         nb::arg("decoder_options") = std::map<std::string, std::string>{},
         nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(), nb::arg("width") = 0,
         nb::arg("height") = 0, nb::arg("pix_fmt") = "", nb::arg("scale_algo") = "bilinear",
+        nb::arg("min_width") = 0, nb::arg("min_height") = 0,
         "Reads and decodes still images on native threads, GIL released for the whole batch. "
         "Returns (CPUBuffer | None, errors) with one error string per source ('' if it decoded).");
   m.def("sniff_image_codec", [](nb::bytes b) -> std::optional<std::string> {

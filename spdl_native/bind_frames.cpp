@@ -10,6 +10,7 @@
 #include "cancel.h"
 #include "decoder.h"
 #include "frames.h"
+#include "jpeg_decoder.h"
 
 namespace nb = nanobind;
 
@@ -19,9 +20,11 @@ namespace {
 std::unique_ptr<Frames> decode(const Packets& packets, std::string filter_desc,
                                std::optional<std::string> decoder,
                                std::map<std::string, std::string> decoder_options, int num_threads,
-                               const CancelToken* cancel) {
+                               const CancelToken* cancel, int min_width, int min_height) {
   DecodeConfig config{std::move(filter_desc), std::move(decoder), std::move(decoder_options),
                       num_threads};
+  config.min_width = min_width;
+  config.min_height = min_height;
   return decode_packets(packets, config, cancel);
 }
 
@@ -30,9 +33,12 @@ std::unique_ptr<CPUBuffer> decode_to_buffer(const Packets& packets, std::string 
                                             std::map<std::string, std::string> decoder_options,
                                             int num_threads, const CancelToken* cancel,
                                             int64_t expected_frames, int width, int height,
-                                            std::string pix_fmt, std::string scale_algo) {
+                                            std::string pix_fmt, std::string scale_algo,
+                                            int min_width, int min_height) {
   DecodeConfig config{std::move(filter_desc), std::move(decoder), std::move(decoder_options),
                       num_threads};
+  config.min_width = min_width;
+  config.min_height = min_height;
   OutputFormat output{width, height, std::move(pix_fmt), std::move(scale_algo)};
   return decode_packets_to_buffer(packets, config, output, cancel, expected_frames);
 }
@@ -93,17 +99,32 @@ void register_frames(nb::module_& m) {
   m.def("decode_packets", &decode, nb::arg("packets"), nb::arg("filter_desc") = "",
         nb::arg("decoder").none() = nb::none(),
         nb::arg("decoder_options") = std::map<std::string, std::string>{},
-        nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(),
-        nb::call_guard<nb::gil_scoped_release>(),
-        "Decodes packets (and filters the frames) with the GIL released.");
+        nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(), nb::arg("min_width") = 0,
+        nb::arg("min_height") = 0, nb::call_guard<nb::gil_scoped_release>(),
+        "Decodes packets (and filters the frames) with the GIL released. min_width / "
+        "min_height: the size the frames are resized to, a hint for DCT-domain JPEG scaling.");
   m.def("decode_to_buffer", &decode_to_buffer, nb::arg("packets"), nb::arg("filter_desc") = "",
         nb::arg("decoder").none() = nb::none(),
         nb::arg("decoder_options") = std::map<std::string, std::string>{},
         nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(),
         nb::arg("expected_frames") = 0, nb::arg("width") = 0, nb::arg("height") = 0,
-        nb::arg("pix_fmt") = "", nb::arg("scale_algo") = "bilinear",
-        nb::call_guard<nb::gil_scoped_release>(),
+        nb::arg("pix_fmt") = "", nb::arg("scale_algo") = "bilinear", nb::arg("min_width") = 0,
+        nb::arg("min_height") = 0, nb::call_guard<nb::gil_scoped_release>(),
         "Decodes and converts in one pass, GIL released: frames go straight into the buffer.");
+  m.def("has_turbojpeg", &has_turbojpeg,
+        "Whether this build decodes JPEG images with libjpeg-turbo (decoder=\"libjpeg-turbo\").");
+  m.def(
+      "turbojpeg_decode_size",
+      [](int width, int height, int min_width, int min_height, const std::string& pix_fmt) {
+        const AVPixelFormat format = av_get_pix_fmt(pix_fmt.c_str());
+        if (format == AV_PIX_FMT_NONE) {
+          throw std::invalid_argument("Unknown pix_fmt \"" + pix_fmt + "\".");
+        }
+        return turbojpeg_decode_size(width, height, min_width, min_height, format);
+      },
+      nb::arg("width"), nb::arg("height"), nb::arg("min_width"), nb::arg("min_height"),
+      nb::arg("pix_fmt"),
+      "The (width, height) libjpeg-turbo decodes a JPEG of this size at for a size hint.");
 }
 
 }  // namespace spdl

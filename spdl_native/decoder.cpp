@@ -8,6 +8,7 @@
 #include "convert.h"
 #include "ffmpeg/error.h"
 #include "filter_graph.h"
+#include "jpeg_decoder.h"
 
 namespace spdl {
 namespace {
@@ -95,6 +96,20 @@ class FrameRouter {
 // Sends every packet to the decoder and every decoded frame to `router`.
 void run_decoder(const Packets& packets, const DecodeConfig& config, const CancelToken* cancel,
                  FrameRouter& router) {
+  auto check_cancelled = [&]() {
+    if (cancel && cancel->cancelled()) {
+      throw MediaError("Decoding " + packets.src + " was cancelled.");
+    }
+  };
+  if (use_turbojpeg(packets, config)) {
+    check_cancelled();
+    if (auto frame = decode_turbojpeg(*packets.packets.front(), packets, config)) {
+      if (router.add(frame.get())) {
+        router.finish();
+      }
+      return;
+    }  // else libjpeg-turbo cannot decode this JPEG: FFmpeg's decoder below takes it
+  }
   auto ctx = open_decoder(packets.params, packets.time_base, packets.src, config);
   if (ctx->codec_type != av_media_type(packets.media_type)) {
     throw MediaError("Failed to decode " + packets.src + ": \"" + packets.params.codec_name +
@@ -122,9 +137,7 @@ void run_decoder(const Packets& packets, const DecodeConfig& config, const Cance
   bool wanted = true;
   size_t index = 0;
   for (const auto& packet : packets.packets) {
-    if (cancel && cancel->cancelled()) {
-      throw MediaError("Decoding " + packets.src + " was cancelled.");
-    }
+    check_cancelled();
     ffmpeg::check(avcodec_send_packet(ctx.get(), packet.get()),
                   context + " (packet " + std::to_string(index) + ")");
     ++index;

@@ -20,6 +20,12 @@ struct DecodeConfig {
   std::optional<std::string> decoder;
   std::map<std::string, std::string> decoder_options;
   int num_threads = 1;
+  // The output size the frames are resized to (0: that side is not resized, or
+  // derived from the other with the aspect ratio). A decoder that downscales
+  // cheaply (libjpeg-turbo's DCT scaling, see jpeg_decoder.h) may decode at a
+  // smaller size that still gives exactly this output size, without upscaling.
+  int min_width = 0;
+  int min_height = 0;
 };
 
 // Opens a decoder for codec parameters given by name.

@@ -109,7 +109,11 @@ void FrameWriter::write(const AVFrame* frame, uint8_t* dst) {
       frame->color_range != src_range_) {
     sws_freeContext(sws_);
     sws_ = nullptr;
-    bool src_full = frame->color_range == AVCOL_RANGE_JPEG;
+    // An unspecified range means swscale's default, as in FFmpeg's scale filter:
+    // full for gray (e.g. gray JPEG and PNG), limited for YUV.
+    bool src_full = frame->color_range == AVCOL_RANGE_JPEG ||
+                    (frame->color_range == AVCOL_RANGE_UNSPECIFIED &&
+                     is_gray(static_cast<AVPixelFormat>(frame->format)));
     const auto src_fmt = strip_jpeg_range(static_cast<AVPixelFormat>(frame->format), &src_full);
     bool dst_full = false;
     const AVPixelFormat out_fmt = strip_jpeg_range(dst_fmt, &dst_full);

@@ -3,6 +3,14 @@
 The native call decodes every packet and filters the frames with the GIL
 released: ``fps → scale → format → trim to the window → pad/cut to num_frames``
 for video, ``atrim → aresample → aformat`` for audio.
+
+JPEG images are decoded by libjpeg-turbo when the build has it (FFmpeg's decoder
+takes over for JPEG flavours it cannot decode, and whenever ``decoder`` or
+``decoder_options`` are given; ``decoder="libjpeg-turbo"`` forces it). When the
+image is resized anyway, the requested size is passed as a hint so that it may
+decode at 1/2, 1/4 or 1/8 size in the DCT domain: only where every plane, chroma
+included, keeps at least the output's resolution, so the result is that of a
+full-size decode and resize up to rounding.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ _COMMON = {"filter_desc", "decoder", "decoder_options", "num_threads"}
 _ALLOWED = {"image": _VISUAL | _COMMON, "video": _VIDEO | _COMMON, "audio": _AUDIO | _COMMON}
 _PAD_MODES = {"repeat": "clone", "black": "add"}
 _WRITER_PIX_FMTS = frozenset({"rgb24", "bgr24", "rgba", "bgra", "argb", "abgr"})
+_TURBOJPEG = "libjpeg-turbo"  # the decoder name that forces the native JPEG fast path
 _SCALE_ALGOS = ("bilinear", "bicubic", "area", "lanczos", "neighbor", "fast_bilinear")
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "image": {"pix_fmt": "rgb24"},
@@ -104,12 +113,23 @@ def validate_decode_options(media_type: str, **options: Any) -> None:
     for name in ("filter_desc", "decoder"):
         if options.get(name) is not None and not isinstance(options[name], str):
             raise TypeError(f"{name} must be a str, got {type(options[name]).__name__}.")
+    if options.get("decoder") == _TURBOJPEG:
+        _check_turbojpeg(media_type, options)
     decoder_options = options.get("decoder_options")
     if decoder_options is not None and (
         not isinstance(decoder_options, Mapping)
         or not all(isinstance(k, str) and isinstance(v, str) for k, v in decoder_options.items())
     ):
         raise TypeError("decoder_options must be a mapping of str to str.")
+
+
+def _check_turbojpeg(media_type: str, options: Mapping[str, Any]) -> None:
+    if media_type != "image":
+        raise ValueError(f'decoder="{_TURBOJPEG}" decodes JPEG images only, not {media_type}.')
+    if not _native.has_turbojpeg():
+        raise ValueError(f'decoder="{_TURBOJPEG}" is unavailable: this build has no libjpeg-turbo.')
+    if options.get("decoder_options"):
+        raise ValueError(f'decoder="{_TURBOJPEG}" takes no decoder_options.')
 
 
 def _trim(name: str, window: tuple[float, float] | None) -> list[str]:
@@ -217,6 +237,16 @@ def _channel_layout(num_channels: int) -> str:
     return names.get(num_channels, f"{num_channels}c")
 
 
+def _size_hint(media_type: str, options: Mapping[str, Any]) -> dict[str, int]:
+    """The requested output size, which lets JPEG images decode smaller (DCT scaling).
+
+    Images only; a custom ``filter_desc`` (which may crop or pad) gets the full image.
+    """
+    if media_type != "image" or options.get("filter_desc"):
+        return {}
+    return {"min_width": options.get("width") or 0, "min_height": options.get("height") or 0}
+
+
 def _native_args(
     packets: Packets, options: dict[str, Any], native_output: bool | None
 ) -> dict[str, Any]:
@@ -237,6 +267,7 @@ def _native_args(
         "decoder": options.get("decoder"),
         "decoder_options": dict(options.get("decoder_options") or {}),
         "num_threads": options.get("num_threads") or 1,
+        **_size_hint(packets.media_type, options),
     }
 
 
@@ -332,7 +363,9 @@ def decode_image_batch(
         cancel: Stops the batch at the next image when cancelled.
         num_threads: Native threads to use.
         **options: Further image decode options (``scale_algo``, ``filter_desc``,
-            ``decoder_options``).
+            ``decoder``, ``decoder_options``). ``decoder="libjpeg-turbo"`` forces the
+            JPEG fast path (no fallback to FFmpeg); an FFmpeg decoder name such as
+            ``"mjpeg"`` turns it off.
 
     Returns:
         The batch of the images that decoded (None if none did), and one entry
@@ -364,6 +397,7 @@ def decode_image_batch(
         num_threads=max(1, num_threads),
         cancel=cancel,
         **output_args("image", **image_options),
+        **_size_hint("image", image_options),
     )
     errors: list[BaseException | None] = []
     for message in messages:

@@ -29,6 +29,15 @@ inline bool is_key_frame(const AVFrame* frame) {
 #endif
 }
 
+// Marks a frame as a key frame, the counterpart of is_key_frame().
+inline void mark_key_frame(AVFrame* frame) {
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(58, 29, 100)
+  frame->flags |= AV_FRAME_FLAG_KEY;
+#else
+  frame->key_frame = 1;
+#endif
+}
+
 // AVFrame::duration replaced AVFrame::pkt_duration in FFmpeg 6.0.
 inline int64_t frame_duration(const AVFrame* frame) {
 #if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(58, 2, 100)
