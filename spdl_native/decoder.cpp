@@ -58,6 +58,9 @@ class FrameRouter {
                                              packets_.time_base, packets_.src);
       output_time_base_ = graph_->output_time_base();
     }
+    if (graph_->is_identity()) {
+      return emit_(frame);  // a no-op format filter would only cost a copy per frame
+    }
     graph_->push(frame);
     return drain(/*flush=*/false) && !graph_->finished();
   }
@@ -134,10 +137,21 @@ void run_decoder(const Packets& packets, const DecodeConfig& config, const Cance
     }
   };
 
+  // Frames shown before a window's start are dropped anyway; those no other frame
+  // references need not be decoded at all (B-frames between the keyframe and start).
+  int64_t skip_before = AV_NOPTS_VALUE;
+  if (packets.media_type == MediaType::Video && packets.window && packets.window->first > 0) {
+    skip_before = static_cast<int64_t>(packets.window->first * packets.time_base.second /
+                                       packets.time_base.first);
+  }
   bool wanted = true;
   size_t index = 0;
   for (const auto& packet : packets.packets) {
     check_cancelled();
+    if (skip_before != AV_NOPTS_VALUE) {
+      const bool before = packet->pts != AV_NOPTS_VALUE && packet->pts < skip_before;
+      ctx->skip_frame = before ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+    }
     ffmpeg::check(avcodec_send_packet(ctx.get(), packet.get()),
                   context + " (packet " + std::to_string(index) + ")");
     ++index;

@@ -52,6 +52,21 @@ std::string source_args(MediaType type, const AVFrame* f, Rational tb) {
   return args;
 }
 
+// True for a graph "source -> one format filter -> sink" (no filter that alters content).
+bool only_format_filter(const AVFilterGraph* graph) {
+  if (graph->nb_filters != 3) {
+    return false;
+  }
+  for (unsigned i = 0; i < graph->nb_filters; ++i) {
+    const std::string name = graph->filters[i]->filter->name;
+    if (name != "buffer" && name != "abuffer" && name != "buffersink" && name != "abuffersink" &&
+        name != "format" && name != "aformat" && name != "null" && name != "anull") {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 FilterGraph::FilterGraph(const std::string& description, MediaType type, const AVFrame* first_frame,
@@ -87,6 +102,16 @@ FilterGraph::FilterGraph(const std::string& description, MediaType type, const A
   format_ = first_frame->format;
   sample_rate_ = first_frame->sample_rate;
   ffmpeg::check(av_channel_layout_copy(&layout_, &first_frame->ch_layout), context);
+  identity_ = only_format_filter(graph_.get()) && av_buffersink_get_format(sink_) == format_;
+  if (identity_ && audio) {
+    AVChannelLayout out{};
+    identity_ = av_buffersink_get_sample_rate(sink_) == sample_rate_ &&
+                av_buffersink_get_ch_layout(sink_, &out) >= 0 &&
+                !av_channel_layout_compare(&out, &layout_);
+    av_channel_layout_uninit(&out);
+  } else if (identity_) {
+    identity_ = av_buffersink_get_w(sink_) == width_ && av_buffersink_get_h(sink_) == height_;
+  }
 }
 
 FilterGraph::~FilterGraph() { av_channel_layout_uninit(&layout_); }

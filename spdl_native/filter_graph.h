@@ -29,6 +29,10 @@ class FilterGraph {
   // True once the graph will produce no more frames (e.g. trim reached its end).
   bool finished() const { return finished_; }
 
+  // True when the graph is only a format filter whose output equals its input
+  // (e.g. aformat=fltp on fltp audio): frames can bypass it unchanged.
+  bool is_identity() const { return identity_; }
+
   Rational output_time_base() const;
 
  private:
@@ -40,6 +44,7 @@ class FilterGraph {
   int width_ = 0, height_ = 0, format_ = -1, sample_rate_ = 0;
   AVChannelLayout layout_{};
   bool finished_ = false;
+  bool identity_ = false;
   int64_t end_pts_ = AV_NOPTS_VALUE;  // where the last frame pushed ends
 };
 
