@@ -17,7 +17,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import CancelledError, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from _media import LONG_VIDEO_NUM_FRAMES, Media
 
 import spdl.io
 from spdl.io import _decode, _demux
-from spdl.io._async import batch_load_image_future
+from spdl.io._batch import batch_load_image_future
 
 pytest_plugins = ["_aio_fixtures"]
 
@@ -45,6 +45,8 @@ class DecodeCall:
     error: BaseException | None = None
     start_time: float = 0.0
     end_time: float = 0.0
+    # Which pool ran it: tells this test's work from another test's leftovers.
+    thread: str = dataclasses.field(default_factory=lambda: threading.current_thread().name)
 
     @property
     def was_cancelled_natively(self) -> bool:
@@ -95,8 +97,34 @@ def long_packets(aio_media: Media) -> Any:
 
 @pytest.fixture
 def executor() -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
         yield pool
+    finally:
+        # After a failed test, queued work is dropped instead of being run to the end.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _block(executor: ThreadPoolExecutor, release: threading.Event) -> Future[bool]:
+    """Occupy the executor's worker until ``release`` is set (or ``TIMEOUT_S`` passes).
+
+    The timeout keeps a failing test from leaving the worker blocked forever, which
+    would hang the ``executor`` fixture's shutdown instead of reporting the failure.
+    """
+    return executor.submit(release.wait, TIMEOUT_S)
+
+
+class LaggingCallerExecutor(ThreadPoolExecutor):
+    """A pool whose ``submit`` yields the GIL after queueing the work.
+
+    The worker then runs ahead of the submitting thread: the interleaving that a busy
+    machine produces now and then, made systematic.
+    """
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future = super().submit(fn, *args, **kwargs)
+        time.sleep(0.002)
+        return future
 
 
 def _wait_started(calls: list[DecodeCall], count: int = 1) -> DecodeCall:
@@ -149,7 +177,7 @@ def test_future_cancel_drops_queued_work(
 ) -> None:
     packets = spdl.io.demux_media("image", aio_media.jpeg).result(TIMEOUT_S)
     release = threading.Event()
-    blocker = executor.submit(release.wait)
+    blocker = _block(executor, release)
     queued = [spdl.io.decode_packets(packets, executor=executor) for _ in range(3)]
     assert all(f.cancel() for f in queued)
     release.set()
@@ -162,7 +190,7 @@ def test_future_cancel_drops_queued_work(
 def test_executor_shutdown_with_cancel_futures_cancels_pending_futures(aio_media: Media) -> None:
     pool = ThreadPoolExecutor(max_workers=1)
     release = threading.Event()
-    blocker = pool.submit(release.wait)
+    blocker = _block(pool, release)
     demuxing = [spdl.io.demux_media("image", aio_media.jpeg, executor=pool) for _ in range(2)]
     streaming = spdl.io.streaming_demux("video", aio_media.video, [(0, 1), (1, 2)], executor=pool)
     pool.shutdown(wait=False, cancel_futures=True)
@@ -268,7 +296,7 @@ def test_cancelled_queued_async_work_never_runs(
     aio_media: Media, decode_calls: list[DecodeCall], executor: ThreadPoolExecutor
 ) -> None:
     release = threading.Event()
-    blocker = executor.submit(release.wait)
+    blocker = _block(executor, release)
 
     async def main() -> None:
         packets = await asyncio.wrap_future(spdl.io.demux_media("image", aio_media.jpeg))
@@ -380,7 +408,7 @@ def test_cancelling_a_batch_drops_its_queued_decodes(
     aio_media: Media, decode_calls: list[DecodeCall], executor: ThreadPoolExecutor
 ) -> None:
     release = threading.Event()
-    blocker = executor.submit(release.wait)
+    blocker = _block(executor, release)
     srcs = [io.BytesIO(p.read_bytes()) for p in aio_media.gray_images]  # per-source path
     future = batch_load_image_future(srcs, 16, 12, executor=executor)
     assert future.cancel()
@@ -390,14 +418,19 @@ def test_cancelling_a_batch_drops_its_queued_decodes(
     assert decode_calls == []
 
 
+@pytest.mark.parametrize("pool_type", [ThreadPoolExecutor, LaggingCallerExecutor])
 def test_strict_batch_failure_cancels_the_other_images(
-    aio_media: Media, decode_calls: list[DecodeCall], executor: ThreadPoolExecutor
+    aio_media: Media, decode_calls: list[DecodeCall], pool_type: type[ThreadPoolExecutor]
 ) -> None:
+    # One worker: the failing source's demux runs first, and the images after it must be
+    # cancelled before the worker takes any of their work, even when the worker runs
+    # ahead of the thread that is still starting them (LaggingCallerExecutor).
     good = [io.BytesIO(p.read_bytes()) for p in aio_media.gray_images]
     srcs = [aio_media.truncated_video, *good]  # fails first, in demux
-    with pytest.raises(spdl.io.AsyncIOFailure, match="demux"):
-        spdl.io.batch_load_image(srcs, 16, 12, executor=executor)
-    assert executor.submit(lambda: "free").result(TIMEOUT_S) == "free"
+    with pool_type(max_workers=1) as pool:
+        with pytest.raises(spdl.io.AsyncIOFailure, match="demux"):
+            spdl.io.batch_load_image(srcs, 16, 12, executor=pool)
+        assert pool.submit(lambda: "free").result(TIMEOUT_S) == "free"
     assert decode_calls == []  # the good images were dropped before decoding
 
 

@@ -1,4 +1,4 @@
-"""asyncio API, and the high-level loaders with their synchronous twins.
+"""asyncio API: every phase and loader as an awaitable.
 
 The ``async_*`` phase functions are plain functions, not coroutines: they validate
 their arguments, submit the work to the shared pools *when called*, and return an
@@ -6,25 +6,24 @@ their arguments, submit the work to the shared pools *when called*, and return a
 :mod:`spdl.io._concurrent`). Cancelling the awaiting task — directly or through
 ``asyncio.wait_for`` — cancels the work: queued work is dropped and a running decode
 stops at its next packet.
+
+The loaders' ``concurrent.futures`` and synchronous forms live in :mod:`._load_media`
+(one source) and :mod:`._batch` (a batch of images); ``load_media`` and
+``batch_load_image`` are re-exported here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
-import logging
-import os
-from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from typing import Any
 
-from spdl import _native
-
-from . import _concurrent, _convert, _decode, _demux, _executor
-from ._concurrent import AsyncIOFailure, describe_source
+from . import _concurrent
+from ._batch import batch_load_image, batch_load_image_future
 from ._decode import Frames
 from ._demux import Packets
+from ._load_media import load_media, load_media_future
 
 __all__ = [
     "async_batch_load_image",
@@ -38,8 +37,6 @@ __all__ = [
     "batch_load_image",
     "load_media",
 ]
-
-_LG = logging.getLogger("spdl.io")
 
 
 def _running_loop(name: str) -> asyncio.AbstractEventLoop:
@@ -284,104 +281,8 @@ def async_convert_frames_cpu(
 
 
 ################################################################################
-# High-level: one source
+# Loaders
 ################################################################################
-
-
-def _convert_option_names() -> frozenset[str]:
-    params = list(inspect.signature(_convert.convert).parameters.values())[1:]
-    return frozenset(p.name for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD)
-
-
-def _check_options(
-    name: str, options: Mapping[str, Any] | None, reserved: Sequence[str] = ()
-) -> dict[str, Any]:
-    if options is None:
-        return {}
-    if not isinstance(options, Mapping):
-        raise TypeError(f"`{name}` must be a mapping or None, got {type(options).__name__}.")
-    clash = sorted(set(options) & set(reserved))
-    if clash:
-        raise TypeError(f"{clash} must be passed as arguments, not in `{name}`.")
-    return dict(options)
-
-
-def _validate_convert_options(options: Mapping[str, Any]) -> None:
-    unknown = set(options) - _convert_option_names()
-    if unknown:
-        raise TypeError(
-            f"Unexpected convert option(s) {sorted(unknown)}; "
-            f"accepted: {sorted(_convert_option_names())}."
-        )
-
-
-@_concurrent.chain_futures
-def _load_media_chain(
-    media_type: str,
-    src: Any,
-    demux_options: dict[str, Any],
-    decode_options: dict[str, Any],
-    convert_options: dict[str, Any],
-    executor: Executor | None,
-) -> Generator[Future[Any], Any, None]:
-    packets = yield _concurrent.demux_media(media_type, src, executor=executor, **demux_options)
-    fused = getattr(_decode, "decode_to_buffer", None)
-    if fused is not None and not convert_options:
-        # One native call decodes and copies each frame into the output as it goes,
-        # so the frames and the buffer never coexist in memory.
-        yield _concurrent.submit_with_token(
-            functools.partial(_call_with_cancel, fused, packets, decode_options),
-            phase="decode",
-            src=describe_source(packets),
-            executor=executor,
-        )
-        return
-    frames = yield _concurrent.decode_packets(packets, executor=executor, **decode_options)
-    yield _concurrent.submit_convert(frames, executor=executor, **convert_options)
-
-
-def _call_with_cancel(
-    fn: Callable[..., Any], packets: Packets, options: dict[str, Any], cancel: Any
-) -> Any:
-    return fn(packets, cancel=cancel, **options)
-
-
-def load_media_future(
-    media_type: str,
-    src: Any,
-    demux_options: Mapping[str, Any] | None = None,
-    decode_options: Mapping[str, Any] | None = None,
-    convert_options: Mapping[str, Any] | None = None,
-    *,
-    executor: Executor | None = None,
-) -> Future[Any]:
-    """``concurrent.futures`` form of :func:`async_load_media` (arguments alike).
-
-    Args:
-        media_type: ``"image"``, ``"audio"`` or ``"video"``.
-        src: Path, bytes-like object, or binary file-like object.
-        demux_options: ``timestamp``, ``format``, ``format_options``.
-        decode_options: Options of :func:`spdl.io.decode_packets`.
-        convert_options: Options of the buffer conversion (none at present).
-        executor: Executor for all phases instead of the shared pools.
-
-    Returns:
-        A Future resolving to a ``CPUBuffer``.
-
-    Raises:
-        ValueError: If an argument has an invalid value.
-        TypeError: If an argument or option has an unsupported type or name.
-    """
-    demux_options = _check_options("demux_options", demux_options)
-    decode_options = _check_options("decode_options", decode_options)
-    convert_options = _check_options("convert_options", convert_options)
-    _concurrent.check_media_type(media_type)
-    _decode.validate_decode_options(media_type, **decode_options)
-    _validate_convert_options(convert_options)
-    # The demux arguments are validated by demux_media, which the chain calls now.
-    return _load_media_chain(
-        media_type, src, demux_options, decode_options, convert_options, executor
-    )
 
 
 def async_load_media(
@@ -432,256 +333,6 @@ def async_load_media(
         media_type, src, demux_options, decode_options, convert_options, executor=executor
     )
     return _wrap(loop, future)
-
-
-def _run_phase(phase: str, src: str, fn: functools.partial[Any]) -> Any:
-    try:
-        return fn()
-    except Exception as error:
-        raise AsyncIOFailure.wrap(phase, src, error) from error
-
-
-def load_media(
-    media_type: str,
-    src: Any,
-    demux_options: Mapping[str, Any] | None = None,
-    decode_options: Mapping[str, Any] | None = None,
-    convert_options: Mapping[str, Any] | None = None,
-) -> Any:
-    """Load one image, audio clip or video clip into a buffer, in the calling thread.
-
-    Synchronous twin of :func:`async_load_media`: same arguments and results, with the
-    three phases run one after another in the calling thread.
-
-    Args:
-        media_type: ``"image"``, ``"audio"`` or ``"video"``.
-        src: Path, bytes-like object, or binary file-like object.
-        demux_options: ``timestamp``, ``format``, ``format_options``.
-        decode_options: Options of :func:`spdl.io.decode_packets`.
-        convert_options: Options of the buffer conversion (none at present).
-
-    Returns:
-        A ``CPUBuffer`` (see :func:`async_load_media` for shapes).
-
-    Raises:
-        ValueError: If an argument has an invalid value.
-        TypeError: If an argument or option has an unsupported type or name.
-        AsyncIOFailure: If a phase fails; the message names the source and phase.
-
-    Example:
-        >>> buffer = spdl.io.load_media("image", "foo.jpg", decode_options={"width": 64})
-    """
-    demux_options = _check_options("demux_options", demux_options)
-    decode_options = _check_options("decode_options", decode_options)
-    convert_options = _check_options("convert_options", convert_options)
-    _concurrent.check_media_type(media_type)
-    timestamp = demux_options.pop("timestamp", None)
-    _concurrent.validate_demux_options(demux_options)
-    _demux.validate_demux_args(media_type, src, timestamp, **demux_options)
-    _decode.validate_decode_options(media_type, **decode_options)
-    _validate_convert_options(convert_options)
-
-    src_desc = describe_source(src)
-    demux = functools.partial(_demux.demux, media_type, src, timestamp, **demux_options)
-    packets = _run_phase("demux", src_desc, demux)
-    fused = getattr(_decode, "decode_to_buffer", None)
-    if fused is not None and not convert_options:
-        return _run_phase("decode", src_desc, functools.partial(fused, packets, **decode_options))
-    decode = functools.partial(_decode.decode, packets, **decode_options)
-    frames = _run_phase("decode", src_desc, decode)
-    convert = functools.partial(_convert.convert, frames, **convert_options)
-    return _run_phase("convert", src_desc, convert)
-
-
-################################################################################
-# High-level: batch of images
-################################################################################
-
-# Still-image files that the native batch decoder reads directly (no PyAV demuxing).
-_IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".qoi"}
-)
-_IMAGE_MAGICS = (
-    b"\xff\xd8\xff",  # JPEG
-    b"\x89PNG\r\n\x1a\n",
-    b"BM",
-    b"GIF87a",
-    b"GIF89a",
-    b"II*\x00",  # TIFF, little endian
-    b"MM\x00*",  # TIFF, big endian
-    b"qoif",
-)
-# Decode options the native batch decoder understands (besides width/height/pix_fmt).
-_FAST_PATH_OPTIONS = frozenset({"scale_algo", "filter_desc", "decoder_options", "num_threads"})
-
-
-def _is_still_image(src: Any) -> bool:
-    if isinstance(src, str | os.PathLike):
-        return os.path.splitext(os.fspath(src))[1].lower() in _IMAGE_EXTENSIONS
-    if isinstance(src, bytes | bytearray | memoryview):
-        head = bytes(memoryview(src).cast("B")[:12])
-        is_webp = head.startswith(b"RIFF") and head[8:12] == b"WEBP"
-        return is_webp or head.startswith(_IMAGE_MAGICS)
-    return False
-
-
-def _check_batch_args(
-    srcs: Sequence[Any],
-    width: int | None,
-    height: int | None,
-    pix_fmt: str | None,
-    demux_options: Mapping[str, Any] | None,
-    decode_options: Mapping[str, Any] | None,
-    convert_options: Mapping[str, Any] | None,
-    strict: bool,
-) -> tuple[list[Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
-    if isinstance(srcs, str | bytes | bytearray | memoryview) or not isinstance(srcs, Sequence):
-        raise TypeError(f"`srcs` must be a sequence of sources, got {type(srcs).__name__}.")
-    srcs = list(srcs)
-    if not srcs:
-        raise ValueError("`srcs` must contain at least one source.")
-    if not isinstance(strict, bool):
-        raise TypeError(f"`strict` must be a bool, got {type(strict).__name__}.")
-    demux = _check_options("demux_options", demux_options, reserved=("timestamp",))
-    decode = _check_options("decode_options", decode_options, ("width", "height", "pix_fmt"))
-    convert = _check_options("convert_options", convert_options)
-    _concurrent.validate_demux_options(demux)
-    for src in srcs:
-        _demux.validate_demux_args("image", src, None, **demux)
-    decode.update(width=width, height=height, pix_fmt=pix_fmt)
-    _decode.validate_decode_options("image", **decode)
-    _validate_convert_options(convert)
-    return srcs, demux, decode, convert
-
-
-def _log_failure(src: Any, error: BaseException) -> None:
-    _LG.error("Failed to load image %s: %s", describe_source(src), error)
-
-
-def _fast_batch_future(
-    srcs: list[Any],
-    decode_options: dict[str, Any],
-    strict: bool,
-    executor: Executor | None,
-) -> Future[Any]:
-    decode_image_batch = _decode.decode_image_batch
-    options = {k: v for k, v in decode_options.items() if k != "num_threads"}
-    # `num_threads` of decode options is FFmpeg's per-decoder threading, which does not
-    # apply here: the batch decoder spreads the images over as many native threads as
-    # the decode pool has.
-    num_threads = min(len(srcs), _executor.executor_sizes()[1])
-
-    def run(cancel: _native.CancelToken) -> Any:
-        buffer, errors = decode_image_batch(srcs, cancel=cancel, num_threads=num_threads, **options)
-        failures = [
-            (src, AsyncIOFailure.wrap(_batch_phase(error), describe_source(src), error))
-            for src, error in zip(srcs, errors, strict=True)
-            if error is not None
-        ]
-        for src, failure in failures:
-            _log_failure(src, failure)
-        if failures and strict:
-            raise failures[0][1]
-        if buffer is None:
-            raise _all_failed(len(srcs), failures[0][1] if failures else None)
-        return buffer
-
-    return _concurrent.submit_with_token(
-        run, phase="decode", src=f"<batch of {len(srcs)} images>", executor=executor
-    )
-
-
-def _batch_phase(error: BaseException) -> str:
-    # A source that cannot be read fails where the per-source path fails: in demux.
-    return "demux" if isinstance(error, OSError) else "decode"
-
-
-def _all_failed(num_srcs: int, first: BaseException | None) -> AsyncIOFailure:
-    failure = AsyncIOFailure(f"All {num_srcs} images failed to load. First error: {first}")
-    failure.__cause__ = first
-    return failure
-
-
-@_concurrent.chain_futures
-def _decode_image_chain(
-    src: Any,
-    demux_options: dict[str, Any],
-    decode_options: dict[str, Any],
-    executor: Executor | None,
-) -> Generator[Future[Any], Any, None]:
-    packets = yield _concurrent.demux_media("image", src, executor=executor, **demux_options)
-    yield _concurrent.decode_packets(packets, executor=executor, **decode_options)
-
-
-@_concurrent.chain_futures
-def _batch_chain(
-    srcs: list[Any],
-    demux_options: dict[str, Any],
-    decode_options: dict[str, Any],
-    convert_options: dict[str, Any],
-    strict: bool,
-    executor: Executor | None,
-) -> Generator[Future[Any], Any, None]:
-    futures = [_decode_image_chain(s, demux_options, decode_options, executor) for s in srcs]
-    gathered = _concurrent.gather_futures(
-        futures, strict=strict, on_error=lambda i, error: _log_failure(srcs[i], error)
-    )
-    try:
-        frames = yield gathered
-    except Exception as error:
-        for future in futures:  # do not leave the other images decoding
-            future.cancel()
-        if not strict and isinstance(error, AsyncIOFailure) and error.phase is None:
-            raise _all_failed(len(srcs), error.__cause__) from error.__cause__
-        raise
-    yield _concurrent.submit_convert(frames, executor=executor, **convert_options)
-
-
-def batch_load_image_future(
-    srcs: Sequence[Any],
-    width: int | None,
-    height: int | None,
-    pix_fmt: str | None = "rgb24",
-    demux_options: Mapping[str, Any] | None = None,
-    decode_options: Mapping[str, Any] | None = None,
-    convert_options: Mapping[str, Any] | None = None,
-    strict: bool = True,
-    *,
-    executor: Executor | None = None,
-) -> Future[Any]:
-    """``concurrent.futures`` form of :func:`async_batch_load_image` (arguments alike).
-
-    Args:
-        srcs: Image sources.
-        width: Output width.
-        height: Output height.
-        pix_fmt: Output pixel format.
-        demux_options: ``format``, ``format_options``.
-        decode_options: Other options of :func:`spdl.io.decode_packets`.
-        convert_options: Options of the buffer conversion (none at present).
-        strict: Fail if any image fails, instead of batching the others.
-        executor: Executor for all phases instead of the shared pools.
-
-    Returns:
-        A Future resolving to a ``CPUBuffer`` batch.
-
-    Raises:
-        ValueError: If ``srcs`` is empty or an argument has an invalid value.
-        TypeError: If an argument or option has an unsupported type or name.
-    """
-    srcs, demux, decode, convert = _check_batch_args(
-        srcs, width, height, pix_fmt, demux_options, decode_options, convert_options, strict
-    )
-    use_fast_path = (
-        hasattr(_decode, "decode_image_batch")
-        and not demux
-        and not convert
-        and set(decode) - {"width", "height", "pix_fmt"} <= _FAST_PATH_OPTIONS
-        and all(_is_still_image(src) for src in srcs)
-    )
-    if use_fast_path:
-        return _fast_batch_future(srcs, decode, strict, executor)
-    return _batch_chain(srcs, demux, decode, convert, strict, executor)
 
 
 def async_batch_load_image(
@@ -747,60 +398,3 @@ def async_batch_load_image(
         executor=executor,
     )
     return _wrap(loop, future)
-
-
-def batch_load_image(
-    srcs: Sequence[Any],
-    width: int | None,
-    height: int | None,
-    pix_fmt: str | None = "rgb24",
-    demux_options: Mapping[str, Any] | None = None,
-    decode_options: Mapping[str, Any] | None = None,
-    convert_options: Mapping[str, Any] | None = None,
-    strict: bool = True,
-    *,
-    executor: Executor | None = None,
-) -> Any:
-    """Load images into one batch buffer; blocks until done.
-
-    Synchronous twin of :func:`async_batch_load_image`: same arguments, results and
-    errors; the images are decoded concurrently in the shared pools while the calling
-    thread waits.
-
-    Args:
-        srcs: Image sources: paths, bytes-like objects or binary file-like objects.
-        width: Width of every output image; ``None`` keeps the decoded width.
-        height: Height of every output image; ``None`` keeps the decoded height.
-        pix_fmt: Output pixel format; ``None`` keeps the decoder's format.
-        demux_options: ``format``, ``format_options``.
-        decode_options: Other options of :func:`spdl.io.decode_packets`.
-        convert_options: Options of the buffer conversion (none at present).
-        strict: If ``True``, fail if any image fails; if ``False``, batch the others.
-        executor: Executor for all phases instead of the shared pools.
-
-    Returns:
-        A ``CPUBuffer`` of shape ``(B, height, width, 3)`` for ``rgb24``.
-
-    Raises:
-        ValueError: If ``srcs`` is empty or an argument has an invalid value.
-        TypeError: If an argument or option has an unsupported type or name.
-        AsyncIOFailure: If an image failed (``strict=True``) or every image failed.
-
-    Example:
-        >>> buffer = spdl.io.batch_load_image(["foo.jpg", "bar.png"], 121, 121)
-    """
-    future = batch_load_image_future(
-        srcs,
-        width,
-        height,
-        pix_fmt,
-        demux_options,
-        decode_options,
-        convert_options,
-        strict,
-        executor=executor,
-    )
-    try:
-        return future.result()
-    finally:
-        future.cancel()  # no-op when done; stops the work on KeyboardInterrupt

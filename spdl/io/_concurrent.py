@@ -9,26 +9,29 @@ Cancelling a returned Future removes the work from the pool's queue if it has no
 started; a decode that is already running is told to stop at its next packet through
 the ``CancelToken`` handed to the native decoder. The returned Futures stay *pending*
 until they finish (``Future.running()`` is always ``False``), which is what lets
-``Future.cancel()`` succeed on work that is already running.
+``Future.cancel()`` succeed on work that is already running (see :mod:`._futures`).
+Composing Futures (:func:`chain_futures`, :func:`wait_futures`) lives in
+:mod:`._chain`; both are re-exported here.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import logging
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from concurrent.futures import CancelledError, Executor, Future, InvalidStateError
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from importlib.util import find_spec
-from threading import Lock, RLock
-from typing import Any, TypeVar
+from typing import Any
 
 from spdl import _native
 
 from . import _convert, _decode, _demux, _executor
+from ._chain import chain_futures, wait_futures
 from ._decode import Frames
 from ._demux import Packets
+from ._futures import AsyncIOFailure, describe_source, submit, try_set
 
+# AsyncIOFailure, chain_futures and wait_futures are defined in ._futures and ._chain.
 __all__ = [
     "AsyncIOFailure",
     "chain_futures",
@@ -41,186 +44,14 @@ __all__ = [
     "wait_futures",
 ]
 
-_LG = logging.getLogger("spdl.io")
-
-T = TypeVar("T")
-
 _PACKETS_TYPES = (_native.ImagePackets, _native.AudioPackets, _native.VideoPackets)
 _CPU_FRAMES_TYPES = (_native.ImageFrames, _native.AudioFrames, _native.VideoFrames)
 _MEDIA_TYPES = ("image", "audio", "video")
 
 
 ################################################################################
-# Errors
+# Argument checks
 ################################################################################
-
-
-class AsyncIOFailure(RuntimeError):
-    """A demux, decode or convert operation failed in the background.
-
-    Raised by ``Future.result()`` and by ``await`` on the objects returned by the
-    ``spdl.io`` concurrent and asyncio functions. The message names the phase
-    (``"demux"``, ``"decode"`` or ``"convert"``), the source, and contains the
-    original error message (FFmpeg's text for media errors). The original exception
-    is available as ``__cause__``.
-
-    Attributes:
-        phase: The phase that failed, or ``None`` when several sources failed.
-        src: A printable description of the source, or ``None``.
-    """
-
-    def __init__(self, message: str, *, phase: str | None = None, src: str | None = None):
-        super().__init__(message)
-        self.phase = phase
-        self.src = src
-
-    @classmethod
-    def wrap(cls, phase: str, src: str, error: BaseException) -> AsyncIOFailure:
-        """Build the failure reported for ``error`` raised while running ``phase``.
-
-        Args:
-            phase: ``"demux"``, ``"decode"`` or ``"convert"``.
-            src: Description of the source being processed.
-            error: The original exception; it becomes ``__cause__``.
-
-        Returns:
-            ``error`` itself if it already is an ``AsyncIOFailure``, otherwise a new
-            ``AsyncIOFailure`` whose ``__cause__`` is ``error``.
-        """
-        if isinstance(error, AsyncIOFailure):
-            return error
-        detail = f"{type(error).__name__}: {error}"
-        # Media errors usually name the source already; do not repeat it.
-        where = "" if src in str(error) else f" {src}"
-        failure = cls(f"Failed to {phase}{where}: {detail}", phase=phase, src=src)
-        failure.__cause__ = error
-        return failure
-
-
-def describe_source(src: object) -> str:
-    """Return a short printable description of a media source for error messages.
-
-    Args:
-        src: A path, bytes-like object, file-like object, or native Packets/Frames.
-
-    Returns:
-        The ``src`` attribute of Packets/Frames, otherwise the path, ``<bytes of N
-        bytes>`` for in-memory data, or the ``name`` of a file object.
-    """
-    if isinstance(src, _native.Packets | _native.Frames):
-        return src.src
-    return _demux.describe_source(src)  # type: ignore[arg-type]
-
-
-################################################################################
-# Submission
-################################################################################
-
-
-def _try_set(setter: Callable[[Any], None], value: Any) -> None:
-    # The outer Future may have been cancelled while the work ran: drop the outcome.
-    try:
-        setter(value)
-    except InvalidStateError:
-        pass
-
-
-def _submit(
-    executor: Executor,
-    fn: Callable[[], T],
-    *,
-    phase: str,
-    src: str,
-    token: _native.CancelToken | None = None,
-) -> Future[T]:
-    """Run ``fn`` on ``executor``; return a Future whose cancellation reaches the work."""
-    outer: Future[T] = Future()
-
-    def run() -> None:
-        if outer.done():  # cancelled between dequeue and start
-            return
-        try:
-            with _executor.track_cancel_token(token):
-                result = fn()
-        except Exception as error:
-            _try_set(outer.set_exception, AsyncIOFailure.wrap(phase, src, error))
-        except BaseException as error:  # KeyboardInterrupt, SystemExit
-            _try_set(outer.set_exception, error)
-            raise
-        else:
-            _try_set(outer.set_result, result)
-
-    inner = executor.submit(run)
-
-    def on_outer_done(future: Future[T]) -> None:
-        if future.cancelled():
-            inner.cancel()  # drops it from the queue if it has not started
-            if token is not None:
-                token.cancel()  # stops a running native decode at its next packet
-
-    def on_inner_done(future: Future[None]) -> None:
-        if future.cancelled():  # e.g. the executor was shut down with cancel_futures=True
-            outer.cancel()
-
-    outer.add_done_callback(on_outer_done)
-    inner.add_done_callback(on_inner_done)
-    return outer
-
-
-def submit_with_token(
-    fn: Callable[[_native.CancelToken], T],
-    *,
-    phase: str,
-    src: str,
-    executor: Executor | None = None,
-) -> Future[T]:
-    """Run ``fn(cancel_token)`` on the decode pool; cancelling the Future sets the token.
-
-    Args:
-        fn: Native work that takes a ``CancelToken`` and stops when it is set.
-        phase: Phase named in :class:`AsyncIOFailure` messages.
-        src: Source named in :class:`AsyncIOFailure` messages.
-        executor: Executor to run on instead of the shared decode pool.
-
-    Returns:
-        A Future of ``fn``'s result.
-    """
-    token = _native.CancelToken()
-    return _submit(
-        executor or _executor.get_decode_executor(),
-        functools.partial(fn, token),
-        phase=phase,
-        src=src,
-        token=token,
-    )
-
-
-def submit_convert(
-    frames: Frames | list[Any], *, executor: Executor | None = None, **convert_options: Any
-) -> Future[Any]:
-    """Submit a conversion of already validated arguments (used inside chains).
-
-    Args:
-        frames: Frames, or a list of image frames.
-        executor: Executor to run on instead of the shared decode/convert pool.
-        **convert_options: Passed to the conversion.
-
-    Returns:
-        A Future resolving to a ``CPUBuffer``.
-
-    Raises:
-        TypeError: If ``frames`` is not frames or a list of image frames.
-        ValueError: If the frames of a batch differ in size or format.
-    """
-    if isinstance(frames, tuple):
-        frames = list(frames)
-    _convert.validate_frames(frames)
-    return _submit(
-        executor or _executor.get_decode_executor(),
-        functools.partial(_convert.convert, frames, **convert_options),
-        phase="convert",
-        src=_describe_frames(frames),
-    )
 
 
 def _demux_option_names() -> frozenset[str]:
@@ -312,7 +143,7 @@ def demux_media(
     _check_executor(executor)
     validate_demux_options(demux_options)
     _demux.validate_demux_args(media_type, src, timestamp, **demux_options)
-    return _submit(
+    return submit(
         executor or _executor.get_demux_executor(),
         functools.partial(_demux.demux, media_type, src, timestamp, **demux_options),
         phase="demux",
@@ -398,11 +229,11 @@ def streaming_demux(
                     raise RuntimeError(
                         f"the demuxer produced {index} windows, expected {len(futures)}"
                     ) from None
-                _try_set(future.set_result, packets)
+                try_set(future.set_result, packets)
         except Exception as error:
             failure = AsyncIOFailure.wrap("demux", src_desc, error)
             for future in futures[index:]:
-                _try_set(future.set_exception, failure)
+                try_set(future.set_exception, failure)
         finally:
             close = getattr(packets_iter, "close", None)
             if close is not None:
@@ -472,7 +303,7 @@ def decode_packets(
     _check_executor(executor)
     _decode.validate_decode_options(packets.media_type, **decode_options)
     token = _native.CancelToken()
-    return _submit(
+    return submit(
         executor or _executor.get_decode_executor(),
         functools.partial(_decode.decode, packets, cancel=token, **decode_options),
         phase="decode",
@@ -553,6 +384,34 @@ def _describe_frames(frames: Any) -> str:
     if isinstance(src, str):
         return repr(src)
     return f"<{type(frames).__name__}>"
+
+
+def submit_convert(
+    frames: Frames | list[Any], *, executor: Executor | None = None, **convert_options: Any
+) -> Future[Any]:
+    """Submit a conversion of already validated arguments (used inside chains).
+
+    Args:
+        frames: Frames, or a list of image frames.
+        executor: Executor to run on instead of the shared decode/convert pool.
+        **convert_options: Passed to the conversion.
+
+    Returns:
+        A Future resolving to a ``CPUBuffer``.
+
+    Raises:
+        TypeError: If ``frames`` is not frames or a list of image frames.
+        ValueError: If the frames of a batch differ in size or format.
+    """
+    if isinstance(frames, tuple):
+        frames = list(frames)
+    _convert.validate_frames(frames)
+    return submit(
+        executor or _executor.get_decode_executor(),
+        functools.partial(_convert.convert, frames, **convert_options),
+        phase="convert",
+        src=_describe_frames(frames),
+    )
 
 
 def convert_frames(
@@ -638,252 +497,3 @@ def convert_frames_cpu(
     """
     check_cpu_frames(frames)
     return convert_frames(frames, executor=executor)
-
-
-################################################################################
-# Helpers
-################################################################################
-
-
-def _outcome(future: Future[Any]) -> tuple[Any, BaseException | None]:
-    if future.cancelled():
-        return None, CancelledError()
-    error = future.exception()
-    if error is not None:
-        return None, error
-    return future.result(), None
-
-
-def chain_futures(
-    generator_function: Callable[..., Generator[Future[Any], Any, Any]],
-) -> Callable[..., Future[Any]]:
-    """Turn a generator of Futures into a function that returns one Future.
-
-    The decorated generator yields Futures. When a yielded Future finishes, its result
-    is sent back into the generator (or its exception thrown in, where the generator
-    may catch it), all from ``add_done_callback``: no thread ever blocks waiting. The
-    returned Future resolves to the result of the last yielded Future (or to the value
-    the generator ``return``s, if not ``None``), or fails with the first error the
-    generator does not handle. The generator runs up to its first ``yield`` during
-    the call, so argument errors raised there reach the caller directly.
-
-    Cancelling the returned Future cancels the Future the generator is waiting on and
-    closes the generator.
-
-    Args:
-        generator_function: A generator function that yields
-            ``concurrent.futures.Future`` objects.
-
-    Returns:
-        A function with the same arguments that returns a ``concurrent.futures.Future``.
-
-    Raises:
-        TypeError: (through the returned Future) if the generator yields something
-            other than a Future.
-
-    Example:
-        >>> @spdl.io.chain_futures
-        ... def load_image(src):
-        ...     packets = yield spdl.io.demux_media("image", src)
-        ...     frames = yield spdl.io.decode_packets(packets)
-        ...     yield spdl.io.convert_frames(frames)
-        >>> buffer = load_image("foo.jpg").result()
-    """
-
-    @functools.wraps(generator_function)
-    def wrapper(*args: Any, **kwargs: Any) -> Future[Any]:
-        generator = generator_function(*args, **kwargs)
-        if not inspect.isgenerator(generator):
-            raise TypeError(
-                f"{generator_function.__qualname__} must be a generator function "
-                f"(one that yields Futures), got a {type(generator).__name__} from it."
-            )
-        return _Chain(generator).start()
-
-    return wrapper
-
-
-class _Chain:
-    """Drive a generator of Futures with done-callbacks (see :func:`chain_futures`)."""
-
-    def __init__(self, generator: Generator[Future[Any], Any, Any]):
-        self._generator = generator
-        self._result: Future[Any] = Future()
-        self._lock = RLock()  # guards the generator and `_waiting_on`
-        self._waiting_on: Future[Any] | None = None
-        self._last: Any = None
-
-    def start(self) -> Future[Any]:
-        try:
-            first = next(self._generator)
-        except StopIteration as stop:
-            self._result.set_result(stop.value)
-            return self._result
-        self._result.add_done_callback(self._on_result_done)
-        self._wait(first)
-        return self._result
-
-    def _on_result_done(self, result: Future[Any]) -> None:
-        if result.cancelled():
-            with self._lock:
-                waiting_on = self._waiting_on
-            if waiting_on is not None:
-                waiting_on.cancel()
-
-    def _wait(self, future: object) -> None:
-        if not isinstance(future, Future):
-            self._step(
-                None,
-                TypeError(
-                    "A function decorated with chain_futures must yield "
-                    f"concurrent.futures.Future objects, got {type(future).__name__}."
-                ),
-            )
-            return
-        with self._lock:
-            self._waiting_on = future
-        if self._result.cancelled():
-            future.cancel()
-        future.add_done_callback(self._on_yielded_done)
-
-    def _on_yielded_done(self, future: Future[Any]) -> None:
-        value, error = _outcome(future)
-        self._step(value, error)
-
-    def _step(self, value: Any, error: BaseException | None) -> None:
-        # Resume the generator until it yields a Future that is not done yet.
-        while True:
-            with self._lock:
-                self._waiting_on = None
-                if self._result.done():  # cancelled from outside
-                    self._generator.close()
-                    return
-                if error is None:
-                    self._last = value
-                try:
-                    if error is not None:
-                        future = self._generator.throw(error)
-                    else:
-                        future = self._generator.send(value)
-                except StopIteration as stop:
-                    outcome = self._last if stop.value is None else stop.value
-                    _try_set(self._result.set_result, outcome)
-                    return
-                except CancelledError:
-                    self._result.cancel()
-                    return
-                except BaseException as unhandled:
-                    _try_set(self._result.set_exception, unhandled)
-                    return
-            if isinstance(future, Future) and future.done():
-                value, error = _outcome(future)
-                continue
-            self._wait(future)
-            return
-
-
-def wait_futures(futures: Sequence[Future[T]], strict: bool = True) -> Future[list[T]]:
-    """Return a Future that resolves when all the given Futures are done.
-
-    Nothing blocks: completion is tracked with ``add_done_callback``. Cancelling the
-    returned Future cancels the input Futures that are not done.
-
-    Args:
-        futures: The Futures to wait for.
-        strict: If ``True``, the returned Future fails with the first error among
-            ``futures`` as soon as it happens. If ``False``, failures are logged
-            (logger ``"spdl.io"``) and the results of the successful Futures are
-            returned; if every Future failed, the returned Future fails with
-            :class:`AsyncIOFailure`.
-
-    Returns:
-        A Future resolving to the results in the order of ``futures`` (only the
-        successful ones when ``strict=False``). An empty input resolves to ``[]``.
-
-    Raises:
-        TypeError: If an element of ``futures`` is not a ``concurrent.futures.Future``.
-
-    Example:
-        >>> futures = [spdl.io.demux_media("image", src) for src in ["a.jpg", "b.png"]]
-        >>> packets = spdl.io.wait_futures(futures).result()
-    """
-
-    def log(index: int, error: BaseException) -> None:
-        _LG.error("Future #%d failed: %s: %s", index, type(error).__name__, error)
-
-    return gather_futures(futures, strict=strict, on_error=None if strict else log)
-
-
-def gather_futures(
-    futures: Sequence[Future[T]],
-    *,
-    strict: bool,
-    on_error: Callable[[int, BaseException], None] | None = None,
-) -> Future[list[T]]:
-    """Implementation of :func:`wait_futures` with a hook called on each failure.
-
-    Args:
-        futures: The Futures to wait for.
-        strict: See :func:`wait_futures`.
-        on_error: Called as ``on_error(index, error)`` for each input that fails
-            (cancelled inputs included) before the result is decided.
-
-    Returns:
-        See :func:`wait_futures`.
-
-    Raises:
-        TypeError: If an element of ``futures`` is not a ``concurrent.futures.Future``.
-    """
-    futures = list(futures)
-    for future in futures:
-        if not isinstance(future, Future):
-            raise TypeError(
-                f"wait_futures expects concurrent.futures.Future objects, "
-                f"got {type(future).__name__}."
-            )
-    result: Future[list[T]] = Future()
-    if not futures:
-        result.set_result([])
-        return result
-
-    lock = Lock()
-    remaining = [len(futures)]
-
-    def finish() -> None:
-        outcomes = [_outcome(f) for f in futures]
-        values = [value for value, error in outcomes if error is None]
-        errors = [error for _, error in outcomes if error is not None]
-        if strict and errors:
-            _try_set(result.set_exception, errors[0])
-        elif errors and not values:
-            failure = AsyncIOFailure(
-                f"All {len(futures)} futures failed. First error: "
-                f"{type(errors[0]).__name__}: {errors[0]}"
-            )
-            failure.__cause__ = errors[0]
-            _try_set(result.set_exception, failure)
-        else:
-            _try_set(result.set_result, values)
-
-    def on_done(index: int, future: Future[T]) -> None:
-        _, error = _outcome(future)
-        if error is not None and not result.done():
-            if on_error is not None:
-                on_error(index, error)
-            if strict:
-                _try_set(result.set_exception, error)
-        with lock:
-            remaining[0] -= 1
-            last = remaining[0] == 0
-        if last:
-            finish()
-
-    def on_result_done(res: Future[list[T]]) -> None:
-        if res.cancelled():
-            for future in futures:
-                future.cancel()
-
-    result.add_done_callback(on_result_done)
-    for index, future in enumerate(futures):
-        future.add_done_callback(functools.partial(on_done, index))
-    return result

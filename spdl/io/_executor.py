@@ -146,14 +146,19 @@ def _register_exit_hook() -> None:
 def _shutdown_at_exit() -> None:
     global _demux_executor, _decode_executor, _shutting_down
     with _lock:
-        _shutting_down = True
+        _shutting_down = True  # work that starts from now on is cancelled as it starts
         executors = [e for e in (_demux_executor, _decode_executor) if e is not None]
         _demux_executor = _decode_executor = None
+    # Drop the queued work first, while the workers are still busy with the running
+    # work: stopping that first would free the workers to start queued work.
+    for executor in executors:
+        executor.shutdown(wait=False, cancel_futures=True)
+    with _lock:
         tokens = list(_active_tokens.values())
     for token in tokens:
         token.cancel()
     for executor in executors:
-        executor.shutdown(wait=True, cancel_futures=True)
+        executor.shutdown(wait=True)
 
 
 def _get(kind: str) -> ThreadPoolExecutor:

@@ -1,0 +1,273 @@
+"""Loading a batch of images into one buffer.
+
+Still images given as paths or bytes are decoded by one native call
+(``_decode.decode_image_batch``); any other source is demuxed and decoded on its own,
+and the frames are converted into one batch. With ``strict``, the first failure
+cancels the images not yet loaded. The awaitable form, ``async_batch_load_image``,
+is in :mod:`._async`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Generator, Mapping, Sequence
+from concurrent.futures import Executor, Future
+from typing import Any
+
+from spdl import _native
+
+from . import _concurrent, _decode, _demux, _executor
+from ._chain import chain_futures, gather_futures
+from ._futures import AsyncIOFailure, describe_source, submit_with_token
+from ._load_media import check_options, validate_convert_options
+
+__all__ = ["batch_load_image", "batch_load_image_future"]
+
+_LG = logging.getLogger("spdl.io")
+
+# Still-image files that the native batch decoder reads directly (no PyAV demuxing).
+_IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".qoi"}
+)
+_IMAGE_MAGICS = (
+    b"\xff\xd8\xff",  # JPEG
+    b"\x89PNG\r\n\x1a\n",
+    b"BM",
+    b"GIF87a",
+    b"GIF89a",
+    b"II*\x00",  # TIFF, little endian
+    b"MM\x00*",  # TIFF, big endian
+    b"qoif",
+)
+# Decode options the native batch decoder understands (besides width/height/pix_fmt).
+_FAST_PATH_OPTIONS = frozenset({"scale_algo", "filter_desc", "decoder_options", "num_threads"})
+
+
+def _is_still_image(src: Any) -> bool:
+    if isinstance(src, str | os.PathLike):
+        return os.path.splitext(os.fspath(src))[1].lower() in _IMAGE_EXTENSIONS
+    if isinstance(src, bytes | bytearray | memoryview):
+        head = bytes(memoryview(src).cast("B")[:12])
+        is_webp = head.startswith(b"RIFF") and head[8:12] == b"WEBP"
+        return is_webp or head.startswith(_IMAGE_MAGICS)
+    return False
+
+
+def _check_batch_args(
+    srcs: Sequence[Any],
+    width: int | None,
+    height: int | None,
+    pix_fmt: str | None,
+    demux_options: Mapping[str, Any] | None,
+    decode_options: Mapping[str, Any] | None,
+    convert_options: Mapping[str, Any] | None,
+    strict: bool,
+) -> tuple[list[Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    if isinstance(srcs, str | bytes | bytearray | memoryview) or not isinstance(srcs, Sequence):
+        raise TypeError(f"`srcs` must be a sequence of sources, got {type(srcs).__name__}.")
+    srcs = list(srcs)
+    if not srcs:
+        raise ValueError("`srcs` must contain at least one source.")
+    if not isinstance(strict, bool):
+        raise TypeError(f"`strict` must be a bool, got {type(strict).__name__}.")
+    demux = check_options("demux_options", demux_options, reserved=("timestamp",))
+    decode = check_options("decode_options", decode_options, ("width", "height", "pix_fmt"))
+    convert = check_options("convert_options", convert_options)
+    _concurrent.validate_demux_options(demux)
+    for src in srcs:
+        _demux.validate_demux_args("image", src, None, **demux)
+    decode.update(width=width, height=height, pix_fmt=pix_fmt)
+    _decode.validate_decode_options("image", **decode)
+    validate_convert_options(convert)
+    return srcs, demux, decode, convert
+
+
+def _log_failure(src: Any, error: BaseException) -> None:
+    _LG.error("Failed to load image %s: %s", describe_source(src), error)
+
+
+def _fast_batch_future(
+    srcs: list[Any],
+    decode_options: dict[str, Any],
+    strict: bool,
+    executor: Executor | None,
+) -> Future[Any]:
+    decode_image_batch = _decode.decode_image_batch
+    options = {k: v for k, v in decode_options.items() if k != "num_threads"}
+    # `num_threads` of decode options is FFmpeg's per-decoder threading, which does not
+    # apply here: the batch decoder spreads the images over as many native threads as
+    # the decode pool has.
+    num_threads = min(len(srcs), _executor.executor_sizes()[1])
+
+    def run(cancel: _native.CancelToken) -> Any:
+        buffer, errors = decode_image_batch(srcs, cancel=cancel, num_threads=num_threads, **options)
+        failures = [
+            (src, AsyncIOFailure.wrap(_batch_phase(error), describe_source(src), error))
+            for src, error in zip(srcs, errors, strict=True)
+            if error is not None
+        ]
+        for src, failure in failures:
+            _log_failure(src, failure)
+        if failures and strict:
+            raise failures[0][1]
+        if buffer is None:
+            raise _all_failed(len(srcs), failures[0][1] if failures else None)
+        return buffer
+
+    return submit_with_token(
+        run, phase="decode", src=f"<batch of {len(srcs)} images>", executor=executor
+    )
+
+
+def _batch_phase(error: BaseException) -> str:
+    # A source that cannot be read fails where the per-source path fails: in demux.
+    return "demux" if isinstance(error, OSError) else "decode"
+
+
+def _all_failed(num_srcs: int, first: BaseException | None) -> AsyncIOFailure:
+    failure = AsyncIOFailure(f"All {num_srcs} images failed to load. First error: {first}")
+    failure.__cause__ = first
+    return failure
+
+
+@chain_futures
+def _decode_image_chain(
+    src: Any,
+    demux_options: dict[str, Any],
+    decode_options: dict[str, Any],
+    executor: Executor | None,
+) -> Generator[Future[Any], Any, None]:
+    packets = yield _concurrent.demux_media("image", src, executor=executor, **demux_options)
+    yield _concurrent.decode_packets(packets, executor=executor, **decode_options)
+
+
+@chain_futures
+def _batch_chain(
+    srcs: list[Any],
+    demux_options: dict[str, Any],
+    decode_options: dict[str, Any],
+    convert_options: dict[str, Any],
+    strict: bool,
+    executor: Executor | None,
+) -> Generator[Future[Any], Any, None]:
+    # The images are started one by one *inside* the gather, so that a strict failure
+    # seen while they are being started stops the starting and cancels the started
+    # ones before any other queued work of theirs can run.
+    gathered = gather_futures(
+        (_decode_image_chain(s, demux_options, decode_options, executor) for s in srcs),
+        strict=strict,
+        on_error=lambda i, error: _log_failure(srcs[i], error),
+        cancel_on_failure=True,
+    )
+    try:
+        frames = yield gathered
+    except AsyncIOFailure as error:
+        if not strict and error.phase is None:
+            raise _all_failed(len(srcs), error.__cause__) from error.__cause__
+        raise
+    yield _concurrent.submit_convert(frames, executor=executor, **convert_options)
+
+
+def batch_load_image_future(
+    srcs: Sequence[Any],
+    width: int | None,
+    height: int | None,
+    pix_fmt: str | None = "rgb24",
+    demux_options: Mapping[str, Any] | None = None,
+    decode_options: Mapping[str, Any] | None = None,
+    convert_options: Mapping[str, Any] | None = None,
+    strict: bool = True,
+    *,
+    executor: Executor | None = None,
+) -> Future[Any]:
+    """``concurrent.futures`` form of :func:`spdl.io.async_batch_load_image` (arguments alike).
+
+    Args:
+        srcs: Image sources.
+        width: Output width.
+        height: Output height.
+        pix_fmt: Output pixel format.
+        demux_options: ``format``, ``format_options``.
+        decode_options: Other options of :func:`spdl.io.decode_packets`.
+        convert_options: Options of the buffer conversion (none at present).
+        strict: Fail if any image fails, instead of batching the others.
+        executor: Executor for all phases instead of the shared pools.
+
+    Returns:
+        A Future resolving to a ``CPUBuffer`` batch.
+
+    Raises:
+        ValueError: If ``srcs`` is empty or an argument has an invalid value.
+        TypeError: If an argument or option has an unsupported type or name.
+    """
+    srcs, demux, decode, convert = _check_batch_args(
+        srcs, width, height, pix_fmt, demux_options, decode_options, convert_options, strict
+    )
+    use_fast_path = (
+        hasattr(_decode, "decode_image_batch")
+        and not demux
+        and not convert
+        and set(decode) - {"width", "height", "pix_fmt"} <= _FAST_PATH_OPTIONS
+        and all(_is_still_image(src) for src in srcs)
+    )
+    if use_fast_path:
+        return _fast_batch_future(srcs, decode, strict, executor)
+    return _batch_chain(srcs, demux, decode, convert, strict, executor)
+
+
+def batch_load_image(
+    srcs: Sequence[Any],
+    width: int | None,
+    height: int | None,
+    pix_fmt: str | None = "rgb24",
+    demux_options: Mapping[str, Any] | None = None,
+    decode_options: Mapping[str, Any] | None = None,
+    convert_options: Mapping[str, Any] | None = None,
+    strict: bool = True,
+    *,
+    executor: Executor | None = None,
+) -> Any:
+    """Load images into one batch buffer; blocks until done.
+
+    Synchronous twin of :func:`spdl.io.async_batch_load_image`: same arguments, results and
+    errors; the images are decoded concurrently in the shared pools while the calling
+    thread waits.
+
+    Args:
+        srcs: Image sources: paths, bytes-like objects or binary file-like objects.
+        width: Width of every output image; ``None`` keeps the decoded width.
+        height: Height of every output image; ``None`` keeps the decoded height.
+        pix_fmt: Output pixel format; ``None`` keeps the decoder's format.
+        demux_options: ``format``, ``format_options``.
+        decode_options: Other options of :func:`spdl.io.decode_packets`.
+        convert_options: Options of the buffer conversion (none at present).
+        strict: If ``True``, fail if any image fails; if ``False``, batch the others.
+        executor: Executor for all phases instead of the shared pools.
+
+    Returns:
+        A ``CPUBuffer`` of shape ``(B, height, width, 3)`` for ``rgb24``.
+
+    Raises:
+        ValueError: If ``srcs`` is empty or an argument has an invalid value.
+        TypeError: If an argument or option has an unsupported type or name.
+        AsyncIOFailure: If an image failed (``strict=True``) or every image failed.
+
+    Example:
+        >>> buffer = spdl.io.batch_load_image(["foo.jpg", "bar.png"], 121, 121)
+    """
+    future = batch_load_image_future(
+        srcs,
+        width,
+        height,
+        pix_fmt,
+        demux_options,
+        decode_options,
+        convert_options,
+        strict,
+        executor=executor,
+    )
+    try:
+        return future.result()
+    finally:
+        future.cancel()  # no-op when done; stops the work on KeyboardInterrupt

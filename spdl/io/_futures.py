@@ -1,0 +1,176 @@
+"""Work on an executor as a ``Future`` whose cancellation reaches the work.
+
+:func:`submit` runs a function on an executor and returns a Future of its own: it
+stays *pending* until the work finishes (``Future.running()`` is always ``False``),
+so ``Future.cancel()`` succeeds even on running work. Cancelling it removes queued
+work from the executor's queue, and sets the ``CancelToken`` of running native work,
+which then stops at its next packet. A failure surfaces as :class:`AsyncIOFailure`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, InvalidStateError
+from typing import Any, TypeVar
+
+from spdl import _native
+
+from . import _demux, _executor
+
+__all__ = ["AsyncIOFailure", "describe_source", "submit", "submit_with_token", "try_set"]
+
+T = TypeVar("T")
+
+
+class AsyncIOFailure(RuntimeError):
+    """A demux, decode or convert operation failed in the background.
+
+    Raised by ``Future.result()`` and by ``await`` on the objects returned by the
+    ``spdl.io`` concurrent and asyncio functions. The message names the phase
+    (``"demux"``, ``"decode"`` or ``"convert"``), the source, and contains the
+    original error message (FFmpeg's text for media errors). The original exception
+    is available as ``__cause__``.
+
+    Attributes:
+        phase: The phase that failed, or ``None`` when several sources failed.
+        src: A printable description of the source, or ``None``.
+    """
+
+    def __init__(self, message: str, *, phase: str | None = None, src: str | None = None):
+        super().__init__(message)
+        self.phase = phase
+        self.src = src
+
+    @classmethod
+    def wrap(cls, phase: str, src: str, error: BaseException) -> AsyncIOFailure:
+        """Build the failure reported for ``error`` raised while running ``phase``.
+
+        Args:
+            phase: ``"demux"``, ``"decode"`` or ``"convert"``.
+            src: Description of the source being processed.
+            error: The original exception; it becomes ``__cause__``.
+
+        Returns:
+            ``error`` itself if it already is an ``AsyncIOFailure``, otherwise a new
+            ``AsyncIOFailure`` whose ``__cause__`` is ``error``.
+        """
+        if isinstance(error, AsyncIOFailure):
+            return error
+        detail = f"{type(error).__name__}: {error}"
+        # Media errors usually name the source already; do not repeat it.
+        where = "" if src in str(error) else f" {src}"
+        failure = cls(f"Failed to {phase}{where}: {detail}", phase=phase, src=src)
+        failure.__cause__ = error
+        return failure
+
+
+def describe_source(src: object) -> str:
+    """Return a short printable description of a media source for error messages.
+
+    Args:
+        src: A path, bytes-like object, file-like object, or native Packets/Frames.
+
+    Returns:
+        The ``src`` attribute of Packets/Frames, otherwise the path, ``<bytes of N
+        bytes>`` for in-memory data, or the ``name`` of a file object.
+    """
+    if isinstance(src, _native.Packets | _native.Frames):
+        return src.src
+    return _demux.describe_source(src)  # type: ignore[arg-type]
+
+
+def try_set(setter: Callable[[Any], None], value: Any) -> None:
+    """Call ``setter(value)`` unless the Future is already done (e.g. cancelled).
+
+    Args:
+        setter: ``future.set_result`` or ``future.set_exception``.
+        value: The result or exception.
+    """
+    # The outer Future may have been cancelled while the work ran: drop the outcome.
+    try:
+        setter(value)
+    except InvalidStateError:
+        pass
+
+
+def submit(
+    executor: Executor,
+    fn: Callable[[], T],
+    *,
+    phase: str,
+    src: str,
+    token: _native.CancelToken | None = None,
+) -> Future[T]:
+    """Run ``fn`` on ``executor``; return a Future whose cancellation reaches the work.
+
+    Args:
+        executor: Where ``fn`` runs.
+        fn: The work, without arguments.
+        phase: Phase named in :class:`AsyncIOFailure` messages.
+        src: Source named in :class:`AsyncIOFailure` messages.
+        token: The ``CancelToken`` that ``fn`` watches, set when the Future is
+            cancelled; ``None`` for work that cannot stop once started.
+
+    Returns:
+        A Future of ``fn``'s result, failing with :class:`AsyncIOFailure`.
+    """
+    outer: Future[T] = Future()
+
+    def run() -> None:
+        if outer.done():  # cancelled between dequeue and start
+            return
+        try:
+            with _executor.track_cancel_token(token):
+                result = fn()
+        except Exception as error:
+            try_set(outer.set_exception, AsyncIOFailure.wrap(phase, src, error))
+        except BaseException as error:  # KeyboardInterrupt, SystemExit
+            try_set(outer.set_exception, error)
+            raise
+        else:
+            try_set(outer.set_result, result)
+
+    inner = executor.submit(run)
+
+    def on_outer_done(future: Future[T]) -> None:
+        if future.cancelled():
+            inner.cancel()  # drops it from the queue if it has not started
+            if token is not None:
+                token.cancel()  # stops a running native decode at its next packet
+
+    def on_inner_done(future: Future[None]) -> None:
+        if future.cancelled():  # e.g. the executor was shut down with cancel_futures=True
+            outer.cancel()
+
+    outer.add_done_callback(on_outer_done)
+    inner.add_done_callback(on_inner_done)
+    return outer
+
+
+def submit_with_token(
+    fn: Callable[[_native.CancelToken], T],
+    *,
+    phase: str,
+    src: str,
+    executor: Executor | None = None,
+) -> Future[T]:
+    """Run ``fn(cancel_token)`` on the decode pool; cancelling the Future sets the token.
+
+    Args:
+        fn: Native work that takes a ``CancelToken`` and stops when it is set.
+        phase: Phase named in :class:`AsyncIOFailure` messages.
+        src: Source named in :class:`AsyncIOFailure` messages.
+        executor: Executor to run on instead of the shared decode pool.
+
+    Returns:
+        A Future of ``fn``'s result.
+    """
+    token = _native.CancelToken()
+    return submit(
+        executor or _executor.get_decode_executor(),
+        functools.partial(fn, token),
+        phase=phase,
+        src=src,
+        token=token,
+    )
