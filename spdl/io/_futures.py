@@ -132,16 +132,22 @@ def submit(
             try_set(outer.set_result, result)
 
     inner = executor.submit(run)
+    # Each callback drops its link once it has fired: Futures keep their callbacks,
+    # and two Futures whose callbacks refer to each other would form a cycle that
+    # holds the result (a whole decoded batch) until the garbage collector runs.
+    links: dict[str, Future[Any]] = {"inner": inner, "outer": outer}
 
     def on_outer_done(future: Future[T]) -> None:
-        if future.cancelled():
-            inner.cancel()  # drops it from the queue if it has not started
+        other = links.pop("inner", None)
+        if future.cancelled() and other is not None:
+            other.cancel()  # drops it from the queue if it has not started
             if token is not None:
                 token.cancel()  # stops a running native decode at its next packet
 
     def on_inner_done(future: Future[None]) -> None:
-        if future.cancelled():  # e.g. the executor was shut down with cancel_futures=True
-            outer.cancel()
+        other = links.pop("outer", None)
+        if future.cancelled() and other is not None:
+            other.cancel()  # e.g. the executor was shut down with cancel_futures=True
 
     outer.add_done_callback(on_outer_done)
     inner.add_done_callback(on_inner_done)
