@@ -44,10 +44,16 @@ def to_torch(buffer: Any) -> Any:
         buffer: A CPUBuffer (or a CUDA buffer once the GPU path produces one).
 
     Returns:
-        A tensor that keeps the buffer alive.
+        A tensor with the buffer's shape and dtype (no copy) that keeps the buffer
+        alive.
 
     Raises:
         ImportError: PyTorch is not installed (``pip install spdl[torch]``).
+
+    Example:
+        >>> tensor = spdl.io.to_torch(spdl.io.load_image("foo.jpg"))
+        >>> tensor.shape, tensor.dtype
+        (torch.Size([240, 320, 3]), torch.uint8)
     """
     import torch
 
@@ -65,6 +71,10 @@ def to_numba(buffer: Any) -> Any:
 
     Raises:
         TypeError: ``buffer`` is not a CPUBuffer.
+
+    Example:
+        >>> array = spdl.io.to_numba(spdl.io.load_audio("speech.wav"))
+        >>> numba.njit(lambda a: a.sum())(array)  # runs on the buffer's memory
     """
     _check_cpu(buffer, "to_numba")
     return np.asarray(buffer)
@@ -82,6 +92,11 @@ def to_cupy(buffer: Any) -> Any:
     Raises:
         TypeError: ``buffer`` lives in host memory.
         ImportError: CuPy is not installed (``pip install spdl[cuda]``).
+
+    Note:
+        Only the NVDEC path produces CUDA buffers, and it is not implemented yet
+        (see :func:`spdl.io.decode_packets_nvdec`); until then this function has
+        nothing to accept.
     """
     if isinstance(buffer, _native.CPUBuffer):
         raise TypeError("to_cupy expects a CUDA buffer; use to_numpy for a CPUBuffer.")
