@@ -201,6 +201,15 @@ def compute_targets(res: Results, w2_output_bytes: int) -> list[Target]:
             ),
             _ratio_target(
                 res,
+                "W3 spdl-windows / best of decord, pyav",
+                "w3_clips",
+                "spdl-windows",
+                ["decord", "pyav"],
+                1.3,
+                t,
+            ),
+            _ratio_target(
+                res,
                 "W3 spdl-streaming / best of decord, pyav",
                 "w3_clips",
                 "spdl-streaming",

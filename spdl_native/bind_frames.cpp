@@ -8,6 +8,7 @@
 #include "bindings.h"
 #include "buffer.h"
 #include "cancel.h"
+#include "clip_decoder.h"
 #include "decoder.h"
 #include "frames.h"
 #include "jpeg_decoder.h"
@@ -41,6 +42,16 @@ std::unique_ptr<CPUBuffer> decode_to_buffer(const Packets& packets, std::string 
   config.min_height = min_height;
   OutputFormat output{width, height, std::move(pix_fmt), std::move(scale_algo)};
   return decode_packets_to_buffer(packets, config, output, cancel, expected_frames);
+}
+
+std::vector<std::unique_ptr<CPUBuffer>> decode_windows(
+    const std::vector<const Packets*>& spans, const std::vector<WindowUs>& windows,
+    std::optional<std::string> decoder, std::map<std::string, std::string> decoder_options,
+    int num_threads, const CancelToken* cancel, int width, int height, std::string pix_fmt,
+    std::string scale_algo) {
+  DecodeConfig config{"", std::move(decoder), std::move(decoder_options), num_threads};
+  OutputFormat output{width, height, std::move(pix_fmt), std::move(scale_algo)};
+  return decode_windows_to_buffers(spans, windows, config, output, cancel);
 }
 
 nb::object get_item(const Frames& self, nb::handle key) {
@@ -111,6 +122,16 @@ void register_frames(nb::module_& m) {
         nb::arg("pix_fmt") = "", nb::arg("scale_algo") = "bilinear", nb::arg("min_width") = 0,
         nb::arg("min_height") = 0, nb::call_guard<nb::gil_scoped_release>(),
         "Decodes and converts in one pass, GIL released: frames go straight into the buffer.");
+  m.def("decode_windows", &decode_windows, nb::arg("spans"), nb::arg("windows"),
+        nb::arg("decoder").none() = nb::none(),
+        nb::arg("decoder_options") = std::map<std::string, std::string>{},
+        nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(), nb::arg("width") = 0,
+        nb::arg("height") = 0, nb::arg("pix_fmt") = "", nb::arg("scale_algo") = "bilinear",
+        nb::call_guard<nb::gil_scoped_release>(),
+        "Decodes several windows of one video stream in one forward pass, GIL released. "
+        "spans: VideoPackets in stream order, each from a keyframe; windows: [start, end) in "
+        "microseconds (end INT64_MAX: open). Returns one buffer per window, None where no "
+        "frame lies in the window.");
   m.def("has_turbojpeg", &has_turbojpeg,
         "Whether this build decodes JPEG images with libjpeg-turbo (decoder=\"libjpeg-turbo\").");
   m.def(

@@ -42,7 +42,7 @@ from spdl.io._concurrent import (
 )
 from spdl.io._errors import MediaError
 from spdl.io._executor import executor_sizes, set_executor_sizes
-from spdl.io._load import load_audio, load_image, load_video
+from spdl.io._load import load_audio, load_image, load_video, load_video_windows
 
 __all__ = [
     "AsyncIOFailure",
@@ -74,6 +74,7 @@ __all__ = [
     "load_image",
     "load_media",
     "load_video",
+    "load_video_windows",
     "set_executor_sizes",
     "streaming_demux",
     "to_cupy",

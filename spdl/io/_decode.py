@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeAlias
 
@@ -29,6 +30,8 @@ __all__ = [
     "decode",
     "decode_to_buffer",
     "decode_image_batch",
+    "decode_windows_to_buffers",
+    "writes_windows_natively",
     "validate_decode_options",
     "build_filter_desc",
 ]
@@ -230,6 +233,71 @@ def output_args(media_type: str, **options: Any) -> dict[str, Any]:
         "pix_fmt": opts.get("pix_fmt") or "",
         "scale_algo": opts.get("scale_algo") or "bilinear",
     }
+
+
+def writes_windows_natively(**options: Any) -> bool:
+    """Whether :func:`decode_windows_to_buffers` takes these video decode options.
+
+    It writes frames with the native writer only: ``frame_rate``, ``num_frames``
+    and ``filter_desc`` need a filter graph, as do pixel formats the writer does
+    not produce (see :func:`writes_natively`).
+    """
+    if any(options.get(name) for name in ("frame_rate", "num_frames", "filter_desc")):
+        return False
+    return writes_natively("video", **options)
+
+
+def _window_us(window: tuple[float, float]) -> tuple[int, int]:
+    """A window in whole microseconds, as the trim filter parses ``trim=start=S:end=E``
+    from the text :func:`build_filter_desc` writes (digits past the sixth truncated),
+    so that a window selects exactly the frames that trimming to it keeps."""
+    start, end = (float(t) for t in window)
+    return (
+        int(Decimal(repr(start)) * 1_000_000),
+        2**63 - 1 if math.isinf(end) else int(Decimal(repr(end)) * 1_000_000),
+    )
+
+
+def decode_windows_to_buffers(
+    spans: Sequence[Packets],
+    windows: Sequence[tuple[float, float]],
+    *,
+    cancel: _native.CancelToken | None = None,
+    **options: Any,
+) -> list[_native.CPUBuffer | None]:
+    """Decodes several windows of one video in one native call (GIL released).
+
+    The spans are decoded forward once, with one decoder; each frame whose time
+    lies in a window is scaled / converted straight into that window's buffer.
+
+    Args:
+        spans: Packets of one video stream from :func:`spdl.io._demux.demux_spans`.
+        windows: Half-open ``(start, end)`` windows in seconds, in any order.
+        cancel: A token that stops the decode at its next packet when cancelled.
+        **options: Video decode options that :func:`writes_windows_natively` accepts.
+
+    Returns:
+        One buffer ``(N, ...)`` per window, in the order of ``windows``; None for a
+        window in which no frame lies.
+
+    Raises:
+        TypeError, ValueError: Invalid options, or options that need a filter graph.
+        MediaError: The packets cannot be decoded.
+    """
+    validate_decode_options("video", **options)
+    if not writes_windows_natively(**options):
+        raise ValueError(
+            f"decode_windows_to_buffers writes rgb24-like formats without filters; got {options}."
+        )
+    return _native.decode_windows(
+        list(spans),
+        [_window_us(window) for window in windows],
+        decoder=options.get("decoder"),
+        decoder_options=dict(options.get("decoder_options") or {}),
+        num_threads=options.get("num_threads") or 1,
+        cancel=cancel,
+        **output_args("video", **options),
+    )
 
 
 def _channel_layout(num_channels: int) -> str:

@@ -18,7 +18,16 @@ import av
 from spdl import _native
 from spdl.io._errors import MediaError
 
-__all__ = ["MediaType", "Source", "Packets", "demux", "iter_demux", "validate_demux_args"]
+__all__ = [
+    "MediaType",
+    "Source",
+    "Packets",
+    "UnknownPacketOrder",
+    "demux",
+    "demux_spans",
+    "iter_demux",
+    "validate_demux_args",
+]
 
 MediaType: TypeAlias = Literal["image", "audio", "video"]
 Source: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO"
@@ -28,11 +37,19 @@ Window: TypeAlias = tuple[float, float]
 _MEDIA_TYPES = ("image", "audio", "video")
 _NOPTS = -(2**63)
 _AUDIO_PREROLL_S = 0.2
+# Decoder options, per stream index, that turn the probe decode of opening off.
+_NO_PROBE_DECODE = [{"skip_frame": "all"}] * 8
+_MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"
 _PACKET_CLASSES = {
     "image": _native.ImagePackets,
     "audio": _native.AudioPackets,
     "video": _native.VideoPackets,
 }
+
+
+class UnknownPacketOrder(Exception):
+    """The demuxer reports neither the byte offset nor the dts of a packet, so
+    :func:`demux_spans` cannot tell whether it read it already."""
 
 
 class _BytesReader(io.RawIOBase):
@@ -123,7 +140,12 @@ def _validate_window(timestamp: object) -> None:
         raise ValueError(f"timestamp must satisfy 0 <= start < end, got {timestamp!r}.")
 
 
-def _open(src: Source, format: str | None, format_options: Mapping[str, str] | None):
+def _open(
+    src: Source,
+    format: str | None,
+    format_options: Mapping[str, str] | None,
+    stream_options: list[dict[str, str]] | None = None,
+):
     name = describe_source(src)
     if isinstance(src, str | os.PathLike):
         path = os.fspath(src)
@@ -143,6 +165,7 @@ def _open(src: Source, format: str | None, format_options: Mapping[str, str] | N
             mode="r",
             format=format,
             options=dict(format_options or {}),
+            stream_options=stream_options or [],
             metadata_errors="replace",
         )
     except av.FFmpegError as e:
@@ -150,6 +173,29 @@ def _open(src: Source, format: str | None, format_options: Mapping[str, str] | N
     except (ValueError, TypeError, OSError) as e:
         # PyAV's own parsing of damaged headers raises these too.
         raise MediaError(f"Failed to open {name}: {type(e).__name__}: {e}") from e
+
+
+def _open_indexed(src: Source, format: str | None, format_options: Mapping[str, str] | None):
+    """Opens like :func:`_open`, without the probe decode where the container makes it moot.
+
+    Opening makes FFmpeg decode the first frames of every stream to learn what the
+    container may not say (``avformat_find_stream_info``): for H.264 up to seven
+    frames, a keyframe among them, tens of milliseconds for HD video. The MP4 / MOV
+    family stores every timestamp and size in its index, and the native decoder
+    reads the pixel format from the bitstream, so there it is skipped; any other
+    format is opened again as usual. Paths and bytes only (a file-like object
+    could not be read twice).
+    """
+    if not isinstance(src, str | os.PathLike | bytes | bytearray | memoryview):
+        return _open(src, format, format_options)
+    try:
+        container = _open(src, format, format_options, _NO_PROBE_DECODE)
+    except MediaError:  # e.g. MPEG-TS, whose streams appear only while probing
+        return _open(src, format, format_options)
+    if container.format.name == _MP4_FAMILY:
+        return container
+    container.close()
+    return _open(src, format, format_options)
 
 
 def _pick_stream(container, media_type: MediaType, name: str):
@@ -202,41 +248,69 @@ def _new_packets(stream, media_type: MediaType, name: str, window: Window | None
     return packets
 
 
-def _read(container, stream, media_type: MediaType, name: str, window: Window | None):
-    packets = _new_packets(stream, media_type, name, window)
+def _seek(container, stream, name: str, seconds: float) -> None:
+    """Seeks to the keyframe at or before ``seconds``."""
     tb = stream.time_base or Fraction(1, 1)
-    if window is not None and window[0] > 0:
-        # Audio decoders (AAC, MP3, Opus...) need pre-roll: their first frame after a
-        # seek overlaps the previous one. The decode trims to the exact sample anyway.
-        seek_s = max(0.0, window[0] - _AUDIO_PREROLL_S) if media_type == "audio" else window[0]
-        try:
-            container.seek(int(seek_s / tb), stream=stream, backward=True, any_frame=False)
-        except av.FFmpegError as e:
-            raise MediaError(f"Failed to seek {name} to {window[0]} s: {e}") from e
-    end = None if window is None or math.isinf(window[1]) else window[1] / tb
+    try:
+        container.seek(int(seconds / tb), stream=stream, backward=True, any_frame=False)
+    except av.FFmpegError as e:
+        raise MediaError(f"Failed to seek {name} to {seconds} s: {e}") from e
+
+
+def _iter_packets(container, stream, name: str, end: float | None) -> Iterator:
+    """Yields the non-empty packets from the current position on, until one whose
+    decode time reaches ``end`` (in the stream's time base; None: to the end)."""
     try:
         for packet in container.demux(stream):
             if packet.size == 0:
                 continue
-            pts, dts = packet.pts, packet.dts
             if end is not None:
                 # A frame shown before `end` is decoded before it, so stop on decode order;
                 # reordered B-frames are complete once dts passes `end`.
-                order = dts if dts is not None else pts
+                order = packet.dts if packet.dts is not None else packet.pts
                 if order is not None and order >= end:
-                    break
-            packets.add(
-                packet,
-                _NOPTS if pts is None else pts,
-                _NOPTS if dts is None else dts,
-                packet.duration or 0,
-                packet.is_keyframe,
-                [(sd.data_desc, bytes(sd)) for sd in packet.iter_sidedata()],
-            )
-            if media_type == "image":
-                break
+                    return
+            yield packet
     except av.FFmpegError as e:
         raise MediaError(f"Failed to demux {name}: {e}") from e
+
+
+def _add(packets: Packets, packet) -> None:
+    pts, dts = packet.pts, packet.dts
+    packets.add(
+        packet,
+        _NOPTS if pts is None else pts,
+        _NOPTS if dts is None else dts,
+        packet.duration or 0,
+        packet.is_keyframe,
+        [(sd.data_desc, bytes(sd)) for sd in packet.iter_sidedata()],
+    )
+
+
+def _position(packet) -> int | None:
+    """Where a packet lies in its stream, increasing in decode order: its byte offset
+    when the demuxer knows it, else its dts (which Matroska leaves unset after a seek)."""
+    return packet.pos if packet.pos is not None else packet.dts
+
+
+def _end_ts(stream, window: Window | None) -> float | None:
+    """The end of a window in the stream's time base (None: no end)."""
+    if window is None or math.isinf(window[1]):
+        return None
+    return window[1] / (stream.time_base or Fraction(1, 1))
+
+
+def _read(container, stream, media_type: MediaType, name: str, window: Window | None):
+    packets = _new_packets(stream, media_type, name, window)
+    if window is not None and window[0] > 0:
+        # Audio decoders (AAC, MP3, Opus...) need pre-roll: their first frame after a
+        # seek overlaps the previous one. The decode trims to the exact sample anyway.
+        seek_s = max(0.0, window[0] - _AUDIO_PREROLL_S) if media_type == "audio" else window[0]
+        _seek(container, stream, name, seek_s)
+    for packet in _iter_packets(container, stream, name, _end_ts(stream, window)):
+        _add(packets, packet)
+        if media_type == "image":
+            break
     if len(packets) == 0:
         where = f" in the window {window}" if window is not None else ""
         raise MediaError(f"Failed to demux {name}: no {media_type} packet found{where}.")
@@ -310,3 +384,77 @@ def iter_demux(
             if window[0] == 0:
                 container.seek(0, stream=stream, backward=True, any_frame=False)
             yield _read(container, stream, media_type, name, window)
+
+
+def demux_spans(
+    src: Source,
+    timestamps: Sequence[Window],
+    *,
+    format: str | None = None,
+    format_options: Mapping[str, str] | None = None,
+) -> list[Packets]:
+    """Demuxes the video packets that cover several windows in one pass, opening the source once.
+
+    The windows are visited by start time. For each, the demuxer seeks to the
+    keyframe at or before its start. When that keyframe was already read for an
+    earlier window (the windows overlap, or lie in one GOP), reading goes straight
+    on from the last packet read: the same span grows and no packet is read twice.
+    Otherwise a new span starts there, and the GOPs in between are never read.
+
+    Args:
+        src: As in :func:`demux`.
+        timestamps: Windows ``(start, end)`` in seconds, in any order.
+        format: Force a demuxer.
+        format_options: Demuxer options.
+
+    Returns:
+        One VideoPackets per span, in stream order. Each starts at a keyframe and
+        holds every packet up to the first whose decode time reaches the end of its
+        last window, so it decodes every frame shown in its windows.
+
+    Raises:
+        TypeError, ValueError: Invalid arguments.
+        FileNotFoundError: The path does not exist.
+        MediaError: The data cannot be demuxed, or no packet lies in any window.
+        UnknownPacketOrder: The demuxer reports neither the byte offset nor the dts
+            of a packet (load the windows one by one instead).
+    """
+    validate_demux_args("video", src, None, format=format, format_options=format_options)
+    for window in timestamps:
+        _validate_window(window)
+    windows = sorted((float(start), float(end)) for start, end in timestamps)
+    name = describe_source(src)
+    spans: list[Packets] = []
+    read_until = -math.inf  # the windows ending by then have all their packets read
+    last_read: int | None = None  # position of the last packet read (see _position)
+    with _open_indexed(src, format, format_options) as container:
+        stream = _pick_stream(container, "video", name)
+        for window in windows:
+            if window[1] <= read_until:
+                continue
+            if spans or window[0] > 0:
+                _seek(container, stream, name, window[0])
+            first, skipping = True, False
+            for packet in _iter_packets(container, stream, name, _end_ts(stream, window)):
+                position = _position(packet)
+                if position is None:
+                    raise UnknownPacketOrder(f"{name}: a packet has neither offset nor dts.")
+                if first:
+                    first = False
+                    # Landed at or before the last packet read: this window continues the span.
+                    skipping = last_read is not None and position <= last_read
+                    if skipping:
+                        spans[-1].timestamp = (spans[-1].timestamp[0], window[1])
+                    else:
+                        spans.append(_new_packets(stream, "video", name, window))
+                if skipping:
+                    # The span holds these already; add from the first packet after them.
+                    if position <= last_read:
+                        continue
+                    skipping = False
+                _add(spans[-1], packet)
+                last_read = position
+            read_until = max(read_until, window[1])
+    if not spans:
+        raise MediaError(f"Failed to demux {name}: no video packet found in the windows {windows}.")
+    return spans

@@ -1,0 +1,34 @@
+// Several timestamp windows of one video, decoded in one forward pass: every
+// decoded frame goes straight into the output of each window it lies in.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "buffer.h"
+#include "cancel.h"
+#include "decoder.h"
+#include "frame_writer.h"
+#include "packets.h"
+
+namespace spdl {
+
+// A half-open window [start, end) in microseconds, as FFmpeg's trim filter takes
+// it (so that a window selects exactly the frames a trim of the same window keeps);
+// INT64_MAX as the end leaves the window open.
+using WindowUs = std::pair<int64_t, int64_t>;
+
+// Decodes `spans` (packets of one video stream, in stream order; each starts at
+// a keyframe) with one decoder, flushed between spans, and writes every frame
+// whose presentation time lies in a window, scaled / converted by `output`, into
+// that window's buffer (N, ...). Non-reference frames outside every window are
+// not decoded. Returns one buffer per window, in the order of `windows`; null
+// for a window in which no frame was decoded. `config.filter_desc` must be empty.
+// Checks `cancel` before each packet: MediaError("... cancelled").
+std::vector<std::unique_ptr<CPUBuffer>> decode_windows_to_buffers(
+    const std::vector<const Packets*>& spans, const std::vector<WindowUs>& windows,
+    const DecodeConfig& config, const OutputFormat& output, const CancelToken* cancel);
+
+}  // namespace spdl
