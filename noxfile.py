@@ -225,6 +225,13 @@ def _build_docs(session: nox.Session, *args: str) -> None:
 
 
 @nox.session(python=PYTHON)
+def compat(session: nox.Session) -> None:
+    """Compiles the native sources against newer FFmpeg headers (Debian trixie 7.1, sid)."""
+    session.install("nanobind")
+    session.run("python", "tools/ffmpeg_compat.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Builds the documentation site with mkdocs (strict: warnings are errors)."""
     _install_spdl(session, "[docs]")
