@@ -188,9 +188,10 @@ def load_video_windows(
             lies past the end of the video); the message names the source and the window.
 
     Example:
-        >>> windows = [(0, 1), (4, 5), (8, 9)]
-        >>> [b.shape for b in spdl.io.load_video_windows("foo.mp4", windows, width=224, height=224)]
-        [(30, 224, 224, 3), (30, 224, 224, 3), (30, 224, 224, 3)]
+        >>> windows = ((0, 1), (4, 5), (8, 9))
+        >>> buffers = spdl.io.load_video_windows("foo.mp4", windows, width=224, height=224)
+        >>> len(buffers), buffers[0].shape
+        (3, (30, 224, 224, 3))
     """
     demux_opts, decode_opts = split_options(options)
     validate_demux_args("video", src, None, **demux_opts)
