@@ -87,9 +87,16 @@ class MapCache {
   }
 
  private:
+  // The cache only keeps memory that was just in use, so it never raises the peak;
+  // by default it may hold an eighth of physical memory (SPDL_BUFFER_CACHE_MB overrides).
   MapCache() {
-    const char* env = std::getenv("SPDL_BUFFER_CACHE_MB");
-    limit_ = (env ? std::strtoull(env, nullptr, 10) : 1024) << 20;
+    if (const char* env = std::getenv("SPDL_BUFFER_CACHE_MB")) {
+      limit_ = std::strtoull(env, nullptr, 10) << 20;
+    } else {
+      const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+      limit_ =
+          pages > 0 && page_size > 0 ? static_cast<size_t>(pages) * page_size / 8 : (1ULL << 30);
+    }
   }
 
   std::mutex mutex_;
