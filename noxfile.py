@@ -225,6 +225,35 @@ def _build_docs(session: nox.Session, *args: str) -> None:
 
 
 @nox.session(python=PYTHON)
+def asan(session: nox.Session) -> None:
+    """Leak soak under AddressSanitizer/LeakSanitizer (extension built with SPDL_ASAN=ON)."""
+    _install_spdl(session, "[test]")
+    session.install("nanobind", "cmake", "ninja")
+    build = Path(session.create_tmp()) / "asan"
+    nanobind_dir = session.run("python", "-m", "nanobind", "--cmake_dir", silent=True).strip()
+    session.run(
+        "cmake", "-S", "spdl_native", "-B", str(build), "-G", "Ninja",
+        "-DCMAKE_BUILD_TYPE=RelWithDebInfo", "-DSPDL_ASAN=ON", f"-Dnanobind_ROOT={nanobind_dir}",
+    )  # fmt: skip
+    session.run("ninja", "-C", str(build))
+    extension = next(build.glob("_native*.so"))
+
+    def gcc_lib(name: str) -> str:
+        command = ["gcc", f"-print-file-name={name}"]
+        return subprocess.run(command, capture_output=True, text=True).stdout.strip()
+
+    preload = f"{gcc_lib('libasan.so')} {gcc_lib('libstdc++.so')}"
+    env = {
+        "LD_PRELOAD": preload,
+        "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1:malloc_context_size=8",
+        "LSAN_OPTIONS": f"suppressions={ROOT / 'stress' / 'lsan.supp'}",
+        "PYTHONMALLOC": "malloc",
+    }
+    args = session.posargs or ["--images", "3000", "--videos", "100"]
+    session.run("python", "stress/asan_soak.py", str(extension), *args, env=env)
+
+
+@nox.session(python=PYTHON)
 def compat(session: nox.Session) -> None:
     """Compiles the native sources against newer FFmpeg headers (Debian trixie 7.1, sid)."""
     session.install("nanobind")
