@@ -29,7 +29,7 @@ from . import _convert, _decode, _demux, _executor
 from ._chain import chain_futures, wait_futures
 from ._decode import Frames
 from ._demux import Packets
-from ._futures import AsyncIOFailure, describe_source, submit, try_set
+from ._futures import AsyncIOFailure, describe_source, reject_unknown_options, submit, try_set
 
 # AsyncIOFailure, chain_futures and wait_futures are defined in ._futures and ._chain.
 __all__ = [
@@ -70,12 +70,7 @@ def validate_demux_options(demux_options: Mapping[str, Any]) -> None:
     Raises:
         TypeError: If an option is unknown.
     """
-    unknown = set(demux_options) - _demux_option_names()
-    if unknown:
-        raise TypeError(
-            f"Unexpected demux option(s) {sorted(unknown)}; "
-            f"accepted: {sorted(_demux_option_names())}."
-        )
+    reject_unknown_options("demux", demux_options, _demux_option_names())
 
 
 def check_media_type(media_type: object) -> None:

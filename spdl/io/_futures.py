@@ -10,7 +10,7 @@ which then stops at its next packet. A failure surfaces as :class:`AsyncIOFailur
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Executor, Future, InvalidStateError
 from typing import Any, TypeVar
 
@@ -180,3 +180,23 @@ def submit_with_token(
         src=src,
         token=token,
     )
+
+
+def reject_unknown_options(
+    kind: str, options: Mapping[str, Any], accepted: Collection[str]
+) -> None:
+    """Raise ``TypeError`` naming the options of ``kind`` that are not in ``accepted``.
+
+    Args:
+        kind: What the options are for (``"demux"``, ``"convert"``), used in the message.
+        options: The options given.
+        accepted: The option names that are allowed.
+
+    Raises:
+        TypeError: If an option is unknown.
+    """
+    unknown = set(options) - set(accepted)
+    if unknown:
+        raise TypeError(
+            f"Unexpected {kind} option(s) {sorted(unknown)}; accepted: {sorted(accepted)}."
+        )

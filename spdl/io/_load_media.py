@@ -17,7 +17,7 @@ from typing import Any
 from . import _concurrent, _convert, _decode, _demux
 from ._chain import chain_futures
 from ._demux import Packets
-from ._futures import AsyncIOFailure, describe_source, submit_with_token
+from ._futures import AsyncIOFailure, describe_source, reject_unknown_options, submit_with_token
 
 __all__ = ["check_options", "load_media", "load_media_future", "validate_convert_options"]
 
@@ -62,12 +62,7 @@ def validate_convert_options(options: Mapping[str, Any]) -> None:
     Raises:
         TypeError: If an option is unknown.
     """
-    unknown = set(options) - _convert_option_names()
-    if unknown:
-        raise TypeError(
-            f"Unexpected convert option(s) {sorted(unknown)}; "
-            f"accepted: {sorted(_convert_option_names())}."
-        )
+    reject_unknown_options("convert", options, _convert_option_names())
 
 
 @chain_futures
