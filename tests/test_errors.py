@@ -190,3 +190,13 @@ def test_codec_missing_from_system_ffmpeg_raises_media_error_naming_it(
         assert major >= 60, "FFmpeg 5.1 has no WBMP decoder, yet the image decoded"
         assert array.shape == (16, 32, 3)
         assert array.max() == 0
+
+
+@pytest.mark.parametrize(
+    ("argument", "kind"), [("demux_options", "demux"), ("convert_options", "convert")]
+)
+def test_unknown_load_media_option_raises_type_error_naming_it(
+    image_files: dict[str, ImageReference], argument: str, kind: str
+) -> None:
+    with pytest.raises(TypeError, match=f"Unexpected {kind} option.*no_such_option"):
+        spdl.io.load_media("image", image_files["jpeg"].path, **{argument: {"no_such_option": 1}})
