@@ -58,6 +58,8 @@ void register_packets(nb::module_& m) {
       .def_rw("height", &CodecParams::height)
       .def_rw("pix_fmt", &CodecParams::pix_fmt)
       .def_rw("sample_aspect_ratio", &CodecParams::sample_aspect_ratio)
+      .def_rw("color_space", &CodecParams::color_space)
+      .def_rw("color_range", &CodecParams::color_range)
       .def_rw("sample_rate", &CodecParams::sample_rate)
       .def_rw("num_channels", &CodecParams::num_channels)
       .def_rw("channel_layout", &CodecParams::channel_layout)

@@ -8,5 +8,6 @@ namespace spdl {
 void register_packets(nanobind::module_& m);
 void register_frames(nanobind::module_& m);
 void register_buffer(nanobind::module_& m);
+void register_bitstream(nanobind::module_& m);
 
 }  // namespace spdl

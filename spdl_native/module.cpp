@@ -12,6 +12,7 @@ NB_MODULE(_native, m) {
   spdl::register_packets(m);
   spdl::register_frames(m);
   spdl::register_buffer(m);
+  spdl::register_bitstream(m);
 
   m.attr("libavcodec_version") = LIBAVCODEC_IDENT;
   // Errors reach Python as exceptions; FFmpeg's own log would only duplicate them.

@@ -32,6 +32,9 @@ struct CodecParams {
   int height = 0;
   std::string pix_fmt;
   Rational sample_aspect_ratio{0, 1};
+  // FFmpeg's names ("bt709", "tv"...); "" when the stream does not say.
+  std::string color_space;
+  std::string color_range;
   // audio
   int sample_rate = 0;
   int num_channels = 0;

@@ -135,8 +135,8 @@ def test_async_arguments_are_validated_at_call_time(aio_media: Media) -> None:
         with pytest.raises(TypeError):
             spdl.io.async_streaming_demux("video", aio_media.video, 5)
         packets = await spdl.io.async_demux_media("video", aio_media.video, timestamp=(0, 1))
-        with pytest.raises(NotImplementedError, match="NVDEC"):
-            spdl.io.async_decode_packets_nvdec(packets, cuda_device_index=0)
+        with pytest.raises(ValueError, match="pix_fmt"):
+            spdl.io.async_decode_packets_nvdec(packets, cuda_device_index=0, pix_fmt="yuv")
         with pytest.raises(ValueError):
             spdl.io.async_decode_packets(packets, sample_rate=8000)
 

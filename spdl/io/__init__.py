@@ -40,6 +40,7 @@ from spdl.io._concurrent import (
     streaming_demux,
     wait_futures,
 )
+from spdl.io._cuda import CUDABuffer, CUDAFrames
 from spdl.io._errors import MediaError
 from spdl.io._executor import executor_sizes, set_executor_sizes
 from spdl.io._load import load_audio, load_image, load_video, load_video_windows
@@ -49,6 +50,8 @@ __all__ = [
     "AudioFrames",
     "AudioPackets",
     "CPUBuffer",
+    "CUDABuffer",
+    "CUDAFrames",
     "ImageFrames",
     "ImagePackets",
     "MediaError",

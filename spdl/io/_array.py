@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from spdl import _native
+from spdl.io._cuda import CUDABuffer
 
 __all__ = ["to_numpy", "to_torch", "to_numba", "to_cupy"]
 
@@ -41,7 +42,8 @@ def to_torch(buffer: Any) -> Any:
     """Returns a ``torch.Tensor`` sharing the buffer's memory (through DLPack).
 
     Args:
-        buffer: A CPUBuffer (or a CUDA buffer once the GPU path produces one).
+        buffer: A CPUBuffer, or a CUDABuffer from the NVDEC path (the tensor is then
+            on ``cuda:<device_index>``).
 
     Returns:
         A tensor with the buffer's shape and dtype (no copy) that keeps the buffer
@@ -61,21 +63,27 @@ def to_torch(buffer: Any) -> Any:
 
 
 def to_numba(buffer: Any) -> Any:
-    """Returns an array Numba can consume: a NumPy array for CPU buffers (no copy).
+    """Returns an array Numba can consume, sharing the buffer's memory (no copy).
 
     Args:
-        buffer: A CPUBuffer.
+        buffer: A CPUBuffer, or a CUDABuffer from the NVDEC path.
 
     Returns:
-        A NumPy array sharing the buffer's memory.
+        A NumPy array for a CPUBuffer (usable in ``numba.njit`` code); a Numba CUDA
+        device array for a CUDABuffer (made from its ``__cuda_array_interface__``).
 
     Raises:
-        TypeError: ``buffer`` is not a CPUBuffer.
+        TypeError: ``buffer`` is neither a CPUBuffer nor a CUDABuffer.
+        ImportError: Numba is not installed, for a CUDABuffer.
 
     Example:
         >>> array = spdl.io.to_numba(spdl.io.load_audio("speech.wav"))
         >>> numba.njit(lambda a: a.sum())(array)  # runs on the buffer's memory
     """
+    if isinstance(buffer, CUDABuffer):
+        from numba import cuda
+
+        return cuda.as_cuda_array(buffer)
     _check_cpu(buffer, "to_numba")
     return np.asarray(buffer)
 
@@ -93,10 +101,9 @@ def to_cupy(buffer: Any) -> Any:
         TypeError: ``buffer`` lives in host memory.
         ImportError: CuPy is not installed (``pip install spdl[cuda]``).
 
-    Note:
-        Only the NVDEC path produces CUDA buffers, and it is not implemented yet
-        (see :func:`spdl.io.decode_packets_nvdec`); until then this function has
-        nothing to accept.
+    Example:
+        >>> frames = spdl.io.decode_packets_nvdec(packets, 0).result()
+        >>> array = spdl.io.to_cupy(spdl.io.convert_frames(frames).result())
     """
     if isinstance(buffer, _native.CPUBuffer):
         raise TypeError("to_cupy expects a CUDA buffer; use to_numpy for a CPUBuffer.")

@@ -187,37 +187,65 @@ def async_decode_packets_nvdec(
     packets: Packets,
     cuda_device_index: int,
     *,
+    width: int | None = None,
+    height: int | None = None,
+    crop_left: int = 0,
+    crop_top: int = 0,
+    crop_right: int = 0,
+    crop_bottom: int = 0,
+    pix_fmt: str | None = "rgb",
     executor: Executor | None = None,
-    **decode_options: Any,
 ) -> asyncio.Future[Any]:
     """Decode video/image packets on an NVIDIA GPU with NVDEC; awaitable.
 
-    Note:
-        NVDEC decoding is not available yet; after validating its arguments this
-        function raises ``NotImplementedError`` explaining what is missing.
+    The awaitable form of :func:`spdl.io.decode_packets_nvdec`: the decode is
+    submitted at call time, cropping, resizing and NV12 → RGB conversion run on the
+    GPU, and frames outside the packets' window are dropped.
 
     Args:
         packets: ``VideoPackets`` or ``ImagePackets``.
         cuda_device_index: Index of the CUDA device to decode on.
+        width: Output width after cropping; ``None`` keeps the cropped width.
+        height: Output height after cropping; ``None`` keeps the cropped height.
+        crop_left: Pixels removed from the left edge before resizing.
+        crop_top: Pixels removed from the top edge.
+        crop_right: Pixels removed from the right edge.
+        crop_bottom: Pixels removed from the bottom edge.
+        pix_fmt: ``"rgb"`` (``(N, 3, H, W)``), ``"rgba"`` (``(N, 4, H, W)``) or
+            ``None`` (NV12, ``(N, 1, H * 1.5, W)``).
         executor: Executor to run on instead of the shared decode pool.
-        **decode_options: Options for the GPU decoder.
 
     Returns:
-        An ``asyncio.Future`` resolving to frames on the GPU.
+        An ``asyncio.Future`` resolving to ``CUDAFrames``. Awaiting it raises
+        :class:`AsyncIOFailure` when NVDEC rejects the bitstream or PyNvVideoCodec /
+        CuPy / the driver is missing.
 
     Raises:
-        TypeError: If ``packets`` is not video/image packets or ``cuda_device_index``
-            is not an int.
-        ValueError: If ``cuda_device_index`` is negative.
-        NotImplementedError: Always, until NVDEC support lands.
+        TypeError: If ``packets`` is not video/image packets or an option has the
+            wrong type.
+        ValueError: If ``cuda_device_index`` is negative, an option is out of range,
+            or NVDEC does not decode the codec.
         RuntimeError: If called outside a running asyncio event loop.
 
     Example:
-        >>> frames = await spdl.io.async_decode_packets_nvdec(packets, cuda_device_index=0)
+        >>> packets = await spdl.io.async_demux_media("video", "clip.mp4")
+        >>> frames = await spdl.io.async_decode_packets_nvdec(packets, 0, pix_fmt="rgba")
+        >>> buffer = await spdl.io.async_convert_frames(frames)
+        >>> spdl.io.to_torch(buffer).shape
+        torch.Size([90, 4, 64, 96])
     """
     loop = _running_loop("async_decode_packets_nvdec")
     future = _concurrent.decode_packets_nvdec(
-        packets, cuda_device_index, executor=executor, **decode_options
+        packets,
+        cuda_device_index,
+        width=width,
+        height=height,
+        crop_left=crop_left,
+        crop_top=crop_top,
+        crop_right=crop_right,
+        crop_bottom=crop_bottom,
+        pix_fmt=pix_fmt,
+        executor=executor,
     )
     return _wrap(loop, future)
 

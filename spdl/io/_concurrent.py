@@ -20,12 +20,11 @@ import functools
 import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
-from importlib.util import find_spec
 from typing import Any
 
 from spdl import _native
 
-from . import _convert, _decode, _demux, _executor
+from . import _convert, _decode, _demux, _executor, _nvdec
 from ._chain import chain_futures, wait_futures
 from ._decode import Frames
 from ._demux import Packets
@@ -307,52 +306,60 @@ def decode_packets(
     )
 
 
-def nvdec_unavailable_reason() -> str:
-    """Explain why NVDEC decoding cannot run in this installation.
-
-    Returns:
-        A sentence naming what is missing.
-    """
-    if find_spec("PyNvVideoCodec") is None:
-        return (
-            "NVDEC decoding is unavailable: PyNvVideoCodec is not installed "
-            "(install the `spdl[cuda]` extra on a machine with an NVIDIA GPU)."
-        )
-    return "NVDEC decoding is unavailable: it is not implemented in this version of spdl."
-
-
 def decode_packets_nvdec(
     packets: Packets,
     cuda_device_index: int,
     *,
+    width: int | None = None,
+    height: int | None = None,
+    crop_left: int = 0,
+    crop_top: int = 0,
+    crop_right: int = 0,
+    crop_bottom: int = 0,
+    pix_fmt: str | None = "rgb",
     executor: Executor | None = None,
-    **decode_options: Any,
 ) -> Future[Any]:
-    """Decode video/image packets on an NVIDIA GPU with NVDEC.
+    """Decode video/image packets on an NVIDIA GPU with NVDEC, in the background.
 
-    Note:
-        NVDEC decoding is not available yet; this function validates its arguments and
-        then raises ``NotImplementedError`` explaining what is missing.
+    H.264/HEVC packets are rewritten into Annex B by the native core and fed to a
+    PyNvVideoCodec decoder kept per worker thread, device and codec. Each frame is
+    cropped, resized and converted from NV12 on the GPU (a CUDA kernel compiled at
+    run time by CuPy; BT.601/BT.709 and limited/full range taken from the stream)
+    before the next packet is decoded. Frames outside the packets' window are
+    dropped, as on the CPU. Needs the ``spdl[cuda]`` extra (PyNvVideoCodec, CuPy).
 
     Args:
-        packets: ``VideoPackets`` or ``ImagePackets``.
+        packets: ``VideoPackets`` or ``ImagePackets`` (H.264, HEVC, VP9, AV1, VP8,
+            MPEG-1/2/4, VC-1, and JPEG where the GPU supports it).
         cuda_device_index: Index of the CUDA device to decode on.
+        width: Output width after cropping; ``None`` keeps the cropped width.
+        height: Output height after cropping; ``None`` keeps the cropped height.
+        crop_left: Pixels removed from the left edge before resizing.
+        crop_top: Pixels removed from the top edge.
+        crop_right: Pixels removed from the right edge.
+        crop_bottom: Pixels removed from the bottom edge.
+        pix_fmt: ``"rgb"`` for planar ``(N, 3, H, W)``, ``"rgba"`` for
+            ``(N, 4, H, W)``, or ``None`` for NV12 as decoded ``(N, 1, H * 1.5, W)``
+            (no resize, even crop values). An image drops the leading ``N``.
         executor: Executor to run on instead of the shared decode pool.
-        **decode_options: Options for the GPU decoder (``width``, ``height``,
-            ``pix_fmt``).
 
     Returns:
-        A Future resolving to frames on the GPU.
+        A Future resolving to ``CUDAFrames``; :func:`convert_frames` turns them into a
+        ``CUDABuffer`` without a copy. It fails with :class:`AsyncIOFailure` (phase
+        ``"decode"``) when NVDEC rejects the bitstream, no frame comes out, or
+        PyNvVideoCodec / CuPy / the GPU driver is missing (the message says which).
 
     Raises:
-        TypeError: If ``packets`` is not video/image packets or
-            ``cuda_device_index`` is not an int.
-        ValueError: If ``cuda_device_index`` is negative.
-        NotImplementedError: Always, until NVDEC support lands: names whether
-            PyNvVideoCodec is missing or the path is not implemented.
+        TypeError: If ``packets`` is not video/image packets or an option has the
+            wrong type.
+        ValueError: If ``cuda_device_index`` is negative, an option is out of range,
+            the crop leaves nothing, or NVDEC does not decode the codec.
 
     Example:
-        >>> future = spdl.io.decode_packets_nvdec(packets, cuda_device_index=0)
+        >>> packets = spdl.io.demux_media("video", "clip.mp4").result()
+        >>> frames = spdl.io.decode_packets_nvdec(packets, 0, width=224, height=224).result()
+        >>> spdl.io.to_torch(spdl.io.convert_frames(frames).result()).shape
+        torch.Size([90, 3, 224, 224])
     """
     _check_packets(packets)
     _check_executor(executor)
@@ -364,7 +371,22 @@ def decode_packets_nvdec(
         )
     if cuda_device_index < 0:
         raise ValueError(f"`cuda_device_index` must be >= 0, got {cuda_device_index}.")
-    raise NotImplementedError(nvdec_unavailable_reason())
+    options = _nvdec.validate_nvdec_options(
+        packets,
+        width=width,
+        height=height,
+        crop_left=crop_left,
+        crop_top=crop_top,
+        crop_right=crop_right,
+        crop_bottom=crop_bottom,
+        pix_fmt=pix_fmt,
+    )
+    return submit(
+        executor or _executor.get_decode_executor(),
+        functools.partial(_nvdec.decode_nvdec, packets, cuda_device_index, options),
+        phase="decode",
+        src=describe_source(packets),
+    )
 
 
 ################################################################################

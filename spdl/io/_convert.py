@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from spdl import _native
+from spdl.io._cuda import CUDABuffer, CUDAFrames, stack_cuda_frames
 from spdl.io._decode import Frames
 
 __all__ = ["convert", "validate_frames"]
@@ -19,9 +20,13 @@ def validate_frames(frames: object) -> None:
         TypeError: Not CPU frames nor a list of ImageFrames.
         ValueError: An empty list, or frames already converted.
     """
+    if isinstance(frames, CUDAFrames):
+        return
     if isinstance(frames, Sequence) and not isinstance(frames, str | bytes):
         if not frames:
             raise ValueError("Cannot convert an empty list of frames.")
+        if all(isinstance(item, CUDAFrames) for item in frames):
+            return
         for i, item in enumerate(frames):
             if not isinstance(item, _native.ImageFrames):
                 raise TypeError(
@@ -40,20 +45,28 @@ def validate_frames(frames: object) -> None:
             raise ValueError(f"The frames of {item.src} were already converted to a buffer.")
 
 
-def convert(frames: Frames | Sequence[_native.ImageFrames]) -> _native.CPUBuffer:
-    """Copies frames into one CPUBuffer; the frames are released as they are copied.
+def convert(
+    frames: Frames | CUDAFrames | Sequence[_native.ImageFrames | CUDAFrames],
+) -> _native.CPUBuffer | CUDABuffer:
+    """Copies frames into one buffer; CPU frames are released as they are copied.
 
     Args:
-        frames: Frames of one source, or a list of ImageFrames to batch.
+        frames: Frames of one source, or a list of image frames to batch.
 
     Returns:
         A CPUBuffer shaped as described in the shapes table; a list gives ``(B, ...)``.
+        Frames decoded by NVDEC give a CUDABuffer on their device (no copy, except to
+        stack a batch).
 
     Raises:
         TypeError: Unsupported input.
         ValueError: Images of a list differ in size or format (the message names both).
     """
     validate_frames(frames)
+    if isinstance(frames, CUDAFrames):
+        return frames.to_buffer()
     if isinstance(frames, _CPU_FRAMES):
         return _native.convert_frames(frames)
+    if isinstance(frames[0], CUDAFrames):
+        return stack_cuda_frames(frames)
     return _native.convert_image_batch(list(frames))

@@ -209,6 +209,21 @@ def _pick_stream(container, media_type: MediaType, name: str):
     return streams[0]
 
 
+# ITU-T H.273 code points (the same in every FFmpeg) → FFmpeg's names; the names
+# are what crosses to the native core.
+_COLOR_SPACES = {
+    0: "gbr",
+    1: "bt709",
+    4: "fcc",
+    5: "bt470bg",
+    6: "smpte170m",
+    7: "smpte240m",
+    9: "bt2020nc",
+    10: "bt2020c",
+}
+_COLOR_RANGES = {1: "tv", 2: "pc"}
+
+
 def _codec_params(stream, media_type: MediaType, name: str) -> _native.CodecParams:
     cc = stream.codec_context
     if cc is None or cc.codec is None:
@@ -231,6 +246,8 @@ def _codec_params(stream, media_type: MediaType, name: str) -> _native.CodecPara
         sar = cc.sample_aspect_ratio
         if sar:
             params.sample_aspect_ratio = (sar.numerator, sar.denominator)
+        params.color_space = _COLOR_SPACES.get(getattr(cc, "colorspace", 2), "")
+        params.color_range = _COLOR_RANGES.get(getattr(cc, "color_range", 0), "")
     return params
 
 

@@ -1,0 +1,339 @@
+"""Decode phase on the GPU: NVDEC through PyNvVideoCodec, colour conversion with CuPy.
+
+Flow of one call: the native core rewrites H.264/HEVC packets into Annex B; each
+packet goes to a PyNvVideoCodec decoder kept per worker thread, device and codec;
+every frame it returns is converted (crop, resize, NV12 → RGB) by a CUDA kernel
+straight into the output batch, before the next packet is decoded (the decoder
+reuses its surfaces); frames outside the packets' window are dropped.
+PyNvVideoCodec and CuPy are imported on first use only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from spdl import _native
+from spdl.io._cuda import CUDAFrames, cuda_dependency_error
+from spdl.io._errors import MediaError
+from spdl.io._nv12 import KERNEL_SOURCE, color_coefficients, nv12_to_planar
+
+__all__ = ["NVDEC_CODECS", "PIX_FMTS", "decode_nvdec", "validate_nvdec_options"]
+
+# FFmpeg codec name → PyNvVideoCodec's cudaVideoCodec member.
+NVDEC_CODECS = {
+    "h264": "H264",
+    "hevc": "HEVC",
+    "vp9": "VP9",
+    "av1": "AV1",
+    "vp8": "VP8",
+    "mpeg1video": "MPEG1",
+    "mpeg2video": "MPEG2",
+    "mpeg4": "MPEG4",
+    "vc1": "VC1",
+    "mjpeg": "JPEG",
+}
+PIX_FMTS = ("rgb", "rgba", None)
+_CHANNELS = {"rgb": 3, "rgba": 4}
+
+
+@dataclass(frozen=True)
+class _Options:
+    width: int | None
+    height: int | None
+    crop: tuple[int, int, int, int]  # left, top, right, bottom
+    pix_fmt: str | None
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"`{name}` must be an int, got {type(value).__name__}.")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum}, got {value}.")
+    return value
+
+
+def validate_nvdec_options(
+    packets: Any,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    crop_left: int = 0,
+    crop_top: int = 0,
+    crop_right: int = 0,
+    crop_bottom: int = 0,
+    pix_fmt: str | None = "rgb",
+) -> _Options:
+    """Checks the options of an NVDEC decode at call time.
+
+    Args:
+        packets: The packets to decode (their size bounds the crop).
+        width: Output width after cropping, or ``None`` for the cropped width.
+        height: Output height after cropping, or ``None`` for the cropped height.
+        crop_left: Pixels removed from the left edge.
+        crop_top: Pixels removed from the top edge.
+        crop_right: Pixels removed from the right edge.
+        crop_bottom: Pixels removed from the bottom edge.
+        pix_fmt: ``"rgb"``, ``"rgba"`` or ``None`` (NV12 as decoded).
+
+    Returns:
+        The validated options.
+
+    Raises:
+        TypeError: An option has the wrong type.
+        ValueError: An option is out of range, the crop leaves nothing, NV12 output
+            is asked with a resize or an odd crop, or the codec is not one NVDEC
+            decodes.
+    """
+    if pix_fmt not in PIX_FMTS:
+        raise ValueError(f"`pix_fmt` must be one of {PIX_FMTS}, got {pix_fmt!r}.")
+    for name, value in (("width", width), ("height", height)):
+        if value is not None:
+            _check_int(name, value, 1)
+    crop = tuple(
+        _check_int(name, value, 0)
+        for name, value in (
+            ("crop_left", crop_left),
+            ("crop_top", crop_top),
+            ("crop_right", crop_right),
+            ("crop_bottom", crop_bottom),
+        )
+    )
+    if pix_fmt is None:
+        if width is not None or height is not None:
+            raise ValueError("NV12 output (`pix_fmt=None`) cannot be resized; pass pix_fmt='rgb'.")
+        if any(value % 2 for value in crop):
+            raise ValueError(f"NV12 output (`pix_fmt=None`) needs even crop values, got {crop}.")
+    if packets.codec_name not in NVDEC_CODECS:
+        raise ValueError(
+            f"NVDEC cannot decode {packets.src}: codec {packets.codec_name!r} is not one of "
+            f"{sorted(NVDEC_CODECS)}."
+        )
+    src_w, src_h = packets.width, packets.height
+    if src_w and src_h and (crop[0] + crop[2] >= src_w or crop[1] + crop[3] >= src_h):
+        raise ValueError(
+            f"The crop {crop} (left, top, right, bottom) leaves nothing of the "
+            f"{src_w}x{src_h} frames of {packets.src}."
+        )
+    return _Options(width, height, crop, pix_fmt)  # type: ignore[arg-type]
+
+
+def _import(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except Exception as e:  # ImportError, or a driver library failing to load
+        raise cuda_dependency_error(name, e) from e
+
+
+class _ThreadState(threading.local):
+    def __init__(self) -> None:
+        self.decoders: dict[tuple[int, str], tuple[tuple[int, int, str], Any]] = {}
+        self.streams: dict[int, Any] = {}
+        self.kernels: dict[int, Any] = {}
+
+
+_state = _ThreadState()
+
+
+def _stream(cupy: Any, device_index: int) -> Any:
+    """This thread's stream on the device: decoder copies and kernels are ordered on it."""
+    if device_index not in _state.streams:
+        _state.streams[device_index] = cupy.cuda.Stream(non_blocking=True)
+    return _state.streams[device_index]
+
+
+def _kernel(cupy: Any, device_index: int) -> Any:
+    if device_index not in _state.kernels:
+        _state.kernels[device_index] = cupy.RawKernel(KERNEL_SOURCE, "nv12_to_planar")
+    return _state.kernels[device_index]
+
+
+def _decoder(nvc: Any, packets: Any, device_index: int, stream: Any, fresh: bool) -> Any:
+    """This thread's decoder for the device and codec, re-created when the stream's
+    size or format changes (or when ``fresh``)."""
+    key = (device_index, packets.codec_name)
+    shape = (packets.width, packets.height, packets.pix_fmt)
+    cached = _state.decoders.get(key)
+    if cached is not None and cached[0] == shape and not fresh:
+        return cached[1]
+    _state.decoders.pop(key, None)
+    decoder = nvc.CreateDecoder(
+        gpuid=device_index,
+        codec=getattr(nvc.cudaVideoCodec, NVDEC_CODECS[packets.codec_name]),
+        cudacontext=0,
+        cudastream=int(stream.ptr),
+        usedevicememory=True,
+    )
+    _state.decoders[key] = (shape, decoder)
+    return decoder
+
+
+def _planes(cupy: Any, frame: Any) -> tuple[Any, Any]:
+    """CuPy views of a decoded NV12 frame's luma ``(H, W)`` and chroma ``(H/2, W)``."""
+    fmt = str(getattr(frame, "format", "NV12"))
+    if "NV12" not in fmt.upper():
+        raise MediaError(f"NVDEC produced {fmt} frames; only 8-bit 4:2:0 (NV12) is supported.")
+    views = [view.__cuda_array_interface__ for view in frame.cuda()]
+
+    def view(cai: dict[str, Any], rows: int, cols: int, offset: int = 0) -> Any:
+        pitch = cai["strides"][0] if cai.get("strides") else cols
+        memory = cupy.cuda.UnownedMemory(cai["data"][0] + offset * pitch, rows * pitch, frame)
+        pointer = cupy.cuda.MemoryPointer(memory, 0)
+        return cupy.ndarray((rows, cols), cupy.uint8, pointer, strides=(pitch, 1))
+
+    if len(views) >= 2:  # one view per plane
+        height, width = views[0]["shape"][:2]
+        return view(views[0], height, width), view(views[1], height // 2, width)
+    rows, width = views[0]["shape"][:2]  # one (1.5 H, W) view
+    height = rows * 2 // 3
+    return view(views[0], height, width), view(views[0], height // 2, width, offset=height)
+
+
+class _Output:
+    """The batch being written: grows when more frames arrive than were expected."""
+
+    def __init__(self, cupy: Any, capacity: int) -> None:
+        self.cupy = cupy
+        self.capacity = max(capacity, 1)
+        self.array: Any = None
+        self.count = 0
+
+    def next_slot(self, frame_shape: tuple[int, ...]) -> Any:
+        cupy = self.cupy
+        if self.array is None:
+            self.array = cupy.empty((self.capacity, *frame_shape), dtype=cupy.uint8)
+        elif self.array.shape[1:] != frame_shape:
+            raise MediaError(
+                f"The frame size changed mid-stream ({self.array.shape[1:]} -> {frame_shape})."
+            )
+        if self.count == self.array.shape[0]:
+            grown = cupy.empty((2 * self.count, *frame_shape), dtype=cupy.uint8)
+            grown[: self.count] = self.array
+            self.array = grown
+        self.count += 1
+        return self.array[self.count - 1]
+
+    def result(self) -> Any:
+        if self.count == self.array.shape[0]:
+            return self.array
+        # A copy only when many slots stay unused; a slice of the leading axis is contiguous.
+        trimmed = self.array[: self.count]
+        return trimmed.copy() if self.count < self.array.shape[0] // 2 else trimmed
+
+
+def _expected_frames(packets: Any, table: list[tuple[int, int, int, bool]]) -> int:
+    window = packets.timestamp
+    if window is None:
+        return len(table)
+    num, den = packets.time_base
+    return sum(1 for row in table if window[0] <= row[2] * num / den < window[1])
+
+
+def _run(
+    nvc: Any,
+    cupy: Any,
+    packets: Any,
+    table: list[tuple[int, int, int, bool]],
+    options: _Options,
+    device_index: int,
+    stream: Any,
+    fresh: bool,
+) -> tuple[Any, list[float]]:
+    decoder = _decoder(nvc, packets, device_index, stream, fresh)
+    num, den = packets.time_base
+    window = packets.timestamp
+    output = _Output(cupy, _expected_frames(packets, table))
+    coefficients = cupy.asarray(
+        color_coefficients(packets.params.color_space, packets.params.color_range, packets.pix_fmt),
+        dtype=cupy.float32,
+    )
+    kernel = _kernel(cupy, device_index)
+    pts: list[float] = []
+
+    def take(frames: list[Any]) -> None:
+        for frame in frames:
+            seconds = frame.getPTS() * num / den
+            if window is not None and not window[0] <= seconds < window[1]:
+                continue
+            luma, chroma = _planes(cupy, frame)
+            height, width = luma.shape
+            left, top, right, bottom = options.crop
+            crop = (left, top, width - left - right, height - top - bottom)
+            if crop[2] <= 0 or crop[3] <= 0:
+                raise ValueError(f"The crop {options.crop} leaves nothing of {width}x{height}.")
+            if options.pix_fmt is None:
+                slot = output.next_slot((1, crop[3] * 3 // 2, crop[2]))
+                slot[0, : crop[3]] = luma[top : top + crop[3], left : left + crop[2]]
+                rows = slice(top // 2, (top + crop[3]) // 2)
+                slot[0, crop[3] :] = chroma[rows, left : left + crop[2]]
+            else:
+                size = (options.height or crop[3], options.width or crop[2])
+                slot = output.next_slot((_CHANNELS[options.pix_fmt], *size))
+                nv12_to_planar(cupy, kernel, luma, chroma, crop, slot, coefficients)
+            pts.append(seconds)
+        # The decoder reuses its surfaces: the copies must finish before it decodes again.
+        stream.synchronize()
+
+    for address, size, timestamp, is_key in table:
+        packet = nvc.PacketData()
+        packet.bsl_data, packet.bsl, packet.pts = address, size, timestamp
+        if hasattr(packet, "key"):
+            packet.key = int(is_key)
+        take(decoder.Decode(packet))
+    take(decoder.Decode(nvc.PacketData()))  # an empty packet flushes the decoder
+    if output.count == 0:
+        return None, pts
+    return output.result(), pts
+
+
+def decode_nvdec(packets: Any, device_index: int, options: _Options) -> CUDAFrames:
+    """Decodes video or image packets on the GPU into converted frames.
+
+    Args:
+        packets: ``VideoPackets`` or ``ImagePackets``.
+        device_index: The CUDA device to decode on.
+        options: Options checked by :func:`validate_nvdec_options`.
+
+    Returns:
+        ``CUDAFrames`` holding ``(N, C, H, W)`` (``(C, H, W)`` for an image).
+
+    Raises:
+        RuntimeError: PyNvVideoCodec or CuPy cannot be imported.
+        MediaError: NVDEC fails on the bitstream or no frame comes out.
+    """
+    nvc = _import("PyNvVideoCodec")
+    cupy = _import("cupy")
+    annexb = _native.annexb_filter(packets.codec_name)
+    source = _native.apply_bsf(packets, annexb) if annexb else packets
+    table = _native.packet_table(source)
+    with cupy.cuda.Device(device_index):
+        stream = _stream(cupy, device_index)
+        with stream:
+            array, pts = None, []
+            for attempt in range(2):
+                try:
+                    array, pts = _run(
+                        nvc, cupy, source, table, options, device_index, stream, attempt > 0
+                    )
+                except (MediaError, ValueError):
+                    _state.decoders.pop((device_index, packets.codec_name), None)
+                    raise
+                except Exception as e:
+                    # A decoder that failed is not trusted again.
+                    _state.decoders.pop((device_index, packets.codec_name), None)
+                    raise MediaError(f"Failed to decode {packets.src} with NVDEC: {e}") from e
+                # A reused decoder that gives nothing gets one more try on a fresh one.
+                if array is not None or not table:
+                    break
+    if array is None:
+        raise MediaError(
+            f"Failed to decode {packets.src} with NVDEC: no frame came out of "
+            f"{len(table)} packet(s)" + (" in the requested window." if packets.timestamp else ".")
+        )
+    if packets.media_type == "image":
+        array = array[0]
+    return CUDAFrames(
+        packets.src, packets.media_type, array, options.pix_fmt, device_index, stream, pts
+    )

@@ -1,0 +1,303 @@
+"""The CPU side of the NVDEC path, which runs without a GPU.
+
+- Annex B conversion in the native core: H.264 / HEVC packets from MP4 come out
+  with start codes and in-band parameter sets, and FFmpeg decodes them to the same
+  pixels as the original packets;
+- the colour matrix of the GPU kernel: a NumPy transcription of the kernel
+  (``nv12_reference`` below: the same sampling and the same coefficients) turns the
+  CPU decoder's NV12 into RGB within ±3 of the CPU path's rgb24, for BT.601 and
+  BT.709, limited and full range, with crop and resize;
+- argument checks at call time, the error that names what is missing on a machine
+  without PyNvVideoCodec, and GPU frames refused by ``convert_frames_cpu``.
+
+The GPU itself is exercised by ``tests/cuda/``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+import spdl.io
+from spdl import _native
+from spdl.io._nv12 import color_coefficients
+
+WIDTH, HEIGHT, NUM_FRAMES = 64, 48, 12
+
+
+def _write_h264(path: pathlib.Path, codec: str = "libx264", **tags: int) -> None:
+    """A clip whose frames are solid YUV colours, tagged with ``tags``."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=24)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.options = {"x265-params": "log-level=none"} if codec == "libx265" else {}
+        for name, value in tags.items():
+            setattr(stream.codec_context, name, value)
+        for index in range(NUM_FRAMES):
+            frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+            for plane, value in zip(frame.planes, _yuv(index), strict=True):
+                data = np.frombuffer(plane, dtype=np.uint8).copy()
+                data[:] = value
+                plane.update(data)
+            frame.pts = index
+            frame.time_base = Fraction(1, 24)
+            for name, value in tags.items():
+                setattr(frame, name, value)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def _yuv(index: int) -> tuple[int, int, int]:
+    """Saturated-but-legal colours that move through the gamut."""
+    palette = [(81, 90, 240), (145, 54, 34), (41, 240, 110), (170, 166, 16), (128, 128, 128)]
+    return palette[index % len(palette)]
+
+
+def _decode(packets: _native.VideoPackets, **options: object) -> np.ndarray:
+    frames = spdl.io.decode_packets(packets, **options).result()
+    return spdl.io.to_numpy(spdl.io.convert_frames(frames).result())
+
+
+################################################################################
+# Annex B
+################################################################################
+
+
+def _has_encoder(name: str) -> bool:
+    try:
+        av.codec.Codec(name, "w")
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_annexb_packets_have_start_codes_and_decode_identically(
+    tmp_path: pathlib.Path, codec: str
+) -> None:
+    if not _has_encoder(codec):
+        pytest.skip(f"PyAV's FFmpeg has no {codec} encoder")
+    path = tmp_path / "clip.mp4"
+    _write_h264(path, codec)
+    packets = spdl.io.demux_media("video", path).result()
+    name = _native.annexb_filter(packets.codec_name)
+    assert name == f"{packets.codec_name}_mp4toannexb"
+    annexb = _native.apply_bsf(packets, name)
+
+    assert isinstance(annexb, _native.VideoPackets)
+    assert len(annexb) == len(packets) == NUM_FRAMES
+    assert annexb.pts == packets.pts
+    assert annexb.frame_rate == packets.frame_rate
+    table = _native.packet_table(annexb)
+    for address, size, _pts, _is_key in table:
+        head = (b"\0" * 4) if size < 4 else _read(address, 4)
+        assert head.startswith((b"\0\0\0\1", b"\0\0\1")), head
+    assert table[0][3] is True
+    # MP4 stores length prefixes: the original's first bytes are not start codes.
+    original = _native.packet_table(packets)
+    assert not _read(original[0][0], 4).startswith(b"\0\0\0\1")
+    np.testing.assert_array_equal(_decode(annexb), _decode(packets))
+
+
+def _read(address: int, size: int) -> bytes:
+    import ctypes
+
+    return ctypes.string_at(address, size)
+
+
+def test_annexb_keeps_the_window(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "clip.mp4"
+    _write_h264(path)
+    packets = spdl.io.demux_media("video", path, timestamp=(0.1, 0.3)).result()
+    annexb = _native.apply_bsf(packets, "h264_mp4toannexb")
+    assert annexb.timestamp == packets.timestamp
+    np.testing.assert_array_equal(_decode(annexb), _decode(packets))
+
+
+def test_codecs_without_annexb_form_need_no_filter() -> None:
+    for codec in ("vp9", "av1", "mjpeg", "mpeg4"):
+        assert _native.annexb_filter(codec) == ""
+
+
+def test_apply_bsf_errors_name_the_filter_and_the_source(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "clip.mp4"
+    _write_h264(path)
+    packets = spdl.io.demux_media("video", path).result()
+    with pytest.raises(ValueError, match='Unknown bitstream filter "nope"'):
+        _native.apply_bsf(packets, "nope")
+    with pytest.raises(spdl.io.MediaError, match=f"hevc_mp4toannexb.*{path.name}.*h264"):
+        _native.apply_bsf(packets, "hevc_mp4toannexb")
+
+
+################################################################################
+# Colour conversion: the kernel's arithmetic against the CPU path
+################################################################################
+
+
+def _bilinear(plane: np.ndarray, xs: np.ndarray, ys: np.ndarray, box: tuple) -> np.ndarray:
+    x0, x1, y0, y1 = box
+    xs = np.clip(xs, x0, x1)[None, :]
+    ys = np.clip(ys, y0, y1)[:, None]
+    xi, yi = np.floor(xs).astype(int), np.floor(ys).astype(int)
+    xn, yn = np.minimum(xi + 1, x1), np.minimum(yi + 1, y1)
+    fx, fy = xs - xi, ys - yi
+    a, b = plane[yi, xi], plane[yi, xn]
+    c, d = plane[yn, xi], plane[yn, xn]
+    return (a + (b - a) * fx) * (1 - fy) + (c + (d - c) * fx) * fy
+
+
+def nv12_reference(
+    nv12: np.ndarray, crop: tuple[int, int, int, int], size: tuple[int, int], k: list[float]
+) -> np.ndarray:
+    """The kernel ``nv12_to_planar`` of ``spdl/io/_nv12.py``, in NumPy: ``(3, H, W)``."""
+    height = nv12.shape[0] * 2 // 3
+    luma = nv12[:height].astype(np.float32)
+    chroma = nv12[height:].reshape(height // 2, -1, 2).astype(np.float32)
+    cx, cy, cw, ch = crop
+    out_h, out_w = size
+    sx = cx + (np.arange(out_w) + 0.5) * cw / out_w - 0.5
+    sy = cy + (np.arange(out_h) + 0.5) * ch / out_h - 0.5
+    y = _bilinear(luma, sx, sy, (cx, cx + cw - 1, cy, cy + ch - 1))
+    box = (cx // 2, (cx + cw - 1) // 2, cy // 2, (cy + ch - 1) // 2)
+    u = _bilinear(chroma[..., 0], (sx + 0.5) * 0.5 - 0.5, (sy + 0.5) * 0.5 - 0.5, box)
+    v = _bilinear(chroma[..., 1], (sx + 0.5) * 0.5 - 0.5, (sy + 0.5) * 0.5 - 0.5, box)
+    yn, un, vn = (y - k[0]) * k[1], (u - 128) * k[2], (v - 128) * k[2]
+    rgb = [k[3 + 3 * c] * yn + k[4 + 3 * c] * un + k[5 + 3 * c] * vn for c in range(3)]
+    return np.clip(np.rint(np.stack(rgb)), 0, 255).astype(np.uint8)
+
+
+# (tags on the stream, what the demuxer reports): H.273 code points.
+COLOUR_CASES = {
+    "unspecified": ({}, ("", "")),
+    "bt709-limited": ({"colorspace": 1, "color_range": 1}, ("bt709", "tv")),
+    "bt601-full": ({"colorspace": 6, "color_range": 2}, ("smpte170m", "pc")),
+    "bt709-full": ({"colorspace": 1, "color_range": 2}, ("bt709", "pc")),
+}
+
+
+@pytest.mark.parametrize("case", COLOUR_CASES)
+@pytest.mark.parametrize(
+    ("crop", "size"),
+    [((0, 0, 0, 0), None), ((8, 4, 16, 12), None), ((0, 0, 0, 0), (20, 30))],
+    ids=["plain", "crop", "resize"],
+)
+def test_kernel_arithmetic_matches_the_cpu_path(
+    tmp_path: pathlib.Path, case: str, crop: tuple[int, int, int, int], size: tuple | None
+) -> None:
+    tags, (space, range_) = COLOUR_CASES[case]
+    path = tmp_path / "clip.mp4"
+    _write_h264(path, **tags)
+    packets = spdl.io.demux_media("video", path).result()
+    assert (packets.params.color_space, packets.params.color_range) == (space, range_)
+    k = color_coefficients(space, range_, packets.pix_fmt)
+
+    left, top, right, bottom = crop
+    box = (left, top, WIDTH - left - right, HEIGHT - top - bottom)
+    out_h, out_w = size or (box[3], box[2])
+    # The decoder's own samples (pix_fmt=None), as NVDEC hands them over: asking the CPU
+    # path for "nv12" would convert a full-range stream to limited range.
+    nv12 = _nv12(_decode(spdl.io.demux_media("video", path).result(), pix_fmt=None))
+    expected_rgb = _decode(
+        spdl.io.demux_media("video", path).result(),
+        filter_desc=f"crop={box[2]}:{box[3]}:{left}:{top},scale={out_w}:{out_h},format=rgb24",
+    )
+    assert nv12.shape == (NUM_FRAMES, 1, HEIGHT * 3 // 2, WIDTH)
+    for index in range(NUM_FRAMES):
+        gpu_formula = nv12_reference(nv12[index, 0], box, (out_h, out_w), k)
+        cpu = expected_rgb[index].transpose(2, 0, 1)
+        diff = np.abs(gpu_formula.astype(int) - cpu.astype(int))
+        # Interior pixels: solid frames, so only codec noise and rounding differ.
+        assert diff[:, 2:-2, 2:-2].max() <= 3, (index, diff.max())
+
+
+def _nv12(yuv420p: np.ndarray) -> np.ndarray:
+    """``(N, 1, 1.5 H, W)`` planar 4:2:0 → the same frames in NV12 layout."""
+    count, _, rows, width = yuv420p.shape
+    height = rows * 2 // 3
+    luma = yuv420p[:, 0, :height]
+    chroma = yuv420p[:, 0, height:].reshape(count, 2, height // 2, width // 2)
+    interleaved = chroma.transpose(0, 2, 3, 1).reshape(count, height // 2, width)
+    return np.concatenate([luma, interleaved], axis=1)[:, None]
+
+
+def test_colour_matrices_differ_where_they_should() -> None:
+    bt601 = color_coefficients("smpte170m", "tv")
+    bt709 = color_coefficients("bt709", "tv")
+    assert bt601 != bt709
+    assert color_coefficients("", "") == bt601  # unspecified streams read as BT.601
+    assert color_coefficients("bt470bg", "") == bt601
+    assert color_coefficients("", "", "yuvj420p")[:3] == [0.0, 1.0, 1.0]  # JPEG: full range
+    assert color_coefficients("", "pc")[:3] == [0.0, 1.0, 1.0]
+    y0, ys, cs = bt601[:3]
+    assert (y0, round(ys * 219), round(cs * 224)) == (16.0, 255, 255)
+
+
+################################################################################
+# The Python surface without a GPU
+################################################################################
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    path = tmp_path_factory.mktemp("nvdec") / "clip.mp4"
+    _write_h264(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"pix_fmt": "bgr24"}, ValueError, "pix_fmt"),
+        ({"width": 0}, ValueError, "width"),
+        ({"height": 2.5}, TypeError, "height"),
+        ({"crop_left": -1}, ValueError, "crop_left"),
+        ({"crop_top": True}, TypeError, "crop_top"),
+        ({"crop_left": 40, "crop_right": 24}, ValueError, "leaves nothing"),
+        ({"pix_fmt": None, "width": 32}, ValueError, "cannot be resized"),
+        ({"pix_fmt": None, "crop_left": 3}, ValueError, "even"),
+    ],
+)
+def test_nvdec_options_are_checked_at_call_time(
+    clip: pathlib.Path, options: dict, error: type, match: str
+) -> None:
+    packets = spdl.io.demux_media("video", clip).result()
+    with pytest.raises(error, match=match):
+        spdl.io.decode_packets_nvdec(packets, 0, **options)
+
+
+def test_nvdec_refuses_audio_and_codecs_nvdec_lacks(tmp_path: pathlib.Path) -> None:
+    png = tmp_path / "x.png"
+    with av.open(str(png), "w", format="image2") as container:
+        stream = container.add_stream("png")
+        stream.width, stream.height, stream.pix_fmt = 8, 8, "rgb24"
+        frame = av.VideoFrame.from_ndarray(np.zeros((8, 8, 3), np.uint8), format="rgb24")
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    image = spdl.io.demux_media("image", png).result()
+    with pytest.raises(ValueError, match="NVDEC cannot decode.*png"):
+        spdl.io.decode_packets_nvdec(image, 0)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("PyNvVideoCodec") is not None,
+    reason="checks the message of a machine without PyNvVideoCodec",
+)
+def test_missing_pynvvideocodec_fails_the_future_with_what_to_install(clip: pathlib.Path) -> None:
+    packets = spdl.io.demux_media("video", clip).result()
+    future = spdl.io.decode_packets_nvdec(packets, 0)
+    with pytest.raises(spdl.io.AsyncIOFailure, match=r"PyNvVideoCodec.*spdl\[cuda\]") as info:
+        future.result()
+    assert clip.name in str(info.value)
+
+
+def test_gpu_frames_are_refused_by_convert_frames_cpu() -> None:
+    frames = spdl.io.CUDAFrames("clip.mp4", "video", None, "rgb", 0, None, [])
+    with pytest.raises(TypeError, match="CUDAFrames"):
+        spdl.io.convert_frames_cpu(frames)
+    with pytest.raises(TypeError, match="CUDAFrames"):
+        spdl.io.convert_frames_cpu([frames])
