@@ -162,8 +162,8 @@ def nv12_reference(
     out_h, out_w = size
     sx = cx + (np.arange(out_w) + 0.5) * cw / out_w - 0.5
     sy = cy + (np.arange(out_h) + 0.5) * ch / out_h - 0.5
-    y = _bilinear(luma, sx, sy, (cx, cx + cw - 1, cy, cy + ch - 1))
-    box = (cx // 2, (cx + cw - 1) // 2, cy // 2, (cy + ch - 1) // 2)
+    y = _bilinear(luma, sx, sy, (0, luma.shape[1] - 1, 0, height - 1))
+    box = (0, chroma.shape[1] - 1, 0, chroma.shape[0] - 1)
     u = _bilinear(chroma[..., 0], (sx + 0.5) * 0.5 - 0.5, (sy + 0.5) * 0.5 - 0.5, box)
     v = _bilinear(chroma[..., 1], (sx + 0.5) * 0.5 - 0.5, (sy + 0.5) * 0.5 - 0.5, box)
     yn, un, vn = (y - k[0]) * k[1], (u - 128) * k[2], (v - 128) * k[2]
@@ -213,6 +213,110 @@ def test_kernel_arithmetic_matches_the_cpu_path(
         diff = np.abs(gpu_formula.astype(int) - cpu.astype(int))
         # Interior pixels: solid frames, so only codec noise and rounding differ.
         assert diff[:, 2:-2, 2:-2].max() <= 3, (index, diff.max())
+
+
+# Lets g++ compile the CUDA C kernel as host code: one call per (block, thread).
+_HOST_SHIM = r"""
+#include <algorithm>
+#include <cmath>
+struct dim3 { unsigned x, y, z; };
+static dim3 blockIdx, threadIdx, blockDim;
+using std::min;
+#define __global__
+#define __device__
+#define __forceinline__ inline
+"""
+_HOST_DRIVER = r"""
+extern "C" void run_grid(const unsigned char* luma, long long luma_pitch,
+                         const unsigned char* chroma, long long chroma_pitch, int width,
+                         int height, int cx, int cy, int cw, int ch, unsigned char* out,
+                         int out_w, int out_h, int channels, const float* k) {
+  blockDim = {32, 8, 1};
+  for (unsigned by = 0; by < (out_h + 7) / 8u; ++by)
+    for (unsigned bx = 0; bx < (out_w + 31) / 32u; ++bx)
+      for (unsigned ty = 0; ty < 8; ++ty)
+        for (unsigned tx = 0; tx < 32; ++tx) {
+          blockIdx = {bx, by, 0};
+          threadIdx = {tx, ty, 0};
+          nv12_to_planar(luma, luma_pitch, chroma, chroma_pitch, width, height, cx, cy, cw, ch,
+                         out, out_w, out_h, channels, k);
+        }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def host_kernel(tmp_path_factory: pytest.TempPathFactory):
+    """The GPU kernel's own source, compiled for the CPU."""
+    import ctypes
+    import shutil
+    import subprocess
+
+    from spdl.io._nv12 import KERNEL_SOURCE
+
+    compiler = shutil.which("c++") or shutil.which("g++")
+    if compiler is None:
+        pytest.skip("no C++ compiler to build the kernel for the host")
+    directory = tmp_path_factory.mktemp("kernel")
+    source = directory / "kernel.cpp"
+    source.write_text(_HOST_SHIM + KERNEL_SOURCE + _HOST_DRIVER)
+    library = directory / "kernel.so"
+    subprocess.run(
+        [compiler, "-O1", "-shared", "-fPIC", "-o", str(library), str(source)], check=True
+    )
+    function = ctypes.CDLL(str(library)).run_grid
+    pointer, i64, i32 = ctypes.c_void_p, ctypes.c_longlong, ctypes.c_int
+    function.argtypes = [pointer, i64, pointer, i64] + [i32] * 6 + [pointer] + [i32] * 3
+    function.argtypes += [pointer]
+    function.restype = None
+
+    def run(nv12: np.ndarray, crop: tuple, size: tuple, k: list[float], channels: int):
+        height = nv12.shape[0] * 2 // 3
+        nv12 = np.ascontiguousarray(nv12)
+        out = np.zeros((channels, *size), dtype=np.uint8)
+        coefficients = np.asarray(k, dtype=np.float32)
+        chroma = nv12[height:]
+        function(
+            nv12.ctypes.data, nv12.strides[0], chroma.ctypes.data, chroma.strides[0],
+            nv12.shape[1], height, *crop, out.ctypes.data, size[1], size[0], channels,
+            coefficients.ctypes.data,
+        )  # fmt: skip
+        return out
+
+    return run
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize(
+    ("crop", "size"),
+    [((0, 0, 64, 48), (48, 64)), ((6, 4, 40, 30), (30, 40)), ((2, 2, 60, 44), (17, 29))],
+    ids=["plain", "crop", "crop-resize"],
+)
+def test_kernel_source_equals_its_numpy_transcription(
+    host_kernel, crop: tuple, size: tuple, channels: int
+) -> None:
+    rng = np.random.default_rng(0)
+    # Smooth content with noise, so that every interpolation weight matters.
+    ys, xs = np.mgrid[0 : HEIGHT * 3 // 2, 0:WIDTH]
+    nv12 = ((xs * 3 + ys * 2) % 256 + rng.integers(0, 20, xs.shape)).clip(0, 255)
+    nv12 = nv12.astype(np.uint8)
+    for k in (color_coefficients("bt709", "tv"), color_coefficients("smpte170m", "pc")):
+        out = host_kernel(nv12, crop, size, k, channels)
+        expected = nv12_reference(nv12, crop, size, k)
+        assert np.abs(out[:3].astype(int) - expected.astype(int)).max() <= 1
+        if channels == 4:
+            assert (out[3] == 255).all()
+
+
+def test_kernel_crop_is_a_slice_of_the_uncropped_output(host_kernel) -> None:
+    ys, xs = np.mgrid[0 : HEIGHT * 3 // 2, 0:WIDTH]
+    nv12 = ((xs * 5 + ys * 7) % 256).astype(np.uint8)
+    k = color_coefficients("bt709", "tv")
+    full = host_kernel(nv12, (0, 0, WIDTH, HEIGHT), (HEIGHT, WIDTH), k, 3)
+    left, top, right, bottom = 6, 4, 10, 8
+    box = (left, top, WIDTH - left - right, HEIGHT - top - bottom)
+    cropped = host_kernel(nv12, box, (box[3], box[2]), k, 3)
+    np.testing.assert_array_equal(cropped, full[:, top : HEIGHT - bottom, left : WIDTH - right])
 
 
 def _nv12(yuv420p: np.ndarray) -> np.ndarray:

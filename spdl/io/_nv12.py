@@ -2,7 +2,7 @@
 
 The kernel is CUDA C compiled at run time by CuPy (NVRTC), so building spdl needs no
 CUDA toolkit. One thread writes one output pixel: it samples the cropped luma and
-chroma planes bilinearly (resize and crop in one pass) and applies the stream's
+chroma planes bilinearly (crop and resize in one pass) and applies the stream's
 YCbCr → RGB matrix, writing planar ``(C, H, W)`` output.
 """
 
@@ -57,7 +57,7 @@ def color_coefficients(color_space: str, color_range: str, pix_fmt: str = "") ->
 KERNEL_SOURCE = r"""
 __device__ __forceinline__ float bilinear(const unsigned char* plane, long long pitch, int step,
                                           float x, float y, int x0, int x1, int y0, int y1) {
-  // Samples stay inside the crop rectangle, as if the crop had been cut out first.
+  // Samples stay inside the plane; a crop is then exactly a slice of the uncropped output.
   x = fminf(fmaxf(x, (float)x0), (float)x1);
   y = fminf(fmaxf(y, (float)y0), (float)y1);
   const int xi = (int)floorf(x), yi = (int)floorf(y);
@@ -71,7 +71,7 @@ __device__ __forceinline__ float bilinear(const unsigned char* plane, long long 
 extern "C" __global__ void nv12_to_planar(
     const unsigned char* luma, long long luma_pitch,
     const unsigned char* chroma, long long chroma_pitch,
-    int crop_x, int crop_y, int crop_w, int crop_h,
+    int width, int height, int crop_x, int crop_y, int crop_w, int crop_h,
     unsigned char* out, int out_w, int out_h, int channels,
     const float* k) {
   const int x = blockIdx.x * blockDim.x + threadIdx.x;
@@ -80,14 +80,12 @@ extern "C" __global__ void nv12_to_planar(
   // Pixel centres of the output mapped onto the crop rectangle.
   const float sx = crop_x + (x + 0.5f) * crop_w / out_w - 0.5f;
   const float sy = crop_y + (y + 0.5f) * crop_h / out_h - 0.5f;
-  const float yv = bilinear(luma, luma_pitch, 1, sx, sy, crop_x, crop_x + crop_w - 1,
-                            crop_y, crop_y + crop_h - 1);
+  const float yv = bilinear(luma, luma_pitch, 1, sx, sy, 0, width - 1, 0, height - 1);
   // 4:2:0 chroma: one sample per 2x2 luma block, centred in it.
   const float cx = (sx + 0.5f) * 0.5f - 0.5f, cy = (sy + 0.5f) * 0.5f - 0.5f;
-  const int cx0 = crop_x / 2, cx1 = (crop_x + crop_w - 1) / 2;
-  const int cy0 = crop_y / 2, cy1 = (crop_y + crop_h - 1) / 2;
-  const float u = bilinear(chroma, chroma_pitch, 2, cx, cy, cx0, cx1, cy0, cy1);
-  const float v = bilinear(chroma + 1, chroma_pitch, 2, cx, cy, cx0, cx1, cy0, cy1);
+  const int cw = (width + 1) / 2 - 1, ch = (height + 1) / 2 - 1;
+  const float u = bilinear(chroma, chroma_pitch, 2, cx, cy, 0, cw, 0, ch);
+  const float v = bilinear(chroma + 1, chroma_pitch, 2, cx, cy, 0, cw, 0, ch);
   const float yn = (yv - k[0]) * k[1], un = (u - 128.0f) * k[2], vn = (v - 128.0f) * k[2];
   const long long plane = (long long)out_w * out_h, at = (long long)y * out_w + x;
   for (int c = 0; c < 3; ++c) {
@@ -132,6 +130,8 @@ def nv12_to_planar(
             i64(luma.strides[0]),
             chroma,
             i64(chroma.strides[0]),
+            i32(luma.shape[1]),
+            i32(luma.shape[0]),
             *(i32(value) for value in crop),
             out,
             i32(out_w),
