@@ -1,0 +1,89 @@
+"""Pytest plugin: the media files the documentation's examples name.
+
+The examples of the docs site (``test_docs_examples.py``) and of the docstrings
+(``test_docstring_examples.py``) run in a temporary working directory holding:
+
+- ``foo.jpg``: a 320x240 JPEG; ``bar.png``: a 200x150 PNG;
+- ``clip.mp4``: 3 s of 96x64 H.264 at 30 fps (90 frames);
+- ``speech.wav``: 2 s of 16 kHz stereo 16-bit PCM.
+
+Test modules load it with ``pytest_plugins = ["_example_media"]`` and take the
+``in_example_media_dir`` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Iterator
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+import spdl.io
+
+_DEFAULT_EXECUTOR_SIZES = spdl.io.executor_sizes()
+
+
+def write_video(path: pathlib.Path) -> None:
+    """Writes ``clip.mp4``: 90 frames of 96x64 H.264 at 30 fps."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for index in range(90):
+            rgb = np.full((64, 96, 3), (index * 2) % 256, dtype=np.uint8)
+            rgb[:, : index % 96] = 255
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def write_wav(path: pathlib.Path) -> None:
+    """Writes ``speech.wav``: 2 s of a 220 Hz tone, 16 kHz stereo pcm_s16le."""
+    sample_rate, num_samples = 16000, 32000
+    with av.open(str(path), "w", format="wav") as container:
+        stream = container.add_stream("pcm_s16le", rate=sample_rate, layout="stereo")
+        t = np.arange(num_samples) / sample_rate
+        wave = (8000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
+        samples = np.ascontiguousarray(np.stack([wave, wave], axis=-1).reshape(1, -1))
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="stereo")
+        frame.sample_rate, frame.pts = sample_rate, 0
+        frame.time_base = Fraction(1, sample_rate)
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def write_example_media(directory: pathlib.Path) -> None:
+    """Writes ``foo.jpg``, ``bar.png``, ``clip.mp4`` and ``speech.wav`` into ``directory``."""
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)).save(
+        directory / "foo.jpg", quality=90
+    )
+    Image.fromarray(rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)).save(directory / "bar.png")
+    write_video(directory / "clip.mp4")
+    write_wav(directory / "speech.wav")
+
+
+@pytest.fixture(scope="session")
+def example_media(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """A directory holding the example media, written once per session."""
+    directory = tmp_path_factory.mktemp("example_media")
+    write_example_media(directory)
+    return directory
+
+
+@pytest.fixture
+def in_example_media_dir(
+    example_media: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[pathlib.Path]:
+    """A fresh working directory linking the example media; the pools are reset after."""
+    for source in example_media.iterdir():
+        os.symlink(source, tmp_path / source.name)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    # Examples may resize the shared pools; give the next test the defaults back.
+    demux, decode = _DEFAULT_EXECUTOR_SIZES
+    spdl.io.set_executor_sizes(demux=demux, decode=decode)
