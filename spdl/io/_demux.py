@@ -277,8 +277,13 @@ def _seek(container, stream, name: str, seconds: float) -> None:
 def _iter_packets(container, stream, name: str, end: float | None) -> Iterator:
     """Yields the non-empty packets from the current position on, until one whose
     decode time reaches ``end`` (in the stream's time base; None: to the end)."""
+    # PyAV's wheels build `demux()` as a Cython generator without a finalizer (Limited
+    # API): one dropped before its end never runs its `finally`, which frees the native
+    # packet it reads into, so each early stop (an image's one packet, a window's end)
+    # leaked ~300 bytes. Close it explicitly, however this generator ends.
+    demuxer = container.demux(stream)
     try:
-        for packet in container.demux(stream):
+        for packet in demuxer:
             if packet.size == 0:
                 continue
             if end is not None:
@@ -290,6 +295,8 @@ def _iter_packets(container, stream, name: str, end: float | None) -> Iterator:
             yield packet
     except av.FFmpegError as e:
         raise MediaError(f"Failed to demux {name}: {e}") from e
+    finally:
+        demuxer.close()
 
 
 def _add(packets: Packets, packet) -> None:
