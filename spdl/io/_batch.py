@@ -255,6 +255,8 @@ def batch_load_image(
 
     Example:
         >>> buffer = spdl.io.batch_load_image(["foo.jpg", "bar.png"], 121, 121)
+        >>> spdl.io.to_numpy(buffer).shape
+        (2, 121, 121, 3)
     """
     future = batch_load_image_future(
         srcs,

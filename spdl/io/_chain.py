@@ -67,6 +67,8 @@ def chain_futures(
         ...     frames = yield spdl.io.decode_packets(packets)
         ...     yield spdl.io.convert_frames(frames)
         >>> buffer = load_image("foo.jpg").result()
+        >>> buffer.shape
+        (240, 320, 3)
     """
 
     @functools.wraps(generator_function)
@@ -183,8 +185,10 @@ def wait_futures(futures: Sequence[Future[T]], strict: bool = True) -> Future[li
         TypeError: If an element of ``futures`` is not a ``concurrent.futures.Future``.
 
     Example:
-        >>> futures = [spdl.io.demux_media("image", src) for src in ["a.jpg", "b.png"]]
+        >>> futures = [spdl.io.demux_media("image", src) for src in ["foo.jpg", "bar.png"]]
         >>> packets = spdl.io.wait_futures(futures).result()
+        >>> [p.codec_name for p in packets]
+        ['mjpeg', 'png']
     """
 
     def log(index: int, error: BaseException) -> None:

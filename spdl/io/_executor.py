@@ -101,8 +101,9 @@ def set_executor_sizes(*, demux: int | None = None, decode: int | None = None) -
         ValueError: If a size is smaller than 1.
 
     Example:
-        >>> import spdl.io
         >>> spdl.io.set_executor_sizes(demux=2, decode=8)
+        >>> spdl.io.executor_sizes()
+        (2, 8)
     """
     global _demux_executor, _decode_executor, _demux_size, _decode_size
     if demux is not None:
@@ -212,8 +213,23 @@ def get_decode_executor() -> ThreadPoolExecutor:
 def executor_sizes() -> tuple[int, int]:
     """Return the ``(demux, decode)`` pool sizes that new pools are created with.
 
+    The sizes given to :func:`set_executor_sizes`, otherwise those of the environment
+    variables ``SPDL_DEMUX_THREADS`` and ``SPDL_DECODE_THREADS``, otherwise the
+    defaults: ``min(4, CPU count)`` demux threads and one decode thread per CPU
+    available to the process.
+
     Returns:
         The number of threads of the demux pool and of the decode/convert pool.
+
+    Raises:
+        ValueError: If ``SPDL_DEMUX_THREADS`` or ``SPDL_DECODE_THREADS`` is set to
+            something other than a positive integer (and no size was set explicitly).
+
+    Example:
+        >>> spdl.io.set_executor_sizes(decode=3)
+        >>> demux, decode = spdl.io.executor_sizes()
+        >>> decode
+        3
     """
     with _lock:
         return _demux_threads(), _decode_threads()

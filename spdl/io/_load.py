@@ -113,8 +113,8 @@ def load_audio(src: Source, timestamp: Window | None = None, **options: Any) -> 
         MediaError: The data cannot be decoded.
 
     Example:
-        >>> spdl.io.to_numpy(spdl.io.load_audio("foo.wav", timestamp=(0, 1))).shape
-        (2, 44100)
+        >>> spdl.io.to_numpy(spdl.io.load_audio("speech.wav", timestamp=(0, 1))).shape
+        (2, 16000)
     """
     return _load("audio", src, timestamp, options)
 
@@ -139,8 +139,8 @@ def load_video(src: Source, timestamp: Window | None = None, **options: Any) -> 
         MediaError: The data cannot be decoded.
 
     Example:
-        >>> spdl.io.to_numpy(spdl.io.load_video("foo.mp4", timestamp=(0, 1))).shape
-        (30, 240, 320, 3)
+        >>> spdl.io.to_numpy(spdl.io.load_video("clip.mp4", timestamp=(0, 1))).shape
+        (30, 64, 96, 3)
     """
     return _load("video", src, timestamp, options)
 
@@ -188,10 +188,10 @@ def load_video_windows(
             lies past the end of the video); the message names the source and the window.
 
     Example:
-        >>> windows = ((0, 1), (4, 5), (8, 9))
-        >>> buffers = spdl.io.load_video_windows("foo.mp4", windows, width=224, height=224)
-        >>> len(buffers), buffers[0].shape
-        (3, (30, 224, 224, 3))
+        >>> windows = ((0, 1), (1.5, 2.5), (2, 3))
+        >>> buffers = spdl.io.load_video_windows("clip.mp4", windows, width=224, height=224)
+        >>> [buffer.shape for buffer in buffers]
+        [(30, 224, 224, 3), (30, 224, 224, 3), (30, 224, 224, 3)]
     """
     demux_opts, decode_opts = split_options(options)
     validate_demux_args("video", src, None, **demux_opts)

@@ -170,6 +170,8 @@ def load_media(
 
     Example:
         >>> buffer = spdl.io.load_media("image", "foo.jpg", decode_options={"width": 64})
+        >>> buffer.shape  # the 320x240 image, scaled to width 64 keeping its aspect ratio
+        (48, 64, 3)
     """
     demux_options = check_options("demux_options", demux_options)
     decode_options = check_options("decode_options", decode_options)
