@@ -15,6 +15,7 @@ The GPU itself is exercised by ``tests/cuda/``.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import pathlib
 from fractions import Fraction
@@ -391,12 +392,34 @@ def test_nvdec_refuses_audio_and_codecs_nvdec_lacks(tmp_path: pathlib.Path) -> N
     importlib.util.find_spec("PyNvVideoCodec") is not None,
     reason="checks the message of a machine without PyNvVideoCodec",
 )
-def test_missing_pynvvideocodec_fails_the_future_with_what_to_install(clip: pathlib.Path) -> None:
+def test_missing_pynvvideocodec_raises_at_call_time_with_what_to_install(
+    clip: pathlib.Path,
+) -> None:
+    packets = spdl.io.demux_media("video", clip).result()
+    with pytest.raises(RuntimeError, match=r"PyNvVideoCodec.*spdl\[cuda\]"):
+        spdl.io.decode_packets_nvdec(packets, 0)
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match=r"PyNvVideoCodec.*spdl\[cuda\]"):
+            spdl.io.async_decode_packets_nvdec(packets, 0)
+
+    asyncio.run(main())
+    # Importing spdl.io and every CPU feature stay usable.
+    assert spdl.io.to_numpy(spdl.io.load_video(clip)).shape == (NUM_FRAMES, HEIGHT, WIDTH, 3)
+
+
+def test_a_failing_gpu_import_fails_the_future_naming_the_source(
+    clip: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A package that is installed but cannot load (no driver) fails in the worker."""
+    from spdl.io import _nvdec
+
+    monkeypatch.setattr(_nvdec, "check_dependencies", lambda: None)
     packets = spdl.io.demux_media("video", clip).result()
     future = spdl.io.decode_packets_nvdec(packets, 0)
-    with pytest.raises(spdl.io.AsyncIOFailure, match=r"PyNvVideoCodec.*spdl\[cuda\]") as info:
+    with pytest.raises(spdl.io.AsyncIOFailure, match=r"could not be imported") as info:
         future.result()
-    assert clip.name in str(info.value)
+    assert clip.name in str(info.value) and "spdl[cuda]" in str(info.value)
 
 
 def test_gpu_frames_are_refused_by_convert_frames_cpu() -> None:

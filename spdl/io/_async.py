@@ -217,15 +217,16 @@ def async_decode_packets_nvdec(
 
     Returns:
         An ``asyncio.Future`` resolving to ``CUDAFrames``. Awaiting it raises
-        :class:`AsyncIOFailure` when NVDEC rejects the bitstream or PyNvVideoCodec /
-        CuPy / the driver is missing.
+        :class:`AsyncIOFailure` when NVDEC rejects the bitstream or the GPU, its
+        driver or NVDEC cannot be used.
 
     Raises:
         TypeError: If ``packets`` is not video/image packets or an option has the
             wrong type.
         ValueError: If ``cuda_device_index`` is negative, an option is out of range,
             or NVDEC does not decode the codec.
-        RuntimeError: If called outside a running asyncio event loop.
+        RuntimeError: If called outside a running asyncio event loop, or if
+            PyNvVideoCodec or CuPy is not installed.
 
     Example:
         >>> packets = await spdl.io.async_demux_media("video", "clip.mp4")

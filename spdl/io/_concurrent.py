@@ -346,14 +346,16 @@ def decode_packets_nvdec(
     Returns:
         A Future resolving to ``CUDAFrames``; :func:`convert_frames` turns them into a
         ``CUDABuffer`` without a copy. It fails with :class:`AsyncIOFailure` (phase
-        ``"decode"``) when NVDEC rejects the bitstream, no frame comes out, or
-        PyNvVideoCodec / CuPy / the GPU driver is missing (the message says which).
+        ``"decode"``) when NVDEC rejects the bitstream, no frame comes out, or the
+        GPU, its driver or NVDEC cannot be used (the message quotes the cause).
 
     Raises:
         TypeError: If ``packets`` is not video/image packets or an option has the
             wrong type.
         ValueError: If ``cuda_device_index`` is negative, an option is out of range,
             the crop leaves nothing, or NVDEC does not decode the codec.
+        RuntimeError: If PyNvVideoCodec or CuPy is not installed (the message names
+            the missing package and the ``spdl[cuda]`` extra).
 
     Example:
         >>> packets = spdl.io.demux_media("video", "clip.mp4").result()
@@ -381,6 +383,7 @@ def decode_packets_nvdec(
         crop_bottom=crop_bottom,
         pix_fmt=pix_fmt,
     )
+    _nvdec.check_dependencies()
     return submit(
         executor or _executor.get_decode_executor(),
         functools.partial(_nvdec.decode_nvdec, packets, cuda_device_index, options),

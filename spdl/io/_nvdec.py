@@ -11,6 +11,7 @@ PyNvVideoCodec and CuPy are imported on first use only.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,13 @@ from spdl.io._cuda import CUDAFrames, cuda_dependency_error
 from spdl.io._errors import MediaError
 from spdl.io._nv12 import KERNEL_SOURCE, color_coefficients, nv12_to_planar
 
-__all__ = ["NVDEC_CODECS", "PIX_FMTS", "decode_nvdec", "validate_nvdec_options"]
+__all__ = [
+    "NVDEC_CODECS",
+    "PIX_FMTS",
+    "check_dependencies",
+    "decode_nvdec",
+    "validate_nvdec_options",
+]
 
 # FFmpeg codec name → PyNvVideoCodec's cudaVideoCodec member.
 NVDEC_CODECS = {
@@ -118,6 +125,17 @@ def validate_nvdec_options(
             f"{src_w}x{src_h} frames of {packets.src}."
         )
     return _Options(width, height, crop, pix_fmt)  # type: ignore[arg-type]
+
+
+def check_dependencies() -> None:
+    """Raises at call time when PyNvVideoCodec or CuPy is not installed.
+
+    Raises:
+        RuntimeError: Naming the missing package and the ``spdl[cuda]`` extra.
+    """
+    for name in ("PyNvVideoCodec", "cupy"):
+        if importlib.util.find_spec(name) is None:
+            raise cuda_dependency_error(name, ModuleNotFoundError(f"No module named {name!r}"))
 
 
 def _import(name: str) -> Any:
