@@ -90,6 +90,8 @@ def async_demux_media(
 
     Example:
         >>> packets = await spdl.io.async_demux_media("image", "foo.jpg")
+        >>> packets.codec_name, packets.width, packets.height
+        ('mjpeg', 320, 240)
     """
     loop = _running_loop("async_demux_media")
     return _wrap(
@@ -129,8 +131,12 @@ def async_streaming_demux(
         TypeError: If ``src``, ``timestamps`` or an option has an unsupported type.
 
     Example:
-        >>> async for packets in spdl.io.async_streaming_demux("audio", "foo.wav", [(0, 1)]):
+        >>> windows = [(0, 1), (1, 2)]
+        >>> async for packets in spdl.io.async_streaming_demux("audio", "speech.wav", windows):
         ...     frames = await spdl.io.async_decode_packets(packets)
+        ...     print(frames.num_channels, frames.num_samples)
+        2 16000
+        2 16000
     """
     futures = _concurrent.streaming_demux(
         media_type, src, timestamps, executor=executor, **demux_options
@@ -177,7 +183,10 @@ def async_decode_packets(
         RuntimeError: If called outside a running asyncio event loop.
 
     Example:
+        >>> packets = await spdl.io.async_demux_media("image", "foo.jpg")
         >>> frames = await spdl.io.async_decode_packets(packets, width=121, height=121)
+        >>> frames.width, frames.height, frames.pix_fmt
+        (121, 121, 'rgb24')
     """
     loop = _running_loop("async_decode_packets")
     return _wrap(loop, _concurrent.decode_packets(packets, executor=executor, **decode_options))
@@ -275,8 +284,11 @@ def async_convert_frames(
         RuntimeError: If called outside a running asyncio event loop.
 
     Example:
+        >>> packets = await spdl.io.async_demux_media("video", "clip.mp4", (0, 1))
+        >>> frames = await spdl.io.async_decode_packets(packets)
         >>> buffer = await spdl.io.async_convert_frames(frames)
-        >>> array = spdl.io.to_numpy(buffer)
+        >>> spdl.io.to_numpy(buffer).shape
+        (30, 64, 96, 3)
     """
     loop = _running_loop("async_convert_frames")
     return _wrap(loop, _concurrent.convert_frames(frames, executor=executor))
@@ -303,7 +315,11 @@ def async_convert_frames_cpu(
         RuntimeError: If called outside a running asyncio event loop.
 
     Example:
+        >>> packets = await spdl.io.async_demux_media("audio", "speech.wav")
+        >>> frames = await spdl.io.async_decode_packets(packets)
         >>> buffer = await spdl.io.async_convert_frames_cpu(frames)
+        >>> buffer.shape
+        (2, 32000)
     """
     loop = _running_loop("async_convert_frames_cpu")
     return _wrap(loop, _concurrent.convert_frames_cpu(frames, executor=executor))
@@ -355,7 +371,8 @@ def async_load_media(
         >>> buffer = await spdl.io.async_load_media(
         ...     "video", "clip.mp4", demux_options={"timestamp": (0, 2)},
         ...     decode_options={"width": 224, "height": 224})
-        >>> array = spdl.io.to_numpy(buffer)  # (N, 224, 224, 3) uint8
+        >>> spdl.io.to_numpy(buffer).shape  # the 60 frames of the first 2 seconds
+        (60, 224, 224, 3)
     """
     loop = _running_loop("async_load_media")
     future = load_media_future(
