@@ -132,6 +132,8 @@ def demux_media(
     Example:
         >>> future = spdl.io.demux_media("video", "clip.mp4", timestamp=(0.0, 1.0))
         >>> packets = future.result()
+        >>> packets.codec_name, packets.timestamp
+        ('h264', (0.0, 1.0))
     """
     check_media_type(media_type)
     _check_executor(executor)
@@ -199,6 +201,8 @@ def streaming_demux(
     Example:
         >>> futures = spdl.io.streaming_demux("video", "clip.mp4", [(0, 1), (1, 2)])
         >>> packets = [f.result() for f in futures]
+        >>> [len(spdl.io.decode_packets(p).result()) for p in packets]  # frames per window
+        [30, 30]
     """
     check_media_type(media_type)
     _check_executor(executor)
@@ -292,6 +296,8 @@ def decode_packets(
     Example:
         >>> packets = spdl.io.demux_media("image", "foo.jpg").result()
         >>> frames = spdl.io.decode_packets(packets, width=64, height=48).result()
+        >>> frames.width, frames.height, frames.pix_fmt
+        (64, 48, 'rgb24')
     """
     _check_packets(packets)
     _check_executor(executor)
@@ -460,8 +466,11 @@ def convert_frames(
             empty.
 
     Example:
+        >>> packets = spdl.io.demux_media("video", "clip.mp4", timestamp=(0, 1)).result()
+        >>> frames = spdl.io.decode_packets(packets).result()
         >>> buffer = spdl.io.convert_frames(frames).result()
-        >>> array = spdl.io.to_numpy(buffer)
+        >>> spdl.io.to_numpy(buffer).shape
+        (30, 64, 96, 3)
     """
     _check_executor(executor)
     return submit_convert(frames, executor=executor)
@@ -513,7 +522,10 @@ def convert_frames_cpu(
         ValueError: If the frames of a batch differ in size or format.
 
     Example:
-        >>> buffer = spdl.io.convert_frames_cpu(frames).result()
+        >>> packets = [spdl.io.demux_media("image", src).result() for src in ("foo.jpg", "bar.png")]
+        >>> frames = [spdl.io.decode_packets(p, width=64, height=48).result() for p in packets]
+        >>> spdl.io.convert_frames_cpu(frames).result().shape  # a list of images: one batch
+        (2, 48, 64, 3)
     """
     check_cpu_frames(frames)
     return convert_frames(frames, executor=executor)
