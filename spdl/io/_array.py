@@ -33,6 +33,8 @@ def to_numpy(buffer: _native.CPUBuffer) -> np.ndarray:
 
     Example:
         >>> array = spdl.io.to_numpy(spdl.io.load_image("foo.jpg"))
+        >>> array.shape, array.dtype
+        ((240, 320, 3), dtype('uint8'))
     """
     _check_cpu(buffer, "to_numpy")
     return np.asarray(buffer)
