@@ -7,6 +7,7 @@ reference cycle, memory would grow until a garbage-collection pass.
 from __future__ import annotations
 
 import gc
+import pathlib
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -53,3 +54,46 @@ def test_future_results_are_not_kept_in_reference_cycles(
     del batch
     leftovers = gc_garbage()
     assert "CPUBuffer" not in leftovers and "Future" not in leftovers, leftovers
+
+
+def test_failures_are_not_kept_in_reference_cycles(
+    gc_garbage: Callable[[], list[str]],
+    image_files: dict[str, ImageReference],
+    tmp_path: pathlib.Path,
+) -> None:
+    """A failure's traceback keeps the frames it went through; none of them may hold
+    the Future, the error or the inputs, or all of them wait for the GC."""
+    import asyncio
+
+    garbage = tmp_path / "garbage.jpg"
+    garbage.write_bytes(bytes(range(256)) * 8)
+    not_a_container = tmp_path / "garbage.mp4"
+    not_a_container.write_bytes(bytes(range(256)) * 8)
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(image_files["jpeg"].path.read_bytes()[:300])
+    good = image_files["jpeg"].path
+
+    async def async_failures() -> None:
+        for src in (garbage, truncated):
+            with pytest.raises(spdl.io.AsyncIOFailure):
+                await spdl.io.async_load_media("image", src)
+        with pytest.raises(spdl.io.AsyncIOFailure):
+            await spdl.io.async_batch_load_image([garbage, good], width=8, height=8)
+
+    def failures() -> None:
+        with pytest.raises(spdl.io.AsyncIOFailure):
+            spdl.io.demux_media("video", not_a_container).result()
+        packets = spdl.io.demux_media("image", truncated).result()
+        with pytest.raises(spdl.io.AsyncIOFailure):
+            spdl.io.decode_packets(packets).result()
+        del packets
+        with pytest.raises(spdl.io.AsyncIOFailure):
+            spdl.io.batch_load_image([garbage, good], width=8, height=8, strict=True)
+        asyncio.run(async_failures())
+
+    failures()  # first use: loggers, executors, event-loop machinery
+    gc_garbage()
+    failures()
+    leftovers = gc_garbage()
+    for name in ("Future", "AsyncIOFailure", "MediaError", "CPUBuffer", "ImagePackets"):
+        assert name not in leftovers, leftovers

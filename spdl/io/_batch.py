@@ -87,6 +87,11 @@ def _log_failure(src: Any, error: BaseException) -> None:
     _LG.error("Failed to load image %s: %s", describe_source(src), error)
 
 
+def _log_failures(failures: list[tuple[Any, BaseException]]) -> None:
+    for src, error in failures:
+        _log_failure(src, error)
+
+
 def _fast_batch_future(
     srcs: list[Any],
     decode_options: dict[str, Any],
@@ -107,12 +112,17 @@ def _fast_batch_future(
             for src, error in zip(srcs, errors, strict=True)
             if error is not None
         ]
-        for src, failure in failures:
-            _log_failure(src, failure)
-        if failures and strict:
-            raise failures[0][1]
-        if buffer is None:
-            raise _all_failed(len(srcs), failures[0][1] if failures else None)
+        _log_failures(failures)
+        if (failures and strict) or buffer is None:
+            first = failures[0][1] if failures else None
+            error = first if strict and first else _all_failed(len(srcs), first)
+            # The traceback keeps this frame: it must hold neither the batch nor the
+            # errors (a cycle that only the garbage collector would free).
+            del buffer, failures, first
+            try:
+                raise error
+            finally:
+                del error
         return buffer
 
     return submit_with_token(

@@ -15,7 +15,7 @@ from concurrent.futures import CancelledError, Future
 from threading import RLock
 from typing import Any, TypeVar
 
-from ._futures import AsyncIOFailure, try_set
+from ._futures import AsyncIOFailure, drop_own_frame, try_set
 
 __all__ = ["chain_futures", "gather_futures", "wait_futures"]
 
@@ -84,14 +84,36 @@ def chain_futures(
     return wrapper
 
 
+class _Waiting:
+    """The Future a chain waits on, guarded by the lock that also guards its generator.
+
+    The result's done-callback holds this, not the chain: Futures keep their
+    callbacks, and a callback bound to the chain would form the cycle result ->
+    callback -> chain -> result, keeping the result until a garbage-collection pass.
+    """
+
+    __slots__ = ("lock", "future")
+
+    def __init__(self) -> None:
+        self.lock = RLock()
+        self.future: Future[Any] | None = None
+
+    def cancel_on_cancelled(self, result: Future[Any]) -> None:
+        if result.cancelled():
+            with self.lock:
+                future = self.future
+            if future is not None:
+                future.cancel()
+
+
 class _Chain:
     """Drive a generator of Futures with done-callbacks (see :func:`chain_futures`)."""
 
     def __init__(self, generator: Generator[Future[Any], Any, Any]):
         self._generator = generator
         self._result: Future[Any] = Future()
-        self._lock = RLock()  # guards the generator and `_waiting_on`
-        self._waiting_on: Future[Any] | None = None
+        self._waiting = _Waiting()
+        self._lock = self._waiting.lock  # guards the generator and `_waiting.future`
         self._last: Any = None
 
     def start(self) -> Future[Any]:
@@ -100,16 +122,9 @@ class _Chain:
         except StopIteration as stop:
             self._result.set_result(stop.value)
             return self._result
-        self._result.add_done_callback(self._on_result_done)
+        self._result.add_done_callback(self._waiting.cancel_on_cancelled)
         self._wait(first)
         return self._result
-
-    def _on_result_done(self, result: Future[Any]) -> None:
-        if result.cancelled():
-            with self._lock:
-                waiting_on = self._waiting_on
-            if waiting_on is not None:
-                waiting_on.cancel()
 
     def _wait(self, future: object) -> None:
         if not isinstance(future, Future):
@@ -122,7 +137,7 @@ class _Chain:
             )
             return
         with self._lock:
-            self._waiting_on = future
+            self._waiting.future = future
         if self._result.cancelled():
             future.cancel()
         future.add_done_callback(self._on_yielded_done)
@@ -135,7 +150,7 @@ class _Chain:
         # Resume the generator until it yields a Future that is not done yet.
         while True:
             with self._lock:
-                self._waiting_on = None
+                self._waiting.future = None
                 if self._result.done():  # cancelled from outside
                     self._generator.close()
                     return
@@ -154,6 +169,7 @@ class _Chain:
                     self._result.cancel()
                     return
                 except BaseException as unhandled:
+                    drop_own_frame(unhandled)
                     try_set(self._result.set_exception, unhandled)
                     return
             if isinstance(future, Future) and future.done():

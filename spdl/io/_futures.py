@@ -94,6 +94,22 @@ def try_set(setter: Callable[[Any], None], value: Any) -> None:
         pass
 
 
+def drop_own_frame(error: BaseException) -> None:
+    """Remove the catching frame from ``error``'s traceback.
+
+    A Future that stores an exception caught in a frame that refers to the Future
+    (through a closure or ``self``) would form the cycle Future -> exception ->
+    traceback -> frame -> Future, which keeps the failed work's inputs (packets,
+    frames: possibly megabytes) until a garbage-collection pass. The dropped frame
+    is spdl's plumbing; the frames where the error was raised stay.
+
+    Args:
+        error: An exception being handled in the caller's frame.
+    """
+    if error.__traceback__ is not None:
+        error.__traceback__ = error.__traceback__.tb_next
+
+
 def submit(
     executor: Executor,
     fn: Callable[[], T],
@@ -116,20 +132,30 @@ def submit(
         A Future of ``fn``'s result, failing with :class:`AsyncIOFailure`.
     """
     outer: Future[T] = Future()
+    # `run` takes the Future out of this box instead of closing over it, and drops it
+    # when done: a failure's traceback keeps run's frame (and the frames it called
+    # link back to it), and a frame that still held the Future would make the cycle
+    # Future -> exception -> traceback -> frame -> Future.
+    box = [outer]
 
     def run() -> None:
-        if outer.done():  # cancelled between dequeue and start
-            return
+        future = box.pop()
         try:
-            with _executor.track_cancel_token(token):
-                result = fn()
-        except Exception as error:
-            try_set(outer.set_exception, AsyncIOFailure.wrap(phase, src, error))
-        except BaseException as error:  # KeyboardInterrupt, SystemExit
-            try_set(outer.set_exception, error)
-            raise
-        else:
-            try_set(outer.set_result, result)
+            if future.done():  # cancelled between dequeue and start
+                return
+            try:
+                with _executor.track_cancel_token(token):
+                    result = fn()
+            except Exception as error:
+                drop_own_frame(error)
+                try_set(future.set_exception, AsyncIOFailure.wrap(phase, src, error))
+            except BaseException as error:  # KeyboardInterrupt, SystemExit
+                try_set(future.set_exception, error)
+                raise
+            else:
+                try_set(future.set_result, result)
+        finally:
+            del future
 
     inner = executor.submit(run)
     # Each callback drops its link once it has fired: Futures keep their callbacks,
