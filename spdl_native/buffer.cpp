@@ -195,6 +195,27 @@ void CPUBuffer::resize_leading_dim(int64_t n) {
   nbytes_ = bytes;
 }
 
+void CPUBuffer::reshape(std::vector<int64_t> shape) {
+  size_t bytes = itemsize();
+  for (int64_t dim : shape) {
+    if (dim < 0) {
+      throw std::invalid_argument("invalid shape");
+    }
+    bytes *= static_cast<size_t>(dim);
+  }
+  if (bytes > capacity_) {
+    throw std::invalid_argument("reshape beyond the reserved room");
+  }
+  shape_ = std::move(shape);
+  strides_.assign(shape_.size(), 0);
+  int64_t stride = static_cast<int64_t>(itemsize());
+  for (size_t i = shape_.size(); i-- > 0;) {
+    strides_[i] = stride;
+    stride *= shape_[i];
+  }
+  nbytes_ = bytes;
+}
+
 const char* CPUBuffer::typestr() const {
   switch (dtype_) {
     case DType::UInt8:

@@ -32,6 +32,9 @@ class CPUBuffer {
   // Sets the leading dimension, keeping the data. Large buffers are memory maps
   // that grow with mremap, so growing never copies and untouched room costs no RAM.
   void resize_leading_dim(int64_t n);
+  // Gives the data a new shape that fits in the room already reserved (e.g. once
+  // planar rows written with spare room between them have been packed together).
+  void reshape(std::vector<int64_t> shape);
 
   const char* typestr() const;  // NumPy array-interface type string, e.g. "|u1"
   const char* format() const;   // struct-module format for the buffer protocol

@@ -102,25 +102,6 @@ std::unique_ptr<CPUBuffer> convert_images(Frames& frames, bool batch_dim) {
   return buffer;
 }
 
-DType sample_dtype(AVSampleFormat fmt) {
-  switch (av_get_packed_sample_fmt(fmt)) {
-    case AV_SAMPLE_FMT_U8:
-      return DType::UInt8;
-    case AV_SAMPLE_FMT_S16:
-      return DType::Int16;
-    case AV_SAMPLE_FMT_S32:
-      return DType::Int32;
-    case AV_SAMPLE_FMT_S64:
-      return DType::Int64;
-    case AV_SAMPLE_FMT_FLT:
-      return DType::Float32;
-    case AV_SAMPLE_FMT_DBL:
-      return DType::Float64;
-    default:
-      throw std::invalid_argument("Unsupported sample format");
-  }
-}
-
 std::unique_ptr<CPUBuffer> convert_audio(Frames& frames) {
   const AVFrame* first = frames.frames.front().get();
   const auto fmt = static_cast<AVSampleFormat>(first->format);
@@ -158,6 +139,25 @@ std::unique_ptr<CPUBuffer> convert_audio(Frames& frames) {
 }
 
 }  // namespace
+
+DType sample_dtype(AVSampleFormat fmt) {
+  switch (av_get_packed_sample_fmt(fmt)) {
+    case AV_SAMPLE_FMT_U8:
+      return DType::UInt8;
+    case AV_SAMPLE_FMT_S16:
+      return DType::Int16;
+    case AV_SAMPLE_FMT_S32:
+      return DType::Int32;
+    case AV_SAMPLE_FMT_S64:
+      return DType::Int64;
+    case AV_SAMPLE_FMT_FLT:
+      return DType::Float32;
+    case AV_SAMPLE_FMT_DBL:
+      return DType::Float64;
+    default:
+      throw std::invalid_argument("Unsupported sample format");
+  }
+}
 
 std::unique_ptr<CPUBuffer> convert_frames(Frames& frames) {
   frames.ensure_valid();

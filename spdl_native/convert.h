@@ -25,6 +25,9 @@ void copy_image(uint8_t* dst, const ImageLayout& layout, const AVFrame* frame);
 
 std::unique_ptr<CPUBuffer> convert_frames(Frames& frames);
 
+// The element type of a sample format (planar or packed); throws for others.
+DType sample_dtype(AVSampleFormat fmt);
+
 // A list of single images -> one (B, ...) batch; all must share size and format.
 std::unique_ptr<CPUBuffer> convert_image_batch(const std::vector<Frames*>& batch);
 

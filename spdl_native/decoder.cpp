@@ -174,6 +174,93 @@ void run_decoder(const Packets& packets, const DecodeConfig& config, const Cance
                    (packets.window ? " in the requested window." : "."));
 }
 
+// Samples per channel the packets should decode to at `sample_rate`, from their
+// durations; a little more than needed is cheap (untouched pages cost no memory).
+int64_t estimate_samples(const Packets& packets, int sample_rate, int64_t frame_samples) {
+  int64_t duration = 0;
+  for (const auto& packet : packets.packets) {
+    duration += std::max<int64_t>(packet->duration, 0);
+  }
+  if (duration == 0) {
+    return static_cast<int64_t>(packets.packets.size()) * frame_samples + frame_samples;
+  }
+  double seconds =
+      static_cast<double>(duration) * packets.time_base.first / packets.time_base.second;
+  if (packets.window) {
+    seconds = std::min(seconds, packets.window->second - packets.window->first);
+  }
+  return static_cast<int64_t>(seconds * sample_rate) + 2 * frame_samples;
+}
+
+// Audio straight into the output: each frame's samples are copied as it comes
+// out of the decoder (or its filter graph) and the frame goes back to the
+// decoder's pool at once, instead of every frame being held until conversion.
+// Planar rows are written with room to spare and packed together at the end.
+std::unique_ptr<CPUBuffer> decode_audio_to_buffer(const Packets& packets,
+                                                  const DecodeConfig& config,
+                                                  const CancelToken* cancel) {
+  std::unique_ptr<CPUBuffer> buffer;
+  int format = AV_SAMPLE_FMT_NONE;
+  int64_t channels = 0;
+  bool planar = false;
+  DType dtype = DType::Float32;
+  size_t item = 0;
+  int64_t capacity = 0;  // samples per channel a planar row has room for
+  int64_t count = 0;     // samples per channel written
+  FrameRouter router(packets, config, [&](AVFrame* frame) {
+    const int64_t n = frame->nb_samples;
+    if (!buffer) {
+      format = frame->format;
+      channels = frame->ch_layout.nb_channels;
+      planar = av_sample_fmt_is_planar(static_cast<AVSampleFormat>(format));
+      dtype = sample_dtype(static_cast<AVSampleFormat>(format));
+      item = itemsize(dtype);
+      capacity = estimate_samples(packets, frame->sample_rate, n);
+      buffer =
+          planar ? std::make_unique<CPUBuffer>(std::vector<int64_t>{channels, capacity}, dtype)
+                 : std::make_unique<CPUBuffer>(std::vector<int64_t>{0, channels}, dtype, capacity);
+    } else if (frame->format != format || frame->ch_layout.nb_channels != channels) {
+      throw std::invalid_argument("Audio frames of " + packets.src +
+                                  " change sample format or channel count mid-stream; pass "
+                                  "sample_fmt and num_channels to decode_packets.");
+    }
+    if (!planar) {
+      buffer->resize_leading_dim(count + n);
+      std::memcpy(buffer->data() + count * channels * item, frame->data[0], n * channels * item);
+      count += n;
+      return true;
+    }
+    if (count + n > capacity) {
+      const int64_t grown = std::max(count + n, capacity + capacity / 2);
+      auto bigger = std::make_unique<CPUBuffer>(std::vector<int64_t>{channels, grown}, dtype);
+      for (int64_t c = 0; c < channels; ++c) {
+        std::memcpy(bigger->data() + c * grown * item, buffer->data() + c * capacity * item,
+                    count * item);
+      }
+      buffer = std::move(bigger);
+      capacity = grown;
+    }
+    for (int64_t c = 0; c < channels; ++c) {
+      std::memcpy(buffer->data() + (c * capacity + count) * item, frame->extended_data[c],
+                  n * item);
+    }
+    count += n;
+    return true;
+  });
+  run_decoder(packets, config, cancel, router);
+  if (!buffer) {
+    throw_no_frame(packets);
+  }
+  if (planar && count < capacity) {
+    for (int64_t c = 1; c < channels; ++c) {
+      std::memmove(buffer->data() + c * count * item, buffer->data() + c * capacity * item,
+                   count * item);
+    }
+    buffer->reshape({channels, count});
+  }
+  return buffer;
+}
+
 }  // namespace
 
 ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_base,
@@ -283,8 +370,7 @@ std::unique_ptr<CPUBuffer> decode_packets_to_buffer(const Packets& packets,
                                                     const CancelToken* cancel,
                                                     int64_t expected_frames) {
   if (packets.media_type == MediaType::Audio) {
-    auto frames = decode_packets(packets, config, cancel);
-    return convert_frames(*frames);
+    return decode_audio_to_buffer(packets, config, cancel);
   }
   const bool single = packets.media_type == MediaType::Image;
   FrameWriter writer(output);
