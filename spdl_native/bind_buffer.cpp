@@ -109,24 +109,62 @@ nb::object decode_images(nb::list srcs, std::string filter_desc, std::optional<s
   return nb::make_tuple(nb::cast(std::move(result.buffer)), nb::cast(result.errors));
 }
 
+// Docstrings (Google style; the API page renders them with mkdocstrings, and
+// tests/test_docstring_examples.py runs their examples).
+
+constexpr const char* kCPUBufferDoc = R"(Converted frames in one C-contiguous block of host memory.
+
+Returned by ``convert_frames`` and the ``load_*`` functions. It exposes the NumPy
+array interface (version 3), the Python buffer protocol and DLPack, so
+``numpy.asarray``, ``memoryview``, ``torch.from_dlpack`` and ``spdl.io.to_numpy``
+/ ``to_torch`` view its memory without a copy; every view keeps the buffer alive.
+For the shape of each media type and format, see the shapes table.
+
+Example:
+    >>> buffer = spdl.io.load_image("foo.jpg")
+    >>> buffer.shape, buffer.typestr, buffer.nbytes
+    ((240, 320, 3), '|u1', 230400)
+    >>> import numpy as np
+    >>> np.asarray(buffer).ctypes.data == buffer.data_ptr  # a view, not a copy
+    True)";
+
+constexpr const char* kDLPackDoc = R"(Exports the memory as a DLPack capsule (the DLPack protocol).
+
+Frameworks call it through ``from_dlpack``; the capsule keeps the buffer alive.
+
+Args:
+    **kwargs: The protocol's keyword arguments (``stream``, ``max_version``,
+        ``dl_device``, ``copy``); with ``max_version`` of 1 or more the capsule is
+        a versioned one.
+
+Returns:
+    A ``PyCapsule`` holding a ``DLManagedTensor`` for the buffer's memory.)";
+
 }  // namespace
 
 void register_buffer(nb::module_& m) {
-  nb::class_<CPUBuffer>(m, "CPUBuffer", nb::type_slots(buffer_slots),
-                        "Contiguous host memory holding converted frames.")
-      .def_prop_ro("shape",
-                   [](const CPUBuffer& b) {
-                     nb::list l;
-                     for (auto dim : b.shape()) l.append(dim);
-                     return nb::tuple(l);
-                   })
-      .def_prop_ro("typestr", &CPUBuffer::typestr)
-      .def_prop_ro("data_ptr",
-                   [](const CPUBuffer& b) { return reinterpret_cast<uintptr_t>(b.data()); })
-      .def_prop_ro("nbytes", &CPUBuffer::nbytes)
-      .def_prop_ro("__array_interface__", &array_interface)
-      .def("__dlpack__", &dlpack)
-      .def("__dlpack_device__", [](const CPUBuffer&) { return nb::make_tuple(1, 0); })
+  nb::class_<CPUBuffer>(m, "CPUBuffer", nb::type_slots(buffer_slots), kCPUBufferDoc)
+      .def_prop_ro(
+          "shape",
+          [](const CPUBuffer& b) {
+            nb::list l;
+            for (auto dim : b.shape()) l.append(dim);
+            return nb::tuple(l);
+          },
+          "The shape, e.g. ``(N, H, W, 3)`` for ``rgb24`` video.")
+      .def_prop_ro("typestr", &CPUBuffer::typestr,
+                   "The element type as a NumPy type string, e.g. ``\"|u1\"`` (uint8) or "
+                   "``\"<f4\"`` (float32).")
+      .def_prop_ro(
+          "data_ptr", [](const CPUBuffer& b) { return reinterpret_cast<uintptr_t>(b.data()); },
+          "The address of the first element (64-byte aligned).")
+      .def_prop_ro("nbytes", &CPUBuffer::nbytes, "The size of the data in bytes.")
+      .def_prop_ro("__array_interface__", &array_interface,
+                   "The NumPy array interface (version 3): shape, typestr, data pointer.")
+      .def("__dlpack__", &dlpack, kDLPackDoc)
+      .def(
+          "__dlpack_device__", [](const CPUBuffer&) { return nb::make_tuple(1, 0); },
+          "Returns ``(1, 0)``: DLPack's CPU device type (``kDLCPU``) and device 0.")
       .def("__repr__", [](const CPUBuffer& b) {
         std::string s = "CPUBuffer(shape=(";
         for (size_t i = 0; i < b.shape().size(); ++i) {

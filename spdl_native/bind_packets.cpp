@@ -31,11 +31,79 @@ void add_packet(Packets& self, nb::handle data, int64_t pts, int64_t dts, int64_
   PyBuffer_Release(&view);
 }
 
+// Docstrings (Google style; the API page renders them with mkdocstrings, and
+// tests/test_docstring_examples.py runs their examples).
+
+constexpr const char* kPacketsDoc = R"(Demuxed packets of one stream, ready for decoding.
+
+The base class of ``ImagePackets``, ``AudioPackets`` and ``VideoPackets``. Packets
+own a copy of the compressed bytes and the codec parameters (by name), so the
+source may be closed once they exist. Pass them to ``decode_packets``.)";
+
+constexpr const char* kImagePacketsDoc = R"(The packet of one still image.
+
+Returned by ``demux_media("image", ...)``; ``decode_packets`` turns it into
+``ImageFrames``. The sample properties (``sample_rate`` …) are ``0`` / ``""``.
+
+Example:
+    >>> packets = spdl.io.demux_media("image", "foo.jpg").result()
+    >>> packets.codec_name, packets.width, packets.height, len(packets)
+    ('mjpeg', 320, 240, 1))";
+
+constexpr const char* kAudioPacketsDoc = R"(Packets of an audio stream, optionally for a window.
+
+Returned by ``demux_media("audio", ...)`` and ``streaming_demux("audio", ...)``;
+``decode_packets`` turns them into ``AudioFrames``, cut to the window's samples.
+The picture properties (``width`` …) are ``0`` / ``""``.
+
+Example:
+    >>> packets = spdl.io.demux_media("audio", "speech.wav", timestamp=(0, 1)).result()
+    >>> packets.codec_name, packets.sample_rate, packets.num_channels, packets.timestamp
+    ('pcm_s16le', 16000, 2, (0.0, 1.0)))";
+
+constexpr const char* kVideoPacketsDoc = R"(Packets of a video stream, optionally for a window.
+
+Returned by ``demux_media("video", ...)`` and ``streaming_demux("video", ...)``.
+For a window they include the packets the decoder needs around it (from the key
+frame before its start), so ``len(packets)`` can exceed the number of frames in the
+window; ``decode_packets`` keeps exactly the frames whose presentation time lies
+in it. The sample properties (``sample_rate`` …) are ``0`` / ``""``.
+
+Example:
+    >>> packets = spdl.io.demux_media("video", "clip.mp4", timestamp=(1, 2)).result()
+    >>> packets.codec_name, packets.frame_rate, packets.width, packets.height
+    ('h264', (30, 1), 96, 64)
+    >>> len(spdl.io.decode_packets(packets).result())
+    30)";
+
+constexpr const char* kMediaPacketsInitDoc = R"(Creates empty packets; the demux layer fills them.
+
+Users get packets from ``demux_media`` / ``streaming_demux`` instead.
+
+Args:
+    src: What the packets come from, as error messages name it.
+    params: The stream's codec parameters.
+    time_base: The stream's time base ``(numerator, denominator)``.)";
+
+constexpr const char* kAddDoc = R"(Appends a copy of one packet's bytes (used by the demux layer).
+
+Args:
+    data: The compressed bytes: any object with the buffer protocol.
+    pts: Presentation timestamp, in ``time_base`` units.
+    dts: Decoding timestamp, in ``time_base`` units.
+    duration: Duration, in ``time_base`` units.
+    is_key: Whether the packet starts a key frame.
+    side_data: ``(name, bytes)`` pairs of FFmpeg packet side data, by FFmpeg's
+        descriptive name; names this FFmpeg does not know are skipped.
+
+Raises:
+    TypeError: If ``data`` does not support the buffer protocol.)";
+
 template <typename T>
 void bind_media_packets(nb::module_& m, const char* name, const char* doc) {
   nb::class_<T, Packets>(m, name, doc)
       .def(nb::init<std::string, CodecParams, Rational>(), nb::arg("src"), nb::arg("params"),
-           nb::arg("time_base"));
+           nb::arg("time_base"), kMediaPacketsInitDoc);
 }
 
 }  // namespace
@@ -65,31 +133,59 @@ void register_packets(nb::module_& m) {
       .def_rw("channel_layout", &CodecParams::channel_layout)
       .def_rw("sample_fmt", &CodecParams::sample_fmt);
 
-  nb::class_<Packets>(m, "Packets", "Demuxed packets of one stream, ready for decoding.")
-      .def_prop_ro("media_type", [](const Packets& p) { return to_string(p.media_type); })
-      .def_ro("src", &Packets::src)
-      .def_prop_ro("codec_name", [](const Packets& p) { return p.params.codec_name; })
-      .def_ro("time_base", &Packets::time_base)
-      .def_rw("frame_rate", &Packets::frame_rate)
-      .def_rw("timestamp", &Packets::window, "The window (start, end) in seconds, or None.")
-      .def_prop_ro("pts", &Packets::pts_seconds, "Presentation times of the packets, seconds.")
-      .def_prop_ro("width", [](const Packets& p) { return p.params.width; })
-      .def_prop_ro("height", [](const Packets& p) { return p.params.height; })
-      .def_prop_ro("pix_fmt", [](const Packets& p) { return p.params.pix_fmt; })
-      .def_prop_ro("sample_rate", [](const Packets& p) { return p.params.sample_rate; })
-      .def_prop_ro("num_channels", [](const Packets& p) { return p.params.num_channels; })
-      .def_prop_ro("sample_fmt", [](const Packets& p) { return p.params.sample_fmt; })
-      .def_prop_ro("params", [](const Packets& p) { return p.params; })
+  nb::class_<Packets>(m, "Packets", kPacketsDoc)
+      .def_prop_ro(
+          "media_type", [](const Packets& p) { return to_string(p.media_type); },
+          "``\"image\"``, ``\"audio\"`` or ``\"video\"``.")
+      .def_ro("src", &Packets::src,
+              "The source, as messages name it: its path, or a description such as "
+              "``<bytes of N bytes>``.")
+      .def_prop_ro(
+          "codec_name", [](const Packets& p) { return p.params.codec_name; },
+          "FFmpeg's name of the codec, e.g. ``\"h264\"``, ``\"mjpeg\"``, ``\"pcm_s16le\"``.")
+      .def_ro("time_base", &Packets::time_base,
+              "The stream's time base ``(numerator, denominator)``: timestamps count in "
+              "these fractions of a second.")
+      .def_rw("frame_rate", &Packets::frame_rate,
+              "A video's average frame rate ``(numerator, denominator)``; ``(0, 1)`` when "
+              "unknown or not video.")
+      .def_rw("timestamp", &Packets::window,
+              "The half-open window ``(start, end)`` in seconds these packets were demuxed "
+              "for, or ``None`` for the whole stream; decoding keeps only what lies in it.")
+      .def_prop_ro("pts", &Packets::pts_seconds,
+                   "Presentation time of each packet in seconds, in demux order (NaN where "
+                   "the container gives none).")
+      .def_prop_ro(
+          "width", [](const Packets& p) { return p.params.width; },
+          "Width of the coded picture in pixels; ``0`` for audio.")
+      .def_prop_ro(
+          "height", [](const Packets& p) { return p.params.height; },
+          "Height of the coded picture in pixels; ``0`` for audio.")
+      .def_prop_ro(
+          "pix_fmt", [](const Packets& p) { return p.params.pix_fmt; },
+          "The decoder's pixel format, e.g. ``\"yuv420p\"``; ``\"\"`` for audio.")
+      .def_prop_ro(
+          "sample_rate", [](const Packets& p) { return p.params.sample_rate; },
+          "Audio samples per second; ``0`` for images and video.")
+      .def_prop_ro(
+          "num_channels", [](const Packets& p) { return p.params.num_channels; },
+          "Number of audio channels; ``0`` for images and video.")
+      .def_prop_ro(
+          "sample_fmt", [](const Packets& p) { return p.params.sample_fmt; },
+          "The decoder's sample format, e.g. ``\"s16\"``; ``\"\"`` for images and video.")
+      .def_prop_ro(
+          "params", [](const Packets& p) { return p.params; },
+          "A copy of the codec parameters (by name) the native decoder is opened with.")
       .def("add", &add_packet, nb::arg("data"), nb::arg("pts"), nb::arg("dts"), nb::arg("duration"),
            nb::arg("is_key"),
-           nb::arg("side_data") = std::vector<std::pair<std::string, nb::bytes>>{},
-           "Appends a copy of one packet's bytes.")
-      .def("__len__", [](const Packets& p) { return p.packets.size(); })
+           nb::arg("side_data") = std::vector<std::pair<std::string, nb::bytes>>{}, kAddDoc)
+      .def(
+          "__len__", [](const Packets& p) { return p.packets.size(); }, "The number of packets.")
       .def("__repr__", &Packets::repr);
 
-  bind_media_packets<ImagePackets>(m, "ImagePackets", "The packet of one still image.");
-  bind_media_packets<AudioPackets>(m, "AudioPackets", "Packets of an audio stream.");
-  bind_media_packets<VideoPackets>(m, "VideoPackets", "Packets of a video stream.");
+  bind_media_packets<ImagePackets>(m, "ImagePackets", kImagePacketsDoc);
+  bind_media_packets<AudioPackets>(m, "AudioPackets", kAudioPacketsDoc);
+  bind_media_packets<VideoPackets>(m, "VideoPackets", kVideoPacketsDoc);
 }
 
 }  // namespace spdl

@@ -235,6 +235,15 @@ def test_index_past_the_end_raises_index_error(h264_video: VideoReference) -> No
         frames[-16]
 
 
+def test_index_of_another_type_raises_type_error(h264_video: VideoReference) -> None:
+    frames = decode(demux("video", h264_video.path, (0.0, 0.5)))
+    with pytest.raises(TypeError, match="integers or slices, not str"):
+        frames["1"]
+    with pytest.raises(TypeError, match="not float"):
+        frames[1.0]
+    assert frames[np.int64(3)].pts == frames[3].pts  # any integer type with __index__
+
+
 def test_video_frames_are_consumed_by_conversion(h264_video: VideoReference) -> None:
     frames = decode(demux("video", h264_video.path, (0.0, 0.5)))
     assert spdl.io.to_numpy(convert(frames)).shape == (15, 64, 96, 3)
