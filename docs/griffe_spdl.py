@@ -11,7 +11,9 @@
    (a property's getter gives the property's type) and drop the line from the text.
 3. The docstrings follow Google style with an ``Example:`` section (as Napoleon
    reads it); griffe only knows the plural, and would render the ``>>>`` lines as
-   Markdown quotes. ``on_instance`` renames the section.
+   Markdown quotes. ``on_instance`` renames the section, and turns Sphinx roles
+   (:func:`x`, :class:`x` …, readable in ``help()``) into links to the public name
+   ``spdl.io.x``, or into code for other names.
 """
 
 from __future__ import annotations
@@ -23,11 +25,23 @@ from typing import Any
 import griffe
 
 _EXAMPLE_SECTION = re.compile(r"^(\s*)Example:[ \t]*$", re.MULTILINE)
+_SPHINX_ROLE = re.compile(r":(?:class|func|meth|mod|attr|exc|data|obj):`~?([\w.]+)`")
 _KINDS = {
     "posonlyargs": griffe.ParameterKind.positional_only,
     "args": griffe.ParameterKind.positional_or_keyword,
     "kwonlyargs": griffe.ParameterKind.keyword_only,
 }
+
+
+def _markdown_reference(match: re.Match[str]) -> str:
+    """A link for a public name of ``spdl.io`` (the API page has its anchor), else code."""
+    import spdl.io
+
+    target = match.group(1)
+    name = target.removeprefix("spdl.io.")
+    if name in spdl.io.__all__:
+        return f"[`{target}`][spdl.io.{name}]"
+    return f"`{target}`"
 
 
 def _nb_signature(obj: Any) -> ast.FunctionDef | None:
@@ -66,11 +80,20 @@ def _parameters(node: ast.FunctionDef) -> griffe.Parameters:
                 )
             )
         if field == "args" and arguments.vararg:
+            # nanobind leaves *args / **kwargs unannotated: they take any object.
             params.append(
-                griffe.Parameter(arguments.vararg.arg, kind=griffe.ParameterKind.var_positional)
+                griffe.Parameter(
+                    arguments.vararg.arg,
+                    annotation="object",
+                    kind=griffe.ParameterKind.var_positional,
+                )
             )
     if arguments.kwarg:
-        params.append(griffe.Parameter(arguments.kwarg.arg, kind=griffe.ParameterKind.var_keyword))
+        params.append(
+            griffe.Parameter(
+                arguments.kwarg.arg, annotation="object", kind=griffe.ParameterKind.var_keyword
+            )
+        )
     return griffe.Parameters(*params)
 
 
@@ -95,7 +118,8 @@ class SpdlDocs(griffe.Extension):
 
     def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
         if obj.docstring is not None:
-            obj.docstring.value = _EXAMPLE_SECTION.sub(r"\1Examples:", obj.docstring.value)
+            text = _EXAMPLE_SECTION.sub(r"\1Examples:", obj.docstring.value)
+            obj.docstring.value = _SPHINX_ROLE.sub(_markdown_reference, text)
 
     def on_function_instance(self, *, node: Any, func: griffe.Function, **kwargs: Any) -> None:
         signature = _nb_signature(getattr(node, "obj", None))
