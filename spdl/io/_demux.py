@@ -300,15 +300,31 @@ def _iter_packets(container, stream, name: str, end: float | None) -> Iterator:
 
 
 def _add(packets: Packets, packet) -> None:
+    # Called once per packet (thousands per file): side data, rare, is converted
+    # only when present.
+    side_data = None
+    for item in packet.iter_sidedata():
+        if side_data is None:
+            side_data = []
+        side_data.append((item.data_desc, bytes(item)))
     pts, dts = packet.pts, packet.dts
-    packets.add(
-        packet,
-        _NOPTS if pts is None else pts,
-        _NOPTS if dts is None else dts,
-        packet.duration or 0,
-        packet.is_keyframe,
-        [(sd.data_desc, bytes(sd)) for sd in packet.iter_sidedata()],
-    )
+    if side_data is None:
+        packets.add(
+            packet,
+            _NOPTS if pts is None else pts,
+            _NOPTS if dts is None else dts,
+            packet.duration or 0,
+            packet.is_keyframe,
+        )
+    else:
+        packets.add(
+            packet,
+            _NOPTS if pts is None else pts,
+            _NOPTS if dts is None else dts,
+            packet.duration or 0,
+            packet.is_keyframe,
+            side_data,
+        )
 
 
 def _position(packet) -> int | None:
