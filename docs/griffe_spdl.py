@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import re
+from pathlib import Path
 from typing import Any
 
 import griffe
@@ -103,10 +104,13 @@ class SpdlDocs(griffe.Extension):
     def on_package(self, *, pkg: griffe.Module, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
         if pkg.path != "spdl" or "_native" in pkg.members:
             return
+        import spdl._native
         import spdl.io  # noqa: F401 - sets the docstrings of native exceptions (MediaError)
 
         native = griffe.inspect(
             "_native",
+            # A path lets the docstrings' cross-references name where they come from.
+            filepath=Path(spdl._native.__file__),
             parent=pkg,
             extensions=loader.extensions,
             docstring_parser=loader.docstring_parser,

@@ -35,6 +35,14 @@ class AsyncIOFailure(RuntimeError):
     Attributes:
         phase: The phase that failed, or ``None`` when several sources failed.
         src: A printable description of the source, or ``None``.
+
+    Example:
+        >>> future = spdl.io.demux_media("video", "missing.mp4")
+        >>> try:
+        ...     future.result()
+        ... except spdl.io.AsyncIOFailure as failure:
+        ...     print(failure.phase, failure.src, type(failure.__cause__).__name__)
+        demux missing.mp4 FileNotFoundError
     """
 
     def __init__(self, message: str, *, phase: str | None = None, src: str | None = None):
