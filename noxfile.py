@@ -130,7 +130,7 @@ def tests(session: nox.Session) -> None:
             "tests/__init__.py makes pytest put the repository root on sys.path, so the "
             "tests would import the source tree's spdl (without _native), not the build"
         )
-    _install_spdl(session, "[test,torch,docs]")
+    _install_spdl(session, "[test,torch,numba,docs]")
     session.run("pytest", "-q", *(session.posargs or ["tests"]), env={"PYTHONSAFEPATH": "1"})
     # The documentation is part of the tests: tests/test_docs_examples.py runs its
     # examples, and the strict build fails on any broken reference or docstring.

@@ -79,8 +79,14 @@ def to_numba(buffer: Any) -> Any:
         ImportError: Numba is not installed, for a CUDABuffer.
 
     Example:
+        >>> import numba
+        >>> import numpy as np
         >>> array = spdl.io.to_numba(spdl.io.load_audio("speech.wav"))
-        >>> numba.njit(lambda a: a.sum())(array)  # runs on the buffer's memory
+        >>> array.shape
+        (2, 32000)
+        >>> peak = numba.njit(lambda a: np.abs(a).max())(array)  # runs on the buffer's memory
+        >>> bool(0 < peak <= 1)
+        True
     """
     if isinstance(buffer, CUDABuffer):
         from numba import cuda
