@@ -34,8 +34,25 @@ import spdl.io
 
 pytest_plugins = ["_example_media"]
 
+
 # Examples that cannot run on every machine, by name (a method's examples are
 # skipped with its class).
+def _no_nvdec() -> str | None:
+    """Why the NVDEC examples cannot run here, or None when they can."""
+    try:
+        import ctypes
+
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return "no CUDA device"
+        ctypes.CDLL("libnvcuvid.so.1")
+        import PyNvVideoCodec  # noqa: F401
+    except Exception as e:  # no CuPy / driver / NVDEC / PyNvVideoCodec
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
 NEEDS_NVIDIA_GPU = {
     "decode_packets_nvdec",
     "async_decode_packets_nvdec",
@@ -90,8 +107,8 @@ def _collect() -> list[Any]:
         if not examples:
             continue
         marks = []
-        if name in NEEDS_NVIDIA_GPU:
-            marks.append(pytest.mark.skip(reason="needs an NVIDIA GPU"))
+        if name in NEEDS_NVIDIA_GPU and (reason := _no_nvdec()):
+            marks.append(pytest.mark.skip(reason=f"needs an NVIDIA GPU with NVDEC: {reason}"))
         elif name in NEEDS_MODULE and importlib.util.find_spec(NEEDS_MODULE[name]) is None:
             marks.append(pytest.mark.skip(reason=f"needs {NEEDS_MODULE[name]}"))
         params.append(pytest.param(test_id, name, examples, id=test_id, marks=marks))
