@@ -20,11 +20,14 @@ constexpr int kVerticalGroup = 2;    // rows per vertical SIMD step (one madd)
 // The horizontal pass reads 16 bytes from its last group of 4 pixels (12 bytes).
 constexpr ptrdiff_t kRowSlack = 16;
 
-// Pillow's HAMMING filter, on [-1, 1].
-double hamming(double x) {
+// The filters on [-1, 1] (Pillow's definitions).
+double filter_value(ResampleFilter filter, double x) {
   x = std::abs(x);
   if (x >= 1.0) {
     return 0.0;
+  }
+  if (filter == ResampleFilter::kTriangle) {
+    return 1.0 - x;
   }
   if (x == 0.0) {
     return 1.0;
@@ -46,10 +49,14 @@ int taps_for(int in, int out, int multiple) {
   return std::min(taps, in);
 }
 
-RgbResampler::Axis make_axis(int in, int out, int multiple) {
+// Pillow's filters keep the weights of the samples inside the image (and
+// renormalise); swscale's give the weights of samples beyond an edge to the edge
+// sample (kTriangle, which stands in for swscale's bilinear, does the same).
+ResampleAxis make_axis(int in, int out, int multiple, ResampleFilter filter) {
   const double scale = static_cast<double>(in) / out;
   const double width = support(in, out);
-  RgbResampler::Axis axis;
+  const bool replicate_edges = filter == ResampleFilter::kTriangle;
+  ResampleAxis axis;
   axis.taps = taps_for(in, out, multiple);
   axis.start.resize(out);
   axis.coeffs.assign(static_cast<size_t>(out) * axis.taps, 0);
@@ -57,15 +64,21 @@ RgbResampler::Axis make_axis(int in, int out, int multiple) {
   for (int i = 0; i < out; ++i) {
     // Pixel centres at +0.5: the output covers the input exactly, edge to edge.
     const double center = (i + 0.5) * scale;
-    const int first = std::max(static_cast<int>(center - width + 0.5), 0);
-    const int end = std::min({static_cast<int>(center + width + 0.5), in, first + axis.taps});
+    const int reach_first = static_cast<int>(std::floor(center - width + 0.5));
+    const int reach_end = static_cast<int>(std::floor(center + width + 0.5));
+    const int first = std::max(reach_first, 0);
+    const int end = std::min({reach_end, in, first + axis.taps});
     // Every read stays inside the image: the window moves left near the end.
     const int start = std::min(first, in - axis.taps);
+    std::fill(weights.begin(), weights.end(), 0.0);
+    for (int j = replicate_edges ? reach_first : first; j < (replicate_edges ? reach_end : end);
+         ++j) {
+      const int sample = std::clamp(j, first, end - 1);
+      weights[sample - start] += filter_value(filter, (j + 0.5 - center) / width);
+    }
     double sum = 0.0;
-    for (int k = 0; k < axis.taps; ++k) {
-      const int j = start + k;
-      weights[k] = j >= first && j < end ? hamming((j + 0.5 - center) / width) : 0.0;
-      sum += weights[k];
+    for (double weight : weights) {
+      sum += weight;
     }
     int16_t* coeffs = &axis.coeffs[static_cast<size_t>(i) * axis.taps];
     int total = 0, largest = 0;
@@ -89,7 +102,7 @@ constexpr int32_t kRound = 1 << (kWeightBits - 1);
 
 // Scalar passes: the reference arithmetic, which the SIMD passes reproduce exactly.
 void vertical_scalar(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptrdiff_t dst_stride,
-                     int row_bytes, int x_begin, const RgbResampler::Axis& axis, int rows) {
+                     int row_bytes, int x_begin, const ResampleAxis& axis, int rows) {
   for (int y = 0; y < rows; ++y) {
     const int16_t* coeffs = &axis.coeffs[static_cast<size_t>(y) * axis.taps];
     const uint8_t* first = src + axis.start[y] * src_stride;
@@ -105,7 +118,7 @@ void vertical_scalar(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptr
 }
 
 void horizontal_scalar(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptrdiff_t dst_stride,
-                       int rows, const RgbResampler::Axis& axis, int out_w) {
+                       int rows, const ResampleAxis& axis, int out_w) {
   for (int y = 0; y < rows; ++y) {
     const uint8_t* row = src + y * src_stride;
     uint8_t* out = dst + y * dst_stride;
@@ -134,7 +147,7 @@ bool has_avx2() {
 // multiplies and adds both rows' samples (4 x 8 outputs per 32 bytes).
 __attribute__((target("avx2"))) int vertical_avx2(const uint8_t* src, ptrdiff_t src_stride,
                                                   uint8_t* dst, ptrdiff_t dst_stride, int row_bytes,
-                                                  const RgbResampler::Axis& axis, int rows) {
+                                                  const ResampleAxis& axis, int rows) {
   const __m256i zero = _mm256_setzero_si256();
   const __m256i round = _mm256_set1_epi32(kRound);
   const int simd_bytes = row_bytes / 32 * 32;
@@ -180,7 +193,7 @@ __attribute__((target("avx2"))) inline __m256i load2(const uint8_t* low, const u
 // of pixels gives the weighted r, g, b sums. Needs kRowSlack readable bytes.
 __attribute__((target("avx2"))) void horizontal_avx2(const uint8_t* src, ptrdiff_t src_stride,
                                                      uint8_t* dst, ptrdiff_t dst_stride, int rows,
-                                                     const RgbResampler::Axis& axis,
+                                                     const ResampleAxis& axis,
                                                      const std::vector<int16_t>& pairs, int out_w) {
   const __m256i first_two =
       _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, 0, -1, 3, -1, 1,
@@ -232,13 +245,28 @@ __attribute__((target("avx2"))) void horizontal_avx2(const uint8_t* src, ptrdiff
 
 }  // namespace
 
+RowResampler::RowResampler(int src_h, int dst_h, ResampleFilter filter)
+    : src_h_(src_h), dst_h_(dst_h), axis_(make_axis(src_h, dst_h, kVerticalGroup, filter)) {}
+
+void RowResampler::run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptrdiff_t dst_stride,
+                       int row_bytes) const {
+  int done = 0;
+#ifdef SPDL_RESAMPLE_AVX2
+  // Tiny images have filters of an odd number of taps: scalar code takes them.
+  if (has_avx2() && axis_.taps % kVerticalGroup == 0) {
+    done = vertical_avx2(src, src_stride, dst, dst_stride, row_bytes, axis_, dst_h_);
+  }
+#endif
+  vertical_scalar(src, src_stride, dst, dst_stride, row_bytes, done, axis_, dst_h_);
+}
+
 RgbResampler::RgbResampler(int src_w, int src_h, int dst_w, int dst_h)
     : src_w_(src_w),
       src_h_(src_h),
       dst_w_(dst_w),
       dst_h_(dst_h),
-      horizontal_(make_axis(src_w, dst_w, kHorizontalGroup)),
-      vertical_(make_axis(src_h, dst_h, kVerticalGroup)),
+      vertical_(src_h, dst_h, ResampleFilter::kHamming),
+      horizontal_(make_axis(src_w, dst_w, kHorizontalGroup, ResampleFilter::kHamming)),
       rows_stride_(static_cast<ptrdiff_t>(src_w) * kChannels + kRowSlack) {
   rows_.resize(static_cast<size_t>(rows_stride_) * dst_h);
   // Per pair of output pixels (x, x + 1) and group of 4 taps, two 32-byte vectors:
@@ -265,18 +293,9 @@ RgbResampler::RgbResampler(int src_w, int src_h, int dst_w, int dst_h)
 
 void RgbResampler::run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst,
                        ptrdiff_t dst_stride) {
-  const int row_bytes = src_w_ * kChannels;
-  int done = 0;
+  vertical_.run(src, src_stride, rows_.data(), rows_stride_, src_w_ * kChannels);
 #ifdef SPDL_RESAMPLE_AVX2
-  // Tiny images have filters of an odd number of taps: scalar code takes them.
-  const bool simd = has_avx2();
-  if (simd && vertical_.taps % kVerticalGroup == 0) {
-    done = vertical_avx2(src, src_stride, rows_.data(), rows_stride_, row_bytes, vertical_, dst_h_);
-  }
-#endif
-  vertical_scalar(src, src_stride, rows_.data(), rows_stride_, row_bytes, done, vertical_, dst_h_);
-#ifdef SPDL_RESAMPLE_AVX2
-  if (simd && horizontal_.taps % kHorizontalGroup == 0) {
+  if (has_avx2() && horizontal_.taps % kHorizontalGroup == 0) {
     horizontal_avx2(rows_.data(), rows_stride_, dst, dst_stride, dst_h_, horizontal_,
                     horizontal_pairs_, dst_w_);
     return;
