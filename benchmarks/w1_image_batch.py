@@ -7,7 +7,9 @@ Backends, each with 1 and 2 threads:
   ``spdl.io`` exports it; otherwise ``spdl.io._decode.decode_image_batch(paths,
   width=224, height=224, num_threads=T)``. Either way the whole batch is one native
   call that reads and decodes the files on T native threads with the GIL released;
-  the thread count is the number of native decode threads. Scaling is bilinear.
+  the thread count is the number of native decode threads. JPEGs decode straight to
+  RGB and are resized in RGB with Pillow's HAMMING antialiasing filter (spdl's
+  ``scale_algo="bilinear"`` for packed RGB images; as wide as Pillow's BILINEAR).
 * ``spdl-native-batch``: ``decode_image_batch`` called directly, even when
   ``batch_load_image`` exists: the cost of the futures layer on top of it.
 * ``pillow``: ``Image.open(p).convert("RGB").resize((224, 224), Image.BILINEAR)``,
@@ -133,7 +135,7 @@ def setup_opencv_area(ctx: Context) -> Run:
 BACKENDS = (
     Backend(
         "spdl",
-        "batch_load_image / decode_image_batch: one native call, T native threads, bilinear",
+        "batch_load_image / decode_image_batch: one native call, T native threads, RGB resize",
         setup_spdl,
         "spdl",
     ),

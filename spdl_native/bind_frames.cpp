@@ -21,12 +21,17 @@ namespace {
 std::unique_ptr<Frames> decode(const Packets& packets, std::string filter_desc,
                                std::optional<std::string> decoder,
                                std::map<std::string, std::string> decoder_options, int num_threads,
-                               const CancelToken* cancel, int min_width, int min_height) {
+                               const CancelToken* cancel, int min_width, int min_height, int width,
+                               int height, std::string pix_fmt, std::string scale_algo) {
   DecodeConfig config{std::move(filter_desc), std::move(decoder), std::move(decoder_options),
                       num_threads};
   config.min_width = min_width;
   config.min_height = min_height;
-  return decode_packets(packets, config, cancel);
+  if (pix_fmt.empty()) {
+    return decode_packets(packets, config, cancel);
+  }
+  const OutputFormat output{width, height, std::move(pix_fmt), std::move(scale_algo)};
+  return decode_packets(packets, config, cancel, &output);
 }
 
 std::unique_ptr<CPUBuffer> decode_to_buffer(const Packets& packets, std::string filter_desc,
@@ -204,9 +209,12 @@ void register_frames(nb::module_& m) {
         nb::arg("decoder").none() = nb::none(),
         nb::arg("decoder_options") = std::map<std::string, std::string>{},
         nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(), nb::arg("min_width") = 0,
-        nb::arg("min_height") = 0, nb::call_guard<nb::gil_scoped_release>(),
+        nb::arg("min_height") = 0, nb::arg("width") = 0, nb::arg("height") = 0,
+        nb::arg("pix_fmt") = "", nb::arg("scale_algo") = "bilinear",
+        nb::call_guard<nb::gil_scoped_release>(),
         "Decodes packets (and filters the frames) with the GIL released. min_width / "
-        "min_height: the size the frames are resized to, a hint for DCT-domain JPEG scaling.");
+        "min_height: the size the frames are resized to, a hint for DCT-domain JPEG scaling. "
+        "A pix_fmt makes the native writer scale and convert each frame (as decode_to_buffer).");
   m.def("decode_to_buffer", &decode_to_buffer, nb::arg("packets"), nb::arg("filter_desc") = "",
         nb::arg("decoder").none() = nb::none(),
         nb::arg("decoder_options") = std::map<std::string, std::string>{},

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "convert.h"
 #include "ffmpeg/error.h"
@@ -345,16 +346,30 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
   return ctx;
 }
 
+DecodeConfig with_output_hints(const DecodeConfig& config, const OutputFormat& output) {
+  DecodeConfig hinted = config;
+  hinted.rgb_frames = config.filter_desc.empty() && resizes_rgb_frames(output);
+  return hinted;
+}
+
 std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfig& config,
-                                       const CancelToken* cancel) {
+                                       const CancelToken* cancel, const OutputFormat* output) {
   auto result = make_frames(packets.media_type, packets.src, packets.time_base);
   const bool single = packets.media_type == MediaType::Image;
+  std::optional<FrameWriter> writer;
+  if (output) {
+    writer.emplace(*output);
+  }
   FrameRouter router(packets, config, [&](AVFrame* frame) {
-    result->frames.push_back(ffmpeg::alloc_frame());
-    av_frame_move_ref(result->frames.back().get(), frame);
+    if (writer) {
+      result->frames.push_back(writer->to_frame(frame));
+    } else {
+      result->frames.push_back(ffmpeg::alloc_frame());
+      av_frame_move_ref(result->frames.back().get(), frame);
+    }
     return !single;
   });
-  run_decoder(packets, config, cancel, router);
+  run_decoder(packets, output ? with_output_hints(config, *output) : config, cancel, router);
   if (result->frames.empty()) {
     throw_no_frame(packets);
   }
@@ -400,7 +415,7 @@ std::unique_ptr<CPUBuffer> decode_packets_to_buffer(const Packets& packets,
     ++count;
     return !single;
   });
-  run_decoder(packets, config, cancel, router);
+  run_decoder(packets, with_output_hints(config, output), cancel, router);
   if (!buffer) {
     throw_no_frame(packets);
   }

@@ -26,6 +26,9 @@ struct DecodeConfig {
   // smaller size that still gives exactly this output size, without upscaling.
   int min_width = 0;
   int min_height = 0;
+  // The frames are resized into rgb24 by the native writer, which resizes in RGB
+  // (resizes_rgb_frames): libjpeg-turbo then decodes colour JPEGs to rgb24 directly.
+  bool rgb_frames = false;
 };
 
 // Opens a decoder for codec parameters given by name.
@@ -34,8 +37,14 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
 
 // Decodes every packet; stops early when the filter graph ends (e.g. trim) or
 // when `cancel` is set, in which case MediaError("... cancelled") is thrown.
+// With `output`, each frame is scaled and converted by the native writer (as
+// decode_packets_to_buffer would write it) instead of a filter graph.
 std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfig& config,
-                                       const CancelToken* cancel);
+                                       const CancelToken* cancel,
+                                       const OutputFormat* output = nullptr);
+
+// `config` with the hints for an output written by the native writer.
+DecodeConfig with_output_hints(const DecodeConfig& config, const OutputFormat& output);
 
 // Decodes and converts in one pass: each frame is copied into the output as soon
 // as it leaves the filter graph and is released at once, so decoder and filter

@@ -3,11 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "convert.h"
 #include "ffmpeg/compat.h"
+#include "ffmpeg/wrappers.h"
+#include "resample.h"
 
 struct SwsContext;
 
@@ -40,17 +43,34 @@ class FrameWriter {
   // a scratch buffer): for images written by several threads side by side.
   void write_exact(const AVFrame* frame, uint8_t* dst);
 
+  // `frame` written into a new frame of the output's size and format (same props).
+  ffmpeg::FramePtr to_frame(const AVFrame* frame);
+
  private:
   void output_size(const AVFrame* frame, int* width, int* height) const;
   AVPixelFormat output_format(const AVFrame* frame) const;
+  // Whether write() resizes `frame` with RgbResampler (which writes no byte past the image).
+  bool resamples(const AVFrame* frame, int width, int height, AVPixelFormat dst_fmt) const;
+  // `frame` shrunk to `height` rows by RowResampler, or `frame` itself (see the .cpp).
+  const AVFrame* shrink_rows(const AVFrame* frame, int height);
 
   OutputFormat format_;
   std::vector<uint8_t> scratch_;
   int flags_;
   SwsContext* sws_ = nullptr;
+  // Packed RGB resizes (bilinear), one per recent source size: batches mix sizes.
+  std::vector<std::unique_ptr<RgbResampler>> resamplers_;
+  RgbResampler& resampler(int src_w, int src_h, int dst_w, int dst_h);
+  // shrink_rows()'s output and filters (luma, chroma).
+  ffmpeg::FramePtr shrunk_;
+  std::unique_ptr<RowResampler> luma_rows_, chroma_rows_;
   // What sws_ was configured for, so that it is rebuilt only when this changes.
   int src_width_ = 0, src_height_ = 0, src_format_ = -1, src_space_ = -1, src_range_ = -1;
 };
+
+// Whether the writer resizes rgb24 frames itself for this output, in RGB (see
+// resample.h): a decoder that can produce rgb24 (libjpeg-turbo) should then do so.
+bool resizes_rgb_frames(const OutputFormat& format);
 
 // Parses a swscale algorithm name ("bilinear", "bicubic", "area", ...).
 int sws_flags_from_name(const std::string& name);

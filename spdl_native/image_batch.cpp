@@ -124,11 +124,12 @@ ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
   result.errors.resize(n);
   FrameWriter validated(output);  // checks the request before any thread starts
   (void)validated;
+  const DecodeConfig hinted = with_output_hints(config, output);
   auto decode = [&](size_t i) {
     if (cancel && cancel->cancelled()) {
       throw MediaError("Decoding " + sources[i].name + " was cancelled.");
     }
-    return decode_one(sources[i], config, cancel);
+    return decode_one(sources[i], hinted, cancel);
   };
 
   std::vector<bool> ok(n, false);

@@ -94,6 +94,19 @@ def test_pix_fmt_yields_documented_video_shape_and_values(
     assert mean_abs_diff(array, expected) <= MAX_MEAN_ABS_DIFF
 
 
+@pytest.mark.parametrize("size", [(32, 20), (96, 21), (30, 63)], ids=["both", "rows", "columns"])
+def test_resized_frames_stay_within_rounding_of_ffmpegs_bilinear_scale(
+    h264_video: VideoReference, size: tuple[int, int]
+) -> None:
+    # Frames that lose rows are filtered vertically before swscale filters them
+    # horizontally: only the rounding between the two passes differs.
+    width, height = size
+    array = load_array(h264_video.path, width=width, height=height)
+    assert array.shape == (90, height, width, 3)
+    expected = pyav_decode_visual(h264_video.path, "rgb24", width, height)
+    assert mean_abs_diff(array, expected) <= 0.6
+
+
 @pytest.mark.parametrize("pix_fmt", [None, "yuv420p"])
 def test_native_yuv420p_is_bit_exact_with_pyav(
     h264_video: VideoReference, pix_fmt: str | None

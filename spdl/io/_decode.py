@@ -356,9 +356,13 @@ def decode(
         TypeError, ValueError: Invalid options.
         MediaError: The packets cannot be decoded.
     """
-    return _native.decode_packets(
-        packets, cancel=cancel, **_native_args(packets, options, native_output=False)
-    )
+    # Images are scaled by the native writer, as load_image and the batch scale them,
+    # so that decode + convert gives the same pixels (it resizes RGB images in RGB).
+    native = packets.media_type == "image" and writes_natively("image", **options)
+    args = _native_args(packets, options, native_output=native)
+    if native:
+        args.update(output_args("image", **options))
+    return _native.decode_packets(packets, cancel=cancel, **args)
 
 
 def _expected_frames(packets: Packets, options: dict[str, Any]) -> int:
