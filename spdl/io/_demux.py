@@ -308,23 +308,17 @@ def _add(packets: Packets, packet) -> None:
             side_data = []
         side_data.append((item.data_desc, bytes(item)))
     pts, dts = packet.pts, packet.dts
+    args = (
+        packet,
+        _NOPTS if pts is None else pts,
+        _NOPTS if dts is None else dts,
+        packet.duration or 0,
+        packet.is_keyframe,
+    )
     if side_data is None:
-        packets.add(
-            packet,
-            _NOPTS if pts is None else pts,
-            _NOPTS if dts is None else dts,
-            packet.duration or 0,
-            packet.is_keyframe,
-        )
+        packets.add(*args)
     else:
-        packets.add(
-            packet,
-            _NOPTS if pts is None else pts,
-            _NOPTS if dts is None else dts,
-            packet.duration or 0,
-            packet.is_keyframe,
-            side_data,
-        )
+        packets.add(*args, side_data)
 
 
 def _position(packet) -> int | None:
