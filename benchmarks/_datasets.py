@@ -5,7 +5,7 @@
   and sensor-like noise: about 85 KB a file, close to ImageNet's average.
 * W2/W3: a 10 s 1280×720 30 fps H.264 (yuv420p, x264 ``medium``) clip with a
   keyframe every 2 s, the GOP of typical web video. Its pixels are those of
-  ``_media.moving_frame``: a panning textured scene with a moving square.
+  :func:`moving_frame`: a panning textured scene with a moving square.
 * W4: 60 s of 44.1 kHz stereo AAC (128 kb/s) in an ``.m4a`` container: two
   gliding tones, a slow beat and quiet noise.
 
@@ -16,6 +16,7 @@ never leaves a truncated file for the next one to reuse.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,13 +24,38 @@ from pathlib import Path
 
 import av
 import numpy as np
-from _media import moving_frame
 from PIL import Image, ImageDraw, ImageFilter
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 # (width, height) of the generated JPEGs, drawn per image: ImageNet's common sizes.
 IMAGE_SIZES = ((500, 375), (500, 375), (500, 375), (500, 333), (500, 400), (375, 500))
+
+
+@functools.lru_cache(maxsize=4)
+def _scene(width: int, height: int, seed: int) -> np.ndarray:
+    """A seeded noise texture over colour gradients, ``(H, W, 3)`` uint8."""
+    rng = np.random.default_rng(seed)
+    texture = rng.integers(0, 64, size=(height, width, 3), dtype=np.uint8)
+    rows = np.linspace(0, 191, height, dtype=np.float32)[:, None]
+    cols = np.linspace(0, 191, width, dtype=np.float32)[None, :]
+    red, green = np.broadcast_arrays(rows, cols)
+    gradient = np.stack([red, green, (red + green) / 2], axis=-1).astype(np.uint8)
+    return gradient + texture
+
+
+def moving_frame(index: int, width: int, height: int, seed: int = 0) -> np.ndarray:
+    """Returns frame ``index`` of a moving scene as an ``(H, W, 3)`` uint8 array.
+
+    The textured scene pans 6 px per frame and a bright square crosses it, so the
+    encoder sees real motion and detail.
+    """
+    frame = np.roll(_scene(width, height, seed), shift=6 * index, axis=1)
+    side = height // 5
+    top = 5 * index % (height - side)
+    left = 12 * index % (width - side)
+    frame[top : top + side, left : left + side] = (250, 240, 40)
+    return frame
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
-from _media import VideoSpec, ensure_video
+from _datasets import ClipSpec, ensure_clip
 
 import spdl.io
 
@@ -71,8 +71,8 @@ def main() -> None:
     if args.rounds < 1 or args.copies < 1:
         parser.error("--rounds and --copies must be at least 1")
 
-    spec = VideoSpec()
-    path = ensure_video(spec)
+    spec = ClipSpec(seconds=3)
+    path = ensure_clip(spec)
     # Warm-up: page cache, lazy initialisation, and a check of what we measure.
     shape = spdl.io.load_video(str(path)).shape
     if shape != (spec.num_frames, spec.height, spec.width, 3):
