@@ -48,7 +48,9 @@ def _concurrent_clips(ctx: Context, decode_clip) -> Run:
     """A round: CLIPS_PER_ROUND clips, T at a time; returns the frames decoded."""
     paths = [clip_path()] * (2 if ctx.quick else CLIPS_PER_ROUND)
     pool = make_pool(ctx.threads)
-    decode_clip(paths[0])  # check the output once; this is also the warm-up
+    # Checks the output, and warms up the way a round runs: T clips at once, so that
+    # every worker's first output (page faults, allocator growth) happens untimed.
+    pool_map(pool, decode_clip, paths[: ctx.threads])
 
     def run() -> int:
         return sum(pool_map(pool, decode_clip, paths))
