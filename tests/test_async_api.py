@@ -8,11 +8,11 @@ import io
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
 import pytest
+from _executors import CountingExecutor
 from _media import (
     AUDIO_NUM_CHANNELS,
     AUDIO_SAMPLE_RATE,
@@ -42,18 +42,6 @@ def run(make_awaitable: Callable[[], Awaitable[T]]) -> T:
         return await asyncio.wait_for(make_awaitable(), TIMEOUT_S)
 
     return asyncio.run(main())
-
-
-class CountingExecutor(ThreadPoolExecutor):
-    """A thread pool that counts the tasks submitted to it."""
-
-    def __init__(self, max_workers: int = 2) -> None:
-        super().__init__(max_workers=max_workers)
-        self.num_submitted = 0
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
-        self.num_submitted += 1
-        return super().submit(fn, *args, **kwargs)
 
 
 @pytest.fixture

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future
 from typing import Any
 
 import numpy as np
 import pytest
+from _executors import CountingExecutor
 from _media import (
     AUDIO_NUM_CHANNELS,
     AUDIO_SAMPLE_RATE,
@@ -27,18 +28,6 @@ from spdl.io import _convert, _demux, _executor
 pytest_plugins = ["_aio_fixtures"]
 
 TIMEOUT_S = 60
-
-
-class CountingExecutor(ThreadPoolExecutor):
-    """A thread pool that counts the tasks submitted to it."""
-
-    def __init__(self, max_workers: int = 2) -> None:
-        super().__init__(max_workers=max_workers)
-        self.num_submitted = 0
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
-        self.num_submitted += 1
-        return super().submit(fn, *args, **kwargs)
 
 
 def _load_image(src: Any, **decode_options: Any) -> np.ndarray:
