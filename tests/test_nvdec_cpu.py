@@ -23,6 +23,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from reference_decode import nv12_from_yuv420p
 
 import spdl.io
 from spdl import _native
@@ -202,7 +203,8 @@ def test_kernel_arithmetic_matches_the_cpu_path(
     out_h, out_w = size or (box[3], box[2])
     # The decoder's own samples (pix_fmt=None), as NVDEC hands them over: asking the CPU
     # path for "nv12" would convert a full-range stream to limited range.
-    nv12 = _nv12(_decode(spdl.io.demux_media("video", path).result(), pix_fmt=None))
+    yuv = _decode(spdl.io.demux_media("video", path).result(), pix_fmt=None)
+    nv12 = np.stack([nv12_from_yuv420p(f[0], HEIGHT, WIDTH) for f in yuv])[:, None]
     expected_rgb = _decode(
         spdl.io.demux_media("video", path).result(),
         filter_desc=f"crop={box[2]}:{box[3]}:{left}:{top},scale={out_w}:{out_h},format=rgb24",
@@ -318,16 +320,6 @@ def test_kernel_crop_is_a_slice_of_the_uncropped_output(host_kernel) -> None:
     box = (left, top, WIDTH - left - right, HEIGHT - top - bottom)
     cropped = host_kernel(nv12, box, (box[3], box[2]), k, 3)
     np.testing.assert_array_equal(cropped, full[:, top : HEIGHT - bottom, left : WIDTH - right])
-
-
-def _nv12(yuv420p: np.ndarray) -> np.ndarray:
-    """``(N, 1, 1.5 H, W)`` planar 4:2:0 → the same frames in NV12 layout."""
-    count, _, rows, width = yuv420p.shape
-    height = rows * 2 // 3
-    luma = yuv420p[:, 0, :height]
-    chroma = yuv420p[:, 0, height:].reshape(count, 2, height // 2, width // 2)
-    interleaved = chroma.transpose(0, 2, 3, 1).reshape(count, height // 2, width)
-    return np.concatenate([luma, interleaved], axis=1)[:, None]
 
 
 def test_colour_matrices_differ_where_they_should() -> None:

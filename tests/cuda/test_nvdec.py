@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from gpu_media import HEIGHT, NUM_FRAMES, RATE, WIDTH
+from reference_decode import nv12_from_yuv420p
 
 import spdl.io
 from spdl import _native
@@ -31,11 +32,8 @@ def cpu_decode(path: pathlib.Path, timestamp=None, **options) -> np.ndarray:
 def cpu_nv12(path: pathlib.Path, timestamp=None) -> np.ndarray:
     """The CPU decoder's own 4:2:0 samples, laid out as NV12."""
     yuv = cpu_decode(path, timestamp, pix_fmt=None)
-    count, _, rows, width = yuv.shape
-    height = rows * 2 // 3
-    chroma = yuv[:, 0, height:].reshape(count, 2, height // 2, width // 2)
-    interleaved = chroma.transpose(0, 2, 3, 1).reshape(count, height // 2, width)
-    return np.concatenate([yuv[:, 0, :height], interleaved], axis=1)[:, None]
+    height = yuv.shape[2] * 2 // 3
+    return np.stack([nv12_from_yuv420p(f[0], height, yuv.shape[3]) for f in yuv])[:, None]
 
 
 def interior_max_diff(a: np.ndarray, b: np.ndarray) -> int:
