@@ -420,3 +420,18 @@ def test_gpu_frames_are_refused_by_convert_frames_cpu() -> None:
         spdl.io.convert_frames_cpu(frames)
     with pytest.raises(TypeError, match="CUDAFrames"):
         spdl.io.convert_frames_cpu([frames])
+
+
+def test_gpu_image_batches_name_the_mismatch() -> None:
+    """The checks of a GPU batch run before any GPU work (CuPy is not needed for them)."""
+
+    def image(src: str, shape: tuple[int, ...], pix_fmt: str | None = "rgb") -> object:
+        return spdl.io.CUDAFrames(src, "image", np.empty(shape), pix_fmt, 0, None, [0.0])
+
+    with pytest.raises(ValueError, match=r"a\.jpg is \(3, 4, 4\) rgb.*b\.jpg is \(3, 5, 5\) rgb"):
+        spdl.io.convert_frames([image("a.jpg", (3, 4, 4)), image("b.jpg", (3, 5, 5))])
+    with pytest.raises(ValueError, match=r"b\.jpg is \(4, 4, 4\) rgba"):
+        spdl.io.convert_frames([image("a.jpg", (3, 4, 4)), image("b.jpg", (4, 4, 4), "rgba")])
+    clip = spdl.io.CUDAFrames("c.mp4", "video", np.empty((2, 3, 4, 4)), "rgb", 0, None, [0, 1])
+    with pytest.raises(ValueError, match=r"c\.mp4 is video"):
+        spdl.io.convert_frames([image("a.jpg", (3, 4, 4)), clip])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from spdl import _native
-from spdl.io._cuda import CUDABuffer, CUDAFrames, stack_cuda_frames
+from spdl.io._cuda import CUDABuffer, CUDAFrames, check_cuda_batch, stack_cuda_frames
 from spdl.io._decode import Frames
 
 __all__ = ["convert", "validate_frames"]
@@ -18,7 +18,8 @@ def validate_frames(frames: object) -> None:
 
     Raises:
         TypeError: Not CPU frames nor a list of ImageFrames.
-        ValueError: An empty list, or frames already converted.
+        ValueError: An empty list, frames already converted, or GPU images that differ
+            in size, format or device.
     """
     if isinstance(frames, CUDAFrames):
         return
@@ -26,6 +27,7 @@ def validate_frames(frames: object) -> None:
         if not frames:
             raise ValueError("Cannot convert an empty list of frames.")
         if all(isinstance(item, CUDAFrames) for item in frames):
+            check_cuda_batch(frames)
             return
         for i, item in enumerate(frames):
             if not isinstance(item, _native.ImageFrames):

@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["CUDABuffer", "CUDAFrames", "cuda_dependency_error", "stack_cuda_frames"]
+__all__ = [
+    "CUDABuffer",
+    "CUDAFrames",
+    "check_cuda_batch",
+    "cuda_dependency_error",
+    "stack_cuda_frames",
+]
 
 # DLPack's device type for CUDA memory (DLDeviceType.kDLCUDA).
 _DLPACK_CUDA = 2
@@ -159,14 +165,11 @@ class CUDAFrames:
         )
 
 
-def stack_cuda_frames(frames: Sequence[CUDAFrames]) -> CUDABuffer:
-    """Stacks image frames decoded on the GPU into one ``(B, C, H, W)`` batch.
+def check_cuda_batch(frames: Sequence[CUDAFrames]) -> None:
+    """Checks that image frames decoded on the GPU can form one batch.
 
     Args:
-        frames: Image ``CUDAFrames`` of one size, format and device.
-
-    Returns:
-        A new :class:`CUDABuffer` on the frames' device.
+        frames: ``CUDAFrames`` to batch.
 
     Raises:
         ValueError: The list is empty, holds video frames, or the images differ in
@@ -188,8 +191,24 @@ def stack_cuda_frames(frames: Sequence[CUDAFrames]) -> CUDABuffer:
                 f"{first.shape} {first.pix_fmt} on cuda:{first.device_index}, {item.src} is "
                 f"{item.shape} {item.pix_fmt} on cuda:{item.device_index}."
             )
+
+
+def stack_cuda_frames(frames: Sequence[CUDAFrames]) -> CUDABuffer:
+    """Stacks image frames decoded on the GPU into one ``(B, C, H, W)`` batch.
+
+    Args:
+        frames: Image ``CUDAFrames`` of one size, format and device.
+
+    Returns:
+        A new :class:`CUDABuffer` on the frames' device.
+
+    Raises:
+        ValueError: As :func:`check_cuda_batch`.
+    """
+    check_cuda_batch(frames)
     import cupy
 
+    first = frames[0]
     with cupy.cuda.Device(first.device_index), first._stream:
         for item in frames[1:]:
             # The other images were written on other threads' streams.
