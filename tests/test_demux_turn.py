@@ -1,0 +1,166 @@
+"""Packet loops of paths and in-memory data take turns (``_DemuxTurn``).
+
+PyAV releases the GIL around each packet read, so two loops running at once would
+hand the GIL to each other on every packet. These tests check who takes the turn,
+that it is always given back (also when demuxing fails half-way), that a slow
+source gives it back early, and that loops taking turns still read the same packets.
+"""
+
+from __future__ import annotations
+
+import io
+import pathlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from media import AudioReference, VideoReference
+
+import spdl.io
+from spdl.io import AsyncIOFailure, MediaError, _demux
+
+_Turn = _demux._DemuxTurn
+
+
+def _free_for_others() -> bool:
+    """Whether another thread can take the turn right now."""
+    result: list[bool] = []
+
+    def probe() -> None:
+        got = _Turn._lock.acquire(timeout=0.05)
+        if got:
+            _Turn._lock.release()
+        result.append(got)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    return result[0]
+
+
+class _WatchedReader(io.BytesIO):
+    """Records, on each read, whether another thread could take the turn."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.free_during_reads: list[bool] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.free_during_reads.append(_free_for_others())
+        return super().read(size)
+
+
+def test_in_memory_data_holds_the_turn_while_its_packets_are_read(
+    aac_audio: AudioReference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each probe below waits 50 ms for the turn, which would make the source look slow.
+    monkeypatch.setattr(_Turn, "_SLOW_S", 1e9)
+    seen: list[bool] = []
+    original = _demux._add
+
+    def watched_add(packets, packet) -> None:
+        seen.append(_free_for_others())
+        original(packets, packet)
+
+    monkeypatch.setattr(_demux, "_add", watched_add)
+    packets = _demux.demux("audio", aac_audio.path.read_bytes())
+    assert len(seen) == len(packets) > 10
+    assert not any(seen)
+    assert _free_for_others()
+
+
+def test_a_path_holds_the_turn_and_a_file_like_object_never_does(
+    aac_audio: AudioReference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each probe below waits 50 ms for the turn, which would make the source look slow.
+    monkeypatch.setattr(_Turn, "_SLOW_S", 1e9)
+    seen: list[bool] = []
+    original = _demux._add
+
+    def watched_add(packets, packet) -> None:
+        seen.append(_free_for_others())
+        original(packets, packet)
+
+    monkeypatch.setattr(_demux, "_add", watched_add)
+    _demux.demux("audio", aac_audio.path)
+    assert seen and not any(seen)
+
+    seen.clear()
+    reader = _WatchedReader(aac_audio.path.read_bytes())
+    _demux.demux("audio", reader)
+    # The caller's own reads (which may wait on a network) never run inside a turn.
+    assert seen and all(seen)
+    assert reader.free_during_reads and all(reader.free_during_reads)
+
+
+def test_the_turn_is_given_back_when_demuxing_fails_half_way(
+    aac_audio: AudioReference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = _demux._add
+    count = 0
+
+    def failing_add(packets, packet) -> None:
+        nonlocal count
+        count += 1
+        if count % 5 == 0:
+            raise MediaError("the fifth packet does not fit")
+        original(packets, packet)
+
+    monkeypatch.setattr(_demux, "_add", failing_add)
+    for src in (aac_audio.path, aac_audio.path.read_bytes()):
+        with pytest.raises(AsyncIOFailure, match="fifth packet"):
+            spdl.io.demux_media("audio", src).result()
+        assert _free_for_others()
+        with pytest.raises(MediaError, match="fifth packet"):
+            spdl.io.load_audio(src)
+        assert _free_for_others()
+
+
+def test_a_slow_source_gives_its_turn_back(
+    aac_audio: AudioReference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 64 packets in 64 ms: reads of 1 ms each (a network file system) are I/O.
+    clock = iter(np.arange(0.0, 100.0, 0.064))
+    monkeypatch.setattr(_demux.time, "perf_counter", lambda: float(next(clock)))
+    with _Turn(aac_audio.path) as turn:
+        for _ in range(_Turn._CHECK_EVERY - 1):
+            turn.tick()
+        assert not _free_for_others()
+        turn.tick()
+        assert _free_for_others()
+        for _ in range(3 * _Turn._CHECK_EVERY):
+            turn.tick()
+        assert _free_for_others()
+    assert _free_for_others()
+
+
+def test_a_fast_source_keeps_its_turn_to_the_end(aac_audio: AudioReference) -> None:
+    with _Turn(aac_audio.path) as turn:
+        for _ in range(4 * _Turn._CHECK_EVERY):
+            turn.tick()
+        assert not _free_for_others()
+    assert _free_for_others()
+
+
+def test_loops_taking_turns_on_four_threads_read_what_one_thread_reads(
+    aac_audio: AudioReference, h264_video: VideoReference
+) -> None:
+    sources: list[tuple[str, pathlib.Path | bytes]] = [
+        ("audio", aac_audio.path),
+        ("audio", aac_audio.path.read_bytes()),
+        ("video", h264_video.path),
+        ("video", h264_video.path.read_bytes()),
+    ] * 4
+
+    def load(item: tuple[str, pathlib.Path | bytes]) -> np.ndarray:
+        kind, src = item
+        loader = spdl.io.load_audio if kind == "audio" else spdl.io.load_video
+        return np.asarray(loader(src))
+
+    expected = [load(item) for item in sources]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(load, sources))
+    for want, have in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(have, want)
+    assert _free_for_others()
