@@ -648,3 +648,26 @@ def test_many_concurrent_loads_from_several_threads_are_deterministic(aio_media:
     assert len(arrays) == num_threads * loads_per_thread
     for array in arrays:
         np.testing.assert_array_equal(array, reference)
+
+
+def test_sync_still_image_batch_runs_from_the_calling_thread(aio_media: Media) -> None:
+    # Every decode pool thread is blocked: the batch can only finish if the calling
+    # thread decodes it (one GIL acquisition per batch instead of three).
+    pool = _executor.get_decode_executor()
+    release = threading.Event()
+    blockers = [pool.submit(release.wait, TIMEOUT_S) for _ in range(pool._max_workers)]
+    try:
+        batch = spdl.io.to_numpy(spdl.io.batch_load_image(aio_media.gray_images, 16, 12))
+        assert not any(blocker.done() for blocker in blockers)
+    finally:
+        release.set()
+    assert batch.shape == (len(aio_media.gray_images), 12, 16, 3)
+    for i, image in enumerate(batch):
+        assert abs(int(np.median(image)) - gray_level(i)) <= 2
+
+
+def test_sync_batch_with_an_executor_runs_there(aio_media: Media) -> None:
+    with CountingExecutor() as executor:
+        batch = spdl.io.batch_load_image(aio_media.gray_images, 16, 12, executor=executor)
+        assert executor.num_submitted == 1
+    assert spdl.io.to_numpy(batch).shape == (len(aio_media.gray_images), 12, 16, 3)
