@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from media import VideoReference
@@ -266,3 +268,35 @@ def test_video_frames_are_consumed_by_conversion(h264_video: VideoReference) -> 
         frames[0]
     with pytest.raises(ValueError):
         frames[0:2]
+
+
+@pytest.mark.parametrize(
+    "window, options",
+    [
+        (None, {}),
+        (None, {"pix_fmt": None}),
+        ((1.0, 2.0), {"width": 48, "height": 32}),
+        ((0.5, 1.7), {"pix_fmt": "yuv420p"}),
+    ],
+)
+def test_loaders_skip_the_probe_decode_with_the_same_result(
+    h264_video: VideoReference,
+    h264_video_mpegts: Path,
+    window: tuple[float, float] | None,
+    options: dict,
+) -> None:
+    from spdl.io._decode import decode_to_buffer
+
+    probed = demux("video", h264_video.path, window)
+    unprobed = demux("video", h264_video.path, window, probe=False)
+    # Only decoding tells the pixel format: the unprobed packets leave it to the decoder.
+    assert probed.pix_fmt == "yuv420p" and unprobed.pix_fmt == ""
+    assert len(unprobed) == len(probed)
+    expected = np.asarray(decode_to_buffer(probed, **options))
+    np.testing.assert_array_equal(np.asarray(decode_to_buffer(unprobed, **options)), expected)
+    np.testing.assert_array_equal(
+        np.asarray(spdl.io.load_video(h264_video.path, window, **options)), expected
+    )
+    assert demux("video", h264_video.path.read_bytes(), window, probe=False).pix_fmt == ""
+    # Other containers (MPEG-TS) are probed whatever `probe` says.
+    assert demux("video", h264_video_mpegts, window, probe=False).pix_fmt == "yuv420p"

@@ -44,7 +44,8 @@ def _load(
     demux_opts, decode_opts = split_options(options)
     validate_demux_args(media_type, src, timestamp, **demux_opts)
     validate_decode_options(media_type, **decode_opts)
-    packets = demux(media_type, src, timestamp, **demux_opts)
+    # The packets go straight to the CPU decoder: no probe decode at opening.
+    packets = demux(media_type, src, timestamp, **demux_opts, probe=False)
     return decode_to_buffer(packets, **decode_opts)
 
 

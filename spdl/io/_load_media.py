@@ -184,7 +184,10 @@ def load_media(
     validate_convert_options(convert_options)
 
     src_desc = describe_source(src)
-    demux = functools.partial(_demux.demux, media_type, src, timestamp, **demux_options)
+    # The packets go straight to the CPU decoder: no probe decode at opening.
+    demux = functools.partial(
+        _demux.demux, media_type, src, timestamp, **demux_options, probe=False
+    )
     packets = _run_phase("demux", src_desc, demux)
     fused = getattr(_decode, "decode_to_buffer", None)
     if fused is not None and not convert_options:
