@@ -51,10 +51,10 @@ class _WatchedReader(io.BytesIO):
         return super().read(size)
 
 
-def test_in_memory_data_holds_the_turn_while_its_packets_are_read(
-    aac_audio: AudioReference, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Each probe below waits 50 ms for the turn, which would make the source look slow.
+@pytest.fixture
+def free_while_adding(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each packet added from now on, whether another thread could take the turn."""
+    # Each probe waits 50 ms for the turn, which would make the source look slow.
     monkeypatch.setattr(_Turn, "_SLOW_S", 1e9)
     seen: list[bool] = []
     original = _demux._add
@@ -64,33 +64,29 @@ def test_in_memory_data_holds_the_turn_while_its_packets_are_read(
         original(packets, packet)
 
     monkeypatch.setattr(_demux, "_add", watched_add)
+    return seen
+
+
+def test_in_memory_data_holds_the_turn_while_its_packets_are_read(
+    aac_audio: AudioReference, free_while_adding: list[bool]
+) -> None:
     packets = _demux.demux("audio", aac_audio.path.read_bytes())
-    assert len(seen) == len(packets) > 10
-    assert not any(seen)
+    assert len(free_while_adding) == len(packets) > 10
+    assert not any(free_while_adding)
     assert _free_for_others()
 
 
 def test_a_path_holds_the_turn_and_a_file_like_object_never_does(
-    aac_audio: AudioReference, monkeypatch: pytest.MonkeyPatch
+    aac_audio: AudioReference, free_while_adding: list[bool]
 ) -> None:
-    # Each probe below waits 50 ms for the turn, which would make the source look slow.
-    monkeypatch.setattr(_Turn, "_SLOW_S", 1e9)
-    seen: list[bool] = []
-    original = _demux._add
-
-    def watched_add(packets, packet) -> None:
-        seen.append(_free_for_others())
-        original(packets, packet)
-
-    monkeypatch.setattr(_demux, "_add", watched_add)
     _demux.demux("audio", aac_audio.path)
-    assert seen and not any(seen)
+    assert free_while_adding and not any(free_while_adding)
 
-    seen.clear()
+    free_while_adding.clear()
     reader = _WatchedReader(aac_audio.path.read_bytes())
     _demux.demux("audio", reader)
     # The caller's own reads (which may wait on a network) never run inside a turn.
-    assert seen and all(seen)
+    assert free_while_adding and all(free_while_adding)
     assert reader.free_during_reads and all(reader.free_during_reads)
 
 
