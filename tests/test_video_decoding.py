@@ -300,3 +300,27 @@ def test_loaders_skip_the_probe_decode_with_the_same_result(
     assert demux("video", h264_video.path.read_bytes(), window, probe=False).pix_fmt == ""
     # Other containers (MPEG-TS) are probed whatever `probe` says.
     assert demux("video", h264_video_mpegts, window, probe=False).pix_fmt == "yuv420p"
+
+
+def test_unprobed_demux_opens_each_source_once(
+    h264_video: VideoReference, h264_video_mpegts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import av
+
+    from spdl.io import _demux
+
+    opened: list[object] = []
+    real_open = av.open
+
+    def counting_open(target, *args, **kwargs):
+        opened.append(target)
+        return real_open(target, *args, **kwargs)
+
+    monkeypatch.setattr(_demux.av, "open", counting_open)
+    # MP4 is opened without the probe decode; MPEG-TS (no `ftyp` box) is probed
+    # straight away instead of being opened twice.
+    for src in (h264_video.path, h264_video.path.read_bytes(), h264_video_mpegts):
+        opened.clear()
+        packets = demux("video", src, (0.5, 1.5), probe=False)
+        assert len(opened) == 1 and len(packets) > 0
+    assert demux("video", h264_video_mpegts.read_bytes(), probe=False).pix_fmt == "yuv420p"

@@ -224,6 +224,22 @@ def _open(
         raise MediaError(f"Failed to open {name}: {type(e).__name__}: {e}") from e
 
 
+def _starts_with_ftyp(src: Source) -> bool:
+    """Whether a path or bytes begin with an ISO-BMFF ``ftyp`` box (MP4, MOV, 3GP...)."""
+    if isinstance(src, bytes | bytearray | memoryview):
+        try:
+            return bytes(memoryview(src).cast("B")[4:8]) == b"ftyp"
+        except TypeError:  # not contiguous: the probed open reads it as it does now
+            return False
+    if isinstance(src, str | os.PathLike):
+        try:
+            with open(src, "rb") as f:
+                return f.read(8)[4:8] == b"ftyp"
+        except OSError:
+            return False  # the probed open reports the error
+    return False
+
+
 def _open_indexed(src: Source, format: str | None, format_options: Mapping[str, str] | None):
     """Opens like :func:`_open`, without the probe decode where the container makes it moot.
 
@@ -235,7 +251,8 @@ def _open_indexed(src: Source, format: str | None, format_options: Mapping[str, 
     format is opened again as usual. Paths and bytes only (a file-like object
     could not be read twice).
     """
-    if not isinstance(src, str | os.PathLike | bytes | bytearray | memoryview):
+    if not _starts_with_ftyp(src):
+        # Not MP4 / MOV (or a file-like object): one probed open, not two opens.
         return _open(src, format, format_options)
     try:
         container = _open(src, format, format_options, _NO_PROBE_DECODE)
