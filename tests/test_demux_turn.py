@@ -9,8 +9,11 @@ source gives it back early, and that loops taking turns still read the same pack
 from __future__ import annotations
 
 import io
+import os
 import pathlib
+import signal
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -160,3 +163,35 @@ def test_loops_taking_turns_on_four_threads_read_what_one_thread_reads(
     for want, have in zip(expected, got, strict=True):
         np.testing.assert_array_equal(have, want)
     assert _free_for_others()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_another_thread_holds_the_turn_can_demux(
+    aac_audio: AudioReference,
+) -> None:
+    held, done = threading.Event(), threading.Event()
+
+    def hold_turn() -> None:
+        with _Turn(aac_audio.path):
+            held.set()
+            done.wait(30)
+
+    holder = threading.Thread(target=hold_turn)
+    holder.start()
+    try:
+        assert held.wait(30)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # forking with threads
+            pid = os.fork()
+        if pid == 0:  # the child: exit 0 only if it demuxes within the alarm
+            signal.alarm(20)
+            try:
+                packets = _demux.demux("audio", aac_audio.path)
+                os._exit(0 if len(packets) > 10 else 1)
+            except BaseException:
+                os._exit(2)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        done.set()
+        holder.join()
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

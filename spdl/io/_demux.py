@@ -95,6 +95,16 @@ class _DemuxTurn:
     def __exit__(self, *exc_info: object) -> None:
         self._release()
 
+    @classmethod
+    def _reset_after_fork(cls) -> None:
+        # A fork while another thread held the turn (DataLoader workers fork) would
+        # leave the child's lock held by a thread that does not exist there.
+        cls._lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_DemuxTurn._reset_after_fork)
+
 
 class UnknownPacketOrder(Exception):
     """The demuxer reports neither the byte offset nor the dts of a packet, so
