@@ -314,19 +314,12 @@ def batch_load_image(
     checked, demux, decode, convert = _check_batch_args(
         srcs, width, height, pix_fmt, demux_options, decode_options, convert_options, strict
     )
-    if executor is None and _use_fast_path(checked, demux, decode, convert):
+    if not _use_fast_path(checked, demux, decode, convert):
+        future = _batch_chain(checked, demux, decode, convert, strict, executor)
+    elif executor is None:
         return _fast_batch_here(checked, decode, strict)
-    future = batch_load_image_future(
-        srcs,
-        width,
-        height,
-        pix_fmt,
-        demux_options,
-        decode_options,
-        convert_options,
-        strict,
-        executor=executor,
-    )
+    else:
+        future = _fast_batch_future(checked, decode, strict, executor)
     try:
         return future.result()
     finally:
