@@ -366,8 +366,27 @@ def test_batch_strict_raises_on_any_failure(aio_media: Media, fast_path: bool) -
         run(lambda: spdl.io.async_batch_load_image(srcs, 20, 10))
     assert str(aio_media.corrupt_image) in str(info.value)
     assert "decode" in str(info.value)
-    with pytest.raises(spdl.io.AsyncIOFailure):
+    with pytest.raises(spdl.io.AsyncIOFailure) as info:
         spdl.io.batch_load_image(srcs, 20, 10)
+    if fast_path:  # otherwise the BytesIO, already read above, may fail first
+        assert str(aio_media.corrupt_image) in str(info.value)
+        assert info.value.phase == "decode"
+
+
+def test_sync_batch_wraps_a_failure_of_the_whole_native_call(
+    aio_media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spdl.io import _decode
+
+    def failing_batch(*args: Any, **kwargs: Any) -> Any:
+        raise MemoryError("no room for the batch")
+
+    monkeypatch.setattr(_decode, "decode_image_batch", failing_batch)
+    with pytest.raises(spdl.io.AsyncIOFailure, match="<batch of 2 images>") as info:
+        spdl.io.batch_load_image([aio_media.jpeg, aio_media.png], 16, 12)
+    assert info.value.phase == "decode"
+    assert "MemoryError: no room for the batch" in str(info.value)
+    assert isinstance(info.value.__cause__, MemoryError)
 
 
 @pytest.mark.parametrize("fast_path", [True, False])
