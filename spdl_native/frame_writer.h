@@ -51,8 +51,11 @@ class FrameWriter {
   AVPixelFormat output_format(const AVFrame* frame) const;
   // Whether write() resizes `frame` with RgbResampler (which writes no byte past the image).
   bool resamples(const AVFrame* frame, int width, int height, AVPixelFormat dst_fmt) const;
-  // `frame` shrunk to `height` rows by RowResampler, or `frame` itself (see the .cpp).
+  // `frame` shrunk natively towards width x height (RowResampler, then
+  // ColumnResampler), or `frame` itself (see the .cpp).
+  const AVFrame* shrink(const AVFrame* frame, int width, int height);
   const AVFrame* shrink_rows(const AVFrame* frame, int height);
+  const AVFrame* shrink_columns(const AVFrame* frame, int width);
 
   OutputFormat format_;
   std::vector<uint8_t> scratch_;
@@ -61,9 +64,10 @@ class FrameWriter {
   // Packed RGB resizes (bilinear), one per recent source size: batches mix sizes.
   std::vector<std::unique_ptr<RgbResampler>> resamplers_;
   RgbResampler& resampler(int src_w, int src_h, int dst_w, int dst_h);
-  // shrink_rows()'s output and filters (luma, chroma).
-  ffmpeg::FramePtr shrunk_;
+  // The outputs and filters (luma, chroma) of shrink_rows() and shrink_columns().
+  ffmpeg::FramePtr shrunk_rows_, shrunk_columns_;
   std::unique_ptr<RowResampler> luma_rows_, chroma_rows_;
+  std::unique_ptr<ColumnResampler> luma_columns_, chroma_columns_;
   // What sws_ was configured for, so that it is rebuilt only when this changes.
   int src_width_ = 0, src_height_ = 0, src_format_ = -1, src_space_ = -1, src_range_ = -1;
 };

@@ -17,6 +17,7 @@ constexpr int kWeightBits = 14;
 constexpr int kChannels = 3;
 constexpr int kHorizontalGroup = 4;  // pixels per horizontal SIMD step
 constexpr int kVerticalGroup = 2;    // rows per vertical SIMD step (one madd)
+constexpr int kPlaneGroup = 16;      // taps per SIMD step of a plane's horizontal pass
 // The horizontal pass reads 16 bytes from its last group of 4 pixels (12 bytes).
 constexpr ptrdiff_t kRowSlack = 16;
 
@@ -117,20 +118,21 @@ void vertical_scalar(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptr
   }
 }
 
+// Outputs [x_begin, out_w) of each row; `channels` interleaved samples per pixel.
 void horizontal_scalar(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptrdiff_t dst_stride,
-                       int rows, const ResampleAxis& axis, int out_w) {
+                       int rows, const ResampleAxis& axis, int channels, int x_begin, int out_w) {
   for (int y = 0; y < rows; ++y) {
     const uint8_t* row = src + y * src_stride;
     uint8_t* out = dst + y * dst_stride;
-    for (int x = 0; x < out_w; ++x) {
+    for (int x = x_begin; x < out_w; ++x) {
       const int16_t* coeffs = &axis.coeffs[static_cast<size_t>(x) * axis.taps];
-      const uint8_t* pixels = row + axis.start[x] * kChannels;
-      for (int c = 0; c < kChannels; ++c) {
+      const uint8_t* pixels = row + axis.start[x] * channels;
+      for (int c = 0; c < channels; ++c) {
         int32_t sum = kRound;
         for (int k = 0; k < axis.taps; ++k) {
-          sum += coeffs[k] * pixels[k * kChannels + c];
+          sum += coeffs[k] * pixels[k * channels + c];
         }
-        out[x * kChannels + c] = to_byte(sum);
+        out[x * channels + c] = to_byte(sum);
       }
     }
   }
@@ -241,6 +243,67 @@ __attribute__((target("avx2"))) void horizontal_avx2(const uint8_t* src, ptrdiff
   }
 }
 
+// One output's 8 partial sums: per group of 16 taps, the samples widened to words
+// and one madd with the weights.
+__attribute__((target("avx2"), always_inline)) inline __m256i weigh_samples(const uint8_t* samples,
+                                                                            const int16_t* coeffs,
+                                                                            int groups) {
+  __m256i sum = _mm256_madd_epi16(
+      _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(samples))),
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(coeffs)));
+  for (int g = 1; g < groups; ++g) {
+    const __m256i words = _mm256_cvtepu8_epi16(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(samples + g * kPlaneGroup)));
+    sum = _mm256_add_epi32(
+        sum,
+        _mm256_madd_epi16(
+            words, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(coeffs + g * kPlaneGroup))));
+  }
+  return sum;
+}
+
+// Four outputs' sums, per lane: the low lane holds their taps 0-7 of each group,
+// the high lane taps 8-15.
+__attribute__((target("avx2"), always_inline)) inline __m256i weigh_four(const uint8_t* row,
+                                                                         const int* start,
+                                                                         const int16_t* coeffs,
+                                                                         int taps, int groups) {
+  const __m256i a = weigh_samples(row + start[0], coeffs, groups);
+  const __m256i b = weigh_samples(row + start[1], coeffs + taps, groups);
+  const __m256i c = weigh_samples(row + start[2], coeffs + 2 * taps, groups);
+  const __m256i d = weigh_samples(row + start[3], coeffs + 3 * taps, groups);
+  return _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+}
+
+// Eight outputs at a time; a swap of lanes brings the halves of their sums
+// together, in order. Reads stay within [start, start + taps) of each output.
+// Returns the outputs done per row.
+__attribute__((target("avx2"))) int plane_horizontal_avx2(const uint8_t* src, ptrdiff_t src_stride,
+                                                          uint8_t* dst, ptrdiff_t dst_stride,
+                                                          int rows, const ResampleAxis& axis,
+                                                          int out_w) {
+  const __m256i round = _mm256_set1_epi32(kRound);
+  const int taps = axis.taps;
+  const int groups = taps / kPlaneGroup;
+  const int simd_w = out_w / 8 * 8;
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* row = src + y * src_stride;
+    uint8_t* out = dst + y * dst_stride;
+    for (int x = 0; x < simd_w; x += 8) {
+      const int16_t* coeffs = &axis.coeffs[static_cast<size_t>(x) * taps];
+      const __m256i first = weigh_four(row, &axis.start[x], coeffs, taps, groups);
+      const __m256i last = weigh_four(row, &axis.start[x + 4], coeffs + 4 * taps, taps, groups);
+      __m256i total = _mm256_add_epi32(_mm256_permute2x128_si256(first, last, 0x20),
+                                       _mm256_permute2x128_si256(first, last, 0x31));
+      total = _mm256_srai_epi32(_mm256_add_epi32(total, round), kWeightBits);
+      const __m128i words =
+          _mm_packs_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + x), _mm_packus_epi16(words, words));
+    }
+  }
+  return simd_w;
+}
+
 #endif  // SPDL_RESAMPLE_AVX2
 
 }  // namespace
@@ -258,6 +321,21 @@ void RowResampler::run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, p
   }
 #endif
   vertical_scalar(src, src_stride, dst, dst_stride, row_bytes, done, axis_, dst_h_);
+}
+
+ColumnResampler::ColumnResampler(int src_w, int dst_w, ResampleFilter filter)
+    : src_w_(src_w), dst_w_(dst_w), axis_(make_axis(src_w, dst_w, kPlaneGroup, filter)) {}
+
+void ColumnResampler::run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst,
+                          ptrdiff_t dst_stride, int rows) const {
+  int done = 0;
+#ifdef SPDL_RESAMPLE_AVX2
+  // Planes narrower than a group have filters of fewer taps: scalar code takes them.
+  if (has_avx2() && axis_.taps % kPlaneGroup == 0) {
+    done = plane_horizontal_avx2(src, src_stride, dst, dst_stride, rows, axis_, dst_w_);
+  }
+#endif
+  horizontal_scalar(src, src_stride, dst, dst_stride, rows, axis_, 1, done, dst_w_);
 }
 
 RgbResampler::RgbResampler(int src_w, int src_h, int dst_w, int dst_h)
@@ -301,7 +379,8 @@ void RgbResampler::run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst,
     return;
   }
 #endif
-  horizontal_scalar(rows_.data(), rows_stride_, dst, dst_stride, dst_h_, horizontal_, dst_w_);
+  horizontal_scalar(rows_.data(), rows_stride_, dst, dst_stride, dst_h_, horizontal_, kChannels, 0,
+                    dst_w_);
 }
 
 }  // namespace spdl

@@ -2,8 +2,9 @@
 // (rgb24, bgr24): still images, whose colours must be resized after the conversion
 // to RGB, since a resize in YUV mixes colours before the conversion clips them to
 // the RGB gamut, which puts visible fringes on saturated edges (and is what
-// swscale does). RowResampler is the vertical pass alone, which FrameWriter runs
-// on YUV planes before swscale when it shrinks video frames (see there).
+// swscale does). RowResampler and ColumnResampler are the vertical and the
+// horizontal pass alone, which FrameWriter runs on the YUV planes of video frames
+// it shrinks, before swscale converts them (see there).
 //
 // Separable, like Pillow's resampling: each output sample is a weighted sum of
 // the input samples under a filter stretched by the scale factor when
@@ -48,6 +49,23 @@ class RowResampler {
 
  private:
   int src_h_, dst_h_;
+  ResampleAxis axis_;
+};
+
+// Resizes a plane's rows: each output sample is a weighted sum of the samples
+// around it in its row, for planes of 1-byte samples (Y, U, V, gray).
+class ColumnResampler {
+ public:
+  ColumnResampler(int src_w, int dst_w, ResampleFilter filter);
+
+  bool matches(int src_w, int dst_w) const { return src_w == src_w_ && dst_w == dst_w_; }
+
+  // `rows` rows, `src_stride` / `dst_stride` bytes apart, of src_w samples into dst_w.
+  void run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptrdiff_t dst_stride,
+           int rows) const;
+
+ private:
+  int src_w_, dst_w_;
   ResampleAxis axis_;
 };
 

@@ -116,6 +116,27 @@ def write_h264_video(path: pathlib.Path) -> VideoReference:
     )
 
 
+def write_h264_yuv422p_video(path: pathlib.Path, colorspace: int, full_range: bool) -> None:
+    """Three 70x48 frames of noise, H.264 4:2:2, tagged with ``colorspace`` (an
+    AVColorSpace value) and full or limited range. 70 is not a multiple of 16, so
+    that the last pixels of a row take the converters' scalar code."""
+    rng = np.random.default_rng(7)
+    range_value = 2 if full_range else 1  # AVCOL_RANGE_JPEG / AVCOL_RANGE_MPEG
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=VIDEO_FRAME_RATE)
+        stream.width, stream.height, stream.pix_fmt = 70, 48, "yuv422p"
+        stream.codec_context.colorspace = colorspace
+        stream.codec_context.color_range = range_value
+        for _ in range(3):
+            rgb = rng.integers(0, 256, (48, 70, 3), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv422p")
+            frame.colorspace, frame.color_range = colorspace, range_value
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
 def remux_video_to_mpegts(source_path: pathlib.Path, path: pathlib.Path) -> None:
     """Copy the video stream of ``source_path`` into MPEG-TS, which survives truncation."""
     with av.open(str(source_path)) as source, av.open(str(path), "w", "mpegts") as target:

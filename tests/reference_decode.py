@@ -118,6 +118,61 @@ def pyav_decode_visual(
     return np.stack([_spdl_layout(frame, pix_fmt) for frame in frames])
 
 
+# (Kr, Kb) by AVColorSpace value; FFmpeg reads an unspecified matrix (2) as BT.601.
+_LUMA_WEIGHTS = {1: (0.2126, 0.0722), 2: (0.299, 0.114), 5: (0.299, 0.114), 6: (0.299, 0.114)}
+
+
+def rgb_from_yuv422p(
+    planes: tuple[np.ndarray, np.ndarray, np.ndarray], colorspace: int, full_range: bool
+) -> np.ndarray:
+    """8-bit 4:2:2 planes (Y, U, V) converted exactly, rounded once, into rgb24 (H, W, 3).
+
+    Each chroma sample serves its two pixels, as FFmpeg's packed-RGB output does.
+    """
+    kr, kb = _LUMA_WEIGHTS[colorspace]
+    kg = 1.0 - kr - kb
+    y, u, v = (plane.astype(np.float64) for plane in planes)
+    width = y.shape[1]
+    u = np.repeat(u - 128.0, 2, axis=1)[:, :width]
+    v = np.repeat(v - 128.0, 2, axis=1)[:, :width]
+    if not full_range:
+        y = (y - 16.0) * 255.0 / 219.0
+        u, v = u * 255.0 / 224.0, v * 255.0 / 224.0
+    r = y + 2.0 * (1.0 - kr) * v
+    g = y - 2.0 * (1.0 - kb) * kb / kg * u - 2.0 * (1.0 - kr) * kr / kg * v
+    b = y + 2.0 * (1.0 - kb) * u
+    return np.clip(np.round(np.stack([r, g, b], axis=-1)), 0, 255).astype(np.uint8)
+
+
+def pyav_exact_rgb(
+    path: str | os.PathLike, width: int | None = None, height: int | None = None
+) -> np.ndarray:
+    """rgb24 (N, H, W, 3) of every frame of a video, converted exactly.
+
+    PyAV decodes; FFmpeg scales (bilinear) to 4:2:2 unless the frames are 4:2:2 at
+    the requested size already; rgb_from_yuv422p converts with each frame's matrix
+    and range.
+    """
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = container.decode(stream)
+        if width is not None or height is not None:
+            scale = f"scale=w={width or -2}:h={height or -2}:flags=bilinear"
+            frames = _run_graph(stream, frames, f"{scale},format=pix_fmts=yuv422p")
+        images = []
+        for frame in frames:
+            assert frame.format.name in ("yuv422p", "yuvj422p"), frame.format.name
+            planes = tuple(
+                np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[
+                    :, : plane.width
+                ]
+                for plane in frame.planes
+            )
+            full_range = frame.color_range == 2 or frame.format.name == "yuvj422p"
+            images.append(rgb_from_yuv422p(planes, frame.colorspace, full_range))
+    return np.stack(images)
+
+
 def pyav_decode_image(
     path: str | os.PathLike,
     pix_fmt: str,

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from media import VideoReference
+from media import VideoReference, write_h264_yuv422p_video
 from reference_decode import (
     IMAGE_LAYOUTS,
     mean_abs_diff,
     nv12_from_yuv420p,
     pyav_decode_visual,
+    pyav_exact_rgb,
     pyav_frame_rate_selection,
 )
 
@@ -100,13 +101,36 @@ def test_pix_fmt_yields_documented_video_shape_and_values(
 def test_resized_frames_stay_within_rounding_of_ffmpegs_bilinear_scale(
     h264_video: VideoReference, size: tuple[int, int]
 ) -> None:
-    # Frames that lose rows are filtered vertically before swscale filters them
-    # horizontally: only the rounding between the two passes differs.
+    # Frames that lose rows are filtered vertically, then horizontally, in YUV, and
+    # the 4:2:2 result is converted exactly: against FFmpeg's bilinear scale to
+    # 4:2:2 and the exact matrix, only the rounding between the passes differs.
+    # (FFmpeg's own scaled conversion to rgb24 is about 1.5 levels darker.)
     width, height = size
     array = load_array(h264_video.path, width=width, height=height)
     assert array.shape == (90, height, width, 3)
+    assert mean_abs_diff(array, pyav_exact_rgb(h264_video.path, width, height)) <= 0.6
     expected = pyav_decode_visual(h264_video.path, "rgb24", width, height)
-    assert mean_abs_diff(array, expected) <= 0.6
+    assert mean_abs_diff(array, expected) <= MAX_MEAN_ABS_DIFF
+
+
+@pytest.mark.parametrize("pix_fmt", ["rgb24", "bgr24"])
+@pytest.mark.parametrize(
+    ("colorspace", "full_range"), [(2, False), (1, True)], ids=["bt601-limited", "bt709-full"]
+)
+def test_yuv422p_frames_convert_to_rgb_exactly(
+    tmp_path: Path, pix_fmt: str, colorspace: int, full_range: bool
+) -> None:
+    path = tmp_path / "yuv422p.mp4"
+    write_h264_yuv422p_video(path, colorspace, full_range)
+    array = load_array(path, pix_fmt=pix_fmt)
+    assert array.shape == (3, 48, 70, 3)
+    expected = pyav_exact_rgb(path)
+    if pix_fmt == "bgr24":
+        expected = expected[..., ::-1]
+    # 13-bit weights: at most one level from the exact value, rarely.
+    diff = np.abs(array.astype(np.int16) - expected)
+    assert diff.max() <= 1
+    assert diff.mean() < 0.02
 
 
 @pytest.mark.parametrize("pix_fmt", [None, "yuv420p"])
