@@ -149,20 +149,19 @@ bool has_avx2() {
 // multiplies and adds both rows' samples (4 x 8 outputs per 32 bytes).
 __attribute__((target("avx2"))) int vertical_avx2(const uint8_t* src, ptrdiff_t src_stride,
                                                   uint8_t* dst, ptrdiff_t dst_stride, int row_bytes,
-                                                  const ResampleAxis& axis, int rows) {
+                                                  const ResampleAxis& axis,
+                                                  const std::vector<uint32_t>& pairs, int rows) {
   const __m256i zero = _mm256_setzero_si256();
   const __m256i round = _mm256_set1_epi32(kRound);
   const int simd_bytes = row_bytes / 32 * 32;
   for (int y = 0; y < rows; ++y) {
-    const int16_t* coeffs = &axis.coeffs[static_cast<size_t>(y) * axis.taps];
+    const uint32_t* row_pairs = &pairs[static_cast<size_t>(y) * axis.taps / kVerticalGroup];
     const uint8_t* first = src + axis.start[y] * src_stride;
     uint8_t* out = dst + y * dst_stride;
     for (int x = 0; x < simd_bytes; x += 32) {
       __m256i sum0 = round, sum1 = round, sum2 = round, sum3 = round;
       for (int k = 0; k < axis.taps; k += kVerticalGroup) {
-        const __m256i pair =
-            _mm256_set1_epi32(static_cast<uint16_t>(coeffs[k]) |
-                              static_cast<uint32_t>(static_cast<uint16_t>(coeffs[k + 1])) << 16);
+        const __m256i pair = _mm256_set1_epi32(static_cast<int>(row_pairs[k / kVerticalGroup]));
         const auto* row0 = first + k * src_stride + x;
         const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row0));
         const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row0 + src_stride));
@@ -309,7 +308,18 @@ __attribute__((target("avx2"))) int plane_horizontal_avx2(const uint8_t* src, pt
 }  // namespace
 
 RowResampler::RowResampler(int src_h, int dst_h, ResampleFilter filter)
-    : src_h_(src_h), dst_h_(dst_h), axis_(make_axis(src_h, dst_h, kVerticalGroup, filter)) {}
+    : src_h_(src_h), dst_h_(dst_h), axis_(make_axis(src_h, dst_h, kVerticalGroup, filter)) {
+  // Each pair of weights as the two words of one 32-bit lane (madd's layout), so
+  // that the SIMD pass broadcasts it with one load.
+  if (axis_.taps % kVerticalGroup != 0) {
+    return;  // scalar code only
+  }
+  pairs_.resize(axis_.coeffs.size() / kVerticalGroup);
+  for (size_t i = 0; i < pairs_.size(); ++i) {
+    pairs_[i] = static_cast<uint16_t>(axis_.coeffs[2 * i]) |
+                static_cast<uint32_t>(static_cast<uint16_t>(axis_.coeffs[2 * i + 1])) << 16;
+  }
+}
 
 void RowResampler::run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptrdiff_t dst_stride,
                        int row_bytes) const {
@@ -317,7 +327,7 @@ void RowResampler::run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, p
 #ifdef SPDL_RESAMPLE_AVX2
   // Tiny images have filters of an odd number of taps: scalar code takes them.
   if (has_avx2() && axis_.taps % kVerticalGroup == 0) {
-    done = vertical_avx2(src, src_stride, dst, dst_stride, row_bytes, axis_, dst_h_);
+    done = vertical_avx2(src, src_stride, dst, dst_stride, row_bytes, axis_, pairs_, dst_h_);
   }
 #endif
   vertical_scalar(src, src_stride, dst, dst_stride, row_bytes, done, axis_, dst_h_);

@@ -50,6 +50,7 @@ class RowResampler {
  private:
   int src_h_, dst_h_;
   ResampleAxis axis_;
+  std::vector<uint32_t> pairs_;  // the weights in pairs, for the SIMD pass
 };
 
 // Resizes a plane's rows: each output sample is a weighted sum of the samples
