@@ -348,7 +348,8 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
 
 DecodeConfig with_output_hints(const DecodeConfig& config, const OutputFormat& output) {
   DecodeConfig hinted = config;
-  hinted.rgb_frames = config.filter_desc.empty() && resizes_rgb_frames(output);
+  hinted.rgb_frames = config.filter_desc.empty() ? rgb_resize_format(output) : AV_PIX_FMT_NONE;
+  hinted.transient_frames = true;
   return hinted;
 }
 

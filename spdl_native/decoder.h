@@ -26,9 +26,14 @@ struct DecodeConfig {
   // smaller size that still gives exactly this output size, without upscaling.
   int min_width = 0;
   int min_height = 0;
-  // The frames are resized into rgb24 by the native writer, which resizes in RGB
-  // (resizes_rgb_frames): libjpeg-turbo then decodes colour JPEGs to rgb24 directly.
-  bool rgb_frames = false;
+  // rgb24 or bgr24 when the native writer resizes frames into that format, which
+  // it does in RGB (rgb_resize_format): libjpeg-turbo then decodes colour JPEGs
+  // to it directly. AV_PIX_FMT_NONE otherwise.
+  AVPixelFormat rgb_frames = AV_PIX_FMT_NONE;
+  // Each frame is written out and released within the native call that decodes
+  // it (the native writer's paths), so a decoder may take its buffers from a
+  // small per-thread pool; frames handed to the caller or kept must not.
+  bool transient_frames = false;
 };
 
 // Opens a decoder for codec parameters given by name.

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include "ffmpeg/error.h"
 #include "yuv_to_rgb.h"
@@ -104,9 +105,11 @@ int sws_flags_from_name(const std::string& name) {
   throw std::invalid_argument("Unknown scale_algo \"" + name + "\".");
 }
 
-bool resizes_rgb_frames(const OutputFormat& format) {
-  return format.pix_fmt == "rgb24" && (format.width > 0 || format.height > 0) &&
-         sws_flags_from_name(format.scale_algo) == SWS_BILINEAR;
+AVPixelFormat rgb_resize_format(const OutputFormat& format) {
+  const AVPixelFormat fmt = av_get_pix_fmt(format.pix_fmt.c_str());
+  const bool resized = (format.width > 0 || format.height > 0) &&
+                       sws_flags_from_name(format.scale_algo) == SWS_BILINEAR;
+  return resized && is_rgb24_like(fmt) ? fmt : AV_PIX_FMT_NONE;
 }
 
 FrameWriter::FrameWriter(OutputFormat format)
@@ -157,6 +160,11 @@ void FrameWriter::write(const AVFrame* frame, uint8_t* dst) {
   if (resamples(frame, width, height, dst_fmt)) {
     resampler(frame->width, frame->height, width, height)
         .run(frame->data[0], frame->linesize[0], dst, static_cast<ptrdiff_t>(width) * 3);
+    if (dst_fmt != frame->format) {  // rgb24 <-> bgr24: the resize is the same per channel
+      for (size_t i = 0, n = static_cast<size_t>(width) * height * 3; i < n; i += 3) {
+        std::swap(dst[i], dst[i + 2]);
+      }
+    }
     return;
   }
   frame = shrink(frame, width, height);
@@ -224,7 +232,7 @@ void FrameWriter::write(const AVFrame* frame, uint8_t* dst) {
 
 bool FrameWriter::resamples(const AVFrame* frame, int width, int height,
                             AVPixelFormat dst_fmt) const {
-  return flags_ == SWS_BILINEAR && is_rgb24_like(frame->format) && dst_fmt == frame->format &&
+  return flags_ == SWS_BILINEAR && is_rgb24_like(frame->format) && is_rgb24_like(dst_fmt) &&
          (width != frame->width || height != frame->height);
 }
 

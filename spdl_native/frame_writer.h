@@ -72,9 +72,10 @@ class FrameWriter {
   int src_width_ = 0, src_height_ = 0, src_format_ = -1, src_space_ = -1, src_range_ = -1;
 };
 
-// Whether the writer resizes rgb24 frames itself for this output, in RGB (see
-// resample.h): a decoder that can produce rgb24 (libjpeg-turbo) should then do so.
-bool resizes_rgb_frames(const OutputFormat& format);
+// rgb24 or bgr24 when the writer resizes frames of that format itself for this
+// output, in RGB (see resample.h): a decoder that can produce it (libjpeg-turbo)
+// should then do so. AV_PIX_FMT_NONE otherwise.
+AVPixelFormat rgb_resize_format(const OutputFormat& format);
 
 // Parses a swscale algorithm name ("bilinear", "bicubic", "area", ...).
 int sws_flags_from_name(const std::string& name);

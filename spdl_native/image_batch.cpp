@@ -124,7 +124,11 @@ ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
   result.errors.resize(n);
   FrameWriter validated(output);  // checks the request before any thread starts
   (void)validated;
-  const DecodeConfig hinted = with_output_hints(config, output);
+  const std::optional<ImageLayout> fixed =
+      config.filter_desc.empty() ? fixed_layout(output) : std::nullopt;
+  DecodeConfig hinted = with_output_hints(config, output);
+  // Without a fixed layout every frame is kept until all are decoded.
+  hinted.transient_frames = fixed.has_value();
   auto decode = [&](size_t i) {
     if (cancel && cancel->cancelled()) {
       throw MediaError("Decoding " + sources[i].name + " was cancelled.");
@@ -132,9 +136,8 @@ ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
     return decode_one(sources[i], hinted, cancel);
   };
 
-  std::vector<bool> ok(n, false);
-  const std::optional<ImageLayout> fixed =
-      config.filter_desc.empty() ? fixed_layout(output) : std::nullopt;
+  // Bytes, not vector<bool>: workers set their flags concurrently.
+  std::vector<uint8_t> ok(n, 0);
   if (fixed) {
     // Each worker decodes and writes straight into its slot.
     std::vector<int64_t> shape = fixed->shape;
@@ -145,7 +148,7 @@ ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
       try {
         auto frames = decode(i);
         writer.write_exact(frames->frames.front().get(), base + i * fixed->bytes);
-        ok[i] = true;
+        ok[i] = 1;
       } catch (const std::exception& e) {
         result.errors[i] = e.what();
       }

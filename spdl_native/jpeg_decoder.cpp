@@ -110,19 +110,16 @@ TurboDecompressor& thread_decompressor() {
   return decompressor;
 }
 
-// Per-thread pools of frame buffers, one per recent buffer size. A batch decodes
-// image after image of a few sizes, and a fresh allocation of an image's size is
-// a fresh memory mapping, every page of which faults when the decoder writes it:
-// that cost 15% of decoding a 500x375 JPEG. A pool outlives its thread while
-// frames still hold its buffers (av_buffer_pool_uninit frees it after them).
+// Per-thread pools of frame buffers, one per recent buffer size, for frames
+// released within the native call that decodes them (DecodeConfig::
+// transient_frames), so that a pool holds about one buffer per thread: an
+// AVBufferPool keeps every buffer returned to it. A batch decodes image after
+// image of a few sizes, and a fresh allocation of an image's size is a fresh
+// memory mapping, every page of which faults when the decoder writes it: that
+// cost 15% of decoding a 500x375 JPEG. A pool outlives its thread while frames
+// still hold its buffers (av_buffer_pool_uninit frees it after them).
 class FramePools {
  public:
-  ~FramePools() {
-    for (auto& entry : pools_) {
-      av_buffer_pool_uninit(&entry.pool);
-    }
-  }
-
   AVBufferRef* get(size_t size) {
     Entry* entry = nullptr;
     for (auto& candidate : pools_) {
@@ -132,14 +129,13 @@ class FramePools {
     }
     if (!entry) {
       entry = &pools_[next_++ % pools_.size()];  // replaces the oldest
-      av_buffer_pool_uninit(&entry->pool);
       entry->size = size;
-      entry->pool = av_buffer_pool_init(size, nullptr);
+      entry->pool.reset(av_buffer_pool_init(size, nullptr));
       if (!entry->pool) {
         throw std::bad_alloc();
       }
     }
-    AVBufferRef* buffer = av_buffer_pool_get(entry->pool);
+    AVBufferRef* buffer = av_buffer_pool_get(entry->pool.get());
     if (!buffer) {
       throw std::bad_alloc();
     }
@@ -149,16 +145,17 @@ class FramePools {
  private:
   struct Entry {
     size_t size = 0;
-    AVBufferPool* pool = nullptr;
+    ffmpeg::BufferPoolPtr pool;
   };
   std::array<Entry, 4> pools_;
   size_t next_ = 0;
 };
 
-// A frame of `format` whose planes lie in one pooled buffer, rows 64-byte aligned
-// and starting `offset` bytes into it.
-ffmpeg::FramePtr alloc_pooled_frame(int width, int height, AVPixelFormat format,
-                                    size_t offset = 0) {
+// A frame of `format` whose planes lie in one buffer, rows 64-byte aligned and
+// starting `offset` bytes into it; the buffer comes from this thread's pools
+// when `pooled`.
+ffmpeg::FramePtr alloc_image_frame(int width, int height, AVPixelFormat format, size_t offset,
+                                   bool pooled) {
   constexpr int kAlign = 64;
   thread_local FramePools pools;
   auto frame = ffmpeg::alloc_frame();
@@ -178,7 +175,11 @@ ffmpeg::FramePtr alloc_pooled_frame(int width, int height, AVPixelFormat format,
     total += size;
   }
   // The padding FFmpeg's own frame buffers have: SIMD readers may read past the end.
-  frame->buf[0] = pools.get(offset + total + AV_INPUT_BUFFER_PADDING_SIZE);
+  const size_t bytes = offset + total + AV_INPUT_BUFFER_PADDING_SIZE;
+  frame->buf[0] = pooled ? pools.get(bytes) : av_buffer_alloc(bytes);
+  if (!frame->buf[0]) {
+    throw std::bad_alloc();
+  }
   ffmpeg::check(av_image_fill_pointers(frame->data, format, height, frame->buf[0]->data + offset,
                                        frame->linesize),
                 context);
@@ -306,19 +307,21 @@ ffmpeg::FramePtr decode_turbojpeg(const AVPacket& packet, const Packets& packets
 
   // Colour straight to RGB when the writer resizes in RGB (libjpeg-turbo's SIMD
   // upsampling and conversion, as in Pillow and OpenCV); else FFmpeg's layout.
-  const bool rgb = config.rgb_frames && format != AV_PIX_FMT_GRAY8;
+  const bool rgb = config.rgb_frames != AV_PIX_FMT_NONE && format != AV_PIX_FMT_GRAY8;
+  const bool bgr = config.rgb_frames == AV_PIX_FMT_BGR24;
   // libjpeg-turbo's AVX2 colour conversion writes 32-byte aligned rows with
   // non-temporal stores, which bypass the cache, so the resize that reads them
   // next would miss on every line (+20% on a 500x375 decode + resize). Rows that
   // start 16 bytes past that alignment get its ordinary stores.
-  auto frame =
-      alloc_pooled_frame(decoded_w, decoded_h, rgb ? AV_PIX_FMT_RGB24 : format, rgb ? 16 : 0);
+  auto frame = alloc_image_frame(decoded_w, decoded_h, rgb ? config.rgb_frames : format,
+                                 rgb ? 16 : 0, config.transient_frames);
   unsigned char* planes[3] = {frame->data[0], frame->data[1], frame->data[2]};
   int strides[3] = {frame->linesize[0], frame->linesize[1], frame->linesize[2]};
-  const int failed = rgb ? tjDecompress2(decompressor, packet.data, size, frame->data[0], decoded_w,
-                                         frame->linesize[0], decoded_h, TJPF_RGB, kTurboFlags)
-                         : tjDecompressToYUVPlanes(decompressor, packet.data, size, planes,
-                                                   decoded_w, strides, decoded_h, kTurboFlags);
+  const int failed =
+      rgb ? tjDecompress2(decompressor, packet.data, size, frame->data[0], decoded_w,
+                          frame->linesize[0], decoded_h, bgr ? TJPF_BGR : TJPF_RGB, kTurboFlags)
+          : tjDecompressToYUVPlanes(decompressor, packet.data, size, planes, decoded_w, strides,
+                                    decoded_h, kTurboFlags);
   if (failed != 0) {
     // A warning (corrupt data libjpeg-turbo worked around) still leaves a decoded
     // image; unless forced, FFmpeg gets the say on such files, as without this path.

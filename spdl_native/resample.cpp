@@ -3,12 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
-// SPDL_RESAMPLE_SCALAR builds the scalar passes only (to test them on x86).
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(SPDL_RESAMPLE_SCALAR)
-#include <immintrin.h>
-#define SPDL_RESAMPLE_AVX2 1
-#endif
+#include "simd.h"
 
 namespace spdl {
 namespace {
@@ -94,6 +91,34 @@ ResampleAxis make_axis(int in, int out, int multiple, ResampleFilter filter) {
   return axis;
 }
 
+// make_axis() through a small per-thread cache: a batch of images of many sizes
+// repeats widths and heights far more often than whole sizes, and the Hamming
+// filter's sin and cos per tap made an axis cost 30 us, a fifth of a resize.
+const ResampleAxis& cached_axis(int in, int out, int multiple, ResampleFilter filter) {
+  struct Entry {
+    int in, out, multiple;
+    ResampleFilter filter;
+    ResampleAxis axis;
+  };
+  constexpr size_t kKept = 16;
+  thread_local std::vector<Entry> cache;
+  thread_local size_t next = 0;
+  for (const Entry& entry : cache) {
+    if (entry.in == in && entry.out == out && entry.multiple == multiple &&
+        entry.filter == filter) {
+      return entry.axis;
+    }
+  }
+  Entry entry{in, out, multiple, filter, make_axis(in, out, multiple, filter)};
+  if (cache.size() < kKept) {
+    cache.push_back(std::move(entry));
+    return cache.back().axis;
+  }
+  Entry& replaced = cache[next++ % kKept];  // the oldest
+  replaced = std::move(entry);
+  return replaced.axis;
+}
+
 uint8_t to_byte(int32_t sum) {
   const int32_t value = sum >> kWeightBits;
   return static_cast<uint8_t>(value < 0 ? 0 : value > 255 ? 255 : value);
@@ -138,12 +163,7 @@ void horizontal_scalar(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, p
   }
 }
 
-#ifdef SPDL_RESAMPLE_AVX2
-
-bool has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2");
-  return has;
-}
+#ifdef SPDL_AVX2
 
 // Two rows at a time: their bytes interleaved and widened to 16 bits, one madd
 // multiplies and adds both rows' samples (4 x 8 outputs per 32 bytes).
@@ -303,12 +323,12 @@ __attribute__((target("avx2"))) int plane_horizontal_avx2(const uint8_t* src, pt
   return simd_w;
 }
 
-#endif  // SPDL_RESAMPLE_AVX2
+#endif  // SPDL_AVX2
 
 }  // namespace
 
 RowResampler::RowResampler(int src_h, int dst_h, ResampleFilter filter)
-    : src_h_(src_h), dst_h_(dst_h), axis_(make_axis(src_h, dst_h, kVerticalGroup, filter)) {
+    : src_h_(src_h), dst_h_(dst_h), axis_(cached_axis(src_h, dst_h, kVerticalGroup, filter)) {
   // Each pair of weights as the two words of one 32-bit lane (madd's layout), so
   // that the SIMD pass broadcasts it with one load.
   if (axis_.taps % kVerticalGroup != 0) {
@@ -316,15 +336,14 @@ RowResampler::RowResampler(int src_h, int dst_h, ResampleFilter filter)
   }
   pairs_.resize(axis_.coeffs.size() / kVerticalGroup);
   for (size_t i = 0; i < pairs_.size(); ++i) {
-    pairs_[i] = static_cast<uint16_t>(axis_.coeffs[2 * i]) |
-                static_cast<uint32_t>(static_cast<uint16_t>(axis_.coeffs[2 * i + 1])) << 16;
+    pairs_[i] = word_pair(axis_.coeffs[2 * i], axis_.coeffs[2 * i + 1]);
   }
 }
 
 void RowResampler::run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptrdiff_t dst_stride,
                        int row_bytes) const {
   int done = 0;
-#ifdef SPDL_RESAMPLE_AVX2
+#ifdef SPDL_AVX2
   // Tiny images have filters of an odd number of taps: scalar code takes them.
   if (has_avx2() && axis_.taps % kVerticalGroup == 0) {
     done = vertical_avx2(src, src_stride, dst, dst_stride, row_bytes, axis_, pairs_, dst_h_);
@@ -334,12 +353,12 @@ void RowResampler::run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, p
 }
 
 ColumnResampler::ColumnResampler(int src_w, int dst_w, ResampleFilter filter)
-    : src_w_(src_w), dst_w_(dst_w), axis_(make_axis(src_w, dst_w, kPlaneGroup, filter)) {}
+    : src_w_(src_w), dst_w_(dst_w), axis_(cached_axis(src_w, dst_w, kPlaneGroup, filter)) {}
 
 void ColumnResampler::run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst,
                           ptrdiff_t dst_stride, int rows) const {
   int done = 0;
-#ifdef SPDL_RESAMPLE_AVX2
+#ifdef SPDL_AVX2
   // Planes narrower than a group have filters of fewer taps: scalar code takes them.
   if (has_avx2() && axis_.taps % kPlaneGroup == 0) {
     done = plane_horizontal_avx2(src, src_stride, dst, dst_stride, rows, axis_, dst_w_);
@@ -354,7 +373,7 @@ RgbResampler::RgbResampler(int src_w, int src_h, int dst_w, int dst_h)
       dst_w_(dst_w),
       dst_h_(dst_h),
       vertical_(src_h, dst_h, ResampleFilter::kHamming),
-      horizontal_(make_axis(src_w, dst_w, kHorizontalGroup, ResampleFilter::kHamming)),
+      horizontal_(cached_axis(src_w, dst_w, kHorizontalGroup, ResampleFilter::kHamming)),
       rows_stride_(static_cast<ptrdiff_t>(src_w) * kChannels + kRowSlack) {
   rows_.resize(static_cast<size_t>(rows_stride_) * dst_h);
   // Per pair of output pixels (x, x + 1) and group of 4 taps, two 32-byte vectors:
@@ -382,7 +401,7 @@ RgbResampler::RgbResampler(int src_w, int src_h, int dst_w, int dst_h)
 void RgbResampler::run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst,
                        ptrdiff_t dst_stride) {
   vertical_.run(src, src_stride, rows_.data(), rows_stride_, src_w_ * kChannels);
-#ifdef SPDL_RESAMPLE_AVX2
+#ifdef SPDL_AVX2
   if (has_avx2() && horizontal_.taps % kHorizontalGroup == 0) {
     horizontal_avx2(rows_.data(), rows_stride_, dst, dst_stride, dst_h_, horizontal_,
                     horizontal_pairs_, dst_w_);

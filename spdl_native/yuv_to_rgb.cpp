@@ -2,15 +2,11 @@
 
 #include <cmath>
 
+#include "simd.h"
+
 extern "C" {
 #include <libswscale/swscale.h>
 }
-
-// SPDL_RESAMPLE_SCALAR builds the scalar code only (to test it on x86).
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(SPDL_RESAMPLE_SCALAR)
-#include <immintrin.h>
-#define SPDL_YUV_AVX2 1
-#endif
 
 namespace spdl {
 namespace {
@@ -60,12 +56,7 @@ void row_scalar(const uint8_t* y_row, const uint8_t* u_row, const uint8_t* v_row
   }
 }
 
-#ifdef SPDL_YUV_AVX2
-
-bool has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2");
-  return has;
-}
+#ifdef SPDL_AVX2
 
 // pshufb masks that spread 16 bytes of one channel over the three 16-byte blocks
 // of 16 packed pixels: [block][channel][byte], -128 for the other channels' bytes.
@@ -88,10 +79,9 @@ constexpr InterleaveMasks make_interleave_masks() {
 
 constexpr InterleaveMasks kInterleave = make_interleave_masks();
 
-// Two words (a, b) per 32-bit lane, as madd takes its weights.
-__attribute__((target("avx2"))) inline __m256i word_pair(int16_t a, int16_t b) {
-  return _mm256_set1_epi32(static_cast<uint16_t>(a) |
-                           static_cast<uint32_t>(static_cast<uint16_t>(b)) << 16);
+// Weights a, b in every 32-bit lane, as madd takes them.
+__attribute__((target("avx2"))) inline __m256i pair_of(int16_t a, int16_t b) {
+  return _mm256_set1_epi32(static_cast<int>(word_pair(a, b)));
 }
 
 // (lo . weights_lo + hi . weights_hi + round) >> 13 for the 16 pixels whose word pairs
@@ -118,10 +108,10 @@ __attribute__((target("avx2"))) int rows_avx2(const AVFrame* frame, uint8_t* dst
   const int simd_w = frame->width / 16 * 16;
   const __m256i round = _mm256_set1_epi32(kRound);
   const __m256i luma_offset = _mm256_set1_epi16(m.luma_offset);
-  const __m256i red = word_pair(m.luma, m.cr);
-  const __m256i green_yu = word_pair(m.luma, static_cast<int16_t>(-m.cgu));
-  const __m256i green_v = word_pair(static_cast<int16_t>(-m.cgv), 0);
-  const __m256i blue = word_pair(m.luma, m.cb);
+  const __m256i red = pair_of(m.luma, m.cr);
+  const __m256i green_yu = pair_of(m.luma, static_cast<int16_t>(-m.cgu));
+  const __m256i green_v = pair_of(static_cast<int16_t>(-m.cgv), 0);
+  const __m256i blue = pair_of(m.luma, m.cb);
   const __m256i zero = _mm256_setzero_si256();
   __m128i masks[9];
   for (int i = 0; i < 9; ++i) {
@@ -172,7 +162,7 @@ __attribute__((target("avx2"))) int rows_avx2(const AVFrame* frame, uint8_t* dst
   return simd_w;
 }
 
-#endif  // SPDL_YUV_AVX2
+#endif  // SPDL_AVX2
 
 }  // namespace
 
@@ -187,7 +177,7 @@ void yuv422p_to_rgb(const AVFrame* frame, AVPixelFormat dst_fmt, uint8_t* dst,
   const Matrix m = matrix_of(frame);
   const bool bgr = dst_fmt == AV_PIX_FMT_BGR24;
   int done = 0;
-#ifdef SPDL_YUV_AVX2
+#ifdef SPDL_AVX2
   if (has_avx2()) {
     done = rows_avx2(frame, dst, dst_stride, m, bgr);
   }

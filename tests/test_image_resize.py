@@ -103,3 +103,15 @@ def test_a_batch_of_mixed_sizes_resizes_each_image_like_a_single_load() -> None:
         np.testing.assert_array_equal(
             image, spdl.io.to_numpy(spdl.io.load_image(source, width=224, height=224))
         )
+
+
+@pytest.mark.parametrize("size", SIZES[:2], ids=SIZE_IDS[:2])
+def test_bgr24_resize_is_the_rgb24_resize_with_channels_swapped(
+    image_path: pathlib.Path, size: tuple[int, int]
+) -> None:
+    # Both are resized in RGB (JPEGs decode straight to packed RGB or BGR): the
+    # same pixels in the other channel order, exactly.
+    width, height = size
+    rgb = spdl.io.to_numpy(spdl.io.load_image(image_path, width=width, height=height))
+    bgr = spdl.io.load_image(image_path, width=width, height=height, pix_fmt="bgr24")
+    np.testing.assert_array_equal(spdl.io.to_numpy(bgr), rgb[..., ::-1])

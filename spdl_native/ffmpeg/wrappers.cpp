@@ -11,6 +11,7 @@ void FrameDeleter::operator()(AVFrame* p) const { av_frame_free(&p); }
 void CodecContextDeleter::operator()(AVCodecContext* p) const { avcodec_free_context(&p); }
 void FilterGraphDeleter::operator()(AVFilterGraph* p) const { avfilter_graph_free(&p); }
 void DictionaryDeleter::operator()(AVDictionary* p) const { av_dict_free(&p); }
+void BufferPoolDeleter::operator()(AVBufferPool* p) const { av_buffer_pool_uninit(&p); }
 
 PacketPtr alloc_packet() {
   AVPacket* p = av_packet_alloc();

@@ -24,12 +24,17 @@ struct FilterGraphDeleter {
 struct DictionaryDeleter {
   void operator()(AVDictionary* p) const;
 };
+struct BufferPoolDeleter {
+  void operator()(AVBufferPool* p) const;
+};
 
 using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
 using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;
 using CodecContextPtr = std::unique_ptr<AVCodecContext, CodecContextDeleter>;
 using FilterGraphPtr = std::unique_ptr<AVFilterGraph, FilterGraphDeleter>;
 using DictionaryPtr = std::unique_ptr<AVDictionary, DictionaryDeleter>;
+// av_buffer_pool_uninit: the pool itself goes once its last buffer is returned.
+using BufferPoolPtr = std::unique_ptr<AVBufferPool, BufferPoolDeleter>;
 
 // Allocation helpers; they throw std::bad_alloc instead of returning null.
 PacketPtr alloc_packet();

@@ -1,7 +1,7 @@
 // Runs spdl's resampling and YUV -> RGB passes on random sizes and contents, in
 // buffers exactly as large as the images (so that AddressSanitizer sees any read
 // or write past them), and prints a hash of every output. Built once with the
-// SIMD code and once with SPDL_RESAMPLE_SCALAR, the two hashes must be equal.
+// SIMD code and once with SPDL_SIMD_SCALAR, the two hashes must be equal.
 #include <cstdint>
 #include <cstdio>
 #include <random>
@@ -36,18 +36,28 @@ int main() {
   for (int trial = 0; trial < 3000; ++trial) {
     const auto filter = trial % 2 ? ResampleFilter::kTriangle : ResampleFilter::kHamming;
 
-    const int src_w = 1 + rng() % 400, dst_w = 1 + rng() % src_w, rows = 1 + rng() % 5;
+    // Shrinking mostly (the passes' use), enlarging too.
+    const int src_w = 1 + rng() % 400, dst_w = 1 + rng() % (2 * src_w), rows = 1 + rng() % 5;
     const auto plane = random_bytes(rng, static_cast<size_t>(src_w) * rows);
     std::vector<uint8_t> narrow(static_cast<size_t>(dst_w) * rows);
     ColumnResampler(src_w, dst_w, filter).run(plane.data(), src_w, narrow.data(), dst_w, rows);
     mix(narrow);
 
-    const int src_h = 1 + rng() % 300, dst_h = 1 + rng() % src_h, row_bytes = 1 + rng() % 100;
+    const int src_h = 1 + rng() % 300, dst_h = 1 + rng() % (2 * src_h);
+    const int row_bytes = 1 + rng() % 100;
     const auto tall = random_bytes(rng, static_cast<size_t>(src_h) * row_bytes);
     std::vector<uint8_t> short_rows(static_cast<size_t>(dst_h) * row_bytes);
     RowResampler(src_h, dst_h, filter)
         .run(tall.data(), row_bytes, short_rows.data(), row_bytes, row_bytes);
     mix(short_rows);
+
+    const int rgb_w = 1 + rng() % 120, rgb_h = 1 + rng() % 90;
+    const int out_w = 1 + rng() % 160, out_h = 1 + rng() % 120;
+    const auto image = random_bytes(rng, static_cast<size_t>(rgb_w) * rgb_h * 3);
+    std::vector<uint8_t> resized(static_cast<size_t>(out_w) * out_h * 3);
+    RgbResampler(rgb_w, rgb_h, out_w, out_h)
+        .run(image.data(), rgb_w * 3, resized.data(), out_w * 3);
+    mix(resized);
 
     const int width = 1 + rng() % 100, height = 1 + rng() % 6, chroma_w = (width + 1) / 2;
     auto y = random_bytes(rng, static_cast<size_t>(width) * height);
