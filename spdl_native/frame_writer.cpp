@@ -220,9 +220,9 @@ void FrameWriter::write(const AVFrame* frame, uint8_t* dst) {
   }
   uint8_t* planes[4] = {nullptr};
   int linesizes[4] = {0};
-  ffmpeg::check(
-      av_image_fill_arrays(planes, linesizes, dst, dst_fmt, width, height, 1),
-      "Failed to lay out a " + std::to_string(width) + "x" + std::to_string(height) + " frame");
+  ffmpeg::check(av_image_fill_arrays(planes, linesizes, dst, dst_fmt, width, height, 1), [&] {
+    return "Failed to lay out a " + std::to_string(width) + "x" + std::to_string(height) + " frame";
+  });
   const int rows =
       sws_scale(sws_, frame->data, frame->linesize, 0, frame->height, planes, linesizes);
   if (rows <= 0) {
@@ -349,7 +349,7 @@ ffmpeg::FramePtr FrameWriter::to_frame(const AVFrame* frame) {
   ffmpeg::check(
       av_image_fill_arrays(out->data, out->linesize, out->buf[0]->data,
                            static_cast<AVPixelFormat>(shape.format), shape.width, shape.height, 1),
-      "Failed to lay out a " + describe_frame(&shape) + " frame");
+      [&] { return "Failed to lay out a " + describe_frame(&shape) + " frame"; });
   write(frame, out->data[0]);
   if (is_rgb(static_cast<AVPixelFormat>(shape.format))) {
     out->colorspace = AVCOL_SPC_RGB;

@@ -162,7 +162,9 @@ ffmpeg::FramePtr alloc_image_frame(int width, int height, AVPixelFormat format, 
   frame->width = width;
   frame->height = height;
   frame->format = format;
-  const std::string context = "Failed to allocate a " + describe_frame(frame.get()) + " frame";
+  const auto context = [&] {
+    return "Failed to allocate a " + describe_frame(frame.get()) + " frame";
+  };
   ffmpeg::check(av_image_fill_linesizes(frame->linesize, format, FFALIGN(width, kAlign)), context);
   ptrdiff_t linesizes[4];
   for (int i = 0; i < 4; ++i) {

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace spdl {
 
@@ -22,6 +23,15 @@ std::string av_error_string(int errnum);
 inline int check(int ret, const std::string& what) {
   if (ret < 0) {
     throw MediaError(what + ": " + av_error_string(ret));
+  }
+  return ret;
+}
+
+// The same, with the message built only on failure: for calls made per frame.
+template <typename Describe, typename = decltype(std::string(std::declval<Describe>()()))>
+int check(int ret, Describe&& describe) {
+  if (ret < 0) {
+    throw MediaError(std::string(describe()) + ": " + av_error_string(ret));
   }
   return ret;
 }
