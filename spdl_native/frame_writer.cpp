@@ -71,6 +71,15 @@ bool is_gray(AVPixelFormat fmt) {
   return desc && desc->nb_components <= 2 && !(desc->flags & AV_PIX_FMT_FLAG_RGB);
 }
 
+// `*held`, replaced unless it already resizes `in` samples into `out` (bilinear).
+template <typename Resampler>
+const Resampler& bilinear(std::unique_ptr<Resampler>* held, int in, int out) {
+  if (!*held || !(*held)->matches(in, out)) {
+    *held = std::make_unique<Resampler>(in, out, ResampleFilter::kTriangle);
+  }
+  return **held;
+}
+
 // `*cached`, (re)allocated unless it has this size and format already, with the
 // colour properties of `like`: the output of a native shrinking pass.
 AVFrame* reuse_frame(ffmpeg::FramePtr* cached, int width, int height, AVPixelFormat format,
@@ -279,17 +288,13 @@ const AVFrame* FrameWriter::shrink_rows(const AVFrame* frame, int height) {
       reuse_frame(&shrunk_rows_, frame->width, height, rows_shrunk_format(frame->format), frame);
   const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(frame->format));
   const int chroma_height = AV_CEIL_RSHIFT(frame->height, desc->log2_chroma_h);
-  if (!luma_rows_ || !luma_rows_->matches(frame->height, height)) {
-    luma_rows_ = std::make_unique<RowResampler>(frame->height, height, ResampleFilter::kTriangle);
-  }
-  if (!chroma_rows_ || !chroma_rows_->matches(chroma_height, height)) {
-    chroma_rows_ = std::make_unique<RowResampler>(chroma_height, height, ResampleFilter::kTriangle);
-  }
+  const RowResampler& luma = bilinear(&luma_rows_, frame->height, height);
+  const RowResampler& chroma = bilinear(&chroma_rows_, chroma_height, height);
   for (int plane = 0; plane < desc->nb_components; ++plane) {
     const int width = plane ? AV_CEIL_RSHIFT(frame->width, desc->log2_chroma_w) : frame->width;
-    (plane ? chroma_rows_ : luma_rows_)
-        ->run(frame->data[plane], frame->linesize[plane], out->data[plane], out->linesize[plane],
-              width);
+    (plane ? chroma : luma)
+        .run(frame->data[plane], frame->linesize[plane], out->data[plane], out->linesize[plane],
+             width);
   }
   return out;
 }
@@ -300,19 +305,13 @@ const AVFrame* FrameWriter::shrink_columns(const AVFrame* frame, int width) {
   const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(frame->format));
   const int chroma_src = AV_CEIL_RSHIFT(frame->width, desc->log2_chroma_w);
   const int chroma_dst = AV_CEIL_RSHIFT(width, desc->log2_chroma_w);
-  if (!luma_columns_ || !luma_columns_->matches(frame->width, width)) {
-    luma_columns_ =
-        std::make_unique<ColumnResampler>(frame->width, width, ResampleFilter::kTriangle);
-  }
-  if (!chroma_columns_ || !chroma_columns_->matches(chroma_src, chroma_dst)) {
-    chroma_columns_ =
-        std::make_unique<ColumnResampler>(chroma_src, chroma_dst, ResampleFilter::kTriangle);
-  }
+  const ColumnResampler& luma = bilinear(&luma_columns_, frame->width, width);
+  const ColumnResampler& chroma = bilinear(&chroma_columns_, chroma_src, chroma_dst);
   for (int plane = 0; plane < desc->nb_components; ++plane) {
     const int rows = plane ? AV_CEIL_RSHIFT(frame->height, desc->log2_chroma_h) : frame->height;
-    (plane ? chroma_columns_ : luma_columns_)
-        ->run(frame->data[plane], frame->linesize[plane], out->data[plane], out->linesize[plane],
-              rows);
+    (plane ? chroma : luma)
+        .run(frame->data[plane], frame->linesize[plane], out->data[plane], out->linesize[plane],
+             rows);
   }
   return out;
 }
