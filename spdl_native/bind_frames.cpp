@@ -27,7 +27,9 @@ std::unique_ptr<Frames> decode(const Packets& packets, std::string filter_desc,
                       num_threads};
   config.min_width = min_width;
   config.min_height = min_height;
-  if (pix_fmt.empty()) {
+  // An empty pix_fmt keeps the source format (OutputFormat), which a size alone
+  // still resizes through the writer; neither one leaves the frames as decoded.
+  if (pix_fmt.empty() && width <= 0 && height <= 0) {
     return decode_packets(packets, config, cancel);
   }
   const OutputFormat output{width, height, std::move(pix_fmt), std::move(scale_algo)};
