@@ -121,6 +121,10 @@ TurboDecompressor& thread_decompressor() {
 class FramePools {
  public:
   AVBufferRef* get(size_t size) {
+    // Sizes rounded up to 64 KiB, so that images of nearly the same size (a
+    // dataset's many aspect ratios) share a pool instead of replacing pools.
+    constexpr size_t kBucket = size_t{1} << 16;
+    size = (size + kBucket - 1) / kBucket * kBucket;
     Entry* entry = nullptr;
     for (auto& candidate : pools_) {
       if (candidate.pool && candidate.size == size) {
