@@ -359,7 +359,7 @@ std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfi
   const bool single = packets.media_type == MediaType::Image;
   std::optional<FrameWriter> writer;
   if (output) {
-    writer.emplace(*output);
+    writer.emplace(output_for(*output, packets.media_type == MediaType::Image));
   }
   FrameRouter router(packets, config, [&](AVFrame* frame) {
     if (writer) {
@@ -389,7 +389,7 @@ std::unique_ptr<CPUBuffer> decode_packets_to_buffer(const Packets& packets,
     return decode_audio_to_buffer(packets, config, cancel);
   }
   const bool single = packets.media_type == MediaType::Image;
-  FrameWriter writer(output);
+  FrameWriter writer(output_for(output, single));
   std::unique_ptr<CPUBuffer> buffer;
   ImageLayout layout;
   std::string first_description;

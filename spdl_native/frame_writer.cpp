@@ -121,6 +121,11 @@ AVPixelFormat rgb_resize_format(const OutputFormat& format) {
   return resized && is_rgb24_like(fmt) ? fmt : AV_PIX_FMT_NONE;
 }
 
+OutputFormat output_for(OutputFormat output, bool still_image) {
+  output.still_image = still_image;
+  return output;
+}
+
 FrameWriter::FrameWriter(OutputFormat format)
     : format_(std::move(format)), flags_(sws_flags_from_name(format_.scale_algo)) {
   if (!format_.pix_fmt.empty() && av_get_pix_fmt(format_.pix_fmt.c_str()) == AV_PIX_FMT_NONE) {
@@ -166,6 +171,15 @@ void FrameWriter::write(const AVFrame* frame, uint8_t* dst) {
     copy_image(dst, image_layout(&shape), frame);
     return;
   }
+  ffmpeg::FramePtr rgb;
+  if (converts_to_rgb_first(frame, width, height, dst_fmt)) {
+    if (!to_rgb_) {
+      to_rgb_ = std::make_unique<FrameWriter>(
+          OutputFormat{0, 0, av_get_pix_fmt_name(dst_fmt), "bicubic", false, true});
+    }
+    rgb = to_rgb_->to_frame(frame);
+    frame = rgb.get();
+  }
   if (resamples(frame, width, height, dst_fmt)) {
     resampler(frame->width, frame->height, width, height)
         .run(frame->data[0], frame->linesize[0], dst, static_cast<ptrdiff_t>(width) * 3);
@@ -210,7 +224,10 @@ void FrameWriter::write(const AVFrame* frame, uint8_t* dst) {
     ffmpeg::check(av_opt_set_int(sws_, "dsth", height, 0), context);
     ffmpeg::check(av_opt_set_int(sws_, "dst_format", out_fmt, 0), context);
     // Without resizing only chroma is interpolated; bicubic is what FFmpeg's format filter uses.
-    ffmpeg::check(av_opt_set_int(sws_, "sws_flags", resize ? flags_ : SWS_BICUBIC, 0), context);
+    const int chroma_flags = format_.interpolate_chroma ? SWS_FULL_CHR_H_INT | SWS_ACCURATE_RND : 0;
+    ffmpeg::check(
+        av_opt_set_int(sws_, "sws_flags", (resize ? flags_ : SWS_BICUBIC) | chroma_flags, 0),
+        context);
     ffmpeg::check(av_opt_set_int(sws_, "src_range", src_full ? 1 : 0, 0), context);
     ffmpeg::check(av_opt_set_int(sws_, "dst_range", dst_full ? 1 : 0, 0), context);
     ffmpeg::check(sws_init_context(sws_, nullptr, nullptr),
@@ -237,6 +254,12 @@ void FrameWriter::write(const AVFrame* frame, uint8_t* dst) {
   if (rows <= 0) {
     throw MediaError("Failed to convert a " + describe_frame(frame) + " frame.");
   }
+}
+
+bool FrameWriter::converts_to_rgb_first(const AVFrame* frame, int width, int height,
+                                        AVPixelFormat dst_fmt) const {
+  return format_.still_image && flags_ == SWS_BILINEAR && is_rgb24_like(dst_fmt) &&
+         !is_rgb24_like(frame->format) && (width != frame->width || height != frame->height);
 }
 
 bool FrameWriter::resamples(const AVFrame* frame, int width, int height,

@@ -22,7 +22,17 @@ struct OutputFormat {
   int height = 0;
   std::string pix_fmt;
   std::string scale_algo = "bilinear";
+  // Still images resize in RGB (see resample.h): a YUV frame resized into rgb24 /
+  // bgr24 is converted at its own size first, chroma interpolated, as
+  // libjpeg-turbo and libwebp decode to RGB. Video frames shrink in YUV.
+  bool still_image = false;
+  // swscale interpolates chroma horizontally and rounds accurately, in place of
+  // its fast paths that repeat chroma samples.
+  bool interpolate_chroma = false;
 };
+
+// `output` with still_image set as given.
+OutputFormat output_for(OutputFormat output, bool still_image);
 
 class FrameWriter {
  public:
@@ -56,6 +66,9 @@ class FrameWriter {
   const AVFrame* shrink(const AVFrame* frame, int width, int height);
   const AVFrame* shrink_rows(const AVFrame* frame, int height);
   const AVFrame* shrink_columns(const AVFrame* frame, int width);
+  // Whether write() converts `frame` to RGB at its size before resizing it (still images).
+  bool converts_to_rgb_first(const AVFrame* frame, int width, int height,
+                             AVPixelFormat dst_fmt) const;
 
   OutputFormat format_;
   std::vector<uint8_t> scratch_;
@@ -68,6 +81,8 @@ class FrameWriter {
   ffmpeg::FramePtr shrunk_rows_, shrunk_columns_;
   std::unique_ptr<RowResampler> luma_rows_, chroma_rows_;
   std::unique_ptr<ColumnResampler> luma_columns_, chroma_columns_;
+  // Converts still images to RGB at their size (converts_to_rgb_first).
+  std::unique_ptr<FrameWriter> to_rgb_;
   // What sws_ was configured for, so that it is rebuilt only when this changes.
   int src_width_ = 0, src_height_ = 0, src_format_ = -1, src_space_ = -1, src_range_ = -1;
 };

@@ -117,8 +117,9 @@ std::optional<ImageLayout> fixed_layout(const OutputFormat& output) {
 }  // namespace
 
 ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
-                                    const DecodeConfig& config, const OutputFormat& output,
+                                    const DecodeConfig& config, const OutputFormat& requested,
                                     int num_threads, const CancelToken* cancel) {
+  const OutputFormat output = output_for(requested, true);
   const size_t n = sources.size();
   ImageBatchResult result;
   result.errors.resize(n);
