@@ -4,7 +4,7 @@
 // the RGB gamut, which puts visible fringes on saturated edges (and is what
 // swscale does). RowResampler and ColumnResampler are the vertical and the
 // horizontal pass alone, which FrameWriter runs on the YUV planes of video frames
-// it shrinks, before swscale converts them (see there).
+// it shrinks, before they are converted (see there).
 //
 // Separable, like Pillow's resampling: each output sample is a weighted sum of
 // the input samples under a filter stretched by the scale factor when
