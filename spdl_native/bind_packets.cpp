@@ -11,12 +11,9 @@ namespace nb = nanobind;
 namespace spdl {
 namespace {
 
-void add_packet(Packets& self, nb::handle data, int64_t pts, int64_t dts, int64_t duration,
-                bool is_key, const std::vector<std::pair<std::string, nb::bytes>>& side_data) {
-  Packets::SideData side;
-  for (const auto& [name, bytes] : side_data) {
-    side.emplace_back(name, std::string(bytes.c_str(), bytes.size()));
-  }
+// Appends the bytes `data` exposes through the buffer protocol.
+void add_buffer(Packets& self, nb::handle data, int64_t pts, int64_t dts, int64_t duration,
+                bool is_key, const Packets::SideData& side) {
   Py_buffer view;
   if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_SIMPLE) != 0) {
     throw nb::python_error();
@@ -29,6 +26,64 @@ void add_packet(Packets& self, nb::handle data, int64_t pts, int64_t dts, int64_
     throw;
   }
   PyBuffer_Release(&view);
+}
+
+void add_packet(Packets& self, nb::handle data, int64_t pts, int64_t dts, int64_t duration,
+                bool is_key, const std::vector<std::pair<std::string, nb::bytes>>& side_data) {
+  Packets::SideData side;
+  for (const auto& [name, bytes] : side_data) {
+    side.emplace_back(name, std::string(bytes.c_str(), bytes.size()));
+  }
+  add_buffer(self, data, pts, dts, duration, is_key, side);
+}
+
+// Attribute names, interned once: they are looked up for every packet.
+nb::handle name(const char* text) {
+  PyObject* interned = PyUnicode_InternFromString(text);
+  if (!interned) {
+    throw nb::python_error();
+  }
+  return interned;  // kept for the life of the process
+}
+
+// An int attribute, or `missing` when it is None.
+int64_t int_attr(nb::handle obj, nb::handle attr, int64_t missing) {
+  nb::object value = nb::getattr(obj, attr);
+  if (value.is_none()) {
+    return missing;
+  }
+  const long long v = PyLong_AsLongLong(value.ptr());
+  if (v == -1 && PyErr_Occurred()) {
+    throw nb::python_error();
+  }
+  return v;
+}
+
+// Reads what `add` takes from a demuxed packet (PyAV's av.Packet, through its
+// Python attributes) in one native call: a Python function doing the same cost
+// 1.5 us per packet, a third of the demux time of an AAC track (2,585 packets).
+void add_demuxed(Packets& self, nb::handle packet) {
+  static const nb::handle pts_name = name("pts"), dts_name = name("dts"),
+                          duration_name = name("duration"), key_name = name("is_keyframe"),
+                          side_name = name("iter_sidedata"), desc_name = name("data_desc");
+  const int64_t pts = int_attr(packet, pts_name, AV_NOPTS_VALUE);
+  const int64_t dts = int_attr(packet, dts_name, AV_NOPTS_VALUE);
+  const int64_t duration = int_attr(packet, duration_name, 0);
+  const int is_key = PyObject_IsTrue(nb::getattr(packet, key_name).ptr());
+  if (is_key < 0) {
+    throw nb::python_error();
+  }
+  Packets::SideData side;
+  for (nb::handle item : nb::getattr(packet, side_name)()) {
+    nb::object bytes = nb::steal(PyBytes_FromObject(item.ptr()));
+    if (!bytes) {
+      throw nb::python_error();
+    }
+    side.emplace_back(nb::cast<std::string>(nb::getattr(item, desc_name)),
+                      std::string(PyBytes_AS_STRING(bytes.ptr()),
+                                  static_cast<size_t>(PyBytes_GET_SIZE(bytes.ptr()))));
+  }
+  add_buffer(self, packet, pts, dts, duration, is_key != 0, side);
 }
 
 // Docstrings (Google style; the API page renders them with mkdocstrings, and
@@ -98,6 +153,19 @@ Args:
 
 Raises:
     TypeError: If ``data`` does not support the buffer protocol.)";
+
+constexpr const char* kAddDemuxedDoc =
+    R"(Appends a copy of one packet PyAV demuxed (used by the demux layer).
+
+Reads ``pts``, ``dts``, ``duration``, ``is_keyframe`` and ``iter_sidedata()``
+of the packet and takes its bytes through the buffer protocol; ``None``
+timestamps are unknown. The same as ``add`` with those values, in one call.
+
+Args:
+    packet: An ``av.Packet``.
+
+Raises:
+    AttributeError, TypeError: If ``packet`` lacks those attributes or the buffer protocol.)";
 
 template <typename T>
 void bind_media_packets(nb::module_& m, const char* name, const char* doc) {
@@ -179,6 +247,7 @@ void register_packets(nb::module_& m) {
       .def("add", &add_packet, nb::arg("data"), nb::arg("pts"), nb::arg("dts"), nb::arg("duration"),
            nb::arg("is_key"),
            nb::arg("side_data") = std::vector<std::pair<std::string, nb::bytes>>{}, kAddDoc)
+      .def("add_demuxed", &add_demuxed, nb::arg("packet"), kAddDemuxedDoc)
       .def(
           "__len__", [](const Packets& p) { return p.packets.size(); }, "The number of packets.")
       .def("__repr__", &Packets::repr);

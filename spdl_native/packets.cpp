@@ -50,7 +50,7 @@ void Packets::add(const uint8_t* data, size_t size, int64_t pts, int64_t dts, in
   }
   auto packet = ffmpeg::alloc_packet();
   ffmpeg::check(av_new_packet(packet.get(), static_cast<int>(size)),
-                "Failed to allocate a packet for " + src);
+                [&] { return "Failed to allocate a packet for " + src; });
   if (size) {
     std::memcpy(packet->data, data, size);
   }

@@ -37,7 +37,6 @@ Packets: TypeAlias = "_native.ImagePackets | _native.AudioPackets | _native.Vide
 Window: TypeAlias = tuple[float, float]
 
 _MEDIA_TYPES = ("image", "audio", "video")
-_NOPTS = -(2**63)
 _AUDIO_PREROLL_S = 0.2
 # Decoder options, per stream index, that turn the probe decode of opening off.
 _NO_PROBE_DECODE = [{"skip_frame": "all"}] * 8
@@ -376,25 +375,8 @@ def _iter_packets(container, stream, name: str, end: float | None) -> Iterator:
 
 
 def _add(packets: Packets, packet) -> None:
-    # Called once per packet (thousands per file): side data, rare, is converted
-    # only when present.
-    side_data = None
-    for item in packet.iter_sidedata():
-        if side_data is None:
-            side_data = []
-        side_data.append((item.data_desc, bytes(item)))
-    pts, dts = packet.pts, packet.dts
-    args = (
-        packet,
-        _NOPTS if pts is None else pts,
-        _NOPTS if dts is None else dts,
-        packet.duration or 0,
-        packet.is_keyframe,
-    )
-    if side_data is None:
-        packets.add(*args)
-    else:
-        packets.add(*args, side_data)
+    # One native call reads the packet's timestamps, flags, side data and bytes.
+    packets.add_demuxed(packet)
 
 
 def _position(packet) -> int | None:
