@@ -283,6 +283,7 @@ class Options:
     backends: Sequence[str] | None = None
     rounds: int | None = None
     timeout_s: float | None = None
+    passes: int | None = None  # None: 1 with quick, else 2 (see run_workload)
 
 
 def _run_child(
@@ -317,10 +318,43 @@ def _run_child(
         return {"error": f"process exited with {proc.returncode}: " + " | ".join(tail)}
 
 
+def _merge_passes(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One case's result from its passes: their rounds pooled, the first error kept."""
+    failed = [r for r in results if r.get("error")]
+    if failed:
+        return failed[0]
+    if len(results) == 1:
+        return results[0]
+    items = [r["items_per_round"] for r in results for _ in r["round_s"]]
+    seconds = [s for r in results for s in r["round_s"]]
+    cpu_seconds = [c for r in results for c in r["round_cpu_s"]]
+    merged = {**results[0], **_summary(items, seconds, cpu_seconds)}
+    merged["rss_before_mb"] = max(r["rss_before_mb"] for r in results)
+    merged["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
+    merged["passes"] = len(results)
+    return merged
+
+
+def pass_schedule(cases: int, rounds: int, passes: int) -> list[tuple[int, int]]:
+    """``(case index, rounds)`` in running order: passes alternately forward and
+    reversed, the rounds split as evenly as they go (the earlier passes get the rest)."""
+    return [
+        (index, rounds // passes + (p < rounds % passes))
+        for p in range(passes)
+        for index in (range(cases) if p % 2 == 0 else reversed(range(cases)))
+    ]
+
+
 def run_workload(
     workload: Workload, script: Path, opts: Options, out: Path | None = None
 ) -> list[dict[str, Any]]:
     """Runs every (backend, threads) case in its own process; returns the result rows.
+
+    Load on a shared machine drifts over minutes, and one backend timed while a
+    neighbour was busy would skew the ratios between backends. So a full run
+    times each case in two passes (``opts.passes``), each with half the rounds,
+    in forward then reverse order (A B C, C B A): every backend gets rounds early
+    and late, and the row pools them. W5 interleaves its own rounds and runs once.
 
     Each row is also appended as one JSON line to ``out`` (default:
     ``benchmarks/results/<workload>-<UTC time>.jsonl``).
@@ -331,17 +365,26 @@ def run_workload(
     backends = [b for b in workload.backends if not opts.backends or b.name in opts.backends]
     rounds = opts.rounds or workload.rounds[0 if opts.quick else 1]
     warmup = workload.warmup
+    passes = opts.passes or (1 if opts.quick or workload.busy_thread else 2)
+    passes = max(1, min(passes, rounds))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = out or RESULTS_DIR / f"{workload.name}-{stamp}.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     cases = [(b, t) for b in backends for t in opts.threads]
+    schedule = pass_schedule(len(cases), rounds, passes)
+    results: list[list[dict[str, Any]]] = [[] for _ in cases]
+    load_before = [0.0] * len(cases)
     rows = []
     # disable=None: a progress bar on a terminal, plain result lines in a log.
-    bar = tqdm(cases, desc=workload.name, unit="case", disable=None, dynamic_ncols=True)
-    for backend, threads in bar:
+    bar = tqdm(schedule, desc=workload.name, unit="case", disable=None, dynamic_ncols=True)
+    for index, case_rounds in bar:
+        backend, threads = cases[index]
         bar.set_postfix_str(f"{backend.name} x{threads}")
-        load_before = os.getloadavg()[0]
-        result = _run_child(script, backend, threads, rounds, warmup, opts)
+        if not results[index]:
+            load_before[index] = os.getloadavg()[0]
+        results[index].append(_run_child(script, backend, threads, case_rounds, warmup, opts))
+        if len(results[index]) < passes:
+            continue
         row = {
             "workload": workload.name,
             "title": workload.title,
@@ -354,10 +397,10 @@ def run_workload(
             "quick": opts.quick,
             "rounds": rounds,
             "warmup": warmup,
-            "loadavg_1min": round(load_before, 2),
+            "loadavg_1min": round(load_before[index], 2),
             "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "error": None,
-            **result,
+            **_merge_passes(results[index]),
         }
         row.pop("traceback", None)
         rows.append(row)
@@ -365,7 +408,8 @@ def run_workload(
             stream.write(json.dumps(row) + "\n")
         bar.write(format_row(row))
     bar.close()
-    return rows
+    order = {(b.name, t): i for i, (b, t) in enumerate(cases)}
+    return sorted(rows, key=lambda row: order[row["backend"], row["threads"]])
 
 
 def format_row(row: dict[str, Any]) -> str:
@@ -413,14 +457,18 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
     parser.add_argument("--threads", type=int, nargs="+", default=list(DEFAULT_THREADS))
     parser.add_argument("--backends", help="comma-separated backend names (default: all)")
     parser.add_argument("--rounds", type=int, help="timed rounds per case (default: per workload)")
+    parser.add_argument(
+        "--passes", type=int, help="split each case's rounds over N passes (default: 2, quick 1)"
+    )
     parser.add_argument("--out", type=Path, help="JSON lines file to append the results to")
     # Used by the harness to run one case in its own process.
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if any(t < 1 for t in args.threads) or (args.rounds is not None and args.rounds < 1):
-        parser.error("--threads and --rounds must be at least 1")
+    counts = [args.rounds, args.passes]
+    if any(t < 1 for t in args.threads) or any(n is not None and n < 1 for n in counts):
+        parser.error("--threads, --rounds and --passes must be at least 1")
     return args
 
 
@@ -435,6 +483,12 @@ def main(workload: Workload, script: str, argv: Sequence[str] | None = None) -> 
     unknown = sorted(set(chosen or ()) - set(names))
     if unknown:
         raise SystemExit(f"unknown backend(s) {unknown}; choose from {names}")
-    opts = Options(quick=args.quick, threads=args.threads, backends=chosen, rounds=args.rounds)
+    opts = Options(
+        quick=args.quick,
+        threads=args.threads,
+        backends=chosen,
+        rounds=args.rounds,
+        passes=args.passes,
+    )
     rows = run_workload(workload, Path(script).resolve(), opts, args.out)
     print(f"{len(rows)} results for {workload.name}")

@@ -69,6 +69,9 @@ def main() -> None:
         "--workloads", default=",".join(WORKLOADS), help="comma-separated subset of w1..w5"
     )
     parser.add_argument("--rounds", type=int, help="timed rounds per case for every workload")
+    parser.add_argument(
+        "--passes", type=int, help="split each case's rounds over N passes (default: 2, quick 1)"
+    )
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
         "--from-rows", type=Path, help="only re-render the report of a JSON lines file of rows"
@@ -100,7 +103,7 @@ def main() -> None:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         jsonl = args.out_dir / f"{stem}.jsonl"
         jsonl.unlink(missing_ok=True)
-        opts = Options(quick=quick, threads=args.threads, rounds=args.rounds)
+        opts = Options(quick=quick, threads=args.threads, rounds=args.rounds, passes=args.passes)
         rows = []
         for key in chosen:
             module = WORKLOADS[key]
