@@ -33,14 +33,36 @@ def _video(index: int, num_frames: int = 24) -> bytes:
     return buffer.getvalue()
 
 
+def _audio(index: int, seconds: float = 0.5) -> bytes:
+    """AAC in MP4: its first packet carries skip-samples side data (encoder priming)."""
+    rate = 16_000
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=rate)
+        stream.layout = "stereo"
+        t = np.arange(int(seconds * rate)) / rate
+        tone = np.sin(2 * np.pi * (220 + 40 * index) * t).astype(np.float32)
+        for start in range(0, len(t), 1024):
+            chunk = np.stack([tone[start : start + 1024]] * 2)
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
+
+
 def make_media(root: pathlib.Path) -> dict[str, list[pathlib.Path]]:
-    """Writes valid and invalid images and videos; returns their paths by kind."""
+    """Writes valid and invalid images, videos and audio; returns their paths by kind."""
     root.mkdir(parents=True, exist_ok=True)
     kinds: dict[str, list[pathlib.Path]] = {
         "image": [],
         "bad_image": [],
         "video": [],
         "bad_video": [],
+        "audio": [],
+        "bad_audio": [],
     }
 
     def write(kind: str, name: str, data: bytes) -> None:
@@ -59,4 +81,8 @@ def make_media(root: pathlib.Path) -> dict[str, list[pathlib.Path]]:
         write("video", f"video_{i}.mp4", _video(i))
         good = _video(i)
         write("bad_video", f"truncated_{i}.mp4", good[: len(good) // 2])
+    for i in range(4):
+        good = _audio(i)
+        write("audio", f"audio_{i}.m4a", good)
+        write("bad_audio", f"truncated_{i}.m4a", good[: len(good) // 2])
     return kinds

@@ -1,10 +1,11 @@
 """Leak soak: load many images and clips (valid and invalid), cancel some, watch RSS.
 
-Loads 20,000 images and 500 video clips through the asyncio API, cancelling a
-fraction of the loads, and prints the resident set size every 1,000 items. After
-the warm-up (the first 2,000 items) RSS must stay flat: growth < 5 %.
+Loads 20,000 images, 500 video clips and 1,000 audio tracks (AAC, resampled)
+through the asyncio API, cancelling a fraction of the loads, and prints the
+resident set size every 1,000 items. After the warm-up (the first 2,000 items)
+RSS must stay flat: growth < 5 %.
 
-Usage: python stress/soak.py [--images N] [--videos N] [--cancel-fraction F]
+Usage: python stress/soak.py [--images N] [--videos N] [--audio N] [--cancel-fraction F]
 """
 
 from __future__ import annotations
@@ -32,8 +33,15 @@ def rss_mb() -> float:
         return int(statm.read().split()[1]) * 4096 / 2**20
 
 
+_OPTIONS = {
+    "image": {"width": 32, "height": 24},
+    "video": {"width": 48, "height": 32},
+    "audio": {"sample_rate": 8_000},
+}
+
+
 async def _load(kind: str, path: pathlib.Path) -> None:
-    options = {"width": 32, "height": 24} if kind == "image" else {"width": 48, "height": 32}
+    options = _OPTIONS[kind]
     try:
         buffer = await spdl.io.async_load_media(kind, path, decode_options=options)
         spdl.io.to_numpy(buffer).sum()
@@ -44,9 +52,8 @@ async def _load(kind: str, path: pathlib.Path) -> None:
 async def soak(media: dict[str, list[pathlib.Path]], args: argparse.Namespace) -> list[float]:
     rng = random.Random(0)
     items = [("image", rng.choice(media["image"] + media["bad_image"])) for _ in range(args.images)]
-    items += [
-        ("video", rng.choice(media["video"] + media["bad_video"])) for _ in range(args.videos)
-    ]
+    for kind, count in (("video", args.videos), ("audio", args.audio)):
+        items += [(kind, rng.choice(media[kind] + media[f"bad_{kind}"])) for _ in range(count)]
     rng.shuffle(items)
     samples, done, cancelled = [], 0, 0
     for start in range(0, len(items), args.concurrency):
@@ -74,6 +81,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=20_000)
     parser.add_argument("--videos", type=int, default=500)
+    parser.add_argument("--audio", type=int, default=1_000)
     parser.add_argument("--cancel-fraction", type=float, default=0.1)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
