@@ -365,7 +365,8 @@ def run_workload(
     backends = [b for b in workload.backends if not opts.backends or b.name in opts.backends]
     rounds = opts.rounds or workload.rounds[0 if opts.quick else 1]
     warmup = workload.warmup
-    passes = opts.passes or (1 if opts.quick or workload.busy_thread else 2)
+    # W5's row compares rounds its process interleaved: passes would mix processes.
+    passes = 1 if workload.busy_thread else opts.passes or (1 if opts.quick else 2)
     passes = max(1, min(passes, rounds))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = out or RESULTS_DIR / f"{workload.name}-{stamp}.jsonl"
@@ -376,14 +377,17 @@ def run_workload(
     load_before = [0.0] * len(cases)
     rows = []
     # disable=None: a progress bar on a terminal, plain result lines in a log.
-    bar = tqdm(schedule, desc=workload.name, unit="case", disable=None, dynamic_ncols=True)
+    bar = tqdm(schedule, desc=workload.name, unit="run", disable=None, dynamic_ncols=True)
     for index, case_rounds in bar:
         backend, threads = cases[index]
         bar.set_postfix_str(f"{backend.name} x{threads}")
         if not results[index]:
             load_before[index] = os.getloadavg()[0]
+        elif results[index][-1].get("error"):
+            continue  # a failed case is not run again
         results[index].append(_run_child(script, backend, threads, case_rounds, warmup, opts))
-        if len(results[index]) < passes:
+        failed = bool(results[index][-1].get("error"))
+        if len(results[index]) < passes and not failed:
             continue
         row = {
             "workload": workload.name,
@@ -404,12 +408,15 @@ def run_workload(
         }
         row.pop("traceback", None)
         rows.append(row)
-        with out.open("a") as stream:
-            stream.write(json.dumps(row) + "\n")
         bar.write(format_row(row))
     bar.close()
+    # In the cases' order (the report lists backends as they first appear), not in
+    # the order their last passes ended.
     order = {(b.name, t): i for i, (b, t) in enumerate(cases)}
-    return sorted(rows, key=lambda row: order[row["backend"], row["threads"]])
+    rows.sort(key=lambda row: order[row["backend"], row["threads"]])
+    with out.open("a") as stream:
+        stream.writelines(json.dumps(row) + "\n" for row in rows)
+    return rows
 
 
 def format_row(row: dict[str, Any]) -> str:

@@ -81,8 +81,19 @@ def make_media(root: pathlib.Path) -> dict[str, list[pathlib.Path]]:
         write("video", f"video_{i}.mp4", _video(i))
         good = _video(i)
         write("bad_video", f"truncated_{i}.mp4", good[: len(good) // 2])
+        write("bad_video", f"garbled_{i}.mp4", _garble(good, i))
     for i in range(4):
         good = _audio(i)
         write("audio", f"audio_{i}.m4a", good)
+        # The index (moov) comes last: a cut file fails to open, while noise over
+        # the samples (mdat) reaches the demuxer and the decoder.
         write("bad_audio", f"truncated_{i}.m4a", good[: len(good) // 2])
+        write("bad_audio", f"garbled_{i}.m4a", _garble(good, i))
     return kinds
+
+
+def _garble(data: bytes, seed: int) -> bytes:
+    """`data` with noise over its second fifth to its half."""
+    start, end = len(data) // 5, len(data) // 2
+    noise = np.random.default_rng(seed).bytes(end - start)
+    return data[:start] + noise + data[end:]

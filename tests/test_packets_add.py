@@ -1,0 +1,106 @@
+"""Packets.add_demuxed reads a PyAV packet in one native call; it must keep what
+Packets.add is given: bytes, timestamps, key flags and side data."""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import pathlib
+
+import av
+import numpy as np
+import pytest
+from media import AudioReference
+
+import spdl.io
+from spdl import _native
+from spdl.io._decode import decode_to_buffer
+
+
+def _empty_like(packets: _native.AudioPackets) -> _native.AudioPackets:
+    return _native.AudioPackets(packets.src, packets.params, packets.time_base)
+
+
+def _pyav_packets(path: pathlib.Path) -> list[av.Packet]:
+    with av.open(str(path)) as container:
+        return [p for p in container.demux(container.streams.audio[0]) if p.size]
+
+
+def _table(packets: _native.AudioPackets) -> list[tuple[bytes, int, bool]]:
+    return [
+        (ctypes.string_at(address, size), pts, is_key)
+        for address, size, pts, is_key in _native.packet_table(packets)
+    ]
+
+
+def test_add_demuxed_equals_add_with_the_packets_fields(aac_audio: AudioReference) -> None:
+    template = spdl.io.demux_media("audio", aac_audio.path).result()
+    pyav = _pyav_packets(aac_audio.path)
+    # AAC in MP4 starts with the encoder's priming samples to skip: side data.
+    assert [item.data_desc for item in pyav[0].iter_sidedata()] == ["Skip Samples"]
+
+    demuxed, added, no_side_data = (_empty_like(template) for _ in range(3))
+    for packet in pyav:
+        demuxed.add_demuxed(packet)
+        fields = (packet, packet.pts, packet.dts, packet.duration or 0, packet.is_keyframe)
+        side = [(item.data_desc, bytes(item)) for item in packet.iter_sidedata()]
+        added.add(*fields, side)
+        no_side_data.add(*fields)
+
+    assert len(demuxed) == len(added) == len(pyav)
+    assert _table(demuxed) == _table(added)
+    assert demuxed.pts == added.pts
+    decoded = np.asarray(decode_to_buffer(demuxed))
+    np.testing.assert_array_equal(decoded, np.asarray(decode_to_buffer(added)))
+    # The side data was kept: without it the priming samples stay in the output.
+    assert np.asarray(decode_to_buffer(no_side_data)).shape[1] == decoded.shape[1] + 1024
+
+
+class _Packet(bytes):
+    """Bytes with a demuxed packet's attributes."""
+
+    pts: int | None = None
+    dts: int | None = None
+    duration: int | None = None
+    is_keyframe = False
+    side_data: tuple = ()
+
+    def iter_sidedata(self) -> tuple:
+        return self.side_data
+
+
+class _NoBytes:
+    """A demuxed packet's attributes without the buffer protocol."""
+
+    pts = dts = duration = 0
+    is_keyframe = True
+
+    def iter_sidedata(self) -> tuple:
+        return ()
+
+
+class _SideData(bytes):
+    data_desc: object = "Skip Samples"
+
+
+def test_none_timestamps_are_unknown(aac_audio: AudioReference) -> None:
+    packets = _empty_like(spdl.io.demux_media("audio", aac_audio.path).result())
+    packet = _Packet(b"\x01\x02\x03")
+    packets.add_demuxed(packet)
+    assert _table(packets) == [(b"\x01\x02\x03", -(2**63), False)]  # AV_NOPTS_VALUE
+    assert math.isnan(packets.pts[0])
+
+
+def test_malformed_packets_raise_and_add_nothing(aac_audio: AudioReference) -> None:
+    packets = _empty_like(spdl.io.demux_media("audio", aac_audio.path).result())
+    bad_name = _Packet(b"\x00")
+    side = _SideData(b"\x00" * 10)
+    side.data_desc = 7
+    bad_name.side_data = (side,)
+    with pytest.raises(TypeError, match="data_desc"):
+        packets.add_demuxed(bad_name)
+    with pytest.raises(AttributeError):
+        packets.add_demuxed(b"\x00")  # bytes without a packet's attributes
+    with pytest.raises(TypeError):
+        packets.add_demuxed(_NoBytes())
+    assert len(packets) == 0
