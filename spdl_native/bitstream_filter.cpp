@@ -96,7 +96,7 @@ std::unique_ptr<Packets> apply_bsf(const Packets& packets, const std::string& na
       if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
         return;
       }
-      ffmpeg::check(ret, context + " (packet " + std::to_string(index) + ")");
+      ffmpeg::check(ret, [&] { return context + " (packet " + std::to_string(index) + ")"; });
       out->packets.push_back(std::move(filtered));
     }
   };

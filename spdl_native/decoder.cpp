@@ -154,7 +154,7 @@ void run_decoder(const Packets& packets, const DecodeConfig& config, const Cance
       ctx->skip_frame = before ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
     }
     ffmpeg::check(avcodec_send_packet(ctx.get(), packet.get()),
-                  context + " (packet " + std::to_string(index) + ")");
+                  [&] { return context + " (packet " + std::to_string(index) + ")"; });
     ++index;
     if (!(wanted = receive_all())) {
       break;
