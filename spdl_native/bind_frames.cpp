@@ -161,6 +161,53 @@ Example:
 
 constexpr const char* kPixFmtDoc =
     "Pixel format of the frames, e.g. ``\"rgb24\"`` (the ``pix_fmt`` asked of the decode).";
+constexpr const char* kAudioDecodeStreamDoc =
+    R"(Decodes an audio stream fed in chunks of packets into one buffer.
+
+What ``load_audio`` uses: it demuxes a chunk of packets (PyAV, holding the
+GIL), feeds it (GIL released), and so on, so the packets are decoded while they
+are still in cache and other threads' demuxing runs while this one decodes. The
+result equals ``decode_to_buffer`` of all the packets at once. Not for use by
+two threads at once.)";
+
+constexpr const char* kAudioDecodeStreamInitDoc = R"(Opens the decoder for a stream.
+
+Args:
+    packets: Audio packets of the stream: their codec, time base and window are
+        used, not their packets (feed them).
+    seconds: How much audio to make room for (``0``: unknown); more audio
+        grows the output.
+    filter_desc: Filter graph applied to the decoded frames (resampling, trim).
+    decoder: A decoder name overriding the codec's default one.
+    decoder_options: Options of the decoder.
+    num_threads: Decoder threads.
+
+Raises:
+    ValueError: If the packets are not audio, or an option is unknown.
+    MediaError: If the system FFmpeg has no decoder for the codec.)";
+
+constexpr const char* kAudioDecodeStreamFeedDoc =
+    R"(Decodes the next packets of the stream, with the GIL released.
+
+Args:
+    packets: The next audio packets, in decode order.
+    cancel: A token that stops the decode at its next packet when cancelled.
+
+Raises:
+    MediaError: If a packet cannot be decoded, or on cancellation.
+    RuntimeError: After ``finish``, or when another thread is in a call.)";
+
+constexpr const char* kAudioDecodeStreamFinishDoc =
+    R"(Drains the decoder and returns the output, with the GIL released.
+
+Returns:
+    A CPUBuffer: ``(channels, samples)`` for planar formats, ``(samples,
+    channels)`` for packed ones.
+
+Raises:
+    MediaError: If no frame was decoded.
+    RuntimeError: When called twice, or when another thread is in a call.)";
+
 constexpr const char* kWidthDoc = "Width of the frames in pixels.";
 constexpr const char* kHeightDoc = "Height of the frames in pixels.";
 
@@ -225,6 +272,25 @@ void register_frames(nb::module_& m) {
         nb::arg("pix_fmt") = "", nb::arg("scale_algo") = "bilinear", nb::arg("min_width") = 0,
         nb::arg("min_height") = 0, nb::call_guard<nb::gil_scoped_release>(),
         "Decodes and converts in one pass, GIL released: frames go straight into the buffer.");
+  nb::class_<AudioDecodeStream>(m, "AudioDecodeStream", kAudioDecodeStreamDoc)
+      .def(
+          "__init__",
+          [](AudioDecodeStream* self, const Packets& first, double seconds, std::string filter_desc,
+             std::optional<std::string> decoder, std::map<std::string, std::string> decoder_options,
+             int num_threads) {
+            const DecodeConfig config{std::move(filter_desc), std::move(decoder),
+                                      std::move(decoder_options), num_threads};
+            new (self) AudioDecodeStream(first, config, seconds);
+          },
+          nb::arg("packets"), nb::arg("seconds") = 0.0, nb::arg("filter_desc") = "",
+          nb::arg("decoder").none() = nb::none(),
+          nb::arg("decoder_options") = std::map<std::string, std::string>{},
+          nb::arg("num_threads") = 1, kAudioDecodeStreamInitDoc)
+      .def("feed", &AudioDecodeStream::feed, nb::arg("packets"),
+           nb::arg("cancel").none() = nb::none(), nb::call_guard<nb::gil_scoped_release>(),
+           kAudioDecodeStreamFeedDoc)
+      .def("finish", &AudioDecodeStream::finish, nb::call_guard<nb::gil_scoped_release>(),
+           kAudioDecodeStreamFinishDoc);
   m.def("decode_windows", &decode_windows, nb::arg("spans"), nb::arg("windows"),
         nb::arg("decoder").none() = nb::none(),
         nb::arg("decoder_options") = std::map<std::string, std::string>{},

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -61,5 +63,35 @@ std::unique_ptr<CPUBuffer> decode_packets_to_buffer(const Packets& packets,
                                                     const OutputFormat& output,
                                                     const CancelToken* cancel,
                                                     int64_t expected_frames);
+
+// Decodes audio fed in chunks of packets into one output, exactly as
+// decode_packets_to_buffer decodes all the packets at once: the decoder, the
+// filter graph and the output live from one chunk to the next. So a loader can
+// demux a chunk (PyAV, holding the GIL), decode it (GIL released), and so on:
+// the packets are decoded while they are still in cache, and two loaders'
+// demuxing interleaves with each other's decoding instead of waiting for it.
+// Not for concurrent use.
+class AudioDecodeStream {
+ public:
+  // `first`: packets of the stream (only its codec, time base and window are
+  // read); `seconds`: how much audio to make room for (0: unknown).
+  AudioDecodeStream(const Packets& first, const DecodeConfig& config, double seconds);
+  ~AudioDecodeStream();
+  AudioDecodeStream(const AudioDecodeStream&) = delete;
+  AudioDecodeStream& operator=(const AudioDecodeStream&) = delete;
+
+  // Decodes `packets`, the next ones of the stream.
+  void feed(const Packets& packets, const CancelToken* cancel);
+  // Drains the decoder; returns the output, shaped as decode_packets_to_buffer's.
+  // The stream takes no packets after.
+  std::unique_ptr<CPUBuffer> finish();
+
+ private:
+  std::unique_lock<std::mutex> enter();
+
+  struct State;
+  std::unique_ptr<State> state_;
+  std::mutex mutex_;
+};
 
 }  // namespace spdl
