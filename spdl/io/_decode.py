@@ -29,6 +29,7 @@ __all__ = [
     "Frames",
     "decode",
     "decode_to_buffer",
+    "audio_decode_stream",
     "decode_image_batch",
     "decode_windows_to_buffers",
     "writes_windows_natively",
@@ -410,6 +411,28 @@ def decode_to_buffer(
         **args,
         **output_args(packets.media_type, **options),
     )
+
+
+def audio_decode_stream(
+    packets: _native.AudioPackets, seconds: float = 0.0, **options: Any
+) -> _native.AudioDecodeStream:
+    """Opens a native decoder that an audio stream's packets are fed to in chunks.
+
+    Args:
+        packets: Audio packets of the stream (their codec, time base and window).
+        seconds: The stream's duration, to size the output (``0.0``: unknown).
+        **options: Audio decode options, as for :func:`decode`.
+
+    Returns:
+        An AudioDecodeStream: ``feed`` it the packets, then ``finish`` gives what
+        :func:`decode_to_buffer` gives for all the packets at once.
+
+    Raises:
+        TypeError, ValueError: Invalid options.
+        MediaError: The system FFmpeg has no decoder for the codec.
+    """
+    args = _native_args(packets, options, native_output=None)
+    return _native.AudioDecodeStream(packets, seconds, **args)
 
 
 def decode_image_batch(

@@ -26,6 +26,7 @@ __all__ = [
     "Packets",
     "UnknownPacketOrder",
     "demux",
+    "demux_audio_chunks",
     "demux_spans",
     "iter_demux",
     "validate_demux_args",
@@ -449,6 +450,80 @@ def demux(
     with opener(src, format, format_options) as container:
         stream = _pick_stream(container, media_type, name)
         return _read(container, stream, media_type, name, timestamp, src)
+
+
+# Packets per chunk of demux_audio_chunks (about 6 s of 44.1 kHz AAC). 128 and
+# 256 measured best on a minute of AAC; 32 and 1,024 were 2-5% slower.
+_AUDIO_CHUNK = 256
+
+
+def demux_audio_chunks(
+    src: Source,
+    timestamp: Window | None = None,
+    *,
+    format: str | None = None,
+    format_options: Mapping[str, str] | None = None,
+    chunk: int = _AUDIO_CHUNK,
+) -> Iterator[tuple[_native.AudioPackets, float]]:
+    """Demuxes the audio stream of a source chunk by chunk, for decoding as it goes.
+
+    Each chunk is demuxed holding the GIL (taking its turn, as :func:`demux`), then
+    yielded, so that the caller can decode it with the GIL released before the next
+    one is read: the packets are decoded while still in cache, and other threads
+    demux while this one decodes.
+
+    Args:
+        src: As in :func:`demux`.
+        timestamp: Optional half-open window ``(start, end)`` in seconds.
+        format: Force a demuxer.
+        format_options: Demuxer options.
+        chunk: Packets per chunk.
+
+    Yields:
+        ``(packets, seconds)``: AudioPackets of at most ``chunk`` packets, each with
+        the window; and the stream's duration in seconds as the container states it
+        (``0.0`` when unknown), the same in every chunk.
+
+    Raises:
+        FileNotFoundError: The path does not exist.
+        MediaError: The data cannot be opened, has no audio stream, or has no
+            packet (in the window).
+    """
+    validate_demux_args("audio", src, timestamp, format=format, format_options=format_options)
+    name = describe_source(src)
+    with _open(src, format, format_options) as container:
+        stream = _pick_stream(container, "audio", name)
+        seconds = _stream_seconds(container, stream)
+        if timestamp is not None and timestamp[0] > 0:
+            # The decoder needs pre-roll; the decode trims to the exact sample anyway.
+            _seek(container, stream, name, max(0.0, timestamp[0] - _AUDIO_PREROLL_S))
+        packets = _iter_packets(container, stream, name, _end_ts(stream, timestamp))
+        try:
+            total, full = 0, True
+            while full:
+                part = _new_packets(stream, "audio", name, timestamp)
+                with _DemuxTurn(src) as turn:
+                    for packet in packets:
+                        _add(part, packet)
+                        turn.tick()
+                        if len(part) == chunk:
+                            break
+                full = len(part) == chunk
+                if len(part):
+                    total += len(part)
+                    yield part, seconds
+        finally:
+            packets.close()  # before the container closes
+    if total == 0:
+        where = f" in the window {timestamp}" if timestamp is not None else ""
+        raise MediaError(f"Failed to demux {name}: no audio packet found{where}.")
+
+
+def _stream_seconds(container, stream) -> float:
+    """The stream's duration as the container states it; 0.0 when it does not."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1e6 if container.duration else 0.0
 
 
 def iter_demux(

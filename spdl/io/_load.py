@@ -9,6 +9,7 @@ from typing import Any
 
 from spdl import _native
 from spdl.io._decode import (
+    audio_decode_stream,
     decode_to_buffer,
     decode_windows_to_buffers,
     validate_decode_options,
@@ -20,6 +21,7 @@ from spdl.io._demux import (
     UnknownPacketOrder,
     Window,
     demux,
+    demux_audio_chunks,
     demux_spans,
     describe_source,
     validate_demux_args,
@@ -44,9 +46,24 @@ def _load(
     demux_opts, decode_opts = split_options(options)
     validate_demux_args(media_type, src, timestamp, **demux_opts)
     validate_decode_options(media_type, **decode_opts)
+    if media_type == "audio":
+        return _load_audio(src, timestamp, demux_opts, decode_opts)
     # The packets go straight to the CPU decoder: no probe decode at opening.
     packets = demux(media_type, src, timestamp, **demux_opts, probe=False)
     return decode_to_buffer(packets, **decode_opts)
+
+
+def _load_audio(
+    src: Source, timestamp: Window | None, demux_opts: dict[str, Any], decode_opts: dict[str, Any]
+) -> _native.CPUBuffer:
+    """Demuxes a chunk of packets, decodes it with the GIL released, and so on."""
+    chunks = demux_audio_chunks(src, timestamp, **demux_opts)
+    packets, seconds = next(chunks)  # there is at least one, or it raised
+    decoder = audio_decode_stream(packets, seconds, **decode_opts)
+    decoder.feed(packets)
+    for packets, _ in chunks:
+        decoder.feed(packets)
+    return decoder.finish()
 
 
 def _tell(src: Source) -> int | None:
