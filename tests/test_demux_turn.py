@@ -8,12 +8,14 @@ source gives it back early, and that loops taking turns still read the same pack
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pathlib
 import signal
 import threading
 import warnings
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -54,19 +56,33 @@ class _WatchedReader(io.BytesIO):
         return super().read(size)
 
 
+def _watch_demuxers(monkeypatch: pytest.MonkeyPatch, on_packet: Callable[[], None]) -> None:
+    """Calls ``on_packet`` as each non-empty packet comes out of PyAV's demuxer (the
+    native packet loop draws them from the iterator ``_demux._demuxer`` gives it)."""
+    original = _demux._demuxer
+
+    @contextlib.contextmanager
+    def watched(container, stream, name: str) -> Iterator[Iterator]:
+        with original(container, stream, name) as demuxer:
+
+            def each() -> Iterator:
+                for packet in demuxer:
+                    if packet.size:
+                        on_packet()
+                    yield packet
+
+            yield each()
+
+    monkeypatch.setattr(_demux, "_demuxer", watched)
+
+
 @pytest.fixture
 def free_while_adding(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """For each packet added from now on, whether another thread could take the turn."""
+    """For each packet read from now on, whether another thread could take the turn."""
     # Each probe waits 50 ms for the turn, which would make the source look slow.
     monkeypatch.setattr(_Turn, "_SLOW_S", 1e9)
     seen: list[bool] = []
-    original = _demux._add
-
-    def watched_add(packets, packet) -> None:
-        seen.append(_free_for_others())
-        original(packets, packet)
-
-    monkeypatch.setattr(_demux, "_add", watched_add)
+    _watch_demuxers(monkeypatch, lambda: seen.append(_free_for_others()))
     return seen
 
 
@@ -96,17 +112,15 @@ def test_a_path_holds_the_turn_and_a_file_like_object_never_does(
 def test_the_turn_is_given_back_when_demuxing_fails_half_way(
     aac_audio: AudioReference, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = _demux._add
     count = 0
 
-    def failing_add(packets, packet) -> None:
+    def fail_every_fifth() -> None:
         nonlocal count
         count += 1
         if count % 5 == 0:
             raise MediaError("the fifth packet does not fit")
-        original(packets, packet)
 
-    monkeypatch.setattr(_demux, "_add", failing_add)
+    _watch_demuxers(monkeypatch, fail_every_fifth)
     for src in (aac_audio.path, aac_audio.path.read_bytes()):
         with pytest.raises(AsyncIOFailure, match="fifth packet"):
             spdl.io.demux_media("audio", src).result()

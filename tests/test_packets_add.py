@@ -6,14 +6,16 @@ from __future__ import annotations
 import ctypes
 import math
 import pathlib
+from collections.abc import Iterator
 
 import av
 import numpy as np
 import pytest
-from media import AudioReference
+from media import AudioReference, VideoReference
 
 import spdl.io
 from spdl import _native
+from spdl.io import MediaError
 from spdl.io._decode import decode_to_buffer
 
 
@@ -68,6 +70,10 @@ class _Packet(bytes):
     def iter_sidedata(self) -> tuple:
         return self.side_data
 
+    @property
+    def size(self) -> int:
+        return len(self)
+
 
 class _NoBytes:
     """A demuxed packet's attributes without the buffer protocol."""
@@ -104,3 +110,77 @@ def test_malformed_packets_raise_and_add_nothing(aac_audio: AudioReference) -> N
     with pytest.raises(TypeError):
         packets.add_demuxed(_NoBytes())
     assert len(packets) == 0
+
+
+def _packet(data: bytes, pts: int | None, dts: int | None) -> _Packet:
+    packet = _Packet(data)
+    packet.pts, packet.dts = pts, dts
+    return packet
+
+
+def test_add_demuxed_from_equals_add_demuxed_one_by_one(h264_video: VideoReference) -> None:
+    template = spdl.io.demux_media("video", h264_video.path).result()
+    with av.open(str(h264_video.path)) as container:
+        stream = container.streams.video[0]
+        one_by_one = _empty_like(template)
+        for packet in container.demux(stream):
+            if packet.size:
+                one_by_one.add_demuxed(packet)
+        container.seek(0, stream=stream)
+        looped = _empty_like(template)
+        assert looped.add_demuxed_from(container.demux(stream), 10**6) is False  # exhausted
+    assert len(looped) == len(one_by_one) == len(template) > 10
+    assert _table(looped) == _table(one_by_one) == _table(template)
+
+
+def test_add_demuxed_from_stops_after_limit_and_goes_on_from_there(
+    aac_audio: AudioReference,
+) -> None:
+    template = spdl.io.demux_media("audio", aac_audio.path).result()
+    with av.open(str(aac_audio.path)) as container:
+        demuxer = container.demux(container.streams.audio[0])
+        parts = [_empty_like(template) for _ in range(len(template) // 7 + 1)]
+        more = [part.add_demuxed_from(demuxer, 7) for part in parts]
+    assert more == [True] * (len(parts) - 1) + [False]
+    assert [len(part) for part in parts[:-1]] == [7] * (len(parts) - 1)
+    assert sum((_table(part) for part in parts), []) == _table(template)
+
+
+def test_add_demuxed_from_ends_at_the_first_packet_decoded_at_or_after_end(
+    aac_audio: AudioReference,
+) -> None:
+    packets = _empty_like(spdl.io.demux_media("audio", aac_audio.path).result())
+    demuxer = iter(
+        [
+            _packet(b"a", pts=0, dts=0),
+            _packet(b"", pts=9, dts=9),  # empty: skipped whatever its time
+            _packet(b"b", pts=None, dts=None),  # unknown time: kept
+            _packet(b"c", pts=7, dts=4),  # decoded before end, shown after it: kept
+            _packet(b"d", pts=5, dts=None),  # no dts: its pts reaches end
+            _packet(b"e", pts=1, dts=1),
+        ]
+    )
+    assert packets.add_demuxed_from(demuxer, 100, end=5.0) is False
+    assert [data for data, _, _ in _table(packets)] == [b"a", b"b", b"c"]
+    assert next(demuxer) == b"e"  # "d" was taken from the demuxer and dropped
+
+
+def test_add_demuxed_from_passes_the_demuxers_errors_on(aac_audio: AudioReference) -> None:
+    packets = _empty_like(spdl.io.demux_media("audio", aac_audio.path).result())
+
+    def failing() -> Iterator[_Packet]:
+        yield _packet(b"a", pts=0, dts=0)
+        raise MediaError("the source went away")
+
+    with pytest.raises(MediaError, match="went away"):
+        packets.add_demuxed_from(failing(), 100)
+    assert len(packets) == 1  # what was added before stays
+    with pytest.raises(TypeError, match="iterator"):
+        packets.add_demuxed_from([_packet(b"a", pts=0, dts=0)], 100)
+    with pytest.raises(TypeError, match="data_desc"):
+        bad = _packet(b"x", pts=1, dts=1)
+        side = _SideData(b"\x00")
+        side.data_desc = None
+        bad.side_data = (side,)
+        packets.add_demuxed_from(iter([bad]), 100)
+    assert len(packets) == 1

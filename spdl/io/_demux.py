@@ -6,6 +6,7 @@ FFmpeg object of PyAV's FFmpeg: the two FFmpeg builds differ.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -81,7 +82,13 @@ class _DemuxTurn:
     def tick(self) -> None:
         """Called once per packet; gives the turn back when reads turn out slow."""
         self._count += 1
-        if self._held and self._count % self._CHECK_EVERY == 0:
+        if self._count % self._CHECK_EVERY == 0:
+            self.check()
+
+    def check(self) -> None:
+        """Called after every ``_CHECK_EVERY`` packets; gives the turn back when they
+        took long to read."""
+        if self._held:
             now = time.perf_counter()
             if now - self._since > self._SLOW_S:
                 self._release()
@@ -350,34 +357,56 @@ def _seek(container, stream, name: str, seconds: float) -> None:
         raise MediaError(f"Failed to seek {name} to {seconds} s: {e}") from e
 
 
-def _iter_packets(container, stream, name: str, end: float | None) -> Iterator:
-    """Yields the non-empty packets from the current position on, until one whose
-    decode time reaches ``end`` (in the stream's time base; None: to the end)."""
+@contextlib.contextmanager
+def _demuxer(container, stream, name: str) -> Iterator[Iterator]:
+    """PyAV's iterator of the stream's packets from the current position on, closed
+    on exit; its FFmpeg errors become MediaError."""
     # PyAV's wheels build `demux()` as a Cython generator without a finalizer (Limited
     # API): one dropped before its end never runs its `finally`, which frees the native
     # packet it reads into, so each early stop (an image's one packet, a window's end)
-    # leaked ~300 bytes. Close it explicitly, however this generator ends.
+    # leaked ~300 bytes. Close it explicitly, however the reading ends.
     demuxer = container.demux(stream)
     try:
-        for packet in demuxer:
-            if packet.size == 0:
-                continue
-            if end is not None:
-                # A frame shown before `end` is decoded before it, so stop on decode order;
-                # reordered B-frames are complete once dts passes `end`.
-                order = packet.dts if packet.dts is not None else packet.pts
-                if order is not None and order >= end:
-                    return
-            yield packet
+        yield demuxer
     except av.FFmpegError as e:
         raise MediaError(f"Failed to demux {name}: {e}") from e
     finally:
         demuxer.close()
 
 
-def _add(packets: Packets, packet) -> None:
-    # One native call reads the packet's timestamps, flags, side data and bytes.
-    packets.add_demuxed(packet)
+def _fill(
+    packets: Packets,
+    demuxer: Iterator,
+    end: float | None,
+    turn: _DemuxTurn,
+    limit: int | None = None,
+) -> bool:
+    """Adds the demuxer's next packets to ``packets`` in native calls of
+    ``_CHECK_EVERY`` packets, checking the turn after each, until ``limit`` were
+    added (None: no limit), the demuxer ends, or a packet's decode time reaches
+    ``end`` (stream time base). Returns whether ``limit`` was reached."""
+    left = math.inf if limit is None else limit
+    while left > 0:
+        step = int(min(_DemuxTurn._CHECK_EVERY, left))
+        if not packets.add_demuxed_from(demuxer, step, end):
+            return False
+        turn.check()
+        left -= step
+    return True
+
+
+def _iter_packets(container, stream, name: str, end: float | None) -> Iterator:
+    """Yields the non-empty packets from the current position on, until one whose
+    decode time reaches ``end`` (as ``Packets.add_demuxed_from`` stops)."""
+    with _demuxer(container, stream, name) as demuxer:
+        for packet in demuxer:
+            if packet.size == 0:
+                continue
+            if end is not None:
+                order = packet.dts if packet.dts is not None else packet.pts
+                if order is not None and order >= end:
+                    return
+            yield packet
 
 
 def _position(packet) -> int | None:
@@ -400,15 +429,12 @@ def _read(container, stream, media_type: MediaType, name: str, window: Window | 
         # seek overlaps the previous one. The decode trims to the exact sample anyway.
         seek_s = max(0.0, window[0] - _AUDIO_PREROLL_S) if media_type == "audio" else window[0]
         _seek(container, stream, name, seek_s)
-    if media_type == "image":
-        for packet in _iter_packets(container, stream, name, None):
-            _add(packets, packet)
-            break
-    else:
-        with _DemuxTurn(src) as turn:
-            for packet in _iter_packets(container, stream, name, _end_ts(stream, window)):
-                _add(packets, packet)
-                turn.tick()
+    with _demuxer(container, stream, name) as demuxer:
+        if media_type == "image":
+            packets.add_demuxed_from(demuxer, 1, None)
+        else:
+            with _DemuxTurn(src) as turn:
+                _fill(packets, demuxer, _end_ts(stream, window), turn)
     if len(packets) == 0:
         where = f" in the window {window}" if window is not None else ""
         raise MediaError(f"Failed to demux {name}: no {media_type} packet found{where}.")
@@ -497,23 +523,16 @@ def demux_audio_chunks(
         if timestamp is not None and timestamp[0] > 0:
             # The decoder needs pre-roll; the decode trims to the exact sample anyway.
             _seek(container, stream, name, max(0.0, timestamp[0] - _AUDIO_PREROLL_S))
-        packets = _iter_packets(container, stream, name, _end_ts(stream, timestamp))
-        try:
-            total, full = 0, True
-            while full:
+        end = _end_ts(stream, timestamp)
+        with _demuxer(container, stream, name) as demuxer:  # closed before the container
+            total, more = 0, True
+            while more:
                 part = _new_packets(stream, "audio", name, timestamp)
                 with _DemuxTurn(src) as turn:
-                    for packet in packets:
-                        _add(part, packet)
-                        turn.tick()
-                        if len(part) == chunk:
-                            break
-                full = len(part) == chunk
+                    more = _fill(part, demuxer, end, turn, chunk)
                 if len(part):
                     total += len(part)
                     yield part, seconds
-        finally:
-            packets.close()  # before the container closes
     if total == 0:
         where = f" in the window {timestamp}" if timestamp is not None else ""
         raise MediaError(f"Failed to demux {name}: no audio packet found{where}.")
@@ -632,7 +651,7 @@ def demux_spans(
                         if position <= last_read:
                             continue
                         skipping = False
-                    _add(spans[-1], packet)
+                    spans[-1].add_demuxed(packet)
                     last_read = position
             read_until = max(read_until, window[1])
     if not spans:
