@@ -102,7 +102,7 @@ void add_demuxed(Packets& self, nb::handle packet) {
 }
 
 // The packet loop of a demux in one native call, so that no Python code runs per
-// packet: on a minute of AAC, the Python loop cost 0.8 us of the 3.7 us a packet
+// packet: on a minute of AAC, the Python loop cost 0.7 us of the 3.7 us a packet
 // took to demux.
 bool add_demuxed_from(Packets& self, nb::handle demuxer, size_t limit, std::optional<double> end) {
   if (!PyIter_Check(demuxer.ptr())) {

@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import av
 import numpy as np
 import pytest
 from media import AudioReference, VideoReference
@@ -127,6 +128,37 @@ def test_the_turn_is_given_back_when_demuxing_fails_half_way(
         assert _free_for_others()
         with pytest.raises(MediaError, match="fifth packet"):
             spdl.io.load_audio(src)
+        assert _free_for_others()
+
+
+def test_a_demux_error_half_way_names_the_source_and_ffmpegs_message(
+    aac_audio: AudioReference, h264_video: VideoReference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PyAV raises FFmpeg's error from its packet iterator, which the native packet
+    # loop draws; the demux layer must turn it into a MediaError naming the source.
+    count = 0
+
+    def fail_at_the_tenth() -> None:
+        nonlocal count
+        count += 1
+        if count == 10:
+            raise av.error.InvalidDataError(-1094995529, "Invalid data found when processing input")
+
+    _watch_demuxers(monkeypatch, fail_at_the_tenth)
+    audio_bytes = aac_audio.path.read_bytes()
+    cases = [
+        (lambda: spdl.io.load_audio(aac_audio.path), aac_audio.path),
+        (lambda: spdl.io.demux_media("audio", audio_bytes).result(), audio_bytes),
+        (lambda: spdl.io.load_video(h264_video.path), h264_video.path),
+    ]
+    for load, src in cases:
+        count = 0
+        with pytest.raises((MediaError, AsyncIOFailure)) as info:
+            load()
+        message = str(info.value)
+        assert f"Failed to demux {_demux.describe_source(src)}" in message
+        assert "Invalid data found when processing input" in message
+        assert count == 10
         assert _free_for_others()
 
 

@@ -385,13 +385,17 @@ def _fill(
     ``_CHECK_EVERY`` packets, checking the turn after each, until ``limit`` were
     added (None: no limit), the demuxer ends, or a packet's decode time reaches
     ``end`` (stream time base). Returns whether ``limit`` was reached."""
-    left = math.inf if limit is None else limit
-    while left > 0:
-        step = int(min(_DemuxTurn._CHECK_EVERY, left))
+    added = 0
+    while limit is None or added < limit:
+        step = (
+            _DemuxTurn._CHECK_EVERY
+            if limit is None
+            else min(_DemuxTurn._CHECK_EVERY, limit - added)
+        )
         if not packets.add_demuxed_from(demuxer, step, end):
             return False
         turn.check()
-        left -= step
+        added += step
     return True
 
 
