@@ -16,8 +16,8 @@ The GPU itself is exercised by ``tests/cuda/``.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import pathlib
+import sys
 from fractions import Fraction
 
 import av
@@ -380,13 +380,11 @@ def test_nvdec_refuses_audio_and_codecs_nvdec_lacks(tmp_path: pathlib.Path) -> N
         spdl.io.decode_packets_nvdec(image, 0)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("PyNvVideoCodec") is not None,
-    reason="checks the message of a machine without PyNvVideoCodec",
-)
 def test_missing_pynvvideocodec_raises_at_call_time_with_what_to_install(
-    clip: pathlib.Path,
+    clip: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # None in sys.modules makes the package look uninstalled, also on a GPU machine.
+    monkeypatch.setitem(sys.modules, "PyNvVideoCodec", None)
     packets = spdl.io.demux_media("video", clip).result()
     with pytest.raises(RuntimeError, match=r"PyNvVideoCodec.*spdl\[cuda\]"):
         spdl.io.decode_packets_nvdec(packets, 0)
@@ -407,6 +405,8 @@ def test_a_failing_gpu_import_fails_the_future_naming_the_source(
     from spdl.io import _nvdec
 
     monkeypatch.setattr(_nvdec, "check_dependencies", lambda: None)
+    # Installed but failing to load, as without a driver; also on a GPU machine.
+    monkeypatch.setitem(sys.modules, "PyNvVideoCodec", None)
     packets = spdl.io.demux_media("video", clip).result()
     future = spdl.io.decode_packets_nvdec(packets, 0)
     with pytest.raises(spdl.io.AsyncIOFailure, match=r"could not be imported") as info:

@@ -110,8 +110,11 @@ def to_cupy(buffer: Any) -> Any:
         ImportError: CuPy is not installed (``pip install spdl[cuda]``).
 
     Example:
+        >>> packets = spdl.io.demux_media("video", "clip.mp4").result()
         >>> frames = spdl.io.decode_packets_nvdec(packets, 0).result()
         >>> array = spdl.io.to_cupy(spdl.io.convert_frames(frames).result())
+        >>> array.shape, array.device.id
+        ((90, 3, 64, 96), 0)
     """
     if isinstance(buffer, _native.CPUBuffer):
         raise TypeError("to_cupy expects a CUDA buffer; use to_numpy for a CPUBuffer.")

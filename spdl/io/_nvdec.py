@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -188,6 +190,50 @@ def _decoder(nvc: Any, packets: Any, device_index: int, stream: Any, fresh: bool
     return decoder
 
 
+def _bit_depth(pix_fmt: str) -> int:
+    match = re.search(r"p(\d+)(le|be)?$", pix_fmt)
+    return int(match.group(1)) if match else 8
+
+
+def _outside_limits(nvc: Any, packets: Any, device_index: int) -> str | None:
+    """Why NVDEC cannot take this stream, from the GPU's decoder capabilities.
+
+    NVDEC answers such streams with an opaque ``cuvidCreateDecoder`` error; this
+    names the limit instead. ``None`` when the capabilities allow the stream, or
+    cannot be read.
+    """
+    name = NVDEC_CODECS[packets.codec_name]
+    depth = _bit_depth(packets.pix_fmt or "")
+    try:
+        caps = dict(
+            nvc.GetDecoderCaps(
+                gpuid=device_index, codec=getattr(nvc.cudaVideoCodec, name), bitdepth=depth
+            )
+        )
+    except Exception:
+        return None
+    what = f"{name} ({depth}-bit 4:2:0)"
+    if not caps.get("supported", 1):
+        return f"GPU {device_index}'s NVDEC does not decode {what}"
+    width, height = packets.width, packets.height
+    if not (width and height):
+        return None
+    low = (caps.get("width_min", 0), caps.get("height_min", 0))
+    high = (caps.get("width_max", width), caps.get("height_max", height))
+    if not (low[0] <= width <= high[0] and low[1] <= height <= high[1]):
+        return (
+            f"GPU {device_index}'s NVDEC decodes {what} from {low[0]}x{low[1]} to "
+            f"{high[0]}x{high[1]}, and the stream is {width}x{height}"
+        )
+    macroblocks = math.ceil(width / 16) * math.ceil(height / 16)
+    if macroblocks > caps.get("mb_num_max", macroblocks):
+        return (
+            f"GPU {device_index}'s NVDEC decodes {what} up to {caps['mb_num_max']} "
+            f"macroblocks, and the {width}x{height} stream has {macroblocks}"
+        )
+    return None
+
+
 def _planes(cupy: Any, frame: Any) -> tuple[Any, Any]:
     """CuPy views of a decoded NV12 frame's luma ``(H, W)`` and chroma ``(H/2, W)``."""
     fmt = str(getattr(frame, "format", "NV12"))
@@ -341,7 +387,8 @@ def decode_nvdec(packets: Any, device_index: int, options: _Options) -> CUDAFram
                 except Exception as e:
                     # A decoder that failed is not trusted again.
                     _state.decoders.pop((device_index, packets.codec_name), None)
-                    raise MediaError(f"Failed to decode {packets.src} with NVDEC: {e}") from e
+                    reason = _outside_limits(nvc, packets, device_index) or str(e)
+                    raise MediaError(f"Failed to decode {packets.src} with NVDEC: {reason}") from e
                 # A reused decoder that gives nothing gets one more try on a fresh one.
                 if array is not None or not table:
                     break

@@ -5,6 +5,7 @@ decoder reuse, bad bitstreams and the zero-copy views. Skipped without a GPU
 from __future__ import annotations
 
 import pathlib
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -137,6 +138,22 @@ def test_concurrent_decodes_on_several_threads_agree(gpu_media: dict) -> None:
         results = list(pool.map(lambda _: gpu_decode(path), range(8)))
     for result in results:
         np.testing.assert_array_equal(result, reference)
+
+
+def test_a_stream_outside_nvdec_limits_names_the_limit(gpu_media: dict) -> None:
+    """NVDEC's own answer is an opaque cuvidCreateDecoder error; the message names the limit."""
+    if "hevc_too_small" not in gpu_media:
+        pytest.skip("PyAV has no encoder for hevc")
+    path = gpu_media["hevc_too_small"]
+    packets = spdl.io.demux_media("video", path).result()
+    with pytest.raises(spdl.io.AsyncIOFailure) as info:
+        spdl.io.decode_packets_nvdec(packets, 0).result(TIMEOUT_S)
+    message = str(info.value)
+    assert path.name in message
+    limit = rf"HEVC \(8-bit 4:2:0\) from \d+x\d+ to \d+x\d+, and the stream is {WIDTH}x{HEIGHT}"
+    assert re.search(limit, message), message
+    # The thread decodes a stream within the limits afterwards.
+    assert gpu_decode(gpu_media["hevc"]).shape[0] == NUM_FRAMES
 
 
 def test_bad_bitstream_raises_instead_of_crashing(gpu_media: dict) -> None:
