@@ -30,7 +30,9 @@ def test_default_fltp_is_float32_channels_by_samples(aac_audio: AudioReference) 
 
 def test_aac_decode_has_pyavs_sample_count_and_values(aac_audio: AudioReference) -> None:
     array = load_array(aac_audio.path)
-    assert aac_audio.decoded.shape == (2, 89088)  # encoder priming removed, tail padding kept
+    # 2 s at 44.1 kHz, encoder priming removed; PyAV 19's muxer (FFmpeg 8) also marks
+    # the tail padding, which earlier muxers leave in (88200 + 888 samples).
+    assert aac_audio.decoded.shape in ((2, 88200), (2, 89088))
     assert array.shape == aac_audio.decoded.shape
     np.testing.assert_allclose(array, aac_audio.decoded, rtol=0, atol=AAC_TOLERANCE)
 
@@ -69,16 +71,17 @@ def test_planar_s16p_is_int16_channels_by_samples(wav_audio: AudioReference) -> 
 
 @pytest.mark.parametrize(
     ("fixture_name", "shape", "dtype"),
-    [("wav_audio", (16000, 1), np.int16), ("aac_audio", (2, 89088), np.float32)],
+    # None: the shape of PyAV's decode (it depends on how PyAV's muxer marked the padding).
+    [("wav_audio", (16000, 1), np.int16), ("aac_audio", None, np.float32)],
 )
 def test_sample_fmt_none_keeps_the_decoders_native_format(
-    request: pytest.FixtureRequest, fixture_name: str, shape: tuple[int, int], dtype: type
+    request: pytest.FixtureRequest, fixture_name: str, shape: tuple[int, int] | None, dtype: type
 ) -> None:
     audio: AudioReference = request.getfixturevalue(fixture_name)
     frames = decode(demux("audio", audio.path), sample_fmt=None)
     assert frames.sample_fmt == audio.native_sample_fmt
     array = spdl.io.to_numpy(convert(frames))
-    assert array.shape == shape
+    assert array.shape == (shape or audio.decoded.shape)
     assert array.dtype == dtype
 
 

@@ -457,6 +457,7 @@ def test_interpreter_exit_cancels_running_decodes(aio_media: Media) -> None:
                 raise
 
         _decode.decode = spy
+        spdl.io.set_executor_sizes(decode=2)  # whatever the machine's cores: 6 stay queued
         packets = _concurrent.demux_media("video", sys.argv[1]).result()
         futures = [_concurrent.decode_packets(packets, width=960, height=720) for _ in range(8)]
         time.sleep(0.3)
@@ -474,4 +475,4 @@ def test_interpreter_exit_cancels_running_decodes(aio_media: Media) -> None:
     assert lines[0] == "exiting"
     assert lines[1:], "no decode was running at exit"
     assert all(line.startswith("stopped:") and "cancel" in line for line in lines[1:]), lines
-    assert len(lines[1:]) < 8  # the queued ones never started
+    assert len(lines[1:]) <= 2  # the queued ones never started

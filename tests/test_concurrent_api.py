@@ -390,6 +390,34 @@ def test_chain_futures_error_raised_by_generator_code_fails_the_future() -> None
         chain().result(TIMEOUT_S)
 
 
+def test_chain_futures_errors_keep_the_frames_where_they_were_raised() -> None:
+    """The chain drops the generator's own ``yield`` frames from errors thrown through
+    it (they would keep the chain alive, Python 3.12), never the raising frames."""
+    import traceback
+    from concurrent.futures import ThreadPoolExecutor
+
+    def failing_work() -> None:
+        raise ValueError("from the worker")
+
+    with ThreadPoolExecutor(1) as pool:
+
+        @spdl.io.chain_futures
+        def passes_it_on():
+            yield pool.submit(failing_work)
+
+        @spdl.io.chain_futures
+        def raises_its_own():
+            yield pool.submit(int)
+            raise KeyError("from the generator")
+
+        thrown = passes_it_on().exception(TIMEOUT_S)
+        own = raises_its_own().exception(TIMEOUT_S)
+    text = "".join(traceback.format_exception(thrown))
+    assert "failing_work" in text and "passes_it_on" not in text, text
+    text = "".join(traceback.format_exception(own))
+    assert "raises_its_own" in text and 'raise KeyError("from the generator")' in text, text
+
+
 def test_chain_futures_rejects_non_future_yield() -> None:
     @spdl.io.chain_futures
     def chain() -> Any:

@@ -54,8 +54,10 @@ def test_add_demuxed_equals_add_with_the_packets_fields(aac_audio: AudioReferenc
     assert demuxed.pts == added.pts
     decoded = np.asarray(decode_to_buffer(demuxed))
     np.testing.assert_array_equal(decoded, np.asarray(decode_to_buffer(added)))
-    # The side data was kept: without it the priming samples stay in the output.
-    assert np.asarray(decode_to_buffer(no_side_data)).shape[1] == decoded.shape[1] + 1024
+    # The side data was kept: without it the 1024 priming samples stay in the output
+    # (and the tail padding, where the muxer marked it, as FFmpeg 8's does).
+    extra = np.asarray(decode_to_buffer(no_side_data)).shape[1] - decoded.shape[1]
+    assert extra in (1024, 1024 + 888)
 
 
 class _Packet(bytes):

@@ -170,6 +170,8 @@ class _Chain:
                     return
                 except BaseException as unhandled:
                     drop_own_frame(unhandled)
+                    if unhandled is error:
+                        _drop_generator_frames(unhandled, self._generator)
                     try_set(self._result.set_exception, unhandled)
                     return
             if isinstance(future, Future) and future.done():
@@ -177,6 +179,21 @@ class _Chain:
                 continue
             self._wait(future)
             return
+
+
+def _drop_generator_frames(error: BaseException, generator: Generator[Any, Any, Any]) -> None:
+    """Remove the generator's frames from the head of ``error``'s traceback.
+
+    Called for an error the chain threw into the generator and that came back out:
+    those frames only mark the ``yield`` it passed through. From Python 3.12 a
+    finished generator's frame also links back (``f_back``) to the frame that resumed
+    it, which holds the chain, so keeping them would keep the chain's Future, and the
+    error in it, until a garbage-collection pass.
+    """
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code is generator.gi_code:
+        tb = tb.tb_next
+    error.__traceback__ = tb
 
 
 def wait_futures(futures: Sequence[Future[T]], strict: bool = True) -> Future[list[T]]:

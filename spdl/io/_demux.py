@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from fractions import Fraction
-from typing import BinaryIO, Literal, TypeAlias
+from typing import Any, BinaryIO, Literal, TypeAlias
 
 import av
 
@@ -42,6 +42,7 @@ _MEDIA_TYPES = ("image", "audio", "video")
 _AUDIO_PREROLL_S = 0.2
 # Decoder options, per stream index, that turn the probe decode of opening off.
 _NO_PROBE_DECODE = [{"skip_frame": "all"}] * 8
+_PYAV_MAJOR = int(av.__version__.split(".")[0])
 _MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"
 _PACKET_CLASSES = {
     "image": _native.ImagePackets,
@@ -206,6 +207,25 @@ def _validate_window(timestamp: object) -> None:
         raise ValueError(f"timestamp must satisfy 0 <= start < end, got {timestamp!r}.")
 
 
+def _open_options(
+    format_options: Mapping[str, str] | None, stream_options: list[dict[str, str]] | None
+) -> dict[str, Any]:
+    """``av.open``'s option arguments, for the installed PyAV."""
+    if _PYAV_MAJOR >= 19:
+        # PyAV 19 has no `stream_options`: its `options` reach every stream (and the
+        # container, which ignores codec options); tags never fail to decode there.
+        return {
+            "options": dict(stream_options[0]) if stream_options else {},
+            "container_options": dict(format_options or {}),
+        }
+    # Tags of damaged files can hold any bytes: never fail on their encoding.
+    return {
+        "options": dict(format_options or {}),
+        "stream_options": stream_options or [],
+        "metadata_errors": "replace",
+    }
+
+
 def _open(
     src: Source,
     format: str | None,
@@ -225,14 +245,8 @@ def _open(
     else:
         target = src
     try:
-        # Tags of damaged files can hold any bytes: never fail on their encoding.
         return av.open(
-            target,
-            mode="r",
-            format=format,
-            options=dict(format_options or {}),
-            stream_options=stream_options or [],
-            metadata_errors="replace",
+            target, mode="r", format=format, **_open_options(format_options, stream_options)
         )
     except av.FFmpegError as e:
         raise MediaError(f"Failed to open {name}: {e}") from e
