@@ -1,7 +1,6 @@
 #include "frames.h"
 
 #include <limits>
-#include <sstream>
 #include <stdexcept>
 
 namespace spdl {
@@ -101,20 +100,20 @@ std::unique_ptr<Frames> Frames::image_at(int64_t index) const {
 }
 
 std::string Frames::repr() const {
-  std::ostringstream s;
-  s << (media_type == MediaType::Image   ? "ImageFrames"
-        : media_type == MediaType::Audio ? "AudioFrames"
-                                         : "VideoFrames")
-    << "(src=\"" << src << "\"";
-  s << ", num_frames=" << size();
+  // Concatenation rather than iostreams (see Packets::repr).
+  std::string s = media_type == MediaType::Image   ? "ImageFrames"
+                  : media_type == MediaType::Audio ? "AudioFrames"
+                                                   : "VideoFrames";
+  s += "(src=\"" + src + "\", num_frames=" + std::to_string(size());
   if (media_type == MediaType::Audio) {
-    s << ", sample_fmt=\"" << format_name() << "\", sample_rate=" << sample_rate()
-      << ", num_channels=" << num_channels() << ", num_samples=" << num_samples();
+    s += ", sample_fmt=\"" + format_name() + "\", sample_rate=" + std::to_string(sample_rate()) +
+         ", num_channels=" + std::to_string(num_channels()) +
+         ", num_samples=" + std::to_string(num_samples());
   } else {
-    s << ", pix_fmt=\"" << format_name() << "\", width=" << width() << ", height=" << height();
+    s += ", pix_fmt=\"" + format_name() + "\", width=" + std::to_string(width()) +
+         ", height=" + std::to_string(height());
   }
-  s << (consumed ? ", consumed)" : ")");
-  return s.str();
+  return s + (consumed ? ", consumed)" : ")");
 }
 
 }  // namespace spdl

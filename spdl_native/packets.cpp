@@ -1,7 +1,7 @@
 #include "packets.h"
 
+#include <charconv>
 #include <cstring>
-#include <sstream>
 
 #include "ffmpeg/error.h"
 
@@ -86,31 +86,43 @@ std::vector<double> Packets::pts_seconds() const {
   return ret;
 }
 
+namespace {
+
+// A double as iostreams print it by default (6 significant digits), in no locale.
+std::string format_seconds(double value) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof(text), value, std::chars_format::general, 6);
+  return std::string(text, end.ptr);
+}
+
+}  // namespace
+
 std::string Packets::repr() const {
-  std::ostringstream s;
-  const char* type = to_string(media_type);
-  s << (media_type == MediaType::Image   ? "ImagePackets"
-        : media_type == MediaType::Audio ? "AudioPackets"
-                                         : "VideoPackets")
-    << "(src=\"" << src << "\", codec=\"" << params.codec_name << "\"";
+  // Concatenation rather than iostreams: no locale is involved, which a module
+  // linked with a static libstdc++ cannot share with the process's libstdc++.
+  std::string s = media_type == MediaType::Image   ? "ImagePackets"
+                  : media_type == MediaType::Audio ? "AudioPackets"
+                                                   : "VideoPackets";
+  s += "(src=\"" + src + "\", codec=\"" + params.codec_name + "\"";
   if (media_type == MediaType::Audio) {
-    s << ", sample_rate=" << params.sample_rate << ", num_channels=" << params.num_channels
-      << ", sample_fmt=\"" << params.sample_fmt << "\"";
+    s += ", sample_rate=" + std::to_string(params.sample_rate) +
+         ", num_channels=" + std::to_string(params.num_channels) + ", sample_fmt=\"" +
+         params.sample_fmt + "\"";
   } else {
-    s << ", width=" << params.width << ", height=" << params.height << ", pix_fmt=\""
-      << params.pix_fmt << "\"";
+    s += ", width=" + std::to_string(params.width) + ", height=" + std::to_string(params.height) +
+         ", pix_fmt=\"" + params.pix_fmt + "\"";
   }
   if (media_type == MediaType::Video && frame_rate.second) {
-    s << ", frame_rate=" << frame_rate.first << "/" << frame_rate.second;
+    s += ", frame_rate=" + std::to_string(frame_rate.first) + "/" +
+         std::to_string(frame_rate.second);
   }
-  s << ", time_base=" << time_base.first << "/" << time_base.second
-    << ", num_packets=" << packets.size();
+  s += ", time_base=" + std::to_string(time_base.first) + "/" + std::to_string(time_base.second) +
+       ", num_packets=" + std::to_string(packets.size());
   if (window) {
-    s << ", timestamp=(" << window->first << ", " << window->second << ")";
+    s += ", timestamp=(" + format_seconds(window->first) + ", " + format_seconds(window->second) +
+         ")";
   }
-  s << ")";
-  (void)type;
-  return s.str();
+  return s + ")";
 }
 
 }  // namespace spdl

@@ -103,6 +103,24 @@ def test_packets_and_frames_describe_the_stream(aac_audio: AudioReference) -> No
     assert frames.num_samples == aac_audio.decoded.shape[1]
 
 
+def test_reprs_name_the_stream(aac_audio: AudioReference) -> None:
+    packets = demux("audio", aac_audio.path, timestamp=(1 / 3, 1.5))
+    src = str(aac_audio.path)
+    assert repr(packets) == (
+        f'AudioPackets(src="{src}", codec="aac", sample_rate=44100, num_channels=2, '
+        f'sample_fmt="fltp", time_base=1/44100, num_packets={len(packets)}, '
+        "timestamp=(0.333333, 1.5))"
+    )
+    frames = decode(packets)
+    expected = (
+        f'AudioFrames(src="{src}", num_frames={len(frames)}, sample_fmt="fltp", '
+        f"sample_rate=44100, num_channels=2, num_samples={frames.num_samples}"
+    )
+    assert repr(frames) == expected + ")"
+    convert(frames)
+    assert repr(frames) == expected + ", consumed)"
+
+
 @pytest.mark.parametrize("sample_rate", [8000, 22050, 48000])
 def test_wav_resampling_scales_the_sample_count_exactly(
     wav_audio: AudioReference, sample_rate: int
