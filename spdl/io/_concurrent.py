@@ -352,8 +352,10 @@ def decode_packets_nvdec(
     Returns:
         A Future resolving to ``CUDAFrames``; :func:`convert_frames` turns them into a
         ``CUDABuffer`` without a copy. It fails with :class:`AsyncIOFailure` (phase
-        ``"decode"``) when NVDEC rejects the bitstream, no frame comes out, or the
-        GPU, its driver or NVDEC cannot be used (the message quotes the cause).
+        ``"decode"``) when NVDEC rejects the bitstream, the stream is outside the
+        GPU's decoder limits (the message names them: HEVC below 144x144 on an
+        H100, say), no frame comes out, or the GPU, its driver or NVDEC cannot be
+        used (the message quotes the cause).
 
     Raises:
         TypeError: If ``packets`` is not video/image packets or an option has the
