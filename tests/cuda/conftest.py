@@ -56,12 +56,14 @@ def gpu_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pathlib.Pat
         "h264_gradient": write_clip(directory / "gradient.mp4", solid=False),
         "h264_small": write_clip(directory / "small.mp4", width=64, height=48),
     }
-    # NVDEC's smallest HEVC is 144x144 and VP9 128x128 (GetDecoderCaps on an H100).
+    # NVDEC's smallest HEVC is 144x144, VP9 and AV1 128x128 (GetDecoderCaps, H100).
     if has_encoder("libx265"):
         media["hevc"] = write_clip(directory / "solid_hevc.mp4", "libx265", **NVDEC_MIN_SIZE)
         media["hevc_too_small"] = write_clip(directory / "small_hevc.mp4", "libx265")
     if has_encoder("libvpx-vp9"):
         media["vp9"] = write_clip(directory / "solid.webm", "libvpx-vp9", **NVDEC_MIN_SIZE)
+    if has_encoder("libsvtav1"):
+        media["av1"] = write_clip(directory / "solid_av1.mp4", "libsvtav1", **NVDEC_MIN_SIZE)
     for index, colour in enumerate([(200, 30, 30), (30, 200, 30), (30, 30, 200)]):
         path = directory / f"image{index}.jpg"
         with av.open(str(path), "w", format="image2") as container:

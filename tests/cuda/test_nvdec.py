@@ -15,6 +15,7 @@ from reference_decode import nv12_from_yuv420p
 
 import spdl.io
 from spdl import _native
+from spdl.io._nvdec import NVDEC_CODECS
 
 TIMEOUT_S = 120
 
@@ -50,18 +51,32 @@ def test_rgb_rgba_and_nv12_shapes(gpu_media: dict) -> None:
     assert gpu_decode(path, pix_fmt=None).shape == (NUM_FRAMES, 1, HEIGHT * 3 // 2, WIDTH)
 
 
-@pytest.mark.parametrize("codec", ["h264", "hevc", "vp9"])
+def nvdec_decodes(codec: str) -> bool:
+    """Whether GPU 0's NVDEC decodes 8-bit 4:2:0 ``codec`` (an H100 has no AV1 decoder)."""
+    import PyNvVideoCodec as nvc
+
+    member = getattr(nvc.cudaVideoCodec, NVDEC_CODECS[codec])
+    return bool(nvc.GetDecoderCaps(gpuid=0, codec=member)["supported"])
+
+
+def require_clip(gpu_media: dict, clip: str) -> pathlib.Path:
+    if clip not in gpu_media:
+        pytest.skip(f"PyAV has no encoder for {clip}")
+    if not nvdec_decodes(clip.split("_")[0]):
+        pytest.skip(f"GPU 0's NVDEC does not decode {clip} (see the test of that error)")
+    return gpu_media[clip]
+
+
+@pytest.mark.parametrize("codec", ["h264", "hevc", "vp9", "av1"])
 def test_nv12_is_bit_exact_with_the_cpu_decoder(gpu_media: dict, codec: str) -> None:
-    if codec not in gpu_media:
-        pytest.skip(f"PyAV has no encoder for {codec}")
+    require_clip(gpu_media, codec)
     path = gpu_media["h264_gradient"] if codec == "h264" else gpu_media[codec]
     np.testing.assert_array_equal(gpu_decode(path, pix_fmt=None), cpu_nv12(path))
 
 
-@pytest.mark.parametrize("clip", ["h264", "h264_bt709_full", "hevc", "vp9"])
+@pytest.mark.parametrize("clip", ["h264", "h264_bt709_full", "hevc", "vp9", "av1"])
 def test_solid_colours_are_within_3_of_the_cpu_path(gpu_media: dict, clip: str) -> None:
-    if clip not in gpu_media:
-        pytest.skip(f"PyAV has no encoder for {clip}")
+    require_clip(gpu_media, clip)
     gpu = gpu_decode(gpu_media[clip])
     cpu = cpu_decode(gpu_media[clip]).transpose(0, 3, 1, 2)
     assert gpu.shape == cpu.shape
@@ -154,6 +169,20 @@ def test_a_stream_outside_nvdec_limits_names_the_limit(gpu_media: dict) -> None:
     assert re.search(limit, message), message
     # The thread decodes a stream within the limits afterwards.
     assert gpu_decode(gpu_media["hevc"]).shape[0] == NUM_FRAMES
+
+
+def test_a_codec_the_gpu_cannot_decode_is_named(gpu_media: dict) -> None:
+    lacking = [c for c in ("hevc", "vp9", "av1") if c in gpu_media and not nvdec_decodes(c)]
+    if not lacking:
+        pytest.skip("GPU 0's NVDEC decodes every codec the tests encode")
+    for codec in lacking:
+        path = gpu_media[codec]
+        packets = spdl.io.demux_media("video", path).result()
+        with pytest.raises(spdl.io.AsyncIOFailure) as info:
+            spdl.io.decode_packets_nvdec(packets, 0).result(TIMEOUT_S)
+        message = str(info.value)
+        assert path.name in message
+        assert f"does not decode {NVDEC_CODECS[codec]} (8-bit 4:2:0)" in message, message
 
 
 def test_bad_bitstream_raises_instead_of_crashing(gpu_media: dict) -> None:
