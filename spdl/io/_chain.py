@@ -171,7 +171,7 @@ class _Chain:
                 except BaseException as unhandled:
                     drop_own_frame(unhandled)
                     if unhandled is error:
-                        _drop_generator_frames(unhandled, self._generator)
+                        _drop_generator_frames(unhandled)
                     try_set(self._result.set_exception, unhandled)
                     return
             if isinstance(future, Future) and future.done():
@@ -181,17 +181,18 @@ class _Chain:
             return
 
 
-def _drop_generator_frames(error: BaseException, generator: Generator[Any, Any, Any]) -> None:
-    """Remove the generator's frames from the head of ``error``'s traceback.
+def _drop_generator_frames(error: BaseException) -> None:
+    """Remove the generators' frames from the head of ``error``'s traceback.
 
-    Called for an error the chain threw into the generator and that came back out:
-    those frames only mark the ``yield`` it passed through. From Python 3.12 a
-    finished generator's frame also links back (``f_back``) to the frame that resumed
-    it, which holds the chain, so keeping them would keep the chain's Future, and the
+    Called for an error the chain threw into its generator and that came back out:
+    those frames (the chain's generator, and any it delegates to with ``yield from``)
+    only mark the ``yield`` it passed through. From Python 3.12 a finished
+    generator's frame also links back (``f_back``) to the frame that resumed it,
+    which holds the chain, so keeping them would keep the chain's Future, and the
     error in it, until a garbage-collection pass.
     """
     tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code is generator.gi_code:
+    while tb is not None and tb.tb_frame.f_code.co_flags & inspect.CO_GENERATOR:
         tb = tb.tb_next
     error.__traceback__ = tb
 
