@@ -326,6 +326,25 @@ def test_loaders_skip_the_probe_decode_with_the_same_result(
     assert demux("video", h264_video_mpegts, window, probe=False).pix_fmt == "yuv420p"
 
 
+def test_pyav_19_open_arguments_give_the_same_packets(
+    h264_video: VideoReference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PyAV 19 dropped `stream_options`; the arguments spdl gives it instead (codec
+    options through `options`) are also PyAV 18's, so they are checked here too."""
+    from spdl.io import _demux
+
+    expected = demux("video", h264_video.path, probe=False)
+    monkeypatch.setattr(_demux, "_PYAV_MAJOR", 19)
+    assert _demux._open_options({"probesize": "32"}, [{"skip_frame": "all"}]) == {
+        "options": {"skip_frame": "all"},
+        "container_options": {"probesize": "32"},
+    }
+    unprobed = demux("video", h264_video.path, probe=False)
+    assert unprobed.pix_fmt == ""  # the streams got skip_frame: no probe decode ran
+    assert unprobed.pts == expected.pts
+    assert demux("video", h264_video.path).pix_fmt == "yuv420p"
+
+
 def test_unprobed_demux_opens_each_source_once(
     h264_video: VideoReference, h264_video_mpegts: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
