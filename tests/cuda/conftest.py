@@ -56,7 +56,7 @@ def gpu_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pathlib.Pat
         "h264_gradient": write_clip(directory / "gradient.mp4", solid=False),
         "h264_small": write_clip(directory / "small.mp4", width=64, height=48),
     }
-    # NVDEC's smallest HEVC is 144x144, VP9 and AV1 128x128 (GetDecoderCaps, H100).
+    # NVDEC's smallest HEVC is 144x144 (GetDecoderCaps on an H100); 128x96 VP9 failed too.
     if has_encoder("libx265"):
         media["hevc"] = write_clip(directory / "solid_hevc.mp4", "libx265", **NVDEC_MIN_SIZE)
         media["hevc_too_small"] = write_clip(directory / "small_hevc.mp4", "libx265")
