@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 
+#include "audio_chunks.h"
 #include "convert.h"
 #include "ffmpeg/error.h"
 #include "filter_graph.h"
@@ -74,6 +75,8 @@ class FrameRouter {
   }
 
   Rational output_time_base() const { return output_time_base_; }
+  // The time base of the frames emitted so far.
+  Rational time_base() const { return graph_ ? output_time_base_ : packets_.time_base; }
 
  private:
   bool drain(bool flush) {
@@ -421,8 +424,19 @@ std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfi
   if (output) {
     writer.emplace(output_for(*output, packets.media_type == MediaType::Image));
   }
+  std::optional<AudioChunks> chunks;
+  if (packets.media_type == MediaType::Audio) {
+    double seconds = packets_seconds(packets);
+    if (packets.window) {
+      seconds = std::min(seconds, packets.window->second - packets.window->first);
+    }
+    chunks.emplace(result->frames, seconds, packets.src);
+  }
+  FrameRouter* router_ptr = nullptr;
   FrameRouter router(packets, config, [&](AVFrame* frame) {
-    if (writer) {
+    if (chunks) {
+      chunks->add(frame, router_ptr->time_base());
+    } else if (writer) {
       result->frames.push_back(writer->to_frame(frame));
     } else {
       result->frames.push_back(ffmpeg::alloc_frame());
@@ -430,7 +444,11 @@ std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfi
     }
     return !single;
   });
+  router_ptr = &router;
   run_decoder(packets, output ? with_output_hints(config, *output) : config, cancel, router);
+  if (chunks) {
+    chunks->finish();
+  }
   if (result->frames.empty()) {
     throw_no_frame(packets);
   }

@@ -84,10 +84,17 @@ FilterGraph::FilterGraph(const std::string& description, MediaType type, const A
       avfilter_graph_create_filter(&source_, avfilter_get_by_name(audio ? "abuffer" : "buffer"),
                                    "in", args.c_str(), nullptr, graph_.get()),
       context + " (source " + args + ")");
-  ffmpeg::check(avfilter_graph_create_filter(
-                    &sink_, avfilter_get_by_name(audio ? "abuffersink" : "buffersink"), "out",
-                    nullptr, nullptr, graph_.get()),
-                context);
+  sink_ = avfilter_graph_alloc_filter(
+      graph_.get(), avfilter_get_by_name(audio ? "abuffersink" : "buffersink"), "out");
+  if (!sink_) {
+    throw std::bad_alloc();
+  }
+  if (audio) {
+    // Layouts without channel names (what a count alone gives, e.g. 10 channels, or a
+    // name this FFmpeg does not know) only negotiate with a sink that takes any count.
+    ffmpeg::check(av_opt_set_int(sink_, "all_channel_counts", 1, AV_OPT_SEARCH_CHILDREN), context);
+  }
+  ffmpeg::check(avfilter_init_str(sink_, nullptr), context);
   auto outputs = make_inout("in", source_);
   auto inputs = make_inout("out", sink_);
   AVFilterInOut* in_raw = inputs.release();

@@ -209,6 +209,33 @@ def write_wav_audio(path: pathlib.Path) -> AudioReference:
     )
 
 
+def write_multichannel_wav(path: pathlib.Path, layout: str = "5.1.4") -> AudioReference:
+    """0.375 s of pcm_s16le WAV at 8 kHz in ``layout`` (5.1.4: ten channels, a layout
+    that PyAV's FFmpeg names and FFmpeg 5.1 does not); each channel its own ramp."""
+    num_channels = av.AudioLayout(layout).nb_channels
+    num_samples = 3000
+    index = np.arange(num_channels * num_samples, dtype=np.int64)
+    interleaved = (index * 7919 % 65536 - 32768).astype(np.int16)
+    with av.open(str(path), "w", format="wav") as container:
+        stream = container.add_stream("pcm_s16le", rate=8000, layout=layout)
+        frame = av.AudioFrame.from_ndarray(interleaved[None], format="s16", layout=layout)
+        frame.sample_rate, frame.pts = 8000, 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    source = interleaved.reshape(num_samples, num_channels).T
+    decoded = _pyav_decode_audio(path).reshape(num_samples, num_channels).T
+    assert np.array_equal(decoded, source)  # PCM round-trips exactly
+    return AudioReference(
+        path=path,
+        sample_rate=8000,
+        num_channels=num_channels,
+        codec_name="pcm_s16le",
+        native_sample_fmt="s16",
+        source=source,
+        decoded=decoded,
+    )
+
+
 # kind -> (width, height, Pillow format, save options, FFmpeg codec, native pix_fmt, lossless)
 _IMAGE_SPECS = {
     "jpeg": (64, 48, "JPEG", {"quality": 95}, "mjpeg", "yuvj420p", False),

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ctypes
+import pathlib
+
+import av
 import numpy as np
 import pytest
-from media import AudioReference
+from media import AudioReference, write_multichannel_wav
 from reference_decode import pyav_filter_audio
 
 import spdl.io
+from spdl import _native
 from spdl.io._convert import convert
 from spdl.io._decode import decode
 from spdl.io._demux import demux
@@ -201,3 +206,52 @@ def test_audio_frames_are_consumed_by_conversion(wav_audio: AudioReference) -> N
     convert(frames)
     with pytest.raises(ValueError):
         convert(frames)
+
+
+def test_a_layout_the_system_ffmpeg_does_not_name_keeps_every_channel(
+    tmp_path: pathlib.Path,
+) -> None:
+    # PyAV's FFmpeg names this layout "5.1.4"; FFmpeg 5.1 knows no such name, so the
+    # packets give it by its channels, and the filter graph takes it either way.
+    wav = write_multichannel_wav(tmp_path / "ten.wav")
+    packets = demux("audio", wav.path)
+    assert packets.num_channels == 10
+    assert packets.params.channel_layout == "FL+FR+FC+LFE+SL+SR+TFL+TFR+TBL+TBR"
+    np.testing.assert_array_equal(load_array(wav.path), wav.source / np.float32(32768))
+    np.testing.assert_array_equal(load_array(wav.path, sample_fmt="s16"), wav.source.T)
+    # Without positions (only a count), every channel is still decoded.
+    params = packets.params
+    params.channel_layout = "10 channels"
+    unpositioned = _native.AudioPackets(packets.src, params, packets.time_base)
+    for address, size, pts, is_key in _native.packet_table(packets):
+        unpositioned.add(ctypes.string_at(address, size), pts, pts, 0, is_key)
+    np.testing.assert_array_equal(
+        spdl.io.to_numpy(convert(decode(unpositioned, sample_fmt="s16p"))), wav.source
+    )
+
+
+def test_a_layout_the_system_ffmpeg_does_not_name_downmixes_by_position(
+    tmp_path: pathlib.Path,
+) -> None:
+    # One impulse per channel, in turn: the stereo downmix shows where each one went.
+    layout, rate, span = av.AudioLayout("5.1.4"), 8000, 80
+    pcm = np.zeros((span * layout.nb_channels, layout.nb_channels), np.int16)
+    for channel in range(layout.nb_channels):
+        pcm[channel * span : (channel + 1) * span, channel] = 16384
+    path = tmp_path / "impulses.wav"
+    with av.open(str(path), "w", format="wav") as container:
+        stream = container.add_stream("pcm_s16le", rate=rate, layout=layout.name)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout=layout.name)
+        frame.sample_rate, frame.pts = rate, 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+    stereo = load_array(path, num_channels=2)
+    assert stereo.shape == (2, pcm.shape[0])
+    reference = pyav_filter_audio(path, "aformat=sample_fmts=fltp:channel_layouts=stereo")
+    # The 5.1 bed mixes the same in every FFmpeg (FL left, FR right, FC both at -3 dB...);
+    # whether the four height channels are mixed in depends on the FFmpeg version.
+    bed = slice(0, 6 * span)
+    np.testing.assert_allclose(stereo[:, bed], reference[:, bed], rtol=0, atol=1e-6)
+    assert stereo[0, span // 2] > 0.4 and stereo[1, span // 2] == 0  # FL
+    assert stereo[1, span + span // 2] > 0.4 and stereo[0, span + span // 2] == 0  # FR

@@ -1,0 +1,135 @@
+#include "audio_chunks.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <utility>
+
+#include "buffer.h"
+#include "ffmpeg/error.h"
+
+namespace spdl {
+
+namespace {
+
+// Samples per channel of a full chunk: 6 s at 44.1 kHz, 1 MiB per channel of float32.
+constexpr int64_t kChunkSamples = int64_t{1} << 18;
+
+// An AVBuffer that owns `storage`: the chunk's samples live in a CPUBuffer, whose
+// memory maps are reused from one decode to the next instead of faulted in anew.
+AVBufferRef* wrap(std::unique_ptr<CPUBuffer> storage) {
+  AVBufferRef* ref = av_buffer_create(
+      storage->data(), storage->nbytes(),
+      [](void* opaque, uint8_t*) { delete static_cast<CPUBuffer*>(opaque); }, storage.get(), 0);
+  if (!ref) {
+    throw std::bad_alloc();
+  }
+  storage.release();
+  return ref;
+}
+
+bool same_layout(const AVFrame* a, const AVFrame* b) {
+  return a->format == b->format && a->sample_rate == b->sample_rate &&
+         av_channel_layout_compare(&a->ch_layout, &b->ch_layout) == 0;
+}
+
+}  // namespace
+
+AudioChunks::AudioChunks(std::vector<ffmpeg::FramePtr>& out, double expected_seconds,
+                         std::string src)
+    : out_(out), expected_seconds_(expected_seconds), src_(std::move(src)) {}
+
+bool AudioChunks::continues(const AVFrame* frame, Rational time_base) const {
+  if (!same_layout(chunk_.get(), frame) || filled_ + frame->nb_samples > capacity_) {
+    return false;
+  }
+  if (chunk_->pts == AV_NOPTS_VALUE || frame->pts == AV_NOPTS_VALUE || time_base.first <= 0 ||
+      frame->sample_rate <= 0) {
+    return true;
+  }
+  const AVRational tb{time_base.first, time_base.second};
+  const int64_t expected =
+      chunk_->pts + av_rescale_q(filled_, AVRational{1, frame->sample_rate}, tb);
+  // Containers round timestamps to their time base: allow a tick, or a sample.
+  const int64_t slack =
+      std::max<int64_t>(1, av_rescale_q(1, AVRational{1, frame->sample_rate}, tb));
+  return std::abs(frame->pts - expected) <= slack;
+}
+
+void AudioChunks::start(const AVFrame* frame) {
+  // Short clips get one chunk their size; long ones, full chunks; unknown lengths grow.
+  const int64_t n = frame->nb_samples;
+  const int64_t remaining =
+      static_cast<int64_t>(expected_seconds_ * frame->sample_rate) - seen_samples_;
+  int64_t capacity = remaining > 0 ? remaining + 2 * n : std::max<int64_t>(16 * n, seen_samples_);
+  capacity_ = std::clamp(capacity, n, std::max(n, kChunkSamples));
+
+  const auto context = [&] { return "Failed to gather the decoded audio of " + src_; };
+  const auto fmt = static_cast<AVSampleFormat>(frame->format);
+  const int channels = frame->ch_layout.nb_channels;
+  const bool planar = av_sample_fmt_is_planar(fmt);
+  const int64_t row_bytes = capacity_ * av_get_bytes_per_sample(fmt) * (planar ? 1 : channels);
+  chunk_ = ffmpeg::alloc_frame();
+  chunk_->format = frame->format;
+  chunk_->sample_rate = frame->sample_rate;
+  chunk_->nb_samples = static_cast<int>(capacity_);
+  chunk_->linesize[0] = static_cast<int>(row_bytes);
+  ffmpeg::check(av_channel_layout_copy(&chunk_->ch_layout, &frame->ch_layout), context);
+  ffmpeg::check(av_frame_copy_props(chunk_.get(), frame), context);
+  chunk_->buf[0] = wrap(std::make_unique<CPUBuffer>(
+      std::vector<int64_t>{(planar ? channels : 1) * row_bytes}, DType::UInt8));
+  const int planes = planar ? channels : 1;
+  if (planes > AV_NUM_DATA_POINTERS) {
+    chunk_->extended_data =
+        static_cast<uint8_t**>(av_calloc(static_cast<size_t>(planes), sizeof(uint8_t*)));
+    if (!chunk_->extended_data) {
+      throw std::bad_alloc();
+    }
+  } else {
+    chunk_->extended_data = chunk_->data;
+  }
+  for (int p = 0; p < planes; ++p) {
+    chunk_->extended_data[p] = chunk_->buf[0]->data + p * row_bytes;
+    if (p < AV_NUM_DATA_POINTERS) {
+      chunk_->data[p] = chunk_->extended_data[p];
+    }
+  }
+  filled_ = 0;
+}
+
+void AudioChunks::add(const AVFrame* frame, Rational time_base) {
+  const int64_t n = frame->nb_samples;
+  if (n <= 0) {
+    return;
+  }
+  if (chunk_ && !continues(frame, time_base)) {
+    finish();
+  }
+  if (!chunk_) {
+    start(frame);
+  }
+  const auto fmt = static_cast<AVSampleFormat>(frame->format);
+  const int channels = frame->ch_layout.nb_channels;
+  const size_t item = static_cast<size_t>(av_get_bytes_per_sample(fmt));
+  if (av_sample_fmt_is_planar(fmt)) {
+    for (int c = 0; c < channels; ++c) {
+      std::memcpy(chunk_->extended_data[c] + filled_ * item, frame->extended_data[c], n * item);
+    }
+  } else {
+    std::memcpy(chunk_->data[0] + filled_ * channels * item, frame->data[0], n * channels * item);
+  }
+  filled_ += n;
+  seen_samples_ += n;
+}
+
+void AudioChunks::finish() {
+  if (!chunk_) {
+    return;
+  }
+  chunk_->nb_samples = static_cast<int>(filled_);
+  out_.push_back(std::move(chunk_));
+}
+
+}  // namespace spdl
