@@ -7,6 +7,8 @@ decoded per wall-clock second.
 Backends:
 
 * ``spdl``: ``spdl.io.load_audio(path)`` (fltp: float32, ``(channels, samples)``).
+* ``spdl-futures``: the spec's three phases, ``demux_media("audio", path)`` →
+  ``decode_packets`` → ``convert_frames``, each a Future (waited on in turn).
 * ``torchcodec``: ``AudioDecoder(path).get_all_samples().data`` (float32,
   ``(channels, samples)``).
 * ``pyav``: ``av.open`` + ``frame.to_ndarray()`` per frame (fltp) +
@@ -64,6 +66,18 @@ def setup_spdl(ctx: Context) -> Run:
     return _loads_round(ctx, load)
 
 
+def setup_spdl_futures(ctx: Context) -> Run:
+    import spdl.io
+
+    def load(path: str) -> float:
+        packets = spdl.io.demux_media("audio", path).result()
+        frames = spdl.io.decode_packets(packets).result()
+        array = np.asarray(spdl.io.convert_frames(frames).result())
+        return _check(array.shape, array.dtype)
+
+    return _loads_round(ctx, load)
+
+
 def setup_torchcodec(ctx: Context) -> Run:
     import torch
     from torchcodec.decoders import AudioDecoder
@@ -92,6 +106,12 @@ def setup_pyav(ctx: Context) -> Run:
 
 BACKENDS = (
     Backend("spdl", "load_audio(path), T-worker pool", setup_spdl, "spdl"),
+    Backend(
+        "spdl-futures",
+        "demux_media -> decode_packets -> convert_frames futures, T-worker pool",
+        setup_spdl_futures,
+        "spdl",
+    ),
     Backend(
         "torchcodec",
         "AudioDecoder(path).get_all_samples(), T-worker pool",
