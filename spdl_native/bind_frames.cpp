@@ -113,7 +113,12 @@ Example:
     >>> frames.width, frames.height, frames.pix_fmt
     (200, 150, 'rgb24'))";
 
-constexpr const char* kAudioFramesDoc = R"(Decoded audio, as FFmpeg's chunks of samples.
+constexpr const char* kAudioFramesDoc = R"(Decoded audio, in chunks of samples.
+
+The decode gathers the decoder's frames (1024 samples each for AAC) into chunks of
+up to 262144 samples per channel as they come out, so a long track is a few frames:
+``len(frames)`` counts the chunks, ``pts`` gives the time of each chunk's first
+sample, and a gap in the timestamps starts a new chunk.
 
 Converts to ``(channels, samples)`` for planar sample formats such as the default
 ``fltp``, ``(samples, channels)`` for packed ones such as ``s16``.
