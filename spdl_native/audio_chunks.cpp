@@ -1,6 +1,7 @@
 #include "audio_chunks.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -45,8 +46,10 @@ bool AudioChunks::continues(const AVFrame* frame, Rational time_base) const {
   if (!same_layout(chunk_.get(), frame) || filled_ + frame->nb_samples > capacity_) {
     return false;
   }
-  if (chunk_->pts == AV_NOPTS_VALUE || frame->pts == AV_NOPTS_VALUE || time_base.first <= 0 ||
-      frame->sample_rate <= 0) {
+  if (chunk_->pts == AV_NOPTS_VALUE) {
+    return frame->pts == AV_NOPTS_VALUE;  // a chunk with a time starts at the first frame with one
+  }
+  if (frame->pts == AV_NOPTS_VALUE || time_base.first <= 0 || frame->sample_rate <= 0) {
     return true;
   }
   const AVRational tb{time_base.first, time_base.second};
@@ -58,44 +61,56 @@ bool AudioChunks::continues(const AVFrame* frame, Rational time_base) const {
   return std::abs(frame->pts - expected) <= slack;
 }
 
-void AudioChunks::start(const AVFrame* frame) {
+int64_t AudioChunks::chunk_capacity(const AVFrame* frame) const {
   // Short clips get one chunk their size; long ones, full chunks; unknown lengths grow.
   const int64_t n = frame->nb_samples;
-  const int64_t remaining =
-      static_cast<int64_t>(expected_seconds_ * frame->sample_rate) - seen_samples_;
-  int64_t capacity = remaining > 0 ? remaining + 2 * n : std::max<int64_t>(16 * n, seen_samples_);
-  capacity_ = std::clamp(capacity, n, std::max(n, kChunkSamples));
+  const double remaining =
+      expected_seconds_ * frame->sample_rate - static_cast<double>(seen_samples_);
+  int64_t capacity = std::max<int64_t>(16 * n, seen_samples_);
+  if (std::isfinite(remaining) && remaining > 0) {
+    capacity =
+        static_cast<int64_t>(std::min(remaining, static_cast<double>(kChunkSamples))) + 2 * n;
+  }
+  return std::clamp(capacity, n, std::max(n, kChunkSamples));
+}
 
-  const auto context = [&] { return "Failed to gather the decoded audio of " + src_; };
+void AudioChunks::start(const AVFrame* frame) {
+  const int64_t capacity = chunk_capacity(frame);
   const auto fmt = static_cast<AVSampleFormat>(frame->format);
   const int channels = frame->ch_layout.nb_channels;
   const bool planar = av_sample_fmt_is_planar(fmt);
-  const int64_t row_bytes = capacity_ * av_get_bytes_per_sample(fmt) * (planar ? 1 : channels);
-  chunk_ = ffmpeg::alloc_frame();
-  chunk_->format = frame->format;
-  chunk_->sample_rate = frame->sample_rate;
-  chunk_->nb_samples = static_cast<int>(capacity_);
-  chunk_->linesize[0] = static_cast<int>(row_bytes);
-  ffmpeg::check(av_channel_layout_copy(&chunk_->ch_layout, &frame->ch_layout), context);
-  ffmpeg::check(av_frame_copy_props(chunk_.get(), frame), context);
-  chunk_->buf[0] = wrap(std::make_unique<CPUBuffer>(
-      std::vector<int64_t>{(planar ? channels : 1) * row_bytes}, DType::UInt8));
   const int planes = planar ? channels : 1;
+  // Planes start 64-byte aligned, as FFmpeg's own audio buffers.
+  const int64_t plane_bytes =
+      (capacity * av_get_bytes_per_sample(fmt) * (planar ? 1 : channels) + 63) / 64 * 64;
+
+  ffmpeg::FramePtr chunk = ffmpeg::alloc_frame();
+  chunk->format = frame->format;
+  chunk->sample_rate = frame->sample_rate;
+  chunk->nb_samples = static_cast<int>(capacity);
+  chunk->linesize[0] = static_cast<int>(plane_bytes);
+  chunk->pts = frame->pts;
+  ffmpeg::check(av_channel_layout_copy(&chunk->ch_layout, &frame->ch_layout),
+                [&] { return "Failed to gather the decoded audio of " + src_; });
+  chunk->buf[0] =
+      wrap(std::make_unique<CPUBuffer>(std::vector<int64_t>{planes * plane_bytes}, DType::UInt8));
   if (planes > AV_NUM_DATA_POINTERS) {
-    chunk_->extended_data =
+    chunk->extended_data =
         static_cast<uint8_t**>(av_calloc(static_cast<size_t>(planes), sizeof(uint8_t*)));
-    if (!chunk_->extended_data) {
+    if (!chunk->extended_data) {
       throw std::bad_alloc();
     }
   } else {
-    chunk_->extended_data = chunk_->data;
+    chunk->extended_data = chunk->data;
   }
   for (int p = 0; p < planes; ++p) {
-    chunk_->extended_data[p] = chunk_->buf[0]->data + p * row_bytes;
+    chunk->extended_data[p] = chunk->buf[0]->data + p * plane_bytes;
     if (p < AV_NUM_DATA_POINTERS) {
-      chunk_->data[p] = chunk_->extended_data[p];
+      chunk->data[p] = chunk->extended_data[p];
     }
   }
+  chunk_ = std::move(chunk);
+  capacity_ = capacity;
   filled_ = 0;
 }
 

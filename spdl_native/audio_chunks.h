@@ -1,4 +1,5 @@
 // Gathers decoded audio frames into a few long frames as they leave the decoder.
+// The chunks carry samples, layout and pts only: conversion copies them out.
 // An AAC minute is ~2600 frames of 1024 samples: held one by one until
 // conversion, each costs a zeroed pool allocation (the decoder's pool cannot
 // recycle a frame still held) and a free, more than the decode itself. Copied
@@ -29,6 +30,8 @@ class AudioChunks {
 
  private:
   bool continues(const AVFrame* frame, Rational time_base) const;
+  // Samples per channel for the chunk `frame` starts.
+  int64_t chunk_capacity(const AVFrame* frame) const;
   void start(const AVFrame* frame);
 
   std::vector<ffmpeg::FramePtr>& out_;

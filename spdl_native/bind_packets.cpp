@@ -270,6 +270,7 @@ void register_packets(nb::module_& m) {
       .def_rw("sample_rate", &CodecParams::sample_rate)
       .def_rw("num_channels", &CodecParams::num_channels)
       .def_rw("channel_layout", &CodecParams::channel_layout)
+      .def_rw("channel_names", &CodecParams::channel_names)
       .def_rw("sample_fmt", &CodecParams::sample_fmt);
 
   nb::class_<Packets>(m, "Packets", kPacketsDoc)

@@ -20,6 +20,22 @@ AVMediaType av_media_type(MediaType type) {
   return type == MediaType::Audio ? AVMEDIA_TYPE_AUDIO : AVMEDIA_TYPE_VIDEO;
 }
 
+// Sets the decoder's layout from `description` (a name or channel names) if this
+// FFmpeg parses it into `num_channels` channels (when known).
+bool set_channel_layout(AVCodecContext* ctx, const std::string& description, int num_channels) {
+  av_channel_layout_uninit(&ctx->ch_layout);
+  if (description.empty() ||
+      av_channel_layout_from_string(&ctx->ch_layout, description.c_str()) < 0) {
+    av_channel_layout_uninit(&ctx->ch_layout);
+    return false;
+  }
+  if (num_channels && ctx->ch_layout.nb_channels != num_channels) {
+    av_channel_layout_uninit(&ctx->ch_layout);
+    return false;
+  }
+  return true;
+}
+
 void copy_extradata(AVCodecContext* ctx, const std::string& extradata) {
   if (extradata.empty()) {
     return;
@@ -380,13 +396,10 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
     if (!params.sample_fmt.empty()) {
       ctx->sample_fmt = av_get_sample_fmt(params.sample_fmt.c_str());
     }
-    if (params.channel_layout.empty() ||
-        av_channel_layout_from_string(&ctx->ch_layout, params.channel_layout.c_str()) < 0 ||
-        (params.num_channels && ctx->ch_layout.nb_channels != params.num_channels)) {
-      av_channel_layout_uninit(&ctx->ch_layout);
-      if (params.num_channels > 0) {
-        av_channel_layout_default(&ctx->ch_layout, params.num_channels);
-      }
+    if (!set_channel_layout(ctx.get(), params.channel_layout, params.num_channels) &&
+        !set_channel_layout(ctx.get(), params.channel_names, params.num_channels) &&
+        params.num_channels > 0) {
+      av_channel_layout_default(&ctx->ch_layout, params.num_channels);
     }
   }
   ctx->thread_count = config.num_threads;

@@ -90,9 +90,12 @@ FilterGraph::FilterGraph(const std::string& description, MediaType type, const A
     throw std::bad_alloc();
   }
   if (audio) {
-    // Layouts without channel names (what a count alone gives, e.g. 10 channels, or a
-    // name this FFmpeg does not know) only negotiate with a sink that takes any count.
-    ffmpeg::check(av_opt_set_int(sink_, "all_channel_counts", 1, AV_OPT_SEARCH_CHILDREN), context);
+    // Layouts without positions (a count alone, e.g. 10 channels) only negotiate with a
+    // sink that takes any count. FFmpeg 7.1's sinks always do, and deprecate the option.
+    const int ret = av_opt_set_int(sink_, "all_channel_counts", 1, AV_OPT_SEARCH_CHILDREN);
+    if (ret != AVERROR_OPTION_NOT_FOUND) {
+      ffmpeg::check(ret, context);
+    }
   }
   ffmpeg::check(avfilter_init_str(sink_, nullptr), context);
   auto outputs = make_inout("in", source_);

@@ -39,6 +39,9 @@ struct CodecParams {
   int sample_rate = 0;
   int num_channels = 0;
   std::string channel_layout;
+  // The layout by its channels ("FL+FR+..."): names differ between FFmpeg versions
+  // (PyAV's names "5.1.4", which 5.1 does not know), channel names do not.
+  std::string channel_names;
   std::string sample_fmt;
 };
 

@@ -26,16 +26,17 @@ SECONDS = 14
 
 @pytest.fixture(scope="module")
 def long_aac(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    """14 s of mono 48 kHz AAC at 32 kb/s (~60 KB): more audio than two chunks hold."""
-    path = tmp_path_factory.mktemp("chunks") / "glide.m4a"
+    """14 s of stereo 48 kHz AAC at 48 kb/s (~85 KB): more audio than two chunks hold."""
+    path = tmp_path_factory.mktemp("chunks") / "glides.m4a"
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=RATE, layout="mono")
-        stream.bit_rate = 32_000
+        stream = container.add_stream("aac", rate=RATE, layout="stereo")
+        stream.bit_rate = 48_000
         t = np.arange(RATE * SECONDS) / RATE
-        wave = (0.3 * np.sin(2 * np.pi * (300 + 20 * t) * t)).astype(np.float32)[None]
+        wave = np.stack([np.sin(2 * np.pi * (300 + 20 * t) * t), np.sin(2 * np.pi * 500 * t)])
+        wave = (0.3 * wave).astype(np.float32)
         for start in range(0, wave.shape[1], 1024):
             frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(wave[:, start : start + 1024]), format="fltp", layout="mono"
+                np.ascontiguousarray(wave[:, start : start + 1024]), format="fltp", layout="stereo"
             )
             frame.sample_rate, frame.pts = RATE, start
             frame.time_base = Fraction(1, RATE)
@@ -74,9 +75,30 @@ def test_long_audio_decodes_into_a_few_chunks_holding_every_sample(long_aac: pat
     assert frames.pts[0] == pytest.approx(times[0])
 
     array = np.asarray(spdl.io.convert_frames(frames).result())
-    assert array.shape == reference.shape == (1, frames.num_samples)
+    assert array.shape == reference.shape == (2, frames.num_samples)
     np.testing.assert_allclose(array, reference, rtol=0, atol=1e-3)  # two FFmpeg builds
     np.testing.assert_array_equal(array, np.asarray(spdl.io.load_audio(long_aac)))
+
+
+@pytest.mark.parametrize("sample_fmt", ["s16", "flt", "s16p"])
+def test_chunks_of_every_layout_convert_as_the_fused_decode(
+    long_aac: pathlib.Path, sample_fmt: str
+) -> None:
+    # Packed chunks interleave the channels; planar ones keep a row per channel.
+    packets = spdl.io.demux_media("audio", long_aac).result()
+    frames = spdl.io.decode_packets(packets, sample_fmt=sample_fmt).result()
+    assert len(frames) >= 2
+    array = np.asarray(spdl.io.convert_frames(frames).result())
+    fused = np.asarray(spdl.io.load_audio(long_aac, sample_fmt=sample_fmt))
+    assert array.shape == fused.shape
+    planar = sample_fmt == "s16p"
+    assert array.shape == ((2, frames.num_samples) if planar else (frames.num_samples, 2))
+    np.testing.assert_array_equal(array, fused)
+    left, right = (array[0], array[1]) if planar else (array[:, 0], array[:, 1])
+    _, reference = _pyav_decode(long_aac)
+    scale = 32768 if sample_fmt.startswith("s16") else 1
+    np.testing.assert_allclose(left / scale, reference[0], rtol=0, atol=2e-3)
+    np.testing.assert_allclose(right / scale, reference[1], rtol=0, atol=2e-3)
 
 
 def test_a_gap_in_the_timestamps_starts_a_new_chunk(long_aac: pathlib.Path) -> None:

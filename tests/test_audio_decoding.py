@@ -212,16 +212,17 @@ def test_a_layout_the_system_ffmpeg_does_not_name_keeps_every_channel(
     tmp_path: pathlib.Path,
 ) -> None:
     # PyAV's FFmpeg names this layout "5.1.4"; FFmpeg 5.1 knows no such name, so the
-    # packets give it by its channels, and the filter graph takes it either way.
+    # packets also give it by its channels, and the filter graph takes it either way.
     wav = write_multichannel_wav(tmp_path / "ten.wav")
     packets = demux("audio", wav.path)
     assert packets.num_channels == 10
-    assert packets.params.channel_layout == "FL+FR+FC+LFE+SL+SR+TFL+TFR+TBL+TBR"
+    assert packets.params.channel_layout == "5.1.4"
+    assert packets.params.channel_names == "FL+FR+FC+LFE+SL+SR+TFL+TFR+TBL+TBR"
     np.testing.assert_array_equal(load_array(wav.path), wav.source / np.float32(32768))
     np.testing.assert_array_equal(load_array(wav.path, sample_fmt="s16"), wav.source.T)
     # Without positions (only a count), every channel is still decoded.
     params = packets.params
-    params.channel_layout = "10 channels"
+    params.channel_layout, params.channel_names = "10 channels", ""
     unpositioned = _native.AudioPackets(packets.src, params, packets.time_base)
     for address, size, pts, is_key in _native.packet_table(packets):
         unpositioned.add(ctypes.string_at(address, size), pts, pts, 0, is_key)

@@ -333,7 +333,8 @@ def _codec_params(stream, media_type: MediaType, name: str) -> _native.CodecPara
     if media_type == "audio":
         params.sample_rate = cc.sample_rate or 0
         params.num_channels = cc.layout.nb_channels if cc.layout else 0
-        params.channel_layout = _layout_by_channels(cc.layout) if cc.layout else ""
+        params.channel_layout = cc.layout.name if cc.layout else ""
+        params.channel_names = _channel_names(cc.layout) if cc.layout else ""
         params.sample_fmt = cc.format.name if cc.format else ""
         params.frame_size = cc.frame_size or 0
     else:
@@ -348,17 +349,17 @@ def _codec_params(stream, media_type: MediaType, name: str) -> _native.CodecPara
     return params
 
 
-def _layout_by_channels(layout) -> str:
-    """The layout as its channels' names (``"FL+FR"``), which every FFmpeg from 5.1 parses.
+def _channel_names(layout) -> str:
+    """The layout by its channels (``"FL+FR"``), which every FFmpeg from 5.1 parses.
 
     Layout names differ between versions (PyAV's FFmpeg names ``"5.1.4"``, which 5.1 does
-    not know); channel names are stable. A layout without positions keeps its name.
+    not know); channel names do not. Empty for a layout without positions.
     """
     names = [channel.name for channel in layout.channels]
     unnamed = ("NONE", "UNK", "UNSD", "USR", "AMBI")  # no position, or none 5.1 can parse
     if names and all(name.isalnum() and not name.startswith(unnamed) for name in names):
         return "+".join(names)
-    return layout.name
+    return ""
 
 
 def _new_packets(stream, media_type: MediaType, name: str, window: Window | None):
