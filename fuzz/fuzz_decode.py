@@ -16,9 +16,12 @@ import pathlib
 import sys
 
 import atheris
+import numpy as np
 
 import spdl.io
-from spdl.io._decode import decode_image_batch
+from spdl.io._convert import convert
+from spdl.io._decode import decode, decode_image_batch
+from spdl.io._demux import demux
 
 _PATHS = ("image", "audio", "video", "batch")
 _EXPECTED = (spdl.io.MediaError, ValueError)
@@ -55,6 +58,15 @@ def _outcome_feature(path: str, error: BaseException | None, shape: tuple[int, .
     return 57
 
 
+def _check_audio_chunks(payload: bytes, fused: np.ndarray) -> None:
+    """decode_packets' chunks must hold what load_audio's fused decode gave."""
+    try:
+        chunked = spdl.io.to_numpy(convert(decode(demux("audio", payload))))
+    except _EXPECTED as error:
+        raise AssertionError(f"load_audio decoded it, decode_packets failed: {error}") from error
+    assert np.array_equal(chunked, fused, equal_nan=fused.dtype.kind == "f")
+
+
 @atheris.instrument_func
 def test_one_input(data: bytes) -> None:
     """Runs one input through the path its first byte selects."""
@@ -72,8 +84,11 @@ def test_one_input(data: bytes) -> None:
             error = errors[0]
         else:
             loader = getattr(spdl.io, f"load_{path}")
-            shape = spdl.io.to_numpy(loader(payload)).shape
+            array = spdl.io.to_numpy(loader(payload))
+            shape = array.shape
             assert len(shape) == {"image": 3, "audio": 2, "video": 4}[path]
+            if path == "audio":
+                _check_audio_chunks(payload, array)
             if path == "video":  # the native shrinking passes, SIMD and scalar tails
                 resized = spdl.io.to_numpy(spdl.io.load_video(payload, width=18, height=10))
                 assert resized.shape[1:] == (10, 18, 3)
@@ -85,7 +100,6 @@ def test_one_input(data: bytes) -> None:
 def make_seeds(directory: pathlib.Path) -> None:
     """Writes small valid files of every codec family as the starting corpus."""
     import av
-    import numpy as np
     from PIL import Image
 
     directory.mkdir(parents=True, exist_ok=True)

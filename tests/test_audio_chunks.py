@@ -8,20 +8,25 @@ every sample, and each chunk's pts is the time of its first sample.
 from __future__ import annotations
 
 import ctypes
+import math
 import pathlib
 from fractions import Fraction
 
 import av
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from media import write_multichannel_wav
 
 import spdl.io
 from spdl import _native
-from spdl.io._decode import decode_to_buffer
+from spdl.io._convert import convert
+from spdl.io._decode import decode, decode_to_buffer
 
 RATE = 48000
 SECONDS = 14
+NO_TIME = -(2**63)  # AV_NOPTS_VALUE
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +149,31 @@ def test_more_than_eight_planes_convert_exactly(tmp_path: pathlib.Path) -> None:
     np.testing.assert_array_equal(array, wav.source)
     fused = decode_to_buffer(spdl.io.demux_media("audio", wav.path).result(), sample_fmt="s16p")
     np.testing.assert_array_equal(np.asarray(fused), wav.source)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    shifts=st.lists(
+        st.tuples(st.integers(min_value=1, max_value=650), st.integers(-RATE, 3 * RATE)),
+        max_size=5,
+    ),
+    untimed=st.lists(st.integers(min_value=0, max_value=650), max_size=5),
+)
+def test_any_timestamps_keep_every_sample_and_chunks_start_at_frame_times(
+    long_aac: pathlib.Path, shifts: list[tuple[int, int]], untimed: list[int]
+) -> None:
+    # Gaps, overlaps and packets without a time: the samples never change, only
+    # where chunks start.
+    demuxed = spdl.io.demux_media("audio", long_aac).result()
+    packets = _native.AudioPackets(demuxed.src, demuxed.params, demuxed.time_base)
+    times = set()
+    for index, (address, size, pts, is_key) in enumerate(_native.packet_table(demuxed)):
+        pts += sum(shift for start, shift in shifts if index >= start)
+        pts = pts if index not in untimed else NO_TIME
+        packets.add(ctypes.string_at(address, size), pts, pts, 1024, is_key)
+        times.add(pts)
+
+    frames = decode(packets)
+    assert all(math.isnan(p) or round(p * RATE) in times for p in frames.pts)
+    fused = np.asarray(decode_to_buffer(packets))
+    np.testing.assert_array_equal(np.asarray(convert(frames)), fused)
