@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <new>
 #include <utility>
 
 #include "buffer.h"
+#include "convert.h"
 #include "ffmpeg/error.h"
 
 namespace spdl {
@@ -125,16 +125,8 @@ void AudioChunks::add(const AVFrame* frame, Rational time_base) {
   if (!chunk_) {
     start(frame);
   }
-  const auto fmt = static_cast<AVSampleFormat>(frame->format);
-  const int channels = frame->ch_layout.nb_channels;
-  const size_t item = static_cast<size_t>(av_get_bytes_per_sample(fmt));
-  if (av_sample_fmt_is_planar(fmt)) {
-    for (int c = 0; c < channels; ++c) {
-      std::memcpy(chunk_->extended_data[c] + filled_ * item, frame->extended_data[c], n * item);
-    }
-  } else {
-    std::memcpy(chunk_->data[0] + filled_ * channels * item, frame->data[0], n * channels * item);
-  }
+  // The planes lie linesize[0] apart in one buffer (see start()).
+  copy_samples(frame, chunk_->extended_data[0], static_cast<size_t>(chunk_->linesize[0]), filled_);
   filled_ += n;
   seen_samples_ += n;
 }

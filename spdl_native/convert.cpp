@@ -121,24 +121,31 @@ std::unique_ptr<CPUBuffer> convert_audio(Frames& frames) {
   auto buffer = std::make_unique<CPUBuffer>(
       planar ? std::vector<int64_t>{channels, samples} : std::vector<int64_t>{samples, channels},
       dtype);
-  uint8_t* out = buffer->data();
-  size_t offset = 0;  // in samples
+  int64_t offset = 0;  // in samples
   for (auto& frame : frames.frames) {
-    const size_t n = static_cast<size_t>(frame->nb_samples);
-    if (planar) {
-      for (int64_t c = 0; c < channels; ++c) {
-        std::memcpy(out + (c * samples + offset) * item, frame->extended_data[c], n * item);
-      }
-    } else {
-      std::memcpy(out + offset * channels * item, frame->data[0], n * channels * item);
-    }
-    offset += n;
+    copy_samples(frame.get(), buffer->data(), samples * item, offset);
+    offset += frame->nb_samples;
     frame.reset();
   }
   return buffer;
 }
 
 }  // namespace
+
+void copy_samples(const AVFrame* frame, uint8_t* dst, size_t row_bytes, int64_t offset) {
+  const auto fmt = static_cast<AVSampleFormat>(frame->format);
+  const size_t item = static_cast<size_t>(av_get_bytes_per_sample(fmt));
+  const size_t channels = static_cast<size_t>(frame->ch_layout.nb_channels);
+  const size_t n = static_cast<size_t>(frame->nb_samples);
+  const size_t start = static_cast<size_t>(offset);
+  if (av_sample_fmt_is_planar(fmt)) {
+    for (size_t c = 0; c < channels; ++c) {
+      std::memcpy(dst + c * row_bytes + start * item, frame->extended_data[c], n * item);
+    }
+  } else {
+    std::memcpy(dst + start * channels * item, frame->data[0], n * channels * item);
+  }
+}
 
 DType sample_dtype(AVSampleFormat fmt) {
   switch (av_get_packed_sample_fmt(fmt)) {

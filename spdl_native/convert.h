@@ -28,6 +28,10 @@ std::unique_ptr<CPUBuffer> convert_frames(Frames& frames);
 // The element type of a sample format (planar or packed); throws for others.
 DType sample_dtype(AVSampleFormat fmt);
 
+// Copies `frame`'s samples to sample `offset` of `dst`: for planar formats, one row
+// per channel, `row_bytes` apart; for packed ones, interleaved in one row.
+void copy_samples(const AVFrame* frame, uint8_t* dst, size_t row_bytes, int64_t offset);
+
 // A list of single images -> one (B, ...) batch; all must share size and format.
 std::unique_ptr<CPUBuffer> convert_image_batch(const std::vector<Frames*>& batch);
 

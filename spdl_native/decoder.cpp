@@ -226,8 +226,13 @@ void run_decoder(const Packets& packets, const DecodeConfig& config, const Cance
                    (packets.window ? " in the requested window." : "."));
 }
 
-// Seconds of audio the packets hold, from their durations (capped by the
-// window); 0 when they do not say.
+// `seconds` of audio, capped by the length of the packets' window.
+double within_window(const Packets& packets, double seconds) {
+  return packets.window ? std::min(seconds, packets.window->second - packets.window->first)
+                        : seconds;
+}
+
+// Seconds of audio the packets hold, from their durations; 0 when they do not say.
 double packets_seconds(const Packets& packets) {
   int64_t duration = 0;
   for (const auto& packet : packets.packets) {
@@ -258,8 +263,7 @@ class AudioWriter {
     }
     if (!planar_) {
       buffer_->resize_leading_dim(count_ + n);
-      std::memcpy(buffer_->data() + count_ * channels_ * item_, frame->data[0],
-                  n * channels_ * item_);
+      copy_samples(frame, buffer_->data(), 0, count_);
       count_ += n;
       return true;
     }
@@ -273,10 +277,7 @@ class AudioWriter {
       buffer_ = std::move(bigger);
       capacity_ = grown;
     }
-    for (int64_t c = 0; c < channels_; ++c) {
-      std::memcpy(buffer_->data() + (c * capacity_ + count_) * item_, frame->extended_data[c],
-                  n * item_);
-    }
+    copy_samples(frame, buffer_->data(), capacity_ * item_, count_);
     count_ += n;
     return true;
   }
@@ -304,10 +305,7 @@ class AudioWriter {
     dtype_ = sample_dtype(static_cast<AVSampleFormat>(format_));
     item_ = itemsize(dtype_);
     // A little more than needed is cheap: untouched pages cost no memory.
-    double seconds = seconds_;
-    if (header_.window) {
-      seconds = std::min(seconds, header_.window->second - header_.window->first);
-    }
+    const double seconds = within_window(header_, seconds_);
     const int64_t frame_samples = std::max(frame->nb_samples, 1);
     capacity_ = seconds > 0 ? static_cast<int64_t>(seconds * frame->sample_rate)
                             : std::max<int64_t>(fallback_frames_, 64) * frame_samples;
@@ -439,11 +437,7 @@ std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfi
   }
   std::optional<AudioChunks> chunks;
   if (packets.media_type == MediaType::Audio) {
-    double seconds = packets_seconds(packets);
-    if (packets.window) {
-      seconds = std::min(seconds, packets.window->second - packets.window->first);
-    }
-    chunks.emplace(result->frames, seconds, packets.src);
+    chunks.emplace(result->frames, within_window(packets, packets_seconds(packets)), packets.src);
   }
   FrameRouter* router_ptr = nullptr;
   FrameRouter router(packets, config, [&](AVFrame* frame) {
