@@ -217,8 +217,18 @@ def compute_targets(res: Results, w2_output_bytes: int) -> list[Target]:
                 1.3,
                 t,
             ),
+            # Not spdl: the C floor spdl-windows decodes on, without its conversion.
+            _ratio_target(
+                res,
+                "W3 ceiling: ffmpeg-c (C, no conversion) / best of decord, pyav",
+                "w3_clips",
+                "ffmpeg-c",
+                ["decord", "pyav"],
+                1.3,
+                t,
+            ),
             _ratio_target(res, "W4 spdl / torchcodec", "w4_audio", "spdl", ["torchcodec"], 2.0, t),
-            # Not spdl: the C floor both decode on; below 2.0 no system-FFmpeg loader can meet W4.
+            # Not spdl: the C floor spdl and torchcodec decode on; below 2.0 none can meet W4.
             _ratio_target(
                 res,
                 "W4 ceiling: ffmpeg-c (C, no output) / torchcodec",

@@ -29,6 +29,11 @@ Backends:
   thread, ``get_frames_in_range`` with the window's frame indices
   (``get_frames_played_in_range`` would add the frame whose display straddles ``s``).
 
+* ``ffmpeg-c`` (a reference, not a peer): ``ffmpeg_floor.c`` (``_floor.py``) decodes the
+  windows' frames from C with the system FFmpeg the way spdl-windows does (one pass,
+  non-reference frames outside the windows skipped) and converts none of them: the
+  most spdl's native core can reach on this workload.
+
 PyAV, decord and torchcodec keep one open decoder per worker thread; spdl opens the
 source per window (its per-call API), so it pays the container parsing each time;
 spdl-windows opens it once per clip.
@@ -211,6 +216,27 @@ def setup_torchcodec(ctx: Context) -> Run:
     return _windows_round(ctx, load_window)
 
 
+def setup_ffmpeg_c(ctx: Context) -> Run:
+    import _floor
+
+    path = clip_path()
+    pool = make_pool(ctx.threads)
+
+    def load_clip(_: int) -> int:
+        frames = _floor.decode_windows(path, WINDOWS)
+        if frames != NUM_WINDOWS * FRAMES_PER_WINDOW:
+            raise RuntimeError(f"expected {NUM_WINDOWS * FRAMES_PER_WINDOW} frames, got {frames}")
+        return NUM_WINDOWS
+
+    load_clip(0)
+
+    def run() -> int:
+        return sum(pool_map(pool, load_clip, range(ctx.threads)))
+
+    run.info = {"libavcodec": _floor.libavcodec_version()}  # type: ignore[attr-defined]
+    return run
+
+
 BACKENDS = (
     Backend(
         "spdl",
@@ -248,6 +274,12 @@ BACKENDS = (
         "VideoDecoder(Resize 224) per worker, get_frames_in_range(window indices)",
         setup_torchcodec,
         "torchcodec",
+    ),
+    Backend(
+        "ffmpeg-c",
+        "reference: the windows' frames decoded from C with the system FFmpeg, not converted",
+        setup_ffmpeg_c,
+        "ffmpeg-c",
     ),
 )
 

@@ -13,7 +13,7 @@ Backends:
   ``(channels, samples)``).
 * ``pyav``: ``av.open`` + ``frame.to_ndarray()`` per frame (fltp) +
   ``np.concatenate(axis=1)``.
-* ``ffmpeg-c`` (a reference, not a peer): ``ffmpeg_floor.c``, built here against the
+* ``ffmpeg-c`` (a reference, not a peer): ``ffmpeg_floor.c`` (``_floor.py``), built against the
   system FFmpeg and called through ctypes, opens, demuxes and decodes the file from C
   and keeps no samples. spdl's native core and torchcodec decode with that same
   system FFmpeg, so this is the most any of them can reach: the W4 goal needs
@@ -22,14 +22,11 @@ Backends:
 
 from __future__ import annotations
 
-import ctypes
-import shlex
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from _datasets import DATA_DIR, AudioSpec, ensure_audio
+from _datasets import AudioSpec, ensure_audio
 from _harness import Backend, Context, Run, Workload, main, make_pool, pool_map
 
 SPEC = AudioSpec()
@@ -112,40 +109,15 @@ def setup_pyav(ctx: Context) -> Run:
     return _loads_round(ctx, load)
 
 
-def _build_floor() -> ctypes.CDLL:
-    """Compiles ffmpeg_floor.c against the system FFmpeg (pkg-config) and loads it."""
-    source = Path(__file__).resolve().parent / "ffmpeg_floor.c"
-    library = DATA_DIR / "ffmpeg_floor.so"
-    if not library.exists() or library.stat().st_mtime < source.stat().st_mtime:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        flags = subprocess.run(
-            ["pkg-config", "--cflags", "--libs", "libavformat", "libavcodec", "libavutil"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        command = ["cc", "-O2", "-shared", "-fPIC", "-o", str(library), str(source)]
-        subprocess.run(command + shlex.split(flags), check=True, capture_output=True)
-    lib = ctypes.CDLL(str(library))  # CDLL calls release the GIL
-    lib.spdl_floor_decode_audio.restype = ctypes.c_double
-    lib.spdl_floor_decode_audio.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
-    return lib
-
-
 def setup_ffmpeg_c(ctx: Context) -> Run:
-    lib = _build_floor()
+    import _floor
 
     def load(path: str) -> float:
-        error = ctypes.create_string_buffer(256)
-        seconds = lib.spdl_floor_decode_audio(path.encode(), error, len(error))
-        if seconds < 0:
-            raise RuntimeError(f"ffmpeg_floor.c failed on {path}: {error.value.decode()}")
-        channels, samples = SPEC.num_channels, round(seconds * SPEC.sample_rate)
-        return _check((channels, samples), np.dtype(np.float32))
+        samples = round(_floor.decode_audio(path) * SPEC.sample_rate)
+        return _check((SPEC.num_channels, samples), np.dtype(np.float32))
 
     run = _loads_round(ctx, load)
-    v = lib.avcodec_version()  # resolved through the library's own FFmpeg
-    run.info = {"libavcodec": f"{v >> 16}.{(v >> 8) & 0xFF}.{v & 0xFF}"}  # type: ignore[attr-defined]
+    run.info = {"libavcodec": _floor.libavcodec_version()}  # type: ignore[attr-defined]
     return run
 
 
