@@ -269,12 +269,13 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Checks Python with ruff (lint + format) and C++ with clang-format."""
+    """Checks Python with ruff (lint + format), and C++ and the benchmarks' C with clang-format."""
     session.install("ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     native = ROOT / "spdl_native"
     sources = sorted(str(p) for ext in ("h", "cpp") for p in native.rglob(f"*.{ext}"))
+    sources += sorted(str(p) for p in (ROOT / "benchmarks").glob("*.c"))
     if not sources:
         session.log("no C++ sources under spdl_native/ to check")
         return
