@@ -42,17 +42,17 @@ AudioChunks::AudioChunks(std::vector<ffmpeg::FramePtr>& out, double expected_sec
                          std::string src)
     : out_(out), expected_seconds_(expected_seconds), src_(std::move(src)) {}
 
-bool AudioChunks::continues(const AVFrame* frame, Rational time_base) const {
+bool AudioChunks::continues(const AVFrame* frame) const {
   if (!same_layout(chunk_.get(), frame) || filled_ + frame->nb_samples > capacity_) {
     return false;
   }
   if (chunk_->pts == AV_NOPTS_VALUE) {
     return frame->pts == AV_NOPTS_VALUE;  // a chunk with a time starts at the first frame with one
   }
-  if (frame->pts == AV_NOPTS_VALUE || time_base.first <= 0 || frame->sample_rate <= 0) {
+  const AVRational tb = frame->time_base;
+  if (frame->pts == AV_NOPTS_VALUE || tb.num <= 0 || tb.den <= 0 || frame->sample_rate <= 0) {
     return true;
   }
-  const AVRational tb{time_base.first, time_base.second};
   const int64_t expected =
       chunk_->pts + av_rescale_q(filled_, AVRational{1, frame->sample_rate}, tb);
   // Containers round timestamps to their time base: allow a tick, or a sample.
@@ -114,12 +114,12 @@ void AudioChunks::start(const AVFrame* frame) {
   filled_ = 0;
 }
 
-void AudioChunks::add(const AVFrame* frame, Rational time_base) {
+void AudioChunks::add(const AVFrame* frame) {
   const int64_t n = frame->nb_samples;
   if (n <= 0) {
     return;
   }
-  if (chunk_ && !continues(frame, time_base)) {
+  if (chunk_ && !continues(frame)) {
     finish();
   }
   if (!chunk_) {

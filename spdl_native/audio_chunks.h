@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "ffmpeg/wrappers.h"
-#include "packets.h"
 
 namespace spdl {
 
@@ -22,14 +21,14 @@ class AudioChunks {
   // names the source in errors.
   AudioChunks(std::vector<ffmpeg::FramePtr>& out, double expected_seconds, std::string src);
 
-  // Copies `frame`'s samples; `time_base`: the frame's, to tell a gap in the
-  // timestamps (a new chunk starts there, so each chunk's pts stays true).
-  void add(const AVFrame* frame, Rational time_base);
+  // Copies `frame`'s samples. Its pts and time_base tell a gap in the timestamps:
+  // a new chunk starts there, so each chunk's pts stays true.
+  void add(const AVFrame* frame);
   // Appends the open chunk.
   void finish();
 
  private:
-  bool continues(const AVFrame* frame, Rational time_base) const;
+  bool continues(const AVFrame* frame) const;
   // Samples per channel for the chunk `frame` starts.
   int64_t chunk_capacity(const AVFrame* frame) const;
   void start(const AVFrame* frame);

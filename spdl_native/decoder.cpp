@@ -50,8 +50,9 @@ void copy_extradata(AVCodecContext* ctx, const std::string& extradata) {
 }
 
 // Routes decoded frames through the filter graph (when one is requested) to
-// `emit`, which takes the frame's data. The graph is (re)built from the actual
-// decoded frames, so it always matches the decoder's output.
+// `emit`, which takes the frame's data; each emitted frame's time_base is set to
+// that of its pts. The graph is (re)built from the actual decoded frames, so it
+// always matches the decoder's output.
 class FrameRouter {
  public:
   using Emit = std::function<bool(AVFrame*)>;  // returns false once no more frames are wanted
@@ -66,7 +67,7 @@ class FrameRouter {
   bool add(AVFrame* frame) {
     frame->pts = frame->best_effort_timestamp;
     if (config_.filter_desc.empty()) {
-      return emit_(frame);
+      return emit(frame, packets_.time_base);
     }
     if (graph_ && !graph_->accepts(frame)) {
       drain(/*flush=*/true);  // the stream changed size or format mid-way
@@ -78,7 +79,7 @@ class FrameRouter {
       output_time_base_ = graph_->output_time_base();
     }
     if (graph_->is_identity()) {
-      return emit_(frame);  // a no-op format filter would only cost a copy per frame
+      return emit(frame, packets_.time_base);  // a no-op format filter would only cost a copy
     }
     graph_->push(frame);
     return drain(/*flush=*/false) && !graph_->finished();
@@ -91,16 +92,19 @@ class FrameRouter {
   }
 
   Rational output_time_base() const { return output_time_base_; }
-  // The time base of the frames emitted so far.
-  Rational time_base() const { return graph_ ? output_time_base_ : packets_.time_base; }
 
  private:
+  bool emit(AVFrame* frame, Rational time_base) {
+    frame->time_base = AVRational{time_base.first, time_base.second};
+    return emit_(frame);
+  }
+
   bool drain(bool flush) {
     if (flush && !graph_->finished()) {
       graph_->push(nullptr);
     }
     while (graph_->pull(pulled_.get())) {
-      const bool more = emit_(pulled_.get());
+      const bool more = emit(pulled_.get(), output_time_base_);
       av_frame_unref(pulled_.get());
       if (!more) {
         return false;
@@ -439,10 +443,9 @@ std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfi
   if (packets.media_type == MediaType::Audio) {
     chunks.emplace(result->frames, within_window(packets, packets_seconds(packets)), packets.src);
   }
-  FrameRouter* router_ptr = nullptr;
   FrameRouter router(packets, config, [&](AVFrame* frame) {
     if (chunks) {
-      chunks->add(frame, router_ptr->time_base());
+      chunks->add(frame);
     } else if (writer) {
       result->frames.push_back(writer->to_frame(frame));
     } else {
@@ -451,7 +454,6 @@ std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfi
     }
     return !single;
   });
-  router_ptr = &router;
   run_decoder(packets, output ? with_output_hints(config, *output) : config, cancel, router);
   if (chunks) {
     chunks->finish();

@@ -101,9 +101,7 @@ std::unique_ptr<Frames> Frames::image_at(int64_t index) const {
 
 std::string Frames::repr() const {
   // Concatenation rather than iostreams (see Packets::repr).
-  std::string s = media_type == MediaType::Image   ? "ImageFrames"
-                  : media_type == MediaType::Audio ? "AudioFrames"
-                                                   : "VideoFrames";
+  std::string s = class_name(media_type, "Frames");
   s += "(src=\"" + src + "\", num_frames=" + std::to_string(size());
   if (media_type == MediaType::Audio) {
     s += ", sample_fmt=\"" + format_name() + "\", sample_rate=" + std::to_string(sample_rate()) +

@@ -19,6 +19,13 @@ const char* to_string(MediaType type) {
   return "unknown";
 }
 
+std::string class_name(MediaType type, const char* kind) {
+  const char* prefix = type == MediaType::Image   ? "Image"
+                       : type == MediaType::Audio ? "Audio"
+                                                  : "Video";
+  return std::string(prefix) + kind;
+}
+
 Packets::Packets(MediaType type, std::string src_, CodecParams params_, Rational time_base_)
     : media_type(type), src(std::move(src_)), params(std::move(params_)), time_base(time_base_) {
   if (time_base.first <= 0 || time_base.second <= 0) {
@@ -100,9 +107,7 @@ std::string format_seconds(double value) {
 std::string Packets::repr() const {
   // Concatenation rather than iostreams: no locale is involved, which a module
   // linked with a static libstdc++ cannot share with the process's libstdc++.
-  std::string s = media_type == MediaType::Image   ? "ImagePackets"
-                  : media_type == MediaType::Audio ? "AudioPackets"
-                                                   : "VideoPackets";
+  std::string s = class_name(media_type, "Packets");
   s += "(src=\"" + src + "\", codec=\"" + params.codec_name + "\"";
   if (media_type == MediaType::Audio) {
     s += ", sample_rate=" + std::to_string(params.sample_rate) +

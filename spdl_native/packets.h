@@ -14,6 +14,8 @@ namespace spdl {
 enum class MediaType { Image, Audio, Video };
 
 const char* to_string(MediaType type);
+// The Python class of `kind` ("Packets", "Frames") for `type`: "AudioPackets" ...
+std::string class_name(MediaType type, const char* kind);
 
 using Rational = std::pair<int, int>;
 
