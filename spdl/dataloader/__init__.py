@@ -1,0 +1,14 @@
+"""A drop-in for torch's ``DataLoader`` built on :mod:`spdl.pipeline`, with rank-aware,
+resumable samplers and ready-made media loaders.
+"""
+
+from spdl.dataloader._sampler import RandomSampler, Sampler, SequentialSampler
+from spdl.dataloader._source import MapSource, Sample
+
+__all__ = [
+    "MapSource",
+    "RandomSampler",
+    "Sample",
+    "Sampler",
+    "SequentialSampler",
+]

@@ -1,0 +1,298 @@
+"""Rank-aware, resumable samplers: which dataset indices this rank reads in an epoch.
+
+Every rank computes the same permutation of ``range(num_items)`` for an epoch (from the
+seed and the epoch only), brings it to a multiple of the world size (``uneven="pad"``
+repeats its first items, ``"drop"`` cuts its tail) and takes every ``world_size``-th
+item starting at its rank. So the ranks' shares are disjoint except for the padding,
+together they cover the dataset, and each rank gets the same number of items: no rank
+runs short of batches and leaves the others waiting in a collective.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+Uneven = Literal["pad", "drop"]
+_UNEVEN = ("pad", "drop")
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """What :class:`~spdl.dataloader.MapSource` needs from a sampler.
+
+    :class:`RandomSampler` and :class:`SequentialSampler` implement it; any object with
+    these members can stand in for them.
+    """
+
+    def __iter__(self) -> Iterator[int]: ...
+
+    def __len__(self) -> int: ...
+
+    @property
+    def epoch(self) -> int: ...
+
+    def set_epoch(self, epoch: int) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def _default_rank_and_world_size() -> tuple[int, int]:
+    """``(rank, world_size)`` of the initialised torch.distributed process group, else (0, 1).
+
+    torch is not imported here: a process group can only exist once the program has
+    imported ``torch.distributed`` itself.
+    """
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+class _ShardedSampler:
+    """Shared logic of the samplers: shard an epoch's permutation across ranks."""
+
+    def __init__(
+        self, num_items: int, *, rank: int | None, world_size: int | None, uneven: Uneven
+    ) -> None:
+        self._num_items = _check_int("num_items", num_items, 1)
+        if uneven not in _UNEVEN:
+            raise ValueError(f"uneven must be 'pad' or 'drop', got {uneven!r}")
+        default_rank, default_world_size = _default_rank_and_world_size()
+        rank = default_rank if rank is None else rank
+        world_size = default_world_size if world_size is None else world_size
+        self._world_size = _check_int("world_size", world_size, 1)
+        self._rank = _check_int("rank", rank, 0)
+        if self._rank >= self._world_size:
+            raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
+        if uneven == "drop" and self._num_items < self._world_size:
+            raise ValueError(
+                f"uneven='drop' leaves no items: num_items={num_items} is smaller than "
+                f"world_size={world_size}; use uneven='pad'"
+            )
+        self._uneven: Uneven = uneven
+        self._epoch = 0
+
+    def _permutation(self, epoch: int) -> list[int]:
+        raise NotImplementedError
+
+    @property
+    def num_items(self) -> int:
+        """The dataset size the sampler draws indices from."""
+        return self._num_items
+
+    @property
+    def rank(self) -> int:
+        """This process's rank."""
+        return self._rank
+
+    @property
+    def world_size(self) -> int:
+        """The number of ranks sharing the dataset."""
+        return self._world_size
+
+    @property
+    def uneven(self) -> Uneven:
+        """``"pad"`` or ``"drop"``: how a dataset that does not divide evenly is shared."""
+        return self._uneven
+
+    @property
+    def epoch(self) -> int:
+        """The epoch whose indices the next iteration yields."""
+        return self._epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """Selects the epoch (and so the permutation) of the next iteration.
+
+        Args:
+            epoch: A non-negative epoch number; every rank must use the same one.
+
+        Raises:
+            TypeError: If ``epoch`` is not an int.
+            ValueError: If ``epoch`` is negative.
+        """
+        self._epoch = _check_int("epoch", epoch, 0)
+
+    def __len__(self) -> int:
+        """The number of indices this rank gets per epoch (the same on every rank)."""
+        if self._uneven == "pad":
+            return -(-self._num_items // self._world_size)
+        return self._num_items // self._world_size
+
+    def indices(self, epoch: int | None = None) -> list[int]:
+        """This rank's indices for an epoch, in order.
+
+        Args:
+            epoch: The epoch; ``None`` means :attr:`epoch`.
+
+        Returns:
+            ``len(self)`` indices into the dataset.
+        """
+        epoch = self._epoch if epoch is None else _check_int("epoch", epoch, 0)
+        order = self._permutation(epoch)
+        total = len(self) * self._world_size
+        if total > len(order):  # "pad": repeat the permutation from its start
+            repeats = -(-total // len(order))
+            order = (order * repeats)[:total]
+        return order[self._rank : total : self._world_size]
+
+    def __iter__(self) -> Iterator[int]:
+        """Yields this rank's indices for :attr:`epoch` (fixed when iteration starts)."""
+        return iter(self.indices())
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sampler's configuration and epoch, as plain data (JSON- and torch.save-able)."""
+        return {
+            "epoch": self._epoch,
+            "num_items": self._num_items,
+            "rank": self._rank,
+            "world_size": self._world_size,
+            "uneven": self._uneven,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores the epoch from :meth:`state_dict`'s output.
+
+        Args:
+            state: A state saved by a sampler with the same configuration.
+
+        Raises:
+            ValueError: If the state was saved with another configuration (dataset size,
+                rank, world size, seed, …) or lacks a key.
+        """
+        mine = self.state_dict()
+        missing = sorted(set(mine) - set(state))
+        if missing:
+            raise ValueError(f"{type(self).__name__} state lacks {missing}: {state!r}")
+        for key, value in mine.items():
+            if key != "epoch" and state[key] != value:
+                raise ValueError(
+                    f"{type(self).__name__} state was saved with {key}={state[key]!r}, "
+                    f"but this sampler has {key}={value!r}"
+                )
+        self.set_epoch(state["epoch"])
+
+    def __repr__(self) -> str:
+        options = ", ".join(f"{key}={value!r}" for key, value in self.state_dict().items())
+        return f"{type(self).__name__}({options})"
+
+
+class RandomSampler(_ShardedSampler):
+    """Shuffles the dataset anew each epoch and gives each rank its share.
+
+    The permutation depends only on ``seed`` and the epoch, so it is the same on every
+    rank and in every run: after a restart, the same (seed, epoch) gives the same order.
+
+    Args:
+        num_items: The dataset size; indices are ``0 .. num_items - 1``.
+        seed: The shuffle seed; every rank must use the same one.
+        rank: This process's rank; defaults to ``torch.distributed.get_rank()`` when a
+            process group is initialised, else 0.
+        world_size: The number of ranks; defaults to
+            ``torch.distributed.get_world_size()`` when a process group is initialised,
+            else 1.
+        uneven: When ``num_items`` does not divide by ``world_size``: ``"pad"`` repeats
+            items from the start of the epoch's permutation so each rank gets
+            ``ceil(num_items / world_size)`` items; ``"drop"`` leaves out the
+            permutation's last items so each gets ``floor(num_items / world_size)``.
+
+    Raises:
+        TypeError: If a count is not an int.
+        ValueError: If ``num_items < 1``, ``rank`` is outside ``[0, world_size)``,
+            ``uneven`` is unknown, or ``"drop"`` would leave a rank no items.
+
+    Example:
+        >>> from spdl.dataloader import RandomSampler
+        >>> sampler = RandomSampler(10, seed=0, rank=1, world_size=3)
+        >>> len(sampler)  # ceil(10 / 3): one item is a repeat
+        4
+        >>> first = list(sampler)
+        >>> sampler.set_epoch(1)
+        >>> first != list(sampler)  # a new order each epoch
+        True
+    """
+
+    def __init__(
+        self,
+        num_items: int,
+        *,
+        seed: int = 0,
+        rank: int | None = None,
+        world_size: int | None = None,
+        uneven: Uneven = "pad",
+    ) -> None:
+        super().__init__(num_items, rank=rank, world_size=world_size, uneven=uneven)
+        self._seed = _check_int("seed", seed, 0)
+
+    @property
+    def seed(self) -> int:
+        """The shuffle seed."""
+        return self._seed
+
+    def _permutation(self, epoch: int) -> list[int]:
+        # SeedSequence mixes (seed, epoch) into independent streams: epoch e of seed s
+        # is not epoch e + 1 of seed s - 1.
+        generator = np.random.Generator(np.random.PCG64([self._seed, epoch]))
+        return generator.permutation(self._num_items).tolist()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sampler's configuration, seed and epoch, as plain data."""
+        return {**super().state_dict(), "seed": self._seed}
+
+
+class SequentialSampler(_ShardedSampler):
+    """Gives each rank its share of the dataset in index order (the same every epoch).
+
+    Rank ``r`` gets indices ``r, r + world_size, r + 2 * world_size, …``.
+
+    Args:
+        num_items: The dataset size; indices are ``0 .. num_items - 1``.
+        rank: This process's rank; defaults to ``torch.distributed.get_rank()`` when a
+            process group is initialised, else 0.
+        world_size: The number of ranks; defaults to
+            ``torch.distributed.get_world_size()`` when a process group is initialised,
+            else 1.
+        uneven: ``"pad"`` repeats the first indices so every rank gets
+            ``ceil(num_items / world_size)``; ``"drop"`` leaves out the last ones so
+            every rank gets ``floor(num_items / world_size)``.
+
+    Raises:
+        TypeError: If a count is not an int.
+        ValueError: If ``num_items < 1``, ``rank`` is outside ``[0, world_size)``,
+            ``uneven`` is unknown, or ``"drop"`` would leave a rank no items.
+
+    Example:
+        >>> from spdl.dataloader import SequentialSampler
+        >>> list(SequentialSampler(5, rank=0, world_size=2))  # padded with index 0
+        [0, 2, 4]
+        >>> list(SequentialSampler(5, rank=1, world_size=2))
+        [1, 3, 0]
+        >>> list(SequentialSampler(5, rank=1, world_size=2, uneven="drop"))
+        [1, 3]
+    """
+
+    def __init__(
+        self,
+        num_items: int,
+        *,
+        rank: int | None = None,
+        world_size: int | None = None,
+        uneven: Uneven = "pad",
+    ) -> None:
+        super().__init__(num_items, rank=rank, world_size=world_size, uneven=uneven)
+
+    def _permutation(self, epoch: int) -> list[int]:
+        return list(range(self._num_items))

@@ -1,0 +1,144 @@
+"""``MapSource``: a map-style dataset read in a sampler's order, one ``Sample`` per index."""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterator, Sequence
+from typing import Any, NamedTuple
+
+from spdl.dataloader._sampler import Sampler
+
+
+class Sample(NamedTuple):
+    """One item of a :class:`MapSource`: where it came from and what it is.
+
+    ``index`` and ``epoch`` identify the draw, so a transform can derive its random
+    choices from ``(seed, epoch, index)`` and give the same result whatever the thread
+    timing or the batch the sample lands in.
+
+    Attributes:
+        index: The item's index in the dataset.
+        epoch: The epoch the item was drawn for.
+        data: ``dataset[index]``.
+
+    Example:
+        >>> from spdl.dataloader import Sample
+        >>> Sample(index=3, epoch=0, data="cat.jpg")
+        Sample(index=3, epoch=0, data='cat.jpg')
+    """
+
+    index: int
+    epoch: int
+    data: Any
+
+
+class MapSource:
+    """Reads a map-style dataset (``len`` and ``[index]``) in a sampler's order.
+
+    Iterating yields one :class:`Sample` per index the sampler gives for the current
+    epoch; ``dataset[index]`` is read as the sample is yielded, so keep it cheap (a path
+    and a label) and leave the loading to the DataLoader's preprocessor or aggregator.
+    Epoch and resume state belong to the sampler; these methods delegate to it.
+
+    Args:
+        dataset: The items: anything with ``__len__`` and ``__getitem__(int)``.
+        sampler: Yields the indices to read, e.g. :class:`RandomSampler` or
+            :class:`SequentialSampler` built with ``len(dataset)`` items.
+
+    Raises:
+        ValueError: If the sampler was built for another dataset size.
+
+    Example:
+        >>> from spdl.dataloader import MapSource, SequentialSampler
+        >>> source = MapSource(["a", "b", "c"], SequentialSampler(3, rank=0, world_size=1))
+        >>> [sample.data for sample in source]
+        ['a', 'b', 'c']
+        >>> len(source)
+        3
+    """
+
+    def __init__(self, dataset: Sequence[Any], sampler: Sampler) -> None:
+        num_items = getattr(sampler, "num_items", None)
+        if num_items is not None and num_items != len(dataset):
+            raise ValueError(
+                f"the sampler draws from {num_items} items but the dataset has {len(dataset)}"
+            )
+        self._dataset = dataset
+        self._sampler = sampler
+
+    @property
+    def dataset(self) -> Sequence[Any]:
+        """The dataset items are read from."""
+        return self._dataset
+
+    @property
+    def sampler(self) -> Sampler:
+        """The sampler that orders the items."""
+        return self._sampler
+
+    @property
+    def epoch(self) -> int:
+        """The sampler's epoch: the one the next iteration reads."""
+        return self._sampler.epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """Selects the epoch of the next iteration (see the sampler's ``set_epoch``).
+
+        Args:
+            epoch: The epoch number, the same on every rank.
+        """
+        self._sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        """The number of samples per epoch (the sampler's length)."""
+        return len(self._sampler)
+
+    def __iter__(self) -> Iterator[Sample]:
+        """Yields a :class:`Sample` for each of the epoch's indices."""
+        for _, sample in self.iter_positions():
+            yield sample
+
+    def iter_positions(self, skip: Container[int] = ()) -> Iterator[tuple[int, Sample]]:
+        """Yields ``(position, sample)`` pairs of the current epoch, leaving out ``skip``.
+
+        The position is the sample's place in the epoch's order (0, 1, 2, …); the
+        DataLoader uses it to resume an epoch without reading the items it already
+        delivered. The epoch and its order are fixed when this is called.
+
+        Args:
+            skip: Positions to leave out; their items are not read.
+
+        Returns:
+            An iterator of ``(position, Sample)`` pairs in the epoch's order.
+
+        Example:
+            >>> from spdl.dataloader import MapSource, SequentialSampler
+            >>> source = MapSource("abcd", SequentialSampler(4, rank=0, world_size=1))
+            >>> [(pos, sample.data) for pos, sample in source.iter_positions(skip={0, 2})]
+            [(1, 'b'), (3, 'd')]
+        """
+        epoch = self._sampler.epoch
+        indices = list(self._sampler)
+        return self._read(indices, epoch, skip)
+
+    def _read(
+        self, indices: list[int], epoch: int, skip: Container[int]
+    ) -> Iterator[tuple[int, Sample]]:
+        dataset = self._dataset
+        for position, index in enumerate(indices):
+            if position not in skip:
+                yield position, Sample(index, epoch, dataset[index])
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sampler's state (configuration and epoch), as plain data."""
+        return self._sampler.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores the sampler's state saved by :meth:`state_dict`.
+
+        Args:
+            state: The saved state.
+        """
+        self._sampler.load_state_dict(state)
+
+    def __repr__(self) -> str:
+        return f"MapSource(<{len(self._dataset)} items>, {self._sampler!r})"
