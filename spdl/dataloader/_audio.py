@@ -1,0 +1,192 @@
+"""Fixed-length audio clips, batched: an aggregator for the DataLoader."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import av
+import numpy as np
+
+import spdl.io
+
+from ._image import (
+    _STREAM_OFFSET,
+    _import_torch,
+    describe,
+    sample_seed,
+    uniform,
+    unpack_item,
+)
+from ._video import _OFFSETS, Offset, open_header
+
+__all__ = ["AudioClipLoader"]
+
+_LG = logging.getLogger("spdl.dataloader")
+
+
+def _duration(src: Any) -> float | None:
+    """Seconds of the first audio stream according to the header, or None if it does not say."""
+    with open_header(src) as container:
+        if not container.streams.audio:
+            raise ValueError(f"{describe(src)} holds no audio stream.")
+        stream = container.streams.audio[0]
+        if stream.duration:
+            return float(stream.duration * stream.time_base)
+        return container.duration / av.time_base if container.duration else None
+
+
+class AudioClipLoader:
+    """Loads a fixed-length clip of each audio file, resampled and remixed, as one batch.
+
+    Each item (a path or bytes, a ``(source, label)`` pair, or a ``Sample`` whose
+    data is one of those) gives one clip of exactly
+    ``num_samples = round(duration * sample_rate)`` samples of ``num_channels``
+    channels, float32 (FFmpeg resamples to ``sample_rate`` and up- or down-mixes to
+    ``num_channels``). The clip starts where ``offset`` says:
+
+    - ``"random"``: uniformly in ``[0, length - duration]`` seconds, drawn from
+      ``sample_seed(seed, epoch, index)`` (the same for the same sample and epoch,
+      whatever the batch or the thread; other epochs differ);
+    - ``"center"``: the middle ``duration`` seconds;
+    - ``"start"``: the first ``duration`` seconds.
+
+    Audio shorter than ``duration`` is padded with zeros at the end; a decode that
+    comes out a few samples longer (codec padding) is cut. The length comes from
+    the container's header, read with PyAV; a file whose header does not give it
+    is read from the start. Only the window is decoded
+    (:func:`spdl.io.load_audio` with ``timestamp``).
+
+    Called with a list of items it returns ``(waveforms, labels)``;
+    :meth:`load_clip` loads one clip.
+
+    Args:
+        duration: Clip length in seconds.
+        sample_rate: Output sample rate in Hz.
+        num_channels: Output channel count.
+        offset: ``"random"``, ``"center"`` or ``"start"`` (see above).
+        seed: Seed of the random offsets.
+        strict: Raise on the first file that fails to load; if ``False`` (the
+            default), drop it and its label (the error is logged), so a batch may
+            be shorter than its item list, or empty.
+        to_torch: Return torch tensors (``torch`` is imported when the loader is
+            created); ``False`` returns numpy arrays.
+
+    Returns (when called):
+        ``(waveforms, labels)``: ``waveforms`` float32 ``(B, num_channels, num_samples)``;
+        ``labels`` int64 ``(B,)`` (``-1`` for items without a label).
+
+    Raises:
+        ValueError: An argument has an invalid value.
+
+    Example:
+        >>> from spdl.dataloader import AudioClipLoader
+        >>> loader = AudioClipLoader(1.5, 8000, 1)
+        >>> waveforms, labels = loader([("speech.wav", 0), ("speech.wav", 1)])
+        >>> waveforms.shape, waveforms.dtype, labels.tolist()
+        (torch.Size([2, 1, 12000]), torch.float32, [0, 1])
+    """
+
+    def __init__(
+        self,
+        duration: float,
+        sample_rate: int,
+        num_channels: int,
+        *,
+        offset: Offset = "random",
+        seed: int = 0,
+        strict: bool = False,
+        to_torch: bool = True,
+    ) -> None:
+        if not isinstance(duration, int | float) or not duration > 0:
+            raise ValueError(f"`duration` must be a positive number of seconds, got {duration!r}.")
+        for name, value in (("sample_rate", sample_rate), ("num_channels", num_channels)):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
+        if offset not in _OFFSETS:
+            raise ValueError(f"`offset` must be one of {_OFFSETS}, got {offset!r}.")
+        if not isinstance(seed, int):
+            raise TypeError(f"`seed` must be an int, got {type(seed).__name__}.")
+        self.duration = float(duration)
+        self.sample_rate = sample_rate
+        self.num_channels = num_channels
+        self.num_samples = round(self.duration * sample_rate)
+        if self.num_samples < 1:
+            raise ValueError(f"`duration` * `sample_rate` is under one sample: {duration!r}.")
+        self.offset = offset
+        self.seed = seed
+        self.strict = bool(strict)
+        self._torch = _import_torch() if to_torch else None
+
+    def _start(self, length: float | None, epoch: int, index: int) -> float:
+        spare = max(length - self.duration, 0.0) if length is not None else 0.0
+        if self.offset == "start":
+            return 0.0
+        if self.offset == "center":
+            return spare / 2
+        return uniform(sample_seed(self.seed, epoch, index), _STREAM_OFFSET) * spare
+
+    def _load_into(self, out: np.ndarray, src: Any, epoch: int, index: int) -> None:
+        start = self._start(_duration(src), epoch, index)
+        buffer = spdl.io.load_audio(
+            src,
+            timestamp=(start, start + self.duration),
+            sample_rate=self.sample_rate,
+            num_channels=self.num_channels,
+            sample_fmt="fltp",
+        )
+        samples = spdl.io.to_numpy(buffer)[:, : self.num_samples]
+        out[:, : samples.shape[1]] = samples
+        out[:, samples.shape[1] :] = 0.0
+
+    def load_clip(self, item: Any) -> np.ndarray:
+        """Loads the clip of one item.
+
+        Args:
+            item: A source, a ``(source, label)`` pair or a ``Sample``.
+
+        Returns:
+            float32 ``(num_channels, num_samples)``.
+
+        Raises:
+            spdl.io.MediaError: The audio cannot be decoded.
+            FileNotFoundError: A path that does not exist.
+
+        Example:
+            >>> from spdl.dataloader import AudioClipLoader
+            >>> loader = AudioClipLoader(0.5, 16000, 2, offset="start")
+            >>> loader.load_clip("speech.wav").shape
+            (2, 8000)
+        """
+        src, _, epoch, index = unpack_item(item)
+        out = np.empty((self.num_channels, self.num_samples), np.float32)
+        self._load_into(out, src, epoch, index)
+        return out
+
+    def __call__(self, items: Sequence[Any]) -> tuple[Any, Any]:
+        if not items:
+            raise ValueError("AudioClipLoader: the batch holds no item.")
+        waveforms = np.empty((len(items), self.num_channels, self.num_samples), np.float32)
+        labels = []
+        for item in items:
+            src, label, epoch, index = unpack_item(item)
+            try:
+                self._load_into(waveforms[len(labels)], src, epoch, index)
+            except Exception as error:
+                if self.strict:
+                    raise
+                _LG.warning("AudioClipLoader: dropped audio %s: %s", describe(src), error)
+                continue
+            labels.append(label)
+        waveforms = waveforms[: len(labels)]
+        labels_array = np.asarray(labels, dtype=np.int64)
+        if self._torch is not None:
+            return self._torch.from_numpy(waveforms), self._torch.from_numpy(labels_array)
+        return waveforms, labels_array
+
+    def __repr__(self) -> str:
+        return (
+            f"AudioClipLoader(duration={self.duration}, sample_rate={self.sample_rate}, "
+            f"num_channels={self.num_channels}, offset={self.offset!r}, strict={self.strict})"
+        )

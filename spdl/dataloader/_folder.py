@@ -1,0 +1,113 @@
+"""A dataset of images laid out in one sub-folder per class."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import overload
+
+__all__ = ["IMAGE_EXTENSIONS", "ImageFolder"]
+
+# Still-image formats that spdl.io decodes natively in one batch call.
+IMAGE_EXTENSIONS: tuple[str, ...] = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+
+
+class ImageFolder(Sequence[tuple[str, int]]):
+    """Images in one sub-folder per class, as ``(path, label)`` pairs.
+
+    The layout is torchvision's ``ImageFolder``: each directory directly under
+    ``root`` is a class; the class names, sorted, get the labels ``0, 1, …``; every
+    file below a class directory (searched recursively, symbolic links followed)
+    whose extension is one of ``extensions`` (case-insensitive) is a sample of that
+    class. Samples are sorted by class, then by path, so the order is the same on
+    every machine and every rank.
+
+    Args:
+        root: The directory holding the class directories.
+        extensions: File extensions (with the dot) that count as images.
+        allow_empty: If ``False`` (the default), a class directory without any
+            image is an error; if ``True``, such a class keeps its label but has no sample.
+
+    Raises:
+        FileNotFoundError: ``root`` does not exist, holds no class directory, or a
+            class holds no image (unless ``allow_empty``).
+        NotADirectoryError: ``root`` is not a directory.
+
+    Example:
+        >>> from spdl.dataloader import ImageFolder
+        >>> dataset = ImageFolder("train")
+        >>> dataset.classes
+        ['cat', 'dog']
+        >>> len(dataset), dataset[0]
+        (3, ('train/cat/1.jpg', 0))
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        extensions: Iterable[str] = IMAGE_EXTENSIONS,
+        allow_empty: bool = False,
+    ) -> None:
+        self.root = os.fspath(root)
+        self.extensions = tuple(ext.lower() for ext in extensions)
+        if not self.root or not os.path.exists(self.root):
+            raise FileNotFoundError(
+                f"ImageFolder: the root directory {self.root!r} does not exist."
+            )
+        if not os.path.isdir(self.root):
+            raise NotADirectoryError(f"ImageFolder: the root {self.root!r} is not a directory.")
+        with os.scandir(self.root) as entries:
+            self.classes: list[str] = sorted(entry.name for entry in entries if entry.is_dir())
+        if not self.classes:
+            raise FileNotFoundError(
+                f"ImageFolder: {self.root!r} holds no class directory (expected one "
+                "sub-directory per class)."
+            )
+        self.class_to_idx: dict[str, int] = {name: i for i, name in enumerate(self.classes)}
+        self.samples: list[tuple[str, int]] = []
+        empty = []
+        for label, name in enumerate(self.classes):
+            paths = self._images_in(os.path.join(self.root, name))
+            if not paths:
+                empty.append(name)
+            self.samples.extend((path, label) for path in paths)
+        if empty and not allow_empty:
+            raise FileNotFoundError(
+                f"ImageFolder: no image with an extension in {self.extensions} in the class "
+                f"director{'y' if len(empty) == 1 else 'ies'} {empty} of {self.root!r}."
+            )
+
+    def _images_in(self, directory: str) -> list[str]:
+        paths = []
+        for parent, dirs, files in os.walk(directory, followlinks=True):
+            dirs.sort()
+            paths.extend(
+                os.path.join(parent, file)
+                for file in files
+                if os.path.splitext(file)[1].lower() in self.extensions
+            )
+        return sorted(paths)
+
+    @property
+    def targets(self) -> list[int]:
+        """The label of every sample, in order."""
+        return [label for _, label in self.samples]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, int]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[str, int]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[str, int] | list[tuple[str, int]]:
+        return self.samples[index]
+
+    def __repr__(self) -> str:
+        return (
+            f"ImageFolder(root={self.root!r}, classes={len(self.classes)}, "
+            f"samples={len(self.samples)})"
+        )

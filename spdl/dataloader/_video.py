@@ -1,0 +1,226 @@
+"""Fixed-length video clips, batched: an aggregator for the DataLoader."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+import av
+import numpy as np
+
+import spdl.io
+
+from ._image import (
+    _STREAM_OFFSET,
+    _import_torch,
+    describe,
+    sample_seed,
+    uniform,
+    unpack_item,
+)
+
+__all__ = ["VideoClipLoader", "open_header"]
+
+_LG = logging.getLogger("spdl.dataloader")
+
+Offset = Literal["random", "center", "start"]
+_OFFSETS = ("random", "center", "start")
+
+
+@contextlib.contextmanager
+def open_header(src: Any) -> Iterator[Any]:
+    """Opens ``src`` (a path, bytes or a binary file-like object) with PyAV for its header.
+
+    Only the header is read (no packet): it gives the stream's duration and rate.
+    A file-like source is put back where it was.
+    """
+    position = None
+    if isinstance(src, str | os.PathLike):
+        opened = os.fspath(src)
+    elif isinstance(src, bytes | bytearray | memoryview):
+        opened = io.BytesIO(bytes(src))
+    else:
+        opened, position = src, src.tell()
+    try:
+        with av.open(opened) as container:
+            yield container
+    finally:
+        if position is not None:
+            src.seek(position)
+
+
+def _probe(src: Any) -> tuple[float, float, int]:
+    """``(start_s, frame_rate, num_frames)`` of the first video stream, from its header."""
+    with open_header(src) as container:
+        if not container.streams.video:
+            raise ValueError(f"{describe(src)} holds no video stream.")
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if not rate:
+            raise ValueError(f"{describe(src)}: the video stream has no frame rate.")
+        time_base = stream.time_base
+        start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
+        if stream.duration:
+            duration = float(stream.duration * time_base)
+        else:
+            duration = container.duration / av.time_base if container.duration else 0.0
+        num_frames = stream.frames or round(duration * float(rate))
+    return max(start, 0.0), float(rate), int(num_frames)
+
+
+class VideoClipLoader:
+    """Loads ``num_frames`` consecutive frames of each video, resized, as one batch.
+
+    Each item (a path or bytes, a ``(source, label)`` pair, or a ``Sample`` whose
+    data is one of those) gives one clip: ``num_frames`` consecutive frames at the
+    video's own frame rate, scaled to ``width`` x ``height``, RGB. The first frame is
+    chosen by ``offset``:
+
+    - ``"random"``: uniformly among the frames where a whole clip fits, drawn from
+      ``sample_seed(seed, epoch, index)`` (the same for the same sample and epoch,
+      whatever the batch or the thread; other epochs differ);
+    - ``"center"``: the clip in the middle of the video;
+    - ``"start"``: the first frames.
+
+    The frames are read by :func:`spdl.io.load_video_windows` (one demux pass and
+    one native decode with the GIL released, writing the scaled RGB frames straight
+    into the output). The frame rate and frame count come from the container's
+    header, read with PyAV. A video with fewer frames than ``num_frames`` is padded
+    by repeating its last frame, so every clip has exactly ``num_frames`` frames.
+
+    Called with a list of items it returns ``(clips, labels)``; :meth:`load_clip`
+    loads one clip.
+
+    Args:
+        num_frames: Frames per clip.
+        width: Output width.
+        height: Output height.
+        offset: ``"random"``, ``"center"`` or ``"start"`` (see above).
+        seed: Seed of the random offsets.
+        strict: Raise on the first video that fails to load; if ``False`` (the
+            default), drop it and its label (the error is logged), so a batch may
+            be shorter than its item list, or empty.
+        to_torch: Return torch tensors (``torch`` is imported when the loader is
+            created); ``False`` returns numpy arrays.
+
+    Returns (when called):
+        ``(clips, labels)``: ``clips`` uint8 ``(B, num_frames, height, width, 3)``;
+        ``labels`` int64 ``(B,)`` (``-1`` for items without a label).
+
+    Raises:
+        ValueError: An argument has an invalid value.
+
+    Example:
+        >>> from spdl.dataloader import VideoClipLoader
+        >>> loader = VideoClipLoader(8, 32, 24, offset="center")
+        >>> clips, labels = loader([("clip.mp4", 3)])
+        >>> clips.shape, labels.tolist()
+        (torch.Size([1, 8, 24, 32, 3]), [3])
+    """
+
+    def __init__(
+        self,
+        num_frames: int,
+        width: int,
+        height: int,
+        *,
+        offset: Offset = "random",
+        seed: int = 0,
+        strict: bool = False,
+        to_torch: bool = True,
+    ) -> None:
+        for name, value in (("num_frames", num_frames), ("width", width), ("height", height)):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
+        if offset not in _OFFSETS:
+            raise ValueError(f"`offset` must be one of {_OFFSETS}, got {offset!r}.")
+        if not isinstance(seed, int):
+            raise TypeError(f"`seed` must be an int, got {type(seed).__name__}.")
+        self.num_frames = num_frames
+        self.width = width
+        self.height = height
+        self.offset = offset
+        self.seed = seed
+        self.strict = bool(strict)
+        self._torch = _import_torch() if to_torch else None
+
+    def _first_frame(self, num_frames: int, epoch: int, index: int) -> int:
+        spare = max(num_frames - self.num_frames, 0)
+        if self.offset == "start":
+            return 0
+        if self.offset == "center":
+            return spare // 2
+        draw = uniform(sample_seed(self.seed, epoch, index), _STREAM_OFFSET)
+        return min(int(draw * (spare + 1)), spare)
+
+    def _load_into(self, out: np.ndarray, src: Any, epoch: int, index: int) -> None:
+        start, rate, total = _probe(src)
+        first = self._first_frame(total, epoch, index)
+        # Frame k is shown at start + k / rate; the window's edges lie halfway between
+        # frames, so rounding in the timestamps cannot move a frame in or out.
+        window = (
+            max(start + (first - 0.5) / rate, 0.0),
+            start + (first + self.num_frames - 0.5) / rate,
+        )
+        (buffer,) = spdl.io.load_video_windows(
+            src, [window], width=self.width, height=self.height, pix_fmt="rgb24"
+        )
+        frames = spdl.io.to_numpy(buffer)[: self.num_frames]
+        out[: len(frames)] = frames
+        out[len(frames) :] = frames[-1]
+
+    def load_clip(self, item: Any) -> np.ndarray:
+        """Loads the clip of one item.
+
+        Args:
+            item: A source, a ``(source, label)`` pair or a ``Sample``.
+
+        Returns:
+            uint8 ``(num_frames, height, width, 3)``.
+
+        Raises:
+            spdl.io.MediaError: The video cannot be decoded.
+            FileNotFoundError: A path that does not exist.
+
+        Example:
+            >>> from spdl.dataloader import VideoClipLoader
+            >>> loader = VideoClipLoader(4, 32, 24, offset="start")
+            >>> loader.load_clip("clip.mp4").shape
+            (4, 24, 32, 3)
+        """
+        src, _, epoch, index = unpack_item(item)
+        out = np.empty((self.num_frames, self.height, self.width, 3), np.uint8)
+        self._load_into(out, src, epoch, index)
+        return out
+
+    def __call__(self, items: Sequence[Any]) -> tuple[Any, Any]:
+        if not items:
+            raise ValueError("VideoClipLoader: the batch holds no item.")
+        shape = (len(items), self.num_frames, self.height, self.width, 3)
+        clips = np.empty(shape, np.uint8)
+        labels = []
+        for item in items:
+            src, label, epoch, index = unpack_item(item)
+            try:
+                self._load_into(clips[len(labels)], src, epoch, index)
+            except Exception as error:
+                if self.strict:
+                    raise
+                _LG.warning("VideoClipLoader: dropped video %s: %s", describe(src), error)
+                continue
+            labels.append(label)
+        clips = clips[: len(labels)]
+        labels_array = np.asarray(labels, dtype=np.int64)
+        if self._torch is not None:
+            return self._torch.from_numpy(clips), self._torch.from_numpy(labels_array)
+        return clips, labels_array
+
+    def __repr__(self) -> str:
+        return (
+            f"VideoClipLoader(num_frames={self.num_frames}, width={self.width}, "
+            f"height={self.height}, offset={self.offset!r}, strict={self.strict})"
+        )

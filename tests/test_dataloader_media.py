@@ -1,0 +1,420 @@
+"""spdl.dataloader's ready-made media pieces: ImageFolder, ImageBatchLoader,
+VideoClipLoader, AudioClipLoader and cuda_transfer, on media the tests write."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import pathlib
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+import torch
+from media import AudioReference, VideoReference, smooth_rgb
+from PIL import Image
+
+import spdl.io
+from spdl.dataloader import Sample
+from spdl.dataloader._audio import AudioClipLoader
+from spdl.dataloader._folder import ImageFolder
+from spdl.dataloader._image import ImageBatchLoader, sample_seed, unpack_item
+from spdl.dataloader._transfer import cuda_transfer, map_tensors
+from spdl.dataloader._video import VideoClipLoader
+
+CLASSES = ("cat", "dog", "zebra")
+IMAGES_PER_CLASS = 4
+
+
+def _write_jpeg(path: pathlib.Path, width: int, height: int, phase: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(smooth_rgb(width, height, phase)).save(path, quality=95)
+
+
+@pytest.fixture(scope="module")
+def image_root(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """Three class folders of four JPEGs each, landscape 120x90 and portrait 90x120,
+    plus files that are not images and a nested folder."""
+    root = tmp_path_factory.mktemp("image_folder")
+    for label, name in enumerate(CLASSES):
+        for i in range(IMAGES_PER_CLASS):
+            width, height = (120, 90) if i % 2 == 0 else (90, 120)
+            sub = "nested/" if i == 3 else ""
+            ext = ".JPG" if i == 2 else ".jpg"
+            _write_jpeg(root / name / f"{sub}{i}{ext}", width, height, label + i / 4)
+        (root / name / "notes.txt").write_text("not an image")
+    (root / "README.md").write_text("a file beside the class folders is no class")
+    return root
+
+
+# ImageFolder
+
+
+def test_image_folder_lists_sorted_classes_and_labels_like_torchvision(image_root):
+    dataset = ImageFolder(image_root)
+    assert dataset.classes == list(CLASSES)
+    assert dataset.class_to_idx == {"cat": 0, "dog": 1, "zebra": 2}
+    assert len(dataset) == len(CLASSES) * IMAGES_PER_CLASS
+    names = ("0.jpg", "1.jpg", "2.JPG", "nested/3.jpg")  # sorted paths, nested ones included
+    expected = [
+        (str(image_root / name / file), label)
+        for label, name in enumerate(CLASSES)
+        for file in names
+    ]
+    assert list(dataset) == expected
+    assert dataset.targets == [label for _, label in expected]
+
+
+def test_image_folder_is_a_sequence(image_root):
+    dataset = ImageFolder(str(image_root))
+    assert isinstance(dataset, Sequence)
+    assert dataset[-1] == dataset[len(dataset) - 1]
+    assert dataset[1:3] == [dataset[1], dataset[2]]
+    path, label = dataset[5]
+    assert isinstance(path, str) and label == 1
+    assert "classes=3" in repr(dataset) and "samples=12" in repr(dataset)
+
+
+def test_image_folder_keeps_only_the_given_extensions(image_root):
+    dataset = ImageFolder(image_root, extensions=(".JPG",))  # case-insensitive
+    assert len(dataset) == len(CLASSES) * IMAGES_PER_CLASS
+    with pytest.raises(FileNotFoundError, match=r"\.png"):
+        ImageFolder(image_root, extensions=(".png",))
+    empty = ImageFolder(image_root, extensions=(".png",), allow_empty=True)
+    assert len(empty) == 0 and empty.classes == list(CLASSES)
+
+
+def test_image_folder_errors_name_the_root(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(FileNotFoundError, match="nowhere.*does not exist"):
+        ImageFolder(missing)
+    a_file = tmp_path / "file.jpg"
+    a_file.write_bytes(b"x")
+    with pytest.raises(NotADirectoryError, match="file.jpg"):
+        ImageFolder(a_file)
+    with pytest.raises(FileNotFoundError, match="no class directory"):
+        ImageFolder(tmp_path)
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "dog").mkdir()
+    _write_jpeg(tmp_path / "dog" / "a.jpg", 8, 8, 0)
+    with pytest.raises(FileNotFoundError, match=r"directory \['cat'\]"):
+        ImageFolder(tmp_path)
+
+
+# Items and seeds
+
+
+def test_unpack_item_takes_samples_pairs_and_bare_sources():
+    assert unpack_item(Sample(index=4, epoch=2, data=("a.jpg", 7))) == ("a.jpg", 7, 2, 4)
+    assert unpack_item(Sample(index=4, epoch=2, data="a.jpg")) == ("a.jpg", -1, 2, 4)
+    src, label, epoch, index = unpack_item(("a.jpg", 3))
+    assert (src, label, epoch) == ("a.jpg", 3, 0)
+    assert index == unpack_item("a.jpg")[3] != unpack_item("b.jpg")[3]  # a stable hash
+
+
+def test_sample_seed_depends_on_seed_epoch_and_index_only():
+    seeds = {sample_seed(s, e, i) for s in range(4) for e in range(4) for i in range(64)}
+    assert len(seeds) == 4 * 4 * 64
+    assert all(0 <= seed < 2**64 for seed in seeds)
+    assert sample_seed(1, 2, 3) == sample_seed(1, 2, 3)
+    # Negative and huge values are taken modulo 2**64, never rejected.
+    assert sample_seed(-1, 0, 0) == sample_seed(2**64 - 1, 0, 0)
+
+
+# ImageBatchLoader, without transform
+
+
+def _items(dataset: ImageFolder, indices: Sequence[int], epoch: int = 0) -> list[Sample]:
+    return [Sample(index=i, epoch=epoch, data=dataset[i]) for i in indices]
+
+
+def test_image_batch_without_transform_equals_images_loaded_one_by_one(image_root):
+    dataset = ImageFolder(image_root)
+    loader = ImageBatchLoader((30, 40), transform=None)
+    images, labels = loader(_items(dataset, range(len(dataset))))
+    assert images.shape == (len(dataset), 30, 40, 3) and images.dtype == torch.uint8
+    assert labels.dtype == torch.int64 and labels.tolist() == dataset.targets
+    for image, (path, _) in zip(images.numpy(), dataset, strict=True):
+        single = spdl.io.to_numpy(spdl.io.load_image(path, width=40, height=30))
+        np.testing.assert_array_equal(image, single)
+
+
+def test_image_batch_chw_layout_is_an_rgb_channels_last_view(image_root):
+    dataset = ImageFolder(image_root)
+    items = _items(dataset, [0, 5, 10])
+    hwc, _ = ImageBatchLoader(32, transform=None)(items)
+    chw, labels = ImageBatchLoader(32, transform=None, layout="CHW")(items)
+    assert chw.shape == (3, 3, 32, 32)
+    assert chw.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(chw, hwc.permute(0, 3, 1, 2))
+    # RGB order: the first channel is the red of the source pattern (checked on a pixel).
+    red = spdl.io.to_numpy(spdl.io.load_image(dataset[0][0], width=32, height=32))[..., 0]
+    np.testing.assert_array_equal(chw[0, 0].numpy(), red)
+    arrays, np_labels = ImageBatchLoader(32, transform=None, layout="CHW", to_torch=False)(items)
+    assert isinstance(arrays, np.ndarray) and arrays.shape == (3, 3, 32, 32)
+    np.testing.assert_array_equal(arrays, chw.numpy())
+    assert np_labels.dtype == np.int64 and np_labels.tolist() == labels.tolist()
+
+
+@pytest.fixture(scope="module")
+def broken_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    directory = tmp_path_factory.mktemp("broken")
+    corrupt = directory / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff" + b"not a jpeg" * 20)
+    return {"corrupt": str(corrupt), "missing": str(directory / "missing.jpg")}
+
+
+def test_failed_images_are_dropped_with_their_labels(image_root, broken_files, caplog):
+    dataset = ImageFolder(image_root)
+    good = [dataset[0], dataset[5], dataset[9]]
+    pairs = [good[0], (broken_files["corrupt"], 1), good[1], (broken_files["missing"], 2), good[2]]
+    with caplog.at_level(logging.WARNING, logger="spdl.dataloader"):
+        images, labels = ImageBatchLoader(32, transform=None)(pairs)
+    assert labels.tolist() == [label for _, label in good]
+    assert images.shape == (3, 32, 32, 3)
+    for image, (path, _) in zip(images.numpy(), good, strict=True):
+        single = spdl.io.to_numpy(spdl.io.load_image(path, width=32, height=32))
+        np.testing.assert_array_equal(image, single)
+    assert "corrupt.jpg" in caplog.text and "missing.jpg" in caplog.text
+
+
+def test_all_images_failing_gives_an_empty_batch(broken_files):
+    pairs = [(broken_files["corrupt"], 1), (broken_files["missing"], 2)]
+    images, labels = ImageBatchLoader((24, 32), transform=None)(pairs)
+    assert images.shape == (0, 24, 32, 3) and labels.shape == (0,)
+
+
+def test_strict_image_batch_raises_on_a_failed_image(image_root, broken_files):
+    pairs = [ImageFolder(image_root)[0], (broken_files["corrupt"], 1)]
+    with pytest.raises(spdl.io.AsyncIOFailure, match="corrupt.jpg"):
+        ImageBatchLoader(32, transform=None, strict=True)(pairs)
+
+
+def test_image_batch_loader_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="size"):
+        ImageBatchLoader(0)
+    with pytest.raises(ValueError, match="size"):
+        ImageBatchLoader((32, 32, 3))
+    with pytest.raises(ValueError, match="transform"):
+        ImageBatchLoader(32, transform="test")
+    with pytest.raises(ValueError, match="layout"):
+        ImageBatchLoader(32, layout="NCHW")
+    with pytest.raises(ValueError, match="resize"):
+        ImageBatchLoader(224, transform="eval", resize=200)
+    with pytest.raises(ValueError, match="scale"):
+        ImageBatchLoader(32, scale=(0.5, 0.1))
+    with pytest.raises(ValueError, match="hflip_prob"):
+        ImageBatchLoader(32, hflip_prob=1.5)
+    with pytest.raises(ValueError, match="no item"):
+        ImageBatchLoader(32, transform=None)([])
+
+
+# VideoClipLoader
+
+
+@pytest.fixture(scope="module")
+def video_frames(h264_video: VideoReference) -> np.ndarray:
+    """Every frame of the test clip at 48x32, as spdl.io.load_video gives them."""
+    return spdl.io.to_numpy(spdl.io.load_video(h264_video.path, width=48, height=32))
+
+
+def _clip_start(frames: np.ndarray, clip: np.ndarray) -> int:
+    """Where ``clip`` lies in ``frames``: its frames must be consecutive frames."""
+    starts = [
+        k
+        for k in range(len(frames) - len(clip) + 1)
+        if np.array_equal(frames[k : k + len(clip)], clip)
+    ]
+    assert len(starts) == 1, starts
+    return starts[0]
+
+
+def test_video_clips_batch_with_shapes_and_labels(h264_video, video_frames):
+    assert len(video_frames) == 90
+    loader = VideoClipLoader(16, 48, 32, offset="start")
+    clips, labels = loader([(h264_video.path, 4), Sample(1, 0, (h264_video.path, 2))])
+    assert clips.shape == (2, 16, 32, 48, 3) and clips.dtype == torch.uint8
+    assert labels.dtype == torch.int64 and labels.tolist() == [4, 2]
+    np.testing.assert_array_equal(clips[0].numpy(), video_frames[:16])
+    np.testing.assert_array_equal(clips[1].numpy(), video_frames[:16])
+
+
+def test_video_center_clip_is_the_middle_of_the_video(h264_video, video_frames):
+    clip = VideoClipLoader(16, 48, 32, offset="center", to_torch=False).load_clip(h264_video.path)
+    assert clip.shape == (16, 32, 48, 3)
+    np.testing.assert_array_equal(clip, video_frames[37:53])  # (90 - 16) // 2 = 37
+
+
+def test_video_random_clip_is_reproducible_per_seed_epoch_and_index(h264_video, video_frames):
+    loader = VideoClipLoader(10, 48, 32, offset="random", seed=3, to_torch=False)
+    starts = {}
+    for epoch in range(6):
+        for index in (0, 1):
+            clip = loader.load_clip(Sample(index, epoch, h264_video.path))
+            starts[epoch, index] = _clip_start(video_frames, clip)
+            again = loader.load_clip(Sample(index, epoch, (h264_video.path, 0)))
+            np.testing.assert_array_equal(again, clip)
+    assert all(0 <= start <= 80 for start in starts.values())
+    assert len(set(starts.values())) >= 4  # epochs and indices draw different starts
+    other_seed = VideoClipLoader(10, 48, 32, offset="random", seed=4, to_torch=False)
+    other = [
+        _clip_start(video_frames, other_seed.load_clip(Sample(i, e, h264_video.path)))
+        for e in range(6)
+        for i in (0, 1)
+    ]
+    assert other != list(starts.values())
+
+
+def test_video_shorter_than_the_clip_repeats_its_last_frame(h264_video, video_frames):
+    clips, _ = VideoClipLoader(100, 48, 32, to_torch=False)([(h264_video.path, 0)])
+    assert clips.shape == (1, 100, 32, 48, 3)
+    np.testing.assert_array_equal(clips[0, :90], video_frames)
+    np.testing.assert_array_equal(clips[0, 90:], np.repeat(video_frames[-1:], 10, axis=0))
+
+
+def test_video_failures_drop_the_item_and_its_label(h264_video, broken_files, caplog):
+    items = [(h264_video.path, 1), (broken_files["missing"], 2), (h264_video.path, 3)]
+    with caplog.at_level(logging.WARNING, logger="spdl.dataloader"):
+        clips, labels = VideoClipLoader(4, 48, 32)(items)
+    assert clips.shape == (2, 4, 32, 48, 3) and labels.tolist() == [1, 3]
+    assert "missing.jpg" in caplog.text
+    with pytest.raises(FileNotFoundError):
+        VideoClipLoader(4, 48, 32, strict=True)(items)
+
+
+def test_video_clip_from_bytes(h264_video, video_frames):
+    data = h264_video.path.read_bytes()
+    clip = VideoClipLoader(5, 48, 32, offset="center", to_torch=False).load_clip((data, 0))
+    np.testing.assert_array_equal(clip, video_frames[42:47])
+
+
+# AudioClipLoader
+
+
+def test_audio_clip_cut_from_the_start_is_the_decoded_samples(wav_audio: AudioReference):
+    source = wav_audio.source.astype(np.float32) / 32768  # s16 -> fltp
+    loader = AudioClipLoader(0.5, 16000, 1, offset="start")
+    waveforms, labels = loader([(wav_audio.path, 5), Sample(3, 1, wav_audio.path)])
+    assert waveforms.shape == (2, 1, 8000) and waveforms.dtype == torch.float32
+    assert labels.tolist() == [5, -1]
+    np.testing.assert_array_equal(waveforms[0].numpy(), source[:, :8000])
+    np.testing.assert_array_equal(waveforms[1].numpy(), source[:, :8000])
+
+
+def test_audio_center_and_random_offsets(wav_audio: AudioReference):
+    source = wav_audio.source.astype(np.float32) / 32768
+    center = AudioClipLoader(0.25, 16000, 1, offset="center").load_clip(wav_audio.path)
+    np.testing.assert_array_equal(center, source[:, 6000:10000])
+    loader = AudioClipLoader(0.25, 16000, 1, offset="random", seed=11)
+    starts = set()
+    for epoch in range(5):
+        clip = loader.load_clip(Sample(2, epoch, wav_audio.path))
+        np.testing.assert_array_equal(clip, loader.load_clip(Sample(2, epoch, wav_audio.path)))
+        matches = [k for k in range(12001) if np.array_equal(source[:, k : k + 4000], clip)]
+        assert len(matches) == 1
+        starts.add(matches[0])
+    assert len(starts) == 5
+
+
+def test_audio_shorter_than_the_clip_is_padded_with_zeros(wav_audio: AudioReference):
+    source = wav_audio.source.astype(np.float32) / 32768
+    clip = AudioClipLoader(1.5, 16000, 1).load_clip(wav_audio.path)
+    assert clip.shape == (1, 24000)
+    np.testing.assert_array_equal(clip[:, :16000], source)
+    assert not clip[:, 16000:].any()
+
+
+@pytest.mark.parametrize(
+    ("duration", "sample_rate", "num_channels"),
+    [(1.0, 44100, 2), (0.5, 16000, 1), (0.37, 11025, 2), (1.25, 8000, 1), (3.0, 22050, 2)],
+)
+def test_audio_clips_have_exactly_duration_times_rate_samples(
+    aac_audio: AudioReference, duration, sample_rate, num_channels
+):
+    loader = AudioClipLoader(duration, sample_rate, num_channels, to_torch=False)
+    waveforms, labels = loader([(aac_audio.path, 0), (aac_audio.path, 1)])
+    assert waveforms.shape == (2, num_channels, round(duration * sample_rate))
+    assert waveforms.dtype == np.float32 and labels.tolist() == [0, 1]
+
+
+def test_audio_resampled_keeps_its_tone(aac_audio: AudioReference):
+    # The AAC file is a 440 Hz sine left, 660 Hz right; resampled to 8 kHz the peaks stay.
+    clip = AudioClipLoader(1.0, 8000, 2, offset="center").load_clip(aac_audio.path)
+    assert clip.shape == (2, 8000)
+    frequencies = np.fft.rfftfreq(8000, d=1 / 8000)
+    peaks = [frequencies[np.argmax(np.abs(np.fft.rfft(channel)))] for channel in clip]
+    assert peaks == [440, 660]
+
+
+def test_audio_mono_is_upmixed_to_equal_channels(wav_audio: AudioReference):
+    clip = AudioClipLoader(0.5, 16000, 2, offset="start").load_clip(wav_audio.path)
+    assert clip.shape == (2, 8000)
+    np.testing.assert_allclose(clip[0], clip[1])
+
+
+def test_audio_failures_drop_the_item_and_its_label(wav_audio, broken_files):
+    items = [(broken_files["missing"], 1), (wav_audio.path, 2)]
+    waveforms, labels = AudioClipLoader(0.5, 8000, 1)(items)
+    assert waveforms.shape == (1, 1, 4000) and labels.tolist() == [2]
+    with pytest.raises(FileNotFoundError):
+        AudioClipLoader(0.5, 8000, 1, strict=True)(items)
+
+
+def test_clip_loaders_reject_bad_arguments():
+    with pytest.raises(ValueError, match="num_frames"):
+        VideoClipLoader(0, 32, 32)
+    with pytest.raises(ValueError, match="offset"):
+        VideoClipLoader(4, 32, 32, offset="middle")
+    with pytest.raises(ValueError, match="duration"):
+        AudioClipLoader(0, 16000, 1)
+    with pytest.raises(ValueError, match="sample_rate"):
+        AudioClipLoader(1.0, 0, 1)
+    with pytest.raises(ValueError, match="offset"):
+        AudioClipLoader(1.0, 16000, 1, offset="end")
+
+
+# cuda_transfer
+
+
+Pair = collections.namedtuple("Pair", ["images", "labels"])
+
+
+def _nested_batch() -> dict:
+    return {
+        "pair": Pair(torch.arange(6).reshape(2, 3), torch.tensor([1, 2])),
+        "list": [torch.ones(2), "name", 3],
+        "tuple": (torch.zeros(1), {"inner": torch.full((2,), 7)}),
+        "array": np.arange(3),
+    }
+
+
+def test_map_tensors_rebuilds_nested_structures():
+    batch = _nested_batch()
+    mapped = map_tensors(batch, lambda t: t + 1, torch.Tensor)
+    assert type(mapped) is dict and set(mapped) == set(batch)
+    assert type(mapped["pair"]) is Pair
+    assert torch.equal(mapped["pair"].images, batch["pair"].images + 1)
+    assert torch.equal(mapped["pair"].labels, torch.tensor([2, 3]))
+    assert type(mapped["list"]) is list and mapped["list"][1:] == ["name", 3]
+    assert torch.equal(mapped["list"][0], torch.full((2,), 2.0))
+    assert type(mapped["tuple"]) is tuple
+    assert torch.equal(mapped["tuple"][1]["inner"], torch.full((2,), 8))
+    assert mapped["array"] is batch["array"]  # not a tensor: passed through
+
+
+def test_cuda_transfer_is_a_no_op_on_the_cpu():
+    batch = _nested_batch()
+    assert cuda_transfer("cpu")(batch) is batch
+    assert cuda_transfer(torch.device("cpu"), pin_memory=False)(batch) is batch
+    moved = cuda_transfer()(batch)
+    if torch.cuda.is_available():
+        assert moved["pair"].images.device.type == "cuda"
+        assert torch.equal(moved["pair"].images.cpu(), batch["pair"].images)
+        assert moved["list"][1:] == ["name", 3]
+    else:
+        assert moved is batch
+
+
+def test_cuda_transfer_rejects_other_devices():
+    with pytest.raises(ValueError, match="meta"):
+        cuda_transfer("meta")
