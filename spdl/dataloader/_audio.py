@@ -73,10 +73,6 @@ class AudioClipLoader:
         to_torch: Return torch tensors (``torch`` is imported when the loader is
             created); ``False`` returns numpy arrays.
 
-    Returns (when called):
-        ``(waveforms, labels)``: ``waveforms`` float32 ``(B, num_channels, num_samples)``;
-        ``labels`` int64 ``(B,)`` (``-1`` for items without a label).
-
     Raises:
         ValueError: An argument has an invalid value.
 
@@ -165,6 +161,22 @@ class AudioClipLoader:
         return out
 
     def __call__(self, items: Sequence[Any]) -> tuple[Any, Any]:
+        """Loads a batch.
+
+        Args:
+            items: The batch's items: ``Sample``s, ``(source, label)`` pairs or sources.
+
+        Returns:
+            ``(waveforms, labels)``: ``waveforms`` float32
+            ``(B, num_channels, num_samples)``; ``labels`` int64 ``(B,)``, ``-1`` for an
+            item without a label. torch tensors, or numpy arrays with
+            ``to_torch=False``. ``B`` is ``len(items)`` less the items that failed.
+
+        Raises:
+            ValueError: ``items`` is empty.
+            Exception: The first failure (``strict`` only): ``FileNotFoundError``,
+                :class:`spdl.io.MediaError`, or PyAV's error for an unreadable header.
+        """
         if not items:
             raise ValueError("AudioClipLoader: the batch holds no item.")
         waveforms = np.empty((len(items), self.num_channels, self.num_samples), np.float32)

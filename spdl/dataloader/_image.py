@@ -160,7 +160,9 @@ class ImageBatchLoader:
     Failures: with ``strict=False`` an image that fails to load is dropped together
     with its label (the error is logged), so the batch may be shorter than the
     item list, and empty when every image failed; with ``strict=True`` the first
-    failure raises :class:`spdl.io.AsyncIOFailure`.
+    failure raises :class:`spdl.io.AsyncIOFailure`. (The batch call does not say
+    which images failed, so a batch that comes back short is loaded again image by
+    image, with the same crops and flips; only batches with a failure pay that.)
 
     Args:
         size: Output size: an int for a square, or ``(height, width)``.
@@ -175,10 +177,6 @@ class ImageBatchLoader:
         strict: Raise on the first failed image instead of dropping it.
         to_torch: Return torch tensors (``torch`` is imported when the loader is
             created); ``False`` returns numpy arrays.
-
-    Returns (when called):
-        ``(images, labels)``: ``images`` uint8 ``(B, H, W, 3)`` or ``(B, 3, H, W)``;
-        ``labels`` int64 ``(B,)`` (``-1`` for items without a label).
 
     Raises:
         ValueError: An argument has an invalid value.
@@ -283,6 +281,21 @@ class ImageBatchLoader:
         return np.stack(images), kept
 
     def __call__(self, items: Sequence[Any]) -> tuple[Any, Any]:
+        """Loads a batch.
+
+        Args:
+            items: The batch's items: ``Sample``s, ``(source, label)`` pairs or sources.
+
+        Returns:
+            ``(images, labels)``: ``images`` uint8 ``(B, H, W, 3)`` (layout ``"HWC"``)
+            or ``(B, 3, H, W)`` (``"CHW"``); ``labels`` int64 ``(B,)``, ``-1`` for an
+            item without a label. torch tensors, or numpy arrays with
+            ``to_torch=False``. ``B`` is ``len(items)`` less the items that failed.
+
+        Raises:
+            ValueError: ``items`` is empty.
+            spdl.io.AsyncIOFailure: An image failed to load and ``strict`` is set.
+        """
         unpacked = [unpack_item(item) for item in items]
         srcs = [src for src, _, _, _ in unpacked]
         labels = [label for _, label, _, _ in unpacked]

@@ -107,10 +107,6 @@ class VideoClipLoader:
         to_torch: Return torch tensors (``torch`` is imported when the loader is
             created); ``False`` returns numpy arrays.
 
-    Returns (when called):
-        ``(clips, labels)``: ``clips`` uint8 ``(B, num_frames, height, width, 3)``;
-        ``labels`` int64 ``(B,)`` (``-1`` for items without a label).
-
     Raises:
         ValueError: An argument has an invalid value.
 
@@ -198,6 +194,22 @@ class VideoClipLoader:
         return out
 
     def __call__(self, items: Sequence[Any]) -> tuple[Any, Any]:
+        """Loads a batch.
+
+        Args:
+            items: The batch's items: ``Sample``s, ``(source, label)`` pairs or sources.
+
+        Returns:
+            ``(clips, labels)``: ``clips`` uint8 ``(B, num_frames, height, width, 3)``;
+            ``labels`` int64 ``(B,)``, ``-1`` for an item without a label. torch
+            tensors, or numpy arrays with ``to_torch=False``. ``B`` is ``len(items)``
+            less the items that failed.
+
+        Raises:
+            ValueError: ``items`` is empty.
+            Exception: The first failure (``strict`` only): ``FileNotFoundError``,
+                :class:`spdl.io.MediaError`, or PyAV's error for an unreadable header.
+        """
         if not items:
             raise ValueError("VideoClipLoader: the batch holds no item.")
         shape = (len(items), self.num_frames, self.height, self.width, 3)
