@@ -1,0 +1,289 @@
+"""``PipelineBuilder``: declares a chain of stages, then builds a :class:`Pipeline`."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import AsyncIterable, Callable, Iterable
+from concurrent.futures import Executor
+from typing import Any
+
+from ._failures import FailureBudget
+from ._pipeline import Pipeline, _Runtime
+from ._stages import (
+    AggregateSpec,
+    DisaggregateSpec,
+    OpKind,
+    PipeSpec,
+    StepSpec,
+    classify_op,
+    op_name,
+)
+
+__all__ = ["PipelineBuilder"]
+
+_OUTPUT_ORDERS = ("completion", "input")
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+
+
+class PipelineBuilder:
+    """Declares a pipeline: a source, stages, and a sink. Then :meth:`build` it.
+
+    The names and arguments follow Meta's SPDL (``spdl.pipeline.PipelineBuilder``), so
+    code written for it ports as is. Every method but :meth:`build` returns the
+    builder, so calls chain.
+
+    Example:
+        >>> from spdl.pipeline import PipelineBuilder
+        >>> def load(path):
+        ...     return path.upper()
+        >>> def split(text):
+        ...     yield from text
+        >>> pipeline = (
+        ...     PipelineBuilder()
+        ...     .add_source(["ab", "cd"])
+        ...     .pipe(load, concurrency=2, output_order="input")
+        ...     .pipe(split)
+        ...     .aggregate(3, drop_last=True)
+        ...     .add_sink(4)
+        ...     .build(num_threads=2)
+        ... )
+        >>> with pipeline.auto_stop():
+        ...     print(list(pipeline))
+        [['A', 'B', 'C']]
+    """
+
+    def __init__(self) -> None:
+        self._source: Iterable[Any] | AsyncIterable[Any] | None = None
+        self._steps: list[tuple[str, dict[str, Any]]] = []
+        self._buffer_size: int | None = None
+
+    def add_source(self, source: Iterable[Any] | AsyncIterable[Any]) -> PipelineBuilder:
+        """Set the iterable the pipeline takes its items from.
+
+        The source is iterated on the pipeline's event loop, so each step must be
+        cheap (file names, indices, sampler output); do the heavy work in a
+        :meth:`pipe` stage. An exception raised by the source ends the pipeline: the
+        consumer receives the items produced before it, then the same exception.
+
+        Args:
+            source: A (sync) iterable or an async iterable.
+
+        Returns:
+            This builder.
+
+        Raises:
+            TypeError: If ``source`` is not iterable.
+            ValueError: If a source was set before.
+        """
+        if self._source is not None:
+            raise ValueError("The source is already set.")
+        if not isinstance(source, (Iterable, AsyncIterable)):
+            raise TypeError(f"The source must be an iterable or async iterable, got {source!r}")
+        self._source = source
+        return self
+
+    def pipe(
+        self,
+        op: Callable[[Any], Any],
+        *,
+        concurrency: int = 1,
+        executor: Executor | None = None,
+        name: str | None = None,
+        output_order: str = "completion",
+    ) -> PipelineBuilder:
+        """Add a stage that applies ``op`` to every item.
+
+        ``op`` takes one item and may be:
+
+        * a function: it runs on the pipeline's thread pool (or ``executor``);
+        * an async function: it runs on the event loop (it must not block);
+        * a generator function or async generator function: every item it yields goes
+          downstream separately (so one input can give many outputs).
+
+        An output that is ``None`` is dropped. An output that is a
+        ``concurrent.futures.Future`` (what ``spdl.io.demux_media`` and friends return)
+        or a coroutine is awaited and its result goes downstream instead; stopping
+        the pipeline cancels such Futures. An exception from ``op`` drops that item
+        and counts as a failure of this stage (see ``max_failures`` in :meth:`build`).
+
+        Args:
+            op: The operation.
+            concurrency: How many items this stage processes at once.
+            executor: Runs a sync ``op`` instead of the pipeline's thread pool. It is
+                not shut down by the pipeline.
+            name: The stage's name in logs and statistics. Defaults to the op's
+                ``__name__``; a repeated name gets a suffix (``decode``, ``decode_1``).
+            output_order: ``"completion"`` passes items on as soon as they are done;
+                ``"input"`` keeps the order of the input (a generator op's outputs are
+                then passed on when it is exhausted).
+
+        Returns:
+            This builder.
+
+        Raises:
+            TypeError: If ``op`` is not callable or an argument has the wrong type.
+            ValueError: If an argument has an invalid value, or ``executor`` is given
+                for an async op.
+        """
+        if not callable(op):
+            raise TypeError(f"op must be callable, got {op!r}")
+        _check_positive_int("concurrency", concurrency)
+        if output_order not in _OUTPUT_ORDERS:
+            raise ValueError(f"output_order must be 'completion' or 'input', got {output_order!r}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {name!r}")
+        if executor is not None and not isinstance(executor, Executor):
+            raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
+        kind = classify_op(op)
+        if executor is not None and kind in (OpKind.COROUTINE, OpKind.ASYNC_GENERATOR):
+            raise ValueError(f"executor is for sync ops; {op_name(op)!r} is an {kind.value}.")
+        self._steps.append(
+            (
+                "pipe",
+                {
+                    "name": name or op_name(op),
+                    "op": op,
+                    "kind": kind,
+                    "concurrency": concurrency,
+                    "executor": executor,
+                    "output_order": output_order,
+                },
+            )
+        )
+        return self
+
+    def aggregate(self, num_items: int, /, *, drop_last: bool = False) -> PipelineBuilder:
+        """Add a stage that groups every ``num_items`` items into a list.
+
+        Args:
+            num_items: The size of each list.
+            drop_last: Drop the last, shorter list instead of passing it on.
+
+        Returns:
+            This builder.
+
+        Raises:
+            TypeError: If ``num_items`` is not an int.
+            ValueError: If ``num_items`` is smaller than 1.
+        """
+        _check_positive_int("num_items", num_items)
+        self._steps.append(
+            ("aggregate", {"name": "aggregate", "num_items": num_items, "drop_last": drop_last})
+        )
+        return self
+
+    def disaggregate(self) -> PipelineBuilder:
+        """Add a stage that passes on each element of an item (a list, or any iterable).
+
+        An item that is not iterable counts as a failure of this stage.
+
+        Returns:
+            This builder.
+        """
+        self._steps.append(("disaggregate", {"name": "disaggregate"}))
+        return self
+
+    def add_sink(self, buffer_size: int = 3) -> PipelineBuilder:
+        """Set the size of the output queue that the user's loop reads.
+
+        Args:
+            buffer_size: The most finished items kept waiting for the consumer.
+
+        Returns:
+            This builder.
+
+        Raises:
+            TypeError: If ``buffer_size`` is not an int.
+            ValueError: If ``buffer_size`` is smaller than 1, or a sink was set before.
+        """
+        if self._buffer_size is not None:
+            raise ValueError("The sink is already set.")
+        _check_positive_int("buffer_size", buffer_size)
+        self._buffer_size = buffer_size
+        return self
+
+    def build(
+        self,
+        *,
+        num_threads: int,
+        max_failures: int | float = 0,
+        report_stats_interval: float | None = None,
+    ) -> Pipeline[Any]:
+        """Create the pipeline (it starts when started or first iterated).
+
+        Args:
+            num_threads: Threads of the pool that runs the sync ops (and the async
+                ops' ``asyncio.to_thread`` calls).
+            max_failures: How many failing items each stage may drop before the
+                pipeline stops with :class:`PipelineFailure`.
+
+                * an ``int``: a count per stage; ``0`` (the default) stops at the first
+                  failure, a negative number allows any number of failures.
+                * a ``float`` (or ``fractions.Fraction``) in ``(0, 1)``: a fraction of
+                  the items the stage has processed. It is checked at each failure
+                  once the stage has processed at least ``max(10, ceil(1 / fraction))``
+                  items (so a few early failures do not stop a long run), and again
+                  after the stage's last item.
+
+                Every failure is logged (logger ``spdl.pipeline``, with the stage and
+                the item; the traceback with the first failure of each stage).
+            report_stats_interval: If given, log :meth:`PipelineStats.report` to the
+                logger ``spdl.pipeline`` (level ``INFO``) every this many seconds, and
+                once when the pipeline ends.
+
+        Returns:
+            The pipeline.
+
+        Raises:
+            ValueError: If the source or the sink is missing, or an argument is invalid.
+            TypeError: If an argument has the wrong type.
+        """
+        if self._source is None:
+            raise ValueError("The pipeline has no source; call add_source() first.")
+        if self._buffer_size is None:
+            raise ValueError("The pipeline has no sink; call add_sink() last.")
+        _check_positive_int("num_threads", num_threads)
+        budget = FailureBudget(max_failures)
+        if report_stats_interval is not None:
+            if not isinstance(report_stats_interval, numbers.Real):
+                raise TypeError(
+                    f"report_stats_interval must be a number, got {report_stats_interval!r}"
+                )
+            if report_stats_interval <= 0:
+                report_stats_interval = None
+        return Pipeline(
+            _Runtime(
+                source=self._source,
+                steps=self._specs(),
+                buffer_size=self._buffer_size,
+                num_threads=num_threads,
+                budget=budget,
+                report_stats_interval=report_stats_interval,
+            )
+        )
+
+    def _specs(self) -> list[StepSpec]:
+        """The steps with unique names (``decode``, ``decode_1``, ...)."""
+        used = {"source", "sink"}
+        specs: list[StepSpec] = []
+        for kind, args in self._steps:
+            base = name = args["name"]
+            suffix = 0
+            while name in used:
+                suffix += 1
+                name = f"{base}_{suffix}"
+            used.add(name)
+            args = {**args, "name": name}
+            if kind == "pipe":
+                specs.append(PipeSpec(**args))
+            elif kind == "aggregate":
+                specs.append(AggregateSpec(**args))
+            else:
+                specs.append(DisaggregateSpec(**args))
+        return specs

@@ -1,0 +1,502 @@
+"""The stages' coroutines: source, pipe, aggregate and disaggregate.
+
+Each stage reads its input queue until it sees ``EOF``, then puts ``EOF`` into its
+output queue. An op's exception on one item is a *failure*: it is logged, counted
+and the item is dropped; a stage over its failure budget (and any non-``Exception``
+error) aborts the whole pipeline through the ``abort`` callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import enum
+import functools
+import inspect
+import logging
+import reprlib
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from ._failures import FailureBudget, PipelineFailure
+from ._queues import EOF
+from ._stats import StageCounters
+
+_LG = logging.getLogger("spdl.pipeline")
+
+Queue = Any  # StageQueue or Sink: ``async put`` / ``async get``
+Emit = Callable[[Any], Awaitable[None]]
+
+
+class OpKind(enum.Enum):
+    FUNCTION = "function"
+    COROUTINE = "async function"
+    GENERATOR = "generator function"
+    ASYNC_GENERATOR = "async generator function"
+
+
+def classify_op(op: Callable[..., Any]) -> OpKind:
+    """How an op is called: looks through ``functools.partial`` and callable objects."""
+    target: Any = op
+    while isinstance(target, functools.partial):
+        target = target.func
+    if not (inspect.isroutine(target) or inspect.isclass(target)):
+        # A callable object: what matters is its class's ``__call__``.
+        target = type(target).__call__
+    if inspect.isasyncgenfunction(target):
+        return OpKind.ASYNC_GENERATOR
+    if inspect.iscoroutinefunction(target):
+        return OpKind.COROUTINE
+    if inspect.isgeneratorfunction(target):
+        return OpKind.GENERATOR
+    return OpKind.FUNCTION
+
+
+def op_name(op: Callable[..., Any]) -> str:
+    target: Any = op
+    while isinstance(target, functools.partial):
+        target = target.func
+    return getattr(target, "__name__", None) or type(target).__name__
+
+
+@dataclass
+class StageContext:
+    """What every stage of one pipeline shares."""
+
+    budget: FailureBudget
+    abort: Callable[[BaseException], None]
+    executor: Executor
+
+
+_NEXT_DONE = object()
+
+
+def _cancel_returned_future(call: concurrent.futures.Future[Any]) -> None:
+    """Done-callback of a sync op call whose waiter was cancelled: the op may still have
+    returned a Future or a coroutine (spdl.io-style work); cancel that work too."""
+    if not call.cancelled() and call.exception() is None:
+        result = call.result()
+        if isinstance(result, concurrent.futures.Future):
+            result.cancel()
+        elif inspect.iscoroutine(result):
+            result.close()
+
+
+async def _call_in_executor(executor: Executor, fn: Callable[..., Any], *args: Any) -> Any:
+    call = executor.submit(fn, *args)
+    try:
+        return await asyncio.wrap_future(call)
+    except asyncio.CancelledError:
+        call.cancel()  # drops it if it has not started; a running call ends on its own
+        call.add_done_callback(_cancel_returned_future)
+        raise
+
+
+async def _resolve(value: Any) -> Any:
+    """An op's output that is a ``concurrent.futures.Future`` or a coroutine stands for
+    its result.
+
+    Cancelling the awaiting task cancels the Future (``asyncio.wrap_future`` chains it).
+    """
+    if isinstance(value, concurrent.futures.Future):
+        return await asyncio.wrap_future(value)
+    if inspect.iscoroutine(value):
+        return await value
+    return value
+
+
+def _close_generator(gen: Any) -> None:
+    try:
+        gen.close()
+    except Exception:
+        _LG.debug("Closing a generator op raised.", exc_info=True)
+
+
+class SourceStage:
+    """Takes items from the source iterable (on the event loop: it must be cheap)."""
+
+    def __init__(self, source: Iterable[Any] | AsyncIterable[Any], counters: StageCounters):
+        self.source = source
+        self.counters = counters
+        self.error: Exception | None = None
+
+    async def run(self, output: Queue) -> None:
+        try:
+            if isinstance(self.source, AsyncIterable):
+                await self._run_async(self.source, output)
+            else:
+                await self._run_sync(self.source, output)
+        except Exception as error:
+            # Ends the stream: the consumer sees this error after the items before it.
+            _LG.error("The source iterable raised %s: %s", type(error).__name__, error)
+            self.error = error
+        await output.put(EOF)
+
+    async def _run_sync(self, source: Iterable[Any], output: Queue) -> None:
+        iterator = iter(source)
+        counters = self.counters
+        try:
+            while True:
+                start = time.perf_counter_ns()
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+                counters.times.add(time.perf_counter_ns() - start)
+                counters.num_in += 1
+                await output.put(item)
+                counters.num_out += 1
+        finally:
+            if hasattr(iterator, "close"):
+                _close_generator(iterator)
+
+    async def _run_async(self, source: AsyncIterable[Any], output: Queue) -> None:
+        iterator = source.__aiter__()
+        counters = self.counters
+        try:
+            while True:
+                start = time.perf_counter_ns()
+                try:
+                    item = await iterator.__anext__()
+                except StopAsyncIteration:
+                    return
+                counters.times.add(time.perf_counter_ns() - start)
+                counters.num_in += 1
+                await output.put(item)
+                counters.num_out += 1
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception:
+                    _LG.debug("Closing the source iterator raised.", exc_info=True)
+
+
+class _ItemStage:
+    """Shared failure handling for the stages that process items."""
+
+    def __init__(self, counters: StageCounters, context: StageContext) -> None:
+        self.counters = counters
+        self.context = context
+        self._num_processed = 0
+        self._last_error: BaseException | None = None
+
+    def _record_failure(self, item: Any, error: Exception) -> None:
+        counters = self.counters
+        counters.num_failures += 1
+        first = counters.num_failures == 1
+        _LG.warning(
+            "Stage %r failed on item %s: %s: %s",
+            counters.name,
+            reprlib.repr(item),
+            type(error).__name__,
+            error,
+            exc_info=error if first else None,  # the traceback once per stage
+        )
+        self._last_error = error
+        self._check_budget(final=False)
+
+    def _check_budget(self, *, final: bool) -> None:
+        counters, budget = self.counters, self.context.budget
+        if counters.num_failures and budget.exceeded(
+            counters.num_failures, self._num_processed, final=final
+        ):
+            failure = PipelineFailure(
+                f"Stage {counters.name!r} failed on {counters.num_failures} of "
+                f"{self._num_processed} items, more than {budget.describe()} allows; "
+                f"the last error was {type(self._last_error).__name__}: {self._last_error}",
+                stage=counters.name,
+                num_failures=counters.num_failures,
+                num_processed=self._num_processed,
+            )
+            failure.__cause__ = self._last_error
+            self.context.abort(failure)
+
+
+class PipeStage(_ItemStage):
+    """Applies an op to every item, ``concurrency`` items at a time."""
+
+    def __init__(
+        self,
+        op: Callable[..., Any],
+        *,
+        kind: OpKind,
+        executor: Executor | None,
+        output_order: str,
+        counters: StageCounters,
+        context: StageContext,
+    ) -> None:
+        super().__init__(counters, context)
+        self.op = op
+        self.kind = kind
+        self.executor = executor or context.executor
+        self.output_order = output_order
+
+    async def run(self, input: Queue, output: Queue) -> None:
+        if self.output_order == "input":
+            await self._run_in_input_order(input, output)
+        else:
+            await self._run_in_completion_order(input, output)
+        self._check_budget(final=True)
+        await output.put(EOF)
+
+    async def _run_in_completion_order(self, input: Queue, output: Queue) -> None:
+        slots = asyncio.Semaphore(self.counters.concurrency)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def emit(value: Any) -> None:
+            await output.put(value)
+            self.counters.num_out += 1
+
+        async def process(item: Any) -> None:
+            try:
+                await self._process(item, emit)
+            finally:
+                slots.release()
+
+        try:
+            while True:
+                await slots.acquire()  # before taking an item: in flight <= concurrency
+                item = await input.get()
+                if item is EOF:
+                    break
+                task = asyncio.get_running_loop().create_task(process(item))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            if tasks:
+                await asyncio.wait(set(tasks))
+        finally:
+            await cancel_all(tasks)
+
+    async def _run_in_input_order(self, input: Queue, output: Queue) -> None:
+        slots = asyncio.Semaphore(self.counters.concurrency)
+        # (task, its outputs) in input order; its length is bounded by ``slots``.
+        in_flight: collections.deque[tuple[asyncio.Task[None], list[Any]]] = collections.deque()
+        arrived = asyncio.Event()
+        input_done = False
+        loop = asyncio.get_running_loop()
+
+        async def feed() -> None:
+            nonlocal input_done
+            while True:
+                await slots.acquire()
+                item = await input.get()
+                if item is EOF:
+                    input_done = True
+                    arrived.set()
+                    return
+                outputs: list[Any] = []
+
+                async def collect(value: Any, outputs: list[Any] = outputs) -> None:
+                    outputs.append(value)
+
+                in_flight.append((loop.create_task(self._process(item, collect)), outputs))
+                arrived.set()
+
+        feeder = loop.create_task(feed())
+        try:
+            while True:
+                if not in_flight:
+                    if input_done:
+                        break
+                    arrived.clear()
+                    await arrived.wait()
+                    continue
+                task, outputs = in_flight[0]
+                await task  # failures are recorded by the task itself; it never raises
+                in_flight.popleft()
+                for value in outputs:
+                    await output.put(value)
+                    self.counters.num_out += 1
+                slots.release()
+            await feeder
+        finally:
+            await cancel_all([feeder, *(task for task, _ in in_flight)])
+
+    async def _process(self, item: Any, emit: Emit) -> None:
+        """Run the op on one item and emit its outputs; failures are recorded, not raised."""
+        self.counters.num_in += 1
+        try:
+            await self._apply(item, emit)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self._num_processed += 1
+            self._record_failure(item, error)
+        except BaseException as error:  # e.g. KeyboardInterrupt raised inside an op
+            self.context.abort(error)
+        else:
+            self._num_processed += 1
+
+    async def _apply(self, item: Any, emit: Emit) -> None:
+        times = self.counters.times
+        kind = self.kind
+        if kind is OpKind.FUNCTION or kind is OpKind.COROUTINE:
+            start = time.perf_counter_ns()
+            if kind is OpKind.FUNCTION:
+                value = await _call_in_executor(self.executor, self.op, item)
+            else:
+                value = await self.op(item)
+            value = await _resolve(value)
+            times.add(time.perf_counter_ns() - start)
+            if value is not None:
+                await emit(value)
+        elif kind is OpKind.GENERATOR:
+            await self._apply_generator(item, emit)
+        else:
+            await self._apply_async_generator(item, emit)
+
+    async def _apply_generator(self, item: Any, emit: Emit) -> None:
+        # Each step runs in the executor; the time excludes waiting for downstream room.
+        elapsed = 0
+        gen = self.op(item)
+        step: concurrent.futures.Future[Any] | None = None
+        try:
+            while True:
+                start = time.perf_counter_ns()
+                step = self.executor.submit(next, gen, _NEXT_DONE)
+                value = await asyncio.wrap_future(step)
+                step = None
+                if value is _NEXT_DONE:
+                    break
+                value = await _resolve(value)
+                elapsed += time.perf_counter_ns() - start
+                if value is not None:
+                    await emit(value)
+        finally:
+            self.counters.times.add(elapsed)
+            if step is not None and not step.done():
+                # The generator is running in a worker thread: close it when it yields.
+                step.add_done_callback(lambda _: _close_generator(gen))
+            else:
+                _close_generator(gen)
+
+    async def _apply_async_generator(self, item: Any, emit: Emit) -> None:
+        elapsed = 0
+        agen = self.op(item)
+        try:
+            while True:
+                start = time.perf_counter_ns()
+                try:
+                    value = await agen.__anext__()
+                except StopAsyncIteration:
+                    break
+                value = await _resolve(value)
+                elapsed += time.perf_counter_ns() - start
+                if value is not None:
+                    await emit(value)
+        finally:
+            self.counters.times.add(elapsed)
+            try:
+                await agen.aclose()
+            except Exception:
+                _LG.debug("Closing an async generator op raised.", exc_info=True)
+
+
+class AggregateStage(_ItemStage):
+    """Groups ``num_items`` items into a list."""
+
+    def __init__(
+        self, num_items: int, drop_last: bool, counters: StageCounters, context: StageContext
+    ) -> None:
+        super().__init__(counters, context)
+        self.num_items = num_items
+        self.drop_last = drop_last
+
+    async def run(self, input: Queue, output: Queue) -> None:
+        batch: list[Any] = []
+        while True:
+            item = await input.get()
+            if item is EOF:
+                break
+            self.counters.num_in += 1
+            batch.append(item)
+            if len(batch) == self.num_items:
+                await output.put(batch)
+                self.counters.num_out += 1
+                batch = []
+        if batch and not self.drop_last:
+            await output.put(batch)
+            self.counters.num_out += 1
+        await output.put(EOF)
+
+
+class DisaggregateStage(_ItemStage):
+    """Puts each element of an item (a list, or any iterable) separately."""
+
+    async def run(self, input: Queue, output: Queue) -> None:
+        while True:
+            item = await input.get()
+            if item is EOF:
+                break
+            self.counters.num_in += 1
+            try:
+                elements = list(item)
+            except Exception as error:
+                self._num_processed += 1
+                self._record_failure(item, error)
+                continue
+            self._num_processed += 1
+            for element in elements:
+                await output.put(element)
+                self.counters.num_out += 1
+        self._check_budget(final=True)
+        await output.put(EOF)
+
+
+async def cancel_all(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel the tasks and wait until they have finished (their cleanup included)."""
+    pending = [task for task in tasks if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class PipeSpec:
+    """One ``pipe`` step as the builder recorded it."""
+
+    name: str
+    op: Callable[..., Any]
+    kind: OpKind
+    concurrency: int
+    executor: Executor | None
+    output_order: str
+
+
+@dataclass(frozen=True)
+class AggregateSpec:
+    name: str
+    num_items: int
+    drop_last: bool
+    concurrency: int = 1
+
+
+@dataclass(frozen=True)
+class DisaggregateSpec:
+    name: str
+    concurrency: int = 1
+
+
+StepSpec = PipeSpec | AggregateSpec | DisaggregateSpec
+
+
+def make_stage(spec: StepSpec, counters: StageCounters, context: StageContext) -> Any:
+    if isinstance(spec, PipeSpec):
+        return PipeStage(
+            spec.op,
+            kind=spec.kind,
+            executor=spec.executor,
+            output_order=spec.output_order,
+            counters=counters,
+            context=context,
+        )
+    if isinstance(spec, AggregateSpec):
+        return AggregateStage(spec.num_items, spec.drop_last, counters, context)
+    return DisaggregateStage(counters, context)
