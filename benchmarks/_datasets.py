@@ -3,6 +3,11 @@
 * W1/W5: 256 ImageNet-like JPEGs (about 500×375, a few portrait ones, quality 90):
   smooth colour gradients, large filled shapes, hundreds of small blobs, a mild blur
   and sensor-like noise: about 85 KB a file, close to ImageNet's average.
+* D1: an ImageNet-like image folder, ``imagefolder_q90/class_KK/NNNNN.jpg``: 2,000
+  JPEGs (quality 90, 4:2:0) in 10 class folders (image ``i`` in class ``i % 10``),
+  in ImageNet's common sizes (500×375, 375×500, 500×333, 400×400, 640×480 …) and
+  with the amount of detail and noise drawn per image: 54–136 KB a file, 84 KB on
+  average.
 * W2/W3: a 10 s 1280×720 30 fps H.264 (yuv420p, x264 ``medium``) clip with a
   keyframe every 2 s, the GOP of typical web video. Its pixels are those of
   :func:`moving_frame`: a panning textured scene with a moving square.
@@ -30,6 +35,12 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 
 # (width, height) of the generated JPEGs, drawn per image: ImageNet's common sizes.
 IMAGE_SIZES = ((500, 375), (500, 375), (500, 375), (500, 333), (500, 400), (375, 500))
+# The D1 image folder's sizes (drawn per image; landscape 500x375 is the most common).
+FOLDER_IMAGE_SIZES = (
+    (500, 375), (500, 375), (500, 375), (500, 375), (375, 500), (375, 500), (500, 333),
+    (333, 500), (500, 400), (400, 400), (500, 500), (450, 300), (640, 480),
+)  # fmt: skip
+FOLDER_CLASSES = 10
 
 
 @functools.lru_cache(maxsize=4)
@@ -109,9 +120,17 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
 
 
 def natural_image(index: int) -> Image.Image:
-    """Image ``index`` of the JPEG set: gradients, shapes, blur and noise (RGB)."""
+    """Image ``index`` of the W1 JPEG set: gradients, shapes, blur and noise (RGB)."""
     rng = np.random.default_rng(1000 + index)
     width, height = IMAGE_SIZES[int(rng.integers(len(IMAGE_SIZES)))]
+    return _paint(rng, width, height, blobs=600, noise=7.0)
+
+
+def _paint(
+    rng: np.random.Generator, width: int, height: int, *, blobs: int, noise: float
+) -> Image.Image:
+    """A photo-like RGB image: a smooth background, large shapes, ``blobs`` small
+    blobs, a mild blur and Gaussian noise of standard deviation ``noise``."""
     # Smooth background: a bilinear blend of four random corner colours.
     corners = rng.uniform(0, 255, size=(2, 2, 3)).astype(np.float32)
     ys = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
@@ -139,14 +158,14 @@ def natural_image(index: int) -> Image.Image:
             ]
             draw.polygon(points, fill=colour)
     # Many small blobs stand in for the fine detail (foliage, fur, text) of photos.
-    for _ in range(600):
+    for _ in range(blobs):
         x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
         radius = int(rng.integers(2, 16))
         colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)
     image = image.filter(ImageFilter.GaussianBlur(radius=0.7))
-    noise = rng.normal(0.0, 7.0, size=(height, width, 3))
-    pixels = np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
+    grain = rng.normal(0.0, noise, size=(height, width, 3))
+    pixels = np.clip(np.asarray(image, dtype=np.float32) + grain, 0, 255).astype(np.uint8)
     return Image.fromarray(pixels, "RGB")
 
 
@@ -159,6 +178,36 @@ def ensure_images(count: int = 256, data_dir: Path = DATA_DIR) -> list[Path]:
         _write_atomically(path, lambda p, i=index: natural_image(i).save(p, "JPEG", quality=90))
         paths.append(path)
     return paths
+
+
+def folder_image(index: int) -> Image.Image:
+    """Image ``index`` of the D1 image folder: its size, detail and noise drawn per image."""
+    rng = np.random.default_rng(50_000 + index)
+    width, height = FOLDER_IMAGE_SIZES[int(rng.integers(len(FOLDER_IMAGE_SIZES)))]
+    blobs = int(rng.integers(200, 1200))
+    noise = float(rng.uniform(3.0, 10.0))
+    return _paint(rng, width, height, blobs=blobs, noise=noise)
+
+
+def image_folder_root(data_dir: Path = DATA_DIR) -> Path:
+    """The root of the D1 image folder (class sub-folders, like ImageNet's train split)."""
+    return data_dir / "imagefolder_q90"
+
+
+def folder_image_path(index: int, data_dir: Path = DATA_DIR) -> Path:
+    """Where image ``index`` of the D1 folder lives: ``class_KK/NNNNN.jpg``, K = index % 10."""
+    return image_folder_root(data_dir) / f"class_{index % FOLDER_CLASSES:02d}" / f"{index:05d}.jpg"
+
+
+def ensure_image_folder(count: int = 2000, data_dir: Path = DATA_DIR) -> Path:
+    """Generates the first ``count`` images of the D1 folder (missing ones only); returns
+    its root. A folder generated for a larger count also holds these, under the same names."""
+    for index in range(count):
+        _write_atomically(
+            folder_image_path(index, data_dir),
+            lambda p, i=index: folder_image(i).save(p, "JPEG", quality=90, subsampling="4:2:0"),
+        )
+    return image_folder_root(data_dir)
 
 
 def _write_clip(path: Path, spec: ClipSpec) -> None:
@@ -226,6 +275,7 @@ def ensure_audio(spec: AudioSpec | None = None, data_dir: Path = DATA_DIR) -> Pa
 def ensure_all(data_dir: Path = DATA_DIR) -> None:
     """Generates every workload's media (a no-op for files already there)."""
     ensure_images(data_dir=data_dir)
+    ensure_image_folder(data_dir=data_dir)
     ensure_clip(data_dir=data_dir)
     ensure_audio(data_dir=data_dir)
 

@@ -90,6 +90,10 @@ class Workload:
         busy_thread: Also time every round with a pure-Python busy thread running (W5).
         prepare: Generates the workload's media (called once, before any case).
         notes: Paragraphs the report prints under the workload's table.
+        threads: Fixed worker counts, in place of the run's ``--threads`` (D1 gives
+            every loader the same two workers).
+        passes: A fixed number of passes, in place of the run's (D1 times the epochs of
+            one loader in one process: its rounds cannot be split between processes).
     """
 
     name: str
@@ -101,6 +105,8 @@ class Workload:
     warmup: int = 1
     busy_thread: bool = False
     notes: Sequence[str] = field(default_factory=tuple)
+    threads: Sequence[int] | None = None
+    passes: int | None = None
 
 
 def package_version(package: str) -> str | None:
@@ -173,6 +179,118 @@ class BusyProcess:
     def __exit__(self, *exc: object) -> None:
         self._process.kill()
         self._process.wait()
+
+
+class ProcessTreeMonitor:
+    """Peak memory and CPU time of this process together with all its descendants.
+
+    A daemon thread sums the proportional set size (``Pss`` in
+    ``/proc/<pid>/smaps_rollup``) of the process and of its descendants every
+    ``interval`` seconds and keeps the largest sum. PSS charges each page shared by
+    several processes to each of them in equal parts, so a page that forked workers
+    share with their parent counts once in the sum (RSS would count it in every
+    process). ``Pss_Anon`` + ``Pss_Shmem`` is the part no unrelated process can share:
+    heap, copy-on-write pages and shared-memory tensors, without the libraries' code.
+    The list of descendants is refreshed every ``refresh_every`` samples (listing
+    processes costs about 2 ms; reading one ``smaps_rollup`` about 0.2 ms).
+
+    Use as a context manager, or call ``start`` and ``stop``.
+    """
+
+    def __init__(self, interval: float = 0.05, refresh_every: int = 4) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self._me = psutil.Process()
+        self.interval = interval
+        self.refresh_every = refresh_every
+        self.peak_pss_mb = 0.0
+        self.peak_anon_mb = 0.0
+        self.peak_processes = 1
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pss-sampler", daemon=True)
+        self._pids: list[int] = [os.getpid()]
+
+    def __enter__(self) -> ProcessTreeMonitor:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> ProcessTreeMonitor:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def descendants(self) -> list[int]:
+        """The pids of every live descendant of this process."""
+        try:
+            return [child.pid for child in self._me.children(recursive=True)]
+        except self._psutil.Error:
+            return []
+
+    @staticmethod
+    def memory_mb(pid: int) -> tuple[float, float] | None:
+        """``(Pss, Pss_Anon + Pss_Shmem)`` of one process in MiB; None if it is gone.
+        Where the kernel has no ``smaps_rollup``, both are the process's RSS."""
+        fields: dict[str, int] = {}
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as stream:
+                for line in stream.read().splitlines()[1:]:
+                    name, _, rest = line.partition(b":")
+                    fields[name.decode()] = int(rest.split()[0])  # kB
+        except FileNotFoundError:
+            if Path("/proc/self/smaps_rollup").exists():
+                return None  # the process exited
+            try:
+                import psutil
+
+                rss = psutil.Process(pid).memory_info().rss / 2**20
+            except Exception:  # noqa: BLE001 - gone, or not ours to read
+                return None
+            return rss, rss
+        except (ProcessLookupError, PermissionError, ValueError):
+            return None
+        pss = fields.get("Pss", 0) / 1024
+        return pss, (fields.get("Pss_Anon", 0) + fields.get("Pss_Shmem", 0)) / 1024
+
+    def sample(self) -> tuple[float, float, int]:
+        """Sums the memory of the tree now: ``(PSS MiB, anon + shmem MiB, processes)``."""
+        if self.samples % self.refresh_every == 0:
+            self._pids = [os.getpid(), *self.descendants()]
+        self.samples += 1
+        found = [m for m in map(self.memory_mb, self._pids) if m is not None]
+        pss = sum(m[0] for m in found)
+        anon = sum(m[1] for m in found)
+        self.peak_pss_mb = max(self.peak_pss_mb, pss)
+        self.peak_anon_mb = max(self.peak_anon_mb, anon)
+        self.peak_processes = max(self.peak_processes, len(found))
+        return pss, anon, len(found)
+
+    def _run(self) -> None:
+        while True:
+            self.sample()
+            if self._stop.wait(self.interval):
+                return
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds of the process, its reaped descendants and its live
+        ones. Read it when no descendant is exiting (one that exits between the two
+        reads would be missed): before workers start and after they were joined."""
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total = me.ru_utime + me.ru_stime + reaped.ru_utime + reaped.ru_stime
+        for pid in self.descendants():
+            try:
+                times = self._psutil.Process(pid).cpu_times()
+            except self._psutil.Error:
+                continue
+            total += times.user + times.system + times.children_user + times.children_system
+        return total
 
 
 def _summary(
@@ -367,11 +485,11 @@ def run_workload(
     warmup = workload.warmup
     # W5's row compares rounds its process interleaved: passes would mix processes.
     passes = 1 if workload.busy_thread else opts.passes or (1 if opts.quick else 2)
-    passes = max(1, min(passes, rounds))
+    passes = max(1, min(workload.passes or passes, rounds))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = out or RESULTS_DIR / f"{workload.name}-{stamp}.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
-    cases = [(b, t) for b in backends for t in opts.threads]
+    cases = [(b, t) for b in backends for t in workload.threads or opts.threads]
     schedule = pass_schedule(len(cases), rounds, passes)
     results: list[list[dict[str, Any]]] = [[] for _ in cases]
     load_before = [0.0] * len(cases)

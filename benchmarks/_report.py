@@ -67,12 +67,13 @@ class Results:
 
 @dataclass(frozen=True)
 class Target:
-    """A goal for one measured figure: ``value >= goal`` (or ``<=`` when ``at_most``)."""
+    """A goal for one measured figure: ``value >= goal`` (or ``<=`` when ``at_most``).
+    Without a goal, a reference line (a ceiling's ratio, spdl's share of it)."""
 
     name: str
     threads: int | str
     value: float | None
-    goal: float
+    goal: float | None
     at_most: bool = False
     unit: str = "x"
     why_missing: str | None = None
@@ -80,13 +81,17 @@ class Target:
 
     @property
     def status(self) -> str:
+        if self.goal is None:
+            return "reference"
         if self.value is None:
             return "n/a"
         met = self.value <= self.goal if self.at_most else self.value >= self.goal
         return "met" if met else "**MISSED**"
 
     def cells(self) -> list[str]:
-        goal = f"{'≤' if self.at_most else '≥'} {_num(self.goal)}{self.unit}"
+        goal = "–"
+        if self.goal is not None:
+            goal = f"{'≤' if self.at_most else '≥'} {_num(self.goal)}{self.unit}"
         if self.value is None:
             value = f"n/a ({self.why_missing})" if self.why_missing else "n/a"
         else:
@@ -113,7 +118,7 @@ def _ratio_target(
     workload: str,
     backend: str,
     peers: Sequence[str],
-    goal: float,
+    goal: float | None,
     threads: int,
 ) -> Target:
     """spdl's median over the best median among ``peers`` at one thread count."""
@@ -173,86 +178,275 @@ def _w2_rss_target(res: Results, threads: int, output_bytes: int) -> Target:
     )
 
 
+# W3 asks for the C ceiling measured at 1 worker (1.25x the best of decord and PyAV:
+# what decoding the windows' frames alone reaches); at 2 workers the earlier 1.3x.
+W3_GOALS = {1: 1.25, 2: 1.3}
+W4_GOAL = 1.0  # torchcodec decodes with the same system AAC decoder
+
+
+def _w3_w4_targets(res: Results, threads: int) -> list[Target]:
+    """W3 and W4 against their peers, next to the C ceilings (``ffmpeg-c``): the
+    ceiling's own ratio to the peers, and spdl's share of the ceiling."""
+    w3_peers = ["decord", "pyav"]
+    w3_goal = W3_GOALS.get(threads, W3_GOALS[2])
+    targets = [
+        _ratio_target(
+            res,
+            "W3 spdl-windows / best of decord, pyav",
+            "w3_clips",
+            "spdl-windows",
+            w3_peers,
+            w3_goal,
+            threads,
+        ),
+        _ratio_target(
+            res,
+            "W3 ceiling: ffmpeg-c (C, no conversion) / best of decord, pyav",
+            "w3_clips",
+            CEILING,
+            w3_peers,
+            None,
+            threads,
+        ),
+        _ratio_target(
+            res,
+            "W3 spdl-windows / ffmpeg-c ceiling",
+            "w3_clips",
+            "spdl-windows",
+            [CEILING],
+            None,
+            threads,
+        ),
+        _ratio_target(
+            res, "W4 spdl / torchcodec", "w4_audio", "spdl", ["torchcodec"], W4_GOAL, threads
+        ),
+        _ratio_target(
+            res,
+            "W4 ceiling: ffmpeg-c (C, no output) / torchcodec",
+            "w4_audio",
+            CEILING,
+            ["torchcodec"],
+            None,
+            threads,
+        ),
+        _ratio_target(
+            res, "W4 spdl / ffmpeg-c ceiling", "w4_audio", "spdl", [CEILING], None, threads
+        ),
+    ]
+    workloads = {"W3": "w3_clips", "W4": "w4_audio"}
+    return [x for x in targets if threads in res.threads(workloads[x.name[:2]])]
+
+
 def compute_targets(res: Results, w2_output_bytes: int) -> list[Target]:
-    """Every target of the benchmark suite that the rows allow computing."""
+    """Every target of the benchmark suite for the workloads the rows hold."""
     targets: list[Target] = []
     for t in res.threads():
-        targets += [
-            _ratio_target(
-                res, "W1 spdl / opencv-linear", "w1_image_batch", "spdl", ["opencv-linear"], 1.0, t
-            ),
-            _ratio_target(res, "W1 spdl / pillow", "w1_image_batch", "spdl", ["pillow"], 1.8, t),
-            _ratio_target(
-                res,
-                "W2 spdl-rgb24 / torchcodec",
-                "w2_video_decode",
-                "spdl-rgb24",
-                ["torchcodec"],
-                1.3,
-                t,
-            ),
-            _ratio_target(
-                res, "W2 spdl-rgb24 / pyav", "w2_video_decode", "spdl-rgb24", ["pyav"], 1.3, t
-            ),
-            _ratio_target(
-                res,
-                "W3 spdl / best of decord, pyav",
-                "w3_clips",
-                "spdl",
-                ["decord", "pyav"],
-                1.3,
-                t,
-            ),
-            _ratio_target(
-                res,
-                "W3 spdl-windows / best of decord, pyav",
-                "w3_clips",
-                "spdl-windows",
-                ["decord", "pyav"],
-                1.3,
-                t,
-            ),
-            _ratio_target(
-                res,
-                "W3 spdl-streaming / best of decord, pyav",
-                "w3_clips",
-                "spdl-streaming",
-                ["decord", "pyav"],
-                1.3,
-                t,
-            ),
-            # Not spdl: the C floor spdl-windows decodes on, without its conversion.
-            _ratio_target(
-                res,
-                "W3 ceiling: ffmpeg-c (C, no conversion) / best of decord, pyav",
-                "w3_clips",
-                CEILING,
-                ["decord", "pyav"],
-                1.3,
-                t,
-            ),
-            _ratio_target(res, "W4 spdl / torchcodec", "w4_audio", "spdl", ["torchcodec"], 2.0, t),
-            # Not spdl: the C floor spdl and torchcodec decode on; below 2.0 none can meet W4.
-            _ratio_target(
-                res,
-                "W4 ceiling: ffmpeg-c (C, no output) / torchcodec",
-                "w4_audio",
-                CEILING,
-                ["torchcodec"],
-                2.0,
-                t,
-            ),
-        ]
+        if t in res.threads("w1_image_batch"):
+            targets += [
+                _ratio_target(
+                    res, "W1 spdl / opencv-linear", "w1_image_batch", "spdl", ["opencv-linear"],
+                    1.0, t,
+                ),
+                _ratio_target(
+                    res, "W1 spdl / pillow", "w1_image_batch", "spdl", ["pillow"], 1.8, t
+                ),
+            ]  # fmt: skip
+        if t in res.threads("w2_video_decode"):
+            targets += [
+                _ratio_target(
+                    res, "W2 spdl-rgb24 / torchcodec", "w2_video_decode", "spdl-rgb24",
+                    ["torchcodec"], 1.3, t,
+                ),
+                _ratio_target(
+                    res, "W2 spdl-rgb24 / pyav", "w2_video_decode", "spdl-rgb24", ["pyav"], 1.3, t
+                ),
+            ]  # fmt: skip
+        targets += _w3_w4_targets(res, t)
     for t, goal in ((1, 10.0), (2, 40.0)):
         if t in res.threads("w5_gil_pressure"):
             targets.append(_w5_target(res, t, goal))
-    targets.append(_scaling_target(res, "W1 spdl scaling", "w1_image_batch", "spdl", 1.85))
-    targets.append(
-        _scaling_target(res, "W2 spdl-rgb24 scaling", "w2_video_decode", "spdl-rgb24", 1.85)
-    )
+    if "w1_image_batch" in res.workloads():
+        targets.append(_scaling_target(res, "W1 spdl scaling", "w1_image_batch", "spdl", 1.85))
+    if "w2_video_decode" in res.workloads():
+        targets.append(
+            _scaling_target(res, "W2 spdl-rgb24 scaling", "w2_video_decode", "spdl-rgb24", 1.85)
+        )
     for t in res.threads("w2_video_decode"):
         targets.append(_w2_rss_target(res, t, w2_output_bytes))
+    targets += d1_targets(res)
     return targets
+
+
+# ---------------------------------------------------------------------------------------
+# D1: data loaders (one worker count; figures from each row's per-epoch measurements)
+
+D1 = "d1_dataloader"
+TRAIN_SUFFIX = "+train"
+
+
+@dataclass(frozen=True)
+class LoaderFigures:
+    """What a D1 row measured, over all its epochs."""
+
+    images_per_s: float  # all images over all epochs' wall time
+    steady_images_per_s: float  # the same without each epoch's time to its first batch
+    steps_per_s: float  # batches per second (the training consumer's rate)
+    first_batch_s: float  # mean over the epochs
+    first_batch_first_epoch_s: float
+    cpu_ms_per_image: float  # the whole process tree's CPU time
+    images_per_cpu_s: float
+    peak_pss_mb: float
+    peak_anon_shmem_mb: float
+    baseline_pss_mb: float
+    processes: int
+    epochs: int
+
+
+def loader_figures(row: Row | None) -> LoaderFigures | None:
+    """The D1 figures of a row; None for a failed or missing row."""
+    if row is None or row.get("error"):
+        return None
+    extra = row["extra"]
+    images, seconds = sum(extra["images"]), sum(extra["epoch_s"])
+    firsts, cpu = extra["first_batch_s"], sum(extra["cpu_s"])
+    batch = extra["batch_size"]
+    epochs = len(extra["images"])
+    steady_images = images - batch * epochs
+    steady_s = seconds - sum(firsts)
+    return LoaderFigures(
+        images_per_s=images / seconds,
+        steady_images_per_s=steady_images / steady_s if steady_s > 0 else images / seconds,
+        steps_per_s=images / seconds / batch,
+        first_batch_s=sum(firsts) / epochs,
+        first_batch_first_epoch_s=firsts[0],
+        cpu_ms_per_image=1000.0 * cpu / images,
+        images_per_cpu_s=images / cpu if cpu > 0 else float("nan"),
+        peak_pss_mb=extra["peak_pss_mb"],
+        peak_anon_shmem_mb=extra.get("peak_anon_shmem_mb", extra["peak_pss_mb"]),
+        baseline_pss_mb=extra.get("baseline_pss_mb", 0.0),
+        processes=extra.get("processes", 1),
+        epochs=epochs,
+    )
+
+
+def _d1_figures(res: Results, backend: str) -> tuple[LoaderFigures | None, str | None]:
+    threads = res.threads(D1)
+    t = threads[0] if threads else 0
+    return loader_figures(res.get(D1, backend, t)), res.error(D1, backend, t)
+
+
+def _d1_target(
+    res: Results,
+    name: str,
+    ours: str,
+    theirs: str,
+    figure: str,
+    goal: float,
+    at_most: bool = False,
+) -> Target:
+    """``figure`` of ``ours`` over the same figure of ``theirs`` (one D1 row each)."""
+    (mine, my_error), (other, other_error) = _d1_figures(res, ours), _d1_figures(res, theirs)
+    missing = None
+    if mine is None:
+        missing = f"{ours}: {_short(my_error)}"
+    elif other is None:
+        missing = f"{theirs}: {_short(other_error)}"
+    value = getattr(mine, figure) / getattr(other, figure) if mine and other else None
+    cpu_value = None
+    if mine and other and figure in ("steady_images_per_s", "steps_per_s"):
+        cpu_value = mine.images_per_cpu_s / other.images_per_cpu_s
+    workers = res.threads(D1)[0] if res.threads(D1) else "–"
+    return Target(name, workers, value, goal, at_most, why_missing=missing, cpu_value=cpu_value)
+
+
+def d1_targets(res: Results) -> list[Target]:
+    """D1's goals: spdl's loader against torch's with Pillow and with spdl in its workers,
+    against a bare loop over the same decoder, and under a training consumer."""
+    if D1 not in res.workloads():
+        return []
+    rate = "steady_images_per_s"
+    train = TRAIN_SUFFIX
+    return [
+        _d1_target(res, "D1 spdl / torch-pillow images/s", "spdl", "torch-pillow", rate, 2.5),
+        _d1_target(res, "D1 spdl / torch-spdl images/s", "spdl", "torch-spdl", rate, 1.1),
+        _d1_target(
+            res, "D1 spdl / spdl-bare images/s (pipeline overhead)", "spdl", "spdl-bare", rate, 0.9
+        ),
+        _d1_target(
+            res, "D1 spdl / torch-pillow peak PSS", "spdl", "torch-pillow", "peak_pss_mb", 0.5,
+            at_most=True,
+        ),
+        _d1_target(
+            res, "D1 spdl / torch-pillow time to first batch", "spdl", "torch-pillow",
+            "first_batch_s", 0.25, at_most=True,
+        ),
+        _d1_target(
+            res, "D1 spdl / torch-pillow steps/s with a training step per batch",
+            f"spdl{train}", f"torch-pillow{train}", "steps_per_s", 1.1,
+        ),
+    ]  # fmt: skip
+
+
+def _d1_rows(res: Results, train: bool) -> list[str]:
+    return [b for b in res.backends(D1) if b.endswith(TRAIN_SUFFIX) == train]
+
+
+def _version(res: Results, workload: str, backend: str) -> str:
+    first = next(r for r in res.rows if r["workload"] == workload and r["backend"] == backend)
+    libavcodec = (first.get("extra") or {}).get("libavcodec")
+    return first.get("version") or (f"libavcodec {libavcodec}" if libavcodec else "–")
+
+
+def _description(res: Results, workload: str, backend: str, limit: int = 90) -> str:
+    first = next(r for r in res.rows if r["workload"] == workload and r["backend"] == backend)
+    return _short(first["description"], limit)
+
+
+def d1_table(res: Results, train: bool, reference: str | None = None) -> list[str]:
+    """D1's table for the plain (``train=False``) or the training consumer's rows.
+
+    With ``reference`` (a backend), a column gives its rate over each row's.
+    """
+    rate_name = "steps/s" if train else "images/s (after the first batch)"
+    header = ["backend", "how", rate_name]
+    if reference:
+        header.append(f"`{reference}` ÷ this")
+    header += [
+        "time to first batch, s (epoch 1 / mean)",
+        "CPU ms per image",
+        "peak PSS MB (anon + shm)",
+        "processes",
+        "version",
+    ]
+    ref, _ = _d1_figures(res, reference) if reference else (None, None)
+    lines = []
+    for backend in _d1_rows(res, train):
+        figures, error = _d1_figures(res, backend)
+        cells = [f"`{backend}`", _description(res, D1, backend)]
+        if figures is None:
+            cells.append(f"error: {_short(error)}")
+            cells += ["–"] * (len(header) - 3)
+            lines.append(cells)
+            continue
+        if train:
+            cells.append(f"**{_num(figures.steps_per_s)}** ({_num(figures.images_per_s)} images/s)")
+        else:
+            cells.append(
+                f"**{_num(figures.steady_images_per_s)}** (all: {_num(figures.images_per_s)})"
+            )
+        if reference:
+            mine = ref.steps_per_s if train and ref else ref.steady_images_per_s if ref else None
+            theirs = figures.steps_per_s if train else figures.steady_images_per_s
+            cells.append(f"{mine / theirs:.2f}×" if mine else "–")
+        cells += [
+            f"{figures.first_batch_first_epoch_s:.2f} / {figures.first_batch_s:.2f}",
+            f"{figures.cpu_ms_per_image:.2f}",
+            f"**{figures.peak_pss_mb:.0f}** ({figures.peak_anon_shmem_mb:.0f})",
+            str(figures.processes),
+            _version(res, D1, backend),
+        ]
+        lines.append(cells)
+    return _table(header, lines)
 
 
 # ---------------------------------------------------------------------------------------
@@ -344,6 +538,39 @@ def workload_table(res: Results, workload: str) -> list[str]:
     return _table(header, lines)
 
 
+def d1_section(res: Results) -> list[str]:
+    """D1's tables: the loaders alone, then with a training step per batch."""
+    done = [r for r in res.rows if r["workload"] == D1 and not r.get("error")]
+    out = []
+    if done:
+        extra = done[0]["extra"]
+        out += [
+            f"{extra['num_images']} images, {len(extra['images'])} "
+            f"epoch{'s' if len(extra['images']) > 1 else ''} per loader, batches of "
+            f"{extra['batch_size']} ({extra['images'][0]} images an epoch, the last partial "
+            f"batch dropped), {extra['workers']} workers.",
+            "",
+        ]
+    out += [
+        "Each loader alone (its batches are only counted). *After the first batch*: images "
+        "over the epochs' time minus each epoch's wait for its first batch; *all*: with it. "
+        "CPU: user + system time of the training process and its workers; peak PSS: the "
+        "largest sum of the loader's processes' proportional set sizes (sampled every 50 ms), "
+        "in brackets its anonymous + shared-memory part (no library code).",
+        "",
+        *d1_table(res, train=False, reference="spdl"),
+    ]
+    if _d1_rows(res, train=True):
+        out += [
+            "",
+            "With a training step per batch (a small CNN, forward + backward + SGD, "
+            "`torch.set_num_threads(1)`) in the training process:",
+            "",
+            *d1_table(res, train=True, reference=f"spdl{TRAIN_SUFFIX}"),
+        ]
+    return out
+
+
 def render_markdown(
     res: Results,
     meta: dict[str, Any],
@@ -378,8 +605,12 @@ def render_markdown(
         "",
     ]
     for workload in res.workloads():
-        out += [f"## {title[workload]}", "", f"Throughput in {unit[workload]}.", ""]
-        out += workload_table(res, workload)
+        out += [f"## {title[workload]}", ""]
+        if workload == D1:
+            out += d1_section(res)
+        else:
+            out += [f"Throughput in {unit[workload]}.", ""]
+            out += workload_table(res, workload)
         for note in (notes or {}).get(workload, ()):
             out += ["", note]
         if workload in plots:
@@ -396,11 +627,118 @@ def render_markdown(
 
 
 # ---------------------------------------------------------------------------------------
+# The documentation's performance page (docs/performance.md)
+
+# The spdl backend each workload's comparison is made against.
+REFERENCE = {
+    "w1_image_batch": "spdl",
+    "w2_video_decode": "spdl-rgb24",
+    "w3_clips": "spdl-windows",
+    "w4_audio": "spdl",
+    "w5_gil_pressure": "spdl",
+    D1: "spdl",
+}
+
+
+def docs_table(res: Results, workload: str) -> list[str]:
+    """A workload's rates per thread count with the reference spdl backend's rate over
+    each backend's (no targets: the page compares loaders)."""
+    threads = res.threads(workload)
+    listed = ", ".join(map(str, threads))
+    reference = REFERENCE.get(workload, res.backends(workload)[0])
+    busy = workload == "w5_gil_pressure"
+    header = ["backend", "how"]
+    for t in threads:
+        plural = "s" if t > 1 else ""
+        header += (
+            [f"{t} thread{plural}, busy thread", "without it", "lost"]
+            if busy
+            else [f"{t} thread{plural}"]
+        )
+    header.append(f"`{reference}` ÷ this ({listed})")
+    header.append(f"lost to a busy process ({listed})" if busy else f"per CPU-second ({listed})")
+    header += [f"peak RSS MB ({listed})", "version"]
+    lines = []
+    for backend in res.backends(workload):
+        name = f"`{backend}`" + (" (ceiling, not a loader)" if backend == CEILING else "")
+        cells = [name, _description(res, workload, backend, 110)]
+        ratios = []
+        for t in threads:
+            row, error = res.get(workload, backend, t), res.error(workload, backend, t)
+            cells.append(_cell(row, error, _throughput))
+            if busy:
+                cells.append(_cell(row, None, lambda r: _num(r["extra"]["baseline"]["median"])))
+                cells.append(_cell(row, None, lambda r: f"{r['extra']['lost_pct']:.0f}%"))
+            ours, theirs = res.median(workload, reference, t), res.median(workload, backend, t)
+            ratios.append(f"{ours / theirs:.2f}×" if ours and theirs else "–")
+        cells.append("–" if backend == reference else " / ".join(ratios))
+        if busy:
+            rows = [res.get(workload, backend, t) for t in threads]
+            cells.append(
+                " / ".join(
+                    f"{r['extra']['lost_to_busy_process_pct']:.0f}%" if r else "–" for r in rows
+                )
+            )
+        else:
+            per_cpu = [res.per_cpu(workload, backend, t) for t in threads]
+            cells.append(" / ".join(_num(v) if v else "–" for v in per_cpu))
+        rss = [res.get(workload, backend, t) for t in threads]
+        cells.append(" / ".join(f"{r['peak_rss_mb']:.0f}" if r else "–" for r in rss))
+        cells.append(_version(res, workload, backend))
+        lines.append(cells)
+    return _table(header, lines)
+
+
+def docs_block(res: Results, workload: str, meta: dict[str, Any], report: str) -> list[str]:
+    """The generated part of a workload's section of the performance page: which run,
+    the table(s) of rates and ratios, and the plot (copied to ``docs/assets/bench``)."""
+    host = meta["host"]
+    mode = "quick" if meta.get("quick") else "full"
+    title = next(r["title"] for r in res.rows if r["workload"] == workload)
+    out = [
+        f"Measured on {meta['date']} ({mode} run, spdl commit `{meta.get('commit', '?')}`) on "
+        f"{host['cpu']}, {host['cores']} cores, Python {host['python']}; the whole report "
+        f"with the project's targets: `benchmarks/results/{report}`.",
+        "",
+    ]
+    if workload == D1:
+        out += d1_section(res)
+    else:
+        unit = next(r["unit"] for r in res.rows if r["workload"] == workload)
+        out += [f"Throughput in {unit}, **median** (min–max) over the timed rounds.", ""]
+        out += docs_table(res, workload)
+    out += ["", f"![{_short(title)}](assets/bench/{workload}.png)"]
+    return out
+
+
+def block_markers(workload: str) -> tuple[str, str]:
+    """The comments that enclose a workload's generated block on the performance page."""
+    return f"<!-- bench:{workload} -->", f"<!-- /bench:{workload} -->"
+
+
+def replace_block(text: str, workload: str, block: Sequence[str]) -> str:
+    """``text`` with the lines between the workload's markers replaced by ``block``.
+
+    Raises:
+        KeyError: The page has no block for the workload.
+    """
+    start, end = block_markers(workload)
+    head, found, rest = text.partition(start + "\n")
+    _, found_end, tail = rest.partition(end)
+    if not found or not found_end:
+        raise KeyError(f"no {start} ... {end} block")
+    return head + start + "\n" + "\n".join(block) + "\n" + end + tail
+
+
+# ---------------------------------------------------------------------------------------
 # Plots
 
 
 def plot_workload(res: Results, workload: str, path: Path) -> bool:
-    """Throughput vs threads, one line per backend (min–max as error bars); False if empty."""
+    """Throughput vs threads, one line per backend (min–max as error bars); False if empty.
+    D1 (one worker count) gets bar charts instead (:func:`plot_d1`)."""
+    if workload == D1:
+        return plot_d1(res, path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -444,6 +782,51 @@ def plot_workload(res: Results, workload: str, path: Path) -> bool:
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def plot_d1(res: Results, path: Path) -> bool:
+    """D1 as four bar charts: images/s, training steps/s, CPU per image, peak PSS."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plain = [(b, _d1_figures(res, b)[0]) for b in _d1_rows(res, train=False)]
+    trained = [(b, _d1_figures(res, b)[0]) for b in _d1_rows(res, train=True)]
+    plain = [(b, f) for b, f in plain if f is not None]
+    trained = [(b.removesuffix(TRAIN_SUFFIX), f) for b, f in trained if f is not None]
+    if not plain and not trained:
+        return False
+    panels = [
+        ("images/s (after the first batch)", plain, lambda f: f.steady_images_per_s),
+        ("steps/s with a training step per batch", trained, lambda f: f.steps_per_s),
+        ("CPU ms per image (all processes)", plain, lambda f: f.cpu_ms_per_image),
+        ("peak PSS MB (all processes)", plain, lambda f: f.peak_pss_mb),
+    ]
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6), dpi=110)
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    names = list(dict.fromkeys([b for b, _ in plain] + [b for b, _ in trained]))
+    colours = {name: palette[i % len(palette)] for i, name in enumerate(names)}
+    for ax, (label, rows, value) in zip(axes.flat, panels, strict=True):
+        if not rows:
+            ax.set_visible(False)
+            continue
+        values = [value(f) for _, f in rows]
+        bars = ax.barh(
+            [b for b, _ in rows], values, color=[colours[b] for b, _ in rows], height=0.6
+        )
+        ax.bar_label(bars, labels=[_num(v) for v in values], padding=3, fontsize=8)
+        ax.set_title(label, fontsize=9)
+        ax.invert_yaxis()
+        ax.set_xlim(0, max(values) * 1.25)
+        ax.tick_params(labelsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    title = next(r["title"] for r in res.rows if r["workload"] == D1)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -2,11 +2,15 @@
 
 1. Generates the media deterministically into ``benchmarks/data/`` (git-ignored;
    reused when already there).
-2. Runs W1–W5 (``w*_*.py``), each backend and thread count in a fresh process.
+2. Runs W1–W5 (``w*_*.py``) and D1 (``d1_dataloader.py``), each backend and thread
+   count in a fresh process.
 3. Writes into ``benchmarks/results/``:
    ``<date>[-quick].jsonl`` (every result row), ``<date>[-quick].md`` (tables and
    the targets, with spdl/peer ratios) and ``<date>[-quick]-<workload>.png``
-   (throughput vs threads per backend).
+   (throughput vs threads per backend; bar charts for D1).
+4. With ``--docs``, also rewrites the generated block of each workload it ran on
+   ``docs/performance.md`` (between ``<!-- bench:<workload> -->`` and
+   ``<!-- /bench:<workload> -->``) and copies the plots to ``docs/assets/bench/``.
 
 Usage::
 
@@ -14,12 +18,14 @@ Usage::
     python benchmarks/run_all.py                  # more rounds per case
     python benchmarks/run_all.py --workloads w1,w5 --threads 1 2 4
     python benchmarks/run_all.py --from-rows benchmarks/results/2026-01-31.jsonl  # re-render
+    python benchmarks/run_all.py --workloads d1 --docs   # D1 only, then update the docs page
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +34,7 @@ from pathlib import Path
 
 import _datasets
 import _report
+import d1_dataloader
 import w1_image_batch
 import w2_video_decode
 import w3_clips
@@ -41,7 +48,9 @@ WORKLOADS = {
     "w3": w3_clips,
     "w4": w4_audio,
     "w5": w5_gil_pressure,
+    "d1": d1_dataloader,
 }
+DOCS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 
 def git_commit() -> str:
@@ -70,12 +79,34 @@ def git_commit() -> str:
     return f"{head}{' (with local changes)' if dirty else ''}" if head else "unknown"
 
 
+def update_docs(
+    page: Path, res: _report.Results, meta: dict, report: str, plots: dict[str, Path]
+) -> None:
+    """Rewrites the page's block of every workload in ``res`` that has one, and copies
+    its plot to ``assets/bench/<workload>.png`` beside the page."""
+    text = page.read_text()
+    for workload in res.workloads():
+        try:
+            text = _report.replace_block(
+                text, workload, _report.docs_block(res, workload, meta, report)
+            )
+        except KeyError:
+            print(f"{page} has no block for {workload}; not updated")
+            continue
+        if workload in plots:
+            assets = page.parent / "assets" / "bench"
+            assets.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(plots[workload], assets / f"{workload}.png")
+        print(f"Updated {workload} on {page}")
+    page.write_text(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds: minutes, not tens")
     parser.add_argument("--threads", type=int, nargs="+", default=list(DEFAULT_THREADS))
     parser.add_argument(
-        "--workloads", default=",".join(WORKLOADS), help="comma-separated subset of w1..w5"
+        "--workloads", default=",".join(WORKLOADS), help="comma-separated subset of w1..w5,d1"
     )
     parser.add_argument("--rounds", type=int, help="timed rounds per case for every workload")
     parser.add_argument(
@@ -84,6 +115,14 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
         "--from-rows", type=Path, help="only re-render the report of a JSON lines file of rows"
+    )
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        nargs="?",
+        const=DOCS_PAGE,
+        help="also update the workloads' blocks on the performance page (default: "
+        "docs/performance.md) and copy their plots next to it",
     )
     args = parser.parse_args()
     chosen = args.workloads.split(",")
@@ -141,6 +180,10 @@ def main() -> None:
     report = args.out_dir / f"{stem}.md"
     report.write_text(markdown)
     meta_path.write_text(json.dumps(meta, indent=2))
+    if args.docs:
+        update_docs(
+            args.docs, res, meta, report.name, {w: args.out_dir / p for w, p in plots.items()}
+        )
     print()
     print("\n".join(_report.targets_table(targets)))
     print(f"\nReport: {report}\nWall time: {meta['wall_s']:.0f} s")
