@@ -1,0 +1,236 @@
+"""spdl.pipeline: failing items are logged, counted and dropped until the failure budget
+is spent; then iteration raises PipelineFailure. A failing source ends the pipeline
+with its own error."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import Any
+
+import pytest
+
+from spdl.pipeline import Pipeline, PipelineBuilder, PipelineFailure
+
+TIMEOUT_S = 30
+
+
+class BadItem(ValueError):
+    pass
+
+
+def failing_on(bad: set[int]):
+    def check(x: int) -> int:
+        if x in bad:
+            raise BadItem(f"item {x} is bad")
+        return x
+
+    return check
+
+
+def build(op: Any, num_items: int, max_failures: int | float, **pipe: Any) -> Pipeline[Any]:
+    return (
+        PipelineBuilder()
+        .add_source(range(num_items))
+        .pipe(op, **pipe)
+        .add_sink(2)
+        .build(num_threads=2, max_failures=max_failures)
+    )
+
+
+def consume(pipeline: Pipeline[Any], into: list[Any]) -> None:
+    with pipeline.auto_stop():
+        for item in pipeline.get_iterator(timeout=TIMEOUT_S):
+            into.append(item)
+
+
+def test_by_default_the_first_failure_stops_the_pipeline(caplog: pytest.LogCaptureFixture):
+    pipeline = build(failing_on({3}), 10, max_failures=0)
+    received: list[int] = []
+    with caplog.at_level(logging.WARNING, logger="spdl.pipeline"):
+        with pytest.raises(PipelineFailure) as info:
+            consume(pipeline, received)
+    failure = info.value
+    assert isinstance(failure, RuntimeError)
+    assert failure.stage == "check" and failure.num_failures == 1
+    assert "'check'" in str(failure) and "1 of" in str(failure)
+    assert isinstance(failure.__cause__, BadItem)
+    assert str(failure.__cause__) == "item 3 is bad"
+    assert received == [0, 1, 2]  # what passed before the failing item
+    logged = [r for r in caplog.records if r.name == "spdl.pipeline" and "'check'" in r.message]
+    assert logged and "item 3 is bad" in logged[0].message and "3" in logged[0].message
+
+
+def test_default_max_failures_is_zero():
+    pipeline = (
+        PipelineBuilder()
+        .add_source(range(3))
+        .pipe(failing_on({1}))
+        .add_sink(1)
+        .build(num_threads=1)
+    )
+    with pytest.raises(PipelineFailure):
+        consume(pipeline, [])
+
+
+def test_an_int_budget_allows_that_many_failures_per_stage(caplog: pytest.LogCaptureFixture):
+    received: list[int] = []
+    with caplog.at_level(logging.WARNING, logger="spdl.pipeline"):
+        consume(build(failing_on({2, 5}), 12, max_failures=2, concurrency=3), received)
+    assert sorted(received) == [x for x in range(12) if x not in (2, 5)]
+    messages = [r.getMessage() for r in caplog.records if r.name == "spdl.pipeline"]
+    for bad in (2, 5):
+        assert any("'check'" in m and f"item {bad} is bad" in m for m in messages), messages
+
+
+def test_the_failure_over_an_int_budget_raises_with_the_last_error_as_cause():
+    pipeline = build(failing_on({2, 5, 7, 9}), 12, max_failures=2)
+    received: list[int] = []
+    with pytest.raises(PipelineFailure) as info:
+        consume(pipeline, received)
+    failure = info.value
+    assert (failure.stage, failure.num_failures, failure.num_processed) == ("check", 3, 8)
+    assert "3 of 8 items" in str(failure) and "max_failures=2" in str(failure)
+    assert str(failure.__cause__) == "item 7 is bad"
+    assert received == [0, 1, 3, 4, 6]
+    assert pipeline.stats().stages[1].num_failures == 3
+
+
+def test_failures_are_counted_per_stage():
+    pipeline = (
+        PipelineBuilder()
+        .add_source(range(10))
+        .pipe(failing_on({1, 2}), name="first")
+        .pipe(failing_on({3, 4}), name="second")
+        .add_sink(2)
+        .build(num_threads=1, max_failures=2)
+    )
+    received: list[int] = []
+    consume(pipeline, received)
+    assert received == [0, 5, 6, 7, 8, 9]
+    stages = {s.name: s for s in pipeline.stats().stages}
+    assert stages["first"].num_failures == 2 and stages["second"].num_failures == 2
+
+
+def test_a_negative_budget_allows_any_number_of_failures():
+    received: list[int] = []
+    consume(build(failing_on(set(range(0, 20, 2))), 20, max_failures=-1), received)
+    assert received == list(range(1, 20, 2))
+
+
+@pytest.mark.parametrize("budget", [0.25, Fraction(1, 4)])
+def test_a_fraction_budget_allows_that_share_of_the_items(budget: float):
+    bad = set(range(9, 100, 10))  # 10% fail, spread out: never over 25% after 10 items
+    received: list[int] = []
+    consume(build(failing_on(bad), 100, max_failures=budget, concurrency=4), received)
+    assert sorted(received) == [x for x in range(100) if x not in bad]
+
+
+def test_a_fraction_budget_stops_a_stage_that_fails_more_often():
+    bad = set(range(0, 100, 2))  # 50% fail, budget 25%
+    pipeline = build(failing_on(bad), 100, max_failures=0.25)
+    with pytest.raises(PipelineFailure) as info:
+        consume(pipeline, [])
+    failure = info.value
+    # Checked once the stage has processed max(10, 1 / 0.25) items.
+    assert failure.num_processed >= 10 and failure.num_failures > 0.25 * failure.num_processed
+    assert failure.num_processed < 100
+
+
+def test_a_fraction_budget_is_checked_again_after_the_last_item():
+    # Fewer items than the minimum count for the rate check: decided at the end.
+    pipeline = build(failing_on({0, 1, 2}), 5, max_failures=0.5)
+    received: list[int] = []
+    with pytest.raises(PipelineFailure) as info:
+        consume(pipeline, received)
+    assert (info.value.num_failures, info.value.num_processed) == (3, 5)
+    assert received == [3, 4]  # delivered before the failure is raised
+
+
+def test_async_and_generator_ops_fail_the_same_way():
+    async def afail(x: int) -> int:
+        await asyncio.sleep(0)
+        raise BadItem(f"async {x}")
+
+    def gfail(x: int) -> Iterator[int]:
+        yield x
+        raise BadItem(f"generator {x}")
+
+    for op, expected in ((afail, []), (gfail, [0])):
+        received: list[int] = []
+        with pytest.raises(PipelineFailure) as info:
+            consume(build(op, 5, max_failures=0), received)
+        assert info.value.stage == op.__name__
+        assert isinstance(info.value.__cause__, BadItem)
+        assert received == expected
+
+
+def test_disaggregate_counts_an_item_that_is_not_iterable_as_a_failure():
+    pipeline = (
+        PipelineBuilder()
+        .add_source([[1, 2], 3, [4]])
+        .disaggregate()
+        .add_sink(2)
+        .build(num_threads=1, max_failures=1)
+    )
+    received: list[int] = []
+    consume(pipeline, received)
+    assert received == [1, 2, 4]
+    assert pipeline.stats().stages[1].num_failures == 1
+
+
+def test_the_error_keeps_being_raised_after_the_failure():
+    pipeline = build(failing_on({0}), 3, max_failures=0)
+    with pipeline.auto_stop():
+        with pytest.raises(PipelineFailure) as first:
+            pipeline.get_item(timeout=TIMEOUT_S)
+        with pytest.raises(PipelineFailure) as again:
+            pipeline.get_item(timeout=TIMEOUT_S)
+    assert again.value is first.value
+
+
+def test_a_source_error_ends_the_pipeline_with_that_error_after_the_items_before_it():
+    error = ConnectionError("listing the bucket failed")
+
+    def source() -> Iterator[int]:
+        yield from range(5)
+        raise error
+
+    pipeline = (
+        PipelineBuilder()
+        .add_source(source())
+        .pipe(lambda x: x * 10, concurrency=2, output_order="input")
+        .add_sink(2)
+        .build(num_threads=2)
+    )
+    received: list[int] = []
+    with pytest.raises(ConnectionError) as info:
+        consume(pipeline, received)
+    assert info.value is error
+    assert received == [0, 10, 20, 30, 40]
+
+
+def test_an_async_source_error_ends_the_pipeline_with_that_error():
+    error = KeyError("missing shard")
+
+    async def source():
+        yield 1
+        raise error
+
+    pipeline = PipelineBuilder().add_source(source()).add_sink(2).build(num_threads=1)
+    received: list[int] = []
+    with pytest.raises(KeyError) as info:
+        consume(pipeline, received)
+    assert info.value is error and received == [1]
+
+
+def test_a_source_eoferror_is_not_mistaken_for_the_end_of_the_pipeline():
+    def source() -> Iterator[int]:
+        yield 1
+        raise EOFError("truncated index file")
+
+    pipeline = PipelineBuilder().add_source(source()).add_sink(2).build(num_threads=1)
+    with pytest.raises(EOFError, match="truncated"):
+        consume(pipeline, [])

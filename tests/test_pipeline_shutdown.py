@@ -1,0 +1,322 @@
+"""spdl.pipeline: stopping leaves no thread behind and never hangs.
+
+Covers ``stop()``, ``auto_stop()`` (also when the consumer raises), ``break`` followed
+by dropping the pipeline, garbage collection of a pipeline never stopped, interpreter
+exit without ``stop()`` (in a subprocess), and the cancellation of in-flight work:
+asyncio ops and the ``concurrent.futures.Future`` objects (spdl.io's included) that ops
+return. The pipeline's threads are found by name (``spdl-pipeline-<id>-...``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+import itertools
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from media import VideoReference
+
+import spdl.io
+from spdl.pipeline import Pipeline, PipelineBuilder
+
+TIMEOUT_S = 30
+# stop() must return this fast when every op in flight can be cancelled.
+PROMPT_STOP_S = 1.0
+
+
+def pipeline_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("spdl-pipeline-")}
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def no_new_threads(before: set[threading.Thread]) -> bool:
+    return pipeline_threads() <= before
+
+
+def endless_pipeline(num_threads: int = 2) -> Pipeline[Any]:
+    async def touch(x: int) -> int:
+        await asyncio.sleep(0)
+        return x
+
+    return (
+        PipelineBuilder()
+        .add_source(itertools.count())
+        .pipe(lambda x: x + 1, concurrency=2)
+        .pipe(touch, concurrency=2)
+        .add_sink(2)
+        .build(num_threads=num_threads)
+    )
+
+
+def test_threads_are_named_after_the_pipeline():
+    before = pipeline_threads()
+    pipeline = endless_pipeline()
+    pipeline.start()
+    try:
+        assert pipeline.get_item(timeout=TIMEOUT_S) == 1
+        names = {t.name for t in pipeline_threads() - before}
+        assert any(n.endswith("-loop") for n in names), names
+        assert any("-worker_" in n for n in names), names
+        assert len({n.split("-")[2] for n in names}) == 1  # one pipeline id
+    finally:
+        pipeline.stop(timeout=TIMEOUT_S)
+
+
+def test_stop_joins_every_thread():
+    before = pipeline_threads()
+    pipeline = endless_pipeline()
+    pipeline.start()
+    assert [pipeline.get_item(timeout=TIMEOUT_S) for _ in range(3)] == [1, 2, 3]
+    pipeline.stop(timeout=TIMEOUT_S)
+    assert no_new_threads(before)
+    # Iteration ends after stop, and stop can be called again.
+    assert list(pipeline) == []
+    pipeline.stop()
+
+
+def test_a_pipeline_that_ran_to_its_end_has_no_threads_left():
+    before = pipeline_threads()
+    pipeline = PipelineBuilder().add_source(range(5)).pipe(abs).add_sink(2).build(num_threads=2)
+    assert list(pipeline) == [0, 1, 2, 3, 4]  # iterating starts it
+    wait_until(lambda: no_new_threads(before))
+
+
+def test_start_twice_or_after_stop_raises():
+    pipeline = endless_pipeline()
+    pipeline.start()
+    with pytest.raises(RuntimeError, match="already started"):
+        pipeline.start()
+    pipeline.stop(timeout=TIMEOUT_S)
+    with pytest.raises(RuntimeError, match="stopped"):
+        pipeline.start()
+    never_started = endless_pipeline()
+    never_started.stop()  # nothing to do
+
+
+def test_auto_stop_stops_when_the_consumer_raises():
+    before = pipeline_threads()
+    pipeline = endless_pipeline()
+    with pytest.raises(ZeroDivisionError):
+        with pipeline.auto_stop():
+            for item in pipeline:
+                if item == 4:
+                    _ = 1 / 0
+    assert no_new_threads(before)
+
+
+def test_break_and_dropping_the_pipeline_stops_its_threads():
+    before = pipeline_threads()
+    pipeline = endless_pipeline()
+    for item in pipeline:
+        if item == 3:
+            break
+    ref = weakref.ref(pipeline)
+    del pipeline
+    assert ref() is None  # nothing (no background thread) keeps it alive
+    wait_until(lambda: no_new_threads(before))
+
+
+def test_garbage_collecting_an_unstopped_pipeline_stops_its_threads():
+    before = pipeline_threads()
+    pipeline = endless_pipeline()
+    pipeline.start()
+    pipeline.get_item(timeout=TIMEOUT_S)
+    cycle: list[Any] = [pipeline]
+    cycle.append(cycle)  # only the cycle collector can free it
+    ref = weakref.ref(pipeline)
+    del pipeline, cycle
+    gc.collect()
+    assert ref() is None
+    wait_until(lambda: no_new_threads(before))
+
+
+def test_stop_returns_promptly_while_ops_await_long_sleeps():
+    before = pipeline_threads()
+    started = 0
+
+    async def sleep_long(x: int) -> int:
+        nonlocal started
+        started += 1
+        await asyncio.sleep(3600)
+        return x
+
+    pipeline = (
+        PipelineBuilder()
+        .add_source(itertools.count())
+        .pipe(sleep_long, concurrency=4)
+        .add_sink(2)
+        .build(num_threads=2)
+    )
+    pipeline.start()
+    wait_until(lambda: started == 4)
+    begin = time.monotonic()
+    pipeline.stop(timeout=TIMEOUT_S)
+    assert time.monotonic() - begin < PROMPT_STOP_S
+    assert no_new_threads(before)
+
+
+def test_stop_cancels_the_futures_that_ops_returned():
+    before = pipeline_threads()
+    futures: list[concurrent.futures.Future[int]] = []
+    lock = threading.Lock()
+
+    def never_done(x: int) -> concurrent.futures.Future[int]:
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        with lock:
+            futures.append(future)
+        return future
+
+    pipeline = (
+        PipelineBuilder()
+        .add_source(itertools.count())
+        .pipe(never_done, concurrency=3)
+        .add_sink(2)
+        .build(num_threads=2)
+    )
+    pipeline.start()
+    wait_until(lambda: len(futures) == 3)
+    begin = time.monotonic()
+    pipeline.stop(timeout=TIMEOUT_S)
+    assert time.monotonic() - begin < PROMPT_STOP_S
+    assert len(futures) == 3 and all(f.cancelled() for f in futures)
+    assert no_new_threads(before)
+
+
+def test_a_future_returned_after_stop_by_a_running_sync_op_is_cancelled(
+    caplog: pytest.LogCaptureFixture,
+):
+    release = threading.Event()
+    running = threading.Event()
+    returned: list[concurrent.futures.Future[int]] = []
+
+    def slow_submit(x: int) -> concurrent.futures.Future[int]:
+        running.set()
+        assert release.wait(TIMEOUT_S)
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        returned.append(future)
+        return future
+
+    before = pipeline_threads()
+    pipeline = (
+        PipelineBuilder().add_source(range(1)).pipe(slow_submit).add_sink(1).build(num_threads=1)
+    )
+    pipeline.start()
+    assert running.wait(TIMEOUT_S)
+    # The op is running in a thread: stop() cannot interrupt it and returns at its
+    # timeout, saying which thread still runs.
+    pipeline.stop(timeout=0.2)
+    assert any("worker" in r.getMessage() for r in caplog.records if r.name == "spdl.pipeline")
+    release.set()
+    wait_until(lambda: bool(returned) and returned[0].cancelled())
+    wait_until(lambda: no_new_threads(before))
+
+
+def test_stop_cancels_spdl_io_work_in_flight(h264_video: VideoReference):
+    packets = spdl.io.demux_media("video", str(h264_video.path)).result(TIMEOUT_S)
+    # One decode thread, kept busy: the decodes the pipeline submits stay queued.
+    decode_pool = concurrent.futures.ThreadPoolExecutor(1)
+    release = threading.Event()
+    blocker = decode_pool.submit(release.wait, TIMEOUT_S)
+    submitted: list[concurrent.futures.Future[Any]] = []
+
+    def decode(index: int) -> concurrent.futures.Future[Any]:
+        future = spdl.io.decode_packets(packets, executor=decode_pool)
+        submitted.append(future)
+        return future
+
+    try:
+        pipeline = (
+            PipelineBuilder()
+            .add_source(range(10))
+            .pipe(decode, concurrency=3)
+            .add_sink(2)
+            .build(num_threads=1)
+        )
+        pipeline.start()
+        wait_until(lambda: len(submitted) == 3)
+        begin = time.monotonic()
+        pipeline.stop(timeout=TIMEOUT_S)
+        assert time.monotonic() - begin < PROMPT_STOP_S
+        assert len(submitted) == 3 and all(f.cancelled() for f in submitted)
+    finally:
+        release.set()
+        assert blocker.result(TIMEOUT_S)
+        decode_pool.shutdown(wait=True)
+    # The same op decodes when nothing cancels it.
+    frames = (
+        PipelineBuilder()
+        .add_source([0])
+        .pipe(lambda _: spdl.io.decode_packets(packets))
+        .add_sink(1)
+        .build(num_threads=1)
+    )
+    with frames.auto_stop():
+        (decoded,) = list(frames.get_iterator(timeout=TIMEOUT_S))
+    assert len(decoded) == len(h264_video.times)
+
+
+def test_get_iterator_timeout_raises_timeout_error():
+    async def slow(x: int) -> int:
+        await asyncio.sleep(3600)
+        return x
+
+    pipeline = PipelineBuilder().add_source(range(3)).pipe(slow).add_sink(1).build(num_threads=1)
+    with pipeline.auto_stop():
+        iterator = pipeline.get_iterator(timeout=0.05)
+        with pytest.raises(TimeoutError):
+            next(iterator)
+
+
+EXIT_WITHOUT_STOP = textwrap.dedent(
+    """
+    import asyncio, itertools, time
+    from spdl.pipeline import PipelineBuilder
+
+    async def touch(x):
+        await asyncio.sleep(0.01)
+        return x
+
+    def work(x):
+        time.sleep(0.01)
+        return x
+
+    pipeline = (
+        PipelineBuilder()
+        .add_source(itertools.count())
+        .pipe(work, concurrency=2)
+        .pipe(touch, concurrency=4)
+        .add_sink(2)
+        .build(num_threads=2)
+    )
+    {start}
+    print("got", pipeline.get_item(timeout=30), flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "start", ["pipeline.start()", "", "iterator = iter(pipeline); next(iterator)"]
+)
+def test_interpreter_exits_without_stop(start: str):
+    script = EXIT_WITHOUT_STOP.format(start=start)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=20
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("got ")
+    assert "Traceback" not in result.stderr, result.stderr
