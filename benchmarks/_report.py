@@ -437,7 +437,7 @@ def d1_table(res: Results, train: bool, reference: str | None = None) -> list[st
         if reference:
             mine = ref.steps_per_s if train and ref else ref.steady_images_per_s if ref else None
             theirs = figures.steps_per_s if train else figures.steady_images_per_s
-            cells.append(f"{mine / theirs:.2f}×" if mine else "–")
+            cells.append("–" if backend == reference else _ratio(mine, theirs))
         cells += [
             f"{figures.first_batch_first_epoch_s:.2f} / {figures.first_batch_s:.2f}",
             f"{figures.cpu_ms_per_image:.2f}",
@@ -451,6 +451,15 @@ def d1_table(res: Results, train: bool, reference: str | None = None) -> list[st
 
 # ---------------------------------------------------------------------------------------
 # Markdown
+
+
+def _pct(value: float) -> str:
+    """A percentage without a sign on a rounded zero."""
+    return f"{value:.0f}%" if round(value) else "0%"
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> str:
+    return f"{_num(numerator / denominator)}×" if numerator and denominator else "–"
 
 
 def _short(text: str | None, limit: int = 120) -> str:
@@ -509,9 +518,9 @@ def workload_table(res: Results, workload: str) -> list[str]:
             cells.append(_cell(row, err, _throughput))
             if busy:
                 cells.append(_cell(row, None, lambda r: _num(r["extra"]["baseline"]["median"])))
-                cells.append(_cell(row, None, lambda r: f"{r['extra']['lost_pct']:.0f}%"))
+                cells.append(_cell(row, None, lambda r: _pct(r["extra"]["lost_pct"])))
                 cells.append(
-                    _cell(row, None, lambda r: f"{r['extra']['lost_to_busy_process_pct']:.0f}%")
+                    _cell(row, None, lambda r: _pct(r["extra"]["lost_to_busy_process_pct"]))
                 )
                 cells.append(
                     _cell(
@@ -668,16 +677,15 @@ def docs_table(res: Results, workload: str) -> list[str]:
             cells.append(_cell(row, error, _throughput))
             if busy:
                 cells.append(_cell(row, None, lambda r: _num(r["extra"]["baseline"]["median"])))
-                cells.append(_cell(row, None, lambda r: f"{r['extra']['lost_pct']:.0f}%"))
-            ours, theirs = res.median(workload, reference, t), res.median(workload, backend, t)
-            ratios.append(f"{ours / theirs:.2f}×" if ours and theirs else "–")
+                cells.append(_cell(row, None, lambda r: _pct(r["extra"]["lost_pct"])))
+            ratios.append(
+                _ratio(res.median(workload, reference, t), res.median(workload, backend, t))
+            )
         cells.append("–" if backend == reference else " / ".join(ratios))
         if busy:
             rows = [res.get(workload, backend, t) for t in threads]
             cells.append(
-                " / ".join(
-                    f"{r['extra']['lost_to_busy_process_pct']:.0f}%" if r else "–" for r in rows
-                )
+                " / ".join(_pct(r["extra"]["lost_to_busy_process_pct"]) if r else "–" for r in rows)
             )
         else:
             per_cpu = [res.per_cpu(workload, backend, t) for t in threads]
