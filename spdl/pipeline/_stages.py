@@ -319,83 +319,106 @@ class PipeStage(_ItemStage):
             await cancel_all([feeder, *(task for task, _ in in_flight)])
 
     async def _process(self, item: Any, emit: Emit) -> None:
-        """Run the op on one item and emit its outputs; failures are recorded, not raised."""
+        """Run the op on one item and emit its outputs; failures are recorded, not raised.
+
+        The task time covers the op's work (failed tasks included), not the waits for
+        room downstream, nor a task cut short by cancellation.
+        """
         self.counters.num_in += 1
+        watch = _Stopwatch()
         try:
-            await self._apply(item, emit)
+            await self._apply(item, emit, watch)
         except asyncio.CancelledError:
             raise
         except Exception as error:
+            watch.pause()
+            self.counters.times.add(watch.elapsed_ns)
             self._num_processed += 1
             self._record_failure(item, error)
         except BaseException as error:  # e.g. KeyboardInterrupt raised inside an op
             self.context.abort(error)
         else:
+            self.counters.times.add(watch.elapsed_ns)
             self._num_processed += 1
 
-    async def _apply(self, item: Any, emit: Emit) -> None:
-        times = self.counters.times
+    async def _apply(self, item: Any, emit: Emit, watch: _Stopwatch) -> None:
         kind = self.kind
+        watch.start()
         if kind is OpKind.FUNCTION or kind is OpKind.COROUTINE:
-            start = time.perf_counter_ns()
             if kind is OpKind.FUNCTION:
                 value = await _call_in_executor(self.executor, self.op, item)
             else:
                 value = await self.op(item)
             value = await _resolve(value)
-            times.add(time.perf_counter_ns() - start)
+            watch.pause()
             if value is not None:
                 await emit(value)
         elif kind is OpKind.GENERATOR:
-            await self._apply_generator(item, emit)
+            await self._apply_generator(item, emit, watch)
         else:
-            await self._apply_async_generator(item, emit)
+            await self._apply_async_generator(item, emit, watch)
 
-    async def _apply_generator(self, item: Any, emit: Emit) -> None:
-        # Each step runs in the executor; the time excludes waiting for downstream room.
-        elapsed = 0
+    async def _apply_generator(self, item: Any, emit: Emit, watch: _Stopwatch) -> None:
+        # Each step runs in the executor, so the items are passed on as they come.
         gen = self.op(item)
         step: concurrent.futures.Future[Any] | None = None
         try:
             while True:
-                start = time.perf_counter_ns()
                 step = self.executor.submit(next, gen, _NEXT_DONE)
                 value = await asyncio.wrap_future(step)
                 step = None
                 if value is _NEXT_DONE:
                     break
                 value = await _resolve(value)
-                elapsed += time.perf_counter_ns() - start
                 if value is not None:
+                    watch.pause()
                     await emit(value)
+                    watch.start()
         finally:
-            self.counters.times.add(elapsed)
+            watch.pause()
             if step is not None and not step.done():
                 # The generator is running in a worker thread: close it when it yields.
                 step.add_done_callback(lambda _: _close_generator(gen))
             else:
                 _close_generator(gen)
 
-    async def _apply_async_generator(self, item: Any, emit: Emit) -> None:
-        elapsed = 0
+    async def _apply_async_generator(self, item: Any, emit: Emit, watch: _Stopwatch) -> None:
         agen = self.op(item)
         try:
             while True:
-                start = time.perf_counter_ns()
                 try:
                     value = await agen.__anext__()
                 except StopAsyncIteration:
                     break
                 value = await _resolve(value)
-                elapsed += time.perf_counter_ns() - start
                 if value is not None:
+                    watch.pause()
                     await emit(value)
+                    watch.start()
         finally:
-            self.counters.times.add(elapsed)
+            watch.pause()
             try:
                 await agen.aclose()
             except Exception:
                 _LG.debug("Closing an async generator op raised.", exc_info=True)
+
+
+class _Stopwatch:
+    """Adds up the time between ``start`` and ``pause`` calls."""
+
+    __slots__ = ("_since_ns", "elapsed_ns")
+
+    def __init__(self) -> None:
+        self.elapsed_ns = 0
+        self._since_ns: int | None = None
+
+    def start(self) -> None:
+        self._since_ns = time.perf_counter_ns()
+
+    def pause(self) -> None:
+        if self._since_ns is not None:
+            self.elapsed_ns += time.perf_counter_ns() - self._since_ns
+            self._since_ns = None
 
 
 class AggregateStage(_ItemStage):
