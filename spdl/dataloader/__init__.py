@@ -2,10 +2,12 @@
 resumable samplers and ready-made media loaders.
 """
 
+from spdl.dataloader._loader import DataLoader
 from spdl.dataloader._sampler import RandomSampler, Sampler, SequentialSampler
 from spdl.dataloader._source import MapSource, Sample
 
 __all__ = [
+    "DataLoader",
     "MapSource",
     "RandomSampler",
     "Sample",

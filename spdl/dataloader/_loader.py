@@ -1,0 +1,527 @@
+"""``DataLoader``: source → preprocess → batch → aggregate → transfer → buffer, on threads."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import inspect
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Generic, Literal, TypeVar
+
+from spdl.dataloader._source import MapSource
+from spdl.pipeline import Pipeline, PipelineBuilder
+
+T = TypeVar("T")
+
+OutputOrder = Literal["completion", "input"]
+_RESUMABLE = ("epoch", "set_epoch", "state_dict", "load_state_dict")
+
+
+class _Progress:
+    """The positions of one epoch that are done: delivered in a batch, or dropped by the
+    preprocessor. Kept as a low-water mark plus the done positions above it, so it stays
+    small however long the epoch (only the batches in flight finish out of order)."""
+
+    def __init__(self, epoch: int, ranges: Iterable[Iterable[int]] = ()) -> None:
+        self.epoch = epoch
+        self._low = 0  # every position below is done
+        self._above: set[int] = set()
+        self._lock = threading.Lock()  # the preprocessor's threads report drops
+        for start, stop in sorted(tuple(pair) for pair in ranges):
+            if start <= self._low:
+                self._low = max(self._low, stop)
+            else:
+                self._above.update(range(start, stop))
+        self._above = {position for position in self._above if position >= self._low}
+        self._advance()
+
+    def _advance(self) -> None:
+        while self._low in self._above:
+            self._above.remove(self._low)
+            self._low += 1
+
+    def add(self, positions: Iterable[int]) -> None:
+        with self._lock:
+            self._above.update(position for position in positions if position >= self._low)
+            self._advance()
+
+    def __contains__(self, position: object) -> bool:
+        return isinstance(position, int) and (position < self._low or position in self._above)
+
+    def ranges(self) -> list[list[int]]:
+        """Sorted, merged ``[start, stop)`` pairs of the done positions."""
+        with self._lock:
+            ranges = [[0, self._low]] if self._low else []
+            for position in sorted(self._above):
+                if ranges and ranges[-1][1] == position:
+                    ranges[-1][1] += 1
+                else:
+                    ranges.append([position, position + 1])
+            return ranges
+
+
+def _check_positive(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+
+
+class DataLoader(Generic[T]):
+    """Loads batches on background threads: a drop-in for ``torch.utils.data.DataLoader``.
+
+    Each pass (each ``for batch in loader``) builds a :class:`spdl.pipeline.Pipeline`::
+
+        src ─▶ preprocessor (per item, num_threads at once) ─▶ batch_size items
+            ─▶ aggregator (per batch, num_threads at once) ─▶ transfer_fn (one thread)
+            ─▶ buffer (buffer_size batches) ─▶ your loop
+
+    Threads, not processes: nothing is pickled and the first batch arrives at once, as
+    long as the heavy work releases the GIL (``spdl.io`` calls do). Stages that are left
+    out are skipped. Breaking out of the loop stops the pipeline and joins its threads;
+    iterating again starts a new pass. An exception in a stage ends the pass with
+    :class:`spdl.pipeline.PipelineFailure`.
+
+    With a :class:`MapSource` (or any source with ``epoch``, ``set_epoch``,
+    ``state_dict`` and ``load_state_dict``), a pass reads the source's current epoch and
+    a completed pass moves the source on to the next one, so each pass reshuffles.
+    :meth:`state_dict` records which of the epoch's samples have been delivered, and
+    :meth:`load_state_dict` makes the next pass deliver exactly the others — in a new
+    process too. With ``output_order="input"``, the resumed pass yields what an
+    uninterrupted pass would have yielded after the last delivered batch. With
+    ``"completion"``, batches are delivered as they are ready; keep them atomic (batch
+    the source items, then load them in the aggregator; no per-item preprocessor) to
+    resume the very same batches.
+
+    Args:
+        src: The items: a :class:`MapSource`, or any iterable (a generator of paths …).
+        preprocessor: Called on each item in the pipeline's threads; returns the
+            processed item, or ``None`` to drop the item. Plain function or coroutine
+            function.
+        batch_size: The number of items per batch; ``None`` passes the items on one by
+            one (then ``aggregator`` and ``drop_last`` are not used).
+        drop_last: Drop the last batch of a pass if it has fewer than ``batch_size``
+            items.
+        aggregator: Called on each batch (a list of items) in the pipeline's threads;
+            returns what the loop receives. ``None`` passes the list itself.
+        transfer_fn: Called on each batch on one dedicated thread, one batch at a time
+            (device copies are serial); e.g. a copy to the GPU.
+        buffer_size: The number of finished batches kept ready for the loop.
+        num_threads: The pipeline's thread count, and the number of items
+            (preprocessor) and batches (aggregator) processed at once.
+        timeout: The longest wait, in seconds, for each batch; ``None`` waits forever.
+        output_order: ``"completion"`` passes items and batches on as they finish;
+            ``"input"`` keeps the source's order throughout.
+
+    Raises:
+        TypeError: If a count is not an int, or a callable is not callable.
+        ValueError: If a count is not positive, ``timeout`` is not positive,
+            ``output_order`` is unknown, or ``drop_last``/``aggregator`` is given
+            without ``batch_size``.
+
+    Example:
+        >>> from spdl.dataloader import DataLoader
+        >>> loader = DataLoader(
+        ...     range(10), preprocessor=lambda x: x * x, batch_size=4, output_order="input"
+        ... )
+        >>> len(loader)
+        3
+        >>> for batch in loader:
+        ...     print(batch)
+        [0, 1, 4, 9]
+        [16, 25, 36, 49]
+        [64, 81]
+    """
+
+    def __init__(
+        self,
+        src: Iterable[Any],
+        *,
+        preprocessor: Callable[[Any], Any] | None = None,
+        batch_size: int | None = None,
+        drop_last: bool = False,
+        aggregator: Callable[[list[Any]], T] | None = None,
+        transfer_fn: Callable[[T], T] | None = None,
+        buffer_size: int = 3,
+        num_threads: int = 8,
+        timeout: float | None = None,
+        output_order: OutputOrder = "completion",
+    ) -> None:
+        if not isinstance(src, Iterable):
+            raise TypeError(f"src must be iterable, got {type(src).__name__}")
+        _check_op("preprocessor", preprocessor)
+        _check_op("aggregator", aggregator)
+        _check_op("transfer_fn", transfer_fn)
+        if batch_size is None:
+            if drop_last:
+                raise ValueError("drop_last=True needs a batch_size (it drops a short batch)")
+            if aggregator is not None:
+                raise ValueError("aggregator needs a batch_size (it is called on each batch)")
+        else:
+            _check_positive("batch_size", batch_size)
+        _check_positive("buffer_size", buffer_size)
+        _check_positive("num_threads", num_threads)
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds or None: {timeout}")
+        if output_order not in ("completion", "input"):
+            raise ValueError(f"output_order must be 'completion' or 'input', got {output_order!r}")
+        self._src = src
+        self._preprocessor = preprocessor
+        self._batch_size = batch_size
+        self._drop_last = drop_last
+        self._aggregator = aggregator
+        self._transfer_fn = transfer_fn
+        self._buffer_size = buffer_size
+        self._num_threads = num_threads
+        self._timeout = timeout
+        self._output_order: OutputOrder = output_order
+        self._pipeline: Pipeline | None = None
+        self._progress: _Progress | None = None  # the latest pass's, or a loaded one
+        self._resume = False  # the next pass continues self._progress
+
+    @property
+    def src(self) -> Iterable[Any]:
+        """The source the loader reads."""
+        return self._src
+
+    def __len__(self) -> int:
+        """The number of batches of a full pass (an upper bound if the preprocessor drops).
+
+        Raises:
+            TypeError: If the source has no ``len()``.
+        """
+        try:
+            num_items = len(self._src)  # type: ignore[arg-type]
+        except TypeError:
+            raise TypeError(f"the source has no len(): {type(self._src).__name__}") from None
+        if self._batch_size is None:
+            return num_items
+        if self._drop_last:
+            return num_items // self._batch_size
+        return -(-num_items // self._batch_size)
+
+    # Resume --------------------------------------------------------------------------
+
+    def _resumable_src(self, action: str) -> Any:
+        missing = [name for name in _RESUMABLE if not hasattr(self._src, name)]
+        if missing:
+            raise TypeError(
+                f"cannot {action}: the source ({type(self._src).__name__}) lacks "
+                f"{', '.join(missing)}; use a MapSource"
+            )
+        return self._src
+
+    @property
+    def epoch(self) -> int:
+        """The source's epoch: the one the next pass reads.
+
+        Raises:
+            TypeError: If the source has no epochs.
+        """
+        return self._resumable_src("read the epoch").epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """Selects the epoch the next pass reads (forwarded to the source).
+
+        A pass that completes moves on to the next epoch by itself; calling this at the
+        start of each epoch, as with torch's ``DistributedSampler``, is harmless. Setting
+        the epoch of a state just loaded keeps its resume point.
+
+        Args:
+            epoch: The epoch number, the same on every rank.
+
+        Raises:
+            TypeError: If the source has no ``set_epoch``.
+        """
+        src = self._resumable_src("set the epoch")
+        if epoch != src.epoch:
+            self._progress = None
+            self._resume = False
+        src.set_epoch(epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where to resume: the epoch, its delivered samples and the source's state.
+
+        Plain data (ints, strings, lists, dicts): save it with ``json`` or ``torch.save``.
+        Taken inside the loop, it counts the batches the loop has received; after a
+        completed pass, it points to the start of the next epoch.
+
+        Returns:
+            ``{"epoch": int, "delivered": [[start, stop], ...], "source": dict}``; the
+            ranges are positions in the epoch's order.
+
+        Raises:
+            TypeError: If the source is not resumable (see the class docs).
+
+        Example:
+            >>> from spdl.dataloader import DataLoader, MapSource, SequentialSampler
+            >>> source = MapSource(list("abcdef"), SequentialSampler(6, rank=0, world_size=1))
+            >>> loader = DataLoader(source, batch_size=2, output_order="input")
+            >>> for batch in loader:
+            ...     state = loader.state_dict()
+            ...     break
+            >>> state["epoch"], state["delivered"]
+            (0, [[0, 2]])
+            >>> resumed = DataLoader(
+            ...     MapSource(list("abcdef"), SequentialSampler(6, rank=0, world_size=1)),
+            ...     batch_size=2,
+            ...     output_order="input",
+            ... )
+            >>> resumed.load_state_dict(state)
+            >>> [[sample.data for sample in batch] for batch in resumed]
+            [['c', 'd'], ['e', 'f']]
+        """
+        src = self._resumable_src("save the state")
+        progress = self._progress
+        delivered = (
+            progress.ranges() if progress is not None and progress.epoch == src.epoch else []
+        )
+        return {"epoch": src.epoch, "delivered": delivered, "source": src.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Makes the next pass resume where :meth:`state_dict` was taken.
+
+        Args:
+            state: A state saved by a loader over the same source configuration.
+
+        Raises:
+            TypeError: If the source is not resumable.
+            ValueError: If the state is malformed or the source rejects its part.
+        """
+        src = self._resumable_src("load the state")
+        try:
+            epoch, delivered, source_state = state["epoch"], state["delivered"], state["source"]
+            ranges = [(int(start), int(stop)) for start, stop in delivered]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"not a DataLoader state ({e!r}): {state!r}") from None
+        src.load_state_dict(source_state)
+        src.set_epoch(epoch)
+        self._progress = _Progress(epoch, ranges)
+        self._resume = True
+
+    # Passes --------------------------------------------------------------------------
+
+    def stats(self) -> Any:
+        """The statistics of the current (or latest) pass's pipeline.
+
+        Returns:
+            The pipeline's stats; ``print(loader.stats().report())`` shows per-stage
+            counts, failures and times, and how often each queue was empty or full.
+
+        Raises:
+            RuntimeError: If no pass has started yet.
+        """
+        if self._pipeline is None:
+            raise RuntimeError("no pass has started yet: iterate the DataLoader first")
+        return self._pipeline.stats()
+
+    def _begin_pass(self) -> tuple[int | None, _Progress | None]:
+        """The epoch of the new pass (None: not resumable) and the positions to skip."""
+        resumable = all(hasattr(self._src, name) for name in _RESUMABLE)
+        if not resumable:
+            self._progress = None
+            return None, None
+        epoch = self._src.epoch
+        previous = self._progress
+        if self._resume and previous is not None and previous.epoch == epoch:
+            skip = _Progress(epoch, previous.ranges())
+            self._progress = _Progress(epoch, previous.ranges())
+        else:
+            skip = None
+            self._progress = _Progress(epoch)
+        self._resume = False
+        return epoch, skip
+
+    def _positions(self, skip: _Progress | None) -> Iterator[tuple[int, Any]]:
+        if skip is None:
+            return enumerate(self._src)
+        if isinstance(self._src, MapSource):
+            return self._src.iter_positions(skip)
+        return ((position, item) for position, item in enumerate(self._src) if position not in skip)
+
+    def _build(self, source: Iterable[Any], progress: _Progress | None, transfer: Any) -> Pipeline:
+        builder = PipelineBuilder().add_source(source)
+        if self._preprocessor is not None:
+            builder.pipe(
+                _per_item(self._preprocessor, progress, drop_none=True),
+                concurrency=self._num_threads,
+                name="preprocessor",
+                output_order=self._output_order,
+            )
+        if self._batch_size is not None:
+            builder.aggregate(self._batch_size, drop_last=self._drop_last)
+            builder.pipe(
+                _per_batch(self._aggregator),
+                concurrency=self._num_threads,
+                name="aggregator",
+                output_order=self._output_order,
+            )
+        if self._transfer_fn is not None:
+            builder.pipe(
+                _per_item(self._transfer_fn, None, drop_none=False),
+                concurrency=1,
+                executor=transfer,
+                name="transfer",
+            )
+        builder.add_sink(self._buffer_size)
+        return builder.build(num_threads=self._num_threads)
+
+    def __iter__(self) -> Iterator[T]:
+        """Runs one pass in the background and yields its batches.
+
+        Yields:
+            The batches (what ``aggregator`` and ``transfer_fn`` return).
+
+        Raises:
+            TimeoutError: If a batch takes longer than ``timeout`` seconds.
+            spdl.pipeline.PipelineFailure: If a stage raised.
+        """
+        epoch, skip = self._begin_pass()
+        progress = self._progress
+        transfer = None
+        if self._transfer_fn is not None:
+            transfer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spdl-transfer")
+        # After a timeout an op may be stuck: wait for it no longer than the timeout.
+        wait_for_threads: float | None = None
+        try:
+            pipeline = self._build(self._positions(skip), progress, transfer)
+            self._pipeline = pipeline
+            pipeline.start()
+            try:
+                batches = pipeline.get_iterator(timeout=self._timeout)
+                num_batches = 0
+                while True:
+                    try:
+                        positions, batch = next(batches)
+                    except StopIteration:
+                        break
+                    except TimeoutError as e:
+                        wait_for_threads = self._timeout
+                        raise TimeoutError(
+                            f"DataLoader: waited {self._timeout} s (timeout) for batch "
+                            f"{num_batches} of the pass and none arrived"
+                        ) from e
+                    num_batches += 1
+                    if progress is not None:
+                        progress.add(_positions_of(positions))
+                    yield batch
+            finally:
+                pipeline.stop(timeout=wait_for_threads)
+        finally:
+            if transfer is not None:
+                transfer.shutdown(wait=wait_for_threads is None, cancel_futures=True)
+        if epoch is not None:
+            self._src.set_epoch(epoch + 1)  # type: ignore[attr-defined]
+
+
+def _target(fn: Callable[..., Any]) -> Any:
+    """The function a callable runs (through ``functools.partial`` and ``__call__``)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if not (inspect.isroutine(fn) or inspect.isclass(fn)):
+        fn = type(fn).__call__  # a callable object: its method says what a call returns
+    return fn
+
+
+def _check_op(name: str, fn: Callable[..., Any] | None) -> None:
+    if fn is None:
+        return
+    if not callable(fn):
+        raise TypeError(f"{name} must be callable or None, got {type(fn).__name__}")
+    target = _target(fn)
+    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+        raise TypeError(f"{name} must return one value per call, not be a generator function")
+
+
+def _positions_of(positions: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (positions,) if isinstance(positions, int) else positions
+
+
+def _tag(
+    positions: int | tuple[int, ...], value: Any, progress: _Progress | None, drop_none: bool
+) -> Any:
+    """``(positions, value)``; a ``None`` value is dropped (and its positions are done)."""
+    if isinstance(value, concurrent.futures.Future):  # spdl.io-style work: tag its result
+        return _tag_future(positions, value, progress, drop_none)
+    if inspect.iscoroutine(value):
+        return _tag_coroutine(positions, value, progress, drop_none)
+    if value is None and drop_none:
+        if progress is not None:  # a resumed pass need not read a dropped item again
+            progress.add(_positions_of(positions))
+        return None
+    return positions, value
+
+
+async def _tag_coroutine(
+    positions: int | tuple[int, ...], value: Any, progress: _Progress | None, drop_none: bool
+) -> Any:
+    return _tag(positions, await value, progress, drop_none)
+
+
+def _tag_future(
+    positions: int | tuple[int, ...],
+    inner: concurrent.futures.Future[Any],
+    progress: _Progress | None,
+    drop_none: bool,
+) -> concurrent.futures.Future[Any]:
+    """A Future of the tagged result of ``inner``; cancelling it cancels ``inner``."""
+    outer: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def forward(done: concurrent.futures.Future[Any]) -> None:
+        if done.cancelled():
+            outer.cancel()
+            return
+        if not outer.set_running_or_notify_cancel():
+            return
+        if (error := done.exception()) is not None:
+            outer.set_exception(error)
+        else:
+            outer.set_result(_tag(positions, done.result(), progress, drop_none))
+
+    outer.add_done_callback(lambda future: inner.cancel() if future.cancelled() else None)
+    inner.add_done_callback(forward)
+    return outer
+
+
+def _per_item(
+    fn: Callable[[Any], Any], progress: _Progress | None, *, drop_none: bool
+) -> Callable[[tuple[Any, Any]], Any]:
+    """Runs ``fn`` on the item of a ``(positions, item)`` pair and keeps the positions."""
+    if inspect.iscoroutinefunction(_target(fn)):
+
+        async def run_async(tagged: tuple[Any, Any]) -> Any:
+            positions, item = tagged
+            return _tag(positions, await fn(item), progress, drop_none)
+
+        return run_async
+
+    def run(tagged: tuple[Any, Any]) -> Any:
+        positions, item = tagged
+        return _tag(positions, fn(item), progress, drop_none)
+
+    return run
+
+
+def _per_batch(aggregator: Callable[[list[Any]], Any] | None) -> Callable[[list[Any]], Any]:
+    """Calls ``aggregator`` on the items of a batch of ``(position, item)`` pairs."""
+
+    def split(batch: list[tuple[int, Any]]) -> tuple[tuple[int, ...], list[Any]]:
+        return tuple(position for position, _ in batch), [item for _, item in batch]
+
+    if aggregator is None:
+        return split
+    if inspect.iscoroutinefunction(_target(aggregator)):
+
+        async def run_async(batch: list[tuple[int, Any]]) -> Any:
+            positions, items = split(batch)
+            return _tag(positions, await aggregator(items), None, False)
+
+        return run_async
+
+    def run(batch: list[tuple[int, Any]]) -> Any:
+        positions, items = split(batch)
+        return _tag(positions, aggregator(items), None, False)
+
+    return run

@@ -1,0 +1,365 @@
+"""DataLoader: what a pass yields, in which order, how it stops, and how it resumes."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import threading
+import time
+
+import pytest
+
+from spdl.dataloader import DataLoader, MapSource, RandomSampler, Sample, SequentialSampler
+from spdl.pipeline import PipelineFailure, PipelineStats
+
+
+def _jitter(x: int) -> None:
+    """Makes later items finish first now and then, so completion order differs."""
+    time.sleep(0.004 if x % 5 == 0 else 0.0)
+
+
+def _slow_square(x: int) -> int:
+    _jitter(x)
+    return x * x
+
+
+def _source(num_items: int, *, seed: int = 0, rank: int = 0, world_size: int = 1) -> MapSource:
+    sampler = RandomSampler(num_items, seed=seed, rank=rank, world_size=world_size)
+    return MapSource(list(range(num_items)), sampler)
+
+
+def _index(sample: Sample) -> int:
+    _jitter(sample.index)
+    return sample.index
+
+
+@pytest.fixture
+def no_new_threads():
+    """Fails if a test leaves threads behind (the pipelines must join theirs)."""
+    before = set(threading.enumerate())
+    yield
+    new = [t for t in threading.enumerate() if t not in before]
+    for thread in new:  # a thread ends once its op returns (after a timeout, say)
+        thread.join(10)
+    assert not [t.name for t in new if t.is_alive()]
+
+
+def test_yields_every_item_once_in_completion_order(no_new_threads):
+    loader = DataLoader(range(40), preprocessor=_slow_square, batch_size=6, num_threads=4)
+    batches = list(loader)
+    assert [len(batch) for batch in batches] == [6] * 6 + [4]
+    assert sorted(x for batch in batches for x in batch) == [x * x for x in range(40)]
+
+
+def test_input_order_keeps_the_source_order(no_new_threads):
+    loader = DataLoader(
+        range(40),
+        preprocessor=_slow_square,
+        batch_size=6,
+        aggregator=tuple,
+        num_threads=4,
+        output_order="input",
+    )
+    squares = [x * x for x in range(40)]
+    assert list(loader) == [tuple(squares[i : i + 6]) for i in range(0, 40, 6)]
+
+
+def test_completion_order_passes_fast_batches_first():
+    started = threading.Event()
+
+    def aggregator(batch: list[int]) -> list[int]:
+        if batch[0] == 0:  # the first batch waits until a later one was delivered
+            assert started.wait(10)
+        return batch
+
+    loader = DataLoader(range(8), batch_size=2, aggregator=aggregator, num_threads=4)
+    order = []
+    for batch in loader:
+        order.append(batch)
+        started.set()
+    assert order[0] != [0, 1]
+    assert sorted(order) == [[0, 1], [2, 3], [4, 5], [6, 7]]
+
+
+def test_len_counts_batches_and_honours_drop_last():
+    assert len(DataLoader(range(10))) == 10
+    assert len(DataLoader(range(10), batch_size=4)) == 3
+    assert len(DataLoader(range(10), batch_size=4, drop_last=True)) == 2
+    assert len(DataLoader(range(12), batch_size=4, drop_last=True)) == 3
+    assert len(DataLoader(_source(10, world_size=3), batch_size=2)) == 2  # 4 items per rank
+    with pytest.raises(TypeError, match="has no len"):
+        len(DataLoader(iter(range(3))))
+
+
+def test_drop_last_drops_the_short_batch():
+    loader = DataLoader(range(10), batch_size=4, drop_last=True, output_order="input")
+    assert list(loader) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_without_batch_size_items_come_one_by_one():
+    loader = DataLoader(range(5), preprocessor=lambda x: -x, output_order="input")
+    assert list(loader) == [0, -1, -2, -3, -4]
+    assert list(DataLoader("abc", output_order="input")) == ["a", "b", "c"]
+
+
+def test_preprocessor_returning_none_drops_the_item():
+    loader = DataLoader(
+        range(12),
+        preprocessor=lambda x: None if x % 3 == 0 else x,
+        batch_size=3,
+        output_order="input",
+    )
+    assert list(loader) == [[1, 2, 4], [5, 7, 8], [10, 11]]
+
+
+def test_async_and_future_returning_ops_are_awaited():
+    executor = concurrent.futures.ThreadPoolExecutor(2)
+
+    async def preprocess(x: int) -> int | None:
+        await asyncio.sleep(0.001 * (x % 3))
+        return None if x == 4 else x + 100
+
+    def aggregate(items: list[int]) -> concurrent.futures.Future[int]:
+        return executor.submit(sum, items)
+
+    try:
+        loader = DataLoader(
+            range(10),
+            preprocessor=preprocess,
+            batch_size=3,
+            aggregator=aggregate,
+            output_order="input",
+        )
+        assert list(loader) == [100 + 101 + 102, 103 + 105 + 106, 107 + 108 + 109]
+    finally:
+        executor.shutdown()
+
+
+def test_transfer_runs_on_one_thread_one_batch_at_a_time(no_new_threads):
+    threads, running, most = set(), [0], [0]
+    lock = threading.Lock()
+
+    def transfer(batch: list[int]) -> tuple[int, ...]:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        threads.add(threading.current_thread().name)
+        time.sleep(0.002)
+        with lock:
+            running[0] -= 1
+        return tuple(batch)
+
+    loader = DataLoader(
+        range(30), preprocessor=_slow_square, batch_size=3, transfer_fn=transfer, num_threads=6
+    )
+    batches = list(loader)
+    assert sorted(x for batch in batches for x in batch) == [x * x for x in range(30)]
+    assert all(isinstance(batch, tuple) for batch in batches)
+    assert most[0] == 1
+    assert len(threads) == 1 and threads != {threading.current_thread().name}
+
+
+def _threads_started_since(before: set[threading.Thread]) -> list[str]:
+    return [t.name for t in threading.enumerate() if t not in before]
+
+
+def test_breaking_out_stops_the_pipeline_and_leaves_no_threads():
+    before = set(threading.enumerate())
+    loader = DataLoader(
+        range(1000), preprocessor=_slow_square, batch_size=4, transfer_fn=list, num_threads=4
+    )
+    for index, _ in enumerate(loader):
+        assert _threads_started_since(before)  # the pipeline runs in the background
+        if index == 2:
+            break
+    assert _threads_started_since(before) == []
+    assert loader.stats().stages[0].num_items_out < 1000  # the source stopped early
+
+
+def test_an_abandoned_iterator_stops_its_pipeline():
+    before = set(threading.enumerate())
+    loader = DataLoader(range(1000), batch_size=4, transfer_fn=list)
+    assert len(next(iter(loader))) == 4
+    assert _threads_started_since(before) == []
+
+
+def test_iterating_again_runs_a_new_pass():
+    loader = DataLoader(range(9), batch_size=4, output_order="input")
+    assert list(loader) == list(loader) == [[0, 1, 2, 3], [4, 5, 6, 7], [8]]
+    first = loader.stats()
+    list(loader)
+    assert loader.stats() is not first
+
+
+def test_a_completed_pass_moves_a_map_source_to_the_next_epoch():
+    loader = DataLoader(_source(20, seed=3), preprocessor=_index, output_order="input")
+    epoch0, epoch1 = list(loader), list(loader)
+    assert loader.epoch == 2
+    assert epoch0 == RandomSampler(20, seed=3).indices(0)
+    assert epoch1 == RandomSampler(20, seed=3).indices(1)
+    loader.set_epoch(0)
+    assert list(loader) == epoch0
+
+
+def test_a_broken_off_pass_is_started_again_by_the_next_one():
+    loader = DataLoader(_source(20), preprocessor=_index, batch_size=4, output_order="input")
+    next(iter(loader))
+    assert loader.epoch == 0  # not completed: the epoch stays
+    assert [i for batch in loader for i in batch] == RandomSampler(20).indices(0)
+
+
+def test_stage_errors_surface_as_pipeline_failure(no_new_threads):
+    def fail_on_seven(x: int) -> int:
+        if x == 7:
+            raise ValueError("seven is not allowed")
+        return x
+
+    loader = DataLoader(range(20), preprocessor=fail_on_seven, batch_size=2)
+    with pytest.raises(PipelineFailure) as failure:
+        list(loader)
+    assert failure.value.stage == "preprocessor"
+    assert isinstance(failure.value.__cause__, ValueError)
+
+
+def test_timeout_names_the_wait(no_new_threads):
+    release = threading.Event()
+
+    def blocked(x: int) -> int:
+        if x == 3:
+            release.wait(30)
+        return x
+
+    loader = DataLoader(
+        range(6), preprocessor=blocked, batch_size=2, timeout=0.2, output_order="input"
+    )
+    received = []
+    try:
+        with pytest.raises(TimeoutError, match=r"waited 0\.2 s \(timeout\) for batch 1"):
+            for batch in loader:
+                received.append(batch)
+    finally:
+        release.set()  # the blocked op returns, so its thread can end
+    assert received == [[0, 1]]
+
+
+def test_stats_report_every_stage():
+    loader = DataLoader(range(10), preprocessor=abs, batch_size=5, transfer_fn=list)
+    with pytest.raises(RuntimeError, match="no pass has started"):
+        loader.stats()
+    list(loader)
+    stats = loader.stats()
+    assert isinstance(stats, PipelineStats)
+    names = [stage.name for stage in stats.stages]
+    assert names == ["source", "preprocessor", "aggregate", "aggregator", "transfer"]
+    assert "preprocessor" in stats.report()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"batch_size": 0}, ValueError, "batch_size must be >= 1"),
+        ({"batch_size": 2.5}, TypeError, "batch_size must be an int"),
+        ({"drop_last": True}, ValueError, "drop_last=True needs a batch_size"),
+        ({"aggregator": list}, ValueError, "aggregator needs a batch_size"),
+        ({"num_threads": 0}, ValueError, "num_threads must be >= 1"),
+        ({"buffer_size": 0}, ValueError, "buffer_size must be >= 1"),
+        ({"timeout": 0}, ValueError, "timeout must be a positive"),
+        ({"output_order": "sorted"}, ValueError, "output_order must be"),
+        ({"preprocessor": 3}, TypeError, "preprocessor must be callable"),
+        ({"preprocessor": lambda x: (yield x)}, TypeError, "not be a generator"),
+    ],
+)
+def test_bad_arguments_raise(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        DataLoader(range(3), **kwargs)
+
+
+def test_a_source_that_is_not_iterable_is_rejected():
+    with pytest.raises(TypeError, match="src must be iterable"):
+        DataLoader(5)
+
+
+# Resume in one process (tests/test_resume.py restarts in a new process) ----------------
+
+
+def _batches_from(loader: DataLoader) -> list[list[int]]:
+    return [[sample.index for sample in batch] for batch in loader]
+
+
+def test_state_dict_is_plain_data_and_resumes_at_the_next_batch():
+    torch = pytest.importorskip("torch")
+    loader = DataLoader(_source(23, seed=5), batch_size=4, output_order="input")
+    full = _batches_from(DataLoader(_source(23, seed=5), batch_size=4, output_order="input"))
+    received = []
+    for batch in loader:
+        received.append([sample.index for sample in batch])
+        if len(received) == 2:
+            state = loader.state_dict()
+            break
+    assert state == {
+        "epoch": 0,
+        "delivered": [[0, 8]],
+        "source": {
+            "epoch": 0,
+            "num_items": 23,
+            "rank": 0,
+            "world_size": 1,
+            "uneven": "pad",
+            "seed": 5,
+        },
+    }
+    assert json.loads(json.dumps(state)) == state
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    restored_state = torch.load(buffer, weights_only=True)
+
+    resumed = DataLoader(_source(23, seed=5), batch_size=4, output_order="input")
+    resumed.load_state_dict(restored_state)
+    assert received + _batches_from(resumed) == full
+    assert resumed.state_dict()["epoch"] == 1  # the completed pass moved on
+    assert resumed.state_dict()["delivered"] == []
+
+
+def test_set_epoch_of_the_loaded_state_keeps_the_resume_point():
+    loader = DataLoader(_source(10), batch_size=3, output_order="input")
+    loader.load_state_dict({**loader.state_dict(), "delivered": [[0, 6]]})
+    loader.set_epoch(0)  # as a torch-style loop does at the start of each epoch
+    assert len(_batches_from(loader)) == 2  # positions 6..9
+    loader.load_state_dict({**loader.state_dict(), "epoch": 1, "delivered": [[0, 6]]})
+    loader.set_epoch(2)  # another epoch: a full pass
+    assert len(_batches_from(loader)) == 4
+
+
+def test_dropped_items_count_as_done():
+    def drop_odd(sample: Sample) -> Sample | None:
+        return None if sample.index % 2 else sample
+
+    source = MapSource(list(range(10)), SequentialSampler(10))
+    loader = DataLoader(source, preprocessor=drop_odd, batch_size=2, output_order="input")
+    for _ in loader:
+        break
+    # Delivered 0 and 2; 1 was dropped; 3 may have been dropped already (in flight).
+    delivered = loader.state_dict()["delivered"]
+    assert delivered[0][0] == 0 and delivered[0][1] >= 3
+
+
+def test_resume_state_of_another_configuration_is_rejected():
+    state = DataLoader(_source(10, seed=1)).state_dict()
+    with pytest.raises(ValueError, match="saved with seed=1"):
+        DataLoader(_source(10, seed=2)).load_state_dict(state)
+    with pytest.raises(ValueError, match="not a DataLoader state"):
+        DataLoader(_source(10, seed=1)).load_state_dict({"epoch": 0})
+
+
+def test_a_plain_iterable_source_is_not_resumable():
+    loader = DataLoader(range(4))
+    for name, call in [
+        ("save the state", loader.state_dict),
+        ("set the epoch", lambda: loader.set_epoch(1)),
+    ]:
+        with pytest.raises(TypeError, match=f"cannot {name}.*use a MapSource"):
+            call()
