@@ -36,6 +36,7 @@ FFMPEG_PKG_CONFIG_MODULES = (
     "libswresample",
     "libavutil",
     "libturbojpeg",  # JPEG fast path (DCT-domain downscaling); optional for the build
+    "libjpeg",  # crop-aware JPEG decoding (libjpeg-turbo's libjpeg API); optional too
 )
 FFMPEG_APT_PACKAGES = (
     "libavcodec-dev",
@@ -45,6 +46,7 @@ FFMPEG_APT_PACKAGES = (
     "libswresample-dev",
     "libavutil-dev",
     "libturbojpeg0-dev",
+    "libjpeg62-turbo-dev",
     "pkg-config",
 )
 

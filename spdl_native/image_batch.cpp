@@ -1,5 +1,6 @@
 #include "image_batch.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -8,6 +9,8 @@
 
 #include "convert.h"
 #include "ffmpeg/error.h"
+#include "jpeg_decoder.h"
+#include "jpeg_region.h"
 
 namespace spdl {
 namespace {
@@ -48,22 +51,29 @@ ffmpeg::PacketPtr read_packet(const ImageSource& source) {
   return packet;
 }
 
-std::unique_ptr<Frames> decode_one(const ImageSource& source, const DecodeConfig& config,
-                                   const CancelToken* cancel) {
-  auto packet = read_packet(source);
+std::unique_ptr<Frames> decode_packet(ffmpeg::PacketPtr packet, const std::string& name,
+                                      const DecodeConfig& config, const CancelToken* cancel) {
   const char* codec = sniff_image_codec(packet->data, static_cast<size_t>(packet->size));
   if (!codec) {
-    throw MediaError("Failed to decode " + source.name +
+    throw MediaError("Failed to decode " + name +
                      ": not a recognised still image (JPEG, PNG, WebP, BMP, GIF, TIFF, QOI)" +
                      (packet->size ? "." : "; the data is empty."));
   }
   CodecParams params;
   params.codec_name = codec;
-  ImagePackets packets(source.name, params, {1, 1});
+  ImagePackets packets(name, params, {1, 1});
   packet->pts = packet->dts = 0;
   packet->flags |= AV_PKT_FLAG_KEY;
   packets.packets.push_back(std::move(packet));
   return decode_packets(packets, config, cancel);
+}
+
+std::unique_ptr<Frames> decode_one(const ImageSource& source, const DecodeConfig& config,
+                                   const CancelToken* cancel) {
+  if (cancel && cancel->cancelled()) {
+    throw MediaError("Decoding " + source.name + " was cancelled.");
+  }
+  return decode_packet(read_packet(source), source.name, config, cancel);
 }
 
 }  // namespace
@@ -81,14 +91,15 @@ const char* sniff_image_codec(const uint8_t* data, size_t size) {
 
 namespace {
 
-// Runs `work(i, writer)` for every index on `num_threads` threads, each with its own writer.
-template <typename Work>
-void parallel_for(size_t n, int num_threads, const OutputFormat& output, Work work) {
+// Runs `work(i, state)` for every index on `num_threads` threads, each with its
+// own state (a writer) from `make_state()`.
+template <typename MakeState, typename Work>
+void parallel_for(size_t n, int num_threads, MakeState make_state, Work work) {
   std::atomic<size_t> next{0};
   auto worker = [&]() {
-    FrameWriter writer(output);
+    auto state = make_state();
     for (size_t i; (i = next.fetch_add(1)) < n;) {
-      work(i, writer);
+      work(i, *state);
     }
   };
   const size_t threads = std::max<size_t>(1, std::min<size_t>(num_threads, n));
@@ -114,89 +125,155 @@ std::optional<ImageLayout> fixed_layout(const OutputFormat& output) {
   return image_layout(&shape);
 }
 
-}  // namespace
+bool any_flip(const std::vector<ImageTransform>& transforms) {
+  return std::any_of(transforms.begin(), transforms.end(),
+                     [](const ImageTransform& t) { return t.hflip; });
+}
 
-ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
-                                    const DecodeConfig& config, const OutputFormat& requested,
-                                    int num_threads, const CancelToken* cancel) {
-  const OutputFormat output = output_for(requested, true);
-  const size_t n = sources.size();
-  ImageBatchResult result;
-  result.errors.resize(n);
-  FrameWriter validated(output);  // checks the request before any thread starts
-  (void)validated;
-  const std::optional<ImageLayout> fixed =
-      config.filter_desc.empty() ? fixed_layout(output) : std::nullopt;
-  DecodeConfig hinted = with_output_hints(config, output);
-  // Without a fixed layout every frame is kept until all are decoded.
-  hinted.transient_frames = fixed.has_value();
-  auto decode = [&](size_t i) {
-    if (cancel && cancel->cancelled()) {
-      throw MediaError("Decoding " + sources[i].name + " was cancelled.");
+bool crops(const ImageTransform& transform) { return transform.crop.kind != CropKind::kNone; }
+
+// The box of `transform` in `frame`; a box that does not fit names the source.
+CropBox box_in(const AVFrame* frame, const ImageTransform& transform, size_t index,
+               const std::string& name) {
+  try {
+    return compute_crop_box(transform.crop, frame->width, frame->height, index);
+  } catch (const CropError& e) {
+    throw MediaError("Failed to crop " + name + ": " + e.what() + ".");
+  }
+}
+
+// A decoded image and the box of it to write.
+struct DecodedImage {
+  std::unique_ptr<Frames> frames;  // the whole image (FFmpeg or libjpeg-turbo)
+  ffmpeg::FramePtr region;         // or the region around the box (crop-aware JPEG decode)
+  const AVFrame* frame = nullptr;
+  CropBox box;
+};
+
+// Decodes images for transforms. A cropped JPEG decodes only the region around
+// its box where libjpeg takes it, at a size that the output allows; everything
+// else decodes whole, as without transforms, and the box is cut from that.
+class TransformDecoder {
+ public:
+  TransformDecoder(const DecodeConfig& hinted, const OutputFormat& output, bool region_decode)
+      : hinted_(hinted), whole_(hinted), output_(output) {
+    // A crop's box is known only once the image's size is: no size hint.
+    whole_.min_width = whole_.min_height = 0;
+    const bool ffmpeg_decoder = hinted.decoder && *hinted.decoder != kTurboJpegDecoder;
+    region_ = region_decode && has_libjpeg() && hinted.filter_desc.empty() &&
+              hinted.decoder_options.empty() && !ffmpeg_decoder;
+    forced_ = hinted.decoder.has_value() && !ffmpeg_decoder;
+  }
+
+  DecodedImage decode(const ImageSource& source, const ImageTransform& transform, size_t index,
+                      const CancelToken* cancel) const {
+    DecodedImage image;
+    if (!crops(transform)) {
+      image.frames = decode_one(source, hinted_, cancel);
+      image.frame = image.frames->frames.front().get();
+      image.box = {0, 0, image.frame->width, image.frame->height};
+      return image;
     }
-    return decode_one(sources[i], hinted, cancel);
-  };
+    if (cancel && cancel->cancelled()) {
+      throw MediaError("Decoding " + source.name + " was cancelled.");
+    }
+    auto packet = read_packet(source);
+    const auto size = static_cast<size_t>(packet->size);
+    const char* codec = sniff_image_codec(packet->data, size);
+    if (region_ && codec && std::strcmp(codec, "mjpeg") == 0) {
+      JpegRegionRequest request;
+      request.box = [&](int width, int height) {
+        try {
+          return compute_crop_box(transform.crop, width, height, index);
+        } catch (const CropError& e) {
+          throw MediaError("Failed to crop " + source.name + ": " + e.what() + ".");
+        }
+      };
+      request.out_width = output_.width;
+      request.out_height = output_.height;
+      request.rgb_format = output_.pix_fmt == "bgr24" ? AV_PIX_FMT_BGR24 : AV_PIX_FMT_RGB24;
+      request.pooled = whole_.transient_frames;
+      if (auto region = decode_jpeg_region(packet->data, size, source.name, request, forced_)) {
+        image.region = std::move(region->frame);
+        image.frame = image.region.get();
+        image.box = region->in_frame;
+        return image;
+      }  // else libjpeg cannot decode it: decoded whole below, by FFmpeg if need be
+    }
+    image.frames = decode_packet(std::move(packet), source.name, whole_, cancel);
+    image.frame = image.frames->frames.front().get();
+    image.box = box_in(image.frame, transform, index, source.name);
+    return image;
+  }
 
-  // Bytes, not vector<bool>: workers set their flags concurrently.
-  std::vector<uint8_t> ok(n, 0);
-  if (fixed) {
-    // Each worker decodes and writes straight into its slot.
-    std::vector<int64_t> shape = fixed->shape;
-    shape.insert(shape.begin(), static_cast<int64_t>(n));
-    result.buffer = std::make_unique<CPUBuffer>(shape, fixed->dtype);
-    uint8_t* base = result.buffer->data();
-    parallel_for(n, num_threads, output, [&](size_t i, FrameWriter& writer) {
+ private:
+  DecodeConfig hinted_;  // for images written whole
+  DecodeConfig whole_;   // for cropped images decoded whole
+  OutputFormat output_;
+  bool region_ = false;
+  bool forced_ = false;
+};
+
+// Writes frames[i] (null: failed already) in input order into one batch whose
+// layout the first one sets; with transforms, transformed. Sets ok[i].
+void write_in_order(const std::vector<const AVFrame*>& frames,
+                    const std::vector<std::string>& names,
+                    const std::vector<ImageTransform>& transforms, const OutputFormat& output,
+                    ImageBatchResult& result, std::vector<uint8_t>& ok) {
+  const size_t n = frames.size();
+  FrameWriter writer(output);
+  std::optional<TransformWriter> transformer;
+  if (!transforms.empty()) {
+    transformer.emplace(output, any_flip(transforms));
+  }
+  std::optional<ImageLayout> layout;
+  size_t first = n;
+  for (size_t i = 0; i < n; ++i) {
+    const AVFrame* frame = frames[i];
+    if (!frame) {
+      continue;
+    }
+    CropBox box{0, 0, frame->width, frame->height};
+    if (transformer) {
       try {
-        auto frames = decode(i);
-        writer.write_exact(frames->frames.front().get(), base + i * fixed->bytes);
-        ok[i] = 1;
+        box = box_in(frame, transforms[i], i, names[i]);
       } catch (const std::exception& e) {
         result.errors[i] = e.what();
-      }
-    });
-  } else {
-    // The first decoded image sets the layout; the others must match it.
-    std::vector<std::unique_ptr<Frames>> decoded(n);
-    parallel_for(n, num_threads, output, [&](size_t i, FrameWriter&) {
-      try {
-        decoded[i] = decode(i);
-      } catch (const std::exception& e) {
-        result.errors[i] = e.what();
-      }
-    });
-    FrameWriter writer(output);
-    std::optional<ImageLayout> layout;
-    size_t first = n;
-    for (size_t i = 0; i < n; ++i) {
-      if (!decoded[i]) {
         continue;
       }
-      const AVFrame* frame = decoded[i]->frames.front().get();
-      const ImageLayout this_layout = writer.layout(frame);
-      if (!layout) {
-        layout = this_layout;
-        first = i;
-        std::vector<int64_t> shape = layout->shape;
-        shape.insert(shape.begin(), static_cast<int64_t>(n));
-        result.buffer = std::make_unique<CPUBuffer>(shape, layout->dtype);
-      } else if (this_layout.shape != layout->shape || this_layout.dtype != layout->dtype) {
-        throw std::invalid_argument(
-            "Cannot batch images of different size or format: " + sources[first].name + " is " +
-            describe_frame(decoded[first]->frames.front().get()) + " but " + sources[i].name +
-            " is " + describe_frame(frame) + ". Pass width, height and pix_fmt.");
-      }
-      writer.write(frame, result.buffer->data() + i * layout->bytes);
-      ok[i] = true;
-      decoded[i].reset();
     }
+    const ImageLayout this_layout =
+        transformer ? transformer->layout(frame, box) : writer.layout(frame);
+    if (!layout) {
+      layout = this_layout;
+      first = i;
+      std::vector<int64_t> shape = layout->shape;
+      shape.insert(shape.begin(), static_cast<int64_t>(n));
+      result.buffer = std::make_unique<CPUBuffer>(shape, layout->dtype);
+    } else if (this_layout.shape != layout->shape || this_layout.dtype != layout->dtype) {
+      throw std::invalid_argument(
+          "Cannot batch images of different size or format: " + names[first] + " is " +
+          describe_frame(frames[first]) + " but " + names[i] + " is " + describe_frame(frame) +
+          ". Pass width, height and pix_fmt.");
+    }
+    uint8_t* dst = result.buffer->data() + i * layout->bytes;
+    if (transformer) {
+      transformer->write(frame, box, transforms[i].hflip, dst, false);
+    } else {
+      writer.write(frame, dst);
+    }
+    ok[i] = 1;
   }
+}
+
+// Closes the gaps left by failed images, keeping the input order.
+void close_gaps(ImageBatchResult& result, const std::vector<uint8_t>& ok) {
   if (!result.buffer) {
-    return result;
+    return;
   }
-  // Close the gaps left by failed images, keeping the input order.
   const size_t bytes = static_cast<size_t>(result.buffer->strides()[0]);
   int64_t kept = 0;
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < ok.size(); ++i) {
     if (ok[i]) {
       if (static_cast<size_t>(kept) != i) {
         std::memmove(result.buffer->data() + kept * bytes, result.buffer->data() + i * bytes,
@@ -210,6 +287,114 @@ ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
   } else {
     result.buffer->resize_leading_dim(kept);
   }
+}
+
+}  // namespace
+
+ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
+                                    const DecodeConfig& config, const OutputFormat& requested,
+                                    int num_threads, const CancelToken* cancel,
+                                    const BatchTransforms& transforms) {
+  const OutputFormat output = output_for(requested, true);
+  const size_t n = sources.size();
+  const std::vector<ImageTransform>& per_image = transforms.images;
+  if (!per_image.empty() && per_image.size() != n) {
+    throw std::invalid_argument("decode_image_batch: " + std::to_string(per_image.size()) +
+                                " transforms for " + std::to_string(n) + " sources.");
+  }
+  ImageBatchResult result;
+  result.errors.resize(n);
+  {
+    TransformWriter validated(output, any_flip(per_image));  // checks before any thread starts
+  }
+  // With transforms the writer always scales (no filter does), so the request
+  // fixes the layout even after a custom filter.
+  const std::optional<ImageLayout> fixed =
+      config.filter_desc.empty() || !per_image.empty() ? fixed_layout(output) : std::nullopt;
+  DecodeConfig hinted = with_output_hints(config, output);
+  // Without a fixed layout every frame is kept until all are decoded.
+  hinted.transient_frames = fixed.has_value();
+  const TransformDecoder decoder(hinted, output, transforms.region_decode && fixed.has_value());
+  static const ImageTransform kNoTransform;
+  const auto transform = [&](size_t i) -> const ImageTransform& {
+    return per_image.empty() ? kNoTransform : per_image[i];
+  };
+
+  // Bytes, not vector<bool>: workers set their flags concurrently.
+  std::vector<uint8_t> ok(n, 0);
+  if (fixed) {
+    // Each worker decodes and writes straight into its slot.
+    std::vector<int64_t> shape = fixed->shape;
+    shape.insert(shape.begin(), static_cast<int64_t>(n));
+    result.buffer = std::make_unique<CPUBuffer>(shape, fixed->dtype);
+    uint8_t* base = result.buffer->data();
+    const bool flips = any_flip(per_image);
+    parallel_for(
+        n, num_threads, [&] { return std::make_unique<TransformWriter>(output, flips); },
+        [&](size_t i, TransformWriter& writer) {
+          try {
+            const ImageTransform& t = transform(i);
+            const DecodedImage image = decoder.decode(sources[i], t, i, cancel);
+            writer.write(image.frame, image.box, t.hflip, base + i * fixed->bytes, true);
+            ok[i] = 1;
+          } catch (const std::exception& e) {
+            result.errors[i] = e.what();
+          }
+        });
+    close_gaps(result, ok);
+    return result;
+  }
+  // The first decoded image sets the layout; the others must match it.
+  DecodeConfig kept = hinted;
+  kept.min_width = kept.min_height = 0;  // no size hint for crops (see TransformDecoder)
+  std::vector<std::unique_ptr<Frames>> decoded(n);
+  parallel_for(
+      n, num_threads, [] { return std::make_unique<bool>(); },  // no writer: decodes only
+      [&](size_t i, bool&) {
+        try {
+          decoded[i] = decode_one(sources[i], crops(transform(i)) ? kept : hinted, cancel);
+        } catch (const std::exception& e) {
+          result.errors[i] = e.what();
+        }
+      });
+  std::vector<const AVFrame*> frames(n, nullptr);
+  std::vector<std::string> names(n);
+  for (size_t i = 0; i < n; ++i) {
+    frames[i] = decoded[i] ? decoded[i]->frames.front().get() : nullptr;
+    names[i] = sources[i].name;
+  }
+  write_in_order(frames, names, per_image, output, result, ok);
+  close_gaps(result, ok);
+  return result;
+}
+
+ImageBatchResult transform_image_batch(const std::vector<Frames*>& batch,
+                                       const std::vector<ImageTransform>& transforms,
+                                       const OutputFormat& requested) {
+  const size_t n = batch.size();
+  if (n == 0) {
+    throw std::invalid_argument("Cannot convert an empty list of frames.");
+  }
+  if (transforms.size() != n) {
+    throw std::invalid_argument("transform_image_batch: " + std::to_string(transforms.size()) +
+                                " transforms for " + std::to_string(n) + " images.");
+  }
+  std::vector<const AVFrame*> frames(n);
+  std::vector<std::string> names(n);
+  for (size_t i = 0; i < n; ++i) {
+    batch[i]->ensure_valid();
+    if (batch[i]->media_type != MediaType::Image || batch[i]->frames.empty()) {
+      throw std::invalid_argument("Item " + std::to_string(i) + " (" + batch[i]->src +
+                                  ") holds no image frame.");
+    }
+    frames[i] = batch[i]->frames.front().get();
+    names[i] = batch[i]->src;
+  }
+  ImageBatchResult result;
+  result.errors.resize(n);
+  std::vector<uint8_t> ok(n, 0);
+  write_in_order(frames, names, transforms, output_for(requested, true), result, ok);
+  close_gaps(result, ok);
   return result;
 }
 

@@ -10,6 +10,7 @@
 #include "cancel.h"
 #include "decoder.h"
 #include "frame_writer.h"
+#include "image_transform.h"
 
 namespace spdl {
 
@@ -24,14 +25,34 @@ struct ImageBatchResult {
   std::vector<std::string> errors;    // one per source; empty string when it decoded
 };
 
+// Crops, resizes and flips of a batch (see image_transform.h).
+struct BatchTransforms {
+  std::vector<ImageTransform> images;  // one per source; empty: none
+  // Cropped JPEGs decode only the region around their box (jpeg_region.h);
+  // false decodes them whole, then crops (for comparisons).
+  bool region_decode = true;
+};
+
 // Returns the FFmpeg codec name for the image format of `data`, or nullptr.
 const char* sniff_image_codec(const uint8_t* data, size_t size);
 
 // Decodes every source and writes it, scaled / converted by `output`, into one
 // (B, ...) buffer. When `output` fixes the size and format, each image goes
 // straight into its slot; otherwise the first decoded image sets the layout.
+// With transforms, image i's crop box (in its decoded pixels, after any filter)
+// is resized to the output and mirrored when asked; a box that does not fit
+// fails that image.
 ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
                                     const DecodeConfig& config, const OutputFormat& output,
-                                    int num_threads, const CancelToken* cancel);
+                                    int num_threads, const CancelToken* cancel,
+                                    const BatchTransforms& transforms = {});
+
+// Writes the first frame of each of `frames` (decoded whole), cropped, resized
+// and mirrored by `transforms` (one per item), into one (B, ...) buffer: the
+// batch step of sources that are not decoded by decode_image_batch. Consumes
+// nothing; a box that does not fit fails that item.
+ImageBatchResult transform_image_batch(const std::vector<Frames*>& frames,
+                                       const std::vector<ImageTransform>& transforms,
+                                       const OutputFormat& output);
 
 }  // namespace spdl

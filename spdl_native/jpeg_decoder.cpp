@@ -64,52 +64,6 @@ bool keeps_output(int scaled_w, int scaled_h, int width, int height, int min_w, 
          AV_CEIL_RSHIFT(scaled_h, format.log2_chroma_h) >= out_h;
 }
 
-#ifdef SPDL_HAS_TURBOJPEG
-
-// libjpeg-turbo versions, all in one place. CMake requires >= 2.0, which has
-// tjDecompressHeader3, tjGetErrorStr2 / tjGetErrorCode and scaled decoding in
-// tjDecompressToYUVPlanes; 3.x still provides this API.
-#ifdef TJFLAG_LIMITSCANS  // 2.1+: refuse progressive JPEGs with absurd scan counts (a DoS vector)
-constexpr int kTurboFlags = TJFLAG_LIMITSCANS;
-#else
-constexpr int kTurboFlags = 0;
-#endif
-
-// Owns a libjpeg-turbo decompressor.
-class TurboDecompressor {
- public:
-  TurboDecompressor() : handle_(tjInitDecompress()) {}
-  ~TurboDecompressor() { destroy(); }
-  TurboDecompressor(const TurboDecompressor&) = delete;
-  TurboDecompressor& operator=(const TurboDecompressor&) = delete;
-
-  tjhandle get() const { return handle_; }
-
-  // A failed call can leave the decompressor mid-header (tjDecompressHeader3
-  // returns without aborting), and the next image would then continue from that
-  // state: start afresh after any failure.
-  void reset() {
-    destroy();
-    handle_ = tjInitDecompress();
-  }
-
- private:
-  void destroy() {
-    if (handle_) {
-      tjDestroy(handle_);
-      handle_ = nullptr;
-    }
-  }
-
-  tjhandle handle_;
-};
-
-// One decompressor per thread: no locks, and no set-up per image.
-TurboDecompressor& thread_decompressor() {
-  thread_local TurboDecompressor decompressor;
-  return decompressor;
-}
-
 // Per-thread pools of frame buffers, one per recent buffer size, for frames
 // released within the native call that decodes them (DecodeConfig::
 // transient_frames), so that a pool holds about one buffer per thread: an
@@ -155,9 +109,8 @@ class FramePools {
   size_t next_ = 0;
 };
 
-// A frame of `format` whose planes lie in one buffer, rows 64-byte aligned and
-// starting `offset` bytes into it; the buffer comes from this thread's pools
-// when `pooled`.
+}  // namespace
+
 ffmpeg::FramePtr alloc_image_frame(int width, int height, AVPixelFormat format, size_t offset,
                                    bool pooled) {
   constexpr int kAlign = 64;
@@ -190,6 +143,54 @@ ffmpeg::FramePtr alloc_image_frame(int width, int height, AVPixelFormat format, 
                                        frame->linesize),
                 context);
   return frame;
+}
+
+namespace {
+
+#ifdef SPDL_HAS_TURBOJPEG
+
+// libjpeg-turbo versions, all in one place. CMake requires >= 2.0, which has
+// tjDecompressHeader3, tjGetErrorStr2 / tjGetErrorCode and scaled decoding in
+// tjDecompressToYUVPlanes; 3.x still provides this API.
+#ifdef TJFLAG_LIMITSCANS  // 2.1+: refuse progressive JPEGs with absurd scan counts (a DoS vector)
+constexpr int kTurboFlags = TJFLAG_LIMITSCANS;
+#else
+constexpr int kTurboFlags = 0;
+#endif
+
+// Owns a libjpeg-turbo decompressor.
+class TurboDecompressor {
+ public:
+  TurboDecompressor() : handle_(tjInitDecompress()) {}
+  ~TurboDecompressor() { destroy(); }
+  TurboDecompressor(const TurboDecompressor&) = delete;
+  TurboDecompressor& operator=(const TurboDecompressor&) = delete;
+
+  tjhandle get() const { return handle_; }
+
+  // A failed call can leave the decompressor mid-header (tjDecompressHeader3
+  // returns without aborting), and the next image would then continue from that
+  // state: start afresh after any failure.
+  void reset() {
+    destroy();
+    handle_ = tjInitDecompress();
+  }
+
+ private:
+  void destroy() {
+    if (handle_) {
+      tjDestroy(handle_);
+      handle_ = nullptr;
+    }
+  }
+
+  tjhandle handle_;
+};
+
+// One decompressor per thread: no locks, and no set-up per image.
+TurboDecompressor& thread_decompressor() {
+  thread_local TurboDecompressor decompressor;
+  return decompressor;
 }
 
 // FFmpeg's mjpeg decoder output format for the JPEG flavours taken here.

@@ -34,6 +34,13 @@ bool use_turbojpeg(const Packets& packets, const DecodeConfig& config);
 std::pair<int, int> turbojpeg_decode_size(int width, int height, int min_width, int min_height,
                                           AVPixelFormat format);
 
+// A frame of `format` for a JPEG decoder to write into: its planes lie in one
+// buffer, rows 64-byte aligned and starting `offset` bytes into it. With
+// `pooled` (frames released within the native call that decodes them, see
+// DecodeConfig::transient_frames) the buffer comes from this thread's pools.
+ffmpeg::FramePtr alloc_image_frame(int width, int height, AVPixelFormat format, size_t offset,
+                                   bool pooled);
+
 // Decodes the JPEG in `packet` with libjpeg-turbo, at turbojpeg_decode_size().
 // Returns null when libjpeg-turbo cannot decode it (an unsupported JPEG flavour
 // such as CMYK, 4:4:0, 12-bit or lossless, or corrupt data, warnings included),
