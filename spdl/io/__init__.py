@@ -40,6 +40,7 @@ from spdl.io._concurrent import (
     streaming_demux,
     wait_futures,
 )
+from spdl.io._crop import CenterCrop, CropBox, RandomResizedCrop, crop_box
 from spdl.io._cuda import CUDABuffer, CUDAFrames
 from spdl.io._errors import MediaError
 from spdl.io._executor import executor_sizes, set_executor_sizes
@@ -52,9 +53,12 @@ __all__ = [
     "CPUBuffer",
     "CUDABuffer",
     "CUDAFrames",
+    "CenterCrop",
+    "CropBox",
     "ImageFrames",
     "ImagePackets",
     "MediaError",
+    "RandomResizedCrop",
     "VideoFrames",
     "VideoPackets",
     "async_batch_load_image",
@@ -69,6 +73,7 @@ __all__ = [
     "chain_futures",
     "convert_frames",
     "convert_frames_cpu",
+    "crop_box",
     "decode_packets",
     "decode_packets_nvdec",
     "demux_media",

@@ -20,6 +20,7 @@ from spdl import _native
 
 from . import _concurrent, _decode, _demux, _executor
 from ._chain import chain_futures, gather_futures
+from ._crop import CropSpec, Transforms, check_transforms
 from ._futures import AsyncIOFailure, describe_source, submit_with_token
 from ._load_media import check_options, validate_convert_options
 
@@ -64,7 +65,9 @@ def _check_batch_args(
     decode_options: Mapping[str, Any] | None,
     convert_options: Mapping[str, Any] | None,
     strict: bool,
-) -> tuple[list[Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    crop: CropSpec | Sequence[CropSpec | None] | None = None,
+    hflip: bool | Sequence[bool] | None = None,
+) -> tuple[list[Any], dict[str, Any], dict[str, Any], dict[str, Any], Transforms | None]:
     if isinstance(srcs, str | bytes | bytearray | memoryview) or not isinstance(srcs, Sequence):
         raise TypeError(f"`srcs` must be a sequence of sources, got {type(srcs).__name__}.")
     srcs = list(srcs)
@@ -81,7 +84,8 @@ def _check_batch_args(
     decode.update(width=width, height=height, pix_fmt=pix_fmt)
     _decode.validate_decode_options("image", **decode)
     validate_convert_options(convert)
-    return srcs, demux, decode, convert
+    transforms = check_transforms(crop, hflip, len(srcs), width, height, pix_fmt)
+    return srcs, demux, decode, convert, transforms
 
 
 def _log_failure(src: Any, error: BaseException) -> None:
@@ -94,7 +98,11 @@ def _log_failures(failures: list[tuple[Any, BaseException]]) -> None:
 
 
 def _fast_batch(
-    srcs: list[Any], decode_options: dict[str, Any], strict: bool, cancel: _native.CancelToken
+    srcs: list[Any],
+    decode_options: dict[str, Any],
+    strict: bool,
+    transforms: list[_native.ImageTransform] | None,
+    cancel: _native.CancelToken,
 ) -> Any:
     """Decodes the batch in one native call (GIL released) and raises its failures."""
     decode_image_batch = _decode.decode_image_batch
@@ -103,7 +111,24 @@ def _fast_batch(
     # apply here: the batch decoder spreads the images over as many native threads as
     # the decode pool has.
     num_threads = min(len(srcs), _executor.executor_sizes()[1])
-    buffer, errors = decode_image_batch(srcs, cancel=cancel, num_threads=num_threads, **options)
+    buffer, errors = decode_image_batch(
+        srcs, cancel=cancel, num_threads=num_threads, transforms=transforms, **options
+    )
+    return _batch_result(srcs, buffer, errors, strict, len(srcs))
+
+
+def _batch_result(
+    srcs: list[Any],
+    buffer: Any,
+    errors: list[BaseException | None],
+    strict: bool,
+    num_srcs: int,
+) -> Any:
+    """The batch, or the failure to raise: the first one (strict) or that all failed.
+
+    ``srcs`` and ``errors`` are the images the native call wrote (one error or None
+    each); ``num_srcs`` counts the whole batch, images that failed earlier included.
+    """
     failures = [
         (src, AsyncIOFailure.wrap(_batch_phase(error), describe_source(src), error))
         for src, error in zip(srcs, errors, strict=True)
@@ -112,7 +137,7 @@ def _fast_batch(
     _log_failures(failures)
     if (failures and strict) or buffer is None:
         first = failures[0][1] if failures else None
-        error = first if strict and first else _all_failed(len(srcs), first)
+        error = first if strict and first else _all_failed(num_srcs, first)
         # The traceback keeps this frame: it must hold neither the batch nor the
         # errors (a cycle that only the garbage collector would free).
         del buffer, failures, first
@@ -131,17 +156,21 @@ def _fast_batch_future(
     srcs: list[Any],
     decode_options: dict[str, Any],
     strict: bool,
+    transforms: Transforms | None,
     executor: Executor | None,
 ) -> Future[Any]:
+    native = transforms.to_native() if transforms else None
     return submit_with_token(
-        functools.partial(_fast_batch, srcs, decode_options, strict),
+        functools.partial(_fast_batch, srcs, decode_options, strict, native),
         phase="decode",
         src=_batch_name(srcs),
         executor=executor,
     )
 
 
-def _fast_batch_here(srcs: list[Any], decode_options: dict[str, Any], strict: bool) -> Any:
+def _fast_batch_here(
+    srcs: list[Any], decode_options: dict[str, Any], strict: bool, transforms: Transforms | None
+) -> Any:
     """Runs the batch on the calling thread, which decodes beside the native threads.
 
     A user's busy Python thread makes every GIL acquisition wait up to a switch
@@ -151,9 +180,10 @@ def _fast_batch_here(srcs: list[Any], decode_options: dict[str, Any], strict: bo
     rounds of A/B: 33.5% of the throughput lost through the pool, 28.5% called here.
     """
     token = _native.CancelToken()
+    native = transforms.to_native() if transforms else None
     try:
         with _executor.track_cancel_token(token):
-            return _fast_batch(srcs, decode_options, strict, token)
+            return _fast_batch(srcs, decode_options, strict, native, token)
     except Exception as error:
         failure = AsyncIOFailure.wrap("decode", _batch_name(srcs), error)
         if failure is error:
@@ -195,14 +225,26 @@ def _batch_chain(
     convert_options: dict[str, Any],
     strict: bool,
     executor: Executor | None,
+    transforms: Transforms | None = None,
 ) -> Generator[Future[Any], Any, None]:
+    failed: set[int] = set()
+
+    def on_error(i: int, error: BaseException) -> None:
+        failed.add(i)
+        _log_failure(srcs[i], error)
+
+    # With transforms each image is decoded whole, in its own format, and cut,
+    # resized and mirrored in the batch step, as the native batch decoder does.
+    output = {k: decode_options.get(k) for k in ("width", "height", "pix_fmt", "scale_algo")}
+    if transforms:
+        decode_options = {**decode_options, "width": None, "height": None, "pix_fmt": None}
     # The images are started one by one *inside* the gather, so that a strict failure
     # seen while they are being started stops the starting and cancels the started
     # ones before any other queued work of theirs can run.
     gathered = gather_futures(
         (_decode_image_chain(s, demux_options, decode_options, executor) for s in srcs),
         strict=strict,
-        on_error=lambda i, error: _log_failure(srcs[i], error),
+        on_error=on_error,
         cancel_on_failure=True,
     )
     try:
@@ -211,7 +253,38 @@ def _batch_chain(
         if not strict and error.phase is None:
             raise _all_failed(len(srcs), error.__cause__) from error.__cause__
         raise
-    yield _concurrent.submit_convert(frames, executor=executor, **convert_options)
+    if not transforms:
+        yield _concurrent.submit_convert(frames, executor=executor, **convert_options)
+        return
+    kept = [i for i in range(len(srcs)) if i not in failed]
+    yield submit_with_token(
+        functools.partial(
+            _transform_batch,
+            frames,
+            transforms.to_native(kept),
+            [srcs[i] for i in kept],
+            output,
+            strict,
+            len(srcs),
+        ),
+        phase="convert",
+        src=_batch_name(srcs),
+        executor=executor,
+    )
+
+
+def _transform_batch(
+    frames: list[Any],
+    transforms: list[_native.ImageTransform],
+    srcs: list[Any],
+    output: dict[str, Any],
+    strict: bool,
+    num_srcs: int,
+    cancel: _native.CancelToken,
+) -> Any:
+    """Crops, resizes and mirrors the decoded images into one batch (GIL released)."""
+    buffer, errors = _decode.transform_image_batch(frames, transforms, **output)
+    return _batch_result(srcs, buffer, errors, strict, num_srcs)
 
 
 def batch_load_image_future(
@@ -224,6 +297,8 @@ def batch_load_image_future(
     convert_options: Mapping[str, Any] | None = None,
     strict: bool = True,
     *,
+    crop: CropSpec | Sequence[CropSpec | None] | None = None,
+    hflip: bool | Sequence[bool] | None = None,
     executor: Executor | None = None,
 ) -> Future[Any]:
     """``concurrent.futures`` form of :func:`spdl.io.async_batch_load_image` (arguments alike).
@@ -237,6 +312,8 @@ def batch_load_image_future(
         decode_options: Other options of :func:`spdl.io.decode_packets`.
         convert_options: Options of the buffer conversion (none at present).
         strict: Fail if any image fails, instead of batching the others.
+        crop: Crop spec(s), as for :func:`spdl.io.batch_load_image`.
+        hflip: Horizontal flip(s), as for :func:`spdl.io.batch_load_image`.
         executor: Executor for all phases instead of the shared pools.
 
     Returns:
@@ -246,12 +323,21 @@ def batch_load_image_future(
         ValueError: If ``srcs`` is empty or an argument has an invalid value.
         TypeError: If an argument or option has an unsupported type or name.
     """
-    srcs, demux, decode, convert = _check_batch_args(
-        srcs, width, height, pix_fmt, demux_options, decode_options, convert_options, strict
+    srcs, demux, decode, convert, transforms = _check_batch_args(
+        srcs,
+        width,
+        height,
+        pix_fmt,
+        demux_options,
+        decode_options,
+        convert_options,
+        strict,
+        crop,
+        hflip,
     )
     if _use_fast_path(srcs, demux, decode, convert):
-        return _fast_batch_future(srcs, decode, strict, executor)
-    return _batch_chain(srcs, demux, decode, convert, strict, executor)
+        return _fast_batch_future(srcs, decode, strict, transforms, executor)
+    return _batch_chain(srcs, demux, decode, convert, strict, executor, transforms)
 
 
 def _use_fast_path(
@@ -276,6 +362,8 @@ def batch_load_image(
     convert_options: Mapping[str, Any] | None = None,
     strict: bool = True,
     *,
+    crop: CropSpec | Sequence[CropSpec | None] | None = None,
+    hflip: bool | Sequence[bool] | None = None,
     executor: Executor | None = None,
 ) -> Any:
     """Load images into one batch buffer; blocks until done.
@@ -296,13 +384,25 @@ def batch_load_image(
         decode_options: Other options of :func:`spdl.io.decode_packets`.
         convert_options: Options of the buffer conversion (none at present).
         strict: If ``True``, fail if any image fails; if ``False``, batch the others.
+        crop: What to crop from each image before it is resized to ``width`` x
+            ``height`` (both required with a crop): one :class:`spdl.io.CropBox`,
+            :class:`spdl.io.CenterCrop` or :class:`spdl.io.RandomResizedCrop` for every
+            image, or a sequence with one spec (or ``None``) per source. The box is
+            computed natively from each image's size (:func:`spdl.io.crop_box` gives the
+            same box); one ``RandomResizedCrop`` for the batch gives image ``i`` the
+            seed of ``crop.for_image(i)``. A cropped JPEG decodes only the region
+            around its box. A box that does not fit fails its image.
+        hflip: Mirror the output images horizontally: ``True`` for all, or a sequence
+            of bools (NumPy arrays and tensors too), one per source.
         executor: Executor for all phases instead of the shared pools.
 
     Returns:
         A ``CPUBuffer`` of shape ``(B, height, width, 3)`` for ``rgb24``.
 
     Raises:
-        ValueError: If ``srcs`` is empty or an argument has an invalid value.
+        ValueError: If ``srcs`` is empty or an argument has an invalid value (a
+            ``crop`` or ``hflip`` sequence of the wrong length, a crop without
+            ``width`` and ``height``).
         TypeError: If an argument or option has an unsupported type or name.
         AsyncIOFailure: If an image failed (``strict=True``) or every image failed.
 
@@ -310,16 +410,30 @@ def batch_load_image(
         >>> buffer = spdl.io.batch_load_image(["foo.jpg", "bar.png"], 121, 121)
         >>> spdl.io.to_numpy(buffer).shape
         (2, 121, 121, 3)
+        >>> train = spdl.io.batch_load_image(
+        ...     ["foo.jpg", "bar.png"], 64, 64,
+        ...     crop=spdl.io.RandomResizedCrop(seed=0), hflip=[True, False])
+        >>> train.shape
+        (2, 64, 64, 3)
     """
-    checked, demux, decode, convert = _check_batch_args(
-        srcs, width, height, pix_fmt, demux_options, decode_options, convert_options, strict
+    checked, demux, decode, convert, transforms = _check_batch_args(
+        srcs,
+        width,
+        height,
+        pix_fmt,
+        demux_options,
+        decode_options,
+        convert_options,
+        strict,
+        crop,
+        hflip,
     )
     if not _use_fast_path(checked, demux, decode, convert):
-        future = _batch_chain(checked, demux, decode, convert, strict, executor)
+        future = _batch_chain(checked, demux, decode, convert, strict, executor, transforms)
     elif executor is None:
-        return _fast_batch_here(checked, decode, strict)
+        return _fast_batch_here(checked, decode, strict, transforms)
     else:
-        future = _fast_batch_future(checked, decode, strict, executor)
+        future = _fast_batch_future(checked, decode, strict, transforms, executor)
     try:
         return future.result()
     finally:

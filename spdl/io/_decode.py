@@ -31,6 +31,7 @@ __all__ = [
     "decode_to_buffer",
     "audio_decode_stream",
     "decode_image_batch",
+    "transform_image_batch",
     "decode_windows_to_buffers",
     "writes_windows_natively",
     "validate_decode_options",
@@ -443,12 +444,16 @@ def decode_image_batch(
     pix_fmt: str | None = "rgb24",
     cancel: _native.CancelToken | None = None,
     num_threads: int = 1,
+    transforms: Sequence[_native.ImageTransform] | None = None,
+    region_decode: bool = True,
     **options: Any,
 ) -> tuple[_native.CPUBuffer | None, list[BaseException | None]]:
     """Decodes still images into one batch in a single native call (GIL released throughout).
 
     Files are read and decoded on ``num_threads`` native threads; no Python code
-    runs per image.
+    runs per image. With ``transforms``, each image's crop box is resized to
+    ``width`` x ``height`` by the native writer (never by a filter) and mirrored
+    where asked; a cropped JPEG decodes only the region around its box.
 
     Args:
         srcs: Paths or bytes-like objects of still images (JPEG, PNG, WebP, BMP, GIF, TIFF, QOI).
@@ -457,6 +462,9 @@ def decode_image_batch(
         pix_fmt: Output pixel format.
         cancel: Stops the batch at the next image when cancelled.
         num_threads: Native threads to use.
+        transforms: One ``ImageTransform`` per source (see :mod:`._crop`), or None.
+        region_decode: Whether cropped JPEGs decode only their region (False decodes
+            them whole, then crops: the same pixels, for comparisons).
         **options: Further image decode options (``scale_algo``, ``filter_desc``,
             ``decoder``, ``decoder_options``). ``decoder="libjpeg-turbo"`` forces the
             JPEG fast path (no fallback to FFmpeg); an FFmpeg decoder name such as
@@ -481,8 +489,13 @@ def decode_image_batch(
         else:
             raise TypeError(f"decode_image_batch takes paths or bytes, got {type(src).__name__}.")
     image_options = {"width": width, "height": height, "pix_fmt": pix_fmt, **options}
-    desc = build_filter_desc(
-        "image", None, native_output=writes_natively("image", **image_options), **image_options
+    # Crops are cut per image by the native writer, which then also scales and converts.
+    native_output = bool(transforms) or writes_natively("image", **image_options)
+    desc = build_filter_desc("image", None, native_output=native_output, **image_options)
+    output = (
+        _transform_output_args(image_options)
+        if transforms
+        else output_args("image", **image_options)
     )
     buffer, messages = _native.decode_image_batch(
         items,
@@ -491,9 +504,55 @@ def decode_image_batch(
         decoder_options=dict(options.get("decoder_options") or {}),
         num_threads=max(1, num_threads),
         cancel=cancel,
-        **output_args("image", **image_options),
+        **output,
         **_size_hint("image", image_options),
+        transforms=list(transforms or []),
+        region_decode=region_decode,
     )
+    return buffer, batch_errors(messages)
+
+
+def transform_image_batch(
+    frames: Sequence[_native.ImageFrames],
+    transforms: Sequence[_native.ImageTransform],
+    **options: Any,
+) -> tuple[_native.CPUBuffer | None, list[BaseException | None]]:
+    """Crops, resizes and mirrors decoded images into one batch (one native call, GIL released).
+
+    The batch step for sources that :func:`decode_image_batch` does not take: their
+    frames are decoded whole (no ``width``, ``height`` or ``pix_fmt``), then each
+    one's box is cut, resized and mirrored here as it is in the batch decoder.
+
+    Args:
+        frames: One ImageFrames per image, decoded at full size.
+        transforms: One ``ImageTransform`` per image.
+        **options: ``width``, ``height``, ``pix_fmt``, ``scale_algo`` of the output.
+
+    Returns:
+        The batch of the images that were written (None if none was), and one entry
+        per image: None where it was written, else the error.
+
+    Raises:
+        TypeError, ValueError: Invalid options or frames.
+    """
+    validate_decode_options("image", **options)
+    buffer, messages = _native.transform_image_batch(
+        list(frames), list(transforms), **_transform_output_args(options)
+    )
+    return buffer, batch_errors(messages)
+
+
+def _transform_output_args(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "width": options.get("width") or 0,
+        "height": options.get("height") or 0,
+        "pix_fmt": options.get("pix_fmt") or "",
+        "scale_algo": options.get("scale_algo") or "bilinear",
+    }
+
+
+def batch_errors(messages: Sequence[str]) -> list[BaseException | None]:
+    """The exceptions for a native batch's error strings ('' where an image succeeded)."""
     errors: list[BaseException | None] = []
     for message in messages:
         if not message:
@@ -502,4 +561,4 @@ def decode_image_batch(
             errors.append(FileNotFoundError(message))
         else:
             errors.append(_native.MediaError(message))
-    return buffer, errors
+    return errors
