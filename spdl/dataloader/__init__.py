@@ -2,15 +2,25 @@
 resumable samplers and ready-made media loaders.
 """
 
+from spdl.dataloader._audio import AudioClipLoader
+from spdl.dataloader._folder import ImageFolder
+from spdl.dataloader._image import ImageBatchLoader
 from spdl.dataloader._loader import DataLoader
 from spdl.dataloader._sampler import RandomSampler, Sampler, SequentialSampler
 from spdl.dataloader._source import MapSource, Sample
+from spdl.dataloader._transfer import cuda_transfer
+from spdl.dataloader._video import VideoClipLoader
 
 __all__ = [
+    "AudioClipLoader",
     "DataLoader",
+    "ImageBatchLoader",
+    "ImageFolder",
     "MapSource",
     "RandomSampler",
     "Sample",
     "Sampler",
     "SequentialSampler",
+    "VideoClipLoader",
+    "cuda_transfer",
 ]
