@@ -9,8 +9,11 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spdl.dataloader import DataLoader, MapSource, RandomSampler, Sample, SequentialSampler
+from spdl.dataloader._positions import Progress
 from spdl.pipeline import PipelineFailure, PipelineStats
 
 
@@ -363,3 +366,19 @@ def test_a_plain_iterable_source_is_not_resumable():
     ]:
         with pytest.raises(TypeError, match=f"cannot {name}.*use a MapSource"):
             call()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 40), max_size=5), max_size=12))
+def test_progress_ranges_are_the_done_positions_merged(additions):
+    progress = Progress(3)
+    for positions in additions:
+        progress.add(positions)
+    done = {position for positions in additions for position in positions}
+    ranges = progress.ranges()
+    assert [p for start, stop in ranges for p in range(start, stop)] == sorted(done)
+    assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:], strict=False))  # merged
+    assert [p for p in range(45) if p in progress] == sorted(done)
+    restored = Progress(3, ranges)
+    assert restored.ranges() == ranges
+    assert [p for p in range(45) if p in restored] == sorted(done)

@@ -2,64 +2,24 @@
 
 from __future__ import annotations
 
-import concurrent.futures
-import functools
-import inspect
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, Literal, TypeVar
 
+from spdl.dataloader._positions import (
+    Progress,
+    check_op,
+    positions_of,
+    tag_batch_op,
+    tag_item_op,
+)
 from spdl.dataloader._source import MapSource
-from spdl.pipeline import Pipeline, PipelineBuilder
+from spdl.pipeline import Pipeline, PipelineBuilder, PipelineStats
 
 T = TypeVar("T")
 
 OutputOrder = Literal["completion", "input"]
 _RESUMABLE = ("epoch", "set_epoch", "state_dict", "load_state_dict")
-
-
-class _Progress:
-    """The positions of one epoch that are done: delivered in a batch, or dropped by the
-    preprocessor. Kept as a low-water mark plus the done positions above it, so it stays
-    small however long the epoch (only the batches in flight finish out of order)."""
-
-    def __init__(self, epoch: int, ranges: Iterable[Iterable[int]] = ()) -> None:
-        self.epoch = epoch
-        self._low = 0  # every position below is done
-        self._above: set[int] = set()
-        self._lock = threading.Lock()  # the preprocessor's threads report drops
-        for start, stop in sorted(tuple(pair) for pair in ranges):
-            if start <= self._low:
-                self._low = max(self._low, stop)
-            else:
-                self._above.update(range(start, stop))
-        self._above = {position for position in self._above if position >= self._low}
-        self._advance()
-
-    def _advance(self) -> None:
-        while self._low in self._above:
-            self._above.remove(self._low)
-            self._low += 1
-
-    def add(self, positions: Iterable[int]) -> None:
-        with self._lock:
-            self._above.update(position for position in positions if position >= self._low)
-            self._advance()
-
-    def __contains__(self, position: object) -> bool:
-        return isinstance(position, int) and (position < self._low or position in self._above)
-
-    def ranges(self) -> list[list[int]]:
-        """Sorted, merged ``[start, stop)`` pairs of the done positions."""
-        with self._lock:
-            ranges = [[0, self._low]] if self._low else []
-            for position in sorted(self._above):
-                if ranges and ranges[-1][1] == position:
-                    ranges[-1][1] += 1
-                else:
-                    ranges.append([position, position + 1])
-            return ranges
 
 
 def _check_positive(name: str, value: Any) -> None:
@@ -72,17 +32,21 @@ def _check_positive(name: str, value: Any) -> None:
 class DataLoader(Generic[T]):
     """Loads batches on background threads: a drop-in for ``torch.utils.data.DataLoader``.
 
-    Each pass (each ``for batch in loader``) builds a :class:`spdl.pipeline.Pipeline`::
+    Each pass (each ``for batch in loader``) builds and runs a
+    :class:`spdl.pipeline.Pipeline`:
 
-        src ─▶ preprocessor (per item, num_threads at once) ─▶ batch_size items
-            ─▶ aggregator (per batch, num_threads at once) ─▶ transfer_fn (one thread)
-            ─▶ buffer (buffer_size batches) ─▶ your loop
+    ```text
+    src ─▶ preprocessor (per item, num_threads at once) ─▶ batch_size items
+        ─▶ aggregator (per batch, num_threads at once) ─▶ transfer_fn (one thread)
+        ─▶ buffer (buffer_size batches) ─▶ your loop
+    ```
 
     Threads, not processes: nothing is pickled and the first batch arrives at once, as
     long as the heavy work releases the GIL (``spdl.io`` calls do). Stages that are left
     out are skipped. Breaking out of the loop stops the pipeline and joins its threads;
-    iterating again starts a new pass. An exception in a stage ends the pass with
-    :class:`spdl.pipeline.PipelineFailure`.
+    iterating again starts a new pass (from the start of the epoch, unless a state was
+    loaded). An exception in a stage ends the pass with
+    :class:`spdl.pipeline.PipelineFailure` (the op's exception is its ``__cause__``).
 
     With a :class:`MapSource` (or any source with ``epoch``, ``set_epoch``,
     ``state_dict`` and ``load_state_dict``), a pass reads the source's current epoch and
@@ -98,14 +62,16 @@ class DataLoader(Generic[T]):
     Args:
         src: The items: a :class:`MapSource`, or any iterable (a generator of paths …).
         preprocessor: Called on each item in the pipeline's threads; returns the
-            processed item, or ``None`` to drop the item. Plain function or coroutine
-            function.
+            processed item, or ``None`` to drop the item. A function or an async
+            function (run on the pipeline's event loop); a returned
+            ``concurrent.futures.Future`` is awaited. Not a generator function.
         batch_size: The number of items per batch; ``None`` passes the items on one by
             one (then ``aggregator`` and ``drop_last`` are not used).
         drop_last: Drop the last batch of a pass if it has fewer than ``batch_size``
             items.
         aggregator: Called on each batch (a list of items) in the pipeline's threads;
-            returns what the loop receives. ``None`` passes the list itself.
+            returns what the loop receives (a Future is awaited). ``None`` passes the
+            list itself.
         transfer_fn: Called on each batch on one dedicated thread, one batch at a time
             (device copies are serial); e.g. a copy to the GPU.
         buffer_size: The number of finished batches kept ready for the loop.
@@ -116,7 +82,8 @@ class DataLoader(Generic[T]):
             ``"input"`` keeps the source's order throughout.
 
     Raises:
-        TypeError: If a count is not an int, or a callable is not callable.
+        TypeError: If a count is not an int, or an op is not callable or is a
+            generator function.
         ValueError: If a count is not positive, ``timeout`` is not positive,
             ``output_order`` is unknown, or ``drop_last``/``aggregator`` is given
             without ``batch_size``.
@@ -151,9 +118,9 @@ class DataLoader(Generic[T]):
     ) -> None:
         if not isinstance(src, Iterable):
             raise TypeError(f"src must be iterable, got {type(src).__name__}")
-        _check_op("preprocessor", preprocessor)
-        _check_op("aggregator", aggregator)
-        _check_op("transfer_fn", transfer_fn)
+        check_op("preprocessor", preprocessor)
+        check_op("aggregator", aggregator)
+        check_op("transfer_fn", transfer_fn)
         if batch_size is None:
             if drop_last:
                 raise ValueError("drop_last=True needs a batch_size (it drops a short batch)")
@@ -178,7 +145,7 @@ class DataLoader(Generic[T]):
         self._timeout = timeout
         self._output_order: OutputOrder = output_order
         self._pipeline: Pipeline | None = None
-        self._progress: _Progress | None = None  # the latest pass's, or a loaded one
+        self._progress: Progress | None = None  # the latest pass's, or a loaded one
         self._resume = False  # the next pass continues self._progress
 
     @property
@@ -298,12 +265,12 @@ class DataLoader(Generic[T]):
             raise ValueError(f"not a DataLoader state ({e!r}): {state!r}") from None
         src.load_state_dict(source_state)
         src.set_epoch(epoch)
-        self._progress = _Progress(epoch, ranges)
+        self._progress = Progress(epoch, ranges)
         self._resume = True
 
     # Passes --------------------------------------------------------------------------
 
-    def stats(self) -> Any:
+    def stats(self) -> PipelineStats:
         """The statistics of the current (or latest) pass's pipeline.
 
         Returns:
@@ -317,7 +284,7 @@ class DataLoader(Generic[T]):
             raise RuntimeError("no pass has started yet: iterate the DataLoader first")
         return self._pipeline.stats()
 
-    def _begin_pass(self) -> tuple[int | None, _Progress | None]:
+    def _begin_pass(self) -> tuple[int | None, Progress | None]:
         """The epoch of the new pass (None: not resumable) and the positions to skip."""
         resumable = all(hasattr(self._src, name) for name in _RESUMABLE)
         if not resumable:
@@ -326,26 +293,26 @@ class DataLoader(Generic[T]):
         epoch = self._src.epoch
         previous = self._progress
         if self._resume and previous is not None and previous.epoch == epoch:
-            skip = _Progress(epoch, previous.ranges())
-            self._progress = _Progress(epoch, previous.ranges())
+            skip = Progress(epoch, previous.ranges())
+            self._progress = Progress(epoch, previous.ranges())
         else:
             skip = None
-            self._progress = _Progress(epoch)
+            self._progress = Progress(epoch)
         self._resume = False
         return epoch, skip
 
-    def _positions(self, skip: _Progress | None) -> Iterator[tuple[int, Any]]:
+    def _positions(self, skip: Progress | None) -> Iterator[tuple[int, Any]]:
         if skip is None:
             return enumerate(self._src)
         if isinstance(self._src, MapSource):
             return self._src.iter_positions(skip)
         return ((position, item) for position, item in enumerate(self._src) if position not in skip)
 
-    def _build(self, source: Iterable[Any], progress: _Progress | None, transfer: Any) -> Pipeline:
+    def _build(self, source: Iterable[Any], progress: Progress | None, transfer: Any) -> Pipeline:
         builder = PipelineBuilder().add_source(source)
         if self._preprocessor is not None:
             builder.pipe(
-                _per_item(self._preprocessor, progress, drop_none=True),
+                tag_item_op(self._preprocessor, progress, drop_none=True),
                 concurrency=self._num_threads,
                 name="preprocessor",
                 output_order=self._output_order,
@@ -353,14 +320,14 @@ class DataLoader(Generic[T]):
         if self._batch_size is not None:
             builder.aggregate(self._batch_size, drop_last=self._drop_last)
             builder.pipe(
-                _per_batch(self._aggregator),
+                tag_batch_op(self._aggregator),
                 concurrency=self._num_threads,
                 name="aggregator",
                 output_order=self._output_order,
             )
         if self._transfer_fn is not None:
             builder.pipe(
-                _per_item(self._transfer_fn, None, drop_none=False),
+                tag_item_op(self._transfer_fn, None, drop_none=False),
                 concurrency=1,
                 executor=transfer,
                 name="transfer",
@@ -405,7 +372,7 @@ class DataLoader(Generic[T]):
                         ) from e
                     num_batches += 1
                     if progress is not None:
-                        progress.add(_positions_of(positions))
+                        progress.add(positions_of(positions))
                     yield batch
             finally:
                 pipeline.stop(timeout=wait_for_threads)
@@ -414,114 +381,3 @@ class DataLoader(Generic[T]):
                 transfer.shutdown(wait=wait_for_threads is None, cancel_futures=True)
         if epoch is not None:
             self._src.set_epoch(epoch + 1)  # type: ignore[attr-defined]
-
-
-def _target(fn: Callable[..., Any]) -> Any:
-    """The function a callable runs (through ``functools.partial`` and ``__call__``)."""
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    if not (inspect.isroutine(fn) or inspect.isclass(fn)):
-        fn = type(fn).__call__  # a callable object: its method says what a call returns
-    return fn
-
-
-def _check_op(name: str, fn: Callable[..., Any] | None) -> None:
-    if fn is None:
-        return
-    if not callable(fn):
-        raise TypeError(f"{name} must be callable or None, got {type(fn).__name__}")
-    target = _target(fn)
-    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
-        raise TypeError(f"{name} must return one value per call, not be a generator function")
-
-
-def _positions_of(positions: int | tuple[int, ...]) -> tuple[int, ...]:
-    return (positions,) if isinstance(positions, int) else positions
-
-
-def _tag(
-    positions: int | tuple[int, ...], value: Any, progress: _Progress | None, drop_none: bool
-) -> Any:
-    """``(positions, value)``; a ``None`` value is dropped (and its positions are done)."""
-    if isinstance(value, concurrent.futures.Future):  # spdl.io-style work: tag its result
-        return _tag_future(positions, value, progress, drop_none)
-    if inspect.iscoroutine(value):
-        return _tag_coroutine(positions, value, progress, drop_none)
-    if value is None and drop_none:
-        if progress is not None:  # a resumed pass need not read a dropped item again
-            progress.add(_positions_of(positions))
-        return None
-    return positions, value
-
-
-async def _tag_coroutine(
-    positions: int | tuple[int, ...], value: Any, progress: _Progress | None, drop_none: bool
-) -> Any:
-    return _tag(positions, await value, progress, drop_none)
-
-
-def _tag_future(
-    positions: int | tuple[int, ...],
-    inner: concurrent.futures.Future[Any],
-    progress: _Progress | None,
-    drop_none: bool,
-) -> concurrent.futures.Future[Any]:
-    """A Future of the tagged result of ``inner``; cancelling it cancels ``inner``."""
-    outer: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-    def forward(done: concurrent.futures.Future[Any]) -> None:
-        if done.cancelled():
-            outer.cancel()
-            return
-        if not outer.set_running_or_notify_cancel():
-            return
-        if (error := done.exception()) is not None:
-            outer.set_exception(error)
-        else:
-            outer.set_result(_tag(positions, done.result(), progress, drop_none))
-
-    outer.add_done_callback(lambda future: inner.cancel() if future.cancelled() else None)
-    inner.add_done_callback(forward)
-    return outer
-
-
-def _per_item(
-    fn: Callable[[Any], Any], progress: _Progress | None, *, drop_none: bool
-) -> Callable[[tuple[Any, Any]], Any]:
-    """Runs ``fn`` on the item of a ``(positions, item)`` pair and keeps the positions."""
-    if inspect.iscoroutinefunction(_target(fn)):
-
-        async def run_async(tagged: tuple[Any, Any]) -> Any:
-            positions, item = tagged
-            return _tag(positions, await fn(item), progress, drop_none)
-
-        return run_async
-
-    def run(tagged: tuple[Any, Any]) -> Any:
-        positions, item = tagged
-        return _tag(positions, fn(item), progress, drop_none)
-
-    return run
-
-
-def _per_batch(aggregator: Callable[[list[Any]], Any] | None) -> Callable[[list[Any]], Any]:
-    """Calls ``aggregator`` on the items of a batch of ``(position, item)`` pairs."""
-
-    def split(batch: list[tuple[int, Any]]) -> tuple[tuple[int, ...], list[Any]]:
-        return tuple(position for position, _ in batch), [item for _, item in batch]
-
-    if aggregator is None:
-        return split
-    if inspect.iscoroutinefunction(_target(aggregator)):
-
-        async def run_async(batch: list[tuple[int, Any]]) -> Any:
-            positions, items = split(batch)
-            return _tag(positions, await aggregator(items), None, False)
-
-        return run_async
-
-    def run(batch: list[tuple[int, Any]]) -> Any:
-        positions, items = split(batch)
-        return _tag(positions, aggregator(items), None, False)
-
-    return run

@@ -1,0 +1,173 @@
+"""Positions: each item's place in its epoch's order, carried through the DataLoader's
+stages so the loader knows which samples every delivered batch holds.
+
+Source items enter the pipeline as ``(position, item)`` pairs; the per-item ops keep the
+position beside their result, the batch op turns a batch of pairs into
+``(positions, result)``. :class:`Progress` records the positions that are done, which is
+what a resumed pass skips.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import inspect
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, TypeAlias
+
+Positions: TypeAlias = "int | tuple[int, ...]"  # one item, or a batch
+
+
+class Progress:
+    """The positions of one epoch that are done: delivered in a batch, or dropped by the
+    preprocessor. Kept as a low-water mark plus the done positions above it, so it stays
+    small however long the epoch (only the batches in flight finish out of order)."""
+
+    def __init__(self, epoch: int, ranges: Iterable[Iterable[int]] = ()) -> None:
+        self.epoch = epoch
+        self._low = 0  # every position below is done
+        self._above: set[int] = set()
+        self._lock = threading.Lock()  # the preprocessor's threads report drops
+        for start, stop in sorted(tuple(pair) for pair in ranges):
+            if start <= self._low:
+                self._low = max(self._low, stop)
+            else:
+                self._above.update(range(start, stop))
+        self._above = {position for position in self._above if position >= self._low}
+        self._advance()
+
+    def _advance(self) -> None:
+        while self._low in self._above:
+            self._above.remove(self._low)
+            self._low += 1
+
+    def add(self, positions: Iterable[int]) -> None:
+        with self._lock:
+            self._above.update(position for position in positions if position >= self._low)
+            self._advance()
+
+    def __contains__(self, position: object) -> bool:
+        return isinstance(position, int) and (position < self._low or position in self._above)
+
+    def ranges(self) -> list[list[int]]:
+        """Sorted, merged ``[start, stop)`` pairs of the done positions."""
+        with self._lock:
+            ranges = [[0, self._low]] if self._low else []
+            for position in sorted(self._above):
+                if ranges and ranges[-1][1] == position:
+                    ranges[-1][1] += 1
+                else:
+                    ranges.append([position, position + 1])
+            return ranges
+
+
+def _target(fn: Callable[..., Any]) -> Any:
+    """The function a callable runs (through ``functools.partial`` and ``__call__``)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if not (inspect.isroutine(fn) or inspect.isclass(fn)):
+        fn = type(fn).__call__  # a callable object: its method says what a call returns
+    return fn
+
+
+def check_op(name: str, fn: Callable[..., Any] | None) -> None:
+    """Raises TypeError unless ``fn`` is None or a callable that returns one value."""
+    if fn is None:
+        return
+    if not callable(fn):
+        raise TypeError(f"{name} must be callable or None, got {type(fn).__name__}")
+    target = _target(fn)
+    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+        raise TypeError(f"{name} must return one value per call, not be a generator function")
+
+
+def positions_of(positions: Positions) -> tuple[int, ...]:
+    """The positions of one item or of a batch, as a tuple."""
+    return (positions,) if isinstance(positions, int) else positions
+
+
+def _tag(positions: Positions, value: Any, progress: Progress | None, drop_none: bool) -> Any:
+    """``(positions, value)``; a ``None`` value is dropped (and its positions are done)."""
+    if isinstance(value, concurrent.futures.Future):  # spdl.io-style work: tag its result
+        return _tag_future(positions, value, progress, drop_none)
+    if inspect.iscoroutine(value):
+        return _tag_coroutine(positions, value, progress, drop_none)
+    if value is None and drop_none:
+        if progress is not None:  # a resumed pass need not read a dropped item again
+            progress.add(positions_of(positions))
+        return None
+    return positions, value
+
+
+async def _tag_coroutine(
+    positions: Positions, value: Any, progress: Progress | None, drop_none: bool
+) -> Any:
+    return _tag(positions, await value, progress, drop_none)
+
+
+def _tag_future(
+    positions: Positions,
+    inner: concurrent.futures.Future[Any],
+    progress: Progress | None,
+    drop_none: bool,
+) -> concurrent.futures.Future[Any]:
+    """A Future of the tagged result of ``inner``; cancelling it cancels ``inner``."""
+    outer: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def forward(done: concurrent.futures.Future[Any]) -> None:
+        if done.cancelled():
+            outer.cancel()
+            return
+        if not outer.set_running_or_notify_cancel():
+            return
+        if (error := done.exception()) is not None:
+            outer.set_exception(error)
+        else:
+            outer.set_result(_tag(positions, done.result(), progress, drop_none))
+
+    outer.add_done_callback(lambda future: inner.cancel() if future.cancelled() else None)
+    inner.add_done_callback(forward)
+    return outer
+
+
+def tag_item_op(
+    fn: Callable[[Any], Any], progress: Progress | None, *, drop_none: bool
+) -> Callable[[tuple[Any, Any]], Any]:
+    """Runs ``fn`` on the item of a ``(positions, item)`` pair and keeps the positions."""
+    if inspect.iscoroutinefunction(_target(fn)):
+
+        async def run_async(tagged: tuple[Any, Any]) -> Any:
+            positions, item = tagged
+            return _tag(positions, await fn(item), progress, drop_none)
+
+        return run_async
+
+    def run(tagged: tuple[Any, Any]) -> Any:
+        positions, item = tagged
+        return _tag(positions, fn(item), progress, drop_none)
+
+    return run
+
+
+def tag_batch_op(aggregator: Callable[[list[Any]], Any] | None) -> Callable[[list[Any]], Any]:
+    """Calls ``aggregator`` on the items of a batch of ``(position, item)`` pairs."""
+
+    def split(batch: list[tuple[int, Any]]) -> tuple[tuple[int, ...], list[Any]]:
+        return tuple(position for position, _ in batch), [item for _, item in batch]
+
+    if aggregator is None:
+        return split
+    if inspect.iscoroutinefunction(_target(aggregator)):
+
+        async def run_async(batch: list[tuple[int, Any]]) -> Any:
+            positions, items = split(batch)
+            return _tag(positions, await aggregator(items), None, False)
+
+        return run_async
+
+    def run(batch: list[tuple[int, Any]]) -> Any:
+        positions, items = split(batch)
+        return _tag(positions, aggregator(items), None, False)
+
+    return run
