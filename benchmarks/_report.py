@@ -289,7 +289,9 @@ class LoaderFigures:
     """What a D1 row measured, over all its epochs."""
 
     images_per_s: float  # all images over all epochs' wall time
-    steady_images_per_s: float  # the same without each epoch's time to its first batch
+    # Without each epoch's first batch and the wait for it; biased upwards by what the
+    # workers prepared during that wait (up to prefetch_factor batches each for torch).
+    steady_images_per_s: float
     steps_per_s: float  # batches per second (the training consumer's rate)
     first_batch_s: float  # mean over the epochs
     first_batch_first_epoch_s: float
@@ -353,7 +355,7 @@ def _d1_target(
         missing = f"{theirs}: {_short(other_error)}"
     value = getattr(mine, figure) / getattr(other, figure) if mine and other else None
     cpu_value = None
-    if mine and other and figure in ("steady_images_per_s", "steps_per_s"):
+    if mine and other and figure in ("images_per_s", "steps_per_s"):
         cpu_value = mine.images_per_cpu_s / other.images_per_cpu_s
     workers = res.threads(D1)[0] if res.threads(D1) else "–"
     return Target(name, workers, value, goal, at_most, why_missing=missing, cpu_value=cpu_value)
@@ -364,7 +366,7 @@ def d1_targets(res: Results) -> list[Target]:
     against a bare loop over the same decoder, and under a training consumer."""
     if D1 not in res.workloads():
         return []
-    rate = "steady_images_per_s"
+    rate = "images_per_s"
     train = TRAIN_SUFFIX
     return [
         _d1_target(res, "D1 spdl / torch-pillow images/s", "spdl", "torch-pillow", rate, 2.5),
@@ -407,7 +409,7 @@ def d1_table(res: Results, train: bool, reference: str | None = None) -> list[st
 
     With ``reference`` (a backend), a column gives its rate over each row's.
     """
-    rate_name = "steps/s" if train else "images/s (after the first batch)"
+    rate_name = "steps/s" if train else "images/s"
     header = ["backend", "how", rate_name]
     if reference:
         header.append(f"`{reference}` ÷ this")
@@ -432,11 +434,12 @@ def d1_table(res: Results, train: bool, reference: str | None = None) -> list[st
             cells.append(f"**{_num(figures.steps_per_s)}** ({_num(figures.images_per_s)} images/s)")
         else:
             cells.append(
-                f"**{_num(figures.steady_images_per_s)}** (all: {_num(figures.images_per_s)})"
+                f"**{_num(figures.images_per_s)}** (after the first batch: "
+                f"{_num(figures.steady_images_per_s)})"
             )
         if reference:
-            mine = ref.steps_per_s if train and ref else ref.steady_images_per_s if ref else None
-            theirs = figures.steps_per_s if train else figures.steady_images_per_s
+            mine = ref.steps_per_s if train and ref else ref.images_per_s if ref else None
+            theirs = figures.steps_per_s if train else figures.images_per_s
             cells.append("–" if backend == reference else _ratio(mine, theirs))
         cells += [
             f"{figures.first_batch_first_epoch_s:.2f} / {figures.first_batch_s:.2f}",
@@ -561,8 +564,10 @@ def d1_section(res: Results) -> list[str]:
             "",
         ]
     out += [
-        "Each loader alone (its batches are only counted). *After the first batch*: images "
-        "over the epochs' time minus each epoch's wait for its first batch; *all*: with it. "
+        "Each loader alone (its batches are only counted). images/s: all images over all "
+        "epochs' time, each epoch from building its iterator to its last batch; *after the "
+        "first batch* leaves out each epoch's first batch and the wait for it (it overstates "
+        "loaders whose workers prepared more batches during that wait). "
         "CPU: user + system time of the training process and its workers; peak PSS: the "
         "largest sum of the loader's processes' proportional set sizes (sampled every 50 ms), "
         "in brackets its anonymous + shared-memory part (no library code).",
@@ -810,7 +815,7 @@ def plot_d1(res: Results, path: Path) -> bool:
     if not plain and not trained:
         return False
     panels = [
-        ("images/s (after the first batch)", plain, lambda f: f.steady_images_per_s),
+        ("images/s (all epochs, start-up included)", plain, lambda f: f.images_per_s),
         ("steps/s with a training step per batch", trained, lambda f: f.steps_per_s),
         ("CPU ms per image (all processes)", plain, lambda f: f.cpu_ms_per_image),
         ("peak PSS MB (all processes)", plain, lambda f: f.peak_pss_mb),

@@ -41,9 +41,9 @@ pooling, a linear layer, 10 classes) forward, cross-entropy backward and an SGD 
 
 Measured per backend, over all epochs of one loader in one process:
 
-* images/s: images over the epochs' wall time, each epoch from building its
-  iterator to its last batch; *after the first batch*: the same without the time to
-  the first batch of each epoch;
+* images/s: all images over all epochs' wall time, each epoch from building its
+  iterator to its last batch (with ``persistent_workers=False`` torch starts its
+  workers again every epoch, and that is part of the rate);
 * time to the first batch: from building the epoch's iterator (``iter(loader)``: for
   torch this forks the workers, ``persistent_workers=False``) to the first batch;
 * CPU-seconds per image: user + system time of the training process and every worker
@@ -353,6 +353,8 @@ def _consumer(train: bool) -> Callable[[Any], int]:
 
 def setup_torch_pillow(ctx: Context, train: bool = False) -> Run:
     found, monitor, info = _start(ctx, "torch.utils.data.DataLoader + Pillow")
+    import PIL.Image  # noqa: F401 - imported before the workers fork, as a script's imports are
+
     loader = _torch_loader(PillowTrainDataset(found), ctx)
     info["start_method"] = "fork (torch's default on Linux)"
     return epoch_rounds(lambda epoch: iter(loader), _consumer(train), monitor, info)
@@ -360,6 +362,8 @@ def setup_torch_pillow(ctx: Context, train: bool = False) -> Run:
 
 def setup_torch_spdl(ctx: Context, train: bool = False) -> Run:
     found, monitor, info = _start(ctx, "torch.utils.data.DataLoader + spdl.io.batch_load_image")
+    import spdl.io  # noqa: F401 - imported before the workers fork, as a script's imports are
+
     loader = _torch_loader(SpdlTrainDataset(found), ctx)
     return epoch_rounds(lambda epoch: iter(loader), _consumer(train), monitor, info)
 
