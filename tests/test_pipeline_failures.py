@@ -114,6 +114,22 @@ def test_failures_are_counted_per_stage():
     assert stages["first"].num_failures == 2 and stages["second"].num_failures == 2
 
 
+def test_a_stage_budget_given_to_pipe_replaces_the_pipeline_budget():
+    pipeline = (
+        PipelineBuilder()
+        .add_source(range(10))
+        .pipe(failing_on({1, 2, 3}), name="tolerant", max_failures=-1)
+        .pipe(failing_on({5}), name="strict")
+        .add_sink(2)
+        .build(num_threads=1, max_failures=0)
+    )
+    received: list[int] = []
+    with pytest.raises(PipelineFailure) as info:
+        consume(pipeline, received)
+    assert info.value.stage == "strict"
+    assert received == [0, 4]
+
+
 def test_a_negative_budget_allows_any_number_of_failures():
     received: list[int] = []
     consume(build(failing_on(set(range(0, 20, 2))), 20, max_failures=-1), received)

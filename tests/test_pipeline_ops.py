@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import io
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -172,6 +173,13 @@ def test_async_iterable_source():
 
     pipeline = build(PipelineBuilder().add_source(numbers()).pipe(lambda x: x + 1))
     assert sorted(run(pipeline)) == [1, 2, 3, 4, 5]
+
+
+def test_a_source_that_is_a_file_is_read_but_left_open():
+    lines = io.StringIO("first\nsecond\n")
+    pipeline = build(PipelineBuilder().add_source(lines).pipe(str.strip))
+    assert run(pipeline) == ["first", "second"]
+    assert not lines.closed  # the pipeline closes only the generators it drives
 
 
 def test_empty_source_gives_an_empty_pipeline():

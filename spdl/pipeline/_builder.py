@@ -67,7 +67,9 @@ class PipelineBuilder:
         """Set the iterable the pipeline takes its items from.
 
         The source is iterated on the pipeline's event loop, so each step must be
-        cheap (file names, indices, sampler output); do the heavy work in a
+        cheap (file names, indices, sampler output): while a sync source blocks
+        (sleeps, waits for the network), no stage makes progress. Make a slow source
+        an async iterable, or let it yield keys and do the slow part in a
         :meth:`pipe` stage. An exception raised by the source ends the pipeline: the
         consumer receives the items produced before it, then the same exception.
 
@@ -91,11 +93,13 @@ class PipelineBuilder:
     def pipe(
         self,
         op: Callable[[Any], Any],
+        /,
         *,
         concurrency: int = 1,
         executor: Executor | None = None,
         name: str | None = None,
         output_order: str = "completion",
+        max_failures: int | float | None = None,
     ) -> PipelineBuilder:
         """Add a stage that applies ``op`` to every item.
 
@@ -122,6 +126,8 @@ class PipelineBuilder:
             output_order: ``"completion"`` passes items on as soon as they are done;
                 ``"input"`` keeps the order of the input (a generator op's outputs are
                 then passed on when it is exhausted).
+            max_failures: This stage's failure budget, in place of the one given to
+                :meth:`build` (same meaning).
 
         Returns:
             This builder.
@@ -140,6 +146,7 @@ class PipelineBuilder:
             raise TypeError(f"name must be a str, got {name!r}")
         if executor is not None and not isinstance(executor, Executor):
             raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
+        budget = None if max_failures is None else FailureBudget(max_failures)
         kind = classify_op(op)
         if executor is not None and kind in (OpKind.COROUTINE, OpKind.ASYNC_GENERATOR):
             raise ValueError(f"executor is for sync ops; {op_name(op)!r} is an {kind.value}.")
@@ -153,6 +160,7 @@ class PipelineBuilder:
                     "concurrency": concurrency,
                     "executor": executor,
                     "output_order": output_order,
+                    "budget": budget,
                 },
             )
         )

@@ -224,7 +224,7 @@ class _Runtime:
             await asyncio.gather(*stage_tasks)
         except asyncio.CancelledError:
             pass  # stop() or _abort()
-        except Exception as error:  # a bug in a stage: make it visible to the consumer
+        except BaseException as error:  # a bug in a stage: make it visible to the consumer
             _LG.exception("Pipeline %d: a stage crashed.", self.id)
             self._error = self._error or error
         finally:

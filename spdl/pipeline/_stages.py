@@ -151,7 +151,7 @@ class SourceStage:
                 await output.put(item)
                 counters.num_out += 1
         finally:
-            if hasattr(iterator, "close"):
+            if inspect.isgenerator(iterator):  # only what iteration created, not e.g. a file
                 _close_generator(iterator)
 
     async def _run_async(self, source: AsyncIterable[Any], output: Queue) -> None:
@@ -169,10 +169,9 @@ class SourceStage:
                 await output.put(item)
                 counters.num_out += 1
         finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
+            if inspect.isasyncgen(iterator):
                 try:
-                    await aclose()
+                    await iterator.aclose()
                 except Exception:
                     _LG.debug("Closing the source iterator raised.", exc_info=True)
 
@@ -180,9 +179,12 @@ class SourceStage:
 class _ItemStage:
     """Shared failure handling for the stages that process items."""
 
-    def __init__(self, counters: StageCounters, context: StageContext) -> None:
+    def __init__(
+        self, counters: StageCounters, context: StageContext, budget: FailureBudget | None = None
+    ) -> None:
         self.counters = counters
         self.context = context
+        self.budget = budget or context.budget
         self._num_processed = 0
         self._last_error: BaseException | None = None
 
@@ -202,7 +204,7 @@ class _ItemStage:
         self._check_budget(final=False)
 
     def _check_budget(self, *, final: bool) -> None:
-        counters, budget = self.counters, self.context.budget
+        counters, budget = self.counters, self.budget
         if counters.num_failures and budget.exceeded(
             counters.num_failures, self._num_processed, final=final
         ):
@@ -228,10 +230,11 @@ class PipeStage(_ItemStage):
         kind: OpKind,
         executor: Executor | None,
         output_order: str,
+        budget: FailureBudget | None,
         counters: StageCounters,
         context: StageContext,
     ) -> None:
-        super().__init__(counters, context)
+        super().__init__(counters, context, budget)
         self.op = op
         self.kind = kind
         self.executor = executor or context.executor
@@ -491,6 +494,7 @@ class PipeSpec:
     concurrency: int
     executor: Executor | None
     output_order: str
+    budget: FailureBudget | None  # None: the pipeline's
 
 
 @dataclass(frozen=True)
@@ -517,6 +521,7 @@ def make_stage(spec: StepSpec, counters: StageCounters, context: StageContext) -
             kind=spec.kind,
             executor=spec.executor,
             output_order=spec.output_order,
+            budget=spec.budget,
             counters=counters,
             context=context,
         )
