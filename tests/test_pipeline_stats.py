@@ -194,3 +194,21 @@ def test_report_stats_interval_logs_the_report_while_running_and_at_the_end(
     assert len(reports) >= 2, reports  # at least one while running (0.3 s) and the final one
     assert "finished" in reports[-1] and "slow" in reports[-1]
     assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "spdl.pipeline")
+
+
+def test_task_time_percentiles_are_within_five_percent_in_fixed_memory():
+    from spdl.pipeline._stats import TaskTimes
+
+    times = TaskTimes()
+    for repeat in range(100):  # 100k tasks: memory does not grow with them
+        for millis in range(1, 1001):
+            times.add(millis * 1_000_000 + repeat)
+    count, mean, p50, p90, p99 = times.summary()
+    assert count == 100_000
+    assert mean == pytest.approx(0.5005, rel=1e-3)
+    assert p50 == pytest.approx(0.5, rel=0.05)
+    assert p90 == pytest.approx(0.9, rel=0.05)
+    assert p99 == pytest.approx(0.99, rel=0.05)
+    single = TaskTimes()
+    single.add(1234)
+    assert single.summary() == (1, 1234e-9, 1234e-9, 1234e-9, 1234e-9)  # clamped to min/max

@@ -71,8 +71,7 @@ class _Runtime:
 
         self.stage_counters = [StageCounters("source", "source", 1)]
         for step in steps:
-            kind = type(step).__name__.removesuffix("Spec").lower()
-            self.stage_counters.append(StageCounters(step.name, kind, step.concurrency))
+            self.stage_counters.append(StageCounters(step.name, step.kind_name, step.concurrency))
         # The queue in front of a stage holds as many items as the stage runs at once.
         names = [c.name for c in self.stage_counters] + ["sink"]
         sizes = [max(1, step.concurrency) for step in steps] + [buffer_size]
@@ -82,7 +81,9 @@ class _Runtime:
         self.source = SourceStage(source, self.stage_counters[0])
         self.sink = Sink(self.queue_clocks[-1])
 
-        self._lock = threading.Lock()
+        # Re-entrant: the finalizer (request_stop) may run from a garbage collection
+        # triggered inside a locked section on the same thread.
+        self._lock = threading.RLock()
         self._state = "new"  # -> "running" -> "stopped"
         self._stop_requested = False
         self._loop: asyncio.AbstractEventLoop | None = None

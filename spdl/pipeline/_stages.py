@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ._failures import FailureBudget, PipelineFailure
 from ._queues import EOF
@@ -495,6 +495,7 @@ class PipeSpec:
     executor: Executor | None
     output_order: str
     budget: FailureBudget | None  # None: the pipeline's
+    kind_name: ClassVar[str] = "pipe"
 
 
 @dataclass(frozen=True)
@@ -503,12 +504,14 @@ class AggregateSpec:
     num_items: int
     drop_last: bool
     concurrency: int = 1
+    kind_name: ClassVar[str] = "aggregate"
 
 
 @dataclass(frozen=True)
 class DisaggregateSpec:
     name: str
     concurrency: int = 1
+    kind_name: ClassVar[str] = "disaggregate"
 
 
 StepSpec = PipeSpec | AggregateSpec | DisaggregateSpec
