@@ -209,6 +209,134 @@ def test_image_batch_loader_rejects_bad_arguments():
         ImageBatchLoader(32, transform=None)([])
 
 
+# ImageBatchLoader, with the eval and train transforms
+
+
+def _pillow_eval(path: str, resize: int, height: int, width: int) -> np.ndarray:
+    """torchvision's Resize(resize) + CenterCrop((height, width)) on a Pillow image."""
+    image = Image.open(path).convert("RGB")
+    w, h = image.size
+    if w <= h:
+        new_w, new_h = resize, int(resize * h / w)
+    else:
+        new_w, new_h = int(resize * w / h), resize
+    image = image.resize((new_w, new_h), Image.BILINEAR)
+    top, left = int(round((new_h - height) / 2.0)), int(round((new_w - width) / 2.0))
+    return np.asarray(image.crop((left, top, left + width, top + height)))
+
+
+@pytest.mark.parametrize(("size", "resize"), [(56, 64), ((48, 60), 72)])
+def test_eval_transform_matches_pillow_resize_and_center_crop(image_root, size, resize):
+    dataset = ImageFolder(image_root)
+    loader = ImageBatchLoader(size, transform="eval", resize=resize)
+    images, labels = loader(_items(dataset, range(len(dataset))))
+    height, width = (size, size) if isinstance(size, int) else size
+    assert images.shape == (len(dataset), height, width, 3)
+    assert labels.tolist() == dataset.targets
+    for image, (path, _) in zip(images.numpy(), dataset, strict=True):
+        reference = _pillow_eval(path, resize, height, width)
+        assert np.abs(image.astype(np.int16) - reference).mean() <= 2.0, path
+
+
+@pytest.mark.parametrize("transform", ["train", "eval"])
+def test_batch_equals_images_loaded_one_by_one_with_the_same_crop_and_flip(image_root, transform):
+    dataset = ImageFolder(image_root)
+    items = _items(dataset, range(len(dataset)), epoch=3)
+    loader = ImageBatchLoader((40, 48), transform=transform, resize=64, seed=9)
+    images, _ = loader(items)
+    options = loader.transforms(items)
+    flips = options["hflip"] if isinstance(options["hflip"], list) else [False] * len(items)
+    crops = options["crop"] if isinstance(options["crop"], list) else [options["crop"]] * len(items)
+    for i, image in enumerate(images.numpy()):
+        single = spdl.io.batch_load_image(
+            [dataset[i][0]], 48, 40, crop=[crops[i]], hflip=[flips[i]]
+        )
+        np.testing.assert_array_equal(image, spdl.io.to_numpy(single)[0])
+
+
+def test_train_crop_is_torchvision_random_resized_crop_of_the_derived_seed(image_root):
+    dataset = ImageFolder(image_root)
+    loader = ImageBatchLoader(32, scale=(0.25, 0.5), ratio=(0.8, 1.25), seed=5)
+    boxes = set()
+    for epoch in range(20):
+        items = _items(dataset, range(len(dataset)), epoch=epoch)
+        for item, crop in zip(items, loader.transforms(items)["crop"], strict=True):
+            assert isinstance(crop, spdl.io.RandomResizedCrop)
+            assert (crop.scale, crop.ratio) == ((0.25, 0.5), (0.8, 1.25))
+            width, height = Image.open(item.data[0]).size
+            left, top, box_w, box_h = spdl.io.crop_box(crop, width, height)
+            assert left + box_w <= width and top + box_h <= height
+            assert 0.25 - 0.03 <= box_w * box_h / (width * height) <= 0.5 + 0.03
+            assert 0.8 - 0.05 <= box_w / box_h <= 1.25 + 0.05
+            boxes.add((left, top, box_w, box_h))
+    assert len(boxes) > 100  # 240 draws, few repeats
+    # The batch's pixels are that box, resized (no flip at hflip_prob=0).
+    item = _items(dataset, [4])[0]
+    loader = ImageBatchLoader(32, seed=5, hflip_prob=0.0)
+    image, _ = loader([item])
+    width, height = Image.open(item.data[0]).size
+    box = spdl.io.crop_box(loader.transforms([item])["crop"][0], width, height)
+    by_box = spdl.io.batch_load_image([item.data[0]], 32, 32, crop=spdl.io.CropBox(*box))
+    np.testing.assert_array_equal(image.numpy(), spdl.io.to_numpy(by_box))
+
+
+def test_train_transform_is_reproducible_for_seed_epoch_and_index(image_root):
+    dataset = ImageFolder(image_root)
+    indices = list(range(len(dataset)))
+    loader = ImageBatchLoader(32, seed=1)
+    images, labels = loader(_items(dataset, indices, epoch=2))
+    # Another batch composition and order, another loader with the same seed: same pixels.
+    shuffled = [7, 0, 11, 3, 5]
+    again, again_labels = ImageBatchLoader(32, seed=1)(_items(dataset, shuffled, epoch=2))
+    assert torch.equal(again, images[shuffled])
+    assert again_labels.tolist() == [dataset.targets[i] for i in shuffled]
+    for i in (2, 9):
+        alone, _ = loader(_items(dataset, [i], epoch=2))
+        assert torch.equal(alone[0], images[i])
+    # Another epoch or another seed: other crops.
+    next_epoch, _ = loader(_items(dataset, indices, epoch=3))
+    other_seed, _ = ImageBatchLoader(32, seed=2)(_items(dataset, indices, epoch=2))
+    assert sum(not torch.equal(a, b) for a, b in zip(images, next_epoch, strict=True)) >= 10
+    assert sum(not torch.equal(a, b) for a, b in zip(images, other_seed, strict=True)) >= 10
+
+
+@pytest.mark.parametrize("hflip_prob", [0.0, 0.2, 0.5, 1.0])
+def test_train_flips_with_the_given_probability(hflip_prob):
+    loader = ImageBatchLoader(32, seed=0, hflip_prob=hflip_prob)
+    items = [Sample(i, e, ("x.jpg", 0)) for e in range(4) for i in range(1000)]
+    flips = loader.transforms(items)["hflip"]
+    assert all(isinstance(flip, bool) for flip in flips)
+    assert abs(sum(flips) / len(flips) - hflip_prob) <= 0.025
+
+
+def test_train_flip_mirrors_the_cropped_image(image_root):
+    dataset = ImageFolder(image_root)
+    items = _items(dataset, range(len(dataset)))
+    flipped, _ = ImageBatchLoader(32, seed=4, hflip_prob=1.0)(items)
+    unflipped, _ = ImageBatchLoader(32, seed=4, hflip_prob=0.0)(items)
+    assert torch.equal(flipped, unflipped.flip(2))
+
+
+def test_train_batch_with_a_corrupt_image_keeps_crops_and_labels_aligned(image_root, broken_files):
+    dataset = ImageFolder(image_root)
+    good = _items(dataset, [1, 6, 10])
+    corrupt = Sample(100, 0, (broken_files["corrupt"], 1))
+    missing = Sample(101, 0, (broken_files["missing"], 2))
+    batch = [good[0], corrupt, good[1], missing, good[2]]
+    images, labels = ImageBatchLoader(32, seed=3)(batch)
+    reference, reference_labels = ImageBatchLoader(32, seed=3)(good)
+    assert labels.tolist() == reference_labels.tolist() == [dataset.targets[i] for i in (1, 6, 10)]
+    assert torch.equal(images, reference)
+
+
+def test_train_chw_layout(image_root):
+    dataset = ImageFolder(image_root)
+    items = _items(dataset, range(4))
+    hwc, _ = ImageBatchLoader(32, seed=6)(items)
+    chw, _ = ImageBatchLoader(32, seed=6, layout="CHW")(items)
+    assert chw.shape == (4, 3, 32, 32) and torch.equal(chw, hwc.permute(0, 3, 1, 2))
+
+
 # VideoClipLoader
 
 

@@ -269,7 +269,8 @@ class ImageBatchLoader:
         """Loads each image alone: which of them fail, the batch call does not say."""
         images, kept = [], []
         for i, src in enumerate(srcs):
-            single = {k: v[i] if isinstance(v, list) else v for k, v in options.items()}
+            # One-element lists: a lone RandomResizedCrop would be shared and re-seeded.
+            single = {k: [v[i]] if isinstance(v, list) else v for k, v in options.items()}
             try:
                 images.append(self._load([src], single, strict=True)[0])
             except spdl.io.AsyncIOFailure as error:
