@@ -77,8 +77,8 @@ NUM_IMAGES = 2000
 QUICK_IMAGES = 512
 WORKERS = 2
 # Concurrent batches of spdl's loader (each batch is one native call decoding on the
-# decode pool's threads); chosen by measurement, see the README.
-SPDL_NUM_THREADS = 2
+# decode pool's threads); chosen by measurement (README), SPDL_BENCH_D1_THREADS to try others.
+SPDL_NUM_THREADS = int(os.environ.get("SPDL_BENCH_D1_THREADS") or 2)
 SCALE = (0.08, 1.0)
 RATIO = (3.0 / 4.0, 4.0 / 3.0)
 HFLIP_PROB = 0.5

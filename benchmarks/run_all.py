@@ -1,13 +1,14 @@
 """Runs every benchmark workload and writes a dated report with plots.
 
-1. Generates the media deterministically into ``benchmarks/data/`` (git-ignored;
-   reused when already there).
+1. Generates the chosen workloads' media deterministically into ``benchmarks/data/``
+   (git-ignored; reused when already there).
 2. Runs W1–W5 (``w*_*.py``) and D1 (``d1_dataloader.py``), each backend and thread
    count in a fresh process.
 3. Writes into ``benchmarks/results/``:
    ``<date>[-quick].jsonl`` (every result row), ``<date>[-quick].md`` (tables and
    the targets, with spdl/peer ratios) and ``<date>[-quick]-<workload>.png``
-   (throughput vs threads per backend; bar charts for D1).
+   (throughput vs threads per backend; bar charts for D1). A run of a subset of the
+   workloads adds their keys to the name (``2026-12-07-d1.md``).
 4. With ``--docs``, also rewrites the generated block of each workload it ran on
    ``docs/performance.md`` (between ``<!-- bench:<workload> -->`` and
    ``<!-- /bench:<workload> -->``) and copies the plots to ``docs/assets/bench/``.
@@ -135,19 +136,22 @@ def main() -> None:
         rows = _report.load_rows([args.from_rows])
         args.out_dir = args.from_rows.parent
         stem = args.from_rows.stem
-        date = stem.removesuffix("-quick")
+        date = stem[:10]  # <date>[-quick][-<workloads>]
         quick = bool(rows and rows[0].get("quick"))
         chosen = [
             k for k, m in WORKLOADS.items() if m.WORKLOAD.name in {r["workload"] for r in rows}
         ]
     else:
         print("Generating media into", _datasets.DATA_DIR, flush=True)
-        _datasets.ensure_all()
+        for key in chosen:  # only what the chosen workloads read
+            WORKLOADS[key].WORKLOAD.prepare()
         print(f"  ready after {time.perf_counter() - started:.0f} s", flush=True)
 
         date = datetime.now().strftime("%Y-%m-%d")
         quick = args.quick
         stem = f"{date}-quick" if quick else date
+        if chosen != list(WORKLOADS):
+            stem += "-" + "-".join(chosen)  # a subset does not overwrite the day's whole run
         args.out_dir.mkdir(parents=True, exist_ok=True)
         jsonl = args.out_dir / f"{stem}.jsonl"
         jsonl.unlink(missing_ok=True)
