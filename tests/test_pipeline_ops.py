@@ -239,6 +239,15 @@ def test_the_executor_option_runs_the_sync_op_there():
         pool.shutdown()
 
 
+def test_asyncio_to_thread_in_an_async_op_uses_the_pipeline_thread_pool():
+    async def where(x: int) -> str:
+        thread = await asyncio.to_thread(threading.current_thread)
+        return thread.name
+
+    names = run(build(PipelineBuilder().add_source(range(4)).pipe(where, concurrency=2)))
+    assert len(names) == 4 and all("-worker_" in n for n in names), names
+
+
 def test_the_executor_option_runs_each_step_of_a_sync_generator_there():
     pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="generator-pool")
 

@@ -335,7 +335,9 @@ class Pipeline(Generic[T]):
     Iterating a pipeline that was not started starts it. Stop it with :meth:`stop` or
     use :meth:`auto_stop`. A pipeline that is garbage collected without being stopped
     stops its threads, and pipelines still running at interpreter exit are stopped
-    before the interpreter waits for threads.
+    before the interpreter waits for threads. Stopping cancels asyncio work and
+    Futures at once; only a call that blocks a thread (a sync op already running, or
+    blocking code inside an async op) delays the end of that thread until it returns.
 
     Example:
         >>> from spdl.pipeline import PipelineBuilder
