@@ -58,6 +58,9 @@ class AudioClipLoader:
     is read from the start. Only the window is decoded
     (:func:`spdl.io.load_audio` with ``timestamp``).
 
+    The loader keeps no state between calls: the DataLoader may call it from
+    several threads at once.
+
     Called with a list of items it returns ``(waveforms, labels)``;
     :meth:`load_clip` loads one clip.
 

@@ -139,6 +139,9 @@ class ImageBatchLoader:
     :func:`spdl.io.batch_load_image` call, which runs with the GIL released for
     the whole batch; no Python code runs per image besides building the crop list.
 
+    The loader keeps no state between calls: the DataLoader may call it from
+    several threads at once.
+
     Transforms:
 
     - ``"eval"``: resize the shorter side to ``resize``, then centre-crop ``size``

@@ -92,6 +92,9 @@ class VideoClipLoader:
     header, read with PyAV. A video with fewer frames than ``num_frames`` is padded
     by repeating its last frame, so every clip has exactly ``num_frames`` frames.
 
+    The loader keeps no state between calls: the DataLoader may call it from
+    several threads at once.
+
     Called with a list of items it returns ``(clips, labels)``; :meth:`load_clip`
     loads one clip.
 
