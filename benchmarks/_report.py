@@ -417,6 +417,7 @@ def d1_table(res: Results, train: bool, reference: str | None = None) -> list[st
         "time to first batch, s (epoch 1 / mean)",
         "CPU ms per image",
         "peak PSS MB (anon + shm)",
+        "PSS MB before the loader",
         "processes",
         "version",
     ]
@@ -445,6 +446,7 @@ def d1_table(res: Results, train: bool, reference: str | None = None) -> list[st
             f"{figures.first_batch_first_epoch_s:.2f} / {figures.first_batch_s:.2f}",
             f"{figures.cpu_ms_per_image:.2f}",
             f"**{figures.peak_pss_mb:.0f}** ({figures.peak_anon_shmem_mb:.0f})",
+            f"{figures.baseline_pss_mb:.0f}",
             str(figures.processes),
             _version(res, D1, backend),
         ]
@@ -570,7 +572,9 @@ def d1_section(res: Results) -> list[str]:
         "loaders whose workers prepared more batches during that wait). "
         "CPU: user + system time of the training process and its workers; peak PSS: the "
         "largest sum of the loader's processes' proportional set sizes (sampled every 50 ms), "
-        "in brackets its anonymous + shared-memory part (no library code).",
+        "in brackets its anonymous + shared-memory part (no library code); *before the "
+        "loader*: the training process alone, with Python, torch and the loader's library "
+        "imported, which every loader's peak includes.",
         "",
         *d1_table(res, train=False, reference="spdl"),
     ]

@@ -315,9 +315,18 @@ def epoch_rounds(
     return run
 
 
-def _start(ctx: Context, api: str) -> tuple[list[Item], ProcessTreeMonitor, dict[str, Any]]:
+def _start(
+    ctx: Context, api: str, modules: Sequence[str]
+) -> tuple[list[Item], ProcessTreeMonitor, dict[str, Any]]:
+    """Imports torch and the loader's ``modules`` (before torch's workers fork, as a
+    script's imports are), starts the memory monitor, and measures the process before
+    the loader exists."""
+    import importlib
+
     import torch
 
+    for module in modules:
+        importlib.import_module(module)
     torch.set_num_threads(1)  # the training process's own ops (the train consumer)
     count = num_images(ctx.quick)
     info: dict[str, Any] = {
@@ -352,8 +361,7 @@ def _consumer(train: bool) -> Callable[[Any], int]:
 
 
 def setup_torch_pillow(ctx: Context, train: bool = False) -> Run:
-    found, monitor, info = _start(ctx, "torch.utils.data.DataLoader + Pillow")
-    import PIL.Image  # noqa: F401 - imported before the workers fork, as a script's imports are
+    found, monitor, info = _start(ctx, "torch.utils.data.DataLoader + Pillow", ["PIL.Image"])
 
     loader = _torch_loader(PillowTrainDataset(found), ctx)
     info["start_method"] = "fork (torch's default on Linux)"
@@ -361,15 +369,18 @@ def setup_torch_pillow(ctx: Context, train: bool = False) -> Run:
 
 
 def setup_torch_spdl(ctx: Context, train: bool = False) -> Run:
-    found, monitor, info = _start(ctx, "torch.utils.data.DataLoader + spdl.io.batch_load_image")
-    import spdl.io  # noqa: F401 - imported before the workers fork, as a script's imports are
+    found, monitor, info = _start(
+        ctx, "torch.utils.data.DataLoader + spdl.io.batch_load_image", ["spdl.io"]
+    )
 
     loader = _torch_loader(SpdlTrainDataset(found), ctx)
     return epoch_rounds(lambda epoch: iter(loader), _consumer(train), monitor, info)
 
 
 def setup_spdl(ctx: Context, train: bool = False) -> Run:
-    found, monitor, info = _start(ctx, "spdl.dataloader.DataLoader + ImageBatchLoader")
+    found, monitor, info = _start(
+        ctx, "spdl.dataloader.DataLoader + ImageBatchLoader", ["spdl.io", "spdl.dataloader"]
+    )
     from spdl.dataloader import DataLoader, ImageBatchLoader, ImageFolder, MapSource, RandomSampler
 
     folder = ImageFolder(str(image_folder_root()))
@@ -408,7 +419,9 @@ def _sampler_order(count: int) -> Callable[[int], list[int]]:
 
 
 def setup_spdl_bare(ctx: Context, train: bool = False) -> Run:
-    found, monitor, info = _start(ctx, "spdl.io.batch_load_image in a Python loop")
+    found, monitor, info = _start(
+        ctx, "spdl.io.batch_load_image in a Python loop", ["spdl.io", "spdl.dataloader"]
+    )
     import torch
 
     order_of = _sampler_order(len(found))
