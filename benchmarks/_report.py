@@ -712,10 +712,22 @@ def docs_block(res: Results, workload: str, meta: dict[str, Any], report: str) -
     host = meta["host"]
     mode = "quick" if meta.get("quick") else "full"
     title = next(r["title"] for r in res.rows if r["workload"] == workload)
+    loads = [
+        r["loadavg_1min"] for r in res.rows if r["workload"] == workload and "loadavg_1min" in r
+    ]
+    busy = ""
+    if loads:
+        busy = f" The 1-minute load average before its cases was {min(loads):.1f}–{max(loads):.1f}"
+        if max(loads) > host["cores"]:
+            busy += (
+                ": other jobs shared the cores, which lowers the rates and spreads them, "
+                "more than the CPU time per item"
+            )
+        busy += "."
     out = [
         f"Measured on {meta['date']} ({mode} run, spdl commit `{meta.get('commit', '?')}`) on "
         f"{host['cpu']}, {host['cores']} cores, Python {host['python']}; the whole report "
-        f"with the project's targets: `benchmarks/results/{report}`.",
+        f"with the project's targets: `benchmarks/results/{report}`.{busy}",
         "",
     ]
     if workload == D1:
