@@ -308,7 +308,7 @@ def test_crop_box_falls_back_to_a_centred_crop_clamped_to_the_ratio() -> None:
 
 
 def test_d1_command_line_turns_into_the_harness_options(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(_d1.IMAGES_ENV, raising=False)
+    monkeypatch.setenv(_d1.IMAGES_ENV, "")  # restored after the test, which sets it
     argv = _d1.translate_args(["--images", "200", "--epochs", "1", "--consumer", "train"])
     assert argv == ["--rounds", "1", "--backends", "spdl+train,torch-pillow+train,torch-spdl+train"]
     assert _d1.num_images(quick=False) == 200
