@@ -19,16 +19,17 @@ Backends:
   hflip=[…])`` then ``spdl.io.to_torch``: the same decoder without the pipeline
   around it, so ``spdl`` / ``spdl-bare`` is what the pipeline adds or costs.
 * ``torch-pillow``: ``torch.utils.data.DataLoader(dataset, batch_size=32,
-  shuffle=True, num_workers=2, persistent_workers=False)`` with torch's default start
-  method (fork on Linux) and default collate. The dataset does what torchvision's
-  ``ImageFolder`` + ``RandomResizedCrop(224)`` + ``RandomHorizontalFlip()`` +
-  ``PILToTensor`` do on Pillow images (torchvision's PyPI wheel needs CUDA's
-  libraries, so it is written out here with the same algorithm and the same torch
-  random numbers): ``Image.open(path).convert("RGB")``, the crop box drawn by
-  torchvision's ``get_params`` (10 tries of a uniform area fraction and a log-uniform
-  aspect ratio, else a centre crop clamped to the ratio range),
-  ``img.crop(box).resize((224, 224), Image.BILINEAR)``, ``img.transpose(FLIP_LEFT_RIGHT)``
-  when ``torch.rand(1) < 0.5``, then ``torch.from_numpy(np.array(img))`` (HWC uint8).
+  shuffle=True, drop_last=True, num_workers=2, persistent_workers=False)`` with
+  torch's default start method (fork on Linux) and default collate. The dataset does
+  what torchvision's ``ImageFolder`` + ``RandomResizedCrop(224)`` +
+  ``RandomHorizontalFlip()`` + ``PILToTensor`` do on Pillow images (torchvision's PyPI
+  wheel needs CUDA's libraries, so it is written out here with the same algorithm and
+  the same torch random numbers): ``Image.open(path).convert("RGB")``, the crop box
+  drawn by torchvision's ``get_params`` (10 tries of a uniform area fraction and a
+  log-uniform aspect ratio, else a centre crop clamped to the ratio range),
+  ``img.crop(box).resize((224, 224), Image.BILINEAR)``,
+  ``img.transpose(FLIP_LEFT_RIGHT)`` when ``torch.rand(1) < 0.5``, then
+  ``torch.from_numpy(np.array(img))`` (HWC uint8).
 * ``torch-spdl``: the same torch DataLoader whose dataset calls
   ``spdl.io.batch_load_image([path], 224, 224, crop=[RandomResizedCrop(seed=s)],
   hflip=[f])`` for each image: spdl's decoder in torch's worker processes.
@@ -36,8 +37,8 @@ Backends:
 ``--consumer train`` (backends ``<name>+train``) runs a training step per batch in the
 training process: a small CNN (a stride-4 5×5 convolution and two 3×3 ones with
 pooling, a linear layer, 10 classes) forward, cross-entropy backward and an SGD step, with
-``torch.set_num_threads(1)``; its throughput is reported as steps/s. The default
-(``--consumer none``) only counts the batches.
+``torch.set_num_threads(1)``; its throughput is reported as steps/s. The plain
+backends (``--consumer none``) only count the batches; the default runs both kinds.
 
 Measured per backend, over all epochs of one loader in one process:
 
@@ -47,7 +48,8 @@ Measured per backend, over all epochs of one loader in one process:
 * time to the first batch: from building the epoch's iterator (``iter(loader)``: for
   torch this forks the workers, ``persistent_workers=False``) to the first batch;
 * CPU-seconds per image: user + system time of the training process and every worker
-  process (``getrusage`` of the process and its reaped children, psutil for live ones);
+  process (``getrusage`` of the process and its reaped children, ``/proc/<pid>/stat``
+  of the live ones);
 * peak PSS: the largest sum over the process and its workers of their proportional
   set size, sampled every 50 ms (``_harness.ProcessTreeMonitor``).
 
