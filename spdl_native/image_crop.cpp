@@ -216,7 +216,9 @@ std::string CropSpec::describe() const {
   return "unknown crop";
 }
 
-uint64_t derive_crop_seed(uint64_t seed, uint64_t index) { return seed ^ mix64(index + kGolden); }
+// mix64(0) == 0: image 0 keeps the seed, so a batch of one image and a spec in a
+// per-image list crop as the spec alone does.
+uint64_t derive_crop_seed(uint64_t seed, uint64_t index) { return seed ^ mix64(index); }
 
 CropBox compute_crop_box(const CropSpec& spec, int width, int height, uint64_t index) {
   require(width > 0 && height > 0, "The image size must be positive.");

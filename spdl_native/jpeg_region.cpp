@@ -289,9 +289,11 @@ std::optional<JpegRegion> decode_jpeg_region(const uint8_t* data, size_t size,
                              std::memory_order_relaxed);
   g_image_pixels.fetch_add(static_cast<uint64_t>(width) * static_cast<uint64_t>(height),
                            std::memory_order_relaxed);
-  // What the full-image path sets for libjpeg-turbo's frames.
-  frame->color_range = gray ? AVCOL_RANGE_UNSPECIFIED : AVCOL_RANGE_JPEG;
-  frame->colorspace = gray ? AVCOL_SPC_BT470BG : AVCOL_SPC_RGB;
+  // RGB frames say neither range nor colorspace, as FFmpeg's PNG frames do: to a
+  // YUV output swscale would otherwise expand full-range RGB once more, and take
+  // AVCOL_SPC_RGB's coefficients for BT.709's.
+  frame->color_range = AVCOL_RANGE_UNSPECIFIED;
+  frame->colorspace = gray ? AVCOL_SPC_BT470BG : AVCOL_SPC_UNSPECIFIED;
   frame->pict_type = AV_PICTURE_TYPE_I;
   JpegRegion region;
   region.frame = std::move(frame);
