@@ -149,7 +149,8 @@ class RandomResizedCrop:
     the same box on every platform.
 
     When one ``RandomResizedCrop`` is given for a whole batch, image ``i`` uses the
-    seed of :meth:`for_image` ``(i)``, so the images get different boxes.
+    seed of :meth:`for_image` ``(i)``, so the images get different boxes (image 0
+    keeps the seed: a batch of one image crops as the spec alone does).
 
     Args:
         seed: The seed (any int; taken modulo 2**64).
@@ -198,6 +199,8 @@ class RandomResizedCrop:
             >>> box = spdl.io.crop_box(crop.for_image(1), 320, 240)  # bar.png's box
             >>> crop.for_image(1) == crop.for_image(1), crop.for_image(1) == crop
             (True, False)
+            >>> crop.for_image(0) == crop
+            True
         """
         _check_int("RandomResizedCrop.for_image", "index", index, 0)
         seed = _native.derive_crop_seed(self.seed % _SEED_MODULUS, index % _SEED_MODULUS)
