@@ -5,7 +5,9 @@ The examples of the docs site (``test_docs_examples.py``) and of the docstrings
 
 - ``foo.jpg``: a 320x240 JPEG; ``bar.png``: a 200x150 PNG;
 - ``clip.mp4``: 3 s of 96x64 H.264 at 30 fps (90 frames);
-- ``speech.wav``: 2 s of 16 kHz stereo 16-bit PCM.
+- ``speech.wav``: 2 s of 16 kHz stereo 16-bit PCM;
+- ``images/``: an image folder (``cat/``, ``dog/``, ``fish/``), 8 JPEGs per class,
+  between 72 and 120 pixels a side, for the DataLoader guide.
 
 Test modules load it with ``pytest_plugins = ["_example_media"]`` and take the
 ``in_example_media_dir`` fixture.
@@ -56,8 +58,20 @@ def write_wav(path: pathlib.Path) -> None:
         container.mux(stream.encode(None))
 
 
+def write_image_folder(root: pathlib.Path) -> None:
+    """Writes ``images/<class>/<n>.jpg``: 3 classes of 8 JPEGs of varied sizes."""
+    rng = np.random.default_rng(1)
+    for label, name in enumerate(("cat", "dog", "fish")):
+        (root / name).mkdir(parents=True)
+        for n in range(8):
+            height, width = (int(v) for v in rng.integers(72, 121, 2))
+            pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+            pixels[..., label] //= 2
+            Image.fromarray(pixels).save(root / name / f"{n}.jpg", quality=90)
+
+
 def write_example_media(directory: pathlib.Path) -> None:
-    """Writes ``foo.jpg``, ``bar.png``, ``clip.mp4`` and ``speech.wav`` into ``directory``."""
+    """Writes ``foo.jpg``, ``bar.png``, ``clip.mp4``, ``speech.wav`` and ``images/``."""
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)).save(
         directory / "foo.jpg", quality=90
@@ -65,6 +79,7 @@ def write_example_media(directory: pathlib.Path) -> None:
     Image.fromarray(rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)).save(directory / "bar.png")
     write_video(directory / "clip.mp4")
     write_wav(directory / "speech.wav")
+    write_image_folder(directory / "images")
 
 
 @pytest.fixture(scope="session")
