@@ -402,6 +402,20 @@ def test_file_like_sources_keep_their_format_without_pix_fmt(pictures: dict[str,
     np.testing.assert_array_equal(output[0], expected)
 
 
+def test_crop_applies_to_the_output_of_a_custom_filter(pictures: dict[str, Picture]) -> None:
+    path = pictures["png"].path
+    flipped = load(
+        [path],
+        100,
+        50,
+        crop=spdl.io.CropBox(10, 20, 200, 100),
+        decode_options={"filter_desc": "vflip"},
+    )
+    # The box of the vertically flipped image is this box of the original, upside down.
+    plain = load([path], 100, 50, crop=spdl.io.CropBox(10, 375 - 120, 200, 100))
+    np.testing.assert_array_equal(flipped[0, ::-1], plain[0])
+
+
 def test_bytes_sources_are_cropped_like_paths(pictures: dict[str, Picture]) -> None:
     path = pictures["jpeg420"].path
     crop = spdl.io.CenterCrop(160, resize=200)
@@ -477,6 +491,32 @@ def test_jpeg_libjpeg_cannot_decode_falls_back_to_ffmpeg(pictures: dict[str, Pic
         region, decode_with_transforms([path], 100, 75, crop, region=False)
     )
     assert mean_abs_diff(region[0], pillow_crop(path, (20, 10, 200, 150), (100, 75))) <= 2.0
+
+
+@requires_libjpeg
+def test_corrupt_jpegs_fail_or_fall_back_cleanly(pictures: dict[str, Picture]) -> None:
+    data = pictures["jpeg420"].path.read_bytes()
+    truncated, headless = data[: len(data) // 2], data[:300]
+    crop = spdl.io.CenterCrop(300)
+    transforms = check_transforms(crop, True, 2, 64, 64, "rgb24").to_native()
+    before = _native.jpeg_region_counters()["images"]
+    buffer, errors = decode_image_batch(
+        [truncated, headless], width=64, height=64, transforms=transforms
+    )
+    # libjpeg warns about the truncated file: FFmpeg decodes it instead, as without a crop.
+    assert _native.jpeg_region_counters()["images"] == before
+    assert errors[0] is None and isinstance(errors[1], spdl.io.MediaError)
+    assert buffer.shape == (1, 64, 64, 3)
+    # Forced, libjpeg-turbo's own message names the failure.
+    buffer, errors = decode_image_batch(
+        [truncated, headless],
+        width=64,
+        height=64,
+        transforms=transforms,
+        decoder="libjpeg-turbo",
+    )
+    assert errors[0] is None
+    assert "with libjpeg-turbo: " in str(errors[1]) and "<bytes 1>" in str(errors[1])
 
 
 # Errors
