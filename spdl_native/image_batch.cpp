@@ -132,11 +132,12 @@ bool any_flip(const std::vector<ImageTransform>& transforms) {
 
 bool crops(const ImageTransform& transform) { return transform.crop.kind != CropKind::kNone; }
 
-// The box of `transform` in `frame`; a box that does not fit names the source.
-CropBox box_in(const AVFrame* frame, const ImageTransform& transform, size_t index,
+// The box of `transform` in a `width` x `height` image; one that does not fit
+// fails the image, naming its source.
+CropBox box_of(const ImageTransform& transform, int width, int height, size_t index,
                const std::string& name) {
   try {
-    return compute_crop_box(transform.crop, frame->width, frame->height, index);
+    return compute_crop_box(transform.crop, width, height, index);
   } catch (const CropError& e) {
     throw MediaError("Failed to crop " + name + ": " + e.what() + ".");
   }
@@ -183,11 +184,7 @@ class TransformDecoder {
     if (region_ && codec && std::strcmp(codec, "mjpeg") == 0) {
       JpegRegionRequest request;
       request.box = [&](int width, int height) {
-        try {
-          return compute_crop_box(transform.crop, width, height, index);
-        } catch (const CropError& e) {
-          throw MediaError("Failed to crop " + source.name + ": " + e.what() + ".");
-        }
+        return box_of(transform, width, height, index, source.name);
       };
       request.out_width = output_.width;
       request.out_height = output_.height;
@@ -202,7 +199,7 @@ class TransformDecoder {
     }
     image.frames = decode_packet(std::move(packet), source.name, whole_, cancel);
     image.frame = image.frames->frames.front().get();
-    image.box = box_in(image.frame, transform, index, source.name);
+    image.box = box_of(transform, image.frame->width, image.frame->height, index, source.name);
     return image;
   }
 
@@ -236,7 +233,7 @@ void write_in_order(const std::vector<const AVFrame*>& frames,
     CropBox box{0, 0, frame->width, frame->height};
     if (transformer) {
       try {
-        box = box_in(frame, transforms[i], i, names[i]);
+        box = box_of(transforms[i], frame->width, frame->height, i, names[i]);
       } catch (const std::exception& e) {
         result.errors[i] = e.what();
         continue;
