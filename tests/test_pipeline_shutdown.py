@@ -56,8 +56,8 @@ def endless_pipeline(num_threads: int = 2) -> Pipeline[Any]:
     return (
         PipelineBuilder()
         .add_source(itertools.count())
-        .pipe(lambda x: x + 1, concurrency=2)
-        .pipe(touch, concurrency=2)
+        .pipe(lambda x: x + 1, concurrency=2, output_order="input")
+        .pipe(touch, concurrency=2, output_order="input")
         .add_sink(2)
         .build(num_threads=num_threads)
     )

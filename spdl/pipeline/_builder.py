@@ -119,8 +119,9 @@ class PipelineBuilder:
         Args:
             op: The operation.
             concurrency: How many items this stage processes at once.
-            executor: Runs a sync ``op`` instead of the pipeline's thread pool. It is
-                not shut down by the pipeline.
+            executor: Runs a sync ``op`` instead of the pipeline's thread pool (a
+                generator op runs each step there). The pipeline does not shut it
+                down. A ``ProcessPoolExecutor`` suits picklable function ops only.
             name: The stage's name in logs and statistics. Defaults to the op's
                 ``__name__``; a repeated name gets a suffix (``decode``, ``decode_1``).
             output_order: ``"completion"`` passes items on as soon as they are done;
