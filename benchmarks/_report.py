@@ -361,6 +361,28 @@ def _d1_target(
     return Target(name, workers, value, goal, at_most, why_missing=missing, cpu_value=cpu_value)
 
 
+def _d1_memory_references(res: Results) -> list[Target]:
+    """The PSS goal's ceiling, measured in the same run, and what the loaders add.
+
+    Every loader's peak includes the training process itself (Python, torch, the
+    libraries: "before the loader"), and torch's forked workers share those pages, so
+    no loader in that process can go below ``before / torch-pillow's peak``; the second
+    line compares only what each loader adds to its process tree.
+    """
+    (mine, _), (other, _) = _d1_figures(res, "spdl"), _d1_figures(res, "torch-pillow")
+    if mine is None or other is None:
+        return []
+    workers = res.threads(D1)[0] if res.threads(D1) else "–"
+    floor = mine.baseline_pss_mb / other.peak_pss_mb
+    added_mine = mine.peak_pss_mb - mine.baseline_pss_mb
+    added_other = other.peak_pss_mb - other.baseline_pss_mb
+    added = added_mine / added_other if added_other > 0 else None
+    return [
+        Target("D1 ceiling: PSS before any loader / torch-pillow peak PSS", workers, floor, None),
+        Target("D1 spdl / torch-pillow PSS added by the loader", workers, added, None),
+    ]
+
+
 def d1_targets(res: Results) -> list[Target]:
     """D1's goals: spdl's loader against torch's with Pillow and with spdl in its workers,
     against a bare loop over the same decoder, and under a training consumer."""
@@ -378,6 +400,7 @@ def d1_targets(res: Results) -> list[Target]:
             res, "D1 spdl / torch-pillow peak PSS", "spdl", "torch-pillow", "peak_pss_mb", 0.5,
             at_most=True,
         ),
+        *_d1_memory_references(res),
         _d1_target(
             res, "D1 spdl / torch-pillow time to first batch", "spdl", "torch-pillow",
             "first_batch_s", 0.25, at_most=True,

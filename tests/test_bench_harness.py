@@ -113,7 +113,9 @@ def test_tree_cpu_seconds_count_live_and_reaped_children() -> None:
 _report = pytest.importorskip("_report")
 
 
-def _d1_row(backend: str, epoch_s: float, first_s: float, cpu_s: float, pss: float) -> dict:
+def _d1_row(
+    backend: str, epoch_s: float, first_s: float, cpu_s: float, pss: float, before: float = 0.0
+) -> dict:
     return {
         "workload": "d1_dataloader",
         "title": "D1",
@@ -137,6 +139,7 @@ def _d1_row(backend: str, epoch_s: float, first_s: float, cpu_s: float, pss: flo
             "cpu_s": [cpu_s, cpu_s],
             "peak_pss_mb": pss,
             "peak_anon_shmem_mb": pss / 2,
+            "baseline_pss_mb": before,
             "processes": 3 if backend.startswith("torch") else 1,
         },
     }
@@ -185,6 +188,18 @@ def test_d1_targets_compare_spdl_with_the_peers_of_the_same_run() -> None:
     assert (first.value, first.status) == (pytest.approx(0.04), "met")
     train = targets["D1 spdl / torch-pillow steps/s with a training step per batch"]
     assert (train.value, train.status) == (pytest.approx(1.0), "**MISSED**")
+
+
+def test_d1_memory_lines_give_the_ceiling_and_what_each_loader_adds() -> None:
+    rows = [
+        _d1_row("spdl", 1.0, 0.02, 0.8, 260.0, before=230.0),
+        _d1_row("torch-pillow", 3.0, 0.5, 3.0, 280.0, before=200.0),
+    ]
+    targets = {t.name: t for t in _report.compute_targets(_report.Results(rows), 0)}
+    ceiling = targets["D1 ceiling: PSS before any loader / torch-pillow peak PSS"]
+    assert (ceiling.value, ceiling.status) == (pytest.approx(230 / 280), "reference")
+    added = targets["D1 spdl / torch-pillow PSS added by the loader"]
+    assert (added.value, added.status) == (pytest.approx(30 / 80), "reference")
 
 
 def test_d1_target_without_its_rows_says_which_is_missing() -> None:
