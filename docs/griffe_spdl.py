@@ -9,7 +9,12 @@
    the typed signature in ``__nb_signature__``, which ``inspect.signature`` cannot
    read. The hooks below turn that signature into parameters and a return type
    (a property's getter gives the property's type) and drop the line from the text.
-3. The docstrings follow Google style with an ``Example:`` section (as Napoleon
+3. The sync, Future and asyncio forms of each operation in ``spdl.io._operation``
+   are generated at import time, so griffe's reading of the source does not see them
+   (``demux_media = _demux_media.future`` is an attribute, tuple assignments are
+   nothing): ``_add_generated_forms`` adds each as a function with the parameters,
+   annotations and docstring that ``inspect`` reads from the imported object.
+4. The docstrings follow Google style with an ``Example:`` section (as Napoleon
    reads it); griffe only knows the plural, and would render the ``>>>`` lines as
    Markdown quotes. ``on_instance`` renames the section, and turns Sphinx roles
    (:func:`x`, :class:`x` …, readable in ``help()``) into links to the public name
@@ -19,6 +24,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from pathlib import Path
 from typing import Any
@@ -27,6 +33,8 @@ import griffe
 
 _EXAMPLE_SECTION = re.compile(r"^(\s*)Example:[ \t]*$", re.MULTILINE)
 _SPHINX_ROLE = re.compile(r":(?:class|func|meth|mod|attr|exc|data|obj):`~?([\w.]+)`")
+# How griffe shows the "default" of *args and **kwargs when it reads the source.
+_DEFAULTS = {inspect.Parameter.VAR_POSITIONAL: "()", inspect.Parameter.VAR_KEYWORD: "{}"}
 _KINDS = {
     "posonlyargs": griffe.ParameterKind.positional_only,
     "args": griffe.ParameterKind.positional_or_keyword,
@@ -119,6 +127,41 @@ class SpdlDocs(griffe.Extension):
             modules_collection=loader.modules_collection,
         )
         pkg.set_member("_native", native)
+        self._add_generated_forms(pkg, loader)
+
+    def _add_generated_forms(self, pkg: griffe.Module, loader: griffe.GriffeLoader) -> None:
+        from spdl.io._operation import OPERATIONS
+
+        for operation in OPERATIONS.values():
+            for function in operation.forms.values():
+                module = pkg.get_member(function.__module__.removeprefix("spdl."))
+                if isinstance(module.members.get(function.__name__), griffe.Function):
+                    continue  # written in the source (batch_load_image)
+                signature = inspect.signature(function)
+                params = [
+                    griffe.Parameter(
+                        p.name,
+                        annotation=None if p.annotation is p.empty else str(p.annotation),
+                        kind=griffe.ParameterKind(p.kind.description),
+                        default=_DEFAULTS.get(
+                            p.kind, None if p.default is p.empty else repr(p.default)
+                        ),
+                    )
+                    for p in signature.parameters.values()
+                ]
+                docstring = griffe.Docstring(
+                    inspect.getdoc(function) or "",
+                    parser=loader.docstring_parser,
+                    parser_options=loader.docstring_options,
+                )
+                generated = griffe.Function(
+                    function.__name__,
+                    parameters=griffe.Parameters(*params),
+                    returns=str(signature.return_annotation),
+                    docstring=docstring,
+                )
+                module.set_member(function.__name__, generated)
+                self.on_instance(obj=generated)
 
     def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
         if obj.docstring is not None:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from ._futures import AsyncIOFailure, drop_own_frame, try_set
 
-__all__ = ["chain_futures", "gather_futures", "wait_futures"]
+__all__ = ["chain_futures", "drive", "gather_futures", "wait_futures"]
 
 _LG = logging.getLogger("spdl.io")
 
@@ -84,6 +84,19 @@ def chain_futures(
     return wrapper
 
 
+def drive(generator: Generator[Any, Any, T], to_future: Callable[[Any], Future[Any]]) -> Future[T]:
+    """:func:`chain_futures` for a generator that yields objects ``to_future`` starts.
+
+    Args:
+        generator: Yields what ``to_future`` turns into Futures (``_operation.Step``).
+        to_future: Called, in the thread that resumed the generator, for each yield.
+
+    Returns:
+        The Future of the generator's return value.
+    """
+    return _Chain(generator, to_future).start()
+
+
 class _Waiting:
     """The Future a chain waits on, guarded by the lock that also guards its generator.
 
@@ -109,8 +122,13 @@ class _Waiting:
 class _Chain:
     """Drive a generator of Futures with done-callbacks (see :func:`chain_futures`)."""
 
-    def __init__(self, generator: Generator[Future[Any], Any, Any]):
+    def __init__(
+        self,
+        generator: Generator[Any, Any, Any],
+        to_future: Callable[[Any], Future[Any]] | None = None,
+    ):
         self._generator = generator
+        self._to_future = to_future
         self._result: Future[Any] = Future()
         self._waiting = _Waiting()
         self._lock = self._waiting.lock  # guards the generator and `_waiting.future`
@@ -127,6 +145,12 @@ class _Chain:
         return self._result
 
     def _wait(self, future: object) -> None:
+        if self._to_future is not None:
+            try:
+                future = self._to_future(future)
+            except Exception as error:  # e.g. the pool is shut down: the generator sees it
+                self._step(None, error)
+                return
         if not isinstance(future, Future):
             self._step(
                 None,

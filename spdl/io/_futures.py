@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from spdl import _native
 
 from . import _demux, _executor
+from ._cuda import CUDAFrames
 
 __all__ = ["AsyncIOFailure", "describe_source", "submit", "submit_with_token", "try_set"]
 
@@ -77,13 +78,17 @@ def describe_source(src: object) -> str:
     """Return a short printable description of a media source for error messages.
 
     Args:
-        src: A path, bytes-like object, file-like object, or native Packets/Frames.
+        src: A path, bytes-like object, file-like object, Packets or Frames (CPU or
+            GPU), or a list of frames.
 
     Returns:
-        The ``src`` attribute of Packets/Frames, otherwise the path, ``<bytes of N
-        bytes>`` for in-memory data, or the ``name`` of a file object.
+        The source name that Packets and Frames carry, ``<batch of N frames>`` for a
+        list, otherwise the path, ``<bytes of N bytes>`` for in-memory data, or the
+        ``name`` of a file object.
     """
-    if isinstance(src, _native.Packets | _native.Frames):
+    if isinstance(src, list | tuple):
+        return f"<batch of {len(src)} frames>"
+    if isinstance(src, _native.Packets | _native.Frames | CUDAFrames):
         return src.src
     return _demux.describe_source(src)  # type: ignore[arg-type]
 
@@ -125,6 +130,7 @@ def submit(
     phase: str,
     src: str,
     token: _native.CancelToken | None = None,
+    wrap: bool = True,
 ) -> Future[T]:
     """Run ``fn`` on ``executor``; return a Future whose cancellation reaches the work.
 
@@ -135,9 +141,11 @@ def submit(
         src: Source named in :class:`AsyncIOFailure` messages.
         token: The ``CancelToken`` that ``fn`` watches, set when the Future is
             cancelled; ``None`` for work that cannot stop once started.
+        wrap: Whether a failure becomes an :class:`AsyncIOFailure` (else it stays as is).
 
     Returns:
-        A Future of ``fn``'s result, failing with :class:`AsyncIOFailure`.
+        A Future of ``fn``'s result, failing with :class:`AsyncIOFailure` (``wrap``) or
+        with ``fn``'s own error.
     """
     outer: Future[T] = Future()
     # `run` takes the Future out of this box instead of closing over it, and drops it
@@ -156,7 +164,10 @@ def submit(
                     result = fn()
             except Exception as error:
                 drop_own_frame(error)
-                try_set(future.set_exception, AsyncIOFailure.wrap(phase, src, error))
+                # No local may hold the failure: the frames of its cause link back here.
+                try_set(
+                    future.set_exception, AsyncIOFailure.wrap(phase, src, error) if wrap else error
+                )
             except BaseException as error:  # KeyboardInterrupt, SystemExit
                 try_set(future.set_exception, error)
                 raise

@@ -1,92 +1,136 @@
-"""Synchronous helpers for scripts: demux, decode and convert in one call."""
+"""The loaders, each one sequence of phase steps that every form runs.
+
+:func:`_load_steps` is the one way a source becomes a buffer: demux without the
+probe decode, then one native call that decodes and copies each frame into the
+output (audio goes chunk by chunk). ``load_media`` raises :class:`AsyncIOFailure`
+naming the phase; ``load_image``, ``load_audio``, ``load_video`` and
+``load_video_windows`` raise the phase's own error (``MediaError``,
+``FileNotFoundError``), in every form.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from spdl import _native
-from spdl.io._decode import (
-    audio_decode_stream,
-    decode_to_buffer,
-    decode_windows_to_buffers,
-    validate_decode_options,
-    writes_windows_natively,
+
+from . import _decode, _demux
+from ._demux import Source, Window
+from ._errors import MediaError
+from ._operation import Plan, Step, operation
+from ._options import (
+    DemuxArgs,
+    check_decode_options,
+    check_options,
+    split_options,
+    validate_convert_options,
 )
-from spdl.io._demux import (
-    MediaType,
-    Source,
-    UnknownPacketOrder,
-    Window,
-    demux,
-    demux_audio_chunks,
-    demux_spans,
-    describe_source,
-    validate_demux_args,
-)
-from spdl.io._errors import MediaError
 
-__all__ = ["load_image", "load_audio", "load_video", "load_video_windows", "split_options"]
-
-_DEMUX_KEYS = ("format", "format_options")
+__all__ = ["load_audio", "load_image", "load_media", "load_video", "load_video_windows"]
 
 
-def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Splits keyword options into (demux options, decode options)."""
-    demux_opts = {k: v for k, v in options.items() if k in _DEMUX_KEYS}
-    decode_opts = {k: v for k, v in options.items() if k not in _DEMUX_KEYS}
-    return demux_opts, decode_opts
+def _load_steps(args: DemuxArgs, decode: Mapping[str, Any]) -> Plan[_native.CPUBuffer]:
+    if args.media_type == "audio":
+        return (yield from _audio_steps(args, decode))
+    # The packets go straight to the CPU decoder, which reads the pixel format and
+    # colour from the frames: the probe decode at opening is skipped.
+    packets = yield args.step(probe=False)
+    # One native call decodes and copies each frame into the output as it goes, so
+    # the frames and the buffer never coexist in memory.
+    fused = functools.partial(_decode.decode_to_buffer, packets, **decode)
+    return (yield Step("decode", args.name, fused, cancellable=True))
+
+
+def _audio_steps(args: DemuxArgs, decode: Mapping[str, Any]) -> Plan[_native.CPUBuffer]:
+    """Demuxes a chunk of packets, decodes it with the GIL released, and so on: the
+    packets are decoded while still in cache, and other threads demux meanwhile."""
+    chunks = _demux.demux_audio_chunks(args.src, args.timestamp, **args.options)
+    stream: list[_native.AudioDecodeStream] = []
+    try:
+        read = Step("demux", args.name, functools.partial(next, chunks, None), pool="demux")
+        while chunk := (yield read):
+            feed = functools.partial(_feed, stream, *chunk, decode)
+            yield Step("decode", args.name, feed, cancellable=True)
+        return (yield Step("decode", args.name, lambda: stream[0].finish()))
+    finally:
+        with contextlib.suppress(ValueError):  # else the step reading it closes it
+            chunks.close()
+
+
+def _feed(
+    stream: list[_native.AudioDecodeStream],
+    packets: _native.AudioPackets,
+    seconds: float,
+    decode: Mapping[str, Any],
+    cancel: _native.CancelToken | None = None,
+) -> None:
+    if not stream:  # the first chunk opens the decoder
+        stream.append(_decode.audio_decode_stream(packets, seconds, **decode))
+    stream[0].feed(packets, cancel=cancel)
 
 
 def _load(
-    media_type: MediaType, src: Source, timestamp: Window | None, options: dict[str, Any]
-) -> _native.CPUBuffer:
-    demux_opts, decode_opts = split_options(options)
-    validate_demux_args(media_type, src, timestamp, **demux_opts)
-    validate_decode_options(media_type, **decode_opts)
-    if media_type == "audio":
-        return _load_audio(src, timestamp, demux_opts, decode_opts)
-    # The packets go straight to the CPU decoder: no probe decode at opening.
-    packets = demux(media_type, src, timestamp, **demux_opts, probe=False)
-    return decode_to_buffer(packets, **decode_opts)
+    media_type: str, src: Source, timestamp: Window | None, options: Mapping[str, Any]
+) -> Plan[_native.CPUBuffer]:
+    demux, decode = split_options(options)
+    args = DemuxArgs.check(media_type, src, timestamp, demux)
+    return (yield from _load_steps(args, check_decode_options(media_type, decode)))
 
 
-def _load_audio(
-    src: Source, timestamp: Window | None, demux_opts: dict[str, Any], decode_opts: dict[str, Any]
-) -> _native.CPUBuffer:
-    """Demuxes a chunk of packets, decodes it with the GIL released, and so on."""
-    chunks = demux_audio_chunks(src, timestamp, **demux_opts)
-    packets, seconds = next(chunks)  # there is at least one, or it raised
-    decoder = audio_decode_stream(packets, seconds, **decode_opts)
-    decoder.feed(packets)
-    for packets, _ in chunks:
-        decoder.feed(packets)
-    return decoder.finish()
+@operation("load_media", primary="sync", wrap=True, public=("sync", "async"))
+def _load_media(
+    media_type: str,
+    src: Source,
+    demux_options: Mapping[str, Any] | None = None,
+    decode_options: Mapping[str, Any] | None = None,
+    convert_options: Mapping[str, Any] | None = None,
+) -> Plan[_native.CPUBuffer]:
+    """Load one image, audio clip or video clip into a buffer.
+
+    Demuxing (without PyAV's probe decode), decoding and conversion follow one another
+    without returning to the caller in between; audio is demuxed and decoded chunk by
+    chunk.
+
+    Args:
+        media_type: ``"image"``, ``"audio"`` or ``"video"``.
+        src: Path, bytes-like object, or binary file-like object.
+        demux_options: ``timestamp`` (half-open ``(start, end)`` window in seconds,
+            audio/video only), ``format``, ``format_options``.
+        decode_options: ``width``, ``height``, ``pix_fmt``, ``frame_rate``,
+            ``num_frames``, ``pad_mode``, ``sample_rate``, ``num_channels``,
+            ``sample_fmt``, ``filter_desc``, ``decoder``, ``decoder_options``,
+            ``num_threads``.
+        convert_options: Options of the buffer conversion (none at present).
+
+    Returns:
+        A ``CPUBuffer`` shaped ``(H, W, C)`` for images, ``(N, H, W, C)`` for video
+        (packed formats) and ``(channels, samples)`` for planar audio.
+
+    Raises:
+        ValueError: If an argument has an invalid value.
+        TypeError: If an argument or option has an unsupported type or name.
+        AsyncIOFailure: {if} a phase fails; the message names the source and the phase.
+
+    Example:
+        >>> buffer = {await}spdl.io.{async_}load_media(
+        ...     "image", "foo.jpg", decode_options={"width": 64}){result}
+        >>> buffer.shape  # the 320x240 image, scaled to width 64 keeping its aspect ratio
+        (48, 64, 3)
+    """
+    demux = check_options("demux_options", demux_options)
+    decode = check_options("decode_options", decode_options)
+    validate_convert_options(check_options("convert_options", convert_options))
+    args = DemuxArgs.check(media_type, src, demux.pop("timestamp", None), demux)
+    return (yield from _load_steps(args, check_decode_options(media_type, decode)))
 
 
-def _tell(src: Source) -> int | None:
-    """The position of a file-like source (None for paths and bytes), to rewind it to."""
-    if isinstance(src, str | os.PathLike | bytes | bytearray | memoryview):
-        return None
-    return src.seek(0, io.SEEK_CUR)
-
-
-def _load_each(
-    src: Source, windows: list[Window], options: dict[str, Any], start: int | None = None
-) -> list[_native.CPUBuffer]:
-    """``load_video`` per window; a file-like source is rewound before each."""
-    start = _tell(src) if start is None else start
-    buffers = []
-    for window in windows:
-        if start is not None:
-            src.seek(start)  # type: ignore[union-attr]
-        buffers.append(_load("video", src, window, options))
-    return buffers
-
-
-def load_image(src: Source, **options: Any) -> _native.CPUBuffer:
+@operation("load_image", primary="sync", wrap=False, public=("sync",))
+def _load_image(src: Source, **options: Any) -> Plan[_native.CPUBuffer]:
     """Loads one image.
 
     Args:
@@ -99,19 +143,22 @@ def load_image(src: Source, **options: Any) -> _native.CPUBuffer:
         A CPUBuffer: ``(H, W, 3)`` uint8 for rgb24; see the shapes table for others.
 
     Raises:
-        FileNotFoundError: A path that does not exist.
         TypeError, ValueError: Invalid arguments.
-        MediaError: The data cannot be decoded.
+        FileNotFoundError: {if} the path does not exist.
+        MediaError: {if} the data cannot be decoded.
 
     Example:
         >>> array = spdl.io.to_numpy(spdl.io.load_image("foo.jpg", width=224, height=224))
         >>> array.shape
         (224, 224, 3)
     """
-    return _load("image", src, None, options)
+    return (yield from _load("image", src, None, options))
 
 
-def load_audio(src: Source, timestamp: Window | None = None, **options: Any) -> _native.CPUBuffer:
+@operation("load_audio", primary="sync", wrap=False, public=("sync",))
+def _load_audio(
+    src: Source, timestamp: Window | None = None, **options: Any
+) -> Plan[_native.CPUBuffer]:
     """Loads audio, optionally only the half-open window ``[start, end)`` in seconds.
 
     Args:
@@ -126,18 +173,21 @@ def load_audio(src: Source, timestamp: Window | None = None, **options: Any) -> 
         for packed formats such as ``"s16"``.
 
     Raises:
-        FileNotFoundError: A path that does not exist.
         TypeError, ValueError: Invalid arguments.
-        MediaError: The data cannot be decoded.
+        FileNotFoundError: {if} the path does not exist.
+        MediaError: {if} the data cannot be decoded.
 
     Example:
         >>> spdl.io.to_numpy(spdl.io.load_audio("speech.wav", timestamp=(0, 1))).shape
         (2, 16000)
     """
-    return _load("audio", src, timestamp, options)
+    return (yield from _load("audio", src, timestamp, options))
 
 
-def load_video(src: Source, timestamp: Window | None = None, **options: Any) -> _native.CPUBuffer:
+@operation("load_video", primary="sync", wrap=False, public=("sync",))
+def _load_video(
+    src: Source, timestamp: Window | None = None, **options: Any
+) -> Plan[_native.CPUBuffer]:
     """Loads video frames, optionally only those whose time lies in ``[start, end)``.
 
     Args:
@@ -152,20 +202,28 @@ def load_video(src: Source, timestamp: Window | None = None, **options: Any) -> 
         A CPUBuffer: ``(N, H, W, 3)`` uint8 for rgb24; see the shapes table for others.
 
     Raises:
-        FileNotFoundError: A path that does not exist.
         TypeError, ValueError: Invalid arguments.
-        MediaError: The data cannot be decoded.
+        FileNotFoundError: {if} the path does not exist.
+        MediaError: {if} the data cannot be decoded.
 
     Example:
         >>> spdl.io.to_numpy(spdl.io.load_video("clip.mp4", timestamp=(0, 1))).shape
         (30, 64, 96, 3)
     """
-    return _load("video", src, timestamp, options)
+    return (yield from _load("video", src, timestamp, options))
 
 
-def load_video_windows(
+def _tell(src: Source) -> int | None:
+    """The position of a file-like source (None for paths and bytes), to rewind it to."""
+    if isinstance(src, str | os.PathLike | bytes | bytearray | memoryview):
+        return None
+    return src.seek(0, io.SEEK_CUR)
+
+
+@operation("load_video_windows", primary="sync", wrap=False, public=("sync",))
+def _load_video_windows(
     src: Source, timestamps: Sequence[Window], **options: Any
-) -> list[_native.CPUBuffer]:
+) -> Plan[list[_native.CPUBuffer]]:
     """Loads several windows of one video, opening and decoding it once.
 
     Gives, for each window, what ``load_video(src, timestamp=window, **options)``
@@ -180,7 +238,7 @@ def load_video_windows(
     Options that need FFmpeg's filter graph (``frame_rate``, ``num_frames``,
     ``filter_desc``, or a ``pix_fmt`` other than the packed RGB formats ``rgb24``,
     ``bgr24``, ``rgba``, ``bgra``, ``argb``, ``abgr``) fall back to one
-    :func:`load_video` call per window, with the same results; so do the rare
+    :func:`load_video` per window, with the same results; so do the rare
     containers whose demuxer reports neither the byte offset nor the decode time
     of packets.
 
@@ -200,10 +258,11 @@ def load_video_windows(
         lies in the window; see the shapes table for other formats.
 
     Raises:
-        FileNotFoundError: A path that does not exist.
         TypeError, ValueError: Invalid arguments.
-        MediaError: The data cannot be decoded, or a window holds no frame (e.g. it
-            lies past the end of the video); the message names the source and the window.
+        FileNotFoundError: {if} the path does not exist.
+        MediaError: {if} the data cannot be decoded, or a window holds no frame (e.g.
+            it lies past the end of the video); the message names the source and the
+            window.
 
     Example:
         >>> windows = ((0, 1), (1.5, 2.5), (2, 3))
@@ -211,25 +270,39 @@ def load_video_windows(
         >>> [buffer.shape for buffer in buffers]
         [(30, 224, 224, 3), (30, 224, 224, 3), (30, 224, 224, 3)]
     """
-    demux_opts, decode_opts = split_options(options)
-    validate_demux_args("video", src, None, **demux_opts)
-    windows = list(timestamps)
-    for window in windows:
-        validate_demux_args("video", src, window)
-    validate_decode_options("video", **decode_opts)
-    if not windows:
+    demux, decode = split_options(options)
+    args = DemuxArgs.check("video", src, None, demux)
+    windowed = [args.at(window) for window in timestamps]
+    decode = check_decode_options("video", decode)
+    if not windowed:
         return []
-    if not writes_windows_natively(**decode_opts):
-        return _load_each(src, windows, options)
+    windows = [each.timestamp for each in windowed]
     start = _tell(src)
-    try:
-        spans = demux_spans(src, windows, **demux_opts)
-    except UnknownPacketOrder:
-        return _load_each(src, windows, options, start)
-    buffers = decode_windows_to_buffers(spans, windows, **decode_opts)
-    for window, buffer in zip(windows, buffers, strict=True):
-        if buffer is None:
-            raise MediaError(
-                f"Failed to decode {describe_source(src)}: no frame lies in the window {window}."
+    if _decode.writes_windows_natively(**decode):
+        spans = functools.partial(_demux.demux_spans, src, windows, **args.options)
+        try:
+            spans = yield Step("demux", args.name, spans, pool="demux")
+        except _demux.UnknownPacketOrder:
+            pass  # the demuxer cannot tell where packets lie: one window at a time
+        else:
+            decode_all = functools.partial(
+                _decode.decode_windows_to_buffers, spans, windows, **decode
             )
+            buffers = yield Step("decode", args.name, decode_all, cancellable=True)
+            for window, buffer in zip(windows, buffers, strict=True):
+                if buffer is None:
+                    raise MediaError(
+                        f"Failed to decode {args.name}: no frame lies in the window {window}."
+                    )
+            return buffers
+    buffers = []
+    for each in windowed:
+        if start is not None:
+            src.seek(start)  # type: ignore[union-attr]
+        buffers.append((yield from _load_steps(each, decode)))
     return buffers
+
+
+load_media, load_media_future, async_load_media = _load_media.forms.values()
+load_image, load_audio = _load_image.sync, _load_audio.sync
+load_video, load_video_windows = _load_video.sync, _load_video_windows.sync

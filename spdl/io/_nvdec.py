@@ -66,50 +66,42 @@ def _check_int(name: str, value: object, minimum: int) -> int:
 
 def validate_nvdec_options(
     packets: Any,
-    *,
-    width: int | None = None,
-    height: int | None = None,
-    crop_left: int = 0,
-    crop_top: int = 0,
-    crop_right: int = 0,
-    crop_bottom: int = 0,
-    pix_fmt: str | None = "rgb",
+    device_index: int,
+    width: int | None,
+    height: int | None,
+    crop: tuple[int, int, int, int],
+    pix_fmt: str | None,
 ) -> _Options:
-    """Checks the options of an NVDEC decode at call time.
+    """Checks the arguments of an NVDEC decode at call time.
 
     Args:
         packets: The packets to decode (their size bounds the crop).
+        device_index: The CUDA device to decode on.
         width: Output width after cropping, or ``None`` for the cropped width.
         height: Output height after cropping, or ``None`` for the cropped height.
-        crop_left: Pixels removed from the left edge.
-        crop_top: Pixels removed from the top edge.
-        crop_right: Pixels removed from the right edge.
-        crop_bottom: Pixels removed from the bottom edge.
+        crop: Pixels removed from the left, top, right and bottom edges.
         pix_fmt: ``"rgb"``, ``"rgba"`` or ``None`` (NV12 as decoded).
 
     Returns:
         The validated options.
 
     Raises:
-        TypeError: An option has the wrong type.
+        TypeError: The packets are not video/image packets, or an option has the
+            wrong type.
         ValueError: An option is out of range, the crop leaves nothing, NV12 output
             is asked with a resize or an odd crop, or the codec is not one NVDEC
             decodes.
     """
+    if not isinstance(packets, _native.ImagePackets | _native.VideoPackets):
+        raise TypeError(f"NVDEC decodes video and image packets, not {type(packets).__name__}.")
+    _check_int("cuda_device_index", device_index, 0)
     if pix_fmt not in PIX_FMTS:
         raise ValueError(f"`pix_fmt` must be one of {PIX_FMTS}, got {pix_fmt!r}.")
     for name, value in (("width", width), ("height", height)):
         if value is not None:
             _check_int(name, value, 1)
-    crop = tuple(
-        _check_int(name, value, 0)
-        for name, value in (
-            ("crop_left", crop_left),
-            ("crop_top", crop_top),
-            ("crop_right", crop_right),
-            ("crop_bottom", crop_bottom),
-        )
-    )
+    names = ("crop_left", "crop_top", "crop_right", "crop_bottom")
+    crop = tuple(_check_int(name, value, 0) for name, value in zip(names, crop, strict=True))
     if pix_fmt is None:
         if width is not None or height is not None:
             raise ValueError("NV12 output (`pix_fmt=None`) cannot be resized; pass pix_fmt='rgb'.")

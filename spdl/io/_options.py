@@ -1,0 +1,137 @@
+"""Arguments checked once, in the caller, into immutable values the steps use.
+
+Every operation checks its demux, decode and convert options here when it is
+called, and nowhere else: the media type and source by ``_demux.validate_demux_args``
+(one message each), decode options by ``_decode.validate_decode_options``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
+
+from . import _decode, _demux
+from ._demux import Packets, Source, Window
+from ._futures import describe_source, reject_unknown_options
+from ._operation import Step
+
+__all__ = [
+    "DemuxArgs",
+    "check_decode_options",
+    "check_options",
+    "split_options",
+    "validate_convert_options",
+    "validate_demux_options",
+]
+
+DEMUX_OPTIONS = ("format", "format_options")
+
+
+def check_options(
+    name: str, options: Mapping[str, Any] | None, reserved: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Copy an options mapping, refusing a non-mapping and names given as arguments.
+
+    Args:
+        name: The argument's name, for messages.
+        options: The mapping, or ``None`` for no options.
+        reserved: Option names that must be passed as arguments instead.
+
+    Returns:
+        A new ``dict`` of the options.
+
+    Raises:
+        TypeError: If ``options`` is not a mapping or holds a reserved name.
+    """
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(f"`{name}` must be a mapping or None, got {type(options).__name__}.")
+    clash = sorted(set(options) & set(reserved))
+    if clash:
+        raise TypeError(f"{clash} must be passed as arguments, not in `{name}`.")
+    return dict(options)
+
+
+def validate_demux_options(options: Mapping[str, Any]) -> None:
+    """Refuse demux options other than ``format`` and ``format_options``.
+
+    Raises:
+        TypeError: If an option is unknown.
+    """
+    reject_unknown_options("demux", options, DEMUX_OPTIONS)
+
+
+def validate_convert_options(options: Mapping[str, Any]) -> None:
+    """Refuse every convert option: the conversion takes none at present.
+
+    Raises:
+        TypeError: If an option is given.
+    """
+    reject_unknown_options("convert", options, ())
+
+
+def split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a loader's keyword options into (demux options, decode options)."""
+    demux = {k: v for k, v in options.items() if k in DEMUX_OPTIONS}
+    return demux, {k: v for k, v in options.items() if k not in DEMUX_OPTIONS}
+
+
+def check_decode_options(media_type: str, options: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The decode options, checked for ``media_type`` and frozen.
+
+    Raises:
+        TypeError: An unknown option, or an option of the wrong type.
+        ValueError: An option out of range or not for the media type.
+    """
+    _decode.validate_decode_options(media_type, **options)
+    return MappingProxyType(dict(options))
+
+
+@dataclass(frozen=True)
+class DemuxArgs:
+    """The checked arguments of demuxing one source (see :meth:`check`)."""
+
+    media_type: str
+    src: Source
+    timestamp: Window | None
+    options: Mapping[str, Any]  # format, format_options
+    name: str  # the source, as errors name it
+
+    @classmethod
+    def check(
+        cls, media_type: str, src: Source, timestamp: Window | None, options: Mapping[str, Any]
+    ) -> DemuxArgs:
+        """Check the arguments of a demux call.
+
+        Raises:
+            ValueError: If ``media_type`` or ``timestamp`` is invalid.
+            TypeError: If ``src`` or an option has an unsupported type or name.
+        """
+        validate_demux_options(options)
+        _demux.validate_demux_args(media_type, src, timestamp, **options)
+        frozen = dict(options)
+        if options.get("format_options") is not None:
+            frozen["format_options"] = MappingProxyType(dict(options["format_options"]))
+        window = tuple(timestamp) if timestamp is not None else None
+        return cls(media_type, src, window, MappingProxyType(frozen), describe_source(src))
+
+    def at(self, timestamp: Window) -> DemuxArgs:
+        """The same source and options, for the window ``timestamp`` (checked).
+
+        Raises:
+            ValueError: If the window is invalid or the source is an image.
+            TypeError: If the window is not a pair of numbers.
+        """
+        _demux.validate_demux_args(self.media_type, self.src, timestamp)
+        return replace(self, timestamp=tuple(timestamp))
+
+    def step(self, *, probe: bool) -> Step[Packets]:
+        """Demux on the demux pool; ``probe=False`` skips the probe decode at opening."""
+        run = functools.partial(
+            _demux.demux, self.media_type, self.src, self.timestamp, **self.options, probe=probe
+        )
+        return Step("demux", self.name, run, pool="demux")
