@@ -8,16 +8,10 @@ from concurrent.futures import Executor
 from typing import Any
 
 from ._failures import FailureBudget
-from ._pipeline import Pipeline, _Runtime
-from ._stages import (
-    AggregateSpec,
-    DisaggregateSpec,
-    OpKind,
-    PipeSpec,
-    StepSpec,
-    classify_op,
-    op_name,
-)
+from ._ops import OpKind, classify_op, op_name
+from ._pipeline import Pipeline
+from ._runtime import Runtime
+from ._stages import AggregateSpec, DisaggregateSpec, PipeSpec, StepSpec
 
 __all__ = ["PipelineBuilder"]
 
@@ -267,7 +261,7 @@ class PipelineBuilder:
             if report_stats_interval <= 0:
                 report_stats_interval = None
         return Pipeline(
-            _Runtime(
+            Runtime(
                 source=self._source,
                 steps=self._specs(),
                 buffer_size=self._buffer_size,

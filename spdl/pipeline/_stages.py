@@ -10,57 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
-import enum
-import functools
 import inspect
 import logging
 import reprlib
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ._failures import FailureBudget, PipelineFailure
+from ._ops import Emit, Op, OpKind, Stopwatch, close_generator
 from ._queues import EOF
 from ._stats import StageCounters
 
 _LG = logging.getLogger("spdl.pipeline")
 
 Queue = Any  # StageQueue or Sink: ``async put`` / ``async get``
-Emit = Callable[[Any], Awaitable[None]]
-
-
-class OpKind(enum.Enum):
-    FUNCTION = "function"
-    COROUTINE = "async function"
-    GENERATOR = "generator function"
-    ASYNC_GENERATOR = "async generator function"
-
-
-def classify_op(op: Callable[..., Any]) -> OpKind:
-    """How an op is called: looks through ``functools.partial`` and callable objects."""
-    target: Any = op
-    while isinstance(target, functools.partial):
-        target = target.func
-    if not (inspect.isroutine(target) or inspect.isclass(target)):
-        # A callable object: what matters is its class's ``__call__``.
-        target = type(target).__call__
-    if inspect.isasyncgenfunction(target):
-        return OpKind.ASYNC_GENERATOR
-    if inspect.iscoroutinefunction(target):
-        return OpKind.COROUTINE
-    if inspect.isgeneratorfunction(target):
-        return OpKind.GENERATOR
-    return OpKind.FUNCTION
-
-
-def op_name(op: Callable[..., Any]) -> str:
-    target: Any = op
-    while isinstance(target, functools.partial):
-        target = target.func
-    return getattr(target, "__name__", None) or type(target).__name__
 
 
 @dataclass
@@ -70,50 +36,6 @@ class StageContext:
     budget: FailureBudget
     abort: Callable[[BaseException], None]
     executor: Executor
-
-
-_NEXT_DONE = object()
-
-
-def _cancel_returned_future(call: concurrent.futures.Future[Any]) -> None:
-    """Done-callback of a sync op call whose waiter was cancelled: the op may still have
-    returned a Future or a coroutine (spdl.io-style work); cancel that work too."""
-    if not call.cancelled() and call.exception() is None:
-        result = call.result()
-        if isinstance(result, concurrent.futures.Future):
-            result.cancel()
-        elif inspect.iscoroutine(result):
-            result.close()
-
-
-async def _call_in_executor(executor: Executor, fn: Callable[..., Any], *args: Any) -> Any:
-    call = executor.submit(fn, *args)
-    try:
-        return await asyncio.wrap_future(call)
-    except asyncio.CancelledError:
-        call.cancel()  # drops it if it has not started; a running call ends on its own
-        call.add_done_callback(_cancel_returned_future)
-        raise
-
-
-async def _resolve(value: Any) -> Any:
-    """An op's output that is a ``concurrent.futures.Future`` or a coroutine stands for
-    its result.
-
-    Cancelling the awaiting task cancels the Future (``asyncio.wrap_future`` chains it).
-    """
-    if isinstance(value, concurrent.futures.Future):
-        return await asyncio.wrap_future(value)
-    if inspect.iscoroutine(value):
-        return await value
-    return value
-
-
-def _close_generator(gen: Any) -> None:
-    try:
-        gen.close()
-    except Exception:
-        _LG.debug("Closing a generator op raised.", exc_info=True)
 
 
 class SourceStage:
@@ -152,7 +74,7 @@ class SourceStage:
                 counters.num_out += 1
         finally:
             if inspect.isgenerator(iterator):  # only what iteration created, not e.g. a file
-                _close_generator(iterator)
+                close_generator(iterator)
 
     async def _run_async(self, source: AsyncIterable[Any], output: Queue) -> None:
         iterator = source.__aiter__()
@@ -235,9 +157,7 @@ class PipeStage(_ItemStage):
         context: StageContext,
     ) -> None:
         super().__init__(counters, context, budget)
-        self.op = op
-        self.kind = kind
-        self.executor = executor or context.executor
+        self.op = Op(op, kind, executor or context.executor)
         self.output_order = output_order
 
     async def run(self, input: Queue, output: Queue) -> None:
@@ -328,9 +248,9 @@ class PipeStage(_ItemStage):
         room downstream, nor a task cut short by cancellation.
         """
         self.counters.num_in += 1
-        watch = _Stopwatch()
+        watch = Stopwatch()
         try:
-            await self._apply(item, emit, watch)
+            await self.op.apply(item, emit, watch)
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -343,85 +263,6 @@ class PipeStage(_ItemStage):
         else:
             self.counters.times.add(watch.elapsed_ns)
             self._num_processed += 1
-
-    async def _apply(self, item: Any, emit: Emit, watch: _Stopwatch) -> None:
-        kind = self.kind
-        watch.start()
-        if kind is OpKind.FUNCTION or kind is OpKind.COROUTINE:
-            if kind is OpKind.FUNCTION:
-                value = await _call_in_executor(self.executor, self.op, item)
-            else:
-                value = await self.op(item)
-            value = await _resolve(value)
-            watch.pause()
-            if value is not None:
-                await emit(value)
-        elif kind is OpKind.GENERATOR:
-            await self._apply_generator(item, emit, watch)
-        else:
-            await self._apply_async_generator(item, emit, watch)
-
-    async def _apply_generator(self, item: Any, emit: Emit, watch: _Stopwatch) -> None:
-        # Each step runs in the executor, so the items are passed on as they come.
-        gen = self.op(item)
-        step: concurrent.futures.Future[Any] | None = None
-        try:
-            while True:
-                step = self.executor.submit(next, gen, _NEXT_DONE)
-                value = await asyncio.wrap_future(step)
-                step = None
-                if value is _NEXT_DONE:
-                    break
-                value = await _resolve(value)
-                if value is not None:
-                    watch.pause()
-                    await emit(value)
-                    watch.start()
-        finally:
-            watch.pause()
-            if step is not None and not step.done():
-                # The generator is running in a worker thread: close it when it yields.
-                step.add_done_callback(lambda _: _close_generator(gen))
-            else:
-                _close_generator(gen)
-
-    async def _apply_async_generator(self, item: Any, emit: Emit, watch: _Stopwatch) -> None:
-        agen = self.op(item)
-        try:
-            while True:
-                try:
-                    value = await agen.__anext__()
-                except StopAsyncIteration:
-                    break
-                value = await _resolve(value)
-                if value is not None:
-                    watch.pause()
-                    await emit(value)
-                    watch.start()
-        finally:
-            watch.pause()
-            try:
-                await agen.aclose()
-            except Exception:
-                _LG.debug("Closing an async generator op raised.", exc_info=True)
-
-
-class _Stopwatch:
-    """Adds up the time between ``start`` and ``pause`` calls."""
-
-    __slots__ = ("_since_ns", "elapsed_ns")
-
-    def __init__(self) -> None:
-        self.elapsed_ns = 0
-        self._since_ns: int | None = None
-
-    def start(self) -> None:
-        self._since_ns = time.perf_counter_ns()
-
-    def pause(self) -> None:
-        if self._since_ns is not None:
-            self.elapsed_ns += time.perf_counter_ns() - self._since_ns
-            self._since_ns = None
 
 
 class AggregateStage(_ItemStage):
