@@ -3,8 +3,8 @@
 Covers ``stop()``, ``auto_stop()`` (also when the consumer raises), ``break`` followed
 by dropping the pipeline, garbage collection of a pipeline never stopped, interpreter
 exit without ``stop()`` (in a subprocess), and the cancellation of in-flight work:
-asyncio ops and the ``concurrent.futures.Future`` objects (spdl.io's included) that ops
-return. The pipeline's threads are found by name (``spdl-pipeline-<id>-...``).
+asyncio ops and the ``concurrent.futures.Future`` objects that ops return (spdl.io's:
+test_pipeline_spdl_io.py). The pipeline's threads are found by name (``spdl-pipeline-<id>-...``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from media import VideoReference
 
-import spdl.io
 from spdl.pipeline import Pipeline, PipelineBuilder
 
 TIMEOUT_S = 30
@@ -224,50 +222,6 @@ def test_a_future_returned_after_stop_by_a_running_sync_op_is_cancelled(
     release.set()
     wait_until(lambda: bool(returned) and returned[0].cancelled())
     wait_until(lambda: no_new_threads(before))
-
-
-def test_stop_cancels_spdl_io_work_in_flight(h264_video: VideoReference):
-    packets = spdl.io.demux_media("video", str(h264_video.path)).result(TIMEOUT_S)
-    # One decode thread, kept busy: the decodes the pipeline submits stay queued.
-    decode_pool = concurrent.futures.ThreadPoolExecutor(1)
-    release = threading.Event()
-    blocker = decode_pool.submit(release.wait, TIMEOUT_S)
-    submitted: list[concurrent.futures.Future[Any]] = []
-
-    def decode(index: int) -> concurrent.futures.Future[Any]:
-        future = spdl.io.decode_packets(packets, executor=decode_pool)
-        submitted.append(future)
-        return future
-
-    try:
-        pipeline = (
-            PipelineBuilder()
-            .add_source(range(10))
-            .pipe(decode, concurrency=3)
-            .add_sink(2)
-            .build(num_threads=1)
-        )
-        pipeline.start()
-        wait_until(lambda: len(submitted) == 3)
-        begin = time.monotonic()
-        pipeline.stop(timeout=TIMEOUT_S)
-        assert time.monotonic() - begin < PROMPT_STOP_S
-        assert len(submitted) == 3 and all(f.cancelled() for f in submitted)
-    finally:
-        release.set()
-        assert blocker.result(TIMEOUT_S)
-        decode_pool.shutdown(wait=True)
-    # The same op decodes when nothing cancels it.
-    frames = (
-        PipelineBuilder()
-        .add_source([0])
-        .pipe(lambda _: spdl.io.decode_packets(packets))
-        .add_sink(1)
-        .build(num_threads=1)
-    )
-    with frames.auto_stop():
-        (decoded,) = list(frames.get_iterator(timeout=TIMEOUT_S))
-    assert len(decoded) == len(h264_video.times)
 
 
 def test_get_iterator_timeout_raises_timeout_error():

@@ -1,0 +1,76 @@
+"""spdl.pipeline with spdl.io ops: a stage passes the Future of an spdl.io call on as
+its result, and stopping the pipeline cancels the spdl.io work still in flight."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from media import VideoReference
+
+import spdl.io
+from spdl.pipeline import PipelineBuilder
+
+TIMEOUT_S = 30
+PROMPT_STOP_S = 1.0
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def test_spdl_io_futures_are_awaited_in_a_stage(h264_video: VideoReference):
+    pipeline = (
+        PipelineBuilder()
+        .add_source([str(h264_video.path)] * 2)
+        .pipe(lambda src: spdl.io.demux_media("video", src), concurrency=2)
+        .pipe(spdl.io.decode_packets, concurrency=2)
+        .pipe(spdl.io.convert_frames)
+        .add_sink(2)
+        .build(num_threads=2)
+    )
+    with pipeline.auto_stop():
+        buffers = list(pipeline.get_iterator(timeout=TIMEOUT_S))
+    assert len(buffers) == 2
+    for buffer in buffers:
+        array = spdl.io.to_numpy(buffer)
+        assert array.shape == (len(h264_video.times), h264_video.height, h264_video.width, 3)
+
+
+def test_stop_cancels_spdl_io_work_in_flight(h264_video: VideoReference):
+    packets = spdl.io.demux_media("video", str(h264_video.path)).result(TIMEOUT_S)
+    # One decode thread, kept busy: the decodes the pipeline submits stay queued.
+    decode_pool = concurrent.futures.ThreadPoolExecutor(1)
+    release = threading.Event()
+    blocker = decode_pool.submit(release.wait, TIMEOUT_S)
+    submitted: list[concurrent.futures.Future[Any]] = []
+
+    def decode(index: int) -> concurrent.futures.Future[Any]:
+        future = spdl.io.decode_packets(packets, executor=decode_pool)
+        submitted.append(future)
+        return future
+
+    try:
+        pipeline = (
+            PipelineBuilder()
+            .add_source(range(10))
+            .pipe(decode, concurrency=3)
+            .add_sink(2)
+            .build(num_threads=1)
+        )
+        pipeline.start()
+        wait_until(lambda: len(submitted) == 3)
+        begin = time.monotonic()
+        pipeline.stop(timeout=TIMEOUT_S)
+        assert time.monotonic() - begin < PROMPT_STOP_S
+        assert len(submitted) == 3 and all(f.cancelled() for f in submitted)
+    finally:
+        release.set()
+        assert blocker.result(TIMEOUT_S)
+        decode_pool.shutdown(wait=True)
