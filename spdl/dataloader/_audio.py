@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,19 +10,10 @@ import numpy as np
 
 import spdl.io
 
-from ._image import (
-    _STREAM_OFFSET,
-    _import_torch,
-    describe,
-    sample_seed,
-    uniform,
-    unpack_item,
-)
-from ._video import _OFFSETS, Offset, open_header
+from ._clips import ClipLoader, Offset, open_header
+from ._image import describe
 
 __all__ = ["AudioClipLoader"]
-
-_LG = logging.getLogger("spdl.dataloader")
 
 
 def _duration(src: Any) -> float | None:
@@ -37,7 +27,7 @@ def _duration(src: Any) -> float | None:
         return container.duration / av.time_base if container.duration else None
 
 
-class AudioClipLoader:
+class AudioClipLoader(ClipLoader):
     """Loads a fixed-length clip of each audio file, resampled and remixed, as one batch.
 
     Each item (a path or bytes, a ``(source, label)`` pair, or a ``Sample`` whose
@@ -103,20 +93,16 @@ class AudioClipLoader:
         for name, value in (("sample_rate", sample_rate), ("num_channels", num_channels)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-        if offset not in _OFFSETS:
-            raise ValueError(f"`offset` must be one of {_OFFSETS}, got {offset!r}.")
-        if not isinstance(seed, int):
-            raise TypeError(f"`seed` must be an int, got {type(seed).__name__}.")
+        super().__init__(offset=offset, seed=seed, strict=strict, to_torch=to_torch)
         self.duration = float(duration)
         self.sample_rate = sample_rate
         self.num_channels = num_channels
         self.num_samples = round(self.duration * sample_rate)
         if self.num_samples < 1:
             raise ValueError(f"`duration` * `sample_rate` is under one sample: {duration!r}.")
-        self.offset = offset
-        self.seed = seed
-        self.strict = bool(strict)
-        self._torch = _import_torch() if to_torch else None
+        self._kind = "audio"
+        self._clip_shape = (num_channels, self.num_samples)
+        self._dtype = np.float32
 
     def _start(self, length: float | None, epoch: int, index: int) -> float:
         spare = max(length - self.duration, 0.0) if length is not None else 0.0
@@ -124,7 +110,7 @@ class AudioClipLoader:
             return 0.0
         if self.offset == "center":
             return spare / 2
-        return uniform(sample_seed(self.seed, epoch, index), _STREAM_OFFSET) * spare
+        return self._draw(epoch, index) * spare
 
     def _load_into(self, out: np.ndarray, src: Any, epoch: int, index: int) -> None:
         start = self._start(_duration(src), epoch, index)
@@ -158,10 +144,7 @@ class AudioClipLoader:
             >>> loader.load_clip("speech.wav").shape
             (2, 8000)
         """
-        src, _, epoch, index = unpack_item(item)
-        out = np.empty((self.num_channels, self.num_samples), np.float32)
-        self._load_into(out, src, epoch, index)
-        return out
+        return self._load_one(item)
 
     def __call__(self, items: Sequence[Any]) -> tuple[Any, Any]:
         """Loads a batch.
@@ -180,25 +163,7 @@ class AudioClipLoader:
             Exception: The first failure (``strict`` only): ``FileNotFoundError``,
                 :class:`spdl.io.MediaError`, or PyAV's error for an unreadable header.
         """
-        if not items:
-            raise ValueError("AudioClipLoader: the batch holds no item.")
-        waveforms = np.empty((len(items), self.num_channels, self.num_samples), np.float32)
-        labels = []
-        for item in items:
-            src, label, epoch, index = unpack_item(item)
-            try:
-                self._load_into(waveforms[len(labels)], src, epoch, index)
-            except Exception as error:
-                if self.strict:
-                    raise
-                _LG.warning("AudioClipLoader: dropped audio %s: %s", describe(src), error)
-                continue
-            labels.append(label)
-        waveforms = waveforms[: len(labels)]
-        labels_array = np.asarray(labels, dtype=np.int64)
-        if self._torch is not None:
-            return self._torch.from_numpy(waveforms), self._torch.from_numpy(labels_array)
-        return waveforms, labels_array
+        return self._load_batch(items)
 
     def __repr__(self) -> str:
         return (

@@ -2,55 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-import os
-from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
 import av
 import numpy as np
 
 import spdl.io
 
-from ._image import (
-    _STREAM_OFFSET,
-    _import_torch,
-    describe,
-    sample_seed,
-    uniform,
-    unpack_item,
-)
+from ._clips import ClipLoader, Offset, open_header
+from ._image import describe
 
-__all__ = ["VideoClipLoader", "open_header"]
-
-_LG = logging.getLogger("spdl.dataloader")
-
-Offset = Literal["random", "center", "start"]
-_OFFSETS = ("random", "center", "start")
-
-
-@contextlib.contextmanager
-def open_header(src: Any) -> Iterator[Any]:
-    """Opens ``src`` (a path, bytes or a binary file-like object) with PyAV for its header.
-
-    Only the header is read (no packet): it gives the stream's duration and rate.
-    A file-like source is put back where it was.
-    """
-    position = None
-    if isinstance(src, str | os.PathLike):
-        opened = os.fspath(src)
-    elif isinstance(src, bytes | bytearray | memoryview):
-        opened = io.BytesIO(bytes(src))
-    else:
-        opened, position = src, src.tell()
-    try:
-        with av.open(opened) as container:
-            yield container
-    finally:
-        if position is not None:
-            src.seek(position)
+__all__ = ["VideoClipLoader"]
 
 
 def _probe(src: Any) -> tuple[float, float, int]:
@@ -72,7 +35,7 @@ def _probe(src: Any) -> tuple[float, float, int]:
     return max(start, 0.0), float(rate), int(num_frames)
 
 
-class VideoClipLoader:
+class VideoClipLoader(ClipLoader):
     """Loads ``num_frames`` consecutive frames of each video, resized, as one batch.
 
     Each item (a path or bytes, a ``(source, label)`` pair, or a ``Sample`` whose
@@ -135,17 +98,13 @@ class VideoClipLoader:
         for name, value in (("num_frames", num_frames), ("width", width), ("height", height)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-        if offset not in _OFFSETS:
-            raise ValueError(f"`offset` must be one of {_OFFSETS}, got {offset!r}.")
-        if not isinstance(seed, int):
-            raise TypeError(f"`seed` must be an int, got {type(seed).__name__}.")
+        super().__init__(offset=offset, seed=seed, strict=strict, to_torch=to_torch)
         self.num_frames = num_frames
         self.width = width
         self.height = height
-        self.offset = offset
-        self.seed = seed
-        self.strict = bool(strict)
-        self._torch = _import_torch() if to_torch else None
+        self._kind = "video"
+        self._clip_shape = (num_frames, height, width, 3)
+        self._dtype = np.uint8
 
     def _first_frame(self, num_frames: int, epoch: int, index: int) -> int:
         spare = max(num_frames - self.num_frames, 0)
@@ -153,8 +112,7 @@ class VideoClipLoader:
             return 0
         if self.offset == "center":
             return spare // 2
-        draw = uniform(sample_seed(self.seed, epoch, index), _STREAM_OFFSET)
-        return min(int(draw * (spare + 1)), spare)
+        return min(int(self._draw(epoch, index) * (spare + 1)), spare)
 
     def _load_into(self, out: np.ndarray, src: Any, epoch: int, index: int) -> None:
         start, rate, total = _probe(src)
@@ -191,10 +149,7 @@ class VideoClipLoader:
             >>> loader.load_clip("clip.mp4").shape
             (4, 24, 32, 3)
         """
-        src, _, epoch, index = unpack_item(item)
-        out = np.empty((self.num_frames, self.height, self.width, 3), np.uint8)
-        self._load_into(out, src, epoch, index)
-        return out
+        return self._load_one(item)
 
     def __call__(self, items: Sequence[Any]) -> tuple[Any, Any]:
         """Loads a batch.
@@ -213,26 +168,7 @@ class VideoClipLoader:
             Exception: The first failure (``strict`` only): ``FileNotFoundError``,
                 :class:`spdl.io.MediaError`, or PyAV's error for an unreadable header.
         """
-        if not items:
-            raise ValueError("VideoClipLoader: the batch holds no item.")
-        shape = (len(items), self.num_frames, self.height, self.width, 3)
-        clips = np.empty(shape, np.uint8)
-        labels = []
-        for item in items:
-            src, label, epoch, index = unpack_item(item)
-            try:
-                self._load_into(clips[len(labels)], src, epoch, index)
-            except Exception as error:
-                if self.strict:
-                    raise
-                _LG.warning("VideoClipLoader: dropped video %s: %s", describe(src), error)
-                continue
-            labels.append(label)
-        clips = clips[: len(labels)]
-        labels_array = np.asarray(labels, dtype=np.int64)
-        if self._torch is not None:
-            return self._torch.from_numpy(clips), self._torch.from_numpy(labels_array)
-        return clips, labels_array
+        return self._load_batch(items)
 
     def __repr__(self) -> str:
         return (
