@@ -1,6 +1,7 @@
 """Developer sessions for spdl: ``tests``, ``demo``, ``bench``, ``docs``, ``lint``.
 
-Every session runs in a fresh Python 3.11 virtual environment. The sessions that
+Every session runs in a fresh virtual environment of the newest CPython 3.10-3.13
+found on PATH (``nox -P 3.12 -s tests`` picks one). The sessions that
 build the native extension ``spdl._native`` first make sure the system FFmpeg
 development files are present (see ``ensure_ffmpeg``); on a Debian machine where
 we are root they are installed with apt-get, elsewhere the session stops and
@@ -26,7 +27,18 @@ import nox
 
 ROOT = Path(__file__).resolve().parent
 CONSTRAINTS = ROOT / "constraints.txt"  # pins torch to the CPU build; see README
-PYTHON = "3.11"
+
+
+def _newest_python() -> str | None:
+    """The newest CPython 3.10-3.13 that runs here (None: nox's own interpreter)."""
+    for version in ("3.13", "3.12", "3.11", "3.10"):
+        found = shutil.which(f"python{version}")  # a pyenv shim may exist yet not run
+        if found and subprocess.run([found, "-c", ""], capture_output=True).returncode == 0:
+            return version
+    return None
+
+
+PYTHON = _newest_python()
 
 FFMPEG_PKG_CONFIG_MODULES = (
     "libavcodec",

@@ -133,7 +133,7 @@ class SpdlDocs(griffe.Extension):
         from spdl.io._operation import OPERATIONS
 
         for operation in OPERATIONS.values():
-            for function in operation.forms.values():
+            for function in operation[:3]:  # sync, future, async
                 module = pkg.get_member(function.__module__.removeprefix("spdl."))
                 if isinstance(module.members.get(function.__name__), griffe.Function):
                     continue  # written in the source (batch_load_image)

@@ -17,20 +17,16 @@ from spdl._native import (
     VideoPackets,
 )
 from spdl.io._array import to_cupy, to_numba, to_numpy, to_torch
-from spdl.io._async import (
-    async_batch_load_image,
+from spdl.io._async import async_batch_load_image
+from spdl.io._batch import batch_load_image
+from spdl.io._concurrent import (
+    AsyncIOFailure,
     async_convert_frames,
     async_convert_frames_cpu,
     async_decode_packets,
     async_decode_packets_nvdec,
     async_demux_media,
-    async_load_media,
     async_streaming_demux,
-    batch_load_image,
-    load_media,
-)
-from spdl.io._concurrent import (
-    AsyncIOFailure,
     chain_futures,
     convert_frames,
     convert_frames_cpu,
@@ -44,7 +40,14 @@ from spdl.io._crop import CenterCrop, CropBox, RandomResizedCrop, crop_box
 from spdl.io._cuda import CUDABuffer, CUDAFrames
 from spdl.io._errors import MediaError
 from spdl.io._executor import executor_sizes, set_executor_sizes
-from spdl.io._load import load_audio, load_image, load_video, load_video_windows
+from spdl.io._load import (
+    async_load_media,
+    load_audio,
+    load_image,
+    load_media,
+    load_video,
+    load_video_windows,
+)
 
 __all__ = [
     "AsyncIOFailure",

@@ -1,38 +1,16 @@
-"""The asyncio forms, re-exported; ``async_batch_load_image`` is generated here.
+"""``async_batch_load_image``, generated from ``_batch.batch_load_image_future``.
 
-Every ``async_*`` function returns a coroutine whose work is queued when it is
-called (see :class:`._operation.Queued`); the others are generated beside their
-operation's other forms in :mod:`._concurrent` and :mod:`._load`.
+Its parameters are read from that function when ``spdl.io`` is imported, its arguments
+and call-time errors documented from ``batch_load_image``'s docstring.
 """
 
 from __future__ import annotations
 
 from ._batch import batch_load_image, batch_load_image_future
-from ._concurrent import (
-    async_convert_frames,
-    async_convert_frames_cpu,
-    async_decode_packets,
-    async_decode_packets_nvdec,
-    async_demux_media,
-    async_streaming_demux,
-)
-from ._load import async_load_media, load_media
 from ._operation import adopt, doc_sections
 
-__all__ = [
-    "async_batch_load_image",
-    "async_convert_frames",
-    "async_convert_frames_cpu",
-    "async_decode_packets",
-    "async_decode_packets_nvdec",
-    "async_demux_media",
-    "async_load_media",
-    "async_streaming_demux",
-    "batch_load_image",
-    "load_media",
-]
+__all__ = ["async_batch_load_image"]
 
-# The arguments and call-time errors are batch_load_image's, read at import time.
 _BATCH_SYNC = doc_sections(batch_load_image.__doc__ or "")
 _BATCH = "\n\n".join(
     [

@@ -303,6 +303,6 @@ def _load_video_windows(
     return buffers
 
 
-load_media, load_media_future, async_load_media = _load_media.forms.values()
+load_media, load_media_future, async_load_media = _load_media[:3]
 load_image, load_audio = _load_image.sync, _load_audio.sync
 load_video, load_video_windows = _load_video.sync, _load_video_windows.sync

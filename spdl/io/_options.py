@@ -1,8 +1,8 @@
 """Arguments checked once, in the caller, into immutable values the steps use.
 
-Every operation checks its demux, decode and convert options here when it is
-called, and nowhere else: the media type and source by ``_demux.validate_demux_args``
-(one message each), decode options by ``_decode.validate_decode_options``.
+The media type and the source are checked by ``_demux.validate_demux_args`` (one
+message each), decode options by ``_decode.validate_decode_options``; an operation
+checks each once, when it is called.
 """
 
 from __future__ import annotations
@@ -18,14 +18,7 @@ from ._demux import Packets, Source, Window
 from ._futures import describe_source, reject_unknown_options
 from ._operation import Step
 
-__all__ = [
-    "DemuxArgs",
-    "check_decode_options",
-    "check_options",
-    "split_options",
-    "validate_convert_options",
-    "validate_demux_options",
-]
+__all__ = ["DemuxArgs", "check_decode_options", "check_options", "split_options"]
 
 DEMUX_OPTIONS = ("format", "format_options")
 
@@ -33,19 +26,8 @@ DEMUX_OPTIONS = ("format", "format_options")
 def check_options(
     name: str, options: Mapping[str, Any] | None, reserved: Sequence[str] = ()
 ) -> dict[str, Any]:
-    """Copy an options mapping, refusing a non-mapping and names given as arguments.
-
-    Args:
-        name: The argument's name, for messages.
-        options: The mapping, or ``None`` for no options.
-        reserved: Option names that must be passed as arguments instead.
-
-    Returns:
-        A new ``dict`` of the options.
-
-    Raises:
-        TypeError: If ``options`` is not a mapping or holds a reserved name.
-    """
+    """A copy of the options mapping argument ``name``; ``TypeError`` if it is not a
+    mapping or holds a ``reserved`` name (one to pass as an argument instead)."""
     if options is None:
         return {}
     if not isinstance(options, Mapping):
@@ -57,43 +39,30 @@ def check_options(
 
 
 def validate_demux_options(options: Mapping[str, Any]) -> None:
-    """Refuse demux options other than ``format`` and ``format_options``.
-
-    Raises:
-        TypeError: If an option is unknown.
-    """
+    """``TypeError`` for a demux option other than ``format`` and ``format_options``."""
     reject_unknown_options("demux", options, DEMUX_OPTIONS)
 
 
 def validate_convert_options(options: Mapping[str, Any]) -> None:
-    """Refuse every convert option: the conversion takes none at present.
-
-    Raises:
-        TypeError: If an option is given.
-    """
+    """``TypeError`` for any convert option: the conversion takes none at present."""
     reject_unknown_options("convert", options, ())
 
 
 def split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split a loader's keyword options into (demux options, decode options)."""
+    """A loader's keyword options as (demux options, decode options)."""
     demux = {k: v for k, v in options.items() if k in DEMUX_OPTIONS}
     return demux, {k: v for k, v in options.items() if k not in DEMUX_OPTIONS}
 
 
 def check_decode_options(media_type: str, options: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The decode options, checked for ``media_type`` and frozen.
-
-    Raises:
-        TypeError: An unknown option, or an option of the wrong type.
-        ValueError: An option out of range or not for the media type.
-    """
+    """The decode options, checked for ``media_type`` and frozen."""
     _decode.validate_decode_options(media_type, **options)
     return MappingProxyType(dict(options))
 
 
 @dataclass(frozen=True)
 class DemuxArgs:
-    """The checked arguments of demuxing one source (see :meth:`check`)."""
+    """The checked arguments of demuxing one source."""
 
     media_type: str
     src: Source
@@ -105,12 +74,7 @@ class DemuxArgs:
     def check(
         cls, media_type: str, src: Source, timestamp: Window | None, options: Mapping[str, Any]
     ) -> DemuxArgs:
-        """Check the arguments of a demux call.
-
-        Raises:
-            ValueError: If ``media_type`` or ``timestamp`` is invalid.
-            TypeError: If ``src`` or an option has an unsupported type or name.
-        """
+        """``ValueError`` / ``TypeError`` for an invalid media type, source, window or option."""
         validate_demux_options(options)
         _demux.validate_demux_args(media_type, src, timestamp, **options)
         frozen = dict(options)
@@ -120,12 +84,7 @@ class DemuxArgs:
         return cls(media_type, src, window, MappingProxyType(frozen), describe_source(src))
 
     def at(self, timestamp: Window) -> DemuxArgs:
-        """The same source and options, for the window ``timestamp`` (checked).
-
-        Raises:
-            ValueError: If the window is invalid or the source is an image.
-            TypeError: If the window is not a pair of numbers.
-        """
+        """The same source and options for the window ``timestamp`` (checked)."""
         _demux.validate_demux_args(self.media_type, self.src, timestamp)
         return replace(self, timestamp=tuple(timestamp))
 
