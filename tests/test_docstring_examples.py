@@ -1,7 +1,8 @@
-"""Every ``>>>`` example in the docstrings of ``spdl.io`` runs and shows what it says.
+"""Every ``>>>`` example in the docstrings of ``spdl.io``, ``spdl.pipeline`` and
+``spdl.dataloader`` runs and shows what it says.
 
-The docstrings of every name in ``spdl.io.__all__``, and of the public methods and
-properties of its classes (the native ones included), are parsed with
+The docstrings of every name in each package's ``__all__``, and of the public methods
+and properties of its classes (the native ones included), are parsed with
 :mod:`doctest`. A docstring's examples run in order in one fresh namespace holding
 only ``spdl`` (the examples assume ``import spdl.io``), in a temporary working
 directory with the media they name (see ``_example_media.py``). Like an
@@ -30,7 +31,13 @@ from typing import Any
 
 import pytest
 
+import spdl.dataloader
 import spdl.io
+import spdl.pipeline
+
+# The packages whose docstrings are checked; spdl.io's names are the test ids as they
+# are, the others' are prefixed with their package's last name.
+PACKAGES = (spdl.io, spdl.pipeline, spdl.dataloader)
 
 pytest_plugins = ["_example_media"]
 
@@ -88,16 +95,19 @@ def _documented_members(cls: type) -> Iterator[tuple[str, Any]]:
 def _docstrings() -> Iterator[tuple[str, str, str]]:
     """``(test id, public name, docstring)`` of every documented public object."""
     reported = set()
-    for name in spdl.io.__all__:
-        obj = getattr(spdl.io, name)
-        yield name, name, inspect.getdoc(obj) or ""
-        if inspect.isclass(obj):
+    for package in PACKAGES:
+        prefix = "" if package is spdl.io else package.__name__.rsplit(".", 1)[-1] + "."
+        for name in package.__all__:
+            obj = getattr(package, name)
+            yield prefix + name, name, inspect.getdoc(obj) or ""
+            if not inspect.isclass(obj):
+                continue
             for attr, member in _documented_members(obj):
                 owner = next(k for k in obj.__mro__ if attr in vars(k))
                 if (owner, attr) in reported:
                     continue  # an inherited member is tested once, under its first class
                 reported.add((owner, attr))
-                yield f"{name}.{attr}", name, inspect.getdoc(member) or ""
+                yield f"{prefix}{name}.{attr}", name, inspect.getdoc(member) or ""
 
 
 def _collect() -> list[Any]:
@@ -183,6 +193,26 @@ def _run_sync(test_id: str, codes: list[Any], examples: list[Any], namespace: di
 
 def test_docstrings_have_examples():
     assert len(EXAMPLES) >= 30, [p.id for p in EXAMPLES]
+
+
+def test_the_training_packages_show_their_main_pieces_in_examples():
+    expected = {
+        "pipeline.Pipeline",
+        "pipeline.PipelineBuilder",
+        "pipeline.PipelineFailure",
+        "pipeline.PipelineStats",
+        "dataloader.DataLoader",
+        "dataloader.DataLoader.state_dict",
+        "dataloader.MapSource",
+        "dataloader.RandomSampler",
+        "dataloader.SequentialSampler",
+        "dataloader.ImageFolder",
+        "dataloader.ImageBatchLoader",
+        "dataloader.VideoClipLoader",
+        "dataloader.AudioClipLoader",
+        "dataloader.cuda_transfer",
+    }
+    assert expected <= {param.id for param in EXAMPLES}
 
 
 @pytest.mark.parametrize(("test_id", "name", "examples"), EXAMPLES)

@@ -4,7 +4,7 @@ resumable samplers and ready-made media loaders.
 
 from spdl.dataloader._audio import AudioClipLoader
 from spdl.dataloader._folder import ImageFolder
-from spdl.dataloader._image import ImageBatchLoader
+from spdl.dataloader._image import ImageBatchLoader, sample_seed
 from spdl.dataloader._loader import DataLoader
 from spdl.dataloader._sampler import RandomSampler, Sampler, SequentialSampler
 from spdl.dataloader._source import MapSource, Sample
@@ -23,4 +23,5 @@ __all__ = [
     "SequentialSampler",
     "VideoClipLoader",
     "cuda_transfer",
+    "sample_seed",
 ]

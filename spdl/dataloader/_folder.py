@@ -35,11 +35,11 @@ class ImageFolder(Sequence[tuple[str, int]]):
 
     Example:
         >>> from spdl.dataloader import ImageFolder
-        >>> dataset = ImageFolder("train")
+        >>> dataset = ImageFolder("images")
         >>> dataset.classes
-        ['cat', 'dog']
+        ['cat', 'dog', 'fish']
         >>> len(dataset), dataset[0]
-        (3, ('train/cat/1.jpg', 0))
+        (24, ('images/cat/0.jpg', 0))
     """
 
     def __init__(

@@ -53,7 +53,7 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
         An integer in ``[0, 2**64)``.
 
     Example:
-        >>> from spdl.dataloader._image import sample_seed
+        >>> from spdl.dataloader import sample_seed
         >>> sample_seed(0, 1, 7) == sample_seed(0, 1, 7) != sample_seed(0, 2, 7)
         True
     """
