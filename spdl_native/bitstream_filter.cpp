@@ -1,7 +1,5 @@
 #include "bitstream_filter.h"
 
-#include <cstring>
-#include <new>
 #include <stdexcept>
 
 #include "ffmpeg/error.h"
@@ -12,11 +10,6 @@ extern "C" {
 
 namespace spdl {
 namespace {
-
-struct BsfDeleter {
-  void operator()(AVBSFContext* p) const { av_bsf_free(&p); }
-};
-using BsfPtr = std::unique_ptr<AVBSFContext, BsfDeleter>;
 
 std::unique_ptr<Packets> make_packets(const Packets& like, CodecParams params) {
   switch (like.media_type) {
@@ -37,15 +30,7 @@ void fill_parameters(AVCodecParameters* par, const CodecParams& params, AVCodecI
   par->codec_id = id;
   par->width = params.width;
   par->height = params.height;
-  if (!params.extradata.empty()) {
-    par->extradata =
-        static_cast<uint8_t*>(av_mallocz(params.extradata.size() + AV_INPUT_BUFFER_PADDING_SIZE));
-    if (!par->extradata) {
-      throw std::bad_alloc();
-    }
-    std::memcpy(par->extradata, params.extradata.data(), params.extradata.size());
-    par->extradata_size = static_cast<int>(params.extradata.size());
-  }
+  ffmpeg::copy_extradata(params.extradata, &par->extradata, &par->extradata_size);
 }
 
 }  // namespace
@@ -76,7 +61,7 @@ std::unique_ptr<Packets> apply_bsf(const Packets& packets, const std::string& na
                               packets.src + " (" + packets.params.codec_name + ")";
   AVBSFContext* raw = nullptr;
   ffmpeg::check(av_bsf_alloc(filter, &raw), context);
-  BsfPtr bsf(raw);
+  const ffmpeg::BsfContextPtr bsf(raw);
   fill_parameters(bsf->par_in, packets.params, desc->id, desc->type);
   bsf->time_base_in = AVRational{packets.time_base.first, packets.time_base.second};
   ffmpeg::check(av_bsf_init(bsf.get()), context);

@@ -36,19 +36,6 @@ bool set_channel_layout(AVCodecContext* ctx, const std::string& description, int
   return true;
 }
 
-void copy_extradata(AVCodecContext* ctx, const std::string& extradata) {
-  if (extradata.empty()) {
-    return;
-  }
-  ctx->extradata =
-      static_cast<uint8_t*>(av_mallocz(extradata.size() + AV_INPUT_BUFFER_PADDING_SIZE));
-  if (!ctx->extradata) {
-    throw std::bad_alloc();
-  }
-  std::memcpy(ctx->extradata, extradata.data(), extradata.size());
-  ctx->extradata_size = static_cast<int>(extradata.size());
-}
-
 // Routes decoded frames through the filter graph (when one is requested) to
 // `emit`, which takes the frame's data; each emitted frame's time_base is set to
 // that of its pts. The graph is (re)built from the actual decoded frames, so it
@@ -384,7 +371,7 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
   ctx->profile = params.profile;
   ctx->level = params.level;
   ctx->pkt_timebase = AVRational{time_base.first, time_base.second};
-  copy_extradata(ctx.get(), params.extradata);
+  ffmpeg::copy_extradata(params.extradata, &ctx->extradata, &ctx->extradata_size);
   if (desc->type == AVMEDIA_TYPE_VIDEO) {
     ctx->width = params.width;
     ctx->height = params.height;
@@ -407,13 +394,12 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
   ctx->thread_count = config.num_threads;
   ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
 
-  AVDictionary* raw = ffmpeg::make_dictionary(config.decoder_options);
-  ffmpeg::DictionaryPtr options(raw);
-  int ret = avcodec_open2(ctx.get(), codec, &raw);
-  options.release();
-  options.reset(raw);
-  ffmpeg::check(ret, "Failed to open the decoder \"" + std::string(codec->name) + "\" for " + src);
-  if (const AVDictionaryEntry* unused = av_dict_get(raw, "", nullptr, AV_DICT_IGNORE_SUFFIX)) {
+  // avcodec_open2 replaces the options with those the decoder did not take.
+  ffmpeg::DictionaryParam options(ffmpeg::make_dictionary(config.decoder_options));
+  ffmpeg::check(avcodec_open2(ctx.get(), codec, options.address()),
+                "Failed to open the decoder \"" + std::string(codec->name) + "\" for " + src);
+  if (const AVDictionaryEntry* unused =
+          av_dict_get(options.get(), "", nullptr, AV_DICT_IGNORE_SUFFIX)) {
     throw std::invalid_argument("The decoder \"" + std::string(codec->name) +
                                 "\" has no option \"" + unused->key + "\" (" + src + ").");
   }

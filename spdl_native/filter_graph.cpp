@@ -7,33 +7,15 @@
 namespace spdl {
 namespace {
 
-struct InOutDeleter {
-  void operator()(AVFilterInOut* p) const { avfilter_inout_free(&p); }
-};
-using InOutPtr = std::unique_ptr<AVFilterInOut, InOutDeleter>;
-
-InOutPtr make_inout(const char* name, AVFilterContext* ctx) {
-  InOutPtr io(avfilter_inout_alloc());
-  if (!io) {
-    throw std::bad_alloc();
-  }
-  io->name = av_strdup(name);
-  io->filter_ctx = ctx;
-  io->pad_idx = 0;
-  io->next = nullptr;
-  return io;
-}
-
 std::string layout_description(const AVChannelLayout& layout) {
-  AVChannelLayout fallback{};
+  ffmpeg::ChannelLayout fallback;
   const AVChannelLayout* use = &layout;
   if (layout.order == AV_CHANNEL_ORDER_UNSPEC) {
-    av_channel_layout_default(&fallback, layout.nb_channels);
-    use = &fallback;
+    av_channel_layout_default(fallback.get(), layout.nb_channels);
+    use = fallback.get();
   }
   char buf[128] = {0};
   av_channel_layout_describe(use, buf, sizeof(buf));
-  av_channel_layout_uninit(&fallback);
   return buf;
 }
 
@@ -98,40 +80,37 @@ FilterGraph::FilterGraph(const std::string& description, MediaType type, const A
     }
   }
   ffmpeg::check(avfilter_init_str(sink_, nullptr), context);
-  auto outputs = make_inout("in", source_);
-  auto inputs = make_inout("out", sink_);
-  AVFilterInOut* in_raw = inputs.release();
-  AVFilterInOut* out_raw = outputs.release();
-  int ret = avfilter_graph_parse_ptr(graph_.get(), description.c_str(), &in_raw, &out_raw, nullptr);
-  InOutPtr in_guard(in_raw), out_guard(out_raw);
-  ffmpeg::check(ret, context);
+  // The parser consumes the in/outs it links and leaves the others to free.
+  ffmpeg::FilterInOutParam inputs(ffmpeg::alloc_filter_inout("out", sink_));
+  ffmpeg::FilterInOutParam outputs(ffmpeg::alloc_filter_inout("in", source_));
+  ffmpeg::check(avfilter_graph_parse_ptr(graph_.get(), description.c_str(), inputs.address(),
+                                         outputs.address(), nullptr),
+                context);
   ffmpeg::check(avfilter_graph_config(graph_.get(), nullptr), context);
 
   width_ = first_frame->width;
   height_ = first_frame->height;
   format_ = first_frame->format;
   sample_rate_ = first_frame->sample_rate;
-  ffmpeg::check(av_channel_layout_copy(&layout_, &first_frame->ch_layout), context);
+  ffmpeg::check(av_channel_layout_copy(layout_.get(), &first_frame->ch_layout), context);
   identity_ = only_format_filter(graph_.get()) && av_buffersink_get_format(sink_) == format_;
   if (identity_ && audio) {
-    AVChannelLayout out{};
+    ffmpeg::ChannelLayout out;
     identity_ = av_buffersink_get_sample_rate(sink_) == sample_rate_ &&
-                av_buffersink_get_ch_layout(sink_, &out) >= 0 &&
-                !av_channel_layout_compare(&out, &layout_);
-    av_channel_layout_uninit(&out);
+                av_buffersink_get_ch_layout(sink_, out.get()) >= 0 &&
+                !av_channel_layout_compare(out.get(), layout_.get());
   } else if (identity_) {
     identity_ = av_buffersink_get_w(sink_) == width_ && av_buffersink_get_h(sink_) == height_;
   }
 }
-
-FilterGraph::~FilterGraph() { av_channel_layout_uninit(&layout_); }
 
 bool FilterGraph::accepts(const AVFrame* f) const {
   if (f->format != format_) {
     return false;
   }
   if (type_ == MediaType::Audio) {
-    return f->sample_rate == sample_rate_ && !av_channel_layout_compare(&f->ch_layout, &layout_);
+    return f->sample_rate == sample_rate_ &&
+           !av_channel_layout_compare(&f->ch_layout, layout_.get());
   }
   return f->width == width_ && f->height == height_;
 }

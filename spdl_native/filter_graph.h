@@ -13,7 +13,6 @@ class FilterGraph {
  public:
   FilterGraph(const std::string& description, MediaType type, const AVFrame* first_frame,
               Rational time_base, const std::string& src);
-  ~FilterGraph();
   FilterGraph(const FilterGraph&) = delete;
   FilterGraph& operator=(const FilterGraph&) = delete;
 
@@ -42,7 +41,7 @@ class FilterGraph {
   MediaType type_;
   std::string src_;
   int width_ = 0, height_ = 0, format_ = -1, sample_rate_ = 0;
-  AVChannelLayout layout_{};
+  ffmpeg::ChannelLayout layout_;
   bool finished_ = false;
   bool identity_ = false;
   int64_t end_pts_ = AV_NOPTS_VALUE;  // where the last frame pushed ends

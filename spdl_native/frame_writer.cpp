@@ -133,7 +133,7 @@ FrameWriter::FrameWriter(OutputFormat format)
   }
 }
 
-FrameWriter::~FrameWriter() { sws_freeContext(sws_); }
+FrameWriter::~FrameWriter() = default;
 
 void FrameWriter::output_size(const AVFrame* frame, int* width, int* height) const {
   int w = format_.width, h = format_.height;
@@ -200,8 +200,7 @@ void FrameWriter::write(const AVFrame* frame, uint8_t* dst) {
   if (!sws_ || frame->width != src_width_ || frame->height != src_height_ ||
       frame->format != src_format_ || frame->colorspace != src_space_ ||
       frame->color_range != src_range_) {
-    sws_freeContext(sws_);
-    sws_ = nullptr;
+    sws_.reset();
     // An unspecified range means swscale's default, as in FFmpeg's scale filter:
     // full for gray (e.g. gray JPEG and PNG), limited for YUV.
     bool src_full = frame->color_range == AVCOL_RANGE_JPEG ||
@@ -214,31 +213,31 @@ void FrameWriter::write(const AVFrame* frame, uint8_t* dst) {
     // fast paths at init time and would ignore a range set afterwards.
     const bool resize = width != frame->width || height != frame->height;
     dst_full = dst_full || is_rgb(out_fmt) || (is_gray(out_fmt) && src_full);
-    sws_ = sws_alloc_context();
+    sws_.reset(sws_alloc_context());
     if (!sws_) {
       throw std::bad_alloc();
     }
     const std::string context = "Failed to set up the conversion of " + describe_frame(frame);
-    ffmpeg::check(av_opt_set_int(sws_, "srcw", frame->width, 0), context);
-    ffmpeg::check(av_opt_set_int(sws_, "srch", frame->height, 0), context);
-    ffmpeg::check(av_opt_set_int(sws_, "src_format", src_fmt, 0), context);
-    ffmpeg::check(av_opt_set_int(sws_, "dstw", width, 0), context);
-    ffmpeg::check(av_opt_set_int(sws_, "dsth", height, 0), context);
-    ffmpeg::check(av_opt_set_int(sws_, "dst_format", out_fmt, 0), context);
+    ffmpeg::check(av_opt_set_int(sws_.get(), "srcw", frame->width, 0), context);
+    ffmpeg::check(av_opt_set_int(sws_.get(), "srch", frame->height, 0), context);
+    ffmpeg::check(av_opt_set_int(sws_.get(), "src_format", src_fmt, 0), context);
+    ffmpeg::check(av_opt_set_int(sws_.get(), "dstw", width, 0), context);
+    ffmpeg::check(av_opt_set_int(sws_.get(), "dsth", height, 0), context);
+    ffmpeg::check(av_opt_set_int(sws_.get(), "dst_format", out_fmt, 0), context);
     // Without resizing only chroma is interpolated; bicubic is what FFmpeg's format filter uses.
     const int chroma_flags = format_.interpolate_chroma ? SWS_FULL_CHR_H_INT | SWS_ACCURATE_RND : 0;
     ffmpeg::check(
-        av_opt_set_int(sws_, "sws_flags", (resize ? flags_ : SWS_BICUBIC) | chroma_flags, 0),
+        av_opt_set_int(sws_.get(), "sws_flags", (resize ? flags_ : SWS_BICUBIC) | chroma_flags, 0),
         context);
-    ffmpeg::check(av_opt_set_int(sws_, "src_range", src_full ? 1 : 0, 0), context);
-    ffmpeg::check(av_opt_set_int(sws_, "dst_range", dst_full ? 1 : 0, 0), context);
-    ffmpeg::check(sws_init_context(sws_, nullptr, nullptr),
+    ffmpeg::check(av_opt_set_int(sws_.get(), "src_range", src_full ? 1 : 0, 0), context);
+    ffmpeg::check(av_opt_set_int(sws_.get(), "dst_range", dst_full ? 1 : 0, 0), context);
+    ffmpeg::check(sws_init_context(sws_.get(), nullptr, nullptr),
                   context + " to " + std::to_string(width) + "x" + std::to_string(height) + " " +
                       av_get_pix_fmt_name(dst_fmt));
     if (frame->colorspace != AVCOL_SPC_UNSPECIFIED) {
       const int* coefficients = sws_getCoefficients(frame->colorspace);
-      sws_setColorspaceDetails(sws_, coefficients, src_full ? 1 : 0, coefficients, dst_full ? 1 : 0,
-                               0, 1 << 16, 1 << 16);
+      sws_setColorspaceDetails(sws_.get(), coefficients, src_full ? 1 : 0, coefficients,
+                               dst_full ? 1 : 0, 0, 1 << 16, 1 << 16);
     }
     src_width_ = frame->width;
     src_height_ = frame->height;
@@ -252,7 +251,7 @@ void FrameWriter::write(const AVFrame* frame, uint8_t* dst) {
     return "Failed to lay out a " + std::to_string(width) + "x" + std::to_string(height) + " frame";
   });
   const int rows =
-      sws_scale(sws_, frame->data, frame->linesize, 0, frame->height, planes, linesizes);
+      sws_scale(sws_.get(), frame->data, frame->linesize, 0, frame->height, planes, linesizes);
   if (rows <= 0) {
     throw MediaError("Failed to convert a " + describe_frame(frame) + " frame.");
   }

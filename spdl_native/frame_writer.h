@@ -12,8 +12,6 @@
 #include "ffmpeg/wrappers.h"
 #include "resample.h"
 
-struct SwsContext;
-
 namespace spdl {
 
 // The requested output; zero / empty keeps the source's value.
@@ -73,7 +71,7 @@ class FrameWriter {
   OutputFormat format_;
   std::vector<uint8_t> scratch_;
   int flags_;
-  SwsContext* sws_ = nullptr;
+  ffmpeg::SwsContextPtr sws_;
   // Packed RGB resizes (bilinear), one per recent source size: batches mix sizes.
   std::vector<std::unique_ptr<RgbResampler>> resamplers_;
   RgbResampler& resampler(int src_w, int src_h, int dst_w, int dst_h);
