@@ -315,18 +315,6 @@ def test_async_load_media_validates_at_call_time(
     run(main)
 
 
-def test_load_media_is_the_synchronous_twin(aio_media: Media) -> None:
-    options = {"demux_options": {"timestamp": (0.5, 1.0)}, "decode_options": {"width": 16}}
-    sync = spdl.io.to_numpy(spdl.io.load_media("video", aio_media.video, **options))
-    asynchronous = spdl.io.to_numpy(
-        run(lambda: spdl.io.async_load_media("video", aio_media.video, **options))
-    )
-    assert sync.shape == (15, 12, 16, 3)
-    np.testing.assert_array_equal(sync, asynchronous)
-    with pytest.raises(spdl.io.AsyncIOFailure, match="decode"):
-        spdl.io.load_media("image", aio_media.broken_png)
-
-
 ################################################################################
 # async_batch_load_image / batch_load_image
 ################################################################################

@@ -66,6 +66,11 @@ def _streaming_demux(
 ) -> Step[Iterator[Packets]]:
     """Demux several windows of one audio/video source, opening the source once.
 
+    In the background forms one task on the demux pool reads the windows in order and
+    hands each over as soon as it is read, so decoding the first window can start
+    while later ones are still demuxed. Cancelling every Future not done yet, or
+    leaving the ``async for`` early, stops it.
+
     Args:
         media_type: ``"audio"`` or ``"video"``.
         src: Path, bytes-like object, or binary file-like object.

@@ -1,11 +1,8 @@
-"""The loaders, each one sequence of phase steps that every form runs.
+"""The loaders, declared once (see :mod:`._operation`); every form runs their steps.
 
-:func:`_load_steps` is the one way a source becomes a buffer: demux without the
-probe decode, then one native call that decodes and copies each frame into the
-output (audio goes chunk by chunk). ``load_media`` raises :class:`AsyncIOFailure`
-naming the phase; ``load_image``, ``load_audio``, ``load_video`` and
-``load_video_windows`` raise the phase's own error (``MediaError``,
-``FileNotFoundError``), in every form.
+``load_media`` raises :class:`AsyncIOFailure` naming the phase; ``load_image``,
+``load_audio``, ``load_video`` and ``load_video_windows`` the phase's own error
+(``MediaError``, ``FileNotFoundError``), in every form.
 """
 
 from __future__ import annotations

@@ -1,25 +1,14 @@
 """One declaration per operation; its sync, Future and asyncio forms are generated.
 
-An operation is declared once, as a *plan*: a function that checks its arguments
-(``ValueError`` / ``TypeError`` in the caller) and returns a :class:`Step`, or a
-generator of Steps (a composite loader) that is sent each step's result. The forms:
-
-* sync runs the steps one after another in the calling thread;
-* future submits each step to its pool (a composite is driven by ``chain_futures``)
-  and returns a ``concurrent.futures.Future`` at once; it takes ``executor=``;
-* async calls the future form, so the work is queued at call time, and returns a
-  coroutine (:class:`Queued`) that waits for it.
-
-The error contract is the declaration's: with ``wrap`` a failing step raises
-:class:`AsyncIOFailure` naming the source and the phase (``__cause__``: the original
-error) in every form, else the phase's own error (``MediaError``, ``FileNotFoundError``);
-a composite sees its steps' errors so, and may catch them. Cancelling a Future, or the
-task awaiting a coroutine, drops queued steps and sets a running step's CancelToken.
-
-The plan's docstring serves every form: its ``Returns:`` value gets a per-form prefix,
-``{if}`` in ``Raises:`` says how a background failure surfaces, background forms get
-an ``executor`` argument, and ``{await}``, ``{async_}``, ``{result}`` in the example
-(or an ``Example (form):`` section) become each public form's own call.
+An operation is a *plan*: a function that checks its arguments (``ValueError`` /
+``TypeError`` in the caller) and returns a :class:`Step`, or a generator of Steps (a
+loader) that is sent each step's result. :func:`operation` makes three functions of
+it with its parameters: *sync* runs the steps in the calling thread; *future* submits
+each to its pool (chained by ``chain_futures``) and returns a Future; *async* calls
+the future form and returns a :class:`Queued` coroutine. ``wrap`` is the error
+contract of all three: ``AsyncIOFailure`` naming source and phase, or the phase's own
+error. docs/architecture.md ("One declaration, three forms") tells the whole story,
+the docstring templates included.
 """
 
 from __future__ import annotations
@@ -215,15 +204,13 @@ _FORMS = {
     "stream-sync": ("Iterator[{}]", "An iterator over {}", "Raised while iterating, if", None),
     "stream-future": (
         "list[Future[{}]]",
-        "One ``concurrent.futures.Future`` per item, of {} One task reads them all, each "
-        "Future resolved when its item is ready; cancelling all that are not done stops it.",
+        "One ``concurrent.futures.Future`` per item, of {} One task reads them all.",
         "Raised by ``Future.result()`` if",
         None,
     ),
     "stream-async": (
         "AsyncIterator[{}]",
-        "An async iterator over {} One task reads them all from the call on; leaving the "
-        "``async for`` early cancels what is not read yet.",
+        "An async iterator over {} One task reads them all, from the call on.",
         "Raised while iterating, if",
         None,
     ),
