@@ -5,16 +5,13 @@
 
 #include "convert.h"
 #include "ffmpeg/error.h"
+#include "jpeg/turbo_decompressor.h"
 
 extern "C" {
 #include <libavutil/buffer.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/mathematics.h>
 }
-
-#ifdef SPDL_HAS_TURBOJPEG
-#include <turbojpeg.h>
-#endif
 
 namespace spdl {
 namespace {
@@ -158,38 +155,9 @@ constexpr int kTurboFlags = TJFLAG_LIMITSCANS;
 constexpr int kTurboFlags = 0;
 #endif
 
-// Owns a libjpeg-turbo decompressor.
-class TurboDecompressor {
- public:
-  TurboDecompressor() : handle_(tjInitDecompress()) {}
-  ~TurboDecompressor() { destroy(); }
-  TurboDecompressor(const TurboDecompressor&) = delete;
-  TurboDecompressor& operator=(const TurboDecompressor&) = delete;
-
-  tjhandle get() const { return handle_; }
-
-  // A failed call can leave the decompressor mid-header (tjDecompressHeader3
-  // returns without aborting), and the next image would then continue from that
-  // state: start afresh after any failure.
-  void reset() {
-    destroy();
-    handle_ = tjInitDecompress();
-  }
-
- private:
-  void destroy() {
-    if (handle_) {
-      tjDestroy(handle_);
-      handle_ = nullptr;
-    }
-  }
-
-  tjhandle handle_;
-};
-
 // One decompressor per thread: no locks, and no set-up per image.
-TurboDecompressor& thread_decompressor() {
-  thread_local TurboDecompressor decompressor;
+jpeg::TurboDecompressor& thread_decompressor() {
+  thread_local jpeg::TurboDecompressor decompressor;
   return decompressor;
 }
 

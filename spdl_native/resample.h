@@ -35,6 +35,17 @@ struct ResampleAxis {
   std::vector<int16_t> coeffs;
 };
 
+// The fixed point and the SIMD steps that the scalar passes (resample.cpp) and
+// the AVX2 ones (simd_avx2.cpp) share.
+namespace resample {
+inline constexpr int kWeightBits = 14;  // ResampleAxis::coeffs are in units of 2^-14
+inline constexpr int32_t kRound = 1 << (kWeightBits - 1);
+inline constexpr int kChannels = 3;         // of RgbResampler's packed pixels
+inline constexpr int kHorizontalGroup = 4;  // pixels per horizontal SIMD step of RGB
+inline constexpr int kVerticalGroup = 2;    // rows per vertical SIMD step (one madd)
+inline constexpr int kPlaneGroup = 16;      // taps per SIMD step of a plane's horizontal pass
+}  // namespace resample
+
 // Resizes a plane's columns: each output row is a weighted sum of input rows,
 // byte by byte, so any layout of 8-bit samples in a row works (planes, packed pixels).
 class RowResampler {

@@ -11,6 +11,19 @@
 
 namespace spdl {
 
+// The fixed point that the scalar conversion (yuv_to_rgb.cpp) and the AVX2 one
+// (simd_avx2.cpp) share.
+namespace yuv_to_rgb {
+inline constexpr int kBits = 13;  // 2.14 (BT.2020's blue weight) * 2^14 would overflow int16
+inline constexpr int32_t kRound = 1 << (kBits - 1);
+
+// R = y * luma + v * cr, G = y * luma - u * cgu - v * cgv, B = y * luma + u * cb,
+// with y = Y - luma_offset, u = U - 128, v = V - 128, in units of 2^-13.
+struct Matrix {
+  int16_t luma_offset, luma, cr, cgu, cgv, cb;
+};
+}  // namespace yuv_to_rgb
+
 // Whether yuv422p_to_rgb() converts `frame` into `dst_fmt`: 8-bit yuv422p or
 // yuvj422p into rgb24 or bgr24 of the same size.
 bool converts_yuv422p_to_rgb(const AVFrame* frame, AVPixelFormat dst_fmt, int width, int height);

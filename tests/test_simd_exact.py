@@ -27,7 +27,8 @@ def _build_and_run(tmp_path: pathlib.Path, name: str, defines: list[str]) -> str
     command = [
         "g++", "-std=c++17", "-O1", "-g", "-fsanitize=address,undefined",
         "-fno-sanitize-recover=all", *defines, f"-I{NATIVE}", str(HARNESS),
-        str(NATIVE / "resample.cpp"), str(NATIVE / "yuv_to_rgb.cpp"), "-o", str(binary), *flags,
+        str(NATIVE / "resample.cpp"), str(NATIVE / "yuv_to_rgb.cpp"),
+        str(NATIVE / "simd_avx2.cpp"), "-o", str(binary), *flags,
     ]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True, text=True)
     result = subprocess.run([str(binary)], capture_output=True, text=True, timeout=300)
