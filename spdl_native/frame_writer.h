@@ -10,7 +10,7 @@
 #include "convert.h"
 #include "ffmpeg/compat.h"
 #include "ffmpeg/wrappers.h"
-#include "resample.h"
+#include "write_strategies.h"
 
 namespace spdl {
 
@@ -32,6 +32,8 @@ struct OutputFormat {
 // `output` with still_image set as given.
 OutputFormat output_for(OutputFormat output, bool still_image);
 
+// Writes frames into output images of one requested size and format. Each frame
+// goes one of the ways of write_strategies.h, chosen by choose() alone.
 class FrameWriter {
  public:
   explicit FrameWriter(OutputFormat format);
@@ -55,34 +57,21 @@ class FrameWriter {
   ffmpeg::FramePtr to_frame(const AVFrame* frame);
 
  private:
-  void output_size(const AVFrame* frame, int* width, int* height) const;
-  AVPixelFormat output_format(const AVFrame* frame) const;
-  // Whether write() resizes `frame` with RgbResampler (which writes no byte past the image).
-  bool resamples(const AVFrame* frame, int width, int height, AVPixelFormat dst_fmt) const;
-  // `frame` shrunk natively towards width x height (RowResampler, then
-  // ColumnResampler), or `frame` itself (see the .cpp).
-  const AVFrame* shrink(const AVFrame* frame, int width, int height);
-  const AVFrame* shrink_rows(const AVFrame* frame, int height);
-  const AVFrame* shrink_columns(const AVFrame* frame, int width);
-  // Whether write() converts `frame` to RGB at its size before resizing it (still images).
-  bool converts_to_rgb_first(const AVFrame* frame, int width, int height,
-                             AVPixelFormat dst_fmt) const;
+  enum class Strategy { kCopy, kRgbResize, kRgbFirst, kYuvToRgb, kSwscale };
+
+  WriteTarget target(const AVFrame* frame) const;
+  // The one place that picks how `frame` is written; for kYuvToRgb and kSwscale,
+  // `shrunk` says what PlaneShrink makes of the frame first.
+  Strategy choose(const AVFrame* frame, const WriteTarget& target,
+                  PlaneShrink::Shape* shrunk) const;
 
   OutputFormat format_;
-  std::vector<uint8_t> scratch_;
   int flags_;
-  ffmpeg::SwsContextPtr sws_;
-  // Packed RGB resizes (bilinear), one per recent source size: batches mix sizes.
-  std::vector<std::unique_ptr<RgbResampler>> resamplers_;
-  RgbResampler& resampler(int src_w, int src_h, int dst_w, int dst_h);
-  // The outputs and filters (luma, chroma) of shrink_rows() and shrink_columns().
-  ffmpeg::FramePtr shrunk_rows_, shrunk_columns_;
-  std::unique_ptr<RowResampler> luma_rows_, chroma_rows_;
-  std::unique_ptr<ColumnResampler> luma_columns_, chroma_columns_;
-  // Converts still images to RGB at their size (converts_to_rgb_first).
-  std::unique_ptr<FrameWriter> to_rgb_;
-  // What sws_ was configured for, so that it is rebuilt only when this changes.
-  int src_width_ = 0, src_height_ = 0, src_format_ = -1, src_space_ = -1, src_range_ = -1;
+  std::vector<uint8_t> scratch_;
+  RgbResize rgb_resize_;
+  RgbFirst rgb_first_;
+  PlaneShrink shrink_;
+  Swscale swscale_;
 };
 
 // rgb24 or bgr24 when the writer resizes frames of that format itself for this

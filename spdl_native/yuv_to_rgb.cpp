@@ -53,10 +53,9 @@ void row_scalar(const uint8_t* y_row, const uint8_t* u_row, const uint8_t* v_row
 
 }  // namespace
 
-bool converts_yuv422p_to_rgb(const AVFrame* frame, AVPixelFormat dst_fmt, int width, int height) {
-  return (frame->format == AV_PIX_FMT_YUV422P || frame->format == AV_PIX_FMT_YUVJ422P) &&
-         (dst_fmt == AV_PIX_FMT_RGB24 || dst_fmt == AV_PIX_FMT_BGR24) && frame->width == width &&
-         frame->height == height;
+bool converts_yuv422p_to_rgb(AVPixelFormat src_fmt, AVPixelFormat dst_fmt) {
+  return (src_fmt == AV_PIX_FMT_YUV422P || src_fmt == AV_PIX_FMT_YUVJ422P) &&
+         (dst_fmt == AV_PIX_FMT_RGB24 || dst_fmt == AV_PIX_FMT_BGR24);
 }
 
 void yuv422p_to_rgb(const AVFrame* frame, AVPixelFormat dst_fmt, uint8_t* dst,

@@ -24,9 +24,9 @@ struct Matrix {
 };
 }  // namespace yuv_to_rgb
 
-// Whether yuv422p_to_rgb() converts `frame` into `dst_fmt`: 8-bit yuv422p or
-// yuvj422p into rgb24 or bgr24 of the same size.
-bool converts_yuv422p_to_rgb(const AVFrame* frame, AVPixelFormat dst_fmt, int width, int height);
+// Whether yuv422p_to_rgb() converts frames of `src_fmt` into `dst_fmt`: 8-bit
+// yuv422p or yuvj422p into rgb24 or bgr24 (of the same size).
+bool converts_yuv422p_to_rgb(AVPixelFormat src_fmt, AVPixelFormat dst_fmt);
 
 // Writes `frame` as rows of width * 3 bytes, `dst_stride` apart, in `dst_fmt`'s
 // channel order, with the frame's matrix (BT.601 when unspecified, as swscale) and
