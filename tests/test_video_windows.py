@@ -248,3 +248,18 @@ def test_cancelled_token_stops_the_decode(clip: pathlib.Path) -> None:
     token.cancel()
     with pytest.raises(spdl.io.MediaError, match="cancelled"):
         decode_windows_to_buffers(demux_spans(clip, windows), windows, cancel=token)
+
+
+@pytest.mark.parametrize("start", [5.7e-06, 1e-07])
+def test_a_window_starting_a_few_microseconds_in_equals_one_starting_at_zero(
+    h264_video, wav_audio, start: float
+) -> None:
+    # Python writes such floats with an exponent ("5.7e-06"), which FFmpeg's trim rejects.
+    video = spdl.io.to_numpy(spdl.io.load_video(h264_video.path, timestamp=(start, 0.5)))
+    video_from_zero = spdl.io.to_numpy(spdl.io.load_video(h264_video.path, timestamp=(0.0, 0.5)))
+    # The frame at 0 s lies less than one tick of the stream's time base before the start.
+    assert len(video) in (len(video_from_zero), len(video_from_zero) - 1)
+    np.testing.assert_array_equal(video, video_from_zero[len(video_from_zero) - len(video) :])
+    audio = spdl.io.to_numpy(spdl.io.load_audio(wav_audio.path, timestamp=(start, 0.5)))
+    expected = round((0.5 - start) * wav_audio.sample_rate)
+    assert abs(audio.shape[-1] - expected) <= 1

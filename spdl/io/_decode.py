@@ -22,6 +22,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeAlias
 
+import numpy as np
+
 from spdl import _native
 from spdl.io._demux import Packets, Source
 
@@ -141,7 +143,13 @@ def _trim(name: str, window: tuple[float, float] | None) -> list[str]:
     if window is None:
         return []
     start, end = window
-    return [f"{name}=start={start!r}" + ("" if math.isinf(end) else f":end={end!r}")]
+    text = f"{name}=start={_seconds(start)}"
+    return [text if math.isinf(end) else f"{text}:end={_seconds(end)}"]
+
+
+def _seconds(value: float) -> str:
+    # The digits of repr() without its exponent: FFmpeg's time options reject "5.7e-06".
+    return np.format_float_positional(value, trim="-")
 
 
 def build_filter_desc(
