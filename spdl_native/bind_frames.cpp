@@ -1,65 +1,16 @@
-#include <nanobind/stl/map.h>
-#include <nanobind/stl/optional.h>
+// Python bindings of frames.h: the decoded frames of each media type.
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
 #include "bindings.h"
-#include "buffer.h"
-#include "cancel.h"
-#include "clip_decoder.h"
-#include "decoder.h"
 #include "frames.h"
-#include "jpeg_decoder.h"
 
 namespace nb = nanobind;
 
 namespace spdl {
 namespace {
-
-std::unique_ptr<Frames> decode(const Packets& packets, std::string filter_desc,
-                               std::optional<std::string> decoder,
-                               std::map<std::string, std::string> decoder_options, int num_threads,
-                               const CancelToken* cancel, int min_width, int min_height, int width,
-                               int height, std::string pix_fmt, std::string scale_algo) {
-  DecodeConfig config{std::move(filter_desc), std::move(decoder), std::move(decoder_options),
-                      num_threads};
-  config.min_width = min_width;
-  config.min_height = min_height;
-  // An empty pix_fmt keeps the source format (OutputFormat), which a size alone
-  // still resizes through the writer; neither one leaves the frames as decoded.
-  if (pix_fmt.empty() && width <= 0 && height <= 0) {
-    return decode_packets(packets, config, cancel);
-  }
-  const OutputFormat output{width, height, std::move(pix_fmt), std::move(scale_algo)};
-  return decode_packets(packets, config, cancel, &output);
-}
-
-std::unique_ptr<CPUBuffer> decode_to_buffer(const Packets& packets, std::string filter_desc,
-                                            std::optional<std::string> decoder,
-                                            std::map<std::string, std::string> decoder_options,
-                                            int num_threads, const CancelToken* cancel,
-                                            int64_t expected_frames, int width, int height,
-                                            std::string pix_fmt, std::string scale_algo,
-                                            int min_width, int min_height) {
-  DecodeConfig config{std::move(filter_desc), std::move(decoder), std::move(decoder_options),
-                      num_threads};
-  config.min_width = min_width;
-  config.min_height = min_height;
-  OutputFormat output{width, height, std::move(pix_fmt), std::move(scale_algo)};
-  return decode_packets_to_buffer(packets, config, output, cancel, expected_frames);
-}
-
-std::vector<std::unique_ptr<CPUBuffer>> decode_windows(
-    const std::vector<const Packets*>& spans, const std::vector<WindowUs>& windows,
-    std::optional<std::string> decoder, std::map<std::string, std::string> decoder_options,
-    int num_threads, const CancelToken* cancel, int width, int height, std::string pix_fmt,
-    std::string scale_algo) {
-  DecodeConfig config{"", std::move(decoder), std::move(decoder_options), num_threads};
-  OutputFormat output{width, height, std::move(pix_fmt), std::move(scale_algo)};
-  return decode_windows_to_buffers(spans, windows, config, output, cancel);
-}
 
 nb::object get_item(const Frames& self, nb::handle key) {
   self.ensure_valid();
@@ -166,65 +117,12 @@ Example:
 
 constexpr const char* kPixFmtDoc =
     "Pixel format of the frames, e.g. ``\"rgb24\"`` (the ``pix_fmt`` asked of the decode).";
-constexpr const char* kAudioDecodeStreamDoc =
-    R"(Decodes an audio stream fed in chunks of packets into one buffer.
-
-What ``load_audio`` uses: it demuxes a chunk of packets (PyAV, holding the
-GIL), feeds it (GIL released), and so on, so the packets are decoded while they
-are still in cache and other threads' demuxing runs while this one decodes. The
-result equals ``decode_to_buffer`` of all the packets at once. Not for use by
-two threads at once.)";
-
-constexpr const char* kAudioDecodeStreamInitDoc = R"(Opens the decoder for a stream.
-
-Args:
-    packets: Audio packets of the stream: their codec, time base and window are
-        used, not their packets (feed them).
-    seconds: How much audio to make room for (``0``: unknown); more audio
-        grows the output.
-    filter_desc: Filter graph applied to the decoded frames (resampling, trim).
-    decoder: A decoder name overriding the codec's default one.
-    decoder_options: Options of the decoder.
-    num_threads: Decoder threads.
-
-Raises:
-    ValueError: If the packets are not audio, or an option is unknown.
-    MediaError: If the system FFmpeg has no decoder for the codec.)";
-
-constexpr const char* kAudioDecodeStreamFeedDoc =
-    R"(Decodes the next packets of the stream, with the GIL released.
-
-Args:
-    packets: The next audio packets, in decode order.
-    cancel: A token that stops the decode at its next packet when cancelled.
-
-Raises:
-    MediaError: If a packet cannot be decoded, or on cancellation.
-    RuntimeError: After ``finish``, or when another thread is in a call.)";
-
-constexpr const char* kAudioDecodeStreamFinishDoc =
-    R"(Drains the decoder and returns the output, with the GIL released.
-
-Returns:
-    A CPUBuffer: ``(channels, samples)`` for planar formats, ``(samples,
-    channels)`` for packed ones.
-
-Raises:
-    MediaError: If no frame was decoded.
-    RuntimeError: When called twice, or when another thread is in a call.)";
-
 constexpr const char* kWidthDoc = "Width of the frames in pixels.";
 constexpr const char* kHeightDoc = "Height of the frames in pixels.";
 
 }  // namespace
 
 void register_frames(nb::module_& m) {
-  nb::class_<CancelToken>(m, "CancelToken",
-                          "Set by cancel(); a running native decode stops at its next packet.")
-      .def(nb::init<>())
-      .def("cancel", &CancelToken::cancel)
-      .def_prop_ro("cancelled", &CancelToken::cancelled);
-
   nb::class_<Frames>(m, "Frames", kFramesDoc)
       .def_prop_ro(
           "media_type", [](const Frames& f) { return to_string(f.media_type); },
@@ -258,68 +156,6 @@ void register_frames(nb::module_& m) {
       .def_prop_ro("num_channels", &Frames::num_channels, "Number of audio channels.")
       .def_prop_ro("num_samples", &Frames::num_samples,
                    "Samples per channel, over all frames: the length of the converted audio.");
-
-  m.def("decode_packets", &decode, nb::arg("packets"), nb::arg("filter_desc") = "",
-        nb::arg("decoder").none() = nb::none(),
-        nb::arg("decoder_options") = std::map<std::string, std::string>{},
-        nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(), nb::arg("min_width") = 0,
-        nb::arg("min_height") = 0, nb::arg("width") = 0, nb::arg("height") = 0,
-        nb::arg("pix_fmt") = "", nb::arg("scale_algo") = "bilinear",
-        nb::call_guard<nb::gil_scoped_release>(),
-        "Decodes packets (and filters the frames) with the GIL released. min_width / "
-        "min_height: the size the frames are resized to, a hint for DCT-domain JPEG scaling. "
-        "A pix_fmt makes the native writer scale and convert each frame (as decode_to_buffer).");
-  m.def("decode_to_buffer", &decode_to_buffer, nb::arg("packets"), nb::arg("filter_desc") = "",
-        nb::arg("decoder").none() = nb::none(),
-        nb::arg("decoder_options") = std::map<std::string, std::string>{},
-        nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(),
-        nb::arg("expected_frames") = 0, nb::arg("width") = 0, nb::arg("height") = 0,
-        nb::arg("pix_fmt") = "", nb::arg("scale_algo") = "bilinear", nb::arg("min_width") = 0,
-        nb::arg("min_height") = 0, nb::call_guard<nb::gil_scoped_release>(),
-        "Decodes and converts in one pass, GIL released: frames go straight into the buffer.");
-  nb::class_<AudioDecodeStream>(m, "AudioDecodeStream", kAudioDecodeStreamDoc)
-      .def(
-          "__init__",
-          [](AudioDecodeStream* self, const Packets& first, double seconds, std::string filter_desc,
-             std::optional<std::string> decoder, std::map<std::string, std::string> decoder_options,
-             int num_threads) {
-            const DecodeConfig config{std::move(filter_desc), std::move(decoder),
-                                      std::move(decoder_options), num_threads};
-            new (self) AudioDecodeStream(first, config, seconds);
-          },
-          nb::arg("packets"), nb::arg("seconds") = 0.0, nb::arg("filter_desc") = "",
-          nb::arg("decoder").none() = nb::none(),
-          nb::arg("decoder_options") = std::map<std::string, std::string>{},
-          nb::arg("num_threads") = 1, kAudioDecodeStreamInitDoc)
-      .def("feed", &AudioDecodeStream::feed, nb::arg("packets"),
-           nb::arg("cancel").none() = nb::none(), nb::call_guard<nb::gil_scoped_release>(),
-           kAudioDecodeStreamFeedDoc)
-      .def("finish", &AudioDecodeStream::finish, nb::call_guard<nb::gil_scoped_release>(),
-           kAudioDecodeStreamFinishDoc);
-  m.def("decode_windows", &decode_windows, nb::arg("spans"), nb::arg("windows"),
-        nb::arg("decoder").none() = nb::none(),
-        nb::arg("decoder_options") = std::map<std::string, std::string>{},
-        nb::arg("num_threads") = 1, nb::arg("cancel").none() = nb::none(), nb::arg("width") = 0,
-        nb::arg("height") = 0, nb::arg("pix_fmt") = "", nb::arg("scale_algo") = "bilinear",
-        nb::call_guard<nb::gil_scoped_release>(),
-        "Decodes several windows of one video stream in one forward pass, GIL released. "
-        "spans: VideoPackets in stream order, each from a keyframe; windows: [start, end) in "
-        "microseconds (end INT64_MAX: open). Returns one buffer per window, None where no "
-        "frame lies in the window.");
-  m.def("has_turbojpeg", &has_turbojpeg,
-        "Whether this build decodes JPEG images with libjpeg-turbo (decoder=\"libjpeg-turbo\").");
-  m.def(
-      "turbojpeg_decode_size",
-      [](int width, int height, int min_width, int min_height, const std::string& pix_fmt) {
-        const AVPixelFormat format = av_get_pix_fmt(pix_fmt.c_str());
-        if (format == AV_PIX_FMT_NONE) {
-          throw std::invalid_argument("Unknown pix_fmt \"" + pix_fmt + "\".");
-        }
-        return turbojpeg_decode_size(width, height, min_width, min_height, format);
-      },
-      nb::arg("width"), nb::arg("height"), nb::arg("min_width"), nb::arg("min_height"),
-      nb::arg("pix_fmt"),
-      "The (width, height) libjpeg-turbo decodes a JPEG of this size at for a size hint.");
 }
 
 }  // namespace spdl

@@ -8,6 +8,9 @@ namespace spdl {
 void register_packets(nanobind::module_& m);
 void register_frames(nanobind::module_& m);
 void register_buffer(nanobind::module_& m);
+void register_decode(nanobind::module_& m);
+void register_convert(nanobind::module_& m);
+void register_image_batch(nanobind::module_& m);
 void register_bitstream(nanobind::module_& m);
 
 }  // namespace spdl

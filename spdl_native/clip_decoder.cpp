@@ -97,7 +97,7 @@ class WindowRouter {
   int width_ = -1, height_ = -1, format_ = -1;
 };
 
-void check_spans(const std::vector<const Packets*>& spans, const DecodeConfig& config) {
+void check_spans(const std::vector<const Packets*>& spans, const DecodePlan& plan) {
   if (spans.empty()) {
     throw std::invalid_argument("decode_windows_to_buffers needs at least one span of packets.");
   }
@@ -110,9 +110,10 @@ void check_spans(const std::vector<const Packets*>& spans, const DecodeConfig& c
           " after " + first.repr() + ".");
     }
   }
-  if (!config.filter_desc.empty()) {
+  if (!decodes_windows(plan)) {
     throw std::invalid_argument(
-        "decode_windows_to_buffers writes frames natively and takes no filter_desc.");
+        "decode_windows_to_buffers writes rgb24-like formats natively, without filters (no "
+        "filter_desc, frame_rate or num_frames).");
   }
 }
 
@@ -142,11 +143,14 @@ std::vector<WindowOutput> make_outputs(const std::vector<const Packets*>& spans,
 
 std::vector<std::unique_ptr<CPUBuffer>> decode_windows_to_buffers(
     const std::vector<const Packets*>& spans, const std::vector<WindowUs>& windows,
-    const DecodeConfig& config, const OutputFormat& output, const CancelToken* cancel) {
-  check_spans(spans, config);
+    const DecodePlan& plan) {
+  check_spans(spans, plan);
+  const DecodeSteps steps = decode_steps(plan, MediaType::Video, Destination::kBuffer);
+  const DecodeConfig& config = steps.config;
+  const CancelToken* cancel = plan.cancel;
   const Packets& first = *spans.front();
   std::vector<WindowOutput> outputs = make_outputs(spans, windows);
-  WindowRouter router(outputs, output, first.src);
+  WindowRouter router(outputs, *steps.writer, first.src);
 
   auto ctx = open_decoder(first.params, first.time_base, first.src, config);
   if (ctx->codec_type != AVMEDIA_TYPE_VIDEO) {

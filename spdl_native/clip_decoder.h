@@ -9,8 +9,7 @@
 
 #include "buffer.h"
 #include "cancel.h"
-#include "decoder.h"
-#include "frame_writer.h"
+#include "decode_plan.h"
 #include "packets.h"
 
 namespace spdl {
@@ -25,10 +24,11 @@ using WindowUs = std::pair<int64_t, int64_t>;
 // whose presentation time lies in a window, scaled / converted by `output`, into
 // that window's buffer (N, ...). Non-reference frames outside every window are
 // not decoded. Returns one buffer per window, in the order of `windows`; null
-// for a window in which no frame was decoded. `config.filter_desc` must be empty.
-// Checks `cancel` before each packet: MediaError("... cancelled").
+// for a window in which no frame was decoded. `plan` must be one that
+// decodes_windows() takes. Checks its cancel token before each packet:
+// MediaError("... cancelled").
 std::vector<std::unique_ptr<CPUBuffer>> decode_windows_to_buffers(
     const std::vector<const Packets*>& spans, const std::vector<WindowUs>& windows,
-    const DecodeConfig& config, const OutputFormat& output, const CancelToken* cancel);
+    const DecodePlan& plan);
 
 }  // namespace spdl

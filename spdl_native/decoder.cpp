@@ -9,6 +9,7 @@
 
 #include "audio_chunks.h"
 #include "convert.h"
+#include "decode_plan.h"
 #include "ffmpeg/error.h"
 #include "filter_graph.h"
 #include "jpeg_decoder.h"
@@ -522,13 +523,13 @@ struct AudioDecodeStream::State {
   PacketFeeder feeder;
 };
 
-AudioDecodeStream::AudioDecodeStream(const Packets& first, const DecodeConfig& config,
-                                     double seconds) {
+AudioDecodeStream::AudioDecodeStream(const Packets& first, const DecodePlan& plan, double seconds) {
   if (first.media_type != MediaType::Audio) {
     throw std::invalid_argument("AudioDecodeStream takes audio packets, not " +
                                 std::string(to_string(first.media_type)) + " ones.");
   }
-  state_ = std::make_unique<State>(first, config, seconds);
+  const DecodeSteps steps = decode_steps(plan, MediaType::Audio, Destination::kBuffer);
+  state_ = std::make_unique<State>(first, steps.config, seconds);
 }
 
 AudioDecodeStream::~AudioDecodeStream() = default;

@@ -15,6 +15,8 @@
 
 namespace spdl {
 
+struct DecodePlan;  // decode_plan.h
+
 struct DecodeConfig {
   // Filter description applied to decoded frames; empty keeps them as decoded.
   std::string filter_desc;
@@ -74,8 +76,9 @@ std::unique_ptr<CPUBuffer> decode_packets_to_buffer(const Packets& packets,
 class AudioDecodeStream {
  public:
   // `first`: packets of the stream (only its codec, time base and window are
-  // read); `seconds`: how much audio to make room for (0: unknown).
-  AudioDecodeStream(const Packets& first, const DecodeConfig& config, double seconds);
+  // read); `plan`: the decode (its cancel token is not used: feed() takes one);
+  // `seconds`: how much audio to make room for (0: unknown).
+  AudioDecodeStream(const Packets& first, const DecodePlan& plan, double seconds);
   ~AudioDecodeStream();
   AudioDecodeStream(const AudioDecodeStream&) = delete;
   AudioDecodeStream& operator=(const AudioDecodeStream&) = delete;

@@ -288,13 +288,19 @@ void close_gaps(ImageBatchResult& result, const std::vector<uint8_t>& ok) {
 
 }  // namespace
 
-ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
-                                    const DecodeConfig& config, const OutputFormat& requested,
-                                    int num_threads, const CancelToken* cancel,
-                                    const BatchTransforms& transforms) {
-  const OutputFormat output = output_for(requested, true);
+ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources, const DecodePlan& plan,
+                                    const ImageBatchOptions& batch) {
+  const std::vector<ImageTransform>& per_image = batch.transforms;
+  DecodeSteps steps =
+      decode_steps(plan, MediaType::Image,
+                   per_image.empty() ? Destination::kBuffer : Destination::kCroppedBatch);
+  // Parallelism comes from the batch's threads, one image each.
+  DecodeConfig& config = steps.config;
+  config.num_threads = 1;
+  const OutputFormat output = output_for(steps.writer.value_or(OutputFormat{}), true);
+  const CancelToken* cancel = plan.cancel;
+  const int num_threads = batch.num_threads;
   const size_t n = sources.size();
-  const std::vector<ImageTransform>& per_image = transforms.images;
   if (!per_image.empty() && per_image.size() != n) {
     throw std::invalid_argument("decode_image_batch: " + std::to_string(per_image.size()) +
                                 " transforms for " + std::to_string(n) + " sources.");
@@ -311,7 +317,7 @@ ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
   DecodeConfig hinted = with_output_hints(config, output);
   // Without a fixed layout every frame is kept until all are decoded.
   hinted.transient_frames = fixed.has_value();
-  const TransformDecoder decoder(hinted, output, transforms.region_decode && fixed.has_value());
+  const TransformDecoder decoder(hinted, output, batch.region_decode && fixed.has_value());
   static const ImageTransform kNoTransform;
   const auto transform = [&](size_t i) -> const ImageTransform& {
     return per_image.empty() ? kNoTransform : per_image[i];

@@ -8,8 +8,7 @@
 
 #include "buffer.h"
 #include "cancel.h"
-#include "decoder.h"
-#include "frame_writer.h"
+#include "decode_plan.h"
 #include "image_transform.h"
 
 namespace spdl {
@@ -25,27 +24,26 @@ struct ImageBatchResult {
   std::vector<std::string> errors;    // one per source; empty string when it decoded
 };
 
-// Crops, resizes and flips of a batch (see image_transform.h).
-struct BatchTransforms {
-  std::vector<ImageTransform> images;  // one per source; empty: none
+// What a batch adds to its decode plan: crops, resizes and flips (see
+// image_transform.h), and the threads it decodes on.
+struct ImageBatchOptions {
+  std::vector<ImageTransform> transforms;  // one per source; empty: none
   // Cropped JPEGs decode only the region around their box (jpeg_region.h);
   // false decodes them whole, then crops (for comparisons).
   bool region_decode = true;
+  int num_threads = 1;  // native threads sharing the images (one decoder thread each)
 };
 
 // Returns the FFmpeg codec name for the image format of `data`, or nullptr.
 const char* sniff_image_codec(const uint8_t* data, size_t size);
 
-// Decodes every source and writes it, scaled / converted by `output`, into one
-// (B, ...) buffer. When `output` fixes the size and format, each image goes
-// straight into its slot; otherwise the first decoded image sets the layout.
-// With transforms, image i's crop box (in its decoded pixels, after any filter)
-// is resized to the output and mirrored when asked; a box that does not fit
-// fails that image.
-ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources,
-                                    const DecodeConfig& config, const OutputFormat& output,
-                                    int num_threads, const CancelToken* cancel,
-                                    const BatchTransforms& transforms = {});
+// Decodes every source as `plan` says and writes it into one (B, ...) buffer.
+// When the output's size and format are fixed, each image goes straight into its
+// slot; otherwise the first decoded image sets the layout. With transforms,
+// image i's crop box (in its decoded pixels, after any filter) is resized to the
+// output and mirrored when asked; a box that does not fit fails that image.
+ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources, const DecodePlan& plan,
+                                    const ImageBatchOptions& batch);
 
 // Writes the first frame of each of `frames` (decoded whole), cropped, resized
 // and mirrored by `transforms` (one per item), into one (B, ...) buffer: the

@@ -12,6 +12,9 @@ NB_MODULE(_native, m) {
   spdl::register_packets(m);
   spdl::register_frames(m);
   spdl::register_buffer(m);
+  spdl::register_decode(m);
+  spdl::register_convert(m);
+  spdl::register_image_batch(m);
   spdl::register_bitstream(m);
 
   m.attr("libavcodec_version") = LIBAVCODEC_IDENT;

@@ -130,12 +130,12 @@ def test_bgr24_resize_is_the_rgb24_resize_with_channels_swapped(
 def test_native_decode_with_a_size_and_no_pix_fmt_resizes_in_the_source_format(
     image_path: pathlib.Path,
 ) -> None:
-    # The binding's contract (an empty pix_fmt keeps the source format): a size
-    # alone still resizes, through the native writer.
+    # The plan's contract (an empty pix_fmt keeps the source format): a size
+    # alone still resizes.
     from spdl import _native
 
     packets = demux("image", image_path)
     kept = _native.decode_packets(packets)
-    resized = _native.decode_packets(packets, width=100, height=60)
+    resized = _native.decode_packets(packets, _native.DecodePlan(width=100, height=60))
     assert (kept.width, kept.height) == (333, 250)
     assert (resized.width, resized.height, resized.pix_fmt) == (100, 60, kept.pix_fmt)

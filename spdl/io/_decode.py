@@ -1,16 +1,20 @@
-"""Decoding: validate options, describe the filter graph, make one native call.
+"""Decoding: validate options, build one decode plan, make one native call.
 
-The native call decodes every packet and filters the frames with the GIL
-released: ``fps → scale → format → trim to the window → pad/cut to num_frames``
-for video, ``atrim → aresample → aformat`` for audio.
+The plan (:class:`spdl._native.DecodePlan`) carries what the native core needs:
+the filters of the window and the timing options, a custom ``filter_desc``, the
+output's size and format, the decoder, a size hint and the cancel token. The
+native core decides from it whether FFmpeg's filters (``fps → scale → format →
+trim to the window → pad/cut to num_frames`` for video, ``atrim → aresample →
+aformat`` for audio) or its own writer give the output its size and format, and
+decodes every packet with the GIL released.
 
 JPEG images are decoded by libjpeg-turbo when the build has it (FFmpeg's decoder
 takes over for JPEG flavours it cannot decode, and whenever ``decoder`` or
 ``decoder_options`` are given; ``decoder="libjpeg-turbo"`` forces it). When the
-image is resized anyway, the requested size is passed as a hint so that it may
-decode at 1/2, 1/4 or 1/8 size in the DCT domain: only where every plane, chroma
-included, keeps at least the output's resolution, so the result is that of a
-full-size decode and resize up to rounding.
+image is resized anyway, the requested size is a hint that lets it decode at
+1/2, 1/4 or 1/8 size in the DCT domain: only where every plane, chroma included,
+keeps at least the output's resolution, so the result is that of a full-size
+decode and resize up to rounding.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ __all__ = [
     "decode_windows_to_buffers",
     "writes_windows_natively",
     "validate_decode_options",
-    "build_filter_desc",
+    "make_plan",
 ]
 
 Frames: TypeAlias = "_native.ImageFrames | _native.AudioFrames | _native.VideoFrames"
@@ -48,7 +52,6 @@ _AUDIO = {"sample_rate", "num_channels", "sample_fmt"}
 _COMMON = {"filter_desc", "decoder", "decoder_options", "num_threads"}
 _ALLOWED = {"image": _VISUAL | _COMMON, "video": _VIDEO | _COMMON, "audio": _AUDIO | _COMMON}
 _PAD_MODES = {"repeat": "clone", "black": "add"}
-_WRITER_PIX_FMTS = frozenset({"rgb24", "bgr24", "rgba", "bgra", "argb", "abgr"})
 _TURBOJPEG = "libjpeg-turbo"  # the decoder name that forces the native JPEG fast path
 _SCALE_ALGOS = ("bilinear", "bicubic", "area", "lanczos", "neighbor", "fast_bilinear")
 _DEFAULTS: dict[str, dict[str, Any]] = {
@@ -152,97 +155,81 @@ def _seconds(value: float) -> str:
     return np.format_float_positional(value, trim="-")
 
 
-def build_filter_desc(
-    media_type: str,
-    window: tuple[float, float] | None,
-    *,
-    native_output: bool = False,
-    **options: Any,
-) -> str:
-    """Returns the FFmpeg filter description that the options ask for ("" for none).
+def _pre_filters(
+    media_type: str, window: tuple[float, float] | None, opts: Mapping[str, Any]
+) -> list[str]:
+    """The filters before the output's size and format: the window's trim, a frame rate.
 
     A custom ``filter_desc`` replaces the generated filters; the window trim still applies.
-    With ``native_output``, scaling and the pixel format are left out: the native
-    writer applies them while copying into the output (see :func:`output_args`).
     """
-    opts = {**_DEFAULTS[media_type], **options}
-    custom = opts.get("filter_desc")
     if media_type == "audio":
-        parts = _trim("atrim", window)
-        if custom:
-            return ",".join([*parts, custom])
-        if opts.get("sample_rate"):
-            parts.append(f"aresample={opts['sample_rate']}")
-        fmt = []
-        if opts.get("sample_fmt"):
-            fmt.append(f"sample_fmts={opts['sample_fmt']}")
-        if opts.get("num_channels"):
-            fmt.append(f"channel_layouts={_channel_layout(opts['num_channels'])}")
-        if fmt:
-            parts.append("aformat=" + ":".join(fmt))
-        return ",".join(parts)
-
+        return _trim("atrim", window)
     parts = _trim("trim", window) if media_type == "video" else []
-    if custom:
-        return ",".join([*parts, custom])
-    if opts.get("frame_rate") is not None:
-        rate = _as_fraction("frame_rate", opts["frame_rate"])
-        fps = f"fps={rate.numerator}/{rate.denominator}"
-        if window is None:
-            parts.append(fps)
-        else:
-            # fps emits on a grid k/rate in a 1/rate time base, where the window start is
-            # not representable: resample on a timeline shifted to start at the window,
-            # then restore the timestamps in a fine time base and cut at the end exactly.
-            start, end = window
-            parts += [
-                f"setpts=PTS-{start!r}/TB",
-                fps,
-                "settb=AVTB",
-                f"setpts=PTS+{start!r}/TB",
-            ]
-            if not math.isinf(end):
-                parts.append(f"trim=end={end!r}")
-    width, height = opts.get("width"), opts.get("height")
-    if (width or height) and not native_output:
-        algo = opts.get("scale_algo") or "bilinear"
-        parts.append(f"scale={width or -2}:{height or -2}:flags={algo}")
-    if opts.get("pix_fmt") and not native_output:
-        parts.append(f"format=pix_fmts={opts['pix_fmt']}")
+    if opts.get("filter_desc") or opts.get("frame_rate") is None:
+        return parts
+    rate = _as_fraction("frame_rate", opts["frame_rate"])
+    fps = f"fps={rate.numerator}/{rate.denominator}"
+    if window is None:
+        return [*parts, fps]
+    # fps emits on a grid k/rate in a 1/rate time base, where the window start is
+    # not representable: resample on a timeline shifted to start at the window,
+    # then restore the timestamps in a fine time base and cut at the end exactly.
+    start, end = window
+    parts += [f"setpts=PTS-{start!r}/TB", fps, "settb=AVTB", f"setpts=PTS+{start!r}/TB"]
+    if not math.isinf(end):
+        parts.append(f"trim=end={end!r}")
+    return parts
+
+
+def _post_filters(opts: Mapping[str, Any]) -> list[str]:
+    """The filters after the output's size and format: ``num_frames``' padding and cut."""
     num_frames = opts.get("num_frames")
-    if num_frames:
-        mode = _PAD_MODES[opts.get("pad_mode") or "repeat"]
-        parts.append(f"tpad=stop={num_frames}:stop_mode={mode}")
-        parts.append(f"trim=end_frame={num_frames}")
-    return ",".join(parts)
+    if not num_frames or opts.get("filter_desc"):
+        return []
+    mode = _PAD_MODES[opts.get("pad_mode") or "repeat"]
+    return [f"tpad=stop={num_frames}:stop_mode={mode}", f"trim=end_frame={num_frames}"]
 
 
-def writes_natively(media_type: str, **options: Any) -> bool:
-    """Whether the native writer scales and converts (else the filter graph does).
+def make_plan(
+    media_type: str,
+    window: tuple[float, float] | None,
+    options: Mapping[str, Any],
+    *,
+    cancel: _native.CancelToken | None = None,
+    expected_frames: int = 0,
+) -> _native.DecodePlan:
+    """The native decode plan for decode options (checked already, see
+    :func:`validate_decode_options`), with the media type's defaults.
 
-    The writer takes packed RGB outputs, the common case, in one swscale pass
-    straight into the output; other formats keep FFmpeg's format filter semantics.
+    Args:
+        media_type: ``"image"``, ``"audio"`` or ``"video"``.
+        window: The half-open window ``(start, end)`` in seconds the packets were
+            demuxed for, or None.
+        options: Decode options, as for :func:`spdl.io.decode_packets`.
+        cancel: A token that stops the decode at its next packet when cancelled.
+        expected_frames: How many frames a video's output should make room for.
+
+    Returns:
+        One immutable plan, which the native decode calls take whole.
     """
-    if media_type == "audio" or options.get("filter_desc"):
-        return False
     opts = {**_DEFAULTS[media_type], **options}
-    return opts.get("pix_fmt") in _WRITER_PIX_FMTS
-
-
-def output_args(media_type: str, **options: Any) -> dict[str, Any]:
-    """Keyword arguments of the native writer (size, pixel format, scaler).
-
-    Empty when the filter graph decides the output (see :func:`writes_natively`).
-    """
-    if not writes_natively(media_type, **options):
-        return {}
-    opts = {**_DEFAULTS[media_type], **options}
-    return {
-        "width": opts.get("width") or 0,
-        "height": opts.get("height") or 0,
-        "pix_fmt": opts.get("pix_fmt") or "",
-        "scale_algo": opts.get("scale_algo") or "bilinear",
-    }
+    return _native.DecodePlan(
+        pre_filters=",".join(_pre_filters(media_type, window, opts)),
+        post_filters=",".join(_post_filters(opts)),
+        filter_desc=opts.get("filter_desc") or "",
+        width=opts.get("width") or 0,
+        height=opts.get("height") or 0,
+        pix_fmt=opts.get("pix_fmt") or "",
+        scale_algo=opts.get("scale_algo") or "bilinear",
+        sample_rate=opts.get("sample_rate") or 0,
+        num_channels=opts.get("num_channels") or 0,
+        sample_fmt=opts.get("sample_fmt") or "",
+        decoder=opts.get("decoder"),
+        decoder_options=dict(opts.get("decoder_options") or {}),
+        num_threads=opts.get("num_threads") or 1,
+        expected_frames=expected_frames,
+        cancel=cancel,
+    )
 
 
 def writes_windows_natively(**options: Any) -> bool:
@@ -250,16 +237,14 @@ def writes_windows_natively(**options: Any) -> bool:
 
     It writes frames with the native writer only: ``frame_rate``, ``num_frames``
     and ``filter_desc`` need a filter graph, as do pixel formats the writer does
-    not produce (see :func:`writes_natively`).
+    not produce. The native core decides (``DecodePlan.decodes_windows``).
     """
-    if any(options.get(name) for name in ("frame_rate", "num_frames", "filter_desc")):
-        return False
-    return writes_natively("video", **options)
+    return make_plan("video", None, options).decodes_windows()
 
 
 def _window_us(window: tuple[float, float]) -> tuple[int, int]:
     """A window in whole microseconds, as the trim filter parses ``trim=start=S:end=E``
-    from the text :func:`build_filter_desc` writes (digits past the sixth truncated),
+    from the text :func:`_pre_filters` writes (digits past the sixth truncated),
     so that a window selects exactly the frames that trimming to it keeps."""
     start, end = (float(t) for t in window)
     return (
@@ -295,58 +280,18 @@ def decode_windows_to_buffers(
         MediaError: The packets cannot be decoded.
     """
     validate_decode_options("video", **options)
-    if not writes_windows_natively(**options):
-        raise ValueError(
-            f"decode_windows_to_buffers writes rgb24-like formats without filters; got {options}."
-        )
     return _native.decode_windows(
         list(spans),
         [_window_us(window) for window in windows],
-        decoder=options.get("decoder"),
-        decoder_options=dict(options.get("decoder_options") or {}),
-        num_threads=options.get("num_threads") or 1,
-        cancel=cancel,
-        **output_args("video", **options),
+        make_plan("video", None, options, cancel=cancel),
     )
 
 
-def _channel_layout(num_channels: int) -> str:
-    names = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
-    return names.get(num_channels, f"{num_channels}c")
-
-
-def _size_hint(media_type: str, options: Mapping[str, Any]) -> dict[str, int]:
-    """The requested output size, which lets JPEG images decode smaller (DCT scaling).
-
-    Images only; a custom ``filter_desc`` (which may crop or pad) gets the full image.
-    """
-    if media_type != "image" or options.get("filter_desc"):
-        return {}
-    return {"min_width": options.get("width") or 0, "min_height": options.get("height") or 0}
-
-
-def _native_args(
-    packets: Packets, options: dict[str, Any], native_output: bool | None
-) -> dict[str, Any]:
-    """Validates decode options and turns them into the native decoder's arguments.
-
-    ``native_output=None`` leaves scaling and conversion to the native writer
-    whenever it supports the requested output (see :func:`writes_natively`).
-    """
+def _check_packets(packets: Packets, options: Mapping[str, Any]) -> None:
+    """Checks that ``packets`` came from demuxing and the decode options fit their media type."""
     if not isinstance(packets, _native.Packets):
         raise TypeError(f"Expected packets from demuxing, got {type(packets).__name__}.")
     validate_decode_options(packets.media_type, **options)
-    if native_output is None:
-        native_output = writes_natively(packets.media_type, **options)
-    return {
-        "filter_desc": build_filter_desc(
-            packets.media_type, packets.timestamp, native_output=native_output, **options
-        ),
-        "decoder": options.get("decoder"),
-        "decoder_options": dict(options.get("decoder_options") or {}),
-        "num_threads": options.get("num_threads") or 1,
-        **_size_hint(packets.media_type, options),
-    }
 
 
 def decode(
@@ -366,13 +311,9 @@ def decode(
         TypeError, ValueError: Invalid options.
         MediaError: The packets cannot be decoded.
     """
-    # Images are scaled by the native writer, as load_image and the batch scale them,
-    # so that decode + convert gives the same pixels (it resizes RGB images in RGB).
-    native = packets.media_type == "image" and writes_natively("image", **options)
-    args = _native_args(packets, options, native_output=native)
-    if native:
-        args.update(output_args("image", **options))
-    return _native.decode_packets(packets, cancel=cancel, **args)
+    _check_packets(packets, options)
+    plan = make_plan(packets.media_type, packets.timestamp, options, cancel=cancel)
+    return _native.decode_packets(packets, plan)
 
 
 def _expected_frames(packets: Packets, options: dict[str, Any]) -> int:
@@ -412,14 +353,12 @@ def decode_to_buffer(
         TypeError, ValueError: Invalid options.
         MediaError: The packets cannot be decoded.
     """
-    args = _native_args(packets, options, native_output=None)
-    return _native.decode_to_buffer(
-        packets,
-        cancel=cancel,
-        expected_frames=_expected_frames(packets, options),
-        **args,
-        **output_args(packets.media_type, **options),
+    _check_packets(packets, options)
+    expected = _expected_frames(packets, options)
+    plan = make_plan(
+        packets.media_type, packets.timestamp, options, cancel=cancel, expected_frames=expected
     )
+    return _native.decode_to_buffer(packets, plan)
 
 
 def audio_decode_stream(
@@ -440,8 +379,9 @@ def audio_decode_stream(
         TypeError, ValueError: Invalid options.
         MediaError: The system FFmpeg has no decoder for the codec.
     """
-    args = _native_args(packets, options, native_output=None)
-    return _native.AudioDecodeStream(packets, seconds, **args)
+    _check_packets(packets, options)
+    plan = make_plan(packets.media_type, packets.timestamp, options)
+    return _native.AudioDecodeStream(packets, plan, seconds)
 
 
 def decode_image_batch(
@@ -497,25 +437,12 @@ def decode_image_batch(
         else:
             raise TypeError(f"decode_image_batch takes paths or bytes, got {type(src).__name__}.")
     image_options = {"width": width, "height": height, "pix_fmt": pix_fmt, **options}
-    # Crops are cut per image by the native writer, which then also scales and converts.
-    native_output = bool(transforms) or writes_natively("image", **image_options)
-    desc = build_filter_desc("image", None, native_output=native_output, **image_options)
-    output = (
-        _transform_output_args(image_options)
-        if transforms
-        else output_args("image", **image_options)
-    )
     buffer, messages = _native.decode_image_batch(
         items,
-        filter_desc=desc,
-        decoder=options.get("decoder"),
-        decoder_options=dict(options.get("decoder_options") or {}),
-        num_threads=max(1, num_threads),
-        cancel=cancel,
-        **output,
-        **_size_hint("image", image_options),
+        make_plan("image", None, image_options, cancel=cancel),
         transforms=list(transforms or []),
         region_decode=region_decode,
+        num_threads=max(1, num_threads),
     )
     return buffer, batch_errors(messages)
 
@@ -544,19 +471,14 @@ def transform_image_batch(
         TypeError, ValueError: Invalid options or frames.
     """
     validate_decode_options("image", **options)
-    buffer, messages = _native.transform_image_batch(
-        list(frames), list(transforms), **_transform_output_args(options)
+    output = _native.DecodePlan(
+        width=options.get("width") or 0,
+        height=options.get("height") or 0,
+        pix_fmt=options.get("pix_fmt") or "",
+        scale_algo=options.get("scale_algo") or "bilinear",
     )
+    buffer, messages = _native.transform_image_batch(list(frames), list(transforms), output)
     return buffer, batch_errors(messages)
-
-
-def _transform_output_args(options: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "width": options.get("width") or 0,
-        "height": options.get("height") or 0,
-        "pix_fmt": options.get("pix_fmt") or "",
-        "scale_algo": options.get("scale_algo") or "bilinear",
-    }
 
 
 def batch_errors(messages: Sequence[str]) -> list[BaseException | None]:

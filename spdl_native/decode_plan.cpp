@@ -1,0 +1,143 @@
+#include "decode_plan.h"
+
+#include <array>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+namespace spdl {
+namespace {
+
+// The packed RGB outputs the native writer produces in one pass; other formats
+// keep the semantics of FFmpeg's format filter.
+bool writer_format(const std::string& pix_fmt) {
+  static const std::array<const char*, 6> kFormats = {"rgb24", "bgr24", "rgba",
+                                                      "bgra",  "argb",  "abgr"};
+  for (const char* format : kFormats) {
+    if (pix_fmt == format) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether the native writer sizes and converts the output (else the filter graph does).
+bool native_writer(const DecodePlan& plan, MediaType type, Destination destination) {
+  if (destination == Destination::kCroppedBatch) {
+    return true;  // crops are cut per image by the writer, which then sizes them too
+  }
+  if (type == MediaType::Audio || !plan.filter_desc.empty()) {
+    return false;
+  }
+  // Video frames handed to the caller keep FFmpeg's scale and format filters;
+  // images are written natively, so that decode + convert equals load_image and
+  // the batch (which resize RGB images in RGB).
+  if (destination == Destination::kFrames && type == MediaType::Video) {
+    return false;
+  }
+  return writer_format(plan.output.pix_fmt);
+}
+
+std::string channel_layout(int num_channels) {
+  switch (num_channels) {
+    case 1:
+      return "mono";
+    case 2:
+      return "stereo";
+    case 6:
+      return "5.1";
+    case 8:
+      return "7.1";
+    default:
+      return std::to_string(num_channels) + "c";
+  }
+}
+
+// The filters that give the output its format: aresample / aformat for audio,
+// scale / format for pictures.
+void add_output_filters(const DecodePlan& plan, MediaType type, std::vector<std::string>* parts) {
+  if (type == MediaType::Audio) {
+    const AudioFormat& audio = plan.audio;
+    if (audio.sample_rate > 0) {
+      parts->push_back("aresample=" + std::to_string(audio.sample_rate));
+    }
+    std::string format;
+    if (!audio.sample_fmt.empty()) {
+      format = "sample_fmts=" + audio.sample_fmt;
+    }
+    if (audio.num_channels > 0) {
+      format += (format.empty() ? "" : ":") + std::string("channel_layouts=") +
+                channel_layout(audio.num_channels);
+    }
+    if (!format.empty()) {
+      parts->push_back("aformat=" + format);
+    }
+    return;
+  }
+  const OutputFormat& output = plan.output;
+  if (output.width > 0 || output.height > 0) {
+    const auto side = [](int size) { return std::to_string(size > 0 ? size : -2); };
+    parts->push_back("scale=" + side(output.width) + ":" + side(output.height) +
+                     ":flags=" + (output.scale_algo.empty() ? "bilinear" : output.scale_algo));
+  }
+  if (!output.pix_fmt.empty()) {
+    parts->push_back("format=pix_fmts=" + output.pix_fmt);
+  }
+}
+
+std::string join(const std::vector<std::string>& parts) {
+  std::string joined;
+  for (const std::string& part : parts) {
+    if (!part.empty()) {
+      joined += (joined.empty() ? "" : ",") + part;
+    }
+  }
+  return joined;
+}
+
+}  // namespace
+
+DecodeSteps decode_steps(const DecodePlan& plan, MediaType type, Destination destination) {
+  DecodeSteps steps;
+  const bool writer = native_writer(plan, type, destination);
+  std::vector<std::string> parts{plan.pre_filters};
+  if (!plan.filter_desc.empty()) {
+    parts.push_back(plan.filter_desc);
+  } else if (!writer) {
+    add_output_filters(plan, type, &parts);
+  }
+  parts.push_back(plan.post_filters);
+  steps.config.filter_desc = join(parts);
+  steps.config.decoder = plan.decoder;
+  steps.config.decoder_options = plan.decoder_options;
+  steps.config.num_threads = plan.num_threads;
+  // The output size lets JPEG images decode smaller (DCT scaling); a custom
+  // filter (which may crop or pad) gets the full image.
+  if (type == MediaType::Image && plan.filter_desc.empty()) {
+    steps.config.min_width = plan.output.width;
+    steps.config.min_height = plan.output.height;
+  }
+  if (writer) {
+    steps.writer = plan.output;
+  }
+  return steps;
+}
+
+bool decodes_windows(const DecodePlan& plan) {
+  return plan.pre_filters.empty() && plan.post_filters.empty() &&
+         native_writer(plan, MediaType::Video, Destination::kBuffer);
+}
+
+std::unique_ptr<Frames> decode_frames(const Packets& packets, const DecodePlan& plan) {
+  const DecodeSteps steps = decode_steps(plan, packets.media_type, Destination::kFrames);
+  return decode_packets(packets, steps.config, plan.cancel,
+                        steps.writer ? &*steps.writer : nullptr);
+}
+
+std::unique_ptr<CPUBuffer> decode_to_buffer(const Packets& packets, const DecodePlan& plan) {
+  const DecodeSteps steps = decode_steps(plan, packets.media_type, Destination::kBuffer);
+  return decode_packets_to_buffer(packets, steps.config, steps.writer.value_or(OutputFormat{}),
+                                  plan.cancel, plan.expected_frames);
+}
+
+}  // namespace spdl
