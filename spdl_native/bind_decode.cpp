@@ -36,9 +36,9 @@ void init_plan(DecodePlan* self, std::string pre_filters, std::string post_filte
   plan->output.height = height;
   plan->output.pix_fmt = std::move(pix_fmt);
   plan->output.scale_algo = std::move(scale_algo);
-  plan->audio.sample_rate = sample_rate;
-  plan->audio.num_channels = num_channels;
-  plan->audio.sample_fmt = std::move(sample_fmt);
+  plan->sample_rate = sample_rate;
+  plan->num_channels = num_channels;
+  plan->sample_fmt = std::move(sample_fmt);
   plan->decoder = std::move(decoder);
   plan->decoder_options = std::move(decoder_options);
   plan->num_threads = num_threads;
@@ -163,9 +163,9 @@ void register_decode(nb::module_& m) {
       .def_prop_ro("height", [](const DecodePlan& p) { return p.output.height; })
       .def_prop_ro("pix_fmt", [](const DecodePlan& p) { return p.output.pix_fmt; })
       .def_prop_ro("scale_algo", [](const DecodePlan& p) { return p.output.scale_algo; })
-      .def_prop_ro("sample_rate", [](const DecodePlan& p) { return p.audio.sample_rate; })
-      .def_prop_ro("num_channels", [](const DecodePlan& p) { return p.audio.num_channels; })
-      .def_prop_ro("sample_fmt", [](const DecodePlan& p) { return p.audio.sample_fmt; })
+      .def_ro("sample_rate", &DecodePlan::sample_rate)
+      .def_ro("num_channels", &DecodePlan::num_channels)
+      .def_ro("sample_fmt", &DecodePlan::sample_fmt)
       .def_ro("decoder", &DecodePlan::decoder)
       .def_ro("decoder_options", &DecodePlan::decoder_options)
       .def_ro("num_threads", &DecodePlan::num_threads)

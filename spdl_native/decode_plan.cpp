@@ -57,17 +57,16 @@ std::string channel_layout(int num_channels) {
 // scale / format for pictures.
 void add_output_filters(const DecodePlan& plan, MediaType type, std::vector<std::string>* parts) {
   if (type == MediaType::Audio) {
-    const AudioFormat& audio = plan.audio;
-    if (audio.sample_rate > 0) {
-      parts->push_back("aresample=" + std::to_string(audio.sample_rate));
+    if (plan.sample_rate > 0) {
+      parts->push_back("aresample=" + std::to_string(plan.sample_rate));
     }
     std::string format;
-    if (!audio.sample_fmt.empty()) {
-      format = "sample_fmts=" + audio.sample_fmt;
+    if (!plan.sample_fmt.empty()) {
+      format = "sample_fmts=" + plan.sample_fmt;
     }
-    if (audio.num_channels > 0) {
+    if (plan.num_channels > 0) {
       format += (format.empty() ? "" : ":") + std::string("channel_layouts=") +
-                channel_layout(audio.num_channels);
+                channel_layout(plan.num_channels);
     }
     if (!format.empty()) {
       parts->push_back("aformat=" + format);

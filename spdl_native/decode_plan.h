@@ -17,13 +17,6 @@
 
 namespace spdl {
 
-// The requested audio output; zero / empty keeps the decoder's value.
-struct AudioFormat {
-  int sample_rate = 0;
-  int num_channels = 0;
-  std::string sample_fmt;
-};
-
 struct DecodePlan {
   // Filters Python writes from the window and the timing options (it has the
   // window's numbers as the user gave them). `pre_filters` (the window's trim, a
@@ -35,7 +28,10 @@ struct DecodePlan {
   // the native writer's sizing (a crop of a batch is still written natively).
   std::string filter_desc;
   OutputFormat output;  // width, height, pix_fmt ("": the decoder's), scale_algo
-  AudioFormat audio;
+  // The audio output; zero / empty keeps the decoder's value.
+  int sample_rate = 0;
+  int num_channels = 0;
+  std::string sample_fmt;
   std::optional<std::string> decoder;  // a decoder name overriding the codec's default
   std::map<std::string, std::string> decoder_options;
   int num_threads = 1;          // FFmpeg's threads per decoder

@@ -183,7 +183,8 @@ void RowResampler::run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, p
 #ifdef SPDL_AVX2
   // Tiny images have filters of an odd number of taps: scalar code takes them.
   if (has_avx2() && axis_.taps % kVerticalGroup == 0) {
-    done = avx2::resample_rows(src, src_stride, dst, dst_stride, row_bytes, axis_, pairs_, dst_h_);
+    done = resample::avx2::vertical(src, src_stride, dst, dst_stride, row_bytes, axis_, pairs_,
+                                    dst_h_);
   }
 #endif
   vertical_scalar(src, src_stride, dst, dst_stride, row_bytes, done, axis_, dst_h_);
@@ -198,7 +199,7 @@ void ColumnResampler::run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst
 #ifdef SPDL_AVX2
   // Planes narrower than a group have filters of fewer taps: scalar code takes them.
   if (has_avx2() && axis_.taps % kPlaneGroup == 0) {
-    done = avx2::resample_plane_columns(src, src_stride, dst, dst_stride, rows, axis_, dst_w_);
+    done = resample::avx2::plane_horizontal(src, src_stride, dst, dst_stride, rows, axis_, dst_w_);
   }
 #endif
   horizontal_scalar(src, src_stride, dst, dst_stride, rows, axis_, 1, done, dst_w_);
@@ -240,8 +241,8 @@ void RgbResampler::run(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst,
   vertical_.run(src, src_stride, rows_.data(), rows_stride_, src_w_ * kChannels);
 #ifdef SPDL_AVX2
   if (has_avx2() && horizontal_.taps % kHorizontalGroup == 0) {
-    avx2::resample_rgb_columns(rows_.data(), rows_stride_, dst, dst_stride, dst_h_, horizontal_,
-                               horizontal_pairs_, dst_w_);
+    resample::avx2::rgb_horizontal(rows_.data(), rows_stride_, dst, dst_stride, dst_h_, horizontal_,
+                                   horizontal_pairs_, dst_w_);
     return;
   }
 #endif

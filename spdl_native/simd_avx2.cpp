@@ -5,15 +5,10 @@
 #include <algorithm>
 #include <cstring>
 
-namespace spdl::avx2 {
+// In the namespaces of their constants (resample.h, yuv_to_rgb.h), which they
+// use unqualified.
+namespace spdl::resample::avx2 {
 namespace {
-
-using resample::kChannels;
-using resample::kHorizontalGroup;
-using resample::kPlaneGroup;
-using resample::kRound;
-using resample::kVerticalGroup;
-using resample::kWeightBits;
 
 constexpr int kMaxFetchRows = 16;  // rows the vertical pass prefetches per output row
 
@@ -62,9 +57,10 @@ __attribute__((target("avx2"), always_inline)) inline __m256i weigh_four(const u
 // compile time (one group, for shrinks of up to 8x, runs 20% faster unrolled);
 // 0 reads them from the axis.
 template <int kGroups>
-__attribute__((target("avx2"))) int plane_columns(const uint8_t* src, ptrdiff_t src_stride,
-                                                  uint8_t* dst, ptrdiff_t dst_stride, int rows,
-                                                  const ResampleAxis& axis, int out_w) {
+__attribute__((target("avx2"))) int plane_horizontal_of(const uint8_t* src, ptrdiff_t src_stride,
+                                                        uint8_t* dst, ptrdiff_t dst_stride,
+                                                        int rows, const ResampleAxis& axis,
+                                                        int out_w) {
   const __m256i round = _mm256_set1_epi32(kRound);
   const int taps = kGroups > 0 ? kGroups * kPlaneGroup : axis.taps;
   const int groups = kGroups > 0 ? kGroups : taps / kPlaneGroup;
@@ -91,10 +87,10 @@ __attribute__((target("avx2"))) int plane_columns(const uint8_t* src, ptrdiff_t 
 
 // Two rows at a time: their bytes interleaved and widened to 16 bits, one madd
 // multiplies and adds both rows' samples (4 x 8 outputs per 32 bytes).
-__attribute__((target("avx2"))) int resample_rows(const uint8_t* src, ptrdiff_t src_stride,
-                                                  uint8_t* dst, ptrdiff_t dst_stride, int row_bytes,
-                                                  const ResampleAxis& axis,
-                                                  const std::vector<uint32_t>& pairs, int rows) {
+__attribute__((target("avx2"))) int vertical(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst,
+                                             ptrdiff_t dst_stride, int row_bytes,
+                                             const ResampleAxis& axis,
+                                             const std::vector<uint32_t>& pairs, int rows) {
   const __m256i zero = _mm256_setzero_si256();
   const __m256i round = _mm256_set1_epi32(kRound);
   const int simd_bytes = row_bytes / 32 * 32;
@@ -142,11 +138,10 @@ __attribute__((target("avx2"))) int resample_rows(const uint8_t* src, ptrdiff_t 
 // Two output pixels at a time, one per 128-bit lane: a shuffle turns 4 input
 // pixels into (r0 r1 g0 g1 b0 b1 0 0) and (r2 r3 ...) words, and one madd per pair
 // of pixels gives the weighted r, g, b sums. Needs kRowSlack readable bytes.
-__attribute__((target("avx2"))) void resample_rgb_columns(const uint8_t* src, ptrdiff_t src_stride,
-                                                          uint8_t* dst, ptrdiff_t dst_stride,
-                                                          int rows, const ResampleAxis& axis,
-                                                          const std::vector<int16_t>& pairs,
-                                                          int out_w) {
+__attribute__((target("avx2"))) void rgb_horizontal(const uint8_t* src, ptrdiff_t src_stride,
+                                                    uint8_t* dst, ptrdiff_t dst_stride, int rows,
+                                                    const ResampleAxis& axis,
+                                                    const std::vector<int16_t>& pairs, int out_w) {
   const __m256i first_two =
       _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, 0, -1, 3, -1, 1,
                        -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
@@ -193,17 +188,18 @@ __attribute__((target("avx2"))) void resample_rgb_columns(const uint8_t* src, pt
   }
 }
 
-int resample_plane_columns(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst,
-                           ptrdiff_t dst_stride, int rows, const ResampleAxis& axis, int out_w) {
-  const auto pass = axis.taps == kPlaneGroup       ? plane_columns<1>
-                    : axis.taps == 2 * kPlaneGroup ? plane_columns<2>
-                                                   : plane_columns<0>;
+int plane_horizontal(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptrdiff_t dst_stride,
+                     int rows, const ResampleAxis& axis, int out_w) {
+  const auto pass = axis.taps == kPlaneGroup       ? plane_horizontal_of<1>
+                    : axis.taps == 2 * kPlaneGroup ? plane_horizontal_of<2>
+                                                   : plane_horizontal_of<0>;
   return pass(src, src_stride, dst, dst_stride, rows, axis, out_w);
 }
 
-namespace {
+}  // namespace spdl::resample::avx2
 
-using yuv_to_rgb::Matrix;
+namespace spdl::yuv_to_rgb::avx2 {
+namespace {
 
 // pshufb masks that spread 16 bytes of one channel over the three 16-byte blocks
 // of 16 packed pixels: [block][channel][byte], -128 for the other channels' bytes.
@@ -236,9 +232,8 @@ __attribute__((target("avx2"))) inline __m256i pair_of(int16_t a, int16_t b) {
 __attribute__((target("avx2"))) inline __m256i weigh(__m256i lo, __m256i hi, __m256i weights,
                                                      __m256i round) {
   return _mm256_packs_epi32(
-      _mm256_srai_epi32(_mm256_add_epi32(_mm256_madd_epi16(lo, weights), round), yuv_to_rgb::kBits),
-      _mm256_srai_epi32(_mm256_add_epi32(_mm256_madd_epi16(hi, weights), round),
-                        yuv_to_rgb::kBits));
+      _mm256_srai_epi32(_mm256_add_epi32(_mm256_madd_epi16(lo, weights), round), kBits),
+      _mm256_srai_epi32(_mm256_add_epi32(_mm256_madd_epi16(hi, weights), round), kBits));
 }
 
 // 8 chroma samples less 128, each doubled: pixels 0-7 in the low lane, 8-15 in the high.
@@ -252,11 +247,10 @@ __attribute__((target("avx2"))) inline __m256i doubled_chroma(const uint8_t* sam
 
 }  // namespace
 
-__attribute__((target("avx2"))) int yuv422p_to_rgb_rows(const AVFrame* frame, uint8_t* dst,
-                                                        ptrdiff_t dst_stride, const Matrix& m,
-                                                        bool bgr) {
+__attribute__((target("avx2"))) int yuv422p_rows(const AVFrame* frame, uint8_t* dst,
+                                                 ptrdiff_t dst_stride, const Matrix& m, bool bgr) {
   const int simd_w = frame->width / 16 * 16;
-  const __m256i round = _mm256_set1_epi32(yuv_to_rgb::kRound);
+  const __m256i round = _mm256_set1_epi32(kRound);
   const __m256i luma_offset = _mm256_set1_epi16(m.luma_offset);
   const __m256i red = pair_of(m.luma, m.cr);
   const __m256i green_yu = pair_of(m.luma, static_cast<int16_t>(-m.cgu));
@@ -286,13 +280,13 @@ __attribute__((target("avx2"))) int yuv422p_to_rgb_rows(const AVFrame* frame, ui
                   _mm256_add_epi32(_mm256_madd_epi16(_mm256_unpacklo_epi16(y, u), green_yu),
                                    _mm256_madd_epi16(_mm256_unpacklo_epi16(v, zero), green_v)),
                   round),
-              yuv_to_rgb::kBits),
+              kBits),
           _mm256_srai_epi32(
               _mm256_add_epi32(
                   _mm256_add_epi32(_mm256_madd_epi16(_mm256_unpackhi_epi16(y, u), green_yu),
                                    _mm256_madd_epi16(_mm256_unpackhi_epi16(v, zero), green_v)),
                   round),
-              yuv_to_rgb::kBits));
+              kBits));
       // Bytes: (r 0-7, g 0-7 | r 8-15, g 8-15) and (b 0-7, b 0-7 | b 8-15, b 8-15),
       // then the 64-bit quarters in the order 0, 2, 1, 3.
       const __m256i rg = _mm256_permute4x64_epi64(_mm256_packus_epi16(r, g), 0xd8);
@@ -312,6 +306,6 @@ __attribute__((target("avx2"))) int yuv422p_to_rgb_rows(const AVFrame* frame, ui
   return simd_w;
 }
 
-}  // namespace spdl::avx2
+}  // namespace spdl::yuv_to_rgb::avx2
 
 #endif  // SPDL_AVX2

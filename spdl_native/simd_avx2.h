@@ -15,33 +15,36 @@
 
 #ifdef SPDL_AVX2
 
-namespace spdl::avx2 {
+namespace spdl::resample::avx2 {
 
 // RowResampler's pass: `rows` output rows of `row_bytes` bytes, each a weighted
 // sum of the input rows `axis` gives, with the weights in `pairs` (word_pair()
 // of each two taps). Returns the bytes done per row (a multiple of 32): the
 // scalar pass does the rest.
-int resample_rows(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptrdiff_t dst_stride,
-                  int row_bytes, const ResampleAxis& axis, const std::vector<uint32_t>& pairs,
-                  int rows);
+int vertical(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptrdiff_t dst_stride,
+             int row_bytes, const ResampleAxis& axis, const std::vector<uint32_t>& pairs, int rows);
 
 // RgbResampler's horizontal pass over packed RGB rows, all `out_w` pixels of
 // each; `pairs` are the coefficients laid out for madd (see RgbResampler).
 // Reads up to 16 bytes past each row's last pixel.
-void resample_rgb_columns(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst,
-                          ptrdiff_t dst_stride, int rows, const ResampleAxis& axis,
-                          const std::vector<int16_t>& pairs, int out_w);
+void rgb_horizontal(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptrdiff_t dst_stride,
+                    int rows, const ResampleAxis& axis, const std::vector<int16_t>& pairs,
+                    int out_w);
 
 // ColumnResampler's pass over a plane of 1-byte samples, for taps a multiple of
-// resample::kPlaneGroup. Returns the outputs done per row (a multiple of 8).
-int resample_plane_columns(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst,
-                           ptrdiff_t dst_stride, int rows, const ResampleAxis& axis, int out_w);
+// kPlaneGroup. Returns the outputs done per row (a multiple of 8).
+int plane_horizontal(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptrdiff_t dst_stride,
+                     int rows, const ResampleAxis& axis, int out_w);
+
+}  // namespace spdl::resample::avx2
+
+namespace spdl::yuv_to_rgb::avx2 {
 
 // yuv422p_to_rgb() of `frame`, 16 pixels at a time; returns the pixels done per
 // row: the scalar code converts the rest.
-int yuv422p_to_rgb_rows(const AVFrame* frame, uint8_t* dst, ptrdiff_t dst_stride,
-                        const yuv_to_rgb::Matrix& m, bool bgr);
+int yuv422p_rows(const AVFrame* frame, uint8_t* dst, ptrdiff_t dst_stride, const Matrix& m,
+                 bool bgr);
 
-}  // namespace spdl::avx2
+}  // namespace spdl::yuv_to_rgb::avx2
 
 #endif  // SPDL_AVX2

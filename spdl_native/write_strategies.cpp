@@ -135,7 +135,6 @@ RgbResampler& RgbResize::resampler(int src_w, int src_h, int dst_w, int dst_h) {
   return *resamplers_.back();
 }
 
-RgbFirst::RgbFirst() = default;
 RgbFirst::~RgbFirst() = default;
 
 ffmpeg::FramePtr RgbFirst::to_rgb(const AVFrame* frame, AVPixelFormat rgb) {

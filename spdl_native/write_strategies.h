@@ -51,10 +51,7 @@ class RgbResize {
 // conversion clips them to the RGB gamut.
 class RgbFirst {
  public:
-  RgbFirst();
-  ~RgbFirst();
-  RgbFirst(const RgbFirst&) = delete;
-  RgbFirst& operator=(const RgbFirst&) = delete;
+  ~RgbFirst();  // where FrameWriter is complete
 
   // `frame` converted to `rgb` (rgb24 or bgr24) at its own size.
   ffmpeg::FramePtr to_rgb(const AVFrame* frame, AVPixelFormat rgb);

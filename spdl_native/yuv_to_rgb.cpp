@@ -65,7 +65,7 @@ void yuv422p_to_rgb(const AVFrame* frame, AVPixelFormat dst_fmt, uint8_t* dst,
   int done = 0;
 #ifdef SPDL_AVX2
   if (has_avx2()) {
-    done = avx2::yuv422p_to_rgb_rows(frame, dst, dst_stride, m, bgr);
+    done = yuv_to_rgb::avx2::yuv422p_rows(frame, dst, dst_stride, m, bgr);
   }
 #endif
   if (done == frame->width) {

@@ -6,19 +6,9 @@ namespace spdl::jpeg {
 
 TurboDecompressor::TurboDecompressor() : handle_(tjInitDecompress()) {}
 
-TurboDecompressor::~TurboDecompressor() { destroy(); }
+void TurboDecompressor::reset() { handle_.reset(tjInitDecompress()); }
 
-void TurboDecompressor::reset() {
-  destroy();
-  handle_ = tjInitDecompress();
-}
-
-void TurboDecompressor::destroy() {
-  if (handle_) {
-    tjDestroy(handle_);
-    handle_ = nullptr;
-  }
-}
+void TurboDecompressor::Destroy::operator()(tjhandle handle) const { tjDestroy(handle); }
 
 }  // namespace spdl::jpeg
 

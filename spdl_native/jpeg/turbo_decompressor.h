@@ -6,17 +6,16 @@
 
 #include <turbojpeg.h>
 
+#include <memory>
+
 namespace spdl::jpeg {
 
 class TurboDecompressor {
  public:
   TurboDecompressor();
-  ~TurboDecompressor();
-  TurboDecompressor(const TurboDecompressor&) = delete;
-  TurboDecompressor& operator=(const TurboDecompressor&) = delete;
 
   // Null when libjpeg-turbo could not set one up (tjGetErrorStr2(nullptr) says why).
-  tjhandle get() const { return handle_; }
+  tjhandle get() const { return handle_.get(); }
 
   // A failed call can leave the decompressor mid-header (tjDecompressHeader3
   // returns without aborting), and the next image would then continue from that
@@ -24,9 +23,10 @@ class TurboDecompressor {
   void reset();
 
  private:
-  void destroy();
-
-  tjhandle handle_;
+  struct Destroy {
+    void operator()(tjhandle handle) const;
+  };
+  std::unique_ptr<void, Destroy> handle_;
 };
 
 }  // namespace spdl::jpeg
