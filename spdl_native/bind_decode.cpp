@@ -7,6 +7,7 @@
 #include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
+#include "audio_decoder.h"
 #include "bindings.h"
 #include "clip_decoder.h"
 #include "decode_plan.h"

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "audio_decoder.h"
+
 namespace spdl {
 namespace {
 
@@ -135,6 +137,9 @@ std::unique_ptr<Frames> decode_frames(const Packets& packets, const DecodePlan& 
 
 std::unique_ptr<CPUBuffer> decode_to_buffer(const Packets& packets, const DecodePlan& plan) {
   const DecodeSteps steps = decode_steps(plan, packets.media_type, Destination::kBuffer);
+  if (packets.media_type == MediaType::Audio) {
+    return decode_audio_to_buffer(packets, steps.config, plan.cancel);
+  }
   return decode_packets_to_buffer(packets, steps.config, steps.writer.value_or(OutputFormat{}),
                                   plan.cancel, plan.expected_frames);
 }

@@ -3,7 +3,6 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -14,8 +13,6 @@
 #include "packets.h"
 
 namespace spdl {
-
-struct DecodePlan;  // decode_plan.h
 
 struct DecodeConfig {
   // Filter description applied to decoded frames; empty keeps them as decoded.
@@ -55,46 +52,16 @@ std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfi
 // `config` with the hints for an output written by the native writer.
 DecodeConfig with_output_hints(const DecodeConfig& config, const OutputFormat& output);
 
-// Decodes and converts in one pass: each frame is copied into the output as soon
-// as it leaves the filter graph and is released at once, so decoder and filter
-// buffer pools are recycled and peak memory stays close to the output size.
-// `expected_frames` sizes the first reservation; the buffer grows if needed.
-// `output` scales / converts each frame while it is written (one swscale pass).
+// Decodes and converts images or video in one pass (audio: audio_decoder.h):
+// each frame is copied into the output as soon as it leaves the filter graph and
+// is released at once, so decoder and filter buffer pools are recycled and peak
+// memory stays close to the output size. `expected_frames` sizes the first
+// reservation; the buffer grows if needed. `output` scales / converts each frame
+// while it is written (one swscale pass).
 std::unique_ptr<CPUBuffer> decode_packets_to_buffer(const Packets& packets,
                                                     const DecodeConfig& config,
                                                     const OutputFormat& output,
                                                     const CancelToken* cancel,
                                                     int64_t expected_frames);
-
-// Decodes audio fed in chunks of packets into one output, exactly as
-// decode_packets_to_buffer decodes all the packets at once: the decoder, the
-// filter graph and the output live from one chunk to the next. So a loader can
-// demux a chunk (PyAV, holding the GIL), decode it (GIL released), and so on:
-// the packets are decoded while they are still in cache, and two loaders'
-// demuxing interleaves with each other's decoding instead of waiting for it.
-// Not for concurrent use.
-class AudioDecodeStream {
- public:
-  // `first`: packets of the stream (only its codec, time base and window are
-  // read); `plan`: the decode (its cancel token is not used: feed() takes one);
-  // `seconds`: how much audio to make room for (0: unknown).
-  AudioDecodeStream(const Packets& first, const DecodePlan& plan, double seconds);
-  ~AudioDecodeStream();
-  AudioDecodeStream(const AudioDecodeStream&) = delete;
-  AudioDecodeStream& operator=(const AudioDecodeStream&) = delete;
-
-  // Decodes `packets`, the next ones of the stream.
-  void feed(const Packets& packets, const CancelToken* cancel);
-  // Drains the decoder; returns the output, shaped as decode_packets_to_buffer's.
-  // The stream takes no packets after.
-  std::unique_ptr<CPUBuffer> finish();
-
- private:
-  std::unique_lock<std::mutex> enter();
-
-  struct State;
-  std::unique_ptr<State> state_;
-  std::mutex mutex_;
-};
 
 }  // namespace spdl

@@ -1,0 +1,166 @@
+#include "decode_loop.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "ffmpeg/error.h"
+#include "jpeg_decoder.h"
+
+namespace spdl {
+namespace {
+
+AVMediaType av_media_type(MediaType type) {
+  return type == MediaType::Audio ? AVMEDIA_TYPE_AUDIO : AVMEDIA_TYPE_VIDEO;
+}
+
+}  // namespace
+
+FrameRouter::FrameRouter(const Packets& packets, const DecodeConfig& config, Emit emit)
+    : packets_(packets), config_(config), emit_(std::move(emit)), pulled_(ffmpeg::alloc_frame()) {}
+
+bool FrameRouter::add(AVFrame* frame) {
+  frame->pts = frame->best_effort_timestamp;
+  if (config_.filter_desc.empty()) {
+    return emit(frame, packets_.time_base);
+  }
+  if (graph_ && !graph_->accepts(frame)) {
+    drain(/*flush=*/true);  // the stream changed size or format mid-way
+    graph_.reset();
+  }
+  if (!graph_) {
+    graph_ = std::make_unique<FilterGraph>(config_.filter_desc, packets_.media_type, frame,
+                                           packets_.time_base, packets_.src);
+    output_time_base_ = graph_->output_time_base();
+  }
+  if (graph_->is_identity()) {
+    return emit(frame, packets_.time_base);  // a no-op format filter would only cost a copy
+  }
+  graph_->push(frame);
+  return drain(/*flush=*/false) && !graph_->finished();
+}
+
+void FrameRouter::finish() {
+  if (graph_) {
+    drain(/*flush=*/true);
+  }
+}
+
+bool FrameRouter::emit(AVFrame* frame, Rational time_base) {
+  frame->time_base = AVRational{time_base.first, time_base.second};
+  return emit_(frame);
+}
+
+bool FrameRouter::drain(bool flush) {
+  if (flush && !graph_->finished()) {
+    graph_->push(nullptr);
+  }
+  while (graph_->pull(pulled_.get())) {
+    const bool more = emit(pulled_.get(), output_time_base_);
+    av_frame_unref(pulled_.get());
+    if (!more) {
+      return false;
+    }
+  }
+  return true;
+}
+
+PacketFeeder::PacketFeeder(const Packets& header, const DecodeConfig& config, FrameRouter& router)
+    : header_(header),
+      router_(router),
+      ctx_(open_decoder(header.params, header.time_base, header.src, config)),
+      frame_(ffmpeg::alloc_frame()),
+      context_("Failed to decode " + header.src) {
+  if (ctx_->codec_type != av_media_type(header.media_type)) {
+    throw MediaError(context_ + ": \"" + header.params.codec_name + "\" is not a " +
+                     to_string(header.media_type) + " codec.");
+  }
+  // Frames shown before a window's start are dropped anyway; those no other frame
+  // references need not be decoded at all (B-frames between the keyframe and start).
+  if (header.media_type == MediaType::Video && header.window && header.window->first > 0) {
+    skip_before_ = static_cast<int64_t>(header.window->first * header.time_base.second /
+                                        header.time_base.first);
+  }
+}
+
+void PacketFeeder::feed(const Packets& packets, const CancelToken* cancel) {
+  for (const auto& packet : packets.packets) {
+    if (!wanted_) {
+      return;
+    }
+    if (cancel && cancel->cancelled()) {
+      throw MediaError("Decoding " + header_.src + " was cancelled.");
+    }
+    if (skip_before_ != AV_NOPTS_VALUE) {
+      const bool before = packet->pts != AV_NOPTS_VALUE && packet->pts < skip_before_;
+      ctx_->skip_frame = before ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+    }
+    ffmpeg::check(avcodec_send_packet(ctx_.get(), packet.get()),
+                  [&] { return context_ + " (packet " + std::to_string(index_) + ")"; });
+    ++index_;
+    wanted_ = receive_all();
+  }
+}
+
+void PacketFeeder::finish() {
+  if (wanted_) {
+    ffmpeg::check(avcodec_send_packet(ctx_.get(), nullptr), context_ + " (flush)");
+    wanted_ = receive_all();
+  }
+  if (wanted_) {
+    router_.finish();
+  }
+}
+
+bool PacketFeeder::receive_all() {
+  while (true) {
+    int ret = avcodec_receive_frame(ctx_.get(), frame_.get());
+    if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+      return true;
+    }
+    ffmpeg::check(ret, context_);
+    const bool more = router_.add(frame_.get());
+    av_frame_unref(frame_.get());
+    if (!more) {
+      return false;
+    }
+  }
+}
+
+void run_decoder(const Packets& packets, const DecodeConfig& config, const CancelToken* cancel,
+                 FrameRouter& router) {
+  if (use_turbojpeg(packets, config)) {
+    if (cancel && cancel->cancelled()) {
+      throw MediaError("Decoding " + packets.src + " was cancelled.");
+    }
+    if (auto frame = decode_turbojpeg(*packets.packets.front(), packets, config)) {
+      if (router.add(frame.get())) {
+        router.finish();
+      }
+      return;
+    }  // else libjpeg-turbo cannot decode this JPEG: FFmpeg's decoder below takes it
+  }
+  PacketFeeder feeder(packets, config, router);
+  feeder.feed(packets, cancel);
+  feeder.finish();
+}
+
+void throw_no_frame(const Packets& packets, std::optional<size_t> count) {
+  throw MediaError("Failed to decode " + packets.src + ": no frame could be decoded from " +
+                   std::to_string(count.value_or(packets.packets.size())) + " packet(s)" +
+                   (packets.window ? " in the requested window." : "."));
+}
+
+double within_window(const Packets& packets, double seconds) {
+  return packets.window ? std::min(seconds, packets.window->second - packets.window->first)
+                        : seconds;
+}
+
+double packets_seconds(const Packets& packets) {
+  int64_t duration = 0;
+  for (const auto& packet : packets.packets) {
+    duration += std::max<int64_t>(packet->duration, 0);
+  }
+  return static_cast<double>(duration) * packets.time_base.first / packets.time_base.second;
+}
+
+}  // namespace spdl
