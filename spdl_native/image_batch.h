@@ -9,15 +9,10 @@
 #include "buffer.h"
 #include "cancel.h"
 #include "decode_plan.h"
+#include "image_source.h"
 #include "image_transform.h"
 
 namespace spdl {
-
-struct ImageSource {
-  std::string name;               // path, or a label for in-memory data
-  const uint8_t* data = nullptr;  // in-memory bytes (kept alive by the caller); null: read `name`
-  size_t size = 0;
-};
 
 struct ImageBatchResult {
   std::unique_ptr<CPUBuffer> buffer;  // the decoded images in input order; null if none decoded
@@ -33,9 +28,6 @@ struct ImageBatchOptions {
   bool region_decode = true;
   int num_threads = 1;  // native threads sharing the images (one decoder thread each)
 };
-
-// Returns the FFmpeg codec name for the image format of `data`, or nullptr.
-const char* sniff_image_codec(const uint8_t* data, size_t size);
 
 // Decodes every source as `plan` says and writes it into one (B, ...) buffer.
 // When the output's size and format are fixed, each image goes straight into its
