@@ -128,3 +128,36 @@ def test_an_aggregating_pipeline_holds_at_most_its_queues_worth_of_batches():
         # holds while waiting for room; plus the aggregate's input queue (1) and the
         # item the source holds.
         assert source.num_taken <= 8 * 8 + 1 + 1, source.num_taken
+
+
+@pytest.mark.parametrize("output_order", ["completion", "input"])
+def test_generator_tasks_with_concurrency_wait_for_room(output_order: str):
+    num_yielded = 0
+    lock = threading.Lock()
+
+    def explode(x: int) -> Iterator[tuple[int, int]]:
+        nonlocal num_yielded
+        for index in range(100_000):
+            with lock:
+                num_yielded += 1
+            yield x, index
+
+    concurrency, sink_size = 3, 2
+    pipeline = (
+        PipelineBuilder()
+        .add_source(range(4))
+        .pipe(explode, concurrency=concurrency, output_order=output_order)
+        .add_sink(sink_size)
+        .build(num_threads=concurrency)
+    )
+    with pipeline.auto_stop():
+        iterator = pipeline.get_iterator(timeout=TIMEOUT_S)
+        first = next(iterator)
+        time.sleep(0.3)
+        # The one consumed, the sink's, and per task: one waiting for room, one in its
+        # queue (input order, behind the oldest task), and the one the stage passes on.
+        bound = 1 + sink_size + 2 * concurrency + 1
+        assert num_yielded <= bound, num_yielded
+        rest = [next(iterator) for _ in range(20)]
+    if output_order == "input":
+        assert [first, *rest] == [(0, index) for index in range(21)]

@@ -5,6 +5,7 @@ with its own error."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections.abc import Iterator
 from fractions import Fraction
@@ -250,3 +251,25 @@ def test_a_source_eoferror_is_not_mistaken_for_the_end_of_the_pipeline():
     pipeline = PipelineBuilder().add_source(source()).add_sink(2).build(num_threads=1)
     with pytest.raises(EOFError, match="truncated"):
         consume(pipeline, [])
+
+
+@pytest.mark.parametrize("output_order", ["completion", "input"])
+def test_a_future_cancelled_by_its_owner_is_a_failure_of_its_item(output_order: str):
+    def submit(x: int) -> concurrent.futures.Future[int]:
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        if x == 2:
+            future.cancel()  # e.g. its executor was shut down
+        else:
+            future.set_result(x)
+        return future
+
+    pipeline = build(submit, 6, -1, concurrency=2, output_order=output_order)
+    with pipeline.auto_stop():
+        items = list(pipeline.get_iterator(timeout=TIMEOUT_S))
+    assert sorted(items) == [0, 1, 3, 4, 5]
+    assert pipeline.stats().stages[1].num_failures == 1
+
+    pipeline = build(submit, 6, 0, output_order=output_order)
+    with pytest.raises(PipelineFailure) as failure, pipeline.auto_stop():
+        list(pipeline.get_iterator(timeout=TIMEOUT_S))
+    assert isinstance(failure.value.__cause__, asyncio.CancelledError)

@@ -19,7 +19,7 @@ import textwrap
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -273,4 +273,182 @@ def test_interpreter_exits_without_stop(start: str):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("got ")
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+# -- a sync source runs on a thread of its own -------------------------------------------
+
+
+def run_with_limit(fn: Callable[[], Any], limit: float = TIMEOUT_S) -> float:
+    """Calls ``fn`` on a helper thread and returns how long it took; fails (instead of
+    hanging the test run) if it has not returned after ``limit`` seconds."""
+    done = threading.Event()
+
+    def call() -> None:
+        fn()
+        done.set()
+
+    begin = time.monotonic()
+    threading.Thread(target=call, daemon=True).start()
+    assert done.wait(limit), f"did not return within {limit} s"
+    return time.monotonic() - begin
+
+
+def test_stop_returns_promptly_while_a_sync_source_feeding_the_sink_is_in_next():
+    in_next = threading.Event()
+
+    def slow_stream() -> Iterator[int]:
+        for index in itertools.count():
+            in_next.set()
+            time.sleep(0.2)  # a socket read, say
+            yield index
+
+    before = pipeline_threads()
+    pipeline = PipelineBuilder().add_source(slow_stream()).add_sink(4).build(num_threads=1)
+    pipeline.start()
+    assert pipeline.get_item(timeout=TIMEOUT_S) == 0
+    in_next.clear()
+    assert in_next.wait(TIMEOUT_S)  # the source is inside next() now
+    assert run_with_limit(pipeline.stop) < PROMPT_STOP_S
+    wait_until(lambda: no_new_threads(before))
+
+
+def test_leaving_auto_stop_takes_no_more_items_from_a_finite_source():
+    taken = 0
+    in_next = threading.Event()
+
+    def stream() -> Iterator[int]:
+        nonlocal taken
+        for index in range(3000):
+            taken += 1
+            if index == 3:
+                in_next.set()
+                time.sleep(0.2)  # inside next() when the consumer stops the pipeline
+            yield index
+
+    pipeline = PipelineBuilder().add_source(stream()).add_sink(2).build(num_threads=1)
+
+    def consume_one() -> None:
+        with pipeline.auto_stop():
+            assert next(iter(pipeline)) == 0
+            assert in_next.wait(TIMEOUT_S)
+
+    run_with_limit(consume_one)
+    # Items 0-2 went to the consumer and the sink; the stop came during the 4th next().
+    assert taken == 4, taken
+    assert pipeline.stats().stages[0].num_items_out == 3
+
+
+def test_a_blocked_sync_source_does_not_hold_up_the_stages():
+    release = threading.Event()
+
+    def stream() -> Iterator[int]:
+        yield 0
+        assert release.wait(TIMEOUT_S)  # blocks until the consumer has item 0
+        yield 1
+
+    async def touch(x: int) -> int:
+        await asyncio.sleep(0)
+        return x
+
+    pipeline = (
+        PipelineBuilder()
+        .add_source(stream())
+        .pipe(touch, concurrency=8)
+        .add_sink(3)
+        .build(num_threads=1)
+    )
+    with pipeline.auto_stop():
+        try:
+            first = pipeline.get_item(timeout=5)
+        finally:
+            release.set()
+        assert [first, *pipeline] == [0, 1]
+
+
+def test_stop_returns_promptly_while_a_sync_op_runs():
+    running = threading.Event()
+    release = threading.Event()
+
+    def stuck(x: int) -> int:
+        running.set()
+        release.wait(TIMEOUT_S)
+        return x
+
+    before = pipeline_threads()
+    pipeline = (
+        PipelineBuilder().add_source(range(10)).pipe(stuck, concurrency=2).add_sink(2)
+    ).build(num_threads=2)
+    pipeline.start()
+    assert running.wait(TIMEOUT_S)
+    try:
+        assert run_with_limit(pipeline.stop) < PROMPT_STOP_S  # the default timeout
+    finally:
+        release.set()
+    wait_until(lambda: no_new_threads(before))  # the worker ends once its op returns
+
+
+def test_no_failures_are_logged_for_work_cut_short_by_stop(caplog: pytest.LogCaptureFixture):
+    blocking = threading.Event()
+
+    async def hog(x: int) -> int:
+        if x == 20:
+            blocking.set()
+            time.sleep(0.3)  # blocks the event loop: stop() returns before it ends
+        return x
+
+    before = pipeline_threads()
+    pipeline = (
+        PipelineBuilder()
+        .add_source(itertools.count())
+        .pipe(abs, concurrency=4)
+        .pipe(hog, concurrency=4)
+        .add_sink(100)
+        .build(num_threads=2)
+    )
+    pipeline.start()
+    assert blocking.wait(TIMEOUT_S)
+    pipeline.stop(timeout=0.01)
+    wait_until(lambda: no_new_threads(before))
+    failures = [r.getMessage() for r in caplog.records if "failed on item" in r.getMessage()]
+    assert failures == []
+    assert sum(stage.num_failures for stage in pipeline.stats().stages) == 0
+
+
+EXIT_WHILE_A_CALL_BLOCKS = {
+    "a sync source in next()": """
+        def stream():
+            for index in itertools.count():
+                time.sleep(0.2)
+                yield index
+        pipeline = PipelineBuilder().add_source(stream()).add_sink(4).build(num_threads=1)
+        """,
+    "a sync op that never returns": """
+        def stuck(x):
+            threading.Event().wait()
+        pipeline = (
+            PipelineBuilder().add_source(range(9)).pipe(stuck, concurrency=2).add_sink(2)
+        ).build(num_threads=2)
+        """,
+    "an async op blocking the loop": """
+        async def blocking(x):
+            time.sleep(3600)
+        pipeline = PipelineBuilder().add_source(range(9)).pipe(blocking).add_sink(2).build(
+            num_threads=1
+        )
+        """,
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXIT_WHILE_A_CALL_BLOCKS))
+def test_interpreter_exits_while_a_call_blocks_a_pipeline_thread(case: str):
+    script = "import itertools, threading, time\n"
+    script += "from spdl.pipeline import PipelineBuilder\n"
+    script += textwrap.dedent(EXIT_WHILE_A_CALL_BLOCKS[case])
+    script += "pipeline.start()\ntime.sleep(0.3)\nprint('end of script', flush=True)\n"
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=20
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "end of script\n"
     assert "Traceback" not in result.stderr, result.stderr

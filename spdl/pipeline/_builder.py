@@ -60,12 +60,13 @@ class PipelineBuilder:
     def add_source(self, source: Iterable[Any] | AsyncIterable[Any]) -> PipelineBuilder:
         """Set the iterable the pipeline takes its items from.
 
-        The source is iterated on the pipeline's event loop, so each step must be
-        cheap (file names, indices, sampler output): while a sync source blocks
-        (sleeps, waits for the network), no stage makes progress. Make a slow source
-        an async iterable, or let it yield keys and do the slow part in a
-        :meth:`pipe` stage. An exception raised by the source ends the pipeline: the
-        consumer receives the items produced before it, then the same exception.
+        A sync source is iterated on a thread of its own, one item ahead of the first
+        stage at most, so a source that blocks (reads a socket, lists a bucket) holds
+        up neither the other stages nor :meth:`Pipeline.stop`. Each ``next`` still
+        runs one at a time: let the source yield keys and do the slow part in a
+        :meth:`pipe` stage with concurrency. An async iterable is iterated on the
+        event loop. An exception raised by the source ends the pipeline: the consumer
+        receives the items produced before it, then the same exception.
 
         Args:
             source: A (sync) iterable or an async iterable.
@@ -119,8 +120,8 @@ class PipelineBuilder:
             name: The stage's name in logs and statistics. Defaults to the op's
                 ``__name__``; a repeated name gets a suffix (``decode``, ``decode_1``).
             output_order: ``"completion"`` passes items on as soon as they are done;
-                ``"input"`` keeps the order of the input (a generator op's outputs are
-                then passed on when it is exhausted).
+                ``"input"`` keeps the order of the input (a generator op behind the
+                oldest item in flight pauses after one output until its turn comes).
             max_failures: This stage's failure budget, in place of the one given to
                 :meth:`build` (same meaning).
 

@@ -15,6 +15,9 @@ __all__ = ["Pipeline"]
 
 T = TypeVar("T")
 
+# How long ``stop()`` waits by default for a thread whose call cannot be interrupted.
+DEFAULT_STOP_TIMEOUT_S = 0.5
+
 
 class _Exhausted(EOFError):
     """The pipeline has produced all its items (an ``EOFError``, as in SPDL)."""
@@ -24,17 +27,22 @@ class Pipeline(Generic[T]):
     """A chain of stages running in background threads; iterate it to get the outputs.
 
     Build one with :class:`PipelineBuilder`. One background thread runs an asyncio
-    event loop that drives every stage; sync ops run on a thread pool of
-    ``num_threads`` threads (named ``spdl-pipeline-<id>-worker_<n>``, the loop thread
-    ``spdl-pipeline-<id>-loop``). Stages are joined by bounded queues, so a consumer
+    event loop that drives every stage; sync ops run on a pool of ``num_threads``
+    threads (named ``spdl-pipeline-<id>-worker_<n>``, the loop thread
+    ``spdl-pipeline-<id>-loop``), and a sync source is iterated on a thread of its own
+    (``spdl-pipeline-<id>-source``). Stages are joined by bounded queues, so a consumer
     that stops reading stops the pipeline after a bounded number of items.
 
     Iterating a pipeline that was not started starts it. Stop it with :meth:`stop` or
-    use :meth:`auto_stop`. A pipeline that is garbage collected without being stopped
-    stops its threads, and pipelines still running at interpreter exit are stopped
-    before the interpreter waits for threads. Stopping cancels asyncio work and
-    Futures at once; only a call that blocks a thread (a sync op already running, or
-    blocking code inside an async op) delays the end of that thread until it returns.
+    use :meth:`auto_stop`: breaking out of ``for item in pipeline`` does not stop it,
+    and while the pipeline is referenced its threads keep running (paused by the full
+    queues). A pipeline that is garbage collected without being stopped stops its
+    threads, and pipelines still running at interpreter exit are stopped then.
+    Stopping cancels asyncio work and Futures at once; only a call that blocks a
+    thread (a sync op already running, ``next`` on a sync source, or blocking code
+    inside an async op) delays the end of that thread until it returns. Every thread
+    is a daemon: neither :meth:`stop` nor interpreter exit waits for such a call for
+    more than a bounded time.
 
     Example:
         >>> from spdl.pipeline import PipelineBuilder
@@ -77,20 +85,21 @@ class Pipeline(Generic[T]):
         """
         self._runtime.start(timeout)
 
-    def stop(self, *, timeout: float | None = None) -> None:
+    def stop(self, *, timeout: float | None = DEFAULT_STOP_TIMEOUT_S) -> None:
         """Stop the pipeline and wait for its threads to end.
 
         Cancels every stage: items in flight are dropped, asyncio ops are cancelled, and
         a ``concurrent.futures.Future`` an op returned (an ``spdl.io`` call, for example)
         is cancelled. Items left in the sink are dropped: iteration ends after ``stop``.
-        A sync op already running in a worker thread cannot be interrupted; ``stop``
-        waits for it at most until ``timeout`` and then returns (logging the threads
-        still running), and the thread ends when the op returns. Calling ``stop`` again,
-        or on a pipeline that never started, does nothing more.
+        A sync op already running in a worker thread (or ``next`` running on a sync
+        source) cannot be interrupted; ``stop`` waits for it at most until ``timeout``
+        and then returns (logging the threads still running), and the thread ends when
+        the call returns. Calling ``stop`` again, or on a pipeline that never started,
+        does nothing more.
 
         Args:
-            timeout: Seconds to wait for the threads to end; ``None`` waits as long as
-                it takes.
+            timeout: Seconds to wait for the threads to end (0.5 by default); ``None``
+                waits as long as it takes.
         """
         self._runtime.stop(timeout)
         self._finalizer.detach()
@@ -103,7 +112,9 @@ class Pipeline(Generic[T]):
         an exception (which propagates).
 
         Args:
-            timeout: Passed to :meth:`start` and :meth:`stop`.
+            timeout: Passed to :meth:`start` and :meth:`stop`; ``None`` lets
+                :meth:`start` wait as long as it takes and :meth:`stop` wait its
+                default time.
 
         Yields:
             The pipeline itself.
@@ -120,7 +131,7 @@ class Pipeline(Generic[T]):
         try:
             yield self
         finally:
-            self.stop(timeout=timeout)
+            self.stop(timeout=DEFAULT_STOP_TIMEOUT_S if timeout is None else timeout)
 
     def get_item(self, *, timeout: float | None = None) -> T:
         """Return the next output item, starting the pipeline if needed.

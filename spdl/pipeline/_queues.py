@@ -43,6 +43,67 @@ class StageQueue:
         return item
 
 
+class SourceQueue:
+    """The queue behind a sync source: the source's own thread puts, the loop gets.
+
+    The thread waits for room on a condition; the loop's one reader waits on a loop
+    future that the putter resolves with ``call_soon_threadsafe``. ``close`` (stop)
+    drops the items and makes the putter stop.
+    """
+
+    def __init__(self, clock: QueueClock, loop: asyncio.AbstractEventLoop) -> None:
+        self._clock = clock
+        self._loop = loop
+        self._items: collections.deque[Any] = collections.deque()
+        self._room = threading.Condition()
+        self._closed = False
+        self._getter: asyncio.Future[None] | None = None
+
+    def put_blocking(self, item: Any) -> bool:
+        """Append ``item`` once there is room (the end marker too).
+
+        Returns:
+            ``False`` if the queue was closed (the item is dropped): the caller stops.
+        """
+        with self._room:
+            while not self._closed and len(self._items) >= self._clock.size:
+                self._room.wait()
+            if self._closed:
+                return False
+            self._items.append(item)
+            if item is not EOF:
+                self._clock.num_put += 1
+            self._clock.update(len(self._items))
+            getter, self._getter = self._getter, None
+        if getter is not None:
+            call_soon(self._loop, _resolve, [getter])
+        return True
+
+    async def get(self) -> Any:
+        while True:
+            with self._room:
+                if self._items:
+                    item = self._items.popleft()
+                    self._clock.update(len(self._items))
+                    self._room.notify()
+                    return item
+                if self._closed:
+                    raise asyncio.CancelledError  # closed by stop, which cancels the stages
+                self._getter = self._loop.create_future()
+                getter = self._getter
+            await getter
+
+    def close(self) -> None:
+        """Drop the items; the putter's next (or current) wait returns ``False``."""
+        with self._room:
+            self._closed = True
+            self._items.clear()
+            self._room.notify_all()
+            getter, self._getter = self._getter, None
+        if getter is not None:
+            call_soon(self._loop, _resolve, [getter])
+
+
 class PipelineEnded(Exception):
     """Raised by :meth:`Sink.get` at the end of the stream; carries the pipeline's error."""
 
@@ -57,9 +118,12 @@ class Sink:
     The loop side waits for room asynchronously (loop futures that the getter
     resolves with ``call_soon_threadsafe``; a stage with concurrency puts from several
     tasks, each waiting on its own future); the getter side blocks on a condition.
-    After the last item an end marker is appended regardless of room; it stays at the
-    head so that every later ``get`` sees the end (and its error) again. ``close``
-    drops what is buffered and makes every ``get`` end at once (used by ``stop``).
+    A sync source that feeds the sink directly puts from its own thread
+    (``put_blocking``, waiting on a second condition). After the last item an end
+    marker is appended regardless of room; it stays at the head so that every later
+    ``get`` sees the end (and its error) again. ``close`` drops what is buffered and
+    makes every ``get`` end at once (used by ``stop``); a ``put`` after it raises
+    ``CancelledError``.
     The lock is re-entrant because a garbage-collection finalizer may close the sink
     from inside a locked section of the same thread.
     """
@@ -67,7 +131,9 @@ class Sink:
     def __init__(self, clock: QueueClock) -> None:
         self._clock = clock
         self._items: collections.deque[Any] = collections.deque()
-        self._cond = threading.Condition(threading.RLock())
+        lock = threading.RLock()
+        self._cond = threading.Condition(lock)  # an item came, or the end
+        self._room = threading.Condition(lock)  # room for ``put_blocking``, or the end
         self._ended = False
         self._error: BaseException | None = None
         self._room_waiters: list[asyncio.Future[None]] = []
@@ -79,7 +145,7 @@ class Sink:
         while True:
             with self._cond:
                 if self._ended:
-                    return  # closed by ``stop``: the item is dropped
+                    break
                 if len(self._items) < self._clock.size:
                     self._items.append(item)
                     self._clock.num_put += 1
@@ -90,6 +156,30 @@ class Sink:
                 waiter = self._loop.create_future()
                 self._room_waiters.append(waiter)
             await waiter
+        # Closed by ``stop``, which is cancelling the stages: suspend so that the
+        # cancellation arrives, and end a stage that would otherwise go on without ever
+        # suspending (taking items that a never-suspending producer keeps giving).
+        await asyncio.sleep(0)
+        raise asyncio.CancelledError
+
+    def put_blocking(self, item: Any) -> bool:
+        """``put`` for a thread other than the loop's (a sync source's thread).
+
+        Returns:
+            ``False`` if the stream has ended (the item is dropped): the caller stops.
+        """
+        if item is EOF:
+            return True
+        with self._cond:
+            while not self._ended and len(self._items) >= self._clock.size:
+                self._room.wait()
+            if self._ended:
+                return False
+            self._items.append(item)
+            self._clock.num_put += 1
+            self._clock.update(len(self._items))
+            self._cond.notify()
+        return True
 
     def finish(self, error: BaseException | None) -> None:
         """Mark the end of the stream after the buffered items."""
@@ -98,6 +188,7 @@ class Sink:
                 self._ended, self._error = True, error
                 self._clock.stop()
                 self._cond.notify_all()
+                self._room.notify_all()
 
     def close(self) -> None:
         """End the stream now, dropping the buffered items."""
@@ -107,6 +198,7 @@ class Sink:
                 self._ended, self._error = True, None
                 self._clock.stop()
             self._cond.notify_all()
+            self._room.notify_all()
         self._wake_putters()
 
     def get(self, timeout: float | None) -> Any:
@@ -127,6 +219,7 @@ class Sink:
                 self._cond.wait(remaining)
             item = self._items.popleft()
             self._clock.update(len(self._items))
+            self._room.notify()
         self._wake_putters()
         return item
 
@@ -136,10 +229,15 @@ class Sink:
             waiters, self._room_waiters = self._room_waiters, []
             loop = self._loop
         if waiters and loop is not None:
-            try:
-                loop.call_soon_threadsafe(_resolve, waiters)
-            except RuntimeError:  # the loop has already closed
-                pass
+            call_soon(loop, _resolve, waiters)
+
+
+def call_soon(loop: asyncio.AbstractEventLoop, callback: Any, *args: Any) -> None:
+    """``call_soon_threadsafe`` that does nothing once the loop has closed."""
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:  # the loop has already closed: nothing waits any more
+        pass
 
 
 def _resolve(waiters: list[asyncio.Future[None]]) -> None:

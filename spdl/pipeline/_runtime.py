@@ -1,13 +1,14 @@
 """The machinery behind a ``Pipeline``: an event loop in a background thread.
 
 One thread per pipeline runs an asyncio event loop that drives every stage as a task;
-sync ops run on the pipeline's thread pool (or a stage's own executor). The user's
-thread reads the sink.
+sync ops run on the pipeline's worker pool (or a stage's own executor) and a sync
+source iterates on a thread of its own. The user's thread reads the sink.
 
-The background threads hold the ``Runtime``, never the ``Pipeline`` object, so an
-unused pipeline is garbage collected and its finalizer stops the threads. A hook run
-at interpreter exit, before non-daemon threads are joined, stops every pipeline still
-running.
+Every thread is a daemon, so ``stop(timeout)`` and interpreter exit can walk away from
+an op that does not return; such a thread ends when its op returns. The background
+threads hold the ``Runtime``, never the ``Pipeline`` object, so an unused pipeline is
+garbage collected and its finalizer stops the threads. A hook run at interpreter exit
+stops every pipeline still running and gives its threads a bounded time to end.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ._failures import FailureBudget
-from ._queues import Sink, StageQueue
+from ._queues import Sink, SourceQueue, StageQueue
 from ._stages import SourceStage, StageContext, StepSpec, cancel_all, make_stage
 from ._stats import PipelineStats, QueueClock, StageCounters
+from ._workers import WorkerPool
 
 __all__ = ["Runtime"]
 
@@ -34,11 +35,10 @@ _LG = logging.getLogger("spdl.pipeline")
 _ids = itertools.count(1)
 
 # ``threading._register_atexit`` hooks run before the interpreter joins non-daemon
-# threads (``atexit`` hooks run after, too late to stop them); concurrent.futures relies
-# on it the same way. Without it, the loop thread is a daemon so exit cannot hang on it.
+# threads, while the interpreter is fully alive (``atexit`` hooks run later).
 _REGISTER_BEFORE_THREAD_JOIN = getattr(threading, "_register_atexit", None)
-# How long the exit hook waits for each pipeline's loop thread.
-_EXIT_JOIN_TIMEOUT_S = 5.0
+# How long the exit hook waits for the threads of all pipelines together.
+_EXIT_JOIN_TIMEOUT_S = 1.0
 
 
 class Runtime:
@@ -70,7 +70,9 @@ class Runtime:
         self.queue_clocks = [
             QueueClock(names[i], names[i + 1], sizes[i]) for i in range(len(sizes))
         ]
-        self.source = SourceStage(source, self.stage_counters[0])
+        self.source = SourceStage(
+            source, self.stage_counters[0], thread_name=f"{self.thread_prefix}-source"
+        )
         self.sink = Sink(self.queue_clocks[-1])
 
         # Re-entrant: the finalizer (request_stop) may run from a garbage collection
@@ -86,7 +88,7 @@ class Runtime:
         self._error: BaseException | None = None
         self._start_ns: int | None = None
         self._end_ns: int | None = None
-        self.executor: ThreadPoolExecutor | None = None
+        self.executor: WorkerPool | None = None
 
     def describe(self) -> str:
         parts = ["source"]
@@ -105,15 +107,10 @@ class Runtime:
                     else "The pipeline was stopped; build a new one."
                 )
             self._state = "running"
-        self.executor = ThreadPoolExecutor(
-            self.num_threads, thread_name_prefix=f"{self.thread_prefix}-worker"
-        )
+        self.executor = WorkerPool(self.num_threads, f"{self.thread_prefix}-worker")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
-            target=_run_loop_thread,
-            args=(self,),
-            name=f"{self.thread_prefix}-loop",
-            daemon=_REGISTER_BEFORE_THREAD_JOIN is None,
+            target=_run_loop_thread, args=(self,), name=f"{self.thread_prefix}-loop", daemon=True
         )
         _track(self)
         self._thread.start()
@@ -131,41 +128,46 @@ class Runtime:
             self._stop_requested = True
             loop, task = self._loop, self._main_task
         self.sink.close()
+        self.source.close()
         if loop is not None and task is not None:
             try:
                 loop.call_soon_threadsafe(self._cancel_main)
             except RuntimeError:  # the loop has already closed: nothing runs any more
                 pass
 
-    def stop(self, timeout: float | None, *, join_workers: bool = True) -> None:
+    def stop(self, timeout: float | None) -> None:
         self.request_stop()
         with self._lock:
             self._state = "stopped"
         deadline = None if timeout is None else time.monotonic() + timeout
-        current = threading.current_thread()
-        thread = self._thread
-        if thread is not None and thread is not current:
-            thread.join(_remaining(deadline))
-        if self.executor is not None:
-            # Normally done by the loop thread on its way out; here too in case it is late.
-            self.executor.shutdown(wait=False, cancel_futures=True)
-        workers = self.worker_threads() if join_workers else []
-        for worker in workers:
-            if worker is not current:
-                worker.join(_remaining(deadline))
-        alive = [t.name for t in [thread, *workers] if t is not None and t.is_alive()]
+        self.join(deadline)
+        alive = [t.name for t in self.threads() if t.is_alive()]
         if alive:
             _LG.warning(
-                "Pipeline %d: stop() returned after %s s while %s still run; a sync op that "
-                "is running cannot be interrupted, its thread ends when the op returns.",
+                "Pipeline %d: stop() returned after %s s while %s still run; a sync op (or "
+                "a blocking call in an async op or the source) cannot be interrupted, its "
+                "thread ends when the call returns.",
                 self.id,
                 timeout,
                 ", ".join(alive),
             )
 
-    def worker_threads(self) -> list[threading.Thread]:
-        prefix = f"{self.thread_prefix}-worker_"
-        return [t for t in threading.enumerate() if t.name.startswith(prefix)]
+    def join(self, deadline: float | None) -> None:
+        """Wait for the threads to end, until ``deadline`` (``time.monotonic``)."""
+        current = threading.current_thread()
+        # The loop thread first: it shuts the worker pool down on its way out.
+        if self._thread is not None and self._thread is not current:
+            self._thread.join(_remaining(deadline))
+        for thread in self.threads():
+            if thread is not current:
+                thread.join(_remaining(deadline))
+
+    def threads(self) -> list[threading.Thread]:
+        """The pipeline's threads: the loop's, the source's and the workers."""
+        threads = [t for t in (self._thread, self.source.thread) if t is not None]
+        if self.executor is not None:
+            threads += self.executor.threads()
+        return threads
 
     # -- the event loop (background thread) --------------------------------------------
 
@@ -173,6 +175,9 @@ class Runtime:
         if not self._cancel_sent and self._main_task is not None:
             self._cancel_sent = True
             self._main_task.cancel()
+
+    def _stopping(self) -> bool:
+        return self._stop_requested or self._error is not None
 
     def _abort(self, error: BaseException) -> None:
         """Stop the pipeline because of ``error``; the consumer sees it after the sink."""
@@ -196,12 +201,19 @@ class Runtime:
             self._finish()
             return
 
-        context = StageContext(budget=self.budget, abort=self._abort, executor=self.executor)
+        context = StageContext(
+            budget=self.budget,
+            abort=self._abort,
+            executor=self.executor,
+            stopping=self._stopping,
+        )
         stages = [
             make_stage(step, counters, context)
             for step, counters in zip(self.steps, self.stage_counters[1:], strict=True)
         ]
         queues: list[Any] = [StageQueue(clock) for clock in self.queue_clocks[:-1]]
+        if queues and self.source.threaded:
+            queues[0] = SourceQueue(self.queue_clocks[0], loop)
         queues.append(self.sink)
         name = self.thread_prefix
         tasks = [loop.create_task(self.source.run(queues[0]), name=f"{name}:source")]
@@ -310,6 +322,6 @@ def _stop_all_at_exit() -> None:
         running = list(_live)
     for runtime in running:
         runtime.request_stop()
+    deadline = time.monotonic() + _EXIT_JOIN_TIMEOUT_S
     for runtime in running:
-        # concurrent.futures joins the worker threads right after this hook.
-        runtime.stop(_EXIT_JOIN_TIMEOUT_S, join_workers=False)
+        runtime.join(deadline)

@@ -13,6 +13,7 @@ import collections
 import inspect
 import logging
 import reprlib
+import threading
 import time
 from collections.abc import AsyncIterable, Callable, Iterable
 from concurrent.futures import Executor
@@ -21,12 +22,12 @@ from typing import Any, ClassVar
 
 from ._failures import FailureBudget, PipelineFailure
 from ._ops import Emit, Op, OpKind, Stopwatch, close_generator
-from ._queues import EOF
+from ._queues import EOF, SourceQueue, call_soon
 from ._stats import StageCounters
 
 _LG = logging.getLogger("spdl.pipeline")
 
-Queue = Any  # StageQueue or Sink: ``async put`` / ``async get``
+Queue = Any  # StageQueue, SourceQueue or Sink
 
 
 @dataclass
@@ -36,45 +37,100 @@ class StageContext:
     budget: FailureBudget
     abort: Callable[[BaseException], None]
     executor: Executor
+    # True once the pipeline is ending (stop() or an abort): an op's error then is a
+    # consequence of the stop (a shut-down executor, a closed resource), not a failure.
+    stopping: Callable[[], bool]
 
 
 class SourceStage:
-    """Takes items from the source iterable (on the event loop: it must be cheap)."""
+    """Takes items from the source iterable.
 
-    def __init__(self, source: Iterable[Any] | AsyncIterable[Any], counters: StageCounters):
+    A sync source runs on a thread of its own and puts into its output queue from
+    there (a :class:`SourceQueue`, or the sink), so a source that blocks (sleeps,
+    waits for the network) holds neither the event loop nor ``stop``. An async source
+    runs on the loop.
+    """
+
+    def __init__(
+        self,
+        source: Iterable[Any] | AsyncIterable[Any],
+        counters: StageCounters,
+        thread_name: str,
+    ) -> None:
         self.source = source
         self.counters = counters
-        self.error: Exception | None = None
+        self.thread_name = thread_name
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+        self._output: Queue = None
+
+    @property
+    def threaded(self) -> bool:
+        """Whether the source runs on its own thread (it is not an async iterable)."""
+        return not isinstance(self.source, AsyncIterable)
 
     async def run(self, output: Queue) -> None:
+        if self.threaded:
+            await self._run_in_thread(output)
+            return
         try:
-            if isinstance(self.source, AsyncIterable):
-                await self._run_async(self.source, output)
-            else:
-                await self._run_sync(self.source, output)
+            await self._run_async(self.source, output)  # type: ignore[arg-type]
         except Exception as error:
-            # Ends the stream: the consumer sees this error after the items before it.
-            _LG.error("The source iterable raised %s: %s", type(error).__name__, error)
-            self.error = error
+            self._fail(error)
         await output.put(EOF)
 
-    async def _run_sync(self, source: Iterable[Any], output: Queue) -> None:
-        iterator = iter(source)
-        counters = self.counters
+    def close(self) -> None:
+        """Make the source's thread stop at its next put (safe from any thread)."""
+        if isinstance(self._output, SourceQueue):
+            self._output.close()
+
+    def _fail(self, error: BaseException) -> None:
+        # Ends the stream: the consumer sees this error after the items before it.
+        _LG.error("The source iterable raised %s: %s", type(error).__name__, error)
+        self.error = error
+
+    async def _run_in_thread(self, output: Queue) -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._output = output
+
+        def run() -> None:
+            try:
+                self._iterate(output)
+            finally:
+                call_soon(loop, _set_done, done)
+
+        self.thread = threading.Thread(target=run, name=self.thread_name, daemon=True)
+        self.thread.start()
         try:
+            await done
+        except asyncio.CancelledError:
+            self.close()  # the sink is closed or finished by the runtime
+            raise
+
+    def _iterate(self, output: Queue) -> None:
+        """The source's thread: ``next``, then wait for room, until the end or a stop."""
+        counters = self.counters
+        iterator: Any = None
+        try:
+            iterator = iter(self.source)  # type: ignore[arg-type]
             while True:
                 start = time.perf_counter_ns()
                 try:
                     item = next(iterator)
                 except StopIteration:
-                    return
+                    break
                 counters.times.add(time.perf_counter_ns() - start)
                 counters.num_in += 1
-                await output.put(item)
+                if not output.put_blocking(item):
+                    return  # stopped
                 counters.num_out += 1
+        except BaseException as error:  # noqa: BLE001 -- a thread has nobody to raise to
+            self._fail(error)
         finally:
             if inspect.isgenerator(iterator):  # only what iteration created, not e.g. a file
                 close_generator(iterator)
+        output.put_blocking(EOF)
 
     async def _run_async(self, source: AsyncIterable[Any], output: Queue) -> None:
         iterator = source.__aiter__()
@@ -98,6 +154,11 @@ class SourceStage:
                     _LG.debug("Closing the source iterator raised.", exc_info=True)
 
 
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class _ItemStage:
     """Shared failure handling for the stages that process items."""
 
@@ -110,7 +171,10 @@ class _ItemStage:
         self._num_processed = 0
         self._last_error: BaseException | None = None
 
-    def _record_failure(self, item: Any, error: Exception) -> None:
+    def _record_failure(self, item: Any, error: BaseException) -> None:
+        if self.context.stopping():
+            _LG.debug("Stage %r: %r after the pipeline was stopped.", self.counters.name, error)
+            return
         counters = self.counters
         counters.num_failures += 1
         first = counters.num_failures == 1
@@ -197,12 +261,21 @@ class PipeStage(_ItemStage):
             await cancel_all(tasks)
 
     async def _run_in_input_order(self, input: Queue, output: Queue) -> None:
+        # The oldest task's outputs go on as they come; each task behind it puts into a
+        # queue of its own holding one output, so a generator op waits there for its
+        # turn instead of collecting every output it yields.
         slots = asyncio.Semaphore(self.counters.concurrency)
         # (task, its outputs) in input order; its length is bounded by ``slots``.
-        in_flight: collections.deque[tuple[asyncio.Task[None], list[Any]]] = collections.deque()
+        in_flight: collections.deque[tuple[asyncio.Task[None], asyncio.Queue[Any]]] = (
+            collections.deque()
+        )
         arrived = asyncio.Event()
         input_done = False
         loop = asyncio.get_running_loop()
+
+        async def process(item: Any, outbox: asyncio.Queue[Any]) -> None:
+            await self._process(item, outbox.put)
+            await outbox.put(EOF)
 
         async def feed() -> None:
             nonlocal input_done
@@ -213,12 +286,8 @@ class PipeStage(_ItemStage):
                     input_done = True
                     arrived.set()
                     return
-                outputs: list[Any] = []
-
-                async def collect(value: Any, outputs: list[Any] = outputs) -> None:
-                    outputs.append(value)
-
-                in_flight.append((loop.create_task(self._process(item, collect)), outputs))
+                outbox: asyncio.Queue[Any] = asyncio.Queue(1)
+                in_flight.append((loop.create_task(process(item, outbox)), outbox))
                 arrived.set()
 
         feeder = loop.create_task(feed())
@@ -230,12 +299,11 @@ class PipeStage(_ItemStage):
                     arrived.clear()
                     await arrived.wait()
                     continue
-                task, outputs = in_flight[0]
-                await task  # failures are recorded by the task itself; it never raises
-                in_flight.popleft()
-                for value in outputs:
+                _, outbox = in_flight[0]
+                while (value := await outbox.get()) is not EOF:
                     await output.put(value)
                     self.counters.num_out += 1
+                in_flight.popleft()  # its task has nothing left to do
                 slots.release()
             await feeder
         finally:
@@ -251,8 +319,14 @@ class PipeStage(_ItemStage):
         watch = Stopwatch()
         try:
             await self.op.apply(item, emit, watch)
-        except asyncio.CancelledError:
-            raise
+        except asyncio.CancelledError as error:
+            if _being_cancelled() or self.context.stopping():
+                raise
+            # Not this task: a Future the op returned was cancelled by its owner (an
+            # executor shut down, say). The item failed; the stage goes on.
+            watch.pause()
+            self._num_processed += 1
+            self._record_failure(item, error)
         except Exception as error:
             watch.pause()
             self.counters.times.add(watch.elapsed_ns)
@@ -314,6 +388,13 @@ class DisaggregateStage(_ItemStage):
                 self.counters.num_out += 1
         self._check_budget(final=True)
         await output.put(EOF)
+
+
+def _being_cancelled() -> bool:
+    """Whether the running task has been asked to cancel (Python 3.11+ can tell; before,
+    ``StageContext.stopping`` alone decides)."""
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)
+    return cancelling is not None and cancelling() > 0
 
 
 async def cancel_all(tasks: Iterable[asyncio.Task[Any]]) -> None:

@@ -84,7 +84,8 @@ def _percentile(bins: list[int], count: int, q: float, low: int, high: int) -> f
 
 
 class StageCounters:
-    """What one stage has done so far; updated on the event loop only."""
+    """What one stage has done so far; updated on the event loop (a sync source's on its
+    thread)."""
 
     __slots__ = ("concurrency", "kind", "name", "num_failures", "num_in", "num_out", "times")
 

@@ -1,0 +1,111 @@
+"""``WorkerPool``: the daemon threads that run a pipeline's sync ops.
+
+``concurrent.futures.ThreadPoolExecutor`` joins its threads at interpreter exit without
+a timeout, so one op that never returns would hang the exit, and ``stop()`` could not
+walk away from it. These threads are daemons: ``stop(timeout)`` and the exit hook wait
+for them as long as they choose to, and a thread whose op is still running ends when
+the op returns.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["WorkerPool"]
+
+_WorkItem = tuple[
+    concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]
+]
+
+
+class WorkerPool(concurrent.futures.ThreadPoolExecutor):
+    """Up to ``max_workers`` daemon threads named ``<name_prefix>_<n>``, started on demand.
+
+    It derives from ``ThreadPoolExecutor`` only because asyncio accepts nothing else as
+    a loop's default executor (what ``asyncio.to_thread`` uses); none of that class's
+    machinery is used.
+    """
+
+    def __init__(self, max_workers: int, name_prefix: str) -> None:  # no super().__init__
+        self._max_workers = max_workers
+        self._name_prefix = name_prefix
+        self._cond = threading.Condition()
+        self._work: collections.deque[_WorkItem] = collections.deque()
+        self._threads: list[threading.Thread] = []
+        self._num_idle = 0
+        self._shutdown = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._cond:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            self._work.append((future, fn, args, kwargs))
+            if self._num_idle > len(self._work) - 1 or len(self._threads) >= self._max_workers:
+                self._cond.notify()
+                return future
+            thread = threading.Thread(
+                target=self._serve,
+                name=f"{self._name_prefix}_{len(self._threads)}",
+                daemon=True,
+            )
+            self._threads.append(thread)
+        thread.start()
+        return future
+
+    def _serve(self) -> None:
+        cond, work = self._cond, self._work
+        while True:
+            with cond:
+                while not work and not self._shutdown:
+                    self._num_idle += 1
+                    cond.wait()
+                    self._num_idle -= 1
+                if not work:
+                    return
+                item = work.popleft()
+            _run(*item)
+            del item  # let go of its objects before waiting for the next one
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """No new work; idle threads end now, busy ones after their op.
+
+        Args:
+            wait: Join the threads (except the calling one) before returning.
+            cancel_futures: Cancel the work that has not started.
+        """
+        with self._cond:
+            self._shutdown = True
+            if cancel_futures:
+                while self._work:
+                    self._work.popleft()[0].cancel()
+            self._cond.notify_all()
+        if wait:
+            current = threading.current_thread()
+            for thread in self.threads():
+                if thread is not current:
+                    thread.join()
+
+    def threads(self) -> list[threading.Thread]:
+        """The threads started so far (some may have ended)."""
+        with self._cond:
+            return list(self._threads)
+
+
+def _run(
+    future: concurrent.futures.Future[Any],
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
+    if future.set_running_or_notify_cancel():
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as error:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
