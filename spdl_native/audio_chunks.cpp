@@ -21,14 +21,9 @@ constexpr int64_t kChunkSamples = int64_t{1} << 18;
 // An AVBuffer that owns `storage`: the chunk's samples live in a CPUBuffer, whose
 // memory maps are reused from one decode to the next instead of faulted in anew.
 AVBufferRef* wrap(std::unique_ptr<CPUBuffer> storage) {
-  AVBufferRef* ref = av_buffer_create(
-      storage->data(), storage->nbytes(),
-      [](void* opaque, uint8_t*) { delete static_cast<CPUBuffer*>(opaque); }, storage.get(), 0);
-  if (!ref) {
-    throw std::bad_alloc();
-  }
-  storage.release();
-  return ref;
+  uint8_t* data = storage->data();
+  const size_t size = storage->nbytes();
+  return ffmpeg::buffer_owning(std::move(storage), data, size);
 }
 
 bool same_layout(const AVFrame* a, const AVFrame* b) {

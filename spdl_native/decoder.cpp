@@ -15,17 +15,14 @@ namespace {
 // Sets the decoder's layout from `description` (a name or channel names) if this
 // FFmpeg parses it into `num_channels` channels (when known).
 bool set_channel_layout(AVCodecContext* ctx, const std::string& description, int num_channels) {
-  av_channel_layout_uninit(&ctx->ch_layout);
-  if (description.empty() ||
-      av_channel_layout_from_string(&ctx->ch_layout, description.c_str()) < 0) {
-    av_channel_layout_uninit(&ctx->ch_layout);
+  ffmpeg::ChannelLayout parsed;
+  if (description.empty() || av_channel_layout_from_string(parsed.get(), description.c_str()) < 0) {
     return false;
   }
-  if (num_channels && ctx->ch_layout.nb_channels != num_channels) {
-    av_channel_layout_uninit(&ctx->ch_layout);
+  if (num_channels && parsed.get()->nb_channels != num_channels) {
     return false;
   }
-  return true;
+  return av_channel_layout_copy(&ctx->ch_layout, parsed.get()) >= 0;
 }
 
 }  // namespace

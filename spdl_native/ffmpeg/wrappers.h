@@ -3,6 +3,7 @@
 
 #include <map>
 #include <memory>
+#include <new>
 #include <string>
 
 #include "ffmpeg/compat.h"
@@ -102,6 +103,20 @@ FramePtr alloc_frame();
 FramePtr clone_frame(const AVFrame* src);
 // One entry of a filter graph's in/out list: pad 0 of `ctx`, labelled `name`.
 FilterInOutPtr alloc_filter_inout(const char* name, AVFilterContext* ctx);
+
+// An AVBufferRef over the `size` bytes at `data`, which `owner` holds: FFmpeg
+// deletes the owner with the buffer's last reference.
+template <typename Owner>
+AVBufferRef* buffer_owning(std::unique_ptr<Owner> owner, uint8_t* data, size_t size) {
+  AVBufferRef* ref = av_buffer_create(
+      data, size, [](void* opaque, uint8_t*) { delete static_cast<Owner*>(opaque); }, owner.get(),
+      0);
+  if (!ref) {
+    throw std::bad_alloc();
+  }
+  owner.release();
+  return ref;
+}
 
 // Builds an AVDictionary from string options (null for none).
 DictionaryPtr make_dictionary(const std::map<std::string, std::string>& options);
