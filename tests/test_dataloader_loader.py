@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import json
+import logging
 import threading
 import time
 
@@ -283,6 +285,18 @@ def test_a_source_that_is_not_iterable_is_rejected():
         DataLoader(5)
 
 
+def test_a_map_style_dataset_given_as_src_points_to_map_source():
+    class TorchStyleDataset:  # __len__ and __getitem__, no __iter__
+        def __len__(self) -> int:
+            return 4
+
+        def __getitem__(self, index: int) -> int:
+            return index
+
+    with pytest.raises(TypeError, match=r"src must be iterable.*MapSource\(dataset, "):
+        DataLoader(TorchStyleDataset(), batch_size=2)
+
+
 # Resume in one process (tests/test_resume.py restarts in a new process) ----------------
 
 
@@ -333,8 +347,18 @@ def test_set_epoch_of_the_loaded_state_keeps_the_resume_point():
     loader.set_epoch(0)  # as a torch-style loop does at the start of each epoch
     assert len(_batches_from(loader)) == 2  # positions 6..9
     loader.load_state_dict({**loader.state_dict(), "epoch": 1, "delivered": [[0, 6]]})
-    loader.set_epoch(2)  # another epoch: a full pass
+    with pytest.warns(RuntimeWarning, match="resume point is discarded"):
+        loader.set_epoch(2)  # another epoch: a full pass
     assert len(_batches_from(loader)) == 4
+
+
+def test_a_resume_point_lost_to_an_epoch_set_on_the_sampler_is_warned_about():
+    sampler = RandomSampler(20, seed=1)
+    loader = DataLoader(MapSource(list(range(20)), sampler), batch_size=4, output_order="input")
+    loader.load_state_dict({**loader.state_dict(), "epoch": 2, "delivered": [[0, 8]]})
+    sampler.set_epoch(0)  # e.g. a loop that starts again from a wrong epoch
+    with pytest.warns(RuntimeWarning, match="resumes epoch 2 part-way, but the epoch is now 0"):
+        assert len(_batches_from(loader)) == 5
 
 
 def test_dropped_items_count_as_done():
@@ -382,3 +406,165 @@ def test_progress_ranges_are_the_done_positions_merged(additions):
     restored = Progress(3, ranges)
     assert restored.ranges() == ranges
     assert [p for p in range(45) if p in restored] == sorted(done)
+
+
+# Stopping, threads, and where the dataset is read -------------------------------------
+
+# Leaving a pass must not wait for an op that does not return (issue: within 1 s).
+PROMPT_STOP_S = 1.0
+
+
+def _run_with_limit(fn, limit: float = 30) -> float:
+    """Runs ``fn`` on a helper thread; returns its duration, or fails instead of hanging."""
+    done = threading.Event()
+
+    def call() -> None:
+        fn()
+        done.set()
+
+    begin = time.monotonic()
+    threading.Thread(target=call, daemon=True).start()
+    assert done.wait(limit), f"did not return within {limit} s"
+    return time.monotonic() - begin
+
+
+def test_breaking_out_of_a_blocking_stream_returns_promptly(no_new_threads):
+    in_next = threading.Event()
+
+    def stream():
+        for index in itertools.count():
+            in_next.set()
+            time.sleep(0.2)  # records from a socket, say
+            yield index
+
+    def take_one() -> None:
+        for item in DataLoader(stream()):
+            assert item == 0
+            in_next.clear()
+            assert in_next.wait(30)  # the source is inside next() now
+            break
+
+    assert _run_with_limit(take_one) < 0.2 + PROMPT_STOP_S
+
+
+def test_breaking_out_while_an_op_is_stuck_returns_promptly(no_new_threads):
+    release = threading.Event()
+
+    def preprocess(x: int) -> int:
+        if x >= 2:
+            release.wait(30)
+        return x
+
+    def take_one() -> None:
+        loader = DataLoader(
+            range(100), preprocessor=preprocess, batch_size=1, num_threads=4, output_order="input"
+        )
+        for batch in loader:
+            assert batch == [0]
+            break
+
+    try:
+        assert _run_with_limit(take_one) < PROMPT_STOP_S
+    finally:
+        release.set()  # the stuck threads end once their op returns
+
+
+def test_an_async_transfer_fn_runs_on_the_loop_one_batch_at_a_time(no_new_threads):
+    running, most = [0], [0]
+
+    async def move(batch: list[int]) -> tuple[int, ...]:
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        await asyncio.sleep(0.001)
+        running[0] -= 1
+        return tuple(batch)
+
+    loader = DataLoader(
+        range(9), preprocessor=_slow_square, batch_size=2, transfer_fn=move, output_order="input"
+    )
+    assert list(loader) == [(0, 1), (4, 9), (16, 25), (36, 49), (64,)]
+    assert most[0] == 1
+
+
+class _BlockingDataset:
+    """A torch-style dataset whose ``__getitem__`` does the work: each read waits until
+    ``parallel`` reads are under way, so reads done one at a time fail."""
+
+    def __init__(self, num_items: int, parallel: int) -> None:
+        self.num_items = num_items
+        self.barrier = threading.Barrier(parallel, timeout=10)
+        self.threads: set[str] = set()
+
+    def __len__(self) -> int:
+        return self.num_items
+
+    def __getitem__(self, index: int) -> str:
+        self.threads.add(threading.current_thread().name)
+        self.barrier.wait()
+        return f"item {index}"
+
+
+def _sync_identity(sample: Sample) -> Sample:
+    return sample
+
+
+async def _async_identity(sample: Sample) -> Sample:
+    await asyncio.sleep(0)
+    return sample
+
+
+def _batch_of(samples: list[Sample]) -> list[Sample]:
+    return samples
+
+
+@pytest.mark.parametrize(
+    "stages",
+    [
+        {},
+        {"preprocessor": _sync_identity},
+        {"preprocessor": _async_identity},
+        {"batch_size": 2},
+        {"batch_size": 2, "aggregator": _batch_of},
+    ],
+    ids=["dataset", "preprocessor", "async-preprocessor", "batch", "aggregator"],
+)
+def test_a_map_source_is_read_in_the_worker_threads_at_once(stages, no_new_threads):
+    dataset = _BlockingDataset(8, parallel=4)
+    source = MapSource(dataset, SequentialSampler(8, rank=0, world_size=1))
+    loader = DataLoader(source, num_threads=4, output_order="input", **stages)
+    outputs = list(loader)
+    samples = [s for batch in outputs for s in batch] if "batch_size" in stages else outputs
+    assert samples == [Sample(index, 0, f"item {index}") for index in range(8)]
+    assert all("-worker_" in name for name in dataset.threads), dataset.threads
+
+
+def test_a_failing_dataset_read_is_a_failure_within_max_failures(caplog):
+    class Flaky:
+        def __len__(self) -> int:
+            return 6
+
+        def __getitem__(self, index: int) -> int:
+            if index == 4:
+                raise KeyError("missing file 4")
+            return index
+
+    def source() -> MapSource:
+        return MapSource(Flaky(), SequentialSampler(6, rank=0, world_size=1))
+
+    loader = DataLoader(source(), max_failures=1, output_order="input")
+    assert [sample.data for sample in loader] == [0, 1, 2, 3, 5]
+    assert any("missing file 4" in r.getMessage() for r in caplog.records)
+    with pytest.raises(PipelineFailure) as failure:
+        list(DataLoader(source(), batch_size=2))  # max_failures=0 by default
+    assert isinstance(failure.value.__cause__, KeyError)
+
+
+def test_report_stats_interval_logs_the_report(caplog):
+    caplog.set_level(logging.INFO, logger="spdl.pipeline")
+    loader = DataLoader(range(8), batch_size=4, report_stats_interval=60)
+    assert len(list(loader)) == 2
+    assert any("Bottleneck" in r.getMessage() for r in caplog.records)
+    with pytest.raises(TypeError, match="report_stats_interval must be a number"):
+        DataLoader(range(8), report_stats_interval="often")
+    with pytest.raises(ValueError, match="max_failures must be"):
+        DataLoader(range(8), max_failures=1.5)

@@ -150,10 +150,37 @@ def test_loading_an_incomplete_state_fails():
         SequentialSampler(4, rank=0, world_size=1).load_state_dict({"epoch": 1})
 
 
-def test_rank_and_world_size_default_to_a_single_process_without_a_process_group():
+def test_rank_and_world_size_default_to_a_single_process_without_a_process_group(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
     sampler = RandomSampler(9)
     assert (sampler.rank, sampler.world_size) == (0, 1)
     assert sorted(sampler) == list(range(9))
+
+
+@pytest.mark.parametrize("kind", [RandomSampler, SequentialSampler])
+def test_under_torchrun_before_the_process_group_the_environment_gives_the_rank(
+    monkeypatch: pytest.MonkeyPatch, kind
+):
+    # torchrun sets these for every rank; a sampler built before init_process_group
+    # (or without one) must not read the whole dataset on every rank.
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    sampler = kind(10)
+    assert (sampler.rank, sampler.world_size) == (1, 3)
+    assert list(sampler) == kind(10, rank=1, world_size=3).indices(0)
+    assert (kind(10, rank=0, world_size=1).rank, kind(10, world_size=5).world_size) == (0, 5)
+    monkeypatch.setenv("RANK", "one")
+    with pytest.raises(ValueError, match="RANK='one'.*pass rank= and world_size="):
+        kind(10)
+
+
+def test_a_dataset_given_for_num_items_says_to_pass_its_length():
+    with pytest.raises(TypeError, match=r"pass len\(dataset\)"):
+        RandomSampler(["a.jpg", "b.jpg"])
 
 
 @pytest.mark.parametrize(

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import numbers
+import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, Literal, TypeVar
 
 from spdl.dataloader._positions import (
     Progress,
+    Read,
     check_op,
+    is_async,
     positions_of,
     tag_batch_op,
     tag_item_op,
 )
 from spdl.dataloader._source import MapSource
 from spdl.pipeline import Pipeline, PipelineBuilder, PipelineStats
+from spdl.pipeline._failures import FailureBudget
+from spdl.pipeline._workers import WorkerPool
 
 T = TypeVar("T")
 
 OutputOrder = Literal["completion", "input"]
 _RESUMABLE = ("epoch", "set_epoch", "state_dict", "load_state_dict")
+# How long leaving a pass (break, an exception, the end) waits for an op that is still
+# running; its daemon thread ends on its own when the op returns.
+_STOP_TIMEOUT_S = 0.5
+
+
+def _identity(item: T) -> T:
+    return item
 
 
 def _check_positive(name: str, value: Any) -> None:
@@ -43,10 +56,16 @@ class DataLoader(Generic[T]):
 
     Threads, not processes: nothing is pickled and the first batch arrives at once, as
     long as the heavy work releases the GIL (``spdl.io`` calls do). Stages that are left
-    out are skipped. Breaking out of the loop stops the pipeline and joins its threads;
-    iterating again starts a new pass (from the start of the epoch, unless a state was
-    loaded). An exception in a stage ends the pass with
-    :class:`spdl.pipeline.PipelineFailure` (the op's exception is its ``__cause__``).
+    out are skipped. With a :class:`MapSource`, ``dataset[index]`` is read in the
+    worker threads too (in the preprocessor's task, or else in the aggregator's for the
+    whole batch), so a torch-style ``Dataset`` whose ``__getitem__`` loads the sample
+    runs ``num_threads`` reads at once. Breaking out of the loop stops the pipeline and
+    joins its threads (waiting at most 0.5 s for an op that is still running; its
+    thread ends when the op returns); iterating again starts a new pass (from the start
+    of the epoch, unless a state was loaded). An exception in a stage (or in
+    ``dataset[index]``) drops the item; once more items failed than ``max_failures``
+    allows, the pass ends with :class:`spdl.pipeline.PipelineFailure` (the last error is
+    its ``__cause__``).
 
     With a :class:`MapSource` (or any source with ``epoch``, ``set_epoch``,
     ``state_dict`` and ``load_state_dict``), a pass reads the source's current epoch and
@@ -60,7 +79,9 @@ class DataLoader(Generic[T]):
     resume the very same batches.
 
     Args:
-        src: The items: a :class:`MapSource`, or any iterable (a generator of paths …).
+        src: The items: a :class:`MapSource` (a map-style dataset, like a torch
+            ``Dataset``, read in a sampler's order), or any iterable (a generator of
+            paths …; iterated on a thread of its own, so it may block).
         preprocessor: Called on each item in the pipeline's threads; returns the
             processed item, or ``None`` to drop the item. A function or an async
             function (run on the pipeline's event loop); a returned
@@ -73,20 +94,31 @@ class DataLoader(Generic[T]):
             returns what the loop receives (a Future is awaited). ``None`` passes the
             list itself.
         transfer_fn: Called on each batch on one dedicated thread, one batch at a time
-            (device copies are serial); e.g. a copy to the GPU.
+            (device copies are serial); e.g. a copy to the GPU. An async function runs
+            on the pipeline's event loop instead, one batch at a time too.
         buffer_size: The number of finished batches kept ready for the loop.
         num_threads: The pipeline's thread count, and the number of items
             (preprocessor) and batches (aggregator) processed at once.
         timeout: The longest wait, in seconds, for each batch; ``None`` waits forever.
         output_order: ``"completion"`` passes items and batches on as they finish;
-            ``"input"`` keeps the source's order throughout.
+            ``"input"`` keeps the source's order throughout, so a run is reproducible
+            (recommended for training).
+        max_failures: How many failing items (an exception in the preprocessor, in
+            ``dataset[index]``, in the aggregator or in ``transfer_fn``) each stage may
+            drop, logged, before the pass ends with ``PipelineFailure``: ``0`` (the
+            default) ends it at the first failure, like torch's DataLoader; a negative
+            int allows any number; a float in ``(0, 1)`` is a fraction of the items.
+            See :meth:`spdl.pipeline.PipelineBuilder.build`.
+        report_stats_interval: If given, log the pipeline's stats report (logger
+            ``spdl.pipeline``, level ``INFO``) every this many seconds and at the end
+            of each pass.
 
     Raises:
-        TypeError: If a count is not an int, or an op is not callable or is a
-            generator function.
+        TypeError: If a count is not an int, an op is not callable or is a generator
+            function, or ``src`` is not iterable.
         ValueError: If a count is not positive, ``timeout`` is not positive,
-            ``output_order`` is unknown, or ``drop_last``/``aggregator`` is given
-            without ``batch_size``.
+            ``output_order`` or ``max_failures`` is invalid, or
+            ``drop_last``/``aggregator`` is given without ``batch_size``.
 
     Example:
         >>> from spdl.dataloader import DataLoader
@@ -115,9 +147,18 @@ class DataLoader(Generic[T]):
         num_threads: int = 8,
         timeout: float | None = None,
         output_order: OutputOrder = "completion",
+        max_failures: int | float = 0,
+        report_stats_interval: float | None = None,
     ) -> None:
         if not isinstance(src, Iterable):
-            raise TypeError(f"src must be iterable, got {type(src).__name__}")
+            hint = ""
+            if hasattr(src, "__getitem__") and hasattr(src, "__len__"):
+                hint = (
+                    "; a map-style dataset (len() and [index], like a torch Dataset) goes "
+                    "in a MapSource: DataLoader(MapSource(dataset, "
+                    "RandomSampler(len(dataset))), ...)"
+                )
+            raise TypeError(f"src must be iterable, got {type(src).__name__}{hint}")
         check_op("preprocessor", preprocessor)
         check_op("aggregator", aggregator)
         check_op("transfer_fn", transfer_fn)
@@ -134,6 +175,14 @@ class DataLoader(Generic[T]):
             raise ValueError(f"timeout must be a positive number of seconds or None: {timeout}")
         if output_order not in ("completion", "input"):
             raise ValueError(f"output_order must be 'completion' or 'input', got {output_order!r}")
+        FailureBudget(max_failures)  # checks it now rather than at the first pass
+        if report_stats_interval is not None and (
+            isinstance(report_stats_interval, bool)
+            or not isinstance(report_stats_interval, numbers.Real)
+        ):
+            raise TypeError(
+                f"report_stats_interval must be a number or None, got {report_stats_interval!r}"
+            )
         self._src = src
         self._preprocessor = preprocessor
         self._batch_size = batch_size
@@ -144,6 +193,8 @@ class DataLoader(Generic[T]):
         self._num_threads = num_threads
         self._timeout = timeout
         self._output_order: OutputOrder = output_order
+        self._max_failures = max_failures
+        self._report_stats_interval = report_stats_interval
         self._pipeline: Pipeline | None = None
         self._progress: Progress | None = None  # the latest pass's, or a loaded one
         self._resume = False  # the next pass continues self._progress
@@ -204,9 +255,23 @@ class DataLoader(Generic[T]):
         """
         src = self._resumable_src("set the epoch")
         if epoch != src.epoch:
+            self._discard_resume_point(epoch, stacklevel=2)
             self._progress = None
-            self._resume = False
         src.set_epoch(epoch)
+
+    def _discard_resume_point(self, epoch: int, stacklevel: int) -> None:
+        """Warns if a loaded state is dropped because the epoch moved to ``epoch``."""
+        if self._resume and self._progress is not None and self._progress.epoch != epoch:
+            warnings.warn(
+                f"DataLoader: the state loaded with load_state_dict() resumes epoch "
+                f"{self._progress.epoch} part-way, but the epoch is now {epoch}; the resume "
+                f"point is discarded and epoch {epoch} starts from its beginning. Set the "
+                "epoch (loader.set_epoch, or the sampler's) to the loaded state's epoch "
+                "(state['epoch']) to resume.",
+                RuntimeWarning,
+                stacklevel=stacklevel + 1,
+            )
+        self._resume = False
 
     def state_dict(self) -> dict[str, Any]:
         """Where to resume: the epoch, its delivered samples and the source's state.
@@ -296,31 +361,50 @@ class DataLoader(Generic[T]):
             skip = Progress(epoch, previous.ranges())
             self._progress = Progress(epoch, previous.ranges())
         else:
+            self._discard_resume_point(epoch, stacklevel=3)  # the loop over the loader
             skip = None
             self._progress = Progress(epoch)
         self._resume = False
         return epoch, skip
 
-    def _positions(self, skip: Progress | None) -> Iterator[tuple[int, Any]]:
-        if skip is None:
-            return enumerate(self._src)
+    def _positions(self, skip: Progress | None) -> tuple[Iterator[tuple[int, Any]], Read | None]:
+        """The pass's ``(position, item)`` source, and how to read an item if it is a
+        MapSource's draw (in the workers, not on the source's thread)."""
         if isinstance(self._src, MapSource):
-            return self._src.iter_positions(skip)
-        return ((position, item) for position, item in enumerate(self._src) if position not in skip)
+            return self._src._draws(() if skip is None else skip), self._src._read
+        if skip is None:
+            return enumerate(self._src), None
+        items = enumerate(self._src)
+        return ((position, item) for position, item in items if position not in skip), None
 
-    def _build(self, source: Iterable[Any], progress: Progress | None, transfer: Any) -> Pipeline:
+    def _build(
+        self,
+        source: Iterable[Any],
+        read: Read | None,
+        progress: Progress | None,
+        transfer: WorkerPool | None,
+    ) -> Pipeline:
         builder = PipelineBuilder().add_source(source)
         if self._preprocessor is not None:
             builder.pipe(
-                tag_item_op(self._preprocessor, progress, drop_none=True),
+                tag_item_op(self._preprocessor, progress, drop_none=True, read=read),
                 concurrency=self._num_threads,
                 name="preprocessor",
                 output_order=self._output_order,
             )
+            read = None
+        elif read is not None and self._batch_size is None:
+            builder.pipe(
+                tag_item_op(_identity, None, drop_none=False, read=read),
+                concurrency=self._num_threads,
+                name="dataset",
+                output_order=self._output_order,
+            )
+            read = None
         if self._batch_size is not None:
             builder.aggregate(self._batch_size, drop_last=self._drop_last)
             builder.pipe(
-                tag_batch_op(self._aggregator),
+                tag_batch_op(self._aggregator, read=read),
                 concurrency=self._num_threads,
                 name="aggregator",
                 output_order=self._output_order,
@@ -329,11 +413,15 @@ class DataLoader(Generic[T]):
             builder.pipe(
                 tag_item_op(self._transfer_fn, None, drop_none=False),
                 concurrency=1,
-                executor=transfer,
+                executor=transfer,  # None for an async transfer_fn: it runs on the loop
                 name="transfer",
             )
         builder.add_sink(self._buffer_size)
-        return builder.build(num_threads=self._num_threads)
+        return builder.build(
+            num_threads=self._num_threads,
+            max_failures=self._max_failures,
+            report_stats_interval=self._report_stats_interval,
+        )
 
     def __iter__(self) -> Iterator[T]:
         """Runs one pass in the background and yields its batches.
@@ -348,36 +436,37 @@ class DataLoader(Generic[T]):
         epoch, skip = self._begin_pass()
         progress = self._progress
         transfer = None
-        if self._transfer_fn is not None:
-            transfer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spdl-transfer")
-        # After a timeout an op may be stuck: wait for it no longer than the timeout.
-        wait_for_threads: float | None = None
+        if self._transfer_fn is not None and not is_async(self._transfer_fn):
+            transfer = WorkerPool(1, "spdl-transfer")
+        pipeline = None
         try:
-            pipeline = self._build(self._positions(skip), progress, transfer)
+            source, read = self._positions(skip)
+            pipeline = self._build(source, read, progress, transfer)
             self._pipeline = pipeline
             pipeline.start()
-            try:
-                batches = pipeline.get_iterator(timeout=self._timeout)
-                num_batches = 0
-                while True:
-                    try:
-                        positions, batch = next(batches)
-                    except StopIteration:
-                        break
-                    except TimeoutError as e:
-                        wait_for_threads = self._timeout
-                        raise TimeoutError(
-                            f"DataLoader: waited {self._timeout} s (timeout) for batch "
-                            f"{num_batches} of the pass and none arrived"
-                        ) from e
-                    num_batches += 1
-                    if progress is not None:
-                        progress.add(positions_of(positions))
-                    yield batch
-            finally:
-                pipeline.stop(timeout=wait_for_threads)
+            batches = pipeline.get_iterator(timeout=self._timeout)
+            num_batches = 0
+            while True:
+                try:
+                    positions, batch = next(batches)
+                except StopIteration:
+                    break
+                except TimeoutError as e:
+                    raise TimeoutError(
+                        f"DataLoader: waited {self._timeout} s (timeout) for batch "
+                        f"{num_batches} of the pass and none arrived"
+                    ) from e
+                num_batches += 1
+                if progress is not None:
+                    progress.add(positions_of(positions))
+                yield batch
         finally:
+            # A bounded wait: an op still running keeps its (daemon) thread until it returns.
+            deadline = time.monotonic() + _STOP_TIMEOUT_S
+            if pipeline is not None:
+                pipeline.stop(timeout=_STOP_TIMEOUT_S)
             if transfer is not None:
-                transfer.shutdown(wait=wait_for_threads is None, cancel_futures=True)
+                transfer.shutdown(wait=False, cancel_futures=True)
+                transfer.join(max(0.0, deadline - time.monotonic()))
         if epoch is not None:
             self._src.set_epoch(epoch + 1)  # type: ignore[attr-defined]

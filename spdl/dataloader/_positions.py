@@ -9,6 +9,7 @@ what a resumed pass skips.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import functools
 import inspect
@@ -131,37 +132,66 @@ def _tag_future(
     return outer
 
 
+def is_async(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` is an async function (through ``functools.partial`` and ``__call__``)."""
+    return inspect.iscoroutinefunction(_target(fn))
+
+
+Read = Callable[[Any], Any]  # MapSource._read: a draw to its Sample, reading the dataset
+
+
 def tag_item_op(
-    fn: Callable[[Any], Any], progress: Progress | None, *, drop_none: bool
+    fn: Callable[[Any], Any],
+    progress: Progress | None,
+    *,
+    drop_none: bool,
+    read: Read | None = None,
 ) -> Callable[[tuple[Any, Any]], Any]:
-    """Runs ``fn`` on the item of a ``(positions, item)`` pair and keeps the positions."""
-    if inspect.iscoroutinefunction(_target(fn)):
+    """Runs ``fn`` on the item of a ``(positions, item)`` pair and keeps the positions.
+
+    With ``read``, the item is a draw: ``fn`` gets ``read(item)``, read on a worker
+    thread (for an async ``fn``, through ``asyncio.to_thread``).
+    """
+    if is_async(fn):
 
         async def run_async(tagged: tuple[Any, Any]) -> Any:
             positions, item = tagged
+            if read is not None:
+                item = await asyncio.to_thread(read, item)
             return _tag(positions, await fn(item), progress, drop_none)
 
         return run_async
 
     def run(tagged: tuple[Any, Any]) -> Any:
         positions, item = tagged
+        if read is not None:
+            item = read(item)
         return _tag(positions, fn(item), progress, drop_none)
 
     return run
 
 
-def tag_batch_op(aggregator: Callable[[list[Any]], Any] | None) -> Callable[[list[Any]], Any]:
-    """Calls ``aggregator`` on the items of a batch of ``(position, item)`` pairs."""
+def tag_batch_op(
+    aggregator: Callable[[list[Any]], Any] | None, *, read: Read | None = None
+) -> Callable[[list[Any]], Any]:
+    """Calls ``aggregator`` on the items of a batch of ``(position, item)`` pairs (with
+    ``read``, on the samples of a batch of draws, read on a worker thread)."""
 
     def split(batch: list[tuple[int, Any]]) -> tuple[tuple[int, ...], list[Any]]:
-        return tuple(position for position, _ in batch), [item for _, item in batch]
+        items = [item for _, item in batch]
+        if read is not None:
+            items = [read(item) for item in items]
+        return tuple(position for position, _ in batch), items
 
     if aggregator is None:
         return split
-    if inspect.iscoroutinefunction(_target(aggregator)):
+    if is_async(aggregator):
 
         async def run_async(batch: list[tuple[int, Any]]) -> Any:
-            positions, items = split(batch)
+            if read is None:
+                positions, items = split(batch)
+            else:
+                positions, items = await asyncio.to_thread(split, batch)
             return _tag(positions, await aggregator(items), None, False)
 
         return run_async

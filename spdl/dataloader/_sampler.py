@@ -10,6 +10,7 @@ runs short of batches and leaves the others waiting in a collective.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -43,7 +44,9 @@ class Sampler(Protocol):
 
 
 def _default_rank_and_world_size() -> tuple[int, int]:
-    """``(rank, world_size)`` of the initialised torch.distributed process group, else (0, 1).
+    """``(rank, world_size)`` of the initialised torch.distributed process group; else the
+    ``RANK`` and ``WORLD_SIZE`` environment variables (torchrun sets them before the
+    script has initialised a group); else (0, 1).
 
     torch is not imported here: a process group can only exist once the program has
     imported ``torch.distributed`` itself.
@@ -51,7 +54,16 @@ def _default_rank_and_world_size() -> tuple[int, int]:
     dist = sys.modules.get("torch.distributed")
     if dist is not None and dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+    rank, world_size = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
+    if rank is None or world_size is None:
+        return 0, 1
+    try:
+        return int(rank), int(world_size)
+    except ValueError:
+        raise ValueError(
+            f"the environment variables RANK={rank!r} and WORLD_SIZE={world_size!r} (set by "
+            "torchrun) are not integers; pass rank= and world_size= to the sampler"
+        ) from None
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -68,6 +80,11 @@ class _ShardedSampler:
     def __init__(
         self, num_items: int, *, rank: int | None, world_size: int | None, uneven: Uneven
     ) -> None:
+        if hasattr(num_items, "__len__") and not isinstance(num_items, (int, np.integer)):
+            raise TypeError(
+                f"num_items must be an int, got {type(num_items).__name__}: a sampler takes "
+                "the dataset's size, pass len(dataset)"
+            )
         self._num_items = _check_int("num_items", num_items, 1)
         if uneven not in _UNEVEN:
             raise ValueError(f"uneven must be 'pad' or 'drop', got {uneven!r}")
@@ -200,10 +217,11 @@ class RandomSampler(_ShardedSampler):
         num_items: The dataset size; indices are ``0 .. num_items - 1``.
         seed: The shuffle seed; every rank must use the same one.
         rank: This process's rank; defaults to ``torch.distributed.get_rank()`` when a
-            process group is initialised, else 0.
+            process group is initialised, else to the ``RANK`` environment variable
+            (torchrun sets it), else 0.
         world_size: The number of ranks; defaults to
             ``torch.distributed.get_world_size()`` when a process group is initialised,
-            else 1.
+            else to the ``WORLD_SIZE`` environment variable, else 1.
         uneven: When ``num_items`` does not divide by ``world_size``: ``"pad"`` repeats
             items from the start of the epoch's permutation so each rank gets
             ``ceil(num_items / world_size)`` items; ``"drop"`` leaves out the
@@ -212,7 +230,8 @@ class RandomSampler(_ShardedSampler):
     Raises:
         TypeError: If a count is not an int.
         ValueError: If ``num_items < 1``, ``rank`` is outside ``[0, world_size)``,
-            ``uneven`` is unknown, or ``"drop"`` would leave a rank no items.
+            ``uneven`` is unknown, ``"drop"`` would leave a rank no items, or the
+            ``RANK``/``WORLD_SIZE`` variables used as defaults are not integers.
 
     Example:
         >>> from spdl.dataloader import RandomSampler
@@ -261,10 +280,11 @@ class SequentialSampler(_ShardedSampler):
     Args:
         num_items: The dataset size; indices are ``0 .. num_items - 1``.
         rank: This process's rank; defaults to ``torch.distributed.get_rank()`` when a
-            process group is initialised, else 0.
+            process group is initialised, else to the ``RANK`` environment variable
+            (torchrun sets it), else 0.
         world_size: The number of ranks; defaults to
             ``torch.distributed.get_world_size()`` when a process group is initialised,
-            else 1.
+            else to the ``WORLD_SIZE`` environment variable, else 1.
         uneven: ``"pad"`` repeats the first indices so every rank gets
             ``ceil(num_items / world_size)``; ``"drop"`` leaves out the last ones so
             every rank gets ``floor(num_items / world_size)``.
@@ -272,7 +292,8 @@ class SequentialSampler(_ShardedSampler):
     Raises:
         TypeError: If a count is not an int.
         ValueError: If ``num_items < 1``, ``rank`` is outside ``[0, world_size)``,
-            ``uneven`` is unknown, or ``"drop"`` would leave a rank no items.
+            ``uneven`` is unknown, ``"drop"`` would leave a rank no items, or the
+            ``RANK``/``WORLD_SIZE`` variables used as defaults are not integers.
 
     Example:
         >>> from spdl.dataloader import SequentialSampler

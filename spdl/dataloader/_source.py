@@ -31,13 +31,23 @@ class Sample(NamedTuple):
     data: Any
 
 
+class Draw(NamedTuple):
+    """A sample not read yet: what the DataLoader's source yields for a MapSource."""
+
+    index: int
+    epoch: int
+
+
 class MapSource:
     """Reads a map-style dataset (``len`` and ``[index]``) in a sampler's order.
 
     Iterating yields one :class:`Sample` per index the sampler gives for the current
-    epoch; ``dataset[index]`` is read as the sample is yielded, so keep it cheap (a path
-    and a label) and leave the loading to the DataLoader's preprocessor or aggregator.
-    Epoch and resume state belong to the sampler; these methods delegate to it.
+    epoch, reading ``dataset[index]`` as the sample is yielded. A :class:`DataLoader`
+    reads ``dataset[index]`` in its worker threads instead, ``num_threads`` at once
+    (in the preprocessor's task, or in the aggregator's for the whole batch), so a
+    ``__getitem__`` that loads and decodes, like a torch ``Dataset``'s, runs in
+    parallel. Epoch and resume state belong to the sampler; these methods delegate to
+    it.
 
     Args:
         dataset: The items: anything with ``__len__`` and ``__getitem__(int)``.
@@ -116,17 +126,21 @@ class MapSource:
             >>> [(pos, sample.data) for pos, sample in source.iter_positions(skip={0, 2})]
             [(1, 'b'), (3, 'd')]
         """
+        return ((position, self._read(draw)) for position, draw in self._draws(skip))
+
+    def _draws(self, skip: Container[int] = ()) -> Iterator[tuple[int, Draw]]:
+        """``iter_positions`` without reading the dataset (the DataLoader's source);
+        ``_read`` turns each draw into its ``Sample``."""
         epoch = self._sampler.epoch
         indices = list(self._sampler)
-        return self._read(indices, epoch, skip)
+        return (
+            (position, Draw(index, epoch))
+            for position, index in enumerate(indices)
+            if position not in skip
+        )
 
-    def _read(
-        self, indices: list[int], epoch: int, skip: Container[int]
-    ) -> Iterator[tuple[int, Sample]]:
-        dataset = self._dataset
-        for position, index in enumerate(indices):
-            if position not in skip:
-                yield position, Sample(index, epoch, dataset[index])
+    def _read(self, draw: Draw) -> Sample:
+        return Sample(draw.index, draw.epoch, self._dataset[draw.index])
 
     def state_dict(self) -> dict[str, Any]:
         """The sampler's state (configuration and epoch), as plain data."""

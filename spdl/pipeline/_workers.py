@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -85,10 +86,20 @@ class WorkerPool(concurrent.futures.ThreadPoolExecutor):
                     self._work.popleft()[0].cancel()
             self._cond.notify_all()
         if wait:
-            current = threading.current_thread()
-            for thread in self.threads():
-                if thread is not current:
-                    thread.join()
+            self.join(None)
+
+    def join(self, timeout: float | None) -> None:
+        """Wait for the threads (but the calling one) to end, ``timeout`` seconds at most.
+
+        Args:
+            timeout: Seconds for all of them together; ``None`` waits as long as it takes.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        current = threading.current_thread()
+        for thread in self.threads():
+            if thread is not current:
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                thread.join(remaining)
 
     def threads(self) -> list[threading.Thread]:
         """The threads started so far (some may have ended)."""
