@@ -60,13 +60,15 @@ class PipelineBuilder:
     def add_source(self, source: Iterable[Any] | AsyncIterable[Any]) -> PipelineBuilder:
         """Set the iterable the pipeline takes its items from.
 
-        A sync source is iterated on a thread of its own, one item ahead of the first
-        stage at most, so a source that blocks (reads a socket, lists a bucket) holds
-        up neither the other stages nor :meth:`Pipeline.stop`. Each ``next`` still
-        runs one at a time: let the source yield keys and do the slow part in a
-        :meth:`pipe` stage with concurrency. An async iterable is iterated on the
-        event loop. An exception raised by the source ends the pipeline: the consumer
-        receives the items produced before it, then the same exception.
+        A sync source is iterated on a thread of its own, so a source that blocks
+        (reads a socket, lists a bucket) holds up neither the other stages nor
+        :meth:`Pipeline.stop`. It runs ahead of the first stage by the queue between
+        them: 16 items, or the stage's concurrency if that is more (the sink's size if
+        there is no stage). Each ``next`` still runs one at a time: let the source
+        yield keys and do the slow part in a :meth:`pipe` stage with concurrency. An
+        async iterable is iterated on the event loop. An exception raised by the source
+        ends the pipeline: the consumer receives the items produced before it, then the
+        same exception.
 
         Args:
             source: A (sync) iterable or an async iterable.

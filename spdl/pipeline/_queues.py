@@ -56,6 +56,7 @@ class SourceQueue:
         self._loop = loop
         self._items: collections.deque[Any] = collections.deque()
         self._room = threading.Condition()
+        self._putter_waits = False
         self._closed = False
         self._getter: asyncio.Future[None] | None = None
 
@@ -67,6 +68,7 @@ class SourceQueue:
         """
         with self._room:
             while not self._closed and len(self._items) >= self._clock.size:
+                self._putter_waits = True
                 self._room.wait()
             if self._closed:
                 return False
@@ -85,7 +87,11 @@ class SourceQueue:
                 if self._items:
                     item = self._items.popleft()
                     self._clock.update(len(self._items))
-                    self._room.notify()
+                    # Wake the putter once half the queue is free, not per item: each
+                    # wake hands the GIL over between two threads.
+                    if self._putter_waits and len(self._items) <= self._clock.size // 2:
+                        self._putter_waits = False
+                        self._room.notify()
                     return item
                 if self._closed:
                     raise asyncio.CancelledError  # closed by stop, which cancels the stages

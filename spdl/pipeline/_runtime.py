@@ -37,6 +37,9 @@ _ids = itertools.count(1)
 # ``threading._register_atexit`` hooks run before the interpreter joins non-daemon
 # threads, while the interpreter is fully alive (``atexit`` hooks run later).
 _REGISTER_BEFORE_THREAD_JOIN = getattr(threading, "_register_atexit", None)
+# The least room behind a sync source: its thread and the event loop wake each other up
+# once per half of it, not per item (each wake hands the GIL over between two threads).
+_SOURCE_QUEUE_SIZE = 16
 # How long the exit hook waits for the threads of all pipelines together.
 _EXIT_JOIN_TIMEOUT_S = 1.0
 
@@ -64,9 +67,12 @@ class Runtime:
         self.stage_counters = [StageCounters("source", "source", 1)]
         for step in steps:
             self.stage_counters.append(StageCounters(step.name, step.kind_name, step.concurrency))
-        # The queue in front of a stage holds as many items as the stage runs at once.
+        # The queue in front of a stage holds as many items as the stage runs at once;
+        # a sync source's queue holds more, as its thread hands items over in bursts.
         names = [c.name for c in self.stage_counters] + ["sink"]
         sizes = [max(1, step.concurrency) for step in steps] + [buffer_size]
+        if steps and not isinstance(source, AsyncIterable):
+            sizes[0] = max(sizes[0], _SOURCE_QUEUE_SIZE)
         self.queue_clocks = [
             QueueClock(names[i], names[i + 1], sizes[i]) for i in range(len(sizes))
         ]

@@ -261,19 +261,18 @@ class PipeStage(_ItemStage):
             await cancel_all(tasks)
 
     async def _run_in_input_order(self, input: Queue, output: Queue) -> None:
-        # The oldest task's outputs go on as they come; each task behind it puts into a
-        # queue of its own holding one output, so a generator op waits there for its
-        # turn instead of collecting every output it yields.
         slots = asyncio.Semaphore(self.counters.concurrency)
-        # (task, its outputs) in input order; its length is bounded by ``slots``.
-        in_flight: collections.deque[tuple[asyncio.Task[None], asyncio.Queue[Any]]] = (
-            collections.deque()
-        )
+        # (task, its outputs) in input order; its length is bounded by ``slots``. A
+        # function's one output waits in a list; a generator's outputs go through a
+        # queue holding one, so a generator behind the oldest task pauses there until
+        # its turn comes, instead of collecting everything it yields.
+        in_flight: collections.deque[tuple[asyncio.Task[None], Any]] = collections.deque()
         arrived = asyncio.Event()
         input_done = False
         loop = asyncio.get_running_loop()
+        generator = self.op.kind in (OpKind.GENERATOR, OpKind.ASYNC_GENERATOR)
 
-        async def process(item: Any, outbox: asyncio.Queue[Any]) -> None:
+        async def stream(item: Any, outbox: asyncio.Queue[Any]) -> None:
             await self._process(item, outbox.put)
             await outbox.put(EOF)
 
@@ -286,8 +285,14 @@ class PipeStage(_ItemStage):
                     input_done = True
                     arrived.set()
                     return
-                outbox: asyncio.Queue[Any] = asyncio.Queue(1)
-                in_flight.append((loop.create_task(process(item, outbox)), outbox))
+                outputs: Any
+                if generator:
+                    outputs = asyncio.Queue(1)
+                    task = loop.create_task(stream(item, outputs))
+                else:
+                    outputs = []
+                    task = loop.create_task(self._process(item, _appender(outputs)))
+                in_flight.append((task, outputs))
                 arrived.set()
 
         feeder = loop.create_task(feed())
@@ -299,11 +304,17 @@ class PipeStage(_ItemStage):
                     arrived.clear()
                     await arrived.wait()
                     continue
-                _, outbox = in_flight[0]
-                while (value := await outbox.get()) is not EOF:
-                    await output.put(value)
-                    self.counters.num_out += 1
-                in_flight.popleft()  # its task has nothing left to do
+                task, outputs = in_flight[0]
+                if generator:
+                    while (value := await outputs.get()) is not EOF:
+                        await output.put(value)
+                        self.counters.num_out += 1
+                else:
+                    await task  # failures are recorded by the task itself; it never raises
+                    for value in outputs:
+                        await output.put(value)
+                        self.counters.num_out += 1
+                in_flight.popleft()
                 slots.release()
             await feeder
         finally:
@@ -388,6 +399,13 @@ class DisaggregateStage(_ItemStage):
                 self.counters.num_out += 1
         self._check_budget(final=True)
         await output.put(EOF)
+
+
+def _appender(outputs: list[Any]) -> Emit:
+    async def append(value: Any) -> None:
+        outputs.append(value)
+
+    return append
 
 
 def _being_cancelled() -> bool:

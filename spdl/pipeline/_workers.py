@@ -9,8 +9,8 @@ the op returns.
 
 from __future__ import annotations
 
-import collections
 import concurrent.futures
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -34,20 +34,19 @@ class WorkerPool(concurrent.futures.ThreadPoolExecutor):
     def __init__(self, max_workers: int, name_prefix: str) -> None:  # no super().__init__
         self._max_workers = max_workers
         self._name_prefix = name_prefix
-        self._cond = threading.Condition()
-        self._work: collections.deque[_WorkItem] = collections.deque()
+        self._lock = threading.Lock()
+        self._work: queue.SimpleQueue[_WorkItem | None] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)  # one token per idle thread
         self._threads: list[threading.Thread] = []
-        self._num_idle = 0
         self._shutdown = False
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        with self._cond:
+        with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
-            self._work.append((future, fn, args, kwargs))
-            if self._num_idle > len(self._work) - 1 or len(self._threads) >= self._max_workers:
-                self._cond.notify()
+            self._work.put((future, fn, args, kwargs))
+            if self._idle.acquire(timeout=0) or len(self._threads) >= self._max_workers:
                 return future
             thread = threading.Thread(
                 target=self._serve,
@@ -59,32 +58,34 @@ class WorkerPool(concurrent.futures.ThreadPoolExecutor):
         return future
 
     def _serve(self) -> None:
-        cond, work = self._cond, self._work
         while True:
-            with cond:
-                while not work and not self._shutdown:
-                    self._num_idle += 1
-                    cond.wait()
-                    self._num_idle -= 1
-                if not work:
-                    return
-                item = work.popleft()
+            item = self._work.get()
+            if item is None:  # shut down: pass the marker on to the next thread
+                self._work.put(None)
+                return
             _run(*item)
             del item  # let go of its objects before waiting for the next one
+            self._idle.release()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """No new work; idle threads end now, busy ones after their op.
+        """No new work; idle threads end now, busy ones after their op (and the work
+        queued before, unless ``cancel_futures``).
 
         Args:
             wait: Join the threads (except the calling one) before returning.
             cancel_futures: Cancel the work that has not started.
         """
-        with self._cond:
+        with self._lock:
             self._shutdown = True
             if cancel_futures:
-                while self._work:
-                    self._work.popleft()[0].cancel()
-            self._cond.notify_all()
+                while True:
+                    try:
+                        item = self._work.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is not None:
+                        item[0].cancel()
+            self._work.put(None)
         if wait:
             self.join(None)
 
@@ -103,7 +104,7 @@ class WorkerPool(concurrent.futures.ThreadPoolExecutor):
 
     def threads(self) -> list[threading.Thread]:
         """The threads started so far (some may have ended)."""
-        with self._cond:
+        with self._lock:
             return list(self._threads)
 
 
