@@ -49,6 +49,7 @@ FFMPEG_PKG_CONFIG_MODULES = (
     "libavutil",
     "libturbojpeg",  # JPEG fast path (DCT-domain downscaling); optional for the build
     "libjpeg",  # crop-aware JPEG decoding (libjpeg-turbo's libjpeg API); optional too
+    "libwebp",  # WebP fast path (libwebp decodes WebP); optional too
 )
 FFMPEG_APT_PACKAGES = (
     "libavcodec-dev",
@@ -59,6 +60,7 @@ FFMPEG_APT_PACKAGES = (
     "libavutil-dev",
     "libturbojpeg0-dev",
     "libjpeg62-turbo-dev",
+    "libwebp-dev",
     "pkg-config",
 )
 
