@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from _stop_helpers import run_with_limit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -414,20 +415,6 @@ def test_progress_ranges_are_the_done_positions_merged(additions):
 PROMPT_STOP_S = 1.0
 
 
-def _run_with_limit(fn, limit: float = 30) -> float:
-    """Runs ``fn`` on a helper thread; returns its duration, or fails instead of hanging."""
-    done = threading.Event()
-
-    def call() -> None:
-        fn()
-        done.set()
-
-    begin = time.monotonic()
-    threading.Thread(target=call, daemon=True).start()
-    assert done.wait(limit), f"did not return within {limit} s"
-    return time.monotonic() - begin
-
-
 def test_breaking_out_of_a_blocking_stream_returns_promptly(no_new_threads):
     in_next = threading.Event()
 
@@ -444,7 +431,7 @@ def test_breaking_out_of_a_blocking_stream_returns_promptly(no_new_threads):
             assert in_next.wait(30)  # the source is inside next() now
             break
 
-    assert _run_with_limit(take_one) < 0.2 + PROMPT_STOP_S
+    assert run_with_limit(take_one) < 0.2 + PROMPT_STOP_S
 
 
 def test_breaking_out_while_an_op_is_stuck_returns_promptly(no_new_threads):
@@ -464,7 +451,7 @@ def test_breaking_out_while_an_op_is_stuck_returns_promptly(no_new_threads):
             break
 
     try:
-        assert _run_with_limit(take_one) < PROMPT_STOP_S
+        assert run_with_limit(take_one) < PROMPT_STOP_S
     finally:
         release.set()  # the stuck threads end once their op returns
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from _stop_helpers import run_with_limit
 
 from spdl.pipeline import Pipeline, PipelineBuilder
 
@@ -277,21 +278,6 @@ def test_interpreter_exits_without_stop(start: str):
 
 
 # -- a sync source runs on a thread of its own -------------------------------------------
-
-
-def run_with_limit(fn: Callable[[], Any], limit: float = TIMEOUT_S) -> float:
-    """Calls ``fn`` on a helper thread and returns how long it took; fails (instead of
-    hanging the test run) if it has not returned after ``limit`` seconds."""
-    done = threading.Event()
-
-    def call() -> None:
-        fn()
-        done.set()
-
-    begin = time.monotonic()
-    threading.Thread(target=call, daemon=True).start()
-    assert done.wait(limit), f"did not return within {limit} s"
-    return time.monotonic() - begin
 
 
 def test_stop_returns_promptly_while_a_sync_source_feeding_the_sink_is_in_next():
