@@ -15,9 +15,6 @@ __all__ = ["Pipeline"]
 
 T = TypeVar("T")
 
-# How long ``stop()`` waits by default for a thread whose call cannot be interrupted.
-DEFAULT_STOP_TIMEOUT_S = 0.5
-
 
 class _Exhausted(EOFError):
     """The pipeline has produced all its items (an ``EOFError``, as in SPDL)."""
@@ -85,7 +82,7 @@ class Pipeline(Generic[T]):
         """
         self._runtime.start(timeout)
 
-    def stop(self, *, timeout: float | None = DEFAULT_STOP_TIMEOUT_S) -> None:
+    def stop(self, *, timeout: float | None = 0.5) -> None:
         """Stop the pipeline and wait for its threads to end.
 
         Cancels every stage: items in flight are dropped, asyncio ops are cancelled, and
@@ -131,7 +128,10 @@ class Pipeline(Generic[T]):
         try:
             yield self
         finally:
-            self.stop(timeout=DEFAULT_STOP_TIMEOUT_S if timeout is None else timeout)
+            if timeout is None:
+                self.stop()  # its default: a bounded wait
+            else:
+                self.stop(timeout=timeout)
 
     def get_item(self, *, timeout: float | None = None) -> T:
         """Return the next output item, starting the pipeline if needed.
