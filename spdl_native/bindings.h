@@ -6,6 +6,7 @@
 namespace spdl {
 
 void register_packets(nanobind::module_& m);
+void register_packet_import(nanobind::module_& m);
 void register_frames(nanobind::module_& m);
 void register_buffer(nanobind::module_& m);
 void register_decode(nanobind::module_& m);

@@ -10,6 +10,7 @@ NB_MODULE(_native, m) {
   m.doc() = "spdl native core: decoding and conversion on the system FFmpeg, GIL released.";
   nb::exception<spdl::MediaError>(m, "MediaError", PyExc_RuntimeError);
   spdl::register_packets(m);
+  spdl::register_packet_import(m);
   spdl::register_frames(m);
   spdl::register_buffer(m);
   spdl::register_decode(m);

@@ -328,6 +328,7 @@ def test_breaking_out_of_async_streaming_demux_stops_demuxing(
         finally:
             closed.set()
 
+    monkeypatch.setenv("SPDL_DEMUX_PROCESSES", "0")  # the patched demux runs in this process
     monkeypatch.setattr(_demux, "iter_demux", slow_iter_demux)
     windows = [(float(i), float(i) + 0.5) for i in range(9)]
 
@@ -360,6 +361,7 @@ def test_cancelling_streaming_futures_stops_the_demux_task(
             produced.append(packets)
             yield packets
 
+    monkeypatch.setenv("SPDL_DEMUX_PROCESSES", "0")  # the patched demux runs in this process
     monkeypatch.setattr(_demux, "iter_demux", gated_iter_demux)
     futures = spdl.io.streaming_demux(
         "video", aio_media.long_video, [(0, 1), (1, 2), (2, 3)], executor=executor

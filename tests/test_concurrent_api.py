@@ -279,6 +279,7 @@ def test_streaming_demux_opens_the_source_once(
         calls.append(args)
         return original(*args, **kwargs)
 
+    monkeypatch.setenv("SPDL_DEMUX_PROCESSES", "0")  # the patched demux runs in this process
     monkeypatch.setattr(_demux, "iter_demux", spy)
     executor = CountingExecutor()
     futures = spdl.io.streaming_demux(

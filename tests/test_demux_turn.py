@@ -30,6 +30,12 @@ from spdl.io import AsyncIOFailure, MediaError, _demux
 _Turn = _demux._DemuxTurn
 
 
+@pytest.fixture(autouse=True)
+def _demux_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Turns are taken by packet loops that run in the loading process."""
+    monkeypatch.setenv("SPDL_DEMUX_PROCESSES", "0")
+
+
 def _free_for_others() -> bool:
     """Whether another thread can take the turn right now."""
     result: list[bool] = []

@@ -224,6 +224,7 @@ def openers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         opened.append("no probe" if stream_options else "probe")  # _open_indexed's options
         return original(src, format, format_options, stream_options)
 
+    monkeypatch.setenv("SPDL_DEMUX_PROCESSES", "0")  # the patched demux runs in this process
     monkeypatch.setattr(_demux, "_open", spy)
     return opened
 

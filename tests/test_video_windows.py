@@ -233,6 +233,7 @@ def test_packets_of_unknown_position_fall_back_to_load_video(
     clip: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A demuxer that reports neither byte offsets nor dts: spans could overlap unseen.
+    monkeypatch.setenv("SPDL_DEMUX_PROCESSES", "0")  # the patched demux runs in this process
     monkeypatch.setattr(_demux, "_position", lambda packet: None)
     with pytest.raises(_demux.UnknownPacketOrder):
         demux_spans(clip, [(0.4, 0.9), (0.8, 1.2)])

@@ -12,7 +12,7 @@ from typing import Any
 
 from spdl import _native
 
-from . import _convert, _decode, _demux, _nvdec
+from . import _convert, _decode, _demux_pool, _nvdec
 from ._chain import chain_futures, wait_futures
 from ._cuda import CUDABuffer, CUDAFrames
 from ._decode import Frames
@@ -112,7 +112,7 @@ def _streaming_demux(
         raise ValueError("`timestamps` must contain at least one (start, end) window.")
     args = DemuxArgs.check(media_type, src, None, demux_options)
     windows = [args.at(window).timestamp for window in timestamps]
-    demux = functools.partial(_demux.iter_demux, media_type, src, windows, **args.options)
+    demux = functools.partial(_demux_pool.iter_demux, media_type, src, windows, **args.options)
     return Step("demux", args.name, demux, pool="demux", count=len(windows))
 
 

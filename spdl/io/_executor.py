@@ -4,10 +4,12 @@
   few threads are enough.
 * The *decode* pool runs native decoding and buffer conversion, which release the GIL
   for their whole duration, so it has one thread per CPU core.
+* The *demux helper processes* (``_demux_pool``) run PyAV for paths and in-memory
+  sources, one per demux thread unless set otherwise.
 
-Both pools are created lazily on first use, their sizes come from
-:func:`set_executor_sizes` or the environment variables ``SPDL_DEMUX_THREADS`` and
-``SPDL_DECODE_THREADS``, and both are shut down at interpreter exit: queued work is
+All are created lazily on first use, their sizes come from :func:`set_executor_sizes`
+or the environment variables ``SPDL_DEMUX_THREADS``, ``SPDL_DECODE_THREADS`` and
+``SPDL_DEMUX_PROCESSES``, and all are shut down at interpreter exit: queued work is
 cancelled and running decodes are told to stop at their next packet.
 """
 
@@ -25,6 +27,7 @@ from spdl import _native
 __all__ = [
     "get_decode_executor",
     "executor_sizes",
+    "demux_processes",
     "get_demux_executor",
     "set_executor_sizes",
     "track_cancel_token",
@@ -32,12 +35,14 @@ __all__ = [
 
 DEMUX_THREADS_ENV = "SPDL_DEMUX_THREADS"
 DECODE_THREADS_ENV = "SPDL_DECODE_THREADS"
+DEMUX_PROCESSES_ENV = "SPDL_DEMUX_PROCESSES"
 
 _lock = threading.Lock()
 _demux_executor: ThreadPoolExecutor | None = None
 _decode_executor: ThreadPoolExecutor | None = None
 _demux_size: int | None = None  # None: not set explicitly, use the environment / default
 _decode_size: int | None = None
+_processes_count: int | None = None
 _exit_hook_registered = False
 _shutting_down = False
 _active_tokens: dict[int, _native.CancelToken] = {}  # keyed by id(): tokens need not be hashable
@@ -50,23 +55,25 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _check_size(name: str, value: object) -> int:
+def _check_size(name: str, value: object, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"`{name}` must be an int, got {type(value).__name__}.")
-    if value < 1:
-        raise ValueError(f"`{name}` must be a positive number of threads, got {value}.")
+    if value < minimum:
+        what = "a positive number of threads" if minimum else "a number of processes, 0 or more"
+        raise ValueError(f"`{name}` must be {what}, got {value}.")
     return value
 
 
-def _size_from_env(env: str, default: int) -> int:
+def _size_from_env(env: str, default: int, minimum: int = 1) -> int:
     raw = os.environ.get(env)
     if raw is None or not raw.strip():
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{env} must be a positive integer, got {raw!r}.") from None
-    return _check_size(env, value)
+        kind = "a positive integer" if minimum else "an integer, 0 or more"
+        raise ValueError(f"{env} must be {kind}, got {raw!r}.") from None
+    return _check_size(env, value, minimum)
 
 
 def _demux_threads() -> int:
@@ -81,13 +88,37 @@ def _decode_threads() -> int:
     return _size_from_env(DECODE_THREADS_ENV, _cpu_count())
 
 
-def set_executor_sizes(*, demux: int | None = None, decode: int | None = None) -> None:
+def demux_processes() -> int:
+    """The number of demux helper processes; 0 demuxes in the loading threads.
+
+    Returns:
+        The count given to :func:`set_executor_sizes`, otherwise ``SPDL_DEMUX_PROCESSES``,
+        otherwise the demux pool's size.
+
+    Raises:
+        ValueError: If ``SPDL_DEMUX_PROCESSES`` (or, for the default,
+            ``SPDL_DEMUX_THREADS``) is not a valid count.
+    """
+    if _processes_count is not None:
+        return _processes_count
+    return _size_from_env(DEMUX_PROCESSES_ENV, _demux_threads(), minimum=0)
+
+
+def set_executor_sizes(
+    *, demux: int | None = None, decode: int | None = None, demux_processes: int | None = None
+) -> None:
     """Set the number of threads of the shared demux and decode/convert pools.
 
     The new sizes take effect for work submitted after this call. A pool that already
     exists with another size is retired: the work already given to it finishes there,
     and new work goes to a fresh pool of the new size. Explicit sizes take precedence
-    over the environment variables ``SPDL_DEMUX_THREADS`` and ``SPDL_DECODE_THREADS``.
+    over the environment variables ``SPDL_DEMUX_THREADS``, ``SPDL_DECODE_THREADS`` and
+    ``SPDL_DEMUX_PROCESSES``.
+
+    Audio and video from paths and in-memory data are demuxed by PyAV in helper
+    processes, which hand the packets over in shared memory: PyAV takes the GIL for
+    every packet it reads, and there that GIL is not the loading threads'. They start
+    on first use; a helper beyond a new, smaller count stops once its load is done.
 
     Args:
         demux: Threads of the demux pool (PyAV demuxing). ``None`` leaves it unchanged.
@@ -95,23 +126,30 @@ def set_executor_sizes(*, demux: int | None = None, decode: int | None = None) -
         decode: Threads of the decode/convert pool (native decoding and conversion).
             ``None`` leaves it unchanged. Default when never set: ``SPDL_DECODE_THREADS``
             or the number of CPUs available to the process.
+        demux_processes: Demux helper processes; ``0`` demuxes in the loading threads
+            instead (as file-like sources always are). ``None`` leaves it unchanged.
+            Default when never set: ``SPDL_DEMUX_PROCESSES`` or the demux pool's size.
 
     Raises:
         TypeError: If a size is not an ``int``.
-        ValueError: If a size is smaller than 1.
+        ValueError: If a size is smaller than 1 (``demux_processes``: than 0).
 
     Example:
         >>> spdl.io.set_executor_sizes(demux=2, decode=8)
         >>> spdl.io.executor_sizes()
         (2, 8)
     """
-    global _demux_executor, _decode_executor, _demux_size, _decode_size
+    global _demux_executor, _decode_executor, _demux_size, _decode_size, _processes_count
     if demux is not None:
         _check_size("demux", demux)
     if decode is not None:
         _check_size("decode", decode)
+    if demux_processes is not None:
+        _check_size("demux_processes", demux_processes, minimum=0)
     retired: list[ThreadPoolExecutor] = []
     with _lock:
+        if demux_processes is not None:
+            _processes_count = demux_processes
         if demux is not None:
             _demux_size = demux
             if _demux_executor is not None and _demux_executor._max_workers != demux:

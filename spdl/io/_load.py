@@ -16,7 +16,7 @@ from typing import Any
 
 from spdl import _native
 
-from . import _decode, _demux
+from . import _decode, _demux, _demux_pool
 from ._demux import Source, Window
 from ._errors import MediaError
 from ._operation import Plan, Step, operation
@@ -32,8 +32,10 @@ __all__ = ["load_audio", "load_image", "load_media", "load_video", "load_video_w
 
 
 def _load_steps(args: DemuxArgs, decode: Mapping[str, Any]) -> Plan[_native.CPUBuffer]:
-    if args.media_type == "audio":
+    if args.media_type == "audio" and not _demux_pool.wanted(args.src):
         return (yield from _audio_steps(args, decode))
+    # A demux helper hands the packets of the whole stream over at once: no GIL per
+    # chunk (see _demux_pool); the decode gives what the chunked one gives.
     # The packets go straight to the CPU decoder, which reads the pixel format and
     # colour from the frames: the probe decode at opening is skipped.
     packets = yield args.step(probe=False)
@@ -276,9 +278,9 @@ def _load_video_windows(
     windows = [each.timestamp for each in windowed]
     start = _tell(src)
     if _decode.writes_windows_natively(**decode):
-        spans = functools.partial(_demux.demux_spans, src, windows, **args.options)
+        spans = functools.partial(_demux_pool.demux_spans, src, windows, **args.options)
         try:
-            spans = yield Step("demux", args.name, spans, pool="demux")
+            spans = yield Step("demux", args.name, spans, pool="demux", cancellable=True)
         except _demux.UnknownPacketOrder:
             pass  # the demuxer cannot tell where packets lie: one window at a time
         else:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
-from . import _decode, _demux
+from . import _decode, _demux, _demux_pool
 from ._demux import Packets, Source, Window
 from ._futures import describe_source, reject_unknown_options
 from ._operation import Step
@@ -89,8 +89,14 @@ class DemuxArgs:
         return replace(self, timestamp=tuple(timestamp))
 
     def step(self, *, probe: bool) -> Step[Packets]:
-        """Demux on the demux pool; ``probe=False`` skips the probe decode at opening."""
+        """Demux on the demux pool (in a helper process for paths and in-memory data);
+        ``probe=False`` skips the probe decode at opening."""
         run = functools.partial(
-            _demux.demux, self.media_type, self.src, self.timestamp, **self.options, probe=probe
+            _demux_pool.demux,
+            self.media_type,
+            self.src,
+            self.timestamp,
+            **self.options,
+            probe=probe,
         )
-        return Step("demux", self.name, run, pool="demux")
+        return Step("demux", self.name, run, pool="demux", cancellable=True)

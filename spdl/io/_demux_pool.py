@@ -1,0 +1,475 @@
+"""Demux in helper processes, so that the loading threads take no GIL per packet.
+
+PyAV releases and re-takes the GIL around every packet it reads; beside a busy
+Python thread (any training loop) each re-take waits up to a switch interval. So
+for paths and in-memory data, :func:`demux`, :func:`demux_spans` and
+:func:`iter_demux` send the work to a small pool of persistent helper processes
+(:mod:`._demux_worker`) that run :mod:`._demux`'s own code, and wait for the
+packets in one native call (``_native.call_demux_helper``) with the GIL released:
+the request goes out, the packets come back packed in a sealed memfd, and the
+native core rebuilds the same Packets from it. A load takes the GIL a few times,
+not once per packet. File-like sources (their reads are the caller's code) and a
+count of 0 (``set_executor_sizes(demux_processes=0)``, ``SPDL_DEMUX_PROCESSES=0``)
+demux in the calling thread, as do platforms without ``memfd_create``.
+
+The helpers are started with ``subprocess`` (not ``multiprocessing``), so they work
+whatever the start method, inside daemonic DataLoader workers and under torchrun:
+
+* started lazily, one per load that finds none idle, up to the configured count;
+  reused; stopped at interpreter exit;
+* a helper that dies (a signal, a crash on hostile bytes) fails only the load it
+  served, with :class:`AsyncIOFailure` naming the source, and a new one takes its
+  place at the next load; a load that is cancelled kills its helper, which is how
+  the cancellation reaches PyAV;
+* a helper exits as soon as its socket's other end closes, even mid-demux: when
+  this process exits or is killed, no helper outlives it; a forked child forgets
+  its parent's helpers and starts its own;
+* nothing is left in ``/dev/shm``: the memfds have no name and go with their last
+  descriptor.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import spdl
+from spdl import _native
+
+from . import _demux, _executor
+from ._demux_worker import ERRORS, encode_time
+from ._errors import MediaError
+from ._futures import AsyncIOFailure
+
+__all__ = ["demux", "demux_spans", "helper_pids", "iter_demux", "shutdown", "wanted"]
+
+_SUPPORTED = (
+    sys.platform == "linux"
+    and hasattr(os, "memfd_create")
+    and hasattr(socket, "send_fds")
+    and bool(sys.executable)
+)
+# Requests are one SOCK_SEQPACKET message; a larger one (thousands of windows) is
+# demuxed in the calling thread instead.
+_MAX_REQUEST = 64 * 1024
+# Where the helpers start: the directory holding this very `spdl`, so `-m` finds it
+# first even when the caller's working directory has another `spdl` in it.
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(spdl.__path__[0])))
+_STOP_WAIT_S = 5.0
+# Not `-m spdl.io._demux_worker`: importing spdl.io imports that module already, and
+# runpy would run a second copy of it as __main__.
+_WORKER_MAIN = "import sys; from spdl.io._demux_worker import main; main(sys.argv)"
+
+
+def wanted(src: object) -> bool:
+    """Whether ``src`` is demuxed by a helper process (else in the calling thread)."""
+    if not _SUPPORTED or _executor.demux_processes() == 0:
+        return False
+    if isinstance(src, str | bytes | bytearray):
+        return True
+    if isinstance(src, memoryview):
+        return src.c_contiguous
+    return isinstance(src, os.PathLike) and isinstance(os.fspath(src), str)
+
+
+class _Helper:
+    """One helper process and this process's end of its socket."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            command = [sys.executable, "-c", _WORKER_MAIN, str(theirs.fileno())]
+            self.process = subprocess.Popen(
+                command,
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                cwd=_PACKAGE_PARENT,
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.sock = ours
+        self.fd = ours.fileno()
+
+    def stop(self, kill: bool) -> None:
+        """Closes the socket (the helper exits on it) and reaps the process."""
+        self.sock.close()
+        if kill:
+            self.process.kill()
+        try:
+            self.process.wait(_STOP_WAIT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def how_it_ended(self) -> str:
+        code = self.process.returncode
+        if code is None:
+            return "stopped answering"
+        if code < 0:
+            try:
+                return f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"was killed by signal {-code}"
+        return f"exited with status {code}"
+
+
+class _Pool:
+    """The helpers: idle ones wait in a list; a load leases one at a time."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._idle: list[_Helper] = []
+        self._all: set[_Helper] = set()
+        self._starting = 0
+        self._closed = False
+        self._exit_hook = False
+
+    def lease(self) -> _Helper:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise RuntimeError("spdl.io demux helpers are shut down (interpreter exit).")
+                if self._idle:
+                    return self._idle.pop()
+                if len(self._all) + self._starting < max(1, _executor.demux_processes()):
+                    self._starting += 1
+                    break
+                self._cond.wait()
+            if not self._exit_hook:
+                self._exit_hook = True
+                atexit.register(self.shutdown)
+        try:
+            helper = _Helper()
+        finally:
+            with self._cond:
+                self._starting -= 1
+                self._cond.notify()
+        with self._cond:
+            self._all.add(helper)
+        return helper
+
+    def give_back(self, helper: _Helper) -> None:
+        with self._cond:
+            keep = not self._closed and len(self._all) <= _executor.demux_processes()
+            if keep:
+                self._idle.append(helper)
+            else:
+                self._all.discard(helper)
+            self._cond.notify()
+        if not keep:
+            helper.stop(kill=False)
+
+    def discard(self, helper: _Helper) -> None:
+        """Kills a helper that cannot serve again (dead, cancelled mid-request, broken)."""
+        with self._cond:
+            self._all.discard(helper)
+            self._cond.notify()
+        helper.stop(kill=True)
+
+    def pids(self) -> list[int]:
+        with self._cond:
+            return sorted(helper.process.pid for helper in self._all)
+
+    def shutdown(self) -> None:
+        with self._cond:
+            self._closed = True
+            helpers, self._idle = list(self._all), []
+            self._all.clear()
+            self._cond.notify_all()
+        for helper in helpers:
+            helper.sock.close()  # each exits on it at once, busy or not
+        for helper in helpers:
+            helper.stop(kill=False)
+
+    def forget(self) -> None:
+        """In a forked child: closes the inherited sockets, leaves the processes alone
+        (they are the parent's), and takes no new lease."""
+        with self._cond:
+            self._closed = True
+        for helper in self._all:
+            helper.sock.close()
+
+
+_pool = _Pool()
+_forgotten: list[_Pool] = []  # a fork child's inherited pools: never collected, never reaped
+
+
+def _after_fork_in_child() -> None:
+    global _pool
+    _pool._cond = threading.Condition(threading.Lock())  # another thread may have held it
+    _pool.forget()
+    _forgotten.append(_pool)
+    _pool = _Pool()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def helper_pids() -> list[int]:
+    """The process ids of the live helpers (for tests and diagnostics)."""
+    return _pool.pids()
+
+
+def shutdown() -> None:
+    """Stops every helper now; later loads start new ones."""
+    global _pool
+    old, _pool = _pool, _Pool()
+    old.shutdown()
+
+
+def _request(op: str, src: Any, name: str, **fields: Any) -> tuple[bytes, Any] | None:
+    """The request's message and the in-memory data to send with it; None when it
+    cannot travel as one message (too large, or options JSON cannot hold)."""
+    if isinstance(src, str | os.PathLike):
+        path, data = os.fspath(src), None
+        cwd = None if os.path.isabs(path) else os.getcwd()
+    else:
+        path, data, cwd = None, src, None
+    request = {"op": op, "path": path, "name": name, "cwd": cwd, **fields}
+    try:
+        message = json.dumps(request).encode()
+    except (TypeError, ValueError):
+        return None
+    return (message, data) if len(message) <= _MAX_REQUEST else None
+
+
+def _options(format: str | None, format_options: Mapping[str, str] | None) -> dict[str, Any]:
+    return {"format": format, "format_options": dict(format_options or {})}
+
+
+def _window(window: Sequence[Any] | None) -> list[Any] | None:
+    return None if window is None else [encode_time(window[0]), encode_time(window[1])]
+
+
+def _error(text: bytes) -> Exception:
+    info = json.loads(text)
+    kind = ERRORS.get(info["type"], MediaError)
+    try:
+        return kind(info["message"])
+    except Exception:  # a type that wants more than a message
+        return MediaError(info["message"])
+
+
+class _Lease:
+    """One helper held for one request (or one stream of them)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.helper: _Helper | None = _pool.lease()
+        self._pool = _pool
+
+    def outcome(self, reply: tuple[str, bytes, list[Any]], more: bool) -> list[Any]:
+        """The packets of a reply; raises its error. Gives the helper back unless
+        ``more`` items are coming, kills it when it cannot serve again."""
+        kind, text, packets = reply
+        helper = self.helper
+        assert helper is not None
+        if kind == "item" and more:
+            return packets
+        self.helper = None
+        if kind in ("item", "error"):
+            self._pool.give_back(helper)
+            if kind == "error":
+                raise _error(text)
+            return packets
+        self._pool.discard(helper)
+        if kind == "cancelled":
+            raise MediaError(f"Demuxing {self.name} was cancelled.")
+        pid = helper.process.pid
+        if kind == "broken":
+            cause = f"the demux helper process (pid {pid}) broke the protocol: {text.decode()}"
+        else:
+            cause = f"the demux helper process (pid {pid}) {helper.how_it_ended()}"
+        raise AsyncIOFailure(
+            f"Failed to demux {self.name}: {cause} while demuxing it.", phase="demux", src=self.name
+        )
+
+    def release(self) -> None:
+        """After a failure in this process or a stream left early: the helper may be
+        mid-request, so it is killed."""
+        if self.helper is not None:
+            helper, self.helper = self.helper, None
+            self._pool.discard(helper)
+
+
+def _call(
+    lease: _Lease, request: tuple[bytes, Any], more: bool, cancel: _native.CancelToken | None
+) -> list[Any]:
+    if cancel is not None and cancel.cancelled:
+        lease.release()
+        raise MediaError(f"Demuxing {lease.name} was cancelled.")
+    assert lease.helper is not None
+    reply = _native.call_demux_helper(lease.helper.fd, request[0], request[1], more, cancel)
+    return lease.outcome(reply, more)
+
+
+def _single(op: str, src: Any, cancel: _native.CancelToken | None, **fields: Any) -> list[Any]:
+    name = _demux.describe_source(src)
+    request = _request(op, src, name, **fields)
+    if request is None:
+        raise _InThread
+    lease = _Lease(name)
+    try:
+        return _call(lease, request, False, cancel)
+    finally:
+        lease.release()
+
+
+class _InThread(Exception):
+    """The request cannot go to a helper: demux in the calling thread."""
+
+
+def demux(
+    media_type: _demux.MediaType,
+    src: _demux.Source,
+    timestamp: _demux.Window | None = None,
+    *,
+    format: str | None = None,
+    format_options: Mapping[str, str] | None = None,
+    probe: bool = True,
+    cancel: _native.CancelToken | None = None,
+) -> _demux.Packets:
+    """:func:`._demux.demux`, in a helper process for paths and in-memory data.
+
+    Args:
+        media_type: As for :func:`._demux.demux`.
+        src: As for :func:`._demux.demux`.
+        timestamp: As for :func:`._demux.demux`.
+        format: As for :func:`._demux.demux`.
+        format_options: As for :func:`._demux.demux`.
+        probe: As for :func:`._demux.demux`.
+        cancel: Stops the wait when set; the helper is killed.
+
+    Returns:
+        The same Packets :func:`._demux.demux` returns.
+
+    Raises:
+        FileNotFoundError, MediaError: As :func:`._demux.demux` raises them.
+        AsyncIOFailure: The helper died while demuxing (it is replaced).
+    """
+    if wanted(src):
+        _demux.validate_demux_args(
+            media_type, src, timestamp, format=format, format_options=format_options
+        )
+        fields = {"media_type": media_type, "timestamp": _window(timestamp), "probe": probe}
+        try:
+            (packets,) = _single("demux", src, cancel, **fields, **_options(format, format_options))
+            return packets
+        except _InThread:
+            pass
+    return _demux.demux(
+        media_type, src, timestamp, format=format, format_options=format_options, probe=probe
+    )
+
+
+def demux_spans(
+    src: _demux.Source,
+    timestamps: Sequence[_demux.Window],
+    *,
+    format: str | None = None,
+    format_options: Mapping[str, str] | None = None,
+    cancel: _native.CancelToken | None = None,
+) -> list[_demux.Packets]:
+    """:func:`._demux.demux_spans`, in a helper process for paths and in-memory data.
+
+    Args:
+        src: As for :func:`._demux.demux_spans`.
+        timestamps: As for :func:`._demux.demux_spans`.
+        format: As for :func:`._demux.demux_spans`.
+        format_options: As for :func:`._demux.demux_spans`.
+        cancel: Stops the wait when set; the helper is killed.
+
+    Returns:
+        The same spans :func:`._demux.demux_spans` returns.
+
+    Raises:
+        FileNotFoundError, MediaError, UnknownPacketOrder: As
+            :func:`._demux.demux_spans` raises them.
+        AsyncIOFailure: The helper died while demuxing (it is replaced).
+    """
+    if wanted(src):
+        _demux.validate_demux_args("video", src, None, format=format, format_options=format_options)
+        for window in timestamps:
+            _demux._validate_window(window)
+        windows = [_window(window) for window in timestamps]
+        try:
+            return _single(
+                "spans", src, cancel, windows=windows, **_options(format, format_options)
+            )
+        except _InThread:
+            pass
+    return _demux.demux_spans(src, timestamps, format=format, format_options=format_options)
+
+
+def iter_demux(
+    media_type: _demux.MediaType,
+    src: _demux.Source,
+    timestamps: Sequence[_demux.Window],
+    *,
+    format: str | None = None,
+    format_options: Mapping[str, str] | None = None,
+) -> Iterator[_demux.Packets]:
+    """:func:`._demux.iter_demux`, in a helper process for paths and in-memory data.
+
+    The helper demuxes each window while the caller uses the one before. Leaving the
+    iteration early kills the helper (it is demuxing the next window).
+
+    Args:
+        media_type: As for :func:`._demux.iter_demux`.
+        src: As for :func:`._demux.iter_demux`.
+        timestamps: As for :func:`._demux.iter_demux`.
+        format: As for :func:`._demux.iter_demux`.
+        format_options: As for :func:`._demux.iter_demux`.
+
+    Yields:
+        One Packets per window, as :func:`._demux.iter_demux` does.
+
+    Raises:
+        ValueError, TypeError, FileNotFoundError, MediaError: As
+            :func:`._demux.iter_demux` raises them.
+        AsyncIOFailure: The helper died while demuxing (it is replaced).
+    """
+    request = None
+    if wanted(src) and timestamps:
+        if media_type == "image":
+            raise ValueError("Streaming demux applies to audio and video, not images.")
+        _demux.validate_demux_args(
+            media_type, src, None, format=format, format_options=format_options
+        )
+        for window in timestamps:
+            _demux._validate_window(window)
+        windows = [_window(window) for window in timestamps]
+        name = _demux.describe_source(src)
+        options = _options(format, format_options)
+        request = _request("windows", src, name, media_type=media_type, windows=windows, **options)
+    if request is None:
+        yield from _demux.iter_demux(
+            media_type, src, timestamps, format=format, format_options=format_options
+        )
+        return
+    lease = _Lease(name)
+    try:
+        for index in range(len(timestamps)):
+            more = index + 1 < len(timestamps)
+            if index == 0:
+                (packets,) = _call(lease, request, more, None)
+            else:
+                assert lease.helper is not None
+                reply = _native.next_from_demux_helper(lease.helper.fd, more, None)
+                (packets,) = lease.outcome(reply, more)
+            yield packets
+    finally:
+        lease.release()

@@ -1,0 +1,186 @@
+"""The main of a demux helper process: PyAV demuxes here, beside the loading process.
+
+PyAV releases and re-takes the GIL around every packet it reads, which beside a
+busy Python thread costs the loading process a switch interval per packet. Here
+that GIL is this process's own. :mod:`._demux_pool` runs :func:`main` in a new
+interpreter (``python -c "...; main(sys.argv)" <fd>``), where ``fd`` is the helper's
+end of a Unix ``SOCK_SEQPACKET`` socket, and sends it one request at a time:
+
+* a request is one JSON message (see ``_demux_pool._request``); a source held in
+  memory comes with it as a sealed memfd, which is mapped here, not copied;
+* the reply is ``b"I"`` with a sealed memfd of the packets packed by
+  ``_native.pack_packets``, or ``b"X" + JSON`` naming the error's type and message;
+* a stream of windows (``"windows"``) sends one reply per window, and after each
+  but the last waits for ``b"N"`` before it demuxes the next.
+
+The demux itself is :mod:`._demux`'s, unchanged, so the packets and the errors are
+those the loading process would have made. The helper exits when the loading
+process closes its end (whatever it is doing then), and ignores ``SIGINT``: a
+Ctrl-C in the terminal is the loading process's to handle.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+import mmap
+import os
+import select
+import signal
+import socket
+import threading
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from typing import Any
+
+from spdl import _native
+from spdl.io import _demux
+from spdl.io._errors import MediaError
+
+_MAX_REQUEST = 1 << 20
+# Error types a reply may name; any other arrives as MediaError.
+ERRORS: dict[str, type[Exception]] = {
+    "MediaError": MediaError,
+    "UnknownPacketOrder": _demux.UnknownPacketOrder,
+    **{
+        name: value
+        for name, value in vars(builtins).items()
+        if isinstance(value, type) and issubclass(value, Exception)
+    },
+}
+
+
+def decode_time(value: Any) -> int | float | Fraction:
+    """A time of a request: a JSON number, or ``[numerator, denominator]`` for a Fraction."""
+    return Fraction(*value) if isinstance(value, list) else value
+
+
+def encode_time(value: int | float | Fraction) -> Any:
+    """A time as a request carries it (Fractions exactly, as the demux computes with them)."""
+    return [value.numerator, value.denominator] if isinstance(value, Fraction) else value
+
+
+def _window(value: Sequence[Any] | None) -> tuple[Any, Any] | None:
+    return None if value is None else (decode_time(value[0]), decode_time(value[1]))
+
+
+@contextlib.contextmanager
+def _named(data: object, name: str) -> Iterator[None]:
+    """Makes the demux name ``data`` (the mapped source) as the loading process names it."""
+    original = _demux.describe_source
+    _demux.describe_source = lambda src: name if src is data else original(src)
+    try:
+        yield
+    finally:
+        _demux.describe_source = original
+
+
+def _send_item(sock: socket.socket, packets: list[Any]) -> None:
+    fd = _native.pack_packets(packets)
+    try:
+        socket.send_fds(sock, [b"I"], [fd])
+    finally:
+        os.close(fd)
+
+
+def _send_error(sock: socket.socket, error: Exception) -> None:
+    kind = type(error).__name__ if type(error).__name__ in ERRORS else "MediaError"
+    text = json.dumps({"type": kind, "message": str(error)[:65536]})
+    sock.send(b"X" + text.encode())
+
+
+def _wait_for_next(sock: socket.socket) -> None:
+    message = sock.recv(16)
+    if message != b"N":
+        os._exit(0 if not message else 2)  # the loading process left, or broke the protocol
+
+
+def _serve(sock: socket.socket, request: dict[str, Any], src: Any) -> None:
+    options = {"format": request["format"], "format_options": request["format_options"]}
+    op = request["op"]
+    if op == "demux":
+        packets = _demux.demux(
+            request["media_type"],
+            src,
+            _window(request["timestamp"]),
+            probe=request["probe"],
+            **options,
+        )
+        _send_item(sock, [packets])
+    elif op == "spans":
+        windows = [_window(w) for w in request["windows"]]
+        _send_item(sock, _demux.demux_spans(src, windows, **options))
+    elif op == "windows":
+        windows = [_window(w) for w in request["windows"]]
+        for index, packets in enumerate(
+            _demux.iter_demux(request["media_type"], src, windows, **options)
+        ):
+            _send_item(sock, [packets])
+            del packets
+            if index + 1 < len(windows):
+                _wait_for_next(sock)
+    else:
+        raise ValueError(f"unknown demux helper request {op!r}")
+
+
+def _handle(sock: socket.socket, message: bytes, fds: list[int]) -> None:
+    """Serves one request; its failures become the reply (only a lost socket escapes)."""
+    mapped: mmap.mmap | None = None
+    src: Any = None
+    try:
+        request = json.loads(message)
+        if request.get("cwd"):
+            os.chdir(request["cwd"])  # the loading process's, for a relative path
+        if request["path"] is not None:
+            src = request["path"]
+            _serve(sock, request, src)
+        else:
+            size = os.fstat(fds[0]).st_size
+            mapped = mmap.mmap(fds[0], size, prot=mmap.PROT_READ) if size else None
+            src = memoryview(mapped) if mapped is not None else b""
+            with _named(src, request["name"]):
+                _serve(sock, request, src)
+    except Exception as error:
+        _send_error(sock, error)
+    finally:
+        src = None
+        if mapped is not None:
+            with contextlib.suppress(BufferError):  # a view still alive: freed with it
+                mapped.close()
+
+
+def _exit_with_parent(sock: socket.socket) -> None:
+    """Exits this process as soon as the loading process's end of ``sock`` closes: also
+    while a demux runs, and also when the loading process was killed."""
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLRDHUP)
+
+    def watch() -> None:
+        while True:
+            with contextlib.suppress(InterruptedError):
+                if poller.poll():
+                    os._exit(0)
+
+    threading.Thread(target=watch, name="spdl-demux-parent-watch", daemon=True).start()
+
+
+def main(argv: Sequence[str]) -> None:
+    """Serves demux requests on the socket whose descriptor is ``argv[1]`` until it closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sock = socket.socket(fileno=int(argv[1]))
+    _exit_with_parent(sock)
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, _MAX_REQUEST, 1)
+        except OSError:
+            return
+        if not message:
+            return  # the loading process closed its end
+        try:
+            _handle(sock, message, fds)
+        except OSError:
+            return  # the loading process is gone mid-reply
+        finally:
+            for fd in fds:
+                os.close(fd)

@@ -1,0 +1,129 @@
+// Python bindings of packet_import.h and demux_channel.h: how the packets of a
+// demux helper process reach the loading process (GIL released throughout).
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/unique_ptr.h>
+#include <nanobind/stl/vector.h>
+
+#include "bindings.h"
+#include "demux_channel.h"
+#include "packet_import.h"
+
+namespace nb = nanobind;
+
+namespace spdl {
+namespace {
+
+// The bytes an object exposes through the buffer protocol (none for None), held
+// for as long as this lives: a bytearray cannot be resized meanwhile.
+class BufferView {
+ public:
+  explicit BufferView(nb::handle obj) {
+    if (obj.is_none()) {
+      return;
+    }
+    if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_SIMPLE) != 0) {
+      throw nb::python_error();
+    }
+    held_ = true;
+  }
+  BufferView(const BufferView&) = delete;
+  BufferView& operator=(const BufferView&) = delete;
+  ~BufferView() {
+    if (held_) {
+      PyBuffer_Release(&view_);
+    }
+  }
+  const uint8_t* data() const { return held_ ? static_cast<const uint8_t*>(view_.buf) : nullptr; }
+  size_t size() const { return held_ ? static_cast<size_t>(view_.len) : 0; }
+
+ private:
+  Py_buffer view_{};
+  bool held_ = false;
+};
+
+nb::tuple as_tuple(HelperReply reply) {
+  return nb::make_tuple(to_string(reply.kind), nb::bytes(reply.text.data(), reply.text.size()),
+                        nb::cast(std::move(reply.packets)));
+}
+
+// The request's buffers are taken with the GIL, the exchange runs without it.
+nb::tuple call(int sock, nb::bytes request, nb::handle data, bool ask_next,
+               const CancelToken* cancel) {
+  const std::string text(request.c_str(), request.size());
+  const BufferView source(data);
+  HelperReply reply;
+  {
+    nb::gil_scoped_release release;
+    reply = call_helper(sock, text, source.data(), source.size(), ask_next, cancel);
+  }
+  return as_tuple(std::move(reply));
+}
+
+nb::tuple next(int sock, bool ask_next, const CancelToken* cancel) {
+  HelperReply reply;
+  {
+    nb::gil_scoped_release release;
+    reply = next_from_helper(sock, ask_next, cancel);
+  }
+  return as_tuple(std::move(reply));
+}
+
+nb::bytes packed_bytes(const std::vector<const Packets*>& packets) {
+  std::string block;
+  {
+    nb::gil_scoped_release release;
+    block.resize(packed_size(packets));
+    pack_into(packets, reinterpret_cast<uint8_t*>(block.data()), block.size());
+  }
+  return nb::bytes(block.data(), block.size());
+}
+
+constexpr const char* kCallDoc =
+    R"(Sends a request to a demux helper process and waits for its reply.
+
+Used by ``spdl.io._demux_pool``. The whole exchange (the source's bytes copied
+into a memfd, the request sent, the wait, the packets rebuilt from the reply's
+shared memory) runs with the GIL released.
+
+Args:
+    sock: The loading process's end of the helper's SOCK_SEQPACKET socket.
+    request: The request's text.
+    data: The source's bytes (any buffer), or ``None`` for a path.
+    ask_next: Ask for the stream's next item as soon as this one arrives.
+    cancel: Stops the wait when set (the helper is then mid-request).
+
+Returns:
+    ``(kind, text, packets)``: kind is ``"item"`` (packets), ``"error"`` (text
+    describes the failure), ``"closed"`` (the helper is gone), ``"cancelled"`` or
+    ``"broken"`` (a reply the protocol does not allow; text says why).)";
+
+constexpr const char* kNextDoc =
+    R"(Waits for the stream item asked for last (see ``call_demux_helper``).
+
+Args:
+    sock: The helper's socket.
+    ask_next: Ask for the item after it as soon as it arrives.
+    cancel: Stops the wait when set.
+
+Returns:
+    ``(kind, text, packets)`` as ``call_demux_helper``.)";
+
+}  // namespace
+
+void register_packet_import(nb::module_& m) {
+  m.def("pack_packets", &pack_to_memfd, nb::arg("packets"),
+        nb::call_guard<nb::gil_scoped_release>(),
+        "Packs Packets into a new sealed memfd and returns its descriptor (the caller "
+        "closes it); a demux helper process hands its packets over this way.");
+  m.def("unpack_packets", &unpack_from_fd, nb::arg("fd"), nb::call_guard<nb::gil_scoped_release>(),
+        "Rebuilds the Packets of a sealed memfd written by ``pack_packets`` (not closed).");
+  m.def("packed_bytes", &packed_bytes, nb::arg("packets"),
+        "The block ``pack_packets`` writes, as bytes: every field of the packets, for "
+        "comparing two demuxes bit for bit.");
+  m.def("call_demux_helper", &call, nb::arg("sock"), nb::arg("request"), nb::arg("data").none(),
+        nb::arg("ask_next"), nb::arg("cancel").none(), kCallDoc);
+  m.def("next_from_demux_helper", &next, nb::arg("sock"), nb::arg("ask_next"),
+        nb::arg("cancel").none(), kNextDoc);
+}
+
+}  // namespace spdl

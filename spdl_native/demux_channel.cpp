@@ -1,0 +1,224 @@
+#include "demux_channel.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "packet_import.h"
+#include "posix/fd.h"
+
+namespace spdl {
+
+const char* to_string(HelperReply::Kind kind) {
+  switch (kind) {
+    case HelperReply::Kind::Item:
+      return "item";
+    case HelperReply::Kind::Error:
+      return "error";
+    case HelperReply::Kind::Closed:
+      return "closed";
+    case HelperReply::Kind::Cancelled:
+      return "cancelled";
+    case HelperReply::Kind::Broken:
+      return "broken";
+  }
+  return "broken";
+}
+
+#ifdef __linux__
+
+namespace {
+
+// How often a wait looks at its cancel token.
+constexpr int kCancelPollMs = 20;
+constexpr size_t kMaxFds = 4;  // a reply carries one; more are closed and refused
+
+bool peer_gone(int err) { return err == EPIPE || err == ECONNRESET || err == ENOTCONN; }
+
+// Sends one message, with `fd` attached unless negative. False when the helper is gone.
+bool send_message(int sock, std::string_view message, int fd) {
+  iovec iov{const_cast<char*>(message.data()), message.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  if (fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+  }
+  while (::sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) {
+    if (errno == EINTR) {
+      continue;
+    }
+    if (peer_gone(errno)) {
+      return false;
+    }
+    throw posix::system_error("sending a request to a demux helper failed");
+  }
+  return true;
+}
+
+// The source's bytes in a sealed memfd: the helper maps them instead of a copy
+// travelling through the socket.
+posix::UniqueFd data_memfd(const uint8_t* data, size_t size) {
+  posix::UniqueFd fd(::memfd_create("spdl-source", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) {
+    throw posix::system_error("memfd_create failed");
+  }
+  for (size_t done = 0; done < size;) {
+    const ssize_t n = ::pwrite(fd.get(), data + done, size - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      throw posix::system_error("writing the source to a memfd failed");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) {
+    throw posix::system_error("sealing the source's memfd failed");
+  }
+  return fd;
+}
+
+// Waits until the socket has a message (or hung up); false when cancelled first.
+bool wait_readable(int sock, const CancelToken* cancel) {
+  pollfd pfd{sock, POLLIN, 0};
+  while (true) {
+    if (cancel && cancel->cancelled()) {
+      return false;
+    }
+    const int n = ::poll(&pfd, 1, cancel ? kCancelPollMs : -1);
+    if (n > 0) {
+      return true;
+    }
+    if (n < 0 && errno != EINTR) {
+      throw posix::system_error("waiting for a demux helper failed");
+    }
+  }
+}
+
+HelperReply broken(std::string why) {
+  HelperReply reply;
+  reply.kind = HelperReply::Kind::Broken;
+  reply.text = std::move(why);
+  return reply;
+}
+
+HelperReply receive(int sock, const CancelToken* cancel) {
+  HelperReply reply;
+  if (!wait_readable(sock, cancel)) {
+    reply.kind = HelperReply::Kind::Cancelled;
+    return reply;
+  }
+  ssize_t length;
+  while ((length = ::recv(sock, nullptr, 0, MSG_PEEK | MSG_TRUNC)) < 0 && errno == EINTR) {
+  }
+  if (length <= 0) {  // 0: end of stream; the protocol has no empty message
+    if (length < 0 && !peer_gone(errno)) {
+      throw posix::system_error("reading from a demux helper failed");
+    }
+    return reply;  // Closed
+  }
+  std::string message(static_cast<size_t>(length), '\0');
+  iovec iov{message.data(), message.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t got;
+  while ((got = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (got <= 0) {
+    if (got < 0 && !peer_gone(errno)) {
+      throw posix::system_error("reading from a demux helper failed");
+    }
+    return reply;  // Closed
+  }
+  std::vector<posix::UniqueFd> fds;  // every descriptor received is closed here
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        fds.emplace_back(fd);
+      }
+    }
+  }
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+    return broken("a reply of the demux helper was truncated");
+  }
+  message.resize(static_cast<size_t>(got));
+  reply.text = message.substr(1);
+  if (message[0] == 'X' && fds.empty()) {
+    reply.kind = HelperReply::Kind::Error;
+    return reply;
+  }
+  if (message[0] != 'I' || fds.size() != 1) {
+    return broken("the demux helper sent a message the protocol does not allow");
+  }
+  try {
+    reply.packets = unpack_from_fd(fds[0].get());
+  } catch (const std::exception& e) {
+    return broken(e.what());
+  }
+  reply.kind = HelperReply::Kind::Item;
+  return reply;
+}
+
+// Receives a reply; after an item, asks for the next one at once when `ask_next`,
+// so that the helper demuxes it while the caller uses this one.
+HelperReply receive_and_ask(int sock, const CancelToken* cancel, bool ask_next) {
+  HelperReply reply = receive(sock, cancel);
+  if (reply.kind == HelperReply::Kind::Item && ask_next) {
+    send_message(sock, "N", -1);  // a helper gone by now shows at the next receive
+  }
+  return reply;
+}
+
+}  // namespace
+
+HelperReply call_helper(int sock, std::string_view request, const uint8_t* data, size_t size,
+                        bool ask_next, const CancelToken* cancel) {
+  posix::UniqueFd source;
+  if (data) {
+    source = data_memfd(data, size);
+  }
+  if (!send_message(sock, request, source.get())) {
+    return HelperReply{};  // Closed
+  }
+  source.reset();  // the helper has its own descriptor now
+  return receive_and_ask(sock, cancel, ask_next);
+}
+
+HelperReply next_from_helper(int sock, bool ask_next, const CancelToken* cancel) {
+  return receive_and_ask(sock, cancel, ask_next);
+}
+
+#else
+
+HelperReply call_helper(int, std::string_view, const uint8_t*, size_t, bool, const CancelToken*) {
+  throw std::runtime_error("demux helper processes need Linux");
+}
+
+HelperReply next_from_helper(int, bool, const CancelToken*) {
+  throw std::runtime_error("demux helper processes need Linux");
+}
+
+#endif
+
+}  // namespace spdl

@@ -1,0 +1,47 @@
+// The loading process's end of a demux helper process: one exchange of messages
+// over a Unix SOCK_SEQPACKET socket, done whole with the GIL released, so that a
+// load waits for its packets without taking the GIL in between.
+//
+// Messages to the helper: a request (the caller's text, with the source's bytes
+// in a sealed memfd when it is in memory), or "N" to demux a stream's next item.
+// Messages from the helper: "I<text>" with a memfd of packed Packets
+// (packet_import.h), or "X<text>" for a failure the caller reports.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cancel.h"
+#include "packets.h"
+
+namespace spdl {
+
+struct HelperReply {
+  enum class Kind {
+    Item,       // packets, and the helper's text about them
+    Error,      // the helper's text describes a failure of the request
+    Closed,     // the helper is gone (it died, or closed its end)
+    Cancelled,  // the token was set before the reply came; the helper is mid-request
+    Broken,     // the reply was not what the protocol allows (text says why)
+  };
+  Kind kind = Kind::Closed;
+  std::string text;
+  std::vector<std::unique_ptr<Packets>> packets;
+};
+
+const char* to_string(HelperReply::Kind kind);
+
+// Sends `request` (with `data` in a memfd unless null) and waits for the reply.
+// `ask_next`: the request is a stream with more items to come; after this one
+// arrives the next is asked for at once ("N"), so the helper demuxes it while
+// the caller uses this one.
+HelperReply call_helper(int sock, std::string_view request, const uint8_t* data, size_t size,
+                        bool ask_next, const CancelToken* cancel);
+// Waits for the stream item asked for last (and asks for the one after when `ask_next`).
+HelperReply next_from_helper(int sock, bool ask_next, const CancelToken* cancel);
+
+}  // namespace spdl

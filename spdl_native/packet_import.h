@@ -1,0 +1,32 @@
+// Packets as one flat block of plain data, for a demux helper process to hand
+// them to the loading process through shared memory: the helper packs what its
+// PyAV demux produced, the loader rebuilds the same Packets in one native call.
+// Both ends run this same library, so the block needs no versioning beyond a
+// magic number; the reader still checks every length, since the block comes
+// from another process that hostile input may have corrupted.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "packets.h"
+
+namespace spdl {
+
+// The size of the block `pack_into` writes for `packets`.
+size_t packed_size(const std::vector<const Packets*>& packets);
+// Writes the block of `packets` to `dst`, which holds `packed_size(packets)` bytes.
+void pack_into(const std::vector<const Packets*>& packets, uint8_t* dst, size_t size);
+// Rebuilds the Packets of a block, as `Packets::add` builds them from PyAV's
+// packets. Throws std::runtime_error for a block that is not one `pack_into` wrote.
+std::vector<std::unique_ptr<Packets>> unpack(const uint8_t* data, size_t size);
+
+// Packs `packets` into a new sealed memfd (Linux); returns its descriptor, which
+// the caller owns.
+int pack_to_memfd(const std::vector<const Packets*>& packets);
+// Unpacks the block held by the sealed memfd `fd` (not closed here).
+std::vector<std::unique_ptr<Packets>> unpack_from_fd(int fd);
+
+}  // namespace spdl

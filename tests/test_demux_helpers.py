@@ -1,0 +1,487 @@
+"""Demux helper processes (``spdl.io._demux_pool``): PyAV demuxes paths and in-memory
+data in a few persistent helper processes, so that the loading threads take no GIL
+per packet.
+
+These tests check that the packets, arrays and errors are those of the in-thread
+demux, bit for bit; that a helper killed mid-load fails that load only and is
+replaced; that cancelling reaches the helper; that helpers serve many threads,
+forked and spawned children and DataLoader workers; and that no helper process or
+shared-memory entry outlives its use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import multiprocessing
+import os
+import pathlib
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pytest
+from _demux_child import AudioDataset, load_in_child
+from _media import Media
+from media import AudioReference, ImageReference, VideoReference
+
+import spdl.io
+from spdl import _native
+from spdl.io import _demux, _demux_pool, _executor
+
+pytest_plugins = ["_aio_fixtures"]
+
+TIMEOUT_S = 60
+pytestmark = pytest.mark.skipif(
+    not _demux_pool._SUPPORTED, reason="demux helpers need Linux (memfd_create, SCM_RIGHTS)"
+)
+
+
+def _shm() -> set[str]:
+    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stream:
+            return stream.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _helper_children() -> list[int]:
+    """Live processes running a demux helper among this process's children."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stream:
+                fields = stream.read().rpartition(")")[2].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as stream:
+                command = stream.read()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"_demux_worker" in command:
+            found.append(int(entry))
+    return found
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_leftovers() -> Iterator[None]:
+    """After every test of this module: no helper runs and /dev/shm is as it was."""
+    before = _shm()
+    yield
+    _demux_pool.shutdown()
+    assert _helper_children() == []
+    assert _shm() <= before
+
+
+@contextlib.contextmanager
+def in_this_process() -> Iterator[None]:
+    """Demux in the calling thread (today's path) while inside."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(_executor.DEMUX_PROCESSES_ENV, "0")
+        yield
+
+
+def _packed(packets: Any) -> bytes:
+    return _native.packed_bytes(packets if isinstance(packets, list) else [packets])
+
+
+def _fifo(tmp_path: pathlib.Path) -> pathlib.Path:
+    path = tmp_path / "stalled.mp4"
+    os.mkfifo(path)
+    return path
+
+
+@contextlib.contextmanager
+def _stalled_reader(fifo: pathlib.Path) -> Iterator[Callable[[], int]]:
+    """Holds the FIFO's write end open, once a helper opened it for reading, without
+    writing: the helper's demux waits. Yields a function giving that helper's pid."""
+    fd = -1
+
+    def writer_opened() -> bool:
+        nonlocal fd
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: nobody reads it yet
+            return False
+        return True
+
+    def holder() -> int | None:
+        for pid in _demux_pool.helper_pids():
+            with contextlib.suppress(OSError):
+                for link in os.listdir(f"/proc/{pid}/fd"):
+                    with contextlib.suppress(OSError):
+                        if os.readlink(f"/proc/{pid}/fd/{link}") == str(fifo):
+                            return pid
+        return None
+
+    def reader() -> int:
+        # The helper's open() returns once the write end is open: a moment later.
+        assert _wait_until(lambda: holder() is not None, TIMEOUT_S)
+        pid = holder()
+        assert pid is not None
+        return pid
+
+    try:
+        assert _wait_until(writer_opened, TIMEOUT_S)
+        yield reader
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        stuck = holder()  # only when the test failed: a helper that reopens would wait
+        if stuck is not None:
+            os.kill(stuck, signal.SIGKILL)
+
+
+################################################################################
+# The same packets, arrays and errors as the in-thread demux
+################################################################################
+
+
+SOURCES = {
+    "video path": lambda m: ("video", m["video"].path, None, {}),
+    "video window, no probe": lambda m: ("video", m["video"].path, (0.5, 1.5), {"probe": False}),
+    "video bytes": lambda m: ("video", m["video"].path.read_bytes(), (1, 2), {}),
+    "video bytearray, window in Fractions": lambda m: (
+        "video",
+        bytearray(m["video"].path.read_bytes()),
+        (Fraction(1, 3), Fraction(5, 3)),
+        {},
+    ),
+    "MPEG-TS path": lambda m: ("video", m["mpegts"], None, {"probe": False}),
+    "AAC path, window": lambda m: ("audio", m["aac"].path, (0.3, 1.1), {}),
+    "WAV memoryview": lambda m: ("audio", memoryview(m["wav"].path.read_bytes()), None, {}),
+    "JPEG bytes": lambda m: ("image", m["jpeg"].path.read_bytes(), None, {}),
+    "forced format": lambda m: ("audio", m["wav"].path, None, {"format": "wav"}),
+}
+
+
+@pytest.fixture
+def media(
+    h264_video: VideoReference,
+    h264_video_mpegts: pathlib.Path,
+    aac_audio: AudioReference,
+    wav_audio: AudioReference,
+    image_files: dict[str, ImageReference],
+) -> dict[str, Any]:
+    return {
+        "video": h264_video,
+        "mpegts": h264_video_mpegts,
+        "aac": aac_audio,
+        "wav": wav_audio,
+        "jpeg": image_files["jpeg"],
+    }
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_packets_from_a_helper_equal_the_in_thread_demux_bit_for_bit(
+    media: dict[str, Any], source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    media_type, src, window, options = SOURCES[source](media)
+    expected = _demux.demux(media_type, src, window, **options)
+    assert _demux_pool.wanted(src)
+    monkeypatch.setattr(_demux, "demux", None)  # not callable here: a helper demuxes
+    packets = _demux_pool.demux(media_type, src, window, **options)
+    assert type(packets) is type(expected)
+    assert packets.src == expected.src and repr(packets) == repr(expected)
+    # Every field: bytes, pts, dts, duration, key flags, side data, codec parameters.
+    assert _packed(packets) == _packed(expected)
+
+
+def test_a_relative_path_is_opened_in_the_callers_directory(
+    h264_video: VideoReference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(h264_video.path.parent)
+    expected = _demux.demux("video", h264_video.path.name, (0, 1))
+    packets = _demux_pool.demux("video", h264_video.path.name, (0, 1))
+    assert packets.src == h264_video.path.name
+    assert _packed(packets) == _packed(expected)
+
+
+def test_spans_and_streamed_windows_equal_the_in_thread_demux(
+    h264_video: VideoReference, aac_audio: AudioReference
+) -> None:
+    windows = [(0.1, 0.5), (0.4, 0.9), (2.0, 2.6)]
+    expected = _demux.demux_spans(h264_video.path, windows)
+    assert _packed(_demux_pool.demux_spans(h264_video.path, windows)) == _packed(expected)
+    for media_type, path in (("video", h264_video.path), ("audio", aac_audio.path)):
+        data = path.read_bytes()
+        expected = list(_demux.iter_demux(media_type, data, windows))
+        streamed = list(_demux_pool.iter_demux(media_type, data, windows))
+        assert _packed(streamed) == _packed(expected)
+
+
+def test_every_loader_gives_the_in_thread_arrays(
+    aio_media: Media,
+    h264_video: VideoReference,
+    aac_audio: AudioReference,
+    wav_audio: AudioReference,
+) -> None:
+    windows = [(0.0, 0.5), (1.2, 2.0), (1.5, 2.5)]
+    loads: list[Callable[[], Any]] = [
+        lambda: spdl.io.load_audio(aac_audio.path),  # in-thread: chunk by chunk
+        lambda: spdl.io.load_audio(aac_audio.path.read_bytes(), timestamp=(0.25, 1.5)),
+        lambda: spdl.io.load_audio(wav_audio.path, sample_fmt="s16"),
+        lambda: spdl.io.load_video(h264_video.path, width=32, height=32),
+        lambda: spdl.io.load_video(h264_video.path.read_bytes(), timestamp=(1, 2)),
+        lambda: spdl.io.load_video_windows(h264_video.path, windows, width=24, height=16),
+        lambda: spdl.io.load_video_windows(h264_video.path, windows, num_frames=4),  # per window
+        lambda: spdl.io.load_media("audio", aio_media.video),  # the video file's AAC track
+        lambda: spdl.io.load_image(aio_media.jpeg_bytes),
+        # Not still images by their bytes: the batch demuxes them one by one.
+        lambda: spdl.io.batch_load_image([aio_media.video, aio_media.long_video], 32, 32),
+    ]
+    with in_this_process():
+        expected = [_arrays(load()) for load in loads]
+    with pytest.MonkeyPatch.context() as patch:
+        _refuse_in_thread(patch)
+        for load, want in zip(loads, expected, strict=True):
+            got = _arrays(load())
+            assert len(got) == len(want)
+            assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+def _arrays(result: Any) -> list[np.ndarray]:
+    return [np.asarray(each) for each in (result if isinstance(result, list) else [result])]
+
+
+def _refuse_in_thread(patch: pytest.MonkeyPatch) -> None:
+    """Makes the in-thread demux fail: what passes was demuxed by a helper."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("demuxed in the loading process")
+
+    for name in ("demux", "demux_spans", "iter_demux", "demux_audio_chunks"):
+        patch.setattr(_demux, name, refuse)
+
+
+def test_streaming_demux_futures_equal_the_in_thread_demux(aio_media: Media) -> None:
+    windows = [(0, 1), (1, 2), (2, 3)]
+    for media_type in ("video", "audio"):
+        expected = list(_demux.iter_demux(media_type, aio_media.video, windows))
+        futures = spdl.io.streaming_demux(media_type, aio_media.video, windows)
+        assert _packed([f.result(TIMEOUT_S) for f in futures]) == _packed(expected)
+
+
+@pytest.mark.parametrize(
+    "make_source",
+    [
+        lambda m: ("video", "no/such/file.mp4"),
+        lambda m: ("video", b"\x00\x01not media at all" * 8),
+        lambda m: ("video", m.truncated_video),
+        lambda m: ("audio", m.long_video),  # no audio stream
+        lambda m: ("video", b""),
+    ],
+)
+def test_errors_are_the_in_thread_errors(aio_media: Media, make_source: Callable) -> None:
+    media_type, src = make_source(aio_media)
+    with pytest.raises(Exception) as in_thread:
+        _demux.demux(media_type, src)
+    with pytest.raises(type(in_thread.value)) as from_helper:
+        _demux_pool.demux(media_type, src)
+    assert str(from_helper.value) == str(in_thread.value)
+    # The helper that reported it serves the next load.
+    pids = _demux_pool.helper_pids()
+    _demux_pool.demux("video", aio_media.video)
+    assert _demux_pool.helper_pids() == pids
+
+
+def test_file_like_sources_and_a_count_of_zero_demux_in_the_calling_thread(
+    aio_media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert not _demux_pool.wanted(io.BytesIO(aio_media.png_bytes))
+    assert not _demux_pool.wanted(memoryview(aio_media.png_bytes)[::2])  # not contiguous
+    spdl.io.set_executor_sizes(demux_processes=0)
+    try:
+        assert not _demux_pool.wanted(aio_media.video)
+    finally:
+        _executor._processes_count = None
+    monkeypatch.setenv(_executor.DEMUX_PROCESSES_ENV, "3")
+    assert _executor.demux_processes() == 3
+    monkeypatch.setenv(_executor.DEMUX_PROCESSES_ENV, "some")
+    with pytest.raises(ValueError, match="SPDL_DEMUX_PROCESSES"):
+        _demux_pool.wanted(aio_media.video)
+    with pytest.raises(ValueError, match="demux_processes"):
+        spdl.io.set_executor_sizes(demux_processes=-1)
+
+
+################################################################################
+# A helper that dies, cancellation, concurrency
+################################################################################
+
+
+def test_a_helper_killed_mid_load_fails_that_load_and_is_replaced(
+    aio_media: Media, tmp_path: pathlib.Path
+) -> None:
+    fifo = _fifo(tmp_path)
+    with ThreadPoolExecutor(1) as pool:
+        load = pool.submit(spdl.io.load_video, fifo)
+        with _stalled_reader(fifo) as reader:
+            victim = reader()
+            os.kill(victim, signal.SIGKILL)
+            with pytest.raises(spdl.io.AsyncIOFailure, match="SIGKILL") as failure:
+                load.result(TIMEOUT_S)
+    assert failure.value.phase == "demux" and failure.value.src == str(fifo)
+    assert str(fifo) in str(failure.value)
+    assert not _alive(victim) and victim not in _demux_pool.helper_pids()
+    assert spdl.io.load_video(aio_media.video).shape[0] == 90  # a new helper serves
+
+
+def test_cancelling_a_load_mid_demux_stops_its_helper(
+    aio_media: Media, tmp_path: pathlib.Path
+) -> None:
+    fifo = _fifo(tmp_path)
+    with ThreadPoolExecutor(1) as pool:
+        future = spdl.io.demux_media("video", fifo, executor=pool)
+        with _stalled_reader(fifo) as reader:
+            helper = reader()
+            assert future.cancel()
+            assert _wait_until(lambda: not _alive(helper))
+        assert pool.submit(lambda: "free").result(TIMEOUT_S) == "free"
+    assert future.cancelled()
+    packets = spdl.io.demux_media("video", aio_media.video).result(TIMEOUT_S)
+    assert len(packets) == 90
+
+
+def test_leaving_a_stream_early_stops_its_helper(aio_media: Media) -> None:
+    stream = _demux_pool.iter_demux("video", aio_media.long_video, [(0, 1), (1, 2), (2, 3)])
+    assert next(stream).timestamp == (0, 1)
+    (helper,) = _demux_pool.helper_pids() or [None]
+    stream.close()  # the helper was demuxing the next window
+    assert helper is not None and _wait_until(lambda: not _alive(helper))
+    assert len(list(_demux_pool.iter_demux("audio", aio_media.video, [(0, 1), (1, 2)]))) == 2
+
+
+def test_many_threads_share_the_helpers(
+    aio_media: Media, aac_audio: AudioReference, h264_video: VideoReference
+) -> None:
+    loads: list[Callable[[], Any]] = [
+        lambda: spdl.io.load_audio(aac_audio.path),
+        lambda: spdl.io.load_video(h264_video.path.read_bytes(), timestamp=(0.5, 2)),
+        lambda: spdl.io.load_video_windows(aio_media.video, [(0, 0.5), (2, 2.5)]),
+        lambda: spdl.io.load_audio(aio_media.video, timestamp=(1, 2)),
+    ]
+    with in_this_process():
+        expected = [_arrays(load()) for load in loads]
+    spdl.io.set_executor_sizes(demux_processes=2)
+    try:
+        with pytest.MonkeyPatch.context() as patch, ThreadPoolExecutor(8) as pool:
+            _refuse_in_thread(patch)
+            results = list(pool.map(lambda i: _arrays(loads[i % 4]()), range(32)))
+        assert len(_demux_pool.helper_pids()) <= 2
+    finally:
+        _executor._processes_count = None
+    for index, result in enumerate(results):
+        want = expected[index % 4]
+        assert all(np.array_equal(a, b) for a, b in zip(result, want, strict=True))
+
+
+################################################################################
+# Children, and processes that end
+################################################################################
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_helpers_work_in_forked_and_spawned_children(aio_media: Media, method: str) -> None:
+    expected = np.asarray(spdl.io.load_video(aio_media.video, timestamp=(0, 1)))
+    parents = _demux_pool.helper_pids()
+    assert parents  # a forked child inherits live helpers' sockets, and must not use them
+    context = multiprocessing.get_context(method)
+    queue = context.Queue()
+    child = context.Process(target=load_in_child, args=(str(aio_media.video), queue))
+    child.start()
+    checksum, shape, helpers = queue.get(timeout=TIMEOUT_S)
+    child.join(TIMEOUT_S)
+    assert child.exitcode == 0
+    assert (checksum, shape) == (int(expected.sum()), expected.shape)
+    assert helpers and not set(helpers) & set(parents)
+    assert _wait_until(lambda: not any(map(_alive, helpers)))  # they end with the child
+    assert _demux_pool.helper_pids() == parents
+
+
+def test_helpers_work_in_a_torch_dataloader_worker(aac_audio: AudioReference) -> None:
+    torch_data = pytest.importorskip("torch.utils.data")
+    expected = np.asarray(spdl.io.load_audio(aac_audio.path))
+    loader = torch_data.DataLoader(
+        AudioDataset(str(aac_audio.path)), batch_size=None, num_workers=1
+    )
+    helpers = set()
+    for array, pids in loader:
+        assert np.array_equal(np.asarray(array), expected)
+        helpers |= set(pids)
+    assert helpers and not helpers & set(_demux_pool.helper_pids())
+    assert _wait_until(lambda: not any(map(_alive, helpers)))
+
+
+_SCRIPT = """
+import sys, time
+import spdl.io
+from spdl.io import _demux_pool
+spdl.io.load_audio(sys.argv[1])
+print(*_demux_pool.helper_pids(), flush=True)
+if sys.argv[2] == "wait":
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("end", ["exit", "SIGKILL"])
+def test_no_helper_outlives_its_process(aac_audio: AudioReference, end: str) -> None:
+    import subprocess
+    import sys
+
+    before = _shm()
+    mode = "wait" if end == "SIGKILL" else "exit"
+    command = [sys.executable, "-c", _SCRIPT, str(aac_audio.path), mode]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        helpers = [int(pid) for pid in process.stdout.readline().split()]
+        if end == "SIGKILL":
+            process.kill()
+        assert process.wait(TIMEOUT_S) in (0, -signal.SIGKILL)
+    assert helpers
+    assert _wait_until(lambda: not any(map(_alive, helpers)))
+    assert _shm() <= before
+
+
+def test_loads_waiting_for_a_helper_get_one_when_it_dies(aio_media: Media) -> None:
+    outcomes: list[str] = []
+
+    def load() -> None:
+        try:
+            assert len(_demux_pool.demux("audio", aio_media.video)) > 0
+            outcomes.append("loaded")
+        except spdl.io.AsyncIOFailure as failure:
+            assert "demux helper" in str(failure)
+            outcomes.append("failed")
+
+    spdl.io.set_executor_sizes(demux_processes=1)
+    try:
+        threads = [threading.Thread(target=load) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        assert _wait_until(lambda: bool(_demux_pool.helper_pids()))
+        with contextlib.suppress(IndexError, ProcessLookupError):
+            os.kill(_demux_pool.helper_pids()[0], signal.SIGKILL)
+        for thread in threads:
+            thread.join(TIMEOUT_S)
+    finally:
+        _executor._processes_count = None
+    assert sorted(set(outcomes)) <= ["failed", "loaded"] and len(outcomes) == 4
+    assert len(_demux_pool.demux("audio", aio_media.video)) > 0
