@@ -3,8 +3,10 @@
 1. Griffe reads ``spdl`` from the source tree, which holds no compiled extension: an
    editable install keeps ``spdl/_native*.so`` in site-packages, where only the
    import system finds it, so ``spdl.io.CPUBuffer``, ``spdl.io.ImagePackets``… would
-   stay unresolved and vanish from the page. ``on_package`` inspects the imported
-   ``spdl._native`` instead and attaches it to ``spdl``.
+   stay unresolved and vanish from the page; griffe would read the type stub
+   ``spdl/_native.pyi`` instead, which drops overloaded methods. ``on_package``
+   inspects the imported ``spdl._native`` and attaches it to ``spdl``, whatever
+   griffe found (an installed wheel holds the extension and the stub).
 2. nanobind puts a method's signature on the first line of its ``__doc__`` and keeps
    the typed signature in ``__nb_signature__``, which ``inspect.signature`` cannot
    read. The hooks below turn that signature into parameters and a return type
@@ -110,8 +112,14 @@ class SpdlDocs(griffe.Extension):
     """See the module docstring."""
 
     def on_package(self, *, pkg: griffe.Module, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
-        if pkg.path != "spdl" or "_native" in pkg.members:
+        if pkg.path != "spdl":
             return
+        # Whatever griffe read for it (the type stub spdl/_native.pyi, the extension, or
+        # nothing), the page documents the extension as imported.
+        self._inspect_native(pkg, loader)
+        self._add_generated_forms(pkg, loader)
+
+    def _inspect_native(self, pkg: griffe.Module, loader: griffe.GriffeLoader) -> None:
         import spdl._native
         import spdl.io  # noqa: F401 - sets the docstrings of native exceptions (MediaError)
 
@@ -127,7 +135,6 @@ class SpdlDocs(griffe.Extension):
             modules_collection=loader.modules_collection,
         )
         pkg.set_member("_native", native)
-        self._add_generated_forms(pkg, loader)
 
     def _add_generated_forms(self, pkg: griffe.Module, loader: griffe.GriffeLoader) -> None:
         from spdl.io._operation import OPERATIONS
