@@ -84,7 +84,7 @@ class ClipLoader:
         if not items:
             raise ValueError(f"{name}: the batch holds no item.")
         clips = np.empty((len(items), *self._clip_shape), self._dtype)
-        labels = []
+        labels: list[int] = []
         for item in items:
             src, label, epoch, index = unpack_item(item)
             try:

@@ -79,7 +79,7 @@ class ImageFolder(Sequence[tuple[str, int]]):
             )
 
     def _images_in(self, directory: str) -> list[str]:
-        paths = []
+        paths: list[str] = []
         for parent, dirs, files in os.walk(directory, followlinks=True):
             dirs.sort()
             paths.extend(

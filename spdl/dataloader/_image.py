@@ -319,8 +319,8 @@ class ImageBatchLoader:
 
     def _output(self, images: np.ndarray, labels: np.ndarray) -> tuple[Any, Any]:
         if self._torch is not None:
-            images, labels = self._torch.from_numpy(images), self._torch.from_numpy(labels)
-            return (images.permute(0, 3, 1, 2) if self.layout == "CHW" else images), labels
+            tensor, label_tensor = self._torch.from_numpy(images), self._torch.from_numpy(labels)
+            return (tensor.permute(0, 3, 1, 2) if self.layout == "CHW" else tensor), label_tensor
         return (images.transpose(0, 3, 1, 2) if self.layout == "CHW" else images), labels
 
     def __repr__(self) -> str:

@@ -6,7 +6,7 @@ import numbers
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from spdl.dataloader._positions import (
     Progress,
@@ -26,6 +26,23 @@ T = TypeVar("T")
 
 OutputOrder = Literal["completion", "input"]
 _RESUMABLE = ("epoch", "set_epoch", "state_dict", "load_state_dict")
+
+
+@runtime_checkable
+class _Resumable(Protocol):
+    """A source with epochs and a state (a MapSource, or the user's own): the members
+    of ``_RESUMABLE``, which ``isinstance`` checks for."""
+
+    @property
+    def epoch(self) -> int: ...
+
+    def set_epoch(self, epoch: int) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
 # How long leaving a pass (break, an exception, the end) waits for an op that is still
 # running; its daemon thread ends on its own when the op returns.
 _STOP_TIMEOUT_S = 0.5
@@ -222,9 +239,9 @@ class DataLoader(Generic[T]):
 
     # Resume --------------------------------------------------------------------------
 
-    def _resumable_src(self, action: str) -> Any:
-        missing = [name for name in _RESUMABLE if not hasattr(self._src, name)]
-        if missing:
+    def _resumable_src(self, action: str) -> _Resumable:
+        if not isinstance(self._src, _Resumable):
+            missing = [name for name in _RESUMABLE if not hasattr(self._src, name)]
             raise TypeError(
                 f"cannot {action}: the source ({type(self._src).__name__}) lacks "
                 f"{', '.join(missing)}; use a MapSource"
@@ -351,8 +368,7 @@ class DataLoader(Generic[T]):
 
     def _begin_pass(self) -> tuple[int | None, Progress | None]:
         """The epoch of the new pass (None: not resumable) and the positions to skip."""
-        resumable = all(hasattr(self._src, name) for name in _RESUMABLE)
-        if not resumable:
+        if not isinstance(self._src, _Resumable):
             self._progress = None
             return None, None
         epoch = self._src.epoch
@@ -469,4 +485,4 @@ class DataLoader(Generic[T]):
                 transfer.shutdown(wait=False, cancel_futures=True)
                 transfer.join(max(0.0, deadline - time.monotonic()))
         if epoch is not None:
-            self._src.set_epoch(epoch + 1)  # type: ignore[attr-defined]
+            self._resumable_src("move to the next epoch").set_epoch(epoch + 1)

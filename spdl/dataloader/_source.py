@@ -26,7 +26,8 @@ class Sample(NamedTuple):
         Sample(index=3, epoch=0, data='cat.jpg')
     """
 
-    index: int
+    # The field shadows tuple.index (public API: torch's samplers call it the index too).
+    index: int  # type: ignore[assignment]
     epoch: int
     data: Any
 
@@ -34,7 +35,7 @@ class Sample(NamedTuple):
 class Draw(NamedTuple):
     """A sample not read yet: what the DataLoader's source yields for a MapSource."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # as Sample.index
     epoch: int
 
 

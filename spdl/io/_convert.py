@@ -69,6 +69,7 @@ def convert(
         return frames.to_buffer()
     if isinstance(frames, _CPU_FRAMES):
         return _native.convert_frames(frames)
+    # validate_frames: a list holds frames of one kind.
     if isinstance(frames[0], CUDAFrames):
-        return stack_cuda_frames(frames)
-    return _native.convert_image_batch(list(frames))
+        return stack_cuda_frames([f for f in frames if isinstance(f, CUDAFrames)])
+    return _native.convert_image_batch([f for f in frames if isinstance(f, _native.ImageFrames)])

@@ -265,21 +265,21 @@ class Transforms:
         """Native transforms for all sources, or for those at ``indices``."""
         if indices is None and self.shared:
             crop = self.crops[0]
-            spec = crop._native(per_image_seed=True) if _is_random(crop) else crop._native()
+            assert crop is not None  # `shared`: one spec for all
+            if isinstance(crop, RandomResizedCrop):
+                spec = crop._native(per_image_seed=True)
+            else:
+                spec = crop._native()
             kinds = {flip: _native.ImageTransform(spec, flip) for flip in (False, True)}
             return [kinds[flip] for flip in self.flips]
         result = []
         for i in range(len(self.crops)) if indices is None else indices:
-            crop = self.crops[i]
-            if self.shared and _is_random(crop):
-                crop = crop.for_image(i)  # the seed image i gets in the whole batch
-            spec = None if crop is None else crop._native()
-            result.append(_native.ImageTransform(spec, self.flips[i]))
+            each = self.crops[i]
+            if self.shared and isinstance(each, RandomResizedCrop):
+                each = each.for_image(i)  # the seed image i gets in the whole batch
+            native = None if each is None else each._native()
+            result.append(_native.ImageTransform(native, self.flips[i]))
         return result
-
-
-def _is_random(crop: CropSpec | None) -> bool:
-    return isinstance(crop, RandomResizedCrop)
 
 
 def _as_list(name: str, value: Any, num_srcs: int) -> list[Any]:

@@ -65,7 +65,7 @@ def _check_int(name: str, value: object, minimum: int) -> int:
 
 
 def validate_nvdec_options(
-    packets: Any,
+    packets: object,
     device_index: int,
     width: int | None,
     height: int | None,
@@ -101,7 +101,10 @@ def validate_nvdec_options(
         if value is not None:
             _check_int(name, value, 1)
     names = ("crop_left", "crop_top", "crop_right", "crop_bottom")
-    crop = tuple(_check_int(name, value, 0) for name, value in zip(names, crop, strict=True))
+    left, top, right, bottom = (
+        _check_int(name, value, 0) for name, value in zip(names, crop, strict=True)
+    )
+    crop = (left, top, right, bottom)
     if pix_fmt is None:
         if width is not None or height is not None:
             raise ValueError("NV12 output (`pix_fmt=None`) cannot be resized; pass pix_fmt='rgb'.")
@@ -118,7 +121,7 @@ def validate_nvdec_options(
             f"The crop {crop} (left, top, right, bottom) leaves nothing of the "
             f"{src_w}x{src_h} frames of {packets.src}."
         )
-    return _Options(width, height, crop, pix_fmt)  # type: ignore[arg-type]
+    return _Options(width, height, crop, pix_fmt)
 
 
 def check_dependencies() -> None:
@@ -290,7 +293,7 @@ def _expected_frames(packets: Any, table: list[tuple[int, int, int, bool]]) -> i
 def _run(
     nvc: Any,
     cupy: Any,
-    packets: Any,
+    packets: _native.Packets,
     table: list[tuple[int, int, int, bool]],
     options: _Options,
     device_index: int,
@@ -344,7 +347,7 @@ def _run(
     return output.result(), pts
 
 
-def decode_nvdec(packets: Any, device_index: int, options: _Options) -> CUDAFrames:
+def decode_nvdec(packets: _native.Packets, device_index: int, options: _Options) -> CUDAFrames:
     """Decodes video or image packets on the GPU into converted frames.
 
     Args:
@@ -367,7 +370,8 @@ def decode_nvdec(packets: Any, device_index: int, options: _Options) -> CUDAFram
     with cupy.cuda.Device(device_index):
         stream = _stream(cupy, device_index)
         with stream:
-            array, pts = None, []
+            array: Any = None
+            pts: list[float] = []
             for attempt in range(2):
                 try:
                     array, pts = _run(

@@ -106,11 +106,14 @@ class Queued(Coroutine[Any, Any, T], Generic[T]):
     """
 
     __slots__ = ("send", "throw", "close", "_steps", "_awaited")
+    # The generator's own methods: no frame of ours enters a traceback (a cycle).
+    send: Callable[[Any], Any]
+    throw: Callable[..., Any]
+    close: Callable[[], None]
 
     def __init__(self, future: Future[T]) -> None:
         self._steps, self._awaited = _wait(future), False
         next(self._steps)  # started: throw() and close() reach its `except`
-        # The generator's own methods: no frame of ours enters a traceback (a cycle).
         self.send, self.throw, self.close = self._steps.send, self._steps.throw, self._steps.close
 
     def __await__(self) -> Generator[Any, None, T]:
@@ -185,35 +188,37 @@ async def _stream_async(futures: list[Future[T]]) -> AsyncIterator[T]:
             future.cancel()
 
 
-# Per form: the return annotation, the Returns text, how a failure surfaces, the example.
+# Per form: the return annotation, the Returns text, how a failure surfaces.
 _FORMS = {
-    "sync": ("{}", "{}", "If", ("", "", "")),
+    "sync": ("{}", "{}", "If"),
     "future": (
         "Future[{}]",
         "A ``concurrent.futures.Future`` of {} The work is submitted when this is called.",
         "Raised by ``Future.result()`` if",
-        ("", "", ".result()"),
     ),
     "async": (
         "Coroutine[Any, Any, {}]",
         "A coroutine resolving to {} The work is queued when this is called: the pools "
         "may start on it before the coroutine is awaited.",
         "Raised when awaited, if",
-        ("await ", "async_", ""),
     ),
-    "stream-sync": ("Iterator[{}]", "An iterator over {}", "Raised while iterating, if", None),
+    "stream-sync": ("Iterator[{}]", "An iterator over {}", "Raised while iterating, if"),
     "stream-future": (
         "list[Future[{}]]",
         "One ``concurrent.futures.Future`` per item, of {} One task reads them all.",
         "Raised by ``Future.result()`` if",
-        None,
     ),
     "stream-async": (
         "AsyncIterator[{}]",
         "An async iterator over {} One task reads them all, from the call on.",
         "Raised while iterating, if",
-        None,
     ),
+}
+# Per form: what the example's {await}, {async_} and {result} become.
+_EXAMPLE_CALLS = {
+    "sync": {"{await}": "", "{async_}": "", "{result}": ""},
+    "future": {"{await}": "", "{async_}": "", "{result}": ".result()"},
+    "async": {"{await}": "await ", "{async_}": "async_", "{result}": ""},
 }
 _SECTION = re.compile(r"\n\n(Args|Returns|Raises|Example(?: \(\w+\))?):\n")
 _EXECUTOR = "    executor: Executor to run the work on instead of the shared pools."
@@ -226,10 +231,11 @@ def doc_sections(doc: str) -> dict[str, str]:
 
 
 def _render(template: str, form: str, key: str, public: bool) -> str:
-    parts, (_, returns, when, _) = doc_sections(template), _FORMS[key]
+    parts, (_, returns, when) = doc_sections(template), _FORMS[key]
     args = parts["Args"]
     if form != "sync" and not re.search(r"^    executor:", args, re.MULTILINE):
-        at = re.search(r"^    \*\*|\Z", args, re.MULTILINE).start()  # before **kwargs
+        kwargs = re.search(r"^    \*\*", args, re.MULTILINE)
+        at = kwargs.start() if kwargs else len(args)  # before **kwargs
         args = f"{args[:at].rstrip()}\n{_EXECUTOR}\n{args[at:]}".rstrip()
     value = " ".join(parts["Returns"].split())
     value = value if key == "sync" else value[0].lower() + value[1:]
@@ -238,7 +244,7 @@ def _render(template: str, form: str, key: str, public: bool) -> str:
     text = f"{parts['']}\n\nArgs:\n{args}\n\nReturns:\n{returns}\n\nRaises:\n{raises}"
     example = parts.get(f"Example ({form})", parts.get("Example"))
     if public and example:
-        for token, call in zip(("{await}", "{async_}", "{result}"), _FORMS[form][3], strict=True):
+        for token, call in _EXAMPLE_CALLS[form].items():
             example = example.replace(token, call)
         text += f"\n\nExample:\n{example}"
     return text
@@ -253,7 +259,9 @@ def _form(name: str, plan: Callable[..., Any], form: str, returns: str, call: Ca
         params.insert(at, executor.replace(annotation="Executor | None"))
     call.__name__ = call.__qualname__ = name
     call.__module__ = plan.__module__
-    call.__signature__ = inspect.Signature(params, return_annotation=returns)
+    call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # for inspect
+        params, return_annotation=returns
+    )
     return call
 
 
@@ -297,12 +305,11 @@ def operation(
 
         other = "sync" if primary == "future" else "future"
         names = {primary: name, other: f"{name}_{other}", "async": f"async_{name}"}
-        forms = []
         for form, call in (("sync", sync), ("future", future), ("async", async_)):
             key = f"stream-{form}" if stream else form
-            forms.append(_form(names[form], plan, form, _FORMS[key][0].format(value), call))
-            forms[-1].__doc__ = _render(plan.__doc__ or "", form, key, form in public)
-        OPERATIONS[name] = Operation(*forms, wrap=wrap, stream=stream)
+            _form(names[form], plan, form, _FORMS[key][0].format(value), call)
+            call.__doc__ = _render(plan.__doc__ or "", form, key, form in public)
+        OPERATIONS[name] = Operation(sync, future, async_, wrap=wrap, stream=stream)
         return OPERATIONS[name]
 
     return declare

@@ -60,17 +60,19 @@ class FailureBudget:
     """
 
     def __init__(self, max_failures: int | float) -> None:
-        if isinstance(max_failures, bool) or not isinstance(max_failures, numbers.Real):
+        value: object = max_failures  # any numbers.Real (NumPy's, Fraction) is accepted
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(
                 f"max_failures must be an int or a fraction in (0, 1), got {max_failures!r}"
             )
         self.spec = max_failures
         self._count: int | None = None
         self._rate: float | None = None
-        if isinstance(max_failures, numbers.Integral):
-            self._count = int(max_failures)
-        elif 0 < max_failures < 1:
-            self._rate = float(max_failures)
+        self._min_items = 0
+        if isinstance(value, numbers.Integral):
+            self._count = int(value)
+        elif 0 < float(value) < 1:
+            self._rate = float(value)
             self._min_items = max(MIN_ITEMS_FOR_RATE, math.ceil(1 / self._rate))
         else:
             raise ValueError(

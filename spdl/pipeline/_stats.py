@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = ["PipelineStats", "QueueStats", "StageStats"]
@@ -63,11 +64,8 @@ class TaskTimes:
             low, high = self.min_ns, self.max_ns
         if count == 0:
             return 0, 0.0, 0.0, 0.0, 0.0
-        return (
-            count,
-            total / count / 1e9,
-            *(_percentile(bins, count, q, low, high) / 1e9 for q in (0.5, 0.9, 0.99)),
-        )
+        p50, p90, p99 = (_percentile(bins, count, q, low, high) / 1e9 for q in (0.5, 0.9, 0.99))
+        return count, total / count / 1e9, p50, p90, p99
 
 
 def _percentile(bins: list[int], count: int, q: float, low: int, high: int) -> float:
@@ -326,7 +324,7 @@ class PipelineStats:
         Returns:
             Several lines of text, the last one from :meth:`bottleneck`.
         """
-        stage_rows = [
+        stage_rows: list[tuple[str, ...]] = [
             ("stage", "concurrency", "in", "out", "failures", "mean", "p50", "p90", "p99")
         ]
         for s in self.stages:
@@ -376,7 +374,7 @@ def _format_seconds(seconds: float) -> str:
     return f"{seconds * 1e6:.1f}us"
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     """Left-aligned first column, right-aligned numbers."""
     widths = [max(len(row[col]) for row in rows) for col in range(len(rows[0]))]
     return [

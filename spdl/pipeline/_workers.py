@@ -14,9 +14,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 __all__ = ["WorkerPool"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _WorkItem = tuple[
     concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]
@@ -37,23 +40,25 @@ class WorkerPool(concurrent.futures.ThreadPoolExecutor):
         self._lock = threading.Lock()
         self._work: queue.SimpleQueue[_WorkItem | None] = queue.SimpleQueue()
         self._idle = threading.Semaphore(0)  # one token per idle thread
-        self._threads: list[threading.Thread] = []
+        self._started: list[threading.Thread] = []  # not the base class's `_threads`
         self._shutdown = False
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    def submit(
+        self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
             self._work.put((future, fn, args, kwargs))
-            if self._idle.acquire(timeout=0) or len(self._threads) >= self._max_workers:
+            if self._idle.acquire(timeout=0) or len(self._started) >= self._max_workers:
                 return future
             thread = threading.Thread(
                 target=self._serve,
-                name=f"{self._name_prefix}_{len(self._threads)}",
+                name=f"{self._name_prefix}_{len(self._started)}",
                 daemon=True,
             )
-            self._threads.append(thread)
+            self._started.append(thread)
         thread.start()
         return future
 
@@ -105,7 +110,7 @@ class WorkerPool(concurrent.futures.ThreadPoolExecutor):
     def threads(self) -> list[threading.Thread]:
         """The threads started so far (some may have ended)."""
         with self._lock:
-            return list(self._threads)
+            return list(self._started)
 
 
 def _run(
