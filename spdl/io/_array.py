@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from spdl import _native
 from spdl.io._cuda import CUDABuffer
+
+if TYPE_CHECKING:  # optional peers, imported by the functions that use them
+    import cupy
+    import torch
+    from numba.cuda.cudadrv.devicearray import DeviceNDArray
 
 __all__ = ["to_numpy", "to_torch", "to_numba", "to_cupy"]
 
@@ -40,7 +45,7 @@ def to_numpy(buffer: _native.CPUBuffer) -> np.ndarray:
     return np.asarray(buffer)
 
 
-def to_torch(buffer: Any) -> Any:
+def to_torch(buffer: _native.CPUBuffer | CUDABuffer) -> torch.Tensor:
     """Returns a ``torch.Tensor`` sharing the buffer's memory (through DLPack).
 
     Args:
@@ -64,7 +69,7 @@ def to_torch(buffer: Any) -> Any:
     return torch.from_dlpack(buffer)
 
 
-def to_numba(buffer: Any) -> Any:
+def to_numba(buffer: _native.CPUBuffer | CUDABuffer) -> np.ndarray | DeviceNDArray:
     """Returns an array Numba can consume, sharing the buffer's memory (no copy).
 
     Args:
@@ -96,7 +101,7 @@ def to_numba(buffer: Any) -> Any:
     return np.asarray(buffer)
 
 
-def to_cupy(buffer: Any) -> Any:
+def to_cupy(buffer: CUDABuffer) -> cupy.ndarray:
     """Returns a CuPy array sharing a CUDA buffer's memory (through DLPack).
 
     Args:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import CancelledError, Future
 from threading import RLock
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from ._futures import AsyncIOFailure, drop_own_frame, try_set
 
@@ -21,6 +21,7 @@ __all__ = ["chain_futures", "drive", "gather_futures", "wait_futures"]
 
 _LG = logging.getLogger("spdl.io")
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -34,8 +35,8 @@ def _outcome(future: Future[Any]) -> tuple[Any, BaseException | None]:
 
 
 def chain_futures(
-    generator_function: Callable[..., Generator[Future[Any], Any, Any]],
-) -> Callable[..., Future[Any]]:
+    generator_function: Callable[P, Generator[Future[Any], Any, Any]],
+) -> Callable[P, Future[Any]]:
     """Turn a generator of Futures into a function that returns one Future.
 
     The decorated generator yields Futures. When a yielded Future finishes, its result
@@ -72,7 +73,7 @@ def chain_futures(
     """
 
     @functools.wraps(generator_function)
-    def wrapper(*args: Any, **kwargs: Any) -> Future[Any]:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Future[Any]:
         generator = generator_function(*args, **kwargs)
         if not inspect.isgenerator(generator):
             raise TypeError(

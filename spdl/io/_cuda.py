@@ -7,7 +7,10 @@ CuPy at module import time, so ``import spdl.io`` works on a machine without a G
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the cuda extra's; imported where it is used
+    import cupy
 
 __all__ = [
     "CUDABuffer",
@@ -52,7 +55,9 @@ class CUDABuffer:
     drops the leading ``N``, and a batch of images has ``B`` in its place.
     """
 
-    def __init__(self, array: Any, device_index: int, stream: Any) -> None:
+    def __init__(
+        self, array: cupy.ndarray, device_index: int, stream: cupy.cuda.Stream | None
+    ) -> None:
         """Wraps a C-contiguous CuPy array.
 
         Args:
@@ -86,7 +91,7 @@ class CUDABuffer:
             "stream": int(self._stream.ptr) if self._stream is not None else None,
         }
 
-    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
+    def __dlpack__(self, *args: object, **kwargs: object) -> object:
         """Exports the memory as a DLPack capsule (CuPy orders the streams)."""
         return self._array.__dlpack__(*args, **kwargs)
 
@@ -116,10 +121,10 @@ class CUDAFrames:
         self,
         src: str,
         media_type: str,
-        array: Any,
+        array: cupy.ndarray,
         pix_fmt: str | None,
         device_index: int,
-        stream: Any,
+        stream: cupy.cuda.Stream,
         pts: list[float],
     ) -> None:
         """Wraps a converted batch.
