@@ -758,7 +758,7 @@ class DecodePlan:
         Whether ``decode_windows`` takes this plan: video written by the native writer (a packed RGB ``pix_fmt``), with no filter at all.
         """
 
-def decode_packets(packets: Packets, plan: DecodePlan | None = None) -> Frames:
+def decode_packets(packets: Packets, plan: DecodePlan | None = None) -> ImageFrames | AudioFrames | VideoFrames:
     """Decodes packets into frames as the plan says, GIL released."""
 
 def decode_to_buffer(packets: Packets, plan: DecodePlan | None = None) -> CPUBuffer:

@@ -72,6 +72,11 @@ REFINEMENTS: dict[str, tuple[str, str]] = {
         r"^(    def __dlpack_device__\(self\)) -> tuple:$",
         "\\1 -> tuple[int, int]:",
     ),
+    # The frames of the packets' media type (the binding returns the base class's holder).
+    "decode_packets": (
+        r"^(def decode_packets\(.*\)) -> Frames:$",
+        "\\1 -> ImageFrames | AudioFrames | VideoFrames:",
+    ),
     # A window without frames gives None (a null unique_ptr).
     "decode_windows": (
         r"^(def decode_windows\(.*\)) -> list\[CPUBuffer\]:$",
@@ -178,7 +183,10 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.nanobind_version:
-        print(recorded_version() or nanobind_version())
+        recorded = recorded_version()
+        if recorded is None:
+            sys.exit(f"gen_stubs: {STUB.relative_to(ROOT)} records no nanobind version.")
+        print(recorded)
         return 0
     if args.check:
         return check()
