@@ -121,12 +121,14 @@ def _ensure_clang_format(session: nox.Session) -> None:
     session.error(f"clang-format is not installed. Install it with:\n    {hint}")
 
 
-def _install_spdl(session: nox.Session, extras: str = "") -> None:
+def _install_spdl(
+    session: nox.Session, extras: str = "", env: dict[str, str] | None = None
+) -> None:
     """Builds ``spdl`` (with its native extension) and installs it into the session venv."""
     ensure_ffmpeg(session)
     # A build directory of the sessions' own, so that a nox build (isolated, Release)
     # never reconfigures or races the developer's editable build in build/{wheel_tag}.
-    env = {"SKBUILD_BUILD_DIR": "build/nox-{wheel_tag}"}
+    env = {"SKBUILD_BUILD_DIR": "build/nox-{wheel_tag}", **(env or {})}
     session.install("-c", str(CONSTRAINTS), f".{extras}", env=env)
 
 
@@ -285,15 +287,34 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Checks Python with ruff (lint + format), and C++ and the benchmarks' C with clang-format."""
+    """Checks Python with ruff (lint + format), C++ and the benchmarks' C with clang-format,
+    then builds spdl: the type stub spdl/_native.pyi must match the extension, and mypy
+    must pass over spdl/ (see ``_check_types``)."""
     session.install("ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     native = ROOT / "spdl_native"
     sources = sorted(str(p) for ext in ("h", "cpp") for p in native.rglob(f"*.{ext}"))
     sources += sorted(str(p) for p in (ROOT / "benchmarks").glob("*.c"))
-    if not sources:
-        session.log("no C++ sources under spdl_native/ to check")
-        return
-    _ensure_clang_format(session)
-    session.run("clang-format", "--dry-run", "--Werror", *sources, external=True)
+    if sources:
+        _ensure_clang_format(session)
+        session.run("clang-format", "--dry-run", "--Werror", *sources, external=True)
+    _check_types(session)
+
+
+def _check_types(session: nox.Session) -> None:
+    """spdl/_native.pyi is what tools/gen_stubs.py writes from the built extension, and mypy
+    (pyproject's [tool.mypy]) passes over spdl/ with the optional peers it types installed.
+
+    The stub depends on the nanobind that builds the extension and the one that runs the
+    generator: both are the version the stub records, so a nanobind release cannot make
+    the check fail. PIP_CONSTRAINT reaches pip's isolated build environment (``-c`` does not).
+    """
+    nanobind = session.run("python", "tools/gen_stubs.py", "--nanobind-version", silent=True)
+    pin = Path(session.create_tmp()) / "nanobind-constraint.txt"
+    pin.write_text(f"nanobind=={str(nanobind).strip()}\n")
+    _install_spdl(session, "[torch,numba]", env={"PIP_CONSTRAINT": str(pin)})
+    # Pinned: a new mypy may add checks; bump it on purpose.
+    session.install("-c", str(pin), "nanobind", "mypy==2.4.1")
+    session.run("python", "tools/gen_stubs.py", "--check")
+    session.run("mypy")
