@@ -19,6 +19,7 @@ from spdl._native import (
 from spdl.io._array import to_cupy, to_numba, to_numpy, to_torch
 from spdl.io._async import async_batch_load_image
 from spdl.io._batch import batch_load_image
+from spdl.io._build_info import build_info
 from spdl.io._concurrent import (
     AsyncIOFailure,
     async_convert_frames,
@@ -73,6 +74,7 @@ __all__ = [
     "async_load_media",
     "async_streaming_demux",
     "batch_load_image",
+    "build_info",
     "chain_futures",
     "convert_frames",
     "convert_frames_cpu",
