@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import AsyncIterable, Callable, Iterable
-from concurrent.futures import Executor
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
+from typing import Any, Generic, TypeVar, cast, overload
 
 from ._failures import FailureBudget
 from ._ops import OpKind, classify_op, op_name
@@ -17,6 +17,9 @@ __all__ = ["PipelineBuilder"]
 
 _OUTPUT_ORDERS = ("completion", "input")
 
+T = TypeVar("T", covariant=True)  # the items at the end of the chain so far
+U = TypeVar("U")  # the items of the stage being added
+
 
 def _check_positive_int(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -25,12 +28,13 @@ def _check_positive_int(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be at least 1, got {value}")
 
 
-class PipelineBuilder:
+class PipelineBuilder(Generic[T]):
     """Declares a pipeline: a source, stages, and a sink. Then :meth:`build` it.
 
     The names and arguments follow Meta's SPDL (``spdl.pipeline.PipelineBuilder``), so
     code written for it ports as is. Every method but :meth:`build` returns the
-    builder, so calls chain.
+    builder, so calls chain. For type checkers the builder is generic in the type of
+    the items its last stage puts out, so the built ``Pipeline[T]`` yields typed items.
 
     Example:
         >>> from spdl.pipeline import PipelineBuilder
@@ -57,7 +61,7 @@ class PipelineBuilder:
         self._steps: list[tuple[str, dict[str, Any]]] = []
         self._buffer_size: int | None = None
 
-    def add_source(self, source: Iterable[Any] | AsyncIterable[Any]) -> PipelineBuilder:
+    def add_source(self, source: Iterable[U] | AsyncIterable[U]) -> PipelineBuilder[U]:
         """Set the iterable the pipeline takes its items from.
 
         A sync source is iterated on a thread of its own, so a source that blocks
@@ -85,11 +89,77 @@ class PipelineBuilder:
         if not isinstance(source, (Iterable, AsyncIterable)):
             raise TypeError(f"The source must be an iterable or async iterable, got {source!r}")
         self._source = source
-        return self
+        return cast("PipelineBuilder[U]", self)
+
+    # How each kind of op's output becomes the next stage's items (see ``pipe``).
+    @overload
+    def pipe(
+        self,
+        op: Callable[[T], AsyncIterator[U]],
+        /,
+        *,
+        concurrency: int = ...,
+        executor: Executor | None = ...,
+        name: str | None = ...,
+        output_order: str = ...,
+        max_failures: int | float | None = ...,
+    ) -> PipelineBuilder[U]: ...
+
+    @overload
+    def pipe(
+        self,
+        op: Callable[[T], Iterator[U]],
+        /,
+        *,
+        concurrency: int = ...,
+        executor: Executor | None = ...,
+        name: str | None = ...,
+        output_order: str = ...,
+        max_failures: int | float | None = ...,
+    ) -> PipelineBuilder[U]: ...
+
+    @overload
+    def pipe(
+        self,
+        op: Callable[[T], Awaitable[U | None]],
+        /,
+        *,
+        concurrency: int = ...,
+        executor: Executor | None = ...,
+        name: str | None = ...,
+        output_order: str = ...,
+        max_failures: int | float | None = ...,
+    ) -> PipelineBuilder[U]: ...
+
+    @overload
+    def pipe(
+        self,
+        op: Callable[[T], Future[U]],
+        /,
+        *,
+        concurrency: int = ...,
+        executor: Executor | None = ...,
+        name: str | None = ...,
+        output_order: str = ...,
+        max_failures: int | float | None = ...,
+    ) -> PipelineBuilder[U]: ...
+
+    @overload
+    def pipe(
+        self,
+        op: Callable[[T], U | None],
+        /,
+        *,
+        concurrency: int = ...,
+        executor: Executor | None = ...,
+        name: str | None = ...,
+        output_order: str = ...,
+        max_failures: int | float | None = ...,
+    ) -> PipelineBuilder[U]: ...
 
     def pipe(
         self,
-        op: Callable[[Any], Any],
+        op: Callable[[T], Any],
         /,
         *,
         concurrency: int = 1,
@@ -97,7 +167,7 @@ class PipelineBuilder:
         name: str | None = None,
         output_order: str = "completion",
         max_failures: int | float | None = None,
-    ) -> PipelineBuilder:
+    ) -> PipelineBuilder[Any]:
         """Add a stage that applies ``op`` to every item.
 
         ``op`` takes one item and may be:
@@ -164,7 +234,7 @@ class PipelineBuilder:
         )
         return self
 
-    def aggregate(self, num_items: int, /, *, drop_last: bool = False) -> PipelineBuilder:
+    def aggregate(self, num_items: int, /, *, drop_last: bool = False) -> PipelineBuilder[list[T]]:
         """Add a stage that groups every ``num_items`` items into a list.
 
         Args:
@@ -182,9 +252,9 @@ class PipelineBuilder:
         self._steps.append(
             ("aggregate", {"name": "aggregate", "num_items": num_items, "drop_last": drop_last})
         )
-        return self
+        return cast("PipelineBuilder[list[T]]", self)
 
-    def disaggregate(self) -> PipelineBuilder:
+    def disaggregate(self: PipelineBuilder[Iterable[U]]) -> PipelineBuilder[U]:
         """Add a stage that passes on each element of an item (a list, or any iterable).
 
         An item that is not iterable counts as a failure of this stage.
@@ -193,9 +263,9 @@ class PipelineBuilder:
             This builder.
         """
         self._steps.append(("disaggregate", {"name": "disaggregate"}))
-        return self
+        return cast("PipelineBuilder[U]", self)
 
-    def add_sink(self, buffer_size: int = 3) -> PipelineBuilder:
+    def add_sink(self, buffer_size: int = 3) -> PipelineBuilder[T]:
         """Set the size of the output queue that the user's loop reads.
 
         Args:
@@ -220,7 +290,7 @@ class PipelineBuilder:
         num_threads: int,
         max_failures: int | float = 0,
         report_stats_interval: float | None = None,
-    ) -> Pipeline[Any]:
+    ) -> Pipeline[T]:
         """Create the pipeline (it starts when started or first iterated).
 
         Args:
