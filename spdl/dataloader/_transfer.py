@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # optional (the torch extra); imported when a transfer is made
+    import torch
 
 __all__ = ["cuda_transfer", "map_tensors"]
 
@@ -86,7 +89,9 @@ class _CudaTransfer:
         return f"cuda_transfer(device={self.device!r}, pin_memory={self.pin_memory})"
 
 
-def cuda_transfer(device: Any = None, *, pin_memory: bool = True) -> Callable[[T], T]:
+def cuda_transfer(
+    device: torch.device | str | int | None = None, *, pin_memory: bool = True
+) -> Callable[[T], T]:
     """A ``transfer_fn`` for the DataLoader that moves batches to a CUDA device.
 
     Every ``torch.Tensor`` in the batch (a tensor, or tuples, lists and dicts of
