@@ -21,7 +21,7 @@ import textwrap
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, Literal, TypeAlias, TypeVar, overload
 
 from spdl import _native
 
@@ -29,7 +29,8 @@ from . import _executor
 from ._chain import drive
 from ._futures import AsyncIOFailure, drop_own_frame, submit, try_set
 
-__all__ = ["OPERATIONS", "Operation", "Plan", "Queued", "Step", "adopt", "operation"]
+__all__ = ["OPERATIONS", "Forms", "Operation", "Plan", "Queued", "Step", "StreamOperation"]
+__all__ += ["adopt", "operation"]
 
 T = TypeVar("T")
 
@@ -265,22 +266,72 @@ def _form(name: str, plan: Callable[..., Any], form: str, returns: str, call: Ca
     return call
 
 
-class Operation(NamedTuple):
-    """A declared operation's forms and error contract."""
-
-    sync: Callable[..., Any]
-    future: Callable[..., Any]
-    async_: Callable[..., Any]
-    wrap: bool = True
-    stream: bool = False
+S = TypeVar("S")
+F = TypeVar("F")
+A = TypeVar("A")
 
 
-OPERATIONS: dict[str, Operation] = {}
+class Forms(tuple[S, F, A], Generic[S, F, A]):
+    """A declared operation: its sync, future and async forms, and its error contract.
+
+    A tuple of the three forms, so ``sync, future, async_ = forms`` names them; typed
+    by :data:`Operation` / :data:`StreamOperation`, so the forms' results are known to
+    type checkers (their parameters only to ``inspect``: ``executor`` is added).
+    """
+
+    wrap: bool
+    stream: bool
+
+    def __new__(
+        cls, sync: S, future: F, async_: A, *, wrap: bool = True, stream: bool = False
+    ) -> Forms[S, F, A]:
+        forms = super().__new__(cls, (sync, future, async_))
+        forms.wrap, forms.stream = wrap, stream
+        return forms
+
+    @property
+    def sync(self) -> S:
+        return self[0]
+
+    @property
+    def future(self) -> F:
+        return self[1]
+
+    @property
+    def async_(self) -> A:
+        return self[2]
+
+
+Operation: TypeAlias = Forms[
+    Callable[..., T], Callable[..., Future[T]], Callable[..., Coroutine[Any, Any, T]]
+]
+StreamOperation: TypeAlias = Forms[
+    Callable[..., Iterator[T]], Callable[..., list[Future[T]]], Callable[..., AsyncIterator[T]]
+]
+
+OPERATIONS: dict[str, Forms[Any, Any, Any]] = {}
+
+
+@overload
+def operation(
+    name: str,
+    *,
+    primary: str,
+    wrap: bool,
+    stream: Literal[False] = False,
+    public: tuple[str, ...] = (),
+) -> Callable[[Callable[..., Step[T] | Plan[T]]], Operation[T]]: ...
+
+
+@overload
+def operation(
+    name: str, *, primary: str, wrap: bool, stream: Literal[True], public: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Step[Iterator[T]]]], StreamOperation[T]]: ...
 
 
 def operation(
     name: str, *, primary: str, wrap: bool, stream: bool = False, public: tuple[str, ...] = ()
-) -> Callable[[Callable[..., Any]], Operation]:
+) -> Callable[[Callable[..., Any]], Forms[Any, Any, Any]]:
     """Declare the operation whose plan is the decorated function (see the module doc).
 
     The ``primary`` form (``"sync"`` or ``"future"``) is called ``name``, the other
@@ -289,7 +340,7 @@ def operation(
     the ``public`` forms (exported by ``spdl.io``) get the docstring's example.
     """
 
-    def declare(plan: Callable[..., Any]) -> Operation:
+    def declare(plan: Callable[..., Any]) -> Forms[Any, Any, Any]:
         value = plan.__annotations__["return"].partition("[")[2][:-1]  # Step[T], Plan[T]
         value = value.partition("[")[2][:-1] if stream else value  # Iterator[T]
         drivers = (_stream_inline, _stream_futures) if stream else (run_inline, run_future)
@@ -309,24 +360,25 @@ def operation(
             key = f"stream-{form}" if stream else form
             _form(names[form], plan, form, _FORMS[key][0].format(value), call)
             call.__doc__ = _render(plan.__doc__ or "", form, key, form in public)
-        OPERATIONS[name] = Operation(sync, future, async_, wrap=wrap, stream=stream)
+        OPERATIONS[name] = Forms(sync, future, async_, wrap=wrap, stream=stream)
         return OPERATIONS[name]
 
     return declare
 
 
 def adopt(
-    name: str, sync: Callable[..., Any], future: Callable[..., Any], doc: str, module: str
-) -> Operation:
+    name: str, sync: Callable[..., T], future: Callable[..., Future[T]], doc: str, module: str
+) -> Operation[T]:
     """Declare an operation written as ``sync`` and ``future`` functions (``wrap``): its
     ``async_<name>`` in ``module`` gets ``future``'s parameters, read now, and ``doc``."""
 
-    def async_(*args: Any, **kwargs: Any) -> Any:
+    def async_(*args: Any, **kwargs: Any) -> Queued[T]:
         return Queued(future(*args, **kwargs))
 
     value = re.fullmatch(r"Future\[(.*)\]", future.__annotations__["return"])
     returns = _FORMS["async"][0].format(value[1] if value else "Any")
     _form(f"async_{name}", future, "async", returns, async_).__module__ = module
     async_.__doc__ = _render(doc, "async", "async", True)
-    OPERATIONS[name] = Operation(sync, future, async_)
-    return OPERATIONS[name]
+    forms: Operation[T] = Forms(sync, future, async_)
+    OPERATIONS[name] = forms
+    return forms
