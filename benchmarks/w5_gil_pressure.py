@@ -1,4 +1,4 @@
-"""W5 GIL pressure: W1 while a pure-Python thread spins (``while not stop: x += 1``).
+"""W5 GIL pressure: W1, W4 and W3 while a pure-Python thread spins (``while not stop: x += 1``).
 
 A training script's own Python threads compete with the loader for the GIL; a
 loader that returns to Python for every image waits up to a switch interval
@@ -19,26 +19,135 @@ that control is "lost to a busy process"; the difference between the two losses 
 what the GIL costs.
 
 Backends: those of W1 (``spdl``, ``spdl-native-batch``, ``pillow``, ``opencv-linear``),
-used the same way.
+used the same way; and spdl's audio and video loaders (throughput in loads/s), each
+also with PyAV demuxing in the loading threads (``SPDL_DEMUX_PROCESSES=0``, the path
+before demux helper processes), to show what the helpers save:
+
+* ``spdl-load-audio``: ``spdl.io.load_audio`` of W4's 60 s stereo AAC (2,586 packets),
+  ``LOADS`` loads per round, T at a time;
+* ``spdl-load-video``: ``spdl.io.load_video(path, width=224, height=224)`` of W2's 10 s
+  720p H.264 clip (301 packets), T clips per round (2 with ``--quick``), T at a time;
+* ``spdl-load-video-windows``: ``spdl.io.load_video_windows`` of W3's eight 1 s
+  windows → 224×224 of the same clip, T clips per round, T at a time;
+* ``...-in-thread``: the same with ``SPDL_DEMUX_PROCESSES=0``.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import w1_image_batch as w1
-from _harness import Workload, main
+import w2_video_decode as w2
+import w3_clips as w3
+import w4_audio as w4
+from _harness import Backend, Context, Run, Workload, main, make_pool, pool_map
 
-BACKENDS = tuple(
-    b for b in w1.BACKENDS if b.name in ("spdl", "spdl-native-batch", "pillow", "opencv-linear")
+LOADS = 8  # audio loads per round
+
+
+def _loads(ctx: Context, load: Callable[[], object], count: int, in_thread: bool) -> Run:
+    """A round: ``count`` loads, T at a time; returns the loads done."""
+    if in_thread:
+        os.environ["SPDL_DEMUX_PROCESSES"] = "0"  # read at every load
+    pool = make_pool(ctx.threads)
+    pool_map(pool, lambda _: load(), range(ctx.threads))  # the helpers start untimed
+
+    def run() -> int:
+        pool_map(pool, lambda _: load(), range(count))
+        return count
+
+    return run
+
+
+def _audio(in_thread: bool) -> Callable[[Context], Run]:
+    def setup(ctx: Context) -> Run:
+        import spdl.io
+
+        path = w4.audio_path()
+
+        def load() -> None:
+            array = np.asarray(spdl.io.load_audio(path))
+            w4._check(array.shape, array.dtype)
+
+        return _loads(ctx, load, LOADS, in_thread)
+
+    return setup
+
+
+def _video(in_thread: bool) -> Callable[[Context], Run]:
+    def setup(ctx: Context) -> Run:
+        import spdl.io
+
+        path = w2.clip_path()
+        shape = (w2.SPEC.num_frames, w3.SIZE, w3.SIZE, 3)
+
+        def load() -> None:
+            w2._check(spdl.io.load_video(path, width=w3.SIZE, height=w3.SIZE).shape, shape)
+
+        return _loads(ctx, load, ctx.threads * (1 if ctx.quick else 2), in_thread)
+
+    return setup
+
+
+def _windows(in_thread: bool) -> Callable[[Context], Run]:
+    def setup(ctx: Context) -> Run:
+        from spdl.io import load_video_windows
+
+        path = w3.clip_path()
+
+        def load() -> None:
+            for buffer in load_video_windows(path, w3.WINDOWS, width=w3.SIZE, height=w3.SIZE):
+                w3._check(buffer.shape)
+
+        return _loads(ctx, load, ctx.threads * (1 if ctx.quick else 2), in_thread)
+
+    return setup
+
+
+def _media_backends() -> tuple[Backend, ...]:
+    cases = (
+        ("spdl-load-audio", "load_audio, 60 s AAC", _audio),
+        ("spdl-load-video", "load_video, 10 s 720p → 224²", _video),
+        ("spdl-load-video-windows", "load_video_windows, 8 × 1 s → 224²", _windows),
+    )
+    backends = []
+    for name, what, setup in cases:
+        backends.append(
+            Backend(name, f"{what}; PyAV demuxes in helper processes", setup(False), "spdl")
+        )
+        backends.append(
+            Backend(
+                f"{name}-in-thread",
+                f"{what}; PyAV demuxes in the loading threads",
+                setup(True),
+                "spdl",
+            )
+        )
+    return tuple(backends)
+
+
+def _prepare() -> None:
+    w1.image_paths()
+    w4.audio_path()
+    w2.clip_path()
+
+
+BACKENDS = (
+    tuple(
+        b for b in w1.BACKENDS if b.name in ("spdl", "spdl-native-batch", "pillow", "opencv-linear")
+    )
+    + _media_backends()
 )
 
 WORKLOAD = Workload(
     name="w5_gil_pressure",
-    title="W5 GIL pressure: W1 with a pure-Python busy thread running",
-    unit="images/s",
+    title="W5 GIL pressure: W1 and the audio/video loaders beside a pure-Python busy thread",
+    unit="images/s (audio and video: loads/s)",
     backends=BACKENDS,
-    prepare=w1.image_paths,
+    prepare=_prepare,
     rounds=(2, 9),
     busy_thread=True,
 )

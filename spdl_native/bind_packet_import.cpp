@@ -4,7 +4,10 @@
 #include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
+#include "audio_decoder.h"
 #include "bindings.h"
+#include "buffer.h"
+#include "decode_plan.h"
 #include "demux_channel.h"
 #include "packet_import.h"
 
@@ -68,6 +71,32 @@ nb::tuple next(int sock, bool ask_next, const CancelToken* cancel) {
   return as_tuple(std::move(reply));
 }
 
+// Decodes an audio stream as a helper demuxes it: `first` is its first chunk,
+// the rest arrive while the decoder works on the ones before.
+nb::tuple decode_audio(int sock, const Packets& first, const DecodePlan& plan, double seconds,
+                       const CancelToken* cancel) {
+  HelperReply end;
+  std::unique_ptr<CPUBuffer> buffer;
+  {
+    nb::gil_scoped_release release;
+    AudioDecodeStream stream(first, plan, seconds);
+    stream.feed(first, cancel);
+    end = receive_until_end(
+        sock,
+        [&](std::vector<std::unique_ptr<Packets>>& chunk) {
+          for (const auto& packets : chunk) {
+            stream.feed(*packets, cancel);
+          }
+        },
+        cancel);
+    if (end.kind == HelperReply::Kind::End) {
+      buffer = stream.finish();
+    }
+  }
+  return nb::make_tuple(to_string(end.kind), nb::bytes(end.text.data(), end.text.size()),
+                        buffer ? nb::cast(std::move(buffer)) : nb::none());
+}
+
 nb::bytes packed_bytes(const std::vector<const Packets*>& packets) {
   std::string block;
   {
@@ -108,6 +137,30 @@ Args:
 Returns:
     ``(kind, text, packets)`` as ``call_demux_helper``.)";
 
+constexpr const char* kDecodeAudioDoc =
+    R"(Decodes the audio stream a demux helper sends chunk by chunk, as it arrives.
+
+The helper was asked for the stream's chunks (``"audio_chunks"``) and ``first``
+is the one it sent first. Opens an ``AudioDecodeStream`` with ``plan``, feeds it
+every chunk as the helper demuxes the next, and finishes it once the helper says
+the stream ended: one call, with the GIL released.
+
+Args:
+    sock: The helper's socket.
+    first: The first chunk's AudioPackets.
+    plan: The decode (``_decode.make_plan``).
+    seconds: The stream's duration as the container states it (0: unknown).
+    cancel: Stops the decode and the wait when set.
+
+Returns:
+    ``(kind, text, buffer)``: kind ``"end"`` with the decoded buffer, or
+    ``"error"``, ``"closed"``, ``"cancelled"``, ``"broken"`` (buffer ``None``) as
+    ``call_demux_helper`` returns them.
+
+Raises:
+    MediaError: The audio cannot be decoded, or the decode was cancelled; the
+        helper may still be sending.)";
+
 }  // namespace
 
 void register_packet_import(nb::module_& m) {
@@ -124,6 +177,8 @@ void register_packet_import(nb::module_& m) {
         nb::arg("ask_next"), nb::arg("cancel").none(), kCallDoc);
   m.def("next_from_demux_helper", &next, nb::arg("sock"), nb::arg("ask_next"),
         nb::arg("cancel").none(), kNextDoc);
+  m.def("decode_audio_from_demux_helper", &decode_audio, nb::arg("sock"), nb::arg("first"),
+        nb::arg("plan"), nb::arg("seconds"), nb::arg("cancel").none(), kDecodeAudioDoc);
 }
 
 }  // namespace spdl

@@ -19,6 +19,8 @@ const char* to_string(HelperReply::Kind kind) {
   switch (kind) {
     case HelperReply::Kind::Item:
       return "item";
+    case HelperReply::Kind::End:
+      return "end";
     case HelperReply::Kind::Error:
       return "error";
     case HelperReply::Kind::Closed:
@@ -168,6 +170,10 @@ HelperReply receive(int sock, const CancelToken* cancel) {
     reply.kind = HelperReply::Kind::Error;
     return reply;
   }
+  if (message == "E" && fds.empty()) {
+    reply.kind = HelperReply::Kind::End;
+    return reply;
+  }
   if (message[0] != 'I' || fds.size() != 1) {
     return broken("the demux helper sent a message the protocol does not allow");
   }
@@ -209,6 +215,18 @@ HelperReply next_from_helper(int sock, bool ask_next, const CancelToken* cancel)
   return receive_and_ask(sock, cancel, ask_next);
 }
 
+HelperReply receive_until_end(
+    int sock, const std::function<void(std::vector<std::unique_ptr<Packets>>&)>& take,
+    const CancelToken* cancel) {
+  while (true) {
+    HelperReply reply = receive(sock, cancel);
+    if (reply.kind != HelperReply::Kind::Item) {
+      return reply;
+    }
+    take(reply.packets);
+  }
+}
+
 #else
 
 HelperReply call_helper(int, std::string_view, const uint8_t*, size_t, bool, const CancelToken*) {
@@ -216,6 +234,12 @@ HelperReply call_helper(int, std::string_view, const uint8_t*, size_t, bool, con
 }
 
 HelperReply next_from_helper(int, bool, const CancelToken*) {
+  throw std::runtime_error("demux helper processes need Linux");
+}
+
+HelperReply receive_until_end(int,
+                              const std::function<void(std::vector<std::unique_ptr<Packets>>&)>&,
+                              const CancelToken*) {
   throw std::runtime_error("demux helper processes need Linux");
 }
 

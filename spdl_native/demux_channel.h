@@ -5,11 +5,13 @@
 // Messages to the helper: a request (the caller's text, with the source's bytes
 // in a sealed memfd when it is in memory), or "N" to demux a stream's next item.
 // Messages from the helper: "I<text>" with a memfd of packed Packets
-// (packet_import.h), or "X<text>" for a failure the caller reports.
+// (packet_import.h), "X<text>" for a failure the caller reports, or "E" after
+// the last item of a stream that the helper sends without being asked ("audio").
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,6 +25,7 @@ namespace spdl {
 struct HelperReply {
   enum class Kind {
     Item,       // packets, and the helper's text about them
+    End,        // a stream's items are all sent
     Error,      // the helper's text describes a failure of the request
     Closed,     // the helper is gone (it died, or closed its end)
     Cancelled,  // the token was set before the reply came; the helper is mid-request
@@ -43,5 +46,10 @@ HelperReply call_helper(int sock, std::string_view request, const uint8_t* data,
                         bool ask_next, const CancelToken* cancel);
 // Waits for the stream item asked for last (and asks for the one after when `ask_next`).
 HelperReply next_from_helper(int sock, bool ask_next, const CancelToken* cancel);
+// Hands the packets of each item of a stream to `take` as they arrive, until the
+// stream ends; returns the reply that ended it (End, or what went wrong).
+HelperReply receive_until_end(
+    int sock, const std::function<void(std::vector<std::unique_ptr<Packets>>&)>& take,
+    const CancelToken* cancel);
 
 }  // namespace spdl

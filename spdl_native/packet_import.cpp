@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -14,29 +16,57 @@
 namespace spdl {
 namespace {
 
-constexpr char kMagic[8] = {'S', 'P', 'D', 'L', 'P', 'K', 'T', '1'};
+constexpr char kMagic[8] = {'S', 'P', 'D', 'L', 'P', 'K', 'T', '2'};
+// Packet data starts at this alignment, as av_malloc'd data does, and is followed
+// by at least FFmpeg's input padding, zeroed (the memfd starts zeroed).
+constexpr size_t kAlign = 64;
+static_assert(AV_INPUT_BUFFER_PADDING_SIZE <= kAlign);
+
+// One packet's fields; the block holds a table of them, then the side data, then
+// the packets' bytes: one copy of the table, one per packet's bytes.
+struct Record {
+  int64_t pts;
+  int64_t dts;
+  int64_t duration;
+  uint32_t size;        // bytes of data
+  uint32_t side_count;  // side data entries (each a name and bytes) in the side data section
+  uint8_t key;
+  uint8_t reserved[7];
+};
+static_assert(sizeof(Record) == 40);
+
+size_t data_stride(size_t size) { return (size + kAlign + kAlign - 1) / kAlign * kAlign; }
 
 // The two passes of packing: one counts the bytes, the other writes them.
 class Counter {
  public:
   void put(const void*, size_t n) { size += n; }
+  void skip(size_t n) { size += n; }
+  size_t position() const { return size; }
   size_t size = 0;
 };
 
 class Writer {
  public:
-  Writer(uint8_t* dst, size_t size) : p_(dst), end_(dst + size) {}
+  Writer(uint8_t* dst, size_t size) : begin_(dst), p_(dst), end_(dst + size) {}
   void put(const void* src, size_t n) {
+    if (n) {
+      std::memcpy(reserve(n), src, n);
+    }
+  }
+  void skip(size_t n) { reserve(n); }  // left as it is: zero
+  size_t position() const { return static_cast<size_t>(p_ - begin_); }
+
+ private:
+  uint8_t* reserve(size_t n) {
     if (n > static_cast<size_t>(end_ - p_)) {
       throw std::logic_error("packed block larger than counted");
     }
-    if (n) {
-      std::memcpy(p_, src, n);
-    }
+    uint8_t* at = p_;
     p_ += n;
+    return at;
   }
-
- private:
+  uint8_t* const begin_;
   uint8_t* p_;
   uint8_t* const end_;
 };
@@ -61,6 +91,11 @@ void put_string(Sink& sink, const std::string& s) {
 }
 
 template <typename Sink>
+void align(Sink& sink) {
+  sink.skip((kAlign - sink.position() % kAlign) % kAlign);
+}
+
+template <typename Sink>
 void put_params(Sink& sink, const CodecParams& p) {
   put_string(sink, p.codec_name);
   put_string(sink, p.extradata);
@@ -77,13 +112,16 @@ void put_params(Sink& sink, const CodecParams& p) {
 }
 
 // Side data travels by FFmpeg's name for its type, as it arrives from PyAV.
-template <typename Sink>
-void put_side_data(Sink& sink, const AVPacket& packet) {
+uint32_t named_side_data(const AVPacket& packet) {
   uint32_t named = 0;
   for (int i = 0; i < packet.side_data_elems; ++i) {
     named += av_packet_side_data_name(packet.side_data[i].type) != nullptr;
   }
-  put<uint32_t>(sink, named);
+  return named;
+}
+
+template <typename Sink>
+void put_side_data(Sink& sink, const AVPacket& packet) {
   for (int i = 0; i < packet.side_data_elems; ++i) {
     const AVPacketSideData& side = packet.side_data[i];
     if (const char* name = av_packet_side_data_name(side.type)) {
@@ -94,36 +132,56 @@ void put_side_data(Sink& sink, const AVPacket& packet) {
 }
 
 template <typename Sink>
+void put_packets(Sink& sink, const Packets& packets, std::vector<Record>& table) {
+  put<uint8_t>(sink, static_cast<uint8_t>(packets.media_type));
+  put_string(sink, packets.src);
+  put_params(sink, packets.params);
+  for (int v : {packets.time_base.first, packets.time_base.second, packets.frame_rate.first,
+                packets.frame_rate.second}) {
+    put<int32_t>(sink, v);
+  }
+  put<uint8_t>(sink, packets.window.has_value());
+  put<double>(sink, packets.window ? packets.window->first : 0.0);
+  put<double>(sink, packets.window ? packets.window->second : 0.0);
+  put<uint64_t>(sink, packets.packets.size());
+  table.clear();
+  for (const auto& packet : packets.packets) {
+    Record record{};
+    record.pts = packet->pts;
+    record.dts = packet->dts;
+    record.duration = packet->duration;
+    record.size = static_cast<uint32_t>(packet->size);
+    record.side_count = named_side_data(*packet);
+    record.key = (packet->flags & AV_PKT_FLAG_KEY) != 0;
+    table.push_back(record);
+  }
+  sink.put(table.data(), table.size() * sizeof(Record));
+  for (const auto& packet : packets.packets) {
+    if (packet->side_data_elems) {
+      put_side_data(sink, *packet);
+    }
+  }
+  align(sink);
+  for (const auto& packet : packets.packets) {
+    sink.put(packet->data, static_cast<size_t>(packet->size));
+    sink.skip(data_stride(packet->size) - static_cast<size_t>(packet->size));
+  }
+}
+
+template <typename Sink>
 void put_all(Sink& sink, const std::vector<const Packets*>& list) {
   sink.put(kMagic, sizeof(kMagic));
   put<uint32_t>(sink, static_cast<uint32_t>(list.size()));
+  std::vector<Record> table;
   for (const Packets* packets : list) {
-    put<uint8_t>(sink, static_cast<uint8_t>(packets->media_type));
-    put_string(sink, packets->src);
-    put_params(sink, packets->params);
-    for (int v : {packets->time_base.first, packets->time_base.second, packets->frame_rate.first,
-                  packets->frame_rate.second}) {
-      put<int32_t>(sink, v);
-    }
-    put<uint8_t>(sink, packets->window.has_value());
-    put<double>(sink, packets->window ? packets->window->first : 0.0);
-    put<double>(sink, packets->window ? packets->window->second : 0.0);
-    put<uint64_t>(sink, packets->packets.size());
-    for (const auto& packet : packets->packets) {
-      put<int64_t>(sink, packet->pts);
-      put<int64_t>(sink, packet->dts);
-      put<int64_t>(sink, packet->duration);
-      put<uint8_t>(sink, (packet->flags & AV_PKT_FLAG_KEY) != 0);
-      put_bytes(sink, packet->data, static_cast<size_t>(packet->size));
-      put_side_data(sink, *packet);
-    }
+    put_packets(sink, *packets, table);
   }
 }
 
 // Reads a block; every length is checked against what is left.
 class Reader {
  public:
-  Reader(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
+  Reader(const uint8_t* data, size_t size) : begin_(data), p_(data), end_(data + size) {}
 
   template <typename T>
   T get() {
@@ -147,9 +205,11 @@ class Reader {
     p_ += n;
     return at;
   }
+  void align() { take((kAlign - static_cast<size_t>(p_ - begin_) % kAlign) % kAlign); }
   bool done() const { return p_ == end_; }
 
  private:
+  const uint8_t* const begin_;
   const uint8_t* p_;
   const uint8_t* const end_;
 };
@@ -184,7 +244,33 @@ std::unique_ptr<Packets> make_packets(uint8_t type, std::string src, CodecParams
   throw std::runtime_error("corrupt packet block: unknown media type " + std::to_string(type));
 }
 
-std::unique_ptr<Packets> get_packets(Reader& in) {
+// Side data types are matched by name, as Packets::add matches them.
+int side_data_type(const std::string& name) {
+  for (int t = 0; t < AV_PKT_DATA_NB; ++t) {
+    const char* n = av_packet_side_data_name(static_cast<AVPacketSideDataType>(t));
+    if (n && name == n) {
+      return t;
+    }
+  }
+  return -1;
+}
+
+void add_side_data(AVPacket* packet, const std::string& name, const std::string& bytes) {
+  const int type = side_data_type(name);
+  if (type < 0) {
+    return;  // a name this FFmpeg does not know: skipped, as Packets::add skips it
+  }
+  uint8_t* dst =
+      av_packet_new_side_data(packet, static_cast<AVPacketSideDataType>(type), bytes.size());
+  if (!dst) {
+    throw std::bad_alloc();
+  }
+  std::memcpy(dst, bytes.data(), bytes.size());
+}
+
+// Reads one Packets. Its packets' bytes stay in the block: each packet holds a
+// reference to `block`, the buffer that owns it.
+std::unique_ptr<Packets> get_packets(Reader& in, AVBufferRef* block) {
   const auto type = in.get<uint8_t>();
   std::string src = in.string();
   CodecParams params = get_params(in);
@@ -198,19 +284,57 @@ std::unique_ptr<Packets> get_packets(Reader& in) {
     packets->window = std::make_pair(start, end);
   }
   const auto count = in.get<uint64_t>();
-  Packets::SideData side;
+  if (count > SIZE_MAX / sizeof(Record)) {
+    throw std::runtime_error("corrupt packet block: too many packets");
+  }
+  const uint8_t* table = in.take(count * sizeof(Record));
+  packets->packets.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
-    const auto pts = in.get<int64_t>(), dts = in.get<int64_t>(), duration = in.get<int64_t>();
-    const bool is_key = in.get<uint8_t>() != 0;
-    const auto [data, size] = in.bytes();
-    side.clear();
-    for (auto n = in.get<uint32_t>(); n > 0; --n) {
-      std::string name = in.string();
-      side.emplace_back(std::move(name), in.string());
+    Record record;
+    std::memcpy(&record, table + i * sizeof(Record), sizeof(Record));
+    if (record.size > static_cast<uint32_t>(INT32_MAX - AV_INPUT_BUFFER_PADDING_SIZE)) {
+      throw std::runtime_error("corrupt packet block: a packet is too large");
     }
-    packets->add(data, size, pts, dts, duration, is_key, side);
+    auto packet = ffmpeg::alloc_packet();
+    packet->pts = record.pts;
+    packet->dts = record.dts;
+    packet->duration = record.duration;
+    packet->size = static_cast<int>(record.size);
+    if (record.key) {
+      packet->flags |= AV_PKT_FLAG_KEY;
+    }
+    for (uint32_t n = record.side_count; n > 0; --n) {
+      const std::string name = in.string();
+      add_side_data(packet.get(), name, in.string());
+    }
+    packets->packets.push_back(std::move(packet));
+  }
+  in.align();
+  for (auto& packet : packets->packets) {
+    const size_t size = static_cast<size_t>(packet->size);
+    packet->data = const_cast<uint8_t*>(in.take(size));
+    in.take(data_stride(size) - size);  // the zeroed padding
+    packet->buf = av_buffer_ref(block);
+    if (!packet->buf) {
+      throw std::bad_alloc();
+    }
   }
   return packets;
+}
+
+std::vector<std::unique_ptr<Packets>> unpack(const uint8_t* data, size_t size, AVBufferRef* block) {
+  Reader in(data, size);
+  if (std::memcmp(in.take(sizeof(kMagic)), kMagic, sizeof(kMagic)) != 0) {
+    throw std::runtime_error("corrupt packet block: wrong magic number");
+  }
+  std::vector<std::unique_ptr<Packets>> list;
+  for (auto n = in.get<uint32_t>(); n > 0; --n) {
+    list.push_back(get_packets(in, block));
+  }
+  if (!in.done()) {
+    throw std::runtime_error("corrupt packet block: bytes left after the last packet");
+  }
+  return list;
 }
 
 }  // namespace
@@ -226,21 +350,6 @@ void pack_into(const std::vector<const Packets*>& packets, uint8_t* dst, size_t 
   put_all(writer, packets);
 }
 
-std::vector<std::unique_ptr<Packets>> unpack(const uint8_t* data, size_t size) {
-  Reader in(data, size);
-  if (std::memcmp(in.take(sizeof(kMagic)), kMagic, sizeof(kMagic)) != 0) {
-    throw std::runtime_error("corrupt packet block: wrong magic number");
-  }
-  std::vector<std::unique_ptr<Packets>> list;
-  for (auto n = in.get<uint32_t>(); n > 0; --n) {
-    list.push_back(get_packets(in));
-  }
-  if (!in.done()) {
-    throw std::runtime_error("corrupt packet block: bytes left after the last packet");
-  }
-  return list;
-}
-
 #ifdef __linux__
 
 namespace {
@@ -248,18 +357,30 @@ constexpr int kSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
 }
 
 int pack_to_memfd(const std::vector<const Packets*>& packets) {
+  // Packed in memory this thread keeps, then written to the memfd: writing whole
+  // pages spares the kernel zeroing them first, as faults of a fresh mapping would.
+  thread_local std::vector<uint8_t> block;
   const size_t size = packed_size(packets);
+  block.assign(size, 0);
+  pack_into(packets, block.data(), size);
   posix::UniqueFd fd(::memfd_create("spdl-packets", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd) {
     throw posix::system_error("memfd_create failed");
   }
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-    throw posix::system_error("ftruncate of a packet block failed");
+  for (size_t done = 0; done < size;) {
+    const ssize_t n =
+        ::pwrite(fd.get(), block.data() + done, size - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      throw posix::system_error("writing a packet block failed");
+    }
+    done += static_cast<size_t>(n);
   }
-  {
-    posix::Mapping map(fd.get(), size, PROT_READ | PROT_WRITE);
-    pack_into(packets, map.data(), size);
-  }  // unmapped: F_SEAL_WRITE refuses while a writable mapping exists
+  if (block.capacity() > (64u << 20)) {
+    std::vector<uint8_t>().swap(block);  // keep no more than a usual block between calls
+  }
   // Sealed, the reader can map it without fearing SIGBUS from a shrinking file.
   if (::fcntl(fd.get(), F_ADD_SEALS, kSeals) != 0) {
     throw posix::system_error("sealing a packet block failed");
@@ -276,8 +397,17 @@ std::vector<std::unique_ptr<Packets>> unpack_from_fd(int fd) {
   if (::fstat(fd, &st) != 0) {
     throw posix::system_error("fstat of a packet block failed");
   }
-  posix::Mapping map(fd, static_cast<size_t>(st.st_size), PROT_READ);
-  return unpack(map.data(), map.size());
+  const auto size = static_cast<size_t>(st.st_size);
+  auto map = std::make_unique<posix::Mapping>(fd, size, PROT_READ);
+  const uint8_t* data = map->data();
+  if (!data) {
+    throw std::runtime_error("corrupt packet block: it is empty");
+  }
+  // The packets keep the sealed (unchangeable) mapping: their bytes are not copied.
+  // A packet of its own holds the first reference, so that it goes on any error.
+  auto holder = ffmpeg::alloc_packet();
+  holder->buf = ffmpeg::buffer_owning(std::move(map), const_cast<uint8_t*>(data), size);
+  return unpack(data, size, holder->buf);
 }
 
 #else

@@ -19,14 +19,13 @@ namespace spdl {
 size_t packed_size(const std::vector<const Packets*>& packets);
 // Writes the block of `packets` to `dst`, which holds `packed_size(packets)` bytes.
 void pack_into(const std::vector<const Packets*>& packets, uint8_t* dst, size_t size);
-// Rebuilds the Packets of a block, as `Packets::add` builds them from PyAV's
-// packets. Throws std::runtime_error for a block that is not one `pack_into` wrote.
-std::vector<std::unique_ptr<Packets>> unpack(const uint8_t* data, size_t size);
-
 // Packs `packets` into a new sealed memfd (Linux); returns its descriptor, which
 // the caller owns.
 int pack_to_memfd(const std::vector<const Packets*>& packets);
-// Unpacks the block held by the sealed memfd `fd` (not closed here).
+// Rebuilds the Packets of the block held by the sealed memfd `fd` (not closed
+// here), with the fields `Packets::add` sets from PyAV's packets; their bytes stay
+// in the mapping of the memfd, which the packets share. Throws
+// std::runtime_error for a block that is not one `pack_into` wrote.
 std::vector<std::unique_ptr<Packets>> unpack_from_fd(int fd);
 
 }  // namespace spdl

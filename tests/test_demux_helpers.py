@@ -370,6 +370,24 @@ def test_leaving_a_stream_early_stops_its_helper(aio_media: Media) -> None:
     assert len(list(_demux_pool.iter_demux("audio", aio_media.video, [(0, 1), (1, 2)]))) == 2
 
 
+def test_an_audio_stream_stopped_mid_decode_stops_its_helper(aac_audio: AudioReference) -> None:
+    from spdl.io import _decode
+
+    chunks = _demux_pool.audio_chunks(aac_audio.path)
+    assert chunks is not None and chunks.first is not None
+    helper = chunks._lease.helper
+    assert helper is not None
+    token = _native.CancelToken()
+    token.cancel()
+    with pytest.raises(spdl.io.MediaError, match="cancelled"):
+        chunks.decode(_decode.make_plan("audio", None, {}), token)
+    chunks.close()  # the helper may be sending chunks still
+    assert _wait_until(lambda: not _alive(helper.process.pid))
+    with in_this_process():
+        expected = np.asarray(spdl.io.load_audio(aac_audio.path))
+    assert np.array_equal(np.asarray(spdl.io.load_audio(aac_audio.path)), expected)
+
+
 def test_many_threads_share_the_helpers(
     aio_media: Media, aac_audio: AudioReference, h264_video: VideoReference
 ) -> None:

@@ -49,7 +49,16 @@ from ._demux_worker import ERRORS, encode_time
 from ._errors import MediaError
 from ._futures import AsyncIOFailure
 
-__all__ = ["demux", "demux_spans", "helper_pids", "iter_demux", "shutdown", "wanted"]
+__all__ = [
+    "AudioChunks",
+    "audio_chunks",
+    "demux",
+    "demux_spans",
+    "helper_pids",
+    "iter_demux",
+    "shutdown",
+    "wanted",
+]
 
 _SUPPORTED = (
     sys.platform == "linux"
@@ -271,7 +280,7 @@ class _Lease:
         self.helper: _Helper | None = _pool.lease()
         self._pool = _pool
 
-    def outcome(self, reply: tuple[str, bytes, list[Any]], more: bool) -> list[Any]:
+    def outcome(self, reply: tuple[str, bytes, Any], more: bool) -> Any:
         """The packets of a reply; raises its error. Gives the helper back unless
         ``more`` items are coming, kills it when it cannot serve again."""
         kind, text, packets = reply
@@ -280,7 +289,7 @@ class _Lease:
         if kind == "item" and more:
             return packets
         self.helper = None
-        if kind in ("item", "error"):
+        if kind in ("item", "end", "error"):
             self._pool.give_back(helper)
             if kind == "error":
                 raise _error(text)
@@ -306,14 +315,21 @@ class _Lease:
 
 
 def _call(
-    lease: _Lease, request: tuple[bytes, Any], more: bool, cancel: _native.CancelToken | None
-) -> list[Any]:
+    lease: _Lease,
+    request: tuple[bytes, Any],
+    more: bool,
+    cancel: _native.CancelToken | None,
+    ask_next: bool | None = None,
+) -> tuple[bytes, list[Any]]:
+    """Sends the request; the first reply's text and packets. ``ask_next``: ask for
+    the next item at once (default: ``more``)."""
     if cancel is not None and cancel.cancelled:
         lease.release()
         raise MediaError(f"Demuxing {lease.name} was cancelled.")
     assert lease.helper is not None
-    reply = _native.call_demux_helper(lease.helper.fd, request[0], request[1], more, cancel)
-    return lease.outcome(reply, more)
+    ask = more if ask_next is None else ask_next
+    reply = _native.call_demux_helper(lease.helper.fd, request[0], request[1], ask, cancel)
+    return reply[1], lease.outcome(reply, more)
 
 
 def _single(op: str, src: Any, cancel: _native.CancelToken | None, **fields: Any) -> list[Any]:
@@ -323,7 +339,7 @@ def _single(op: str, src: Any, cancel: _native.CancelToken | None, **fields: Any
         raise _InThread
     lease = _Lease(name)
     try:
-        return _call(lease, request, False, cancel)
+        return _call(lease, request, False, cancel)[1]
     finally:
         lease.release()
 
@@ -465,7 +481,7 @@ def iter_demux(
         for index in range(len(timestamps)):
             more = index + 1 < len(timestamps)
             if index == 0:
-                (packets,) = _call(lease, request, more, None)
+                (packets,) = _call(lease, request, more, None)[1]
             else:
                 assert lease.helper is not None
                 reply = _native.next_from_demux_helper(lease.helper.fd, more, None)
@@ -473,3 +489,86 @@ def iter_demux(
             yield packets
     finally:
         lease.release()
+
+
+class AudioChunks:
+    """An audio stream a helper demuxes chunk by chunk: its first chunk, and the helper
+    that sends the others, which :meth:`decode` decodes as they arrive."""
+
+    def __init__(self, lease: _Lease, first: _native.AudioPackets, seconds: float) -> None:
+        self._lease = lease
+        self.first: _native.AudioPackets | None = first
+        self.seconds = seconds
+
+    def decode(
+        self, plan: _native.DecodePlan, cancel: _native.CancelToken | None = None
+    ) -> _native.CPUBuffer:
+        """Decodes every chunk into one buffer, each while the helper demuxes the next:
+        one native call, GIL released (what ``AudioDecodeStream`` gives).
+
+        Args:
+            plan: The decode, as ``_decode.make_plan`` makes it.
+            cancel: Stops the decode when set.
+
+        Returns:
+            The decoded audio.
+
+        Raises:
+            MediaError: The audio cannot be demuxed (past the first chunk) or decoded.
+            AsyncIOFailure: The helper died.
+        """
+        first, self.first = self.first, None
+        helper = self._lease.helper
+        if first is None or helper is None:
+            raise RuntimeError("The chunks of this audio stream were decoded already.")
+        reply = _native.decode_audio_from_demux_helper(helper.fd, first, plan, self.seconds, cancel)
+        return self._lease.outcome(reply, more=False)
+
+    def close(self) -> None:
+        """Kills the helper unless the stream was decoded to its end."""
+        self.first = None
+        self._lease.release()
+
+
+def audio_chunks(
+    src: _demux.Source,
+    timestamp: _demux.Window | None = None,
+    *,
+    format: str | None = None,
+    format_options: Mapping[str, str] | None = None,
+    cancel: _native.CancelToken | None = None,
+) -> AudioChunks | None:
+    """Asks a helper for the audio stream of ``src`` in chunks (as
+    :func:`._demux.demux_audio_chunks` makes them); waits for the first.
+
+    Args:
+        src: A path or in-memory data (see :func:`wanted`).
+        timestamp: As for :func:`._demux.demux_audio_chunks`.
+        format: As for :func:`._demux.demux_audio_chunks`.
+        format_options: As for :func:`._demux.demux_audio_chunks`.
+        cancel: Stops the wait when set; the helper is killed.
+
+    Returns:
+        The stream, to :meth:`AudioChunks.decode` and then close; ``None`` when the
+        request cannot go to a helper (demux in the calling thread instead).
+
+    Raises:
+        FileNotFoundError, MediaError: As :func:`._demux.demux_audio_chunks` raises them
+            before its first chunk.
+        AsyncIOFailure: The helper died while demuxing (it is replaced).
+    """
+    _demux.validate_demux_args(
+        "audio", src, timestamp, format=format, format_options=format_options
+    )
+    name = _demux.describe_source(src)
+    options = _options(format, format_options)
+    request = _request("audio_chunks", src, name, timestamp=_window(timestamp), **options)
+    if request is None:
+        return None
+    lease = _Lease(name)
+    try:
+        text, (first,) = _call(lease, request, True, cancel, ask_next=False)
+        return AudioChunks(lease, first, json.loads(text)["seconds"])
+    except BaseException:
+        lease.release()
+        raise

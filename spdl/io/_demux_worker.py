@@ -11,7 +11,10 @@ end of a Unix ``SOCK_SEQPACKET`` socket, and sends it one request at a time:
 * the reply is ``b"I"`` with a sealed memfd of the packets packed by
   ``_native.pack_packets``, or ``b"X" + JSON`` naming the error's type and message;
 * a stream of windows (``"windows"``) sends one reply per window, and after each
-  but the last waits for ``b"N"`` before it demuxes the next.
+  but the last waits for ``b"N"`` before it demuxes the next;
+* an audio stream in chunks (``"audio_chunks"``) sends each chunk as soon as it is
+  demuxed (``b"I"`` + JSON of the stream's duration), then ``b"E"``: the loading
+  process decodes each while the next is demuxed here.
 
 The demux itself is :mod:`._demux`'s, unchanged, so the packets and the errors are
 those the loading process would have made. The helper exits when the loading
@@ -39,6 +42,9 @@ from spdl.io import _demux
 from spdl.io._errors import MediaError
 
 _MAX_REQUEST = 1 << 20
+# Packets per audio chunk: the loading process decodes one while the next is demuxed
+# here. Twice the in-thread chunk: each chunk costs a memfd and a message (~0.1 ms).
+_AUDIO_CHUNK = 512
 # Error types a reply may name; any other arrives as MediaError.
 ERRORS: dict[str, type[Exception]] = {
     "MediaError": MediaError,
@@ -76,10 +82,10 @@ def _named(data: object, name: str) -> Iterator[None]:
         _demux.describe_source = original
 
 
-def _send_item(sock: socket.socket, packets: list[Any]) -> None:
+def _send_item(sock: socket.socket, packets: list[Any], text: bytes = b"") -> None:
     fd = _native.pack_packets(packets)
     try:
-        socket.send_fds(sock, [b"I"], [fd])
+        socket.send_fds(sock, [b"I" + text], [fd])
     finally:
         os.close(fd)
 
@@ -120,6 +126,13 @@ def _serve(sock: socket.socket, request: dict[str, Any], src: Any) -> None:
             del packets
             if index + 1 < len(windows):
                 _wait_for_next(sock)
+    elif op == "audio_chunks":
+        window = _window(request["timestamp"])
+        chunks = _demux.demux_audio_chunks(src, window, chunk=_AUDIO_CHUNK, **options)
+        for packets, seconds in chunks:
+            _send_item(sock, [packets], json.dumps({"seconds": seconds}).encode())
+            del packets
+        sock.send(b"E")
     else:
         raise ValueError(f"unknown demux helper request {op!r}")
 

@@ -32,10 +32,10 @@ __all__ = ["load_audio", "load_image", "load_media", "load_video", "load_video_w
 
 
 def _load_steps(args: DemuxArgs, decode: Mapping[str, Any]) -> Plan[_native.CPUBuffer]:
-    if args.media_type == "audio" and not _demux_pool.wanted(args.src):
+    if args.media_type == "audio" and _demux_pool.wanted(args.src):
+        return (yield from _helper_audio_steps(args, decode))
+    if args.media_type == "audio":
         return (yield from _audio_steps(args, decode))
-    # A demux helper hands the packets of the whole stream over at once: no GIL per
-    # chunk (see _demux_pool); the decode gives what the chunked one gives.
     # The packets go straight to the CPU decoder, which reads the pixel format and
     # colour from the frames: the probe decode at opening is skipped.
     packets = yield args.step(probe=False)
@@ -59,6 +59,22 @@ def _audio_steps(args: DemuxArgs, decode: Mapping[str, Any]) -> Plan[_native.CPU
     finally:
         with contextlib.suppress(ValueError):  # else the step reading it closes it
             chunks.close()
+
+
+def _helper_audio_steps(args: DemuxArgs, decode: Mapping[str, Any]) -> Plan[_native.CPUBuffer]:
+    """A demux helper process demuxes the audio chunk by chunk; one native call (GIL
+    released) decodes each chunk while the helper demuxes the next, so the loading
+    thread takes the GIL twice per load, not once per chunk (see ``_demux_pool``)."""
+    ask = functools.partial(_demux_pool.audio_chunks, args.src, args.timestamp, **args.options)
+    chunks = yield Step("demux", args.name, ask, pool="demux", cancellable=True)
+    if chunks is None:  # the request cannot travel to a helper
+        return (yield from _audio_steps(args, decode))
+    try:
+        plan = _decode.make_plan("audio", chunks.first.timestamp, decode)
+        run = functools.partial(chunks.decode, plan)
+        return (yield Step("decode", args.name, run, cancellable=True))
+    finally:
+        chunks.close()  # kills the helper if the decode did not reach the end
 
 
 def _feed(
