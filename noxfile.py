@@ -122,14 +122,14 @@ def _ensure_clang_format(session: nox.Session) -> None:
 
 
 def _install_spdl(
-    session: nox.Session, extras: str = "", env: dict[str, str] | None = None
+    session: nox.Session, extras: str = "", *options: str, env: dict[str, str] | None = None
 ) -> None:
     """Builds ``spdl`` (with its native extension) and installs it into the session venv."""
     ensure_ffmpeg(session)
     # A build directory of the sessions' own, so that a nox build (isolated, Release)
     # never reconfigures or races the developer's editable build in build/{wheel_tag}.
     env = {"SKBUILD_BUILD_DIR": "build/nox-{wheel_tag}", **(env or {})}
-    session.install("-c", str(CONSTRAINTS), f".{extras}", env=env)
+    session.install("-c", str(CONSTRAINTS), *options, f".{extras}", env=env)
 
 
 @nox.session(python=PYTHON)
@@ -307,14 +307,15 @@ def _check_types(session: nox.Session) -> None:
     (pyproject's [tool.mypy]) passes over spdl/ with the optional peers it types installed.
 
     The stub depends on the nanobind that builds the extension and the one that runs the
-    generator: both are the version the stub records, so a nanobind release cannot make
-    the check fail. PIP_CONSTRAINT reaches pip's isolated build environment (``-c`` does not).
+    generator: both are the version the stub records, installed here and used by a build
+    without isolation (in a build directory of its own), so a nanobind release cannot
+    make the check fail.
     """
-    nanobind = session.run("python", "tools/gen_stubs.py", "--nanobind-version", silent=True)
-    pin = Path(session.create_tmp()) / "nanobind-constraint.txt"
-    pin.write_text(f"nanobind=={str(nanobind).strip()}\n")
-    _install_spdl(session, "[torch,numba]", env={"PIP_CONSTRAINT": str(pin)})
-    # Pinned: a new mypy may add checks; bump it on purpose.
-    session.install("-c", str(pin), "nanobind", "mypy==2.4.1")
+    recorded = session.run("python", "tools/gen_stubs.py", "--nanobind-version", silent=True)
+    nanobind = f"nanobind=={str(recorded).strip()}"
+    # mypy is pinned too: a new release may add checks; bump it on purpose.
+    session.install(nanobind, "scikit-build-core>=0.10", "cmake>=3.18", "ninja", "mypy==2.4.1")
+    build_dir = {"SKBUILD_BUILD_DIR": "build/nox-lint-{wheel_tag}"}
+    _install_spdl(session, "[torch,numba]", "--no-build-isolation", env=build_dir)
     session.run("python", "tools/gen_stubs.py", "--check")
     session.run("mypy")
