@@ -12,6 +12,7 @@
 #include "clip_decoder.h"
 #include "decode_plan.h"
 #include "jpeg_decoder.h"
+#include "webp_decoder.h"
 
 namespace nb = nanobind;
 
@@ -28,7 +29,7 @@ void init_plan(DecodePlan* self, std::string pre_filters, std::string post_filte
                std::string scale_algo, int sample_rate, int num_channels, std::string sample_fmt,
                std::optional<std::string> decoder,
                std::map<std::string, std::string> decoder_options, int num_threads,
-               int64_t expected_frames, const CancelToken* cancel) {
+               int64_t expected_frames, const CancelToken* cancel, bool apply_exif_orientation) {
   DecodePlan* plan = new (self) DecodePlan();
   plan->pre_filters = std::move(pre_filters);
   plan->post_filters = std::move(post_filters);
@@ -45,6 +46,7 @@ void init_plan(DecodePlan* self, std::string pre_filters, std::string post_filte
   plan->num_threads = num_threads;
   plan->expected_frames = expected_frames;
   plan->cancel = cancel;
+  plan->apply_exif_orientation = apply_exif_orientation;
 }
 
 std::unique_ptr<Frames> decode_packets_with(const Packets& packets, const DecodePlan* plan) {
@@ -92,7 +94,9 @@ Args:
     expected_frames: How many frames to make room for (a video's buffer grows
         past it).
     cancel: A token that stops the decode at its next packet when cancelled;
-        the plan keeps it alive.)";
+        the plan keeps it alive.
+    apply_exif_orientation: Put still images upright by their EXIF
+        orientation before they are filtered, cropped or resized.)";
 
 constexpr const char* kAudioDecodeStreamDoc =
     R"(Decodes an audio stream fed in chunks of packets into one buffer.
@@ -156,7 +160,8 @@ void register_decode(nb::module_& m) {
            nb::arg("decoder").none() = nb::none(),
            nb::arg("decoder_options") = std::map<std::string, std::string>{},
            nb::arg("num_threads") = 1, nb::arg("expected_frames") = 0,
-           nb::arg("cancel").none() = nb::none(), nb::keep_alive<1, 16>(), kDecodePlanInitDoc)
+           nb::arg("cancel").none() = nb::none(), nb::arg("apply_exif_orientation") = false,
+           nb::keep_alive<1, 16>(), kDecodePlanInitDoc)
       .def_ro("pre_filters", &DecodePlan::pre_filters)
       .def_ro("post_filters", &DecodePlan::post_filters)
       .def_ro("filter_desc", &DecodePlan::filter_desc)
@@ -171,6 +176,7 @@ void register_decode(nb::module_& m) {
       .def_ro("decoder_options", &DecodePlan::decoder_options)
       .def_ro("num_threads", &DecodePlan::num_threads)
       .def_ro("expected_frames", &DecodePlan::expected_frames)
+      .def_ro("apply_exif_orientation", &DecodePlan::apply_exif_orientation)
       .def_prop_ro(
           "cancel", [](const DecodePlan& p) { return p.cancel; }, nb::rv_policy::reference)
       .def("decodes_windows", &decodes_windows,
@@ -204,6 +210,8 @@ void register_decode(nb::module_& m) {
 
   m.def("has_turbojpeg", &has_turbojpeg,
         "Whether this build decodes JPEG images with libjpeg-turbo (decoder=\"libjpeg-turbo\").");
+  m.def("has_libwebp", &has_libwebp,
+        "Whether this build decodes WebP images with libwebp (decoder=\"libwebp\").");
   m.def(
       "turbojpeg_decode_size",
       [](int width, int height, int min_width, int min_height, const std::string& pix_fmt) {

@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "ffmpeg/error.h"
-#include "jpeg_decoder.h"
 
 namespace spdl {
 namespace {
@@ -16,9 +15,16 @@ AVMediaType av_media_type(MediaType type) {
 }  // namespace
 
 FrameRouter::FrameRouter(const Packets& packets, const DecodeConfig& config, Emit emit)
-    : packets_(packets), config_(config), emit_(std::move(emit)), pulled_(ffmpeg::alloc_frame()) {}
+    : packets_(packets),
+      config_(config),
+      emit_(std::move(emit)),
+      still_(packets, config),
+      pulled_(ffmpeg::alloc_frame()) {}
 
 bool FrameRouter::add(AVFrame* frame) {
+  if (still_.active()) {
+    frame = still_.prepare(frame);
+  }
   frame->pts = frame->best_effort_timestamp;
   if (config_.filter_desc.empty()) {
     return emit(frame, packets_.time_base);
@@ -128,17 +134,12 @@ bool PacketFeeder::receive_all() {
 
 void run_decoder(const Packets& packets, const DecodeConfig& config, const CancelToken* cancel,
                  FrameRouter& router) {
-  if (use_turbojpeg(packets, config)) {
-    if (cancel && cancel->cancelled()) {
-      throw MediaError("Decoding " + packets.src + " was cancelled.");
+  if (auto frame = decode_outside_ffmpeg(packets, config, cancel)) {
+    if (router.add(frame.get())) {
+      router.finish();
     }
-    if (auto frame = decode_turbojpeg(*packets.packets.front(), packets, config)) {
-      if (router.add(frame.get())) {
-        router.finish();
-      }
-      return;
-    }  // else libjpeg-turbo cannot decode this JPEG: FFmpeg's decoder below takes it
-  }
+    return;
+  }  // else no other decoder takes these packets, or it cannot: FFmpeg's decoder takes them
   PacketFeeder feeder(packets, config, router);
   feeder.feed(packets, cancel);
   feeder.finish();

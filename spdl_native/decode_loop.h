@@ -1,5 +1,5 @@
 // The decode loop every packet decode shares: packets go to an FFmpeg decoder
-// (or, for a still JPEG, to libjpeg-turbo), each decoded frame through the
+// (or, for a still JPEG or WebP, to libjpeg-turbo or libwebp), each decoded frame through the
 // filter graph when one is asked for, and on to whoever writes it (frames,
 // a buffer, audio chunks).
 #pragma once
@@ -14,13 +14,15 @@
 #include "decoder.h"
 #include "filter_graph.h"
 #include "packets.h"
+#include "still_image_decode.h"
 
 namespace spdl {
 
 // Routes decoded frames through the filter graph (when one is requested) to
 // `emit`, which takes the frame's data; each emitted frame's time_base is set to
 // that of its pts. The graph is (re)built from the actual decoded frames, so it
-// always matches the decoder's output.
+// always matches the decoder's output. A still image's frame is prepared first
+// (StillImageFrames: EXIF orientation, 16-bit samples for an 8-bit output).
 class FrameRouter {
  public:
   using Emit = std::function<bool(AVFrame*)>;  // returns false once no more frames are wanted
@@ -40,6 +42,7 @@ class FrameRouter {
   const Packets& packets_;
   const DecodeConfig& config_;
   Emit emit_;
+  StillImageFrames still_;
   ffmpeg::FramePtr pulled_;
   std::unique_ptr<FilterGraph> graph_;
   Rational output_time_base_;

@@ -112,6 +112,7 @@ DecodeSteps decode_steps(const DecodePlan& plan, MediaType type, Destination des
   steps.config.decoder = plan.decoder;
   steps.config.decoder_options = plan.decoder_options;
   steps.config.num_threads = plan.num_threads;
+  steps.config.apply_exif_orientation = plan.apply_exif_orientation;
   // The output size lets JPEG images decode smaller (DCT scaling); a custom
   // filter (which may crop or pad) gets the full image.
   if (type == MediaType::Image && plan.filter_desc.empty()) {

@@ -34,8 +34,9 @@ struct DecodePlan {
   std::string sample_fmt;
   std::optional<std::string> decoder;  // a decoder name overriding the codec's default
   std::map<std::string, std::string> decoder_options;
-  int num_threads = 1;          // FFmpeg's threads per decoder
-  int64_t expected_frames = 0;  // sizes the first reservation of a video's buffer
+  int num_threads = 1;                  // FFmpeg's threads per decoder
+  int64_t expected_frames = 0;          // sizes the first reservation of a video's buffer
+  bool apply_exif_orientation = false;  // still images: put upright by their EXIF orientation
   // Stops the decode at its next packet once cancelled. Not owned: the binding
   // keeps the Python token alive for as long as the plan.
   const CancelToken* cancel = nullptr;

@@ -107,7 +107,7 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
 
 DecodeConfig with_output_hints(const DecodeConfig& config, const OutputFormat& output) {
   DecodeConfig hinted = config;
-  hinted.rgb_frames = config.filter_desc.empty() ? rgb_resize_format(output) : AV_PIX_FMT_NONE;
+  hinted.rgb_frames = config.filter_desc.empty() ? rgb_frame_format(output) : AV_PIX_FMT_NONE;
   hinted.transient_frames = true;
   return hinted;
 }
@@ -124,7 +124,10 @@ std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfi
   if (packets.media_type == MediaType::Audio) {
     chunks.emplace(result->frames, within_window(packets, packets_seconds(packets)), packets.src);
   }
-  FrameRouter router(packets, config, [&](AVFrame* frame) {
+  // The router prepares still images for the output too (still_image_decode.h).
+  const DecodeConfig hinted =
+      output ? with_output_hints(config, output_for(*output, single)) : config;
+  FrameRouter router(packets, hinted, [&](AVFrame* frame) {
     if (chunks) {
       chunks->add(frame);
     } else if (writer) {
@@ -135,7 +138,7 @@ std::unique_ptr<Frames> decode_packets(const Packets& packets, const DecodeConfi
     }
     return !single;
   });
-  run_decoder(packets, output ? with_output_hints(config, *output) : config, cancel, router);
+  run_decoder(packets, hinted, cancel, router);
   if (chunks) {
     chunks->finish();
   }
@@ -159,7 +162,8 @@ std::unique_ptr<CPUBuffer> decode_packets_to_buffer(const Packets& packets,
   ImageLayout layout;
   std::string first_description;
   int64_t count = 0;
-  FrameRouter router(packets, config, [&](AVFrame* frame) {
+  const DecodeConfig hinted = with_output_hints(config, output_for(output, single));
+  FrameRouter router(packets, hinted, [&](AVFrame* frame) {
     if (!buffer) {
       layout = writer.layout(frame);
       first_description = describe_frame(frame);
@@ -181,7 +185,7 @@ std::unique_ptr<CPUBuffer> decode_packets_to_buffer(const Packets& packets,
     ++count;
     return !single;
   });
-  run_decoder(packets, with_output_hints(config, output), cancel, router);
+  run_decoder(packets, hinted, cancel, router);
   if (!buffer) {
     throw_no_frame(packets);
   }

@@ -27,14 +27,17 @@ struct DecodeConfig {
   // smaller size that still gives exactly this output size, without upscaling.
   int min_width = 0;
   int min_height = 0;
-  // rgb24 or bgr24 when the native writer resizes frames into that format, which
-  // it does in RGB (rgb_resize_format): libjpeg-turbo then decodes colour JPEGs
-  // to it directly. AV_PIX_FMT_NONE otherwise.
+  // The packed RGB format (rgb24, bgr24; rgba, bgra for still images not resized)
+  // that the native writer takes best (rgb_frame_format): libjpeg-turbo and libwebp
+  // then decode colour images to it directly. AV_PIX_FMT_NONE otherwise.
   AVPixelFormat rgb_frames = AV_PIX_FMT_NONE;
   // Each frame is written out and released within the native call that decodes
   // it (the native writer's paths), so a decoder may take its buffers from a
   // small per-thread pool; frames handed to the caller or kept must not.
   bool transient_frames = false;
+  // A still image's frame is put upright by its EXIF orientation before it is
+  // filtered or written (see still_image_decode.h).
+  bool apply_exif_orientation = false;
 };
 
 // Opens a decoder for codec parameters given by name.

@@ -23,11 +23,14 @@ int sws_flags_from_name(const std::string& name) {
   throw std::invalid_argument("Unknown scale_algo \"" + name + "\".");
 }
 
-AVPixelFormat rgb_resize_format(const OutputFormat& format) {
+AVPixelFormat rgb_frame_format(const OutputFormat& format) {
   const AVPixelFormat fmt = av_get_pix_fmt(format.pix_fmt.c_str());
-  const bool resized = (format.width > 0 || format.height > 0) &&
-                       sws_flags_from_name(format.scale_algo) == SWS_BILINEAR;
-  return resized && is_rgb24_like(fmt) ? fmt : AV_PIX_FMT_NONE;
+  if (format.width <= 0 && format.height <= 0) {
+    const bool packed_rgb = is_rgb24_like(fmt) || fmt == AV_PIX_FMT_RGBA || fmt == AV_PIX_FMT_BGRA;
+    return format.still_image && packed_rgb ? fmt : AV_PIX_FMT_NONE;
+  }
+  const bool bilinear = sws_flags_from_name(format.scale_algo) == SWS_BILINEAR;
+  return bilinear && is_rgb24_like(fmt) ? fmt : AV_PIX_FMT_NONE;
 }
 
 OutputFormat output_for(OutputFormat output, bool still_image) {
@@ -38,7 +41,10 @@ OutputFormat output_for(OutputFormat output, bool still_image) {
 FrameWriter::FrameWriter(OutputFormat format)
     : format_(std::move(format)),
       flags_(sws_flags_from_name(format_.scale_algo)),
-      swscale_(flags_, format_.interpolate_chroma) {
+      // Still images convert chroma interpolated, as libjpeg-turbo and libwebp do:
+      // swscale's unscaled 4:2:0 to RGB paths repeat chroma samples (and in
+      // FFmpeg 5.1 write garbage into the last columns of some widths, e.g. 66).
+      swscale_(flags_, format_.interpolate_chroma || format_.still_image) {
   if (!format_.pix_fmt.empty() && av_get_pix_fmt(format_.pix_fmt.c_str()) == AV_PIX_FMT_NONE) {
     throw std::invalid_argument("Unknown pix_fmt \"" + format_.pix_fmt + "\".");
   }

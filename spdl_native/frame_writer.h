@@ -74,10 +74,12 @@ class FrameWriter {
   Swscale swscale_;
 };
 
-// rgb24 or bgr24 when the writer resizes frames of that format itself for this
-// output, in RGB (see resample.h): a decoder that can produce it (libjpeg-turbo)
-// should then do so. AV_PIX_FMT_NONE otherwise.
-AVPixelFormat rgb_resize_format(const OutputFormat& format);
+// The packed RGB format a decoder that can produce it (libjpeg-turbo, libwebp)
+// should decode to for this output: rgb24 or bgr24 when the writer resizes frames
+// of that format itself, in RGB (see resample.h); for a still image that is not
+// resized, the output's own rgb24, bgr24, rgba or bgra, which the writer copies.
+// AV_PIX_FMT_NONE otherwise.
+AVPixelFormat rgb_frame_format(const OutputFormat& format);
 
 // Parses a swscale algorithm name ("bilinear", "bicubic", "area", ...).
 int sws_flags_from_name(const std::string& name);

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "convert.h"
+#include "exif_orientation.h"
 #include "ffmpeg/error.h"
 #include "image_source.h"
 #include "jpeg_decoder.h"
@@ -105,7 +106,10 @@ class TransformDecoder {
     auto packet = read_packet(source);
     const auto size = static_cast<size_t>(packet->size);
     const char* codec = sniff_image_codec(packet->data, size);
-    if (region_ && codec && std::strcmp(codec, "mjpeg") == 0) {
+    // A region is cut from the image as stored: one to be turned upright decodes whole.
+    const bool stored_upright =
+        !whole_.apply_exif_orientation || exif_orientation(packet->data, size) == 1;
+    if (region_ && stored_upright && codec && std::strcmp(codec, "mjpeg") == 0) {
       JpegRegionRequest request;
       request.box = [&](int width, int height) {
         return box_of(transform, width, height, index, source.name);

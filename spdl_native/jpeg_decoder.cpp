@@ -1,10 +1,12 @@
 #include "jpeg_decoder.h"
 
-#include <array>
 #include <stdexcept>
+#include <vector>
 
 #include "convert.h"
 #include "ffmpeg/error.h"
+#include "image_frame.h"
+#include "jpeg/markers.h"
 #include "jpeg/turbo_decompressor.h"
 
 extern "C" {
@@ -61,89 +63,6 @@ bool keeps_output(int scaled_w, int scaled_h, int width, int height, int min_w, 
          AV_CEIL_RSHIFT(scaled_h, format.log2_chroma_h) >= out_h;
 }
 
-// Per-thread pools of frame buffers, one per recent buffer size, for frames
-// released within the native call that decodes them (DecodeConfig::
-// transient_frames), so that a pool holds about one buffer per thread: an
-// AVBufferPool keeps every buffer returned to it. A batch decodes image after
-// image of a few sizes, and a fresh allocation of an image's size is a fresh
-// memory mapping, every page of which faults when the decoder writes it: that
-// cost 15% of decoding a 500x375 JPEG. A pool outlives its thread while frames
-// still hold its buffers (av_buffer_pool_uninit frees it after them).
-class FramePools {
- public:
-  AVBufferRef* get(size_t size) {
-    // Sizes rounded up to 64 KiB, so that images of nearly the same size (a
-    // dataset's many aspect ratios) share a pool instead of replacing pools.
-    constexpr size_t kBucket = size_t{1} << 16;
-    size = (size + kBucket - 1) / kBucket * kBucket;
-    Entry* entry = nullptr;
-    for (auto& candidate : pools_) {
-      if (candidate.pool && candidate.size == size) {
-        entry = &candidate;
-      }
-    }
-    if (!entry) {
-      entry = &pools_[next_++ % pools_.size()];  // replaces the oldest
-      entry->size = size;
-      entry->pool.reset(av_buffer_pool_init(size, nullptr));
-      if (!entry->pool) {
-        throw std::bad_alloc();
-      }
-    }
-    AVBufferRef* buffer = av_buffer_pool_get(entry->pool.get());
-    if (!buffer) {
-      throw std::bad_alloc();
-    }
-    return buffer;
-  }
-
- private:
-  struct Entry {
-    size_t size = 0;
-    ffmpeg::BufferPoolPtr pool;
-  };
-  std::array<Entry, 4> pools_;
-  size_t next_ = 0;
-};
-
-}  // namespace
-
-ffmpeg::FramePtr alloc_image_frame(int width, int height, AVPixelFormat format, size_t offset,
-                                   bool pooled) {
-  constexpr int kAlign = 64;
-  thread_local FramePools pools;
-  auto frame = ffmpeg::alloc_frame();
-  frame->width = width;
-  frame->height = height;
-  frame->format = format;
-  const auto context = [&] {
-    return "Failed to allocate a " + describe_frame(frame.get()) + " frame";
-  };
-  ffmpeg::check(av_image_fill_linesizes(frame->linesize, format, FFALIGN(width, kAlign)), context);
-  ptrdiff_t linesizes[4];
-  for (int i = 0; i < 4; ++i) {
-    linesizes[i] = frame->linesize[i];
-  }
-  size_t sizes[4] = {0, 0, 0, 0};
-  ffmpeg::check(av_image_fill_plane_sizes(sizes, format, height, linesizes), context);
-  size_t total = 0;
-  for (size_t size : sizes) {
-    total += size;
-  }
-  // The padding FFmpeg's own frame buffers have: SIMD readers may read past the end.
-  const size_t bytes = offset + total + AV_INPUT_BUFFER_PADDING_SIZE;
-  frame->buf[0] = pooled ? pools.get(bytes) : av_buffer_alloc(bytes);
-  if (!frame->buf[0]) {
-    throw std::bad_alloc();
-  }
-  ffmpeg::check(av_image_fill_pointers(frame->data, format, height, frame->buf[0]->data + offset,
-                                       frame->linesize),
-                context);
-  return frame;
-}
-
-namespace {
-
 #ifdef SPDL_HAS_TURBOJPEG
 
 // libjpeg-turbo versions, all in one place. CMake requires >= 2.0, which has
@@ -181,6 +100,20 @@ AVPixelFormat frame_format(int subsampling, int colorspace) {
   }
 }
 
+// libjpeg-turbo's pixel format for a packed RGB frame format (rgb_frame_format).
+int turbo_pixel_format(AVPixelFormat format) {
+  switch (format) {
+    case AV_PIX_FMT_BGR24:
+      return TJPF_BGR;
+    case AV_PIX_FMT_RGBA:
+      return TJPF_RGBA;
+    case AV_PIX_FMT_BGRA:
+      return TJPF_BGRA;
+    default:
+      return TJPF_RGB;
+  }
+}
+
 std::string describe_flavour(int subsampling, int colorspace) {
   static const char* const colorspaces[] = {"RGB", "YCbCr", "gray", "CMYK", "YCCK"};
   static const char* const subsamplings[] = {"4:4:4", "4:2:2", "4:2:0", "gray", "4:4:0", "4:1:1"};
@@ -188,6 +121,84 @@ std::string describe_flavour(int subsampling, int colorspace) {
          (colorspace >= 0 && colorspace < 5 ? colorspaces[colorspace] : "unknown") +
          ", subsampling " +
          (subsampling >= 0 && subsampling < 6 ? subsamplings[subsampling] : "unknown");
+}
+
+// A format with the JPEG's chroma subsampling, for turbojpeg_decode_size.
+AVPixelFormat sampling_format(int subsampling) {
+  switch (subsampling) {
+    case TJSAMP_GRAY:
+      return AV_PIX_FMT_GRAY8;
+    case TJSAMP_420:
+      return AV_PIX_FMT_YUVJ420P;
+    case TJSAMP_422:
+      return AV_PIX_FMT_YUVJ422P;
+    case TJSAMP_440:
+      return AV_PIX_FMT_YUVJ440P;
+    case TJSAMP_411:
+      return AV_PIX_FMT_YUVJ411P;
+    default:
+      return AV_PIX_FMT_YUVJ444P;
+  }
+}
+
+// CMYK to RGB as Pillow converts it: each of C, M, Y scaled by 1 - K, in 8-bit
+// arithmetic rounded as Pillow rounds (its MULDIV255).
+inline uint8_t cmyk_channel(int ink, int not_black) {
+  const int product = ink * not_black + 128;
+  const int scaled = ((product >> 8) + product) >> 8;
+  return static_cast<uint8_t>(not_black - scaled);  // in [0, not_black]: no clipping needed
+}
+
+// Decodes the CMYK (or YCCK) JPEG in `packet` at `frame`'s size into `frame`
+// (rgb24, bgr24, rgba or bgra). Adobe's JPEGs hold inverted inks. False when
+// libjpeg-turbo failed (a warning included: FFmpeg then gets the say).
+bool decode_cmyk(tjhandle decompressor, const AVPacket& packet, AVFrame* frame) {
+  const int width = frame->width, height = frame->height;
+  std::vector<uint8_t> inks(static_cast<size_t>(width) * height * 4);
+  if (tjDecompress2(decompressor, packet.data, static_cast<unsigned long>(packet.size), inks.data(),
+                    width, width * 4, height, TJPF_CMYK, kTurboFlags) != 0) {
+    return false;
+  }
+  const bool inverted = jpeg::has_adobe_marker(packet.data, static_cast<size_t>(packet.size));
+  const auto format = static_cast<AVPixelFormat>(frame->format);
+  const bool bgr = format == AV_PIX_FMT_BGR24 || format == AV_PIX_FMT_BGRA;
+  const bool alpha = format == AV_PIX_FMT_RGBA || format == AV_PIX_FMT_BGRA;
+  const int step = alpha ? 4 : 3;
+  for (int y = 0; y < height; ++y) {
+    const uint8_t* in = inks.data() + static_cast<size_t>(y) * width * 4;
+    uint8_t* out = frame->data[0] + static_cast<ptrdiff_t>(y) * frame->linesize[0];
+    for (int x = 0; x < width; ++x, in += 4, out += step) {
+      const int c = inverted ? 255 - in[0] : in[0];
+      const int m = inverted ? 255 - in[1] : in[1];
+      const int yellow = inverted ? 255 - in[2] : in[2];
+      const int not_black = inverted ? in[3] : 255 - in[3];
+      out[bgr ? 2 : 0] = cmyk_channel(c, not_black);
+      out[1] = cmyk_channel(m, not_black);
+      out[bgr ? 0 : 2] = cmyk_channel(yellow, not_black);
+      if (alpha) {
+        out[3] = 255;
+      }
+    }
+  }
+  return true;
+}
+
+// Sets what FFmpeg's mjpeg decoder sets on a frame of `ffmpeg_format` (its own
+// layout; AV_PIX_FMT_NONE for a packed RGB frame), so that the conversion
+// downstream is the same; it leaves the range of gray images unspecified.
+ffmpeg::FramePtr finish_frame(ffmpeg::FramePtr frame, AVPixelFormat ffmpeg_format,
+                              const AVPacket& packet, const Packets& packets) {
+  const bool rgb = ffmpeg_format == AV_PIX_FMT_NONE;
+  frame->color_range =
+      ffmpeg_format == AV_PIX_FMT_GRAY8 ? AVCOL_RANGE_UNSPECIFIED : AVCOL_RANGE_JPEG;
+  frame->colorspace = rgb ? AVCOL_SPC_RGB : AVCOL_SPC_BT470BG;
+  frame->chroma_location = rgb ? AVCHROMA_LOC_UNSPECIFIED : AVCHROMA_LOC_CENTER;
+  frame->sample_aspect_ratio = AVRational{packets.params.sample_aspect_ratio.first,
+                                          packets.params.sample_aspect_ratio.second};
+  frame->pict_type = AV_PICTURE_TYPE_I;
+  ffmpeg::mark_key_frame(frame.get());
+  frame->pts = frame->pkt_dts = frame->best_effort_timestamp = packet.pts;
+  return frame;
 }
 
 // libjpeg-turbo could not decode: FFmpeg takes over (null), unless libjpeg-turbo
@@ -270,33 +281,44 @@ ffmpeg::FramePtr decode_turbojpeg(const AVPacket& packet, const Packets& packets
     return give_up(src, tjGetErrorStr2(decompressor), forced);
   }
   const AVPixelFormat format = frame_format(subsampling, colorspace);
-  if (format == AV_PIX_FMT_NONE) {
+  // CMYK / YCCK and RGB JPEGs have no such layout: they always decode to packed RGB.
+  const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
+  const bool rgb_only = cmyk || (colorspace == TJCS_RGB && subsampling == TJSAMP_444);
+  if (format == AV_PIX_FMT_NONE && !rgb_only) {
     return give_up(src, "unsupported JPEG type (" + describe_flavour(subsampling, colorspace) + ")",
                    forced);
   }
   if (av_image_check_size(width, height, 0, nullptr) < 0) {
     return give_up(src, "invalid image size", forced);
   }
-  const auto [decoded_w, decoded_h] =
-      turbojpeg_decode_size(width, height, config.min_width, config.min_height, format);
+  const auto [decoded_w, decoded_h] = turbojpeg_decode_size(
+      width, height, config.min_width, config.min_height, sampling_format(subsampling));
 
-  // Colour straight to RGB when the writer resizes in RGB (libjpeg-turbo's SIMD
+  // Colour straight to RGB when the writer takes RGB (libjpeg-turbo's SIMD
   // upsampling and conversion, as in Pillow and OpenCV); else FFmpeg's layout.
-  const bool rgb = config.rgb_frames != AV_PIX_FMT_NONE && format != AV_PIX_FMT_GRAY8;
-  const bool bgr = config.rgb_frames == AV_PIX_FMT_BGR24;
+  const AVPixelFormat rgb_format =
+      config.rgb_frames != AV_PIX_FMT_NONE ? config.rgb_frames : AV_PIX_FMT_RGB24;
+  const bool rgb = rgb_only || (config.rgb_frames != AV_PIX_FMT_NONE && format != AV_PIX_FMT_GRAY8);
+  if (cmyk) {
+    auto frame = alloc_image_frame(decoded_w, decoded_h, rgb_format, 0, config.transient_frames);
+    if (!decode_cmyk(decompressor, packet, frame.get())) {
+      return give_up(src, tjGetErrorStr2(decompressor), forced);
+    }
+    return finish_frame(std::move(frame), AV_PIX_FMT_NONE, packet, packets);
+  }
+  const int pixel_format = turbo_pixel_format(rgb_format);
   // libjpeg-turbo's AVX2 colour conversion writes 32-byte aligned rows with
   // non-temporal stores, which bypass the cache, so the resize that reads them
   // next would miss on every line (+20% on a 500x375 decode + resize). Rows that
   // start 16 bytes past that alignment get its ordinary stores.
-  auto frame = alloc_image_frame(decoded_w, decoded_h, rgb ? config.rgb_frames : format,
-                                 rgb ? 16 : 0, config.transient_frames);
+  auto frame = alloc_image_frame(decoded_w, decoded_h, rgb ? rgb_format : format, rgb ? 16 : 0,
+                                 config.transient_frames);
   unsigned char* planes[3] = {frame->data[0], frame->data[1], frame->data[2]};
   int strides[3] = {frame->linesize[0], frame->linesize[1], frame->linesize[2]};
-  const int failed =
-      rgb ? tjDecompress2(decompressor, packet.data, size, frame->data[0], decoded_w,
-                          frame->linesize[0], decoded_h, bgr ? TJPF_BGR : TJPF_RGB, kTurboFlags)
-          : tjDecompressToYUVPlanes(decompressor, packet.data, size, planes, decoded_w, strides,
-                                    decoded_h, kTurboFlags);
+  const int failed = rgb ? tjDecompress2(decompressor, packet.data, size, frame->data[0], decoded_w,
+                                         frame->linesize[0], decoded_h, pixel_format, kTurboFlags)
+                         : tjDecompressToYUVPlanes(decompressor, packet.data, size, planes,
+                                                   decoded_w, strides, decoded_h, kTurboFlags);
   if (failed != 0) {
     // A warning (corrupt data libjpeg-turbo worked around) still leaves a decoded
     // image; unless forced, FFmpeg gets the say on such files, as without this path.
@@ -305,17 +327,7 @@ ffmpeg::FramePtr decode_turbojpeg(const AVPacket& packet, const Packets& packets
     }
     thread_decompressor().reset();
   }
-  // What FFmpeg's mjpeg decoder sets, so that the conversion downstream is the
-  // same; it leaves the range of gray images unspecified.
-  frame->color_range = format == AV_PIX_FMT_GRAY8 ? AVCOL_RANGE_UNSPECIFIED : AVCOL_RANGE_JPEG;
-  frame->colorspace = rgb ? AVCOL_SPC_RGB : AVCOL_SPC_BT470BG;
-  frame->chroma_location = rgb ? AVCHROMA_LOC_UNSPECIFIED : AVCHROMA_LOC_CENTER;
-  frame->sample_aspect_ratio = AVRational{packets.params.sample_aspect_ratio.first,
-                                          packets.params.sample_aspect_ratio.second};
-  frame->pict_type = AV_PICTURE_TYPE_I;
-  ffmpeg::mark_key_frame(frame.get());
-  frame->pts = frame->pkt_dts = frame->best_effort_timestamp = packet.pts;
-  return frame;
+  return finish_frame(std::move(frame), rgb ? AV_PIX_FMT_NONE : format, packet, packets);
 }
 
 #else

@@ -2,7 +2,9 @@
 // out exactly as FFmpeg's mjpeg decoder lays it out (yuvj420p / yuvj422p /
 // yuvj444p / gray, full range, BT.601), so the filter graph and the frame
 // writer downstream cannot tell which decoder ran, and every decode path
-// (frames, fused buffer, image batch) gives the same pixels for a request.
+// (frames, fused buffer, image batch) gives the same pixels for a request;
+// or, when the writer takes packed RGB (DecodeConfig::rgb_frames), straight
+// into it, chroma interpolated as Pillow and OpenCV decode.
 // Built only where CMake found libturbojpeg (SPDL_HAS_TURBOJPEG); without it
 // FFmpeg decodes every JPEG.
 #pragma once
@@ -34,18 +36,13 @@ bool use_turbojpeg(const Packets& packets, const DecodeConfig& config);
 std::pair<int, int> turbojpeg_decode_size(int width, int height, int min_width, int min_height,
                                           AVPixelFormat format);
 
-// A frame of `format` for a JPEG decoder to write into: its planes lie in one
-// buffer, rows 64-byte aligned and starting `offset` bytes into it. With
-// `pooled` (frames released within the native call that decodes them, see
-// DecodeConfig::transient_frames) the buffer comes from this thread's pools.
-ffmpeg::FramePtr alloc_image_frame(int width, int height, AVPixelFormat format, size_t offset,
-                                   bool pooled);
-
 // Decodes the JPEG in `packet` with libjpeg-turbo, at turbojpeg_decode_size().
-// Returns null when libjpeg-turbo cannot decode it (an unsupported JPEG flavour
-// such as CMYK, 4:4:0, 12-bit or lossless, or corrupt data, warnings included),
-// so that FFmpeg's decoder takes over; when `config.decoder` forces
-// libjpeg-turbo, throws MediaError with libjpeg-turbo's message instead.
+// CMYK and YCCK JPEGs decode to packed RGB (config.rgb_frames, else rgb24),
+// converted as Pillow converts CMYK. Returns null when libjpeg-turbo cannot
+// decode it (an unsupported JPEG flavour such as 4:4:0, 12-bit or lossless, or
+// corrupt data, warnings included), so that FFmpeg's decoder takes over; when
+// `config.decoder` forces libjpeg-turbo, throws MediaError with libjpeg-turbo's
+// message instead.
 ffmpeg::FramePtr decode_turbojpeg(const AVPacket& packet, const Packets& packets,
                                   const DecodeConfig& config);
 

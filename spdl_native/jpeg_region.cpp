@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ffmpeg/error.h"
+#include "image_frame.h"
 #include "jpeg/libjpeg_decompressor.h"
 #include "jpeg_decoder.h"
 

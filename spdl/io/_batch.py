@@ -43,7 +43,9 @@ _IMAGE_MAGICS = (
     b"qoif",
 )
 # Decode options the native batch decoder understands (besides width/height/pix_fmt).
-_FAST_PATH_OPTIONS = frozenset({"scale_algo", "filter_desc", "decoder_options", "num_threads"})
+_FAST_PATH_OPTIONS = frozenset(
+    {"scale_algo", "filter_desc", "decoder_options", "num_threads", "apply_exif_orientation"}
+)
 
 
 def _is_still_image(src: Any) -> bool:
@@ -369,10 +371,11 @@ def batch_load_image(
     """Load images into one batch buffer; blocks until done.
 
     Synchronous twin of :func:`spdl.io.async_batch_load_image`: same arguments, results and
-    errors. Still images (paths or bytes, no demux or convert options) are decoded in
-    one native call made from the calling thread, which decodes beside as many native
-    threads as the decode pool has; it returns to Python once, when the batch is done
-    (a Ctrl-C is seen then). Other sources go through the shared pools while the
+    errors. Still images (paths or bytes of JPEG, PNG, WebP, BMP, TIFF, GIF, QOI; no
+    demux or convert options) are decoded in one native call made from the calling
+    thread, which decodes beside as many native threads as the decode pool has; it
+    returns to Python once, when the batch is done (a Ctrl-C is seen then). Formats
+    mix freely in a batch. Other sources go through the shared pools while the
     calling thread waits.
 
     Args:
@@ -381,7 +384,10 @@ def batch_load_image(
         height: Height of every output image; ``None`` keeps the decoded height.
         pix_fmt: Output pixel format; ``None`` keeps the decoder's format.
         demux_options: ``format``, ``format_options``.
-        decode_options: Other options of :func:`spdl.io.decode_packets`.
+        decode_options: Other options of :func:`spdl.io.decode_packets`; for images
+            also ``apply_exif_orientation`` (bool, default ``False``): turn each
+            JPEG, PNG, WebP or TIFF upright by its EXIF orientation, as Pillow's
+            ``ImageOps.exif_transpose`` does, before it is cropped and resized.
         convert_options: Options of the buffer conversion (none at present).
         strict: If ``True``, fail if any image fails; if ``False``, batch the others.
         crop: What to crop from each image before it is resized to ``width`` x

@@ -8,13 +8,14 @@ trim to the window → pad/cut to num_frames`` for video, ``atrim → aresample 
 aformat`` for audio) or its own writer give the output its size and format, and
 decodes every packet with the GIL released.
 
-JPEG images are decoded by libjpeg-turbo when the build has it (FFmpeg's decoder
-takes over for JPEG flavours it cannot decode, and whenever ``decoder`` or
-``decoder_options`` are given; ``decoder="libjpeg-turbo"`` forces it). When the
-image is resized anyway, the requested size is a hint that lets it decode at
-1/2, 1/4 or 1/8 size in the DCT domain: only where every plane, chroma included,
-keeps at least the output's resolution, so the result is that of a full-size
-decode and resize up to rounding.
+JPEG images are decoded by libjpeg-turbo and WebP images by libwebp when the build
+has them (FFmpeg's decoder takes over for flavours they cannot decode, and whenever
+``decoder`` or ``decoder_options`` are given; ``decoder="libjpeg-turbo"`` or
+``decoder="libwebp"`` forces one). When a JPEG is resized anyway, the requested size
+is a hint that lets it decode at 1/2, 1/4 or 1/8 size in the DCT domain: only where
+every plane, chroma included, keeps at least the output's resolution, so the result
+is that of a full-size decode and resize up to rounding. ``apply_exif_orientation``
+(images) turns a still image upright by its EXIF orientation before it is resized.
 """
 
 from __future__ import annotations
@@ -47,12 +48,18 @@ __all__ = [
 Frames: TypeAlias = "_native.ImageFrames | _native.AudioFrames | _native.VideoFrames"
 
 _VISUAL = {"width", "height", "pix_fmt", "scale_algo"}
+_IMAGE = _VISUAL | {"apply_exif_orientation"}
 _VIDEO = _VISUAL | {"frame_rate", "num_frames", "pad_mode"}
 _AUDIO = {"sample_rate", "num_channels", "sample_fmt"}
 _COMMON = {"filter_desc", "decoder", "decoder_options", "num_threads"}
-_ALLOWED = {"image": _VISUAL | _COMMON, "video": _VIDEO | _COMMON, "audio": _AUDIO | _COMMON}
+_ALLOWED = {"image": _IMAGE | _COMMON, "video": _VIDEO | _COMMON, "audio": _AUDIO | _COMMON}
 _PAD_MODES = {"repeat": "clone", "black": "add"}
-_TURBOJPEG = "libjpeg-turbo"  # the decoder name that forces the native JPEG fast path
+# The decoder names that force a still-image decoder outside FFmpeg (no fallback to
+# FFmpeg), with what they decode and whether this build has them.
+_IMAGE_LIBRARIES = {
+    "libjpeg-turbo": ("JPEG", _native.has_turbojpeg),
+    "libwebp": ("WebP", _native.has_libwebp),
+}
 _SCALE_ALGOS = ("bilinear", "bicubic", "area", "lanczos", "neighbor", "fast_bilinear")
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "image": {"pix_fmt": "rgb24"},
@@ -88,7 +95,7 @@ def validate_decode_options(media_type: str, **options: Any) -> None:
         TypeError: An unknown option, or an option of the wrong type.
         ValueError: An option out of range or not applicable to the media type.
     """
-    unknown = set(options) - _VIDEO - _AUDIO - _COMMON
+    unknown = set(options) - _IMAGE - _VIDEO - _AUDIO - _COMMON
     if unknown:
         raise TypeError(f"Unknown decode option(s): {', '.join(sorted(unknown))}.")
     misplaced = {k for k, v in options.items() if v is not None} - _ALLOWED[media_type]
@@ -123,8 +130,11 @@ def validate_decode_options(media_type: str, **options: Any) -> None:
     for name in ("filter_desc", "decoder"):
         if options.get(name) is not None and not isinstance(options[name], str):
             raise TypeError(f"{name} must be a str, got {type(options[name]).__name__}.")
-    if options.get("decoder") == _TURBOJPEG:
-        _check_turbojpeg(media_type, options)
+    if options.get("decoder") in _IMAGE_LIBRARIES:
+        _check_image_library(media_type, options)
+    orientation = options.get("apply_exif_orientation")
+    if orientation is not None and not isinstance(orientation, bool):
+        raise TypeError(f"apply_exif_orientation must be a bool, got {type(orientation).__name__}.")
     decoder_options = options.get("decoder_options")
     if decoder_options is not None and (
         not isinstance(decoder_options, Mapping)
@@ -133,13 +143,15 @@ def validate_decode_options(media_type: str, **options: Any) -> None:
         raise TypeError("decoder_options must be a mapping of str to str.")
 
 
-def _check_turbojpeg(media_type: str, options: Mapping[str, Any]) -> None:
+def _check_image_library(media_type: str, options: Mapping[str, Any]) -> None:
+    name = options["decoder"]
+    kind, built = _IMAGE_LIBRARIES[name]
     if media_type != "image":
-        raise ValueError(f'decoder="{_TURBOJPEG}" decodes JPEG images only, not {media_type}.')
-    if not _native.has_turbojpeg():
-        raise ValueError(f'decoder="{_TURBOJPEG}" is unavailable: this build has no libjpeg-turbo.')
+        raise ValueError(f'decoder="{name}" decodes {kind} images only, not {media_type}.')
+    if not built():
+        raise ValueError(f'decoder="{name}" is unavailable: this build has no {name}.')
     if options.get("decoder_options"):
-        raise ValueError(f'decoder="{_TURBOJPEG}" takes no decoder_options.')
+        raise ValueError(f'decoder="{name}" takes no decoder_options.')
 
 
 def _trim(name: str, window: tuple[float, float] | None) -> list[str]:
@@ -229,6 +241,7 @@ def make_plan(
         num_threads=opts.get("num_threads") or 1,
         expected_frames=expected_frames,
         cancel=cancel,
+        apply_exif_orientation=bool(opts.get("apply_exif_orientation")),
     )
 
 
@@ -414,9 +427,10 @@ def decode_image_batch(
         region_decode: Whether cropped JPEGs decode only their region (False decodes
             them whole, then crops: the same pixels, for comparisons).
         **options: Further image decode options (``scale_algo``, ``filter_desc``,
-            ``decoder``, ``decoder_options``). ``decoder="libjpeg-turbo"`` forces the
-            JPEG fast path (no fallback to FFmpeg); an FFmpeg decoder name such as
-            ``"mjpeg"`` turns it off.
+            ``decoder``, ``decoder_options``, ``apply_exif_orientation``).
+            ``decoder="libjpeg-turbo"`` or ``"libwebp"`` forces the JPEG or WebP fast
+            path (no fallback to FFmpeg); an FFmpeg decoder name such as ``"mjpeg"``
+            turns it off.
 
     Returns:
         The batch of the images that decoded (None if none did), and one entry

@@ -1,0 +1,134 @@
+#include "still_image_decode.h"
+
+#include <string>
+#include <utility>
+
+#include "exif_orientation.h"
+#include "ffmpeg/error.h"
+#include "jpeg_decoder.h"
+#include "webp_decoder.h"
+
+extern "C" {
+#include <libavutil/pixdesc.h>
+}
+
+namespace spdl {
+namespace {
+
+// An 8-bit format for a 16-bit packed RGB or gray one, and which byte of each
+// 16-bit sample holds its high bits.
+struct EightBit {
+  AVPixelFormat format = AV_PIX_FMT_NONE;
+  int high_byte = 0;
+};
+
+EightBit eight_bit_of(int format) {
+  switch (format) {
+    case AV_PIX_FMT_RGB48BE:
+      return {AV_PIX_FMT_RGB24, 0};
+    case AV_PIX_FMT_RGB48LE:
+      return {AV_PIX_FMT_RGB24, 1};
+    case AV_PIX_FMT_BGR48BE:
+      return {AV_PIX_FMT_BGR24, 0};
+    case AV_PIX_FMT_BGR48LE:
+      return {AV_PIX_FMT_BGR24, 1};
+    case AV_PIX_FMT_RGBA64BE:
+      return {AV_PIX_FMT_RGBA, 0};
+    case AV_PIX_FMT_RGBA64LE:
+      return {AV_PIX_FMT_RGBA, 1};
+    case AV_PIX_FMT_BGRA64BE:
+      return {AV_PIX_FMT_BGRA, 0};
+    case AV_PIX_FMT_BGRA64LE:
+      return {AV_PIX_FMT_BGRA, 1};
+    case AV_PIX_FMT_GRAY16BE:
+      return {AV_PIX_FMT_GRAY8, 0};
+    case AV_PIX_FMT_GRAY16LE:
+      return {AV_PIX_FMT_GRAY8, 1};
+    case AV_PIX_FMT_YA16BE:
+      return {AV_PIX_FMT_YA8, 0};
+    case AV_PIX_FMT_YA16LE:
+      return {AV_PIX_FMT_YA8, 1};
+    default:
+      return {};
+  }
+}
+
+// `frame` (16-bit packed samples) with each sample cut to its high byte; null
+// for other formats.
+ffmpeg::FramePtr high_bytes(const AVFrame* frame) {
+  const EightBit target = eight_bit_of(frame->format);
+  if (target.format == AV_PIX_FMT_NONE) {
+    return nullptr;
+  }
+  auto out = ffmpeg::alloc_frame();
+  out->format = target.format;
+  out->width = frame->width;
+  out->height = frame->height;
+  const std::string context = "Failed to reduce a 16-bit image to 8 bits";
+  ffmpeg::check(av_frame_get_buffer(out.get(), 0), context);
+  ffmpeg::check(av_frame_copy_props(out.get(), frame), context);
+  const size_t samples =
+      static_cast<size_t>(frame->width) * av_pix_fmt_desc_get(target.format)->nb_components;
+  for (int y = 0; y < frame->height; ++y) {
+    const uint8_t* in = frame->data[0] + static_cast<ptrdiff_t>(y) * frame->linesize[0];
+    uint8_t* row = out->data[0] + static_cast<ptrdiff_t>(y) * out->linesize[0];
+    for (size_t i = 0; i < samples; ++i) {
+      row[i] = in[2 * i + target.high_byte];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+ffmpeg::FramePtr decode_outside_ffmpeg(const Packets& packets, const DecodeConfig& config,
+                                       const CancelToken* cancel) {
+  const bool jpeg = use_turbojpeg(packets, config);
+  if (!jpeg && !use_libwebp(packets, config)) {
+    return nullptr;
+  }
+  if (cancel && cancel->cancelled()) {
+    throw MediaError("Decoding " + packets.src + " was cancelled.");
+  }
+  const AVPacket& packet = *packets.packets.front();
+  if (!jpeg) {
+    return decode_libwebp(packet, packets, config);
+  }
+  // The size hint is the upright image's: a JPEG stored on its side decodes
+  // (DCT-scaled) for the hint turned the same way.
+  if (config.apply_exif_orientation && (config.min_width > 0 || config.min_height > 0) &&
+      swaps_sides(exif_orientation(packet.data, static_cast<size_t>(packet.size)))) {
+    DecodeConfig turned = config;
+    std::swap(turned.min_width, turned.min_height);
+    return decode_turbojpeg(packet, packets, turned);
+  }
+  return decode_turbojpeg(packet, packets, config);
+}
+
+StillImageFrames::StillImageFrames(const Packets& packets, const DecodeConfig& config) {
+  if (packets.media_type != MediaType::Image || packets.packets.empty()) {
+    return;
+  }
+  eight_bit_ = config.rgb_frames != AV_PIX_FMT_NONE;
+  if (config.apply_exif_orientation) {
+    const AVPacket& packet = *packets.packets.front();
+    orientation_ = exif_orientation(packet.data, static_cast<size_t>(packet.size));
+  }
+}
+
+AVFrame* StillImageFrames::prepare(AVFrame* frame) {
+  if (eight_bit_) {
+    if (auto reduced = high_bytes(frame)) {
+      made_ = std::move(reduced);
+      frame = made_.get();
+    }
+  }
+  if (orientation_ != 1) {
+    auto upright = orient_frame(frame, orientation_);
+    made_ = std::move(upright);
+    frame = made_.get();
+  }
+  return frame;
+}
+
+}  // namespace spdl
