@@ -426,6 +426,32 @@ def next_from_demux_helper(sock: int, ask_next: bool, cancel: CancelToken | None
         ``(kind, text, packets)`` as ``call_demux_helper``.
     """
 
+def decode_audio_from_demux_helper(sock: int, first: Packets, plan: DecodePlan, seconds: float, cancel: CancelToken | None) -> tuple[str, bytes, CPUBuffer | None]:
+    """
+    Decodes the audio stream a demux helper sends chunk by chunk, as it arrives.
+
+    The helper was asked for the stream's chunks (``"audio_chunks"``) and ``first``
+    is the one it sent first. Opens an ``AudioDecodeStream`` with ``plan``, feeds it
+    every chunk as the helper demuxes the next, and finishes it once the helper says
+    the stream ended: one call, with the GIL released.
+
+    Args:
+        sock: The helper's socket.
+        first: The first chunk's AudioPackets.
+        plan: The decode (``_decode.make_plan``).
+        seconds: The stream's duration as the container states it (0: unknown).
+        cancel: Stops the decode and the wait when set.
+
+    Returns:
+        ``(kind, text, buffer)``: kind ``"end"`` with the decoded buffer, or
+        ``"error"``, ``"closed"``, ``"cancelled"``, ``"broken"`` (buffer ``None``) as
+        ``call_demux_helper`` returns them.
+
+    Raises:
+        MediaError: The audio cannot be decoded, or the decode was cancelled; the
+            helper may still be sending.
+    """
+
 class Frames:
     """
     Decoded frames of one source, in presentation order.
