@@ -3,6 +3,9 @@
 * W1/W5: 256 ImageNet-like JPEGs (about 500×375, a few portrait ones, quality 90):
   smooth colour gradients, large filled shapes, hundreds of small blobs, a mild blur
   and sensor-like noise: about 85 KB a file, close to ImageNet's average.
+* W1 per format: the first 96 of those pictures encoded (from their pixels, not from
+  the JPEGs) as progressive JPEG (quality 90, 4:2:0), PNG (Pillow's default
+  compression), lossy WebP (quality 90) and lossless WebP (Pillow's defaults).
 * D1: an ImageNet-like image folder, ``imagefolder_q90/class_KK/NNNNN.jpg``: 2,000
   JPEGs (quality 90, 4:2:0) in 10 class folders (image ``i`` in class ``i % 10``),
   in ImageNet's common sizes (500×375, 375×500, 500×333, 400×400, 640×480 …) and
@@ -180,6 +183,27 @@ def ensure_images(count: int = 256, data_dir: Path = DATA_DIR) -> list[Path]:
     return paths
 
 
+# W1's formats: (folder, file extension, Pillow format, Pillow save options).
+IMAGE_FORMATS: dict[str, tuple[str, str, str, dict]] = {
+    "jpeg-progressive": ("images_q90_prog", "jpg", "JPEG", {"quality": 90, "progressive": True}),
+    "png": ("images_png", "png", "PNG", {}),
+    "webp-lossy": ("images_webp_q90", "webp", "WEBP", {"quality": 90}),
+    "webp-lossless": ("images_webp_lossless", "webp", "WEBP", {"lossless": True}),
+}  # fmt: skip
+
+
+def ensure_format_images(fmt: str, count: int = 96, data_dir: Path = DATA_DIR) -> list[Path]:
+    """Returns the paths of the first ``count`` W1 pictures in format ``fmt`` (a key of
+    :data:`IMAGE_FORMATS`), generating missing ones."""
+    folder, extension, pil_format, options = IMAGE_FORMATS[fmt]
+    paths = []
+    for index in range(count):
+        path = data_dir / folder / f"{index:05d}.{extension}"
+        _write_atomically(path, lambda p, i=index: natural_image(i).save(p, pil_format, **options))
+        paths.append(path)
+    return paths
+
+
 def folder_image(index: int) -> Image.Image:
     """Image ``index`` of the D1 image folder: its size, detail and noise drawn per image."""
     rng = np.random.default_rng(50_000 + index)
@@ -275,6 +299,8 @@ def ensure_audio(spec: AudioSpec | None = None, data_dir: Path = DATA_DIR) -> Pa
 def ensure_all(data_dir: Path = DATA_DIR) -> None:
     """Generates every workload's media (a no-op for files already there)."""
     ensure_images(data_dir=data_dir)
+    for fmt in IMAGE_FORMATS:
+        ensure_format_images(fmt, data_dir=data_dir)
     ensure_image_folder(data_dir=data_dir)
     ensure_clip(data_dir=data_dir)
     ensure_audio(data_dir=data_dir)

@@ -237,6 +237,40 @@ def _w3_w4_targets(res: Results, threads: int) -> list[Target]:
     return [x for x in targets if threads in res.threads(workloads[x.name[:2]])]
 
 
+W1 = "w1_image_batch"
+
+
+def format_of(backend: str) -> str | None:
+    """The image format of a W1 per-format backend (``spdl@png`` -> ``png``), else None."""
+    return backend.partition("@")[2] or None
+
+
+def _w1_format_targets(res: Results, threads: int) -> list[Target]:
+    """W1 per format: spdl against OpenCV (the goal) and Pillow, and for WebP the C
+    ceiling of every libwebp-based loader beside them."""
+    formats = [format_of(b) for b in res.backends(W1) if b.startswith("spdl@")]
+    targets = []
+    for fmt in formats:
+        spdl, opencv, pillow = f"spdl@{fmt}", f"opencv-linear@{fmt}", f"pillow@{fmt}"
+        targets += [
+            _ratio_target(res, f"W1 {fmt}: spdl / opencv-linear", W1, spdl, [opencv], 1.0, threads),
+            _ratio_target(res, f"W1 {fmt}: spdl / pillow", W1, spdl, [pillow], None, threads),
+        ]
+        ceiling = f"libwebp-c@{fmt}"
+        if ceiling in res.backends(W1):
+            targets += [
+                _ratio_target(
+                    res, f"W1 {fmt} ceiling: libwebp-c (C, no resize) / opencv-linear", W1,
+                    ceiling, [opencv], None, threads,
+                ),
+                _ratio_target(
+                    res, f"W1 {fmt}: spdl / libwebp-c ceiling", W1, spdl, [ceiling], None,
+                    threads,
+                ),
+            ]  # fmt: skip
+    return targets
+
+
 def compute_targets(res: Results, w2_output_bytes: int) -> list[Target]:
     """Every target of the benchmark suite for the workloads the rows hold."""
     targets: list[Target] = []
@@ -251,6 +285,7 @@ def compute_targets(res: Results, w2_output_bytes: int) -> list[Target]:
                     res, "W1 spdl / pillow", "w1_image_batch", "spdl", ["pillow"], 1.8, t
                 ),
             ]  # fmt: skip
+            targets += _w1_format_targets(res, t)
         if t in res.threads("w2_video_decode"):
             targets += [
                 _ratio_target(
@@ -701,8 +736,12 @@ def docs_table(res: Results, workload: str) -> list[str]:
     header += [f"peak RSS MB ({listed})", "version"]
     lines = []
     for backend in res.backends(workload):
-        name = f"`{backend}`" + (" (ceiling, not a loader)" if backend == CEILING else "")
+        ceiling = backend == CEILING or backend.startswith("libwebp-c@")
+        name = f"`{backend}`" + (" (ceiling, not a loader)" if ceiling else "")
         cells = [name, _description(res, workload, backend, 110)]
+        # A W1 per-format backend compares with spdl on the same format.
+        fmt = format_of(backend) if workload == W1 else None
+        ours = f"spdl@{fmt}" if fmt else reference
         ratios = []
         for t in threads:
             row, error = res.get(workload, backend, t), res.error(workload, backend, t)
@@ -710,10 +749,8 @@ def docs_table(res: Results, workload: str) -> list[str]:
             if busy:
                 cells.append(_cell(row, None, lambda r: _num(r["extra"]["baseline"]["median"])))
                 cells.append(_cell(row, None, lambda r: _pct(r["extra"]["lost_pct"])))
-            ratios.append(
-                _ratio(res.median(workload, reference, t), res.median(workload, backend, t))
-            )
-        cells.append("–" if backend == reference else " / ".join(ratios))
+            ratios.append(_ratio(res.median(workload, ours, t), res.median(workload, backend, t)))
+        cells.append("–" if backend == ours else " / ".join(ratios))
         if busy:
             rows = [res.get(workload, backend, t) for t in threads]
             cells.append(
@@ -803,8 +840,8 @@ def plot_workload(res: Results, workload: str, path: Path) -> bool:
     for backend in res.backends(workload):
         rows = [(t, res.get(workload, backend, t)) for t in threads]
         rows = [(t, r) for t, r in rows if r is not None]
-        if not rows:
-            continue
+        if not rows or (workload == W1 and format_of(backend)):
+            continue  # W1's per-format cases are in its table and the targets
         xs = [t for t, _ in rows]
         med = [r["median"] for _, r in rows]
         err = [

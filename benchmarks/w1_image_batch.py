@@ -22,6 +22,15 @@ Backends, each with 1 and 2 threads:
   ThreadPoolExecutor of T workers, with ``cv2.setNumThreads(1)`` so that the workers
   are the only parallelism.
 
+Per format (``<backend>@<format>``): the first 96 of those pictures encoded as
+progressive JPEG, PNG, lossy WebP and lossless WebP (``_datasets.IMAGE_FORMATS``),
+each loaded into one ``(96, 224, 224, 3)`` batch by ``spdl``, ``pillow`` and
+``opencv-linear``, called as above. For the WebP formats, ``libwebp-c`` (a reference,
+not a loader) is the ceiling of every libwebp-based loader: ``webp_floor.c``
+(``_webp_floor.py``) reads and decodes the files to RGB from C with the system libwebp
+(the one spdl links), without resizing or an output array, on T threads each taking a
+share of the files.
+
 Throughput is images per second over a whole batch (files read from the page cache).
 """
 
@@ -31,25 +40,41 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from _datasets import ensure_images
+from _datasets import IMAGE_FORMATS, ensure_format_images, ensure_images
 from _harness import Backend, Context, Run, Workload, main, make_pool, pool_map
 
 SIZE = 224
 NUM_IMAGES = 256
+NUM_FORMAT_IMAGES = 96
+# The formats of the per-format cases (keys of _datasets.IMAGE_FORMATS).
+FORMATS = tuple(IMAGE_FORMATS)
+WEBP_FORMATS = ("webp-lossy", "webp-lossless")
 
 
 def image_paths() -> list[str]:
     return [str(path) for path in ensure_images(NUM_IMAGES)]
 
 
+def format_paths(fmt: str) -> list[str]:
+    return [str(path) for path in ensure_format_images(fmt, NUM_FORMAT_IMAGES)]
+
+
+def prepare() -> None:
+    image_paths()
+    for fmt in FORMATS:
+        format_paths(fmt)
+
+
 def _check(batch: np.ndarray) -> None:
-    expected = (NUM_IMAGES, SIZE, SIZE, 3)
-    if batch.shape != expected or batch.dtype != np.uint8:
-        raise RuntimeError(f"expected a {expected} uint8 batch, got {batch.shape} {batch.dtype}")
+    if batch.shape[1:] != (SIZE, SIZE, 3) or batch.dtype != np.uint8:
+        raise RuntimeError(f"expected a (N, {SIZE}, {SIZE}, 3) uint8 batch, got {batch.shape}")
 
 
-def _checked(run: Callable[[], np.ndarray]) -> Run:
-    _check(run())  # the first call also warms up
+def _checked(run: Callable[[], np.ndarray], count: int = NUM_IMAGES) -> Run:
+    batch = run()  # the first call also warms up
+    _check(batch)
+    if len(batch) != count:
+        raise RuntimeError(f"expected {count} images, got {len(batch)}")
 
     def counted() -> int:
         return len(run())
@@ -72,44 +97,44 @@ def _spdl_native_batch(ctx: Context, paths: list[str]) -> Callable[[], np.ndarra
     return run
 
 
-def setup_spdl(ctx: Context) -> Run:
+def setup_spdl(ctx: Context, paths: list[str] | None = None) -> Run:
     import spdl.io
 
-    paths = image_paths()
+    paths = paths or image_paths()
     if not hasattr(spdl.io, "batch_load_image"):
-        return _checked(_spdl_native_batch(ctx, paths))
+        return _checked(_spdl_native_batch(ctx, paths), len(paths))
     spdl.io.set_executor_sizes(decode=ctx.threads)
 
     def run() -> np.ndarray:
         return np.asarray(spdl.io.batch_load_image(paths, width=SIZE, height=SIZE))
 
     run.info = {"api": "spdl.io.batch_load_image"}  # type: ignore[attr-defined]
-    return _checked(run)
+    return _checked(run, len(paths))
 
 
 def setup_spdl_native_batch(ctx: Context) -> Run:
     return _checked(_spdl_native_batch(ctx, image_paths()))
 
 
-def setup_pillow(ctx: Context) -> Run:
+def setup_pillow(ctx: Context, paths: list[str] | None = None) -> Run:
     from PIL import Image
 
-    paths = image_paths()
+    paths = paths or image_paths()
     pool = make_pool(ctx.threads)
 
     def load(path: str) -> np.ndarray:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB").resize((SIZE, SIZE), Image.BILINEAR))
 
-    return _checked(lambda: np.stack(pool_map(pool, load, paths)))
+    return _checked(lambda: np.stack(pool_map(pool, load, paths)), len(paths))
 
 
-def _setup_opencv(ctx: Context, interpolation_name: str) -> Run:
+def _setup_opencv(ctx: Context, interpolation_name: str, paths: list[str] | None = None) -> Run:
     import cv2
 
     cv2.setNumThreads(1)
     interpolation = getattr(cv2, interpolation_name)
-    paths = image_paths()
+    paths = paths or image_paths()
     pool = make_pool(ctx.threads)
     rgb_flag = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV >= 4.10
 
@@ -121,7 +146,7 @@ def _setup_opencv(ctx: Context, interpolation_name: str) -> Run:
             image = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         return cv2.resize(image, (SIZE, SIZE), interpolation=interpolation)
 
-    return _checked(lambda: np.stack(pool_map(pool, load, paths)))
+    return _checked(lambda: np.stack(pool_map(pool, load, paths)), len(paths))
 
 
 def setup_opencv_linear(ctx: Context) -> Run:
@@ -130,6 +155,60 @@ def setup_opencv_linear(ctx: Context) -> Run:
 
 def setup_opencv_area(ctx: Context) -> Run:
     return _setup_opencv(ctx, "INTER_AREA")
+
+
+def setup_libwebp_c(ctx: Context, paths: list[str]) -> Run:
+    import _webp_floor
+
+    shares = [paths[t :: ctx.threads] for t in range(ctx.threads)]
+    pool = make_pool(ctx.threads)
+
+    def run() -> int:
+        return sum(pool_map(pool, _webp_floor.decode_files, shares))
+
+    if run() != len(paths):  # the first call also builds the library and warms up
+        raise RuntimeError("libwebp-c decoded fewer images than it was given")
+    run.info = {"libwebp": _webp_floor.libwebp_version()}  # type: ignore[attr-defined]
+    return run
+
+
+def _format_backends(fmt: str) -> tuple[Backend, ...]:
+    """W1's loaders on the batch of ``fmt`` images (and libwebp's ceiling for WebP)."""
+
+    def paths() -> list[str]:
+        return format_paths(fmt)
+
+    backends = [
+        Backend(
+            f"spdl@{fmt}",
+            f"batch_load_image on {NUM_FORMAT_IMAGES} {fmt} images, as `spdl`",
+            lambda ctx: setup_spdl(ctx, paths()),
+            "spdl",
+        ),
+        Backend(
+            f"pillow@{fmt}",
+            f"as `pillow`, on the {fmt} images",
+            lambda ctx: setup_pillow(ctx, paths()),
+            "pillow",
+        ),
+        Backend(
+            f"opencv-linear@{fmt}",
+            f"as `opencv-linear`, on the {fmt} images",
+            lambda ctx: _setup_opencv(ctx, "INTER_LINEAR", paths()),
+            "opencv-python-headless",
+        ),
+    ]
+    if fmt in WEBP_FORMATS:
+        backends.append(
+            Backend(
+                f"libwebp-c@{fmt}",
+                "ceiling: the system libwebp reading and decoding the files from C (no "
+                "resize, no output array)",
+                lambda ctx: setup_libwebp_c(ctx, paths()),
+                "spdl",
+            )
+        )
+    return tuple(backends)
 
 
 BACKENDS = (
@@ -163,6 +242,7 @@ BACKENDS = (
         setup_opencv_area,
         "opencv-python-headless",
     ),
+    *(backend for fmt in FORMATS for backend in _format_backends(fmt)),
 )
 
 WORKLOAD = Workload(
@@ -170,7 +250,7 @@ WORKLOAD = Workload(
     title=f"W1 image batch: {NUM_IMAGES} JPEGs ~500x375 -> ({NUM_IMAGES}, 224, 224, 3) uint8",
     unit="images/s",
     backends=BACKENDS,
-    prepare=image_paths,
+    prepare=prepare,
     rounds=(3, 11),
 )
 
