@@ -361,6 +361,22 @@ def test_cancelling_a_load_mid_demux_stops_its_helper(
     assert len(packets) == 90
 
 
+def test_shutting_down_ends_the_helpers_and_the_loads_waiting_on_them(
+    tmp_path: pathlib.Path,
+) -> None:
+    fifo = _fifo(tmp_path)
+    with ThreadPoolExecutor(1) as pool:
+        load = pool.submit(_demux_pool.demux, "video", fifo)
+        with _stalled_reader(fifo) as reader:
+            pid = reader()
+            (helper,) = [h for h in _demux_pool._pool._all if h.process.pid == pid]
+            _demux_pool.shutdown()  # as at interpreter exit
+            with pytest.raises(spdl.io.AsyncIOFailure, match="demux helper"):
+                load.result(TIMEOUT_S)
+    # It exited on the hang-up, although its socket was being waited on: not killed.
+    assert helper.process.returncode == 0
+
+
 def test_leaving_a_stream_early_stops_its_helper(aio_media: Media) -> None:
     stream = _demux_pool.iter_demux("video", aio_media.long_video, [(0, 1), (1, 2), (2, 3)])
     assert next(stream).timestamp == (0, 1)

@@ -31,6 +31,7 @@ whatever the start method, inside daemonic DataLoader workers and under torchrun
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import signal
@@ -73,9 +74,17 @@ _MAX_REQUEST = 64 * 1024
 # first even when the caller's working directory has another `spdl` in it.
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(spdl.__path__[0])))
 _STOP_WAIT_S = 5.0
-# Not `-m spdl.io._demux_worker`: importing spdl.io imports that module already, and
-# runpy would run a second copy of it as __main__.
-_WORKER_MAIN = "import sys; from spdl.io._demux_worker import main; main(sys.argv)"
+# The helper's main. `spdl.io` is registered without running its __init__ (the public
+# API: numpy, the pools...): the helper needs only _demux_worker, _demux and _native,
+# and starts in half the time. (Not `-m spdl.io._demux_worker`, which would import
+# spdl.io whole, and run a second copy of the module as __main__.)
+_WORKER_MAIN = """
+import importlib.util, sys
+package = importlib.util.module_from_spec(importlib.util.find_spec("spdl.io"))
+sys.modules["spdl.io"] = package
+from spdl.io._demux_worker import main
+main(sys.argv)
+"""
 
 
 def wanted(src: object) -> bool:
@@ -111,9 +120,16 @@ class _Helper:
         self.sock = ours
         self.fd = ours.fileno()
 
-    def stop(self, kill: bool) -> None:
-        """Closes the socket (the helper exits on it) and reaps the process."""
+    def hang_up(self) -> None:
+        """Ends the socket for both sides, also for a thread waiting on it (a close
+        alone would not reach the helper while another thread polls the socket)."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+
+    def stop(self, kill: bool) -> None:
+        """Hangs up (the helper exits on it) and reaps the process."""
+        self.hang_up()
         if kill:
             self.process.kill()
         try:
@@ -198,7 +214,7 @@ class _Pool:
             self._all.clear()
             self._cond.notify_all()
         for helper in helpers:
-            helper.sock.close()  # each exits on it at once, busy or not
+            helper.hang_up()  # each exits on it at once, busy or not
         for helper in helpers:
             helper.stop(kill=False)
 
