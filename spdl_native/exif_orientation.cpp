@@ -8,6 +8,7 @@
 #include "ffmpeg/error.h"
 #include "frame_writer.h"
 #include "jpeg/markers.h"
+#include "tiff_tags.h"
 
 extern "C" {
 #include <libavutil/pixdesc.h>
@@ -15,9 +16,6 @@ extern "C" {
 
 namespace spdl {
 namespace {
-
-constexpr uint16_t kOrientationTag = 0x0112;
-constexpr uint16_t kShortType = 3;
 
 bool starts_with(const uint8_t* data, size_t size, const char* magic, size_t n) {
   return size >= n && std::memcmp(data, magic, n) == 0;
@@ -42,38 +40,8 @@ uint32_t little_endian(const uint8_t* p, int bytes) {
 // The orientation tag of the first IFD of the TIFF structure in `tiff` (a TIFF
 // file, or the EXIF block of another format).
 int tiff_orientation(const uint8_t* tiff, size_t size) {
-  if (size < 8) {
-    return 1;
-  }
-  const bool little = tiff[0] == 'I' && tiff[1] == 'I';
-  if (!little && !(tiff[0] == 'M' && tiff[1] == 'M')) {
-    return 1;
-  }
-  const auto read = [&](size_t offset, int bytes) {
-    return little ? little_endian(tiff + offset, bytes) : big_endian(tiff + offset, bytes);
-  };
-  if (read(2, 2) != 42) {
-    return 1;  // BigTIFF (43) included: no orientation read
-  }
-  const size_t ifd = read(4, 4);
-  if (ifd > size - 2) {
-    return 1;
-  }
-  const size_t entries = read(ifd, 2);
-  for (size_t i = 0; i < entries; ++i) {
-    const size_t entry = ifd + 2 + 12 * i;
-    if (entry > size - 12) {
-      return 1;
-    }
-    if (read(entry, 2) == kOrientationTag) {
-      if (read(entry + 2, 2) != kShortType || read(entry + 4, 4) != 1) {
-        return 1;
-      }
-      const uint32_t value = read(entry + 8, 2);
-      return value >= 1 && value <= 8 ? static_cast<int>(value) : 1;
-    }
-  }
-  return 1;
+  const uint32_t value = first_ifd_tag(tiff, size, kTiffOrientationTag).value_or(1);
+  return value >= 1 && value <= 8 ? static_cast<int>(value) : 1;
 }
 
 // Some writers start a WebP's or PNG's EXIF block with JPEG's "Exif\0\0" too.

@@ -6,6 +6,7 @@
 #include "exif_orientation.h"
 #include "ffmpeg/error.h"
 #include "jpeg_decoder.h"
+#include "tiff_tags.h"
 #include "webp_decoder.h"
 
 extern "C" {
@@ -79,10 +80,29 @@ ffmpeg::FramePtr high_bytes(const AVFrame* frame) {
   return out;
 }
 
+// FFmpeg's TIFF decoder (5.1 to 7.1) turns a JPEG-compressed TIFF into a blank
+// image without an error: such a file fails here, with the reason.
+void refuse_jpeg_tiff(const Packets& packets) {
+  if (packets.media_type != MediaType::Image || packets.params.codec_name != "tiff" ||
+      packets.packets.size() != 1) {
+    return;
+  }
+  const AVPacket& packet = *packets.packets.front();
+  const auto compression =
+      first_ifd_tag(packet.data, static_cast<size_t>(packet.size), kTiffCompressionTag);
+  constexpr uint32_t kOldJpeg = 6, kJpeg = 7;
+  if (compression == kOldJpeg || compression == kJpeg) {
+    throw MediaError("Failed to decode " + packets.src +
+                     ": JPEG-compressed TIFF is not supported (FFmpeg's TIFF decoder cannot "
+                     "decode it); store it with LZW, Deflate or no compression.");
+  }
+}
+
 }  // namespace
 
 ffmpeg::FramePtr decode_outside_ffmpeg(const Packets& packets, const DecodeConfig& config,
                                        const CancelToken* cancel) {
+  refuse_jpeg_tiff(packets);
   const bool jpeg = use_turbojpeg(packets, config);
   if (!jpeg && !use_libwebp(packets, config)) {
     return nullptr;

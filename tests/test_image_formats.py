@@ -476,3 +476,13 @@ def test_forced_libwebp_names_its_reason(encoded) -> None:
     data = encoded["webp-lossy"][:40]
     with pytest.raises(spdl.io.MediaError, match="libwebp"):
         load(data, decoder="libwebp")
+
+
+def test_jpeg_compressed_tiff_fails_with_the_reason_instead_of_a_blank_image(tmp_path) -> None:
+    path = tmp_path / "photo.tif"
+    path.write_bytes(_pillow("RGB", "TIFF", compression="jpeg"))
+    with pytest.raises(spdl.io.MediaError, match="JPEG-compressed TIFF") as excinfo:
+        load(str(path))
+    assert "photo.tif" in str(excinfo.value)
+    _, errors = spdl.io._decode.decode_image_batch([str(path)], width=8, height=8)
+    assert "JPEG-compressed TIFF" in str(errors[0]) and "photo.tif" in str(errors[0])
