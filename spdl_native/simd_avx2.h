@@ -19,8 +19,8 @@ namespace spdl::resample::avx2 {
 
 // RowResampler's pass: `rows` output rows of `row_bytes` bytes, each a weighted
 // sum of the input rows `axis` gives, with the weights in `pairs` (word_pair()
-// of each two taps). Returns the bytes done per row (a multiple of 32): the
-// scalar pass does the rest.
+// of each two taps). Returns the bytes done per row: all of them, or none for
+// rows shorter than 32 bytes (the scalar pass does the rest).
 int vertical(const uint8_t* src, ptrdiff_t src_stride, uint8_t* dst, ptrdiff_t dst_stride,
              int row_bytes, const ResampleAxis& axis, const std::vector<uint32_t>& pairs, int rows);
 
