@@ -70,9 +70,9 @@ _SUPPORTED = (
 # Requests are one SOCK_SEQPACKET message; a larger one (thousands of windows) is
 # demuxed in the calling thread instead.
 _MAX_REQUEST = 64 * 1024
-# Where the helpers start: the directory holding this very `spdl`, so `-m` finds it
-# first even when the caller's working directory has another `spdl` in it.
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(spdl.__path__[0])))
+# Where the helpers start: the directory holding this very `spdl`, so that their
+# imports find it first, whatever the caller's working directory holds.
+_PACKAGE_PARENT = os.path.dirname(os.path.abspath(spdl.__path__[0]))
 _STOP_WAIT_S = 5.0
 # The helper's main. `spdl.io` is registered without running its __init__ (the public
 # API: numpy, the pools...): the helper needs only _demux_worker, _demux and _native,
@@ -121,15 +121,15 @@ class _Helper:
         self.fd = ours.fileno()
 
     def hang_up(self) -> None:
-        """Ends the socket for both sides, also for a thread waiting on it (a close
-        alone would not reach the helper while another thread polls the socket)."""
+        """Ends the socket for both sides: the helper exits, and a thread waiting on
+        it returns. (A close alone reaches neither while a thread polls the socket;
+        and only the lease holder closes it, so its descriptor is never reused under
+        a thread that still holds the number.)"""
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
 
-    def stop(self, kill: bool) -> None:
-        """Hangs up (the helper exits on it) and reaps the process."""
-        self.hang_up()
+    def reap(self, kill: bool) -> None:
+        """Waits for the process to end (after a hang-up), killing it if asked or late."""
         if kill:
             self.process.kill()
         try:
@@ -137,6 +137,12 @@ class _Helper:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def stop(self, kill: bool) -> None:
+        """Hangs up, reaps the process and closes the socket (by the lease holder)."""
+        self.hang_up()
+        self.reap(kill)
+        self.sock.close()
 
     def how_it_ended(self) -> str:
         code = self.process.returncode
@@ -210,13 +216,16 @@ class _Pool:
     def shutdown(self) -> None:
         with self._cond:
             self._closed = True
-            helpers, self._idle = list(self._all), []
+            helpers, idle = list(self._all), self._idle
             self._all.clear()
+            self._idle = []
             self._cond.notify_all()
         for helper in helpers:
             helper.hang_up()  # each exits on it at once, busy or not
         for helper in helpers:
-            helper.stop(kill=False)
+            helper.reap(kill=False)
+        for helper in idle:  # a leased one is closed by its holder, which is told "closed"
+            helper.sock.close()
 
     def forget(self) -> None:
         """In a forked child: closes the inherited sockets, leaves the processes alone
@@ -225,6 +234,7 @@ class _Pool:
             self._closed = True
         for helper in self._all:
             helper.sock.close()
+            helper.fd = -1  # a lease this child inherited fails instead of using a new file
 
 
 _pool = _Pool()
