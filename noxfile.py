@@ -54,7 +54,7 @@ FFMPEG_PKG_CONFIG_MODULES = (
     # (docs/install.md).
     "libturbojpeg",  # JPEG fast path (DCT-domain downscaling)
     "libjpeg",  # crop-aware JPEG decoding (libjpeg-turbo's libjpeg API)
-    "libwebp",  # WebP fast path (libwebp decodes WebP); optional too
+    "libwebp",  # WebP fast path (libwebp decodes WebP)
 )
 FFMPEG_APT_PACKAGES = (
     "libavcodec-dev",
@@ -106,14 +106,14 @@ def ensure_ffmpeg(session: nox.Session) -> None:
     """
     if _ffmpeg_found():
         return
-    session.log("pkg-config does not find the FFmpeg (libav*) or libjpeg-turbo development files.")
+    session.log("pkg-config does not find FFmpeg's, libjpeg-turbo's or libwebp's dev files.")
     if _can_apt_install():
         _apt_install(session, FFMPEG_APT_PACKAGES)
         if _ffmpeg_found():
             return
     session.error(
         "spdl builds against the system FFmpeg (libavcodec, libavformat, libavfilter, "
-        "libswscale, libswresample, libavutil) and libjpeg-turbo, found with pkg-config. "
+        "libswscale, libswresample, libavutil), libjpeg-turbo and libwebp, found with pkg-config. "
         "Install them with:\n"
         f"    {_install_hint(FFMPEG_APT_PACKAGES)}"
     )
@@ -167,11 +167,12 @@ def tests(session: nox.Session) -> None:
         session.notify("wheel")
 
 
-# The tests of the paths a build without libjpeg-turbo takes: decoding, resizing,
-# cropping and batching images through FFmpeg, and bad input through them.
+# The tests of the paths a build without libjpeg-turbo and libwebp takes: decoding,
+# resizing, cropping and batching images through FFmpeg, and bad input through them.
 FALLBACK_TESTS = (
     "tests/test_build_info.py",
     "tests/test_image_decoding.py",
+    "tests/test_image_formats.py",
     "tests/test_image_resize.py",
     "tests/test_image_batch_crop.py",
     "tests/test_jpeg_fast_path.py",
@@ -200,10 +201,10 @@ def _pkg_config_without(session: nox.Session, hidden: tuple[str, ...]) -> str:
 
 @nox.session(python=PYTHON)
 def fallback(session: nox.Session) -> None:
-    """Builds spdl as a user without libjpeg-turbo who opts out does, and tests its images.
+    """Builds spdl as a user without libjpeg-turbo and libwebp who opts out does; tests images.
 
-    pkg-config is made blind to libjpeg-turbo's modules and ``SPDL_ALLOW_SLOW_BUILD=1``
-    is set, so every JPEG goes through FFmpeg; then the image tests (``FALLBACK_TESTS``)
+    pkg-config is made blind to their modules and ``SPDL_ALLOW_SLOW_BUILD=1`` is set,
+    so every JPEG and WebP goes through FFmpeg; then the image tests (``FALLBACK_TESTS``)
     run against that build.
     """
     ensure_ffmpeg(session)
@@ -217,7 +218,8 @@ def fallback(session: nox.Session) -> None:
     check = (
         "import spdl.io; info = spdl.io.build_info(); "
         "fast = info['fast_paths']; "
-        "assert info['allow_slow_build'] and not fast['turbojpeg'] and not fast['libjpeg_region']"
+        "assert info['allow_slow_build'], info; "
+        "assert not any(fast[k] for k in ('turbojpeg', 'libjpeg_region', 'libwebp')), info"
     )
     session.run("python", "-c", check, env={"PYTHONSAFEPATH": "1"})
     session.run("pytest", "-q", *(session.posargs or FALLBACK_TESTS), env={"PYTHONSAFEPATH": "1"})
@@ -225,7 +227,7 @@ def fallback(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def wheel(session: nox.Session) -> None:
-    """Builds an sdist and, from it, a manylinux wheel that bundles libjpeg-turbo, not FFmpeg.
+    """Builds an sdist and, from it, a manylinux wheel with libjpeg-turbo, libwebp, not FFmpeg.
 
     ``python -m build`` writes the sdist and builds the wheel from it into build/dist/;
     ``auditwheel repair`` copies the libraries the extension links into the wheel's

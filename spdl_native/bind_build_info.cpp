@@ -33,6 +33,7 @@ void register_build_info(nb::module_& m) {
         nb::dict fast_paths;
         fast_paths["turbojpeg"] = info.turbojpeg;
         fast_paths["libjpeg_region"] = info.libjpeg_region;
+        fast_paths["libwebp"] = info.libwebp;
         fast_paths["avx2_kernels"] = info.avx2_kernels;
         nb::dict out;
         out["ffmpeg_build"] = versions(info.ffmpeg_build, info.ffmpeg_build_release);
@@ -40,6 +41,7 @@ void register_build_info(nb::module_& m) {
         out["fast_paths"] = fast_paths;
         out["libjpeg_turbo_version"] = or_none(info.turbojpeg_version);
         out["libjpeg_version"] = or_none(info.libjpeg_version);
+        out["libwebp_version"] = or_none(info.libwebp_version);
         out["cpu_avx2"] = info.cpu_avx2;
         out["compiler"] = info.compiler;
         out["build_type"] = info.build_type;

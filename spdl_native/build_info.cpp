@@ -17,6 +17,9 @@ extern "C" {
 #ifndef SPDL_LIBJPEG_VERSION
 #define SPDL_LIBJPEG_VERSION ""
 #endif
+#ifndef SPDL_LIBWEBP_VERSION
+#define SPDL_LIBWEBP_VERSION ""
+#endif
 #ifndef SPDL_BUILD_TYPE
 #define SPDL_BUILD_TYPE ""
 #endif
@@ -66,6 +69,10 @@ BuildInfo build_info() {
 #ifdef SPDL_HAS_LIBJPEG
   info.libjpeg_region = true;
   info.libjpeg_version = SPDL_LIBJPEG_VERSION;
+#endif
+#ifdef SPDL_HAS_LIBWEBP
+  info.libwebp = true;
+  info.libwebp_version = SPDL_LIBWEBP_VERSION;
 #endif
 #ifdef SPDL_AVX2
   info.avx2_kernels = true;

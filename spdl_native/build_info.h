@@ -22,11 +22,13 @@ struct BuildInfo {
   // The fast paths compiled in.
   bool turbojpeg = false;       // libjpeg-turbo's TurboJPEG API decodes JPEG (SPDL_HAS_TURBOJPEG)
   bool libjpeg_region = false;  // libjpeg decodes only a crop's region (SPDL_HAS_LIBJPEG)
+  bool libwebp = false;         // libwebp decodes WebP (SPDL_HAS_LIBWEBP)
   bool avx2_kernels = false;    // the resampler's and YUV->RGB AVX2 kernels (simd_avx2.h)
   bool cpu_avx2 = false;        // whether this CPU runs them
-  // pkg-config's version of libjpeg-turbo's libraries at build time ("" without).
+  // pkg-config's versions of the fast paths' libraries at build time ("" without).
   std::string turbojpeg_version;
   std::string libjpeg_version;
+  std::string libwebp_version;
   std::string compiler;           // e.g. "GCC 12.2.0"
   std::string build_type;         // CMAKE_BUILD_TYPE
   bool allow_slow_build = false;  // SPDL_ALLOW_SLOW_BUILD was set

@@ -33,6 +33,7 @@ def test_build_info_has_every_documented_key_with_its_type() -> None:
         "fast_paths",
         "libjpeg_turbo_version",
         "libjpeg_version",
+        "libwebp_version",
         "cpu_avx2",
         "compiler",
         "build_type",
@@ -44,7 +45,7 @@ def test_build_info_has_every_documented_key_with_its_type() -> None:
         assert info[key]["release"], key
         for library in FFMPEG_LIBRARIES:
             assert VERSION.fullmatch(info[key][library]), (key, library, info[key][library])
-    assert set(info["fast_paths"]) == {"turbojpeg", "libjpeg_region", "avx2_kernels"}
+    assert set(info["fast_paths"]) == {"turbojpeg", "libjpeg_region", "libwebp", "avx2_kernels"}
     assert all(isinstance(v, bool) for v in info["fast_paths"].values())
     assert isinstance(info["cpu_avx2"], bool) and isinstance(info["allow_slow_build"], bool)
     assert re.match(r"(GCC|Clang) \d+", info["compiler"]), info["compiler"]
@@ -81,8 +82,10 @@ def test_fast_paths_are_those_the_decoders_take(image_files: dict[str, ImageRefe
     info = spdl.io.build_info()
     assert info["fast_paths"]["turbojpeg"] == _native.has_turbojpeg()
     assert info["fast_paths"]["libjpeg_region"] == _native.has_libjpeg()
+    assert info["fast_paths"]["libwebp"] == _native.has_libwebp()
     assert (info["libjpeg_turbo_version"] is not None) == info["fast_paths"]["turbojpeg"]
     assert (info["libjpeg_version"] is not None) == info["fast_paths"]["libjpeg_region"]
+    assert (info["libwebp_version"] is not None) == info["fast_paths"]["libwebp"]
     jpeg = image_files["jpeg"]
     if info["fast_paths"]["turbojpeg"]:
         forced = spdl.io.load_image(jpeg.path, decoder="libjpeg-turbo")

@@ -1,5 +1,5 @@
-"""The repaired wheel installs without a compiler, carries libjpeg-turbo and takes FFmpeg
-from the system.
+"""The repaired wheel installs without a compiler, carries libjpeg-turbo and libwebp, and
+takes FFmpeg from the system.
 
 ``nox -s wheel`` builds the wheel (from the sdist, repaired by auditwheel) and runs
 this file with the wheel's path in ``SPDL_WHEEL``; without it there is no wheel to
@@ -107,11 +107,12 @@ def _ldd(library: pathlib.Path) -> dict[str, str]:
     return resolved
 
 
-def test_wheel_bundles_libjpeg_turbo_and_not_ffmpeg() -> None:
+def test_wheel_bundles_the_fast_paths_libraries_and_not_ffmpeg() -> None:
     names = zipfile.ZipFile(WHEEL).namelist()
     libs = sorted(pathlib.PurePath(n).name for n in names if n.startswith("spdl.libs/"))
     assert any(name.startswith("libturbojpeg-") for name in libs), libs
     assert any(name.startswith("libjpeg-") for name in libs), libs
+    assert any(name.startswith("libwebp-") for name in libs), libs
     assert not [name for name in libs if name.startswith(("libav", "libsw", "libpostproc"))], libs
 
 
@@ -165,7 +166,7 @@ def _dynamic_section(library: pathlib.Path) -> tuple[list[str], str]:
     return needed, runpath
 
 
-def test_extension_resolves_libjpeg_turbo_from_the_wheel_and_ffmpeg_from_the_system(
+def test_extension_resolves_the_fast_paths_from_the_wheel_and_ffmpeg_from_the_system(
     wheel_env: WheelEnv,
 ) -> None:
     library = _native_library(wheel_env)
@@ -175,9 +176,9 @@ def test_extension_resolves_libjpeg_turbo_from_the_wheel_and_ffmpeg_from_the_sys
     assert runpath == "$ORIGIN/../spdl.libs", runpath
     resolved = _ldd(library)
     assert "not found" not in resolved.values(), resolved
-    jpeg = [name for name in needed if name.startswith(("libturbojpeg", "libjpeg"))]
-    assert len(jpeg) == 2, needed
-    for name in jpeg:
+    bundled = [n for n in needed if n.startswith(("libturbojpeg", "libjpeg", "libwebp"))]
+    assert len(bundled) == 3, needed
+    for name in bundled:
         assert pathlib.Path(resolved[name]).resolve().parent == site_packages / "spdl.libs"
     ffmpeg = [name for name in needed if name.startswith(("libav", "libsw"))]
     assert any(name.startswith("libavcodec.so.") for name in ffmpeg), needed
@@ -192,7 +193,7 @@ def test_installed_wheel_reports_its_fast_paths_and_ffmpeg(wheel_env: WheelEnv) 
     result = wheel_env.run("-c", "import json, spdl.io; print(json.dumps(spdl.io.build_info()))")
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
-    assert info["fast_paths"]["turbojpeg"] and info["fast_paths"]["libjpeg_region"], info
+    assert all(info["fast_paths"].values()), info
     assert not info["allow_slow_build"]
     for library, version in info["ffmpeg_runtime"].items():
         if library != "release":

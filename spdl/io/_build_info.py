@@ -32,13 +32,15 @@ def build_info() -> dict[str, Any]:
           may differ after a system update.
         - ``fast_paths`` (dict[str, bool]): which fast paths are compiled in:
           ``"turbojpeg"`` (JPEG decoded by libjpeg-turbo, downscaled in the DCT
-          domain), ``"libjpeg_region"`` (a cropped JPEG decodes only its region)
-          and ``"avx2_kernels"`` (the resizer's and the YUV-to-RGB conversion's
-          AVX2 code).
+          domain), ``"libjpeg_region"`` (a cropped JPEG decodes only its region),
+          ``"libwebp"`` (WebP decoded by libwebp) and ``"avx2_kernels"`` (the
+          resizer's and the YUV-to-RGB conversion's AVX2 code).
         - ``libjpeg_turbo_version`` (str | None): libjpeg-turbo's version that the
           TurboJPEG path was built with; None without that path.
         - ``libjpeg_version`` (str | None): the same for the libjpeg API of the
           region path.
+        - ``libwebp_version`` (str | None): libwebp's version that the WebP path
+          was built with; None without that path.
         - ``cpu_avx2`` (bool): whether this CPU runs the AVX2 kernels (otherwise
           their scalar twins run, with the same results).
         - ``compiler`` (str): the C++ compiler of the native core, e.g.
@@ -50,7 +52,7 @@ def build_info() -> dict[str, Any]:
     Example:
         >>> info = spdl.io.build_info()
         >>> sorted(info["fast_paths"])
-        ['avx2_kernels', 'libjpeg_region', 'turbojpeg']
+        ['avx2_kernels', 'libjpeg_region', 'libwebp', 'turbojpeg']
         >>> info["ffmpeg_runtime"]["libavcodec"].split(".")[0] == (
         ...     info["ffmpeg_build"]["libavcodec"].split(".")[0])
         True
