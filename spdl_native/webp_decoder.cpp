@@ -1,11 +1,14 @@
 #include "webp_decoder.h"
 
+#include <cstring>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "ffmpeg/error.h"
 #include "image_frame.h"
 #include "webp/decoder_config.h"
+#include "webp/demuxer.h"
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -122,6 +125,73 @@ void set_output(WebPDecBuffer& output, WEBP_CSP_MODE mode, AVFrame* frame) {
   output.u.RGBA.size = bytes(0, frame->height);
 }
 
+// Sets what FFmpeg's webp decoder sets on a frame decoded in `mode`.
+ffmpeg::FramePtr finish_frame(ffmpeg::FramePtr frame, WEBP_CSP_MODE mode, const AVPacket& packet,
+                              const Packets& packets) {
+  if (!WebPIsRGBMode(mode)) {
+    frame->color_range = AVCOL_RANGE_MPEG;
+    frame->colorspace = AVCOL_SPC_BT470BG;
+  } else if (mode != MODE_ARGB) {
+    frame->color_range = AVCOL_RANGE_JPEG;
+    frame->colorspace = AVCOL_SPC_RGB;
+  }
+  frame->sample_aspect_ratio = AVRational{packets.params.sample_aspect_ratio.first,
+                                          packets.params.sample_aspect_ratio.second};
+  frame->pict_type = AV_PICTURE_TYPE_I;
+  ffmpeg::mark_key_frame(frame.get());
+  frame->pts = frame->pkt_dts = frame->best_effort_timestamp = packet.pts;
+  return frame;
+}
+
+// An animation's first frame as Pillow shows it (libwebp's WebPAnimDecoder):
+// drawn on a canvas of transparent black. Packed RGB (config.rgb_frames, else
+// rgba): FFmpeg decodes no animated WebP, so there is no layout of its to keep.
+ffmpeg::FramePtr decode_first_frame(const AVPacket& packet, const Packets& packets,
+                                    const DecodeConfig& config, bool forced) {
+  const std::string& src = packets.src;
+  const webp::Demuxer demuxer(packet.data, static_cast<size_t>(packet.size));
+  const webp::FrameIterator first(demuxer, 1);
+  if (!first.found()) {
+    return give_up(src, "an animated WebP whose first frame cannot be read", forced);
+  }
+  const WebPIterator& part = first.get();
+  const auto canvas_w = static_cast<int>(WebPDemuxGetI(demuxer.get(), WEBP_FF_CANVAS_WIDTH));
+  const auto canvas_h = static_cast<int>(WebPDemuxGetI(demuxer.get(), WEBP_FF_CANVAS_HEIGHT));
+  if (av_image_check_size(canvas_w, canvas_h, 0, nullptr) < 0 || part.x_offset < 0 ||
+      part.y_offset < 0 || part.x_offset + part.width > canvas_w ||
+      part.y_offset + part.height > canvas_h) {
+    return give_up(src, "an animated WebP whose first frame lies outside its canvas", forced);
+  }
+  const WEBP_CSP_MODE wanted = rgb_mode(config.rgb_frames);
+  const WEBP_CSP_MODE mode = wanted == MODE_LAST ? MODE_RGBA : wanted;
+  const AVPixelFormat format = wanted == MODE_LAST ? AV_PIX_FMT_RGBA : config.rgb_frames;
+  auto frame = alloc_image_frame(canvas_w, canvas_h, format, 0, config.transient_frames);
+  const int pixel = mode == MODE_RGB || mode == MODE_BGR ? 3 : 4;
+  if (part.width != canvas_w || part.height != canvas_h) {
+    for (int y = 0; y < canvas_h; ++y) {
+      std::memset(frame->data[0] + static_cast<ptrdiff_t>(y) * frame->linesize[0], 0,
+                  static_cast<size_t>(canvas_w) * pixel);
+    }
+  }
+  webp::DecoderConfig owner;
+  if (!owner.initialised()) {
+    return give_up(src, "libwebp does not match the version spdl was built with", forced);
+  }
+  WebPDecBuffer& output = owner.get().output;
+  output.colorspace = mode;
+  output.is_external_memory = 1;
+  const ptrdiff_t stride = frame->linesize[0];
+  output.u.RGBA.rgba = frame->data[0] + part.y_offset * stride + part.x_offset * pixel;
+  output.u.RGBA.stride = static_cast<int>(stride);
+  output.u.RGBA.size =
+      static_cast<size_t>(stride) * (part.height - 1) + static_cast<size_t>(part.width) * pixel;
+  const VP8StatusCode status = WebPDecode(part.fragment.bytes, part.fragment.size, &owner.get());
+  if (status != VP8_STATUS_OK) {
+    return give_up(src, describe(status), forced);
+  }
+  return finish_frame(std::move(frame), mode, packet, packets);
+}
+
 }  // namespace
 
 ffmpeg::FramePtr decode_libwebp(const AVPacket& packet, const Packets& packets,
@@ -140,7 +210,7 @@ ffmpeg::FramePtr decode_libwebp(const AVPacket& packet, const Packets& packets,
   }
   const WebPBitstreamFeatures& features = webp.input;
   if (features.has_animation) {
-    return give_up(src, "an animated WebP", forced);
+    return decode_first_frame(packet, packets, config, forced);
   }
   const int width = features.width, height = features.height;
   if (av_image_check_size(width, height, 0, nullptr) < 0) {
@@ -163,20 +233,7 @@ ffmpeg::FramePtr decode_libwebp(const AVPacket& packet, const Packets& packets,
   if (status != VP8_STATUS_OK) {
     return give_up(src, describe(status), forced);
   }
-  // What FFmpeg's webp decoder sets for its own layouts.
-  if (WebPIsRGBMode(mode) && format != AV_PIX_FMT_ARGB) {
-    frame->color_range = AVCOL_RANGE_JPEG;
-    frame->colorspace = AVCOL_SPC_RGB;
-  } else if (!WebPIsRGBMode(mode)) {
-    frame->color_range = AVCOL_RANGE_MPEG;
-    frame->colorspace = AVCOL_SPC_BT470BG;
-  }
-  frame->sample_aspect_ratio = AVRational{packets.params.sample_aspect_ratio.first,
-                                          packets.params.sample_aspect_ratio.second};
-  frame->pict_type = AV_PICTURE_TYPE_I;
-  ffmpeg::mark_key_frame(frame.get());
-  frame->pts = frame->pkt_dts = frame->best_effort_timestamp = packet.pts;
-  return frame;
+  return finish_frame(std::move(frame), mode, packet, packets);
 }
 
 #else

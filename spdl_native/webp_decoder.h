@@ -24,9 +24,10 @@ bool has_libwebp();
 // take, or in a build without it.
 bool use_libwebp(const Packets& packets, const DecodeConfig& config);
 
-// Decodes the WebP in `packet` with libwebp. Returns null when libwebp cannot
-// decode it (an animation, corrupt data), so that FFmpeg's decoder takes over;
-// when `config.decoder` forces libwebp, throws MediaError with libwebp's reason.
+// Decodes the WebP in `packet` with libwebp; of an animation, its first frame
+// (packed RGB: rgba unless config.rgb_frames says). Returns null when libwebp
+// cannot decode it (corrupt data), so that FFmpeg's decoder takes over; when
+// `config.decoder` forces libwebp, throws MediaError with libwebp's reason.
 ffmpeg::FramePtr decode_libwebp(const AVPacket& packet, const Packets& packets,
                                 const DecodeConfig& config);
 

@@ -77,6 +77,15 @@ def _gif(transparent: bool = False) -> bytes:
     return data.getvalue()
 
 
+def _animated_webp(mode: str, **options) -> bytes:
+    """A WebP animation of two frames: only the first is the image."""
+    first = Image.fromarray(np.dstack([_picture(), _alpha()]), "RGBA").convert(mode)
+    second = Image.fromarray(np.dstack([255 - _picture(seed=2), _alpha()]), "RGBA").convert(mode)
+    data = io.BytesIO()
+    first.save(data, "WEBP", save_all=True, append_images=[second], **options)
+    return data.getvalue()
+
+
 def _tiff_16bit() -> bytes:
     samples = _picture()[..., 0].astype(np.uint16) * 257
     data = io.BytesIO()
@@ -416,6 +425,31 @@ def test_malformed_exif_leaves_the_image_as_stored() -> None:
     data[start + 6 : start + 14] = b"XX*\x00\xff\xff\xff\xff"  # no byte order, a bad offset
     actual = load(bytes(data), apply_exif_orientation=True)
     assert actual.shape == (HEIGHT, WIDTH, 3)
+
+
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [("RGB", {"quality": 90}), ("RGBA", {"quality": 90}), ("RGBA", {"lossless": True})],
+    ids=["lossy", "lossy-alpha", "lossless-alpha"],
+)
+def test_animated_webp_gives_its_first_frame(mode: str, options: dict) -> None:
+    data = _animated_webp(mode, **options)
+    if not _native.has_libwebp():  # FFmpeg decodes no animated WebP
+        with pytest.raises(spdl.io.MediaError):
+            load(data)
+        return
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.n_frames == 2
+        expected_rgb = np.asarray(image.convert("RGB"))
+        expected_rgba = np.asarray(image.convert("RGBA"))
+    allowed = 0.0 if options.get("lossless") else SAME_LIBRARY_MEAN_ABS_DIFF
+    for pix_fmt, expected in (("rgb24", expected_rgb), ("rgba", expected_rgba)):
+        actual = load(data, pix_fmt=pix_fmt)
+        assert mean_abs_diff(actual, expected) <= allowed, pix_fmt
+        batch = spdl.io.batch_load_image([data], None, None, pix_fmt=pix_fmt)
+        np.testing.assert_array_equal(spdl.io.to_numpy(batch)[0], actual)
+    # Without a packed RGB output, the frame stays rgba (FFmpeg has no layout for it).
+    assert load(data, pix_fmt=None).shape == (HEIGHT, WIDTH, 4)
 
 
 # Decoders outside FFmpeg ------------------------------------------------------------
