@@ -4,6 +4,8 @@
 #include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
+#include <charconv>
+
 #include "audio_decoder.h"
 #include "bindings.h"
 #include "buffer.h"
@@ -71,26 +73,47 @@ nb::tuple next(int sock, bool ask_next, const CancelToken* cancel) {
   return as_tuple(std::move(reply));
 }
 
-// Decodes an audio stream as a helper demuxes it: `first` is its first chunk,
-// the rest arrive while the decoder works on the ones before.
-nb::tuple decode_audio(int sock, const Packets& first, const DecodePlan& plan, double seconds,
-                       const CancelToken* cancel) {
+// The stream's duration as the helper writes it after an audio chunk's "I"
+// (Python's repr of a float); 0 (unknown) for anything else.
+double seconds_of(const std::string& text) {
+  double seconds = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  return error == std::errc() && end == text.data() + text.size() ? seconds : 0.0;
+}
+
+// A whole audio load in one call: asks the helper for the stream in chunks, opens
+// the decoder on the first, decodes each chunk while the helper demuxes the next,
+// and finishes once the helper says the stream ended.
+nb::tuple load_audio(int sock, nb::bytes request, nb::handle data, const DecodePlan& plan,
+                     const CancelToken* cancel) {
+  const std::string text(request.c_str(), request.size());
+  const BufferView source(data);
   HelperReply end;
   std::unique_ptr<CPUBuffer> buffer;
   {
     nb::gil_scoped_release release;
-    AudioDecodeStream stream(first, plan, seconds);
-    stream.feed(first, cancel);
-    end = receive_until_end(
-        sock,
-        [&](std::vector<std::unique_ptr<Packets>>& chunk) {
-          for (const auto& packets : chunk) {
-            stream.feed(*packets, cancel);
-          }
-        },
-        cancel);
-    if (end.kind == HelperReply::Kind::End) {
-      buffer = stream.finish();
+    HelperReply first = call_helper(sock, text, source.data(), source.size(), false, cancel);
+    if (first.kind == HelperReply::Kind::Item && first.packets.size() != 1) {
+      first.kind = HelperReply::Kind::Broken;
+      first.text = "an audio chunk must hold one Packets";
+    }
+    if (first.kind != HelperReply::Kind::Item) {
+      end = std::move(first);
+    } else {
+      AudioDecodeStream stream(*first.packets[0], plan, seconds_of(first.text));
+      stream.feed(*first.packets[0], cancel);
+      first.packets.clear();
+      end = receive_until_end(
+          sock,
+          [&](std::vector<std::unique_ptr<Packets>>& chunk) {
+            for (const auto& packets : chunk) {
+              stream.feed(*packets, cancel);
+            }
+          },
+          cancel);
+      if (end.kind == HelperReply::Kind::End) {
+        buffer = stream.finish();
+      }
     }
   }
   return nb::make_tuple(to_string(end.kind), nb::bytes(end.text.data(), end.text.size()),
@@ -137,19 +160,19 @@ Args:
 Returns:
     ``(kind, text, packets)`` as ``call_demux_helper``.)";
 
-constexpr const char* kDecodeAudioDoc =
-    R"(Decodes the audio stream a demux helper sends chunk by chunk, as it arrives.
+constexpr const char* kLoadAudioDoc =
+    R"(Loads audio that a demux helper process demuxes: one call, GIL released.
 
-The helper was asked for the stream's chunks (``"audio_chunks"``) and ``first``
-is the one it sent first. Opens an ``AudioDecodeStream`` with ``plan``, feeds it
-every chunk as the helper demuxes the next, and finishes it once the helper says
-the stream ended: one call, with the GIL released.
+Sends the request (``"audio_chunks"``) as ``call_demux_helper`` does, opens an
+``AudioDecodeStream`` with ``plan`` on the first chunk the helper sends, feeds it
+each chunk while the helper demuxes the next, and finishes it once the helper
+says the stream ended.
 
 Args:
     sock: The helper's socket.
-    first: The first chunk's AudioPackets.
+    request: The request's text.
+    data: The source's bytes, or ``None`` for a path.
     plan: The decode (``_decode.make_plan``).
-    seconds: The stream's duration as the container states it (0: unknown).
     cancel: Stops the decode and the wait when set.
 
 Returns:
@@ -177,8 +200,8 @@ void register_packet_import(nb::module_& m) {
         nb::arg("ask_next"), nb::arg("cancel").none(), kCallDoc);
   m.def("next_from_demux_helper", &next, nb::arg("sock"), nb::arg("ask_next"),
         nb::arg("cancel").none(), kNextDoc);
-  m.def("decode_audio_from_demux_helper", &decode_audio, nb::arg("sock"), nb::arg("first"),
-        nb::arg("plan"), nb::arg("seconds"), nb::arg("cancel").none(), kDecodeAudioDoc);
+  m.def("load_audio_from_demux_helper", &load_audio, nb::arg("sock"), nb::arg("request"),
+        nb::arg("data").none(), nb::arg("plan"), nb::arg("cancel").none(), kLoadAudioDoc);
 }
 
 }  // namespace spdl

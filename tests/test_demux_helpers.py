@@ -32,7 +32,7 @@ from media import AudioReference, ImageReference, VideoReference
 
 import spdl.io
 from spdl import _native
-from spdl.io import _demux, _demux_pool, _executor
+from spdl.io import _decode, _demux, _demux_pool, _executor
 
 pytest_plugins = ["_aio_fixtures"]
 
@@ -385,22 +385,32 @@ def test_leaving_a_stream_early_stops_its_helper(aio_media: Media) -> None:
     assert len(list(_demux_pool.iter_demux("audio", aio_media.video, [(0, 1), (1, 2)]))) == 2
 
 
-def test_an_audio_stream_stopped_mid_decode_stops_its_helper(aac_audio: AudioReference) -> None:
-    from spdl.io import _decode
-
-    chunks = _demux_pool.audio_chunks(aac_audio.path)
-    assert chunks is not None and chunks.first is not None
-    helper = chunks._lease.helper
-    assert helper is not None
-    token = _native.CancelToken()
-    token.cancel()
-    with pytest.raises(spdl.io.MediaError, match="cancelled"):
-        chunks.decode(_decode.make_plan("audio", None, {}), token)
-    chunks.close()  # the helper may be sending chunks still
-    assert _wait_until(lambda: not _alive(helper.process.pid))
+def test_an_audio_load_whose_decode_fails_stops_its_helper(aac_audio: AudioReference) -> None:
+    # The decoder fails on the first chunk, while the helper may still send the others.
+    with in_this_process(), pytest.raises(spdl.io.MediaError) as in_thread:
+        spdl.io.load_audio(aac_audio.path, filter_desc="no_such_filter")
+    with pytest.raises(spdl.io.MediaError) as from_helper:
+        spdl.io.load_audio(aac_audio.path, filter_desc="no_such_filter")
+    assert str(from_helper.value) == str(in_thread.value)
+    assert _demux_pool.helper_pids() == []  # stopped, not given back mid-stream
     with in_this_process():
         expected = np.asarray(spdl.io.load_audio(aac_audio.path))
     assert np.array_equal(np.asarray(spdl.io.load_audio(aac_audio.path)), expected)
+
+
+def test_a_helper_audio_load_names_the_phase_that_failed(aac_audio: AudioReference) -> None:
+    with pytest.raises(spdl.io.AsyncIOFailure) as missing:
+        spdl.io.load_media("audio", "no/such/audio.m4a")
+    assert missing.value.phase == "demux"
+    assert isinstance(missing.value.__cause__, FileNotFoundError)
+    with pytest.raises(spdl.io.AsyncIOFailure) as bad_filter:
+        spdl.io.load_media("audio", aac_audio.path, decode_options={"filter_desc": "no_such"})
+    assert bad_filter.value.phase == "decode"
+    token = _native.CancelToken()
+    token.cancel()
+    plan = _decode.make_plan("audio", None, {})
+    with pytest.raises(spdl.io.MediaError, match="cancelled"):
+        _demux_pool.load_audio(aac_audio.path, None, plan, cancel=token)
 
 
 def test_many_threads_share_the_helpers(
@@ -516,5 +526,5 @@ def test_loads_waiting_for_a_helper_get_one_when_it_dies(aio_media: Media) -> No
             thread.join(TIMEOUT_S)
     finally:
         _executor._processes_count = None
-    assert sorted(set(outcomes)) <= ["failed", "loaded"] and len(outcomes) == 4
+    assert set(outcomes) <= {"failed", "loaded"} and len(outcomes) == 4
     assert len(_demux_pool.demux("audio", aio_media.video)) > 0

@@ -51,12 +51,11 @@ from ._errors import MediaError
 from ._futures import AsyncIOFailure
 
 __all__ = [
-    "AudioChunks",
-    "audio_chunks",
     "demux",
     "demux_spans",
     "helper_pids",
     "iter_demux",
+    "load_audio",
     "shutdown",
     "wanted",
 ]
@@ -517,70 +516,34 @@ def iter_demux(
         lease.release()
 
 
-class AudioChunks:
-    """An audio stream a helper demuxes chunk by chunk: its first chunk, and the helper
-    that sends the others, which :meth:`decode` decodes as they arrive."""
-
-    def __init__(self, lease: _Lease, first: _native.AudioPackets, seconds: float) -> None:
-        self._lease = lease
-        self.first: _native.AudioPackets | None = first
-        self.seconds = seconds
-
-    def decode(
-        self, plan: _native.DecodePlan, cancel: _native.CancelToken | None = None
-    ) -> _native.CPUBuffer:
-        """Decodes every chunk into one buffer, each while the helper demuxes the next:
-        one native call, GIL released (what ``AudioDecodeStream`` gives).
-
-        Args:
-            plan: The decode, as ``_decode.make_plan`` makes it.
-            cancel: Stops the decode when set.
-
-        Returns:
-            The decoded audio.
-
-        Raises:
-            MediaError: The audio cannot be demuxed (past the first chunk) or decoded.
-            AsyncIOFailure: The helper died.
-        """
-        first, self.first = self.first, None
-        helper = self._lease.helper
-        if first is None or helper is None:
-            raise RuntimeError("The chunks of this audio stream were decoded already.")
-        reply = _native.decode_audio_from_demux_helper(helper.fd, first, plan, self.seconds, cancel)
-        return self._lease.outcome(reply, more=False)
-
-    def close(self) -> None:
-        """Kills the helper unless the stream was decoded to its end."""
-        self.first = None
-        self._lease.release()
-
-
-def audio_chunks(
+def load_audio(
     src: _demux.Source,
-    timestamp: _demux.Window | None = None,
+    timestamp: _demux.Window | None,
+    plan: _native.DecodePlan,
     *,
     format: str | None = None,
     format_options: Mapping[str, str] | None = None,
     cancel: _native.CancelToken | None = None,
-) -> AudioChunks | None:
-    """Asks a helper for the audio stream of ``src`` in chunks (as
-    :func:`._demux.demux_audio_chunks` makes them); waits for the first.
+) -> _native.CPUBuffer | None:
+    """Loads audio that a helper demuxes chunk by chunk (as
+    :func:`._demux.demux_audio_chunks` makes them), in one native call with the GIL
+    released: each chunk is decoded while the helper demuxes the next.
 
     Args:
         src: A path or in-memory data (see :func:`wanted`).
         timestamp: As for :func:`._demux.demux_audio_chunks`.
+        plan: The decode (``_decode.make_plan`` for the window's seconds as floats).
         format: As for :func:`._demux.demux_audio_chunks`.
         format_options: As for :func:`._demux.demux_audio_chunks`.
-        cancel: Stops the wait when set; the helper is killed.
+        cancel: Stops the decode or the wait when set; the helper is killed.
 
     Returns:
-        The stream, to :meth:`AudioChunks.decode` and then close; ``None`` when the
-        request cannot go to a helper (demux in the calling thread instead).
+        What ``AudioDecodeStream`` gives for the stream; ``None`` when the request
+        cannot go to a helper (demux in the calling thread instead).
 
     Raises:
-        FileNotFoundError, MediaError: As :func:`._demux.demux_audio_chunks` raises them
-            before its first chunk.
+        FileNotFoundError, MediaError: As the demux raises them, marked as the demux
+            phase's (``spdl_phase``); or, unmarked, when the audio cannot be decoded.
         AsyncIOFailure: The helper died while demuxing (it is replaced).
     """
     _demux.validate_demux_args(
@@ -591,10 +554,18 @@ def audio_chunks(
     request = _request("audio_chunks", src, name, timestamp=_window(timestamp), **options)
     if request is None:
         return None
+    if cancel is not None and cancel.cancelled:
+        raise MediaError(f"Demuxing {name} was cancelled.")
     lease = _Lease(name)
     try:
-        text, (first,) = _call(lease, request, True, cancel, ask_next=False)
-        return AudioChunks(lease, first, json.loads(text)["seconds"])
-    except BaseException:
-        lease.release()
-        raise
+        assert lease.helper is not None
+        reply = _native.load_audio_from_demux_helper(
+            lease.helper.fd, request[0], request[1], plan, cancel
+        )
+        try:
+            return lease.outcome(reply, more=False)
+        except Exception as error:
+            error.spdl_phase = "demux"  # type: ignore[attr-defined]  # the helper's
+            raise
+    finally:
+        lease.release()  # after a decode failure: the helper may be sending still

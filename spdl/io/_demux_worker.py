@@ -13,8 +13,8 @@ end of a Unix ``SOCK_SEQPACKET`` socket, and sends it one request at a time:
 * a stream of windows (``"windows"``) sends one reply per window, and after each
   but the last waits for ``b"N"`` before it demuxes the next;
 * an audio stream in chunks (``"audio_chunks"``) sends each chunk as soon as it is
-  demuxed (``b"I"`` + JSON of the stream's duration), then ``b"E"``: the loading
-  process decodes each while the next is demuxed here.
+  demuxed (``b"I"`` + the stream's duration in seconds, ``repr`` of a float), then
+  ``b"E"``: the loading process decodes each while the next is demuxed here.
 
 The demux itself is :mod:`._demux`'s, unchanged, so the packets and the errors are
 those the loading process would have made. The helper exits when the loading
@@ -130,7 +130,7 @@ def _serve(sock: socket.socket, request: dict[str, Any], src: Any) -> None:
         window = _window(request["timestamp"])
         chunks = _demux.demux_audio_chunks(src, window, chunk=_AUDIO_CHUNK, **options)
         for packets, seconds in chunks:
-            _send_item(sock, [packets], json.dumps({"seconds": seconds}).encode())
+            _send_item(sock, [packets], repr(float(seconds)).encode())
             del packets
         sock.send(b"E")
     else:

@@ -66,6 +66,8 @@ class AsyncIOFailure(RuntimeError):
         """
         if isinstance(error, AsyncIOFailure):
             return error
+        # A step that spans two phases (a demux helper's audio load) marks its errors.
+        phase = getattr(error, "spdl_phase", phase)
         detail = f"{type(error).__name__}: {error}"
         # Media errors usually name the source already; do not repeat it.
         where = "" if src in str(error) else f" {src}"

@@ -62,19 +62,18 @@ def _audio_steps(args: DemuxArgs, decode: Mapping[str, Any]) -> Plan[_native.CPU
 
 
 def _helper_audio_steps(args: DemuxArgs, decode: Mapping[str, Any]) -> Plan[_native.CPUBuffer]:
-    """A demux helper process demuxes the audio chunk by chunk; one native call (GIL
-    released) decodes each chunk while the helper demuxes the next, so the loading
-    thread takes the GIL twice per load, not once per chunk (see ``_demux_pool``)."""
-    ask = functools.partial(_demux_pool.audio_chunks, args.src, args.timestamp, **args.options)
-    chunks = yield Step("demux", args.name, ask, pool="demux", cancellable=True)
-    if chunks is None:  # the request cannot travel to a helper
+    """A demux helper process demuxes the audio chunk by chunk, and one native call
+    (GIL released) decodes each chunk while the helper demuxes the next: the loading
+    thread takes the GIL once per load (see ``_demux_pool``). Errors of the demux
+    keep their phase (``spdl_phase``)."""
+    window = args.timestamp
+    seconds = None if window is None else (float(window[0]), float(window[1]))
+    plan = _decode.make_plan("audio", seconds, decode)  # as for the packets' window
+    load = functools.partial(_demux_pool.load_audio, args.src, window, plan, **args.options)
+    buffer = yield Step("decode", args.name, load, cancellable=True)
+    if buffer is None:  # the request cannot travel to a helper
         return (yield from _audio_steps(args, decode))
-    try:
-        plan = _decode.make_plan("audio", chunks.first.timestamp, decode)
-        run = functools.partial(chunks.decode, plan)
-        return (yield Step("decode", args.name, run, cancellable=True))
-    finally:
-        chunks.close()  # kills the helper if the decode did not reach the end
+    return buffer
 
 
 def _feed(
