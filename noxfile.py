@@ -178,6 +178,7 @@ FALLBACK_TESTS = (
     "tests/test_jpeg_fast_path.py",
     "tests/test_batch_conversion.py",
     "tests/test_bad_input_corpus.py",
+    "tests/test_smooth_yuv_to_rgb.py",
 )
 # The fast paths' pkg-config modules, hidden from the fallback build.
 FAST_PATH_MODULES = ("libturbojpeg", "libjpeg", "libwebp")

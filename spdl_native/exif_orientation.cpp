@@ -244,9 +244,17 @@ ffmpeg::FramePtr orient_frame(const AVFrame* frame, int orientation) {
   }
   const bool swap = swaps_sides(orientation);
   const AVPixelFormat out_format = swap ? turned_format(format) : format;
-  if (!movable(*desc) || out_format == AV_PIX_FMT_NONE) {
+  // Subsampled chroma over an odd number of luma samples ends in a sample that
+  // covers one of them, not two: mirrored, every chroma sample would land a luma
+  // sample off. Such frames turn as RGB (chroma interpolated), as Pillow turns them.
+  const bool odd = (frame->width & ((1 << desc->log2_chroma_w) - 1)) ||
+                   (frame->height & ((1 << desc->log2_chroma_h) - 1));
+  if (!movable(*desc) || out_format == AV_PIX_FMT_NONE || odd) {
     OutputFormat convertible;
-    convertible.pix_fmt = av_get_pix_fmt_name(movable_format(*desc));
+    const bool alpha = desc->flags & AV_PIX_FMT_FLAG_ALPHA;
+    const AVPixelFormat rgb = alpha ? AV_PIX_FMT_RGBA : AV_PIX_FMT_RGB24;
+    convertible.pix_fmt = av_get_pix_fmt_name(odd ? rgb : movable_format(*desc));
+    convertible.interpolate_chroma = odd;
     const ffmpeg::FramePtr converted = FrameWriter(convertible).to_frame(frame);
     return orient_frame(converted.get(), orientation);
   }

@@ -57,7 +57,7 @@ class FrameWriter {
   ffmpeg::FramePtr to_frame(const AVFrame* frame);
 
  private:
-  enum class Strategy { kCopy, kRgbResize, kRgbFirst, kYuvToRgb, kSwscale };
+  enum class Strategy { kCopy, kRgbResize, kRgbFirst, kSmoothYuvToRgb, kYuvToRgb, kSwscale };
 
   WriteTarget target(const AVFrame* frame) const;
   // The one place that picks how `frame` is written; for kYuvToRgb and kSwscale,
