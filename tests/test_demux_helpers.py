@@ -442,7 +442,7 @@ def test_many_threads_share_the_helpers(
 ################################################################################
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
 def test_helpers_work_in_forked_and_spawned_children(aio_media: Media, method: str) -> None:
     expected = np.asarray(spdl.io.load_video(aio_media.video, timestamp=(0, 1)))
     parents = _demux_pool.helper_pids()
