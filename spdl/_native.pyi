@@ -426,20 +426,20 @@ def next_from_demux_helper(sock: int, ask_next: bool, cancel: CancelToken | None
         ``(kind, text, packets)`` as ``call_demux_helper``.
     """
 
-def decode_audio_from_demux_helper(sock: int, first: Packets, plan: DecodePlan, seconds: float, cancel: CancelToken | None) -> tuple[str, bytes, CPUBuffer | None]:
+def load_audio_from_demux_helper(sock: int, request: bytes, data: object | None, plan: DecodePlan, cancel: CancelToken | None) -> tuple[str, bytes, CPUBuffer | None]:
     """
-    Decodes the audio stream a demux helper sends chunk by chunk, as it arrives.
+    Loads audio that a demux helper process demuxes: one call, GIL released.
 
-    The helper was asked for the stream's chunks (``"audio_chunks"``) and ``first``
-    is the one it sent first. Opens an ``AudioDecodeStream`` with ``plan``, feeds it
-    every chunk as the helper demuxes the next, and finishes it once the helper says
-    the stream ended: one call, with the GIL released.
+    Sends the request (``"audio_chunks"``) as ``call_demux_helper`` does, opens an
+    ``AudioDecodeStream`` with ``plan`` on the first chunk the helper sends, feeds it
+    each chunk while the helper demuxes the next, and finishes it once the helper
+    says the stream ended.
 
     Args:
         sock: The helper's socket.
-        first: The first chunk's AudioPackets.
+        request: The request's text.
+        data: The source's bytes, or ``None`` for a path.
         plan: The decode (``_decode.make_plan``).
-        seconds: The stream's duration as the container states it (0: unknown).
         cancel: Stops the decode and the wait when set.
 
     Returns:

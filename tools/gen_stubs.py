@@ -97,8 +97,8 @@ REFINEMENTS: dict[str, tuple[str, str]] = {
         "\\1 -> tuple[str, bytes, list[Packets]]:",
     ),
     # (kind, text, buffer): the buffer when kind is "end", else None.
-    "decode_audio_from_demux_helper": (
-        r"^(def decode_audio_from_demux_helper\(.*\)) -> tuple:$",
+    "load_audio_from_demux_helper": (
+        r"^(def load_audio_from_demux_helper\(.*\)) -> tuple:$",
         "\\1 -> tuple[str, bytes, CPUBuffer | None]:",
     ),
     "crop_box": (r"^(def crop_box\(.*\)) -> tuple:$", "\\1 -> tuple[int, int, int, int]:"),
