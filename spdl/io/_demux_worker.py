@@ -71,6 +71,10 @@ def _window(value: Sequence[Any] | None) -> tuple[Any, Any] | None:
     return None if value is None else (decode_time(value[0]), decode_time(value[1]))
 
 
+def _windows(values: Sequence[Sequence[Any]]) -> list[tuple[Any, Any]]:
+    return [(decode_time(start), decode_time(end)) for start, end in values]
+
+
 @contextlib.contextmanager
 def _named(data: object, name: str) -> Iterator[None]:
     """Makes the demux name ``data`` (the mapped source) as the loading process names it."""
@@ -115,10 +119,10 @@ def _serve(sock: socket.socket, request: dict[str, Any], src: Any) -> None:
         )
         _send_item(sock, [packets])
     elif op == "spans":
-        windows = [_window(w) for w in request["windows"]]
+        windows = _windows(request["windows"])
         _send_item(sock, _demux.demux_spans(src, windows, **options))
     elif op == "windows":
-        windows = [_window(w) for w in request["windows"]]
+        windows = _windows(request["windows"])
         for index, packets in enumerate(
             _demux.iter_demux(request["media_type"], src, windows, **options)
         ):
