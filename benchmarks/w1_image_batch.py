@@ -4,7 +4,7 @@ Backends, each with 1 and 2 threads:
 
 * ``spdl``: ``spdl.io.batch_load_image(paths, width=224, height=224)`` with the decode
   pool sized to the thread count (``spdl.io.set_executor_sizes(decode=T)``) when
-  ``spdl.io`` exports it; otherwise ``spdl.io._decode.decode_image_batch(paths,
+  ``spdl.io`` exports it; otherwise ``spdl.io._core.decode.decode_image_batch(paths,
   width=224, height=224, num_threads=T)``. Either way the whole batch is one native
   call that reads and decodes the files on T native threads with the GIL released;
   the thread count is the number of native decode threads. JPEGs decode straight to
@@ -84,7 +84,7 @@ def _checked(run: Callable[[], np.ndarray], count: int = NUM_IMAGES) -> Run:
 
 
 def _spdl_native_batch(ctx: Context, paths: list[str]) -> Callable[[], np.ndarray]:
-    from spdl.io._decode import decode_image_batch
+    from spdl.io._core.decode import decode_image_batch
 
     def run() -> np.ndarray:
         buffer, errors = decode_image_batch(paths, width=SIZE, height=SIZE, num_threads=ctx.threads)
@@ -93,7 +93,7 @@ def _spdl_native_batch(ctx: Context, paths: list[str]) -> Callable[[], np.ndarra
             raise failed[0]
         return np.asarray(buffer)
 
-    run.info = {"api": "spdl.io._decode.decode_image_batch"}  # type: ignore[attr-defined]
+    run.info = {"api": "spdl.io._core.decode.decode_image_batch"}  # type: ignore[attr-defined]
     return run
 
 
@@ -220,7 +220,7 @@ BACKENDS = (
     ),
     Backend(
         "spdl-native-batch",
-        "spdl.io._decode.decode_image_batch(num_threads=T) directly, without the futures layer",
+        "spdl.io._core.decode.decode_image_batch(num_threads=T) directly, no futures layer",
         setup_spdl_native_batch,
         "spdl",
     ),

@@ -11,7 +11,7 @@
    the typed signature in ``__nb_signature__``, which ``inspect.signature`` cannot
    read. The hooks below turn that signature into parameters and a return type
    (a property's getter gives the property's type) and drop the line from the text.
-3. The sync, Future and asyncio forms of each operation in ``spdl.io._operation``
+3. The sync, Future and asyncio forms of each operation in ``spdl.io._runtime.operation``
    are generated at import time, so griffe's reading of the source does not see them
    (``demux_media = _demux_media.future`` is an attribute, tuple assignments are
    nothing): ``_add_generated_forms`` adds each as a function with the parameters,
@@ -137,7 +137,7 @@ class SpdlDocs(griffe.Extension):
         pkg.set_member("_native", native)
 
     def _add_generated_forms(self, pkg: griffe.Module, loader: griffe.GriffeLoader) -> None:
-        from spdl.io._operation import OPERATIONS
+        from spdl.io._runtime.operation import OPERATIONS
 
         for operation in OPERATIONS.values():
             for function in operation[:3]:  # sync, future, async

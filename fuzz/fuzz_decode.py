@@ -19,9 +19,9 @@ import atheris
 import numpy as np
 
 import spdl.io
-from spdl.io._convert import convert
-from spdl.io._decode import decode, decode_image_batch
-from spdl.io._demux import demux
+from spdl.io._core.convert import convert
+from spdl.io._core.decode import decode, decode_image_batch
+from spdl.io._core.demux import demux
 
 _PATHS = ("image", "audio", "video", "batch")
 _EXPECTED = (spdl.io.MediaError, ValueError)

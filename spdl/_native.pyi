@@ -396,7 +396,7 @@ def call_demux_helper(sock: int, request: bytes, data: object | None, ask_next: 
     """
     Sends a request to a demux helper process and waits for its reply.
 
-    Used by ``spdl.io._demux_pool``. The whole exchange (the source's bytes copied
+    Used by ``spdl.io._runtime.demux_pool``. The whole exchange (the source's bytes copied
     into a memfd, the request sent, the wait, the packets rebuilt from the reply's
     shared memory) runs with the GIL released.
 
@@ -696,7 +696,7 @@ class DecodePlan:
     """
     What one native decode call is asked to do.
 
-    ``spdl.io._decode`` builds one from checked decode options and passes it to
+    ``spdl.io._core.decode`` builds one from checked decode options and passes it to
     ``decode_packets``, ``decode_to_buffer``, ``decode_windows``,
     ``AudioDecodeStream`` or ``decode_image_batch``. The native core decides from
     it whether FFmpeg's filters or the native writer give the output its size and

@@ -67,7 +67,7 @@ std::vector<std::unique_ptr<CPUBuffer>> decode_windows(const std::vector<const P
 
 constexpr const char* kDecodePlanDoc = R"(What one native decode call is asked to do.
 
-``spdl.io._decode`` builds one from checked decode options and passes it to
+``spdl.io._core.decode`` builds one from checked decode options and passes it to
 ``decode_packets``, ``decode_to_buffer``, ``decode_windows``,
 ``AudioDecodeStream`` or ``decode_image_batch``. The native core decides from
 it whether FFmpeg's filters or the native writer give the output its size and

@@ -133,7 +133,7 @@ nb::bytes packed_bytes(const std::vector<const Packets*>& packets) {
 constexpr const char* kCallDoc =
     R"(Sends a request to a demux helper process and waits for its reply.
 
-Used by ``spdl.io._demux_pool``. The whole exchange (the source's bytes copied
+Used by ``spdl.io._runtime.demux_pool``. The whole exchange (the source's bytes copied
 into a memfd, the request sent, the wait, the packets rebuilt from the reply's
 shared memory) runs with the GIL released.
 

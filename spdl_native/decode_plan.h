@@ -1,5 +1,5 @@
 // What one decode call is asked to do: the one value that crosses from Python
-// (spdl.io._decode builds it, see docs/architecture.md) into the native core,
+// (spdl.io._core.decode builds it, see docs/architecture.md) into the native core,
 // bound as _native.DecodePlan. Whether FFmpeg's filters or the native writer
 // (frame_writer.h) give the output its size and format is decided here, from
 // the formats, and nowhere else (decode_steps).

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 import spdl.io
-from spdl.io import _demux_pool
+from spdl.io._runtime import demux_pool as _demux_pool
 
 
 def load_in_child(path: str, queue: Any) -> None:

@@ -27,7 +27,7 @@ from _media import (
 )
 
 import spdl.io
-from spdl.io import _decode
+from spdl.io._core import decode as _decode
 
 pytest_plugins = ["_aio_fixtures"]
 
@@ -378,7 +378,7 @@ def test_batch_strict_raises_on_any_failure(aio_media: Media, fast_path: bool) -
 def test_sync_batch_wraps_a_failure_of_the_whole_native_call(
     aio_media: Media, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from spdl.io import _decode
+    from spdl.io._core import decode as _decode
 
     def failing_batch(*args: Any, **kwargs: Any) -> Any:
         raise MemoryError("no room for the batch")

@@ -21,8 +21,8 @@ from media import write_multichannel_wav
 
 import spdl.io
 from spdl import _native
-from spdl.io._convert import convert
-from spdl.io._decode import decode, decode_to_buffer
+from spdl.io._core.convert import convert
+from spdl.io._core.decode import decode, decode_to_buffer
 
 RATE = 48000
 SECONDS = 14

@@ -13,9 +13,9 @@ from reference_decode import pyav_filter_audio
 
 import spdl.io
 from spdl import _native
-from spdl.io._convert import convert
-from spdl.io._decode import decode
-from spdl.io._demux import demux
+from spdl.io._core.convert import convert
+from spdl.io._core.decode import decode
+from spdl.io._core.demux import demux
 
 # AAC is decoded in floating point by two FFmpeg builds (system vs PyAV's); their outputs
 # may differ in the last bits. A one-sample misalignment of these tones differs by > 0.01.

@@ -17,8 +17,8 @@ import pytest
 
 import spdl.io
 from spdl import _native
-from spdl.io import _decode
-from spdl.io._demux import demux_audio_chunks
+from spdl.io._core import decode as _decode
+from spdl.io._core.demux import demux_audio_chunks
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from media import IMAGE_KINDS, ImageReference
 from reference_decode import IMAGE_LAYOUTS
 
 import spdl.io
-from spdl.io._convert import convert
-from spdl.io._decode import decode
-from spdl.io._demux import demux
+from spdl.io._core.convert import convert
+from spdl.io._core.decode import decode
+from spdl.io._core.demux import demux
 
 
 def decode_image(path, **options):

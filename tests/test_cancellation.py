@@ -24,8 +24,9 @@ import pytest
 from _media import LONG_VIDEO_NUM_FRAMES, Media
 
 import spdl.io
-from spdl.io import _decode, _demux
-from spdl.io._batch import batch_load_image_future
+from spdl.io._api.batch import batch_load_image_future
+from spdl.io._core import decode as _decode
+from spdl.io._core import demux as _demux
 
 pytest_plugins = ["_aio_fixtures"]
 
@@ -443,7 +444,8 @@ def test_interpreter_exit_cancels_running_decodes(aio_media: Media) -> None:
         """
         import sys, time
         import spdl.io
-        from spdl.io import _concurrent, _decode
+        from spdl.io._api import phases as _concurrent
+        from spdl.io._core import decode as _decode
 
         original = _decode.decode
 

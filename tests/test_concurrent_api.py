@@ -23,7 +23,9 @@ from _media import (
 )
 
 import spdl.io
-from spdl.io import _convert, _demux, _executor
+from spdl.io._core import convert as _convert
+from spdl.io._core import demux as _demux
+from spdl.io._runtime import executor as _executor
 
 pytest_plugins = ["_aio_fixtures"]
 

@@ -12,7 +12,7 @@ from media import AudioReference, ImageReference, VideoReference
 
 import spdl.io
 from spdl import _native
-from spdl.io._decode import make_plan, writes_windows_natively
+from spdl.io._core.decode import make_plan, writes_windows_natively
 
 
 def _demux(media_type: str, path: object) -> object:

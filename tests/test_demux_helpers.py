@@ -1,4 +1,4 @@
-"""Demux helper processes (``spdl.io._demux_pool``): PyAV demuxes paths and in-memory
+"""Demux helper processes (``spdl.io._runtime.demux_pool``): PyAV demuxes paths and in-memory
 data in a few persistent helper processes, so that the loading threads take no GIL
 per packet.
 
@@ -32,7 +32,10 @@ from media import AudioReference, ImageReference, VideoReference
 
 import spdl.io
 from spdl import _native
-from spdl.io import _decode, _demux, _demux_pool, _executor
+from spdl.io._core import decode as _decode
+from spdl.io._core import demux as _demux
+from spdl.io._runtime import demux_pool as _demux_pool
+from spdl.io._runtime import executor as _executor
 
 pytest_plugins = ["_aio_fixtures"]
 
@@ -477,7 +480,7 @@ def test_helpers_work_in_a_torch_dataloader_worker(aac_audio: AudioReference) ->
 _SCRIPT = """
 import sys, time
 import spdl.io
-from spdl.io import _demux_pool
+from spdl.io._runtime import demux_pool as _demux_pool
 spdl.io.load_audio(sys.argv[1])
 print(*_demux_pool.helper_pids(), flush=True)
 if sys.argv[2] == "wait":

@@ -25,7 +25,8 @@ import pytest
 from media import AudioReference, VideoReference
 
 import spdl.io
-from spdl.io import AsyncIOFailure, MediaError, _demux
+from spdl.io import AsyncIOFailure, MediaError
+from spdl.io._core import demux as _demux
 
 _Turn = _demux._DemuxTurn
 

@@ -15,9 +15,9 @@ from reference_decode import mean_abs_diff
 
 import spdl._native
 import spdl.io
-from spdl.io._convert import convert
-from spdl.io._decode import decode
-from spdl.io._demux import demux
+from spdl.io._core.convert import convert
+from spdl.io._core.decode import decode
+from spdl.io._core.demux import demux
 
 
 def test_media_error_is_a_runtime_error() -> None:

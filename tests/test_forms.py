@@ -1,6 +1,6 @@
 """Every declared operation has three forms that behave as one.
 
-For each operation of ``spdl.io._operation.OPERATIONS`` the sync, Future and asyncio
+For each operation of ``spdl.io._runtime.operation.OPERATIONS`` the sync, Future and asyncio
 forms exist, take the same parameters (the background forms add ``executor``), give
 the same result on the same input, raise the same error type for the same failure,
 and open sources the same way (the probe decode). Every ``async_*`` runs under
@@ -24,8 +24,10 @@ import pytest
 from _media import VIDEO_FPS, Media
 
 import spdl.io
-from spdl.io import _convert, _decode, _demux
-from spdl.io._operation import OPERATIONS, Operation
+from spdl.io._core import convert as _convert
+from spdl.io._core import decode as _decode
+from spdl.io._core import demux as _demux
+from spdl.io._runtime.operation import OPERATIONS, Operation
 
 pytest_plugins = ["_aio_fixtures"]
 

@@ -21,9 +21,9 @@ from reference_decode import mean_abs_diff
 
 import spdl.io
 from spdl import _native
-from spdl.io._batch import batch_load_image_future
-from spdl.io._crop import check_transforms
-from spdl.io._decode import decode_image_batch
+from spdl.io._api.batch import batch_load_image_future
+from spdl.io._core.crop import check_transforms
+from spdl.io._core.decode import decode_image_batch
 
 MAX_MEAN_ABS_DIFF = 2.0
 

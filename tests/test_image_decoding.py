@@ -12,9 +12,9 @@ from PIL import Image
 from reference_decode import IMAGE_LAYOUTS, mean_abs_diff, pyav_decode_image
 
 import spdl.io
-from spdl.io._convert import convert
-from spdl.io._decode import decode
-from spdl.io._demux import demux
+from spdl.io._core.convert import convert
+from spdl.io._core.decode import decode
+from spdl.io._core.demux import demux
 
 # Lossy images, colour conversions and the two FFmpeg builds (system vs PyAV's) may
 # disagree by rounding; a mean absolute difference this small still rejects a wrong

@@ -286,7 +286,7 @@ def test_batch_mixing_every_format_equals_each_single_load_resized(files, encode
 
 def test_batch_of_every_format_at_native_size_on_two_threads(files, encoded) -> None:
     names = list(VARIANTS)
-    buffer, errors = spdl.io._decode.decode_image_batch(
+    buffer, errors = spdl.io._core.decode.decode_image_batch(
         [files[name] for name in names], width=None, height=None, num_threads=2
     )
     assert errors == [None] * len(names)
@@ -497,7 +497,7 @@ def test_forced_libwebp_misuse_is_a_value_error(files) -> None:
 @pytest.mark.parametrize("name", ["webp-lossy", "webp-lossless", "jpeg-cmyk", "png-16bit-rgb"])
 def test_truncated_files_fail_with_the_source_named(files, encoded, name: str) -> None:
     data = encoded[name][: len(encoded[name]) // 3]
-    batch, errors = spdl.io._decode.decode_image_batch([data], width=16, height=16)
+    batch, errors = spdl.io._core.decode.decode_image_batch([data], width=16, height=16)
     for error in errors:
         if error is not None:
             assert "bytes" in str(error)
@@ -518,5 +518,5 @@ def test_jpeg_compressed_tiff_fails_with_the_reason_instead_of_a_blank_image(tmp
     with pytest.raises(spdl.io.MediaError, match="JPEG-compressed TIFF") as excinfo:
         load(str(path))
     assert "photo.tif" in str(excinfo.value)
-    _, errors = spdl.io._decode.decode_image_batch([str(path)], width=8, height=8)
+    _, errors = spdl.io._core.decode.decode_image_batch([str(path)], width=8, height=8)
     assert "JPEG-compressed TIFF" in str(errors[0]) and "photo.tif" in str(errors[0])

@@ -16,9 +16,9 @@ from PIL import Image, ImageDraw
 
 import spdl.io
 from spdl import _native
-from spdl.io._convert import convert
-from spdl.io._decode import decode, decode_image_batch
-from spdl.io._demux import demux
+from spdl.io._core.convert import convert
+from spdl.io._core.decode import decode, decode_image_batch
+from spdl.io._core.demux import demux
 
 SIZES = [(150, 112), (101, 77), (500, 400), (1, 1)]
 SIZE_IDS = ["downscale", "odd-size", "upscale", "one-pixel"]

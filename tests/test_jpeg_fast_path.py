@@ -21,9 +21,9 @@ from reference_decode import mean_abs_diff, pyav_decode_image
 
 import spdl.io
 from spdl import _native
-from spdl.io._convert import convert
-from spdl.io._decode import decode, decode_image_batch
-from spdl.io._demux import demux
+from spdl.io._core.convert import convert
+from spdl.io._core.decode import decode, decode_image_batch
+from spdl.io._core.demux import demux
 
 # As in test_image_decoding.py: rounding of lossy decodes and of two FFmpeg builds.
 MAX_MEAN_ABS_DIFF = 3.0

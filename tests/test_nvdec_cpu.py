@@ -27,7 +27,7 @@ from reference_decode import nv12_from_yuv420p
 
 import spdl.io
 from spdl import _native
-from spdl.io._nv12 import color_coefficients
+from spdl.io._core.nv12 import color_coefficients
 
 WIDTH, HEIGHT, NUM_FRAMES = 64, 48, 12
 
@@ -156,7 +156,7 @@ def _bilinear(plane: np.ndarray, xs: np.ndarray, ys: np.ndarray, box: tuple) -> 
 def nv12_reference(
     nv12: np.ndarray, crop: tuple[int, int, int, int], size: tuple[int, int], k: list[float]
 ) -> np.ndarray:
-    """The kernel ``nv12_to_planar`` of ``spdl/io/_nv12.py``, in NumPy: ``(3, H, W)``."""
+    """The kernel ``nv12_to_planar`` of ``spdl/io/_core/nv12.py``, in NumPy: ``(3, H, W)``."""
     height = nv12.shape[0] * 2 // 3
     luma = nv12[:height].astype(np.float32)
     chroma = nv12[height:].reshape(height // 2, -1, 2).astype(np.float32)
@@ -255,7 +255,7 @@ def host_kernel(tmp_path_factory: pytest.TempPathFactory):
     import shutil
     import subprocess
 
-    from spdl.io._nv12 import KERNEL_SOURCE
+    from spdl.io._core.nv12 import KERNEL_SOURCE
 
     compiler = shutil.which("c++") or shutil.which("g++")
     if compiler is None:
@@ -402,7 +402,7 @@ def test_a_failing_gpu_import_fails_the_future_naming_the_source(
     clip: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A package that is installed but cannot load (no driver) fails in the worker."""
-    from spdl.io import _nvdec
+    from spdl.io._core import nvdec as _nvdec
 
     monkeypatch.setattr(_nvdec, "check_dependencies", lambda: None)
     # Installed but failing to load, as without a driver; also on a GPU machine.

@@ -16,7 +16,7 @@ from media import AudioReference, VideoReference
 import spdl.io
 from spdl import _native
 from spdl.io import MediaError
-from spdl.io._decode import decode_to_buffer
+from spdl.io._core.decode import decode_to_buffer
 
 
 def _empty_like(packets: _native.AudioPackets) -> _native.AudioPackets:

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import spdl.io
-from spdl.io._decode import decode
-from spdl.io._demux import demux
+from spdl.io._core.decode import decode
+from spdl.io._core.demux import demux
 
 NUM_FRAMES, RATE, WIDTH, HEIGHT = 45, 30, 64, 48
 SAMPLE_RATE, NUM_SAMPLES = 8000, 12000

@@ -17,9 +17,9 @@ from reference_decode import (
 )
 
 import spdl.io
-from spdl.io._convert import convert
-from spdl.io._decode import decode
-from spdl.io._demux import demux
+from spdl.io._core.convert import convert
+from spdl.io._core.decode import decode
+from spdl.io._core.demux import demux
 
 MAX_MEAN_ABS_DIFF = 3.0  # colour conversion by two FFmpeg builds (system vs PyAV's)
 
@@ -309,7 +309,7 @@ def test_loaders_skip_the_probe_decode_with_the_same_result(
     window: tuple[float, float] | None,
     options: dict,
 ) -> None:
-    from spdl.io._decode import decode_to_buffer
+    from spdl.io._core.decode import decode_to_buffer
 
     probed = demux("video", h264_video.path, window)
     unprobed = demux("video", h264_video.path, window, probe=False)
@@ -331,7 +331,7 @@ def test_pyav_19_open_arguments_give_the_same_packets(
 ) -> None:
     """PyAV 19 dropped `stream_options`; the arguments spdl gives it instead (codec
     options through `options`) are also PyAV 18's, so they are checked here too."""
-    from spdl.io import _demux
+    from spdl.io._core import demux as _demux
 
     expected = demux("video", h264_video.path, probe=False)
     monkeypatch.setattr(_demux, "_PYAV_MAJOR", 19)
@@ -350,7 +350,7 @@ def test_unprobed_demux_opens_each_source_once(
 ) -> None:
     import av
 
-    from spdl.io import _demux
+    from spdl.io._core import demux as _demux
 
     opened: list[object] = []
     real_open = av.open

@@ -12,9 +12,9 @@ import pytest
 from media import smooth_rgb
 
 import spdl.io
-from spdl.io import _demux
-from spdl.io._demux import demux_spans
-from spdl.io._load import load_video_windows
+from spdl.io._api.loaders import load_video_windows
+from spdl.io._core import demux as _demux
+from spdl.io._core.demux import demux_spans
 
 WIDTH, HEIGHT = 96, 64
 FRAME_RATE = 30
@@ -242,7 +242,7 @@ def test_packets_of_unknown_position_fall_back_to_load_video(
 
 def test_cancelled_token_stops_the_decode(clip: pathlib.Path) -> None:
     from spdl import _native
-    from spdl.io._decode import decode_windows_to_buffers
+    from spdl.io._core.decode import decode_windows_to_buffers
 
     windows = [(0.1, 0.4), (2.9, 3.2)]
     token = _native.CancelToken()

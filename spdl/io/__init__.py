@@ -16,11 +16,16 @@ from spdl._native import (
     VideoFrames,
     VideoPackets,
 )
-from spdl.io._array import to_cupy, to_numba, to_numpy, to_torch
-from spdl.io._async import async_batch_load_image
-from spdl.io._batch import batch_load_image
-from spdl.io._build_info import build_info
-from spdl.io._concurrent import (
+from spdl.io._api.batch import async_batch_load_image, batch_load_image
+from spdl.io._api.loaders import (
+    async_load_media,
+    load_audio,
+    load_image,
+    load_media,
+    load_video,
+    load_video_windows,
+)
+from spdl.io._api.phases import (
     AsyncIOFailure,
     async_convert_frames,
     async_convert_frames_cpu,
@@ -37,18 +42,12 @@ from spdl.io._concurrent import (
     streaming_demux,
     wait_futures,
 )
-from spdl.io._crop import CenterCrop, CropBox, RandomResizedCrop, crop_box
-from spdl.io._cuda import CUDABuffer, CUDAFrames
-from spdl.io._errors import MediaError
-from spdl.io._executor import executor_sizes, set_executor_sizes
-from spdl.io._load import (
-    async_load_media,
-    load_audio,
-    load_image,
-    load_media,
-    load_video,
-    load_video_windows,
-)
+from spdl.io._core.array import to_cupy, to_numba, to_numpy, to_torch
+from spdl.io._core.build_info import build_info
+from spdl.io._core.crop import CenterCrop, CropBox, RandomResizedCrop, crop_box
+from spdl.io._core.cuda import CUDABuffer, CUDAFrames
+from spdl.io._core.errors import MediaError
+from spdl.io._runtime.executor import executor_sizes, set_executor_sizes
 
 __all__ = [
     "AsyncIOFailure",

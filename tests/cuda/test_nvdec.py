@@ -15,7 +15,7 @@ from reference_decode import nv12_from_yuv420p
 
 import spdl.io
 from spdl import _native
-from spdl.io._nvdec import NVDEC_CODECS
+from spdl.io._core.nvdec import NVDEC_CODECS
 
 TIMEOUT_S = 120
 
@@ -126,7 +126,7 @@ def test_frames_report_their_times(gpu_media: dict) -> None:
 
 
 def test_decoder_is_reused_per_thread_and_recreated_on_size_change(gpu_media: dict) -> None:
-    from spdl.io import _nvdec
+    from spdl.io._core import nvdec as _nvdec
 
     with ThreadPoolExecutor(1) as pool:
 

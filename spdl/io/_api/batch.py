@@ -4,7 +4,8 @@ Still images given as paths or bytes are decoded by one native call
 (``_decode.decode_image_batch``); any other source is demuxed and decoded on its own,
 and the frames are converted into one batch. With ``strict``, the first failure
 cancels the images not yet loaded. The awaitable form, ``async_batch_load_image``,
-is in :mod:`._async`.
+is generated from ``batch_load_image_future``'s signature and ``batch_load_image``'s
+docstring.
 """
 
 from __future__ import annotations
@@ -17,14 +18,18 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 from spdl import _native
+from spdl.io._api import phases as _concurrent
+from spdl.io._api.options import check_options, validate_convert_options
+from spdl.io._core import decode as _decode
+from spdl.io._core import demux as _demux
+from spdl.io._core.crop import CropSpec, Transforms, check_transforms
+from spdl.io._core.demux import describe_source
+from spdl.io._runtime import executor as _executor
+from spdl.io._runtime.chain import chain_futures, gather_futures
+from spdl.io._runtime.futures import AsyncIOFailure, submit_with_token
+from spdl.io._runtime.operation import adopt, doc_sections
 
-from . import _concurrent, _decode, _demux, _executor
-from ._chain import chain_futures, gather_futures
-from ._crop import CropSpec, Transforms, check_transforms
-from ._futures import AsyncIOFailure, describe_source, submit_with_token
-from ._load_media import check_options, validate_convert_options
-
-__all__ = ["batch_load_image", "batch_load_image_future"]
+__all__ = ["async_batch_load_image", "batch_load_image", "batch_load_image_future"]
 
 _LG = logging.getLogger("spdl.io")
 
@@ -444,3 +449,27 @@ def batch_load_image(
         return future.result()
     finally:
         future.cancel()  # no-op when done; stops the work on KeyboardInterrupt
+
+
+_BATCH_SYNC = doc_sections(batch_load_image.__doc__ or "")
+_BATCH = "\n\n".join(
+    [
+        "Load images into one batch buffer, decoding them concurrently.",
+        "Still images given as paths or bytes (JPEG, PNG, BMP, WebP) are decoded natively\n"
+        "in one call; other sources are demuxed and decoded one by one in the shared pools.\n"
+        'Each failure is logged with its source (logger ``"spdl.io"``).',
+        "Args:\n" + _BATCH_SYNC["Args"],
+        "Returns:\n    A ``CPUBuffer`` of shape ``(B, height, width, 3)`` for ``rgb24`` (see the\n"
+        "    shape table for others), where ``B`` is ``len(srcs)``, or the number of images\n"
+        "    that loaded when ``strict=False``.",
+        "Raises:\n" + _BATCH_SYNC["Raises"].replace("AsyncIOFailure: If", "AsyncIOFailure: {if}"),
+        "Example:\n"
+        "    >>> buffer = await spdl.io.async_batch_load_image(\n"
+        '    ...     ["foo.jpg", "bar.png"], width=121, height=121)\n'
+        "    >>> spdl.io.to_numpy(buffer).shape\n"
+        "    (2, 121, 121, 3)",
+    ]
+)
+async_batch_load_image = adopt(
+    "batch_load_image", batch_load_image, batch_load_image_future, _BATCH, __name__
+).async_

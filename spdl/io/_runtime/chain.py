@@ -15,7 +15,7 @@ from concurrent.futures import CancelledError, Future
 from threading import RLock
 from typing import Any, ParamSpec, TypeVar
 
-from ._futures import AsyncIOFailure, drop_own_frame, try_set
+from spdl.io._runtime.futures import AsyncIOFailure, drop_own_frame, try_set
 
 __all__ = ["chain_futures", "drive", "gather_futures", "wait_futures"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from spdl import _native
-from spdl.io._cuda import CUDABuffer, CUDAFrames, check_cuda_batch, stack_cuda_frames
-from spdl.io._decode import Frames
+from spdl.io._core.cuda import CUDABuffer, CUDAFrames, check_cuda_batch, stack_cuda_frames
+from spdl.io._core.decode import Frames
 
 __all__ = ["convert", "validate_frames"]
 

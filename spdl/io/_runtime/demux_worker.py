@@ -2,7 +2,7 @@
 
 PyAV releases and re-takes the GIL around every packet it reads, which beside a
 busy Python thread costs the loading process a switch interval per packet. Here
-that GIL is this process's own. :mod:`._demux_pool` runs :func:`main` in a new
+that GIL is this process's own. :mod:`.demux_pool` runs :func:`main` in a new
 interpreter (``python -c "...; main(sys.argv)" <fd>``), where ``fd`` is the helper's
 end of a Unix ``SOCK_SEQPACKET`` socket, and sends it one request at a time:
 
@@ -16,7 +16,7 @@ end of a Unix ``SOCK_SEQPACKET`` socket, and sends it one request at a time:
   demuxed (``b"I"`` + the stream's duration in seconds, ``repr`` of a float), then
   ``b"E"``: the loading process decodes each while the next is demuxed here.
 
-The demux itself is :mod:`._demux`'s, unchanged, so the packets and the errors are
+The demux itself is :mod:`spdl.io._core.demux`'s, unchanged, so the packets and the errors are
 those the loading process would have made. The helper exits when the loading
 process closes its end (whatever it is doing then), and ignores ``SIGINT``: a
 Ctrl-C in the terminal is the loading process's to handle.
@@ -38,8 +38,8 @@ from fractions import Fraction
 from typing import Any
 
 from spdl import _native
-from spdl.io import _demux
-from spdl.io._errors import MediaError
+from spdl.io._core import demux as _demux
+from spdl.io._core.errors import MediaError
 
 _MAX_REQUEST = 1 << 20
 # Packets per audio chunk: the loading process decodes one while the next is demuxed

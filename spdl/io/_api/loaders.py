@@ -1,4 +1,4 @@
-"""The loaders, declared once (see :mod:`._operation`); every form runs their steps.
+"""The loaders, declared once (see :mod:`spdl.io._runtime.operation`); every form runs their steps.
 
 ``load_media`` raises :class:`AsyncIOFailure` naming the phase; ``load_image``,
 ``load_audio``, ``load_video`` and ``load_video_windows`` the phase's own error
@@ -15,18 +15,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from spdl import _native
-
-from . import _decode, _demux, _demux_pool
-from ._demux import Source, Window
-from ._errors import MediaError
-from ._operation import Plan, Step, operation
-from ._options import (
+from spdl.io._api.options import (
     DemuxArgs,
     check_decode_options,
     check_options,
     split_options,
     validate_convert_options,
 )
+from spdl.io._core import decode as _decode
+from spdl.io._core import demux as _demux
+from spdl.io._core.demux import Source, Window
+from spdl.io._core.errors import MediaError
+from spdl.io._runtime import demux_pool as _demux_pool
+from spdl.io._runtime.operation import Plan, Step, operation
 
 __all__ = ["load_audio", "load_image", "load_media", "load_video", "load_video_windows"]
 

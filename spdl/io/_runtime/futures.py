@@ -10,16 +10,14 @@ which then stops at its next packet. A failure surfaces as :class:`AsyncIOFailur
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, InvalidStateError
 from typing import Any, TypeVar
 
 from spdl import _native
+from spdl.io._runtime import executor as _executor
 
-from . import _demux, _executor
-from ._cuda import CUDAFrames
-
-__all__ = ["AsyncIOFailure", "describe_source", "submit", "submit_with_token", "try_set"]
+__all__ = ["AsyncIOFailure", "submit", "submit_with_token", "try_set"]
 
 T = TypeVar("T")
 
@@ -74,25 +72,6 @@ class AsyncIOFailure(RuntimeError):
         failure = cls(f"Failed to {phase}{where}: {detail}", phase=phase, src=src)
         failure.__cause__ = error
         return failure
-
-
-def describe_source(src: object) -> str:
-    """Return a short printable description of a media source for error messages.
-
-    Args:
-        src: A path, bytes-like object, file-like object, Packets or Frames (CPU or
-            GPU), or a list of frames.
-
-    Returns:
-        The source name that Packets and Frames carry, ``<batch of N frames>`` for a
-        list, otherwise the path, ``<bytes of N bytes>`` for in-memory data, or the
-        ``name`` of a file object.
-    """
-    if isinstance(src, list | tuple):
-        return f"<batch of {len(src)} frames>"
-    if isinstance(src, _native.Packets | _native.Frames | CUDAFrames):
-        return src.src
-    return _demux.describe_source(src)  # type: ignore[arg-type]
 
 
 def try_set(setter: Callable[[Any], None], value: Any) -> None:
@@ -227,23 +206,3 @@ def submit_with_token(
         src=src,
         token=token,
     )
-
-
-def reject_unknown_options(
-    kind: str, options: Mapping[str, Any], accepted: Collection[str]
-) -> None:
-    """Raise ``TypeError`` naming the options of ``kind`` that are not in ``accepted``.
-
-    Args:
-        kind: What the options are for (``"demux"``, ``"convert"``), used in the message.
-        options: The options given.
-        accepted: The option names that are allowed.
-
-    Raises:
-        TypeError: If an option is unknown.
-    """
-    unknown = set(options) - set(accepted)
-    if unknown:
-        raise TypeError(
-            f"Unexpected {kind} option(s) {sorted(unknown)}; accepted: {sorted(accepted)}."
-        )

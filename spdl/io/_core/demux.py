@@ -19,7 +19,8 @@ from typing import Any, BinaryIO, Literal, TypeAlias
 import av
 
 from spdl import _native
-from spdl.io._errors import MediaError
+from spdl.io._core.cuda import CUDAFrames
+from spdl.io._core.errors import MediaError
 
 __all__ = [
     "MediaType",
@@ -153,12 +154,26 @@ class _BytesReader(io.RawIOBase):
         return self._pos
 
 
-def describe_source(src: Source) -> str:
-    """Returns a short human-readable name of a source for messages."""
+def describe_source(src: object) -> str:
+    """A short printable name of a media source, for error messages.
+
+    Args:
+        src: A path, bytes-like object, file-like object, Packets or Frames (CPU or
+            GPU), or a list of frames.
+
+    Returns:
+        The source name that Packets and Frames carry, ``<batch of N frames>`` for a
+        list, otherwise the path, ``<bytes of N bytes>`` for in-memory data, or the
+        ``name`` of a file object.
+    """
     if isinstance(src, str | os.PathLike):
         return os.fspath(src)
     if isinstance(src, bytes | bytearray | memoryview):
         return f"<{type(src).__name__} of {memoryview(src).nbytes} bytes>"
+    if isinstance(src, list | tuple):
+        return f"<batch of {len(src)} frames>"
+    if isinstance(src, _native.Packets | _native.Frames | CUDAFrames):
+        return str(src.src)
     name = getattr(src, "name", None)
     return str(name) if isinstance(name, str) else f"<{type(src).__name__}>"
 

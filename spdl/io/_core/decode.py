@@ -30,7 +30,7 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from spdl import _native
-from spdl.io._demux import Packets, Source
+from spdl.io._core.demux import Packets, Source
 
 __all__ = [
     "Frames",
@@ -279,7 +279,7 @@ def decode_windows_to_buffers(
     lies in a window is scaled / converted straight into that window's buffer.
 
     Args:
-        spans: Packets of one video stream from :func:`spdl.io._demux.demux_spans`.
+        spans: Packets of one video stream from :func:`spdl.io._core.demux.demux_spans`.
         windows: Half-open ``(start, end)`` windows in seconds, in any order.
         cancel: A token that stops the decode at its next packet when cancelled.
         **options: Video decode options that :func:`writes_windows_natively` accepts.
@@ -423,7 +423,7 @@ def decode_image_batch(
         pix_fmt: Output pixel format.
         cancel: Stops the batch at the next image when cancelled.
         num_threads: Native threads to use.
-        transforms: One ``ImageTransform`` per source (see :mod:`._crop`), or None.
+        transforms: One ``ImageTransform`` per source (see :mod:`.crop`), or None.
         region_decode: Whether cropped JPEGs decode only their region (False decodes
             them whole, then crops: the same pixels, for comparisons).
         **options: Further image decode options (``scale_algo``, ``filter_desc``,

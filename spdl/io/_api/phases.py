@@ -1,4 +1,4 @@
-"""The phases, each declared once (see :mod:`._operation`): demux, decode, convert.
+"""The phases, each declared once (see :mod:`spdl.io._runtime.operation`): demux, decode, convert.
 
 ``demux_media``… are the Future forms, ``async_demux_media``… the asyncio forms.
 """
@@ -11,15 +11,17 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 from spdl import _native
-
-from . import _convert, _decode, _demux_pool, _nvdec
-from ._chain import chain_futures, wait_futures
-from ._cuda import CUDABuffer, CUDAFrames
-from ._decode import Frames
-from ._demux import Packets, Source, Window
-from ._futures import AsyncIOFailure, describe_source
-from ._operation import Step, operation
-from ._options import DemuxArgs, check_decode_options, validate_demux_options
+from spdl.io._api.options import DemuxArgs, check_decode_options, validate_demux_options
+from spdl.io._core import convert as _convert
+from spdl.io._core import decode as _decode
+from spdl.io._core import nvdec as _nvdec
+from spdl.io._core.cuda import CUDABuffer, CUDAFrames
+from spdl.io._core.decode import Frames
+from spdl.io._core.demux import Packets, Source, Window, describe_source
+from spdl.io._runtime import demux_pool as _demux_pool
+from spdl.io._runtime.chain import chain_futures, wait_futures
+from spdl.io._runtime.futures import AsyncIOFailure
+from spdl.io._runtime.operation import Step, operation
 
 # Re-exported: AsyncIOFailure, chain_futures, wait_futures; validate_demux_options for _batch.
 __all__ = ["AsyncIOFailure", "chain_futures", "submit_convert", "validate_demux_options"]

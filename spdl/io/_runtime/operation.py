@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeAlias, TypeVar, overload
 
 from spdl import _native
-
-from . import _executor
-from ._chain import drive
-from ._futures import AsyncIOFailure, drop_own_frame, submit, try_set
+from spdl.io._runtime import executor as _executor
+from spdl.io._runtime.chain import drive
+from spdl.io._runtime.futures import AsyncIOFailure, drop_own_frame, submit, try_set
 
 __all__ = ["OPERATIONS", "Forms", "Operation", "Plan", "Queued", "Step", "StreamOperation"]
 __all__ += ["adopt", "operation"]

@@ -4,7 +4,7 @@ PyAV releases and re-takes the GIL around every packet it reads; beside a busy
 Python thread (any training loop) each re-take waits up to a switch interval. So
 for paths and in-memory data, :func:`demux`, :func:`demux_spans` and
 :func:`iter_demux` send the work to a small pool of persistent helper processes
-(:mod:`._demux_worker`) that run :mod:`._demux`'s own code, and wait for the
+(:mod:`.demux_worker`) that run :mod:`spdl.io._core.demux`'s own code, and wait for the
 packets in one native call (``_native.call_demux_helper``) with the GIL released:
 the request goes out, the packets come back packed in a sealed memfd, and the
 native core rebuilds the same Packets from it. A load takes the GIL a few times,
@@ -44,11 +44,11 @@ from typing import Any
 
 import spdl
 from spdl import _native
-
-from . import _demux, _executor
-from ._demux_worker import ERRORS, encode_time
-from ._errors import MediaError
-from ._futures import AsyncIOFailure
+from spdl.io._core import demux as _demux
+from spdl.io._core.errors import MediaError
+from spdl.io._runtime import executor as _executor
+from spdl.io._runtime.demux_worker import ERRORS, encode_time
+from spdl.io._runtime.futures import AsyncIOFailure
 
 __all__ = [
     "demux",
@@ -75,13 +75,13 @@ _PACKAGE_PARENT = os.path.dirname(os.path.abspath(spdl.__path__[0]))
 _STOP_WAIT_S = 5.0
 # The helper's main. `spdl.io` is registered without running its __init__ (the public
 # API: numpy, the pools...): the helper needs only _demux_worker, _demux and _native,
-# and starts in half the time. (Not `-m spdl.io._demux_worker`, which would import
+# and starts in half the time. (Not `-m spdl.io._runtime.demux_worker`, which would import
 # spdl.io whole, and run a second copy of the module as __main__.)
 _WORKER_MAIN = """
 import importlib.util, sys
 package = importlib.util.module_from_spec(importlib.util.find_spec("spdl.io"))
 sys.modules["spdl.io"] = package
-from spdl.io._demux_worker import main
+from spdl.io._runtime.demux_worker import main
 main(sys.argv)
 """
 
@@ -383,22 +383,22 @@ def demux(
     probe: bool = True,
     cancel: _native.CancelToken | None = None,
 ) -> _demux.Packets:
-    """:func:`._demux.demux`, in a helper process for paths and in-memory data.
+    """:func:`spdl.io._core.demux.demux`, in a helper process for paths and in-memory data.
 
     Args:
-        media_type: As for :func:`._demux.demux`.
-        src: As for :func:`._demux.demux`.
-        timestamp: As for :func:`._demux.demux`.
-        format: As for :func:`._demux.demux`.
-        format_options: As for :func:`._demux.demux`.
-        probe: As for :func:`._demux.demux`.
+        media_type: As for :func:`spdl.io._core.demux.demux`.
+        src: As for :func:`spdl.io._core.demux.demux`.
+        timestamp: As for :func:`spdl.io._core.demux.demux`.
+        format: As for :func:`spdl.io._core.demux.demux`.
+        format_options: As for :func:`spdl.io._core.demux.demux`.
+        probe: As for :func:`spdl.io._core.demux.demux`.
         cancel: Stops the wait when set; the helper is killed.
 
     Returns:
-        The same Packets :func:`._demux.demux` returns.
+        The same Packets :func:`spdl.io._core.demux.demux` returns.
 
     Raises:
-        FileNotFoundError, MediaError: As :func:`._demux.demux` raises them.
+        FileNotFoundError, MediaError: As :func:`spdl.io._core.demux.demux` raises them.
         AsyncIOFailure: The helper died while demuxing (it is replaced).
     """
     if wanted(src):
@@ -424,21 +424,21 @@ def demux_spans(
     format_options: Mapping[str, str] | None = None,
     cancel: _native.CancelToken | None = None,
 ) -> list[_demux.Packets]:
-    """:func:`._demux.demux_spans`, in a helper process for paths and in-memory data.
+    """:func:`spdl.io._core.demux.demux_spans`, in a helper process for paths and in-memory data.
 
     Args:
-        src: As for :func:`._demux.demux_spans`.
-        timestamps: As for :func:`._demux.demux_spans`.
-        format: As for :func:`._demux.demux_spans`.
-        format_options: As for :func:`._demux.demux_spans`.
+        src: As for :func:`spdl.io._core.demux.demux_spans`.
+        timestamps: As for :func:`spdl.io._core.demux.demux_spans`.
+        format: As for :func:`spdl.io._core.demux.demux_spans`.
+        format_options: As for :func:`spdl.io._core.demux.demux_spans`.
         cancel: Stops the wait when set; the helper is killed.
 
     Returns:
-        The same spans :func:`._demux.demux_spans` returns.
+        The same spans :func:`spdl.io._core.demux.demux_spans` returns.
 
     Raises:
         FileNotFoundError, MediaError, UnknownPacketOrder: As
-            :func:`._demux.demux_spans` raises them.
+            :func:`spdl.io._core.demux.demux_spans` raises them.
         AsyncIOFailure: The helper died while demuxing (it is replaced).
     """
     if wanted(src):
@@ -463,24 +463,24 @@ def iter_demux(
     format: str | None = None,
     format_options: Mapping[str, str] | None = None,
 ) -> Iterator[_demux.Packets]:
-    """:func:`._demux.iter_demux`, in a helper process for paths and in-memory data.
+    """:func:`spdl.io._core.demux.iter_demux`, in a helper process for paths and in-memory data.
 
     The helper demuxes each window while the caller uses the one before. Leaving the
     iteration early kills the helper (it is demuxing the next window).
 
     Args:
-        media_type: As for :func:`._demux.iter_demux`.
-        src: As for :func:`._demux.iter_demux`.
-        timestamps: As for :func:`._demux.iter_demux`.
-        format: As for :func:`._demux.iter_demux`.
-        format_options: As for :func:`._demux.iter_demux`.
+        media_type: As for :func:`spdl.io._core.demux.iter_demux`.
+        src: As for :func:`spdl.io._core.demux.iter_demux`.
+        timestamps: As for :func:`spdl.io._core.demux.iter_demux`.
+        format: As for :func:`spdl.io._core.demux.iter_demux`.
+        format_options: As for :func:`spdl.io._core.demux.iter_demux`.
 
     Yields:
-        One Packets per window, as :func:`._demux.iter_demux` does.
+        One Packets per window, as :func:`spdl.io._core.demux.iter_demux` does.
 
     Raises:
         ValueError, TypeError, FileNotFoundError, MediaError: As
-            :func:`._demux.iter_demux` raises them.
+            :func:`spdl.io._core.demux.iter_demux` raises them.
         AsyncIOFailure: The helper died while demuxing (it is replaced).
     """
     request = None
@@ -526,15 +526,15 @@ def load_audio(
     cancel: _native.CancelToken | None = None,
 ) -> _native.CPUBuffer | None:
     """Loads audio that a helper demuxes chunk by chunk (as
-    :func:`._demux.demux_audio_chunks` makes them), in one native call with the GIL
+    :func:`spdl.io._core.demux.demux_audio_chunks` makes them), in one native call with the GIL
     released: each chunk is decoded while the helper demuxes the next.
 
     Args:
         src: A path or in-memory data (see :func:`wanted`).
-        timestamp: As for :func:`._demux.demux_audio_chunks`.
+        timestamp: As for :func:`spdl.io._core.demux.demux_audio_chunks`.
         plan: The decode (``_decode.make_plan`` for the window's seconds as floats).
-        format: As for :func:`._demux.demux_audio_chunks`.
-        format_options: As for :func:`._demux.demux_audio_chunks`.
+        format: As for :func:`spdl.io._core.demux.demux_audio_chunks`.
+        format_options: As for :func:`spdl.io._core.demux.demux_audio_chunks`.
         cancel: Stops the decode or the wait when set; the helper is killed.
 
     Returns:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from spdl import _native
-from spdl.io._cuda import CUDABuffer
+from spdl.io._core.cuda import CUDABuffer
 
 if TYPE_CHECKING:  # optional peers, imported by the functions that use them
     import cupy

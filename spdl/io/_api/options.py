@@ -8,15 +8,16 @@ checks each once, when it is called.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
-from . import _decode, _demux, _demux_pool
-from ._demux import Packets, Source, Window
-from ._futures import describe_source, reject_unknown_options
-from ._operation import Step
+from spdl.io._core import decode as _decode
+from spdl.io._core import demux as _demux
+from spdl.io._core.demux import Packets, Source, Window, describe_source
+from spdl.io._runtime import demux_pool as _demux_pool
+from spdl.io._runtime.operation import Step
 
 __all__ = ["DemuxArgs", "check_decode_options", "check_options", "split_options"]
 
@@ -100,3 +101,23 @@ class DemuxArgs:
             probe=probe,
         )
         return Step("demux", self.name, run, pool="demux", cancellable=True)
+
+
+def reject_unknown_options(
+    kind: str, options: Mapping[str, Any], accepted: Collection[str]
+) -> None:
+    """Raise ``TypeError`` naming the options of ``kind`` that are not in ``accepted``.
+
+    Args:
+        kind: What the options are for (``"demux"``, ``"convert"``), used in the message.
+        options: The options given.
+        accepted: The option names that are allowed.
+
+    Raises:
+        TypeError: If an option is unknown.
+    """
+    unknown = set(options) - set(accepted)
+    if unknown:
+        raise TypeError(
+            f"Unexpected {kind} option(s) {sorted(unknown)}; accepted: {sorted(accepted)}."
+        )

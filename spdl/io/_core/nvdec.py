@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from spdl import _native
-from spdl.io._cuda import CUDAFrames, cuda_dependency_error
-from spdl.io._errors import MediaError
-from spdl.io._nv12 import KERNEL_SOURCE, color_coefficients, nv12_to_planar
+from spdl.io._core.cuda import CUDAFrames, cuda_dependency_error
+from spdl.io._core.errors import MediaError
+from spdl.io._core.nv12 import KERNEL_SOURCE, color_coefficients, nv12_to_planar
 
 __all__ = [
     "NVDEC_CODECS",
