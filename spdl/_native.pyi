@@ -946,6 +946,46 @@ def packet_table(packets: Packets) -> list[tuple[int, int, int, bool]]:
     (address, size, pts, is_key) of each packet; valid while ``packets`` lives.
     """
 
+def frame_table(spans: Sequence[Packets]) -> tuple[list[int], list[int], list[int]]:
+    """
+    The frames of a video stream as its packets tell them, without decoding.
+
+    Args:
+        spans: VideoPackets of one stream (each in decode order).
+
+    Returns:
+        ``(pts, durations, keyframes)``: each frame's presentation time in the
+        stream's time base, ascending (the decode time where a packet has no pts);
+        each frame's duration (0 where the container gives none); the positions in
+        ``pts`` of the keyframes.
+    """
+
+def decode_frames_at(spans: Sequence[Packets], pts: Sequence[int], leading: Sequence[int], plan: DecodePlan) -> CPUBuffer:
+    """
+    Decodes the frames shown at the given times into one buffer, GIL released.
+
+    One forward pass: GOPs without a wanted frame are skipped as a seek skips them,
+    packets after the last wanted frame are not sent, frames nobody asked for are
+    sent with ``AVDISCARD_NONREF`` (non-reference frames are not decoded), and a
+    repeated frame is decoded once and copied.
+
+    Args:
+        spans: VideoPackets of one stream, in stream order, each from a keyframe.
+        pts: The presentation time of each wanted frame in the stream's time base,
+            in output order; repeats allowed.
+        leading: The output's leading shape (``[]``: ``[len(pts)]``), e.g.
+            ``[clips, frames_per_clip]``.
+        plan: A DecodePlan without timing filters: the output's size and format.
+
+    Returns:
+        A CPUBuffer shaped ``leading`` + the shape of one image.
+
+    Raises:
+        ValueError: Bad arguments, or frames of different sizes.
+        MediaError: The decode fails, is cancelled, or a wanted frame does not
+            come out of the decoder.
+    """
+
 def build_info() -> dict[str, object]:
     """
     What the native core was built with and against, and the FFmpeg it runs on (see spdl.io.build_info).

@@ -13,6 +13,7 @@ void register_decode(nanobind::module_& m);
 void register_convert(nanobind::module_& m);
 void register_image_batch(nanobind::module_& m);
 void register_bitstream(nanobind::module_& m);
+void register_frame_select(nanobind::module_& m);
 void register_build_info(nanobind::module_& m);
 
 }  // namespace spdl

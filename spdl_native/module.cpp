@@ -17,6 +17,7 @@ NB_MODULE(_native, m) {
   spdl::register_convert(m);
   spdl::register_image_batch(m);
   spdl::register_bitstream(m);
+  spdl::register_frame_select(m);
   spdl::register_build_info(m);
 
   m.attr("libavcodec_version") = LIBAVCODEC_IDENT;

@@ -1,0 +1,338 @@
+#include "frame_select.h"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "convert.h"
+#include "decode_loop.h"
+#include "decoder.h"
+#include "ffmpeg/error.h"
+#include "frame_writer.h"
+
+namespace spdl {
+namespace {
+
+// A packet's presentation time; its decode time when the container gives no pts.
+int64_t packet_time(const AVPacket* packet) {
+  return packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
+}
+
+void check_spans(const std::vector<const Packets*>& spans) {
+  if (spans.empty()) {
+    throw std::invalid_argument("The frame selection needs at least one span of packets.");
+  }
+  const Packets& first = *spans.front();
+  for (const Packets* span : spans) {
+    if (span->media_type != MediaType::Video || span->src != first.src ||
+        span->time_base != first.time_base || span->params.codec_name != first.params.codec_name) {
+      throw std::invalid_argument("The frame selection takes spans of one video stream; got " +
+                                  span->repr() + " after " + first.repr() + ".");
+    }
+  }
+}
+
+// The output entries of each wanted frame, by pts.
+using Slots = std::unordered_map<int64_t, std::vector<int64_t>>;
+
+// Whether each packet of each span must be sent to the decoder (see decode_frames_at).
+std::vector<std::vector<bool>> packets_to_send(const std::vector<const Packets*>& spans,
+                                               const Slots& slots) {
+  const auto wanted = [&](const AVPacket* packet) {
+    return packet_time(packet) != AV_NOPTS_VALUE && slots.count(packet_time(packet)) > 0;
+  };
+  std::vector<std::vector<bool>> send;
+  for (const Packets* span : spans) {
+    const auto& packets = span->packets;
+    std::vector<size_t> starts{0};  // of each GOP, in decode order
+    for (size_t i = 1; i < packets.size(); ++i) {
+      if (packets[i]->flags & AV_PKT_FLAG_KEY) {
+        starts.push_back(i);
+      }
+    }
+    starts.push_back(packets.size());
+    std::vector<bool> flags(packets.size(), false);
+    for (size_t gop = 0; gop + 1 < starts.size(); ++gop) {
+      const size_t begin = starts[gop], end = starts[gop + 1];
+      size_t until = begin;  // one past the last wanted packet of this GOP
+      for (size_t i = begin; i < end; ++i) {
+        until = wanted(packets[i].get()) ? i + 1 : until;
+      }
+      // Leading frames of the next GOP (shown before its keyframe, open-GOP style)
+      // reference this one: decode it whole when one of them is wanted.
+      if (gop + 2 < starts.size()) {
+        const size_t next = end, next_end = starts[gop + 2];
+        const int64_t key_time = packet_time(packets[next].get());
+        for (size_t i = next + 1; i < next_end; ++i) {
+          const int64_t time = packet_time(packets[i].get());
+          if (wanted(packets[i].get()) && key_time != AV_NOPTS_VALUE && time < key_time) {
+            until = end;
+            break;
+          }
+        }
+      }
+      std::fill(flags.begin() + begin, flags.begin() + until, true);
+    }
+    send.push_back(std::move(flags));
+  }
+  return send;
+}
+
+// Writes each wanted frame into its entries of one buffer: converted once into
+// the first, copied into the repeats.
+class SlotWriter {
+ public:
+  SlotWriter(Slots slots, std::vector<int64_t> leading, const OutputFormat& output,
+             const std::string& src)
+      : slots_(std::move(slots)),
+        leading_(std::move(leading)),
+        writer_(output),
+        src_(src),
+        written_(std::accumulate(leading_.begin(), leading_.end(), int64_t{1},
+                                 std::multiplies<int64_t>()),
+                 false),
+        remaining_(slots_.size()) {}
+
+  // The entries of the frame at `pts`; null when it is not wanted or written already.
+  const std::vector<int64_t>* entries(int64_t pts) const {
+    const auto found = slots_.find(pts);
+    return found == slots_.end() || written_[found->second.front()] ? nullptr : &found->second;
+  }
+
+  void write(const AVFrame* frame, const std::vector<int64_t>& entries) {
+    const ImageLayout& layout = layout_of(frame);
+    if (!buffer_) {
+      std::vector<int64_t> shape = leading_;
+      shape.insert(shape.end(), layout.shape.begin(), layout.shape.end());
+      buffer_ = std::make_unique<CPUBuffer>(shape, layout.dtype);
+      image_shape_ = layout.shape;
+      first_description_ = describe_frame(frame);
+    } else if (layout.shape != image_shape_) {
+      throw std::invalid_argument("A frame of " + src_ + " is " + describe_frame(frame) +
+                                  " but another is " + first_description_ +
+                                  "; pass width and height to give all frames one size.");
+    }
+    const size_t first = static_cast<size_t>(entries.front());
+    uint8_t* dst = buffer_->data() + first * layout.bytes;
+    // write() may touch a few bytes past the image: never into one written already.
+    if (first + 1 < written_.size() && written_[first + 1]) {
+      writer_.write_exact(frame, dst);
+    } else {
+      writer_.write(frame, dst);
+    }
+    for (const int64_t entry : entries) {
+      if (static_cast<size_t>(entry) != first) {
+        std::memcpy(buffer_->data() + static_cast<size_t>(entry) * layout.bytes, dst, layout.bytes);
+      }
+      written_[static_cast<size_t>(entry)] = true;
+    }
+    --remaining_;
+  }
+
+  size_t remaining() const { return remaining_; }
+
+  // The pts of the wanted frames not written, ascending.
+  std::vector<int64_t> missing() const {
+    std::vector<int64_t> pts;
+    for (const auto& [time, entries] : slots_) {
+      if (!written_[entries.front()]) {
+        pts.push_back(time);
+      }
+    }
+    std::sort(pts.begin(), pts.end());
+    return pts;
+  }
+
+  std::unique_ptr<CPUBuffer> release() { return std::move(buffer_); }
+
+ private:
+  // Recomputed only when the frames' size or format changes.
+  const ImageLayout& layout_of(const AVFrame* frame) {
+    if (frame->width != width_ || frame->height != height_ || frame->format != format_) {
+      layout_ = writer_.layout(frame);
+      width_ = frame->width;
+      height_ = frame->height;
+      format_ = frame->format;
+    }
+    return layout_;
+  }
+
+  const Slots slots_;
+  const std::vector<int64_t> leading_;
+  FrameWriter writer_;
+  const std::string& src_;
+  std::vector<bool> written_;
+  size_t remaining_;
+  std::unique_ptr<CPUBuffer> buffer_;
+  std::vector<int64_t> image_shape_;
+  std::string first_description_;
+  ImageLayout layout_{{}, DType::UInt8, 0};
+  int width_ = -1, height_ = -1, format_ = -1;
+};
+
+Slots slots_of(const std::vector<int64_t>& pts) {
+  Slots slots;
+  for (size_t i = 0; i < pts.size(); ++i) {
+    slots[pts[i]].push_back(static_cast<int64_t>(i));
+  }
+  return slots;
+}
+
+std::vector<int64_t> check_leading(const std::vector<int64_t>& pts,
+                                   const std::vector<int64_t>& leading) {
+  if (pts.empty()) {
+    throw std::invalid_argument("The frame selection needs at least one frame.");
+  }
+  if (leading.empty()) {
+    return {static_cast<int64_t>(pts.size())};
+  }
+  int64_t count = 1;
+  for (const int64_t dim : leading) {
+    if (dim <= 0) {
+      throw std::invalid_argument("The leading shape must be positive.");
+    }
+    count *= dim;
+  }
+  if (count != static_cast<int64_t>(pts.size())) {
+    throw std::invalid_argument("The leading shape holds " + std::to_string(count) +
+                                " frames, but " + std::to_string(pts.size()) + " were selected.");
+  }
+  return leading;
+}
+
+std::string seconds_list(const std::vector<int64_t>& pts, Rational time_base) {
+  std::string text;
+  for (size_t i = 0; i < pts.size() && i < 8; ++i) {
+    const double seconds = static_cast<double>(pts[i]) * time_base.first / time_base.second;
+    text += (i ? ", " : "") + std::to_string(seconds);
+  }
+  return text + (pts.size() > 8 ? ", ..." : "");
+}
+
+}  // namespace
+
+FrameTable frame_table(const std::vector<const Packets*>& spans) {
+  check_spans(spans);
+  std::vector<std::pair<int64_t, const AVPacket*>> frames;
+  for (const Packets* span : spans) {
+    for (const auto& packet : span->packets) {
+      if (packet_time(packet.get()) != AV_NOPTS_VALUE) {
+        frames.emplace_back(packet_time(packet.get()), packet.get());
+      }
+    }
+  }
+  std::stable_sort(frames.begin(), frames.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  FrameTable table;
+  table.pts.reserve(frames.size());
+  table.durations.reserve(frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) {
+    table.pts.push_back(frames[i].first);
+    table.durations.push_back(std::max<int64_t>(frames[i].second->duration, 0));
+    if (frames[i].second->flags & AV_PKT_FLAG_KEY) {
+      table.keyframes.push_back(static_cast<int64_t>(i));
+    }
+  }
+  return table;
+}
+
+std::unique_ptr<CPUBuffer> decode_frames_at(const std::vector<const Packets*>& spans,
+                                            const std::vector<int64_t>& pts,
+                                            const std::vector<int64_t>& leading,
+                                            const DecodePlan& plan) {
+  check_spans(spans);
+  if (!plan.pre_filters.empty() || !plan.post_filters.empty()) {
+    throw std::invalid_argument(
+        "The frame selection takes no timing filters (window, frame_rate, num_frames).");
+  }
+  const Packets& first = *spans.front();
+  const DecodeSteps steps = decode_steps(plan, MediaType::Video, Destination::kBuffer);
+  const OutputFormat output = output_for(steps.writer.value_or(OutputFormat{}), false);
+  const DecodeConfig config = with_output_hints(steps.config, output);
+  Slots wanted = slots_of(pts);
+  const std::vector<std::vector<bool>> send = packets_to_send(spans, wanted);
+  SlotWriter slots(std::move(wanted), check_leading(pts, leading), output, first.src);
+
+  // Frames leave a filter graph (scale / format: one out per frame in) in the
+  // order they enter it: the entries of each wait here meanwhile.
+  std::deque<const std::vector<int64_t>*> pending;
+  FrameRouter router(first, config, [&](AVFrame* frame) {
+    slots.write(frame, *pending.front());
+    pending.pop_front();
+    return true;
+  });
+  auto ctx = open_decoder(first.params, first.time_base, first.src, config);
+  if (ctx->codec_type != AVMEDIA_TYPE_VIDEO) {
+    throw MediaError("Failed to decode " + first.src + ": \"" + first.params.codec_name +
+                     "\" is not a video codec.");
+  }
+  auto frame = ffmpeg::alloc_frame();
+  const std::string context = "Failed to decode " + first.src;
+  const auto receive_all = [&]() {
+    while (slots.remaining() > pending.size()) {
+      const int ret = avcodec_receive_frame(ctx.get(), frame.get());
+      if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+        return;
+      }
+      ffmpeg::check(ret, context);
+      const int64_t time = frame->pts != AV_NOPTS_VALUE ? frame->pts : frame->best_effort_timestamp;
+      if (const std::vector<int64_t>* entries = slots.entries(time)) {
+        if (std::find(pending.begin(), pending.end(), entries) == pending.end()) {
+          pending.push_back(entries);
+          router.add(frame.get());
+        }
+      }
+      av_frame_unref(frame.get());
+    }
+  };
+  const auto drain = [&]() {
+    ffmpeg::check(avcodec_send_packet(ctx.get(), nullptr), context + " (flush)");
+    receive_all();
+  };
+
+  bool sent = false, skipped = false;
+  size_t index = 0;
+  for (size_t span = 0; span < spans.size() && slots.remaining() > pending.size(); ++span) {
+    skipped = sent;  // spans lie apart in the stream
+    const auto& packets = spans[span]->packets;
+    for (size_t i = 0; i < packets.size() && slots.remaining() > pending.size(); ++i, ++index) {
+      if (plan.cancel && plan.cancel->cancelled()) {
+        throw MediaError("Decoding " + first.src + " was cancelled.");
+      }
+      if (!send[span][i]) {
+        skipped = sent;
+        continue;
+      }
+      if (skipped) {  // a seek: what is decoded of the GOP before comes out first
+        drain();
+        avcodec_flush_buffers(ctx.get());
+        skipped = false;
+      }
+      const AVPacket* packet = packets[i].get();
+      const bool wanted = slots.entries(packet_time(packet)) != nullptr;
+      ctx->skip_frame = wanted ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
+      ffmpeg::check(avcodec_send_packet(ctx.get(), packet),
+                    [&] { return context + " (packet " + std::to_string(index) + ")"; });
+      sent = true;
+      receive_all();
+    }
+  }
+  if (sent && slots.remaining() > pending.size()) {
+    drain();
+  }
+  router.finish();
+  if (slots.remaining() > 0) {
+    const std::vector<int64_t> missing = slots.missing();
+    throw MediaError(context + ": " + std::to_string(missing.size()) +
+                     " requested frame(s) did not come out of the decoder (at " +
+                     seconds_list(missing, first.time_base) + " s).");
+  }
+  return slots.release();
+}
+
+}  // namespace spdl
