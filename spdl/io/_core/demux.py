@@ -17,6 +17,9 @@ from fractions import Fraction
 from typing import Any, BinaryIO, Literal, TypeAlias
 
 import av
+from av.container import InputContainer
+from av.packet import Packet
+from av.stream import Stream
 
 from spdl import _native
 from spdl.io._core.cuda import CUDAFrames
@@ -45,7 +48,7 @@ _AUDIO_PREROLL_S = 0.2
 _NO_PROBE_DECODE = [{"skip_frame": "all"}] * 8
 _PYAV_MAJOR = int(av.__version__.split(".")[0])
 _MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"
-_PACKET_CLASSES = {
+_PACKET_CLASSES: dict[str, type[Packets]] = {
     "image": _native.ImagePackets,
     "audio": _native.AudioPackets,
     "video": _native.VideoPackets,
@@ -246,7 +249,7 @@ def _open(
     format: str | None,
     format_options: Mapping[str, str] | None,
     stream_options: list[dict[str, str]] | None = None,
-):
+) -> InputContainer:
     name = describe_source(src)
     if isinstance(src, str | os.PathLike):
         path = os.fspath(src)
@@ -286,7 +289,9 @@ def _starts_with_ftyp(src: Source) -> bool:
     return False
 
 
-def _open_indexed(src: Source, format: str | None, format_options: Mapping[str, str] | None):
+def _open_indexed(
+    src: Source, format: str | None, format_options: Mapping[str, str] | None
+) -> InputContainer:
     """Opens like :func:`_open`, without the probe decode where the container makes it moot.
 
     Opening makes FFmpeg decode the first frames of every stream to learn what the
@@ -310,10 +315,10 @@ def _open_indexed(src: Source, format: str | None, format_options: Mapping[str, 
     return _open(src, format, format_options)
 
 
-def _pick_stream(container, media_type: MediaType, name: str):
+def _pick_stream(container: InputContainer, media_type: MediaType, name: str) -> Stream:
     streams = container.streams.audio if media_type == "audio" else container.streams.video
     if not streams:
-        kinds = sorted({s.type for s in container.streams}) or ["none"]
+        kinds: list[str] = sorted({s.type for s in container.streams}) or ["none"]
         raise MediaError(
             f"{name} has no {'audio' if media_type == 'audio' else 'video/image'} stream "
             f"(streams found: {', '.join(kinds)})."
@@ -336,8 +341,8 @@ _COLOR_SPACES = {
 _COLOR_RANGES = {1: "tv", 2: "pc"}
 
 
-def _codec_params(stream, media_type: MediaType, name: str) -> _native.CodecParams:
-    cc = stream.codec_context
+def _codec_params(stream: Stream, media_type: MediaType, name: str) -> _native.CodecParams:
+    cc: Any = stream.codec_context  # audio or video: their fields differ
     if cc is None or cc.codec is None:
         raise MediaError(f"Failed to demux {name}: its {media_type} stream has no known codec.")
     params = _native.CodecParams()
@@ -364,7 +369,7 @@ def _codec_params(stream, media_type: MediaType, name: str) -> _native.CodecPara
     return params
 
 
-def _channel_names(layout) -> str:
+def _channel_names(layout: Any) -> str:
     """The layout by its channels (``"FL+FR"``), which every FFmpeg from 5.1 parses.
 
     Layout names differ between versions (PyAV's FFmpeg names ``"5.1.4"``, which 5.1 does
@@ -377,7 +382,9 @@ def _channel_names(layout) -> str:
     return ""
 
 
-def _new_packets(stream, media_type: MediaType, name: str, window: Window | None):
+def _new_packets(
+    stream: Stream, media_type: MediaType, name: str, window: Window | None
+) -> Packets:
     tb = stream.time_base or Fraction(1, 1)
     packets = _PACKET_CLASSES[media_type](
         name, _codec_params(stream, media_type, name), (tb.numerator, tb.denominator)
@@ -391,7 +398,7 @@ def _new_packets(stream, media_type: MediaType, name: str, window: Window | None
     return packets
 
 
-def _seek(container, stream, name: str, seconds: float) -> None:
+def _seek(container: InputContainer, stream: Stream, name: str, seconds: float) -> None:
     """Seeks to the keyframe at or before ``seconds``."""
     tb = stream.time_base or Fraction(1, 1)
     try:
@@ -401,7 +408,7 @@ def _seek(container, stream, name: str, seconds: float) -> None:
 
 
 @contextlib.contextmanager
-def _demuxer(container, stream, name: str) -> Iterator[Iterator]:
+def _demuxer(container: InputContainer, stream: Stream, name: str) -> Iterator[Iterator[Packet]]:
     """PyAV's iterator of the stream's packets from the current position on, closed
     on exit; its FFmpeg errors become MediaError."""
     # PyAV's wheels build `demux()` as a Cython generator without a finalizer (Limited
@@ -414,7 +421,7 @@ def _demuxer(container, stream, name: str) -> Iterator[Iterator]:
     except av.FFmpegError as e:
         raise MediaError(f"Failed to demux {name}: {e}") from e
     finally:
-        demuxer.close()
+        demuxer.close()  # type: ignore[attr-defined]  # a Cython generator
 
 
 def _fill(
@@ -442,7 +449,9 @@ def _fill(
     return True
 
 
-def _iter_packets(container, stream, name: str, end: float | None) -> Iterator:
+def _iter_packets(
+    container: InputContainer, stream: Stream, name: str, end: float | None
+) -> Iterator[Packet]:
     """Yields the non-empty packets from the current position on, until one whose
     decode time reaches ``end`` (as ``Packets.add_demuxed_from`` stops)."""
     with _demuxer(container, stream, name) as demuxer:
@@ -456,20 +465,27 @@ def _iter_packets(container, stream, name: str, end: float | None) -> Iterator:
             yield packet
 
 
-def _position(packet) -> int | None:
+def _position(packet: Packet) -> int | None:
     """Where a packet lies in its stream, increasing in decode order: its byte offset
     when the demuxer knows it, else its dts (which Matroska leaves unset after a seek)."""
     return packet.pos if packet.pos is not None else packet.dts
 
 
-def _end_ts(stream, window: Window | None) -> float | None:
+def _end_ts(stream: Stream, window: Window | None) -> float | None:
     """The end of a window in the stream's time base (None: no end)."""
     if window is None or math.isinf(window[1]):
         return None
     return window[1] / (stream.time_base or Fraction(1, 1))
 
 
-def _read(container, stream, media_type: MediaType, name: str, window: Window | None, src: Source):
+def _read(
+    container: InputContainer,
+    stream: Stream,
+    media_type: MediaType,
+    name: str,
+    window: Window | None,
+    src: Source,
+) -> Packets:
     packets = _new_packets(stream, media_type, name, window)
     if window is not None and window[0] > 0:
         # Audio decoders (AAC, MP3, Opus...) need pre-roll: their first frame after a
@@ -575,6 +591,7 @@ def demux_audio_chunks(
             total, more = 0, True
             while more:
                 part = _new_packets(stream, "audio", name, timestamp)
+                assert isinstance(part, _native.AudioPackets)
                 with _DemuxTurn(src) as turn:
                     more = _fill(part, demuxer, end, turn, chunk)
                 if len(part):
@@ -585,7 +602,7 @@ def demux_audio_chunks(
         raise MediaError(f"Failed to demux {name}: no audio packet found{where}.")
 
 
-def _stream_seconds(container, stream) -> float:
+def _stream_seconds(container: InputContainer, stream: Stream) -> float:
     """The stream's duration as the container states it; 0.0 when it does not."""
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
@@ -690,12 +707,13 @@ def demux_spans(
                         # Landed at or before the last packet read: this window continues the span.
                         skipping = last_read is not None and position <= last_read
                         if skipping:
-                            spans[-1].timestamp = (spans[-1].timestamp[0], window[1])
+                            start = spans[-1].timestamp[0]  # type: ignore[index]  # spans have windows
+                            spans[-1].timestamp = (start, window[1])
                         else:
                             spans.append(_new_packets(stream, "video", name, window))
                     if skipping:
                         # The span holds these already; add from the first packet after them.
-                        if position <= last_read:
+                        if last_read is not None and position <= last_read:
                             continue
                         skipping = False
                     spans[-1].add_demuxed(packet)
