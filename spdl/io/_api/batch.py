@@ -99,7 +99,7 @@ def _log_failure(src: Any, error: BaseException) -> None:
     _LG.error("Failed to load image %s: %s", describe_source(src), error)
 
 
-def _log_failures(failures: list[tuple[Any, BaseException]]) -> None:
+def _log_failures(failures: Sequence[tuple[Any, BaseException]]) -> None:
     for src, error in failures:
         _log_failure(src, error)
 

@@ -12,6 +12,7 @@ import functools
 import io
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from spdl import _native
@@ -54,7 +55,8 @@ def _audio_steps(args: DemuxArgs, decode: Mapping[str, Any]) -> Plan[_native.CPU
     try:
         read = Step("demux", args.name, functools.partial(next, chunks, None), pool="demux")
         while chunk := (yield read):
-            feed = functools.partial(_feed, stream, *chunk, decode)
+            packets, seconds = chunk
+            feed = functools.partial(_feed, stream, packets, seconds, decode)
             yield Step("decode", args.name, feed, cancellable=True)
         return (yield Step("decode", args.name, lambda: stream[0].finish()))
     finally:
@@ -287,13 +289,12 @@ def _load_video_windows(
     """
     demux, decode = split_options(options)
     args = DemuxArgs.check("video", src, None, demux)
-    windowed = [args.at(window) for window in timestamps]
-    decode = check_decode_options("video", decode)
-    if not windowed:
+    windows = args.windows(timestamps)
+    decoding = check_decode_options("video", decode)
+    if not windows:
         return []
-    windows = [each.timestamp for each in windowed]
     start = _tell(src)
-    if _decode.writes_windows_natively(**decode):
+    if _decode.writes_windows_natively(**decoding):
         spans = functools.partial(_demux_pool.demux_spans, src, windows, **args.options)
         try:
             spans = yield Step("demux", args.name, spans, pool="demux", cancellable=True)
@@ -301,7 +302,7 @@ def _load_video_windows(
             pass  # the demuxer cannot tell where packets lie: one window at a time
         else:
             decode_all = functools.partial(
-                _decode.decode_windows_to_buffers, spans, windows, **decode
+                _decode.decode_windows_to_buffers, spans, windows, **decoding
             )
             buffers = yield Step("decode", args.name, decode_all, cancellable=True)
             for window, buffer in zip(windows, buffers, strict=True):
@@ -311,10 +312,10 @@ def _load_video_windows(
                     )
             return buffers
     buffers = []
-    for each in windowed:
+    for window in windows:
         if start is not None:
             src.seek(start)  # type: ignore[union-attr]
-        buffers.append((yield from _load_steps(each, decode)))
+        buffers.append((yield from _load_steps(replace(args, timestamp=window), decoding)))
     return buffers
 
 

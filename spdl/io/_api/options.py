@@ -11,11 +11,11 @@ import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from spdl.io._core import decode as _decode
 from spdl.io._core import demux as _demux
-from spdl.io._core.demux import Packets, Source, Window, describe_source
+from spdl.io._core.demux import MediaType, Packets, Source, Window, describe_source
 from spdl.io._runtime import demux_pool as _demux_pool
 from spdl.io._runtime.operation import Step
 
@@ -65,7 +65,7 @@ def check_decode_options(media_type: str, options: Mapping[str, Any]) -> Mapping
 class DemuxArgs:
     """The checked arguments of demuxing one source."""
 
-    media_type: str
+    media_type: MediaType
     src: Source
     timestamp: Window | None
     options: Mapping[str, Any]  # format, format_options
@@ -81,13 +81,19 @@ class DemuxArgs:
         frozen = dict(options)
         if options.get("format_options") is not None:
             frozen["format_options"] = MappingProxyType(dict(options["format_options"]))
-        window = tuple(timestamp) if timestamp is not None else None
-        return cls(media_type, src, window, MappingProxyType(frozen), describe_source(src))
+        window = (timestamp[0], timestamp[1]) if timestamp is not None else None
+        kind = cast(MediaType, media_type)
+        return cls(kind, src, window, MappingProxyType(frozen), describe_source(src))
+
+    def windows(self, timestamps: Sequence[Window]) -> list[Window]:
+        """Each of ``timestamps`` checked as a window of this source."""
+        for window in timestamps:
+            _demux.validate_demux_args(self.media_type, self.src, window)
+        return [(window[0], window[1]) for window in timestamps]
 
     def at(self, timestamp: Window) -> DemuxArgs:
         """The same source and options for the window ``timestamp`` (checked)."""
-        _demux.validate_demux_args(self.media_type, self.src, timestamp)
-        return replace(self, timestamp=tuple(timestamp))
+        return replace(self, timestamp=self.windows([timestamp])[0])
 
     def step(self, *, probe: bool) -> Step[Packets]:
         """Demux on the demux pool (in a helper process for paths and in-memory data);

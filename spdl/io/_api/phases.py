@@ -113,8 +113,8 @@ def _streaming_demux(
     if not timestamps:
         raise ValueError("`timestamps` must contain at least one (start, end) window.")
     args = DemuxArgs.check(media_type, src, None, demux_options)
-    windows = [args.at(window).timestamp for window in timestamps]
-    demux = functools.partial(_demux_pool.iter_demux, media_type, src, windows, **args.options)
+    windows = args.windows(timestamps)
+    demux = functools.partial(_demux_pool.iter_demux, args.media_type, src, windows, **args.options)
     return Step("demux", args.name, demux, pool="demux", count=len(windows))
 
 
@@ -300,12 +300,14 @@ def _convert_frames_cpu(frames: Frames | Sequence[_native.ImageFrames]) -> Step[
     return _convert_step(frames)
 
 
-_, demux_media, async_demux_media = _demux_media[:3]
-_, streaming_demux, async_streaming_demux = _streaming_demux[:3]
-_, decode_packets, async_decode_packets = _decode_packets[:3]
-_, decode_packets_nvdec, async_decode_packets_nvdec = _decode_packets_nvdec[:3]
-_, convert_frames, async_convert_frames = _convert_frames[:3]
-_, convert_frames_cpu, async_convert_frames_cpu = _convert_frames_cpu[:3]
+demux_media, async_demux_media = _demux_media.future, _demux_media.async_
+streaming_demux, async_streaming_demux = _streaming_demux.future, _streaming_demux.async_
+decode_packets, async_decode_packets = _decode_packets.future, _decode_packets.async_
+decode_packets_nvdec = _decode_packets_nvdec.future
+async_decode_packets_nvdec = _decode_packets_nvdec.async_
+convert_frames, async_convert_frames = _convert_frames.future, _convert_frames.async_
+convert_frames_cpu = _convert_frames_cpu.future
+async_convert_frames_cpu = _convert_frames_cpu.async_
 
 
 def submit_convert(frames: Any, *, executor: Executor | None = None, **_: Any) -> Future[Any]:

@@ -12,7 +12,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, BinaryIO, Literal, TypeAlias
 
@@ -553,7 +553,7 @@ def demux_audio_chunks(
     format: str | None = None,
     format_options: Mapping[str, str] | None = None,
     chunk: int = _AUDIO_CHUNK,
-) -> Iterator[tuple[_native.AudioPackets, float]]:
+) -> Generator[tuple[_native.AudioPackets, float], None, None]:
     """Demuxes the audio stream of a source chunk by chunk, for decoding as it goes.
 
     Each chunk is demuxed holding the GIL (taking its turn, as :func:`demux`), then
