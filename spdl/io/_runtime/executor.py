@@ -4,13 +4,15 @@
   few threads are enough.
 * The *decode* pool runs native decoding and buffer conversion, which release the GIL
   for their whole duration, so it has one thread per CPU core.
+* The *I/O* pool fetches URL sources (``http``, ``fetch``): its threads wait on the
+  network, so it has many, and a fetch never holds a demux or decode thread.
 * The *demux helper processes* (``_demux_pool``) run PyAV for paths and in-memory
   sources, one per demux thread unless set otherwise.
 
 All are created lazily on first use, their sizes come from :func:`set_executor_sizes`
-or the environment variables ``SPDL_DEMUX_THREADS``, ``SPDL_DECODE_THREADS`` and
-``SPDL_DEMUX_PROCESSES``, and all are shut down at interpreter exit: queued work is
-cancelled and running decodes are told to stop at their next packet.
+or the environment variables ``SPDL_DEMUX_THREADS``, ``SPDL_DECODE_THREADS``,
+``SPDL_IO_THREADS`` and ``SPDL_DEMUX_PROCESSES``, and all are shut down at interpreter
+exit: queued work is cancelled and running decodes are told to stop at their next packet.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ __all__ = [
     "executor_sizes",
     "demux_processes",
     "get_demux_executor",
+    "get_io_executor",
+    "io_threads",
     "set_executor_sizes",
     "track_cancel_token",
 ]
@@ -36,10 +40,14 @@ __all__ = [
 DEMUX_THREADS_ENV = "SPDL_DEMUX_THREADS"
 DECODE_THREADS_ENV = "SPDL_DECODE_THREADS"
 DEMUX_PROCESSES_ENV = "SPDL_DEMUX_PROCESSES"
+IO_THREADS_ENV = "SPDL_IO_THREADS"
+_DEFAULT_IO_THREADS = 64  # requests in flight: 20 ms of latency each still gives 3,200/s
 
 _lock = threading.Lock()
 _demux_executor: ThreadPoolExecutor | None = None
 _decode_executor: ThreadPoolExecutor | None = None
+_io_executor: ThreadPoolExecutor | None = None
+_io_size: int | None = None
 _demux_size: int | None = None  # None: not set explicitly, use the environment / default
 _decode_size: int | None = None
 _processes_count: int | None = None
@@ -88,6 +96,21 @@ def _decode_threads() -> int:
     return _size_from_env(DECODE_THREADS_ENV, _cpu_count())
 
 
+def io_threads() -> int:
+    """The number of threads of the I/O pool, which fetches URL sources.
+
+    Returns:
+        The size given to :func:`set_executor_sizes`, otherwise ``SPDL_IO_THREADS``,
+        otherwise 64.
+
+    Raises:
+        ValueError: If ``SPDL_IO_THREADS`` is not a positive integer.
+    """
+    if _io_size is not None:
+        return _io_size
+    return _size_from_env(IO_THREADS_ENV, _DEFAULT_IO_THREADS)
+
+
 def demux_processes() -> int:
     """The number of demux helper processes; 0 demuxes in the loading threads.
 
@@ -105,7 +128,11 @@ def demux_processes() -> int:
 
 
 def set_executor_sizes(
-    *, demux: int | None = None, decode: int | None = None, demux_processes: int | None = None
+    *,
+    demux: int | None = None,
+    decode: int | None = None,
+    demux_processes: int | None = None,
+    io: int | None = None,
 ) -> None:
     """Set the number of threads of the shared demux and decode/convert pools.
 
@@ -129,6 +156,9 @@ def set_executor_sizes(
         demux_processes: Demux helper processes; ``0`` demuxes in the loading threads
             instead (as file-like sources always are). ``None`` leaves it unchanged.
             Default when never set: ``SPDL_DEMUX_PROCESSES`` or the demux pool's size.
+        io: Threads of the I/O pool, which fetches URL sources (HTTP requests in
+            flight at once). ``None`` leaves it unchanged. Default when never set:
+            ``SPDL_IO_THREADS`` or 64.
 
     Raises:
         TypeError: If a size is not an ``int``.
@@ -140,6 +170,9 @@ def set_executor_sizes(
         (2, 8)
     """
     global _demux_executor, _decode_executor, _demux_size, _decode_size, _processes_count
+    global _io_executor, _io_size
+    if io is not None:
+        _check_size("io", io)
     if demux is not None:
         _check_size("demux", demux)
     if decode is not None:
@@ -155,6 +188,11 @@ def set_executor_sizes(
             if _demux_executor is not None and _demux_executor._max_workers != demux:
                 retired.append(_demux_executor)
                 _demux_executor = None
+        if io is not None:
+            _io_size = io
+            if _io_executor is not None and _io_executor._max_workers != io:
+                retired.append(_io_executor)
+                _io_executor = None
         if decode is not None:
             _decode_size = decode
             if _decode_executor is not None and _decode_executor._max_workers != decode:
@@ -183,11 +221,12 @@ def _register_exit_hook() -> None:
 
 
 def _shutdown_at_exit() -> None:
-    global _demux_executor, _decode_executor, _shutting_down
+    global _demux_executor, _decode_executor, _io_executor, _shutting_down
     with _lock:
         _shutting_down = True  # work that starts from now on is cancelled as it starts
-        executors = [e for e in (_demux_executor, _decode_executor) if e is not None]
-        _demux_executor = _decode_executor = None
+        pools = (_io_executor, _demux_executor, _decode_executor)
+        executors = [e for e in pools if e is not None]
+        _demux_executor = _decode_executor = _io_executor = None
     # Drop the queued work first, while the workers are still busy with the running
     # work: stopping that first would free the workers to start queued work.
     for executor in executors:
@@ -201,10 +240,17 @@ def _shutdown_at_exit() -> None:
 
 
 def _get(kind: str) -> ThreadPoolExecutor:
-    global _demux_executor, _decode_executor
+    global _demux_executor, _decode_executor, _io_executor
     with _lock:
         if _shutting_down:
             raise RuntimeError("spdl.io executors are shut down (interpreter is exiting).")
+        if kind == "io":
+            if _io_executor is None:
+                _register_exit_hook()
+                _io_executor = ThreadPoolExecutor(
+                    max_workers=io_threads(), thread_name_prefix="spdl_io"
+                )
+            return _io_executor
         if kind == "demux":
             if _demux_executor is None:
                 _register_exit_hook()
@@ -232,6 +278,19 @@ def get_demux_executor() -> ThreadPoolExecutor:
         RuntimeError: If the interpreter is exiting.
     """
     return _get("demux")
+
+
+def get_io_executor() -> ThreadPoolExecutor:
+    """Return the shared I/O pool, which fetches URL sources, creating it on first use.
+
+    Returns:
+        The ``ThreadPoolExecutor`` whose threads wait on the network.
+
+    Raises:
+        ValueError: If ``SPDL_IO_THREADS`` is not a positive integer.
+        RuntimeError: If the interpreter is exiting.
+    """
+    return _get("io")
 
 
 def get_decode_executor() -> ThreadPoolExecutor:
