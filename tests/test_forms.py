@@ -46,6 +46,12 @@ DECLARED = {
     "load_video",
     "load_video_windows",
     "batch_load_image",
+    "index_video",
+    "load_video_frames",
+    "clips_at_random_indices",
+    "clips_at_regular_indices",
+    "clips_at_random_timestamps",
+    "clips_at_regular_timestamps",
 }
 
 
@@ -85,6 +91,10 @@ def _demuxed(media: Media, kind: str = "video", *args: Any) -> Any:
     return spdl.io.demux_media(kind, src, *args).result(TIMEOUT_S)
 
 
+def _frame_batch(batch: Any) -> tuple[Any, ...]:
+    return _array(batch.data), batch.pts_seconds, batch.indices
+
+
 def _image_batch(media: Media) -> list[Any]:
     return [spdl.io.decode_packets(_demuxed(media, "image")).result(TIMEOUT_S)]
 
@@ -114,6 +124,19 @@ RESULTS: dict[str, tuple[Callable[[Media], tuple[Any, ...]], Callable[[Any], Any
         lambda buffers: [_array(b) for b in buffers],
     ),
     "batch_load_image": (lambda m: (m.gray_images[:3], 16, 12), _array),
+    "index_video": (lambda m: (m.video,), lambda index: (index.pts.tolist(), index.keyframes)),
+    "load_video_frames": (lambda m: (m.video, [5, 80, 5]), _frame_batch),
+    "clips_at_random_indices": (lambda m: (m.video,), _frame_batch),
+    "clips_at_regular_indices": (lambda m: (m.video,), _frame_batch),
+    "clips_at_random_timestamps": (lambda m: (m.video,), _frame_batch),
+    "clips_at_regular_timestamps": (lambda m: (m.video,), _frame_batch),
+}
+# name -> keyword arguments of RESULTS' calls
+KEYWORDS: dict[str, dict[str, Any]] = {
+    "clips_at_random_indices": {"num_clips": 2, "num_frames_per_clip": 3, "seed": 3},
+    "clips_at_regular_indices": {"num_clips": 3, "num_indices_between_frames": 2},
+    "clips_at_random_timestamps": {"num_clips": 2, "seed": 3},
+    "clips_at_regular_timestamps": {"seconds_between_clip_starts": 1.0, "num_frames_per_clip": 2},
 }
 
 # name -> (arguments that fail in the background, the error every form raises)
@@ -127,6 +150,13 @@ FAILURES: dict[str, tuple[Callable[[Media], tuple[Any, ...]], type[BaseException
     "load_video": (lambda m: (m.truncated_video,), spdl.io.MediaError),
     "load_video_windows": (lambda m: (m.video, [(5, 6)]), spdl.io.MediaError),
     "batch_load_image": (lambda m: ([m.corrupt_image], 16, 12), spdl.io.AsyncIOFailure),
+    "index_video": (lambda m: (m.truncated_video,), spdl.io.MediaError),
+    "load_video_frames": (lambda m: (m.video, [90]), IndexError),
+    "clips_at_random_indices": (lambda m: (m.truncated_video,), spdl.io.MediaError),
+    "clips_at_random_timestamps": (
+        lambda m: (m.video.with_name("missing.mp4"),),
+        FileNotFoundError,
+    ),
 }
 
 # name -> (positional and keyword arguments refused when the function is called, the error)
@@ -143,6 +173,15 @@ ARGUMENT_ERRORS: dict[str, tuple[Callable[[Media], tuple[Any, ...]], type[BaseEx
     "load_video": (lambda m: ((42,), {}), TypeError),
     "load_video_windows": (lambda m: ((m.video, [(2, 1)]), {}), ValueError),
     "batch_load_image": (lambda m: (([], 16, 12), {}), ValueError),
+    "index_video": (lambda m: ((m.video,), {"width": 16}), TypeError),
+    "load_video_frames": (lambda m: ((m.video,), {"indices": [1], "frame_rate": 5}), ValueError),
+    "clips_at_random_indices": (lambda m: ((m.video,), {"num_clips": 0}), ValueError),
+    "clips_at_regular_indices": (lambda m: ((m.video,), {"policy": "clamp"}), ValueError),
+    "clips_at_random_timestamps": (lambda m: ((m.video,), {"seed": "x"}), TypeError),
+    "clips_at_regular_timestamps": (
+        lambda m: ((m.video,), {"seconds_between_clip_starts": 0}),
+        ValueError,
+    ),
 }
 
 
@@ -171,7 +210,8 @@ def test_the_three_forms_take_the_same_parameters(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(RESULTS))
 def test_the_three_forms_give_the_same_result(aio_media: Media, name: str) -> None:
     make_arguments, comparable = RESULTS[name]
-    results = [comparable(call(name, form, *make_arguments(aio_media))) for form in FORMS]
+    kwargs = KEYWORDS.get(name, {})
+    results = [comparable(call(name, form, *make_arguments(aio_media), **kwargs)) for form in FORMS]
     for form, result in zip(FORMS[1:], results[1:], strict=True):
         np.testing.assert_equal(result, results[0], err_msg=f"{name}: {form} differs from sync")
 

@@ -17,6 +17,20 @@ from spdl._native import (
     VideoPackets,
 )
 from spdl.io._api.batch import async_batch_load_image, batch_load_image
+from spdl.io._api.frames import (
+    async_clips_at_random_indices,
+    async_clips_at_random_timestamps,
+    async_clips_at_regular_indices,
+    async_clips_at_regular_timestamps,
+    async_index_video,
+    async_load_video_frames,
+    clips_at_random_indices,
+    clips_at_random_timestamps,
+    clips_at_regular_indices,
+    clips_at_regular_timestamps,
+    index_video,
+    load_video_frames,
+)
 from spdl.io._api.loaders import (
     async_load_media,
     load_audio,
@@ -47,6 +61,8 @@ from spdl.io._core.build_info import build_info
 from spdl.io._core.crop import CenterCrop, CropBox, RandomResizedCrop, crop_box
 from spdl.io._core.cuda import CUDABuffer, CUDAFrames
 from spdl.io._core.errors import MediaError
+from spdl.io._core.frame_index import VideoIndex
+from spdl.io._core.frame_select import FrameBatch
 from spdl.io._runtime.executor import executor_sizes, set_executor_sizes
 
 __all__ = [
@@ -58,23 +74,35 @@ __all__ = [
     "CUDAFrames",
     "CenterCrop",
     "CropBox",
+    "FrameBatch",
     "ImageFrames",
     "ImagePackets",
     "MediaError",
     "RandomResizedCrop",
     "VideoFrames",
+    "VideoIndex",
     "VideoPackets",
     "async_batch_load_image",
+    "async_clips_at_random_indices",
+    "async_clips_at_random_timestamps",
+    "async_clips_at_regular_indices",
+    "async_clips_at_regular_timestamps",
     "async_convert_frames",
     "async_convert_frames_cpu",
     "async_decode_packets",
     "async_decode_packets_nvdec",
     "async_demux_media",
+    "async_index_video",
     "async_load_media",
+    "async_load_video_frames",
     "async_streaming_demux",
     "batch_load_image",
     "build_info",
     "chain_futures",
+    "clips_at_random_indices",
+    "clips_at_random_timestamps",
+    "clips_at_regular_indices",
+    "clips_at_regular_timestamps",
     "convert_frames",
     "convert_frames_cpu",
     "crop_box",
@@ -82,10 +110,12 @@ __all__ = [
     "decode_packets_nvdec",
     "demux_media",
     "executor_sizes",
+    "index_video",
     "load_audio",
     "load_image",
     "load_media",
     "load_video",
+    "load_video_frames",
     "load_video_windows",
     "set_executor_sizes",
     "streaming_demux",

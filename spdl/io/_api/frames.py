@@ -1,0 +1,550 @@
+"""Exact frames of a video and clip samplers, declared once (see
+:mod:`spdl.io._runtime.operation`): each demuxes the video stream once (no probe
+decode), indexes its frames from the packets, and decodes every wanted frame in one
+native call. They raise the phase's own error (``MediaError``, ``FileNotFoundError``)
+and ``IndexError`` / ``ValueError`` for frames outside the video, in every form.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from spdl.io._api.options import DemuxArgs, check_decode_options, split_options
+from spdl.io._core import clip_sampling as _clips
+from spdl.io._core import frame_select as _select
+from spdl.io._core.demux import Source
+from spdl.io._core.frame_index import VideoIndex, check_indices, frames_shown_at
+from spdl.io._core.frame_select import FrameBatch
+from spdl.io._runtime.operation import Plan, Step, operation
+
+__all__ = [
+    "async_clips_at_random_indices",
+    "async_clips_at_random_timestamps",
+    "async_clips_at_regular_indices",
+    "async_clips_at_regular_timestamps",
+    "async_index_video",
+    "async_load_video_frames",
+    "clips_at_random_indices",
+    "clips_at_random_timestamps",
+    "clips_at_regular_indices",
+    "clips_at_regular_timestamps",
+    "index_video",
+    "load_video_frames",
+]
+
+Choose = Callable[[VideoIndex], np.ndarray]
+
+
+def _check(src: Source, index: VideoIndex | None, options: Mapping[str, Any]) -> tuple:
+    """The demux arguments and the frozen decode options, checked when called."""
+    demux, decode = split_options(options)
+    args = DemuxArgs.check("video", src, None, demux)
+    _select.validate_frame_options(decode)
+    if index is not None and not isinstance(index, VideoIndex):
+        raise TypeError(f"index must be a VideoIndex or None, got {type(index).__name__}.")
+    return args, check_decode_options("video", decode)
+
+
+def _frames_steps(
+    args: DemuxArgs, index: VideoIndex | None, decode: Mapping[str, Any], choose: Choose
+) -> Plan[FrameBatch]:
+    """Demux the stream, index it unless ``index`` is given, decode the chosen frames."""
+    if index is not None:
+        positions = choose(index)  # bad frames fail when the function is called
+    packets = yield args.step(probe=False)
+    if index is None:
+        index = VideoIndex.from_packets(packets)
+        positions = choose(index)
+    run = functools.partial(_select.decode_frames, packets, index, positions, **decode)
+    return (yield Step("decode", args.name, run, cancellable=True))
+
+
+@operation("index_video", primary="sync", wrap=False, public=("sync", "async"))
+def _index_video(src: Source, **options: Any) -> Plan[VideoIndex]:
+    """Indexes the frames of a video by demuxing it, without decoding.
+
+    Reads every packet of the first video stream: each frame's presentation time,
+    duration and whether it is a keyframe. The frame count is the number of frames
+    found, whatever the container's header claims. Cheap (a few milliseconds for
+    a minute of video); keep the index to pass it as ``index=`` to
+    :func:`load_video_frames` and the clip samplers, which then check frame numbers
+    and sampling ranges when called.
+
+    Args:
+        src: A path, bytes-like object or binary file-like object.
+        **options: Demux options (``format``, ``format_options``).
+
+    Returns:
+        A VideoIndex.
+
+    Raises:
+        TypeError, ValueError: Invalid arguments.
+        FileNotFoundError: {if} the path does not exist.
+        MediaError: {if} the data cannot be demuxed or has no video stream.
+
+    Example:
+        >>> index = {await}spdl.io.{async_}index_video("clip.mp4"){result}
+        >>> index.num_frames, index.keyframes.tolist(), index.end_seconds
+        (90, [0], 3.0)
+    """
+    args = DemuxArgs.check("video", src, None, options)
+    packets = yield args.step(probe=False)
+    return VideoIndex.from_packets(packets)
+
+
+def _as_array(name: str, values: object, kind: type) -> np.ndarray:
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise TypeError(f"{name} must be a sequence of numbers, got {type(values).__name__}.")
+    array = np.asarray(values)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{name} must be a non-empty flat sequence, got shape {array.shape}.")
+    if kind is int and array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold ints, got {array.dtype}.")
+    if kind is float and array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold numbers, got {array.dtype}.")
+    return array.astype(np.int64 if kind is int else np.float64)
+
+
+@operation("load_video_frames", primary="sync", wrap=False, public=("sync", "async"))
+def _load_video_frames(
+    src: Source,
+    indices: Sequence[int] | None = None,
+    *,
+    timestamps: Sequence[float] | None = None,
+    index: VideoIndex | None = None,
+    **options: Any,
+) -> Plan[FrameBatch]:
+    """Loads exact frames of a video, by frame number or by time, into one buffer.
+
+    Frame ``i`` is the ``i``-th frame in presentation order (as the stream's
+    :class:`VideoIndex` counts them); the frame at time ``t`` is the one shown then,
+    the last whose presentation time is at or before ``t``. Numbers and times may
+    come in any order and repeat. The video is demuxed once and the frames are
+    decoded in one native call (GIL released) that goes forward once: GOPs without a
+    wanted frame are skipped, frames after the last wanted one are not decoded, nor
+    are frames nothing references (non-reference B-frames), and a repeated frame is
+    decoded once.
+
+    Args:
+        src: A path, bytes-like object or binary file-like object.
+        indices: Frame numbers; negative ones count from the end.
+        timestamps: Times in seconds, in place of ``indices``.
+        index: The video's index from :func:`index_video`, to check ``indices`` /
+            ``timestamps`` when called (built from the packets otherwise).
+        **options: Demux options (``format``, ``format_options``) and the decode
+            options of :func:`load_video` that size and convert frames (``width``,
+            ``height``, ``pix_fmt`` — default ``"rgb24"``, ``scale_algo``,
+            ``decoder``, ``decoder_options``, ``num_threads``).
+
+    Returns:
+        A FrameBatch: ``data`` ``(N, H, W, 3)`` uint8 for rgb24 (see the shapes
+        table for others), in the order asked, and each frame's ``pts_seconds`` and
+        ``indices``.
+
+    Raises:
+        TypeError, ValueError: Invalid arguments, or both or neither of ``indices``
+            and ``timestamps``.
+        IndexError: A frame number lies outside the video (the message gives the
+            valid range); {if} no ``index`` was given.
+        ValueError: A time lies outside ``[begin_seconds, end_seconds)``; likewise.
+        FileNotFoundError: {if} the path does not exist.
+        MediaError: {if} the data cannot be decoded.
+
+    Example:
+        >>> batch = {await}spdl.io.{async_}load_video_frames("clip.mp4", [60, 0, 60]){result}
+        >>> batch.data.shape, batch.pts_seconds.tolist()
+        ((3, 64, 96, 3), [2.0, 0.0, 2.0])
+        >>> spdl.io.to_torch(batch.data).shape
+        torch.Size([3, 64, 96, 3])
+    """
+    args, decode = _check(src, index, options)
+    if (indices is None) == (timestamps is None):
+        raise TypeError("Pass either indices or timestamps (exactly one of them).")
+    if indices is not None:
+        wanted = _as_array("indices", indices, int)
+        choose: Choose = functools.partial(check_indices, indices=wanted)
+    else:
+        seconds = _as_array("timestamps", timestamps, float)
+        choose = functools.partial(frames_shown_at, timestamps=seconds)
+    return (yield from _frames_steps(args, index, decode, choose))
+
+
+def _index_sampler(
+    src: Source,
+    draws: Sequence[float] | None,
+    num_clips: int,
+    num_frames_per_clip: int,
+    num_indices_between_frames: int,
+    sampling_range_start: int,
+    sampling_range_end: int | None,
+    policy: str,
+    index: VideoIndex | None,
+    options: Mapping[str, Any],
+) -> Plan[FrameBatch]:
+    args, decode = _check(src, index, options)
+    _clips.check_clip_args(
+        num_clips,
+        num_frames_per_clip,
+        policy,
+        sampling_range_start,
+        sampling_range_end,
+        by_time=False,
+    )
+    _clips.check_int("num_indices_between_frames", num_indices_between_frames, 1)
+    choose = functools.partial(
+        _clips.index_clips,
+        draws=draws,
+        num_clips=num_clips,
+        num_frames_per_clip=num_frames_per_clip,
+        num_indices_between_frames=num_indices_between_frames,
+        sampling_range_start=sampling_range_start,
+        sampling_range_end=sampling_range_end,
+        policy=policy,
+    )
+    return (yield from _frames_steps(args, index, decode, choose))
+
+
+@operation("clips_at_random_indices", primary="sync", wrap=False, public=("sync", "async"))
+def _clips_at_random_indices(
+    src: Source,
+    *,
+    num_clips: int = 1,
+    num_frames_per_clip: int = 1,
+    num_indices_between_frames: int = 1,
+    sampling_range_start: int = 0,
+    sampling_range_end: int | None = None,
+    policy: _clips.Policy = "repeat_last",
+    seed: int | random.Random | None = None,
+    index: VideoIndex | None = None,
+    **options: Any,
+) -> Plan[FrameBatch]:
+    """Samples clips of a video starting at random frames, decoded in one pass.
+
+    Each clip holds ``num_frames_per_clip`` frames, ``num_indices_between_frames``
+    apart, from a start drawn uniformly from the sampling range (starts may repeat).
+    All clips are decoded by one native call going forward once through the video;
+    frames shared by clips are decoded once.
+
+    Args:
+        src: A path, bytes-like object or binary file-like object.
+        num_clips: How many clips.
+        num_frames_per_clip: Frames per clip.
+        num_indices_between_frames: The step between the frames of a clip (1:
+            consecutive frames).
+        sampling_range_start: The first frame a clip may start at; negative counts
+            from the end.
+        sampling_range_end: Clips start before this frame (negative counts from the
+            end); ``None``: the last start that keeps every clip inside the video.
+        policy: How a clip that runs past the end of the video is completed:
+            ``"repeat_last"`` repeats its last frame, ``"wrap"`` starts over from its
+            first frame, ``"error"`` raises ``IndexError``.
+        seed: An int, or a ``random.Random`` (drawn from when called), for
+            reproducible clips; ``None`` draws fresh ones.
+        index: The video's index from :func:`index_video`, to check the sampling
+            range when called (built from the packets otherwise).
+        **options: Demux and decode options, as for :func:`load_video_frames`.
+
+    Returns:
+        A FrameBatch: ``data`` ``(num_clips, num_frames_per_clip, H, W, 3)`` uint8 for
+        rgb24 (``(num_clips, num_frames_per_clip, C, H, W)`` for planar formats), and
+        ``pts_seconds`` and ``indices`` ``(num_clips, num_frames_per_clip)``.
+
+    Raises:
+        TypeError, ValueError: Invalid arguments, or an empty sampling range.
+        IndexError: ``policy="error"`` and a clip runs past the last frame.
+        FileNotFoundError: {if} the path does not exist.
+        MediaError: {if} the data cannot be decoded.
+
+    Example:
+        >>> clips = {await}spdl.io.{async_}clips_at_random_indices(
+        ...     "clip.mp4", num_clips=2, num_frames_per_clip=4,
+        ...     num_indices_between_frames=2, seed=0, width=32, height=32){result}
+        >>> clips.data.shape, clips.indices.tolist()
+        ((2, 4, 32, 32, 3), [[70, 72, 74, 76], [63, 65, 67, 69]])
+    """
+    draws = _clips.draw(seed, num_clips) if isinstance(num_clips, int) else None
+    return (
+        yield from _index_sampler(
+            src,
+            draws,
+            num_clips,
+            num_frames_per_clip,
+            num_indices_between_frames,
+            sampling_range_start,
+            sampling_range_end,
+            policy,
+            index,
+            options,
+        )
+    )
+
+
+@operation("clips_at_regular_indices", primary="sync", wrap=False, public=("sync", "async"))
+def _clips_at_regular_indices(
+    src: Source,
+    *,
+    num_clips: int = 1,
+    num_frames_per_clip: int = 1,
+    num_indices_between_frames: int = 1,
+    sampling_range_start: int = 0,
+    sampling_range_end: int | None = None,
+    policy: _clips.Policy = "repeat_last",
+    index: VideoIndex | None = None,
+    **options: Any,
+) -> Plan[FrameBatch]:
+    """Samples clips of a video starting at equally spaced frames, decoded in one pass.
+
+    The starts are spread evenly over the sampling range, its first and last start
+    included (rounded down to whole frames; more clips than starts repeat some).
+
+    Args:
+        src: A path, bytes-like object or binary file-like object.
+        num_clips: How many clips.
+        num_frames_per_clip: Frames per clip.
+        num_indices_between_frames: The step between the frames of a clip.
+        sampling_range_start: The first frame a clip may start at; negative counts
+            from the end.
+        sampling_range_end: Clips start before this frame (negative counts from the
+            end); ``None``: the last start that keeps every clip inside the video.
+        policy: How a clip that runs past the end of the video is completed:
+            ``"repeat_last"``, ``"wrap"`` or ``"error"`` (raises ``IndexError``).
+        index: The video's index from :func:`index_video`, to check the sampling
+            range when called.
+        **options: Demux and decode options, as for :func:`load_video_frames`.
+
+    Returns:
+        A FrameBatch: ``data`` ``(num_clips, num_frames_per_clip, H, W, 3)`` uint8 for
+        rgb24 (``(num_clips, num_frames_per_clip, C, H, W)`` for planar formats), and
+        ``pts_seconds`` and ``indices`` ``(num_clips, num_frames_per_clip)``.
+
+    Raises:
+        TypeError, ValueError: Invalid arguments, or an empty sampling range.
+        IndexError: ``policy="error"`` and a clip runs past the last frame.
+        FileNotFoundError: {if} the path does not exist.
+        MediaError: {if} the data cannot be decoded.
+
+    Example:
+        >>> clips = {await}spdl.io.{async_}clips_at_regular_indices(
+        ...     "clip.mp4", num_clips=3, num_frames_per_clip=2, pix_fmt="yuv444p"){result}
+        >>> clips.data.shape, clips.indices.tolist()
+        ((3, 2, 3, 64, 96), [[0, 1], [44, 45], [88, 89]])
+    """
+    return (
+        yield from _index_sampler(
+            src,
+            None,
+            num_clips,
+            num_frames_per_clip,
+            num_indices_between_frames,
+            sampling_range_start,
+            sampling_range_end,
+            policy,
+            index,
+            options,
+        )
+    )
+
+
+def _time_sampler(
+    src: Source,
+    draws: Sequence[float] | None,
+    num_clips: int | None,
+    seconds_between_clip_starts: float | None,
+    num_frames_per_clip: int,
+    seconds_between_frames: float | None,
+    sampling_range_start: float | None,
+    sampling_range_end: float | None,
+    policy: str,
+    index: VideoIndex | None,
+    options: Mapping[str, Any],
+) -> Plan[FrameBatch]:
+    args, decode = _check(src, index, options)
+    _clips.check_clip_args(
+        num_clips,
+        num_frames_per_clip,
+        policy,
+        sampling_range_start,
+        sampling_range_end,
+        by_time=True,
+    )
+    if seconds_between_clip_starts is not None:
+        _clips.check_positive_number("seconds_between_clip_starts", seconds_between_clip_starts)
+    if seconds_between_frames is not None:
+        _clips.check_positive_number("seconds_between_frames", seconds_between_frames)
+    choose = functools.partial(
+        _clips.time_clips,
+        draws=draws,
+        num_clips=num_clips,
+        seconds_between_clip_starts=seconds_between_clip_starts,
+        num_frames_per_clip=num_frames_per_clip,
+        seconds_between_frames=seconds_between_frames,
+        sampling_range_start=sampling_range_start,
+        sampling_range_end=sampling_range_end,
+        policy=policy,
+    )
+    return (yield from _frames_steps(args, index, decode, choose))
+
+
+@operation("clips_at_random_timestamps", primary="sync", wrap=False, public=("sync", "async"))
+def _clips_at_random_timestamps(
+    src: Source,
+    *,
+    num_clips: int = 1,
+    num_frames_per_clip: int = 1,
+    seconds_between_frames: float | None = None,
+    sampling_range_start: float | None = None,
+    sampling_range_end: float | None = None,
+    policy: _clips.Policy = "repeat_last",
+    seed: int | random.Random | None = None,
+    index: VideoIndex | None = None,
+    **options: Any,
+) -> Plan[FrameBatch]:
+    """Samples clips of a video starting at random times, decoded in one pass.
+
+    A clip starting at ``t`` holds the frames shown at ``t``, ``t + s``, ...
+    ``t + (num_frames_per_clip - 1) * s``, with ``s = seconds_between_frames``; the
+    starts are drawn uniformly from the sampling range.
+
+    Args:
+        src: A path, bytes-like object or binary file-like object.
+        num_clips: How many clips.
+        num_frames_per_clip: Frames per clip.
+        seconds_between_frames: The time between the frames of a clip; ``None``: the
+            video's average frame interval.
+        sampling_range_start: The earliest start in seconds; ``None``: when the first
+            frame is shown.
+        sampling_range_end: Clips start before this time; ``None``: the last start
+            that keeps every clip inside the video.
+        policy: How a clip that runs past the end of the video is completed:
+            ``"repeat_last"``, ``"wrap"`` or ``"error"`` (raises ``ValueError``).
+        seed: An int, or a ``random.Random`` (drawn from when called), for
+            reproducible clips; ``None`` draws fresh ones.
+        index: The video's index from :func:`index_video`, to check the sampling
+            range when called.
+        **options: Demux and decode options, as for :func:`load_video_frames`.
+
+    Returns:
+        A FrameBatch: ``data`` ``(num_clips, num_frames_per_clip, H, W, 3)`` uint8 for
+        rgb24 (``(num_clips, num_frames_per_clip, C, H, W)`` for planar formats), and
+        ``pts_seconds`` and ``indices`` ``(num_clips, num_frames_per_clip)``.
+
+    Raises:
+        TypeError, ValueError: Invalid arguments, an empty sampling range, or
+            ``policy="error"`` and a clip runs past the end of the video.
+        FileNotFoundError: {if} the path does not exist.
+        MediaError: {if} the data cannot be decoded.
+
+    Example:
+        >>> clips = {await}spdl.io.{async_}clips_at_random_timestamps(
+        ...     "clip.mp4", num_clips=2, num_frames_per_clip=3,
+        ...     seconds_between_frames=0.5, seed=1, pix_fmt="gray"){result}
+        >>> clips.data.shape
+        (2, 3, 1, 64, 96)
+    """
+    draws = _clips.draw(seed, num_clips) if isinstance(num_clips, int) else None
+    return (
+        yield from _time_sampler(
+            src,
+            draws,
+            num_clips,
+            None,
+            num_frames_per_clip,
+            seconds_between_frames,
+            sampling_range_start,
+            sampling_range_end,
+            policy,
+            index,
+            options,
+        )
+    )
+
+
+@operation("clips_at_regular_timestamps", primary="sync", wrap=False, public=("sync", "async"))
+def _clips_at_regular_timestamps(
+    src: Source,
+    *,
+    seconds_between_clip_starts: float,
+    num_frames_per_clip: int = 1,
+    seconds_between_frames: float | None = None,
+    sampling_range_start: float | None = None,
+    sampling_range_end: float | None = None,
+    policy: _clips.Policy = "repeat_last",
+    index: VideoIndex | None = None,
+    **options: Any,
+) -> Plan[FrameBatch]:
+    """Samples clips of a video starting every ``seconds_between_clip_starts``,
+    decoded in one pass.
+
+    Clips start at the start of the sampling range and every
+    ``seconds_between_clip_starts`` after it, before its end; a clip starting at
+    ``t`` holds the frames shown at ``t``, ``t + s``, ... with
+    ``s = seconds_between_frames``.
+
+    Args:
+        src: A path, bytes-like object or binary file-like object.
+        seconds_between_clip_starts: The time between the starts of two clips.
+        num_frames_per_clip: Frames per clip.
+        seconds_between_frames: The time between the frames of a clip; ``None``: the
+            video's average frame interval.
+        sampling_range_start: The first start in seconds; ``None``: when the first
+            frame is shown.
+        sampling_range_end: Clips start before this time; ``None``: the last start
+            that keeps every clip inside the video.
+        policy: How a clip that runs past the end of the video is completed:
+            ``"repeat_last"``, ``"wrap"`` or ``"error"`` (raises ``ValueError``).
+        index: The video's index from :func:`index_video`, to check the sampling
+            range when called.
+        **options: Demux and decode options, as for :func:`load_video_frames`.
+
+    Returns:
+        A FrameBatch: ``data`` ``(clips, num_frames_per_clip, H, W, 3)`` uint8 for
+        rgb24 (``(clips, num_frames_per_clip, C, H, W)`` for planar formats), and
+        ``pts_seconds`` and ``indices`` ``(clips, num_frames_per_clip)``.
+
+    Raises:
+        TypeError, ValueError: Invalid arguments, an empty sampling range, or
+            ``policy="error"`` and a clip runs past the end of the video.
+        FileNotFoundError: {if} the path does not exist.
+        MediaError: {if} the data cannot be decoded.
+
+    Example:
+        >>> clips = {await}spdl.io.{async_}clips_at_regular_timestamps(
+        ...     "clip.mp4", seconds_between_clip_starts=1.0, num_frames_per_clip=2){result}
+        >>> clips.data.shape, clips.pts_seconds[:, 0].tolist()
+        ((3, 2, 64, 96, 3), [0.0, 1.0, 2.0])
+    """
+    check = _clips.check_positive_number
+    check("seconds_between_clip_starts", seconds_between_clip_starts)
+    return (
+        yield from _time_sampler(
+            src,
+            None,
+            None,
+            seconds_between_clip_starts,
+            num_frames_per_clip,
+            seconds_between_frames,
+            sampling_range_start,
+            sampling_range_end,
+            policy,
+            index,
+            options,
+        )
+    )
+
+
+index_video, async_index_video = _index_video.sync, _index_video.async_
+load_video_frames = _load_video_frames.sync
+async_load_video_frames = _load_video_frames.async_
+clips_at_random_indices = _clips_at_random_indices.sync
+async_clips_at_random_indices = _clips_at_random_indices.async_
+clips_at_regular_indices = _clips_at_regular_indices.sync
+async_clips_at_regular_indices = _clips_at_regular_indices.async_
+clips_at_random_timestamps = _clips_at_random_timestamps.sync
+async_clips_at_random_timestamps = _clips_at_random_timestamps.async_
+clips_at_regular_timestamps = _clips_at_regular_timestamps.sync
+async_clips_at_regular_timestamps = _clips_at_regular_timestamps.async_

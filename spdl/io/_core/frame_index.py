@@ -1,0 +1,160 @@
+"""The frame index of a video stream: every frame's time, read from its packets alone.
+
+Built from demuxed packets (plain data: timestamps, durations, key flags) by one
+native call, without decoding. Frame ``i`` is the ``i``-th frame in presentation
+order; the frame count is the number of frames *found*, whatever the container's
+header claims.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from spdl import _native
+from spdl.io._core.demux import Packets
+from spdl.io._core.errors import MediaError
+
+__all__ = ["VideoIndex", "check_indices", "frames_shown_at"]
+
+
+def _frozen(values: Sequence[int]) -> np.ndarray:
+    array = np.asarray(values, dtype=np.int64)
+    array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class VideoIndex:
+    """The frames of one video stream, read from its packets without decoding.
+
+    Build one with :func:`spdl.io.index_video` and keep it: passing it as ``index=``
+    to :func:`spdl.io.load_video_frames` or a clip sampler saves nothing of the
+    decode, but lets bad indices and sampling ranges fail when the call is made.
+
+    Attributes:
+        src: The source, as messages name it.
+        time_base: The stream's time base: timestamps count in these fractions of
+            a second.
+        pts: Each frame's presentation timestamp in ``time_base`` units, in
+            presentation order (int64, read-only).
+        durations: Each frame's duration in ``time_base`` units; 0 where the
+            container gives none (int64, read-only).
+        keyframes: The numbers of the frames that are keyframes (int64, read-only).
+    """
+
+    src: str
+    time_base: Fraction
+    pts: np.ndarray
+    durations: np.ndarray
+    keyframes: np.ndarray
+
+    @classmethod
+    def from_packets(cls, packets: Packets) -> VideoIndex:
+        """The index of the frames of ``packets`` (video packets of a whole stream).
+
+        Raises:
+            TypeError: ``packets`` are not VideoPackets.
+            MediaError: No packet has a timestamp.
+        """
+        if not isinstance(packets, _native.VideoPackets):
+            raise TypeError(f"Expected VideoPackets, got {type(packets).__name__}.")
+        pts, durations, keyframes = _native.frame_table([packets])
+        if not pts:
+            raise MediaError(f"Failed to index {packets.src}: no packet has a timestamp.")
+        return cls(
+            src=packets.src,
+            time_base=Fraction(*packets.time_base),
+            pts=_frozen(pts),
+            durations=_frozen(durations),
+            keyframes=_frozen(keyframes),
+        )
+
+    def __len__(self) -> int:
+        return len(self.pts)
+
+    @property
+    def num_frames(self) -> int:
+        """The number of frames found in the stream."""
+        return len(self.pts)
+
+    @property
+    def pts_seconds(self) -> np.ndarray:
+        """Each frame's presentation time in seconds (float64), in presentation order."""
+        return self.pts * float(self.time_base)
+
+    @property
+    def begin_seconds(self) -> float:
+        """When the first frame is shown, in seconds."""
+        return float(self.pts[0] * self.time_base)
+
+    @property
+    def end_seconds(self) -> float:
+        """When the last frame stops being shown, in seconds: its time plus its duration
+        (the average frame interval where the container gives no duration)."""
+        last = int(self.durations[-1])
+        if last <= 0 and len(self.pts) > 1:
+            last = round((int(self.pts[-1]) - int(self.pts[0])) / (len(self.pts) - 1))
+        return float((int(self.pts[-1]) + max(last, 0)) * self.time_base)
+
+    @property
+    def duration_seconds(self) -> float:
+        """``end_seconds - begin_seconds``."""
+        return self.end_seconds - self.begin_seconds
+
+    @property
+    def average_fps(self) -> float:
+        """Frames per second over the stream: ``num_frames / duration_seconds``."""
+        duration = self.duration_seconds
+        return len(self.pts) / duration if duration > 0 else math.nan
+
+    def __repr__(self) -> str:
+        return (
+            f"VideoIndex(src={self.src!r}, num_frames={self.num_frames}, "
+            f"keyframes={len(self.keyframes)}, begin_seconds={self.begin_seconds:.6g}, "
+            f"end_seconds={self.end_seconds:.6g})"
+        )
+
+
+def check_indices(index: VideoIndex, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+    """``indices`` as int64 frame numbers; negative ones count from the end.
+
+    Raises:
+        IndexError: An index lies outside ``[-num_frames, num_frames)``; the message
+            names the source and the valid range.
+    """
+    positions = np.asarray(indices, dtype=np.int64)
+    count = index.num_frames
+    bad = positions[(positions < -count) | (positions >= count)]
+    if bad.size:
+        raise IndexError(
+            f"Frame index {int(bad[0])} is out of range for {index.src}: it has {count} "
+            f"frames, so indices lie in [0, {count}) (or [-{count}, 0) from the end)."
+        )
+    return np.where(positions < 0, positions + count, positions)
+
+
+def frames_shown_at(index: VideoIndex, timestamps: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The number of the frame shown at each time: the last frame whose presentation
+    time is at or before it.
+
+    Raises:
+        ValueError: A time lies outside ``[begin_seconds, end_seconds)``; the message
+            names the source and the valid range.
+    """
+    seconds = np.asarray(timestamps, dtype=np.float64)
+    begin, end = index.begin_seconds, index.end_seconds
+    bad = seconds[~((seconds >= begin) & (seconds < end))]
+    if bad.size:
+        raise ValueError(
+            f"Time {float(bad[0])!r} s is out of range for {index.src}: its frames are "
+            f"shown in [{begin!r}, {end!r}) s."
+        )
+    # In whole time-base units, so that a frame's own time (as pts_seconds gives it)
+    # selects that frame despite rounding.
+    ticks = np.floor(seconds / float(index.time_base) + 1e-6).astype(np.int64)
+    return np.searchsorted(index.pts, ticks, side="right") - 1
