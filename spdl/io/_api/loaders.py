@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from spdl import _native
+from spdl.io._api import remote as _remote
 from spdl.io._api.options import (
     DemuxArgs,
     check_decode_options,
@@ -34,6 +35,8 @@ __all__ = ["load_audio", "load_image", "load_media", "load_video", "load_video_w
 
 
 def _load_steps(args: DemuxArgs, decode: Mapping[str, Any]) -> Plan[_native.CPUBuffer]:
+    if _remote.is_url(args.src):  # fetched on the I/O pool first
+        return (yield from _remote.with_source(args, lambda a: _load_steps(a, decode)))
     if args.media_type == "audio" and _demux_pool.wanted(args.src):
         return (yield from _helper_audio_steps(args, decode))
     if args.media_type == "audio":
@@ -293,6 +296,16 @@ def _load_video_windows(
     decoding = check_decode_options("video", decode)
     if not windows:
         return []
+    if _remote.is_url(src):  # a reader doing range requests, opened on the I/O pool
+        steps = functools.partial(_windows_steps, windows=windows, decoding=decoding)
+        return (yield from _remote.with_source(args, steps, windows=True))
+    return (yield from _windows_steps(args, windows, decoding))
+
+
+def _windows_steps(
+    args: DemuxArgs, windows: list[Window], decoding: Mapping[str, Any]
+) -> Plan[list[_native.CPUBuffer]]:
+    src = args.src
     start = _tell(src)
     if _decode.writes_windows_natively(**decoding):
         spans = functools.partial(_demux_pool.demux_spans, src, windows, **args.options)

@@ -11,6 +11,7 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 from spdl import _native
+from spdl.io._api import remote as _remote
 from spdl.io._api.options import DemuxArgs, check_decode_options, validate_demux_options
 from spdl.io._core import convert as _convert
 from spdl.io._core import decode as _decode
@@ -59,7 +60,10 @@ def _demux_media(
         >>> packets.codec_name, packets.timestamp
         ('h264', (0.0, 1.0))
     """
-    return DemuxArgs.check(media_type, src, timestamp, demux_options).step(probe=True)
+    args = DemuxArgs.check(media_type, src, timestamp, demux_options)
+    if _remote.is_url(src):  # fetched on the I/O pool, then demuxed
+        return _remote.demux(args, probe=True)  # type: ignore[return-value]
+    return args.step(probe=True)
 
 
 @operation("streaming_demux", primary="future", wrap=True, stream=True, public=_PUBLIC)
@@ -114,7 +118,12 @@ def _streaming_demux(
         raise ValueError("`timestamps` must contain at least one (start, end) window.")
     args = DemuxArgs.check(media_type, src, None, demux_options)
     windows = args.windows(timestamps)
-    demux = functools.partial(_demux_pool.iter_demux, args.media_type, src, windows, **args.options)
+    if _remote.is_url(src):
+        demux = _remote.stream(args, windows)
+    else:
+        demux = functools.partial(
+            _demux_pool.iter_demux, args.media_type, src, windows, **args.options
+        )
     return Step("demux", args.name, demux, pool="demux", count=len(windows))
 
 

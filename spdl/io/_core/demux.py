@@ -22,6 +22,7 @@ from av.packet import Packet
 from av.stream import Stream
 
 from spdl import _native
+from spdl.io._core import remote as _remote
 from spdl.io._core.cuda import CUDAFrames
 from spdl.io._core.errors import MediaError
 
@@ -169,8 +170,12 @@ def describe_source(src: object) -> str:
         list, otherwise the path, ``<bytes of N bytes>`` for in-memory data, or the
         ``name`` of a file object.
     """
+    if isinstance(src, str) and _remote.is_url(src):
+        return _remote.redact(src)  # never a password or a signature in a message
     if isinstance(src, str | os.PathLike):
         return os.fspath(src)
+    if isinstance(src, _remote.FetchedBytes):
+        return src.name
     if isinstance(src, bytes | bytearray | memoryview):
         return f"<{type(src).__name__} of {memoryview(src).nbytes} bytes>"
     if isinstance(src, list | tuple):

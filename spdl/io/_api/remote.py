@@ -1,0 +1,113 @@
+"""URL sources in the operations: one fetch step on the I/O pool, then the usual steps.
+
+An operation given a URL first yields a ``"fetch"`` step, which runs on the I/O pool
+(never a demux or decode thread) and gives the source the other steps take: the
+whole file in memory (images, audio, video without a window), or a seekable reader
+doing range requests (video windows), closed when the steps end, fail or are
+cancelled (closing it aborts its requests in flight). A ``file://`` URL becomes its
+path, and nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from spdl.io._api.options import DemuxArgs
+from spdl.io._core import remote as _remote
+from spdl.io._core.demux import Packets, Window
+from spdl.io._core.remote import RangeReader
+from spdl.io._runtime import demux_pool as _demux_pool
+from spdl.io._runtime import executor as _executor
+from spdl.io._runtime import fetch as _fetch
+from spdl.io._runtime.operation import Plan, Step
+
+__all__ = ["demux", "fetch_all", "is_url", "stream", "with_source"]
+
+T = TypeVar("T")
+
+is_url = _remote.is_url
+
+
+def _wants_reader(args: DemuxArgs, windows: bool) -> bool:
+    # Video windows read a small part of a long file; everything else is read whole.
+    return args.media_type == "video" and (windows or args.timestamp is not None)
+
+
+def fetch_step(url: str, name: str, reader: bool) -> Step[Any]:
+    """Fetches ``url`` on the I/O pool: a :class:`RangeReader`, or the whole file."""
+    run = functools.partial(_fetch.open_reader if reader else _fetch.fetch_bytes, url)
+    return Step("fetch", name, run, pool="io", cancellable=True)
+
+
+def with_source(
+    args: DemuxArgs, steps: Callable[[DemuxArgs], Plan[T]], *, windows: bool = False
+) -> Plan[T]:
+    """Runs ``steps`` on ``args`` whose URL is replaced by what the fetch gave.
+
+    Args:
+        args: Checked arguments whose ``src`` is a URL.
+        steps: The operation's steps for a local source.
+        windows: Whether the steps read windows of a video (``load_video_windows``):
+            then a reader is opened even though ``args`` has no window.
+    """
+    _fetch.check_url(args.src)
+    path = _fetch.local_path(args.src)
+    if path is not None:
+        return (yield from steps(replace(args, src=path, name=path)))
+    source = yield fetch_step(args.src, args.name, _wants_reader(args, windows))
+    try:
+        return (yield from steps(replace(args, src=source)))
+    finally:
+        if isinstance(source, RangeReader):
+            source.close()  # also when cancelled: aborts the requests in flight
+
+
+def demux(args: DemuxArgs, *, probe: bool) -> Plan[Packets]:
+    """``demux_media``'s steps for a URL: fetch, then demux."""
+
+    def steps(fetched: DemuxArgs) -> Plan[Packets]:
+        return (yield fetched.step(probe=probe))
+
+    return (yield from with_source(args, steps))
+
+
+def stream(args: DemuxArgs, windows: Sequence[Window]) -> Callable[[], Iterator[Packets]]:
+    """``streaming_demux``'s stream for a URL (its protocol checked now): the fetch, then
+    the windows, on one demux thread (a stream is one task)."""
+    _fetch.check_url(args.src)
+    return functools.partial(_iter_demux, args, windows)
+
+
+def _iter_demux(args: DemuxArgs, windows: Sequence[Window]) -> Iterator[Packets]:
+    src: Any = _fetch.local_path(args.src)
+    if src is None:
+        src = (_fetch.open_reader if _wants_reader(args, True) else _fetch.fetch_bytes)(args.src)
+    try:
+        yield from _demux_pool.iter_demux(args.media_type, src, windows, **args.options)
+    finally:
+        if isinstance(src, RangeReader):
+            src.close()
+
+
+def fetch_all(srcs: Sequence[Any], executor: Executor | None = None) -> list[Future[Any] | None]:
+    """Starts fetching every URL of ``srcs`` on the I/O pool (at most its size in
+    flight); one Future per URL, None for the other sources."""
+    pool = executor or _executor.get_io_executor()
+    futures: list[Future[Any] | None] = []
+    for src in srcs:
+        if not is_url(src):
+            futures.append(None)
+            continue
+        _fetch.check_url(src)
+        path = _fetch.local_path(src)
+        if path is not None:
+            done: Future[Any] = Future()
+            done.set_result(path)
+            futures.append(done)
+            continue
+        futures.append(fetch_step(src, _remote.redact(src), reader=False).submit(pool, True))
+    return futures

@@ -1,0 +1,152 @@
+"""Fetching URL sources on the I/O pool: whole into memory, or as a seekable reader.
+
+``http://`` and ``https://`` go through :mod:`.http` (the standard library, pooled
+connections, retries); any other protocol through fsspec, when it is installed
+(``pip install "spdl[remote]"`` and the protocol's package, e.g. ``s3fs``); ``file://``
+becomes a local path. Images and audio are fetched whole, into one buffer read
+straight from the socket (:class:`~spdl.io._core.remote.FetchedBytes`); video
+windows are read through a :class:`~spdl.io._core.remote.RangeReader` whose range
+requests run, with read-ahead, while PyAV demuxes.
+"""
+
+from __future__ import annotations
+
+import functools
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from spdl import _native
+from spdl.io._core import remote as _remote
+from spdl.io._core.remote import FetchedBytes, RangeReader, RemoteError, RemoteNotFoundError
+from spdl.io._runtime import executor as _executor
+from spdl.io._runtime import http as _http
+
+__all__ = ["check_url", "fetch_bytes", "local_path", "open_reader"]
+
+_HTTP = ("http", "https")
+_EXTRA_HINT = 'pip install "spdl[remote]"'
+
+
+def local_path(url: str) -> str | None:
+    """The path of a ``file://`` URL; None for any other URL."""
+    if _remote.scheme(url) != "file":
+        return None
+    return urllib.request.url2pathname(urllib.parse.urlsplit(url).path)
+
+
+def _filesystem(url: str) -> tuple[Any, str]:
+    """fsspec's filesystem for ``url`` and the path in it (import errors as ValueError)."""
+    protocol = _remote.scheme(url) or ""
+    try:
+        import fsspec
+    except ImportError:
+        raise ValueError(
+            f"Loading {_remote.redact(url)} needs fsspec and the package of the "
+            f"{protocol}:// protocol: {_EXTRA_HINT} (http:// and https:// need nothing)."
+        ) from None
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except ImportError as error:
+        raise ValueError(
+            f"Loading {_remote.redact(url)}: fsspec cannot load the {protocol}:// protocol: "
+            f"{_remote.redact_text(str(error), url)}"
+        ) from None
+    except ValueError as error:  # an unknown protocol
+        raise ValueError(
+            f"Loading {_remote.redact(url)}: {_remote.redact_text(str(error), url)}"
+        ) from None
+    return fs, path
+
+
+def check_url(url: str) -> None:
+    """Raises ``ValueError`` at call time when the URL's protocol cannot be loaded."""
+    if _remote.scheme(url) in (*_HTTP, "file"):
+        return
+    _filesystem(url)
+
+
+def _fsspec_failure(url: str, error: BaseException) -> RemoteError:
+    name = _remote.redact(url)
+    text = _remote.redact_text(f"{type(error).__name__}: {error}", url)
+    kind = RemoteNotFoundError if isinstance(error, FileNotFoundError) else RemoteError
+    failure = kind(f"Failed to fetch {name}: {text}", url=name, status=None, attempts=1)
+    return failure
+
+
+def _http_range(url: str, cancel: _native.CancelToken | None, start: int, end: int) -> bytes:
+    response = _http.get(url, (start, end), cancel=cancel)
+    if response.ranged:
+        return response.body
+    return response.body[start:end]  # the server ignored the range (does not happen twice)
+
+
+def fetch_bytes(url: str, cancel: _native.CancelToken | None = None) -> FetchedBytes:
+    """The whole file at ``url`` (runs in the calling thread: an I/O pool thread).
+
+    Raises:
+        RemoteError: The fetch failed (``RemoteNotFoundError``: it does not exist).
+        http.Cancelled: ``cancel`` was set.
+    """
+    if _remote.scheme(url) in _HTTP:
+        body = _http.get(url, cancel=cancel).body
+        return body if isinstance(body, FetchedBytes) else FetchedBytes(body, _remote.redact(url))
+    fs, path = _filesystem(url)
+    try:
+        return FetchedBytes(fs.cat_file(path), _remote.redact(url))
+    except Exception as error:
+        raise _fsspec_failure(url, error) from error
+
+
+def open_reader(url: str, cancel: _native.CancelToken | None = None) -> RangeReader:
+    """A seekable reader of ``url``: the first block is fetched here, the rest on demand,
+    with read-ahead on the I/O pool. Closing it aborts its requests in flight.
+
+    Raises:
+        RemoteError: The first fetch failed.
+        http.Cancelled: ``cancel`` was set.
+    """
+    name = _remote.redact(url)
+    read_ahead = _remote.remote_options().read_ahead_bytes
+    first_end = max(4096, read_ahead // 8)
+    token = _native.CancelToken()  # the reader's own: closing it sets it
+    if _remote.scheme(url) in _HTTP:
+        response = _http.get(url, (0, first_end), cancel=cancel)
+        if not response.ranged or response.size is None:  # the whole file came back
+            return RangeReader(name, len(response.body), _no_fetch, response.body)
+        fetch: Callable[[int, int], bytes] = functools.partial(_http_range, url, token)
+        size, first = response.size, response.body
+    else:
+        fs, path = _filesystem(url)
+        try:
+            size = int(fs.size(path))
+            first = fs.cat_file(path, 0, min(size, first_end))
+        except Exception as error:
+            raise _fsspec_failure(url, error) from error
+        fetch = functools.partial(_fsspec_range, fs, path, url)
+    return RangeReader(
+        name,
+        size,
+        fetch,
+        first,
+        read_ahead=read_ahead,
+        prefetch=functools.partial(_prefetch, fetch),
+        on_close=token.cancel,
+    )
+
+
+def _no_fetch(start: int, end: int) -> bytes:
+    return b""
+
+
+def _fsspec_range(fs: Any, path: str, url: str, start: int, end: int) -> bytes:
+    try:
+        return fs.cat_file(path, start, end)
+    except Exception as error:
+        raise _fsspec_failure(url, error) from error
+
+
+def _prefetch(fetch: Callable[[int, int], bytes], start: int, end: int) -> Future[bytes]:
+    return _executor.get_io_executor().submit(fetch, start, end)

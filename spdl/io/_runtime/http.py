@@ -1,0 +1,397 @@
+"""A small HTTP(S) client for URL sources: pooled connections, retries, cancellation.
+
+Built on the standard library's ``http.client`` (no new dependency). Each request
+runs in the calling thread (an I/O pool thread); connections are kept per host and
+reused. A request is retried after a connection error, a timeout, a truncated body,
+HTTP 429 or a 5xx status, with exponential backoff and full jitter or the server's
+``Retry-After``; never after another 4xx. A ``CancelToken`` set while a request is in
+flight makes the watcher thread shut its socket down, so the blocked read returns
+at once; waits between attempts poll the token.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import os
+import random
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from spdl import _native
+from spdl.io._core import remote as _remote
+from spdl.io._core.remote import FetchedBytes, RemoteError, RemoteNotFoundError
+
+__all__ = ["Cancelled", "Response", "close_idle", "get", "open_connections"]
+
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 507, 508, 509, 520, 521, 522, 523, 524})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5
+_USER_AGENT = "spdl"
+
+
+class Cancelled(Exception):
+    """The request's CancelToken was set."""
+
+
+@dataclass(frozen=True)
+class Response:
+    """A successful GET: the body, and for a range request the file's total size."""
+
+    status: int
+    body: bytes | FetchedBytes
+    size: int | None  # from Content-Range (206) or Content-Length (200); None if unknown
+    ranged: bool  # the body is the range asked for (206), not the whole file (200)
+
+
+# --- connection pool ----------------------------------------------------------------
+
+_Key = tuple[str, str, int]  # scheme, host, port
+_pool_lock = threading.Lock()
+_idle: dict[_Key, list[http.client.HTTPConnection]] = {}
+_open = 0  # connections open, idle or in use (for tests: none may leak)
+_MAX_IDLE_PER_HOST = 256
+_ssl_context: ssl.SSLContext | None = None
+
+
+def open_connections() -> int:
+    """The number of connections open now, idle or in use."""
+    with _pool_lock:
+        return _open
+
+
+def close_idle() -> None:
+    """Closes every idle connection (they are reopened on demand)."""
+    global _open
+    with _pool_lock:
+        idle = [conn for conns in _idle.values() for conn in conns]
+        _idle.clear()
+        _open -= len(idle)
+    for conn in idle:
+        conn.close()
+
+
+def _connect(key: _Key, timeout: float) -> http.client.HTTPConnection:
+    global _open, _ssl_context
+    scheme, host, port = key
+    if scheme == "https":
+        if _ssl_context is None:
+            _ssl_context = ssl.create_default_context()
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            host, port, timeout=timeout, context=_ssl_context
+        )
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    with _pool_lock:
+        _open += 1
+    return conn
+
+
+def _take(key: _Key, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+    """An idle connection to ``key`` (reused: True) or a new one."""
+    with _pool_lock:
+        conns = _idle.get(key)
+        if conns:
+            conn = conns.pop()
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+            return conn, True
+    return _connect(key, timeout), False
+
+
+def _give_back(key: _Key, conn: http.client.HTTPConnection) -> None:
+    with _pool_lock:
+        conns = _idle.setdefault(key, [])
+        if len(conns) < _MAX_IDLE_PER_HOST and conn.sock is not None:
+            conns.append(conn)
+            return
+    _discard(conn)
+
+
+def _discard(conn: http.client.HTTPConnection) -> None:
+    global _open
+    conn.close()
+    with _pool_lock:
+        _open -= 1
+
+
+def _reset_after_fork() -> None:
+    # The parent's sockets must not be shared with a forked child.
+    global _open, _watcher
+    _idle.clear()
+    _open = 0
+    _watched.clear()
+    _watcher = None
+
+
+# --- cancellation ---------------------------------------------------------------------
+
+_watch_lock = threading.Condition()
+_watched: dict[int, tuple[_native.CancelToken, socket.socket]] = {}
+_watcher: threading.Thread | None = None
+_WATCH_INTERVAL_S = 0.02
+
+
+def _watch() -> None:
+    """Shuts down the socket of each watched request whose token was set."""
+    with _watch_lock:
+        while True:
+            while not _watched:
+                _watch_lock.wait()
+            _abort_cancelled()
+            _watch_lock.wait(_WATCH_INTERVAL_S)
+
+
+def _abort_cancelled() -> None:
+    # A function of its own: the waiting loop's frame must keep no token alive.
+    for key, (token, sock) in list(_watched.items()):
+        if token.cancelled:
+            del _watched[key]
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+@contextmanager
+def _watched_socket(
+    token: _native.CancelToken | None, conn: http.client.HTTPConnection
+) -> Iterator[None]:
+    global _watcher
+    if token is None or conn.sock is None:
+        yield
+        return
+    key = id(conn)
+    with _watch_lock:
+        if _watcher is None:
+            _watcher = threading.Thread(target=_watch, name="spdl_http_cancel", daemon=True)
+            _watcher.start()
+        _watched[key] = (token, conn.sock)
+        _watch_lock.notify()
+    try:
+        yield
+    finally:
+        with _watch_lock:
+            _watched.pop(key, None)
+
+
+def _sleep(seconds: float, token: _native.CancelToken | None) -> None:
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if token is not None and token.cancelled:
+            raise Cancelled()
+        time.sleep(min(left, _WATCH_INTERVAL_S))
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+# --- requests --------------------------------------------------------------------------
+
+
+def _retry_after(value: str | None, limit: float) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (a number or an HTTP date), at most ``limit``."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return min(max(0.0, seconds), limit)
+
+
+def _content_range_size(value: str | None) -> int | None:
+    # "bytes 0-99/1234" or "bytes */1234"
+    if value and "/" in value:
+        total = value.rpartition("/")[2].strip()
+        if total.isdigit():
+            return int(total)
+    return None
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError | socket.timeout):
+        return "timed out"
+    if isinstance(error, http.client.IncompleteRead):
+        got = len(error.partial)
+        return f"truncated body ({got} of {got + (error.expected or 0)} bytes)"
+    text = str(error) or type(error).__name__
+    return f"{type(error).__name__}: {text}" if str(error) else text
+
+
+def get(
+    url: str,
+    byte_range: tuple[int, int] | None = None,
+    *,
+    cancel: _native.CancelToken | None = None,
+) -> Response:
+    """GET ``url`` (``[start, end)`` of it with ``byte_range``), retrying as the options say.
+
+    Args:
+        url: An ``http://`` or ``https://`` URL (may hold ``user:password@``: sent as
+            basic authentication).
+        byte_range: ``(start, end)``; a server that ignores ranges sends the whole file.
+        cancel: Aborts the request when set.
+
+    Returns:
+        The response.
+
+    Raises:
+        RemoteError: The request failed (``RemoteNotFoundError`` for 404 / 410).
+        Cancelled: ``cancel`` was set.
+    """
+    options = _remote.remote_options()
+    name = _remote.redact(url)
+    history: list[str] = []
+    attempt = 0
+    redirects = 0
+    status: int | None = None
+    while True:
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+        attempt += 1
+        wait: float | None = None
+        try:
+            outcome = _attempt(url, byte_range, options.timeout_s, cancel)
+        except Cancelled:
+            raise
+        except (OSError, http.client.HTTPException) as error:
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled() from None
+            status = None
+            history.append(_describe(error))
+            cause: BaseException | None = error
+        else:
+            if isinstance(outcome, Response):
+                return outcome
+            status, reason, headers = outcome
+            cause = None
+            if status in _REDIRECTS and headers.get("Location") and redirects < _MAX_REDIRECTS:
+                redirects += 1
+                attempt -= 1
+                url = urllib.parse.urljoin(url, headers["Location"])
+                continue
+            history.append(f"HTTP {status}")
+            if status not in _RETRY_STATUS:
+                raise _failure(name, status, reason, attempt, history, None)
+            wait = _retry_after(headers.get("Retry-After"), options.max_retry_after_s)
+        if attempt >= options.max_attempts:
+            reason = "" if status is None else http.client.responses.get(status, "")
+            raise _failure(name, status, reason, attempt, history, cause)
+        if wait is None:
+            bound = min(options.max_backoff_s, options.backoff_s * 2 ** (attempt - 1))
+            wait = random.uniform(0, bound)
+        _sleep(wait, cancel)
+
+
+def _failure(
+    name: str,
+    status: int | None,
+    reason: str,
+    attempts: int,
+    history: list[str],
+    cause: BaseException | None,
+) -> RemoteError:
+    what = f"HTTP {status} {reason}".rstrip() if status is not None else history[-1]
+    tries = f"{attempts} attempt" + ("s" if attempts > 1 else "")
+    earlier = f" (earlier: {', '.join(history[:-1])})" if len(history) > 1 else ""
+    message = f"Failed to fetch {name}: {what} after {tries}{earlier}."
+    kind = RemoteNotFoundError if status in (404, 410) else RemoteError
+    error = kind(message, url=name, status=status, attempts=attempts)
+    error.__cause__ = cause
+    return error
+
+
+def _split(url: str) -> tuple[_Key, str, dict[str, str]]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    port = parts.port or (443 if scheme == "https" else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {
+        "Host": parts.netloc.rpartition("@")[2],
+        "User-Agent": _USER_AGENT,
+        "Accept-Encoding": "identity",
+    }
+    if parts.username is not None:
+        import base64
+
+        user = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    return (scheme, host, port), target, headers
+
+
+def _read_body(response: http.client.HTTPResponse, name: str) -> bytes | FetchedBytes:
+    """The whole body; of a success, read from the socket straight into its buffer."""
+    length = response.length
+    if response.status not in (200, 206) or length is None:
+        data = response.read()  # IncompleteRead if the body is cut
+        return FetchedBytes(data, name) if response.status in (200, 206) else data
+    body = FetchedBytes(length, name)
+    view = memoryview(body)
+    got = 0
+    while got < length:
+        count = response.readinto(view[got:])
+        if not count:
+            raise http.client.IncompleteRead(bytes(view[:got]), length - got)
+        got += count
+    return body
+
+
+def _attempt(
+    url: str,
+    byte_range: tuple[int, int] | None,
+    timeout: float,
+    cancel: _native.CancelToken | None,
+) -> Response | tuple[int, str, http.client.HTTPMessage]:
+    """One request: the Response, or (status, reason, headers) of an unsuccessful answer."""
+    key, target, headers = _split(url)
+    if byte_range is not None:
+        headers["Range"] = f"bytes={byte_range[0]}-{byte_range[1] - 1}"
+    for fresh in (False, True):
+        conn, reused = _take(key, timeout) if not fresh else (_connect(key, timeout), False)
+        try:
+            if conn.sock is None:
+                conn.connect()
+            with _watched_socket(cancel, conn):
+                conn.request("GET", target, headers=headers)
+                response = conn.getresponse()
+                body = _read_body(response, _remote.redact(url))
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            _discard(conn)
+            if reused and not fresh and not (cancel is not None and cancel.cancelled):
+                continue  # the server closed an idle connection: once more on a new one
+            raise
+        except BaseException:
+            _discard(conn)
+            raise
+        if response.will_close:
+            _discard(conn)
+        else:
+            _give_back(key, conn)
+        status = response.status
+        if status == 206:
+            size = _content_range_size(response.getheader("Content-Range"))
+            return Response(status, body, size, True)
+        if status == 200:
+            return Response(status, body, len(body), False)
+        if status == 416 and byte_range is not None:  # the range starts at or past the end
+            size = _content_range_size(response.getheader("Content-Range"))
+            return Response(206, b"", size, True)
+        return status, response.reason, response.headers
+    raise AssertionError("unreachable")
