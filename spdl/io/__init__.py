@@ -63,6 +63,12 @@ from spdl.io._core.cuda import CUDABuffer, CUDAFrames
 from spdl.io._core.errors import MediaError
 from spdl.io._core.frame_index import VideoIndex
 from spdl.io._core.frame_select import FrameBatch
+from spdl.io._core.remote import (
+    RemoteError,
+    RemoteNotFoundError,
+    remote_options,
+    set_remote_options,
+)
 from spdl.io._runtime.executor import executor_sizes, set_executor_sizes
 
 __all__ = [
@@ -79,6 +85,8 @@ __all__ = [
     "ImagePackets",
     "MediaError",
     "RandomResizedCrop",
+    "RemoteError",
+    "RemoteNotFoundError",
     "VideoFrames",
     "VideoIndex",
     "VideoPackets",
@@ -117,7 +125,9 @@ __all__ = [
     "load_video",
     "load_video_frames",
     "load_video_windows",
+    "remote_options",
     "set_executor_sizes",
+    "set_remote_options",
     "streaming_demux",
     "to_cupy",
     "to_numba",

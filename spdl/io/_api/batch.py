@@ -19,6 +19,7 @@ from typing import Any
 
 from spdl import _native
 from spdl.io._api import phases as _concurrent
+from spdl.io._api import remote as _remote
 from spdl.io._api.options import check_options, validate_convert_options
 from spdl.io._core import decode as _decode
 from spdl.io._core import demux as _demux
@@ -342,6 +343,21 @@ def batch_load_image_future(
         crop,
         hflip,
     )
+    if _remote.has_urls(srcs):  # fetched on the I/O pool, then loaded from memory
+        load = functools.partial(
+            batch_load_image_future,
+            width=width,
+            height=height,
+            pix_fmt=pix_fmt,
+            demux_options=demux_options,
+            decode_options=decode_options,
+            convert_options=convert_options,
+            strict=strict,
+            crop=crop,
+            hflip=hflip,
+            executor=executor,
+        )
+        return _remote.then(_remote.fetch_sources(srcs, strict, executor), load)
     if _use_fast_path(srcs, demux, decode, convert):
         return _fast_batch_future(srcs, decode, strict, transforms, executor)
     return _batch_chain(srcs, demux, decode, convert, strict, executor, transforms)
@@ -439,6 +455,25 @@ def batch_load_image(
         crop,
         hflip,
     )
+    if _remote.has_urls(checked):  # fetched on the I/O pool, then loaded from memory
+        fetching = _remote.fetch_sources(checked, strict, executor)
+        try:
+            fetched = fetching.result()
+        finally:
+            fetching.cancel()  # no-op when done; stops the fetches on KeyboardInterrupt
+        return batch_load_image(
+            fetched,
+            width,
+            height,
+            pix_fmt,
+            demux_options,
+            decode_options,
+            convert_options,
+            strict,
+            crop=crop,
+            hflip=hflip,
+            executor=executor,
+        )
     if not _use_fast_path(checked, demux, decode, convert):
         future = _batch_chain(checked, demux, decode, convert, strict, executor, transforms)
     elif executor is None:

@@ -11,23 +11,29 @@ path, and nothing is fetched.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+import logging
+import threading
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import replace
 from typing import Any, TypeVar
 
 from spdl.io._api.options import DemuxArgs
 from spdl.io._core import remote as _remote
-from spdl.io._core.demux import Packets, Window
-from spdl.io._core.remote import RangeReader
+from spdl.io._core.demux import Packets, Window, describe_source
+from spdl.io._core.remote import FetchedBytes, RangeReader
 from spdl.io._runtime import demux_pool as _demux_pool
 from spdl.io._runtime import executor as _executor
 from spdl.io._runtime import fetch as _fetch
+from spdl.io._runtime.chain import chain_futures
+from spdl.io._runtime.futures import try_set
 from spdl.io._runtime.operation import Plan, Step
 
-__all__ = ["demux", "fetch_all", "is_url", "stream", "with_source"]
+__all__ = ["demux", "fetch_all", "fetch_sources", "has_urls", "is_url", "stream", "then"]
+__all__ += ["with_source"]
 
 T = TypeVar("T")
+_LG = logging.getLogger("spdl.io")
 
 is_url = _remote.is_url
 
@@ -111,3 +117,73 @@ def fetch_all(srcs: Sequence[Any], executor: Executor | None = None) -> list[Fut
             continue
         futures.append(fetch_step(src, _remote.redact(src), reader=False).submit(pool, True))
     return futures
+
+
+def has_urls(srcs: Sequence[Any]) -> bool:
+    """Whether any source of a batch is a URL."""
+    return any(is_url(src) for src in srcs)
+
+
+def fetch_sources(
+    srcs: Sequence[Any], strict: bool, executor: Executor | None = None
+) -> Future[list[Any]]:
+    """The batch's sources with every URL fetched (all at once, on the I/O pool).
+
+    With ``strict``, the first failure fails the Future (``AsyncIOFailure``, phase
+    ``"fetch"``) and cancels the other fetches; otherwise a URL that failed is logged
+    and becomes empty data named by it, which fails to load as its own image, so the
+    batch keeps the others at their indices (crops and flips stay with their image).
+    Cancelling the Future cancels the fetches.
+    """
+    futures = fetch_all(srcs, executor)
+    result: Future[list[Any]] = Future()
+    fetched = list(srcs)
+    pending = [sum(f is not None for f in futures)]
+    lock = threading.Lock()
+
+    def on_done(index: int, future: Future[Any]) -> None:
+        if future.cancelled():
+            result.cancel()
+            return
+        error = future.exception()
+        if error is not None:
+            if strict:
+                try_set(result.set_exception, error)
+                for other in futures:
+                    if other is not None:
+                        other.cancel()
+                return
+            _LG.error("Failed to load image %s: %s", describe_source(srcs[index]), error)
+            fetched[index] = FetchedBytes(0, describe_source(srcs[index]))
+        else:
+            fetched[index] = future.result()
+        with lock:
+            pending[0] -= 1
+            last = pending[0] == 0
+        if last:
+            try_set(result.set_result, fetched)
+
+    def on_result(done: Future[list[Any]]) -> None:
+        if done.cancelled():
+            for future in futures:
+                if future is not None:
+                    future.cancel()
+
+    result.add_done_callback(on_result)
+    if not pending[0]:
+        result.set_result(fetched)
+    for index, future in enumerate(futures):
+        if future is not None:
+            future.add_done_callback(functools.partial(on_done, index))
+    return result
+
+
+def then(future: Future[T], make: Callable[[T], Future[Any]]) -> Future[Any]:
+    """The Future of ``make(result)``, started when ``future`` is done."""
+
+    @chain_futures
+    def chain() -> Generator[Future[Any], Any, None]:
+        value = yield future
+        yield make(value)
+
+    return chain()
