@@ -56,27 +56,31 @@ std::vector<std::vector<bool>> packets_to_send(const std::vector<const Packets*>
       }
     }
     starts.push_back(packets.size());
+    const size_t gops = starts.size() - 1;
+    std::vector<size_t> until(gops);  // per GOP: one past its last wanted packet
+    for (size_t gop = 0; gop < gops; ++gop) {
+      until[gop] = starts[gop];
+      for (size_t i = starts[gop]; i < starts[gop + 1]; ++i) {
+        until[gop] = wanted(packets[i].get()) ? i + 1 : until[gop];
+      }
+    }
+    // An open GOP (frames shown before its keyframe follow it: leading frames)
+    // references the GOP before, and a decoder entering it at its keyframe may
+    // hold back its frames as unrecovered: that GOP is decoded whole first.
+    std::vector<bool> whole(gops, false);
+    for (size_t gop = 1; gop < gops; ++gop) {
+      const int64_t key_time = packet_time(packets[starts[gop]].get());
+      bool open = false;
+      for (size_t i = starts[gop] + 1; i < starts[gop + 1] && !open; ++i) {
+        const int64_t time = packet_time(packets[i].get());
+        open = key_time != AV_NOPTS_VALUE && time != AV_NOPTS_VALUE && time < key_time;
+      }
+      whole[gop - 1] = open && until[gop] > starts[gop];
+    }
     std::vector<bool> flags(packets.size(), false);
-    for (size_t gop = 0; gop + 1 < starts.size(); ++gop) {
-      const size_t begin = starts[gop], end = starts[gop + 1];
-      size_t until = begin;  // one past the last wanted packet of this GOP
-      for (size_t i = begin; i < end; ++i) {
-        until = wanted(packets[i].get()) ? i + 1 : until;
-      }
-      // Leading frames of the next GOP (shown before its keyframe, open-GOP style)
-      // reference this one: decode it whole when one of them is wanted.
-      if (gop + 2 < starts.size()) {
-        const size_t next = end, next_end = starts[gop + 2];
-        const int64_t key_time = packet_time(packets[next].get());
-        for (size_t i = next + 1; i < next_end; ++i) {
-          const int64_t time = packet_time(packets[i].get());
-          if (wanted(packets[i].get()) && key_time != AV_NOPTS_VALUE && time < key_time) {
-            until = end;
-            break;
-          }
-        }
-      }
-      std::fill(flags.begin() + begin, flags.begin() + until, true);
+    for (size_t gop = 0; gop < gops; ++gop) {
+      const size_t end = whole[gop] ? starts[gop + 1] : until[gop];
+      std::fill(flags.begin() + starts[gop], flags.begin() + end, true);
     }
     send.push_back(std::move(flags));
   }

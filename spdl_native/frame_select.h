@@ -29,14 +29,14 @@ FrameTable frame_table(const std::vector<const Packets*>& spans);
 // allowed) from `spans` into one buffer shaped `leading` + one image's shape
 // (`leading` empty: {pts.size()}); entry i holds the frame at pts[i].
 //
-// The decode goes forward once. A run of packets is sent only from the keyframe
-// before the first wanted frame it holds up to its last wanted packet (the whole
-// GOP when the next GOP's leading frames, open-GOP style, are wanted): GOPs
-// without a wanted frame are skipped as a seek would skip them (the decoder is
-// drained and flushed), and it stops after the last wanted frame. A packet whose
-// frame is not wanted is sent with AVDISCARD_NONREF, so frames nothing references
-// (non-reference B-frames) are not decoded at all. Each repeated frame is decoded
-// and converted once, then copied.
+// The decode goes forward once. A GOP is sent from its keyframe up to its last
+// wanted packet; a GOP without a wanted frame is skipped as a seek would skip it
+// (the decoder is drained and flushed), except the one before an open GOP (whose
+// leading frames, shown before its keyframe, reference it) that has a wanted frame:
+// that one is sent whole. Nothing after the last wanted packet is sent. A packet
+// whose frame is not wanted is sent with AVDISCARD_NONREF, so frames nothing
+// references (non-reference B-frames) are not decoded at all. Each repeated frame
+// is decoded and converted once, then copied.
 //
 // `plan` sizes and converts as for decode_to_buffer, without timing filters.
 // Throws std::invalid_argument for bad arguments and MediaError when the decode

@@ -1,0 +1,302 @@
+"""Exact frames of a video: index_video and load_video_frames against PyAV's decode."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import pathlib
+import threading
+
+import av
+import numpy as np
+import pytest
+from frame_media import (
+    CLIPS,
+    GOP,
+    HEIGHT,
+    NUM_FRAMES,
+    WIDTH,
+    Reference,
+    pyav_reference,
+    variable_rate_pts_ms,
+    write_clip,
+    write_named_clip,
+    write_overreporting_avi,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import spdl.io
+from spdl import _native
+from spdl.io._core import decode as _decode
+from spdl.io._core import demux as _demux
+
+# Frame numbers in no order, with repeats, across every GOP.
+SCRAMBLED = [47, 3, 3, 59, 0, 16, 15, 14, 31, 47, 29, 58]
+
+
+@pytest.fixture(scope="module")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    return tmp_path_factory.mktemp("frames")
+
+
+@pytest.fixture(scope="module", params=sorted(CLIPS))
+def clip(request: pytest.FixtureRequest, media_dir: pathlib.Path) -> Reference:
+    """Each clip of ``frame_media.CLIPS`` and PyAV's decode of it."""
+    return pyav_reference(write_named_clip(media_dir, request.param))
+
+
+@pytest.fixture(scope="module")
+def bframes(media_dir: pathlib.Path) -> Reference:
+    return pyav_reference(write_named_clip(media_dir, "h264_bframes"))
+
+
+@pytest.fixture(scope="module")
+def variable_rate(media_dir: pathlib.Path) -> Reference:
+    options = {"g": str(GOP), "bf": "2"}
+    path = write_clip(media_dir / "vfr.mp4", "libx264", options, pts_ms=variable_rate_pts_ms())
+    return pyav_reference(path)
+
+
+def _yuv(batch: spdl.io.FrameBatch) -> np.ndarray:
+    """(N, H * 3 // 2, W) of a yuv420p batch (N, 1, H * 3 // 2, W)."""
+    return spdl.io.to_numpy(batch.data)[:, 0]
+
+
+def test_index_lists_every_frame_in_presentation_order(clip: Reference) -> None:
+    index = spdl.io.index_video(clip.path)
+    assert index.num_frames == len(index) == NUM_FRAMES
+    assert index.pts.tolist() == clip.pts
+    assert index.keyframes.tolist() == clip.keyframes
+    assert index.time_base == clip.time_base
+    np.testing.assert_allclose(index.pts_seconds, clip.seconds, rtol=0, atol=1e-9)
+    assert index.begin_seconds == pytest.approx(clip.seconds[0])
+    assert index.end_seconds > clip.seconds[-1]
+
+
+def test_frames_in_any_order_with_repeats_equal_pyav_decode(clip: Reference) -> None:
+    batch = spdl.io.load_video_frames(clip.path, SCRAMBLED, pix_fmt="yuv420p")
+    assert batch.data.shape == (len(SCRAMBLED), 1, HEIGHT * 3 // 2, WIDTH)
+    np.testing.assert_array_equal(_yuv(batch), clip.yuv420p[SCRAMBLED])
+    assert batch.indices.tolist() == SCRAMBLED
+    np.testing.assert_allclose(batch.pts_seconds, clip.seconds[SCRAMBLED], rtol=0, atol=1e-9)
+
+
+def test_every_single_frame_alone_equals_pyav_decode(clip: Reference) -> None:
+    # Alone, a leading frame of an open GOP needs the GOP before it decoded too.
+    index = spdl.io.index_video(clip.path)
+    for number in range(NUM_FRAMES):
+        batch = spdl.io.load_video_frames(clip.path, [number], index=index, pix_fmt="yuv420p")
+        np.testing.assert_array_equal(_yuv(batch)[0], clip.yuv420p[number], f"frame {number}")
+
+
+def test_variable_frame_rate_frames_and_times(variable_rate: Reference) -> None:
+    index = spdl.io.index_video(variable_rate.path)
+    assert index.pts.tolist() == variable_rate.pts
+    batch = spdl.io.load_video_frames(variable_rate.path, SCRAMBLED, pix_fmt="yuv420p")
+    np.testing.assert_array_equal(_yuv(batch), variable_rate.yuv420p[SCRAMBLED])
+    # The frame shown at a time between two frames is the earlier one.
+    numbers = [i for i in SCRAMBLED if i + 1 < NUM_FRAMES]
+    seconds = variable_rate.seconds
+    between = [(seconds[i] + seconds[i + 1]) / 2 for i in numbers]
+    by_time = spdl.io.load_video_frames(variable_rate.path, timestamps=between, pix_fmt="yuv420p")
+    assert by_time.indices.tolist() == numbers
+    np.testing.assert_array_equal(_yuv(by_time), variable_rate.yuv420p[numbers])
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"pix_fmt": "bgr24"},
+        {"pix_fmt": "rgba"},
+        {"pix_fmt": "yuv444p"},
+        {"pix_fmt": "gray"},
+        {"width": 48, "height": 32},
+        {"width": 40, "height": 40, "pix_fmt": "yuv420p"},
+        {"width": 50, "scale_algo": "bicubic"},
+    ],
+)
+def test_every_layout_equals_load_video_of_the_same_frames(
+    bframes: Reference, options: dict
+) -> None:
+    whole = spdl.io.to_numpy(spdl.io.load_video(bframes.path, **options))
+    batch = spdl.io.load_video_frames(bframes.path, SCRAMBLED, **options)
+    np.testing.assert_array_equal(spdl.io.to_numpy(batch.data), whole[SCRAMBLED])
+
+
+def test_rgb24_is_the_default_and_views_as_torch(bframes: Reference) -> None:
+    torch = pytest.importorskip("torch")
+    batch = spdl.io.load_video_frames(bframes.path, [2, 1])
+    tensor = spdl.io.to_torch(batch.data)
+    assert tensor.shape == (2, HEIGHT, WIDTH, 3) and tensor.dtype == torch.uint8
+
+
+def test_frames_by_time_are_the_frames_shown_then(bframes: Reference) -> None:
+    seconds = bframes.seconds
+    times = [seconds[10], seconds[10] + 0.01, seconds[59] + 0.02, seconds[0], seconds[33] - 1e-4]
+    batch = spdl.io.load_video_frames(bframes.path, timestamps=times, pix_fmt="yuv420p")
+    assert batch.indices.tolist() == [10, 10, 59, 0, 32]
+    np.testing.assert_array_equal(_yuv(batch), bframes.yuv420p[[10, 10, 59, 0, 32]])
+    np.testing.assert_allclose(batch.pts_seconds, seconds[[10, 10, 59, 0, 32]], atol=1e-9)
+
+
+def test_negative_indices_count_from_the_end(bframes: Reference) -> None:
+    batch = spdl.io.load_video_frames(bframes.path, [-1, -NUM_FRAMES], pix_fmt="yuv420p")
+    assert batch.indices.tolist() == [NUM_FRAMES - 1, 0]
+    np.testing.assert_array_equal(_yuv(batch), bframes.yuv420p[[NUM_FRAMES - 1, 0]])
+
+
+@pytest.mark.parametrize("bad", [NUM_FRAMES, -NUM_FRAMES - 1, 10**9])
+def test_an_index_out_of_range_raises_index_error_naming_the_range(
+    bframes: Reference, bad: int
+) -> None:
+    with pytest.raises(IndexError, match=rf"{bad}.*\[0, {NUM_FRAMES}\)") as info:
+        spdl.io.load_video_frames(bframes.path, [0, bad])
+    assert str(bframes.path) in str(info.value)
+
+
+@pytest.mark.parametrize("bad", [-0.5, 2.0, 100.0])
+def test_a_time_out_of_range_raises_value_error_naming_the_range(
+    bframes: Reference, bad: float
+) -> None:
+    with pytest.raises(ValueError, match=r"out of range.*\[0\.0, 2\.0\) s"):
+        spdl.io.load_video_frames(bframes.path, timestamps=[bad])
+
+
+def test_a_kept_index_gives_the_same_frames_and_checks_when_called(bframes: Reference) -> None:
+    index = spdl.io.index_video(bframes.path)
+    with_index = spdl.io.load_video_frames(bframes.path, SCRAMBLED, index=index)
+    without = spdl.io.load_video_frames(bframes.path, SCRAMBLED)
+    np.testing.assert_array_equal(spdl.io.to_numpy(with_index.data), spdl.io.to_numpy(without.data))
+    # With the index, a bad frame fails in the caller, before anything is queued.
+    with pytest.raises(IndexError):
+        spdl.io.async_load_video_frames(bframes.path, [NUM_FRAMES], index=index)
+
+
+def test_bytes_and_file_like_sources_give_the_same_frames(bframes: Reference) -> None:
+    data = bframes.path.read_bytes()
+    expected = bframes.yuv420p[SCRAMBLED]
+    for src in (data, io.BytesIO(data)):
+        batch = spdl.io.load_video_frames(src, SCRAMBLED, pix_fmt="yuv420p")
+        np.testing.assert_array_equal(_yuv(batch), expected)
+
+
+def test_a_header_that_overreports_the_frame_count(media_dir: pathlib.Path) -> None:
+    path = write_overreporting_avi(media_dir, claimed=10 * NUM_FRAMES)
+    reference = pyav_reference(path)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].frames == 10 * NUM_FRAMES  # the header's claim
+    index = spdl.io.index_video(path)
+    assert index.num_frames == NUM_FRAMES  # what is there
+    assert index.pts.tolist() == reference.pts
+    last = spdl.io.load_video_frames(path, [-1, NUM_FRAMES - 1, 0], pix_fmt="yuv420p")
+    np.testing.assert_array_equal(_yuv(last), reference.yuv420p[[-1, -1, 0]])
+    with pytest.raises(IndexError, match=rf"\[0, {NUM_FRAMES}\)"):
+        spdl.io.load_video_frames(path, [NUM_FRAMES])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({}, TypeError),  # neither indices nor timestamps
+        ({"indices": [1], "timestamps": [0.1]}, TypeError),
+        ({"indices": []}, ValueError),
+        ({"indices": [1.5]}, TypeError),
+        ({"indices": "12"}, TypeError),
+        ({"indices": [[1, 2]]}, ValueError),
+        ({"indices": [1], "num_frames": 4}, ValueError),
+        ({"indices": [1], "filter_desc": "hflip"}, ValueError),
+        ({"indices": [1], "pix_fmt": "nope"}, ValueError),
+        ({"indices": [1], "index": "not an index"}, TypeError),
+    ],
+)
+def test_bad_arguments_fail_when_called(bframes: Reference, kwargs: dict, error: type) -> None:
+    with pytest.raises(error):
+        spdl.io.load_video_frames(bframes.path, **kwargs)
+    with pytest.raises(error):
+        spdl.io.async_load_video_frames(bframes.path, **kwargs)
+
+
+def test_a_missing_file_and_a_file_without_video(
+    media_dir: pathlib.Path, bframes: Reference
+) -> None:
+    with pytest.raises(FileNotFoundError):
+        spdl.io.load_video_frames(media_dir / "missing.mp4", [0])
+    with pytest.raises(spdl.io.MediaError):
+        spdl.io.index_video(b"not a video at all")
+
+
+def test_the_async_form_equals_the_sync_form(bframes: Reference) -> None:
+    sync = spdl.io.load_video_frames(bframes.path, SCRAMBLED)
+    coroutine = spdl.io.async_load_video_frames(bframes.path, SCRAMBLED)
+    batch = asyncio.run(coroutine)
+    np.testing.assert_array_equal(spdl.io.to_numpy(batch.data), spdl.io.to_numpy(sync.data))
+    np.testing.assert_array_equal(batch.pts_seconds, sync.pts_seconds)
+
+
+def _spans_with_garbage(bframes: Reference, garbage_gops: set[int]) -> _native.VideoPackets:
+    """The clip's packets, the payload of the GOPs ``garbage_gops`` replaced by noise."""
+    packets = _demux.demux("video", bframes.path, probe=False)
+    rng = np.random.default_rng(5)
+    copy = _native.VideoPackets(packets.src, packets.params, packets.time_base)
+    gop = -1
+    with av.open(str(bframes.path)) as container:
+        for packet in container.demux(video=0):
+            if packet.size == 0:
+                continue
+            gop += bool(packet.is_keyframe)
+            data = bytes(packet)
+            if gop in garbage_gops:
+                data = rng.integers(0, 256, len(data), dtype=np.uint8).tobytes()
+            copy.add(data, packet.pts, packet.dts, packet.duration, packet.is_keyframe)
+    return copy
+
+
+def test_gops_without_a_wanted_frame_and_packets_after_the_last_are_not_decoded(
+    bframes: Reference,
+) -> None:
+    # GOPs 1 and 3 hold noise: a decode that fed them to the decoder would fail or
+    # give wrong pictures. Frames of GOPs 0 and 2 need neither.
+    packets = _spans_with_garbage(bframes, {1, 3})
+    wanted = [31, 2, 40, 2]
+    index = spdl.io.index_video(bframes.path)
+    plan = _decode.make_plan("video", None, {"pix_fmt": "yuv420p"})
+    buffer = _native.decode_frames_at([packets], index.pts[wanted].tolist(), [], plan)
+    np.testing.assert_array_equal(spdl.io.to_numpy(buffer)[:, 0], bframes.yuv420p[wanted])
+
+
+def test_the_decode_runs_without_the_gil(bframes: Reference) -> None:
+    packets = _demux.demux("video", bframes.path, probe=False)
+    index = spdl.io.index_video(bframes.path)
+    plan = _decode.make_plan("video", None, {"width": 320, "height": 240})
+    everything = index.pts.tolist() * 8
+    ticks: list[int] = []
+    stop = threading.Event()
+
+    def count() -> None:
+        while not stop.is_set():
+            ticks.append(1)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    while not ticks:
+        pass
+    before = len(ticks)
+    _native.decode_frames_at([packets], everything, [], plan)
+    during = len(ticks) - before
+    stop.set()
+    counter.join()
+    # A call holding the GIL would have stopped the counting thread for its whole length.
+    assert during > 1000
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.integers(0, NUM_FRAMES - 1), min_size=1, max_size=12))
+def test_random_frame_sets_give_the_reference_frames(
+    bframes: Reference, numbers: list[int]
+) -> None:
+    batch = spdl.io.load_video_frames(bframes.path, numbers, pix_fmt="yuv420p")
+    np.testing.assert_array_equal(_yuv(batch), bframes.yuv420p[numbers])
