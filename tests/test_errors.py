@@ -142,7 +142,7 @@ def test_unknown_pad_mode_raises_value_error(h264_video: VideoReference) -> None
 
 def test_unknown_media_type_raises_value_error(h264_video: VideoReference) -> None:
     with pytest.raises(ValueError, match="hologram"):
-        demux("hologram", h264_video.path)
+        spdl.io.demux_media("hologram", h264_video.path)
 
 
 @pytest.mark.parametrize("window", [(2.0, 1.0), (1.0, 1.0)])
@@ -150,13 +150,13 @@ def test_empty_or_reversed_window_raises_value_error(
     h264_video: VideoReference, window: tuple[float, float]
 ) -> None:
     with pytest.raises(ValueError):
-        demux("video", h264_video.path, window)
+        spdl.io.demux_media("video", h264_video.path, window)
 
 
 @pytest.mark.parametrize("src", [12345, 3.5, None, ["clip.mp4"]], ids=repr)
 def test_wrong_source_type_raises_type_error(src: object) -> None:
     with pytest.raises(TypeError):
-        demux("video", src)
+        spdl.io.demux_media("video", src)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         spdl.io.load_image(src)
 

@@ -1,4 +1,7 @@
-"""Decoding: validate options, build one decode plan, make one native call.
+"""Decoding: build one decode plan from checked options, make one native call.
+
+The operations check decode options once, when called (:func:`validate_decode_options`,
+through ``spdl.io._api.options``); the functions here take them checked.
 
 The plan (:class:`spdl._native.DecodePlan`) carries what the native core needs:
 the filters of the window and the timing options, a custom ``filter_desc``, the
@@ -289,22 +292,13 @@ def decode_windows_to_buffers(
         window in which no frame lies.
 
     Raises:
-        TypeError, ValueError: Invalid options, or options that need a filter graph.
         MediaError: The packets cannot be decoded.
     """
-    validate_decode_options("video", **options)
     return _native.decode_windows(
         list(spans),
         [_window_us(window) for window in windows],
         make_plan("video", None, options, cancel=cancel),
     )
-
-
-def _check_packets(packets: Packets, options: Mapping[str, Any]) -> None:
-    """Checks that ``packets`` came from demuxing and the decode options fit their media type."""
-    if not isinstance(packets, _native.Packets):
-        raise TypeError(f"Expected packets from demuxing, got {type(packets).__name__}.")
-    validate_decode_options(packets.media_type, **options)
 
 
 def decode(
@@ -321,10 +315,8 @@ def decode(
         ImageFrames, AudioFrames or VideoFrames.
 
     Raises:
-        TypeError, ValueError: Invalid options.
         MediaError: The packets cannot be decoded.
     """
-    _check_packets(packets, options)
     plan = make_plan(packets.media_type, packets.timestamp, options, cancel=cancel)
     return _native.decode_packets(packets, plan)
 
@@ -363,10 +355,8 @@ def decode_to_buffer(
         A CPUBuffer, shaped as :func:`spdl.io.convert_frames` would shape it.
 
     Raises:
-        TypeError, ValueError: Invalid options.
         MediaError: The packets cannot be decoded.
     """
-    _check_packets(packets, options)
     expected = _expected_frames(packets, options)
     plan = make_plan(
         packets.media_type, packets.timestamp, options, cancel=cancel, expected_frames=expected
@@ -389,10 +379,8 @@ def audio_decode_stream(
         :func:`decode_to_buffer` gives for all the packets at once.
 
     Raises:
-        TypeError, ValueError: Invalid options.
         MediaError: The system FFmpeg has no decoder for the codec.
     """
-    _check_packets(packets, options)
     plan = make_plan(packets.media_type, packets.timestamp, options)
     return _native.AudioDecodeStream(packets, plan, seconds)
 
@@ -437,9 +425,8 @@ def decode_image_batch(
         per source: None where it decoded, else the error.
 
     Raises:
-        TypeError, ValueError: Invalid options or sources.
+        TypeError: A source that is neither a path nor bytes.
     """
-    validate_decode_options("image", width=width, height=height, pix_fmt=pix_fmt, **options)
     items: list[str | bytes] = []
     for src in srcs:
         if isinstance(src, str | os.PathLike):
@@ -480,11 +467,7 @@ def transform_image_batch(
     Returns:
         The batch of the images that were written (None if none was), and one entry
         per image: None where it was written, else the error.
-
-    Raises:
-        TypeError, ValueError: Invalid options or frames.
     """
-    validate_decode_options("image", **options)
     output = _native.DecodePlan(
         width=options.get("width") or 0,
         height=options.get("height") or 0,

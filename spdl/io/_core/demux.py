@@ -196,6 +196,9 @@ def validate_demux_args(
 ) -> None:
     """Checks demux arguments, raising at call time.
 
+    The operations (``spdl.io._api``) check their arguments with this once, when
+    they are called; the demux functions below take them checked.
+
     Raises:
         ValueError: Unknown media type or an invalid window.
         TypeError: The source or an option has the wrong type.
@@ -538,7 +541,6 @@ def demux(
         FileNotFoundError: The path does not exist.
         MediaError: The data cannot be opened or has no stream of that type.
     """
-    validate_demux_args(media_type, src, timestamp, format=format, format_options=format_options)
     name = describe_source(src)
     opener = _open if probe or media_type != "video" else _open_indexed
     with opener(src, format, format_options) as container:
@@ -583,7 +585,6 @@ def demux_audio_chunks(
         MediaError: The data cannot be opened, has no audio stream, or has no
             packet (in the window).
     """
-    validate_demux_args("audio", src, timestamp, format=format, format_options=format_options)
     name = describe_source(src)
     with _open(src, format, format_options) as container:
         stream = _pick_stream(container, "audio", name)
@@ -635,14 +636,8 @@ def iter_demux(
         One Packets per window.
 
     Raises:
-        ValueError: ``media_type`` is ``"image"`` or a window is invalid.
         MediaError: The data cannot be demuxed.
     """
-    if media_type == "image":
-        raise ValueError("Streaming demux applies to audio and video, not images.")
-    validate_demux_args(media_type, src, None, format=format, format_options=format_options)
-    for window in timestamps:
-        _validate_window(window)
     name = describe_source(src)
     with _open(src, format, format_options) as container:
         stream = _pick_stream(container, media_type, name)
@@ -685,9 +680,6 @@ def demux_spans(
         UnknownPacketOrder: The demuxer reports neither the byte offset nor the dts
             of a packet (load the windows one by one instead).
     """
-    validate_demux_args("video", src, None, format=format, format_options=format_options)
-    for window in timestamps:
-        _validate_window(window)
     windows = sorted((float(start), float(end)) for start, end in timestamps)
     name = describe_source(src)
     spans: list[Packets] = []

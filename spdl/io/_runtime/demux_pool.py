@@ -402,9 +402,6 @@ def demux(
         AsyncIOFailure: The helper died while demuxing (it is replaced).
     """
     if wanted(src):
-        _demux.validate_demux_args(
-            media_type, src, timestamp, format=format, format_options=format_options
-        )
         fields = {"media_type": media_type, "timestamp": _window(timestamp), "probe": probe}
         try:
             (packets,) = _single("demux", src, cancel, **fields, **_options(format, format_options))
@@ -442,9 +439,6 @@ def demux_spans(
         AsyncIOFailure: The helper died while demuxing (it is replaced).
     """
     if wanted(src):
-        _demux.validate_demux_args("video", src, None, format=format, format_options=format_options)
-        for window in timestamps:
-            _demux._validate_window(window)
         windows = [_window(window) for window in timestamps]
         try:
             return _single(
@@ -485,13 +479,6 @@ def iter_demux(
     """
     request = None
     if wanted(src) and timestamps:
-        if media_type == "image":
-            raise ValueError("Streaming demux applies to audio and video, not images.")
-        _demux.validate_demux_args(
-            media_type, src, None, format=format, format_options=format_options
-        )
-        for window in timestamps:
-            _demux._validate_window(window)
         windows = [_window(window) for window in timestamps]
         name = _demux.describe_source(src)
         options = _options(format, format_options)
@@ -502,15 +489,22 @@ def iter_demux(
         )
         return
     lease = _Lease(name)
+    previous: _demux.Packets | None = None
     try:
         for index in range(len(timestamps)):
             more = index + 1 < len(timestamps)
             if index == 0:
-                (packets,) = _call(lease, request, more, None)[1]
+                items = _call(lease, request, more, None)[1]
             else:
                 assert lease.helper is not None
                 reply = _native.next_from_demux_helper(lease.helper.fd, more, None)
-                (packets,) = lease.outcome(reply, more)
+                items = lease.outcome(reply, more)
+            packets = items[0]
+            if media_type == "video":
+                # As the in-thread demux makes them: the windows share a decode session.
+                packets.attach_lookahead(items[1])
+                packets.join_decode_session(previous)
+                previous = packets
             yield packets
     finally:
         lease.release()
@@ -546,9 +540,6 @@ def load_audio(
             phase's (``spdl_phase``); or, unmarked, when the audio cannot be decoded.
         AsyncIOFailure: The helper died while demuxing (it is replaced).
     """
-    _demux.validate_demux_args(
-        "audio", src, timestamp, format=format, format_options=format_options
-    )
     name = _demux.describe_source(src)
     options = _options(format, format_options)
     request = _request("audio_chunks", src, name, timestamp=_window(timestamp), **options)
