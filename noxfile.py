@@ -119,6 +119,22 @@ def ensure_ffmpeg(session: nox.Session) -> None:
     )
 
 
+# The remote-source tests and benchmark serve media with nginx; its echo module
+# injects latency.
+NGINX_APT_PACKAGES = ("nginx", "libnginx-mod-http-echo")
+
+
+def ensure_nginx(session: nox.Session) -> None:
+    """Installs Debian's nginx (tests/_http_servers.py runs it) when missing and root."""
+    echo = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
+    if (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()) and echo.exists():
+        return
+    if _can_apt_install():
+        _apt_install(session, NGINX_APT_PACKAGES)
+        return
+    session.error(f"The remote-source tests need nginx:\n    {_install_hint(NGINX_APT_PACKAGES)}")
+
+
 def _ensure_clang_format(session: nox.Session) -> None:
     if shutil.which("clang-format") is not None:
         return
@@ -158,6 +174,7 @@ def tests(session: nox.Session) -> None:
             "tests would import the source tree's spdl (without _native), not the build"
         )
     _install_spdl(session, "[test,torch,numba,docs]")
+    ensure_nginx(session)
     session.run("pytest", "-q", *(session.posargs or ["tests"]), env={"PYTHONSAFEPATH": "1"})
     # The documentation is part of the tests: tests/test_docs_examples.py runs its
     # examples, and the strict build fails on any broken reference or docstring.
@@ -278,6 +295,7 @@ def bench(session: nox.Session) -> None:
     (any script name first) runs one script with the remaining arguments.
     """
     _install_spdl(session, "[bench,torch]")
+    ensure_nginx(session)
     # torchcodec loads the system FFmpeg's runtime libraries, libavdevice included.
     if _can_apt_install() and not Path("/usr/lib/x86_64-linux-gnu/libavdevice.so.59").exists():
         _apt_install(session, ("libavdevice59",))
