@@ -267,7 +267,7 @@ class Packets:
             OverflowError: If a timestamp does not fit in 64 bits.
         """
 
-    def add_demuxed_from(self, demuxer: object, limit: int, end: float | None = None) -> bool:
+    def add_demuxed_from(self, demuxer: object, limit: int, end: float | None = None, lookahead: int = 0) -> bool:
         """
         Appends copies of the packets a PyAV demuxer yields next (used by the demux layer).
 
@@ -281,6 +281,9 @@ class Packets:
             limit: The most packets to add.
             end: Stop at the first packet whose decode time is at least this, in the
                 stream's time base; ``None``: no end.
+            lookahead: Keep that packet and up to ``lookahead - 1`` more aside as the
+                window's lookahead (see ``join_decode_session``) instead of dropping it; a
+                packet the demuxer fails to read there ends the lookahead without an error.
 
         Returns:
             ``True`` when ``limit`` packets were added (more may follow), ``False`` when
@@ -289,6 +292,46 @@ class Packets:
         Raises:
             TypeError: If ``demuxer`` is not an iterator, or as ``add_demuxed``.
             Exception: Whatever the demuxer raises, unchanged.
+        """
+
+    def join_decode_session(self, previous: Packets | None) -> None:
+        """
+        Shares the decoder of the streaming demux's window before (used by the demux layer).
+
+        ``decode_packets`` of a window in a session continues the decoder where the
+        window before stopped, when that is where this window's packets lead (windows
+        decoded in order), instead of decoding again from the keyframe before its start.
+        Windows decoded out of order, overlapping ones, or several at once decode as
+        before. The frames are the same either way.
+
+        Args:
+            previous: The window before, of the same stream; ``None`` starts a session.
+
+        Raises:
+            ValueError: If the packets are not video, are in a session already, or are not
+                of ``previous``' stream.
+        """
+
+    @property
+    def decode_session_stats(self) -> dict[str, int] | None:
+        """
+        What the decode session of these packets did, or ``None`` outside one.
+
+        ``packets_decoded``: packets its windows sent to a decoder (lookahead included);
+        ``windows_continued``: windows that continued the decoder of the window before;
+        ``windows_started``: windows that opened a decoder of their own;
+        ``windows_redone``: windows decoded independently after all (the stream's frames
+        did not come out in order, or a decode failed).
+        """
+
+    def split_lookahead(self) -> Packets:
+        """
+        Moves the window's lookahead packets out, into packets of their own (for a demux helper's reply).
+        """
+
+    def attach_lookahead(self, lookahead: Packets) -> None:
+        """
+        Moves the packets of ``lookahead`` (from ``split_lookahead``) into this window's lookahead.
         """
 
     def __len__(self) -> int:

@@ -1,9 +1,12 @@
+#include <nanobind/stl/map.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
 #include "bindings.h"
+#include "decode_session.h"
 #include "packets.h"
 
 namespace nb = nanobind;
@@ -13,14 +16,14 @@ namespace {
 
 // Appends the bytes `data` exposes through the buffer protocol.
 void add_buffer(Packets& self, nb::handle data, int64_t pts, int64_t dts, int64_t duration,
-                bool is_key, const Packets::SideData& side) {
+                bool is_key, const Packets::SideData& side, bool to_lookahead = false) {
   Py_buffer view;
   if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_SIMPLE) != 0) {
     throw nb::python_error();
   }
   try {
     self.add(static_cast<const uint8_t*>(view.buf), static_cast<size_t>(view.len), pts, dts,
-             duration, is_key, side);
+             duration, is_key, side, to_lookahead);
   } catch (...) {
     PyBuffer_Release(&view);
     throw;
@@ -73,7 +76,8 @@ const PacketAttrs& attrs() {
   return names;
 }
 
-void add_fields(Packets& self, nb::handle packet, int64_t pts, int64_t dts) {
+void add_fields(Packets& self, nb::handle packet, int64_t pts, int64_t dts,
+                bool to_lookahead = false) {
   const int64_t duration = int_attr(packet, attrs().duration, 0);
   const int is_key = PyObject_IsTrue(nb::getattr(packet, attrs().is_key).ptr());
   if (is_key < 0) {
@@ -93,7 +97,7 @@ void add_fields(Packets& self, nb::handle packet, int64_t pts, int64_t dts) {
                       std::string(PyBytes_AS_STRING(bytes.ptr()),
                                   static_cast<size_t>(PyBytes_GET_SIZE(bytes.ptr()))));
   }
-  add_buffer(self, packet, pts, dts, duration, is_key != 0, side);
+  add_buffer(self, packet, pts, dts, duration, is_key != 0, side, to_lookahead);
 }
 
 void add_demuxed(Packets& self, nb::handle packet) {
@@ -101,10 +105,37 @@ void add_demuxed(Packets& self, nb::handle packet) {
   add_fields(self, packet, pts, int_attr(packet, attrs().dts, AV_NOPTS_VALUE));
 }
 
+// Puts the packet that reached a window's end and up to `count - 1` more in the
+// window's lookahead (decode_session.h). They lie past the window: a packet the
+// demuxer cannot read there ends the lookahead, not the demux.
+void add_lookahead(Packets& self, nb::handle demuxer, nb::object first, size_t count) {
+  nb::object packet = std::move(first);
+  for (size_t added = 0; added < count;) {
+    if (!packet) {
+      packet = nb::steal(PyIter_Next(demuxer.ptr()));
+      if (!packet) {
+        PyErr_Clear();
+        return;
+      }
+    }
+    try {
+      if (int_attr(packet, attrs().size, 0) != 0) {
+        add_fields(self, packet, int_attr(packet, attrs().pts, AV_NOPTS_VALUE),
+                   int_attr(packet, attrs().dts, AV_NOPTS_VALUE), /*to_lookahead=*/true);
+        ++added;
+      }
+    } catch (const nb::python_error&) {
+      return;
+    }
+    packet = nb::object();
+  }
+}
+
 // The packet loop of a demux in one native call, so that no Python code runs per
 // packet: on a minute of AAC, the Python loop cost 0.7 us of the 3.7 us a packet
 // took to demux.
-bool add_demuxed_from(Packets& self, nb::handle demuxer, size_t limit, std::optional<double> end) {
+bool add_demuxed_from(Packets& self, nb::handle demuxer, size_t limit, std::optional<double> end,
+                      size_t lookahead) {
   if (!PyIter_Check(demuxer.ptr())) {
     throw nb::type_error("demuxer must be an iterator of packets");
   }
@@ -125,12 +156,83 @@ bool add_demuxed_from(Packets& self, nb::handle demuxer, size_t limit, std::opti
     // reordered B-frames are complete once dts passes `end`.
     const int64_t order = dts != AV_NOPTS_VALUE ? dts : pts;
     if (end && order != AV_NOPTS_VALUE && static_cast<double>(order) >= *end) {
+      if (lookahead > 0) {
+        add_lookahead(self, demuxer, std::move(packet), lookahead);
+      }
       return false;
     }
     add_fields(self, packet, pts, dts);
     ++added;
   }
   return true;
+}
+
+// Windows of one streaming demux share a decoder (decode_session.h).
+void join_decode_session(Packets& self, const Packets* previous) {
+  if (self.media_type != MediaType::Video) {
+    throw std::invalid_argument("Only video packets share a decoder, not " + self.repr() + ".");
+  }
+  if (self.session) {
+    throw std::invalid_argument(self.repr() + " are in a decode session already.");
+  }
+  if (!previous) {
+    self.session = std::make_shared<DecodeSession>();
+    return;
+  }
+  if (!previous->session) {
+    throw std::invalid_argument(previous->repr() + " are in no decode session.");
+  }
+  if (previous->src != self.src || previous->time_base != self.time_base ||
+      previous->params.codec_name != self.params.codec_name ||
+      previous->params.extradata != self.params.extradata) {
+    throw std::invalid_argument(self.repr() + " are not of the stream of " + previous->repr() +
+                                ": they cannot share its decoder.");
+  }
+  self.session = previous->session;
+}
+
+std::optional<std::map<std::string, int64_t>> session_stats(const Packets& self) {
+  if (!self.session) {
+    return std::nullopt;
+  }
+  const DecodeSession::Stats stats = self.session->stats();
+  return std::map<std::string, int64_t>{{"packets_decoded", stats.packets_decoded},
+                                        {"windows_continued", stats.windows_continued},
+                                        {"windows_started", stats.windows_started},
+                                        {"windows_redone", stats.windows_redone}};
+}
+
+// The lookahead as packets of their own (for a demux helper's reply, which carries
+// packets only), moved out of `self`.
+std::unique_ptr<Packets> split_lookahead(Packets& self) {
+  std::unique_ptr<Packets> split;
+  switch (self.media_type) {
+    case MediaType::Image:
+      split = std::make_unique<ImagePackets>(self.src, self.params, self.time_base);
+      break;
+    case MediaType::Audio:
+      split = std::make_unique<AudioPackets>(self.src, self.params, self.time_base);
+      break;
+    case MediaType::Video:
+      split = std::make_unique<VideoPackets>(self.src, self.params, self.time_base);
+      break;
+  }
+  split->frame_rate = self.frame_rate;
+  split->window = self.window;
+  split->packets = std::move(self.lookahead);
+  self.lookahead.clear();
+  return split;
+}
+
+void attach_lookahead(Packets& self, Packets& lookahead) {
+  if (lookahead.media_type != self.media_type || lookahead.src != self.src ||
+      lookahead.time_base != self.time_base) {
+    throw std::invalid_argument(lookahead.repr() + " do not follow " + self.repr() + ".");
+  }
+  for (auto& packet : lookahead.packets) {
+    self.lookahead.push_back(std::move(packet));
+  }
+  lookahead.packets.clear();
 }
 
 // Docstrings (Google style; the API page renders them with mkdocstrings, and
@@ -229,6 +331,9 @@ Args:
     limit: The most packets to add.
     end: Stop at the first packet whose decode time is at least this, in the
         stream's time base; ``None``: no end.
+    lookahead: Keep that packet and up to ``lookahead - 1`` more aside as the
+        window's lookahead (see ``join_decode_session``) instead of dropping it; a
+        packet the demuxer fails to read there ends the lookahead without an error.
 
 Returns:
     ``True`` when ``limit`` packets were added (more may follow), ``False`` when
@@ -237,6 +342,31 @@ Returns:
 Raises:
     TypeError: If ``demuxer`` is not an iterator, or as ``add_demuxed``.
     Exception: Whatever the demuxer raises, unchanged.)";
+
+constexpr const char* kJoinDecodeSessionDoc =
+    R"(Shares the decoder of the streaming demux's window before (used by the demux layer).
+
+``decode_packets`` of a window in a session continues the decoder where the
+window before stopped, when that is where this window's packets lead (windows
+decoded in order), instead of decoding again from the keyframe before its start.
+Windows decoded out of order, overlapping ones, or several at once decode as
+before. The frames are the same either way.
+
+Args:
+    previous: The window before, of the same stream; ``None`` starts a session.
+
+Raises:
+    ValueError: If the packets are not video, are in a session already, or are not
+        of ``previous``' stream.)";
+
+constexpr const char* kDecodeSessionStatsDoc =
+    R"(What the decode session of these packets did, or ``None`` outside one.
+
+``packets_decoded``: packets its windows sent to a decoder (lookahead included);
+``windows_continued``: windows that continued the decoder of the window before;
+``windows_started``: windows that opened a decoder of their own;
+``windows_redone``: windows decoded independently after all (the stream's frames
+did not come out in order, or a decode failed).)";
 
 template <typename T>
 void bind_media_packets(nb::module_& m, const char* name, const char* doc) {
@@ -321,7 +451,16 @@ void register_packets(nb::module_& m) {
            nb::arg("side_data") = std::vector<std::pair<std::string, nb::bytes>>{}, kAddDoc)
       .def("add_demuxed", &add_demuxed, nb::arg("packet"), kAddDemuxedDoc)
       .def("add_demuxed_from", &add_demuxed_from, nb::arg("demuxer"), nb::arg("limit"),
-           nb::arg("end").none() = nb::none(), kAddDemuxedFromDoc)
+           nb::arg("end").none() = nb::none(), nb::arg("lookahead") = 0, kAddDemuxedFromDoc)
+      .def("join_decode_session", &join_decode_session, nb::arg("previous").none(),
+           kJoinDecodeSessionDoc)
+      .def_prop_ro("decode_session_stats", &session_stats, kDecodeSessionStatsDoc)
+      .def("split_lookahead", &split_lookahead,
+           "Moves the window's lookahead packets out, into packets of their own (for a demux "
+           "helper's reply).")
+      .def("attach_lookahead", &attach_lookahead, nb::arg("lookahead"),
+           "Moves the packets of ``lookahead`` (from ``split_lookahead``) into this window's "
+           "lookahead.")
       .def(
           "__len__", [](const Packets& p) { return p.packets.size(); }, "The number of packets.")
       .def("__repr__", &Packets::repr);

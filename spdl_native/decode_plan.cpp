@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "audio_decoder.h"
+#include "decode_session.h"
 
 namespace spdl {
 namespace {
@@ -132,6 +133,11 @@ bool decodes_windows(const DecodePlan& plan) {
 
 std::unique_ptr<Frames> decode_frames(const Packets& packets, const DecodePlan& plan) {
   const DecodeSteps steps = decode_steps(plan, packets.media_type, Destination::kFrames);
+  // A window of a streaming demux continues the decoder of the window before it.
+  if (packets.session && packets.media_type == MediaType::Video && packets.window &&
+      !steps.writer) {
+    return decode_window_frames(packets, steps.config, plan.cancel);
+  }
   return decode_packets(packets, steps.config, plan.cancel,
                         steps.writer ? &*steps.writer : nullptr);
 }

@@ -51,7 +51,7 @@ int side_data_type(const std::string& name) {
 }  // namespace
 
 void Packets::add(const uint8_t* data, size_t size, int64_t pts, int64_t dts, int64_t duration,
-                  bool is_key, const SideData& side_data) {
+                  bool is_key, const SideData& side_data, bool to_lookahead) {
   if (size > static_cast<size_t>(INT32_MAX - AV_INPUT_BUFFER_PADDING_SIZE)) {
     throw std::invalid_argument("packet too large");
   }
@@ -79,7 +79,7 @@ void Packets::add(const uint8_t* data, size_t size, int64_t pts, int64_t dts, in
     }
     std::memcpy(dst, bytes.data(), bytes.size());
   }
-  packets.push_back(std::move(packet));
+  (to_lookahead ? lookahead : packets).push_back(std::move(packet));
 }
 
 std::vector<double> Packets::pts_seconds() const {

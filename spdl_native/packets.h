@@ -2,6 +2,7 @@
 // PyAV with plain data only (bytes, integers, names): no FFmpeg object crosses.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -18,6 +19,8 @@ const char* to_string(MediaType type);
 std::string class_name(MediaType type, const char* kind);
 
 using Rational = std::pair<int, int>;
+
+class DecodeSession;  // decode_session.h
 
 // Codec parameters by name, valid in any FFmpeg version.
 struct CodecParams {
@@ -58,9 +61,10 @@ class Packets {
   // Side data arrives as (FFmpeg's descriptive name, bytes); unknown names are skipped.
   using SideData = std::vector<std::pair<std::string, std::string>>;
 
-  // Copies `size` bytes (FFmpeg needs padding after the payload anyway).
+  // Copies `size` bytes (FFmpeg needs padding after the payload anyway); with
+  // `to_lookahead`, to `lookahead` instead of `packets`.
   void add(const uint8_t* data, size_t size, int64_t pts, int64_t dts, int64_t duration,
-           bool is_key, const SideData& side_data = {});
+           bool is_key, const SideData& side_data = {}, bool to_lookahead = false);
 
   MediaType media_type;
   std::string src;
@@ -69,6 +73,13 @@ class Packets {
   Rational frame_rate{0, 1};
   std::optional<std::pair<double, double>> window;
   std::vector<ffmpeg::PacketPtr> packets;
+  // A streaming demux's window: the packets that follow its last one (from the one
+  // whose decode time reached the window's end). A decode that continues in the
+  // window's DecodeSession sends them to get the window's last frames out of the
+  // decoder without draining it. Not counted by len() nor shown by pts.
+  std::vector<ffmpeg::PacketPtr> lookahead;
+  // The decoder the windows of one streaming demux share; null for other packets.
+  std::shared_ptr<DecodeSession> session;
 
   std::vector<double> pts_seconds() const;
   std::string repr() const;

@@ -1,0 +1,287 @@
+#include "decode_session.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "decode_loop.h"
+#include "ffmpeg/error.h"
+
+namespace spdl {
+namespace {
+
+// Seconds: more than the trim filter's rounding of a window's start (to whole
+// microseconds, then to the stream's time base), less than any frame interval.
+constexpr double kStartMargin = 2e-6;
+
+// The decoder gave out a frame without a timestamp, or not after the one before:
+// continuing it could give other frames than an independent decode.
+struct OutOfOrder {};
+
+bool same_decoder(const ParkedDecoder& parked, const DecodeConfig& config) {
+  return parked.decoder == config.decoder && parked.decoder_options == config.decoder_options &&
+         parked.num_threads == config.num_threads;
+}
+
+// The index after the packet whose dts is `dts`, when `packets` hold it and their
+// dts rise strictly (so that a dts names one packet).
+std::optional<size_t> index_after(const std::vector<ffmpeg::PacketPtr>& packets, int64_t dts) {
+  std::optional<size_t> found;
+  int64_t previous = AV_NOPTS_VALUE;
+  for (size_t i = 0; i < packets.size(); ++i) {
+    const int64_t current = packets[i]->dts;
+    if (current == AV_NOPTS_VALUE || (previous != AV_NOPTS_VALUE && current <= previous)) {
+      return std::nullopt;
+    }
+    previous = current;
+    if (current == dts) {
+      found = i + 1;
+    }
+  }
+  return found;
+}
+
+int64_t latest(int64_t a, int64_t b) { return a == AV_NOPTS_VALUE ? b : std::max(a, b); }
+
+std::unique_ptr<ParkedDecoder> open_for(const Packets& packets, const DecodeConfig& config) {
+  auto decoder = std::make_unique<ParkedDecoder>();
+  decoder->ctx = open_decoder(packets.params, packets.time_base, packets.src, config);
+  if (decoder->ctx->codec_type != AVMEDIA_TYPE_VIDEO) {
+    throw MediaError("Failed to decode " + packets.src + ": \"" + packets.params.codec_name +
+                     "\" is not a video codec.");
+  }
+  decoder->decoder = config.decoder;
+  decoder->decoder_options = config.decoder_options;
+  decoder->num_threads = config.num_threads;
+  return decoder;
+}
+
+// Sends a window's packets to a decoder (parked or new) and the frames it gives
+// out to the window's router, keeping the decoder's position up to date.
+class WindowFeeder {
+ public:
+  WindowFeeder(const Packets& packets, ParkedDecoder& decoder, FrameRouter& router,
+               const CancelToken* cancel)
+      : packets_(packets),
+        decoder_(decoder),
+        router_(router),
+        cancel_(cancel),
+        frame_(ffmpeg::alloc_frame()),
+        kept_(ffmpeg::alloc_frame()),
+        context_("Failed to decode " + packets.src) {
+    // As PacketFeeder: frames shown before the start are dropped by the trim anyway.
+    if (packets.window && packets.window->first > 0) {
+      skip_before_ = static_cast<int64_t>(packets.window->first * packets.time_base.second /
+                                          packets.time_base.first);
+    }
+  }
+
+  // Gives the window the frame the previous window stopped on.
+  void resume() {
+    if (decoder_.pending) {
+      ffmpeg::FramePtr frame = std::move(decoder_.pending);
+      wanted_ = give(frame.get());
+    }
+  }
+
+  // Sends `packets` from `begin` on until the window wants no more frames. The
+  // lookahead lies past the window's end: nothing in it is skipped.
+  void feed(const std::vector<ffmpeg::PacketPtr>& packets, size_t begin, bool lookahead) {
+    AVCodecContext* ctx = decoder_.ctx.get();
+    for (size_t i = begin; i < packets.size() && wanted_; ++i) {
+      if (cancel_ && cancel_->cancelled()) {
+        throw MediaError("Decoding " + packets_.src + " was cancelled.");
+      }
+      const AVPacket* packet = packets[i].get();
+      const bool skip = !lookahead && skip_before_ != AV_NOPTS_VALUE &&
+                        packet->pts != AV_NOPTS_VALUE && packet->pts < skip_before_;
+      ctx->skip_frame = skip ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+      if (skip) {
+        decoder_.passed_pts = latest(decoder_.passed_pts, packet->pts);
+      }
+      ffmpeg::check(avcodec_send_packet(ctx, packet),
+                    [&] { return context_ + " (packet " + std::to_string(i) + ")"; });
+      decoder_.last_dts = packet->dts;
+      ++sent_;
+      wanted_ = receive_all();
+    }
+  }
+
+  // Drains the decoder when the window still wants frames (its end lies past the
+  // lookahead); returns whether it did, which leaves the decoder spent.
+  bool finish() {
+    if (!wanted_) {
+      return false;
+    }
+    ffmpeg::check(avcodec_send_packet(decoder_.ctx.get(), nullptr), context_ + " (flush)");
+    wanted_ = receive_all();
+    if (wanted_) {
+      router_.finish();
+    }
+    return true;
+  }
+
+  int64_t sent() const { return sent_; }
+
+ private:
+  bool receive_all() {
+    while (true) {
+      const int ret = avcodec_receive_frame(decoder_.ctx.get(), frame_.get());
+      if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+        return true;
+      }
+      ffmpeg::check(ret, context_);
+      const int64_t pts = frame_->best_effort_timestamp;
+      if (pts == AV_NOPTS_VALUE ||
+          (decoder_.last_output != AV_NOPTS_VALUE && pts <= decoder_.last_output)) {
+        throw OutOfOrder{};
+      }
+      decoder_.last_output = pts;
+      const bool more = give(frame_.get());
+      av_frame_unref(frame_.get());
+      if (!more) {
+        return false;
+      }
+    }
+  }
+
+  // Routes one frame; the frame a window stops on is kept for the next window.
+  bool give(AVFrame* frame) {
+    const int64_t pts = frame->best_effort_timestamp;
+    av_frame_unref(kept_.get());
+    ffmpeg::check(av_frame_ref(kept_.get(), frame), context_);
+    const bool more = router_.add(frame);
+    if (more) {
+      decoder_.passed_pts = latest(decoder_.passed_pts, pts);
+    } else {
+      decoder_.pending = std::move(kept_);
+      kept_ = ffmpeg::alloc_frame();
+    }
+    return more;
+  }
+
+  const Packets& packets_;
+  ParkedDecoder& decoder_;
+  FrameRouter& router_;
+  const CancelToken* cancel_;
+  ffmpeg::FramePtr frame_;
+  ffmpeg::FramePtr kept_;
+  const std::string context_;
+  int64_t skip_before_ = AV_NOPTS_VALUE;
+  int64_t sent_ = 0;
+  bool wanted_ = true;
+};
+
+std::unique_ptr<Frames> decode_in_session(const Packets& packets, const DecodeConfig& config,
+                                          const CancelToken* cancel, DecodeSession& session) {
+  size_t next = 0;
+  std::unique_ptr<ParkedDecoder> decoder = session.take(packets, config, &next);
+  const bool continued = decoder != nullptr;
+  if (!decoder) {
+    decoder = open_for(packets, config);
+  }
+  auto result = make_frames(packets.media_type, packets.src, packets.time_base);
+  FrameRouter router(packets, config, [&](AVFrame* frame) {
+    result->frames.push_back(ffmpeg::alloc_frame());
+    av_frame_move_ref(result->frames.back().get(), frame);
+    return true;
+  });
+  WindowFeeder feeder(packets, *decoder, router, cancel);
+  feeder.resume();
+  feeder.feed(packets.packets, next, /*lookahead=*/false);
+  feeder.feed(packets.lookahead, 0, /*lookahead=*/true);
+  const bool spent = feeder.finish();
+  session.count(feeder.sent(), continued);
+  if (!spent) {
+    session.park(std::move(decoder));
+  }
+  if (!config.filter_desc.empty()) {
+    result->time_base = router.output_time_base();
+  }
+  return result;
+}
+
+}  // namespace
+
+std::unique_ptr<ParkedDecoder> DecodeSession::take(const Packets& window,
+                                                   const DecodeConfig& config, size_t* next) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!parked_ || !window.window || !same_decoder(*parked_, config)) {
+    return nullptr;
+  }
+  if (parked_->passed_pts != AV_NOPTS_VALUE) {
+    const double passed =
+        static_cast<double>(parked_->passed_pts) * window.time_base.first / window.time_base.second;
+    if (passed >= window.window->first - kStartMargin) {
+      return nullptr;  // a frame of this window may have gone by already
+    }
+  }
+  const std::optional<size_t> after = index_after(window.packets, parked_->last_dts);
+  if (!after) {
+    return nullptr;
+  }
+  *next = *after;
+  return std::move(parked_);
+}
+
+void DecodeSession::park(std::unique_ptr<ParkedDecoder> decoder) {
+  std::unique_ptr<ParkedDecoder> dropped;  // freed outside the lock
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (decoder->last_dts == AV_NOPTS_VALUE || !on() ||
+      (parked_ && parked_->last_dts >= decoder->last_dts)) {
+    dropped = std::move(decoder);
+  } else {
+    dropped = std::move(parked_);
+    parked_ = std::move(decoder);
+  }
+}
+
+void DecodeSession::turn_off() {
+  std::unique_ptr<ParkedDecoder> dropped;
+  std::lock_guard<std::mutex> lock(mutex_);
+  off_.store(true, std::memory_order_relaxed);
+  dropped = std::move(parked_);
+}
+
+void DecodeSession::count(int64_t packets, bool continued) {
+  packets_.fetch_add(packets, std::memory_order_relaxed);
+  (continued ? continued_ : started_).fetch_add(1, std::memory_order_relaxed);
+}
+
+DecodeSession::Stats DecodeSession::stats() const {
+  Stats stats;
+  stats.packets_decoded = packets_.load(std::memory_order_relaxed);
+  stats.windows_continued = continued_.load(std::memory_order_relaxed);
+  stats.windows_started = started_.load(std::memory_order_relaxed);
+  stats.windows_redone = redone_.load(std::memory_order_relaxed);
+  return stats;
+}
+
+std::unique_ptr<Frames> decode_window_frames(const Packets& packets, const DecodeConfig& config,
+                                             const CancelToken* cancel) {
+  DecodeSession& session = *packets.session;
+  if (session.on()) {
+    std::unique_ptr<Frames> frames;
+    try {
+      frames = decode_in_session(packets, config, cancel, session);
+    } catch (const OutOfOrder&) {
+      session.turn_off();
+    } catch (...) {
+      if (cancel && cancel->cancelled()) {
+        throw;
+      }
+      // A failure that an independent decode might not meet (in the lookahead, or
+      // in a decoder with another past): its frames or its error are the answer.
+    }
+    if (frames) {
+      if (frames->frames.empty()) {
+        throw_no_frame(packets);
+      }
+      return frames;
+    }
+    session.count_redone();
+  }
+  return decode_packets(packets, config, cancel);
+}
+
+}  // namespace spdl
