@@ -438,11 +438,14 @@ def _fill(
     end: float | None,
     turn: _DemuxTurn,
     limit: int | None = None,
+    lookahead: int = 0,
 ) -> bool:
     """Adds the demuxer's next packets to ``packets`` in native calls of
     ``_CHECK_EVERY`` packets, checking the turn after each, until ``limit`` were
     added (None: no limit), the demuxer ends, or a packet's decode time reaches
-    ``end`` (stream time base). Returns whether ``limit`` was reached."""
+    ``end`` (stream time base); that packet and up to ``lookahead - 1`` more go to
+    the window's lookahead (see ``Packets.join_decode_session``). Returns whether
+    ``limit`` was reached."""
     added = 0
     while limit is None or added < limit:
         step = (
@@ -450,7 +453,7 @@ def _fill(
             if limit is None
             else min(_DemuxTurn._CHECK_EVERY, limit - added)
         )
-        if not packets.add_demuxed_from(demuxer, step, end):
+        if not packets.add_demuxed_from(demuxer, step, end, lookahead):
             return False
         turn.check()
         added += step
@@ -493,6 +496,7 @@ def _read(
     name: str,
     window: Window | None,
     src: Source,
+    lookahead: int = 0,
 ) -> Packets:
     packets = _new_packets(stream, media_type, name, window)
     if window is not None and window[0] > 0:
@@ -505,7 +509,7 @@ def _read(
             packets.add_demuxed_from(demuxer, 1, None)
         else:
             with _DemuxTurn(src) as turn:
-                _fill(packets, demuxer, _end_ts(stream, window), turn)
+                _fill(packets, demuxer, _end_ts(stream, window), turn, lookahead=lookahead)
     if len(packets) == 0:
         where = f" in the window {window}" if window is not None else ""
         raise MediaError(f"Failed to demux {name}: no {media_type} packet found{where}.")
@@ -615,6 +619,11 @@ def _stream_seconds(container: InputContainer, stream: Stream) -> float:
     return container.duration / 1e6 if container.duration else 0.0
 
 
+# Packets past a streaming window's end kept as its lookahead: enough for the
+# decoder's reorder delay (H.264 allows 16 frames) to give out the window's last frames.
+_WINDOW_LOOKAHEAD = 16
+
+
 def iter_demux(
     media_type: MediaType,
     src: Source,
@@ -633,18 +642,26 @@ def iter_demux(
         format_options: Demuxer options.
 
     Yields:
-        One Packets per window.
+        One Packets per window. Video windows share a decode session (their decode
+        continues where the window before stopped, when they are decoded in order)
+        and carry the packets that follow them as its lookahead.
 
     Raises:
         MediaError: The data cannot be demuxed.
     """
     name = describe_source(src)
+    lookahead = _WINDOW_LOOKAHEAD if media_type == "video" else 0
+    previous: Packets | None = None
     with _open(src, format, format_options) as container:
         stream = _pick_stream(container, media_type, name)
         for window in timestamps:
             if window[0] == 0:
                 container.seek(0, stream=stream, backward=True, any_frame=False)
-            yield _read(container, stream, media_type, name, window, src)
+            packets = _read(container, stream, media_type, name, window, src, lookahead)
+            if lookahead:
+                packets.join_decode_session(previous)
+                previous = packets
+            yield packets
 
 
 def demux_spans(

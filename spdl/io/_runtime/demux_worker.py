@@ -10,8 +10,9 @@ end of a Unix ``SOCK_SEQPACKET`` socket, and sends it one request at a time:
   memory comes with it as a sealed memfd, which is mapped here, not copied;
 * the reply is ``b"I"`` with a sealed memfd of the packets packed by
   ``_native.pack_packets``, or ``b"X" + JSON`` naming the error's type and message;
-* a stream of windows (``"windows"``) sends one reply per window, and after each
-  but the last waits for ``b"N"`` before it demuxes the next;
+* a stream of windows (``"windows"``) sends one reply per window (a video window's
+  packets, then its lookahead as packets of their own), and after each but the
+  last waits for ``b"N"`` before it demuxes the next;
 * an audio stream in chunks (``"audio_chunks"``) sends each chunk as soon as it is
   demuxed (``b"I"`` + the stream's duration in seconds, ``repr`` of a float), then
   ``b"E"``: the loading process decodes each while the next is demuxed here.
@@ -126,7 +127,9 @@ def _serve(sock: socket.socket, request: dict[str, Any], src: Any) -> None:
         for index, packets in enumerate(
             _demux.iter_demux(request["media_type"], src, windows, **options)
         ):
-            _send_item(sock, [packets])
+            # A video window's lookahead travels as packets of their own.
+            video = request["media_type"] == "video"
+            _send_item(sock, [packets, packets.split_lookahead()] if video else [packets])
             del packets
             if index + 1 < len(windows):
                 _wait_for_next(sock)
