@@ -4,9 +4,10 @@
   with a config of its own in a temporary directory: static files with range
   requests, an access log that records the bytes sent and the ``Range`` header of
   every request, and locations that inject faults: ``/status/<code>/`` answers with
-  that status (403, 404, 429, 500, 503) (``Retry-After: 0`` on 429 and 503), ``/drop/`` closes the connection
-  without an answer, ``/throttled/`` sends 64 KB/s, and, when nginx's echo module is
-  installed, ``/delay/<ms>/<file>`` waits before it serves the file.
+  that status (403, 404, 429, 500, 503; ``Retry-After: 0`` on 429 and 503), ``/drop/``
+  closes the connection without an answer, ``/throttled/`` sends 64 KB/s, and, when
+  nginx's echo module is installed, ``/delay/<digits>/<file>`` waits 0.<digits> s
+  before it serves the file (``/delay/020/`` waits 20 ms).
 * :class:`FaultServer` is a small threaded server of our own for what nginx cannot
   do: fail the first N requests of a path (503 with ``Retry-After``, 429, a dropped
   connection, a truncated body) and then serve the file, so that retries can be seen
@@ -203,16 +204,19 @@ def nginx(root: pathlib.Path, tmp: pathlib.Path) -> Iterator[Nginx]:
 class FaultServer:
     """Serves files of ``root`` at ``/<fault>/<count>/<file>``: the first ``count``
     requests of each such path fail as ``fault`` says, the later ones get the file
-    (ranges too). Faults: ``ok`` (none), ``503`` (with ``Retry-After: <retry_after>``),
-    ``429``, ``500``, ``drop`` (connection closed before an answer), ``truncate`` (the
-    header promises the whole body, half of it is sent, then the connection closes),
-    ``stall`` (the answer is held back for ``stall_s``)."""
+    (ranges too; a query string makes another path). Faults: ``ok`` (none), ``503``
+    (with ``Retry-After: <retry_after>``), ``429``, ``500``, ``drop`` (connection
+    closed before an answer), ``truncate`` (the header promises the whole body, half
+    of it is sent, then the connection closes), ``stall`` (the answer is held back
+    for ``stall_s``)."""
 
     def __init__(self, root: pathlib.Path, retry_after: str = "0", stall_s: float = 2.0):
         self.root = root
         self.retry_after = retry_after
         self.stall_s = stall_s
         self.requests: list[tuple[float, str, str]] = []  # (time, path, Range header)
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests answered at once
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -250,10 +254,21 @@ class FaultServer:
             return [r for r in self.requests if fragment in r[1]]
 
     def _handle(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            self._answer(handler)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, handler: http.server.BaseHTTPRequestHandler) -> None:
         path = handler.path.split("?")[0]
         with self._lock:
             self.requests.append((time.monotonic(), handler.path, handler.headers.get("Range", "")))
-            seen = self._counts[path] = self._counts.get(path, 0) + 1
+            # Counted per path and query: `?n=1`, `?n=2` are failed each in turn.
+            seen = self._counts[handler.path] = self._counts.get(handler.path, 0) + 1
         try:
             fault, count, name = path.lstrip("/").split("/", 2)
             failing = seen <= int(count)
