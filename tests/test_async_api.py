@@ -338,7 +338,7 @@ def test_batch_of_still_image_paths_and_bytes_takes_one_native_call(
     assert batch_spy == [4]
 
 
-@pytest.mark.parametrize("reason", ["file_object", "demux_options", "decoder"])
+@pytest.mark.parametrize("reason", ["file_object", "demux_options"])
 def test_batch_falls_back_to_per_source_demux(
     aio_media: Media, batch_spy: list[int], reason: str
 ) -> None:
@@ -346,17 +346,30 @@ def test_batch_falls_back_to_per_source_demux(
     kwargs: dict[str, Any] = {}
     if reason == "file_object":
         srcs.append(io.BytesIO(aio_media.png_bytes))
-    elif reason == "demux_options":
-        kwargs["demux_options"] = {"format_options": {}}
     else:
-        kwargs["decode_options"] = {"decoder": "png"}
-        srcs = [aio_media.png, aio_media.png_bytes]
+        kwargs["demux_options"] = {"format_options": {}}
     fast = spdl.io.to_numpy(spdl.io.batch_load_image(srcs[:2], 20, 10))
     batch_spy.clear()
     slow = spdl.io.to_numpy(run(lambda: spdl.io.async_batch_load_image(srcs, 20, 10, **kwargs)))
     assert batch_spy == []
     assert slow.shape == (len(srcs), 10, 20, 3)
     np.testing.assert_allclose(slow[:2], fast, atol=2)
+
+
+@pytest.mark.parametrize(("decoder", "kind"), [("png", "png"), ("mjpeg", "jpeg")])
+def test_batch_with_a_forced_decoder_stays_on_the_native_path(
+    aio_media: Media, batch_spy: list[int], decoder: str, kind: str
+) -> None:
+    srcs = [getattr(aio_media, kind), getattr(aio_media, f"{kind}_bytes")]
+    each = [spdl.io.to_numpy(spdl.io.load_image(src, decoder=decoder)) for src in srcs]
+    batch_spy.clear()
+    options = {"decoder": decoder}
+    batch = spdl.io.to_numpy(spdl.io.batch_load_image(srcs, None, None, decode_options=options))
+    assert batch_spy == [len(srcs)]
+    np.testing.assert_array_equal(batch, np.stack(each))
+    # A source the forced decoder cannot read fails, naming the decoder.
+    with pytest.raises(spdl.io.AsyncIOFailure, match=decoder):
+        spdl.io.batch_load_image([aio_media.jpeg, aio_media.png], 20, 10, decode_options=options)
 
 
 @pytest.mark.parametrize("fast_path", [True, False])

@@ -50,7 +50,14 @@ _IMAGE_MAGICS = (
 )
 # Decode options the native batch decoder understands (besides width/height/pix_fmt).
 _FAST_PATH_OPTIONS = frozenset(
-    {"scale_algo", "filter_desc", "decoder_options", "num_threads", "apply_exif_orientation"}
+    {
+        "scale_algo",
+        "filter_desc",
+        "decoder",
+        "decoder_options",
+        "num_threads",
+        "apply_exif_orientation",
+    }
 )
 
 
