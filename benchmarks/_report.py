@@ -297,6 +297,13 @@ def compute_targets(res: Results, w2_output_bytes: int) -> list[Target]:
                 ),
             ]  # fmt: skip
         targets += _w3_w4_targets(res, t)
+        if t in res.threads("w7_clip_sampling"):
+            targets.append(
+                _ratio_target(
+                    res, "W7 spdl / best of torchcodec, decord", "w7_clip_sampling", "spdl",
+                    ["torchcodec", "decord"], 1.3, t,
+                )
+            )  # fmt: skip
     for t, goal in ((1, 10.0), (2, 40.0)):
         if t in res.threads("w5_gil_pressure"):
             targets.append(_w5_target(res, t, goal))

@@ -41,6 +41,7 @@ import w2_video_decode
 import w3_clips
 import w4_audio
 import w5_gil_pressure
+import w7_clip_sampling
 from _harness import DEFAULT_THREADS, RESULTS_DIR, Options, host_info, run_workload
 
 WORKLOADS = {
@@ -49,6 +50,7 @@ WORKLOADS = {
     "w3": w3_clips,
     "w4": w4_audio,
     "w5": w5_gil_pressure,
+    "w7": w7_clip_sampling,
     "d1": d1_dataloader,
 }
 DOCS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
