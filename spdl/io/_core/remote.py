@@ -113,7 +113,9 @@ class RemoteError(OSError):
         url: The redacted URL.
         status: The HTTP status of the last answer, or ``None`` (no answer: a
             connection error or a timeout, or a protocol without statuses).
-        attempts: The number of requests made.
+        attempts: The number of attempts made. (A request lost by a reused
+            connection, which the server may have closed while it was idle, is sent
+            again at once on a new connection, within the same attempt.)
     """
 
     spdl_phase = "fetch"  # the phase AsyncIOFailure names
