@@ -1,0 +1,323 @@
+"""The windows of one streaming demux share a decoder: each window's frames equal an
+independent decode of it (``demux_media`` of the window, then ``decode_packets``), in
+every order, from several threads at once and in every form, while windows decoded in
+order send each packet to a decoder at most once."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import io
+import math
+import pathlib
+import random
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from media import smooth_rgb
+from test_native_memory import _malloc_in_use
+
+import spdl.io
+from spdl import _native
+from spdl.io._core import decode as _decode
+from spdl.io._core import demux as _demux
+from spdl.io._core.errors import MediaError
+
+WIDTH, HEIGHT = 64, 48
+FRAME_RATE = 30
+NUM_FRAMES = 120  # 4 s
+GOP_SIZE = 15  # a keyframe every 0.5 s
+
+# Windows in order: inside one GOP, across GOP boundaries, back to back, with gaps
+# of whole GOPs, up to the end of the stream.
+IN_ORDER = [
+    (0.0, 0.2),
+    (0.25, 0.45),  # the same GOP as the window before
+    (0.45, 1.2),  # back to back, across two keyframes
+    (1.3, 1.4),
+    (2.1, 2.4),  # a gap of a GOP: a keyframe the window before never reached
+    (2.4, 3.05),
+    (3.1, 4.0),  # up to the last frame of the stream
+]
+
+
+def _write_clip(path: pathlib.Path, max_b_frames: int) -> pathlib.Path:
+    rng = np.random.default_rng(1)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=FRAME_RATE)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.options = {
+            "g": str(GOP_SIZE),
+            "bf": str(max_b_frames),
+            "crf": "22",
+            "x264-params": "scenecut=0",  # keyframes exactly every GOP_SIZE frames
+        }
+        for index in range(NUM_FRAMES):
+            rgb = smooth_rgb(WIDTH, HEIGHT, index / FRAME_RATE)
+            # Noise, so that every frame differs from its neighbours in detail.
+            rgb = np.clip(rgb + rng.integers(-12, 13, rgb.shape), 0, 255).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """4 s, 30 fps H.264 MP4, GOP 15, up to 3 B-frames (x264's b-pyramid: some are references)."""
+    return _write_clip(tmp_path_factory.mktemp("session") / "clip.mp4", max_b_frames=3)
+
+
+@pytest.fixture(scope="module")
+def clip_matroska(clip: pathlib.Path) -> pathlib.Path:
+    path = clip.with_suffix(".mkv")
+    with av.open(str(clip)) as src, av.open(str(path), "w", "matroska") as dst:
+        in_stream = src.streams.video[0]
+        out_stream = dst.add_stream_from_template(in_stream)
+        for packet in src.demux(in_stream):
+            if packet.dts is not None:  # not the end-of-stream marker
+                packet.stream = out_stream
+                dst.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip_without_b_frames(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    return _write_clip(tmp_path_factory.mktemp("session") / "ip.mp4", max_b_frames=0)
+
+
+def _num_packets(path: pathlib.Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for p in container.demux(video=0) if p.size)
+
+
+def _arrays(frames: Any) -> tuple[np.ndarray, list[float]]:
+    return spdl.io.to_numpy(spdl.io.convert_frames(frames).result()), list(frames.pts)
+
+
+def _independent(src: Any, window: tuple[float, float], **options: Any) -> Any:
+    """Today's decode of a window: its own demux, no session, a decoder of its own."""
+    packets = spdl.io.demux_media("video", src, window).result()
+    assert packets.decode_session_stats is None
+    return _arrays(spdl.io.decode_packets(packets, **options).result())
+
+
+def _assert_same(
+    src: Any, windows: Sequence[tuple[float, float]], decoded: Sequence[Any], **options: Any
+) -> None:
+    for window, frames in zip(windows, decoded, strict=True):
+        array, pts = _arrays(frames)
+        reference, reference_pts = _independent(src, window, **options)
+        assert pts == reference_pts, window
+        assert array.shape == reference.shape, window
+        np.testing.assert_array_equal(array, reference, err_msg=str(window))
+
+
+def _stream(src: Any, windows: Sequence[tuple[float, float]]) -> list[Any]:
+    return [future.result() for future in spdl.io.streaming_demux("video", src, windows)]
+
+
+def _in_thread_stream(src: Any, windows: Sequence[tuple[float, float]]) -> list[Any]:
+    """The demux in this thread (no helper process)."""
+    return list(_demux.iter_demux("video", src, windows))
+
+
+# Paths are demuxed by the helper processes, file objects in the calling thread.
+SOURCES = ["path", "file"]
+
+
+def _source(clip: pathlib.Path, kind: str) -> Any:
+    return clip if kind == "path" else io.BytesIO(clip.read_bytes())
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+@pytest.mark.parametrize(
+    "options",
+    [{"pix_fmt": None}, {"width": 32, "height": 24}, {"width": 40, "pix_fmt": "bgr24"}],
+    ids=["native", "rgb24-resized", "bgr24-resized"],
+)
+def test_windows_in_order_equal_independent_decodes(
+    clip: pathlib.Path, kind: str, options: dict
+) -> None:
+    packets = _stream(_source(clip, kind), IN_ORDER)
+    decoded = [spdl.io.decode_packets(p, **options).result() for p in packets]
+    _assert_same(clip, IN_ORDER, decoded, **options)
+    stats = packets[0].decode_session_stats
+    # Only the first window and the one after the gap open a decoder.
+    assert stats["windows_started"] == 2
+    assert stats["windows_continued"] == len(IN_ORDER) - 2
+    assert stats["windows_redone"] == 0
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_windows_in_order_send_every_packet_at_most_once(clip: pathlib.Path, kind: str) -> None:
+    packets = _stream(_source(clip, kind), IN_ORDER)
+    for p in packets:
+        spdl.io.decode_packets(p, pix_fmt=None).result()
+    decoded = packets[0].decode_session_stats["packets_decoded"]
+    # Independent decodes send every window's packets from its keyframe on; the GOPs
+    # that windows share were sent once per window.
+    assert decoded <= _num_packets(clip)
+    assert decoded < sum(len(p) for p in packets) - GOP_SIZE
+
+
+def test_lookahead_is_not_part_of_the_window(clip: pathlib.Path) -> None:
+    for kind in SOURCES:
+        streamed = _stream(_source(clip, kind), IN_ORDER)
+        for window, packets in zip(IN_ORDER, streamed, strict=True):
+            alone = spdl.io.demux_media("video", clip, window).result()
+            assert len(packets) == len(alone)
+            assert packets.pts == alone.pts
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_windows_out_of_order_equal_independent_decodes(clip: pathlib.Path, seed: int) -> None:
+    packets = _stream(clip, IN_ORDER)
+    order = list(range(len(IN_ORDER)))
+    random.Random(seed).shuffle(order)
+    decoded: dict[int, Any] = {}
+    for index in order:
+        decoded[index] = spdl.io.decode_packets(packets[index], pix_fmt=None).result()
+    _assert_same(clip, IN_ORDER, [decoded[i] for i in range(len(IN_ORDER))], pix_fmt=None)
+    stats = packets[0].decode_session_stats
+    assert stats["windows_started"] + stats["windows_continued"] == len(IN_ORDER)
+
+
+def test_windows_in_reverse_order_each_open_a_decoder(clip: pathlib.Path) -> None:
+    packets = _stream(clip, IN_ORDER)
+    decoded = [spdl.io.decode_packets(p, pix_fmt=None).result() for p in reversed(packets)]
+    _assert_same(clip, IN_ORDER[::-1], decoded, pix_fmt=None)
+    stats = packets[0].decode_session_stats
+    assert stats["windows_started"] == len(IN_ORDER)
+    assert stats["windows_continued"] == 0
+
+
+def test_overlapping_windows_equal_independent_decodes(clip: pathlib.Path) -> None:
+    windows = [(0.2, 1.0), (0.6, 1.4), (1.0, 1.2), (1.1, 2.0), (1.9, 2.6)]
+    packets = _stream(clip, windows)
+    decoded = [spdl.io.decode_packets(p, width=32, height=24).result() for p in packets]
+    _assert_same(clip, windows, decoded, width=32, height=24)
+    # A window starting before the window before it ended cannot continue its decoder.
+    assert packets[0].decode_session_stats["windows_continued"] == 0
+
+
+def test_windows_decoded_from_threads_at_once(clip: pathlib.Path) -> None:
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            packets = _stream(clip, IN_ORDER)
+            decoded = list(pool.map(lambda p: _decode.decode(p, pix_fmt=None), packets))
+            _assert_same(clip, IN_ORDER, decoded, pix_fmt=None)
+            stats = packets[0].decode_session_stats
+            assert stats["windows_started"] + stats["windows_continued"] == len(IN_ORDER)
+
+
+def test_futures_form_decodes_windows_as_they_are_demuxed(clip: pathlib.Path) -> None:
+    futures = spdl.io.streaming_demux("video", clip, IN_ORDER)
+    frames = [spdl.io.decode_packets(f.result(), width=32, height=24) for f in futures]
+    _assert_same(clip, IN_ORDER, [f.result() for f in frames], width=32, height=24)
+
+
+def test_async_form_equals_independent_decodes(clip: pathlib.Path) -> None:
+    async def run() -> tuple[list[Any], dict]:
+        decoded, first = [], None
+        async for packets in spdl.io.async_streaming_demux("video", clip, IN_ORDER):
+            first = first or packets
+            decoded.append(await spdl.io.async_decode_packets(packets, pix_fmt=None))
+        return decoded, first.decode_session_stats
+
+    decoded, stats = asyncio.run(run())
+    _assert_same(clip, IN_ORDER, decoded, pix_fmt=None)
+    assert stats["windows_continued"] == len(IN_ORDER) - 2
+
+
+def test_cancelled_window_leaves_later_windows_exact(clip: pathlib.Path) -> None:
+    packets = _in_thread_stream(clip, IN_ORDER)
+    _decode.decode(packets[0], pix_fmt=None)
+    token = _native.CancelToken()
+    token.cancel()
+    with pytest.raises(MediaError, match="cancelled"):
+        _decode.decode(packets[1], cancel=token, pix_fmt=None)
+    # The decoder the cancelled window took is gone: the next window opens its own.
+    decoded = [_decode.decode(p, pix_fmt=None) for p in packets[1:]]
+    _assert_same(clip, IN_ORDER[1:], decoded, pix_fmt=None)
+    assert packets[0].decode_session_stats["windows_redone"] == 0
+
+
+def test_other_decode_options_open_another_decoder(clip: pathlib.Path) -> None:
+    packets = _in_thread_stream(clip, IN_ORDER[:4])
+    options = [{}, {"num_threads": 2}, {"num_threads": 2}, {"decoder_options": {"flags2": "fast"}}]
+    decoded = [_decode.decode(p, pix_fmt=None, **o) for p, o in zip(packets, options, strict=True)]
+    for window, frames, opts in zip(IN_ORDER, decoded, options, strict=False):
+        _assert_same(clip, [window], [frames], pix_fmt=None, **opts)
+    stats = packets[0].decode_session_stats
+    assert (stats["windows_started"], stats["windows_continued"]) == (3, 1)
+
+
+def test_filters_frame_rate_and_num_frames_equal_independent_decodes(clip: pathlib.Path) -> None:
+    for options in ({"frame_rate": 10, "width": 32, "height": 24}, {"num_frames": 4}):
+        packets = _in_thread_stream(clip, IN_ORDER)
+        decoded = [_decode.decode(p, **options) for p in packets]
+        _assert_same(clip, IN_ORDER, decoded, **options)
+
+
+def test_window_to_the_end_of_the_stream(clip: pathlib.Path) -> None:
+    windows = [(2.9, 3.3), (3.4, math.inf)]
+    packets = _stream(clip, windows)
+    decoded = [spdl.io.decode_packets(p, pix_fmt=None).result() for p in packets]
+    _assert_same(clip, windows, decoded, pix_fmt=None)
+    assert len(decoded[1]) == NUM_FRAMES - 102
+
+
+@pytest.mark.parametrize("fixture", ["clip_matroska", "clip_without_b_frames"])
+def test_other_streams_equal_independent_decodes(
+    request: pytest.FixtureRequest, fixture: str
+) -> None:
+    path = request.getfixturevalue(fixture)
+    for kind in SOURCES:
+        packets = _stream(_source(path, kind), IN_ORDER)
+        decoded = [spdl.io.decode_packets(p, pix_fmt=None).result() for p in packets]
+        _assert_same(path, IN_ORDER, decoded, pix_fmt=None)
+
+
+def test_audio_windows_have_no_session(aac_audio: Any) -> None:
+    (future,) = spdl.io.streaming_demux("audio", aac_audio.path, [(0.0, 0.5)])
+    packets = future.result()
+    assert packets.decode_session_stats is None
+    with pytest.raises(ValueError, match="Only video"):
+        packets.join_decode_session(None)
+
+
+def test_join_decode_session_checks_its_arguments(
+    clip: pathlib.Path, clip_without_b_frames: pathlib.Path
+) -> None:
+    first, second = _in_thread_stream(clip, [(0.0, 0.5), (0.5, 1.0)])
+    with pytest.raises(ValueError, match="already"):
+        second.join_decode_session(first)
+    alone = spdl.io.demux_media("video", clip, (1.0, 1.5)).result()
+    with pytest.raises(ValueError, match="no decode session"):
+        alone.join_decode_session(spdl.io.demux_media("video", clip, (0, 1)).result())
+    other = spdl.io.demux_media("video", clip_without_b_frames, (1.0, 1.5)).result()
+    with pytest.raises(ValueError, match="cannot share"):
+        other.join_decode_session(first)
+
+
+def test_session_and_its_parked_decoder_die_with_the_packets(clip: pathlib.Path) -> None:
+    def once() -> None:
+        packets = _in_thread_stream(clip, IN_ORDER[:3])
+        for p in packets[:2]:  # the second window's decoder stays parked
+            _decode.decode(p, pix_fmt=None)
+
+    for _ in range(10):
+        once()
+    gc.collect()
+    before = _malloc_in_use()
+    for _ in range(40):
+        once()
+    gc.collect()
+    # A leaked decoder with its frames would hold well over 50 kB each time.
+    assert _malloc_in_use() - before < 1_000_000
