@@ -238,7 +238,7 @@ def test_a_batch_keeps_many_requests_in_flight(
     faults.max_in_flight = 0
     batch = spdl.io.batch_load_image(urls, 16, 16)
     assert batch.shape == (32, 16, 16, 3)
-    assert faults.max_in_flight >= 16, faults.max_in_flight
+    assert faults.max_in_flight >= 8, faults.max_in_flight  # one at a time: 1
 
 
 def test_fsspec_protocols_load_like_http(
