@@ -300,3 +300,25 @@ def test_random_frame_sets_give_the_reference_frames(
 ) -> None:
     batch = spdl.io.load_video_frames(bframes.path, numbers, pix_fmt="yuv420p")
     np.testing.assert_array_equal(_yuv(batch), bframes.yuv420p[numbers])
+
+
+def test_a_kept_index_demuxes_only_the_spans_that_hold_the_frames(
+    bframes: Reference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spdl.io._runtime import demux_pool
+
+    calls: list[str] = []
+    spans, whole = demux_pool.demux_spans, demux_pool.demux
+    monkeypatch.setattr(
+        demux_pool, "demux_spans", lambda *a, **k: calls.append("spans") or spans(*a, **k)
+    )
+    monkeypatch.setattr(
+        demux_pool, "demux", lambda *a, **k: calls.append("whole") or whole(*a, **k)
+    )
+    index = spdl.io.index_video(bframes.path)
+    calls.clear()
+    batch = spdl.io.load_video_frames(bframes.path, [50, 2, 51], index=index, pix_fmt="yuv420p")
+    assert calls == ["spans"]
+    np.testing.assert_array_equal(_yuv(batch), bframes.yuv420p[[50, 2, 51]])
+    spdl.io.load_video_frames(bframes.path, [50, 2, 51])
+    assert calls == ["spans", "whole"]  # without the index, the whole stream

@@ -8,18 +8,23 @@ and ``IndexError`` / ``ValueError`` for frames outside the video, in every form.
 from __future__ import annotations
 
 import functools
+import math
+import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from spdl import _native
 from spdl.io._api.options import DemuxArgs, check_decode_options, split_options
 from spdl.io._core import clip_sampling as _clips
+from spdl.io._core import demux as _demux
 from spdl.io._core import frame_select as _select
 from spdl.io._core.demux import Source
 from spdl.io._core.frame_index import VideoIndex, check_indices, frames_shown_at
 from spdl.io._core.frame_select import FrameBatch
+from spdl.io._runtime import demux_pool as _demux_pool
 from spdl.io._runtime.operation import Plan, Step, operation
 
 __all__ = [
@@ -53,15 +58,73 @@ def _check(src: Source, index: VideoIndex | None, options: Mapping[str, Any]) ->
 def _frames_steps(
     args: DemuxArgs, index: VideoIndex | None, decode: Mapping[str, Any], choose: Choose
 ) -> Plan[FrameBatch]:
-    """Demux the stream, index it unless ``index`` is given, decode the chosen frames."""
+    """Demux the stream, index it unless ``index`` is given, decode the chosen frames.
+
+    With an index, only the spans of packets that hold the chosen frames are
+    demuxed (paths and in-memory data); the whole stream when they turn out not to
+    cover them (a demuxer that seeks elsewhere) or cannot be told apart.
+    """
+    packets: Any = None
     if index is not None:
         positions = choose(index)  # bad frames fail when the function is called
-    packets = yield args.step(probe=False)
+        windows = _span_windows(index, positions)
+        if windows and isinstance(args.src, str | os.PathLike | bytes | bytearray | memoryview):
+            spans = functools.partial(_demux_pool.demux_spans, args.src, windows, **args.options)
+            try:
+                packets = yield Step("demux", args.name, spans, pool="demux", cancellable=True)
+            except _demux.UnknownPacketOrder:
+                pass
+            if packets is not None and not _covers(packets, index, positions):
+                packets = None
+    if packets is None:
+        packets = yield args.step(probe=False)
     if index is None:
         index = VideoIndex.from_packets(packets)
         positions = choose(index)
     run = functools.partial(_select.decode_frames, packets, index, positions, **decode)
     return (yield Step("decode", args.name, run, cancellable=True))
+
+
+def _keyframes_before(index: VideoIndex, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The frame numbers of the keyframe at or before each frame and of the keyframe
+    before that one (the GOP an open GOP references); the first frame where none."""
+    keys = index.keyframes
+    at = np.searchsorted(keys, frames, side="right") - 1
+    first = int(keys[0]) if len(keys) else 0
+    own = np.where(at >= 0, keys[np.maximum(at, 0)], first) if len(keys) else frames * 0
+    before = np.where(at >= 1, keys[np.maximum(at - 1, 0)], first) if len(keys) else frames * 0
+    return np.minimum(own, frames), np.minimum(before, frames)
+
+
+def _span_windows(index: VideoIndex, positions: np.ndarray) -> list[tuple[float, float]]:
+    """Windows in seconds whose spans (demux_spans) hold the frames ``positions`` and
+    what they reference: one per run of frames with no keyframe between them, from the
+    keyframe before their GOP's to halfway to the frame after the last. Empty when the
+    times do not make valid windows (negative timestamps)."""
+    frames = np.unique(positions)
+    own, before = _keyframes_before(index, frames)
+    seconds, count = index.pts_seconds, index.num_frames
+    windows: list[tuple[float, float]] = []
+    previous = -1
+    for frame, key, start in zip(frames.tolist(), own.tolist(), before.tolist(), strict=True):
+        end = math.inf if frame + 1 >= count else float(seconds[frame] + seconds[frame + 1]) / 2
+        if windows and key <= previous:  # no keyframe since the last frame: one run
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((max(float(seconds[start]), 0.0), end))
+        previous = frame
+    if any(not 0 <= start < end for start, end in windows):
+        return []
+    return windows
+
+
+def _covers(spans: Sequence[Any], index: VideoIndex, positions: np.ndarray) -> bool:
+    """Whether ``spans`` hold every chosen frame and the keyframes its decode starts at."""
+    frames = np.unique(positions)
+    own, before = _keyframes_before(index, frames)
+    needed = set(index.pts[np.concatenate([frames, own, before])].tolist())
+    found, _, _ = _native.frame_table(list(spans))
+    return needed <= set(found)
 
 
 @operation("index_video", primary="sync", wrap=False, public=("sync", "async"))
@@ -134,8 +197,9 @@ def _load_video_frames(
         src: A path, bytes-like object or binary file-like object.
         indices: Frame numbers; negative ones count from the end.
         timestamps: Times in seconds, in place of ``indices``.
-        index: The video's index from :func:`index_video`, to check ``indices`` /
-            ``timestamps`` when called (built from the packets otherwise).
+        index: The video's index from :func:`index_video`: ``indices`` /
+            ``timestamps`` are checked when called, and only the packets that hold
+            the frames are demuxed (without it, the whole stream is, to index it).
         **options: Demux options (``format``, ``format_options``) and the decode
             options of :func:`load_video` that size and convert frames (``width``,
             ``height``, ``pix_fmt`` — default ``"rgb24"``, ``scale_algo``,
@@ -245,8 +309,8 @@ def _clips_at_random_indices(
             first frame, ``"error"`` raises ``IndexError``.
         seed: An int, or a ``random.Random`` (drawn from when called), for
             reproducible clips; ``None`` draws fresh ones.
-        index: The video's index from :func:`index_video`, to check the sampling
-            range when called (built from the packets otherwise).
+        index: The video's index from :func:`index_video`: the sampling range is
+            checked when called, and only the packets of the clips are demuxed.
         **options: Demux and decode options, as for :func:`load_video_frames`.
 
     Returns:
@@ -313,8 +377,8 @@ def _clips_at_regular_indices(
             end); ``None``: the last start that keeps every clip inside the video.
         policy: How a clip that runs past the end of the video is completed:
             ``"repeat_last"``, ``"wrap"`` or ``"error"`` (raises ``IndexError``).
-        index: The video's index from :func:`index_video`, to check the sampling
-            range when called.
+        index: The video's index from :func:`index_video`: the sampling range is
+            checked when called, and only the packets of the clips are demuxed.
         **options: Demux and decode options, as for :func:`load_video_frames`.
 
     Returns:
@@ -424,8 +488,8 @@ def _clips_at_random_timestamps(
             ``"repeat_last"``, ``"wrap"`` or ``"error"`` (raises ``ValueError``).
         seed: An int, or a ``random.Random`` (drawn from when called), for
             reproducible clips; ``None`` draws fresh ones.
-        index: The video's index from :func:`index_video`, to check the sampling
-            range when called.
+        index: The video's index from :func:`index_video`: the sampling range is
+            checked when called, and only the packets of the clips are demuxed.
         **options: Demux and decode options, as for :func:`load_video_frames`.
 
     Returns:
@@ -497,8 +561,8 @@ def _clips_at_regular_timestamps(
             that keeps every clip inside the video.
         policy: How a clip that runs past the end of the video is completed:
             ``"repeat_last"``, ``"wrap"`` or ``"error"`` (raises ``ValueError``).
-        index: The video's index from :func:`index_video`, to check the sampling
-            range when called.
+        index: The video's index from :func:`index_video`: the sampling range is
+            checked when called, and only the packets of the clips are demuxed.
         **options: Demux and decode options, as for :func:`load_video_frames`.
 
     Returns:

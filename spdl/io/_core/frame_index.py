@@ -32,9 +32,11 @@ def _frozen(values: Sequence[int]) -> np.ndarray:
 class VideoIndex:
     """The frames of one video stream, read from its packets without decoding.
 
-    Build one with :func:`spdl.io.index_video` and keep it: passing it as ``index=``
-    to :func:`spdl.io.load_video_frames` or a clip sampler saves nothing of the
-    decode, but lets bad indices and sampling ranges fail when the call is made.
+    Build one with :func:`spdl.io.index_video` and keep it: passed as ``index=`` to
+    :func:`spdl.io.load_video_frames` or a clip sampler, it lets bad indices and
+    sampling ranges fail when the call is made, and only the packets that hold the
+    wanted frames are demuxed (from the keyframe before their GOP's on), not the
+    whole stream.
 
     Attributes:
         src: The source, as messages name it.
