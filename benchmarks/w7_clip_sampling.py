@@ -14,6 +14,8 @@ Backends:
   height=112)``: one call per video demuxes it once (in a helper process), indexes
   its frames from the packets, and decodes both clips in one forward pass in one
   native call (GIL released).
+* ``spdl-indexed``: the same, with each video's ``spdl.io.index_video`` made once
+  (at setup) and passed as ``index=``: only the packets of the clips' GOPs are demuxed.
 * ``spdl-frames``: ``spdl.io.load_video_frames(path, indices, width=112, height=112)``
   with the same frame indices the peers decode (drawn in Python).
 * ``torchcodec``: ``torchcodec.samplers.clips_at_random_indices`` on a
@@ -132,6 +134,28 @@ def setup_spdl(ctx: Context) -> Run:
     return _round(ctx, load)
 
 
+def setup_spdl_indexed(ctx: Context) -> Run:
+    import spdl.io
+
+    # A dataset indexes each video once and keeps the index.
+    indexes = {path: spdl.io.index_video(path) for path in _videos(ctx)}
+
+    def load(path: str, seed: int) -> tuple:
+        batch = spdl.io.clips_at_random_indices(
+            path,
+            num_clips=NUM_CLIPS,
+            num_frames_per_clip=FRAMES_PER_CLIP,
+            num_indices_between_frames=STEP,
+            seed=seed,
+            index=indexes[path],
+            width=SIZE,
+            height=SIZE,
+        )
+        return batch.data.shape
+
+    return _round(ctx, load)
+
+
 def setup_spdl_frames(ctx: Context) -> Run:
     import spdl.io
 
@@ -186,6 +210,12 @@ BACKENDS = (
         "spdl",
         "clips_at_random_indices(path, 2 clips x 16 frames, step 4, 112x112): one call per video",
         setup_spdl,
+        "spdl",
+    ),
+    Backend(
+        "spdl-indexed",
+        "the same with index= (index_video once per video, kept): only the clips' GOPs demuxed",
+        setup_spdl_indexed,
         "spdl",
     ),
     Backend(
