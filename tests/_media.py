@@ -1,4 +1,4 @@
-"""Media for the concurrent/asyncio API tests, generated with PyAV.
+"""Media for the concurrent/asyncio API tests, generated with the encoders of ``media.py``.
 
 The session fixture lives in ``_aio_fixtures.py``. Every video frame is a flat gray
 picture whose level encodes the frame index (:func:`gray_level`), so a test can tell
@@ -8,11 +8,13 @@ which frame it got.
 from __future__ import annotations
 
 import dataclasses
-from fractions import Fraction
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import numpy as np
+from media import encode_audio, encode_video, gray_frame, noise_rgb, sine_tone
+from media import ffmpeg_image_bytes as encode_image
 
 VIDEO_WIDTH, VIDEO_HEIGHT = 64, 48
 VIDEO_FPS = 30
@@ -51,9 +53,9 @@ class Media:
     gray_images: list[Path]  # 8 JPEGs 64x48, image i is flat gray_level(i)
 
 
-def _gray_frame(width: int, height: int, level: int) -> av.VideoFrame:
-    array = np.full((height, width), level, dtype=np.uint8)
-    return av.VideoFrame.from_ndarray(array, format="gray").reformat(format="yuv420p")
+def _stereo_tone(seconds: float) -> np.ndarray:
+    wave = sine_tone(AUDIO_SAMPLE_RATE, int(AUDIO_SAMPLE_RATE * seconds), 440)
+    return np.stack([wave, wave])  # planar stereo
 
 
 def write_video(
@@ -67,62 +69,32 @@ def write_video(
 ) -> None:
     """Write an H.264 MP4 whose frame ``i`` is flat ``gray_level(i)`` (or noise)."""
     rng = np.random.default_rng(0)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=VIDEO_FPS)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"g": str(VIDEO_GOP), "bf": "0", "preset": "ultrafast"}
-        audio = None
-        if with_audio:
-            audio = container.add_stream("aac", rate=AUDIO_SAMPLE_RATE, layout="stereo")
+
+    def frames() -> Iterator[av.VideoFrame | np.ndarray]:
         for index in range(num_frames):
             if textured:
-                rgb = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                frame = frame.reformat(format="yuv420p")
+                rgb = noise_rgb(rng, width, height)
+                yield av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
             else:
-                frame = _gray_frame(width, height, gray_level(index))
-            frame.pts = index
-            frame.time_base = Fraction(1, VIDEO_FPS)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-        if audio is not None:
-            _encode_audio(container, audio, num_frames / VIDEO_FPS)
+                yield gray_frame(width, height, gray_level(index))
 
-
-def _encode_audio(
-    container: av.container.OutputContainer, stream: av.AudioStream, seconds: float
-) -> None:
-    num_samples = int(AUDIO_SAMPLE_RATE * seconds)
-    t = np.arange(num_samples) / AUDIO_SAMPLE_RATE
-    wave = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-    samples = np.stack([wave, wave])  # planar stereo
-    chunk = 1024
-    for start in range(0, num_samples, chunk):
-        part = np.ascontiguousarray(samples[:, start : start + chunk])
-        frame = av.AudioFrame.from_ndarray(part, format="fltp", layout="stereo")
-        frame.sample_rate = AUDIO_SAMPLE_RATE
-        frame.pts = start
-        frame.time_base = Fraction(1, AUDIO_SAMPLE_RATE)
-        container.mux(stream.encode(frame))
-    container.mux(stream.encode(None))
+    encode_video(
+        path,
+        frames(),
+        width=width,
+        height=height,
+        frame_rate=VIDEO_FPS,
+        options={"g": str(VIDEO_GOP), "bf": "0", "preset": "ultrafast"},
+        audio=_stereo_tone(num_frames / VIDEO_FPS) if with_audio else None,
+        audio_rate=AUDIO_SAMPLE_RATE,
+    )
 
 
 def write_audio(path: Path) -> None:
     """Write an AAC (M4A) file of :data:`AUDIO_DURATION_S` seconds."""
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("aac", rate=AUDIO_SAMPLE_RATE, layout="stereo")
-        _encode_audio(container, stream, AUDIO_DURATION_S)
-
-
-def encode_image(codec: str, rgb: np.ndarray) -> bytes:
-    """Encode one RGB image as a still-image file (``"mjpeg"`` or ``"png"``)."""
-    ctx = av.CodecContext.create(codec, "w")
-    ctx.height, ctx.width = rgb.shape[:2]
-    ctx.pix_fmt = "yuvj420p" if codec == "mjpeg" else "rgb24"
-    ctx.time_base = Fraction(1, 25)
-    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=ctx.pix_fmt)
-    packets = list(ctx.encode(frame)) + list(ctx.encode(None))
-    return b"".join(bytes(p) for p in packets)
+    encode_audio(
+        path, _stereo_tone(AUDIO_DURATION_S), rate=AUDIO_SAMPLE_RATE, container_format="mp4"
+    )
 
 
 def gradient_image(width: int = IMAGE_WIDTH, height: int = IMAGE_HEIGHT) -> np.ndarray:

@@ -4,12 +4,23 @@ Every file is small (the whole set is well under 1 MB) and generated with PyAV
 and Pillow. Each reference records what the *source* data was (the exact pixels
 written to lossless images, the exact PCM written to WAV) and what PyAV's own
 decoder makes of the lossy files, so tests compare spdl against a reference decode.
+
+This module is also the one media generator of the repository: the encoders
+(:func:`encode_video`, :func:`encode_audio`, :func:`image_bytes`,
+:func:`ffmpeg_image_bytes`) are used by the asyncio tests' media (``_media.py``), the
+stress runs (``stress/_media.py``), the fuzz seeds (``fuzz/fuzz_decode.py``) and the
+benchmark datasets (``benchmarks/_datasets.py``); each caller asks for its own sizes.
+Scripts outside tests/ import it by putting this folder on ``sys.path``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import pathlib
+from collections.abc import Iterable, Mapping
+from fractions import Fraction
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -78,25 +89,199 @@ def smooth_rgb(width: int, height: int, phase: float) -> np.ndarray:
     return np.stack([red, green, blue], axis=-1).clip(0, 255).astype(np.uint8)
 
 
+# -- Encoders shared by tests, stress, fuzz and benchmarks ---------------------------
+
+Destination = pathlib.Path | BinaryIO
+"""A file path, or a writable binary file object (``io.BytesIO``) with a container format."""
+
+
+def _open_output(dst: Destination, container_format: str | None) -> av.container.OutputContainer:
+    target = str(dst) if isinstance(dst, pathlib.Path) else dst
+    return av.open(target, "w", format=container_format)
+
+
+def gray_frame(width: int, height: int, level: int) -> av.VideoFrame:
+    """A flat gray ``yuv420p`` picture of luma ``level``."""
+    array = np.full((height, width), level, dtype=np.uint8)
+    return av.VideoFrame.from_ndarray(array, format="gray").reformat(format="yuv420p")
+
+
+def noise_rgb(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """Uniform RGB noise, ``(H, W, 3)`` uint8: the hardest texture for an encoder."""
+    return rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+
+
+def encode_video(
+    dst: Destination,
+    frames: Iterable[np.ndarray | av.VideoFrame],
+    *,
+    width: int,
+    height: int,
+    frame_rate: int = VIDEO_FRAME_RATE,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    options: Mapping[str, str] | None = None,
+    gop_size: int | None = None,
+    container_format: str | None = None,
+    colorspace: int | None = None,
+    color_range: int | None = None,
+    audio: np.ndarray | None = None,
+    audio_rate: int = 16000,
+) -> None:
+    """Encodes ``frames`` (``(H, W, 3)`` uint8 RGB arrays or ready ``VideoFrame``\\ s) as
+    one video stream of ``codec`` (``libx264``, ``libx265``, ``mpeg4``, ``vp9`` ...).
+
+    Args:
+        dst: Where to write; a file object needs ``container_format``.
+        frames: The pictures, in presentation order (PyAV numbers them 0, 1, ...).
+        width: Coded width.
+        height: Coded height.
+        frame_rate: Frames per second.
+        codec: FFmpeg encoder name.
+        pix_fmt: The encoder's pixel format.
+        options: Encoder options (``{"g": "15", "bf": "2", "crf": "18"}``,
+            ``{"preset": "ultrafast"}``, ``x264-params`` ...).
+        gop_size: The codec context's ``gop_size``, when set.
+        container_format: FFmpeg muxer name; guessed from the path when ``None``.
+        colorspace: An AVColorSpace value to tag the stream with.
+        color_range: An AVColorRange value to tag the stream with.
+        audio: Planar float samples ``(channels, samples)`` of an AAC track (mono or
+            stereo) muxed after the video, or ``None`` for a silent clip.
+        audio_rate: The audio track's sample rate.
+    """
+    with _open_output(dst, container_format) as container:
+        stream = container.add_stream(codec, rate=frame_rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        if colorspace is not None:
+            stream.codec_context.colorspace = colorspace
+        if color_range is not None:
+            stream.codec_context.color_range = color_range
+        if gop_size is not None:
+            stream.codec_context.gop_size = gop_size
+        if options:
+            stream.options = dict(options)
+        audio_stream = None
+        if audio is not None:
+            layout = _LAYOUTS[audio.shape[0]]
+            audio_stream = container.add_stream("aac", rate=audio_rate, layout=layout)
+        for frame in frames:
+            if isinstance(frame, np.ndarray):
+                frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+        if audio_stream is not None:
+            _encode_audio_frames(container, audio_stream, audio, "fltp", layout, audio_rate, 1024)
+
+
+_LAYOUTS = {1: "mono", 2: "stereo"}
+
+
+def _encode_audio_frames(
+    container: av.container.OutputContainer,
+    stream: av.AudioStream,
+    samples: np.ndarray,
+    sample_fmt: str,
+    layout: str,
+    rate: int,
+    chunk: int,
+) -> None:
+    planar = sample_fmt.endswith("p")
+    # Packed formats take one row of interleaved samples.
+    data = samples if planar else samples.T.reshape(1, -1)
+    step = chunk if planar else chunk * samples.shape[0]
+    for offset in range(0, data.shape[1], step):
+        part = np.ascontiguousarray(data[:, offset : offset + step])
+        frame = av.AudioFrame.from_ndarray(part, format=sample_fmt, layout=layout)
+        frame.sample_rate = rate
+        frame.pts = offset if planar else offset // samples.shape[0]
+        frame.time_base = Fraction(1, rate)
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
+
+
+def encode_audio(
+    dst: Destination,
+    samples: np.ndarray,
+    *,
+    rate: int,
+    codec: str = "aac",
+    sample_fmt: str = "fltp",
+    layout: str | None = None,
+    container_format: str | None = None,
+    bit_rate: int | None = None,
+    chunk: int = 1024,
+) -> None:
+    """Encodes ``samples`` ``(channels, samples)`` as one audio stream of ``codec``
+    (``aac``, ``pcm_s16le``, ``mp3``, ``flac``, ``libopus`` ...).
+
+    Args:
+        dst: Where to write; a file object needs ``container_format``.
+        samples: One row per channel, in the dtype of ``sample_fmt``; packed formats
+            are interleaved here.
+        rate: Sample rate in Hz.
+        codec: FFmpeg encoder name.
+        sample_fmt: The sample format ``samples`` holds (``fltp``, ``s16`` ...).
+        layout: Channel layout; ``mono`` or ``stereo`` from the channel count when ``None``.
+        container_format: FFmpeg muxer name; guessed from the path when ``None``
+            (``.m4a`` guesses ``ipod``, ``.wav`` ``wav``).
+        bit_rate: The encoder's bit rate, when set.
+        chunk: Samples per channel in each frame handed to the encoder.
+    """
+    layout = layout or _LAYOUTS[samples.shape[0]]
+    with _open_output(dst, container_format) as container:
+        stream = container.add_stream(codec, rate=rate, layout=layout)
+        if bit_rate is not None:
+            stream.bit_rate = bit_rate
+        _encode_audio_frames(container, stream, samples, sample_fmt, layout, rate, chunk)
+
+
+def sine_tone(rate: int, num_samples: int, frequency: float, amplitude: float = 0.3) -> np.ndarray:
+    """``amplitude * sin(2 pi f t)`` as float32, one channel of ``num_samples``."""
+    t = np.arange(num_samples) / rate
+    return (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+def image_bytes(pixels: np.ndarray | Image.Image, pil_format: str, **options: object) -> bytes:
+    """Encodes an RGB picture with Pillow (``JPEG``, ``PNG``, ``WEBP``, ``BMP``, ``GIF``,
+    ``TIFF`` ...); ``options`` are Pillow's save options (``quality=90`` ...)."""
+    image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
+    buffer = io.BytesIO()
+    image.save(buffer, format=pil_format, **options)
+    return buffer.getvalue()
+
+
+def ffmpeg_image_bytes(codec: str, rgb: np.ndarray) -> bytes:
+    """Encodes one RGB picture with FFmpeg's own still-image encoder (``mjpeg``
+    writes ``yuvj420p``, any other codec ``rgb24``)."""
+    ctx = av.CodecContext.create(codec, "w")
+    ctx.height, ctx.width = rgb.shape[:2]
+    ctx.pix_fmt = "yuvj420p" if codec == "mjpeg" else "rgb24"
+    ctx.time_base = Fraction(1, 25)
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=ctx.pix_fmt)
+    packets = list(ctx.encode(frame)) + list(ctx.encode(None))
+    return b"".join(bytes(p) for p in packets)
+
+
+def garble(data: bytes, seed: int) -> bytes:
+    """``data`` with seeded noise over its second fifth to its half (the container's
+    header survives, the payload after it does not)."""
+    start, end = len(data) // 5, len(data) // 2
+    noise = np.random.default_rng(seed).bytes(end - start)
+    return data[:start] + noise + data[end:]
+
+
 def write_h264_video(path: pathlib.Path) -> VideoReference:
     """3 s, 30 fps, 96x64 H.264 yuv420p with B-frames and a key frame every 15 frames."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=VIDEO_FRAME_RATE)
-        stream.width = VIDEO_WIDTH
-        stream.height = VIDEO_HEIGHT
-        stream.pix_fmt = "yuv420p"
-        stream.options = {
-            "g": str(VIDEO_GOP_SIZE),
-            "bf": str(VIDEO_MAX_B_FRAMES),
-            "crf": "18",
-        }
-        for index in range(VIDEO_NUM_FRAMES):
-            rgb = smooth_rgb(VIDEO_WIDTH, VIDEO_HEIGHT, index / VIDEO_FRAME_RATE)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    encode_video(
+        path,
+        (
+            smooth_rgb(VIDEO_WIDTH, VIDEO_HEIGHT, index / VIDEO_FRAME_RATE)
+            for index in range(VIDEO_NUM_FRAMES)
+        ),
+        width=VIDEO_WIDTH,
+        height=VIDEO_HEIGHT,
+        options={"g": str(VIDEO_GOP_SIZE), "bf": str(VIDEO_MAX_B_FRAMES), "crf": "18"},
+    )
 
     times, rgb24, yuv420p = [], [], []
     with av.open(str(path)) as container:
@@ -122,19 +307,23 @@ def write_h264_yuv422p_video(path: pathlib.Path, colorspace: int, full_range: bo
     that the last pixels of a row take the converters' scalar code."""
     rng = np.random.default_rng(7)
     range_value = 2 if full_range else 1  # AVCOL_RANGE_JPEG / AVCOL_RANGE_MPEG
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=VIDEO_FRAME_RATE)
-        stream.width, stream.height, stream.pix_fmt = 70, 48, "yuv422p"
-        stream.codec_context.colorspace = colorspace
-        stream.codec_context.color_range = range_value
+
+    def frames() -> Iterable[av.VideoFrame]:
         for _ in range(3):
             rgb = rng.integers(0, 256, (48, 70, 3), dtype=np.uint8)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv422p")
             frame.colorspace, frame.color_range = colorspace, range_value
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+            yield frame
+
+    encode_video(
+        path,
+        frames(),
+        width=70,
+        height=48,
+        pix_fmt="yuv422p",
+        colorspace=colorspace,
+        color_range=range_value,
+    )
 
 
 def remux_video_to_mpegts(source_path: pathlib.Path, path: pathlib.Path) -> None:
@@ -158,18 +347,7 @@ def _pyav_decode_audio(path: pathlib.Path) -> np.ndarray:
 def _encode_audio(
     path: pathlib.Path, codec: str, sample_fmt: str, layout: str, rate: int, source: np.ndarray
 ) -> None:
-    chunk = 1024
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=rate, layout=layout)
-        for offset in range(0, source.shape[1], chunk):
-            samples = np.ascontiguousarray(source[:, offset : offset + chunk])
-            frame = av.AudioFrame.from_ndarray(samples, format=sample_fmt, layout=layout)
-            frame.sample_rate = rate
-            frame.pts = offset
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    encode_audio(path, source, rate=rate, codec=codec, sample_fmt=sample_fmt, layout=layout)
 
 
 def write_aac_audio(path: pathlib.Path) -> AudioReference:
@@ -216,13 +394,17 @@ def write_multichannel_wav(path: pathlib.Path, layout: str = "5.1.4") -> AudioRe
     num_samples = 3000
     index = np.arange(num_channels * num_samples, dtype=np.int64)
     interleaved = (index * 7919 % 65536 - 32768).astype(np.int16)
-    with av.open(str(path), "w", format="wav") as container:
-        stream = container.add_stream("pcm_s16le", rate=8000, layout=layout)
-        frame = av.AudioFrame.from_ndarray(interleaved[None], format="s16", layout=layout)
-        frame.sample_rate, frame.pts = 8000, 0
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
     source = interleaved.reshape(num_samples, num_channels).T
+    encode_audio(
+        path,
+        source,
+        rate=8000,
+        codec="pcm_s16le",
+        sample_fmt="s16",
+        layout=layout,
+        container_format="wav",
+        chunk=num_samples,
+    )
     decoded = _pyav_decode_audio(path).reshape(num_samples, num_channels).T
     assert np.array_equal(decoded, source)  # PCM round-trips exactly
     return AudioReference(
@@ -254,7 +436,7 @@ def write_images(directory: pathlib.Path) -> dict[str, ImageReference]:
         width, height, pil_format, save_options, codec_name, native_pix_fmt, lossless = spec
         source_rgb = smooth_rgb(width, height, phase / 2)
         path = directory / f"pattern.{kind}"  # no size in the name: messages must state it
-        Image.fromarray(source_rgb).save(path, format=pil_format, **save_options)
+        path.write_bytes(image_bytes(source_rgb, pil_format, **save_options))
         images[kind] = ImageReference(
             kind=kind,
             path=path,
