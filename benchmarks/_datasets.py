@@ -19,20 +19,25 @@
 
 Each file is a pure function of its parameters (every random draw is seeded) and
 is written under a temporary name and renamed into place, so an interrupted run
-never leaves a truncated file for the next one to reuse.
+never leaves a truncated file for the next one to reuse. The encoders are those of
+``tests/media.py``, the repository's one media generator; this module picks the
+benchmark sizes and the pictures and sounds to encode.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
+from media import encode_audio, encode_video  # noqa: E402
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -235,22 +240,19 @@ def ensure_image_folder(count: int = 2000, data_dir: Path = DATA_DIR) -> Path:
 
 
 def _write_clip(path: Path, spec: ClipSpec) -> None:
-    with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=spec.fps)
-        stream.width = spec.width
-        stream.height = spec.height
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.gop_size = spec.gop
-        stream.options = {
+    encode_video(
+        path,
+        (moving_frame(index, spec.width, spec.height) for index in range(spec.num_frames)),
+        width=spec.width,
+        height=spec.height,
+        frame_rate=spec.fps,
+        gop_size=spec.gop,
+        options={
             "preset": spec.preset,
             "x264-params": f"keyint={spec.gop}:min-keyint={spec.gop}:scenecut=0",
-        }
-        for index in range(spec.num_frames):
-            rgb = moving_frame(index, spec.width, spec.height)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = index
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+        },
+        container_format="mp4",
+    )
 
 
 def ensure_clip(spec: ClipSpec | None = None, data_dir: Path = DATA_DIR) -> Path:
@@ -275,19 +277,13 @@ def audio_signal(spec: AudioSpec) -> np.ndarray:
 
 
 def _write_audio(path: Path, spec: AudioSpec) -> None:
-    samples = audio_signal(spec)
-    layout = {1: "mono", 2: "stereo"}[spec.num_channels]
-    with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream("aac", rate=spec.sample_rate, layout=layout)
-        stream.bit_rate = spec.bit_rate
-        chunk = 1024
-        for start in range(0, samples.shape[1], chunk):
-            piece = np.ascontiguousarray(samples[:, start : start + chunk])
-            frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout=layout)
-            frame.sample_rate = spec.sample_rate
-            frame.pts = start
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    encode_audio(
+        path,
+        audio_signal(spec),
+        rate=spec.sample_rate,
+        bit_rate=spec.bit_rate,
+        container_format="mp4",
+    )
 
 
 def ensure_audio(spec: AudioSpec | None = None, data_dir: Path = DATA_DIR) -> Path:

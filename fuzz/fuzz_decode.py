@@ -98,34 +98,30 @@ def test_one_input(data: bytes) -> None:
 
 
 def make_seeds(directory: pathlib.Path) -> None:
-    """Writes small valid files of every codec family as the starting corpus."""
-    import av
-    from PIL import Image
+    """Writes small valid files of every codec family as the starting corpus, with the
+    encoders of ``tests/media.py`` (the repository's one media generator)."""
+    sys.path.append(str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+    from media import encode_audio, encode_video, image_bytes
 
     directory.mkdir(parents=True, exist_ok=True)
     yy, xx = np.mgrid[0:24, 0:32]
     image = np.stack([xx * 8, yy * 10, (xx + yy) * 4], -1).astype(np.uint8)
     for index, fmt in enumerate(("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")):
-        buffer = io.BytesIO()
-        Image.fromarray(image).save(buffer, format=fmt)
         selector = _PATHS.index("batch") if index % 2 else _PATHS.index("image")
-        (directory / f"image.{fmt.lower()}").write_bytes(bytes([selector]) + buffer.getvalue())
+        data = image_bytes(image, fmt)
+        (directory / f"image.{fmt.lower()}").write_bytes(bytes([selector]) + data)
     for codec, fmt, ext in (
         ("libx264", "mp4", "mp4"),
         ("mpeg4", "avi", "avi"),
         ("vp9", "webm", "webm"),
     ):
         buffer = io.BytesIO()
-        with av.open(buffer, "w", format=fmt) as container:
-            stream = container.add_stream(codec, rate=10)
-            stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
-            for i in range(6):
-                frame = av.VideoFrame.from_ndarray(np.roll(image, i, axis=1), format="rgb24")
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
+        frames = (np.roll(image, i, axis=1) for i in range(6))
+        encode_video(
+            buffer, frames, width=32, height=24, frame_rate=10, codec=codec, container_format=fmt
+        )
         (directory / f"video.{ext}").write_bytes(bytes([_PATHS.index("video")]) + buffer.getvalue())
+    samples = (np.sin(np.arange(4800) / 7) * 8000).astype(np.int16)[None]
     for codec, fmt, ext in (
         ("aac", "mp4", "m4a"),
         ("pcm_s16le", "wav", "wav"),
@@ -134,23 +130,17 @@ def make_seeds(directory: pathlib.Path) -> None:
         ("mp3", "mp3", "mp3"),
     ):
         buffer = io.BytesIO()
+        rate = 48000 if codec == "libopus" else 16000
         try:
-            with av.open(buffer, "w", format=fmt) as container:
-                stream = container.add_stream(codec, rate=48000 if codec == "libopus" else 16000)
-                stream.layout = "mono"
-                samples = (np.sin(np.arange(4800) / 7) * 8000).astype(np.int16)[None]
-                frame_format = "s16"
-                for start in range(0, samples.shape[1], 960):
-                    frame = av.AudioFrame.from_ndarray(
-                        np.ascontiguousarray(samples[:, start : start + 960]),
-                        format=frame_format,
-                        layout="mono",
-                    )
-                    frame.sample_rate, frame.pts = stream.rate, start
-                    for packet in stream.encode(frame):
-                        container.mux(packet)
-                for packet in stream.encode():
-                    container.mux(packet)
+            encode_audio(
+                buffer,
+                samples,
+                rate=rate,
+                codec=codec,
+                sample_fmt="s16",
+                container_format=fmt,
+                chunk=960,
+            )
         except Exception as error:  # an encoder missing from this PyAV build
             print(f"skipping {codec} seed: {error}")
             continue
