@@ -962,6 +962,28 @@ def jpeg_region_counters() -> dict[str, int]:
     Totals of the crop-aware JPEG decodes since the process started (for tests).
     """
 
+class PendingImage:
+    """
+    A still image of a batch whose bytes arrive while the batch runs (fetched by another thread); decode_image_batch waits for them.
+    """
+
+    def __init__(self, name: str) -> None: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def set(self, data: bytes) -> None:
+        """The image's bytes (copied); the first of set and fail counts."""
+
+    def set_buffer(self, data: bytearray) -> None:
+        """set() for a bytearray."""
+
+    def fail(self, message: str) -> None:
+        """The image cannot be had: the batch fails it with `message`."""
+
+    @property
+    def done(self) -> bool: ...
+
 def decode_image_batch(srcs: list[str | bytes], plan: DecodePlan | None = None, transforms: Sequence[ImageTransform] = [], region_decode: bool = True, num_threads: int = 1) -> tuple[CPUBuffer | None, list[str]]:
     """
     Reads and decodes still images as the plan says on `num_threads` native threads, GIL released for the whole batch, cropping, resizing and mirroring each as its transform says. Returns (CPUBuffer | None, errors) with one error string per source ('' if it decoded).

@@ -11,6 +11,7 @@
 #include "image_crop.h"
 #include "image_transform.h"
 #include "jpeg_region.h"
+#include "pending_image.h"
 
 namespace nb = nanobind;
 
@@ -26,7 +27,11 @@ std::vector<ImageSource> image_sources(nb::list srcs) {
   sources.reserve(nb::len(srcs));
   for (nb::handle item : srcs) {
     ImageSource source;
-    if (nb::isinstance<nb::bytes>(item)) {
+    if (nb::isinstance<PendingImage>(item)) {
+      const PendingImage* pending = nb::cast<const PendingImage*>(item);  // alive: `srcs`
+      source.pending = pending;
+      source.name = pending->name();
+    } else if (nb::isinstance<nb::bytes>(item)) {
       nb::bytes b = nb::borrow<nb::bytes>(item);  // kept alive by `srcs`
       source.data = reinterpret_cast<const uint8_t*>(b.c_str());
       source.size = b.size();
@@ -111,8 +116,32 @@ void register_crops(nb::module_& m) {
 
 }  // namespace
 
+void register_pending(nb::module_& m) {
+  nb::class_<PendingImage>(m, "PendingImage",
+                           "A still image of a batch whose bytes arrive while the batch runs "
+                           "(fetched by another thread); decode_image_batch waits for them.")
+      .def(nb::init<std::string>(), nb::arg("name"))
+      .def_prop_ro("name", &PendingImage::name)
+      .def(
+          "set",
+          [](PendingImage& self, nb::bytes data) {
+            self.set(reinterpret_cast<const uint8_t*>(data.c_str()), data.size());
+          },
+          nb::arg("data"), "The image's bytes (copied); the first of set and fail counts.")
+      .def(
+          "set_buffer",
+          [](PendingImage& self, nb::bytearray data) {
+            self.set(reinterpret_cast<const uint8_t*>(data.c_str()), data.size());
+          },
+          nb::arg("data"), "set() for a bytearray.")
+      .def("fail", &PendingImage::fail, nb::arg("message"),
+           "The image cannot be had: the batch fails it with `message`.")
+      .def_prop_ro("done", &PendingImage::done);
+}
+
 void register_image_batch(nb::module_& m) {
   register_crops(m);
+  register_pending(m);
   m.def("decode_image_batch", &decode_images, nb::arg("srcs"), nb::arg("plan").none() = nb::none(),
         nb::arg("transforms") = std::vector<ImageTransform>{}, nb::arg("region_decode") = true,
         nb::arg("num_threads") = 1,

@@ -103,7 +103,7 @@ class TransformDecoder {
     if (cancel && cancel->cancelled()) {
       throw MediaError("Decoding " + source.name + " was cancelled.");
     }
-    auto packet = read_packet(source);
+    auto packet = read_packet(source, cancel);
     const auto size = static_cast<size_t>(packet->size);
     const char* codec = sniff_image_codec(packet->data, size);
     // A region is cut from the image as stored: one to be turned upright decodes whole.

@@ -31,7 +31,10 @@ const char* sniff_image_codec(const uint8_t* data, size_t size) {
   return nullptr;
 }
 
-ffmpeg::PacketPtr read_packet(const ImageSource& source) {
+ffmpeg::PacketPtr read_packet(const ImageSource& source, const CancelToken* cancel) {
+  if (source.pending) {
+    return source.pending->take(cancel);
+  }
   auto packet = ffmpeg::alloc_packet();
   if (source.data) {
     ffmpeg::check(av_new_packet(packet.get(), static_cast<int>(source.size)),
@@ -80,7 +83,7 @@ std::unique_ptr<Frames> decode_one(const ImageSource& source, const DecodeConfig
   if (cancel && cancel->cancelled()) {
     throw MediaError("Decoding " + source.name + " was cancelled.");
   }
-  return decode_packet(read_packet(source), source.name, config, cancel);
+  return decode_packet(read_packet(source, cancel), source.name, config, cancel);
 }
 
 }  // namespace spdl

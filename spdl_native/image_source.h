@@ -11,6 +11,7 @@
 #include "cancel.h"
 #include "decoder.h"
 #include "frames.h"
+#include "pending_image.h"
 
 namespace spdl {
 
@@ -18,14 +19,16 @@ struct ImageSource {
   std::string name;               // path, or a label for in-memory data
   const uint8_t* data = nullptr;  // in-memory bytes (kept alive by the caller); null: read `name`
   size_t size = 0;
+  const PendingImage* pending = nullptr;  // bytes still being fetched (kept alive by the caller)
 };
 
 // Returns the FFmpeg codec name for the image format of `data`, or nullptr.
 const char* sniff_image_codec(const uint8_t* data, size_t size);
 
-// The source's bytes in a packet (padded, as FFmpeg needs). MediaError when the
-// file cannot be read.
-ffmpeg::PacketPtr read_packet(const ImageSource& source);
+// The source's bytes in a packet (padded, as FFmpeg needs); for a pending source,
+// once they arrive (`cancel` stops the wait). MediaError when the file cannot be
+// read or the pending bytes failed.
+ffmpeg::PacketPtr read_packet(const ImageSource& source, const CancelToken* cancel = nullptr);
 
 // Decodes `packet`, the whole of the image `name`, into frames as `config` says.
 // MediaError for data that is no known still image format.

@@ -62,6 +62,8 @@ _FAST_PATH_OPTIONS = frozenset(
 
 
 def _is_still_image(src: Any) -> bool:
+    if _remote.is_url(src):  # by the extension of its path (no query, no fragment)
+        src = _remote.url_path(src)
     if isinstance(src, str | os.PathLike):
         return os.path.splitext(os.fspath(src))[1].lower() in _IMAGE_EXTENSIONS
     if isinstance(src, bytes | bytearray | memoryview):
@@ -350,6 +352,16 @@ def batch_load_image_future(
         crop,
         hflip,
     )
+    if _remote.has_urls(srcs) and _use_fast_path(srcs, demux, decode, convert):
+        # Fetched on the I/O pool while the native batch decodes those that landed.
+        run = functools.partial(
+            _fast_batch_future,
+            decode_options=decode,
+            strict=strict,
+            transforms=transforms,
+            executor=executor,
+        )
+        return _remote.load_pending(srcs, strict, executor, run)
     if _remote.has_urls(srcs):  # fetched on the I/O pool, then loaded from memory
         load = functools.partial(
             batch_load_image_future,
@@ -462,6 +474,22 @@ def batch_load_image(
         crop,
         hflip,
     )
+    if (
+        _remote.has_urls(checked)
+        and executor is None
+        and _use_fast_path(checked, demux, decode, convert)
+    ):
+        # Fetched on the I/O pool while the native batch decodes those that landed.
+        sources, fetches = _remote.pending_sources(checked)
+        try:
+            return _fast_batch_here(sources, decode, strict, transforms)
+        except AsyncIOFailure as error:
+            failure = _remote.settle(fetches, strict, error)
+            if failure is error:
+                raise
+            raise failure  # noqa: B904  (its own cause: the fetch's RemoteError)
+        finally:
+            _remote.cancel_all(fetches)
     if _remote.has_urls(checked):  # fetched on the I/O pool, then loaded from memory
         fetching = _remote.fetch_sources(checked, strict, executor)
         try:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import urllib.parse
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from spdl import _native
 from spdl.io._api.options import DemuxArgs
 from spdl.io._core import remote as _remote
 from spdl.io._core.demux import Packets, Window, describe_source
@@ -30,7 +32,7 @@ from spdl.io._runtime.futures import try_set
 from spdl.io._runtime.operation import Plan, Step
 
 __all__ = ["demux", "fetch_all", "fetch_sources", "has_urls", "is_url", "stream", "then"]
-__all__ += ["with_source"]
+__all__ += ["cancel_all", "load_pending", "pending_sources", "settle", "url_path", "with_source"]
 
 T = TypeVar("T")
 _LG = logging.getLogger("spdl.io")
@@ -187,3 +189,96 @@ def then(future: Future[T], make: Callable[[T], Future[Any]]) -> Future[Any]:
         yield make(value)
 
     return chain()
+
+
+def url_path(url: str) -> str:
+    """The path part of a URL (what its file extension is read from)."""
+    return urllib.parse.urlsplit(url).path
+
+
+def pending_sources(
+    srcs: Sequence[Any], executor: Executor | None = None
+) -> tuple[list[Any], list[Future[Any] | None]]:
+    """The batch's sources with each URL replaced by a ``PendingImage`` that its fetch
+    (started now, on the I/O pool) fills, so that the native batch decodes the images
+    already fetched while the others are still on the network; and the fetches.
+
+    A fetch that fails (or is cancelled) fails its image with the fetch's message.
+    Cancel the fetches once the batch is over (they are done by then, unless it
+    stopped early).
+    """
+    fetches = fetch_all(srcs, executor)
+    sources = list(srcs)
+    for index, future in enumerate(fetches):
+        if future is None:
+            continue
+        path = _fetch.local_path(srcs[index])
+        if path is not None:  # file://: the native batch reads it
+            sources[index] = path
+            continue
+        pending = _native.PendingImage(describe_source(srcs[index]))
+        sources[index] = pending
+        future.add_done_callback(functools.partial(_fill, pending))
+    return sources, fetches
+
+
+def _fill(pending: Any, future: Future[Any]) -> None:
+    if future.cancelled():
+        pending.fail(f"Fetching {pending.name} was cancelled.")
+    elif (error := future.exception()) is not None:
+        cause = error.__cause__ or error  # the RemoteError's own message
+        pending.fail(str(cause))
+    else:
+        data = future.result()
+        (pending.set_buffer if isinstance(data, bytearray) else pending.set)(data)
+
+
+def settle(
+    fetches: Sequence[Future[Any] | None], strict: bool, error: BaseException
+) -> BaseException:
+    """What a batch of pending sources that failed raises: with ``strict``, the failure
+    of the first fetch that failed (phase ``"fetch"``), if one did; else ``error``."""
+    if strict:
+        for future in fetches:
+            if future is not None and future.done() and not future.cancelled():
+                failure = future.exception()
+                if failure is not None:
+                    return failure
+    return error
+
+
+def cancel_all(fetches: Sequence[Future[Any] | None]) -> None:
+    for future in fetches:
+        if future is not None:
+            future.cancel()
+
+
+def load_pending(
+    srcs: Sequence[Any],
+    strict: bool,
+    executor: Executor | None,
+    run_batch: Callable[[list[Any]], Future[T]],
+) -> Future[T]:
+    """``run_batch`` (the native batch's Future form) on :func:`pending_sources`; its
+    failure as :func:`settle` says; cancelling the result cancels the batch and the
+    fetches."""
+    sources, fetches = pending_sources(srcs, executor)
+    inner = run_batch(sources)
+    outer: Future[T] = Future()
+
+    def on_inner(done: Future[T]) -> None:
+        cancel_all(fetches)
+        if done.cancelled():
+            outer.cancel()
+        elif (error := done.exception()) is not None:
+            try_set(outer.set_exception, settle(fetches, strict, error))
+        else:
+            try_set(outer.set_result, done.result())
+
+    def on_outer(done: Future[T]) -> None:
+        if done.cancelled():
+            inner.cancel()
+
+    outer.add_done_callback(on_outer)
+    inner.add_done_callback(on_inner)
+    return outer

@@ -427,9 +427,11 @@ def decode_image_batch(
     Raises:
         TypeError: A source that is neither a path nor bytes.
     """
-    items: list[str | bytes] = []
+    items: list[str | bytes | _native.PendingImage] = []
     for src in srcs:
-        if isinstance(src, str | os.PathLike):
+        if isinstance(src, _native.PendingImage):  # bytes on their way: waited for natively
+            items.append(src)
+        elif isinstance(src, str | os.PathLike):
             items.append(os.fspath(src))
         elif isinstance(src, bytes):
             items.append(src)
