@@ -1,5 +1,7 @@
 #include "decode_session.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -203,10 +205,20 @@ std::unique_ptr<Frames> decode_in_session(const Packets& packets, const DecodeCo
 
 }  // namespace
 
+ParkedDecoder::ParkedDecoder() : owner(static_cast<int>(getpid())) {}
+
+ParkedDecoder::~ParkedDecoder() {
+  // Freeing a threaded decoder joins its threads, which a forked child does not have.
+  if (num_threads != 1 && owner != static_cast<int>(getpid())) {
+    static_cast<void>(ctx.release());
+  }
+}
+
 std::unique_ptr<ParkedDecoder> DecodeSession::take(const Packets& window,
                                                    const DecodeConfig& config, size_t* next) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!parked_ || !window.window || !same_decoder(*parked_, config)) {
+  if (!parked_ || !window.window || !same_decoder(*parked_, config) ||
+      parked_->owner != static_cast<int>(getpid())) {
     return nullptr;
   }
   if (parked_->passed_pts != AV_NOPTS_VALUE) {

@@ -37,7 +37,13 @@ namespace spdl {
 
 // A decoder between two windows, and where it stands in the stream.
 struct ParkedDecoder {
+  ParkedDecoder();
+  ~ParkedDecoder();
+  ParkedDecoder(const ParkedDecoder&) = delete;
+  ParkedDecoder& operator=(const ParkedDecoder&) = delete;
+
   ffmpeg::CodecContextPtr ctx;
+  int owner;  // the process that opened it: a forked child has none of its threads
   // What it was opened with (a window decoded with other options opens its own).
   std::optional<std::string> decoder;
   std::map<std::string, std::string> decoder_options;

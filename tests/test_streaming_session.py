@@ -9,8 +9,11 @@ import asyncio
 import gc
 import io
 import math
+import os
 import pathlib
 import random
+import signal
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -23,6 +26,7 @@ from test_native_memory import _malloc_in_use
 
 import spdl.io
 from spdl import _native
+from spdl.io._core import convert as _convert
 from spdl.io._core import decode as _decode
 from spdl.io._core import demux as _demux
 from spdl.io._core.errors import MediaError
@@ -321,3 +325,46 @@ def test_session_and_its_parked_decoder_die_with_the_packets(clip: pathlib.Path)
     gc.collect()
     # A leaked decoder with its frames would hold well over 50 kB each time.
     assert _malloc_in_use() - before < 1_000_000
+
+
+def test_each_window_decoded_twice_in_a_row(clip: pathlib.Path) -> None:
+    packets = _stream(clip, IN_ORDER)
+    decoded = []
+    for p in packets:
+        decoded += [_decode.decode(p, pix_fmt=None), _decode.decode(p, pix_fmt=None)]
+    _assert_same(clip, [w for w in IN_ORDER for _ in range(2)], decoded, pix_fmt=None)
+
+
+def test_forked_child_opens_its_own_decoder(clip: pathlib.Path) -> None:
+    # The parent's parked decoder runs FFmpeg threads, which a forked child lacks: the
+    # child must neither use nor free it (joining threads it does not have would hang).
+    packets = _in_thread_stream(io.BytesIO(clip.read_bytes()), IN_ORDER[:3])
+    options = {"pix_fmt": None, "num_threads": 2}
+    _decode.decode(packets[0], **options)
+    expected = [_independent(clip, window, **options) for window in IN_ORDER[1:3]]
+    pid = os.fork()
+    if pid == 0:
+        ok = False
+        try:
+            # No pool in a forked child: convert in this thread.
+            got = [
+                (spdl.io.to_numpy(_convert.convert(frames)), list(frames.pts))
+                for frames in (_decode.decode(p, **options) for p in packets[1:])
+            ]
+            ok = all(
+                np.array_equal(a, b) and pa == pb
+                for (a, pa), (b, pb) in zip(got, expected, strict=True)
+            )
+            ok = ok and packets[0].decode_session_stats["windows_continued"] == 1
+            del packets[:]
+            gc.collect()
+        finally:
+            os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 30
+    while (status := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if status[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung")
+    assert os.waitstatus_to_exitcode(status[1]) == 0
