@@ -304,6 +304,17 @@ def compute_targets(res: Results, w2_output_bytes: int) -> list[Target]:
                     ["torchcodec", "decord"], 1.3, t,
                 )
             )  # fmt: skip
+        if t in res.threads("w8_remote"):
+            targets += [
+                _ratio_target(
+                    res, "W8 spdl-http / spdl-local (20 ms per request)", "w8_remote",
+                    "spdl-http", ["spdl-local"], 0.8, t,
+                ),
+                _ratio_target(
+                    res, "W8 spdl-http / requests-pillow", "w8_remote", "spdl-http",
+                    ["requests-pillow"], None, t,
+                ),
+            ]  # fmt: skip
     for t, goal in ((1, 10.0), (2, 40.0)):
         if t in res.threads("w5_gil_pressure"):
             targets.append(_w5_target(res, t, goal))

@@ -42,6 +42,7 @@ import w3_clips
 import w4_audio
 import w5_gil_pressure
 import w7_clip_sampling
+import w8_remote
 from _harness import DEFAULT_THREADS, RESULTS_DIR, Options, host_info, run_workload
 
 WORKLOADS = {
@@ -51,6 +52,7 @@ WORKLOADS = {
     "w4": w4_audio,
     "w5": w5_gil_pressure,
     "w7": w7_clip_sampling,
+    "w8": w8_remote,
     "d1": d1_dataloader,
 }
 DOCS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
