@@ -77,6 +77,12 @@ def _streaming_demux(
     while later ones are still demuxed. Cancelling every Future not done yet, or
     leaving the ``async for`` early, stops it.
 
+    Video windows share a decoder: :func:`decode_packets` of a window decoded after
+    the window before it goes on from where that one stopped, instead of decoding
+    again from the keyframe before its start. Windows decoded out of order,
+    overlapping or at the same time decode on their own. The frames are the same
+    either way.
+
     Args:
         media_type: ``"audio"`` or ``"video"``.
         src: Path, bytes-like object, or binary file-like object.
