@@ -147,6 +147,31 @@ def test_phases_and_every_form_take_urls(
     assert counts == [len(spdl.io.demux_media("audio", wav_audio.path, (0, 0.5)).result())]
 
 
+def test_frame_samplers_take_urls(server: Nginx, long_video: pathlib.Path):
+    url = server.url(f"files/{long_video.name}")
+    for sampler in (spdl.io.clips_at_random_indices, spdl.io.clips_at_regular_indices):
+        remote = sampler(url, num_clips=2, num_frames_per_clip=4, width=32, height=32)
+        local = sampler(long_video, num_clips=2, num_frames_per_clip=4, width=32, height=32)
+        if sampler is spdl.io.clips_at_regular_indices:
+            np.testing.assert_array_equal(remote.indices, local.indices)
+        expected = spdl.io.load_video_frames(
+            long_video, remote.indices.ravel(), width=32, height=32
+        )
+        np.testing.assert_array_equal(
+            _array(remote.data).reshape(-1, 32, 32, 3), _array(expected.data)
+        )
+    index = spdl.io.index_video(url)
+    assert index.num_frames == spdl.io.index_video(long_video).num_frames
+    server.clear_log()
+    frames = spdl.io.load_video_frames(url, [10, 200, 201], index=index)
+    local = spdl.io.load_video_frames(long_video, [10, 200, 201])
+    np.testing.assert_array_equal(_array(frames.data), _array(local.data))
+    time.sleep(0.1)
+    # With an index, only ranges around the wanted frames are read, not the file.
+    sent = sum(e.body_bytes for e in server.log() if e.uri.endswith(long_video.name))
+    assert sent < long_video.stat().st_size / 2
+
+
 def test_batch_of_urls_equals_the_batch_of_files(
     server: Nginx, image_files: dict[str, ImageReference]
 ):

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from spdl import _native
+from spdl.io._api import remote as _remote
 from spdl.io._api.options import DemuxArgs, check_decode_options, split_options
 from spdl.io._core import clip_sampling as _clips
 from spdl.io._core import demux as _demux
@@ -64,11 +65,15 @@ def _frames_steps(
     demuxed (paths and in-memory data); the whole stream when they turn out not to
     cover them (a demuxer that seeks elsewhere) or cannot be told apart.
     """
+    if _remote.is_url(args.src):  # fetched on the I/O pool: a range reader for spans
+        steps = functools.partial(_frames_steps, index=index, decode=decode, choose=choose)
+        return (yield from _remote.with_source(args, steps, windows=index is not None))
     packets: Any = None
     if index is not None:
         positions = choose(index)  # bad frames fail when the function is called
         windows = _span_windows(index, positions)
-        if windows and isinstance(args.src, str | os.PathLike | bytes | bytearray | memoryview):
+        seekable = str | os.PathLike | bytes | bytearray | memoryview | _remote.RangeReader
+        if windows and isinstance(args.src, seekable):
             spans = functools.partial(_demux_pool.demux_spans, args.src, windows, **args.options)
             try:
                 packets = yield Step("demux", args.name, spans, pool="demux", cancellable=True)
@@ -156,7 +161,10 @@ def _index_video(src: Source, **options: Any) -> Plan[VideoIndex]:
         (90, [0], 3.0)
     """
     args = DemuxArgs.check("video", src, None, options)
-    packets = yield args.step(probe=False)
+    if _remote.is_url(src):  # fetched whole on the I/O pool, then demuxed
+        packets = yield from _remote.demux(args, probe=False)
+    else:
+        packets = yield args.step(probe=False)
     return VideoIndex.from_packets(packets)
 
 
