@@ -78,12 +78,15 @@ class WindowFeeder {
     }
   }
 
-  // Gives the window the frame the previous window stopped on.
+  // Gives the window the frame the previous window stopped on, then those the
+  // decoder holds ready already (a threaded one may hold several: it would refuse
+  // the next packet until they are taken).
   void resume() {
     if (decoder_.pending) {
       ffmpeg::FramePtr frame = std::move(decoder_.pending);
       wanted_ = give(frame.get());
     }
+    wanted_ = wanted_ && receive_all();
   }
 
   // Sends `packets` from `begin` on until the window wants no more frames. The

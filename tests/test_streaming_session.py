@@ -262,6 +262,21 @@ def test_other_decode_options_open_another_decoder(clip: pathlib.Path) -> None:
     assert (stats["windows_started"], stats["windows_continued"]) == (3, 1)
 
 
+@pytest.mark.parametrize("num_threads", [2, 3])
+def test_threaded_decoders_continue_too(clip: pathlib.Path, num_threads: int) -> None:
+    # FFmpeg's frame threads hold several decoded frames: a window that stops on one
+    # leaves the others in the decoder for the next window.
+    # num_frames stops a window early, often before the keyframe the next one starts at.
+    for options in ({"pix_fmt": None}, {"num_frames": 3}):
+        packets = _in_thread_stream(clip, IN_ORDER)
+        decoded = [_decode.decode(p, num_threads=num_threads, **options) for p in packets]
+        _assert_same(clip, IN_ORDER, decoded, num_threads=num_threads, **options)
+        stats = packets[0].decode_session_stats
+        assert stats["windows_started"] + stats["windows_continued"] == len(IN_ORDER)
+        assert stats["windows_continued"] >= (5 if "pix_fmt" in options else 2)
+        assert stats["windows_redone"] == 0
+
+
 def test_filters_frame_rate_and_num_frames_equal_independent_decodes(clip: pathlib.Path) -> None:
     for options in ({"frame_rate": 10, "width": 32, "height": 24}, {"num_frames": 4}):
         packets = _in_thread_stream(clip, IN_ORDER)
