@@ -984,7 +984,7 @@ class PendingImage:
     @property
     def done(self) -> bool: ...
 
-def decode_image_batch(srcs: list[str | bytes], plan: DecodePlan | None = None, transforms: Sequence[ImageTransform] = [], region_decode: bool = True, num_threads: int = 1) -> tuple[CPUBuffer | None, list[str]]:
+def decode_image_batch(srcs: list[str | bytes | PendingImage], plan: DecodePlan | None = None, transforms: Sequence[ImageTransform] = [], region_decode: bool = True, num_threads: int = 1) -> tuple[CPUBuffer | None, list[str]]:
     """
     Reads and decodes still images as the plan says on `num_threads` native threads, GIL released for the whole batch, cropping, resizing and mirroring each as its transform says. Returns (CPUBuffer | None, errors) with one error string per source ('' if it decoded).
     """
