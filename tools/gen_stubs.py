@@ -106,10 +106,10 @@ REFINEMENTS: dict[str, tuple[str, str]] = {
         r"^(def jpeg_region_counters\(\)) -> dict:$",
         "\\1 -> dict[str, int]:",
     ),
-    # Paths (str) or encoded bytes; (buffer or None, one error text per source).
+    # Paths (str), encoded bytes or bytes on their way; (buffer or None, one error per source).
     "decode_image_batch": (
         r"^def decode_image_batch\(srcs: list, (.*)\) -> object:$",
-        "def decode_image_batch(srcs: list[str | bytes], \\1) -> "
+        "def decode_image_batch(srcs: list[str | bytes | PendingImage], \\1) -> "
         "tuple[CPUBuffer | None, list[str]]:",
     ),
     "transform_image_batch": (

@@ -17,7 +17,7 @@ import urllib.parse
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from spdl import _native
 from spdl.io._api.options import DemuxArgs
@@ -62,11 +62,12 @@ def with_source(
         windows: Whether the steps read windows of a video (``load_video_windows``):
             then a reader is opened even though ``args`` has no window.
     """
-    _fetch.check_url(args.src)
-    path = _fetch.local_path(args.src)
+    url = cast(str, args.src)
+    _fetch.check_url(url)
+    path = _fetch.local_path(url)
     if path is not None:
         return (yield from steps(replace(args, src=path, name=path)))
-    source = yield fetch_step(args.src, args.name, _wants_reader(args, windows))
+    source = yield fetch_step(url, args.name, _wants_reader(args, windows))
     try:
         return (yield from steps(replace(args, src=source)))
     finally:
@@ -86,14 +87,15 @@ def demux(args: DemuxArgs, *, probe: bool) -> Plan[Packets]:
 def stream(args: DemuxArgs, windows: Sequence[Window]) -> Callable[[], Iterator[Packets]]:
     """``streaming_demux``'s stream for a URL (its protocol checked now): the fetch, then
     the windows, on one demux thread (a stream is one task)."""
-    _fetch.check_url(args.src)
+    _fetch.check_url(cast(str, args.src))
     return functools.partial(_iter_demux, args, windows)
 
 
 def _iter_demux(args: DemuxArgs, windows: Sequence[Window]) -> Iterator[Packets]:
-    src: Any = _fetch.local_path(args.src)
+    url = cast(str, args.src)
+    src: Any = _fetch.local_path(url)
     if src is None:
-        src = (_fetch.open_reader if _wants_reader(args, True) else _fetch.fetch_bytes)(args.src)
+        src = (_fetch.open_reader if _wants_reader(args, True) else _fetch.fetch_bytes)(url)
     try:
         yield from _demux_pool.iter_demux(args.media_type, src, windows, **args.options)
     finally:

@@ -16,6 +16,7 @@ import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any, TypeAlias
 
 __all__ = [
     "FetchedBytes",
@@ -38,6 +39,7 @@ _SECRET_PARAM = re.compile(
     re.IGNORECASE,
 )
 _HIDDEN = "***"
+Data: TypeAlias = "bytes | bytearray"  # what a fetch gives: FetchedBytes, or bytes
 
 
 def scheme(src: object) -> str | None:
@@ -126,7 +128,7 @@ class RemoteError(OSError):
         self.status = status
         self.attempts = attempts
 
-    def __reduce__(self):  # picklable with its keyword arguments
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable with its keyword arguments
         return (_rebuild, (type(self), str(self), self.url, self.status, self.attempts))
 
 
@@ -134,7 +136,9 @@ class RemoteNotFoundError(RemoteError, FileNotFoundError):
     """The URL does not exist (HTTP 404 or 410, or the protocol's not-found error)."""
 
 
-def _rebuild(cls: type[RemoteError], message: str, url: str, status: int | None, attempts: int):
+def _rebuild(
+    cls: type[RemoteError], message: str, url: str, status: int | None, attempts: int
+) -> RemoteError:
     return cls(message, url=url, status=status, attempts=attempts)
 
 
@@ -196,7 +200,7 @@ def set_remote_options(
         >>> spdl.io.set_remote_options(timeout_s=30, max_attempts=5)
     """
     global _options
-    changes: dict[str, float | int] = {}
+    changes: dict[str, Any] = {}
     for name, value, integer, minimum in (
         ("timeout_s", timeout_s, False, 0.0),
         ("max_attempts", max_attempts, True, 1),
@@ -249,11 +253,11 @@ class RangeReader(io.RawIOBase):
         self,
         name: str,
         size: int,
-        fetch: Callable[[int, int], bytes],
-        first: bytes = b"",
+        fetch: Callable[[int, int], Data],
+        first: Data = b"",
         *,
         read_ahead: int = 1 << 20,
-        prefetch: Callable[[int, int], Future[bytes]] | None = None,
+        prefetch: Callable[[int, int], Future[Data]] | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
@@ -264,8 +268,8 @@ class RangeReader(io.RawIOBase):
         self._on_close = on_close
         self._max_block = max(4096, read_ahead)
         self._min_block = max(4096, self._max_block // 8)
-        self._blocks: OrderedDict[int, bytes] = OrderedDict()  # start -> data, LRU order
-        self._pending: dict[int, Future[bytes]] = {}  # start -> prefetch in flight
+        self._blocks: OrderedDict[int, Data] = OrderedDict()  # start -> data, LRU order
+        self._pending: dict[int, Future[Data]] = {}  # start -> prefetch in flight
         self._next_block = self._min_block
         self._last_end = -1  # end of the block fetched last (a continuation starts there)
         self._pos = 0
@@ -318,13 +322,13 @@ class RangeReader(io.RawIOBase):
                 on_close()
         super().close()
 
-    def _keep(self, start: int, data: bytes) -> None:
+    def _keep(self, start: int, data: Data) -> None:
         self._blocks[start] = data
         self._blocks.move_to_end(start)
         while len(self._blocks) > self._KEEP_BLOCKS:
             self._blocks.popitem(last=False)
 
-    def _block_at(self, pos: int) -> tuple[int, bytes]:
+    def _block_at(self, pos: int) -> tuple[int, Data]:
         """The cached block that holds ``pos``, fetching one from ``pos`` on if none does."""
         if self.closed:
             raise ValueError(f"I/O operation on a closed reader of {self.name}.")
@@ -350,7 +354,7 @@ class RangeReader(io.RawIOBase):
         self._last_end = pos + len(data)
         return pos, data
 
-    def _account(self, pos: int, data: bytes) -> None:
+    def _account(self, pos: int, data: Data) -> None:
         self.bytes_fetched += len(data)
         self.requests += 1
 

@@ -20,7 +20,13 @@ from typing import Any
 
 from spdl import _native
 from spdl.io._core import remote as _remote
-from spdl.io._core.remote import FetchedBytes, RangeReader, RemoteError, RemoteNotFoundError
+from spdl.io._core.remote import (
+    Data,
+    FetchedBytes,
+    RangeReader,
+    RemoteError,
+    RemoteNotFoundError,
+)
 from spdl.io._runtime import executor as _executor
 from spdl.io._runtime import http as _http
 
@@ -76,7 +82,7 @@ def _fsspec_failure(url: str, error: BaseException) -> RemoteError:
     return failure
 
 
-def _http_range(url: str, cancel: _native.CancelToken | None, start: int, end: int) -> bytes:
+def _http_range(url: str, cancel: _native.CancelToken | None, start: int, end: int) -> Data:
     response = _http.get(url, (start, end), cancel=cancel)
     if response.ranged:
         return response.body
@@ -109,6 +115,7 @@ def open_reader(url: str, cancel: _native.CancelToken | None = None) -> RangeRea
         http.Cancelled: ``cancel`` was set.
     """
     name = _remote.redact(url)
+    first: Data
     read_ahead = _remote.remote_options().read_ahead_bytes
     first_end = max(4096, read_ahead // 8)
     token = _native.CancelToken()  # the reader's own: closing it sets it
@@ -116,7 +123,7 @@ def open_reader(url: str, cancel: _native.CancelToken | None = None) -> RangeRea
         response = _http.get(url, (0, first_end), cancel=cancel)
         if not response.ranged or response.size is None:  # the whole file came back
             return RangeReader(name, len(response.body), _no_fetch, response.body)
-        fetch: Callable[[int, int], bytes] = functools.partial(_http_range, url, token)
+        fetch: Callable[[int, int], Data] = functools.partial(_http_range, url, token)
         size, first = response.size, response.body
     else:
         fs, path = _filesystem(url)
@@ -137,16 +144,16 @@ def open_reader(url: str, cancel: _native.CancelToken | None = None) -> RangeRea
     )
 
 
-def _no_fetch(start: int, end: int) -> bytes:
+def _no_fetch(start: int, end: int) -> Data:
     return b""
 
 
-def _fsspec_range(fs: Any, path: str, url: str, start: int, end: int) -> bytes:
+def _fsspec_range(fs: Any, path: str, url: str, start: int, end: int) -> Data:
     try:
         return fs.cat_file(path, start, end)
     except Exception as error:
         raise _fsspec_failure(url, error) from error
 
 
-def _prefetch(fetch: Callable[[int, int], bytes], start: int, end: int) -> Future[bytes]:
+def _prefetch(fetch: Callable[[int, int], Data], start: int, end: int) -> Future[Data]:
     return _executor.get_io_executor().submit(fetch, start, end)
