@@ -21,6 +21,8 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from media import smooth_rgb
 from test_native_memory import _malloc_in_use
 
@@ -383,3 +385,43 @@ def test_forked_child_opens_its_own_decoder(clip: pathlib.Path) -> None:
         os.waitpid(pid, 0)
         pytest.fail("the forked child hung")
     assert os.waitstatus_to_exitcode(status[1]) == 0
+
+
+# Independent decodes of the windows Hypothesis draws, each made once.
+_REFERENCES: dict[tuple, tuple[np.ndarray, list[float]]] = {}
+_window_strategy = st.tuples(st.integers(0, NUM_FRAMES - 1), st.integers(1, 2 * GOP_SIZE + 5)).map(
+    lambda w: (w[0] / FRAME_RATE + 0.001, (w[0] + w[1]) / FRAME_RATE + 0.001)
+)
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(
+    windows=st.lists(_window_strategy, min_size=1, max_size=6),
+    order=st.randoms(use_true_random=False),
+    sort=st.booleans(),
+)
+def test_any_windows_in_any_order_equal_independent_decodes(
+    clip: pathlib.Path, windows: list, order: random.Random, sort: bool
+) -> None:
+    if sort:
+        windows = sorted(windows)
+    packets = _in_thread_stream(clip, windows)
+    indices = list(range(len(windows)))
+    if not sort:
+        order.shuffle(indices)
+    decoded: dict[int, Any] = {}
+    for index in indices:
+        decoded[index] = _decode.decode(packets[index], pix_fmt=None)
+    for index, window in enumerate(windows):
+        key = (window, "native")
+        if key not in _REFERENCES:
+            _REFERENCES[key] = _independent(clip, window, pix_fmt=None)
+        array, pts = _arrays(decoded[index])
+        assert pts == _REFERENCES[key][1], window
+        np.testing.assert_array_equal(array, _REFERENCES[key][0], err_msg=str(window))
+    stats = packets[0].decode_session_stats
+    assert stats["windows_started"] + stats["windows_continued"] == len(windows)
+    assert stats["windows_redone"] == 0
+    if sort:  # in order, no packet is sent twice but where windows overlap
+        overlaps = any(a[1] > b[0] for a, b in zip(windows, windows[1:], strict=False))
+        assert overlaps or stats["packets_decoded"] <= _num_packets(clip)
