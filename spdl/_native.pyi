@@ -146,6 +146,12 @@ class CodecParams:
     @sample_fmt.setter
     def sample_fmt(self, arg: str, /) -> None: ...
 
+    @property
+    def display_matrix(self) -> bytes: ...
+
+    @display_matrix.setter
+    def display_matrix(self, arg: bytes, /) -> None: ...
+
 class Packets:
     """
     Demuxed packets of one stream, ready for decoding.
@@ -208,6 +214,12 @@ class Packets:
     @property
     def height(self) -> int:
         """Height of the coded picture in pixels; ``0`` for audio."""
+
+    @property
+    def display_orientation(self) -> int:
+        """
+        How a player shows the frames, by the container's display matrix: an EXIF orientation, ``1`` as stored (also when there is no matrix, or it turns by an angle that is not a multiple of 90 degrees), ``3`` turned by 180 degrees, ``6`` turned 90 degrees clockwise, ``8`` 90 degrees counter-clockwise, ``2``/``4`` mirrored left to right / top to bottom, ``5``/``7`` transposed / transversed. ``width`` and ``height`` are the stored picture's.
+        """
 
     @property
     def pix_fmt(self) -> str:
@@ -746,7 +758,7 @@ class DecodePlan:
     format. Immutable once made.
     """
 
-    def __init__(self, *, pre_filters: str = '', post_filters: str = '', filter_desc: str = '', width: int = 0, height: int = 0, pix_fmt: str = '', scale_algo: str = 'bilinear', sample_rate: int = 0, num_channels: int = 0, sample_fmt: str = '', decoder: str | None = None, decoder_options: Mapping[str, str] = {}, num_threads: int = 1, expected_frames: int = 0, cancel: CancelToken | None = None, apply_exif_orientation: bool = False) -> None:
+    def __init__(self, *, pre_filters: str = '', post_filters: str = '', filter_desc: str = '', width: int = 0, height: int = 0, pix_fmt: str = '', scale_algo: str = 'bilinear', sample_rate: int = 0, num_channels: int = 0, sample_fmt: str = '', decoder: str | None = None, decoder_options: Mapping[str, str] = {}, num_threads: int = 1, expected_frames: int = 0, cancel: CancelToken | None = None, apply_exif_orientation: bool = False, apply_display_matrix: bool = False) -> None:
         """
         Makes a plan; every argument is keyword-only.
 
@@ -772,6 +784,9 @@ class DecodePlan:
                 the plan keeps it alive.
             apply_exif_orientation: Put still images upright by their EXIF
                 orientation before they are filtered, cropped or resized.
+            apply_display_matrix: Put video frames upright by the stream's display
+                matrix (``Packets.display_orientation``) before they are filtered or
+                written.
         """
 
     @property
@@ -818,6 +833,9 @@ class DecodePlan:
 
     @property
     def apply_exif_orientation(self) -> bool: ...
+
+    @property
+    def apply_display_matrix(self) -> bool: ...
 
     @property
     def cancel(self) -> CancelToken | None: ...

@@ -29,7 +29,8 @@ void init_plan(DecodePlan* self, std::string pre_filters, std::string post_filte
                std::string scale_algo, int sample_rate, int num_channels, std::string sample_fmt,
                std::optional<std::string> decoder,
                std::map<std::string, std::string> decoder_options, int num_threads,
-               int64_t expected_frames, const CancelToken* cancel, bool apply_exif_orientation) {
+               int64_t expected_frames, const CancelToken* cancel, bool apply_exif_orientation,
+               bool apply_display_matrix) {
   DecodePlan* plan = new (self) DecodePlan();
   plan->pre_filters = std::move(pre_filters);
   plan->post_filters = std::move(post_filters);
@@ -47,6 +48,7 @@ void init_plan(DecodePlan* self, std::string pre_filters, std::string post_filte
   plan->expected_frames = expected_frames;
   plan->cancel = cancel;
   plan->apply_exif_orientation = apply_exif_orientation;
+  plan->apply_display_matrix = apply_display_matrix;
 }
 
 std::unique_ptr<Frames> decode_packets_with(const Packets& packets, const DecodePlan* plan) {
@@ -96,7 +98,10 @@ Args:
     cancel: A token that stops the decode at its next packet when cancelled;
         the plan keeps it alive.
     apply_exif_orientation: Put still images upright by their EXIF
-        orientation before they are filtered, cropped or resized.)";
+        orientation before they are filtered, cropped or resized.
+    apply_display_matrix: Put video frames upright by the stream's display
+        matrix (``Packets.display_orientation``) before they are filtered or
+        written.)";
 
 constexpr const char* kAudioDecodeStreamDoc =
     R"(Decodes an audio stream fed in chunks of packets into one buffer.
@@ -161,7 +166,7 @@ void register_decode(nb::module_& m) {
            nb::arg("decoder_options") = std::map<std::string, std::string>{},
            nb::arg("num_threads") = 1, nb::arg("expected_frames") = 0,
            nb::arg("cancel").none() = nb::none(), nb::arg("apply_exif_orientation") = false,
-           nb::keep_alive<1, 16>(), kDecodePlanInitDoc)
+           nb::arg("apply_display_matrix") = false, nb::keep_alive<1, 16>(), kDecodePlanInitDoc)
       .def_ro("pre_filters", &DecodePlan::pre_filters)
       .def_ro("post_filters", &DecodePlan::post_filters)
       .def_ro("filter_desc", &DecodePlan::filter_desc)
@@ -177,6 +182,7 @@ void register_decode(nb::module_& m) {
       .def_ro("num_threads", &DecodePlan::num_threads)
       .def_ro("expected_frames", &DecodePlan::expected_frames)
       .def_ro("apply_exif_orientation", &DecodePlan::apply_exif_orientation)
+      .def_ro("apply_display_matrix", &DecodePlan::apply_display_matrix)
       .def_prop_ro(
           "cancel", [](const DecodePlan& p) { return p.cancel; }, nb::rv_policy::reference)
       .def("decodes_windows", &decodes_windows,

@@ -7,6 +7,7 @@
 
 #include "bindings.h"
 #include "decode_session.h"
+#include "display_matrix.h"
 #include "packets.h"
 
 namespace nb = nanobind;
@@ -401,7 +402,13 @@ void register_packets(nb::module_& m) {
       .def_rw("num_channels", &CodecParams::num_channels)
       .def_rw("channel_layout", &CodecParams::channel_layout)
       .def_rw("channel_names", &CodecParams::channel_names)
-      .def_rw("sample_fmt", &CodecParams::sample_fmt);
+      .def_rw("sample_fmt", &CodecParams::sample_fmt)
+      .def_prop_rw(
+          "display_matrix",
+          [](const CodecParams& p) {
+            return nb::bytes(p.display_matrix.data(), p.display_matrix.size());
+          },
+          [](CodecParams& p, nb::bytes b) { p.display_matrix.assign(b.c_str(), b.size()); });
 
   nb::class_<Packets>(m, "Packets", kPacketsDoc)
       .def_prop_ro(
@@ -431,6 +438,15 @@ void register_packets(nb::module_& m) {
       .def_prop_ro(
           "height", [](const Packets& p) { return p.params.height; },
           "Height of the coded picture in pixels; ``0`` for audio.")
+      .def_prop_ro(
+          "display_orientation",
+          [](const Packets& p) { return display_orientation(p.params.display_matrix); },
+          "How a player shows the frames, by the container's display matrix: an EXIF "
+          "orientation, ``1`` as stored (also when there is no matrix, or it turns by an angle "
+          "that is not a multiple of 90 degrees), ``3`` turned by 180 degrees, ``6`` turned 90 "
+          "degrees clockwise, ``8`` 90 degrees counter-clockwise, ``2``/``4`` mirrored left to "
+          "right / top to bottom, ``5``/``7`` transposed / transversed. ``width`` and "
+          "``height`` are the stored picture's.")
       .def_prop_ro(
           "pix_fmt", [](const Packets& p) { return p.params.pix_fmt; },
           "The decoder's pixel format, e.g. ``\"yuv420p\"``; ``\"\"`` for audio.")

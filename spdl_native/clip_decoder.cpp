@@ -6,6 +6,7 @@
 #include <string>
 
 #include "convert.h"
+#include "display_matrix.h"
 #include "ffmpeg/error.h"
 
 extern "C" {
@@ -151,6 +152,7 @@ std::vector<std::unique_ptr<CPUBuffer>> decode_windows_to_buffers(
   const Packets& first = *spans.front();
   std::vector<WindowOutput> outputs = make_outputs(spans, windows);
   WindowRouter router(outputs, *steps.writer, first.src);
+  UprightFrames upright(first, plan.apply_display_matrix);
 
   auto ctx = open_decoder(first.params, first.time_base, first.src, config);
   if (ctx->codec_type != AVMEDIA_TYPE_VIDEO) {
@@ -166,7 +168,11 @@ std::vector<std::unique_ptr<CPUBuffer>> decode_windows_to_buffers(
         return;
       }
       ffmpeg::check(ret, context);
-      router.add(frame.get());
+      const AVFrame* shown = frame.get();
+      if (upright.active() && router.wanted(frame->best_effort_timestamp)) {
+        shown = upright.prepare(frame.get());  // only the frames some window keeps
+      }
+      router.add(shown);
       av_frame_unref(frame.get());
     }
   };

@@ -19,11 +19,15 @@ FrameRouter::FrameRouter(const Packets& packets, const DecodeConfig& config, Emi
       config_(config),
       emit_(std::move(emit)),
       still_(packets, config),
+      upright_(packets, config.apply_display_matrix),
       pulled_(ffmpeg::alloc_frame()) {}
 
 bool FrameRouter::add(AVFrame* frame) {
   if (still_.active()) {
     frame = still_.prepare(frame);
+  }
+  if (upright_.active()) {
+    frame = upright_.prepare(frame);
   }
   frame->pts = frame->best_effort_timestamp;
   if (config_.filter_desc.empty()) {

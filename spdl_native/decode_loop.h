@@ -12,6 +12,7 @@
 
 #include "cancel.h"
 #include "decoder.h"
+#include "display_matrix.h"
 #include "filter_graph.h"
 #include "packets.h"
 #include "still_image_decode.h"
@@ -22,7 +23,8 @@ namespace spdl {
 // `emit`, which takes the frame's data; each emitted frame's time_base is set to
 // that of its pts. The graph is (re)built from the actual decoded frames, so it
 // always matches the decoder's output. A still image's frame is prepared first
-// (StillImageFrames: EXIF orientation, 16-bit samples for an 8-bit output).
+// (StillImageFrames: EXIF orientation, 16-bit samples for an 8-bit output), a
+// video's frame is put upright by its display matrix (UprightFrames).
 class FrameRouter {
  public:
   using Emit = std::function<bool(AVFrame*)>;  // returns false once no more frames are wanted
@@ -43,6 +45,7 @@ class FrameRouter {
   const DecodeConfig& config_;
   Emit emit_;
   StillImageFrames still_;
+  UprightFrames upright_;
   ffmpeg::FramePtr pulled_;
   std::unique_ptr<FilterGraph> graph_;
   Rational output_time_base_;

@@ -37,6 +37,7 @@ struct DecodePlan {
   int num_threads = 1;                  // FFmpeg's threads per decoder
   int64_t expected_frames = 0;          // sizes the first reservation of a video's buffer
   bool apply_exif_orientation = false;  // still images: put upright by their EXIF orientation
+  bool apply_display_matrix = false;    // video: put upright by the stream's display matrix
   // Stops the decode at its next packet once cancelled. Not owned: the binding
   // keeps the Python token alive for as long as the plan.
   const CancelToken* cancel = nullptr;

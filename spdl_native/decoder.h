@@ -38,6 +38,9 @@ struct DecodeConfig {
   // A still image's frame is put upright by its EXIF orientation before it is
   // filtered or written (see still_image_decode.h).
   bool apply_exif_orientation = false;
+  // A video's frames are put upright by its display matrix before they are
+  // filtered or written (see display_matrix.h).
+  bool apply_display_matrix = false;
 };
 
 // Opens a decoder for codec parameters given by name.

@@ -106,7 +106,7 @@ void put_params(Sink& sink, const CodecParams& p) {
     put<int32_t>(sink, v);
   }
   for (const std::string* s : {&p.pix_fmt, &p.color_space, &p.color_range, &p.channel_layout,
-                               &p.channel_names, &p.sample_fmt}) {
+                               &p.channel_names, &p.sample_fmt, &p.display_matrix}) {
     put_string(sink, *s);
   }
 }
@@ -225,7 +225,7 @@ CodecParams get_params(Reader& in) {
     *v = in.get<int32_t>();
   }
   for (std::string* s : {&p.pix_fmt, &p.color_space, &p.color_range, &p.channel_layout,
-                         &p.channel_names, &p.sample_fmt}) {
+                         &p.channel_names, &p.sample_fmt, &p.display_matrix}) {
     *s = in.string();
   }
   return p;

@@ -40,6 +40,9 @@ struct CodecParams {
   // FFmpeg's names ("bt709", "tv"...); "" when the stream does not say.
   std::string color_space;
   std::string color_range;
+  // The container's display matrix (AV_PKT_DATA_DISPLAYMATRIX: nine int32 values,
+  // 36 bytes); "" when it has none. See display_matrix.h.
+  std::string display_matrix;
   // audio
   int sample_rate = 0;
   int num_channels = 0;

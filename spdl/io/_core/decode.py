@@ -18,7 +18,10 @@ has them (FFmpeg's decoder takes over for flavours they cannot decode, and whene
 is a hint that lets it decode at 1/2, 1/4 or 1/8 size in the DCT domain: only where
 every plane, chroma included, keeps at least the output's resolution, so the result
 is that of a full-size decode and resize up to rounding. ``apply_exif_orientation``
-(images) turns a still image upright by its EXIF orientation before it is resized.
+(images) turns a still image upright by its EXIF orientation before it is resized;
+``apply_display_matrix`` (video, default True) turns and mirrors each frame as the
+container's display matrix tells a player to (``Packets.display_orientation``) before
+it is resized, so ``width`` and ``height`` are those of the frame as shown.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ Frames: TypeAlias = "_native.ImageFrames | _native.AudioFrames | _native.VideoFr
 
 _VISUAL = {"width", "height", "pix_fmt", "scale_algo"}
 _IMAGE = _VISUAL | {"apply_exif_orientation"}
-_VIDEO = _VISUAL | {"frame_rate", "num_frames", "pad_mode"}
+_VIDEO = _VISUAL | {"frame_rate", "num_frames", "pad_mode", "apply_display_matrix"}
 _AUDIO = {"sample_rate", "num_channels", "sample_fmt"}
 _COMMON = {"filter_desc", "decoder", "decoder_options", "num_threads"}
 _ALLOWED = {"image": _IMAGE | _COMMON, "video": _VIDEO | _COMMON, "audio": _AUDIO | _COMMON}
@@ -135,9 +138,10 @@ def validate_decode_options(media_type: str, **options: Any) -> None:
             raise TypeError(f"{name} must be a str, got {type(options[name]).__name__}.")
     if options.get("decoder") in _IMAGE_LIBRARIES:
         _check_image_library(media_type, options)
-    orientation = options.get("apply_exif_orientation")
-    if orientation is not None and not isinstance(orientation, bool):
-        raise TypeError(f"apply_exif_orientation must be a bool, got {type(orientation).__name__}.")
+    for name in ("apply_exif_orientation", "apply_display_matrix"):
+        flag = options.get(name)
+        if flag is not None and not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}.")
     decoder_options = options.get("decoder_options")
     if decoder_options is not None and (
         not isinstance(decoder_options, Mapping)
@@ -228,6 +232,8 @@ def make_plan(
         One immutable plan, which the native decode calls take whole.
     """
     opts = {**_DEFAULTS[media_type], **options}
+    # Video is shown as a player shows it unless asked to keep the frames as stored.
+    keep_stored = opts.get("apply_display_matrix") is False
     return _native.DecodePlan(
         pre_filters=",".join(_pre_filters(media_type, window, opts)),
         post_filters=",".join(_post_filters(opts)),
@@ -245,6 +251,7 @@ def make_plan(
         expected_frames=expected_frames,
         cancel=cancel,
         apply_exif_orientation=bool(opts.get("apply_exif_orientation")),
+        apply_display_matrix=media_type == "video" and not keep_stored,
     )
 
 

@@ -24,6 +24,7 @@ from av.stream import Stream
 from spdl import _native
 from spdl.io._core import remote as _remote
 from spdl.io._core.cuda import CUDAFrames
+from spdl.io._core.display_matrix import read_display_matrix
 from spdl.io._core.errors import MediaError
 
 __all__ = [
@@ -374,6 +375,8 @@ def _codec_params(stream: Stream, media_type: MediaType, name: str) -> _native.C
             params.sample_aspect_ratio = (sar.numerator, sar.denominator)
         params.color_space = _COLOR_SPACES.get(getattr(cc, "colorspace", 2), "")
         params.color_range = _COLOR_RANGES.get(getattr(cc, "color_range", 0), "")
+        if media_type == "video" and stream.container.format.name == _MP4_FAMILY:
+            params.display_matrix = read_display_matrix(stream.container, stream.index)
     return params
 
 
