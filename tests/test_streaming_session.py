@@ -389,8 +389,15 @@ def test_forked_child_opens_its_own_decoder(clip: pathlib.Path) -> None:
 
 # Independent decodes of the windows Hypothesis draws, each made once.
 _REFERENCES: dict[tuple, tuple[np.ndarray, list[float]]] = {}
-_window_strategy = st.tuples(st.integers(0, NUM_FRAMES - 1), st.integers(1, 2 * GOP_SIZE + 5)).map(
-    lambda w: (w[0] / FRAME_RATE + 0.001, (w[0] + w[1]) / FRAME_RATE + 0.001)
+
+
+def _frames_window(first: int, count: int) -> tuple[float, float]:
+    """The window of frames ``first`` .. ``first + count - 1`` (those in the clip)."""
+    return max(0.0, first / FRAME_RATE - 0.001), (first + count) / FRAME_RATE - 0.001
+
+
+_window_strategy = st.builds(
+    _frames_window, st.integers(0, NUM_FRAMES - 1), st.integers(1, 2 * GOP_SIZE + 5)
 )
 
 
