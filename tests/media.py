@@ -128,7 +128,7 @@ def encode_video(
     audio: np.ndarray | None = None,
     audio_rate: int = 16000,
 ) -> None:
-    """Encodes ``frames`` (``(H, W, 3)`` uint8 RGB arrays or ready ``VideoFrame``\\ s) as
+    """Encodes ``frames`` (``(H, W, 3)`` uint8 RGB arrays or ready ``VideoFrame`` objects) as
     one video stream of ``codec`` (``libx264``, ``libx265``, ``mpeg4``, ``vp9`` ...).
 
     Args:
