@@ -103,7 +103,9 @@ def _num_packets(path: pathlib.Path) -> int:
 
 
 def _arrays(frames: Any) -> tuple[np.ndarray, list[float]]:
-    return spdl.io.to_numpy(spdl.io.convert_frames(frames).result()), list(frames.pts)
+    pts = list(frames.pts)  # before the conversion, which releases the frames
+    assert pts
+    return spdl.io.to_numpy(spdl.io.convert_frames(frames).result()), pts
 
 
 def _independent(src: Any, window: tuple[float, float], **options: Any) -> Any:
@@ -364,10 +366,10 @@ def test_forked_child_opens_its_own_decoder(clip: pathlib.Path) -> None:
         ok = False
         try:
             # No pool in a forked child: convert in this thread.
-            got = [
-                (spdl.io.to_numpy(_convert.convert(frames)), list(frames.pts))
-                for frames in (_decode.decode(p, **options) for p in packets[1:])
-            ]
+            got = []
+            for frames in (_decode.decode(p, **options) for p in packets[1:]):
+                pts = list(frames.pts)
+                got.append((spdl.io.to_numpy(_convert.convert(frames)), pts))
             ok = all(
                 np.array_equal(a, b) and pa == pb
                 for (a, pa), (b, pb) in zip(got, expected, strict=True)
