@@ -211,7 +211,8 @@ def _load_video_frames(
         **options: Demux options (``format``, ``format_options``) and the decode
             options of :func:`load_video` that size and convert frames (``width``,
             ``height``, ``pix_fmt`` — default ``"rgb24"``, ``scale_algo``,
-            ``decoder``, ``decoder_options``, ``num_threads``).
+            ``decoder``, ``decoder_options``, ``num_threads``,
+            ``apply_display_matrix``).
 
     Returns:
         A FrameBatch: ``data`` ``(N, H, W, 3)`` uint8 for rgb24 (see the shapes

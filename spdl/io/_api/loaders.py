@@ -122,7 +122,8 @@ def _load_media(
         demux_options: ``timestamp`` (half-open ``(start, end)`` window in seconds,
             audio/video only), ``format``, ``format_options``.
         decode_options: ``width``, ``height``, ``pix_fmt``, ``frame_rate``,
-            ``num_frames``, ``pad_mode``, ``sample_rate``, ``num_channels``,
+            ``num_frames``, ``pad_mode``, ``apply_display_matrix``, ``sample_rate``,
+            ``num_channels``,
             ``sample_fmt``, ``filter_desc``, ``decoder``, ``decoder_options``,
             ``num_threads``.
         convert_options: Options of the buffer conversion (none at present).
@@ -216,7 +217,10 @@ def _load_video(
         **options: Demux options and video decode options (``width``, ``height``,
             ``pix_fmt`` — default ``"rgb24"``, ``frame_rate``, ``num_frames``,
             ``pad_mode``, ``scale_algo``, ``filter_desc``, ``decoder``,
-            ``decoder_options``, ``num_threads``).
+            ``decoder_options``, ``num_threads``, and ``apply_display_matrix`` —
+            default ``True``: frames come out as a player shows them, turned and
+            mirrored by the container's display matrix, and ``width`` / ``height``
+            are those of the frame as shown; ``False`` keeps them as stored).
 
     Returns:
         A CPUBuffer: ``(N, H, W, 3)`` uint8 for rgb24; see the shapes table for others.
@@ -269,7 +273,7 @@ def _load_video_windows(
         **options: Demux options (``format``, ``format_options``) and video decode
             options as for :func:`load_video` (``width``, ``height``, ``pix_fmt`` —
             default ``"rgb24"``, ``scale_algo``, ``decoder``, ``decoder_options``,
-            ``num_threads``, and through the fallback ``frame_rate``,
+            ``num_threads``, ``apply_display_matrix``, and through the fallback ``frame_rate``,
             ``num_frames``, ``pad_mode``, ``filter_desc``).
 
     Returns:

@@ -143,7 +143,9 @@ def _decode_packets(packets: Packets, **decode_options: Any) -> Step[Frames]:
     Args:
         packets: Packets from :func:`demux_media` or :func:`streaming_demux`.
         **decode_options: ``width``, ``height``, ``pix_fmt`` (images/video),
-            ``frame_rate``, ``num_frames``, ``pad_mode`` (video), ``sample_rate``,
+            ``frame_rate``, ``num_frames``, ``pad_mode``, ``apply_display_matrix``
+            (video: default ``True``, frames turned and mirrored as a player shows
+            them, before ``width`` / ``height`` apply), ``sample_rate``,
             ``num_channels``, ``sample_fmt`` (audio), ``filter_desc``, ``decoder``,
             ``decoder_options`` and ``num_threads``.
 
@@ -184,6 +186,7 @@ def _decode_packets_nvdec(
     crop_right: int = 0,
     crop_bottom: int = 0,
     pix_fmt: str | None = "rgb",
+    apply_display_matrix: bool = True,
 ) -> Step[CUDAFrames]:
     """Decode video/image packets on an NVIDIA GPU with NVDEC.
 
@@ -205,6 +208,10 @@ def _decode_packets_nvdec(
         pix_fmt: ``"rgb"`` for planar ``(N, 3, H, W)``, ``"rgba"`` for
             ``(N, 4, H, W)``, or ``None`` for NV12 as decoded ``(N, 1, H * 1.5, W)``
             (no resize, even crop values). An image drops the leading ``N``.
+        apply_display_matrix: Turn and mirror each frame as the container's display
+            matrix tells a player to (``packets.display_orientation``), as the CPU
+            decoders do; the crop and the size count in the frame as shown.
+            ``False`` keeps the frames as stored.
 
     Returns:
         ``CUDAFrames``; :func:`convert_frames` turns them into a ``CUDABuffer``
@@ -232,7 +239,7 @@ def _decode_packets_nvdec(
     """
     crop = (crop_left, crop_top, crop_right, crop_bottom)
     options = _nvdec.validate_nvdec_options(
-        packets, cuda_device_index, width, height, crop, pix_fmt
+        packets, cuda_device_index, width, height, crop, pix_fmt, apply_display_matrix
     )
     _nvdec.check_dependencies()
     decode = functools.partial(_nvdec.decode_nvdec, packets, cuda_device_index, options)

@@ -117,6 +117,7 @@ def read_display_matrix(container: Any, stream_index: int) -> bytes:
         is the identity, or the header cannot be read.
     """
     file = getattr(container, "file", None)
+    file = getattr(file, "file", file)  # PyAV's wrapper of a file-like source (PyIOFile)
     try:
         if file is None:
             path = container.name

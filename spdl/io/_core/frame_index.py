@@ -17,6 +17,7 @@ import numpy as np
 
 from spdl import _native
 from spdl.io._core.demux import Packets
+from spdl.io._core.display_matrix import swaps_sides
 from spdl.io._core.errors import MediaError
 
 __all__ = ["VideoIndex", "check_indices", "frames_shown_at"]
@@ -47,6 +48,13 @@ class VideoIndex:
         durations: Each frame's duration in ``time_base`` units; 0 where the
             container gives none (int64, read-only).
         keyframes: The numbers of the frames that are keyframes (int64, read-only).
+        width: The width of a frame as a player shows it, in pixels: the stored
+            height when the container's display matrix turns the video by 90 or 270
+            degrees (the size the decoders give by default, ``apply_display_matrix``).
+        height: The height of a frame as a player shows it, in pixels.
+        display_orientation: How the display matrix turns and mirrors the stored
+            frames (an EXIF orientation, 1 for none; see
+            ``Packets.display_orientation``).
     """
 
     src: str
@@ -54,6 +62,9 @@ class VideoIndex:
     pts: np.ndarray
     durations: np.ndarray
     keyframes: np.ndarray
+    width: int = 0
+    height: int = 0
+    display_orientation: int = 1
 
     @classmethod
     def from_packets(cls, packets: Packets) -> VideoIndex:
@@ -68,12 +79,17 @@ class VideoIndex:
         pts, durations, keyframes = _native.frame_table([packets])
         if not pts:
             raise MediaError(f"Failed to index {packets.src}: no packet has a timestamp.")
+        orientation = packets.display_orientation
+        swaps = swaps_sides(orientation)
         return cls(
             src=packets.src,
             time_base=Fraction(*packets.time_base),
             pts=_frozen(pts),
             durations=_frozen(durations),
             keyframes=_frozen(keyframes),
+            width=packets.height if swaps else packets.width,
+            height=packets.width if swaps else packets.height,
+            display_orientation=orientation,
         )
 
     def __len__(self) -> int:
@@ -117,6 +133,7 @@ class VideoIndex:
     def __repr__(self) -> str:
         return (
             f"VideoIndex(src={self.src!r}, num_frames={self.num_frames}, "
+            f"size={self.width}x{self.height}, "
             f"keyframes={len(self.keyframes)}, begin_seconds={self.begin_seconds:.6g}, "
             f"end_seconds={self.end_seconds:.6g})"
         )

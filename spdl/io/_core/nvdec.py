@@ -20,6 +20,7 @@ from typing import Any
 
 from spdl import _native
 from spdl.io._core.cuda import CUDAFrames, cuda_dependency_error
+from spdl.io._core.display_matrix import orient_array, swaps_sides
 from spdl.io._core.errors import MediaError
 from spdl.io._core.nv12 import KERNEL_SOURCE, color_coefficients, nv12_to_planar
 
@@ -54,6 +55,7 @@ class _Options:
     height: int | None
     crop: tuple[int, int, int, int]  # left, top, right, bottom
     pix_fmt: str | None
+    orientation: int = 1  # Packets.display_orientation applied to each frame (1: as stored)
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
@@ -71,6 +73,7 @@ def validate_nvdec_options(
     height: int | None,
     crop: tuple[int, int, int, int],
     pix_fmt: str | None,
+    apply_display_matrix: bool = True,
 ) -> _Options:
     """Checks the arguments of an NVDEC decode at call time.
 
@@ -81,6 +84,8 @@ def validate_nvdec_options(
         height: Output height after cropping, or ``None`` for the cropped height.
         crop: Pixels removed from the left, top, right and bottom edges.
         pix_fmt: ``"rgb"``, ``"rgba"`` or ``None`` (NV12 as decoded).
+        apply_display_matrix: Turn and mirror each frame as the container's display
+            matrix says (before the crop, which counts in the frame as shown).
 
     Returns:
         The validated options.
@@ -115,13 +120,20 @@ def validate_nvdec_options(
             f"NVDEC cannot decode {packets.src}: codec {packets.codec_name!r} is not one of "
             f"{sorted(NVDEC_CODECS)}."
         )
+    if not isinstance(apply_display_matrix, bool):
+        raise TypeError(
+            f"`apply_display_matrix` must be a bool, got {type(apply_display_matrix).__name__}."
+        )
+    orientation = packets.display_orientation if apply_display_matrix else 1
     src_w, src_h = packets.width, packets.height
+    if swaps_sides(orientation):
+        src_w, src_h = src_h, src_w
     if src_w and src_h and (crop[0] + crop[2] >= src_w or crop[1] + crop[3] >= src_h):
         raise ValueError(
             f"The crop {crop} (left, top, right, bottom) leaves nothing of the "
             f"{src_w}x{src_h} frames of {packets.src}."
         )
-    return _Options(width, height, crop, pix_fmt)
+    return _Options(width, height, crop, pix_fmt, orientation)
 
 
 def check_dependencies() -> None:
@@ -250,6 +262,27 @@ def _planes(cupy: Any, frame: Any) -> tuple[Any, Any]:
     return view(views[0], height, width), view(views[0], height // 2, width, offset=height)
 
 
+def upright_nv12(xp: Any, luma: Any, chroma: Any, orientation: int) -> tuple[Any, Any]:
+    """An NV12 frame's planes turned and mirrored as a player shows them.
+
+    Args:
+        xp: ``cupy`` (or ``numpy``, which the CPU tests use).
+        luma: ``(H, W)`` uint8 luma plane.
+        chroma: ``(H/2, W)`` uint8 interleaved Cb/Cr plane.
+        orientation: ``Packets.display_orientation`` (1-8).
+
+    Returns:
+        Contiguous ``(H', W')`` luma and ``(H'/2, W')`` chroma of the frame as shown
+        (the planes themselves for orientation 1).
+    """
+    if orientation == 1:
+        return luma, chroma
+    pairs = chroma.reshape(chroma.shape[0], chroma.shape[1] // 2, 2)  # one Cb/Cr pair each
+    luma = xp.ascontiguousarray(orient_array(luma, orientation, xp, (0, 1)))
+    pairs = xp.ascontiguousarray(orient_array(pairs, orientation, xp, (0, 1)))
+    return luma, pairs.reshape(pairs.shape[0], pairs.shape[1] * 2)
+
+
 class _Output:
     """The batch being written: grows when more frames arrive than were expected."""
 
@@ -316,7 +349,7 @@ def _run(
             seconds = frame.getPTS() * num / den
             if window is not None and not window[0] <= seconds < window[1]:
                 continue
-            luma, chroma = _planes(cupy, frame)
+            luma, chroma = upright_nv12(cupy, *_planes(cupy, frame), options.orientation)
             height, width = luma.shape
             left, top, right, bottom = options.crop
             crop = (left, top, width - left - right, height - top - bottom)
