@@ -63,7 +63,7 @@ std::unique_ptr<ParkedDecoder> open_for(const Packets& packets, const DecodeConf
 class WindowFeeder {
  public:
   WindowFeeder(const Packets& packets, ParkedDecoder& decoder, FrameRouter& router,
-               const CancelToken* cancel)
+               const CancelToken* cancel, bool continued)
       : packets_(packets),
         decoder_(decoder),
         router_(router),
@@ -75,6 +75,13 @@ class WindowFeeder {
     if (packets.window && packets.window->first > 0) {
       skip_before_ = static_cast<int64_t>(packets.window->first * packets.time_base.second /
                                           packets.time_base.first);
+    }
+    // A decoder opened at the window's keyframe gives out no frame shown before it:
+    // those of a closed GOP before it are not sent, the leading frames of an open
+    // GOP (which need the GOP before) are held back. A continued decoder has what
+    // they need, so it drops them itself.
+    if (continued) {
+      hide_before_ = packets.packets.front()->pts;
     }
   }
 
@@ -153,6 +160,10 @@ class WindowFeeder {
   // Routes one frame; the frame a window stops on is kept for the next window.
   bool give(AVFrame* frame) {
     const int64_t pts = frame->best_effort_timestamp;
+    if (hide_before_ != AV_NOPTS_VALUE && pts < hide_before_) {
+      decoder_.passed_pts = latest(decoder_.passed_pts, pts);
+      return true;
+    }
     av_frame_unref(kept_.get());
     ffmpeg::check(av_frame_ref(kept_.get(), frame), context_);
     const bool more = router_.add(frame);
@@ -173,6 +184,7 @@ class WindowFeeder {
   ffmpeg::FramePtr kept_;
   const std::string context_;
   int64_t skip_before_ = AV_NOPTS_VALUE;
+  int64_t hide_before_ = AV_NOPTS_VALUE;
   int64_t sent_ = 0;
   bool wanted_ = true;
 };
@@ -191,7 +203,7 @@ std::unique_ptr<Frames> decode_in_session(const Packets& packets, const DecodeCo
     av_frame_move_ref(result->frames.back().get(), frame);
     return true;
   });
-  WindowFeeder feeder(packets, *decoder, router, cancel);
+  WindowFeeder feeder(packets, *decoder, router, cancel, continued);
   feeder.resume();
   feeder.feed(packets.packets, next, /*lookahead=*/false);
   feeder.feed(packets.lookahead, 0, /*lookahead=*/true);
@@ -230,6 +242,10 @@ std::unique_ptr<ParkedDecoder> DecodeSession::take(const Packets& window,
     if (passed >= window.window->first - kStartMargin) {
       return nullptr;  // a frame of this window may have gone by already
     }
+  }
+  // A decoder opened for the window starts at its first packet, a keyframe.
+  if (window.packets.empty() || !(window.packets.front()->flags & AV_PKT_FLAG_KEY)) {
+    return nullptr;
   }
   const std::optional<size_t> after = index_after(window.packets, parked_->last_dts);
   if (!after) {

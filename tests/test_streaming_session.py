@@ -51,7 +51,7 @@ IN_ORDER = [
 ]
 
 
-def _write_clip(path: pathlib.Path, max_b_frames: int) -> pathlib.Path:
+def _write_clip(path: pathlib.Path, max_b_frames: int, open_gop: bool = False) -> pathlib.Path:
     rng = np.random.default_rng(1)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=FRAME_RATE)
@@ -60,7 +60,8 @@ def _write_clip(path: pathlib.Path, max_b_frames: int) -> pathlib.Path:
             "g": str(GOP_SIZE),
             "bf": str(max_b_frames),
             "crf": "22",
-            "x264-params": "scenecut=0",  # keyframes exactly every GOP_SIZE frames
+            # Keyframes exactly every GOP_SIZE frames.
+            "x264-params": "scenecut=0" + (":open-gop=1" if open_gop else ""),
         }
         for index in range(NUM_FRAMES):
             rgb = smooth_rgb(WIDTH, HEIGHT, index / FRAME_RATE)
@@ -95,6 +96,13 @@ def clip_matroska(clip: pathlib.Path) -> pathlib.Path:
 @pytest.fixture(scope="module")
 def clip_without_b_frames(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     return _write_clip(tmp_path_factory.mktemp("session") / "ip.mp4", max_b_frames=0)
+
+
+@pytest.fixture(scope="module")
+def clip_open_gop(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """Keyframes that are not IDR frames: the B-frames shown before each one (decoded
+    after it) refer to the GOP before, so a decode that starts at it cannot give them."""
+    return _write_clip(tmp_path_factory.mktemp("session") / "open.mp4", 3, open_gop=True)
 
 
 def _num_packets(path: pathlib.Path) -> int:
@@ -296,7 +304,7 @@ def test_window_to_the_end_of_the_stream(clip: pathlib.Path) -> None:
     assert len(decoded[1]) == NUM_FRAMES - 102
 
 
-@pytest.mark.parametrize("fixture", ["clip_matroska", "clip_without_b_frames"])
+@pytest.mark.parametrize("fixture", ["clip_matroska", "clip_without_b_frames", "clip_open_gop"])
 def test_other_streams_equal_independent_decodes(
     request: pytest.FixtureRequest, fixture: str
 ) -> None:
@@ -305,6 +313,24 @@ def test_other_streams_equal_independent_decodes(
         packets = _stream(_source(path, kind), IN_ORDER)
         decoded = [spdl.io.decode_packets(p, pix_fmt=None).result() for p in packets]
         _assert_same(path, IN_ORDER, decoded, pix_fmt=None)
+    packets = _stream(path, IN_ORDER)
+    decoded = [spdl.io.decode_packets(p, pix_fmt=None).result() for p in packets[::-1]]
+    _assert_same(path, IN_ORDER[::-1], decoded, pix_fmt=None)
+
+
+def test_open_gop_continued_window_hides_what_a_keyframe_start_cannot_decode(
+    clip_open_gop: pathlib.Path,
+) -> None:
+    # The seek for (0.45, 1.2) lands on the keyframe shown at 0.5 (decoded before the
+    # frame shown at 0.467, which refers to the GOP before): an independent decode has
+    # no frame before 0.5, and neither has the window that continues the decoder.
+    windows = [(0.25, 0.45), (0.45, 1.2)]
+    packets = _in_thread_stream(clip_open_gop, windows)
+    decoded = [_decode.decode(p, pix_fmt=None) for p in packets]
+    assert packets[0].decode_session_stats["windows_continued"] == 1
+    assert packets[1].pts[0] == pytest.approx(0.5)
+    assert decoded[1].pts[0] == pytest.approx(0.5)
+    _assert_same(clip_open_gop, windows, decoded, pix_fmt=None)
 
 
 def test_audio_windows_have_no_session(aac_audio: Any) -> None:
@@ -412,6 +438,22 @@ _window_strategy = st.builds(
 def test_any_windows_in_any_order_equal_independent_decodes(
     clip: pathlib.Path, windows: list, order: random.Random, sort: bool
 ) -> None:
+    _check_any_windows(clip, windows, order, sort)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    windows=st.lists(_window_strategy, min_size=1, max_size=6),
+    order=st.randoms(use_true_random=False),
+    sort=st.booleans(),
+)
+def test_any_windows_of_an_open_gop_stream_equal_independent_decodes(
+    clip_open_gop: pathlib.Path, windows: list, order: random.Random, sort: bool
+) -> None:
+    _check_any_windows(clip_open_gop, windows, order, sort)
+
+
+def _check_any_windows(clip: pathlib.Path, windows: list, order: random.Random, sort: bool) -> None:
     if sort:
         windows = sorted(windows)
     packets = _in_thread_stream(clip, windows)
@@ -422,7 +464,7 @@ def test_any_windows_in_any_order_equal_independent_decodes(
     for index in indices:
         decoded[index] = _decode.decode(packets[index], pix_fmt=None)
     for index, window in enumerate(windows):
-        key = (window, "native")
+        key = (clip, window)
         if key not in _REFERENCES:
             _REFERENCES[key] = _independent(clip, window, pix_fmt=None)
         array, pts = _arrays(decoded[index])
