@@ -25,20 +25,26 @@ bool same_decoder(const ParkedDecoder& parked, const DecodeConfig& config) {
          parked.num_threads == config.num_threads;
 }
 
-// The index after the packet whose dts is `dts`, when `packets` hold it and their
-// dts rise strictly (so that a dts names one packet).
-std::optional<size_t> index_after(const std::vector<ffmpeg::PacketPtr>& packets, int64_t dts) {
+// The index after the packet whose pts is `pts`, when `packets` hold it and each
+// pts names one packet (no packet without one, no two alike). Not dts: Matroska
+// gives none to the first packets after a seek.
+std::optional<size_t> index_after(const std::vector<ffmpeg::PacketPtr>& packets, int64_t pts) {
   std::optional<size_t> found;
-  int64_t previous = AV_NOPTS_VALUE;
+  std::vector<int64_t> all;
+  all.reserve(packets.size());
   for (size_t i = 0; i < packets.size(); ++i) {
-    const int64_t current = packets[i]->dts;
-    if (current == AV_NOPTS_VALUE || (previous != AV_NOPTS_VALUE && current <= previous)) {
+    const int64_t current = packets[i]->pts;
+    if (current == AV_NOPTS_VALUE) {
       return std::nullopt;
     }
-    previous = current;
-    if (current == dts) {
+    all.push_back(current);
+    if (current == pts) {
       found = i + 1;
     }
+  }
+  std::sort(all.begin(), all.end());
+  if (std::adjacent_find(all.begin(), all.end()) != all.end()) {
+    return std::nullopt;
   }
   return found;
 }
@@ -113,7 +119,7 @@ class WindowFeeder {
       }
       ffmpeg::check(avcodec_send_packet(ctx, packet),
                     [&] { return context_ + " (packet " + std::to_string(i) + ")"; });
-      decoder_.last_dts = packet->dts;
+      decoder_.last_sent = packet->pts;
       ++sent_;
       wanted_ = receive_all();
     }
@@ -247,7 +253,7 @@ std::unique_ptr<ParkedDecoder> DecodeSession::take(const Packets& window,
   if (window.packets.empty() || !(window.packets.front()->flags & AV_PKT_FLAG_KEY)) {
     return nullptr;
   }
-  const std::optional<size_t> after = index_after(window.packets, parked_->last_dts);
+  const std::optional<size_t> after = index_after(window.packets, parked_->last_sent);
   if (!after) {
     return nullptr;
   }
@@ -258,8 +264,8 @@ std::unique_ptr<ParkedDecoder> DecodeSession::take(const Packets& window,
 void DecodeSession::park(std::unique_ptr<ParkedDecoder> decoder) {
   std::unique_ptr<ParkedDecoder> dropped;  // freed outside the lock
   std::lock_guard<std::mutex> lock(mutex_);
-  if (decoder->last_dts == AV_NOPTS_VALUE || !on() ||
-      (parked_ && parked_->last_dts >= decoder->last_dts)) {
+  if (decoder->last_sent == AV_NOPTS_VALUE || !on() ||
+      (parked_ && parked_->last_output >= decoder->last_output)) {
     dropped = std::move(decoder);
   } else {
     dropped = std::move(parked_);

@@ -4,8 +4,8 @@
 //
 // A decode takes the session's parked decoder when it can continue into its
 // window: the window's packets hold the last packet the decoder was sent (matched
-// by dts), and no frame at or after the window's start was given out or skipped
-// yet. It sends the packets after that one (frames before the start are dropped by
+// by pts, which must name one packet each), and no frame at or after the window's start was given
+// out or skipped yet. It sends the packets after that one (frames before the start are dropped by
 // the window's trim, and those no frame references are not decoded, as in an
 // independent decode), then the window's lookahead packets until the window's
 // filter graph has seen a frame past its end, and parks the decoder again, with
@@ -48,7 +48,7 @@ struct ParkedDecoder {
   std::optional<std::string> decoder;
   std::map<std::string, std::string> decoder_options;
   int num_threads = 1;
-  int64_t last_dts = AV_NOPTS_VALUE;     // of the last packet sent
+  int64_t last_sent = AV_NOPTS_VALUE;    // pts of the last packet sent (names it)
   int64_t last_output = AV_NOPTS_VALUE;  // pts of the last frame it gave out
   // The latest pts of a frame given to a window's filter graph (not `pending`) or
   // of a packet sent to be skipped: a window starting after it lost no frame.
@@ -70,7 +70,8 @@ class DecodeSession {
   // `*next` is the index of the first of `window`'s packets it was not sent.
   std::unique_ptr<ParkedDecoder> take(const Packets& window, const DecodeConfig& config,
                                       size_t* next);
-  // Parks `decoder` unless a decoder further on in the stream is parked already.
+  // Parks `decoder` unless a decoder further on in the stream (by the last frame it
+  // gave out) is parked already.
   void park(std::unique_ptr<ParkedDecoder> decoder);
   // The stream's frames do not come out in presentation order: no more continuing.
   void turn_off();

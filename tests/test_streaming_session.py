@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import av
+import frame_media
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -316,6 +317,25 @@ def test_other_streams_equal_independent_decodes(
     packets = _stream(path, IN_ORDER)
     decoded = [spdl.io.decode_packets(p, pix_fmt=None).result() for p in packets[::-1]]
     _assert_same(path, IN_ORDER[::-1], decoded, pix_fmt=None)
+
+
+@pytest.mark.parametrize("name", sorted(frame_media.CLIPS))
+def test_codecs_and_containers_equal_independent_decodes(
+    tmp_path_factory: pytest.TempPathFactory, name: str
+) -> None:
+    # 2 s clips, a keyframe every 0.5 s (HEVC with open GOPs, VP9 in WebM, a long GOP...).
+    path = frame_media.write_named_clip(tmp_path_factory.mktemp("codecs"), name)
+    windows = [(0.0, 0.2), (0.25, 0.45), (0.45, 1.2), (1.3, 1.4), (1.45, 2.0)]
+    for order, continued in ((windows, len(windows) - 1), (windows[::-1], 0)):
+        packets = _in_thread_stream(path, order)
+        decoded = [_decode.decode(p, pix_fmt=None) for p in packets]
+        _assert_same(path, order, decoded, pix_fmt=None)
+        stats = packets[0].decode_session_stats
+        assert (stats["windows_continued"], stats["windows_redone"]) == (continued, 0)
+    with ThreadPoolExecutor(3) as pool:
+        packets = _stream(path, windows)
+        decoded = list(pool.map(lambda p: _decode.decode(p, pix_fmt=None), packets))
+    _assert_same(path, windows, decoded, pix_fmt=None)
 
 
 def test_open_gop_continued_window_hides_what_a_keyframe_start_cannot_decode(
