@@ -28,11 +28,19 @@ from spdl.io._runtime import demux_pool as _demux_pool
 from spdl.io._runtime import executor as _executor
 from spdl.io._runtime import fetch as _fetch
 from spdl.io._runtime.chain import chain_futures
-from spdl.io._runtime.futures import try_set
+from spdl.io._runtime.futures import AsyncIOFailure, try_set
 from spdl.io._runtime.operation import Plan, Step
 
 __all__ = ["demux", "fetch_all", "fetch_sources", "has_urls", "is_url", "stream", "then"]
-__all__ += ["cancel_all", "load_pending", "pending_sources", "settle", "url_path", "with_source"]
+__all__ += [
+    "BatchFetch",
+    "cancel_all",
+    "load_pending",
+    "pending_sources",
+    "settle",
+    "url_path",
+    "with_source",
+]
 
 T = TypeVar("T")
 _LG = logging.getLogger("spdl.io")
@@ -198,61 +206,75 @@ def url_path(url: str) -> str:
     return urllib.parse.urlsplit(url).path
 
 
+class BatchFetch:
+    """The fetches of a batch's URLs into its ``PendingImage`` objects: one cancel token
+    for all (it aborts their requests in flight), their Futures, the failures."""
+
+    def __init__(self) -> None:
+        self.token = _native.CancelToken()
+        self.futures: list[Future[None]] = []
+        self.failures: dict[int, BaseException] = {}  # by index in the batch
+
+
 def pending_sources(
     srcs: Sequence[Any], executor: Executor | None = None
-) -> tuple[list[Any], list[Future[Any] | None]]:
+) -> tuple[list[Any], BatchFetch]:
     """The batch's sources with each URL replaced by a ``PendingImage`` that its fetch
     (started now, on the I/O pool) fills, so that the native batch decodes the images
     already fetched while the others are still on the network; and the fetches.
 
-    A fetch that fails (or is cancelled) fails its image with the fetch's message.
-    Cancel the fetches once the batch is over (they are done by then, unless it
-    stopped early).
+    Each fetch is one plain task that fills its image (or fails it with the fetch's
+    message), without a Future chain per image: a batch has hundreds. Cancel the
+    fetches (:func:`cancel_all`) once the batch is over.
     """
-    fetches = fetch_all(srcs, executor)
+    pool = executor or _executor.get_io_executor()
+    fetches = BatchFetch()
     sources = list(srcs)
-    for index, future in enumerate(fetches):
-        if future is None:
+    for index, src in enumerate(srcs):
+        if not is_url(src):
             continue
-        path = _fetch.local_path(srcs[index])
+        _fetch.check_url(src)
+        path = _fetch.local_path(src)
         if path is not None:  # file://: the native batch reads it
             sources[index] = path
             continue
-        pending = _native.PendingImage(describe_source(srcs[index]))
+        pending = _native.PendingImage(describe_source(src))
         sources[index] = pending
-        future.add_done_callback(functools.partial(_fill, pending))
+        future = pool.submit(_fill, src, index, pending, fetches)
+        future.add_done_callback(functools.partial(_fail_if_cancelled, pending))
+        fetches.futures.append(future)
     return sources, fetches
 
 
-def _fill(pending: Any, future: Future[Any]) -> None:
-    if future.cancelled():
+def _fill(url: str, index: int, pending: Any, fetches: BatchFetch) -> None:
+    try:
+        with _executor.track_cancel_token(fetches.token):  # interpreter exit cancels it
+            data = _fetch.fetch_bytes(url, fetches.token)
+    except Exception as error:
+        fetches.failures[index] = AsyncIOFailure.wrap("fetch", pending.name, error)
+        pending.fail(str(error))
+        return
+    (pending.set_buffer if isinstance(data, bytearray) else pending.set)(data)
+
+
+def _fail_if_cancelled(pending: Any, future: Future[None]) -> None:
+    if future.cancelled():  # never started: its image must not wait for it
         pending.fail(f"Fetching {pending.name} was cancelled.")
-    elif (error := future.exception()) is not None:
-        cause = error.__cause__ or error  # the RemoteError's own message
-        pending.fail(str(cause))
-    else:
-        data = future.result()
-        (pending.set_buffer if isinstance(data, bytearray) else pending.set)(data)
 
 
-def settle(
-    fetches: Sequence[Future[Any] | None], strict: bool, error: BaseException
-) -> BaseException:
+def settle(fetches: BatchFetch, strict: bool, error: BaseException) -> BaseException:
     """What a batch of pending sources that failed raises: with ``strict``, the failure
     of the first fetch that failed (phase ``"fetch"``), if one did; else ``error``."""
-    if strict:
-        for future in fetches:
-            if future is not None and future.done() and not future.cancelled():
-                failure = future.exception()
-                if failure is not None:
-                    return failure
+    if strict and fetches.failures:
+        return fetches.failures[min(fetches.failures)]
     return error
 
 
-def cancel_all(fetches: Sequence[Future[Any] | None]) -> None:
-    for future in fetches:
-        if future is not None:
-            future.cancel()
+def cancel_all(fetches: BatchFetch) -> None:
+    """Cancels the fetches not done: queued ones are dropped, running ones aborted."""
+    fetches.token.cancel()
+    for future in fetches.futures:
+        future.cancel()
 
 
 def load_pending(

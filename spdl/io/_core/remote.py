@@ -61,6 +61,8 @@ def redact(url: str) -> str:
     ``https://user:pw@host/a.jpg?X-Amz-Signature=abc&v=1`` becomes
     ``https://***@host/a.jpg?X-Amz-Signature=***&v=1``.
     """
+    if "@" not in url and "?" not in url and "#" not in url:
+        return url  # nothing to hide (most URLs): no parsing
     try:
         parts = urllib.parse.urlsplit(url)
         netloc = parts.netloc
@@ -98,7 +100,7 @@ class FetchedBytes(bytearray):
 
     name: str
 
-    def __init__(self, size_or_data: int | bytes = 0, name: str = "") -> None:
+    def __init__(self, size_or_data: int | bytes | bytearray = 0, name: str = "") -> None:
         super().__init__(size_or_data)
         self.name = name
 

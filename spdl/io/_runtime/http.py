@@ -1,6 +1,7 @@
 """A small HTTP(S) client for URL sources: pooled connections, retries, cancellation.
 
-Built on the standard library's ``http.client`` (no new dependency). Each request
+Built on the standard library's sockets and ``ssl`` (no new dependency; the wire
+format is in :mod:`.http_wire`). Each request
 runs in the calling thread (an I/O pool thread); connections are kept per host and
 reused. A request is retried after a connection error, a timeout, a truncated body,
 HTTP 429 or a 5xx status, with exponential backoff and full jitter or the server's
@@ -12,7 +13,7 @@ at once; waits between attempts poll the token.
 from __future__ import annotations
 
 import email.utils
-import http.client
+import http
 import os
 import random
 import socket
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from spdl import _native
 from spdl.io._core import remote as _remote
 from spdl.io._core.remote import FetchedBytes, RemoteError, RemoteNotFoundError
+from spdl.io._runtime.http_wire import Connection, Disconnected, Truncated
 
 __all__ = ["Cancelled", "Response", "close_idle", "get", "open_connections"]
 
@@ -54,7 +56,7 @@ class Response:
 
 _Key = tuple[str, str, int]  # scheme, host, port
 _pool_lock = threading.Lock()
-_idle: dict[_Key, list[http.client.HTTPConnection]] = {}
+_idle: dict[_Key, list[Connection]] = {}
 _open = 0  # connections open, idle or in use (for tests: none may leak)
 _MAX_IDLE_PER_HOST = 256
 _ssl_context: ssl.SSLContext | None = None
@@ -77,36 +79,29 @@ def close_idle() -> None:
         conn.close()
 
 
-def _connect(key: _Key, timeout: float) -> http.client.HTTPConnection:
+def _connect(key: _Key, timeout: float) -> Connection:
     global _open, _ssl_context
     scheme, host, port = key
-    if scheme == "https":
-        if _ssl_context is None:
-            _ssl_context = ssl.create_default_context()
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            host, port, timeout=timeout, context=_ssl_context
-        )
-    else:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    if scheme == "https" and _ssl_context is None:
+        _ssl_context = ssl.create_default_context()
+    conn = Connection(host, port, _ssl_context if scheme == "https" else None, timeout)
     with _pool_lock:
         _open += 1
     return conn
 
 
-def _take(key: _Key, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+def _take(key: _Key, timeout: float) -> tuple[Connection, bool]:
     """An idle connection to ``key`` (reused: True) or a new one."""
     with _pool_lock:
         conns = _idle.get(key)
         if conns:
             conn = conns.pop()
-            conn.timeout = timeout
-            if conn.sock is not None:
-                conn.sock.settimeout(timeout)
+            conn.set_timeout(timeout)
             return conn, True
     return _connect(key, timeout), False
 
 
-def _give_back(key: _Key, conn: http.client.HTTPConnection) -> None:
+def _give_back(key: _Key, conn: Connection) -> None:
     with _pool_lock:
         conns = _idle.setdefault(key, [])
         if len(conns) < _MAX_IDLE_PER_HOST and conn.sock is not None:
@@ -115,7 +110,7 @@ def _give_back(key: _Key, conn: http.client.HTTPConnection) -> None:
     _discard(conn)
 
 
-def _discard(conn: http.client.HTTPConnection) -> None:
+def _discard(conn: Connection) -> None:
     global _open
     conn.close()
     with _pool_lock:
@@ -161,9 +156,7 @@ def _abort_cancelled() -> None:
 
 
 @contextmanager
-def _watched_socket(
-    token: _native.CancelToken | None, conn: http.client.HTTPConnection
-) -> Iterator[None]:
+def _watched_socket(token: _native.CancelToken | None, conn: Connection) -> Iterator[None]:
     global _watcher
     if token is None or conn.sock is None:
         yield
@@ -225,9 +218,8 @@ def _content_range_size(value: str | None) -> int | None:
 def _describe(error: BaseException) -> str:
     if isinstance(error, TimeoutError | socket.timeout):
         return "timed out"
-    if isinstance(error, http.client.IncompleteRead):
-        got = len(error.partial)
-        return f"truncated body ({got} of {got + (error.expected or 0)} bytes)"
+    if isinstance(error, Truncated):
+        return str(error)
     text = str(error) or type(error).__name__
     return f"{type(error).__name__}: {text}" if str(error) else text
 
@@ -265,10 +257,10 @@ def get(
         attempt += 1
         wait: float | None = None
         try:
-            outcome = _attempt(url, byte_range, options.timeout_s, cancel)
+            outcome = _attempt(url, name, byte_range, options.timeout_s, cancel)
         except Cancelled:
             raise
-        except (OSError, http.client.HTTPException) as error:
+        except OSError as error:
             if cancel is not None and cancel.cancelled:
                 raise Cancelled() from None
             status = None
@@ -279,17 +271,17 @@ def get(
                 return outcome
             status, reason, headers = outcome
             cause = None
-            if status in _REDIRECTS and headers.get("Location") and redirects < _MAX_REDIRECTS:
+            if status in _REDIRECTS and headers.get("location") and redirects < _MAX_REDIRECTS:
                 redirects += 1
                 attempt -= 1
-                url = urllib.parse.urljoin(url, headers["Location"])
+                url = urllib.parse.urljoin(url, headers["location"])
                 continue
             history.append(f"HTTP {status}")
             if status not in _RETRY_STATUS:
                 raise _failure(name, status, reason, attempt, history, None)
-            wait = _retry_after(headers.get("Retry-After"), options.max_retry_after_s)
+            wait = _retry_after(headers.get("retry-after"), options.max_retry_after_s)
         if attempt >= options.max_attempts:
-            reason = "" if status is None else http.client.responses.get(status, "")
+            reason = "" if status is None else _phrase(status)
             raise _failure(name, status, reason, attempt, history, cause)
         if wait is None:
             bound = min(options.max_backoff_s, options.backoff_s * 2 ** (attempt - 1))
@@ -336,29 +328,20 @@ def _split(url: str) -> tuple[_Key, str, dict[str, str]]:
     return (scheme, host, port), target, headers
 
 
-def _read_body(response: http.client.HTTPResponse, name: str) -> bytes | FetchedBytes:
-    """The whole body; of a success, read from the socket straight into its buffer."""
-    length = response.length
-    if response.status not in (200, 206) or length is None:
-        data = response.read()  # IncompleteRead if the body is cut
-        return FetchedBytes(data, name) if response.status in (200, 206) else data
-    body = FetchedBytes(length, name)
-    view = memoryview(body)
-    got = 0
-    while got < length:
-        count = response.readinto(view[got:])
-        if not count:
-            raise http.client.IncompleteRead(bytes(view[:got]), length - got)
-        got += count
-    return body
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _attempt(
     url: str,
+    name: str,
     byte_range: tuple[int, int] | None,
     timeout: float,
     cancel: _native.CancelToken | None,
-) -> Response | tuple[int, str, http.client.HTTPMessage]:
+) -> Response | tuple[int, str, dict[str, str]]:
     """One request: the Response, or (status, reason, headers) of an unsuccessful answer."""
     key, target, headers = _split(url)
     if byte_range is not None:
@@ -369,10 +352,8 @@ def _attempt(
             if conn.sock is None:
                 conn.connect()
             with _watched_socket(cancel, conn):
-                conn.request("GET", target, headers=headers)
-                response = conn.getresponse()
-                body = _read_body(response, _remote.redact(url))
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                answer = conn.get(target, headers, name)
+        except (Disconnected, ConnectionResetError, BrokenPipeError):
             _discard(conn)
             if reused and not fresh and not (cancel is not None and cancel.cancelled):
                 continue  # the server closed an idle connection: once more on a new one
@@ -380,18 +361,18 @@ def _attempt(
         except BaseException:
             _discard(conn)
             raise
-        if response.will_close:
-            _discard(conn)
-        else:
+        if answer.keep_alive:
             _give_back(key, conn)
-        status = response.status
+        else:
+            _discard(conn)
+        status, fields = answer.status, answer.headers
         if status == 206:
-            size = _content_range_size(response.getheader("Content-Range"))
-            return Response(status, body, size, True)
+            size = _content_range_size(fields.get("content-range"))
+            return Response(status, answer.body, size, True)
         if status == 200:
-            return Response(status, body, len(body), False)
+            return Response(status, answer.body, len(answer.body), False)
         if status == 416 and byte_range is not None:  # the range starts at or past the end
-            size = _content_range_size(response.getheader("Content-Range"))
+            size = _content_range_size(fields.get("content-range"))
             return Response(206, b"", size, True)
-        return status, response.reason, response.headers
+        return status, answer.reason, fields
     raise AssertionError("unreachable")
