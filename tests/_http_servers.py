@@ -208,7 +208,8 @@ class FaultServer:
     (with ``Retry-After: <retry_after>``), ``429``, ``500``, ``drop`` (connection
     closed before an answer), ``truncate`` (the header promises the whole body, half
     of it is sent, then the connection closes), ``stall`` (the answer is held back
-    for ``stall_s``)."""
+    for ``stall_s``); and two framings of the answer: ``chunked`` (a chunked body)
+    and ``unsized`` (no length: the body ends when the connection closes)."""
 
     def __init__(self, root: pathlib.Path, retry_after: str = "0", stall_s: float = 2.0):
         self.root = root
@@ -295,6 +296,23 @@ class FaultServer:
             handler.send_error(404)
             return
         data = file.read_bytes()
+        if fault in ("chunked", "unsized"):  # framings nginx does not use for files
+            handler.send_response(200)
+            if fault == "chunked":
+                handler.send_header("Transfer-Encoding", "chunked")
+            else:
+                handler.send_header("Connection", "close")
+                handler.close_connection = True
+            handler.end_headers()
+            for at in range(0, len(data), 1000):
+                piece = data[at : at + 1000]
+                if fault == "chunked":
+                    handler.wfile.write(f"{len(piece):x};ext=1\r\n".encode() + piece + b"\r\n")
+                else:
+                    handler.wfile.write(piece)
+            if fault == "chunked":
+                handler.wfile.write(b"0\r\nX-Trailer: 1\r\n\r\n")
+            return
         start, end = 0, len(data)
         ranged = handler.headers.get("Range", "")
         if ranged.startswith("bytes="):

@@ -85,6 +85,17 @@ def test_transient_faults_are_retried_until_the_file_loads(
     assert _connections_in_use() == 0
 
 
+@pytest.mark.parametrize("framing", ["chunked", "unsized"])
+def test_chunked_and_unsized_answers_load(
+    faults: FaultServer, image_files: dict[str, ImageReference], framing: str
+):
+    ref = image_files["bmp"]  # 5 KB: several chunks
+    for _ in range(2):  # the second reuses the connection a chunked answer leaves open
+        got = spdl.io.to_numpy(spdl.io.load_image(faults.url(framing, 0, ref.path.name)))
+        np.testing.assert_array_equal(got, spdl.io.to_numpy(spdl.io.load_image(ref.path)))
+    assert _connections_in_use() == 0
+
+
 def test_retry_after_is_honoured(faults: FaultServer, image_files: dict[str, ImageReference]):
     ref = image_files["jpeg"]
     url = faults.url("503", 1, ref.path.name) + "?case=retry-after"
