@@ -242,3 +242,32 @@ def test_image_batch(gpu_media: dict) -> None:
     assert batch.shape == (3, 3, HEIGHT, WIDTH)
     cpu = np.stack([spdl.io.to_numpy(spdl.io.load_image(gpu_media[f"jpeg{i}"])) for i in range(3)])
     assert interior_max_diff(batch, cpu.transpose(0, 3, 1, 2)) <= 3
+
+
+@pytest.mark.parametrize(("rotation", "hflip"), [(90, False), (180, False), (270, True)])
+def test_display_matrix_turns_frames_as_the_cpu_decoder(
+    tmp_path: pathlib.Path, rotation: int, hflip: bool
+) -> None:
+    """A phone-style clip (display matrix in the track header) comes out upright:
+    NV12 bit-exact with the CPU decoder's upright NV12, RGB the shown size, and
+    ``apply_display_matrix=False`` keeps the stored size."""
+    import av
+
+    path = tmp_path / "turned.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=RATE)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.set_display_rotation(rotation, hflip=hflip)
+        y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+        for index in range(NUM_FRAMES):
+            rgb = np.stack([x * 255 // WIDTH, y * 255 // HEIGHT, (x + y + index) % 256], -1)
+            frame = av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    expected = cpu_decode(path, pix_fmt="nv12")
+    np.testing.assert_array_equal(gpu_decode(path, pix_fmt=None), expected)
+    swapped = rotation in (90, 270)
+    shown = (HEIGHT, WIDTH) if not swapped else (WIDTH, HEIGHT)
+    assert gpu_decode(path).shape == (NUM_FRAMES, 3, *shown)
+    kept = gpu_decode(path, apply_display_matrix=False)
+    assert kept.shape == (NUM_FRAMES, 3, HEIGHT, WIDTH)
