@@ -120,14 +120,15 @@ def ensure_ffmpeg(session: nox.Session) -> None:
 
 
 # The remote-source tests and benchmark serve media with nginx; its echo module
-# injects latency.
-NGINX_APT_PACKAGES = ("nginx", "libnginx-mod-http-echo")
+# injects latency, and openssl makes the certificate of its HTTPS server.
+NGINX_APT_PACKAGES = ("nginx", "libnginx-mod-http-echo", "openssl")
 
 
 def ensure_nginx(session: nox.Session) -> None:
     """Installs Debian's nginx (tests/_http_servers.py runs it) when missing and root."""
     echo = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
-    if (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()) and echo.exists():
+    nginx = shutil.which("nginx") or Path("/usr/sbin/nginx").exists()
+    if nginx and echo.exists() and shutil.which("openssl"):
         return
     if _can_apt_install():
         _apt_install(session, NGINX_APT_PACKAGES)

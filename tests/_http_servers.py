@@ -64,7 +64,16 @@ http {{
         location /status/404/ {{ return 404; }}
         {echo_locations}
     }}
+    {tls_server}
 }}
+"""
+_TLS_SERVER = """
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {tmp}/cert.pem;
+        ssl_certificate_key {tmp}/key.pem;
+        location /files/ {{ alias {root}/; }}
+    }}
 """
 _ECHO_LOCATIONS = """
         location ~ ^/delay/(\\d+)/(.*)$ {
@@ -108,7 +117,7 @@ class LogEntry:
 class Nginx:
     """nginx serving ``root`` on a free port of 127.0.0.1 (see the module doc)."""
 
-    def __init__(self, root: pathlib.Path, tmp: pathlib.Path) -> None:
+    def __init__(self, root: pathlib.Path, tmp: pathlib.Path, tls: bool = False) -> None:
         if NGINX is None:
             raise RuntimeError("nginx is not installed (apt-get install nginx-light)")
         self.root = root
@@ -116,11 +125,28 @@ class Nginx:
         self.has_delay = os.path.exists(_ECHO_MODULE)
         self.process: subprocess.Popen | None = None
         self.port = 0
+        self.tls_port = 0
+        # With ``tls``, a second server answers HTTPS on ``tls_port`` with a
+        # certificate for 127.0.0.1 made now, which ``cert`` (a CA file) trusts.
+        self.cert: pathlib.Path | None = self._make_cert() if tls else None
+
+    def _make_cert(self) -> pathlib.Path:
+        cert, key = self.tmp / "cert.pem", self.tmp / "key.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+             "-keyout", str(key), "-out", str(cert)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        return cert
 
     def start(self) -> Nginx:
         for _ in range(5):  # the free port may be taken before nginx binds it
             self.port = free_port()
+            self.tls_port = free_port() if self.cert else 0
+            tls_server = _TLS_SERVER.format(port=self.tls_port, tmp=self.tmp, root=self.root)
             config = _CONFIG.format(
+                tls_server=tls_server if self.cert else "",
                 load_echo=f"load_module {_ECHO_MODULE};" if self.has_delay else "",
                 tmp=self.tmp,
                 port=self.port,
@@ -155,7 +181,9 @@ class Nginx:
             self.process.stderr.close()
         self.process = None
 
-    def url(self, path: str) -> str:
+    def url(self, path: str, tls: bool = False) -> str:
+        if tls:
+            return f"https://127.0.0.1:{self.tls_port}/{path.lstrip('/')}"
         return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
 
     def log(self) -> list[LogEntry]:
@@ -190,8 +218,8 @@ class Nginx:
 
 
 @contextlib.contextmanager
-def nginx(root: pathlib.Path, tmp: pathlib.Path) -> Iterator[Nginx]:
-    server = Nginx(root, tmp).start()
+def nginx(root: pathlib.Path, tmp: pathlib.Path, tls: bool = False) -> Iterator[Nginx]:
+    server = Nginx(root, tmp, tls).start()
     try:
         yield server
     finally:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import pathlib
+import ssl
 import subprocess
 import sys
 import threading
@@ -241,6 +242,31 @@ def test_a_video_window_transfers_a_small_multiple_of_its_packets(
     assert transferred <= 4 * packet_bytes + (64 << 10), (transferred, packet_bytes, size)
     assert transferred < size / 3, (transferred, size)
     assert len(entries) <= 8, entries
+
+
+def test_https_with_a_trusted_certificate(
+    media_dir: pathlib.Path,
+    tmp_path: pathlib.Path,
+    image_files: dict[str, ImageReference],
+    h264_video: VideoReference,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    with nginx(media_dir, tmp_path, tls=True) as server:
+        image_url = server.url(f"files/{image_files['png'].path.name}", tls=True)
+        # The certificate is its own: the default trust store refuses it, at once.
+        monkeypatch.setattr(_http, "_ssl_context", None)
+        with pytest.raises(spdl.io.RemoteError, match="CERTIFICATE_VERIFY_FAILED.* 1 attempt"):
+            spdl.io.load_image(image_url)
+        monkeypatch.setattr(_http, "_ssl_context", ssl.create_default_context(cafile=server.cert))
+        np.testing.assert_array_equal(
+            _array(spdl.io.load_image(image_url)),
+            _array(spdl.io.load_image(image_files["png"].path)),
+        )
+        video_url = server.url(f"files/{h264_video.path.name}", tls=True)
+        np.testing.assert_array_equal(
+            _array(spdl.io.load_video(video_url, timestamp=(1, 2))), h264_video.rgb24[30:60]
+        )
+        _http.close_idle()
 
 
 def test_connections_are_reused(server: Nginx, image_files: dict[str, ImageReference]):

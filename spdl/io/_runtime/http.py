@@ -280,7 +280,8 @@ def get(
             if status not in _RETRY_STATUS:
                 raise _failure(name, status, reason, attempt, history, None)
             wait = _retry_after(headers.get("retry-after"), options.max_retry_after_s)
-        if attempt >= options.max_attempts:
+        if attempt >= options.max_attempts or isinstance(cause, ssl.SSLCertVerificationError):
+            # A certificate that does not verify will not verify on the next attempt.
             reason = "" if status is None else _phrase(status)
             raise _failure(name, status, reason, attempt, history, cause)
         if wait is None:
