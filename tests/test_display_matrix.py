@@ -338,3 +338,24 @@ def test_nvdec_planes_turn_as_the_cpu_decoder_turns(clips: dict[str, Clip], name
         )
     kept = validate_nvdec_options(packets, 0, None, None, (0, 0, 0, 0), "rgb", False)
     assert kept.orientation == 1
+
+
+def test_damaged_track_headers_give_no_matrix(clips: dict[str, Clip]) -> None:
+    """Truncated or looping box sizes end the walk with no matrix, never an error."""
+    from spdl.io._core.display_matrix import _from_reader
+
+    data = clips["rot90"].path.read_bytes()
+    moov = data.index(b"moov") - 4
+    for damaged in (
+        data[: moov + 40],  # cut inside the movie header
+        data[:moov] + b"\x00\x00\x00\x08moov" * 10_000,  # empty boxes, over and over
+        data[:moov] + b"\x00\x00\x00\x01moov" + b"\x00" * 8,  # a 64-bit size of 0
+        b"\xff" * 64,
+    ):
+
+        def read_at(pos: int, size: int, damaged: bytes = damaged) -> bytes:
+            return damaged[pos : pos + size]
+
+        assert _from_reader(read_at, 0) == b""
+    intact = _from_reader(lambda pos, size: data[pos : pos + size], 0)
+    assert np.array_equal(np.frombuffer(intact, np.int32), clips["rot90"].matrix.astype(np.int32))

@@ -24,7 +24,7 @@ __all__ = ["read_display_matrix", "orient_array", "swaps_sides"]
 _IDENTITY = (1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30)
 # The fixed-point shift of each column: 16.16, 16.16, 2.30.
 _SHIFTS = (16, 16, 30)
-_MAX_BOX_DEPTH_READS = 4096  # a corrupt file must not make us walk forever
+_MAX_BOXES = 4096  # per level: a corrupt file must not make us walk forever
 
 ReadAt = Callable[[int, int], bytes]
 
@@ -32,7 +32,7 @@ ReadAt = Callable[[int, int], bytes]
 def _boxes(read_at: ReadAt, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
     """The boxes in ``[start, end)``: ``(type, payload start, box end)``."""
     pos = start
-    for _ in range(_MAX_BOX_DEPTH_READS):
+    for _ in range(_MAX_BOXES):
         if pos + 8 > end:
             return
         header = read_at(pos, 16)
