@@ -269,6 +269,24 @@ def test_https_with_a_trusted_certificate(
         _http.close_idle()
 
 
+def test_a_forked_child_opens_connections_of_its_own(
+    server: Nginx, image_files: dict[str, ImageReference]
+):
+    url = server.url(f"files/{image_files['jpeg'].path.name}")
+    spdl.io.load_image(url)  # the parent keeps an idle connection
+    pid = os.fork()
+    if pid == 0:  # the child: its own connection; the parent's is not shared
+        code = 1
+        try:
+            shape = spdl.io.load_image(url).shape
+            code = 0 if shape == (48, 64, 3) and _http.open_connections() == 1 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    spdl.io.load_image(url)  # the parent's connection still works
+
+
 def test_connections_are_reused(server: Nginx, image_files: dict[str, ImageReference]):
     _http.close_idle()
     server.clear_log()

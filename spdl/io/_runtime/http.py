@@ -118,8 +118,11 @@ def _discard(conn: Connection) -> None:
 
 
 def _reset_after_fork() -> None:
-    # The parent's sockets must not be shared with a forked child.
-    global _open, _watcher
+    # The parent's sockets must not be shared with a forked child, and a lock that
+    # another thread held at the fork would never be released there.
+    global _open, _watcher, _pool_lock, _watch_lock
+    _pool_lock = threading.Lock()
+    _watch_lock = threading.Condition()
     _idle.clear()
     _open = 0
     _watched.clear()
