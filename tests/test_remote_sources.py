@@ -191,6 +191,20 @@ def test_batch_of_urls_equals_the_batch_of_files(
     )
 
 
+def test_the_dataloaders_image_batches_take_urls(
+    server: Nginx, image_files: dict[str, ImageReference]
+):
+    from spdl.dataloader import ImageBatchLoader
+
+    loader = ImageBatchLoader(32, transform="eval", resize=40, to_torch=False)
+    refs = list(image_files.values())
+    remote = [(server.url(f"files/{ref.path.name}"), i) for i, ref in enumerate(refs)]
+    images, labels = loader(remote)
+    expected, _ = loader([(ref.path, i) for i, ref in enumerate(refs)])
+    np.testing.assert_array_equal(images, expected)
+    assert labels.tolist() == list(range(len(refs)))
+
+
 def test_a_failed_url_leaves_the_other_images_of_a_lenient_batch(
     server: Nginx, image_files: dict[str, ImageReference], caplog: pytest.LogCaptureFixture
 ):
