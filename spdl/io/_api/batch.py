@@ -3,9 +3,8 @@
 Still images given as paths or bytes are decoded by one native call
 (``_decode.decode_image_batch``); any other source is demuxed and decoded on its own,
 and the frames are converted into one batch. With ``strict``, the first failure
-cancels the images not yet loaded. The awaitable form, ``async_batch_load_image``,
-is generated from ``batch_load_image_future``'s signature and ``batch_load_image``'s
-docstring.
+cancels the images not yet loaded. Declared once (:func:`_batch_load_image`); its
+three forms are generated.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from spdl.io._core.demux import describe_source
 from spdl.io._runtime import executor as _executor
 from spdl.io._runtime.chain import chain_futures, gather_futures
 from spdl.io._runtime.futures import AsyncIOFailure, submit_with_token
-from spdl.io._runtime.operation import adopt, doc_sections
+from spdl.io._runtime.operation import Plan, Step, operation
 
 __all__ = ["async_batch_load_image", "batch_load_image", "batch_load_image_future"]
 
@@ -169,49 +168,6 @@ def _batch_name(srcs: list[Any]) -> str:
     return f"<batch of {len(srcs)} images>"
 
 
-def _fast_batch_future(
-    srcs: list[Any],
-    decode_options: dict[str, Any],
-    strict: bool,
-    transforms: Transforms | None,
-    executor: Executor | None,
-) -> Future[Any]:
-    native = transforms.to_native() if transforms else None
-    return submit_with_token(
-        functools.partial(_fast_batch, srcs, decode_options, strict, native),
-        phase="decode",
-        src=_batch_name(srcs),
-        executor=executor,
-    )
-
-
-def _fast_batch_here(
-    srcs: list[Any], decode_options: dict[str, Any], strict: bool, transforms: Transforms | None
-) -> Any:
-    """Runs the batch on the calling thread, which decodes beside the native threads.
-
-    A user's busy Python thread makes every GIL acquisition wait up to a switch
-    interval (5 ms). Through the decode pool a batch takes the GIL three times (the
-    pool thread starting, it returning, the caller waking), and the native threads
-    sit idle during those waits; called here it takes it once. W5 at 2 threads, 12
-    rounds of A/B: 33.5% of the throughput lost through the pool, 28.5% called here.
-    """
-    token = _native.CancelToken()
-    native = transforms.to_native() if transforms else None
-    try:
-        with _executor.track_cancel_token(token):
-            return _fast_batch(srcs, decode_options, strict, native, token)
-    except Exception as error:
-        failure = AsyncIOFailure.wrap("decode", _batch_name(srcs), error)
-        if failure is error:
-            raise
-        # The traceback keeps this frame: it must not hold the failure (a cycle).
-        try:
-            raise failure from error
-        finally:
-            del failure, error
-
-
 def _batch_phase(error: BaseException) -> str:
     # A source that cannot be read fails where the per-source path fails: in demux.
     return "demux" if isinstance(error, OSError) else "decode"
@@ -304,84 +260,6 @@ def _transform_batch(
     return _batch_result(srcs, buffer, errors, strict, num_srcs)
 
 
-def batch_load_image_future(
-    srcs: Sequence[Any],
-    width: int | None,
-    height: int | None,
-    pix_fmt: str | None = "rgb24",
-    demux_options: Mapping[str, Any] | None = None,
-    decode_options: Mapping[str, Any] | None = None,
-    convert_options: Mapping[str, Any] | None = None,
-    strict: bool = True,
-    *,
-    crop: CropSpec | Sequence[CropSpec | None] | None = None,
-    hflip: bool | Sequence[bool] | None = None,
-    executor: Executor | None = None,
-) -> Future[Any]:
-    """``concurrent.futures`` form of :func:`spdl.io.async_batch_load_image` (arguments alike).
-
-    Args:
-        srcs: Image sources.
-        width: Output width.
-        height: Output height.
-        pix_fmt: Output pixel format.
-        demux_options: ``format``, ``format_options``.
-        decode_options: Other options of :func:`spdl.io.decode_packets`.
-        convert_options: Options of the buffer conversion (none at present).
-        strict: Fail if any image fails, instead of batching the others.
-        crop: Crop spec(s), as for :func:`spdl.io.batch_load_image`.
-        hflip: Horizontal flip(s), as for :func:`spdl.io.batch_load_image`.
-        executor: Executor for all phases instead of the shared pools.
-
-    Returns:
-        A Future resolving to a ``CPUBuffer`` batch.
-
-    Raises:
-        ValueError: If ``srcs`` is empty or an argument has an invalid value.
-        TypeError: If an argument or option has an unsupported type or name.
-    """
-    srcs, demux, decode, convert, transforms = _check_batch_args(
-        srcs,
-        width,
-        height,
-        pix_fmt,
-        demux_options,
-        decode_options,
-        convert_options,
-        strict,
-        crop,
-        hflip,
-    )
-    if _remote.has_urls(srcs) and _use_fast_path(srcs, demux, decode, convert):
-        # Fetched on the I/O pool while the native batch decodes those that landed.
-        run = functools.partial(
-            _fast_batch_future,
-            decode_options=decode,
-            strict=strict,
-            transforms=transforms,
-            executor=executor,
-        )
-        return _remote.load_pending(srcs, strict, executor, run)
-    if _remote.has_urls(srcs):  # fetched on the I/O pool, then loaded from memory
-        load = functools.partial(
-            batch_load_image_future,
-            width=width,
-            height=height,
-            pix_fmt=pix_fmt,
-            demux_options=demux_options,
-            decode_options=decode_options,
-            convert_options=convert_options,
-            strict=strict,
-            crop=crop,
-            hflip=hflip,
-            executor=executor,
-        )
-        return _remote.then(_remote.fetch_sources(srcs, strict, executor), load)
-    if _use_fast_path(srcs, demux, decode, convert):
-        return _fast_batch_future(srcs, decode, strict, transforms, executor)
-    return _batch_chain(srcs, demux, decode, convert, strict, executor, transforms)
-
-
 def _use_fast_path(
     srcs: list[Any], demux: dict[str, Any], decode: dict[str, Any], convert: dict[str, Any]
 ) -> bool:
@@ -394,7 +272,10 @@ def _use_fast_path(
     )
 
 
-def batch_load_image(
+@operation(
+    "batch_load_image", primary="sync", wrap=True, public=("sync", "async"), sync_executor=True
+)
+def _batch_load_image(
     srcs: Sequence[Any],
     width: int | None,
     height: int | None,
@@ -406,20 +287,19 @@ def batch_load_image(
     *,
     crop: CropSpec | Sequence[CropSpec | None] | None = None,
     hflip: bool | Sequence[bool] | None = None,
-    executor: Executor | None = None,
-) -> Any:
-    """Load images into one batch buffer; blocks until done.
+) -> Plan[_native.CPUBuffer]:
+    """Load images into one batch buffer, decoding them concurrently.
 
-    Synchronous twin of :func:`spdl.io.async_batch_load_image`: same arguments, results and
-    errors. Still images (paths or bytes of JPEG, PNG, WebP, BMP, TIFF, GIF, QOI; no
-    demux or convert options) are decoded in one native call made from the calling
-    thread, which decodes beside as many native threads as the decode pool has; it
-    returns to Python once, when the batch is done (a Ctrl-C is seen then). Formats
-    mix freely in a batch. Other sources go through the shared pools while the
-    calling thread waits.
+    Still images (paths, URLs or bytes of JPEG, PNG, WebP, BMP, TIFF, GIF, QOI; no
+    demux or convert options) are decoded in one native call, on as many native
+    threads as the decode pool has, which returns to Python once, when the batch is
+    done; the sync form makes that call from the calling thread. Formats mix freely
+    in a batch. URLs are fetched on the I/O pool while the images already fetched
+    decode. Other sources are demuxed and decoded one by one in the shared pools.
+    Each failure is logged with its source (logger ``"spdl.io"``).
 
     Args:
-        srcs: Image sources: paths, bytes-like objects or binary file-like objects.
+        srcs: Image sources: paths, URLs, bytes-like objects or binary file-like objects.
         width: Width of every output image; ``None`` keeps the decoded width.
         height: Height of every output image; ``None`` keeps the decoded height.
         pix_fmt: Output pixel format; ``None`` keeps the decoder's format.
@@ -443,20 +323,22 @@ def batch_load_image(
         executor: Executor for all phases instead of the shared pools.
 
     Returns:
-        A ``CPUBuffer`` of shape ``(B, height, width, 3)`` for ``rgb24``.
+        A ``CPUBuffer`` of shape ``(B, height, width, 3)`` for ``rgb24`` (see the shape
+        table for others), where ``B`` is ``len(srcs)``, or the number of images that
+        loaded when ``strict=False``.
 
     Raises:
         ValueError: If ``srcs`` is empty or an argument has an invalid value (a
             ``crop`` or ``hflip`` sequence of the wrong length, a crop without
             ``width`` and ``height``).
         TypeError: If an argument or option has an unsupported type or name.
-        AsyncIOFailure: If an image failed (``strict=True``) or every image failed.
+        AsyncIOFailure: {if} an image failed (``strict=True``) or every image failed.
 
     Example:
-        >>> buffer = spdl.io.batch_load_image(["foo.jpg", "bar.png"], 121, 121)
+        >>> buffer = {await}spdl.io.{async_}batch_load_image(["foo.jpg", "bar.png"], 121, 121)
         >>> spdl.io.to_numpy(buffer).shape
         (2, 121, 121, 3)
-        >>> train = spdl.io.batch_load_image(
+        >>> train = {await}spdl.io.{async_}batch_load_image(
         ...     ["foo.jpg", "bar.png"], 64, 64,
         ...     crop=spdl.io.RandomResizedCrop(seed=0), hflip=[True, False])
         >>> train.shape
@@ -474,72 +356,33 @@ def batch_load_image(
         crop,
         hflip,
     )
-    if (
-        _remote.has_urls(checked)
-        and executor is None
-        and _use_fast_path(checked, demux, decode, convert)
-    ):
-        # Fetched on the I/O pool while the native batch decodes those that landed.
-        sources, fetches = _remote.pending_sources(checked)
-        try:
-            return _fast_batch_here(sources, decode, strict, transforms)
-        except AsyncIOFailure as error:
-            failure = _remote.settle(fetches, strict, error)
-            if failure is error:
-                raise
-            raise failure  # noqa: B904  (its own cause: the fetch's RemoteError)
-        finally:
-            _remote.cancel_all(fetches)
-    if _remote.has_urls(checked):  # fetched on the I/O pool, then loaded from memory
-        fetching = _remote.fetch_sources(checked, strict, executor)
-        try:
-            fetched = fetching.result()
-        finally:
-            fetching.cancel()  # no-op when done; stops the fetches on KeyboardInterrupt
-        return batch_load_image(
-            fetched,
-            width,
-            height,
-            pix_fmt,
-            demux_options,
-            decode_options,
-            convert_options,
-            strict,
-            crop=crop,
-            hflip=hflip,
-            executor=executor,
-        )
+    name = _batch_name(checked)
+    urls = _remote.has_urls(checked)
+    if urls and not _use_fast_path(checked, demux, decode, convert):
+        # Fetched whole first: their bytes may show still images that their names did not.
+        fetch = functools.partial(_remote.fetch_sources, checked, strict)
+        checked, urls = (yield Step("fetch", name, fetch, spawn=True)), False
     if not _use_fast_path(checked, demux, decode, convert):
-        future = _batch_chain(checked, demux, decode, convert, strict, executor, transforms)
-    elif executor is None:
-        return _fast_batch_here(checked, decode, strict, transforms)
-    else:
-        future = _fast_batch_future(checked, decode, strict, transforms, executor)
+        chain = functools.partial(_batch_chain, checked, demux, decode, convert, strict)
+        return (
+            yield Step("load", name, functools.partial(chain, transforms=transforms), spawn=True)
+        )
+    native = transforms.to_native() if transforms else None
+    if not urls:
+        run = functools.partial(_fast_batch, checked, decode, strict, native)
+        return (yield Step("decode", name, run, cancellable=True))
+    # URLs become images that their fetches (started now) fill while the others decode.
+    sources, fetches = _remote.pending_sources(checked)
+    run = functools.partial(_fast_batch, sources, decode, strict, native)
     try:
-        return future.result()
+        return (yield Step("decode", name, run, cancellable=True))
+    except AsyncIOFailure as error:
+        failure = _remote.settle(fetches, strict, error)
+        if failure is error:
+            raise
+        raise failure from failure.__cause__  # the fetch's own failure
     finally:
-        future.cancel()  # no-op when done; stops the work on KeyboardInterrupt
+        _remote.cancel_all(fetches)
 
 
-_BATCH_SYNC = doc_sections(batch_load_image.__doc__ or "")
-_BATCH = "\n\n".join(
-    [
-        "Load images into one batch buffer, decoding them concurrently.",
-        "Still images given as paths or bytes (JPEG, PNG, BMP, WebP) are decoded natively\n"
-        "in one call; other sources are demuxed and decoded one by one in the shared pools.\n"
-        'Each failure is logged with its source (logger ``"spdl.io"``).',
-        "Args:\n" + _BATCH_SYNC["Args"],
-        "Returns:\n    A ``CPUBuffer`` of shape ``(B, height, width, 3)`` for ``rgb24`` (see the\n"
-        "    shape table for others), where ``B`` is ``len(srcs)``, or the number of images\n"
-        "    that loaded when ``strict=False``.",
-        "Raises:\n" + _BATCH_SYNC["Raises"].replace("AsyncIOFailure: If", "AsyncIOFailure: {if}"),
-        "Example:\n"
-        "    >>> buffer = await spdl.io.async_batch_load_image(\n"
-        '    ...     ["foo.jpg", "bar.png"], width=121, height=121)\n'
-        "    >>> spdl.io.to_numpy(buffer).shape\n"
-        "    (2, 121, 121, 3)",
-    ]
-)
-async_batch_load_image = adopt(
-    "batch_load_image", batch_load_image, batch_load_image_future, _BATCH, __name__
-).async_
+batch_load_image, batch_load_image_future, async_batch_load_image = _batch_load_image

@@ -14,7 +14,7 @@ import functools
 import logging
 import threading
 import urllib.parse
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import replace
 from typing import Any, TypeVar, cast
@@ -27,15 +27,20 @@ from spdl.io._core.remote import FetchedBytes, RangeReader
 from spdl.io._runtime import demux_pool as _demux_pool
 from spdl.io._runtime import executor as _executor
 from spdl.io._runtime import fetch as _fetch
-from spdl.io._runtime.chain import chain_futures
 from spdl.io._runtime.futures import AsyncIOFailure, try_set
 from spdl.io._runtime.operation import Plan, Step
 
-__all__ = ["demux", "fetch_all", "fetch_sources", "has_urls", "is_url", "stream", "then"]
+__all__ = [
+    "demux",
+    "fetch_all",
+    "fetch_sources",
+    "has_urls",
+    "is_url",
+    "stream",
+]
 __all__ += [
     "BatchFetch",
     "cancel_all",
-    "load_pending",
     "pending_sources",
     "settle",
     "url_path",
@@ -190,17 +195,6 @@ def fetch_sources(
     return result
 
 
-def then(future: Future[T], make: Callable[[T], Future[Any]]) -> Future[Any]:
-    """The Future of ``make(result)``, started when ``future`` is done."""
-
-    @chain_futures
-    def chain() -> Generator[Future[Any], Any, None]:
-        value = yield future
-        yield make(value)
-
-    return chain()
-
-
 def url_path(url: str) -> str:
     """The path part of a URL (what its file extension is read from)."""
     return urllib.parse.urlsplit(url).path
@@ -275,34 +269,3 @@ def cancel_all(fetches: BatchFetch) -> None:
     fetches.token.cancel()
     for future in fetches.futures:
         future.cancel()
-
-
-def load_pending(
-    srcs: Sequence[Any],
-    strict: bool,
-    executor: Executor | None,
-    run_batch: Callable[[list[Any]], Future[T]],
-) -> Future[T]:
-    """``run_batch`` (the native batch's Future form) on :func:`pending_sources`; its
-    failure as :func:`settle` says; cancelling the result cancels the batch and the
-    fetches."""
-    sources, fetches = pending_sources(srcs, executor)
-    inner = run_batch(sources)
-    outer: Future[T] = Future()
-
-    def on_inner(done: Future[T]) -> None:
-        cancel_all(fetches)
-        if done.cancelled():
-            outer.cancel()
-        elif (error := done.exception()) is not None:
-            try_set(outer.set_exception, settle(fetches, strict, error))
-        else:
-            try_set(outer.set_result, done.result())
-
-    def on_outer(done: Future[T]) -> None:
-        if done.cancelled():
-            inner.cancel()
-
-    outer.add_done_callback(on_outer)
-    inner.add_done_callback(on_inner)
-    return outer

@@ -21,7 +21,7 @@ import textwrap
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeAlias, TypeVar, overload
+from typing import Any, Generic, Literal, TypeAlias, TypeVar, cast, overload
 
 from spdl import _native
 from spdl.io._runtime import executor as _executor
@@ -29,17 +29,19 @@ from spdl.io._runtime.chain import drive
 from spdl.io._runtime.futures import AsyncIOFailure, drop_own_frame, submit, try_set
 
 __all__ = ["OPERATIONS", "Forms", "Operation", "Plan", "Queued", "Step", "StreamOperation"]
-__all__ += ["adopt", "operation"]
+__all__ += ["operation"]
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Step(Generic[T]):
-    """One phase: ``run()`` on the ``"demux"`` or ``"decode"`` pool, named in errors.
+    """One phase: ``run()`` on the ``"demux"``, ``"decode"`` or ``"io"`` pool, named in errors.
 
     A ``cancellable`` step's ``run`` takes ``cancel=`` (a ``CancelToken``); a stream's
-    returns an iterator of ``count`` items.
+    returns an iterator of ``count`` items. A ``spawn`` step's ``run(executor=)`` is
+    called in the caller's thread and returns the Future of work it started itself
+    (several sources at once); the sync form waits for it.
     """
 
     phase: str
@@ -48,8 +50,11 @@ class Step(Generic[T]):
     pool: str = "decode"
     cancellable: bool = False
     count: int = 0
+    spawn: bool = False
 
     def submit(self, executor: Executor | None, wrap: bool) -> Future[T]:
+        if self.spawn:
+            return cast("Future[T]", self.run(executor=executor))  # run starts it
         token = _native.CancelToken() if self.cancellable else None
         run = functools.partial(self.run, cancel=token) if token else self.run
         pool = executor or getattr(_executor, f"get_{self.pool}_executor")()
@@ -78,9 +83,23 @@ def run_inline(plan: Step[T] | Plan[T], wrap: bool) -> T:
         finally:
             value = None  # a failure thrown in must not stay in this frame (a cycle)
         try:
-            send, value = steps.send, step.run()
+            send, value = steps.send, _run_here(step)
         except Exception as error:
             send, value = steps.throw, step.failure(error, wrap)
+
+
+def _run_here(step: Step[T]) -> T:
+    if step.spawn:
+        future = cast("Future[T]", step.run(executor=None))
+        try:
+            return future.result()
+        finally:
+            future.cancel()  # no-op when done; stops the work on KeyboardInterrupt
+    if not step.cancellable:
+        return step.run()
+    token = _native.CancelToken()
+    with _executor.track_cancel_token(token):  # interpreter exit stops it
+        return step.run(cancel=token)
 
 
 def _check_executor(executor: object) -> None:
@@ -230,10 +249,10 @@ def doc_sections(doc: str) -> dict[str, str]:
     return {"": head, **dict(zip(rest[::2], rest[1::2], strict=True))}
 
 
-def _render(template: str, form: str, key: str, public: bool) -> str:
+def _render(template: str, form: str, key: str, public: bool, executor: bool) -> str:
     parts, (_, returns, when) = doc_sections(template), _FORMS[key]
     args = parts["Args"]
-    if form != "sync" and not re.search(r"^    executor:", args, re.MULTILINE):
+    if executor and not re.search(r"^    executor:", args, re.MULTILINE):
         kwargs = re.search(r"^    \*\*", args, re.MULTILINE)
         at = kwargs.start() if kwargs else len(args)  # before **kwargs
         args = f"{args[:at].rstrip()}\n{_EXECUTOR}\n{args[at:]}".rstrip()
@@ -250,13 +269,13 @@ def _render(template: str, form: str, key: str, public: bool) -> str:
     return text
 
 
-def _form(name: str, plan: Callable[..., Any], form: str, returns: str, call: Callable) -> Any:
-    """Name ``call`` and give it the plan's parameters (and ``executor``, but for sync)."""
+def _form(name: str, plan: Callable[..., Any], executor: bool, returns: str, call: Callable) -> Any:
+    """Name ``call`` and give it the plan's parameters (and ``executor`` if it takes one)."""
     params = list(inspect.signature(plan).parameters.values())
-    if form != "sync" and "executor" not in (p.name for p in params):
+    if executor and "executor" not in (p.name for p in params):
         at = len(params) - (bool(params) and params[-1].kind is params[-1].VAR_KEYWORD)
-        executor = inspect.Parameter("executor", inspect.Parameter.KEYWORD_ONLY, default=None)
-        params.insert(at, executor.replace(annotation="Executor | None"))
+        param = inspect.Parameter("executor", inspect.Parameter.KEYWORD_ONLY, default=None)
+        params.insert(at, param.replace(annotation="Executor | None"))
     call.__name__ = call.__qualname__ = name
     call.__module__ = plan.__module__
     call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # for inspect
@@ -319,24 +338,39 @@ def operation(
     wrap: bool,
     stream: Literal[False] = False,
     public: tuple[str, ...] = (),
+    sync_executor: bool = False,
 ) -> Callable[[Callable[..., Step[T] | Plan[T]]], Operation[T]]: ...
 
 
 @overload
 def operation(
-    name: str, *, primary: str, wrap: bool, stream: Literal[True], public: tuple[str, ...] = ()
+    name: str,
+    *,
+    primary: str,
+    wrap: bool,
+    stream: Literal[True],
+    public: tuple[str, ...] = (),
+    sync_executor: bool = False,
 ) -> Callable[[Callable[..., Step[Iterator[T]]]], StreamOperation[T]]: ...
 
 
 def operation(
-    name: str, *, primary: str, wrap: bool, stream: bool = False, public: tuple[str, ...] = ()
+    name: str,
+    *,
+    primary: str,
+    wrap: bool,
+    stream: bool = False,
+    public: tuple[str, ...] = (),
+    sync_executor: bool = False,
 ) -> Callable[[Callable[..., Any]], Forms[Any, Any, Any]]:
     """Declare the operation whose plan is the decorated function (see the module doc).
 
     The ``primary`` form (``"sync"`` or ``"future"``) is called ``name``, the other
     ``name_future`` / ``name_sync``, the async one ``async_name``. ``wrap`` is the
     error contract, ``stream`` marks a plan whose step returns an iterator, and only
-    the ``public`` forms (exported by ``spdl.io``) get the docstring's example.
+    the ``public`` forms (exported by ``spdl.io``) get the docstring's example. With
+    ``sync_executor`` the sync form takes ``executor=`` too: given one, it runs the
+    steps there (as the future form does) and waits.
     """
 
     def declare(plan: Callable[..., Any]) -> Forms[Any, Any, Any]:
@@ -345,7 +379,14 @@ def operation(
         drivers = (_stream_inline, _stream_futures) if stream else (run_inline, run_future)
 
         def sync(*args: Any, **kwargs: Any) -> Any:
-            return drivers[0](plan(*args, **kwargs), wrap)
+            executor = kwargs.pop("executor", None) if sync_executor else None
+            if executor is None:
+                return drivers[0](plan(*args, **kwargs), wrap)
+            running = future(*args, executor=executor, **kwargs)
+            try:
+                return running.result()
+            finally:
+                running.cancel()  # no-op when done; stops the work on KeyboardInterrupt
 
         def future(*args: Any, executor: Executor | None = None, **kwargs: Any) -> Any:
             return drivers[1](plan(*args, **kwargs), wrap, executor)
@@ -357,27 +398,10 @@ def operation(
         names = {primary: name, other: f"{name}_{other}", "async": f"async_{name}"}
         for form, call in (("sync", sync), ("future", future), ("async", async_)):
             key = f"stream-{form}" if stream else form
-            _form(names[form], plan, form, _FORMS[key][0].format(value), call)
-            call.__doc__ = _render(plan.__doc__ or "", form, key, form in public)
+            executor = form != "sync" or sync_executor
+            _form(names[form], plan, executor, _FORMS[key][0].format(value), call)
+            call.__doc__ = _render(plan.__doc__ or "", form, key, form in public, executor)
         OPERATIONS[name] = Forms(sync, future, async_, wrap=wrap, stream=stream)
         return OPERATIONS[name]
 
     return declare
-
-
-def adopt(
-    name: str, sync: Callable[..., T], future: Callable[..., Future[T]], doc: str, module: str
-) -> Operation[T]:
-    """Declare an operation written as ``sync`` and ``future`` functions (``wrap``): its
-    ``async_<name>`` in ``module`` gets ``future``'s parameters, read now, and ``doc``."""
-
-    def async_(*args: Any, **kwargs: Any) -> Queued[T]:
-        return Queued(future(*args, **kwargs))
-
-    value = re.fullmatch(r"Future\[(.*)\]", future.__annotations__["return"])
-    returns = _FORMS["async"][0].format(value[1] if value else "Any")
-    _form(f"async_{name}", future, "async", returns, async_).__module__ = module
-    async_.__doc__ = _render(doc, "async", "async", True)
-    forms: Operation[T] = Forms(sync, future, async_)
-    OPERATIONS[name] = forms
-    return forms
