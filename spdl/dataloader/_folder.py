@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Iterable, Sequence
-from typing import overload
+from typing import Any, overload
+
+from spdl.io._core import remote as _remote
+from spdl.io._runtime import fetch as _fetch
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageFolder"]
 
@@ -22,8 +26,13 @@ class ImageFolder(Sequence[tuple[str, int]]):
     class. Samples are sorted by class, then by path, so the order is the same on
     every machine and every rank.
 
+    ``root`` may also be a URL of a protocol that fsspec lists (``s3://``, ``gs://``,
+    ``hf://``, ``memory://`` …, with the ``spdl[remote]`` extra): the samples are then
+    URLs, which ``spdl.io`` fetches on its I/O pool. HTTP has no listing: give an
+    HTTP dataset as a list of ``(url, label)`` pairs instead.
+
     Args:
-        root: The directory holding the class directories.
+        root: The directory (or the URL of the folder) holding the class directories.
         extensions: File extensions (with the dot) that count as images.
         allow_empty: If ``False`` (the default), a class directory without any
             image is an error; if ``True``, such a class keeps its label but has no sample.
@@ -51,14 +60,18 @@ class ImageFolder(Sequence[tuple[str, int]]):
     ) -> None:
         self.root = os.fspath(root)
         self.extensions = tuple(ext.lower() for ext in extensions)
-        if not self.root or not os.path.exists(self.root):
+        self._fs: Any = None  # fsspec's filesystem of a URL root
+        if _remote.is_url(self.root):
+            self.root = _fetch.local_path(self.root) or self.root  # file:// is local
+        if _remote.is_url(self.root):
+            self._open_remote()
+        elif not self.root or not os.path.exists(self.root):
             raise FileNotFoundError(
                 f"ImageFolder: the root directory {self.root!r} does not exist."
             )
-        if not os.path.isdir(self.root):
+        elif not os.path.isdir(self.root):
             raise NotADirectoryError(f"ImageFolder: the root {self.root!r} is not a directory.")
-        with os.scandir(self.root) as entries:
-            self.classes: list[str] = sorted(entry.name for entry in entries if entry.is_dir())
+        self.classes: list[str] = sorted(self._class_names())
         if not self.classes:
             raise FileNotFoundError(
                 f"ImageFolder: {self.root!r} holds no class directory (expected one "
@@ -68,7 +81,7 @@ class ImageFolder(Sequence[tuple[str, int]]):
         self.samples: list[tuple[str, int]] = []
         empty = []
         for label, name in enumerate(self.classes):
-            paths = self._images_in(os.path.join(self.root, name))
+            paths = self._images_in(name)
             if not paths:
                 empty.append(name)
             self.samples.extend((path, label) for path in paths)
@@ -78,7 +91,43 @@ class ImageFolder(Sequence[tuple[str, int]]):
                 f"director{'y' if len(empty) == 1 else 'ies'} {empty} of {self.root!r}."
             )
 
-    def _images_in(self, directory: str) -> list[str]:
+    def _open_remote(self) -> None:
+        if _remote.scheme(self.root) in ("http", "https"):
+            raise ValueError(
+                f"ImageFolder: {_remote.redact(self.root)}: HTTP cannot list a folder; "
+                "give the dataset as a list of (url, label) pairs instead."
+            )
+        self._fs, self._path = _fetch._filesystem(self.root)
+        if not self._fs.exists(self._path):
+            raise FileNotFoundError(
+                f"ImageFolder: the root directory {_remote.redact(self.root)!r} does not exist."
+            )
+        if not self._fs.isdir(self._path):
+            raise NotADirectoryError(
+                f"ImageFolder: the root {_remote.redact(self.root)!r} is not a directory."
+            )
+
+    def _class_names(self) -> list[str]:
+        if self._fs is None:
+            with os.scandir(self.root) as entries:
+                return [entry.name for entry in entries if entry.is_dir()]
+        listing = self._fs.ls(self._path, detail=True)
+        names = [entry["name"] for entry in listing if entry["type"] == "directory"]
+        return [posixpath.basename(name.rstrip("/")) for name in names]
+
+    def _images_in(self, name: str) -> list[str]:
+        if self._fs is None:
+            return self._local_images_in(os.path.join(self.root, name))
+        folder = posixpath.join(self._path, name)
+        found = self._fs.find(folder)  # every file below it, recursively
+        root = self.root.rstrip("/")
+        return sorted(
+            f"{root}/{posixpath.relpath(path, self._path)}"
+            for path in found
+            if posixpath.splitext(path)[1].lower() in self.extensions
+        )
+
+    def _local_images_in(self, directory: str) -> list[str]:
         paths: list[str] = []
         for parent, dirs, files in os.walk(directory, followlinks=True):
             dirs.sort()
