@@ -543,3 +543,38 @@ def test_loads_waiting_for_a_helper_get_one_when_it_dies(aio_media: Media) -> No
         _executor._processes_count = None
     assert set(outcomes) <= {"failed", "loaded"} and len(outcomes) == 4
     assert len(_demux_pool.demux("audio", aio_media.video)) > 0
+
+
+_TORCHRUN_SCRIPT = """
+import os, sys
+import numpy as np
+import spdl.io
+from spdl.io._runtime import demux_pool as _demux_pool
+array = np.asarray(spdl.io.load_audio(sys.argv[1]))
+print(os.environ["RANK"], float(array.sum()), *_demux_pool.helper_pids(), flush=True)
+"""
+
+
+def test_helpers_work_in_every_rank_under_torchrun(
+    aac_audio: AudioReference, tmp_path: pathlib.Path
+) -> None:
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch.distributed.run")
+    expected = float(np.asarray(spdl.io.load_audio(aac_audio.path)).sum())
+    script = tmp_path / "rank.py"
+    script.write_text(_TORCHRUN_SCRIPT)
+    before = _shm()
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc-per-node=2", str(script), str(aac_audio.path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    lines = [line.split() for line in done.stdout.splitlines() if line.strip()]
+    assert sorted(line[0] for line in lines) == ["0", "1"]
+    helpers = set()
+    for _, total, *pids in lines:
+        assert float(total) == expected  # each rank loaded through its own helpers
+        assert pids and not helpers & set(pids)
+        helpers |= set(pids)
+    assert _wait_until(lambda: not any(_alive(int(pid)) for pid in helpers))
+    assert _shm() <= before
