@@ -281,6 +281,12 @@ def _arrays(result: Any) -> list[np.ndarray]:
 def _refuse_in_thread(patch: pytest.MonkeyPatch) -> None:
     """Makes the in-thread demux fail: what passes was demuxed by a helper."""
 
+    _refuse_demux_here(patch)
+    # However many audio loads run at once (see the tests of the audio policy below).
+    patch.setattr(_demux_pool._audio, "contended", lambda: True)
+
+
+def _refuse_demux_here(patch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("demuxed in the loading process")
 
@@ -578,3 +584,73 @@ def test_helpers_work_in_every_rank_under_torchrun(
         helpers |= set(pids)
     assert _wait_until(lambda: not any(_alive(int(pid)) for pid in helpers))
     assert _shm() <= before
+
+
+################################################################################
+# Audio: through a helper while a core is free or the GIL is contended
+################################################################################
+
+
+@pytest.fixture
+def audio_policy(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """Sets the number of cores the policy sees; the GIL probe starts afresh."""
+    monkeypatch.setattr(_demux_pool, "_audio", _demux_pool._AudioLoads())
+
+    def cores(count: int) -> None:
+        monkeypatch.setattr(_executor, "_cpu_count", lambda: count)
+
+    return cores
+
+
+def _refuse_helpers(patch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("sent to a helper")
+
+    patch.setattr(_demux_pool, "load_audio", refuse)
+
+
+def test_audio_uses_a_helper_while_a_core_is_free(
+    aac_audio: AudioReference, audio_policy: Callable[[int], None]
+) -> None:
+    expected = np.asarray(spdl.io.load_audio(aac_audio.path))
+    audio_policy(2)  # one load, two cores
+    with pytest.MonkeyPatch.context() as patch:
+        _refuse_in_thread(patch)
+        patch.setattr(_demux_pool._audio, "contended", lambda: False)  # the core decides
+        assert np.array_equal(np.asarray(spdl.io.load_audio(aac_audio.path)), expected)
+
+
+def test_audio_demuxes_in_thread_when_the_loads_fill_the_cores_and_the_gil_is_free(
+    aac_audio: AudioReference, audio_policy: Callable[[int], None]
+) -> None:
+    expected = np.asarray(spdl.io.load_audio(aac_audio.path))
+    audio_policy(1)  # this load fills the only core: a helper would compete with it
+    with pytest.MonkeyPatch.context() as patch:
+        _refuse_helpers(patch)
+        assert np.array_equal(np.asarray(spdl.io.load_audio(aac_audio.path)), expected)
+    assert not _demux_pool._audio.contended()
+
+
+def test_a_busy_python_thread_sends_audio_to_the_helpers(
+    aac_audio: AudioReference, audio_policy: Callable[[int], None]
+) -> None:
+    expected = np.asarray(spdl.io.load_audio(aac_audio.path))
+    audio_policy(1)
+    stop = threading.Event()
+
+    def spin() -> None:  # a training loop: pure Python, holding the GIL
+        count = 0
+        while not stop.is_set():
+            count += 1
+
+    busy = threading.Thread(target=spin)
+    busy.start()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            _refuse_demux_here(patch)  # the GIL probe decides
+            array = np.asarray(spdl.io.load_audio(aac_audio.path))
+    finally:
+        stop.set()
+        busy.join()
+    assert np.array_equal(array, expected)
+    assert _demux_pool._audio.contended()  # remembered for a while after

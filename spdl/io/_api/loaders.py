@@ -37,10 +37,10 @@ __all__ = ["load_audio", "load_image", "load_media", "load_video", "load_video_w
 def _load_steps(args: DemuxArgs, decode: Mapping[str, Any]) -> Plan[_native.CPUBuffer]:
     if _remote.is_url(args.src):  # fetched on the I/O pool first
         return (yield from _remote.with_source(args, lambda a: _load_steps(a, decode)))
-    if args.media_type == "audio" and _demux_pool.wanted(args.src):
-        return (yield from _helper_audio_steps(args, decode))
     if args.media_type == "audio":
-        return (yield from _audio_steps(args, decode))
+        with _demux_pool.audio_load(args.src) as through_helper:
+            steps = _helper_audio_steps if through_helper else _audio_steps
+            return (yield from steps(args, decode))
     # The packets go straight to the CPU decoder, which reads the pixel format and
     # colour from the frames: the probe decode at opening is skipped.
     packets = yield args.step(probe=False)

@@ -39,6 +39,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -51,6 +52,7 @@ from spdl.io._runtime.demux_worker import ERRORS, encode_time
 from spdl.io._runtime.futures import AsyncIOFailure
 
 __all__ = [
+    "audio_load",
     "demux",
     "demux_spans",
     "helper_pids",
@@ -95,6 +97,55 @@ def wanted(src: object) -> bool:
     if isinstance(src, memoryview):
         return src.c_contiguous
     return isinstance(src, os.PathLike) and isinstance(os.fspath(src), str)
+
+
+class _AudioLoads:
+    """How many audio loads run, and whether this process's GIL is contended.
+
+    A helper demuxes audio while the loading thread decodes, so an audio load is
+    faster through one while a core is free, but the second process costs about a
+    seventh more CPU: with as many audio loads as cores, the cores are the limit and
+    the loads run faster in their own threads. Unless another Python thread keeps
+    the GIL busy (a training loop): then each packet of an in-thread demux waits
+    for it, and only the helpers keep the loads going.
+    """
+
+    PROBE_EVERY_S = 0.5
+    REMEMBER_S = 5.0  # a training loop that paused for an evaluation is still one
+    SLOW_S = 0.001  # a free GIL comes back in microseconds; a held one in ~5 ms
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.probed = self.contended_at = -float("inf")
+
+    def contended(self) -> bool:
+        """Whether another thread held the GIL when last probed, in the last few seconds."""
+        now = time.monotonic()
+        if now - self.probed >= self.PROBE_EVERY_S:
+            self.probed = now
+            began = time.perf_counter()
+            time.sleep(0)  # lets the GIL go: taking it back waits while another thread runs
+            if time.perf_counter() - began > self.SLOW_S:
+                self.contended_at = now
+        return now - self.contended_at < self.REMEMBER_S
+
+
+_audio = _AudioLoads()
+
+
+@contextlib.contextmanager
+def audio_load(src: object) -> Iterator[bool]:
+    """Counts an audio load while it runs; yields whether a helper should demux it."""
+    with _audio.lock:
+        _audio.running += 1
+        running = _audio.running
+    try:
+        spare_core = running < _executor._cpu_count()
+        yield wanted(src) and (spare_core or _audio.contended())
+    finally:
+        with _audio.lock:
+            _audio.running -= 1
 
 
 class _Helper:
