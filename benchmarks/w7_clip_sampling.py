@@ -34,8 +34,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-import av
-from _datasets import DATA_DIR, _write_atomically, moving_frame
+from _datasets import DATA_DIR, _write_atomically, encode_video, moving_frame
 from _harness import Backend, Context, Run, Workload, main, make_pool, pool_map
 
 WIDTH, HEIGHT, FPS, SECONDS = 340, 256, 30, 10
@@ -49,18 +48,19 @@ SPAN = STEP * (FRAMES_PER_CLIP - 1) + 1
 
 
 def _write_video(path: Path, number: int, gop: int) -> None:
-    with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {
+    encode_video(
+        path,
+        (moving_frame(index, WIDTH, HEIGHT, seed=number) for index in range(NUM_FRAMES)),
+        width=WIDTH,
+        height=HEIGHT,
+        frame_rate=FPS,
+        options={
             "preset": "veryfast",
             "bf": "3",
             "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0",
-        }
-        for index in range(NUM_FRAMES):
-            rgb = moving_frame(index, WIDTH, HEIGHT, seed=number)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-        container.mux(stream.encode(None))
+        },
+        container_format="mp4",
+    )
 
 
 def video_paths(count: int = NUM_VIDEOS) -> list[str]:

@@ -28,12 +28,13 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
 import numpy as np
-from _datasets import DATA_DIR, _write_atomically, ensure_images, moving_frame
+from _datasets import DATA_DIR, _write_atomically, encode_video, ensure_images, moving_frame
 from _harness import Backend, Context, Run, Workload, main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -48,19 +49,25 @@ VIDEO_CHUNK_SECONDS = 10  # encoded once, remuxed 20 times
 WINDOWS_PER_ROUND = 8
 
 
+def _chunk_frames() -> Iterator[np.ndarray]:
+    rng = np.random.default_rng(0)
+    for index in range(30 * VIDEO_CHUNK_SECONDS):
+        rgb = moving_frame(index, 1280, 720).astype(np.int16)
+        rgb += rng.integers(-6, 7, rgb.shape, dtype=np.int16)
+        yield rgb.clip(0, 255).astype(np.uint8)
+
+
 def _write_chunk(path: Path) -> None:
-    with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
-        stream.bit_rate = 8_000_000  # 10 MB per 10 s: the long video is 200 MB
-        stream.options = {"preset": "ultrafast", "g": "30", "bf": "0"}
-        rng = np.random.default_rng(0)
-        for index in range(30 * VIDEO_CHUNK_SECONDS):
-            rgb = moving_frame(index, 1280, 720).astype(np.int16)
-            rgb += rng.integers(-6, 7, rgb.shape, dtype=np.int16)
-            frame = av.VideoFrame.from_ndarray(rgb.clip(0, 255).astype(np.uint8), "rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    encode_video(
+        path,
+        _chunk_frames(),
+        width=1280,
+        height=720,
+        frame_rate=30,
+        options={"preset": "ultrafast", "g": "30", "bf": "0"},
+        container_format="mp4",
+        bit_rate=8_000_000,  # 10 MB per 10 s: the long video is 200 MB
+    )
 
 
 def _write_long(path: Path, chunk: Path) -> None:

@@ -18,44 +18,41 @@ from __future__ import annotations
 import os
 import pathlib
 from collections.abc import Iterator
-from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
-from PIL import Image
+from media import encode_audio, encode_video, image_bytes
 
 import spdl.io
 
 _DEFAULT_EXECUTOR_SIZES = spdl.io.executor_sizes()
 
 
+def _video_frame(index: int) -> np.ndarray:
+    rgb = np.full((64, 96, 3), (index * 2) % 256, dtype=np.uint8)
+    rgb[:, : index % 96] = 255
+    return rgb
+
+
 def write_video(path: pathlib.Path) -> None:
     """Writes ``clip.mp4``: 90 frames of 96x64 H.264 at 30 fps."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
-        for index in range(90):
-            rgb = np.full((64, 96, 3), (index * 2) % 256, dtype=np.uint8)
-            rgb[:, : index % 96] = 255
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    encode_video(path, (_video_frame(index) for index in range(90)), width=96, height=64)
 
 
 def write_wav(path: pathlib.Path) -> None:
     """Writes ``speech.wav``: 2 s of a 220 Hz tone, 16 kHz stereo pcm_s16le."""
     sample_rate, num_samples = 16000, 32000
-    with av.open(str(path), "w", format="wav") as container:
-        stream = container.add_stream("pcm_s16le", rate=sample_rate, layout="stereo")
-        t = np.arange(num_samples) / sample_rate
-        wave = (8000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
-        samples = np.ascontiguousarray(np.stack([wave, wave], axis=-1).reshape(1, -1))
-        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="stereo")
-        frame.sample_rate, frame.pts = sample_rate, 0
-        frame.time_base = Fraction(1, sample_rate)
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    t = np.arange(num_samples) / sample_rate
+    wave = (8000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
+    encode_audio(
+        path,
+        np.stack([wave, wave]),
+        rate=sample_rate,
+        codec="pcm_s16le",
+        sample_fmt="s16",
+        container_format="wav",
+        chunk=num_samples,
+    )
 
 
 def write_image_folder(root: pathlib.Path) -> None:
@@ -67,16 +64,16 @@ def write_image_folder(root: pathlib.Path) -> None:
             height, width = (int(v) for v in rng.integers(72, 121, 2))
             pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
             pixels[..., label] //= 2
-            Image.fromarray(pixels).save(root / name / f"{n}.jpg", quality=90)
+            (root / name / f"{n}.jpg").write_bytes(image_bytes(pixels, "JPEG", quality=90))
 
 
 def write_example_media(directory: pathlib.Path) -> None:
     """Writes ``foo.jpg``, ``bar.png``, ``clip.mp4``, ``speech.wav`` and ``images/``."""
     rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)).save(
-        directory / "foo.jpg", quality=90
-    )
-    Image.fromarray(rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)).save(directory / "bar.png")
+    foo = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    (directory / "foo.jpg").write_bytes(image_bytes(foo, "JPEG", quality=90))
+    bar = rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)
+    (directory / "bar.png").write_bytes(image_bytes(bar, "PNG"))
     write_video(directory / "clip.mp4")
     write_wav(directory / "speech.wav")
     write_image_folder(directory / "images")

@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
-from media import smooth_rgb
+from media import encode_video, noisy_smooth_rgb
 
 WIDTH, HEIGHT = 96, 64
 FRAME_RATE = 30
@@ -77,12 +77,6 @@ class Reference:
         return np.array([float(p * self.time_base) for p in self.pts])
 
 
-def _picture(index: int, rng: np.random.Generator) -> av.VideoFrame:
-    rgb = smooth_rgb(WIDTH, HEIGHT, index / FRAME_RATE)
-    rgb = np.clip(rgb + rng.integers(-12, 13, rgb.shape), 0, 255).astype(np.uint8)
-    return av.VideoFrame.from_ndarray(rgb, format="rgb24")
-
-
 def write_clip(
     path: pathlib.Path,
     encoder: str,
@@ -93,20 +87,18 @@ def write_clip(
     """Encodes NUM_FRAMES frames; ``pts_ms`` gives each frame's time in milliseconds
     (a variable frame rate) instead of 1/FRAME_RATE apart."""
     rng = np.random.default_rng(0)
-    with av.open(str(path), "w", format=container_format) as container:
-        stream = container.add_stream(encoder, rate=FRAME_RATE)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = dict(options)
-        if pts_ms is not None:
-            stream.codec_context.time_base = Fraction(1, 1000)
-        for index in range(NUM_FRAMES):
-            frame = _picture(index, rng)
-            if pts_ms is not None:
-                frame.pts, frame.time_base = pts_ms[index], Fraction(1, 1000)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    encode_video(
+        path,
+        (noisy_smooth_rgb(WIDTH, HEIGHT, index / FRAME_RATE, rng) for index in range(NUM_FRAMES)),
+        width=WIDTH,
+        height=HEIGHT,
+        frame_rate=FRAME_RATE,
+        codec=encoder,
+        options=options,
+        container_format=container_format,
+        time_base=None if pts_ms is None else Fraction(1, 1000),
+        pts=pts_ms,
+    )
     return path
 
 

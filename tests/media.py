@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import pathlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import BinaryIO
 
@@ -106,6 +107,15 @@ def gray_frame(width: int, height: int, level: int) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(array, format="gray").reformat(format="yuv420p")
 
 
+def noisy_smooth_rgb(
+    width: int, height: int, phase: float, rng: np.random.Generator, spread: int = 12
+) -> np.ndarray:
+    """:func:`smooth_rgb` plus seeded noise in ``[-spread, spread]``, so that every frame
+    differs from its neighbours in detail."""
+    rgb = smooth_rgb(width, height, phase)
+    return np.clip(rgb + rng.integers(-spread, spread + 1, rgb.shape), 0, 255).astype(np.uint8)
+
+
 def noise_rgb(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """Uniform RGB noise, ``(H, W, 3)`` uint8: the hardest texture for an encoder."""
     return rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
@@ -127,6 +137,14 @@ def encode_video(
     color_range: int | None = None,
     audio: np.ndarray | None = None,
     audio_rate: int = 16000,
+    time_base: Fraction | None = None,
+    pts: Sequence[int] | None = None,
+    bit_rate: int | None = None,
+    codec_attributes: Mapping[str, object] | None = None,
+    rotation: float | None = None,
+    hflip: bool = False,
+    vflip: bool = False,
+    skip_packets: int = 0,
 ) -> None:
     """Encodes ``frames`` (``(H, W, 3)`` uint8 RGB arrays or ready ``VideoFrame`` objects) as
     one video stream of ``codec`` (``libx264``, ``libx265``, ``mpeg4``, ``vp9`` ...).
@@ -148,7 +166,21 @@ def encode_video(
         audio: Planar float samples ``(channels, samples)`` of an AAC track (mono or
             stereo) muxed after the video, or ``None`` for a silent clip.
         audio_rate: The audio track's sample rate.
+        time_base: The codec's time base, when not ``1 / frame_rate``.
+        pts: Each frame's timestamp in ``time_base`` (a variable frame rate), instead of
+            PyAV's numbering 0, 1, ...; needs ``time_base``.
+        bit_rate: The encoder's bit rate, when set.
+        codec_attributes: Further codec context attributes (``max_b_frames``,
+            ``color_primaries`` ...), set by name.
+        rotation: A display matrix for the track header (MP4): the counter-clockwise
+            turn in degrees, with ``hflip`` / ``vflip``; ``None`` writes none.
+        hflip: Mirror left-right in the display matrix (with ``rotation``).
+        vflip: Mirror upside down in the display matrix (with ``rotation``).
+        skip_packets: How many of the first encoded packets are dropped instead of
+            muxed (``1`` leaves a stream without its first key frame).
     """
+    if pts is not None and time_base is None:
+        raise ValueError("pts needs time_base")
     with _open_output(dst, container_format) as container:
         stream = container.add_stream(codec, rate=frame_rate)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
@@ -160,15 +192,28 @@ def encode_video(
             stream.codec_context.gop_size = gop_size
         if options:
             stream.options = dict(options)
+        if bit_rate is not None:
+            stream.bit_rate = bit_rate
+        if time_base is not None:
+            stream.codec_context.time_base = time_base
+        for name, value in (codec_attributes or {}).items():
+            setattr(stream.codec_context, name, value)
+        if rotation is not None:
+            stream.set_display_rotation(rotation, hflip=hflip, vflip=vflip)
         audio_stream = None
         if audio is not None:
             layout = _LAYOUTS[audio.shape[0]]
             audio_stream = container.add_stream("aac", rate=audio_rate, layout=layout)
-        for frame in frames:
+        to_skip = skip_packets
+        for index, frame in enumerate(itertools.chain(frames, [None])):
             if isinstance(frame, np.ndarray):
                 frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+            if frame is not None and pts is not None:
+                frame.pts, frame.time_base = pts[index], time_base
+            packets = stream.encode(frame)
+            skipped = min(to_skip, len(packets))
+            to_skip -= skipped
+            container.mux(packets[skipped:])
         if audio_stream is not None:
             _encode_audio_frames(container, audio_stream, audio, "fltp", layout, audio_rate, 1024)
 
@@ -328,7 +373,13 @@ def write_h264_yuv422p_video(path: pathlib.Path, colorspace: int, full_range: bo
 
 def remux_video_to_mpegts(source_path: pathlib.Path, path: pathlib.Path) -> None:
     """Copy the video stream of ``source_path`` into MPEG-TS, which survives truncation."""
-    with av.open(str(source_path)) as source, av.open(str(path), "w", "mpegts") as target:
+    remux_video(source_path, path, "mpegts")
+
+
+def remux_video(source_path: pathlib.Path, path: pathlib.Path, container_format: str) -> None:
+    """Copy the video stream of ``source_path`` into a ``container_format`` file, packet
+    for packet (no re-encoding)."""
+    with av.open(str(source_path)) as source, av.open(str(path), "w", container_format) as target:
         in_stream = source.streams.video[0]
         out_stream = target.add_stream_from_template(in_stream)
         for packet in source.demux(in_stream):

@@ -17,10 +17,9 @@ import sys
 import textwrap
 import zlib
 
-import av
 import numpy as np
 import pytest
-from PIL import Image
+from media import encode_audio, encode_video, image_bytes
 
 CASE_TIMEOUT_S = 60
 # Exceptions a damaged input may raise; anything else is a bug.
@@ -79,36 +78,22 @@ def _mutations(data: bytes, header_size: int) -> dict[str, bytes]:
 
 def _encode_video(num_frames: int = 30, drop_first_keyframe: bool = False) -> bytes:
     buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.options = {"g": "10"}
-        packets = []
-        for i in range(num_frames):
-            image = np.full((48, 64, 3), (i * 8) % 256, np.uint8)
-            packets += stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24"))
-        packets += stream.encode()
-        if drop_first_keyframe:
-            packets = packets[1:]
-        for packet in packets:
-            container.mux(packet)
+    encode_video(
+        buffer,
+        (np.full((48, 64, 3), (i * 8) % 256, np.uint8) for i in range(num_frames)),
+        width=64,
+        height=48,
+        options={"g": "10"},
+        container_format="mp4",
+        skip_packets=1 if drop_first_keyframe else 0,
+    )
     return buffer.getvalue()
 
 
 def _encode_audio() -> bytes:
     buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("aac", rate=16000)
-        stream.layout = "mono"
-        samples = (np.sin(np.arange(16000) / 10) * 0.5).astype(np.float32)[None]
-        for start in range(0, 16000, 1024):
-            chunk = np.ascontiguousarray(samples[:, start : start + 1024])
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 16000, start
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    samples = (np.sin(np.arange(16000) / 10) * 0.5).astype(np.float32)[None]
+    encode_audio(buffer, samples, rate=16000, container_format="mp4")
     return buffer.getvalue()
 
 
@@ -120,9 +105,7 @@ def _wav(sample_rate: int, num_samples: int = 4000) -> bytes:
 
 
 def _png(width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.full((24, 32, 3), 90, np.uint8)).save(buffer, format="PNG")
-    data = bytearray(buffer.getvalue())
+    data = bytearray(image_bytes(np.full((24, 32, 3), 90, np.uint8), "PNG"))
     # Rewrite IHDR (at byte 16) with the declared size and a valid CRC.
     data[16:24] = struct.pack(">II", width, height)
     data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
@@ -130,20 +113,16 @@ def _png(width: int, height: int) -> bytes:
 
 
 def _jpeg_with_size(width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.full((24, 32, 3), 90, np.uint8)).save(buffer, format="JPEG")
-    data = bytearray(buffer.getvalue())
+    data = bytearray(image_bytes(np.full((24, 32, 3), 90, np.uint8), "JPEG"))
     sof = data.find(b"\xff\xc0")
     data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
     return bytes(data)
 
 
 def _image_bytes(fmt: str) -> bytes:
-    buffer = io.BytesIO()
     yy, xx = np.mgrid[0:48, 0:64]
     image = np.stack([xx * 4, yy * 5, (xx + yy) * 2], -1).astype(np.uint8)
-    Image.fromarray(image).save(buffer, format=fmt)
-    return buffer.getvalue()
+    return image_bytes(image, fmt)
 
 
 def _corpus(media_type: str) -> dict[str, bytes]:

@@ -23,7 +23,7 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from media import smooth_rgb
+from media import encode_video, smooth_rgb
 
 import spdl.io
 from spdl import _native
@@ -49,15 +49,18 @@ SWAPPED = {"rot90", "rot270", "rot90_hflip", "rot270_hflip"}
 
 
 def _write(dst: Any, rotation: float, hflip: bool, vflip: bool) -> None:
-    with av.open(dst, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=RATE)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {"g": "4", "bf": "2"}
-        stream.set_display_rotation(rotation, hflip=hflip, vflip=vflip)
-        for index in range(NUM_FRAMES):
-            frame = av.VideoFrame.from_ndarray(smooth_rgb(WIDTH, HEIGHT, index / 5), "rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    encode_video(
+        dst,
+        (smooth_rgb(WIDTH, HEIGHT, index / 5) for index in range(NUM_FRAMES)),
+        width=WIDTH,
+        height=HEIGHT,
+        frame_rate=RATE,
+        options={"g": "4", "bf": "2"},
+        container_format="mp4",
+        rotation=rotation,
+        hflip=hflip,
+        vflip=vflip,
+    )
 
 
 def _player(array: np.ndarray, matrix: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from media import encode_audio, encode_video
 
 import spdl.io
 from spdl.io._core.decode import decode
@@ -51,27 +52,19 @@ SAMPLE_FORMATS = {
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pathlib.Path]:
     root = tmp_path_factory.mktemp("properties")
     video = root / "video.mp4"
-    with av.open(str(video), "w") as container:
-        stream = container.add_stream("libx264", rate=RATE)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {"g": "12", "bf": "2"}
-        for i in range(NUM_FRAMES):
-            image = np.full((HEIGHT, WIDTH, 3), (i * 5) % 256, np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    encode_video(
+        video,
+        (np.full((HEIGHT, WIDTH, 3), (i * 5) % 256, np.uint8) for i in range(NUM_FRAMES)),
+        width=WIDTH,
+        height=HEIGHT,
+        frame_rate=RATE,
+        options={"g": "12", "bf": "2"},
+    )
     audio = root / "audio.wav"
-    with av.open(str(audio), "w") as container:
-        stream = container.add_stream("pcm_s16le", rate=SAMPLE_RATE)
-        stream.layout = "stereo"
-        samples = (np.arange(NUM_SAMPLES * 2).reshape(2, -1) % 1000).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(samples.T.reshape(1, -1).copy(), layout="stereo")
-        frame.sample_rate = SAMPLE_RATE
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    samples = (np.arange(NUM_SAMPLES * 2).reshape(2, -1) % 1000).astype(np.int16)
+    encode_audio(
+        audio, samples, rate=SAMPLE_RATE, codec="pcm_s16le", sample_fmt="s16", chunk=NUM_SAMPLES
+    )
     with av.open(str(video)) as container:
         frame_times = [float(f.time) for f in container.decode(video=0)]
     return {"video": video, "audio": audio, "times": frame_times}  # type: ignore[dict-item]

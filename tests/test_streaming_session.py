@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from media import smooth_rgb
+from media import encode_video, noisy_smooth_rgb, remux_video
 from test_native_memory import _malloc_in_use
 
 import spdl.io
@@ -54,24 +54,21 @@ IN_ORDER = [
 
 def _write_clip(path: pathlib.Path, max_b_frames: int, open_gop: bool = False) -> pathlib.Path:
     rng = np.random.default_rng(1)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=FRAME_RATE)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {
+    encode_video(
+        path,
+        # Noise, so that every frame differs from its neighbours in detail.
+        (noisy_smooth_rgb(WIDTH, HEIGHT, index / FRAME_RATE, rng) for index in range(NUM_FRAMES)),
+        width=WIDTH,
+        height=HEIGHT,
+        frame_rate=FRAME_RATE,
+        options={
             "g": str(GOP_SIZE),
             "bf": str(max_b_frames),
             "crf": "22",
             # Keyframes exactly every GOP_SIZE frames.
             "x264-params": "scenecut=0" + (":open-gop=1" if open_gop else ""),
-        }
-        for index in range(NUM_FRAMES):
-            rgb = smooth_rgb(WIDTH, HEIGHT, index / FRAME_RATE)
-            # Noise, so that every frame differs from its neighbours in detail.
-            rgb = np.clip(rgb + rng.integers(-12, 13, rgb.shape), 0, 255).astype(np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        },
+    )
     return path
 
 
@@ -84,13 +81,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 @pytest.fixture(scope="module")
 def clip_matroska(clip: pathlib.Path) -> pathlib.Path:
     path = clip.with_suffix(".mkv")
-    with av.open(str(clip)) as src, av.open(str(path), "w", "matroska") as dst:
-        in_stream = src.streams.video[0]
-        out_stream = dst.add_stream_from_template(in_stream)
-        for packet in src.demux(in_stream):
-            if packet.dts is not None:  # not the end-of-stream marker
-                packet.stream = out_stream
-                dst.mux(packet)
+    remux_video(clip, path, "matroska")
     return path
 
 
