@@ -295,12 +295,13 @@ def image_bytes(pixels: np.ndarray | Image.Image, pil_format: str, **options: ob
     return buffer.getvalue()
 
 
-def ffmpeg_image_bytes(codec: str, rgb: np.ndarray) -> bytes:
-    """Encodes one RGB picture with FFmpeg's own still-image encoder (``mjpeg``
-    writes ``yuvj420p``, any other codec ``rgb24``)."""
+def ffmpeg_image_bytes(codec: str, rgb: np.ndarray, pix_fmt: str | None = None) -> bytes:
+    """Encodes one RGB picture with FFmpeg's own still-image encoder, in ``pix_fmt``
+    (by default ``yuvj420p`` for ``mjpeg``, ``rgb24`` for any other codec; ``wbmp``
+    takes ``monob``)."""
     ctx = av.CodecContext.create(codec, "w")
     ctx.height, ctx.width = rgb.shape[:2]
-    ctx.pix_fmt = "yuvj420p" if codec == "mjpeg" else "rgb24"
+    ctx.pix_fmt = pix_fmt or ("yuvj420p" if codec == "mjpeg" else "rgb24")
     ctx.time_base = Fraction(1, 25)
     frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=ctx.pix_fmt)
     packets = list(ctx.encode(frame)) + list(ctx.encode(None))

@@ -10,14 +10,13 @@ from __future__ import annotations
 import ctypes
 import math
 import pathlib
-from fractions import Fraction
 
 import av
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from media import write_multichannel_wav
+from media import encode_audio, write_multichannel_wav
 
 import spdl.io
 from spdl import _native
@@ -33,20 +32,9 @@ NO_TIME = -(2**63)  # AV_NOPTS_VALUE
 def long_aac(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """14 s of stereo 48 kHz AAC at 48 kb/s (~85 KB): more audio than two chunks hold."""
     path = tmp_path_factory.mktemp("chunks") / "glides.m4a"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=RATE, layout="stereo")
-        stream.bit_rate = 48_000
-        t = np.arange(RATE * SECONDS) / RATE
-        wave = np.stack([np.sin(2 * np.pi * (300 + 20 * t) * t), np.sin(2 * np.pi * 500 * t)])
-        wave = (0.3 * wave).astype(np.float32)
-        for start in range(0, wave.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(wave[:, start : start + 1024]), format="fltp", layout="stereo"
-            )
-            frame.sample_rate, frame.pts = RATE, start
-            frame.time_base = Fraction(1, RATE)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    t = np.arange(RATE * SECONDS) / RATE
+    wave = np.stack([np.sin(2 * np.pi * (300 + 20 * t) * t), np.sin(2 * np.pi * 500 * t)])
+    encode_audio(path, (0.3 * wave).astype(np.float32), rate=RATE, bit_rate=48_000)
     return path
 
 

@@ -8,7 +8,7 @@ import pathlib
 import av
 import numpy as np
 import pytest
-from media import AudioReference, write_multichannel_wav
+from media import AudioReference, encode_audio, write_multichannel_wav
 from reference_decode import pyav_filter_audio
 
 import spdl.io
@@ -240,12 +240,16 @@ def test_a_layout_the_system_ffmpeg_does_not_name_downmixes_by_position(
     for channel in range(layout.nb_channels):
         pcm[channel * span : (channel + 1) * span, channel] = 16384
     path = tmp_path / "impulses.wav"
-    with av.open(str(path), "w", format="wav") as container:
-        stream = container.add_stream("pcm_s16le", rate=rate, layout=layout.name)
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout=layout.name)
-        frame.sample_rate, frame.pts = rate, 0
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    encode_audio(
+        path,
+        pcm.T,
+        rate=rate,
+        codec="pcm_s16le",
+        sample_fmt="s16",
+        layout=layout.name,
+        container_format="wav",
+        chunk=pcm.shape[0],
+    )
 
     stereo = load_array(path, num_channels=2)
     assert stereo.shape == (2, pcm.shape[0])

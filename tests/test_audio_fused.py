@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import io
 import pathlib
-from fractions import Fraction
 
 import av
 import numpy as np
 import pytest
+from media import encode_audio
 
 import spdl.io
 from spdl import _native
@@ -25,18 +25,9 @@ from spdl.io._core.demux import demux_audio_chunks
 def aac(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     path = tmp_path_factory.mktemp("fused") / "tone.m4a"
     rate, seconds = 22050, 3
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=rate, layout="stereo")
-        t = np.arange(rate * seconds) / rate
-        wave = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)])
-        wave = (0.3 * wave).astype(np.float32)
-        for start in range(0, wave.shape[1], 1024):
-            chunk = np.ascontiguousarray(wave[:, start : start + 1024])
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
-            frame.sample_rate, frame.pts = rate, start
-            frame.time_base = Fraction(1, rate)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    t = np.arange(rate * seconds) / rate
+    wave = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)])
+    encode_audio(path, (0.3 * wave).astype(np.float32), rate=rate)
     return path
 
 

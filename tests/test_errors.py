@@ -10,7 +10,7 @@ import pathlib
 import av
 import numpy as np
 import pytest
-from media import AudioReference, ImageReference, VideoReference
+from media import AudioReference, ImageReference, VideoReference, ffmpeg_image_bytes
 from reference_decode import mean_abs_diff
 
 import spdl._native
@@ -163,14 +163,7 @@ def test_wrong_source_type_raises_type_error(src: object) -> None:
 
 def _write_wbmp(path: pathlib.Path) -> None:
     """Writes a 32x16 black WBMP image, a codec FFmpeg only learned after 5.1."""
-    with av.open(str(path), "w", format="image2") as container:
-        stream = container.add_stream("wbmp")
-        stream.width, stream.height, stream.pix_fmt = 32, 16, "monob"
-        frame = av.VideoFrame.from_ndarray(np.zeros((16, 32), np.uint8), format="gray")
-        for packet in stream.encode(frame.reformat(format="monob")):
-            container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    path.write_bytes(ffmpeg_image_bytes("wbmp", np.zeros((16, 32, 3), np.uint8), "monob"))
 
 
 def test_codec_missing_from_system_ffmpeg_raises_media_error_naming_it(

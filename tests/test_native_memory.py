@@ -14,9 +14,9 @@ import ctypes.util
 import gc
 import pathlib
 
-import av
 import numpy as np
 import pytest
+from media import ffmpeg_image_bytes
 
 import spdl.io
 
@@ -44,12 +44,7 @@ def _malloc_in_use() -> int:
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pathlib.Path]:
     directory = tmp_path_factory.mktemp("memory")
     png = directory / "image.png"
-    with av.open(str(png), "w", format="image2") as container:
-        stream = container.add_stream("png")
-        stream.width, stream.height, stream.pix_fmt = 16, 16, "rgb24"
-        frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="rgb24")
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    png.write_bytes(ffmpeg_image_bytes("png", np.zeros((16, 16, 3), np.uint8)))
     return {"png": png}
 
 

@@ -23,6 +23,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from media import encode_video, ffmpeg_image_bytes
 from reference_decode import nv12_from_yuv420p
 
 import spdl.io
@@ -34,24 +35,29 @@ WIDTH, HEIGHT, NUM_FRAMES = 64, 48, 12
 
 def _write_h264(path: pathlib.Path, codec: str = "libx264", **tags: int) -> None:
     """A clip whose frames are solid YUV colours, tagged with ``tags``."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=24)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {"x265-params": "log-level=none"} if codec == "libx265" else {}
+
+    def frame(index: int) -> av.VideoFrame:
+        frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        for plane, value in zip(frame.planes, _yuv(index), strict=True):
+            data = np.frombuffer(plane, dtype=np.uint8).copy()
+            data[:] = value
+            plane.update(data)
+        frame.pts = index
+        frame.time_base = Fraction(1, 24)
         for name, value in tags.items():
-            setattr(stream.codec_context, name, value)
-        for index in range(NUM_FRAMES):
-            frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
-            for plane, value in zip(frame.planes, _yuv(index), strict=True):
-                data = np.frombuffer(plane, dtype=np.uint8).copy()
-                data[:] = value
-                plane.update(data)
-            frame.pts = index
-            frame.time_base = Fraction(1, 24)
-            for name, value in tags.items():
-                setattr(frame, name, value)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+            setattr(frame, name, value)
+        return frame
+
+    encode_video(
+        path,
+        (frame(index) for index in range(NUM_FRAMES)),
+        width=WIDTH,
+        height=HEIGHT,
+        frame_rate=24,
+        codec=codec,
+        options={"x265-params": "log-level=none"} if codec == "libx265" else None,
+        codec_attributes=tags,
+    )
 
 
 def _yuv(index: int) -> tuple[int, int, int]:
@@ -369,12 +375,7 @@ def test_nvdec_options_are_checked_at_call_time(
 
 def test_nvdec_refuses_audio_and_codecs_nvdec_lacks(tmp_path: pathlib.Path) -> None:
     png = tmp_path / "x.png"
-    with av.open(str(png), "w", format="image2") as container:
-        stream = container.add_stream("png")
-        stream.width, stream.height, stream.pix_fmt = 8, 8, "rgb24"
-        frame = av.VideoFrame.from_ndarray(np.zeros((8, 8, 3), np.uint8), format="rgb24")
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    png.write_bytes(ffmpeg_image_bytes("png", np.zeros((8, 8, 3), np.uint8)))
     image = spdl.io.demux_media("image", png).result()
     with pytest.raises(ValueError, match="NVDEC cannot decode.*png"):
         spdl.io.decode_packets_nvdec(image, 0)

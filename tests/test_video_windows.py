@@ -6,10 +6,9 @@ import io
 import math
 import pathlib
 
-import av
 import numpy as np
 import pytest
-from media import smooth_rgb
+from media import encode_video, noisy_smooth_rgb, remux_video
 
 import spdl.io
 from spdl.io._api.loaders import load_video_windows
@@ -25,23 +24,20 @@ MAX_B_FRAMES = 3  # with x264's default b-pyramid: reference and non-reference B
 
 def _write_clip(path: pathlib.Path) -> pathlib.Path:
     rng = np.random.default_rng(0)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=FRAME_RATE)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {
+    encode_video(
+        path,
+        # A little noise, so that every frame differs from its neighbours in detail.
+        (noisy_smooth_rgb(WIDTH, HEIGHT, index / FRAME_RATE, rng) for index in range(NUM_FRAMES)),
+        width=WIDTH,
+        height=HEIGHT,
+        frame_rate=FRAME_RATE,
+        options={
             "g": str(GOP_SIZE),
             "bf": str(MAX_B_FRAMES),
             "crf": "20",
             "x264-params": "scenecut=0",  # keyframes exactly every GOP_SIZE frames
-        }
-        for index in range(NUM_FRAMES):
-            rgb = smooth_rgb(WIDTH, HEIGHT, index / FRAME_RATE)
-            # A little noise, so that every frame differs from its neighbours in detail.
-            rgb = np.clip(rgb + rng.integers(-12, 13, rgb.shape), 0, 255).astype(np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        },
+    )
     return path
 
 
@@ -52,13 +48,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 
 def _remux(source: pathlib.Path, path: pathlib.Path, format: str) -> pathlib.Path:
-    with av.open(str(source)) as src, av.open(str(path), "w", format) as dst:
-        in_stream = src.streams.video[0]
-        out_stream = dst.add_stream_from_template(in_stream)
-        for packet in src.demux(in_stream):
-            if packet.dts is not None:  # skip the end-of-stream marker
-                packet.stream = out_stream
-                dst.mux(packet)
+    remux_video(source, path, format)
     return path
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import ctypes
 import pathlib
 
-import av
 import numpy as np
 import pytest
 from gpu_media import HEIGHT, WIDTH, has_encoder, write_clip
+from media import ffmpeg_image_bytes
 
 
 def _gpu_missing() -> str | None:
@@ -66,11 +66,6 @@ def gpu_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pathlib.Pat
         media["av1"] = write_clip(directory / "solid_av1.mp4", "libsvtav1", **NVDEC_MIN_SIZE)
     for index, colour in enumerate([(200, 30, 30), (30, 200, 30), (30, 30, 200)]):
         path = directory / f"image{index}.jpg"
-        with av.open(str(path), "w", format="image2") as container:
-            stream = container.add_stream("mjpeg")
-            stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuvj420p"
-            rgb = np.full((HEIGHT, WIDTH, 3), colour, np.uint8)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-            container.mux(stream.encode(None))
+        path.write_bytes(ffmpeg_image_bytes("mjpeg", np.full((HEIGHT, WIDTH, 3), colour, np.uint8)))
         media[f"jpeg{index}"] = path
     return media

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from gpu_media import HEIGHT, NUM_FRAMES, RATE, WIDTH
+from media import encode_video
 from reference_decode import nv12_from_yuv420p
 
 import spdl.io
@@ -251,19 +252,22 @@ def test_display_matrix_turns_frames_as_the_cpu_decoder(
     """A phone-style clip (display matrix in the track header) comes out upright:
     NV12 bit-exact with the CPU decoder's upright NV12, RGB the shown size, and
     ``apply_display_matrix=False`` keeps the stored size."""
-    import av
-
     path = tmp_path / "turned.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=RATE)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.set_display_rotation(rotation, hflip=hflip)
-        y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
-        for index in range(NUM_FRAMES):
-            rgb = np.stack([x * 255 // WIDTH, y * 255 // HEIGHT, (x + y + index) % 256], -1)
-            frame = av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    encode_video(
+        path,
+        (
+            np.stack([x * 255 // WIDTH, y * 255 // HEIGHT, (x + y + index) % 256], -1).astype(
+                np.uint8
+            )
+            for index in range(NUM_FRAMES)
+        ),
+        width=WIDTH,
+        height=HEIGHT,
+        frame_rate=RATE,
+        rotation=rotation,
+        hflip=hflip,
+    )
     expected = cpu_decode(path, pix_fmt="nv12")
     np.testing.assert_array_equal(gpu_decode(path, pix_fmt=None), expected)
     swapped = rotation in (90, 270)
