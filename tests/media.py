@@ -295,15 +295,18 @@ def image_bytes(pixels: np.ndarray | Image.Image, pil_format: str, **options: ob
     return buffer.getvalue()
 
 
-def ffmpeg_image_bytes(codec: str, rgb: np.ndarray, pix_fmt: str | None = None) -> bytes:
+def ffmpeg_image_bytes(
+    codec: str, rgb: np.ndarray, pix_fmt: str | None = None, input_format: str = "rgb24"
+) -> bytes:
     """Encodes one RGB picture with FFmpeg's own still-image encoder, in ``pix_fmt``
     (by default ``yuvj420p`` for ``mjpeg``, ``rgb24`` for any other codec; ``wbmp``
-    takes ``monob``)."""
+    takes ``monob``); ``input_format`` is the pixel format ``rgb`` holds (``rgb48le``,
+    ``gray16le`` ...)."""
     ctx = av.CodecContext.create(codec, "w")
     ctx.height, ctx.width = rgb.shape[:2]
     ctx.pix_fmt = pix_fmt or ("yuvj420p" if codec == "mjpeg" else "rgb24")
     ctx.time_base = Fraction(1, 25)
-    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=ctx.pix_fmt)
+    frame = av.VideoFrame.from_ndarray(rgb, format=input_format).reformat(format=ctx.pix_fmt)
     packets = list(ctx.encode(frame)) + list(ctx.encode(None))
     return b"".join(bytes(p) for p in packets)
 

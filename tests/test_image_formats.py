@@ -15,9 +15,9 @@ import dataclasses
 import io
 from collections.abc import Callable
 
-import av
 import numpy as np
 import pytest
+from media import ffmpeg_image_bytes
 from PIL import Image, ImageOps
 
 import spdl.io
@@ -60,11 +60,8 @@ def _png_16bit(pix_fmt: str) -> bytes:
     samples = (_picture().astype(np.uint16) * 256 + noise).astype(np.uint16)
     if pix_fmt == "gray16le":
         samples = np.ascontiguousarray(samples[..., 0])
-    codec = av.CodecContext.create("png", "w")
-    codec.width, codec.height = WIDTH, HEIGHT
-    codec.pix_fmt = "rgb48be" if pix_fmt == "rgb48le" else "gray16be"
-    frame = av.VideoFrame.from_ndarray(samples, format=pix_fmt)
-    return b"".join(bytes(packet) for packet in [*codec.encode(frame), *codec.encode(None)])
+    encoded_pix_fmt = "rgb48be" if pix_fmt == "rgb48le" else "gray16be"
+    return ffmpeg_image_bytes("png", samples, encoded_pix_fmt, input_format=pix_fmt)
 
 
 def _gif(transparent: bool = False) -> bytes:

@@ -10,12 +10,10 @@ from __future__ import annotations
 import dataclasses
 import io
 import pathlib
-from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
-from media import smooth_rgb
+from media import ffmpeg_image_bytes, smooth_rgb
 from PIL import Image
 from reference_decode import mean_abs_diff, pyav_decode_image
 
@@ -55,13 +53,7 @@ def _encode_pillow(rgb: np.ndarray, mode: str = "RGB", **options) -> bytes:
 
 def _encode_lossless(rgb: np.ndarray) -> bytes:
     """A lossless JPEG (SOF3), which libjpeg-turbo 2.x cannot decode and FFmpeg can."""
-    codec = av.CodecContext.create("ljpeg", "w")
-    codec.width, codec.height = rgb.shape[1], rgb.shape[0]
-    codec.pix_fmt = "bgr24"
-    codec.time_base = Fraction(1, 25)
-    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="bgr24")
-    (packet,) = codec.encode(frame) + codec.encode(None)
-    return bytes(packet)
+    return ffmpeg_image_bytes("ljpeg", rgb, "bgr24")
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import av
 import numpy as np
 import pytest
 from _http_servers import FaultServer, Nginx, fault_server, nginx
-from media import AudioReference, ImageReference, VideoReference, smooth_rgb
+from media import AudioReference, ImageReference, VideoReference, encode_video, smooth_rgb
 
 import spdl.io
 from spdl.io._core.remote import redact
@@ -59,18 +59,20 @@ def long_video(media_dir: pathlib.Path) -> pathlib.Path:
     each second holds a few tens of kilobytes."""
     path = media_dir / "long_h264.mp4"
     rng = np.random.default_rng(0)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 192, 128, "yuv420p"
-        stream.options = {"g": str(LONG_VIDEO_GOP), "preset": "ultrafast", "crf": "20"}
+
+    def frames() -> Iterator[np.ndarray]:
         for index in range(30 * LONG_VIDEO_SECONDS):
             rgb = smooth_rgb(192, 128, index / 30).astype(np.int16)
             rgb += rng.integers(-12, 13, rgb.shape, dtype=np.int16)
-            frame = av.VideoFrame.from_ndarray(rgb.clip(0, 255).astype(np.uint8), format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+            yield rgb.clip(0, 255).astype(np.uint8)
+
+    encode_video(
+        path,
+        frames(),
+        width=192,
+        height=128,
+        options={"g": str(LONG_VIDEO_GOP), "preset": "ultrafast", "crf": "20"},
+    )
     return path
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pytest
 from _media import IMAGE_HEIGHT, IMAGE_WIDTH, Media
+from media import encode_audio
 
 import spdl.io
 
@@ -28,16 +27,17 @@ WAV_DURATION_S = 2
 
 
 def _write_wav(path: Path) -> None:
-    with av.open(str(path), "w", format="wav") as container:
-        stream = container.add_stream("pcm_s16le", rate=WAV_SAMPLE_RATE, layout="stereo")
-        t = np.arange(WAV_SAMPLE_RATE * WAV_DURATION_S) / WAV_SAMPLE_RATE
-        wave = (8000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
-        samples = np.ascontiguousarray(np.stack([wave, wave], axis=-1).reshape(1, -1))
-        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="stereo")
-        frame.sample_rate, frame.pts = WAV_SAMPLE_RATE, 0
-        frame.time_base = Fraction(1, WAV_SAMPLE_RATE)
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    t = np.arange(WAV_SAMPLE_RATE * WAV_DURATION_S) / WAV_SAMPLE_RATE
+    wave = (8000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
+    encode_audio(
+        path,
+        np.stack([wave, wave]),
+        rate=WAV_SAMPLE_RATE,
+        codec="pcm_s16le",
+        sample_fmt="s16",
+        container_format="wav",
+        chunk=wave.shape[0],
+    )
 
 
 @pytest.fixture
