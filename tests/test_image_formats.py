@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from media import ffmpeg_image_bytes
+from media import ffmpeg_image_bytes, image_bytes
 from PIL import Image, ImageOps
 
 import spdl.io
@@ -49,9 +49,7 @@ def _pillow(mode: str, fmt: str, **options) -> bytes:
         image = Image.fromarray(np.dstack([_picture(), _alpha()]), "RGBA").convert(mode)
     else:
         image = Image.fromarray(_picture()).convert(mode)
-    data = io.BytesIO()
-    image.save(data, fmt, **options)
-    return data.getvalue()
+    return image_bytes(image, fmt, **options)
 
 
 def _png_16bit(pix_fmt: str) -> bytes:
@@ -68,26 +66,20 @@ def _gif(transparent: bool = False) -> bytes:
     """An animated GIF of two frames: only the first is the image."""
     first = Image.fromarray(_picture()).convert("P")
     second = Image.fromarray(255 - _picture(seed=2)).convert("P")
-    data = io.BytesIO()
     options = {"transparency": 0} if transparent else {}
-    first.save(data, "GIF", save_all=True, append_images=[second], **options)
-    return data.getvalue()
+    return image_bytes(first, "GIF", save_all=True, append_images=[second], **options)
 
 
 def _animated_webp(mode: str, **options) -> bytes:
     """A WebP animation of two frames: only the first is the image."""
     first = Image.fromarray(np.dstack([_picture(), _alpha()]), "RGBA").convert(mode)
     second = Image.fromarray(np.dstack([255 - _picture(seed=2), _alpha()]), "RGBA").convert(mode)
-    data = io.BytesIO()
-    first.save(data, "WEBP", save_all=True, append_images=[second], **options)
-    return data.getvalue()
+    return image_bytes(first, "WEBP", save_all=True, append_images=[second], **options)
 
 
 def _tiff_16bit() -> bytes:
     samples = _picture()[..., 0].astype(np.uint16) * 257
-    data = io.BytesIO()
-    Image.fromarray(samples).save(data, "TIFF")
-    return data.getvalue()
+    return image_bytes(samples, "TIFF")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,9 +293,7 @@ def _oriented(
     exif = Image.Exif()
     exif[0x0112] = orientation
     image = Image.fromarray(_picture() if picture is None else picture).convert(mode)
-    data = io.BytesIO()
-    image.save(data, fmt, exif=exif.tobytes(), **options)
-    return data.getvalue()
+    return image_bytes(image, fmt, exif=exif.tobytes(), **options)
 
 
 ORIENTED = {
@@ -387,16 +377,13 @@ def test_orientation_applies_before_resize_and_crop_in_batches(orientation: int)
     picture = np.asarray(Image.fromarray(_picture()).resize((320, 240)))
     exif = Image.Exif()
     exif[0x0112] = orientation
-    data = io.BytesIO()
-    Image.fromarray(picture).save(data, "JPEG", quality=90, exif=exif.tobytes())
-    jpeg = data.getvalue()
-    upright = io.BytesIO()
-    Image.fromarray(_upright(jpeg)).save(upright, "PNG")
+    jpeg = image_bytes(picture, "JPEG", quality=90, exif=exif.tobytes())
+    upright = image_bytes(_upright(jpeg), "PNG")
     options = {"decode_options": {"apply_exif_orientation": True}}
     crop = spdl.io.CenterCrop(48, 64)
     for kwargs in ({}, {"crop": crop}):
         turned = spdl.io.batch_load_image([jpeg], 48, 48, **options, **kwargs)
-        reference = spdl.io.batch_load_image([upright.getvalue()], 48, 48, **kwargs)
+        reference = spdl.io.batch_load_image([upright], 48, 48, **kwargs)
         # The DCT-scaled decode of the turned JPEG against the PNG of its full decode.
         assert mean_abs_diff(spdl.io.to_numpy(turned), spdl.io.to_numpy(reference)) <= 1.5
 

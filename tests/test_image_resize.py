@@ -7,11 +7,11 @@ RGB gamut, so saturated edges stay clean; the filter is as wide as the bilinear 
 
 from __future__ import annotations
 
-import io
 import pathlib
 
 import numpy as np
 import pytest
+from media import image_bytes
 from PIL import Image, ImageDraw
 
 import spdl.io
@@ -104,9 +104,7 @@ def test_images_too_small_for_the_filter_still_resize(tmp_path: pathlib.Path) ->
 def test_a_batch_of_mixed_sizes_resizes_each_image_like_a_single_load() -> None:
     sources = []
     for seed, (width, height) in enumerate([(500, 375), (375, 500), (500, 333), (500, 375)]):
-        data = io.BytesIO()
-        Image.fromarray(saturated_rgb(width, height, seed)).save(data, "JPEG", quality=90)
-        sources.append(data.getvalue())
+        sources.append(image_bytes(saturated_rgb(width, height, seed), "JPEG", quality=90))
     buffer, errors = decode_image_batch(sources, width=224, height=224, num_threads=1)
     assert errors == [None] * len(sources)
     for source, image in zip(sources, spdl.io.to_numpy(buffer), strict=True):

@@ -8,12 +8,11 @@ files, go to FFmpeg's decoder as if the fast path did not exist.
 from __future__ import annotations
 
 import dataclasses
-import io
 import pathlib
 
 import numpy as np
 import pytest
-from media import ffmpeg_image_bytes, smooth_rgb
+from media import ffmpeg_image_bytes, image_bytes, smooth_rgb
 from PIL import Image
 from reference_decode import mean_abs_diff, pyav_decode_image
 
@@ -46,9 +45,7 @@ def natural_rgb(width: int, height: int, seed: int) -> np.ndarray:
 
 
 def _encode_pillow(rgb: np.ndarray, mode: str = "RGB", **options) -> bytes:
-    data = io.BytesIO()
-    Image.fromarray(rgb).convert(mode).save(data, "JPEG", quality=90, **options)
-    return data.getvalue()
+    return image_bytes(Image.fromarray(rgb).convert(mode), "JPEG", quality=90, **options)
 
 
 def _encode_lossless(rgb: np.ndarray) -> bytes:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import pathlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from media import image_bytes
 
 from spdl.dataloader import ImageBatchLoader, ImageFolder
 
@@ -25,12 +24,11 @@ def folders(tmp_path: pathlib.Path) -> tuple[pathlib.Path, str]:
     for name, count in CLASSES.items():
         for i in range(count):
             pixels = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
-            data = io.BytesIO()
-            Image.fromarray(pixels).save(data, "PNG")
+            data = image_bytes(pixels, "PNG")
             nested = "deep/" if i == 0 else ""  # files below a class folder count too
             (root / name / nested).mkdir(parents=True, exist_ok=True)
-            (root / name / f"{nested}{i}.png").write_bytes(data.getvalue())
-            memory.pipe(f"{url}/{name}/{nested}{i}.png", data.getvalue())
+            (root / name / f"{nested}{i}.png").write_bytes(data)
+            memory.pipe(f"{url}/{name}/{nested}{i}.png", data)
     memory.pipe(f"{url}/cat/notes.txt", b"not an image")
     (root / "cat" / "notes.txt").write_bytes(b"not an image")
     yield root, url

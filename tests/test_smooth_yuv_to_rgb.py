@@ -13,6 +13,7 @@ import io
 
 import numpy as np
 import pytest
+from media import image_bytes
 from PIL import Image, ImageOps
 
 import spdl.io
@@ -29,11 +30,12 @@ def _jpeg(width: int, height: int, subsampling: str, seed: int = 0) -> bytes:
     pixels = (
         rows * [1.0, 0.2, 0.6] + cols * [0.1, 0.9, 0.4] + rng.integers(0, 96, (height, width, 3))
     )
-    buffer = io.BytesIO()
-    Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(
-        buffer, "JPEG", quality=92, subsampling=SUBSAMPLING[subsampling]
+    return image_bytes(
+        pixels.clip(0, 255).astype(np.uint8),
+        "JPEG",
+        quality=92,
+        subsampling=SUBSAMPLING[subsampling],
     )
-    return buffer.getvalue()
 
 
 def _fancy_upsample(plane: np.ndarray, height: int, width: int, vertical: bool) -> np.ndarray:
@@ -120,9 +122,7 @@ def test_ffmpeg_webp_is_upsampled_like_libwebp() -> None:
     # chroma with the same triangle filter.
     rng = np.random.default_rng(3)
     pixels = rng.integers(0, 255, (40, 72, 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "WEBP", quality=90)
-    data = buffer.getvalue()
+    data = image_bytes(pixels, "WEBP", quality=90)
     rgb = spdl.io.to_numpy(spdl.io.load_image(data, decoder="webp")).astype(int)
     expected = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
     assert np.abs(rgb - expected).mean() <= 1.0
@@ -145,9 +145,7 @@ def test_odd_sized_ffmpeg_jpeg_turns_upright_without_moving_its_chroma(orientati
     image = Image.open(io.BytesIO(_jpeg(67, 45, "420", seed=orientation)))
     exif = Image.Exif()
     exif[0x0112] = orientation
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=92, subsampling=2, exif=exif)
-    data = buffer.getvalue()
+    data = image_bytes(image, "JPEG", quality=92, subsampling=2, exif=exif)
     rgb = spdl.io.load_image(data, decoder="mjpeg", apply_exif_orientation=True)
     with Image.open(io.BytesIO(data)) as pillow:
         expected = np.asarray(ImageOps.exif_transpose(pillow).convert("RGB")).astype(int)
