@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from media import encode_audio, encode_video, image_bytes
+from media import encode_video, image_bytes, write_tone_wav
 
 import spdl.io
 
@@ -41,18 +41,7 @@ def write_video(path: pathlib.Path) -> None:
 
 def write_wav(path: pathlib.Path) -> None:
     """Writes ``speech.wav``: 2 s of a 220 Hz tone, 16 kHz stereo pcm_s16le."""
-    sample_rate, num_samples = 16000, 32000
-    t = np.arange(num_samples) / sample_rate
-    wave = (8000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
-    encode_audio(
-        path,
-        np.stack([wave, wave]),
-        rate=sample_rate,
-        codec="pcm_s16le",
-        sample_fmt="s16",
-        container_format="wav",
-        chunk=num_samples,
-    )
+    write_tone_wav(path, rate=16000, num_samples=32000)
 
 
 def write_image_folder(root: pathlib.Path) -> None:

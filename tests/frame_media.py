@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
-from media import encode_video, noisy_smooth_rgb
+from media import write_noisy_clip
 
 WIDTH, HEIGHT = 96, 64
 FRAME_RATE = 30
@@ -86,20 +86,19 @@ def write_clip(
 ) -> pathlib.Path:
     """Encodes NUM_FRAMES frames; ``pts_ms`` gives each frame's time in milliseconds
     (a variable frame rate) instead of 1/FRAME_RATE apart."""
-    rng = np.random.default_rng(0)
-    encode_video(
+    return write_noisy_clip(
         path,
-        (noisy_smooth_rgb(WIDTH, HEIGHT, index / FRAME_RATE, rng) for index in range(NUM_FRAMES)),
         width=WIDTH,
         height=HEIGHT,
+        num_frames=NUM_FRAMES,
         frame_rate=FRAME_RATE,
-        codec=encoder,
+        seed=0,
         options=options,
+        codec=encoder,
         container_format=container_format,
         time_base=None if pts_ms is None else Fraction(1, 1000),
         pts=pts_ms,
     )
-    return path
 
 
 def write_named_clip(directory: pathlib.Path, name: str) -> pathlib.Path:

@@ -280,6 +280,57 @@ def encode_audio(
         _encode_audio_frames(container, stream, samples, sample_fmt, layout, rate, chunk)
 
 
+def write_noisy_clip(
+    path: pathlib.Path,
+    *,
+    width: int,
+    height: int,
+    num_frames: int,
+    frame_rate: int,
+    seed: int,
+    options: Mapping[str, str],
+    codec: str = "libx264",
+    container_format: str | None = None,
+    time_base: Fraction | None = None,
+    pts: Sequence[int] | None = None,
+) -> pathlib.Path:
+    """Encodes ``num_frames`` frames of :func:`noisy_smooth_rgb` (phase ``index /
+    frame_rate``, noise seeded with ``seed``): every frame differs from its neighbours
+    in detail, so that a wrong frame cannot pass for the right one. The other arguments
+    are :func:`encode_video`'s."""
+    rng = np.random.default_rng(seed)
+    encode_video(
+        path,
+        (noisy_smooth_rgb(width, height, i / frame_rate, rng) for i in range(num_frames)),
+        width=width,
+        height=height,
+        frame_rate=frame_rate,
+        codec=codec,
+        options=options,
+        container_format=container_format,
+        time_base=time_base,
+        pts=pts,
+    )
+    return path
+
+
+def write_tone_wav(
+    path: pathlib.Path, *, rate: int, num_samples: int, frequency: float = 220
+) -> None:
+    """A stereo pcm_s16le WAV: the same ``frequency`` sine (amplitude 8000) in both channels."""
+    t = np.arange(num_samples) / rate
+    wave = (8000 * np.sin(2 * np.pi * frequency * t)).astype(np.int16)
+    encode_audio(
+        path,
+        np.stack([wave, wave]),
+        rate=rate,
+        codec="pcm_s16le",
+        sample_fmt="s16",
+        container_format="wav",
+        chunk=num_samples,
+    )
+
+
 def sine_tone(rate: int, num_samples: int, frequency: float, amplitude: float = 0.3) -> np.ndarray:
     """``amplitude * sin(2 pi f t)`` as float32, one channel of ``num_samples``."""
     t = np.arange(num_samples) / rate

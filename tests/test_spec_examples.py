@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from _media import IMAGE_HEIGHT, IMAGE_WIDTH, Media
-from media import encode_audio
+from media import write_tone_wav
 
 import spdl.io
 
@@ -27,17 +27,7 @@ WAV_DURATION_S = 2
 
 
 def _write_wav(path: Path) -> None:
-    t = np.arange(WAV_SAMPLE_RATE * WAV_DURATION_S) / WAV_SAMPLE_RATE
-    wave = (8000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
-    encode_audio(
-        path,
-        np.stack([wave, wave]),
-        rate=WAV_SAMPLE_RATE,
-        codec="pcm_s16le",
-        sample_fmt="s16",
-        container_format="wav",
-        chunk=wave.shape[0],
-    )
+    write_tone_wav(path, rate=WAV_SAMPLE_RATE, num_samples=WAV_SAMPLE_RATE * WAV_DURATION_S)
 
 
 @pytest.fixture

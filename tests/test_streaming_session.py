@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from media import encode_video, noisy_smooth_rgb, remux_video
+from media import remux_video, write_noisy_clip
 from test_native_memory import _malloc_in_use
 
 import spdl.io
@@ -53,14 +53,13 @@ IN_ORDER = [
 
 
 def _write_clip(path: pathlib.Path, max_b_frames: int, open_gop: bool = False) -> pathlib.Path:
-    rng = np.random.default_rng(1)
-    encode_video(
+    return write_noisy_clip(
         path,
-        # Noise, so that every frame differs from its neighbours in detail.
-        (noisy_smooth_rgb(WIDTH, HEIGHT, index / FRAME_RATE, rng) for index in range(NUM_FRAMES)),
         width=WIDTH,
         height=HEIGHT,
+        num_frames=NUM_FRAMES,
         frame_rate=FRAME_RATE,
+        seed=1,
         options={
             "g": str(GOP_SIZE),
             "bf": str(max_b_frames),
@@ -69,7 +68,6 @@ def _write_clip(path: pathlib.Path, max_b_frames: int, open_gop: bool = False) -
             "x264-params": "scenecut=0" + (":open-gop=1" if open_gop else ""),
         },
     )
-    return path
 
 
 @pytest.fixture(scope="module")

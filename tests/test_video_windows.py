@@ -8,7 +8,7 @@ import pathlib
 
 import numpy as np
 import pytest
-from media import encode_video, noisy_smooth_rgb, remux_video
+from media import remux_video, write_noisy_clip
 
 import spdl.io
 from spdl.io._api.loaders import load_video_windows
@@ -23,14 +23,13 @@ MAX_B_FRAMES = 3  # with x264's default b-pyramid: reference and non-reference B
 
 
 def _write_clip(path: pathlib.Path) -> pathlib.Path:
-    rng = np.random.default_rng(0)
-    encode_video(
+    return write_noisy_clip(
         path,
-        # A little noise, so that every frame differs from its neighbours in detail.
-        (noisy_smooth_rgb(WIDTH, HEIGHT, index / FRAME_RATE, rng) for index in range(NUM_FRAMES)),
         width=WIDTH,
         height=HEIGHT,
+        num_frames=NUM_FRAMES,
         frame_rate=FRAME_RATE,
+        seed=0,
         options={
             "g": str(GOP_SIZE),
             "bf": str(MAX_B_FRAMES),
@@ -38,7 +37,6 @@ def _write_clip(path: pathlib.Path) -> pathlib.Path:
             "x264-params": "scenecut=0",  # keyframes exactly every GOP_SIZE frames
         },
     )
-    return path
 
 
 @pytest.fixture(scope="module")
