@@ -101,6 +101,15 @@ def _open_output(dst: Destination, container_format: str | None) -> av.container
     return av.open(target, "w", format=container_format)
 
 
+def has_encoder(name: str) -> bool:
+    """Whether PyAV's FFmpeg has the encoder ``name`` (``libx265``, ``libsvtav1`` ...)."""
+    try:
+        av.codec.Codec(name, "w")
+    except Exception:
+        return False
+    return True
+
+
 def gray_frame(width: int, height: int, level: int) -> av.VideoFrame:
     """A flat gray ``yuv420p`` picture of luma ``level``."""
     array = np.full((height, width), level, dtype=np.uint8)

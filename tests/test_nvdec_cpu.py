@@ -23,7 +23,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from media import encode_video, ffmpeg_image_bytes
+from media import encode_video, ffmpeg_image_bytes, has_encoder
 from reference_decode import nv12_from_yuv420p
 
 import spdl.io
@@ -76,19 +76,11 @@ def _decode(packets: _native.VideoPackets, **options: object) -> np.ndarray:
 ################################################################################
 
 
-def _has_encoder(name: str) -> bool:
-    try:
-        av.codec.Codec(name, "w")
-    except Exception:
-        return False
-    return True
-
-
 @pytest.mark.parametrize("codec", ["libx264", "libx265"])
 def test_annexb_packets_have_start_codes_and_decode_identically(
     tmp_path: pathlib.Path, codec: str
 ) -> None:
-    if not _has_encoder(codec):
+    if not has_encoder(codec):
         pytest.skip(f"PyAV's FFmpeg has no {codec} encoder")
     path = tmp_path / "clip.mp4"
     _write_h264(path, codec)

@@ -11,8 +11,8 @@ import pathlib
 
 import numpy as np
 import pytest
-from gpu_media import HEIGHT, WIDTH, has_encoder, write_clip
-from media import ffmpeg_image_bytes
+from gpu_media import HEIGHT, WIDTH, write_clip
+from media import ffmpeg_image_bytes, has_encoder
 
 
 def _gpu_missing() -> str | None:

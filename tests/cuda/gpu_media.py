@@ -72,11 +72,3 @@ def write_clip(
         codec_attributes={**attributes, **tags},
     )
     return path
-
-
-def has_encoder(name: str) -> bool:
-    try:
-        av.codec.Codec(name, "w")
-    except Exception:
-        return False
-    return True
