@@ -557,7 +557,9 @@ import numpy as np
 import spdl.io
 from spdl.io._runtime import demux_pool as _demux_pool
 array = np.asarray(spdl.io.load_audio(sys.argv[1]))
-print(os.environ["RANK"], float(array.sum()), *_demux_pool.helper_pids(), flush=True)
+line = " ".join(map(str, [float(array.sum()), *_demux_pool.helper_pids()]))
+with open(os.path.join(sys.argv[2], "rank" + os.environ["RANK"]), "w") as out:
+    out.write(line)  # a file per rank: the ranks' stdout lines may interleave
 """
 
 
@@ -573,12 +575,11 @@ def test_helpers_work_in_every_rank_under_torchrun(
     script.write_text(_TORCHRUN_SCRIPT)
     before = _shm()
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    command += ["--nproc-per-node=2", str(script), str(aac_audio.path)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
-    lines = [line.split() for line in done.stdout.splitlines() if line.strip()]
-    assert sorted(line[0] for line in lines) == ["0", "1"]
-    helpers = set()
-    for _, total, *pids in lines:
+    command += ["--nproc-per-node=2", str(script), str(aac_audio.path), str(tmp_path)]
+    subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    lines = [(tmp_path / f"rank{rank}").read_text().split() for rank in (0, 1)]
+    helpers: set[str] = set()
+    for total, *pids in lines:
         assert float(total) == expected  # each rank loaded through its own helpers
         assert pids and not helpers & set(pids)
         helpers |= set(pids)
