@@ -247,38 +247,30 @@ def _load_video_frames(
     return (yield from _frames_steps(args, index, decode, choose))
 
 
-def _index_sampler(
+def _sampler(
     src: Source,
-    draws: Sequence[float] | None,
-    num_clips: int,
-    num_frames_per_clip: int,
-    num_indices_between_frames: int,
-    sampling_range_start: int,
-    sampling_range_end: int | None,
-    policy: str,
     index: VideoIndex | None,
     options: Mapping[str, Any],
+    clips_of: Callable[..., np.ndarray],
+    **params: Any,
 ) -> Plan[FrameBatch]:
+    """A sampler's plan: its arguments checked now; ``clips_of(index, **params)``
+    (``index_clips`` or ``time_clips``) chooses the frames once the index is known."""
     args, decode = _check(src, index, options)
     _clips.check_clip_args(
-        num_clips,
-        num_frames_per_clip,
-        policy,
-        sampling_range_start,
-        sampling_range_end,
-        by_time=False,
+        params["num_clips"],
+        params["num_frames_per_clip"],
+        params["policy"],
+        params["sampling_range_start"],
+        params["sampling_range_end"],
+        by_time=clips_of is _clips.time_clips,
     )
-    _clips.check_int("num_indices_between_frames", num_indices_between_frames, 1)
-    choose = functools.partial(
-        _clips.index_clips,
-        draws=draws,
-        num_clips=num_clips,
-        num_frames_per_clip=num_frames_per_clip,
-        num_indices_between_frames=num_indices_between_frames,
-        sampling_range_start=sampling_range_start,
-        sampling_range_end=sampling_range_end,
-        policy=policy,
-    )
+    if "num_indices_between_frames" in params:
+        _clips.check_int("num_indices_between_frames", params["num_indices_between_frames"], 1)
+    for name in ("seconds_between_clip_starts", "seconds_between_frames"):
+        if params.get(name) is not None:
+            _clips.check_positive_number(name, params[name])
+    choose = functools.partial(clips_of, **params)
     return (yield from _frames_steps(args, index, decode, choose))
 
 
@@ -342,17 +334,18 @@ def _clips_at_random_indices(
     """
     draws = _clips.draw(seed, num_clips) if isinstance(num_clips, int) else None
     return (
-        yield from _index_sampler(
+        yield from _sampler(
             src,
-            draws,
-            num_clips,
-            num_frames_per_clip,
-            num_indices_between_frames,
-            sampling_range_start,
-            sampling_range_end,
-            policy,
             index,
             options,
+            _clips.index_clips,
+            draws=draws,
+            num_clips=num_clips,
+            num_frames_per_clip=num_frames_per_clip,
+            num_indices_between_frames=num_indices_between_frames,
+            sampling_range_start=sampling_range_start,
+            sampling_range_end=sampling_range_end,
+            policy=policy,
         )
     )
 
@@ -408,59 +401,20 @@ def _clips_at_regular_indices(
         ((3, 2, 3, 64, 96), [[0, 1], [44, 45], [88, 89]])
     """
     return (
-        yield from _index_sampler(
+        yield from _sampler(
             src,
-            None,
-            num_clips,
-            num_frames_per_clip,
-            num_indices_between_frames,
-            sampling_range_start,
-            sampling_range_end,
-            policy,
             index,
             options,
+            _clips.index_clips,
+            draws=None,
+            num_clips=num_clips,
+            num_frames_per_clip=num_frames_per_clip,
+            num_indices_between_frames=num_indices_between_frames,
+            sampling_range_start=sampling_range_start,
+            sampling_range_end=sampling_range_end,
+            policy=policy,
         )
     )
-
-
-def _time_sampler(
-    src: Source,
-    draws: Sequence[float] | None,
-    num_clips: int | None,
-    seconds_between_clip_starts: float | None,
-    num_frames_per_clip: int,
-    seconds_between_frames: float | None,
-    sampling_range_start: float | None,
-    sampling_range_end: float | None,
-    policy: str,
-    index: VideoIndex | None,
-    options: Mapping[str, Any],
-) -> Plan[FrameBatch]:
-    args, decode = _check(src, index, options)
-    _clips.check_clip_args(
-        num_clips,
-        num_frames_per_clip,
-        policy,
-        sampling_range_start,
-        sampling_range_end,
-        by_time=True,
-    )
-    if seconds_between_clip_starts is not None:
-        _clips.check_positive_number("seconds_between_clip_starts", seconds_between_clip_starts)
-    if seconds_between_frames is not None:
-        _clips.check_positive_number("seconds_between_frames", seconds_between_frames)
-    choose = functools.partial(
-        _clips.time_clips,
-        draws=draws,
-        num_clips=num_clips,
-        seconds_between_clip_starts=seconds_between_clip_starts,
-        num_frames_per_clip=num_frames_per_clip,
-        seconds_between_frames=seconds_between_frames,
-        sampling_range_start=sampling_range_start,
-        sampling_range_end=sampling_range_end,
-        policy=policy,
-    )
-    return (yield from _frames_steps(args, index, decode, choose))
 
 
 @operation("clips_at_random_timestamps", primary="sync", wrap=False, public=("sync", "async"))
@@ -521,18 +475,19 @@ def _clips_at_random_timestamps(
     """
     draws = _clips.draw(seed, num_clips) if isinstance(num_clips, int) else None
     return (
-        yield from _time_sampler(
+        yield from _sampler(
             src,
-            draws,
-            num_clips,
-            None,
-            num_frames_per_clip,
-            seconds_between_frames,
-            sampling_range_start,
-            sampling_range_end,
-            policy,
             index,
             options,
+            _clips.time_clips,
+            draws=draws,
+            num_clips=num_clips,
+            seconds_between_clip_starts=None,
+            num_frames_per_clip=num_frames_per_clip,
+            seconds_between_frames=seconds_between_frames,
+            sampling_range_start=sampling_range_start,
+            sampling_range_end=sampling_range_end,
+            policy=policy,
         )
     )
 
@@ -594,18 +549,19 @@ def _clips_at_regular_timestamps(
     check = _clips.check_positive_number
     check("seconds_between_clip_starts", seconds_between_clip_starts)
     return (
-        yield from _time_sampler(
+        yield from _sampler(
             src,
-            None,
-            None,
-            seconds_between_clip_starts,
-            num_frames_per_clip,
-            seconds_between_frames,
-            sampling_range_start,
-            sampling_range_end,
-            policy,
             index,
             options,
+            _clips.time_clips,
+            draws=None,
+            num_clips=None,
+            seconds_between_clip_starts=seconds_between_clip_starts,
+            num_frames_per_clip=num_frames_per_clip,
+            seconds_between_frames=seconds_between_frames,
+            sampling_range_start=sampling_range_start,
+            sampling_range_end=sampling_range_end,
+            policy=policy,
         )
     )
 
