@@ -53,7 +53,7 @@ class WindowRouter {
       if (!window.contains(pts)) {
         continue;
       }
-      const ImageLayout& layout = layout_of(frame);
+      const ImageLayout& layout = writer_.cached_layout(frame);
       if (!window.buffer) {
         std::vector<int64_t> shape = layout.shape;
         shape.insert(shape.begin(), 0);
@@ -80,22 +80,9 @@ class WindowRouter {
   }
 
  private:
-  // The output layout for frames like `frame`, recomputed only when their size or format changes.
-  const ImageLayout& layout_of(const AVFrame* frame) {
-    if (frame->width != width_ || frame->height != height_ || frame->format != format_) {
-      layout_ = writer_.layout(frame);
-      width_ = frame->width;
-      height_ = frame->height;
-      format_ = frame->format;
-    }
-    return layout_;
-  }
-
   std::vector<WindowOutput>& windows_;
   FrameWriter writer_;
   const std::string& src_;
-  ImageLayout layout_{{}, DType::UInt8, 0};
-  int width_ = -1, height_ = -1, format_ = -1;
 };
 
 void check_spans(const std::vector<const Packets*>& spans, const DecodePlan& plan) {

@@ -109,7 +109,7 @@ class SlotWriter {
   }
 
   void write(const AVFrame* frame, const std::vector<int64_t>& entries) {
-    const ImageLayout& layout = layout_of(frame);
+    const ImageLayout& layout = writer_.cached_layout(frame);
     if (!buffer_) {
       std::vector<int64_t> shape = leading_;
       shape.insert(shape.end(), layout.shape.begin(), layout.shape.end());
@@ -155,17 +155,6 @@ class SlotWriter {
   std::unique_ptr<CPUBuffer> release() { return std::move(buffer_); }
 
  private:
-  // Recomputed only when the frames' size or format changes.
-  const ImageLayout& layout_of(const AVFrame* frame) {
-    if (frame->width != width_ || frame->height != height_ || frame->format != format_) {
-      layout_ = writer_.layout(frame);
-      width_ = frame->width;
-      height_ = frame->height;
-      format_ = frame->format;
-    }
-    return layout_;
-  }
-
   const Slots slots_;
   const std::vector<int64_t> leading_;
   FrameWriter writer_;
@@ -175,8 +164,6 @@ class SlotWriter {
   std::unique_ptr<CPUBuffer> buffer_;
   std::vector<int64_t> image_shape_;
   std::string first_description_;
-  ImageLayout layout_{{}, DType::UInt8, 0};
-  int width_ = -1, height_ = -1, format_ = -1;
 };
 
 Slots slots_of(const std::vector<int64_t>& pts) {

@@ -92,6 +92,17 @@ FrameWriter::Strategy FrameWriter::choose(const AVFrame* frame, const WriteTarge
   return YuvToRgb::takes(*shrunk, target) ? Strategy::kYuvToRgb : Strategy::kSwscale;
 }
 
+const ImageLayout& FrameWriter::cached_layout(const AVFrame* frame) {
+  if (frame->width != cached_width_ || frame->height != cached_height_ ||
+      frame->format != cached_format_) {
+    cached_ = layout(frame);
+    cached_width_ = frame->width;
+    cached_height_ = frame->height;
+    cached_format_ = frame->format;
+  }
+  return cached_;
+}
+
 ImageLayout FrameWriter::layout(const AVFrame* frame) const {
   const WriteTarget out = target(frame);
   AVFrame shape{};

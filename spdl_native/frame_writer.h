@@ -44,6 +44,10 @@ class FrameWriter {
   // The layout of one output image for frames like `frame`.
   ImageLayout layout(const AVFrame* frame) const;
 
+  // layout(frame), recomputed only when the frames' size or format changes (a
+  // decode loop asks once per frame).
+  const ImageLayout& cached_layout(const AVFrame* frame);
+
   // Writes `frame` at `dst`, which has room for layout(frame).bytes. swscale may
   // write a few bytes past that room: callers writing images in order into one
   // buffer with tail slack (CPUBuffer) are safe.
@@ -72,6 +76,8 @@ class FrameWriter {
   RgbFirst rgb_first_;
   PlaneShrink shrink_;
   Swscale swscale_;
+  ImageLayout cached_{{}, DType::UInt8, 0};
+  int cached_width_ = -1, cached_height_ = -1, cached_format_ = -1;
 };
 
 // The packed RGB format a decoder that can produce it (libjpeg-turbo, libwebp)
