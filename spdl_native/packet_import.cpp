@@ -244,17 +244,6 @@ std::unique_ptr<Packets> make_packets(uint8_t type, std::string src, CodecParams
   throw std::runtime_error("corrupt packet block: unknown media type " + std::to_string(type));
 }
 
-// Side data types are matched by name, as Packets::add matches them.
-int side_data_type(const std::string& name) {
-  for (int t = 0; t < AV_PKT_DATA_NB; ++t) {
-    const char* n = av_packet_side_data_name(static_cast<AVPacketSideDataType>(t));
-    if (n && name == n) {
-      return t;
-    }
-  }
-  return -1;
-}
-
 void add_side_data(AVPacket* packet, const std::string& name, const std::string& bytes) {
   const int type = side_data_type(name);
   if (type < 0) {

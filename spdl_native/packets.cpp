@@ -35,9 +35,6 @@ Packets::Packets(MediaType type, std::string src_, CodecParams params_, Rational
   }
 }
 
-namespace {
-
-// Side data types are matched by name: the numeric values differ between FFmpeg versions.
 int side_data_type(const std::string& name) {
   for (int t = 0; t < AV_PKT_DATA_NB; ++t) {
     const char* n = av_packet_side_data_name(static_cast<AVPacketSideDataType>(t));
@@ -47,8 +44,6 @@ int side_data_type(const std::string& name) {
   }
   return -1;
 }
-
-}  // namespace
 
 void Packets::add(const uint8_t* data, size_t size, int64_t pts, int64_t dts, int64_t duration,
                   bool is_key, const SideData& side_data, bool to_lookahead) {

@@ -22,6 +22,10 @@ using Rational = std::pair<int, int>;
 
 class DecodeSession;  // decode_session.h
 
+// The AVPacketSideDataType named `name` (av_packet_side_data_name), or -1. Side data
+// travels by name: the numeric values differ between FFmpeg versions.
+int side_data_type(const std::string& name);
+
 // Codec parameters by name, valid in any FFmpeg version.
 struct CodecParams {
   std::string codec_name;  // codec descriptor name, e.g. "h264"
