@@ -32,12 +32,8 @@ bool native_writer(const DecodePlan& plan, MediaType type, Destination destinati
   if (type == MediaType::Audio || !plan.filter_desc.empty()) {
     return false;
   }
-  // Video frames handed to the caller keep FFmpeg's scale and format filters;
-  // images are written natively, so that decode + convert equals load_image and
-  // the batch (which resize RGB images in RGB).
-  if (destination == Destination::kFrames && type == MediaType::Video) {
-    return false;
-  }
+  // Frames handed to the caller are written as a buffer would be, so that decode +
+  // convert equals load_image / load_video (and the batch, the windows, the clips).
   return writer_format(plan.output.pix_fmt);
 }
 
@@ -135,9 +131,9 @@ bool decodes_windows(const DecodePlan& plan) {
 std::unique_ptr<Frames> decode_frames(const Packets& packets, const DecodePlan& plan) {
   const DecodeSteps steps = decode_steps(plan, packets.media_type, Destination::kFrames);
   // A window of a streaming demux continues the decoder of the window before it.
-  if (packets.session && packets.media_type == MediaType::Video && packets.window &&
-      !steps.writer) {
-    return decode_window_frames(packets, steps.config, plan.cancel);
+  if (packets.session && packets.media_type == MediaType::Video && packets.window) {
+    return decode_window_frames(packets, steps.config, plan.cancel,
+                                steps.writer ? &*steps.writer : nullptr);
   }
   return decode_packets(packets, steps.config, plan.cancel,
                         steps.writer ? &*steps.writer : nullptr);

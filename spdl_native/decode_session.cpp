@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -196,7 +197,8 @@ class WindowFeeder {
 };
 
 std::unique_ptr<Frames> decode_in_session(const Packets& packets, const DecodeConfig& config,
-                                          const CancelToken* cancel, DecodeSession& session) {
+                                          const CancelToken* cancel, const OutputFormat* output,
+                                          DecodeSession& session) {
   size_t next = 0;
   std::unique_ptr<ParkedDecoder> decoder = session.take(packets, config, &next);
   const bool continued = decoder != nullptr;
@@ -204,9 +206,21 @@ std::unique_ptr<Frames> decode_in_session(const Packets& packets, const DecodeCo
     decoder = open_for(packets, config);
   }
   auto result = make_frames(packets.media_type, packets.src, packets.time_base);
-  FrameRouter router(packets, config, [&](AVFrame* frame) {
-    result->frames.push_back(ffmpeg::alloc_frame());
-    av_frame_move_ref(result->frames.back().get(), frame);
+  // As decode_packets: with an output, the native writer sizes and converts each frame.
+  std::optional<FrameWriter> writer;
+  DecodeConfig routed = config;
+  if (output) {
+    const OutputFormat format = output_for(*output, /*still_image=*/false);
+    writer.emplace(format);
+    routed = with_output_hints(config, format);
+  }
+  FrameRouter router(packets, routed, [&](AVFrame* frame) {
+    if (writer) {
+      result->frames.push_back(writer->to_frame(frame));
+    } else {
+      result->frames.push_back(ffmpeg::alloc_frame());
+      av_frame_move_ref(result->frames.back().get(), frame);
+    }
     return true;
   });
   WindowFeeder feeder(packets, *decoder, router, cancel, continued);
@@ -295,12 +309,13 @@ DecodeSession::Stats DecodeSession::stats() const {
 }
 
 std::unique_ptr<Frames> decode_window_frames(const Packets& packets, const DecodeConfig& config,
-                                             const CancelToken* cancel) {
+                                             const CancelToken* cancel,
+                                             const OutputFormat* output) {
   DecodeSession& session = *packets.session;
   if (session.on()) {
     std::unique_ptr<Frames> frames;
     try {
-      frames = decode_in_session(packets, config, cancel, session);
+      frames = decode_in_session(packets, config, cancel, output, session);
     } catch (const OutOfOrder&) {
       session.turn_off();
     } catch (...) {
@@ -318,7 +333,7 @@ std::unique_ptr<Frames> decode_window_frames(const Packets& packets, const Decod
     }
     session.count_redone();
   }
-  return decode_packets(packets, config, cancel);
+  return decode_packets(packets, config, cancel, output);
 }
 
 }  // namespace spdl

@@ -89,8 +89,10 @@ class DecodeSession {
 };
 
 // decode_packets() of one window of a streaming demux (`packets.session` set, video
-// with a window), continuing the session's decoder where it can; the same frames.
+// with a window), continuing the session's decoder where it can; the same frames,
+// written by the native writer with `output` as decode_packets() writes them.
 std::unique_ptr<Frames> decode_window_frames(const Packets& packets, const DecodeConfig& config,
-                                             const CancelToken* cancel);
+                                             const CancelToken* cancel,
+                                             const OutputFormat* output = nullptr);
 
 }  // namespace spdl

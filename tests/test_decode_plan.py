@@ -84,14 +84,19 @@ def test_the_native_core_decides_which_windows_it_writes_itself(
     assert make_plan("video", None, options).decodes_windows() is native
 
 
-def test_video_frames_are_sized_by_ffmpegs_filters(h264_video: VideoReference) -> None:
+def test_video_frames_are_written_as_the_loaders_write_them(h264_video: VideoReference) -> None:
     packets = _demux("video", h264_video.path)
-    planned = _frames(packets, _native.DecodePlan(width=48, height=32, pix_fmt="rgb24"))
+    plan = _native.DecodePlan(width=48, height=32, pix_fmt="rgb24")
+    as_frames = _frames(packets, plan)
+    as_buffer = np.asarray(_native.decode_to_buffer(packets, plan))
+    assert as_frames.shape == (len(h264_video.times), 32, 48, 3)
+    np.testing.assert_array_equal(as_frames, as_buffer)
+    # The native writer's bilinear shrink and exact YUV -> RGB stay close to swscale's.
     filtered = _frames(
         packets, _native.DecodePlan(filter_desc="scale=48:32:flags=bilinear,format=pix_fmts=rgb24")
     )
-    assert planned.shape == (len(h264_video.times), 32, 48, 3)
-    np.testing.assert_array_equal(planned, filtered)
+    difference = np.abs(as_frames.astype(np.int16) - filtered.astype(np.int16))
+    assert difference.mean() < 2.0
 
 
 def test_a_format_the_writer_lacks_is_made_by_ffmpegs_filters(

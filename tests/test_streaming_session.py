@@ -160,6 +160,16 @@ def test_windows_in_order_equal_independent_decodes(
     assert stats["windows_redone"] == 0
 
 
+@pytest.mark.parametrize("options", [{"width": 32, "height": 24}, {"pix_fmt": "bgr24"}])
+def test_windows_decoded_and_converted_equal_load_video(clip: pathlib.Path, options: dict) -> None:
+    packets = _stream(clip, IN_ORDER)
+    for window, window_packets in zip(IN_ORDER, packets, strict=True):
+        array, _ = _arrays(spdl.io.decode_packets(window_packets, **options).result())
+        loaded = spdl.io.to_numpy(spdl.io.load_video(clip, timestamp=window, **options))
+        np.testing.assert_array_equal(array, loaded, err_msg=str(window))
+    assert packets[0].decode_session_stats["windows_continued"] == len(IN_ORDER) - 2
+
+
 @pytest.mark.parametrize("kind", SOURCES)
 def test_windows_in_order_send_every_packet_at_most_once(clip: pathlib.Path, kind: str) -> None:
     packets = _stream(_source(clip, kind), IN_ORDER)
