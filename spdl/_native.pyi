@@ -223,7 +223,9 @@ class Packets:
 
     @property
     def pix_fmt(self) -> str:
-        """The decoder's pixel format, e.g. ``"yuv420p"``; ``""`` for audio."""
+        """
+        The decoder's pixel format, e.g. ``"yuv420p"``; ``""`` for audio. For video demuxed without the probe decode (MP4, by a loader or ``streaming_demux``), learned from the first keyframe when first read.
+        """
 
     @property
     def sample_rate(self) -> int:
@@ -242,7 +244,7 @@ class Packets:
     @property
     def params(self) -> CodecParams:
         """
-        A copy of the codec parameters (by name) the native decoder is opened with.
+        A copy of the codec parameters (by name) the native decoder is opened with, with ``pix_fmt`` and colour as ``pix_fmt`` tells.
         """
 
     def add(self, data: object, pts: int, dts: int, duration: int, is_key: bool, side_data: Sequence[tuple[str, bytes]] = []) -> None:

@@ -15,6 +15,12 @@ namespace nb = nanobind;
 namespace spdl {
 namespace {
 
+// Packets::described(), which may decode a frame: with the GIL released.
+CodecParams described(const Packets& packets) {
+  nb::gil_scoped_release release;
+  return packets.described();
+}
+
 // Appends the bytes `data` exposes through the buffer protocol.
 void add_buffer(Packets& self, nb::handle data, int64_t pts, int64_t dts, int64_t duration,
                 bool is_key, const Packets::SideData& side, bool to_lookahead = false) {
@@ -448,8 +454,10 @@ void register_packets(nb::module_& m) {
           "right / top to bottom, ``5``/``7`` transposed / transversed. ``width`` and "
           "``height`` are the stored picture's.")
       .def_prop_ro(
-          "pix_fmt", [](const Packets& p) { return p.params.pix_fmt; },
-          "The decoder's pixel format, e.g. ``\"yuv420p\"``; ``\"\"`` for audio.")
+          "pix_fmt", [](const Packets& p) { return described(p).pix_fmt; },
+          "The decoder's pixel format, e.g. ``\"yuv420p\"``; ``\"\"`` for audio. For video "
+          "demuxed without the probe decode (MP4, by a loader or ``streaming_demux``), "
+          "learned from the first keyframe when first read.")
       .def_prop_ro(
           "sample_rate", [](const Packets& p) { return p.params.sample_rate; },
           "Audio samples per second; ``0`` for images and video.")
@@ -460,8 +468,9 @@ void register_packets(nb::module_& m) {
           "sample_fmt", [](const Packets& p) { return p.params.sample_fmt; },
           "The decoder's sample format, e.g. ``\"s16\"``; ``\"\"`` for images and video.")
       .def_prop_ro(
-          "params", [](const Packets& p) { return p.params; },
-          "A copy of the codec parameters (by name) the native decoder is opened with.")
+          "params", [](const Packets& p) { return described(p); },
+          "A copy of the codec parameters (by name) the native decoder is opened with, with "
+          "``pix_fmt`` and colour as ``pix_fmt`` tells.")
       .def("add", &add_packet, nb::arg("data"), nb::arg("pts"), nb::arg("dts"), nb::arg("duration"),
            nb::arg("is_key"),
            nb::arg("side_data") = std::vector<std::pair<std::string, nb::bytes>>{}, kAddDoc)

@@ -9,6 +9,7 @@
 
 #include "decode_loop.h"
 #include "ffmpeg/error.h"
+#include "first_frame_facts.h"
 
 namespace spdl {
 namespace {
@@ -292,6 +293,11 @@ void DecodeSession::turn_off() {
   std::lock_guard<std::mutex> lock(mutex_);
   off_.store(true, std::memory_order_relaxed);
   dropped = std::move(parked_);
+}
+
+const CodecParams& DecodeSession::described(const Packets& window) {
+  std::call_once(described_once_, [&] { described_ = first_frame_facts(window); });
+  return described_;
 }
 
 void DecodeSession::count(int64_t packets, bool continued) {

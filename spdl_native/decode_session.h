@@ -77,6 +77,9 @@ class DecodeSession {
   void turn_off();
   bool on() const { return !off_.load(std::memory_order_relaxed); }
 
+  // Packets::described() of the session's windows: one stream, learned once.
+  const CodecParams& described(const Packets& window);
+
   void count(int64_t packets, bool continued);
   void count_redone() { redone_.fetch_add(1, std::memory_order_relaxed); }
   Stats stats() const;
@@ -84,6 +87,8 @@ class DecodeSession {
  private:
   std::mutex mutex_;
   std::unique_ptr<ParkedDecoder> parked_;
+  std::once_flag described_once_;
+  CodecParams described_;
   std::atomic<bool> off_{false};
   std::atomic<int64_t> packets_{0}, continued_{0}, started_{0}, redone_{0};
 };

@@ -3,7 +3,9 @@
 #include <charconv>
 #include <cstring>
 
+#include "decode_session.h"
 #include "ffmpeg/error.h"
+#include "first_frame_facts.h"
 
 namespace spdl {
 
@@ -33,6 +35,14 @@ Packets::Packets(MediaType type, std::string src_, CodecParams params_, Rational
                                 std::to_string(time_base.first) + "/" +
                                 std::to_string(time_base.second));
   }
+}
+
+const CodecParams& Packets::described() const {
+  if (session) {
+    return session->described(*this);  // the windows of one stream learn it once
+  }
+  std::call_once(described_once_, [this] { described_ = first_frame_facts(*this); });
+  return described_;
 }
 
 int side_data_type(const std::string& name) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -90,6 +91,16 @@ class Packets {
 
   std::vector<double> pts_seconds() const;
   std::string repr() const;
+
+  // `params`, with what only decoding tells (pixel format, colour) filled in from
+  // the first frame for video demuxed without the probe decode: learned once, when
+  // first asked (first_frame_facts.h), once for the windows of a decode session.
+  // Safe from several threads at once.
+  const CodecParams& described() const;
+
+ private:
+  mutable std::once_flag described_once_;
+  mutable CodecParams described_;
 };
 
 struct ImagePackets : Packets {

@@ -24,7 +24,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from media import remux_video, write_noisy_clip
+from media import (
+    encode_video,
+    has_encoder,
+    remux_video,
+    write_h264_yuv422p_video,
+    write_noisy_clip,
+)
 from test_native_memory import _malloc_in_use
 
 import spdl.io
@@ -495,3 +501,89 @@ def _check_any_windows(clip: pathlib.Path, windows: list, order: random.Random, 
     if sort:  # in order, no packet is sent twice but where windows overlap
         overlaps = any(a[1] > b[0] for a, b in zip(windows, windows[1:], strict=False))
         assert overlaps or stats["packets_decoded"] <= _num_packets(clip)
+
+
+################################################################################
+# No probe decode: what only decoding tells is learned from the first keyframe
+################################################################################
+
+
+def _tagged_clips(root: pathlib.Path) -> dict[str, pathlib.Path]:
+    """MP4s whose pixel format only decoding tells: 8- and 10-bit, 4:2:2 full range."""
+    rng = np.random.default_rng(5)
+    frames = [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(20)]
+    clips = {}
+    for name, codec, pix_fmt, options in [
+        ("h264-10bit", "libx264", "yuv420p10le", {"g": "5"}),
+        ("hevc-10bit", "libx265", "yuv420p10le", {"x265-params": "keyint=5:log-level=error"}),
+    ]:
+        if has_encoder(codec):
+            clips[name] = root / f"{name}.mp4"
+            encode_video(
+                clips[name],
+                frames,
+                width=64,
+                height=64,
+                codec=codec,
+                pix_fmt=pix_fmt,
+                options=options,
+            )
+    clips["h264-422-full-range"] = root / "h264-422.mp4"
+    write_h264_yuv422p_video(clips["h264-422-full-range"], colorspace=1, full_range=True)
+    return clips
+
+
+@pytest.fixture(scope="module")
+def tagged_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pathlib.Path]:
+    return _tagged_clips(tmp_path_factory.mktemp("tagged"))
+
+
+def test_streaming_video_windows_skip_the_probe_decode_and_learn_their_format(
+    clip: pathlib.Path,
+    tagged_clips: dict[str, pathlib.Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    opened: list[str] = []
+    original = _demux._open
+
+    def spy(src: Any, format: Any, format_options: Any, stream_options: Any = None) -> Any:
+        opened.append("no probe" if stream_options else "probe")  # _open_indexed's options
+        return original(src, format, format_options, stream_options)
+
+    monkeypatch.setattr(_demux, "_open", spy)
+    for path in [clip, *tagged_clips.values()]:
+        probed = spdl.io.demux_media("video", path).result()
+        opened.clear()
+        windows = _in_thread_stream(path, [(0.0, 0.2), (0.3, 0.5)])
+        assert opened == ["no probe"], path.name
+        for packets in windows:
+            # Asked before anything else, then by the next window of the stream.
+            assert packets.pix_fmt == probed.pix_fmt != "", path.name
+            learned, told = packets.params, probed.params
+            assert (learned.pix_fmt, learned.color_space, learned.color_range) == (
+                told.pix_fmt,
+                told.color_space,
+                told.color_range,
+            ), path.name
+    assert spdl.io.demux_media("video", tagged_clips["h264-422-full-range"]).result().pix_fmt == (
+        "yuvj422p"
+    )
+
+
+def test_streaming_windows_of_other_containers_are_probed(
+    clip: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    mkv = tmp_path / "clip.mkv"
+    remux_video(clip, mkv, "matroska")
+    assert {p.pix_fmt for p in _in_thread_stream(mkv, IN_ORDER[:2])} == {"yuv420p"}
+
+
+def test_a_keyframe_that_does_not_decode_leaves_the_format_unknown(clip: pathlib.Path) -> None:
+    told = spdl.io.demux_media("video", clip, (0.0, 0.2)).result()
+    params = told.params
+    params.pix_fmt = ""
+    broken = _native.VideoPackets(told.src, params, told.time_base)
+    broken.add(b"\x00\x00\x00\x01 not an H.264 picture", 0, 0, 1, True)
+    assert broken.pix_fmt == ""  # as a probe that decoded nothing leaves it
+    with pytest.raises(MediaError, match="Invalid data"):
+        _decode.decode(broken)

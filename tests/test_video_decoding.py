@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from media import VideoReference, write_h264_yuv422p_video
@@ -313,15 +314,16 @@ def test_loaders_skip_the_probe_decode_with_the_same_result(
 
     probed = demux("video", h264_video.path, window)
     unprobed = demux("video", h264_video.path, window, probe=False)
-    # Only decoding tells the pixel format: the unprobed packets leave it to the decoder.
-    assert probed.pix_fmt == "yuv420p" and unprobed.pix_fmt == ""
+    # Only decoding tells the pixel format: the unprobed packets learn it from their
+    # first keyframe when asked, which a decode never does.
     assert len(unprobed) == len(probed)
     expected = np.asarray(decode_to_buffer(probed, **options))
     np.testing.assert_array_equal(np.asarray(decode_to_buffer(unprobed, **options)), expected)
     np.testing.assert_array_equal(
         np.asarray(spdl.io.load_video(h264_video.path, window, **options)), expected
     )
-    assert demux("video", h264_video.path.read_bytes(), window, probe=False).pix_fmt == ""
+    assert probed.pix_fmt == unprobed.pix_fmt == "yuv420p"
+    assert demux("video", h264_video.path.read_bytes(), window, probe=False).pix_fmt == "yuv420p"
     # Other containers (MPEG-TS) are probed whatever `probe` says.
     assert demux("video", h264_video_mpegts, window, probe=False).pix_fmt == "yuv420p"
 
@@ -339,8 +341,11 @@ def test_pyav_19_open_arguments_give_the_same_packets(
         "options": {"skip_frame": "all"},
         "container_options": {"probesize": "32"},
     }
+    arguments = _demux._open_options(None, _demux._NO_PROBE_DECODE)
+    with av.open(str(h264_video.path), **arguments) as container:
+        # The streams got skip_frame: no probe decode ran, so no pixel format is known.
+        assert container.streams.video[0].codec_context.format is None
     unprobed = demux("video", h264_video.path, probe=False)
-    assert unprobed.pix_fmt == ""  # the streams got skip_frame: no probe decode ran
     assert unprobed.pts == expected.pts
     assert demux("video", h264_video.path).pix_fmt == "yuv420p"
 

@@ -655,7 +655,10 @@ def iter_demux(
     name = describe_source(src)
     lookahead = _WINDOW_LOOKAHEAD if media_type == "video" else 0
     previous: Packets | None = None
-    with _open(src, format, format_options) as container:
+    # Video skips the probe decode where the container's index is enough: the packets
+    # learn their pixel format and colour from their first keyframe if asked.
+    opener = _open_indexed if media_type == "video" else _open
+    with opener(src, format, format_options) as container:
         stream = _pick_stream(container, media_type, name)
         for window in timestamps:
             if window[0] == 0:
