@@ -217,6 +217,26 @@ def _w3_w4_targets(res: Results, threads: int) -> list[Target]:
             None,
             threads,
         ),
+        # The spec's streaming path (issue 22): 0.9x the windows loader, and 1.1x the
+        # best peer at one worker.
+        _ratio_target(
+            res,
+            "W3 spdl-streaming / spdl-windows",
+            "w3_clips",
+            "spdl-streaming",
+            ["spdl-windows"],
+            0.9,
+            threads,
+        ),
+        _ratio_target(
+            res,
+            "W3 spdl-streaming / best of decord, pyav",
+            "w3_clips",
+            "spdl-streaming",
+            w3_peers,
+            1.1 if threads == 1 else None,
+            threads,
+        ),
         _ratio_target(
             res, "W4 spdl / torchcodec", "w4_audio", "spdl", ["torchcodec"], W4_GOAL, threads
         ),

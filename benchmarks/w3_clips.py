@@ -14,11 +14,19 @@ Backends:
   one call per clip opens and demuxes it once and decodes forward once through the
   eight windows in one native call (GIL released). A round runs T clips at once,
   one per worker (``8 · T`` windows).
-* ``spdl-streaming``: the futures API: ``spdl.io.streaming_demux`` demuxes the clip
-  once for all eight windows (one demux thread), each window's packets go to
-  ``spdl.io.decode_packets(..., width=224, height=224)`` as soon as they are
-  demuxed, then ``spdl.io.convert_frames``; the decode pool has T threads
-  (``spdl.io.set_executor_sizes(demux=1, decode=T)``).
+* ``spdl-streaming``: the spec's streaming path, in its asyncio form as the spec
+  writes it: ``async for packets in spdl.io.async_streaming_demux(...)`` demuxes the
+  clip once for all eight windows, and each window is decoded
+  (``async_decode_packets(..., width=224, height=224)``) and converted as soon as it
+  is demuxed, so the windows of a clip decode in order and share one decoder. A
+  round runs T clips at once in one event loop (``8 · T`` windows), as
+  ``spdl-windows`` does; the pools have T threads.
+* ``spdl-streaming-futures``: the futures API on one clip at a time:
+  ``spdl.io.streaming_demux`` demuxes the clip (one demux thread), each window's
+  packets go to ``spdl.io.decode_packets`` as soon as they are demuxed, all eight
+  at once, then ``spdl.io.convert_frames``; the decode pool has T threads. With two
+  threads, consecutive windows are decoded at the same time, so each of those
+  decodes its GOP from the keyframe on its own.
 * ``pyav``: per window, seek to the keyframe before ``s``, decode, keep the frames in
   the window, ``frame.reformat(224, 224, "rgb24", interpolation="BILINEAR")``.
 * ``decord``: ``VideoReader(path, width=224, height=224, num_threads=1)`` per worker
@@ -131,6 +139,31 @@ def setup_spdl_windows(ctx: Context) -> Run:
 
 
 def setup_spdl_streaming(ctx: Context) -> Run:
+    import asyncio
+
+    import spdl.io
+
+    path = clip_path()
+    spdl.io.set_executor_sizes(demux=ctx.threads, decode=ctx.threads)
+
+    async def load_clip() -> int:
+        # The spec's loop: each window decoded and converted as it is demuxed.
+        async for packets in spdl.io.async_streaming_demux("video", path, WINDOWS):
+            frames = await spdl.io.async_decode_packets(packets, width=SIZE, height=SIZE)
+            _check((await spdl.io.async_convert_frames(frames)).shape)
+        return NUM_WINDOWS
+
+    async def load_clips() -> int:
+        return sum(await asyncio.gather(*(load_clip() for _ in range(ctx.threads))))
+
+    def run() -> int:
+        return asyncio.run(load_clips())
+
+    run()
+    return run
+
+
+def setup_spdl_streaming_futures(ctx: Context) -> Run:
     import spdl.io
 
     path = clip_path()
@@ -253,8 +286,16 @@ BACKENDS = (
     ),
     Backend(
         "spdl-streaming",
-        "streaming_demux once + decode_packets + convert_frames futures, decode pool of T",
+        "async for packets in async_streaming_demux: await async_decode_packets, "
+        "async_convert_frames; T clips at once, decode pool of T",
         setup_spdl_streaming,
+        "spdl",
+    ),
+    Backend(
+        "spdl-streaming-futures",
+        "streaming_demux once + decode_packets + convert_frames futures, all windows of one "
+        "clip at once, decode pool of T",
+        setup_spdl_streaming_futures,
         "spdl",
     ),
     Backend(
@@ -293,9 +334,10 @@ WORKLOAD = Workload(
     warmup=1,
     notes=(
         "decord's reader, reused across windows, decodes straight on from where the last "
-        "window ended when the next one lies ahead in the same GOP; spdl (per window, and "
-        "spdl-streaming) and PyAV seek to the keyframe before each window and decode from "
-        "there, up to 2 s of 720p frames that are thrown away.",
+        "window ended when the next one lies ahead in the same GOP, as spdl-streaming's "
+        "windows continue their clip's decoder; spdl (per window) and PyAV seek to the "
+        "keyframe before each window and decode from there, up to 2 s of 720p frames "
+        "that are thrown away.",
         "spdl-windows decodes each clip forward once: a window whose keyframe was already "
         "read goes on from there (here one run through the clip), windows in later GOPs "
         "start with a seek; non-reference frames outside every window are not decoded.",
