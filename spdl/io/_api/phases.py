@@ -138,7 +138,9 @@ def _decode_packets(packets: Packets, **decode_options: Any) -> Step[Frames]:
     """Decode packets into frames, with the GIL released.
 
     Cancelling the work (its Future, or the task awaiting it) stops a running decode at
-    its next packet.
+    its next packet. Frames are sized and converted as the loaders write them, so
+    :func:`convert_frames` of them gives the pixels of :func:`spdl.io.load_image` or
+    :func:`spdl.io.load_video` with the same options.
 
     Args:
         packets: Packets from :func:`demux_media` or :func:`streaming_demux`.
