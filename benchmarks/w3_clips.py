@@ -21,12 +21,12 @@ Backends:
   is demuxed, so the windows of a clip decode in order and share one decoder. A
   round runs T clips at once in one event loop (``8 · T`` windows), as
   ``spdl-windows`` does; the pools have T threads.
-* ``spdl-streaming-futures``: the futures API on one clip at a time:
-  ``spdl.io.streaming_demux`` demuxes the clip (one demux thread), each window's
+* ``spdl-streaming-futures``: the same path through Futures, T clips at once (one
+  per worker thread): ``spdl.io.streaming_demux`` demuxes the clip, each window's
   packets go to ``spdl.io.decode_packets`` as soon as they are demuxed, all eight
-  at once, then ``spdl.io.convert_frames``; the decode pool has T threads. With two
-  threads, consecutive windows are decoded at the same time, so each of those
-  decodes its GOP from the keyframe on its own.
+  decodes submitted at once, then ``spdl.io.convert_frames``; the pools have T
+  threads. Each window's decode starts when the one before it is done (they share a
+  decoder), so one clip keeps one decode thread busy at a time.
 * ``pyav``: per window, seek to the keyframe before ``s``, decode, keep the frames in
   the window, ``frame.reformat(224, 224, "rgb24", interpolation="BILINEAR")``.
 * ``decord``: ``VideoReader(path, width=224, height=224, num_threads=1)`` per worker
@@ -167,17 +167,22 @@ def setup_spdl_streaming_futures(ctx: Context) -> Run:
     import spdl.io
 
     path = clip_path()
-    spdl.io.set_executor_sizes(demux=1, decode=ctx.threads)
+    spdl.io.set_executor_sizes(demux=ctx.threads, decode=ctx.threads)
+    pool = make_pool(ctx.threads)
 
-    def run() -> int:
+    def load_clip(_: int) -> int:
         packets = spdl.io.streaming_demux("video", path, WINDOWS)
-        # Each window decodes as soon as its packets are demuxed.
+        # Every window's decode is submitted as soon as its packets are demuxed.
         frames = [spdl.io.decode_packets(p.result(), width=SIZE, height=SIZE) for p in packets]
         for future in frames:
             _check(spdl.io.convert_frames(future.result()).result().shape)
         return NUM_WINDOWS
 
-    run()
+    load_clip(0)
+
+    def run() -> int:
+        return sum(pool_map(pool, load_clip, range(ctx.threads)))
+
     return run
 
 
@@ -293,8 +298,8 @@ BACKENDS = (
     ),
     Backend(
         "spdl-streaming-futures",
-        "streaming_demux once + decode_packets + convert_frames futures, all windows of one "
-        "clip at once, decode pool of T",
+        "streaming_demux + decode_packets + convert_frames futures, every window's decode "
+        "submitted at once; T clips at once",
         setup_spdl_streaming_futures,
         "spdl",
     ),

@@ -338,6 +338,14 @@ class Packets:
         did not come out in order, or a decode failed).
         """
 
+    @property
+    def decode_session_window(self) -> tuple[int, int] | None:
+        """
+        ``(session, index)``: a key of the decode session these packets are in, and
+        their window's place among its windows (0, 1, ... in demux order); ``None`` outside
+        one. The key is the same for every window of the session while any of them lives.
+        """
+
     def split_lookahead(self) -> Packets:
         """
         Moves the window's lookahead packets out, into packets of their own (for a demux helper's reply).

@@ -5,6 +5,8 @@
 #include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
+#include <cstdint>
+
 #include "bindings.h"
 #include "decode_session.h"
 #include "display_matrix.h"
@@ -196,6 +198,15 @@ void join_decode_session(Packets& self, const Packets* previous) {
                                 ": they cannot share its decoder.");
   }
   self.session = previous->session;
+  self.session_index = previous->session_index + 1;
+}
+
+// (the session, this window's place in it), to order the decodes of a session's windows.
+std::optional<std::pair<uintptr_t, int64_t>> session_window(const Packets& self) {
+  if (!self.session) {
+    return std::nullopt;
+  }
+  return std::make_pair(reinterpret_cast<uintptr_t>(self.session.get()), self.session_index);
 }
 
 std::optional<std::map<std::string, int64_t>> session_stats(const Packets& self) {
@@ -375,6 +386,11 @@ constexpr const char* kDecodeSessionStatsDoc =
 ``windows_redone``: windows decoded independently after all (the stream's frames
 did not come out in order, or a decode failed).)";
 
+constexpr const char* kDecodeSessionWindowDoc =
+    R"(``(session, index)``: a key of the decode session these packets are in, and
+their window's place among its windows (0, 1, ... in demux order); ``None`` outside
+one. The key is the same for every window of the session while any of them lives.)";
+
 template <typename T>
 void bind_media_packets(nb::module_& m, const char* name, const char* doc) {
   nb::class_<T, Packets>(m, name, doc)
@@ -480,6 +496,7 @@ void register_packets(nb::module_& m) {
       .def("join_decode_session", &join_decode_session, nb::arg("previous").none(),
            kJoinDecodeSessionDoc)
       .def_prop_ro("decode_session_stats", &session_stats, kDecodeSessionStatsDoc)
+      .def_prop_ro("decode_session_window", &session_window, kDecodeSessionWindowDoc)
       .def("split_lookahead", &split_lookahead,
            "Moves the window's lookahead packets out, into packets of their own (for a demux "
            "helper's reply).")

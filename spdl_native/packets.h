@@ -88,6 +88,8 @@ class Packets {
   std::vector<ffmpeg::PacketPtr> lookahead;
   // The decoder the windows of one streaming demux share; null for other packets.
   std::shared_ptr<DecodeSession> session;
+  // This window's place among the session's windows (0, 1, ... in demux order).
+  int64_t session_index = 0;
 
   std::vector<double> pts_seconds() const;
   std::string repr() const;

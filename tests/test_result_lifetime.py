@@ -56,6 +56,28 @@ def test_future_results_are_not_kept_in_reference_cycles(
     assert "CPUBuffer" not in leftovers and "Future" not in leftovers, leftovers
 
 
+def test_windows_decoded_one_after_the_other_are_not_kept_in_reference_cycles(
+    gc_garbage: Callable[[], list[str]], h264_video: VideoReference
+) -> None:
+    """The decodes of a streaming demux's windows wait for each other (window_order):
+    neither the waiting Futures nor the results may end up in a cycle."""
+    windows = [(0.0, 0.3), (0.3, 0.6), (0.6, 0.9)]
+
+    def decode_all() -> None:
+        packets = [f.result() for f in spdl.io.streaming_demux("video", h264_video.path, windows)]
+        futures = [spdl.io.decode_packets(p) for p in packets]
+        buffers = [spdl.io.convert_frames(f.result()).result() for f in futures]
+        assert [spdl.io.to_numpy(b).shape[0] for b in buffers] == [9, 9, 9]
+        assert packets[0].decode_session_stats["windows_continued"] == 2
+
+    decode_all()  # first use
+    gc_garbage()
+    decode_all()
+    leftovers = gc_garbage()
+    for name in ("Future", "CPUBuffer", "VideoFrames", "VideoPackets"):
+        assert name not in leftovers, leftovers
+
+
 def test_failures_are_not_kept_in_reference_cycles(
     gc_garbage: Callable[[], list[str]],
     image_files: dict[str, ImageReference],

@@ -13,6 +13,7 @@ import os
 import pathlib
 import random
 import signal
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -242,6 +243,77 @@ def test_futures_form_decodes_windows_as_they_are_demuxed(clip: pathlib.Path) ->
     futures = spdl.io.streaming_demux("video", clip, IN_ORDER)
     frames = [spdl.io.decode_packets(f.result(), width=32, height=24) for f in futures]
     _assert_same(clip, IN_ORDER, [f.result() for f in frames], width=32, height=24)
+
+
+@pytest.mark.parametrize("threads", [2, 4])
+def test_futures_submitted_at_once_decode_one_after_the_other(
+    clip: pathlib.Path, threads: int
+) -> None:
+    """Every window's decode submitted at once, on a pool with threads to spare: each
+    waits for the window before it, so the windows still continue one decoder."""
+    with ThreadPoolExecutor(threads) as pool:
+        packets = _stream(clip, IN_ORDER)
+        futures = [spdl.io.decode_packets(p, pix_fmt=None, executor=pool) for p in packets]
+        _assert_same(clip, IN_ORDER, [f.result() for f in futures], pix_fmt=None)
+    stats = packets[0].decode_session_stats
+    assert (stats["windows_started"], stats["windows_continued"]) == (2, len(IN_ORDER) - 2)
+
+
+def test_async_decodes_gathered_at_once_decode_one_after_the_other(clip: pathlib.Path) -> None:
+    async def run(packets: list[Any]) -> list[Any]:
+        return await asyncio.gather(
+            *(spdl.io.async_decode_packets(p, width=32, height=24) for p in packets)
+        )
+
+    packets = _stream(clip, IN_ORDER)
+    _assert_same(clip, IN_ORDER, asyncio.run(run(packets)), width=32, height=24)
+    assert packets[0].decode_session_stats["windows_continued"] == len(IN_ORDER) - 2
+
+
+def test_a_window_waiting_for_the_one_before_can_be_cancelled(clip: pathlib.Path) -> None:
+    packets = _stream(clip, IN_ORDER[:3])
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(release.wait)  # the first window's decode queues behind this
+        first, second, third = (
+            spdl.io.decode_packets(p, pix_fmt=None, executor=pool) for p in packets
+        )
+        # The second waits for the first, outside the pool: cancelling it stops it for good.
+        assert second.cancel()
+        release.set()
+        _assert_same(
+            clip, [IN_ORDER[0], IN_ORDER[2]], [first.result(), third.result()], pix_fmt=None
+        )
+    assert second.cancelled()
+    stats = packets[0].decode_session_stats
+    assert stats["windows_started"] + stats["windows_continued"] == 2
+
+
+def test_a_failed_window_does_not_stop_the_next(clip: pathlib.Path) -> None:
+    packets = _stream(clip, IN_ORDER[:3])
+    futures = [
+        spdl.io.decode_packets(p, pix_fmt=None, **options)
+        for p, options in zip(packets, [{}, {"filter_desc": "no_such_filter"}, {}], strict=True)
+    ]
+    with pytest.raises(spdl.io.AsyncIOFailure, match="no_such_filter"):
+        futures[1].result()
+    _assert_same(
+        clip, [IN_ORDER[0], IN_ORDER[2]], [futures[0].result(), futures[2].result()], pix_fmt=None
+    )
+
+
+def test_windows_submitted_out_of_order_do_not_wait(clip: pathlib.Path) -> None:
+    packets = _stream(clip, IN_ORDER[:3])
+    release = threading.Event()
+    with ThreadPoolExecutor(2) as pool:
+        pool.submit(release.wait)
+        # Window 2 first, then window 0: neither has a pending window before it.
+        later = spdl.io.decode_packets(packets[2], pix_fmt=None, executor=pool)
+        first = spdl.io.decode_packets(packets[0], pix_fmt=None, executor=pool)
+        # Done while the pool's other thread still waits.
+        _assert_same(clip, [IN_ORDER[2]], [later.result()], pix_fmt=None)
+        release.set()
+        _assert_same(clip, [IN_ORDER[0]], [first.result()], pix_fmt=None)
 
 
 def test_async_form_equals_independent_decodes(clip: pathlib.Path) -> None:

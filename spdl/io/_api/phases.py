@@ -79,9 +79,10 @@ def _streaming_demux(
 
     Video windows share a decoder: :func:`decode_packets` of a window decoded after
     the window before it goes on from where that one stopped, instead of decoding
-    again from the keyframe before its start. Windows decoded out of order,
-    overlapping or at the same time decode on their own. The frames are the same
-    either way.
+    again from the keyframe before its start. So that it can, the decode of a window
+    submitted while the decode of the window before it is pending starts when that
+    one is done (no thread waits meanwhile). Windows decoded out of order or
+    overlapping decode on their own. The frames are the same either way.
 
     Args:
         media_type: ``"audio"`` or ``"video"``.
@@ -173,7 +174,9 @@ def _decode_packets(packets: Packets, **decode_options: Any) -> Step[Frames]:
         )
     options = check_decode_options(packets.media_type, decode_options)
     decode = functools.partial(_decode.decode, packets, **options)
-    return Step("decode", packets.src, decode, cancellable=True)
+    # A streaming demux's windows decode one after the other, sharing a decoder.
+    window = packets.decode_session_window
+    return Step("decode", packets.src, decode, cancellable=True, window=window)
 
 
 @operation("decode_packets_nvdec", primary="future", wrap=True, public=_PUBLIC)

@@ -27,6 +27,7 @@ from spdl import _native
 from spdl.io._runtime import executor as _executor
 from spdl.io._runtime.chain import drive
 from spdl.io._runtime.futures import AsyncIOFailure, drop_own_frame, submit, try_set
+from spdl.io._runtime.window_order import after_previous_window
 
 __all__ = ["OPERATIONS", "Forms", "Operation", "Plan", "Queued", "Step", "StreamOperation"]
 __all__ += ["operation"]
@@ -41,7 +42,9 @@ class Step(Generic[T]):
     A ``cancellable`` step's ``run`` takes ``cancel=`` (a ``CancelToken``); a stream's
     returns an iterator of ``count`` items. A ``spawn`` step's ``run(executor=)`` is
     called in the caller's thread and returns the Future of work it started itself
-    (several sources at once); the sync form waits for it.
+    (several sources at once); the sync form waits for it. A step with a decode
+    session ``window`` is submitted once the window before it is decoded
+    (:mod:`spdl.io._runtime.window_order`).
     """
 
     phase: str
@@ -51,6 +54,7 @@ class Step(Generic[T]):
     cancellable: bool = False
     count: int = 0
     spawn: bool = False
+    window: tuple[int, int] | None = None
 
     def submit(self, executor: Executor | None, wrap: bool) -> Future[T]:
         if self.spawn:
@@ -58,7 +62,10 @@ class Step(Generic[T]):
         token = _native.CancelToken() if self.cancellable else None
         run = functools.partial(self.run, cancel=token) if token else self.run
         pool = executor or getattr(_executor, f"get_{self.pool}_executor")()
-        return submit(pool, run, phase=self.phase, src=self.src, token=token, wrap=wrap)
+        start = functools.partial(
+            submit, pool, run, phase=self.phase, src=self.src, token=token, wrap=wrap
+        )
+        return start() if self.window is None else after_previous_window(self.window, start)
 
     def failure(self, error: Exception, wrap: bool) -> Exception:
         return AsyncIOFailure.wrap(self.phase, self.src, error) if wrap else error
@@ -185,17 +192,36 @@ def _stream_futures(
             getattr(items, "close", lambda: None)()  # releases the source
 
     inner = (executor or getattr(_executor, f"get_{step.pool}_executor")()).submit(run)
+    links = _StreamLinks(inner, futures)
+    for future in [*futures, inner]:
+        future.add_done_callback(links.on_done)
+    return futures
 
-    def on_done(future: Future[Any]) -> None:
+
+class _StreamLinks:
+    """Cancels a stream's task with its items' Futures and the items with the task.
+
+    Every Future keeps its callbacks: once all are done this lets go of them, or the
+    Futures (and the items in them) would wait in a cycle for the garbage collector.
+    """
+
+    __slots__ = ("inner", "futures")
+
+    def __init__(self, inner: Future[None], futures: list[Future[Any]]) -> None:
+        self.inner: Future[None] | None = inner
+        self.futures = list(futures)
+
+    def on_done(self, future: Future[Any]) -> None:
+        inner, futures = self.inner, self.futures
+        if inner is None:
+            return
         if future is inner and inner.cancelled():  # e.g. shutdown(cancel_futures=True)
             for each in futures:
                 each.cancel()
         elif future.cancelled() and all(f.done() for f in futures):
             inner.cancel()
-
-    for future in [*futures, inner]:
-        future.add_done_callback(on_done)
-    return futures
+        if inner.done() and all(f.done() for f in futures):
+            self.inner, self.futures = None, []
 
 
 async def _stream_async(futures: list[Future[T]]) -> AsyncIterator[T]:
