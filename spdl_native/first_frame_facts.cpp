@@ -31,6 +31,8 @@ ffmpeg::FramePtr decode_first_keyframe(const Packets& packets) {
     }
     auto ctx = open_decoder(packets.params, packets.time_base, packets.src, DecodeConfig{});
     auto frame = ffmpeg::alloc_frame();
+    // A keyframe that does not decode leaves the facts unknown, as a failed probe
+    // does; decoding the packets then raises FFmpeg's error where it belongs.
     if (avcodec_send_packet(ctx.get(), packet.get()) < 0 ||
         avcodec_send_packet(ctx.get(), nullptr) < 0 ||
         avcodec_receive_frame(ctx.get(), frame.get()) < 0) {
