@@ -397,6 +397,14 @@ def test_shutting_down_ends_the_helpers_and_the_loads_waiting_on_them(
     assert not _alive(pid) and _demux_pool.helper_pids() == []
 
 
+@pytest.fixture
+def no_idle_helpers() -> None:
+    """Starts with no helper, whatever earlier tests (of any module) left idle."""
+    _demux_pool.shutdown()
+    assert _demux_pool.helper_pids() == []
+
+
+@pytest.mark.usefixtures("no_idle_helpers")
 def test_leaving_a_stream_early_stops_its_helper(aio_media: Media) -> None:
     stream = _demux_pool.iter_demux("video", aio_media.long_video, [(0, 1), (1, 2), (2, 3)])
     assert next(stream).timestamp == (0, 1)
@@ -406,6 +414,7 @@ def test_leaving_a_stream_early_stops_its_helper(aio_media: Media) -> None:
     assert len(list(_demux_pool.iter_demux("audio", aio_media.video, [(0, 1), (1, 2)]))) == 2
 
 
+@pytest.mark.usefixtures("no_idle_helpers")
 def test_an_audio_load_whose_decode_fails_stops_its_helper(aac_audio: AudioReference) -> None:
     # The decoder fails on the first chunk, while the helper may still send the others.
     with in_this_process(), pytest.raises(spdl.io.MediaError) as in_thread:
