@@ -161,7 +161,7 @@ def _stalled_reader(fifo: pathlib.Path) -> Iterator[Callable[[], int]]:
 
 SOURCES = {
     "video path": lambda m: ("video", m["video"].path, None, {}),
-    "video window, no probe": lambda m: ("video", m["video"].path, (0.5, 1.5), {"probe": False}),
+    "video window": lambda m: ("video", m["video"].path, (0.5, 1.5), {}),
     "video bytes": lambda m: ("video", m["video"].path.read_bytes(), (1, 2), {}),
     "video bytearray, window in Fractions": lambda m: (
         "video",
@@ -169,7 +169,7 @@ SOURCES = {
         (Fraction(1, 3), Fraction(5, 3)),
         {},
     ),
-    "MPEG-TS path": lambda m: ("video", m["mpegts"], None, {"probe": False}),
+    "MPEG-TS path": lambda m: ("video", m["mpegts"], None, {}),
     "AAC path, window": lambda m: ("audio", m["aac"].path, (0.3, 1.1), {}),
     "WAV memoryview": lambda m: ("audio", memoryview(m["wav"].path.read_bytes()), None, {}),
     "forced format": lambda m: ("audio", m["wav"].path, None, {"format": "wav"}),

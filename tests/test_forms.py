@@ -274,7 +274,7 @@ def openers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.mark.parametrize(
     ("name", "make_arguments", "opened"),
     [
-        ("demux_media", lambda m: ("video", m.video), "probe"),  # its packets tell pix_fmt
+        ("demux_media", lambda m: ("video", m.video), "no probe"),  # pix_fmt learned if read
         ("load_media", lambda m: ("video", m.video), "no probe"),
         ("load_video", lambda m: (m.video,), "no probe"),
     ],

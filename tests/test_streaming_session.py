@@ -624,22 +624,28 @@ def test_streaming_video_windows_skip_the_probe_decode_and_learn_their_format(
 
     monkeypatch.setattr(_demux, "_open", spy)
     for path in [clip, *tagged_clips.values()]:
-        probed = spdl.io.demux_media("video", path).result()
+        told = _probed_params(path)
         opened.clear()
         windows = _in_thread_stream(path, [(0.0, 0.2), (0.3, 0.5)])
         assert opened == ["no probe"], path.name
         for packets in windows:
             # Asked before anything else, then by the next window of the stream.
-            assert packets.pix_fmt == probed.pix_fmt != "", path.name
-            learned, told = packets.params, probed.params
+            assert packets.pix_fmt == told.pix_fmt != "", path.name
+            learned = packets.params
             assert (learned.pix_fmt, learned.color_space, learned.color_range) == (
                 told.pix_fmt,
                 told.color_space,
                 told.color_range,
             ), path.name
-    assert spdl.io.demux_media("video", tagged_clips["h264-422-full-range"]).result().pix_fmt == (
-        "yuvj422p"
-    )
+        # demux_media too, from a helper process.
+        assert spdl.io.demux_media("video", path, (0.0, 0.2)).result().pix_fmt == told.pix_fmt
+    assert _probed_params(tagged_clips["h264-422-full-range"]).pix_fmt == "yuvj422p"
+
+
+def _probed_params(path: pathlib.Path) -> Any:
+    """The codec parameters as PyAV's probe decode at opening tells them."""
+    with _demux._open(path, None, None) as container:
+        return _demux._codec_params(container.streams.video[0], "video", path.name)
 
 
 def test_streaming_windows_of_other_containers_are_probed(

@@ -304,7 +304,7 @@ def test_video_frames_are_consumed_by_conversion(h264_video: VideoReference) -> 
         ((0.5, 1.7), {"pix_fmt": "yuv420p"}),
     ],
 )
-def test_loaders_skip_the_probe_decode_with_the_same_result(
+def test_video_demux_skips_the_probe_decode_with_the_same_result(
     h264_video: VideoReference,
     h264_video_mpegts: Path,
     window: tuple[float, float] | None,
@@ -312,8 +312,8 @@ def test_loaders_skip_the_probe_decode_with_the_same_result(
 ) -> None:
     from spdl.io._core.decode import decode_to_buffer
 
-    probed = demux("video", h264_video.path, window)
-    unprobed = demux("video", h264_video.path, window, probe=False)
+    probed = _probed_demux(h264_video.path, window)
+    unprobed = demux("video", h264_video.path, window)
     # Only decoding tells the pixel format: the unprobed packets learn it from their
     # first keyframe when asked, which a decode never does.
     assert len(unprobed) == len(probed)
@@ -323,9 +323,17 @@ def test_loaders_skip_the_probe_decode_with_the_same_result(
         np.asarray(spdl.io.load_video(h264_video.path, window, **options)), expected
     )
     assert probed.pix_fmt == unprobed.pix_fmt == "yuv420p"
-    assert demux("video", h264_video.path.read_bytes(), window, probe=False).pix_fmt == "yuv420p"
-    # Other containers (MPEG-TS) are probed whatever `probe` says.
-    assert demux("video", h264_video_mpegts, window, probe=False).pix_fmt == "yuv420p"
+    assert demux("video", h264_video.path.read_bytes(), window).pix_fmt == "yuv420p"
+    assert demux("video", h264_video_mpegts, window).pix_fmt == "yuv420p"
+
+
+def _probed_demux(src: object, window: tuple[float, float] | None) -> object:
+    """``demux`` as with PyAV's probe decode: every source opened by ``_open``."""
+    from spdl.io._core import demux as _demux
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_demux, "_open_indexed", _demux._open)
+        return demux("video", src, window)
 
 
 def test_pyav_19_open_arguments_give_the_same_packets(
@@ -335,7 +343,7 @@ def test_pyav_19_open_arguments_give_the_same_packets(
     options through `options`) are also PyAV 18's, so they are checked here too."""
     from spdl.io._core import demux as _demux
 
-    expected = demux("video", h264_video.path, probe=False)
+    expected = demux("video", h264_video.path)
     monkeypatch.setattr(_demux, "_PYAV_MAJOR", 19)
     assert _demux._open_options({"probesize": "32"}, [{"skip_frame": "all"}]) == {
         "options": {"skip_frame": "all"},
@@ -345,9 +353,9 @@ def test_pyav_19_open_arguments_give_the_same_packets(
     with av.open(str(h264_video.path), **arguments) as container:
         # The streams got skip_frame: no probe decode ran, so no pixel format is known.
         assert container.streams.video[0].codec_context.format is None
-    unprobed = demux("video", h264_video.path, probe=False)
+    unprobed = demux("video", h264_video.path)
     assert unprobed.pts == expected.pts
-    assert demux("video", h264_video.path).pix_fmt == "yuv420p"
+    assert unprobed.pix_fmt == "yuv420p"
 
 
 def test_unprobed_demux_opens_each_source_once(
@@ -369,6 +377,6 @@ def test_unprobed_demux_opens_each_source_once(
     # straight away instead of being opened twice.
     for src in (h264_video.path, h264_video.path.read_bytes(), h264_video_mpegts):
         opened.clear()
-        packets = demux("video", src, (0.5, 1.5), probe=False)
+        packets = demux("video", src, (0.5, 1.5))
         assert len(opened) == 1 and len(packets) > 0
-    assert demux("video", h264_video_mpegts.read_bytes(), probe=False).pix_fmt == "yuv420p"
+    assert demux("video", h264_video_mpegts.read_bytes()).pix_fmt == "yuv420p"

@@ -238,7 +238,7 @@ def test_the_async_form_equals_the_sync_form(bframes: Reference) -> None:
 
 def _spans_with_garbage(bframes: Reference, garbage_gops: set[int]) -> _native.VideoPackets:
     """The clip's packets, the payload of the GOPs ``garbage_gops`` replaced by noise."""
-    packets = _demux.demux("video", bframes.path, probe=False)
+    packets = _demux.demux("video", bframes.path)
     rng = np.random.default_rng(5)
     copy = _native.VideoPackets(packets.src, packets.params, packets.time_base)
     gop = -1
@@ -268,7 +268,7 @@ def test_gops_without_a_wanted_frame_and_packets_after_the_last_are_not_decoded(
 
 
 def test_the_decode_runs_without_the_gil(bframes: Reference) -> None:
-    packets = _demux.demux("video", bframes.path, probe=False)
+    packets = _demux.demux("video", bframes.path)
     index = spdl.io.index_video(bframes.path)
     plan = _decode.make_plan("video", None, {"width": 320, "height": 240})
     everything = index.pts.tolist() * 8

@@ -82,7 +82,7 @@ def _frames_steps(
             if packets is not None and not _covers(packets, index, positions):
                 packets = None
     if packets is None:
-        packets = yield args.step(probe=False)
+        packets = yield args.step()
     if index is None:
         index = VideoIndex.from_packets(packets)
         positions = choose(index)
@@ -162,9 +162,9 @@ def _index_video(src: Source, **options: Any) -> Plan[VideoIndex]:
     """
     args = DemuxArgs.check("video", src, None, options)
     if _remote.is_url(src):  # fetched whole on the I/O pool, then demuxed
-        packets = yield from _remote.demux(args, probe=False)
+        packets = yield from _remote.demux(args)
     else:
-        packets = yield args.step(probe=False)
+        packets = yield args.step()
     return VideoIndex.from_packets(packets)
 
 

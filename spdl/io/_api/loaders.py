@@ -41,9 +41,7 @@ def _load_steps(args: DemuxArgs, decode: Mapping[str, Any]) -> Plan[_native.CPUB
         with _demux_pool.audio_load(args.src) as through_helper:
             steps = _helper_audio_steps if through_helper else _audio_steps
             return (yield from steps(args, decode))
-    # The packets go straight to the CPU decoder, which reads the pixel format and
-    # colour from the frames: the probe decode at opening is skipped.
-    packets = yield args.step(probe=False)
+    packets = yield args.step()
     # One native call decodes and copies each frame into the output as it goes, so
     # the frames and the buffer never coexist in memory.
     fused = functools.partial(_decode.decode_to_buffer, packets, **decode)

@@ -95,16 +95,10 @@ class DemuxArgs:
         """The same source and options for the window ``timestamp`` (checked)."""
         return replace(self, timestamp=self.windows([timestamp])[0])
 
-    def step(self, *, probe: bool) -> Step[Packets]:
-        """Demux on the demux pool (in a helper process for paths and in-memory data);
-        ``probe=False`` skips the probe decode at opening."""
+    def step(self) -> Step[Packets]:
+        """Demux on the demux pool (in a helper process for paths and in-memory data)."""
         run = functools.partial(
-            _demux_pool.demux,
-            self.media_type,
-            self.src,
-            self.timestamp,
-            **self.options,
-            probe=probe,
+            _demux_pool.demux, self.media_type, self.src, self.timestamp, **self.options
         )
         return Step("demux", self.name, run, pool="demux", cancellable=True)
 

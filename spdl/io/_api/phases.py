@@ -62,8 +62,8 @@ def _demux_media(
     """
     args = DemuxArgs.check(media_type, src, timestamp, demux_options)
     if _remote.is_url(src):  # fetched on the I/O pool, then demuxed
-        return _remote.demux(args, probe=True)  # type: ignore[return-value]
-    return args.step(probe=True)
+        return _remote.demux(args)  # type: ignore[return-value]
+    return args.step()
 
 
 @operation("streaming_demux", primary="future", wrap=True, stream=True, public=_PUBLIC)

@@ -88,11 +88,11 @@ def with_source(
             source.close()  # also when cancelled: aborts the requests in flight
 
 
-def demux(args: DemuxArgs, *, probe: bool) -> Plan[Packets]:
+def demux(args: DemuxArgs) -> Plan[Packets]:
     """``demux_media``'s steps for a URL: fetch, then demux."""
 
     def steps(fetched: DemuxArgs) -> Plan[Packets]:
-        return (yield fetched.step(probe=probe))
+        return (yield fetched.step())
 
     return (yield from with_source(args, steps))
 

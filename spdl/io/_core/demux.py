@@ -526,9 +526,12 @@ def demux(
     *,
     format: str | None = None,
     format_options: Mapping[str, str] | None = None,
-    probe: bool = True,
 ) -> Packets:
     """Demuxes one stream of a source (synchronously, holding the GIL between FFmpeg calls).
+
+    MP4-family video is opened without PyAV's probe decode (see :func:`_open_indexed`):
+    the packets learn what only decoding tells (``pix_fmt``, colour) from their first
+    keyframe when it is read (``Packets.pix_fmt``), which the CPU decoder never does.
 
     Args:
         media_type: ``"image"``, ``"audio"`` or ``"video"``.
@@ -536,10 +539,6 @@ def demux(
         timestamp: Optional half-open window ``(start, end)`` in seconds.
         format: Force a demuxer (FFmpeg short name), e.g. ``"mp4"``.
         format_options: Demuxer options.
-        probe: ``False`` skips the probe decode of opening for MP4-family video (see
-            :func:`_open_indexed`): ~30 ms per 720p H.264 file. The packets then lack
-            what only decoding tells (``pix_fmt``, colour), which the CPU decoder reads
-            from the frames anyway; for loaders whose packets go straight to it.
 
     Returns:
         ImagePackets, AudioPackets or VideoPackets.
@@ -549,7 +548,7 @@ def demux(
         MediaError: The data cannot be opened or has no stream of that type.
     """
     name = describe_source(src)
-    opener = _open if probe or media_type != "video" else _open_indexed
+    opener = _open_indexed if media_type == "video" else _open
     with opener(src, format, format_options) as container:
         stream = _pick_stream(container, media_type, name)
         return _read(container, stream, media_type, name, timestamp, src)
@@ -655,9 +654,7 @@ def iter_demux(
     name = describe_source(src)
     lookahead = _WINDOW_LOOKAHEAD if media_type == "video" else 0
     previous: Packets | None = None
-    # Video skips the probe decode where the container's index is enough: the packets
-    # learn their pixel format and colour from their first keyframe if asked.
-    opener = _open_indexed if media_type == "video" else _open
+    opener = _open_indexed if media_type == "video" else _open  # as in demux()
     with opener(src, format, format_options) as container:
         stream = _pick_stream(container, media_type, name)
         for window in timestamps:

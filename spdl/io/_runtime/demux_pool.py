@@ -431,7 +431,6 @@ def demux(
     *,
     format: str | None = None,
     format_options: Mapping[str, str] | None = None,
-    probe: bool = True,
     cancel: _native.CancelToken | None = None,
 ) -> _demux.Packets:
     """:func:`spdl.io._core.demux.demux`, in a helper process for the audio and video of
@@ -443,7 +442,6 @@ def demux(
         timestamp: As for :func:`spdl.io._core.demux.demux`.
         format: As for :func:`spdl.io._core.demux.demux`.
         format_options: As for :func:`spdl.io._core.demux.demux`.
-        probe: As for :func:`spdl.io._core.demux.demux`.
         cancel: Stops the wait when set; the helper is killed.
 
     Returns:
@@ -456,15 +454,13 @@ def demux(
     # A still image is one packet, so one GIL take in this thread: a helper would only add
     # the round trip (measured: 0.84 against 0.42 ms per JPEG).
     if media_type != "image" and wanted(src):
-        fields = {"media_type": media_type, "timestamp": _window(timestamp), "probe": probe}
+        fields = {"media_type": media_type, "timestamp": _window(timestamp)}
         try:
             (packets,) = _single("demux", src, cancel, **fields, **_options(format, format_options))
             return packets
         except _InThread:
             pass
-    return _demux.demux(
-        media_type, src, timestamp, format=format, format_options=format_options, probe=probe
-    )
+    return _demux.demux(media_type, src, timestamp, format=format, format_options=format_options)
 
 
 def demux_spans(

@@ -111,13 +111,7 @@ def _serve(sock: socket.socket, request: dict[str, Any], src: Any) -> None:
     options = {"format": request["format"], "format_options": request["format_options"]}
     op = request["op"]
     if op == "demux":
-        packets = _demux.demux(
-            request["media_type"],
-            src,
-            _window(request["timestamp"]),
-            probe=request["probe"],
-            **options,
-        )
+        packets = _demux.demux(request["media_type"], src, _window(request["timestamp"]), **options)
         _send_item(sock, [packets])
     elif op == "spans":
         windows = _windows(request["windows"])
