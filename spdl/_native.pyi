@@ -224,7 +224,7 @@ class Packets:
     @property
     def pix_fmt(self) -> str:
         """
-        The decoder's pixel format, e.g. ``"yuv420p"``; ``""`` for audio. For video demuxed without the probe decode (MP4, by a loader or ``streaming_demux``), learned from the first keyframe when first read.
+        The decoder's pixel format, e.g. ``"yuv420p"``; ``""`` for audio. For MP4-family video (demuxed without the probe decode), learned from the first keyframe when first read.
         """
 
     @property

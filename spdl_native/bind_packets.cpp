@@ -471,9 +471,9 @@ void register_packets(nb::module_& m) {
           "``height`` are the stored picture's.")
       .def_prop_ro(
           "pix_fmt", [](const Packets& p) { return described(p).pix_fmt; },
-          "The decoder's pixel format, e.g. ``\"yuv420p\"``; ``\"\"`` for audio. For video "
-          "demuxed without the probe decode (MP4, by a loader or ``streaming_demux``), "
-          "learned from the first keyframe when first read.")
+          "The decoder's pixel format, e.g. ``\"yuv420p\"``; ``\"\"`` for audio. For MP4-family "
+          "video (demuxed without the probe decode), learned from the first keyframe when "
+          "first read.")
       .def_prop_ro(
           "sample_rate", [](const Packets& p) { return p.params.sample_rate; },
           "Audio samples per second; ``0`` for images and video.")
