@@ -505,7 +505,7 @@ void register_packets(nb::module_& m) {
            "lookahead.")
       .def(
           "__len__", [](const Packets& p) { return p.packets.size(); }, "The number of packets.")
-      .def("__repr__", &Packets::repr);
+      .def("__repr__", [](const Packets& p) { return p.repr(described(p)); });
 
   bind_media_packets<ImagePackets>(m, "ImagePackets", kImagePacketsDoc);
   bind_media_packets<AudioPackets>(m, "AudioPackets", kAudioPacketsDoc);

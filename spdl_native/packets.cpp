@@ -109,18 +109,18 @@ std::string format_seconds(double value) {
 
 }  // namespace
 
-std::string Packets::repr() const {
+std::string Packets::repr(const CodecParams& shown) const {
   // Concatenation rather than iostreams: no locale is involved, which a module
   // linked with a static libstdc++ cannot share with the process's libstdc++.
   std::string s = class_name(media_type, "Packets");
-  s += "(src=\"" + src + "\", codec=\"" + params.codec_name + "\"";
+  s += "(src=\"" + src + "\", codec=\"" + shown.codec_name + "\"";
   if (media_type == MediaType::Audio) {
-    s += ", sample_rate=" + std::to_string(params.sample_rate) +
-         ", num_channels=" + std::to_string(params.num_channels) + ", sample_fmt=\"" +
-         params.sample_fmt + "\"";
+    s += ", sample_rate=" + std::to_string(shown.sample_rate) +
+         ", num_channels=" + std::to_string(shown.num_channels) + ", sample_fmt=\"" +
+         shown.sample_fmt + "\"";
   } else {
-    s += ", width=" + std::to_string(params.width) + ", height=" + std::to_string(params.height) +
-         ", pix_fmt=\"" + params.pix_fmt + "\"";
+    s += ", width=" + std::to_string(shown.width) + ", height=" + std::to_string(shown.height) +
+         ", pix_fmt=\"" + shown.pix_fmt + "\"";
   }
   if (media_type == MediaType::Video && frame_rate.second) {
     s += ", frame_rate=" + std::to_string(frame_rate.first) + "/" +

@@ -92,7 +92,10 @@ class Packets {
   int64_t session_index = 0;
 
   std::vector<double> pts_seconds() const;
-  std::string repr() const;
+  // Names the codec parameters as `params` has them (error messages: nothing decoded).
+  std::string repr() const { return repr(params); }
+  // With the codec parameters `shown` (Python's repr shows described()).
+  std::string repr(const CodecParams& shown) const;
 
   // `params`, with what only decoding tells (pixel format, colour) filled in from
   // the first frame for video demuxed without the probe decode: learned once, when

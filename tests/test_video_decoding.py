@@ -323,6 +323,8 @@ def test_video_demux_skips_the_probe_decode_with_the_same_result(
         np.asarray(spdl.io.load_video(h264_video.path, window, **options)), expected
     )
     assert probed.pix_fmt == unprobed.pix_fmt == "yuv420p"
+    # repr() tells what it would have told after a probe, before anything read it.
+    assert 'pix_fmt="yuv420p"' in repr(demux("video", h264_video.path, window))
     assert demux("video", h264_video.path.read_bytes(), window).pix_fmt == "yuv420p"
     assert demux("video", h264_video_mpegts, window).pix_fmt == "yuv420p"
 
