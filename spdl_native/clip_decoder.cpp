@@ -86,18 +86,7 @@ class WindowRouter {
 };
 
 void check_spans(const std::vector<const Packets*>& spans, const DecodePlan& plan) {
-  if (spans.empty()) {
-    throw std::invalid_argument("decode_windows_to_buffers needs at least one span of packets.");
-  }
-  const Packets& first = *spans.front();
-  for (const Packets* span : spans) {
-    if (span->media_type != MediaType::Video || span->src != first.src ||
-        span->time_base != first.time_base || span->params.codec_name != first.params.codec_name) {
-      throw std::invalid_argument(
-          "decode_windows_to_buffers takes spans of one video stream; got " + span->repr() +
-          " after " + first.repr() + ".");
-    }
-  }
+  check_video_spans(spans, "decode_windows_to_buffers");
   if (!decodes_windows(plan)) {
     throw std::invalid_argument(
         "decode_windows_to_buffers writes rgb24-like formats natively, without filters (no "
@@ -141,11 +130,7 @@ std::vector<std::unique_ptr<CPUBuffer>> decode_windows_to_buffers(
   WindowRouter router(outputs, *steps.writer, first.src);
   UprightFrames upright(first, plan.apply_display_matrix);
 
-  auto ctx = open_decoder(first.params, first.time_base, first.src, config);
-  if (ctx->codec_type != AVMEDIA_TYPE_VIDEO) {
-    throw MediaError("Failed to decode " + first.src + ": \"" + first.params.codec_name +
-                     "\" is not a video codec.");
-  }
+  auto ctx = open_decoder(first, config);
   auto frame = ffmpeg::alloc_frame();
   const std::string context = "Failed to decode " + first.src;
   auto receive_all = [&]() {

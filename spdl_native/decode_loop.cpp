@@ -6,13 +6,6 @@
 #include "ffmpeg/error.h"
 
 namespace spdl {
-namespace {
-
-AVMediaType av_media_type(MediaType type) {
-  return type == MediaType::Audio ? AVMEDIA_TYPE_AUDIO : AVMEDIA_TYPE_VIDEO;
-}
-
-}  // namespace
 
 FrameRouter::FrameRouter(const Packets& packets, const DecodeConfig& config, Emit emit)
     : packets_(packets),
@@ -77,13 +70,9 @@ bool FrameRouter::drain(bool flush) {
 PacketFeeder::PacketFeeder(const Packets& header, const DecodeConfig& config, FrameRouter& router)
     : header_(header),
       router_(router),
-      ctx_(open_decoder(header.params, header.time_base, header.src, config)),
+      ctx_(open_decoder(header, config)),
       frame_(ffmpeg::alloc_frame()),
       context_("Failed to decode " + header.src) {
-  if (ctx_->codec_type != av_media_type(header.media_type)) {
-    throw MediaError(context_ + ": \"" + header.params.codec_name + "\" is not a " +
-                     to_string(header.media_type) + " codec.");
-  }
   // Frames shown before a window's start are dropped anyway; those no other frame
   // references need not be decoded at all (B-frames between the keyframe and start).
   if (header.media_type == MediaType::Video && header.window && header.window->first > 0) {

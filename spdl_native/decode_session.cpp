@@ -55,11 +55,7 @@ int64_t latest(int64_t a, int64_t b) { return a == AV_NOPTS_VALUE ? b : std::max
 
 std::unique_ptr<ParkedDecoder> open_for(const Packets& packets, const DecodeConfig& config) {
   auto decoder = std::make_unique<ParkedDecoder>();
-  decoder->ctx = open_decoder(packets.params, packets.time_base, packets.src, config);
-  if (decoder->ctx->codec_type != AVMEDIA_TYPE_VIDEO) {
-    throw MediaError("Failed to decode " + packets.src + ": \"" + packets.params.codec_name +
-                     "\" is not a video codec.");
-  }
+  decoder->ctx = open_decoder(packets, config);
   decoder->decoder = config.decoder;
   decoder->decoder_options = config.decoder_options;
   decoder->num_threads = config.num_threads;

@@ -105,6 +105,16 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
   return ctx;
 }
 
+ffmpeg::CodecContextPtr open_decoder(const Packets& packets, const DecodeConfig& config) {
+  auto ctx = open_decoder(packets.params, packets.time_base, packets.src, config);
+  const bool audio = packets.media_type == MediaType::Audio;
+  if (ctx->codec_type != (audio ? AVMEDIA_TYPE_AUDIO : AVMEDIA_TYPE_VIDEO)) {
+    throw MediaError("Failed to decode " + packets.src + ": \"" + packets.params.codec_name +
+                     "\" is not " + (audio ? "an audio" : "a video") + " codec.");
+  }
+  return ctx;
+}
+
 DecodeConfig with_output_hints(const DecodeConfig& config, const OutputFormat& output) {
   DecodeConfig hinted = config;
   hinted.rgb_frames = config.filter_desc.empty() ? rgb_frame_format(output) : AV_PIX_FMT_NONE;

@@ -47,6 +47,10 @@ struct DecodeConfig {
 ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_base,
                                      const std::string& src, const DecodeConfig& config);
 
+// Opens a decoder for `packets`' stream; MediaError when its codec is not of their
+// media type (a video codec for images and video).
+ffmpeg::CodecContextPtr open_decoder(const Packets& packets, const DecodeConfig& config);
+
 // Decodes every packet; stops early when the filter graph ends (e.g. trim) or
 // when `cancel` is set, in which case MediaError("... cancelled") is thrown.
 // With `output`, each frame is scaled and converted by the native writer (as

@@ -29,7 +29,7 @@ ffmpeg::FramePtr decode_first_keyframe(const Packets& packets) {
     if (!(packet->flags & AV_PKT_FLAG_KEY)) {
       continue;
     }
-    auto ctx = open_decoder(packets.params, packets.time_base, packets.src, DecodeConfig{});
+    auto ctx = open_decoder(packets, DecodeConfig{});
     auto frame = ffmpeg::alloc_frame();
     // A keyframe that does not decode leaves the facts unknown, as a failed probe
     // does; decoding the packets then raises FFmpeg's error where it belongs.

@@ -23,20 +23,6 @@ int64_t packet_time(const AVPacket* packet) {
   return packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
 }
 
-void check_spans(const std::vector<const Packets*>& spans) {
-  if (spans.empty()) {
-    throw std::invalid_argument("The frame selection needs at least one span of packets.");
-  }
-  const Packets& first = *spans.front();
-  for (const Packets* span : spans) {
-    if (span->media_type != MediaType::Video || span->src != first.src ||
-        span->time_base != first.time_base || span->params.codec_name != first.params.codec_name) {
-      throw std::invalid_argument("The frame selection takes spans of one video stream; got " +
-                                  span->repr() + " after " + first.repr() + ".");
-    }
-  }
-}
-
 // The output entries of each wanted frame, by pts.
 using Slots = std::unordered_map<int64_t, std::vector<int64_t>>;
 
@@ -208,7 +194,7 @@ std::string seconds_list(const std::vector<int64_t>& pts, Rational time_base) {
 }  // namespace
 
 FrameTable frame_table(const std::vector<const Packets*>& spans) {
-  check_spans(spans);
+  check_video_spans(spans, "The frame selection");
   std::vector<std::pair<int64_t, const AVPacket*>> frames;
   for (const Packets* span : spans) {
     for (const auto& packet : span->packets) {
@@ -236,7 +222,7 @@ std::unique_ptr<CPUBuffer> decode_frames_at(const std::vector<const Packets*>& s
                                             const std::vector<int64_t>& pts,
                                             const std::vector<int64_t>& leading,
                                             const DecodePlan& plan) {
-  check_spans(spans);
+  check_video_spans(spans, "The frame selection");
   if (!plan.pre_filters.empty() || !plan.post_filters.empty()) {
     throw std::invalid_argument(
         "The frame selection takes no timing filters (window, frame_rate, num_frames).");
@@ -257,11 +243,7 @@ std::unique_ptr<CPUBuffer> decode_frames_at(const std::vector<const Packets*>& s
     pending.pop_front();
     return true;
   });
-  auto ctx = open_decoder(first.params, first.time_base, first.src, config);
-  if (ctx->codec_type != AVMEDIA_TYPE_VIDEO) {
-    throw MediaError("Failed to decode " + first.src + ": \"" + first.params.codec_name +
-                     "\" is not a video codec.");
-  }
+  auto ctx = open_decoder(first, config);
   auto frame = ffmpeg::alloc_frame();
   const std::string context = "Failed to decode " + first.src;
   const auto receive_all = [&]() {

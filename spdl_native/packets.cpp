@@ -135,4 +135,18 @@ std::string Packets::repr(const CodecParams& shown) const {
   return s + ")";
 }
 
+void check_video_spans(const std::vector<const Packets*>& spans, const std::string& who) {
+  if (spans.empty()) {
+    throw std::invalid_argument(who + " needs at least one span of packets.");
+  }
+  const Packets& first = *spans.front();
+  for (const Packets* span : spans) {
+    if (span->media_type != MediaType::Video || span->src != first.src ||
+        span->time_base != first.time_base || span->params.codec_name != first.params.codec_name) {
+      throw std::invalid_argument(who + " takes spans of one video stream; got " + span->repr() +
+                                  " after " + first.repr() + ".");
+    }
+  }
+}
+
 }  // namespace spdl

@@ -121,4 +121,8 @@ struct VideoPackets : Packets {
       : Packets(MediaType::Video, std::move(src), std::move(params), time_base) {}
 };
 
+// std::invalid_argument unless `spans` are one or more Packets of one video stream;
+// `who` (the operation) opens the message.
+void check_video_spans(const std::vector<const Packets*>& spans, const std::string& who);
+
 }  // namespace spdl

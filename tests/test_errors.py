@@ -193,3 +193,48 @@ def test_unknown_load_media_option_raises_type_error_naming_it(
 ) -> None:
     with pytest.raises(TypeError, match=f"Unexpected {kind} option.*no_such_option"):
         spdl.io.load_media("image", image_files["jpeg"].path, **{argument: {"no_such_option": 1}})
+
+
+def test_packets_whose_codec_is_of_another_media_type_raise_media_error(
+    h264_video: VideoReference, aac_audio: AudioReference
+) -> None:
+    """Every decoder opens through one check: the codec must be of the packets' kind."""
+    video = demux("video", h264_video.path, (0.0, 0.5))
+    audio = demux("audio", aac_audio.path, (0.0, 0.5))
+    as_video = spdl._native.VideoPackets(str(aac_audio.path), audio.params, audio.time_base)
+    as_audio = spdl._native.AudioPackets(str(h264_video.path), video.params, video.time_base)
+    as_video.add(b"\x00" * 64, 0, 0, 1, True)
+    as_audio.add(b"\x00" * 64, 0, 0, 1, True)
+    with pytest.raises(spdl.io.MediaError, match=r'aac.m4a: "aac" is not a video codec'):
+        decode(as_video)
+    with pytest.raises(spdl.io.MediaError, match=r'\.mp4: "h264" is not an audio codec'):
+        decode(as_audio)
+    with pytest.raises(spdl.io.MediaError, match='"aac" is not a video codec'):
+        plan = spdl._native.DecodePlan(pix_fmt="rgb24")
+        spdl._native.decode_windows([as_video], [(0, 10**6)], plan)
+    # Asked for, its pixel format stays unknown rather than raising.
+    assert as_video.pix_fmt == ""
+
+
+def test_frame_selections_and_windows_take_spans_of_one_video_stream(
+    h264_video: VideoReference, aac_audio: AudioReference, tmp_path: pathlib.Path
+) -> None:
+    video = demux("video", h264_video.path, (0.0, 0.5))
+    copy = tmp_path / "copy.mp4"
+    copy.write_bytes(h264_video.path.read_bytes())
+    other = demux("video", copy, (0.5, 1.0))
+    plan = spdl._native.DecodePlan(pix_fmt="rgb24")
+    calls = {
+        "decode_windows_to_buffers": lambda spans: spdl._native.decode_windows(
+            spans, [(0, 10**6)], plan
+        ),
+        "The frame selection": lambda spans: spdl._native.decode_frames_at(spans, [0], [1], plan),
+    }
+    for who, call in calls.items():
+        with pytest.raises(ValueError, match=f"^{who} needs at least one span of packets"):
+            call([])
+        with pytest.raises(ValueError, match=f"^{who} takes spans of one video stream; got"):
+            call([video, other])
+        audio = demux("audio", aac_audio.path, (0.0, 0.5))
+        with pytest.raises(ValueError, match="copy.mp4|aac.m4a"):
+            call([video, audio])
