@@ -116,8 +116,11 @@ def _round(ctx: Context, load: Callable[[str, int], tuple]) -> Run:
     return run
 
 
-def setup_spdl(ctx: Context) -> Run:
+def _spdl_sampler(ctx: Context, indexed: bool) -> Run:
     import spdl.io
+
+    # A dataset that keeps indexes indexes each video once.
+    indexes = {path: spdl.io.index_video(path) for path in _videos(ctx)} if indexed else {}
 
     def load(path: str, seed: int) -> tuple:
         batch = spdl.io.clips_at_random_indices(
@@ -126,34 +129,21 @@ def setup_spdl(ctx: Context) -> Run:
             num_frames_per_clip=FRAMES_PER_CLIP,
             num_indices_between_frames=STEP,
             seed=seed,
+            index=indexes.get(path),
             width=SIZE,
             height=SIZE,
         )
         return batch.data.shape
 
     return _round(ctx, load)
+
+
+def setup_spdl(ctx: Context) -> Run:
+    return _spdl_sampler(ctx, indexed=False)
 
 
 def setup_spdl_indexed(ctx: Context) -> Run:
-    import spdl.io
-
-    # A dataset indexes each video once and keeps the index.
-    indexes = {path: spdl.io.index_video(path) for path in _videos(ctx)}
-
-    def load(path: str, seed: int) -> tuple:
-        batch = spdl.io.clips_at_random_indices(
-            path,
-            num_clips=NUM_CLIPS,
-            num_frames_per_clip=FRAMES_PER_CLIP,
-            num_indices_between_frames=STEP,
-            seed=seed,
-            index=indexes[path],
-            width=SIZE,
-            height=SIZE,
-        )
-        return batch.data.shape
-
-    return _round(ctx, load)
+    return _spdl_sampler(ctx, indexed=True)
 
 
 def setup_spdl_frames(ctx: Context) -> Run:

@@ -240,30 +240,18 @@ def _shutdown_at_exit() -> None:
 
 
 def _get(kind: str) -> ThreadPoolExecutor:
-    global _demux_executor, _decode_executor, _io_executor
+    """The shared pool of ``kind`` (``"io"``, ``"demux"``, ``"decode"``), made on first use."""
+    sizes = {"io": io_threads, "demux": _demux_threads, "decode": _decode_threads}
+    name = f"_{kind}_executor"  # the module's global for the pool
     with _lock:
         if _shutting_down:
             raise RuntimeError("spdl.io executors are shut down (interpreter is exiting).")
-        if kind == "io":
-            if _io_executor is None:
-                _register_exit_hook()
-                _io_executor = ThreadPoolExecutor(
-                    max_workers=io_threads(), thread_name_prefix="spdl_io"
-                )
-            return _io_executor
-        if kind == "demux":
-            if _demux_executor is None:
-                _register_exit_hook()
-                _demux_executor = ThreadPoolExecutor(
-                    max_workers=_demux_threads(), thread_name_prefix="spdl_demux"
-                )
-            return _demux_executor
-        if _decode_executor is None:
+        pool: ThreadPoolExecutor | None = globals()[name]
+        if pool is None:
             _register_exit_hook()
-            _decode_executor = ThreadPoolExecutor(
-                max_workers=_decode_threads(), thread_name_prefix="spdl_decode"
-            )
-        return _decode_executor
+            pool = ThreadPoolExecutor(max_workers=sizes[kind](), thread_name_prefix=f"spdl_{kind}")
+            globals()[name] = pool
+        return pool
 
 
 def get_demux_executor() -> ThreadPoolExecutor:
