@@ -665,3 +665,20 @@ def test_a_keyframe_that_does_not_decode_leaves_the_format_unknown(clip: pathlib
     assert broken.pix_fmt == ""  # as a probe that decoded nothing leaves it
     with pytest.raises(MediaError, match="Invalid data"):
         _decode.decode(broken)
+
+
+def test_a_window_waiting_on_a_pool_that_shuts_down_fails_with_the_reason(
+    clip: pathlib.Path,
+) -> None:
+    packets = _stream(clip, IN_ORDER[:2])
+    release = threading.Event()
+    pool = ThreadPoolExecutor(1)
+    pool.submit(release.wait)
+    first = spdl.io.decode_packets(packets[0], pix_fmt=None, executor=pool)
+    second = spdl.io.decode_packets(packets[1], pix_fmt=None, executor=pool)
+    # The first is cancelled in the queue; the second, started then, finds the pool shut.
+    pool.shutdown(wait=False, cancel_futures=True)
+    release.set()
+    assert first.cancelled()
+    with pytest.raises(RuntimeError, match="shutdown"):
+        second.result(timeout=30)

@@ -87,19 +87,34 @@ class _Start:
         self.waiting: Future[Any] | None = waiting
         self.start: Callable[[], Future[Any]] | None = start
 
-    def __call__(self, _previous: Future[Any]) -> None:
+    def __call__(self, previous: Future[Any]) -> None:
         waiting, start = self.waiting, self.start
         self.waiting = self.start = None
         if waiting is None or start is None or waiting.done():  # cancelled while waiting
             return
-        try:
-            running = start()
-        except BaseException as error:  # e.g. the pool was shut down meanwhile
-            try_set(waiting.set_exception, error)
+        if previous.cancelled():
+            # Maybe by the pool's shutdown(cancel_futures=True), which holds the lock
+            # that submitting to it takes: start from a thread of its own.
+            try:
+                threading.Thread(target=_start, args=(waiting, start), daemon=True).start()
+            except RuntimeError as error:  # no new threads at interpreter exit
+                try_set(waiting.set_exception, error)
             return
-        link = _Link(running)
-        waiting.add_done_callback(link.cancel_on_cancelled)
-        running.add_done_callback(link.settle(waiting))
+        _start(waiting, start)
+
+
+def _start(waiting: Future[T], start: Callable[[], Future[T]]) -> None:
+    """Submits the decode and hands its outcome to ``waiting``."""
+    if waiting.done():
+        return
+    try:
+        running = start()
+    except BaseException as error:  # e.g. the pool was shut down meanwhile
+        try_set(waiting.set_exception, error)
+        return
+    link = _Link(running)
+    waiting.add_done_callback(link.cancel_on_cancelled)
+    running.add_done_callback(link.settle(waiting))
 
 
 class _Link:
