@@ -223,32 +223,6 @@ bool has_turbojpeg() {
 #endif
 }
 
-bool use_turbojpeg(const Packets& packets, const DecodeConfig& config) {
-  const bool jpeg_image = packets.media_type == MediaType::Image &&
-                          packets.params.codec_name == "mjpeg" && packets.packets.size() == 1;
-  if (!config.decoder) {
-    return has_turbojpeg() && jpeg_image && config.decoder_options.empty();
-  }
-  if (*config.decoder != kTurboJpegDecoder) {
-    return false;  // an FFmpeg decoder, by name
-  }
-  const std::string where = " (" + packets.src + ").";
-  if (!has_turbojpeg()) {
-    throw std::invalid_argument(
-        "The decoder \"libjpeg-turbo\" is unavailable: this build of spdl has no libjpeg-turbo" +
-        where);
-  }
-  if (!jpeg_image) {
-    throw std::invalid_argument("The decoder \"libjpeg-turbo\" decodes JPEG images only, not \"" +
-                                packets.params.codec_name + "\" " + to_string(packets.media_type) +
-                                where);
-  }
-  if (!config.decoder_options.empty()) {
-    throw std::invalid_argument("The decoder \"libjpeg-turbo\" takes no decoder options" + where);
-  }
-  return true;
-}
-
 std::pair<int, int> turbojpeg_decode_size(int width, int height, int min_width, int min_height,
                                           AVPixelFormat format) {
   const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(format);

@@ -22,12 +22,6 @@ inline constexpr char kTurboJpegDecoder[] = "libjpeg-turbo";
 // Whether this build decodes JPEG images with libjpeg-turbo.
 bool has_turbojpeg();
 
-// Whether `packets` go to libjpeg-turbo first: a still JPEG image in one packet,
-// with no FFmpeg decoder or decoder option requested (those select FFmpeg).
-// Throws std::invalid_argument when `decoder` names libjpeg-turbo for packets
-// it cannot take, or in a build without it.
-bool use_turbojpeg(const Packets& packets, const DecodeConfig& config);
-
 // The size a `width` x `height` JPEG decoding to `format` (yuvj420p, ..., gray)
 // is decoded at for the size hint of DecodeConfig (min_width, min_height): the
 // smallest DCT-domain reduction (1/8, 1/4, 1/2) that gives exactly the output

@@ -98,13 +98,51 @@ void refuse_jpeg_tiff(const Packets& packets) {
   }
 }
 
+// A library that decodes one still-image codec outside FFmpeg.
+struct ImageLibrary {
+  const char* name;   // the `decoder` option value that forces it (no fallback)
+  const char* codec;  // FFmpeg's name of the codec it decodes
+  const char* what;   // the format, in messages
+  bool built;         // whether this build has it
+};
+
+// Whether `packets` go to `library` first: a still image of its codec in one
+// packet, with no FFmpeg decoder or decoder option requested (those select
+// FFmpeg). Throws std::invalid_argument when `decoder` names the library for
+// packets it cannot take, or in a build without it.
+bool goes_to(const ImageLibrary& library, const Packets& packets, const DecodeConfig& config) {
+  const bool ours = packets.media_type == MediaType::Image &&
+                    packets.params.codec_name == library.codec && packets.packets.size() == 1;
+  if (!config.decoder) {
+    return library.built && ours && config.decoder_options.empty();
+  }
+  if (*config.decoder != library.name) {
+    return false;  // an FFmpeg decoder, by name
+  }
+  const std::string decoder = std::string("The decoder \"") + library.name + "\"";
+  const std::string where = " (" + packets.src + ").";
+  if (!library.built) {
+    throw std::invalid_argument(decoder + " is unavailable: this build of spdl has no " +
+                                library.name + where);
+  }
+  if (!ours) {
+    throw std::invalid_argument(decoder + " decodes " + library.what + " images only, not \"" +
+                                packets.params.codec_name + "\" " + to_string(packets.media_type) +
+                                where);
+  }
+  if (!config.decoder_options.empty()) {
+    throw std::invalid_argument(decoder + " takes no decoder options" + where);
+  }
+  return true;
+}
+
 }  // namespace
 
 ffmpeg::FramePtr decode_outside_ffmpeg(const Packets& packets, const DecodeConfig& config,
                                        const CancelToken* cancel) {
   refuse_jpeg_tiff(packets);
-  const bool jpeg = use_turbojpeg(packets, config);
-  if (!jpeg && !use_libwebp(packets, config)) {
+  const bool jpeg = goes_to({kTurboJpegDecoder, "mjpeg", "JPEG", has_turbojpeg()}, packets, config);
+  if (!jpeg && !goes_to({kLibwebpDecoder, "webp", "WebP", has_libwebp()}, packets, config)) {
     return nullptr;
   }
   if (cancel && cancel->cancelled()) {

@@ -24,31 +24,6 @@ bool has_libwebp() {
 #endif
 }
 
-bool use_libwebp(const Packets& packets, const DecodeConfig& config) {
-  const bool webp_image = packets.media_type == MediaType::Image &&
-                          packets.params.codec_name == "webp" && packets.packets.size() == 1;
-  if (!config.decoder) {
-    return has_libwebp() && webp_image && config.decoder_options.empty();
-  }
-  if (*config.decoder != kLibwebpDecoder) {
-    return false;  // an FFmpeg decoder, by name
-  }
-  const std::string where = " (" + packets.src + ").";
-  if (!has_libwebp()) {
-    throw std::invalid_argument(
-        "The decoder \"libwebp\" is unavailable: this build of spdl has no libwebp" + where);
-  }
-  if (!webp_image) {
-    throw std::invalid_argument("The decoder \"libwebp\" decodes WebP images only, not \"" +
-                                packets.params.codec_name + "\" " + to_string(packets.media_type) +
-                                where);
-  }
-  if (!config.decoder_options.empty()) {
-    throw std::invalid_argument("The decoder \"libwebp\" takes no decoder options" + where);
-  }
-  return true;
-}
-
 #ifdef SPDL_HAS_LIBWEBP
 
 namespace {

@@ -18,12 +18,6 @@ inline constexpr char kLibwebpDecoder[] = "libwebp";
 // Whether this build decodes WebP images with libwebp.
 bool has_libwebp();
 
-// Whether `packets` go to libwebp first: a still WebP image in one packet, with
-// no FFmpeg decoder or decoder option requested (those select FFmpeg). Throws
-// std::invalid_argument when `decoder` names libwebp for packets it cannot
-// take, or in a build without it.
-bool use_libwebp(const Packets& packets, const DecodeConfig& config);
-
 // Decodes the WebP in `packet` with libwebp; of an animation, its first frame
 // (packed RGB: rgba unless config.rgb_frames says). Returns null when libwebp
 // cannot decode it (corrupt data), so that FFmpeg's decoder takes over; when

@@ -465,17 +465,28 @@ def test_webp_without_rgb_output_keeps_ffmpegs_layout(files) -> None:
         assert spdl.io.decode_packets(packets, pix_fmt=None).result().pix_fmt == native
 
 
-def test_forced_libwebp_misuse_is_a_value_error(files) -> None:
-    with pytest.raises(ValueError, match="libwebp"):
-        spdl.io.load_audio(files["webp-lossy"], decoder="libwebp")
-    with pytest.raises(ValueError, match="libwebp"):
-        load(files["webp-lossy"], decoder="libwebp", decoder_options={"x": "1"})
-    if _native.has_libwebp():
-        with pytest.raises(ValueError, match="decodes WebP images only"):
-            load(files["png-rgb"], decoder="libwebp")
-    else:
-        with pytest.raises(ValueError, match="unavailable"):
-            load(files["webp-lossy"], decoder="libwebp")
+@pytest.mark.parametrize(
+    ("decoder", "image", "what", "built"),
+    [
+        ("libwebp", "webp-lossy", "WebP", _native.has_libwebp()),
+        ("libjpeg-turbo", "jpeg-baseline-420", "JPEG", _native.has_turbojpeg()),
+    ],
+)
+def test_forced_image_library_misuse_is_a_value_error(
+    files, decoder: str, image: str, what: str, built: bool
+) -> None:
+    # One chooser for both libraries: the same three refusals, each naming the source.
+    with pytest.raises(ValueError, match=decoder):
+        spdl.io.load_audio(files[image], decoder=decoder)
+    if not built:
+        with pytest.raises(ValueError, match=f"unavailable: this build of spdl has no {decoder}"):
+            load(files[image], decoder=decoder)
+        return
+    with pytest.raises(ValueError, match="takes no decoder"):
+        load(files[image], decoder=decoder, decoder_options={"x": "1"})
+    with pytest.raises(ValueError, match=f'decodes {what} images only, not "png" image') as error:
+        load(files["png-rgb"], decoder=decoder)
+    assert files["png-rgb"] in str(error.value)
 
 
 @pytest.mark.parametrize("name", ["webp-lossy", "webp-lossless", "jpeg-cmyk", "png-16bit-rgb"])
