@@ -17,9 +17,9 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 from spdl import _native
-from spdl.io._api import phases as _concurrent
+from spdl.io._api import phases as _phases
 from spdl.io._api import remote as _remote
-from spdl.io._api.options import check_options, validate_convert_options
+from spdl.io._api.options import check_options, validate_convert_options, validate_demux_options
 from spdl.io._core import decode as _decode
 from spdl.io._core import demux as _demux
 from spdl.io._core.crop import CropSpec, Transforms, check_transforms
@@ -94,7 +94,7 @@ def _check_batch_args(
     demux = check_options("demux_options", demux_options, reserved=("timestamp",))
     decode = check_options("decode_options", decode_options, ("width", "height", "pix_fmt"))
     convert = check_options("convert_options", convert_options)
-    _concurrent.validate_demux_options(demux)
+    validate_demux_options(demux)
     for src in srcs:
         _demux.validate_demux_args("image", src, None, **demux)
     decode.update(width=width, height=height, pix_fmt=pix_fmt)
@@ -186,8 +186,8 @@ def _decode_image_chain(
     decode_options: dict[str, Any],
     executor: Executor | None,
 ) -> Generator[Future[Any], Any, None]:
-    packets = yield _concurrent.demux_media("image", src, executor=executor, **demux_options)
-    yield _concurrent.decode_packets(packets, executor=executor, **decode_options)
+    packets = yield _phases.demux_media("image", src, executor=executor, **demux_options)
+    yield _phases.decode_packets(packets, executor=executor, **decode_options)
 
 
 @chain_futures
@@ -227,7 +227,7 @@ def _batch_chain(
             raise _all_failed(len(srcs), error.__cause__) from error.__cause__
         raise
     if not transforms:
-        yield _concurrent.submit_convert(frames, executor=executor, **convert_options)
+        yield _phases.submit_convert(frames, executor=executor, **convert_options)
         return
     kept = [i for i in range(len(srcs)) if i not in failed]
     yield submit_with_token(

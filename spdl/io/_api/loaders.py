@@ -93,9 +93,12 @@ def _feed(
 
 
 def _load(
-    media_type: str, src: Source, timestamp: Window | None, options: Mapping[str, Any]
+    media_type: str,
+    src: Source,
+    timestamp: Window | None,
+    demux: Mapping[str, Any],
+    decode: Mapping[str, Any],
 ) -> Plan[_native.CPUBuffer]:
-    demux, decode = split_options(options)
     args = DemuxArgs.check(media_type, src, timestamp, demux)
     return (yield from _load_steps(args, check_decode_options(media_type, decode)))
 
@@ -144,8 +147,7 @@ def _load_media(
     demux = check_options("demux_options", demux_options)
     decode = check_options("decode_options", decode_options)
     validate_convert_options(check_options("convert_options", convert_options))
-    args = DemuxArgs.check(media_type, src, demux.pop("timestamp", None), demux)
-    return (yield from _load_steps(args, check_decode_options(media_type, decode)))
+    return (yield from _load(media_type, src, demux.pop("timestamp", None), demux, decode))
 
 
 @operation("load_image", primary="sync", wrap=False, public=("sync",))
@@ -171,7 +173,7 @@ def _load_image(src: Source, **options: Any) -> Plan[_native.CPUBuffer]:
         >>> array.shape
         (224, 224, 3)
     """
-    return (yield from _load("image", src, None, options))
+    return (yield from _load("image", src, None, *split_options(options)))
 
 
 @operation("load_audio", primary="sync", wrap=False, public=("sync",))
@@ -200,7 +202,7 @@ def _load_audio(
         >>> spdl.io.to_numpy(spdl.io.load_audio("speech.wav", timestamp=(0, 1))).shape
         (2, 16000)
     """
-    return (yield from _load("audio", src, timestamp, options))
+    return (yield from _load("audio", src, timestamp, *split_options(options)))
 
 
 @operation("load_video", primary="sync", wrap=False, public=("sync",))
@@ -232,7 +234,7 @@ def _load_video(
         >>> spdl.io.to_numpy(spdl.io.load_video("clip.mp4", timestamp=(0, 1))).shape
         (30, 64, 96, 3)
     """
-    return (yield from _load("video", src, timestamp, options))
+    return (yield from _load("video", src, timestamp, *split_options(options)))
 
 
 def _tell(src: Source) -> int | None:

@@ -106,18 +106,7 @@ class DemuxArgs:
 def reject_unknown_options(
     kind: str, options: Mapping[str, Any], accepted: Collection[str]
 ) -> None:
-    """Raise ``TypeError`` naming the options of ``kind`` that are not in ``accepted``.
-
-    Args:
-        kind: What the options are for (``"demux"``, ``"convert"``), used in the message.
-        options: The options given.
-        accepted: The option names that are allowed.
-
-    Raises:
-        TypeError: If an option is unknown.
-    """
-    unknown = set(options) - set(accepted)
+    """``TypeError`` naming the options of ``kind`` that are not in ``accepted``."""
+    unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise TypeError(
-            f"Unexpected {kind} option(s) {sorted(unknown)}; accepted: {sorted(accepted)}."
-        )
+        raise TypeError(f"Unexpected {kind} option(s) {unknown}; accepted: {sorted(accepted)}.")

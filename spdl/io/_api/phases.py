@@ -12,7 +12,7 @@ from typing import Any
 
 from spdl import _native
 from spdl.io._api import remote as _remote
-from spdl.io._api.options import DemuxArgs, check_decode_options, validate_demux_options
+from spdl.io._api.options import DemuxArgs, check_decode_options
 from spdl.io._core import convert as _convert
 from spdl.io._core import decode as _decode
 from spdl.io._core import nvdec as _nvdec
@@ -24,8 +24,8 @@ from spdl.io._runtime.chain import chain_futures, wait_futures
 from spdl.io._runtime.futures import AsyncIOFailure
 from spdl.io._runtime.operation import Step, operation
 
-# Re-exported: AsyncIOFailure, chain_futures, wait_futures; validate_demux_options for _batch.
-__all__ = ["AsyncIOFailure", "chain_futures", "submit_convert", "validate_demux_options"]
+# Re-exported: AsyncIOFailure, chain_futures, wait_futures.
+__all__ = ["AsyncIOFailure", "chain_futures", "submit_convert"]
 __all__ += ["wait_futures", "demux_media", "streaming_demux", "decode_packets"]
 __all__ += ["decode_packets_nvdec", "convert_frames", "convert_frames_cpu"]
 

@@ -257,10 +257,6 @@ class Transforms:
     flips: tuple[bool, ...]
     shared: bool  # one spec given for every source (random seeds then derived per image)
 
-    @property
-    def crops_any(self) -> bool:
-        return any(crop is not None for crop in self.crops)
-
     def to_native(self, indices: Sequence[int] | None = None) -> list[_native.ImageTransform]:
         """Native transforms for all sources, or for those at ``indices``."""
         if indices is None and self.shared:
