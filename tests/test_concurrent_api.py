@@ -604,12 +604,13 @@ def test_shared_executors_are_lazy_and_reused() -> None:
 
 @pytest.fixture
 def restore_executor_sizes() -> Any:
-    sizes = (_executor._demux_size, _executor._decode_size)
+    sizes = dict(_executor._sizes)
     yield
     with _executor._lock:
-        _executor._demux_size, _executor._decode_size = sizes
-        _executor._demux_executor = None
-        _executor._decode_executor = None
+        _executor._sizes.clear()
+        _executor._sizes.update(sizes)
+        _executor._pools.pop("demux", None)
+        _executor._pools.pop("decode", None)
 
 
 def test_set_executor_sizes_replaces_the_pools(
@@ -637,7 +638,8 @@ def test_executor_sizes_come_from_environment(
     monkeypatch: pytest.MonkeyPatch, restore_executor_sizes: None
 ) -> None:
     with _executor._lock:
-        _executor._demux_size = _executor._decode_size = None
+        _executor._sizes.pop("demux", None)
+        _executor._sizes.pop("decode", None)
     monkeypatch.setenv("SPDL_DEMUX_THREADS", "3")
     monkeypatch.setenv("SPDL_DECODE_THREADS", "5")
     assert _executor.executor_sizes() == (3, 5)

@@ -334,7 +334,7 @@ def test_file_like_sources_and_a_count_of_zero_demux_in_the_calling_thread(
     try:
         assert not _demux_pool.wanted(aio_media.video)
     finally:
-        _executor._processes_count = None
+        _executor._sizes.pop("demux_processes", None)
     monkeypatch.setenv(_executor.DEMUX_PROCESSES_ENV, "3")
     assert _executor.demux_processes() == 3
     monkeypatch.setenv(_executor.DEMUX_PROCESSES_ENV, "some")
@@ -461,7 +461,7 @@ def test_many_threads_share_the_helpers(
             results = list(pool.map(lambda i: _arrays(loads[i % 4]()), range(32)))
         assert len(_demux_pool.helper_pids()) <= 2
     finally:
-        _executor._processes_count = None
+        _executor._sizes.pop("demux_processes", None)
     for index, result in enumerate(results):
         want = expected[index % 4]
         assert all(np.array_equal(a, b) for a, b in zip(result, want, strict=True))
@@ -555,7 +555,7 @@ def test_loads_waiting_for_a_helper_get_one_when_it_dies(aio_media: Media) -> No
         for thread in threads:
             thread.join(TIMEOUT_S)
     finally:
-        _executor._processes_count = None
+        _executor._sizes.pop("demux_processes", None)
     assert set(outcomes) <= {"failed", "loaded"} and len(outcomes) == 4
     assert len(_demux_pool.demux("audio", aio_media.video)) > 0
 

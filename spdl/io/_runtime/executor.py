@@ -44,13 +44,10 @@ IO_THREADS_ENV = "SPDL_IO_THREADS"
 _DEFAULT_IO_THREADS = 64  # requests in flight: 20 ms of latency each still gives 3,200/s
 
 _lock = threading.Lock()
-_demux_executor: ThreadPoolExecutor | None = None
-_decode_executor: ThreadPoolExecutor | None = None
-_io_executor: ThreadPoolExecutor | None = None
-_io_size: int | None = None
-_demux_size: int | None = None  # None: not set explicitly, use the environment / default
-_decode_size: int | None = None
-_processes_count: int | None = None
+_pools: dict[str, ThreadPoolExecutor] = {}  # "io", "demux", "decode": made on first use
+# Sizes set by set_executor_sizes ("demux_processes" too); the others come from the
+# environment or the defaults.
+_sizes: dict[str, int] = {}
 _exit_hook_registered = False
 _shutting_down = False
 _active_tokens: dict[int, _native.CancelToken] = {}  # keyed by id(): tokens need not be hashable
@@ -84,15 +81,14 @@ def _size_from_env(env: str, default: int, minimum: int = 1) -> int:
     return _check_size(env, value, minimum)
 
 
-def _demux_threads() -> int:
-    if _demux_size is not None:
-        return _demux_size
-    return _size_from_env(DEMUX_THREADS_ENV, min(4, _cpu_count()))
-
-
-def _decode_threads() -> int:
-    if _decode_size is not None:
-        return _decode_size
+def _threads(kind: str) -> int:
+    """The size of the pool of ``kind``: as set, else from the environment, else the default."""
+    if kind in _sizes:
+        return _sizes[kind]
+    if kind == "io":
+        return _size_from_env(IO_THREADS_ENV, _DEFAULT_IO_THREADS)
+    if kind == "demux":
+        return _size_from_env(DEMUX_THREADS_ENV, min(4, _cpu_count()))
     return _size_from_env(DECODE_THREADS_ENV, _cpu_count())
 
 
@@ -106,9 +102,7 @@ def io_threads() -> int:
     Raises:
         ValueError: If ``SPDL_IO_THREADS`` is not a positive integer.
     """
-    if _io_size is not None:
-        return _io_size
-    return _size_from_env(IO_THREADS_ENV, _DEFAULT_IO_THREADS)
+    return _threads("io")
 
 
 def demux_processes() -> int:
@@ -122,9 +116,9 @@ def demux_processes() -> int:
         ValueError: If ``SPDL_DEMUX_PROCESSES`` (or, for the default,
             ``SPDL_DEMUX_THREADS``) is not a valid count.
     """
-    if _processes_count is not None:
-        return _processes_count
-    return _size_from_env(DEMUX_PROCESSES_ENV, _demux_threads(), minimum=0)
+    if "demux_processes" in _sizes:
+        return _sizes["demux_processes"]
+    return _size_from_env(DEMUX_PROCESSES_ENV, _threads("demux"), minimum=0)
 
 
 def set_executor_sizes(
@@ -169,35 +163,22 @@ def set_executor_sizes(
         >>> spdl.io.executor_sizes()
         (2, 8)
     """
-    global _demux_executor, _decode_executor, _demux_size, _decode_size, _processes_count
-    global _io_executor, _io_size
-    if io is not None:
-        _check_size("io", io)
-    if demux is not None:
-        _check_size("demux", demux)
-    if decode is not None:
-        _check_size("decode", decode)
+    threads = {"io": io, "demux": demux, "decode": decode}
+    for kind, size in threads.items():
+        if size is not None:
+            _check_size(kind, size)
     if demux_processes is not None:
         _check_size("demux_processes", demux_processes, minimum=0)
+        threads["demux_processes"] = demux_processes
     retired: list[ThreadPoolExecutor] = []
     with _lock:
-        if demux_processes is not None:
-            _processes_count = demux_processes
-        if demux is not None:
-            _demux_size = demux
-            if _demux_executor is not None and _demux_executor._max_workers != demux:
-                retired.append(_demux_executor)
-                _demux_executor = None
-        if io is not None:
-            _io_size = io
-            if _io_executor is not None and _io_executor._max_workers != io:
-                retired.append(_io_executor)
-                _io_executor = None
-        if decode is not None:
-            _decode_size = decode
-            if _decode_executor is not None and _decode_executor._max_workers != decode:
-                retired.append(_decode_executor)
-                _decode_executor = None
+        for kind, size in threads.items():
+            if size is None:
+                continue
+            _sizes[kind] = size
+            pool = _pools.get(kind)
+            if pool is not None and pool._max_workers != size:
+                retired.append(_pools.pop(kind))
     for executor in retired:
         executor.shutdown(wait=False)
 
@@ -221,12 +202,10 @@ def _register_exit_hook() -> None:
 
 
 def _shutdown_at_exit() -> None:
-    global _demux_executor, _decode_executor, _io_executor, _shutting_down
+    global _shutting_down
     with _lock:
         _shutting_down = True  # work that starts from now on is cancelled as it starts
-        pools = (_io_executor, _demux_executor, _decode_executor)
-        executors = [e for e in pools if e is not None]
-        _demux_executor = _decode_executor = _io_executor = None
+        executors = [_pools.pop(kind) for kind in ("io", "demux", "decode") if kind in _pools]
     # Drop the queued work first, while the workers are still busy with the running
     # work: stopping that first would free the workers to start queued work.
     for executor in executors:
@@ -241,17 +220,13 @@ def _shutdown_at_exit() -> None:
 
 def _get(kind: str) -> ThreadPoolExecutor:
     """The shared pool of ``kind`` (``"io"``, ``"demux"``, ``"decode"``), made on first use."""
-    sizes = {"io": io_threads, "demux": _demux_threads, "decode": _decode_threads}
-    name = f"_{kind}_executor"  # the module's global for the pool
     with _lock:
         if _shutting_down:
             raise RuntimeError("spdl.io executors are shut down (interpreter is exiting).")
-        pool: ThreadPoolExecutor | None = globals()[name]
-        if pool is None:
+        if kind not in _pools:
             _register_exit_hook()
-            pool = ThreadPoolExecutor(max_workers=sizes[kind](), thread_name_prefix=f"spdl_{kind}")
-            globals()[name] = pool
-        return pool
+            _pools[kind] = ThreadPoolExecutor(_threads(kind), thread_name_prefix=f"spdl_{kind}")
+        return _pools[kind]
 
 
 def get_demux_executor() -> ThreadPoolExecutor:
@@ -317,7 +292,7 @@ def executor_sizes() -> tuple[int, int]:
         3
     """
     with _lock:
-        return _demux_threads(), _decode_threads()
+        return _threads("demux"), _threads("decode")
 
 
 @contextlib.contextmanager
