@@ -61,10 +61,12 @@ class Step(Generic[T]):
             return cast("Future[T]", self.run(executor=executor))  # run starts it
         token = _native.CancelToken() if self.cancellable else None
         run = functools.partial(self.run, cancel=token) if token else self.run
-        pool = executor or getattr(_executor, f"get_{self.pool}_executor")()
-        start = functools.partial(
-            submit, pool, run, phase=self.phase, src=self.src, token=token, wrap=wrap
-        )
+
+        def start(pool: Executor | None = None) -> Future[T]:
+            # A waiting window looks its pool up when it starts (or is given one).
+            pool = pool or executor or getattr(_executor, f"get_{self.pool}_executor")()
+            return submit(pool, run, phase=self.phase, src=self.src, token=token, wrap=wrap)
+
         return start() if self.window is None else after_previous_window(self.window, start)
 
     def failure(self, error: Exception, wrap: bool) -> Exception:

@@ -9,33 +9,54 @@ and is not done yet, is done (whatever its outcome). Any other window (the first
 one whose predecessor is done or was never submitted, one decoded out of order)
 starts at once, as other decodes do. The pools stay free in between: nothing waits
 in a thread.
+
+A waiting window looks its pool up when it starts. If that pool was shut down
+meanwhile (``with ThreadPoolExecutor() as pool:``), the window decodes in the
+thread that finished the window before it, as the last work given to the pool; if
+the window before was cancelled (``shutdown(cancel_futures=True)``), it is cancelled.
 """
 
 from __future__ import annotations
 
+import collections
+import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
-from spdl.io._runtime.futures import try_set
+from spdl.io._runtime.futures import drop_own_frame, try_set
 
 __all__ = ["after_previous_window"]
 
 T = TypeVar("T")
 Window = tuple[int, int]  # (the session's key, the window's index)
 
+Start = Callable[..., Future[T]]  # start(pool=None): submits the decode
+
 _lock = threading.Lock()
 # The Future of each session window whose decode was submitted and is not done.
 _pending: dict[Window, Future[Any]] = {}
+_local = threading.local()  # .queue: the windows this thread starts, in turn
 
 
-def after_previous_window(window: Window, start: Callable[[], Future[T]]) -> Future[T]:
+def _forget_parents_windows() -> None:
+    # A forked child never sees its parent's decodes finish.
+    global _lock
+    _lock = threading.Lock()
+    _pending.clear()
+
+
+os.register_at_fork(after_in_child=_forget_parents_windows)
+
+
+def after_previous_window(window: Window, start: Start[T]) -> Future[T]:
     """``start()``, once the pending decode of the window before ``window`` is done.
 
     Args:
         window: ``Packets.decode_session_window`` of the packets to decode.
-        start: Submits the decode and returns its Future.
+        start: Submits the decode (to the pool it is given, else to its own) and
+            returns its Future.
 
     Returns:
         The decode's Future; cancelling it while it waits means it never starts.
@@ -83,9 +104,9 @@ class _Start:
 
     __slots__ = ("waiting", "start")
 
-    def __init__(self, waiting: Future[T], start: Callable[[], Future[T]]) -> None:
+    def __init__(self, waiting: Future[T], start: Start[T]) -> None:
         self.waiting: Future[Any] | None = waiting
-        self.start: Callable[[], Future[Any]] | None = start
+        self.start: Start[Any] | None = start
 
     def __call__(self, previous: Future[Any]) -> None:
         waiting, start = self.waiting, self.start
@@ -96,25 +117,71 @@ class _Start:
             # Maybe by the pool's shutdown(cancel_futures=True), which holds the lock
             # that submitting to it takes: start from a thread of its own.
             try:
-                threading.Thread(target=_start, args=(waiting, start), daemon=True).start()
+                thread = threading.Thread(target=_in_turn, args=(waiting, start, True))
+                thread.daemon = True
+                thread.start()
             except RuntimeError as error:  # no new threads at interpreter exit
                 try_set(waiting.set_exception, error)
             return
-        _start(waiting, start)
+        _in_turn(waiting, start, False)
 
 
-def _start(waiting: Future[T], start: Callable[[], Future[T]]) -> None:
+def _in_turn(waiting: Future[T], start: Start[T], after_cancel: bool) -> None:
+    """Starts the window now, or after the one this thread is starting: a run of
+    windows that start one another from their callbacks is a loop, not a recursion."""
+    queue = getattr(_local, "queue", None)
+    if queue is not None:
+        queue.append((waiting, start, after_cancel))
+        return
+    _local.queue = queue = collections.deque([(waiting, start, after_cancel)])
+    try:
+        while queue:
+            _start(*queue.popleft())
+    except BaseException as error:  # KeyboardInterrupt in an inline decode
+        for left, _, _ in queue:
+            try_set(left.set_exception, error)
+        raise
+    finally:
+        _local.queue = None
+
+
+def _start(waiting: Future[T], start: Start[T], after_cancel: bool) -> None:
     """Submits the decode and hands its outcome to ``waiting``."""
     if waiting.done():
         return
     try:
-        running = start()
-    except BaseException as error:  # e.g. the pool was shut down meanwhile
+        try:
+            running = start()
+        except RuntimeError:  # the pool was shut down meanwhile
+            if after_cancel:
+                waiting.cancel()
+                return
+            running = start(_HERE)  # its last work: shutdown(wait=True) waits for this thread
+    except BaseException as error:
+        drop_own_frame(error)  # this frame holds `waiting`: no cycle through the error
         try_set(waiting.set_exception, error)
         return
     link = _Link(running)
     waiting.add_done_callback(link.cancel_on_cancelled)
     running.add_done_callback(link.settle(waiting))
+
+
+class _Here(Executor):
+    """Runs what is submitted in the submitting thread, before ``submit`` returns."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:
+            future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+        return future
+
+
+_HERE = _Here()
 
 
 class _Link:
