@@ -372,7 +372,7 @@ def _batch_load_image(
         run = functools.partial(_fast_batch, checked, decode, strict, native)
         return (yield Step("decode", name, run, cancellable=True))
     # URLs become images that their fetches (started now) fill while the others decode.
-    sources, fetches = _remote.pending_sources(checked)
+    sources, fetches = _remote.pending_sources(checked, strict)
     run = functools.partial(_fast_batch, sources, decode, strict, native)
     try:
         return (yield Step("decode", name, run, cancellable=True))

@@ -27,6 +27,7 @@ from spdl.io._core.remote import FetchedBytes, RangeReader
 from spdl.io._runtime import demux_pool as _demux_pool
 from spdl.io._runtime import executor as _executor
 from spdl.io._runtime import fetch as _fetch
+from spdl.io._runtime import http as _http
 from spdl.io._runtime.futures import AsyncIOFailure, try_set
 from spdl.io._runtime.operation import Plan, Step
 
@@ -97,18 +98,21 @@ def demux(args: DemuxArgs) -> Plan[Packets]:
     return (yield from with_source(args, steps))
 
 
-def stream(args: DemuxArgs, windows: Sequence[Window]) -> Callable[[], Iterator[Packets]]:
+def stream(args: DemuxArgs, windows: Sequence[Window]) -> Callable[..., Iterator[Packets]]:
     """``streaming_demux``'s stream for a URL (its protocol checked now): the fetch, then
-    the windows, on one demux thread (a stream is one task)."""
+    the windows, in one demux task; ``cancel`` (the stream's token) aborts a request."""
     _fetch.check_url(cast(str, args.src))
     return functools.partial(_iter_demux, args, windows)
 
 
-def _iter_demux(args: DemuxArgs, windows: Sequence[Window]) -> Iterator[Packets]:
+def _iter_demux(
+    args: DemuxArgs, windows: Sequence[Window], cancel: _native.CancelToken | None = None
+) -> Iterator[Packets]:
     url = cast(str, args.src)
     src: Any = _fetch.local_path(url)
     if src is None:
-        src = (_fetch.open_reader if _wants_reader(args, True) else _fetch.fetch_bytes)(url)
+        fetch = _fetch.open_reader if _wants_reader(args, True) else _fetch.fetch_bytes
+        src = fetch(url, cancel)
     try:
         yield from _demux_pool.iter_demux(args.media_type, src, windows, **args.options)
     finally:
@@ -204,25 +208,28 @@ class BatchFetch:
     """The fetches of a batch's URLs into its ``PendingImage`` objects: one cancel token
     for all (it aborts their requests in flight), their Futures, the failures."""
 
-    def __init__(self) -> None:
+    def __init__(self, strict: bool) -> None:
         self.token = _native.CancelToken()
         self.futures: list[Future[None]] = []
         self.failures: dict[int, BaseException] = {}  # by index in the batch
+        self.strict = strict  # the first failure cancels the other fetches
 
 
 def pending_sources(
-    srcs: Sequence[Any], executor: Executor | None = None
+    srcs: Sequence[Any], strict: bool, executor: Executor | None = None
 ) -> tuple[list[Any], BatchFetch]:
     """The batch's sources with each URL replaced by a ``PendingImage`` that its fetch
     (started now, on the I/O pool) fills, so that the native batch decodes the images
     already fetched while the others are still on the network; and the fetches.
 
     Each fetch is one plain task that fills its image (or fails it with the fetch's
-    message), without a Future chain per image: a batch has hundreds. Cancel the
-    fetches (:func:`cancel_all`) once the batch is over.
+    message), without a Future chain per image: a batch has hundreds. With ``strict``
+    the first fetch that fails aborts the others (their images fail at once, so the
+    batch does not wait for a slow server it will not use). Cancel the fetches
+    (:func:`cancel_all`) once the batch is over.
     """
     pool = executor or _executor.get_io_executor()
-    fetches = BatchFetch()
+    fetches = BatchFetch(strict)
     sources = list(srcs)
     for index, src in enumerate(srcs):
         if not is_url(src):
@@ -245,8 +252,11 @@ def _fill(url: str, index: int, pending: Any, fetches: BatchFetch) -> None:
         with _executor.track_cancel_token(fetches.token):  # interpreter exit cancels it
             data = _fetch.fetch_bytes(url, fetches.token)
     except Exception as error:
-        fetches.failures[index] = AsyncIOFailure.wrap("fetch", pending.name, error)
-        pending.fail(str(error))
+        if not isinstance(error, _http.Cancelled):  # not an abort: a failure of its own
+            fetches.failures[index] = AsyncIOFailure.wrap("fetch", pending.name, error)
+            if fetches.strict:
+                fetches.token.cancel()
+        pending.fail(str(error) or f"Fetching {pending.name} was cancelled.")
         return
     (pending.set_buffer if isinstance(data, bytearray) else pending.set)(data)
 

@@ -69,9 +69,11 @@ def _filesystem(url: str) -> tuple[Any, str]:
 
 def check_url(url: str) -> None:
     """Raises ``ValueError`` at call time when the URL's protocol cannot be loaded."""
-    if _remote.scheme(url) in (*_HTTP, "file"):
-        return
-    _filesystem(url)
+    scheme = _remote.scheme(url)
+    if scheme in _HTTP:
+        _http.check_url(url)
+    elif scheme != "file":
+        _filesystem(url)
 
 
 def _fsspec_failure(url: str, error: BaseException) -> RemoteError:
@@ -86,7 +88,7 @@ def _http_range(url: str, cancel: _native.CancelToken | None, start: int, end: i
     response = _http.get(url, (start, end), cancel=cancel)
     if response.ranged:
         return response.body
-    return response.body[start:end]  # the server ignored the range (does not happen twice)
+    return response.body[start:end]  # the server ignored the range this time
 
 
 def fetch_bytes(url: str, cancel: _native.CancelToken | None = None) -> FetchedBytes:
@@ -118,11 +120,16 @@ def open_reader(url: str, cancel: _native.CancelToken | None = None) -> RangeRea
     first: Data
     read_ahead = _remote.remote_options().read_ahead_bytes
     first_end = max(4096, read_ahead // 8)
-    token = _native.CancelToken()  # the reader's own: closing it sets it
+    # The reader's requests stop when it is closed, and when `cancel` is set (a stream's
+    # token: cancelling the stream aborts a read in flight).
+    token = cancel if cancel is not None else _native.CancelToken()
     if _remote.scheme(url) in _HTTP:
         response = _http.get(url, (0, first_end), cancel=cancel)
-        if not response.ranged or response.size is None:  # the whole file came back
+        if response.ranged and response.size is None:  # "bytes 0-4095/*": size unknown
+            response = _http.get(url, cancel=cancel)
+        if not response.ranged:  # the whole file came back
             return RangeReader(name, len(response.body), _no_fetch, response.body)
+        assert response.size is not None
         fetch: Callable[[int, int], Data] = functools.partial(_http_range, url, token)
         size, first = response.size, response.body
     else:

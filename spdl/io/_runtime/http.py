@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from spdl import _native
 from spdl.io._core import remote as _remote
 from spdl.io._core.remote import FetchedBytes, RemoteError, RemoteNotFoundError
-from spdl.io._runtime.http_wire import Connection, Disconnected, Truncated
+from spdl.io._runtime.http_wire import Connection, Disconnected, ProtocolError, Truncated
 
-__all__ = ["Cancelled", "Response", "close_idle", "get", "open_connections"]
+__all__ = ["Cancelled", "Response", "check_url", "close_idle", "get", "open_connections"]
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 507, 508, 509, 520, 521, 522, 523, 524})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -132,7 +132,7 @@ def _reset_after_fork() -> None:
 # --- cancellation ---------------------------------------------------------------------
 
 _watch_lock = threading.Condition()
-_watched: dict[int, tuple[_native.CancelToken, socket.socket]] = {}
+_watched: dict[int, tuple[_native.CancelToken, Connection]] = {}
 _watcher: threading.Thread | None = None
 _WATCH_INTERVAL_S = 0.02
 
@@ -149,8 +149,8 @@ def _watch() -> None:
 
 def _abort_cancelled() -> None:
     # A function of its own: the waiting loop's frame must keep no token alive.
-    for key, (token, sock) in list(_watched.items()):
-        if token.cancelled:
+    for key, (token, conn) in list(_watched.items()):
+        if token.cancelled and (sock := conn.sock) is not None:  # None: still connecting
             del _watched[key]
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -161,7 +161,7 @@ def _abort_cancelled() -> None:
 @contextmanager
 def _watched_socket(token: _native.CancelToken | None, conn: Connection) -> Iterator[None]:
     global _watcher
-    if token is None or conn.sock is None:
+    if token is None:
         yield
         return
     key = id(conn)
@@ -169,7 +169,7 @@ def _watched_socket(token: _native.CancelToken | None, conn: Connection) -> Iter
         if _watcher is None:
             _watcher = threading.Thread(target=_watch, name="spdl_http_cancel", daemon=True)
             _watcher.start()
-        _watched[key] = (token, conn.sock)
+        _watched[key] = (token, conn)
         _watch_lock.notify()
     try:
         yield
@@ -210,12 +210,24 @@ def _retry_after(value: str | None, limit: float) -> float | None:
 
 
 def _content_range_size(value: str | None) -> int | None:
-    # "bytes 0-99/1234" or "bytes */1234"
+    # "bytes 0-99/1234" or "bytes */1234"; "bytes 0-99/*": the size is not known
     if value and "/" in value:
         total = value.rpartition("/")[2].strip()
         if total.isdigit():
             return int(total)
     return None
+
+
+def _check_range(value: str | None, start: int, length: int) -> None:
+    """``ProtocolError`` unless ``Content-Range`` says the body is ``length`` bytes from
+    ``start`` (a server that answers another range than asked gives wrong bytes)."""
+    first, _, last = (value or "").partition(" ")[2].partition("/")[0].partition("-")
+    if not (first.strip().isdigit() and last.strip().isdigit()):
+        raise ProtocolError(f"206 answer with a bad Content-Range {str(value)[:60]!r}")
+    if int(first) != start or int(last) - int(first) + 1 != length:
+        raise ProtocolError(
+            f"asked for bytes from {start}, got Content-Range {value!r} and {length} bytes"
+        )
 
 
 def _describe(error: BaseException) -> str:
@@ -283,8 +295,11 @@ def get(
             if status not in _RETRY_STATUS:
                 raise _failure(name, status, reason, attempt, history, None)
             wait = _retry_after(headers.get("retry-after"), options.max_retry_after_s)
-        if attempt >= options.max_attempts or isinstance(cause, ssl.SSLCertVerificationError):
-            # A certificate that does not verify will not verify on the next attempt.
+        if attempt >= options.max_attempts or isinstance(
+            cause, ssl.SSLCertVerificationError | ProtocolError
+        ):
+            # A certificate that does not verify will not verify on the next attempt,
+            # nor a server that does not speak HTTP as asked answer otherwise.
             reason = "" if status is None else _phrase(status)
             raise _failure(name, status, reason, attempt, history, cause)
         if wait is None:
@@ -311,14 +326,36 @@ def _failure(
     return error
 
 
+# What a request target keeps as it is: RFC 3986's reserved and unreserved characters,
+# and "%" (an escape already made); anything else (spaces, non-ASCII) is escaped as UTF-8.
+_TARGET_SAFE = "/?:@!$&'()*+,;=%~[]"
+
+
+def check_url(url: str) -> None:
+    """``ValueError`` naming the URL when it cannot be requested (a bad port or host)."""
+    try:
+        _split(url)
+    except ValueError as error:
+        raise ValueError(f"Cannot fetch {_remote.redact(url)}: {error}.") from None
+
+
 def _split(url: str) -> tuple[_Key, str, dict[str, str]]:
     parts = urllib.parse.urlsplit(url)
     scheme = parts.scheme.lower()
     host = parts.hostname or ""
-    port = parts.port or (443 if scheme == "https" else 80)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not host:
+        raise ValueError("the URL names no host")
+    port = parts.port or (443 if scheme == "https" else 80)  # ValueError: a bad port
+    path = urllib.parse.quote(parts.path or "/", safe=_TARGET_SAFE)
+    query = urllib.parse.quote(parts.query, safe=_TARGET_SAFE)
+    target = path + (f"?{query}" if query else "")
+    netloc = parts.netloc.rpartition("@")[2]
+    try:
+        netloc.encode("ascii")
+    except UnicodeEncodeError:  # an internationalized host name goes as IDNA
+        netloc = host.encode("idna").decode("ascii") + (f":{parts.port}" if parts.port else "")
     headers = {
-        "Host": parts.netloc.rpartition("@")[2],
+        "Host": netloc,
         "User-Agent": _USER_AGENT,
         "Accept-Encoding": "identity",
     }
@@ -347,15 +384,18 @@ def _attempt(
     cancel: _native.CancelToken | None,
 ) -> Response | tuple[int, str, dict[str, str]]:
     """One request: the Response, or (status, reason, headers) of an unsuccessful answer."""
-    key, target, headers = _split(url)
+    try:
+        key, target, headers = _split(url)
+    except ValueError as error:  # a redirect to a URL that cannot be requested
+        raise ProtocolError(f"cannot request {_remote.redact(url)}: {error}") from None
     if byte_range is not None:
         headers["Range"] = f"bytes={byte_range[0]}-{byte_range[1] - 1}"
     for fresh in (False, True):
         conn, reused = _take(key, timeout) if not fresh else (_connect(key, timeout), False)
         try:
-            if conn.sock is None:
-                conn.connect()
             with _watched_socket(cancel, conn):
+                if conn.sock is None:
+                    conn.connect(lambda: cancel is not None and cancel.cancelled)
                 answer = conn.get(target, headers, name)
         except (Disconnected, ConnectionResetError, BrokenPipeError):
             _discard(conn)
@@ -370,7 +410,8 @@ def _attempt(
         else:
             _discard(conn)
         status, fields = answer.status, answer.headers
-        if status == 206:
+        if status == 206 and byte_range is not None:
+            _check_range(fields.get("content-range"), byte_range[0], len(answer.body))
             size = _content_range_size(fields.get("content-range"))
             return Response(status, answer.body, size, True)
         if status == 200:

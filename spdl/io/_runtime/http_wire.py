@@ -11,8 +11,13 @@ the headers from one receive buffer and the body straight into its final buffer
 
 from __future__ import annotations
 
+import errno
+import os
+import select
 import socket
 import ssl
+import time
+from collections.abc import Callable
 
 from spdl.io._core.remote import FetchedBytes
 
@@ -23,6 +28,9 @@ _RECV = 64 << 10
 # The head is read 4 KB at a time: the body's bytes that come with it are copied
 # once; the rest go from the socket straight into the body's buffer.
 _RECV_HEAD = 4096
+_POLL_S = 0.02  # how often a connect in progress looks at its cancellation
+_IN_PROGRESS = (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK, errno.EAGAIN)
+_NO_BODY = (204, 304)  # statuses whose answers never carry a body
 
 
 class Disconnected(ConnectionError):
@@ -68,16 +76,63 @@ class Connection:
         self._timeout = timeout
         self._buffer = bytearray()  # bytes received beyond the last answer's head
 
-    def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), timeout=self._timeout)
+    def connect(self, cancelled: Callable[[], bool] = lambda: False) -> None:
+        """Connects within the timeout, then does the TLS handshake, if any.
+
+        ``cancelled`` is polled while the TCP connection is made; once ``sock`` is set
+        (before the handshake), shutting it down from another thread aborts the rest.
+        """
+        sock = self._connect_tcp(time.monotonic() + self._timeout, cancelled)
         try:
+            sock.settimeout(self._timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._tls is not None:
-                sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+                sock = self._tls.wrap_socket(
+                    sock, server_hostname=self.host, do_handshake_on_connect=False
+                )
+                self.sock = sock
+                sock.do_handshake()
         except BaseException:
+            self.sock = None
             sock.close()
             raise
         self.sock = sock
+
+    def _connect_tcp(self, deadline: float, cancelled: Callable[[], bool]) -> socket.socket:
+        """A connected socket to the first address of the host that answers."""
+        error: OSError = OSError(f"no address for {self.host}")
+        for family, kind, proto, _, address in socket.getaddrinfo(
+            self.host, self.port, type=socket.SOCK_STREAM
+        ):
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setblocking(False)
+                code = sock.connect_ex(address)
+                poll = select.poll()
+                poll.register(sock, select.POLLOUT)
+                while code in _IN_PROGRESS:
+                    if cancelled():
+                        raise ConnectionAbortedError("cancelled while connecting")
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError("timed out while connecting")
+                    if poll.poll(min(left, _POLL_S) * 1000):
+                        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    raise OSError(
+                        code, f"cannot connect to {self.host}:{self.port}: {os.strerror(code)}"
+                    )
+                return sock
+            except (ConnectionAbortedError, TimeoutError):
+                sock.close()
+                raise
+            except OSError as failed:  # the next address, if any
+                sock.close()
+                error = failed
+            except BaseException:
+                sock.close()
+                raise
+        raise error
 
     def set_timeout(self, timeout: float) -> None:
         self._timeout = timeout
@@ -100,11 +155,14 @@ class Connection:
             if not 100 <= status < 200:
                 break  # 1xx: an interim answer, the real one follows
         chunked = "chunked" in fields.get("transfer-encoding", "").lower()
-        length = fields.get("content-length")
-        if chunked:
-            body: bytes | FetchedBytes = self._read_chunked(name)
+        length = _content_length(fields.get("content-length"))
+        if status in _NO_BODY:
+            body: bytes | FetchedBytes = b""
+            length = 0
+        elif chunked:
+            body = self._read_chunked(name)
         elif length is not None:
-            body = self._read_exact(int(length), name if 200 <= status < 300 else None)
+            body = self._read_exact(length, name if 200 <= status < 300 else None)
         else:
             body = self._read_to_close(name)
         answer = Answer(status, reason, fields, body)
@@ -157,7 +215,10 @@ class Connection:
             body = bytes(self._buffer[:length])
             del self._buffer[:length]
             return body
-        out = FetchedBytes(length, name)
+        try:
+            out = FetchedBytes(length, name)
+        except MemoryError:
+            raise ProtocolError(f"cannot hold the {length}-byte body announced") from None
         view = memoryview(out)
         got = min(length, len(self._buffer))
         view[:got] = self._buffer[:got]
@@ -202,3 +263,14 @@ class Connection:
         out = FetchedBytes(self._buffer, name)
         self._buffer = bytearray()
         return out
+
+
+def _content_length(value: str | None) -> int | None:
+    """The body's length from ``Content-Length`` (repeated headers, merged with commas,
+    must agree); ``ProtocolError`` for anything but a whole number."""
+    if value is None:
+        return None
+    lengths = {part.strip() for part in value.split(",")}
+    if len(lengths) != 1 or not (length := lengths.pop()).isdigit():
+        raise ProtocolError(f"bad Content-Length {value[:40]!r}")
+    return int(length)

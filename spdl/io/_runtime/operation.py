@@ -163,7 +163,7 @@ def _wait(future: Future[T]) -> Generator[Any, None, T]:
 
 def _stream_inline(step: Step[Iterator[T]], wrap: bool) -> Iterator[T]:
     try:
-        yield from step.run()
+        yield from (step.run(cancel=None) if step.cancellable else step.run())
     except AsyncIOFailure:
         raise
     except Exception as error:
@@ -178,11 +178,12 @@ def _stream_futures(
     """One task reads the stream and resolves each item's Future as soon as it is ready."""
     _check_executor(executor)
     futures: list[Future[T]] = [Future() for _ in range(step.count)]
+    token = _native.CancelToken() if step.cancellable else None
 
     def run() -> None:
         items, index = None, 0
         try:
-            items = step.run()
+            items = step.run(cancel=token) if token else step.run()
             for index, future in enumerate(futures):
                 if all(f.done() for f in futures[index:]):
                     return  # everything left was cancelled
@@ -194,24 +195,28 @@ def _stream_futures(
             getattr(items, "close", lambda: None)()  # releases the source
 
     inner = (executor or getattr(_executor, f"get_{step.pool}_executor")()).submit(run)
-    links = _StreamLinks(inner, futures)
+    links = _StreamLinks(inner, futures, token)
     for future in [*futures, inner]:
         future.add_done_callback(links.on_done)
     return futures
 
 
 class _StreamLinks:
-    """Cancels a stream's task with its items' Futures and the items with the task.
+    """Cancels a stream's task (and sets its token: a fetch in flight stops) with its
+    items' Futures, and the items with the task.
 
     Every Future keeps its callbacks: once all are done this lets go of them, or the
     Futures (and the items in them) would wait in a cycle for the garbage collector.
     """
 
-    __slots__ = ("inner", "futures")
+    __slots__ = ("inner", "futures", "token")
 
-    def __init__(self, inner: Future[None], futures: list[Future[Any]]) -> None:
+    def __init__(
+        self, inner: Future[None], futures: list[Future[Any]], token: _native.CancelToken | None
+    ) -> None:
         self.inner: Future[None] | None = inner
         self.futures = list(futures)
+        self.token = token
 
     def on_done(self, future: Future[Any]) -> None:
         inner, futures = self.inner, self.futures
@@ -222,8 +227,10 @@ class _StreamLinks:
                 each.cancel()
         elif future.cancelled() and all(f.done() for f in futures):
             inner.cancel()
+            if self.token is not None:
+                self.token.cancel()
         if inner.done() and all(f.done() for f in futures):
-            self.inner, self.futures = None, []
+            self.inner, self.futures, self.token = None, [], None
 
 
 async def _stream_async(futures: list[Future[T]]) -> AsyncIterator[T]:

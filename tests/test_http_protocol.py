@@ -1,0 +1,316 @@
+"""The HTTP client against servers that answer oddly: a range other than the one asked
+for, an unknown total size, bad or repeated ``Content-Length`` headers, answers
+without a body, URLs with spaces and non-ASCII characters, bad ports, and a TLS
+handshake that never ends while the request is cancelled.
+
+The server here is a scripted socket: each test says what it answers to a request.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+from media import image_bytes
+
+import spdl.io
+from spdl import _native
+from spdl.io._api import batch as _batch
+from spdl.io._core.remote import RemoteError
+from spdl.io._runtime import fetch as _fetch
+from spdl.io._runtime import http as _http
+
+pytestmark = pytest.mark.timeout(120)
+
+DATA = bytes(range(256)) * 2048  # 512 KB: a reader fetches it in several ranges
+
+Answer = Callable[[str, str, tuple[int, int] | None], bytes]  # (path, head, range) -> bytes
+
+
+class Scripted:
+    """Answers each request with ``answer(path, head, byte_range)``; records the heads."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.heads: list[str] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        pending = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in pending:
+                    try:
+                        chunk = conn.recv(65536)
+                    except OSError:
+                        return
+                    if not chunk:
+                        return
+                    pending += chunk
+                raw, _, pending = pending.partition(b"\r\n\r\n")
+                head = raw.decode("latin-1")
+                self.heads.append(head)
+                target = head.split(" ")[1]
+                path = urllib.parse.unquote(urllib.parse.urlsplit(target).path)
+                try:
+                    conn.sendall(self.answer(path, head, _range(head)))
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _range(head: str) -> tuple[int, int] | None:
+    for line in head.split("\r\n"):
+        if line.lower().startswith("range: bytes="):
+            first, last = line.split("=", 1)[1].split("-")
+            return int(first), int(last) + 1
+    return None
+
+
+def _reply(status: str, body: bytes, **headers: str) -> bytes:
+    fields = {"Content-Length": str(len(body)), **headers}
+    lines = "".join(f"{key.replace('_', '-')}: {value}\r\n" for key, value in fields.items())
+    return f"HTTP/1.1 {status}\r\n{lines}\r\n".encode() + body
+
+
+def _ranged(total: str = str(len(DATA)), shift: int = 0) -> Answer:
+    """Answers ranges of DATA; ``total`` as Content-Range says it, ``shift`` moves the
+    bytes sent (a broken proxy) while the header still names the range asked for."""
+
+    def answer(path: str, head: str, byte_range: tuple[int, int] | None) -> bytes:
+        if byte_range is None:
+            return _reply("200 OK", DATA)
+        first, end = byte_range[0], min(byte_range[1], len(DATA))
+        sent = max(0, first - shift)
+        body = DATA[sent : sent + end - first]
+        return _reply(
+            "206 Partial Content",
+            body,
+            Content_Range=f"bytes {sent}-{sent + len(body) - 1}/{total}",
+        )
+
+    return answer
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Answer], Scripted]]:
+    servers: list[Scripted] = []
+
+    def start(answer: Answer) -> Scripted:
+        servers.append(Scripted(answer))
+        return servers[-1]
+
+    before = spdl.io.remote_options()
+    spdl.io.set_remote_options(timeout_s=5.0, max_attempts=3, backoff_s=0.01, max_backoff_s=0.02)
+    yield start
+    spdl.io.set_remote_options(**vars(before))
+    for server in servers:
+        server.close()
+    _http.close_idle()
+
+
+def test_a_range_other_than_the_one_asked_for_fails_without_retrying(serve) -> None:
+    server = serve(_ranged(shift=300_000))  # the bytes of another offset, mislabelled
+    reader = _fetch.open_reader(server.url("/data.bin"))
+    reader.seek(400_000)
+    with pytest.raises(RemoteError, match=r"asked for bytes from \d+, got Content-Range") as error:
+        reader.read(16)
+    assert server.url("/data.bin") in str(error.value)
+    assert error.value.attempts == 1
+    reader.close()
+
+
+def test_a_range_of_unknown_total_size_reads_the_whole_file(serve) -> None:
+    server = serve(_ranged(total="*"))
+    reader = _fetch.open_reader(server.url("/data.bin"))
+    assert reader.size == len(DATA)
+    assert reader.read() == DATA
+    reader.close()
+
+
+def test_right_ranges_read_every_byte(serve) -> None:
+    server = serve(_ranged())
+    reader = _fetch.open_reader(server.url("/data.bin"))
+    reader.seek(300_000)
+    assert reader.read(70_000) == DATA[300_000:370_000]
+    reader.seek(5)
+    assert reader.read(10) == DATA[5:15]
+    reader.close()
+
+
+@pytest.mark.parametrize("path", ["/猫.jpg", "/a b.jpg", "/café.jpg", "/caf%C3%A9.jpg"])
+def test_paths_with_spaces_and_non_ascii_characters_are_escaped_as_utf8(serve, path) -> None:
+    jpeg = image_bytes(np.zeros((24, 32, 3), np.uint8), "JPEG")
+    names = {"/猫.jpg", "/a b.jpg", "/café.jpg"}
+
+    def answer(asked: str, head: str, byte_range: tuple[int, int] | None) -> bytes:
+        return _reply("200 OK", jpeg) if asked in names else _reply("404 Not Found", b"")
+
+    server = serve(answer)
+    url = f"http://127.0.0.1:{server.port}{path}"
+    array = spdl.io.to_numpy(spdl.io.load_image(url))
+    assert array.shape == (24, 32, 3)
+    target = server.heads[-1].split(" ")[1]
+    assert target.isascii() and " " not in target
+    expected = urllib.parse.quote(urllib.parse.unquote(path))
+    assert target == expected
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "5, 6", str(1 << 50)])
+def test_a_bad_content_length_fails_once_naming_the_url(serve, length: str) -> None:
+    server = serve(lambda path, head, byte_range: _reply("200 OK", b"12345", Content_Length=length))
+    url = server.url("/x.jpg")
+    with pytest.raises(RemoteError, match="Content-Length|body announced") as error:
+        spdl.io.load_image(url)
+    assert url in str(error.value)
+    assert len(server.heads) == 1  # not retried: the server will say it again
+
+
+def test_a_repeated_content_length_that_agrees_is_accepted(serve) -> None:
+    png = image_bytes(np.zeros((8, 16, 3), np.uint8), "PNG")
+    server = serve(
+        lambda path, head, byte_range: _reply(
+            "200 OK", png, Content_Length=f"{len(png)}, {len(png)}"
+        )
+    )
+    assert spdl.io.to_numpy(spdl.io.load_image(server.url("/x.png"))).shape == (8, 16, 3)
+
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
+def test_an_answer_that_never_has_a_body_is_not_waited_for(serve, status: str) -> None:
+    # No Content-Length and the connection kept open: reading "to the end" would wait
+    # for the timeout, and retry; these statuses have no body.
+    server = serve(lambda path, head, byte_range: f"HTTP/1.1 {status}\r\n\r\n".encode())
+    spdl.io.set_remote_options(timeout_s=60.0, max_attempts=1)
+    code = status.split(" ")[0]
+    with pytest.raises(RemoteError, match=f"HTTP {code}") as error:
+        spdl.io.load_image(server.url("/x.jpg"))
+    assert error.value.status == int(code)
+
+
+@pytest.mark.parametrize(
+    ("url", "cause"),
+    [
+        ("http://127.0.0.1:99999/x.jpg", "Port out of range"),
+        ("http://127.0.0.1:abc/x.jpg", "Port could not be cast"),
+        ("http:///x.jpg", "names no host"),
+    ],
+)
+def test_a_url_that_cannot_be_requested_fails_when_called(url: str, cause: str) -> None:
+    with pytest.raises(ValueError, match=cause) as error:
+        spdl.io.load_image(url)
+    assert url in str(error.value)
+    with pytest.raises(ValueError, match=cause):
+        spdl.io.demux_media("image", url)  # at call time, not in the Future
+
+
+def test_cancelling_stops_a_tls_handshake_that_never_ends() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, never says a word
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True).start()
+    before = spdl.io.remote_options()
+    spdl.io.set_remote_options(timeout_s=60.0, max_attempts=1)
+    token = _native.CancelToken()
+    outcome: list[BaseException] = []
+
+    def get() -> None:
+        try:
+            _http.get(f"https://127.0.0.1:{listener.getsockname()[1]}/x.jpg", cancel=token)
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=get)
+    try:
+        thread.start()
+        while not held:  # connected: the handshake waits for the server's hello
+            thread.join(0.01)
+        token.cancel()
+        thread.join(20)  # a third of the timeout: the handshake was aborted, not timed out
+        assert not thread.is_alive()
+        assert isinstance(outcome[0], _http.Cancelled)
+    finally:
+        spdl.io.set_remote_options(**vars(before))
+        listener.close()
+        for conn in held:
+            conn.close()
+    assert _http.open_connections() == 0
+
+
+def test_cancelling_a_url_stream_aborts_its_fetch(serve) -> None:
+    release = threading.Event()
+
+    def stall(path: str, head: str, byte_range: tuple[int, int] | None) -> bytes:
+        release.wait(60)
+        return b""
+
+    server = serve(stall)
+    spdl.io.set_remote_options(timeout_s=60.0, max_attempts=1)
+    futures = spdl.io.streaming_demux("video", server.url("/v.mp4"), [(0, 1), (1, 2)])
+    try:
+        while not server.heads:
+            threading.Event().wait(0.01)
+        assert all(future.cancel() for future in futures)
+        # The demux task's request was aborted (its connection closed), long before
+        # the 60 s timeout, and not sent again.
+        assert _within(20, lambda: _http.open_connections() == 0)
+    finally:
+        release.set()
+    assert len(server.heads) == 1
+    assert all(future.cancelled() for future in futures)
+
+
+def _within(seconds: float, condition: Callable[[], bool]) -> bool:
+    done = threading.Event()
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return True
+        done.wait(0.01)
+    return condition()
+
+
+def test_a_strict_batch_stops_waiting_for_fetches_once_one_fails(serve) -> None:
+    jpeg = image_bytes(np.zeros((24, 32, 3), np.uint8), "JPEG")
+    release = threading.Event()
+
+    def answer(path: str, head: str, byte_range: tuple[int, int] | None) -> bytes:
+        if path == "/missing.jpg":
+            return _reply("404 Not Found", b"")
+        if path == "/stalled.jpg":
+            release.wait(60)
+        return _reply("200 OK", jpeg)
+
+    server = serve(answer)
+    spdl.io.set_remote_options(timeout_s=60.0, max_attempts=1)
+    urls = [server.url(f"/{name}.jpg") for name in ("fine", "missing", "stalled")]
+    try:
+        future = _batch.batch_load_image_future(urls, 16, 12, strict=True)
+        # The 404 aborts the stalled fetch: the batch fails with it, long before 60 s.
+        with pytest.raises(spdl.io.AsyncIOFailure, match="missing.jpg: HTTP 404"):
+            future.result(timeout=20)
+    finally:
+        release.set()
+    assert _within(20, lambda: _http.open_connections() - _idle_connections() == 0)
+
+
+def _idle_connections() -> int:
+    with _http._pool_lock:
+        return sum(len(conns) for conns in _http._idle.values())
