@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import pickle
 from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
@@ -273,3 +274,53 @@ def test_a_future_cancelled_by_its_owner_is_a_failure_of_its_item(output_order: 
     with pytest.raises(PipelineFailure) as failure, pipeline.auto_stop():
         list(pipeline.get_iterator(timeout=TIMEOUT_S))
     assert isinstance(failure.value.__cause__, asyncio.CancelledError)
+
+
+def _raises_stop_iteration(x: int) -> int:
+    return next(y for y in range(x) if y > 100)  # finds nothing: StopIteration
+
+
+def _returns_future_failed_with_stop_iteration(x: int) -> concurrent.futures.Future[int]:
+    future: concurrent.futures.Future[int] = concurrent.futures.Future()
+    future.set_exception(StopIteration())
+    return future
+
+
+@pytest.mark.parametrize("case", ["pool", "own executor", "returned future"])
+def test_an_op_that_raises_stop_iteration_fails_its_item(case: str):
+    # asyncio cannot raise StopIteration into a task: without care the stage would wait
+    # for the item forever instead of counting a failure.
+    op: Any = _returns_future_failed_with_stop_iteration
+    pipe: dict[str, Any] = {}
+    if case != "returned future":
+        op = _raises_stop_iteration
+    executor = concurrent.futures.ThreadPoolExecutor(1)
+    if case == "own executor":
+        pipe["executor"] = executor
+    received: list[int] = []
+    try:
+        with pytest.raises(PipelineFailure) as info:
+            consume(build(op, 5, max_failures=0, **pipe), received)
+    finally:
+        executor.shutdown()
+    cause = info.value.__cause__
+    assert isinstance(cause, RuntimeError) and "StopIteration" in str(cause)
+    assert isinstance(cause.__cause__, StopIteration)
+    assert info.value.num_failures == 1
+
+
+def test_pipeline_failure_survives_pickling_with_its_fields():
+    # A pipeline run in a process pool sends its failure back to the parent.
+    with pytest.raises(PipelineFailure) as info:
+        consume(build(failing_on({0}), 3, max_failures=0), [])
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert type(copy) is PipelineFailure and str(copy) == str(info.value)
+    fields = ("stage", "num_failures", "num_processed")
+    assert [getattr(copy, f) for f in fields] == [getattr(info.value, f) for f in fields]
+    with concurrent.futures.ProcessPoolExecutor(1) as pool:
+        with pytest.raises(PipelineFailure, match="'check' failed"):
+            pool.submit(_fail_in_a_process).result(timeout=TIMEOUT_S)
+
+
+def _fail_in_a_process() -> None:
+    consume(build(failing_on({1}), 3, max_failures=0), [])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 __all__ = ["FailureBudget", "PipelineFailure"]
 
@@ -45,6 +46,16 @@ class PipelineFailure(RuntimeError):
         self.stage = stage
         self.num_failures = num_failures
         self.num_processed = num_processed
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with its fields (a process pool sends it back to its parent).
+        fields = {"stage": self.stage, "num_failures": self.num_failures}
+        fields["num_processed"] = self.num_processed
+        return (_rebuild_failure, (str(self), fields), self.__dict__)
+
+
+def _rebuild_failure(message: str, fields: dict[str, Any]) -> PipelineFailure:
+    return PipelineFailure(message, **fields)
 
 
 class FailureBudget:

@@ -64,10 +64,49 @@ def _cancel_returned_future(call: concurrent.futures.Future[Any]) -> None:
             result.close()
 
 
+async def await_future(future: concurrent.futures.Future[Any]) -> Any:
+    """The result of a ``concurrent.futures.Future``; cancelling the awaiting task
+    cancels it.
+
+    A ``StopIteration`` it failed with comes as a ``RuntimeError`` (its ``__cause__``):
+    asyncio refuses to raise one into a task (``asyncio.wrap_future`` would leave the
+    task waiting forever), and a sync op's ``next(...)`` that finds nothing raises it.
+    """
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+
+    def settle(done: concurrent.futures.Future[Any]) -> None:
+        if waiter.done():
+            return
+        if done.cancelled():
+            waiter.cancel()
+        elif (error := done.exception()) is None:
+            waiter.set_result(done.result())
+        elif isinstance(error, StopIteration):
+            failure = RuntimeError(f"the op raised StopIteration({error.value!r})")
+            failure.__cause__ = error
+            waiter.set_exception(failure)
+        else:
+            waiter.set_exception(error)
+
+    def on_done(done: concurrent.futures.Future[Any]) -> None:
+        try:
+            loop.call_soon_threadsafe(settle, done)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    future.add_done_callback(on_done)
+    try:
+        return await waiter
+    except asyncio.CancelledError:
+        future.cancel()
+        raise
+
+
 async def call_in_executor(executor: Executor, fn: Callable[..., Any], *args: Any) -> Any:
     call = executor.submit(fn, *args)
     try:
-        return await asyncio.wrap_future(call)
+        return await await_future(call)
     except asyncio.CancelledError:
         call.cancel()  # drops it if it has not started; a running call ends on its own
         call.add_done_callback(_cancel_returned_future)
@@ -78,10 +117,10 @@ async def resolve(value: Any) -> Any:
     """An op's output that is a ``concurrent.futures.Future`` or a coroutine stands for
     its result.
 
-    Cancelling the awaiting task cancels the Future (``asyncio.wrap_future`` chains it).
+    Cancelling the awaiting task cancels the Future.
     """
     if isinstance(value, concurrent.futures.Future):
-        return await asyncio.wrap_future(value)
+        return await await_future(value)
     if inspect.iscoroutine(value):
         return await value
     return value
@@ -148,7 +187,7 @@ class Op:
         try:
             while True:
                 step = self.executor.submit(next, gen, _NEXT_DONE)
-                value = await asyncio.wrap_future(step)
+                value = await await_future(step)
                 step = None
                 if value is _NEXT_DONE:
                     break
