@@ -479,7 +479,9 @@ def test_forced_image_library_misuse_is_a_value_error(
     with pytest.raises(ValueError, match=decoder):
         spdl.io.load_audio(files[image], decoder=decoder)
     if not built:
-        with pytest.raises(ValueError, match=f"unavailable: this build of spdl has no {decoder}"):
+        with pytest.raises(
+            ValueError, match=f"unavailable: this build (of spdl )?has no {decoder}"
+        ):
             load(files[image], decoder=decoder)
         return
     with pytest.raises(ValueError, match="takes no decoder"):
