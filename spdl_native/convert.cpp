@@ -39,25 +39,42 @@ ImageLayout image_layout(const AVFrame* f) {
     throw std::invalid_argument("Invalid frame size " + describe_frame(f));
   }
   const int planes = av_pix_fmt_count_planes(fmt);
+  const int64_t step_w = int64_t{1} << desc->log2_chroma_w;
+  const int64_t step_h = int64_t{1} << desc->log2_chroma_h;
   ImageLayout layout{{}, dtype, static_cast<size_t>(size)};
+  if (w % step_w || h % step_h) {
+    // A row of yuyv422 or a plane of yuv420p would hold part of a chroma sample.
+    const auto side = [](int64_t step, const std::string& name) {
+      return step == 2 ? "an even " + name : "a " + name + " divisible by " + std::to_string(step);
+    };
+    std::string need = side(step_w, "width");
+    if (step_h > 1) {
+      need += " and " + side(step_h, "height");
+    }
+    throw std::invalid_argument("Cannot lay out a " + describe_frame(f) +
+                                " frame: " + pix_fmt_name(fmt) + " needs " + need +
+                                ". Resize or use pix_fmt=\"rgb24\".");
+  }
   if (planes == 1 && desc->nb_components == 1) {
     layout.shape = {1, h, w};  // gray
   } else if (planes == 1) {
     const int64_t channels = av_get_padded_bits_per_pixel(desc) / 8 / item;  // packed
     layout.shape = {h, w, channels};
-  } else if (!desc->log2_chroma_w && !desc->log2_chroma_h) {
+  } else if (step_w == 1 && step_h == 1 && planes == desc->nb_components) {
     layout.shape = {planes, h, w};  // planar without subsampling
   } else {
-    // Subsampled planes are stacked under the luma plane: (1, 1.5H, W) for 4:2:0.
-    const int64_t elements = size / item;
-    const int64_t step_w = int64_t{1} << desc->log2_chroma_w;
-    const int64_t step_h = int64_t{1} << desc->log2_chroma_h;
-    if (w % step_w || h % step_h || elements % w) {
-      throw std::invalid_argument("Cannot lay out a " + describe_frame(f) +
-                                  " frame as (1, rows, width): chroma-subsampled formats need an "
-                                  "even width and height. Resize or use pix_fmt=\"rgb24\".");
-    }
-    layout.shape = {1, elements / w, w};
+    // Subsampled or interleaved chroma planes are stacked under the luma plane:
+    // (1, 1.5H, W) for yuv420p and nv12, (1, 3H, W) for nv24.
+    layout.shape = {1, size / item / w, w};
+  }
+  int64_t elements = 1;
+  for (const int64_t side : layout.shape) {
+    elements *= side;
+  }
+  if (elements * item != size) {  // the copy writes `size` bytes: never past the buffer
+    throw std::invalid_argument("Cannot lay out a " + describe_frame(f) +
+                                " frame as an array; use pix_fmt=\"rgb24\" or another "
+                                "byte-aligned format.");
   }
   return layout;
 }
@@ -87,12 +104,6 @@ std::unique_ptr<CPUBuffer> convert_images(Frames& frames, bool batch_dim) {
   uint8_t* dst = buffer->data();
   for (size_t i = 0; i < frames.frames.size(); ++i) {
     auto& frame = frames.frames[i];
-    if (!same_image_format(first, frame.get())) {
-      throw std::invalid_argument("Frame " + std::to_string(i) + " of " + frames.src + " is " +
-                                  describe_frame(frame.get()) + " but frame 0 is " +
-                                  describe_frame(first) +
-                                  "; pass width, height and pix_fmt to decode_packets.");
-    }
     copy_image(dst, layout, frame.get());
     dst += layout.bytes;
     if (i) {
@@ -107,14 +118,6 @@ std::unique_ptr<CPUBuffer> convert_audio(Frames& frames) {
   const auto fmt = static_cast<AVSampleFormat>(first->format);
   const int64_t channels = first->ch_layout.nb_channels;
   const int64_t samples = frames.num_samples();
-  for (size_t i = 1; i < frames.frames.size(); ++i) {
-    const AVFrame* f = frames.frames[i].get();
-    if (f->format != first->format || f->ch_layout.nb_channels != channels) {
-      throw std::invalid_argument("Audio frames of " + frames.src +
-                                  " change sample format or channel count mid-stream; pass "
-                                  "sample_fmt and num_channels to decode_packets.");
-    }
-  }
   const bool planar = av_sample_fmt_is_planar(fmt);
   const DType dtype = sample_dtype(fmt);
   const size_t item = itemsize(dtype);
@@ -166,11 +169,40 @@ DType sample_dtype(AVSampleFormat fmt) {
   }
 }
 
-std::unique_ptr<CPUBuffer> convert_frames(Frames& frames) {
+void check_convertible(const Frames& frames) {
   frames.ensure_valid();
   if (frames.frames.empty()) {
     throw std::invalid_argument("There are no frames to convert (" + frames.src + ").");
   }
+  const AVFrame* first = frames.frames.front().get();
+  if (frames.media_type == MediaType::Audio) {
+    sample_dtype(static_cast<AVSampleFormat>(first->format));
+    for (const auto& frame : frames.frames) {
+      if (frame->format != first->format ||
+          frame->ch_layout.nb_channels != first->ch_layout.nb_channels) {
+        throw std::invalid_argument("Audio frames of " + frames.src +
+                                    " change sample format or channel count mid-stream; pass "
+                                    "sample_fmt and num_channels to decode_packets.");
+      }
+    }
+    return;
+  }
+  image_layout(first);
+  if (frames.media_type == MediaType::Image) {
+    return;  // extra frames (animations) are not converted
+  }
+  for (size_t i = 1; i < frames.frames.size(); ++i) {
+    const AVFrame* frame = frames.frames[i].get();
+    if (!same_image_format(first, frame)) {
+      throw std::invalid_argument("Frame " + std::to_string(i) + " of " + frames.src + " is " +
+                                  describe_frame(frame) + " but frame 0 is " +
+                                  describe_frame(first) +
+                                  "; pass width, height and pix_fmt to decode_packets.");
+    }
+  }
+}
+
+std::unique_ptr<CPUBuffer> convert_frames(Frames& frames) {
   const Frames::Summary summary = frames.summary();
   std::unique_ptr<CPUBuffer> buffer;
   switch (frames.media_type) {
@@ -191,7 +223,7 @@ std::unique_ptr<CPUBuffer> convert_frames(Frames& frames) {
   return buffer;
 }
 
-std::unique_ptr<CPUBuffer> convert_image_batch(const std::vector<Frames*>& batch) {
+void check_image_batch(const std::vector<Frames*>& batch) {
   if (batch.empty()) {
     throw std::invalid_argument("Cannot convert an empty list of frames.");
   }
@@ -206,6 +238,7 @@ std::unique_ptr<CPUBuffer> convert_image_batch(const std::vector<Frames*>& batch
     }
   }
   const AVFrame* first = batch[0]->frames.front().get();
+  image_layout(first);
   for (size_t i = 1; i < batch.size(); ++i) {
     const AVFrame* f = batch[i]->frames.front().get();
     if (!same_image_format(first, f)) {
@@ -215,15 +248,15 @@ std::unique_ptr<CPUBuffer> convert_image_batch(const std::vector<Frames*>& batch
           ") is " + describe_frame(f) + ". Pass width, height and pix_fmt when decoding.");
     }
   }
-  const ImageLayout layout = image_layout(first);
+}
+
+std::unique_ptr<CPUBuffer> convert_image_batch(const std::vector<const Frames*>& batch) {
+  const ImageLayout layout = image_layout(batch[0]->frames.front().get());
   std::vector<int64_t> shape = layout.shape;
   shape.insert(shape.begin(), static_cast<int64_t>(batch.size()));
   auto buffer = std::make_unique<CPUBuffer>(shape, layout.dtype);
   for (size_t i = 0; i < batch.size(); ++i) {
     copy_image(buffer->data() + i * layout.bytes, layout, batch[i]->frames.front().get());
-  }
-  for (auto* frames : batch) {
-    frames->release(frames->summary());
   }
   return buffer;
 }

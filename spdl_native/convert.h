@@ -23,6 +23,14 @@ bool same_image_format(const AVFrame* a, const AVFrame* b);
 std::string describe_frame(const AVFrame* frame);  // "WxH pix_fmt"
 void copy_image(uint8_t* dst, const ImageLayout& layout, const AVFrame* frame);
 
+// Throws std::invalid_argument for what convert_frames would refuse: frames converted
+// already or none, a format or size change, a format with no array layout. Called with
+// the GIL held, before the frames are taken (Frames::take), so that a refusal leaves
+// them as they were.
+void check_convertible(const Frames& frames);
+
+// Copies checked frames, taken from their Python object, into one buffer (GIL
+// released), releasing each frame once copied.
 std::unique_ptr<CPUBuffer> convert_frames(Frames& frames);
 
 // The element type of a sample format (planar or packed); throws for others.
@@ -32,7 +40,12 @@ DType sample_dtype(AVSampleFormat fmt);
 // per channel, `row_bytes` apart; for packed ones, interleaved in one row.
 void copy_samples(const AVFrame* frame, uint8_t* dst, size_t row_bytes, int64_t offset);
 
-// A list of single images -> one (B, ...) batch; all must share size and format.
-std::unique_ptr<CPUBuffer> convert_image_batch(const std::vector<Frames*>& batch);
+// Throws std::invalid_argument unless `batch` holds single images, not converted yet,
+// of one size and format that has an array layout (called with the GIL held).
+void check_image_batch(const std::vector<Frames*>& batch);
+
+// A checked list of single images, taken from their Python objects -> one (B, ...)
+// batch (GIL released); an object given twice appears twice.
+std::unique_ptr<CPUBuffer> convert_image_batch(const std::vector<const Frames*>& batch);
 
 }  // namespace spdl

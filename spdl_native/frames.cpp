@@ -54,6 +54,14 @@ void Frames::release(const Summary& summary) {
   consumed = true;
 }
 
+Frames Frames::take() {
+  ensure_valid();
+  Frames taken(media_type, src, time_base);
+  taken.frames = std::move(frames);
+  release(taken.summary());
+  return taken;
+}
+
 std::string Frames::format_name() const {
   const int format = summary().format;
   if (format < 0) {

@@ -36,6 +36,9 @@ class Frames {
   Summary summary() const;
   // Releases the frames, keeping `summary` for the accessors.
   void release(const Summary& summary);
+  // Moves the frames into a Frames of their own and leaves this one consumed (with the
+  // GIL held: another thread converting or reading it sees that at once).
+  Frames take();
 
   // Throws std::invalid_argument (ValueError) when the frames were converted already.
   void ensure_valid() const;
