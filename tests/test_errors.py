@@ -5,6 +5,7 @@ Nothing here may crash the interpreter; messages name the source where there is 
 
 from __future__ import annotations
 
+import math
 import pathlib
 
 import av
@@ -151,6 +152,20 @@ def test_empty_or_reversed_window_raises_value_error(
 ) -> None:
     with pytest.raises(ValueError):
         spdl.io.demux_media("video", h264_video.path, window)
+
+
+@pytest.mark.parametrize("window", [(1e300, 1e301), (2**62, 2**63), (0.0, 1e12)])
+def test_a_window_past_what_a_stream_time_holds_raises_value_error(
+    h264_video: VideoReference, wav_audio: AudioReference, window: tuple[float, float]
+) -> None:
+    # Not an OverflowError from the conversion to the stream's time base.
+    with pytest.raises(ValueError, match="at most 1e\\+09 s"):
+        spdl.io.load_video(h264_video.path, window)
+    with pytest.raises(ValueError, match="at most 1e\\+09 s"):
+        spdl.io.load_audio(wav_audio.path, window)
+    everything = spdl.io.to_numpy(spdl.io.load_audio(wav_audio.path))
+    to_the_end = spdl.io.to_numpy(spdl.io.load_audio(wav_audio.path, (0.0, math.inf)))
+    np.testing.assert_array_equal(to_the_end, everything)
 
 
 @pytest.mark.parametrize("src", [12345, 3.5, None, ["clip.mp4"]], ids=repr)

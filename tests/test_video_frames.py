@@ -157,6 +157,21 @@ def test_an_index_out_of_range_raises_index_error_naming_the_range(
     assert str(bframes.path) in str(info.value)
 
 
+def test_unsigned_indices_past_the_end_are_out_of_range(bframes: Reference) -> None:
+    # Cast to int64, 2**64 - 1 would become -1: the last frame.
+    for bad in (2**64 - 1, NUM_FRAMES):
+        with pytest.raises(IndexError, match=rf"{bad}.*\[0, {NUM_FRAMES}\)"):
+            spdl.io.load_video_frames(bframes.path, np.array([0, bad], dtype=np.uint64))
+    batch = spdl.io.load_video_frames(bframes.path, np.array([1, 0], dtype=np.uint64))
+    assert batch.indices.tolist() == [1, 0]
+
+
+def test_a_clip_spacing_too_small_fails_instead_of_hanging(bframes: Reference) -> None:
+    for spacing in (1e-300, 1e-9):
+        with pytest.raises(ValueError, match="clips in .* at most 100000"):
+            spdl.io.clips_at_regular_timestamps(bframes.path, seconds_between_clip_starts=spacing)
+
+
 @pytest.mark.parametrize("bad", [-0.5, 2.0, 100.0])
 def test_a_time_out_of_range_raises_value_error_naming_the_range(
     bframes: Reference, bad: float

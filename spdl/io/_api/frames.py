@@ -178,6 +178,8 @@ def _as_array(name: str, values: object, kind: type) -> np.ndarray:
         raise TypeError(f"{name} must hold ints, got {array.dtype}.")
     if kind is float and array.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold numbers, got {array.dtype}.")
+    if kind is int and array.dtype.kind == "u":
+        return array  # check_indices checks it before the cast, which could wrap it
     return array.astype(np.int64 if kind is int else np.float64)
 
 

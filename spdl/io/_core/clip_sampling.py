@@ -35,6 +35,7 @@ __all__ = [
 
 Policy: TypeAlias = Literal["repeat_last", "wrap", "error"]
 POLICIES = ("repeat_last", "wrap", "error")
+MAX_REGULAR_CLIPS = 100_000  # clips_at_regular_timestamps: a tiny spacing fails, not hangs
 
 
 def check_int(name: str, value: object, minimum: int) -> None:
@@ -221,6 +222,12 @@ def time_clips(
     else:
         assert seconds_between_clip_starts is not None
         count = math.ceil((last - first) / seconds_between_clip_starts)
+        if count > MAX_REGULAR_CLIPS:
+            raise ValueError(
+                f"seconds_between_clip_starts={seconds_between_clip_starts!r} gives {count} "
+                f"clips in [{first!r}, {last!r}) s of {index.src}; at most "
+                f"{MAX_REGULAR_CLIPS} are sampled at once."
+            )
         starts = [s for k in range(count) if (s := first + k * seconds_between_clip_starts) < last]
 
     def overflow() -> Exception:

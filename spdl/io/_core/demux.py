@@ -222,6 +222,9 @@ def validate_demux_args(
         raise TypeError(f"format_options must be a mapping, got {type(format_options).__name__}.")
 
 
+MAX_SECONDS = 1e9  # about 32 years
+
+
 def _validate_window(timestamp: object) -> None:
     if not isinstance(timestamp, tuple | list) or len(timestamp) != 2:
         raise TypeError(f"timestamp must be a (start, end) pair in seconds, got {timestamp!r}.")
@@ -232,6 +235,11 @@ def _validate_window(timestamp: object) -> None:
         raise TypeError(f"timestamp values must be numbers, got {timestamp!r}.")
     if math.isnan(start) or math.isnan(end) or start < 0 or not start < end:
         raise ValueError(f"timestamp must satisfy 0 <= start < end, got {timestamp!r}.")
+    if start > MAX_SECONDS or (end > MAX_SECONDS and not math.isinf(end)):
+        # Past this, a time in a stream's time base no longer fits in 64 bits.
+        raise ValueError(
+            f"timestamp values must be at most {MAX_SECONDS:.0e} s (or end=inf), got {timestamp!r}."
+        )
 
 
 def _open_options(

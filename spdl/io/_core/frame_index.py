@@ -146,14 +146,16 @@ def check_indices(index: VideoIndex, indices: Sequence[int] | np.ndarray) -> np.
         IndexError: An index lies outside ``[-num_frames, num_frames)``; the message
             names the source and the valid range.
     """
-    positions = np.asarray(indices, dtype=np.int64)
+    given = np.asarray(indices)
     count = index.num_frames
-    bad = positions[(positions < -count) | (positions >= count)]
-    if bad.size:
+    # Unsigned indices are checked before the cast, which would turn 2**64 - 1 into -1.
+    outside = given >= count if given.dtype.kind == "u" else (given < -count) | (given >= count)
+    if np.any(outside):
         raise IndexError(
-            f"Frame index {int(bad[0])} is out of range for {index.src}: it has {count} "
-            f"frames, so indices lie in [0, {count}) (or [-{count}, 0) from the end)."
+            f"Frame index {int(given[outside][0])} is out of range for {index.src}: it has "
+            f"{count} frames, so indices lie in [0, {count}) (or [-{count}, 0) from the end)."
         )
+    positions = given.astype(np.int64)
     return np.where(positions < 0, positions + count, positions)
 
 
