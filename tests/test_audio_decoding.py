@@ -260,3 +260,51 @@ def test_a_layout_the_system_ffmpeg_does_not_name_downmixes_by_position(
     np.testing.assert_allclose(stereo[:, bed], reference[:, bed], rtol=0, atol=1e-6)
     assert stereo[0, span // 2] > 0.4 and stereo[1, span // 2] == 0  # FL
     assert stereo[1, span + span // 2] > 0.4 and stereo[0, span + span // 2] == 0  # FR
+
+
+@pytest.fixture(scope="module")
+def chirp_m4a(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """44.1 kHz stereo AAC in MP4, whose first packet (pts -1024) primes the decoder."""
+    rate = 44100
+    t = np.arange(rate) / rate
+    chirp = (0.3 * np.sin(2 * np.pi * (200 + 2000 * t) * t)).astype(np.float32)
+    path = tmp_path_factory.mktemp("early") / "chirp.m4a"
+    encode_audio(path, np.stack([chirp, chirp]), rate=rate, codec="aac")
+    return path
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_windows_starting_in_the_first_frames_keep_the_priming_packet(
+    chirp_m4a: pathlib.Path, processes: int
+) -> None:
+    # The pre-roll seek of a window starting before 0.2 s would land on 0, which skips
+    # the priming packet: the first frame then decodes without its overlap.
+    whole = load_array(chirp_m4a)
+    spdl.io.set_executor_sizes(demux_processes=processes)
+    try:
+        for start, end in [(0.001, 0.03), (1e-6, 0.03), (0.01, 0.03), (0.1, 0.2)]:
+            first, last = round(start * 44100), round(end * 44100)
+            got = load_array(chirp_m4a, (start, end))
+            np.testing.assert_allclose(got, whole[:, first:last], atol=1e-4, err_msg=str(start))
+        # Streaming windows that go back to the start read from before the first packet.
+        windows = [(0.1, 0.2), (0.001, 0.03), (0.5, 0.6), (0.0, 0.02)]
+        futures = spdl.io.streaming_demux("audio", chirp_m4a, windows)
+        for (start, end), future in zip(windows, futures, strict=True):
+            frames = spdl.io.decode_packets(future.result()).result()
+            got = spdl.io.to_numpy(spdl.io.convert_frames(frames).result())
+            first, last = round(start * 44100), round(end * 44100)
+            np.testing.assert_allclose(got, whole[:, first:last], atol=1e-4, err_msg=str(start))
+    finally:
+        spdl.io._runtime.executor._sizes.pop("demux_processes", None)
+
+
+def test_a_window_of_a_flac_too_short_to_seek_in(tmp_path: pathlib.Path) -> None:
+    # FFmpeg's FLAC demuxer refuses a seek in a file under 4096 samples, even to 0.
+    rate = 16000
+    samples = (np.arange(1000) % 100 * 300).astype(np.int16)
+    path = tmp_path / "short.flac"
+    encode_audio(path, np.stack([samples, samples]), rate=rate, codec="flac", sample_fmt="s16")
+    whole = load_array(path, sample_fmt="s16p")
+    assert whole.shape == (2, 1000)
+    got = load_array(path, (0.01, 0.03), sample_fmt="s16p")
+    np.testing.assert_array_equal(got, whole[:, 160:480])

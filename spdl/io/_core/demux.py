@@ -426,6 +426,33 @@ def _seek(container: InputContainer, stream: Stream, name: str, seconds: float) 
         raise MediaError(f"Failed to seek {name} to {seconds} s: {e}") from e
 
 
+def _seek_before(
+    container: InputContainer,
+    stream: Stream,
+    name: str,
+    media_type: MediaType,
+    start: float,
+    fresh: bool,
+) -> None:
+    """Positions the demuxer for a window starting at ``start`` s: at the keyframe at
+    or before it, for audio 0.2 s earlier (decoders need pre-roll: their first frame
+    after a seek overlaps the one before; the decode trims to the exact sample).
+
+    A target at or before the stream's beginning reads from its first packet: a
+    container not read yet is not moved at all (a seek to 0 skips an AAC stream's
+    priming packet, and FLAC under 4096 samples refuses it), one read already goes
+    back before its first packet.
+    """
+    target = start - _AUDIO_PREROLL_S if media_type == "audio" else start
+    if target > 0:
+        _seek(container, stream, name, target)
+    elif not fresh:
+        try:  # before 0: the priming packets (negative pts) included
+            container.seek(-1, stream=stream, backward=True, any_frame=False)
+        except av.FFmpegError:  # MP3 and others refuse a negative target
+            _seek(container, stream, name, 0.0)
+
+
 @contextlib.contextmanager
 def _demuxer(container: InputContainer, stream: Stream, name: str) -> Iterator[Iterator[Packet]]:
     """PyAV's iterator of the stream's packets from the current position on, closed
@@ -508,13 +535,11 @@ def _read(
     window: Window | None,
     src: Source,
     lookahead: int = 0,
+    fresh: bool = True,
 ) -> Packets:
     packets = _new_packets(stream, media_type, name, window)
-    if window is not None and window[0] > 0:
-        # Audio decoders (AAC, MP3, Opus...) need pre-roll: their first frame after a
-        # seek overlaps the previous one. The decode trims to the exact sample anyway.
-        seek_s = max(0.0, window[0] - _AUDIO_PREROLL_S) if media_type == "audio" else window[0]
-        _seek(container, stream, name, seek_s)
+    if window is not None:
+        _seek_before(container, stream, name, media_type, window[0], fresh)
     with _demuxer(container, stream, name) as demuxer:
         if media_type == "image":
             packets.add_demuxed_from(demuxer, 1, None)
@@ -603,9 +628,8 @@ def demux_audio_chunks(
     with _open(src, format, format_options) as container:
         stream = _pick_stream(container, "audio", name)
         seconds = _stream_seconds(container, stream)
-        if timestamp is not None and timestamp[0] > 0:
-            # The decoder needs pre-roll; the decode trims to the exact sample anyway.
-            _seek(container, stream, name, max(0.0, timestamp[0] - _AUDIO_PREROLL_S))
+        if timestamp is not None:
+            _seek_before(container, stream, name, "audio", timestamp[0], fresh=True)
         end = _end_ts(stream, timestamp)
         with _demuxer(container, stream, name) as demuxer:  # closed before the container
             total, more = 0, True
@@ -665,10 +689,8 @@ def iter_demux(
     opener = _open_indexed if media_type == "video" else _open  # as in demux()
     with opener(src, format, format_options) as container:
         stream = _pick_stream(container, media_type, name)
-        for window in timestamps:
-            if window[0] == 0:
-                container.seek(0, stream=stream, backward=True, any_frame=False)
-            packets = _read(container, stream, media_type, name, window, src, lookahead)
+        for count, window in enumerate(timestamps):
+            packets = _read(container, stream, media_type, name, window, src, lookahead, count == 0)
             if lookahead:
                 packets.join_decode_session(previous)
                 previous = packets
