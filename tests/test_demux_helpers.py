@@ -16,6 +16,7 @@ import io
 import multiprocessing
 import os
 import pathlib
+import shutil
 import signal
 import threading
 import time
@@ -56,6 +57,17 @@ def _alive(pid: int) -> bool:
             return stream.read().rpartition(")")[2].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def _ended(pid: int) -> bool:
+    """Whether every thread of process ``pid`` has ended (it can be waited for): its
+    main thread shows as a zombie while the others are still being torn down."""
+    try:
+        with open(f"/proc/{pid}/status") as stream:
+            fields = dict(line.split(":", 1) for line in stream if ":" in line)
+    except FileNotFoundError:
+        return True
+    return fields["State"].split()[0] == "Z" and int(fields["Threads"]) == 1
 
 
 def _wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
@@ -380,6 +392,49 @@ def test_cancelling_a_load_mid_demux_stops_its_helper(
     assert future.cancelled()
     packets = spdl.io.demux_media("video", aio_media.video).result(TIMEOUT_S)
     assert len(packets) == 90
+
+
+def test_cancelling_a_stream_mid_demux_stops_its_helper(
+    aio_media: Media, tmp_path: pathlib.Path
+) -> None:
+    fifo = _fifo(tmp_path)
+    with ThreadPoolExecutor(1) as pool:
+        futures = spdl.io.streaming_demux("video", fifo, [(0, 1), (1, 2)], executor=pool)
+        with _stalled_reader(fifo) as reader:
+            helper = reader()
+            assert all(future.cancel() for future in futures)
+            assert _wait_until(lambda: not _alive(helper))
+        assert pool.submit(lambda: "free").result(TIMEOUT_S) == "free"  # the task ended
+    packets = spdl.io.demux_media("video", aio_media.video).result(TIMEOUT_S)
+    assert len(packets) == 90
+
+
+@pytest.mark.usefixtures("no_idle_helpers")
+def test_a_helper_that_died_while_idle_is_not_handed_to_the_next_load(
+    aio_media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(_executor.DEMUX_PROCESSES_ENV, "1")
+    assert spdl.io.load_video(aio_media.video).shape[0] == 90
+    (idle,) = _demux_pool.helper_pids()
+    os.kill(idle, signal.SIGKILL)
+    assert _wait_until(lambda: _ended(idle))
+    # Nothing was asked of it: the next load gets a new helper instead of its death.
+    assert spdl.io.load_video(aio_media.video).shape[0] == 90
+    assert idle not in _demux_pool.helper_pids()
+
+
+def test_a_path_whose_name_is_not_utf8_loads_and_is_named(
+    aio_media: Media, tmp_path: pathlib.Path
+) -> None:
+    path = os.path.join(os.fsencode(tmp_path), b"clip-\xff.mp4")
+    shutil.copyfile(aio_media.video, path)
+    name = os.fsdecode(path)  # the str form Python gives such a name (surrogate escapes)
+    for processes in ("0", "2"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(_executor.DEMUX_PROCESSES_ENV, processes)
+            assert spdl.io.load_video(name, (0, 1)).shape[0] == 30
+            packets = spdl.io.demux_media("video", name).result(TIMEOUT_S)
+            assert packets.src.endswith("clip-\\xff.mp4")
 
 
 def test_shutting_down_ends_the_helpers_and_the_loads_waiting_on_them(

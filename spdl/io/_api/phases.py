@@ -125,14 +125,14 @@ def _streaming_demux(
         raise ValueError("`timestamps` must contain at least one (start, end) window.")
     args = DemuxArgs.check(media_type, src, None, demux_options)
     windows = args.windows(timestamps)
-    url = _remote.is_url(src)
-    if url:
+    if _remote.is_url(src):
         demux = _remote.stream(args, windows)
     else:
         demux = functools.partial(
             _demux_pool.iter_demux, args.media_type, src, windows, **args.options
         )
-    return Step("demux", args.name, demux, pool="demux", count=len(windows), cancellable=url)
+    # Its token stops the fetch or the helper process the stream waits for.
+    return Step("demux", args.name, demux, pool="demux", count=len(windows), cancellable=True)
 
 
 @operation("decode_packets", primary="future", wrap=True, public=_PUBLIC)

@@ -174,7 +174,7 @@ def describe_source(src: object) -> str:
     if isinstance(src, str) and _remote.is_url(src):
         return _remote.redact(src)  # never a password or a signature in a message
     if isinstance(src, str | os.PathLike):
-        return os.fspath(src)
+        return _printable(os.fsdecode(src))
     if isinstance(src, _remote.FetchedBytes):
         return src.name
     if isinstance(src, bytes | bytearray | memoryview):
@@ -184,7 +184,13 @@ def describe_source(src: object) -> str:
     if isinstance(src, _native.Packets | _native.Frames | CUDAFrames):
         return str(src.src)
     name = getattr(src, "name", None)
-    return str(name) if isinstance(name, str) else f"<{type(src).__name__}>"
+    return _printable(name) if isinstance(name, str) else f"<{type(src).__name__}>"
+
+
+def _printable(name: str) -> str:
+    """``name`` as valid UTF-8 (it goes into the native Packets and every message): the
+    bytes of a file name that is not UTF-8 show as ``\\xNN``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def validate_demux_args(

@@ -218,19 +218,31 @@ class _Pool:
         self._exit_hook = False
 
     def lease(self) -> _Helper:
-        with self._cond:
-            while True:
-                if self._closed:
-                    raise RuntimeError("spdl.io demux helpers are shut down (interpreter exit).")
-                if self._idle:
-                    return self._idle.pop()
-                if len(self._all) + self._starting < max(1, _executor.demux_processes()):
-                    self._starting += 1
-                    break
-                self._cond.wait()
-            if not self._exit_hook:
-                self._exit_hook = True
-                atexit.register(self.shutdown)
+        dead: list[_Helper] = []  # helpers that died while idle: reaped, not handed out
+        try:
+            with self._cond:
+                while True:
+                    if self._closed:
+                        raise RuntimeError(
+                            "spdl.io demux helpers are shut down (interpreter exit)."
+                        )
+                    if self._idle:
+                        helper = self._idle.pop()
+                        if helper.process.poll() is None:
+                            return helper
+                        self._all.discard(helper)
+                        dead.append(helper)
+                        continue
+                    if len(self._all) + self._starting < max(1, _executor.demux_processes()):
+                        self._starting += 1
+                        break
+                    self._cond.wait()
+                if not self._exit_hook:
+                    self._exit_hook = True
+                    atexit.register(self.shutdown)
+        finally:
+            for helper in dead:
+                helper.stop(kill=True)
         try:
             helper = _Helper()
         finally:
@@ -506,6 +518,7 @@ def iter_demux(
     *,
     format: str | None = None,
     format_options: Mapping[str, str] | None = None,
+    cancel: _native.CancelToken | None = None,
 ) -> Iterator[_demux.Packets]:
     """:func:`spdl.io._core.demux.iter_demux`, in a helper process for paths and in-memory data.
 
@@ -518,6 +531,7 @@ def iter_demux(
         timestamps: As for :func:`spdl.io._core.demux.iter_demux`.
         format: As for :func:`spdl.io._core.demux.iter_demux`.
         format_options: As for :func:`spdl.io._core.demux.iter_demux`.
+        cancel: Stops the wait for the helper when set; the helper is killed.
 
     Yields:
         One Packets per window, as :func:`spdl.io._core.demux.iter_demux` does.
@@ -544,10 +558,10 @@ def iter_demux(
         for index in range(len(timestamps)):
             more = index + 1 < len(timestamps)
             if index == 0:
-                items = _call(lease, request, more, None)[1]
+                items = _call(lease, request, more, cancel)[1]
             else:
                 assert lease.helper is not None
-                reply = _native.next_from_demux_helper(lease.helper.fd, more, None)
+                reply = _native.next_from_demux_helper(lease.helper.fd, more, cancel)
                 items = lease.outcome(reply, more)
             packets = items[0]
             if media_type == "video":

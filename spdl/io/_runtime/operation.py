@@ -183,11 +183,12 @@ def _stream_futures(
     def run() -> None:
         items, index = None, 0
         try:
-            items = step.run(cancel=token) if token else step.run()
-            for index, future in enumerate(futures):
-                if all(f.done() for f in futures[index:]):
-                    return  # everything left was cancelled
-                try_set(future.set_result, next(items))
+            with _executor.track_cancel_token(token):  # interpreter exit stops it too
+                items = step.run(cancel=token) if token else step.run()
+                for index, future in enumerate(futures):
+                    if all(f.done() for f in futures[index:]):
+                        return  # everything left was cancelled
+                    try_set(future.set_result, next(items))
         except Exception as error:
             for late in futures[index:]:
                 try_set(late.set_exception, step.failure(error, wrap))
