@@ -18,6 +18,7 @@ import os
 import pathlib
 import shutil
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -522,9 +523,58 @@ def test_many_threads_share_the_helpers(
         assert all(np.array_equal(a, b) for a, b in zip(result, want, strict=True))
 
 
+@pytest.mark.usefixtures("no_idle_helpers")
+def test_idle_helpers_above_a_lowered_count_stop_at_the_next_load(aio_media: Media) -> None:
+    spdl.io.set_executor_sizes(demux_processes=2)
+    try:
+        pool = _demux_pool._pool
+        leased = [pool.lease() for _ in range(2)]  # as two loads at once would
+        for helper in leased:
+            pool.give_back(helper)
+        started = _demux_pool.helper_pids()
+        assert len(started) == 2
+        spdl.io.set_executor_sizes(demux_processes=1)
+        assert spdl.io.load_video(aio_media.video).shape[0] == 90
+        assert len(_demux_pool.helper_pids()) == 1
+        spdl.io.set_executor_sizes(demux_processes=0)  # nothing is leased again
+        assert spdl.io.load_video(aio_media.video).shape[0] == 90
+        assert _demux_pool.helper_pids() == []
+        assert _wait_until(lambda: all(_ended(pid) for pid in started))
+    finally:
+        _executor._sizes.pop("demux_processes", None)
+
+
 ################################################################################
 # Children, and processes that end
 ################################################################################
+
+
+@pytest.mark.usefixtures("no_idle_helpers")
+def test_a_fork_while_a_helper_starts_leaves_the_child_its_socket_to_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The child must know the helper to close its copy of the socket: else the helper's
+    # death goes unseen by the parent while the child lives.
+    started = threading.Event()
+    real_popen = subprocess.Popen
+
+    def slow_popen(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        time.sleep(0.5)  # a fork comes meanwhile
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(_demux_pool.subprocess, "Popen", slow_popen)
+    with ThreadPoolExecutor(1) as pool:
+        leasing = pool.submit(_demux_pool._pool.lease)
+        assert started.wait(TIMEOUT_S)
+        pid = os.fork()  # waits for the helper to be registered
+        if pid == 0:
+            inherited = _demux_pool._forgotten[-1]._all
+            os._exit(0 if len(inherited) == 1 and all(h.fd == -1 for h in inherited) else 1)
+        _, status = os.waitpid(pid, 0)
+        helper = leasing.result(TIMEOUT_S)
+    _demux_pool._pool.give_back(helper)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 @pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])

@@ -90,7 +90,11 @@ main(sys.argv)
 
 def wanted(src: object) -> bool:
     """Whether ``src`` is demuxed by a helper process (else in the calling thread)."""
-    if not _SUPPORTED or _executor.demux_processes() == 0:
+    if not _SUPPORTED:
+        return False
+    count = _executor.demux_processes()
+    _pool.trim(count)  # a count lowered since: idle helpers above it stop now
+    if count == 0:
         return False
     if isinstance(src, str | bytes | bytearray):
         return True
@@ -243,14 +247,17 @@ class _Pool:
         finally:
             for helper in dead:
                 helper.stop(kill=True)
-        try:
-            helper = _Helper()
-        finally:
+        # A fork waits while a helper starts: the child must find it in `_all` to close
+        # its socket (else the child keeps the helper's end open, and its death unseen).
+        with _starting:
+            try:
+                helper = _Helper()
+            finally:
+                with self._cond:
+                    self._starting -= 1
+                    self._cond.notify()
             with self._cond:
-                self._starting -= 1
-                self._cond.notify()
-        with self._cond:
-            self._all.add(helper)
+                self._all.add(helper)
         return helper
 
     def give_back(self, helper: _Helper) -> None:
@@ -262,6 +269,17 @@ class _Pool:
                 self._all.discard(helper)
             self._cond.notify()
         if not keep:
+            helper.stop(kill=False)
+
+    def trim(self, count: int) -> None:
+        """Stops idle helpers while more than ``count`` helpers run."""
+        if len(self._all) <= count:  # the usual case, without the lock
+            return
+        with self._cond:
+            surplus = min(len(self._idle), len(self._all) - count)
+            stopping = [self._idle.pop() for _ in range(max(0, surplus))]
+            self._all.difference_update(stopping)
+        for helper in stopping:
             helper.stop(kill=False)
 
     def discard(self, helper: _Helper) -> None:
@@ -311,8 +329,24 @@ def _after_fork_in_child() -> None:
     _pool = _Pool()
 
 
+_starting = threading.Lock()  # held while a helper starts, and across a fork
+
+
+def _after_fork_in_parent() -> None:
+    _starting.release()
+
+
+def _after_fork_in_child_releasing() -> None:
+    _starting.release()  # the forking thread, the child's only one, took it
+    _after_fork_in_child()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(
+        before=_starting.acquire,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child_releasing,
+    )
 
 
 def helper_pids() -> list[int]:
