@@ -540,3 +540,20 @@ def test_many_concurrent_async_loads_from_several_threads_are_deterministic(
     for index, buffer in enumerate(buffers):
         reference = video_reference if index % 2 else batch_reference
         np.testing.assert_array_equal(spdl.io.to_numpy(buffer), reference)
+
+
+def test_a_finished_coroutine_refuses_to_run_again(aio_media: Media) -> None:
+    # As a native coroutine: a second asyncio.run, or an await of one a task ran,
+    # raises instead of giving None.
+    load = spdl.io.async_load_media("image", aio_media.jpeg)
+    assert spdl.io.to_numpy(asyncio.run(load)).ndim == 3
+    with pytest.raises(RuntimeError, match="cannot reuse already awaited coroutine"):
+        asyncio.run(load)
+
+    async def task_then_await() -> Any:
+        again = spdl.io.async_load_media("image", aio_media.jpeg)
+        await asyncio.ensure_future(again)
+        return await again
+
+    with pytest.raises(RuntimeError, match="cannot reuse already awaited coroutine"):
+        asyncio.run(task_then_await())

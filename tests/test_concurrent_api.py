@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ import spdl.io
 from spdl.io._core import convert as _convert
 from spdl.io._core import demux as _demux
 from spdl.io._runtime import executor as _executor
+from spdl.io._runtime.operation import OPERATIONS
 
 pytest_plugins = ["_aio_fixtures"]
 
@@ -707,3 +708,33 @@ def test_sync_batch_with_an_executor_runs_there(aio_media: Media) -> None:
         batch = spdl.io.batch_load_image(aio_media.gray_images, 16, 12, executor=executor)
         assert executor.num_submitted == 1
     assert spdl.io.to_numpy(batch).shape == (len(aio_media.gray_images), 12, 16, 3)
+
+
+def test_a_batch_on_a_pool_that_cancels_its_queue_does_not_deadlock(aio_media: Media) -> None:
+    # The pool's shutdown(cancel_futures=True) cancels the queued images under the lock
+    # that submitting the next image needs; the chains' callbacks must not wait for a
+    # lock the submitting thread holds.
+    batch = OPERATIONS["batch_load_image"].future
+    data = aio_media.jpeg.read_bytes()
+    for delay in (0.01, 0.03, 0.06):
+        pool = ThreadPoolExecutor(1)
+        holder: dict[str, Any] = {}
+
+        def start(pool: ThreadPoolExecutor = pool, holder: dict = holder) -> None:
+            sources = [data] * 600
+            holder["future"] = batch(
+                sources, 16, 16, demux_options={"format": "mjpeg"}, executor=pool
+            )
+
+        starter = threading.Thread(target=start, daemon=True)
+        stopper = threading.Thread(
+            target=lambda pool=pool: pool.shutdown(wait=False, cancel_futures=True), daemon=True
+        )
+        starter.start()
+        threading.Event().wait(delay)
+        stopper.start()
+        starter.join(TIMEOUT_S)
+        stopper.join(TIMEOUT_S)
+        assert not starter.is_alive() and not stopper.is_alive(), "deadlocked"
+        future = holder["future"]
+        assert future.cancelled() or future.exception(TIMEOUT_S) is not None or future.done()

@@ -14,6 +14,7 @@ import pytest
 from media import ImageReference, VideoReference
 
 import spdl.io
+from spdl.io._runtime.operation import OPERATIONS
 
 
 @pytest.fixture
@@ -118,4 +119,46 @@ def test_failures_are_not_kept_in_reference_cycles(
     failures()
     leftovers = gc_garbage()
     for name in ("Future", "AsyncIOFailure", "MediaError", "CPUBuffer", "ImagePackets"):
+        assert name not in leftovers, leftovers
+
+
+def test_wait_futures_keeps_neither_its_inputs_nor_their_results_in_cycles(
+    gc_garbage: Callable[[], list[str]], image_files: dict[str, ImageReference]
+) -> None:
+    # The inputs keep their done-callbacks, which reach wait_futures' lists.
+    path = image_files["jpeg"].path
+    load_future = OPERATIONS["load_media"].future
+
+    def waits() -> None:
+        for strict in (True, False):
+            buffers = [load_future("image", path) for _ in range(2)]
+            assert len(spdl.io.wait_futures(buffers, strict=strict).result()) == 2
+            loads = (load_future("image", path) for _ in range(2))  # an iterable
+            assert len(spdl.io.wait_futures(loads).result()) == 2
+
+    waits()
+    gc_garbage()
+    waits()
+    leftovers = gc_garbage()
+    assert "CPUBuffer" not in leftovers and "Future" not in leftovers, leftovers
+
+
+def test_a_failed_stream_keeps_nothing_in_cycles(
+    gc_garbage: Callable[[], list[str]], tmp_path: pathlib.Path
+) -> None:
+    not_a_container = tmp_path / "garbage.mp4"
+    not_a_container.write_bytes(bytes(range(256)) * 8)
+
+    def fail() -> None:
+        futures = spdl.io.streaming_demux("video", not_a_container, [(0, 1), (1, 2)])
+        # exception(), not result(): a raise in this frame, which holds the Futures,
+        # would put the frame in the error's traceback (a cycle of the caller's making).
+        errors = [future.exception() for future in futures]
+        assert all(isinstance(error, spdl.io.AsyncIOFailure) for error in errors)
+
+    fail()
+    gc_garbage()
+    fail()
+    leftovers = gc_garbage()
+    for name in ("Future", "AsyncIOFailure", "MediaError", "Step"):
         assert name not in leftovers, leftovers

@@ -113,11 +113,11 @@ class _Waiting:
         self.future: Future[Any] | None = None
 
     def cancel_on_cancelled(self, result: Future[Any]) -> None:
-        if result.cancelled():
-            with self.lock:
-                future = self.future
-            if future is not None:
-                future.cancel()
+        # Without the lock: its holder may be submitting the next step to a pool whose
+        # shutdown(cancel_futures=True) runs this callback under the lock submit needs.
+        # A Future set after this read is cancelled by _wait, which checks the result.
+        if result.cancelled() and (future := self.future) is not None:
+            future.cancel()
 
 
 class _Chain:
@@ -328,38 +328,52 @@ def gather_futures(
         with lock:
             state["remaining"] -= 1
             last = state["all_tracked"] and state["remaining"] == 0
+            drained = state["remaining"] == 0 and (last or result.done())
         if last:
             finish()
+        if drained:
+            # Every input keeps its callbacks (this one among them): holding the inputs
+            # in these lists would keep them, and their results, in a cycle for the GC.
+            with lock:
+                tracked.clear()
+                started.clear()
 
     def on_result_done(res: Future[list[T]]) -> None:
         if res.cancelled() or (cancel_on_failure and res.exception() is not None):
-            with lock:  # waits until the Future being started, if any, is in `started`
+            with lock:
                 to_cancel = list(started)
             for future in to_cancel:
                 future.cancel()
 
     result.add_done_callback(on_result_done)
     iterator = iter(futures)
-    while True:
-        with lock:
-            if result.done():  # a strict failure: start nothing more
-                return result
-            try:
-                future = next(iterator)
-                _check_is_future(future)
-            except StopIteration:
+    while not result.done():  # a strict failure: start nothing more
+        # Pulled without the lock: pulling may submit work, and a pool that cancels
+        # its queue (shutdown) runs on_result_done, which takes the lock, in its own.
+        try:
+            future = next(iterator)
+            _check_is_future(future)
+        except StopIteration:
+            with lock:
                 state["all_tracked"] = True
                 last = state["remaining"] == 0
-                break
-            except BaseException:
-                result.cancel()  # cancels what was started (on_result_done)
-                raise
-            index = len(tracked)
-            tracked.append(future)
-            state["remaining"] += 1
+            if last:
+                finish()
+            return result
+        except BaseException:
+            result.cancel()  # cancels what was started (on_result_done)
+            raise
+        with lock:
+            late = result.done()  # on_result_done has not seen this one
+            if not late:
+                index = len(tracked)
+                tracked.append(future)
+                state["remaining"] += 1
+        if late:
+            if result.cancelled() or (cancel_on_failure and result.exception() is not None):
+                future.cancel()
+            return result
         future.add_done_callback(functools.partial(on_done, index))
-    if last:
-        finish()
     return result
 
 

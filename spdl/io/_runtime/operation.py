@@ -133,22 +133,35 @@ class Queued(Coroutine[Any, Any, T], Generic[T]):
     so ``asyncio.run``, ``create_task``, ``gather`` and ``TaskGroup`` take it.
     """
 
-    __slots__ = ("send", "throw", "close", "_steps", "_awaited")
+    __slots__ = ("throw", "close", "_steps", "_awaited")
     # The generator's own methods: no frame of ours enters a traceback (a cycle).
-    send: Callable[[Any], Any]
     throw: Callable[..., Any]
     close: Callable[[], None]
 
     def __init__(self, future: Future[T]) -> None:
         self._steps, self._awaited = _wait(future), False
         next(self._steps)  # started: throw() and close() reach its `except`
-        self.send, self.throw, self.close = self._steps.send, self._steps.throw, self._steps.close
+        self.throw, self.close = self._steps.throw, self._steps.close
+
+    @property
+    def send(self) -> Callable[[Any], Any]:
+        # A finished one refuses, as a native coroutine does (a second asyncio.run of
+        # it would otherwise give None).
+        steps = cast("Any", self._steps)
+        return steps.send if steps.gi_frame is not None else _reused
 
     def __await__(self) -> Generator[Any, None, T]:
-        if self._awaited:
+        steps = cast("Any", self._steps)  # a generator: gi_frame, gi_yieldfrom
+        # A task drives it through send() (it is then past its first yield), and a
+        # finished or closed one has no frame: awaiting it again would give None.
+        if self._awaited or steps.gi_frame is None or steps.gi_yieldfrom is not None:
             raise RuntimeError("cannot reuse already awaited coroutine")
         self._awaited = True
-        return self._steps
+        return steps
+
+
+def _reused(value: object) -> None:
+    raise RuntimeError("cannot reuse already awaited coroutine")
 
 
 def _wait(future: Future[T]) -> Generator[Any, None, T]:
@@ -190,6 +203,7 @@ def _stream_futures(
                         return  # everything left was cancelled
                     try_set(future.set_result, next(items))
         except Exception as error:
+            drop_own_frame(error)  # this frame holds the Futures the error goes into
             for late in futures[index:]:
                 try_set(late.set_exception, step.failure(error, wrap))
         finally:
