@@ -209,25 +209,30 @@ def _retry_after(value: str | None, limit: float) -> float | None:
     return min(max(0.0, seconds), limit)
 
 
-def _content_range_size(value: str | None) -> int | None:
-    # "bytes 0-99/1234" or "bytes */1234"; "bytes 0-99/*": the size is not known
-    if value and "/" in value:
-        total = value.rpartition("/")[2].strip()
-        if total.isdigit():
-            return int(total)
-    return None
+def _content_range(value: str | None) -> tuple[int | None, int | None, int | None]:
+    """``(first, last, total)`` of ``Content-Range: bytes first-last/total``; a part
+    that is ``*`` (``bytes */1234``, ``bytes 0-99/*``) or missing is None."""
+    span, _, total = (value or "").partition(" ")[2].partition("/")
+    first, _, last = span.partition("-")
+
+    def number(text: str) -> int | None:
+        return int(text) if text.strip().isdigit() else None
+
+    return number(first), number(last), number(total)
 
 
-def _check_range(value: str | None, start: int, length: int) -> None:
-    """``ProtocolError`` unless ``Content-Range`` says the body is ``length`` bytes from
-    ``start`` (a server that answers another range than asked gives wrong bytes)."""
-    first, _, last = (value or "").partition(" ")[2].partition("/")[0].partition("-")
-    if not (first.strip().isdigit() and last.strip().isdigit()):
+def _checked_size(value: str | None, start: int, length: int) -> int | None:
+    """The file's size from a 206's ``Content-Range``, once it says the body is
+    ``length`` bytes from ``start``: else ``ProtocolError`` (a server that answers
+    another range than asked gives wrong bytes)."""
+    first, last, total = _content_range(value)
+    if first is None or last is None:
         raise ProtocolError(f"206 answer with a bad Content-Range {str(value)[:60]!r}")
-    if int(first) != start or int(last) - int(first) + 1 != length:
+    if first != start or last - first + 1 != length:
         raise ProtocolError(
             f"asked for bytes from {start}, got Content-Range {value!r} and {length} bytes"
         )
+    return total
 
 
 def _describe(error: BaseException) -> str:
@@ -411,13 +416,12 @@ def _attempt(
             _discard(conn)
         status, fields = answer.status, answer.headers
         if status == 206 and byte_range is not None:
-            _check_range(fields.get("content-range"), byte_range[0], len(answer.body))
-            size = _content_range_size(fields.get("content-range"))
+            size = _checked_size(fields.get("content-range"), byte_range[0], len(answer.body))
             return Response(status, answer.body, size, True)
         if status == 200:
             return Response(status, answer.body, len(answer.body), False)
         if status == 416 and byte_range is not None:  # the range starts at or past the end
-            size = _content_range_size(fields.get("content-range"))
+            size = _content_range(fields.get("content-range"))[2]
             return Response(206, b"", size, True)
         return status, answer.reason, fields
     raise AssertionError("unreachable")
