@@ -151,3 +151,13 @@ def test_to_numba_shares_memory(image_buffer) -> None:
     array = spdl.io.to_numba(image_buffer)
     assert array.shape == (60, 80, 3)
     assert pointer_of(np.asarray(array)) == image_buffer.data_ptr
+
+
+@pytest.mark.parametrize("convert", [spdl.io.to_numpy, spdl.io.to_torch, spdl.io.to_numba])
+@pytest.mark.parametrize("value", ["foo.jpg", np.zeros(3, np.uint8)], ids=["str", "ndarray"])
+def test_array_views_refuse_what_is_not_a_buffer(convert, value) -> None:
+    # torch's own refusal of a str spoke of an invalid DLPack capsule
+    if convert is not spdl.io.to_numpy:
+        pytest.importorskip("torch" if convert is spdl.io.to_torch else "numba")
+    with pytest.raises(TypeError, match=rf"{convert.__name__} expects a CPUBuffer.*, got "):
+        convert(value)

@@ -17,9 +17,10 @@ if TYPE_CHECKING:  # optional peers, imported by the functions that use them
 __all__ = ["to_numpy", "to_torch", "to_numba", "to_cupy"]
 
 
-def _check_cpu(buffer: object, name: str) -> None:
-    if not isinstance(buffer, _native.CPUBuffer):
-        raise TypeError(f"{name} expects a CPUBuffer, got {type(buffer).__name__}.")
+def _check_buffer(buffer: object, name: str, cuda: bool = False) -> None:
+    if not isinstance(buffer, _native.CPUBuffer | CUDABuffer if cuda else _native.CPUBuffer):
+        kinds = "a CPUBuffer or a CUDABuffer" if cuda else "a CPUBuffer"
+        raise TypeError(f"{name} expects {kinds}, got {type(buffer).__name__}.")
 
 
 def to_numpy(buffer: _native.CPUBuffer) -> np.ndarray:
@@ -41,7 +42,7 @@ def to_numpy(buffer: _native.CPUBuffer) -> np.ndarray:
         >>> array.shape, array.dtype
         ((240, 320, 3), dtype('uint8'))
     """
-    _check_cpu(buffer, "to_numpy")
+    _check_buffer(buffer, "to_numpy")
     return np.asarray(buffer)
 
 
@@ -57,6 +58,7 @@ def to_torch(buffer: _native.CPUBuffer | CUDABuffer) -> torch.Tensor:
         alive.
 
     Raises:
+        TypeError: ``buffer`` is neither a CPUBuffer nor a CUDABuffer.
         ImportError: PyTorch is not installed (``pip install spdl[torch]``).
 
     Example:
@@ -64,6 +66,7 @@ def to_torch(buffer: _native.CPUBuffer | CUDABuffer) -> torch.Tensor:
         >>> tensor.shape, tensor.dtype
         (torch.Size([240, 320, 3]), torch.uint8)
     """
+    _check_buffer(buffer, "to_torch", cuda=True)  # torch's own error speaks of a capsule
     import torch
 
     return torch.from_dlpack(buffer)
@@ -93,11 +96,11 @@ def to_numba(buffer: _native.CPUBuffer | CUDABuffer) -> np.ndarray | DeviceNDArr
         >>> bool(0 < peak <= 1)
         True
     """
+    _check_buffer(buffer, "to_numba", cuda=True)
     if isinstance(buffer, CUDABuffer):
         from numba import cuda
 
         return cuda.as_cuda_array(buffer)
-    _check_cpu(buffer, "to_numba")
     return np.asarray(buffer)
 
 
