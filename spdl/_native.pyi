@@ -865,7 +865,7 @@ def decode_to_buffer(packets: Packets, plan: DecodePlan | None = None) -> CPUBuf
 
 def decode_windows(spans: Sequence[Packets], windows: Sequence[tuple[int, int]], plan: DecodePlan | None = None) -> list[CPUBuffer | None]:
     """
-    Decodes several windows of one video stream in one forward pass, GIL released. spans: VideoPackets in stream order, each from a keyframe; windows: [start, end) in microseconds (end INT64_MAX: open); plan: one that decodes_windows(). Returns one buffer per window, None where no frame lies in the window.
+    Decodes several windows of one video stream in one forward pass, GIL released. spans: VideoPackets in stream order, each from a keyframe; windows: [start, end) in the spans' time base (end INT64_MAX: open); plan: one that decodes_windows(). Returns one buffer per window, None where no frame lies in the window.
     """
 
 class AudioDecodeStream:

@@ -60,7 +60,7 @@ std::unique_ptr<CPUBuffer> decode_to_buffer_with(const Packets& packets, const D
 }
 
 std::vector<std::unique_ptr<CPUBuffer>> decode_windows(const std::vector<const Packets*>& spans,
-                                                       const std::vector<WindowUs>& windows,
+                                                       const std::vector<WindowPts>& windows,
                                                        const DecodePlan* plan) {
   return decode_windows_to_buffers(spans, windows, or_default(plan));
 }
@@ -199,7 +199,7 @@ void register_decode(nb::module_& m) {
         nb::arg("plan").none() = nb::none(), nb::call_guard<nb::gil_scoped_release>(),
         "Decodes several windows of one video stream in one forward pass, GIL released. "
         "spans: VideoPackets in stream order, each from a keyframe; windows: [start, end) in "
-        "microseconds (end INT64_MAX: open); plan: one that decodes_windows(). Returns one "
+        "the spans' time base (end INT64_MAX: open); plan: one that decodes_windows(). Returns one "
         "buffer per window, None where no frame lies in the window.");
   nb::class_<AudioDecodeStream>(m, "AudioDecodeStream", kAudioDecodeStreamDoc)
       .def(

@@ -17,6 +17,9 @@ namespace nb = nanobind;
 namespace spdl {
 namespace {
 
+// The most frames a decoder holds back to reorder (H.264's max_dec_frame_buffering).
+constexpr size_t kMaxReorderedFrames = 16;
+
 // Packets::described(), which may decode a frame: with the GIL released.
 CodecParams described(const Packets& packets) {
   nb::gil_scoped_release release;
@@ -148,6 +151,7 @@ bool add_demuxed_from(Packets& self, nb::handle demuxer, size_t limit, std::opti
   if (!PyIter_Check(demuxer.ptr())) {
     throw nb::type_error("demuxer must be an iterator of packets");
   }
+  size_t undated_past_end = 0;
   for (size_t added = 0; added < limit;) {
     nb::object packet = nb::steal(PyIter_Next(demuxer.ptr()));
     if (!packet) {
@@ -162,9 +166,17 @@ bool add_demuxed_from(Packets& self, nb::handle demuxer, size_t limit, std::opti
     const int64_t pts = int_attr(packet, attrs().pts, AV_NOPTS_VALUE);
     const int64_t dts = int_attr(packet, attrs().dts, AV_NOPTS_VALUE);
     // A frame shown before `end` is decoded before it, so stop on decode order;
-    // reordered B-frames are complete once dts passes `end`.
-    const int64_t order = dts != AV_NOPTS_VALUE ? dts : pts;
-    if (end && order != AV_NOPTS_VALUE && static_cast<double>(order) >= *end) {
+    // reordered B-frames are complete once dts passes `end`. Matroska gives no dts
+    // to the first packets after a seek: a frame shown after `end` may still precede
+    // B-frames shown before it, so those packets stop the read only after as many
+    // as a decoder may reorder.
+    bool past_end = false;
+    if (end && dts != AV_NOPTS_VALUE) {
+      past_end = static_cast<double>(dts) >= *end;
+    } else if (end && pts != AV_NOPTS_VALUE && static_cast<double>(pts) >= *end) {
+      past_end = ++undated_past_end > kMaxReorderedFrames;
+    }
+    if (past_end) {
       if (lookahead > 0) {
         add_lookahead(self, demuxer, std::move(packet), lookahead);
       }

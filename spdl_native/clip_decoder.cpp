@@ -95,16 +95,11 @@ void check_spans(const std::vector<const Packets*>& spans, const DecodePlan& pla
 }
 
 std::vector<WindowOutput> make_outputs(const std::vector<const Packets*>& spans,
-                                       const std::vector<WindowUs>& windows) {
-  const Rational tb = spans.front()->time_base;
-  const AVRational time_base{tb.first, tb.second};
+                                       const std::vector<WindowPts>& windows) {
   std::vector<WindowOutput> outputs(windows.size());
   for (size_t i = 0; i < windows.size(); ++i) {
-    // The trim filter's rounding, so that both select the same frames.
-    outputs[i].start_pts = av_rescale_q(windows[i].first, AV_TIME_BASE_Q, time_base);
-    if (windows[i].second != INT64_MAX) {
-      outputs[i].end_pts = av_rescale_q(windows[i].second, AV_TIME_BASE_Q, time_base);
-    }
+    outputs[i].start_pts = windows[i].first;
+    outputs[i].end_pts = windows[i].second;
   }
   for (const Packets* span : spans) {
     for (const auto& packet : span->packets) {
@@ -119,7 +114,7 @@ std::vector<WindowOutput> make_outputs(const std::vector<const Packets*>& spans,
 }  // namespace
 
 std::vector<std::unique_ptr<CPUBuffer>> decode_windows_to_buffers(
-    const std::vector<const Packets*>& spans, const std::vector<WindowUs>& windows,
+    const std::vector<const Packets*>& spans, const std::vector<WindowPts>& windows,
     const DecodePlan& plan) {
   check_spans(spans, plan);
   const DecodeSteps steps = decode_steps(plan, MediaType::Video, Destination::kBuffer);

@@ -14,10 +14,10 @@
 
 namespace spdl {
 
-// A half-open window [start, end) in microseconds, as FFmpeg's trim filter takes
-// it (so that a window selects exactly the frames a trim of the same window keeps);
-// INT64_MAX as the end leaves the window open.
-using WindowUs = std::pair<int64_t, int64_t>;
+// A half-open window [start, end) in the spans' time base, as the trim filter's
+// start_pts / end_pts (so that a window selects exactly the frames a trim of it
+// keeps); INT64_MAX as the end leaves the window open.
+using WindowPts = std::pair<int64_t, int64_t>;
 
 // Decodes `spans` (packets of one video stream, in stream order; each starts at
 // a keyframe) with one decoder, flushed between spans, and writes every frame
@@ -28,7 +28,7 @@ using WindowUs = std::pair<int64_t, int64_t>;
 // decodes_windows() takes. Checks its cancel token before each packet:
 // MediaError("... cancelled").
 std::vector<std::unique_ptr<CPUBuffer>> decode_windows_to_buffers(
-    const std::vector<const Packets*>& spans, const std::vector<WindowUs>& windows,
+    const std::vector<const Packets*>& spans, const std::vector<WindowPts>& windows,
     const DecodePlan& plan);
 
 }  // namespace spdl

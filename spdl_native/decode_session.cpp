@@ -14,9 +14,9 @@
 namespace spdl {
 namespace {
 
-// Seconds: more than the trim filter's rounding of a window's start (to whole
-// microseconds, then to the stream's time base), less than any frame interval.
-constexpr double kStartMargin = 2e-6;
+// Seconds: more than a window's start may lie after its first frame (half a
+// millisecond, spdl.io._core.decode.window_pts), less than any frame interval.
+constexpr double kStartMargin = 6e-4;
 
 // The decoder gave out a frame without a timestamp, or not after the one before:
 // continuing it could give other frames than an independent decode.

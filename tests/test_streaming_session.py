@@ -416,19 +416,25 @@ def test_codecs_and_containers_equal_independent_decodes(
     _assert_same(path, windows, decoded, pix_fmt=None)
 
 
-def test_open_gop_continued_window_hides_what_a_keyframe_start_cannot_decode(
+def test_open_gop_window_holds_the_frames_shown_before_its_keyframe(
     clip_open_gop: pathlib.Path,
 ) -> None:
-    # The seek for (0.45, 1.2) lands on the keyframe shown at 0.5 (decoded before the
-    # frame shown at 0.467, which refers to the GOP before): an independent decode has
-    # no frame before 0.5, and neither has the window that continues the decoder.
+    # The seek for (0.45, 1.2) lands on the keyframe shown at 0.5, but the frame shown
+    # at 0.467 is decoded after it and refers to the GOP before: the demux starts at
+    # that GOP's keyframe instead, alone or continuing the window before.
+    with av.open(str(clip_open_gop)) as container:
+        shown = sorted(float(f.time) for f in container.decode(video=0))
+    expected = [t for t in shown if 0.45 <= t < 1.2]
+    assert expected[0] == pytest.approx(0.4667, abs=1e-3)
     windows = [(0.25, 0.45), (0.45, 1.2)]
     packets = _in_thread_stream(clip_open_gop, windows)
     decoded = [_decode.decode(p, pix_fmt=None) for p in packets]
     assert packets[0].decode_session_stats["windows_continued"] == 1
-    assert packets[1].pts[0] == pytest.approx(0.5)
-    assert decoded[1].pts[0] == pytest.approx(0.5)
+    assert decoded[1].pts == pytest.approx(expected)
     _assert_same(clip_open_gop, windows, decoded, pix_fmt=None)
+    (alone,) = _in_thread_stream(clip_open_gop, [(0.45, 1.2)])
+    assert alone.pts[0] < 0.45
+    assert _decode.decode(alone, pix_fmt=None).pts == pytest.approx(expected)
 
 
 def test_audio_windows_have_no_session(aac_audio: Any) -> None:

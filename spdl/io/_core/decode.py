@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeAlias
 
@@ -169,13 +168,40 @@ def _trim(name: str, window: tuple[float, float] | None) -> list[str]:
     return [text if math.isinf(end) else f"{text}:end={_seconds(end)}"]
 
 
+def window_pts(window: tuple[float, float], time_base: tuple[int, int]) -> tuple[int, int | None]:
+    """A video window's edges in its stream's time base: a frame at ``pts`` lies in it
+    when ``start <= pts < end`` (end None: open).
+
+    A frame is in when shown at or after ``start`` and before ``end``, to within half a
+    millisecond or half a tick of the time base, whichever is less: Matroska stores
+    times rounded to milliseconds (a frame of 30 fps shown at 33 ms is the one at 1/30
+    s), while AVI counts in whole frames (a window from 0.31 s must not take the frame
+    at 0.3 s by rounding 9.3 ticks to 9).
+    """
+    tick = Fraction(*time_base) if time_base[1] else Fraction(1)
+    slack = min(Fraction(1, 2), Fraction(1, 2000) / tick)
+    start, end = window
+    first = math.ceil(Fraction(start) / tick - slack)
+    return first, None if math.isinf(end) else math.ceil(Fraction(end) / tick - slack)
+
+
+def _trim_video(window: tuple[float, float] | None, time_base: tuple[int, int] | None) -> list[str]:
+    if window is None or time_base is None:
+        return _trim("trim", window)
+    start, end = window_pts(window, time_base)
+    return [f"trim=start_pts={start}" + ("" if end is None else f":end_pts={end}")]
+
+
 def _seconds(value: float) -> str:
     # The digits of repr() without its exponent: FFmpeg's time options reject "5.7e-06".
     return np.format_float_positional(value, trim="-")
 
 
 def _pre_filters(
-    media_type: str, window: tuple[float, float] | None, opts: Mapping[str, Any]
+    media_type: str,
+    window: tuple[float, float] | None,
+    opts: Mapping[str, Any],
+    time_base: tuple[int, int] | None,
 ) -> list[str]:
     """The filters before the output's size and format: the window's trim, a frame rate.
 
@@ -183,7 +209,7 @@ def _pre_filters(
     """
     if media_type == "audio":
         return _trim("atrim", window)
-    parts = _trim("trim", window) if media_type == "video" else []
+    parts = _trim_video(window, time_base) if media_type == "video" else []
     if opts.get("filter_desc") or opts.get("frame_rate") is None:
         return parts
     rate = _as_fraction("frame_rate", opts["frame_rate"])
@@ -216,6 +242,7 @@ def make_plan(
     *,
     cancel: _native.CancelToken | None = None,
     expected_frames: int = 0,
+    time_base: tuple[int, int] | None = None,
 ) -> _native.DecodePlan:
     """The native decode plan for decode options (checked already, see
     :func:`validate_decode_options`), with the media type's defaults.
@@ -227,6 +254,8 @@ def make_plan(
         options: Decode options, as for :func:`spdl.io.decode_packets`.
         cancel: A token that stops the decode at its next packet when cancelled.
         expected_frames: How many frames a video's output should make room for.
+        time_base: The stream's time base, in which a video window's edges are set
+            (:func:`window_pts`).
 
     Returns:
         One immutable plan, which the native decode calls take whole.
@@ -235,7 +264,7 @@ def make_plan(
     # Video is shown as a player shows it unless asked to keep the frames as stored.
     keep_stored = opts.get("apply_display_matrix") is False
     return _native.DecodePlan(
-        pre_filters=",".join(_pre_filters(media_type, window, opts)),
+        pre_filters=",".join(_pre_filters(media_type, window, opts, time_base)),
         post_filters=",".join(_post_filters(opts)),
         filter_desc=opts.get("filter_desc") or "",
         width=opts.get("width") or 0,
@@ -265,15 +294,9 @@ def writes_windows_natively(**options: Any) -> bool:
     return make_plan("video", None, options).decodes_windows()
 
 
-def _window_us(window: tuple[float, float]) -> tuple[int, int]:
-    """A window in whole microseconds, as the trim filter parses ``trim=start=S:end=E``
-    from the text :func:`_pre_filters` writes (digits past the sixth truncated),
-    so that a window selects exactly the frames that trimming to it keeps."""
-    start, end = (float(t) for t in window)
-    return (
-        int(Decimal(repr(start)) * 1_000_000),
-        2**63 - 1 if math.isinf(end) else int(Decimal(repr(end)) * 1_000_000),
-    )
+def _window_ticks(window: tuple[float, float], time_base: tuple[int, int]) -> tuple[int, int]:
+    start, end = window_pts(window, time_base)
+    return start, 2**63 - 1 if end is None else end
 
 
 def decode_windows_to_buffers(
@@ -303,7 +326,7 @@ def decode_windows_to_buffers(
     """
     return _native.decode_windows(
         list(spans),
-        [_window_us(window) for window in windows],
+        [_window_ticks(window, spans[0].time_base) for window in windows] if spans else [],
         make_plan("video", None, options, cancel=cancel),
     )
 
@@ -324,7 +347,9 @@ def decode(
     Raises:
         MediaError: The packets cannot be decoded.
     """
-    plan = make_plan(packets.media_type, packets.timestamp, options, cancel=cancel)
+    plan = make_plan(
+        packets.media_type, packets.timestamp, options, cancel=cancel, time_base=packets.time_base
+    )
     return _native.decode_packets(packets, plan)
 
 
@@ -366,7 +391,12 @@ def decode_to_buffer(
     """
     expected = _expected_frames(packets, options)
     plan = make_plan(
-        packets.media_type, packets.timestamp, options, cancel=cancel, expected_frames=expected
+        packets.media_type,
+        packets.timestamp,
+        options,
+        cancel=cancel,
+        expected_frames=expected,
+        time_base=packets.time_base,
     )
     return _native.decode_to_buffer(packets, plan)
 

@@ -46,6 +46,11 @@ Window: TypeAlias = tuple[float, float]
 
 _MEDIA_TYPES = ("image", "audio", "video")
 _AUDIO_PREROLL_S = 0.2
+# A video seek that lands wrong moves back this far, then twice as far... (see
+# _video_seek_target), at most _SEEK_TRIES times before reading from the start.
+_SEEK_BACK_S = 0.5
+_SEEK_TRIES = 6
+_MAX_REORDERED_FRAMES = 16  # as Packets.add_demuxed_from (H.264's most)
 # Decoder options, per stream index, that turn the probe decode of opening off.
 _NO_PROBE_DECODE = [{"skip_frame": "all"}] * 8
 _PYAV_MAJOR = int(av.__version__.split(".")[0])
@@ -450,6 +455,8 @@ def _seek_before(
     back before its first packet.
     """
     target = start - _AUDIO_PREROLL_S if media_type == "audio" else start
+    if target > 0 and media_type == "video":
+        target, fresh = _video_seek_target(container, stream, name, start), False
     if target > 0:
         _seek(container, stream, name, target)
     elif not fresh:
@@ -457,6 +464,34 @@ def _seek_before(
             container.seek(-1, stream=stream, backward=True, any_frame=False)
         except av.FFmpegError:  # MP3 and others refuse a negative target
             _seek(container, stream, name, 0.0)
+
+
+def _video_seek_target(container: InputContainer, stream: Stream, name: str, start: float) -> float:
+    """A seek target (seconds, <= 0: the stream's start) from which reading begins at a
+    keyframe shown at or before ``start``, found by seeking and reading one packet.
+
+    A seek lands at a keyframe whose *decode* time is at or before the target. That
+    is not enough: MPEG-TS lands on a non-keyframe or past the target, and with open
+    GOPs the keyframe is shown after the B-frames that follow it in decode order
+    (which reference the GOP before). Each miss moves the target back before where
+    it landed, by a step that doubles. The caller seeks to the target again.
+    """
+    tb = stream.time_base or Fraction(1, 1)
+    target, step = start, _SEEK_BACK_S
+    for _ in range(_SEEK_TRIES):
+        _seek(container, stream, name, target)
+        with _demuxer(container, stream, name) as demuxer:
+            first = next((packet for packet in demuxer if packet.size), None)
+        if first is None or first.pts is None:
+            return target  # nothing to check it by: as the demuxer seeks
+        if first.is_keyframe and first.pts * tb <= start:
+            return target
+        landed = first.dts if first.dts is not None else first.pts
+        target = min(target, float(landed * tb)) - step
+        step *= 2
+        if target <= 0:
+            break
+    return 0.0
 
 
 @contextlib.contextmanager
@@ -509,13 +544,17 @@ def _iter_packets(
 ) -> Iterator[Packet]:
     """Yields the non-empty packets from the current position on, until one whose
     decode time reaches ``end`` (as ``Packets.add_demuxed_from`` stops)."""
+    undated_past_end = 0
     with _demuxer(container, stream, name) as demuxer:
         for packet in demuxer:
             if packet.size == 0:
                 continue
-            if end is not None:
-                order = packet.dts if packet.dts is not None else packet.pts
-                if order is not None and order >= end:
+            if end is not None and packet.dts is not None and packet.dts >= end:
+                return
+            pts = packet.pts
+            if end is not None and packet.dts is None and pts is not None and pts >= end:
+                undated_past_end += 1  # as the native loop: B-frames may follow it
+                if undated_past_end > _MAX_REORDERED_FRAMES:
                     return
             yield packet
 
@@ -747,7 +786,7 @@ def demux_spans(
             if window[1] <= read_until:
                 continue
             if spans or window[0] > 0:
-                _seek(container, stream, name, window[0])
+                _seek_before(container, stream, name, "video", window[0], fresh=not spans)
             first, skipping = True, False
             with _DemuxTurn(src) as turn:
                 for packet in _iter_packets(container, stream, name, _end_ts(stream, window)):
