@@ -16,7 +16,9 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
+from typing import Any
 
 import av
 import numpy as np
@@ -345,6 +347,70 @@ def test_fsspec_protocols_load_like_http(
     )
     with pytest.raises(spdl.io.RemoteNotFoundError, match="memory://spdl/none.png"):
         spdl.io.load_image("memory://spdl/none.png")
+
+
+def _faulty_filesystem(fsspec: Any, protocol: str, data: bytes, **faults: Any) -> None:
+    """A memory filesystem under ``protocol://`` holding ``/file`` = ``data``, whose
+    ``size`` / ``cat_file`` misbehave."""
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    class Faulty(MemoryFileSystem):
+        store: dict = {}
+        pseudo_dirs = [""]
+        cachable = False
+        reads = 0
+
+        @classmethod
+        def _strip_protocol(cls, path: str) -> str:
+            return "/" + path.removeprefix(f"{protocol}://").lstrip("/")
+
+        def size(self, path: str) -> Any:
+            return None if faults.get("unknown_size") else super().size(path)
+
+        def cat_file(self, path: str, start: Any = None, end: Any = None, **kwargs: Any) -> Any:
+            Faulty.reads += 1
+            if Faulty.reads == faults.get("fail_read"):
+                raise faults["error"]
+            return super().cat_file(path, start, end, **kwargs)
+
+    Faulty.protocol = (protocol,)
+    fsspec.register_implementation(protocol, Faulty, clobber=True)
+    fsspec.filesystem(protocol).pipe("/file", data)
+
+
+def test_fsspec_failures_are_remote_errors_that_keep_secrets(
+    h264_video: VideoReference, image_files: dict[str, ImageReference]
+):
+    fsspec = pytest.importorskip("fsspec")
+    secret = "s3cr3tpw"
+    # fsspec's own error quotes the URL: as the cause, tracebacks showed the secret.
+    with pytest.raises(spdl.io.RemoteNotFoundError) as caught:
+        spdl.io.load_image(f"memory://spdl/none.png?sig={secret}")
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert secret not in "".join(traceback.format_exception(caught.value))
+    # Async filesystems raise asyncio's CancelledError (a BaseException) when their
+    # request is cancelled: it escaped unnamed, and a task awaiting it looked cancelled.
+    png = image_files["png"].path.read_bytes()
+    _faulty_filesystem(fsspec, "spdlcancel", png, fail_read=1, error=asyncio.CancelledError())
+    with pytest.raises(spdl.io.RemoteError, match=r"spdlcancel://file: CancelledError"):
+        spdl.io.load_image("spdlcancel://file")
+    # A read failing while PyAV opens the container was a MediaError.
+    video = h264_video.path.read_bytes()
+    _faulty_filesystem(fsspec, "spdlreset", video, fail_read=3, error=ConnectionResetError("x"))
+    before = spdl.io.remote_options()
+    spdl.io.set_remote_options(read_ahead_bytes=4096)
+    try:
+        with pytest.raises(spdl.io.RemoteError, match="spdlreset://file: Connection"):
+            spdl.io.load_video("spdlreset://file", timestamp=(1, 2))
+    finally:
+        spdl.io.set_remote_options(**vars(before))
+
+
+def test_fsspec_files_of_unknown_size_are_fetched_whole(h264_video: VideoReference):
+    fsspec = pytest.importorskip("fsspec")
+    _faulty_filesystem(fsspec, "spdlnosize", h264_video.path.read_bytes(), unknown_size=True)
+    got = spdl.io.load_video("spdlnosize://file", timestamp=(1, 2))  # was a TypeError
+    np.testing.assert_array_equal(_array(got), h264_video.rgb24[30:60])
 
 
 def test_file_urls_are_local_paths(image_files: dict[str, ImageReference]):

@@ -1,7 +1,8 @@
 """URL sources in the operations: one fetch step on the I/O pool, then the usual steps.
 
 An operation given a URL first yields a ``"fetch"`` step, which runs on the I/O pool
-(never a demux or decode thread) and gives the source the other steps take: the
+(not a demux or decode thread: docs/architecture.md names the two reads that wait in
+the demux thread) and gives the source the other steps take: the
 whole file in memory (images, audio, video without a window), or a seekable reader
 doing range requests (video windows), closed when the steps end, fail or are
 cancelled (closing it aborts its requests in flight). A ``file://`` URL becomes its

@@ -296,6 +296,8 @@ def _open(
         )
     except av.FFmpegError as e:
         raise MediaError(f"Failed to open {name}: {e}") from e
+    except _remote.RemoteError:
+        raise  # a URL's range read failed: a fetch error, whenever it happens
     except (ValueError, TypeError, OSError) as e:
         # PyAV's own parsing of damaged headers raises these too.
         raise MediaError(f"Failed to open {name}: {type(e).__name__}: {e}") from e

@@ -11,6 +11,7 @@ requests run, with read-ahead, while PyAV demuxes.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import urllib.parse
 import urllib.request
@@ -76,7 +77,14 @@ def check_url(url: str) -> None:
         _filesystem(url)
 
 
+# What fsspec may raise: asyncio's CancelledError (a BaseException) comes out of the
+# event loop of async filesystems (s3fs, gcsfs) when a request of theirs is cancelled.
+_FSSPEC_ERRORS = (Exception, asyncio.CancelledError)
+
+
 def _fsspec_failure(url: str, error: BaseException) -> RemoteError:
+    """The RemoteError of an fsspec failure. Raise it ``from None``: fsspec's own error
+    (and the errors it chains) may quote the URL with its secrets."""
     name = _remote.redact(url)
     text = _remote.redact_text(f"{type(error).__name__}: {error}", url)
     kind = RemoteNotFoundError if isinstance(error, FileNotFoundError) else RemoteError
@@ -104,8 +112,8 @@ def fetch_bytes(url: str, cancel: _native.CancelToken | None = None) -> FetchedB
     fs, path = _filesystem(url)
     try:
         return FetchedBytes(fs.cat_file(path), _remote.redact(url))
-    except Exception as error:
-        raise _fsspec_failure(url, error) from error
+    except _FSSPEC_ERRORS as error:
+        raise _fsspec_failure(url, error) from None
 
 
 def open_reader(url: str, cancel: _native.CancelToken | None = None) -> RangeReader:
@@ -135,10 +143,14 @@ def open_reader(url: str, cancel: _native.CancelToken | None = None) -> RangeRea
     else:
         fs, path = _filesystem(url)
         try:
-            size = int(fs.size(path))
+            size = fs.size(path)
+            if size is None:  # fsspec allows an unknown size: the whole file, then
+                body = fs.cat_file(path)
+                return RangeReader(name, len(body), _no_fetch, body)
+            size = int(size)
             first = fs.cat_file(path, 0, min(size, first_end))
-        except Exception as error:
-            raise _fsspec_failure(url, error) from error
+        except _FSSPEC_ERRORS as error:
+            raise _fsspec_failure(url, error) from None
         fetch = functools.partial(_fsspec_range, fs, path, url)
     return RangeReader(
         name,
@@ -158,8 +170,8 @@ def _no_fetch(start: int, end: int) -> Data:
 def _fsspec_range(fs: Any, path: str, url: str, start: int, end: int) -> Data:
     try:
         return fs.cat_file(path, start, end)
-    except Exception as error:
-        raise _fsspec_failure(url, error) from error
+    except _FSSPEC_ERRORS as error:
+        raise _fsspec_failure(url, error) from None
 
 
 def _prefetch(fetch: Callable[[int, int], Data], start: int, end: int) -> Future[Data]:
