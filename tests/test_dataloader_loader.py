@@ -208,6 +208,44 @@ def test_a_completed_pass_moves_a_map_source_to_the_next_epoch():
     assert list(loader) == epoch0
 
 
+@pytest.mark.parametrize("consume", ["zip", "islice", "next"])
+def test_a_pass_closed_after_its_last_batch_is_complete(consume: str):
+    # These never ask for the end: the epoch stayed, and the next pass repeated it.
+    first = DataLoader(_source(20, seed=3), preprocessor=_index, batch_size=4)
+    second = DataLoader(_source(20, seed=3), preprocessor=_index, batch_size=4)
+    if consume == "zip":
+        list(zip(first, second, strict=False))  # zip stops at `first`'s end: never asks `second`
+    elif consume == "islice":
+        list(itertools.islice(second, len(second)))
+    else:
+        passing = iter(second)
+        [next(passing) for _ in range(len(second))]
+        passing.close()
+    assert second.epoch == 1
+    assert second.state_dict()["epoch"] == 1 and second.state_dict()["delivered"] == []
+    assert sorted(i for batch in second for i in batch) == list(range(20))
+    assert second.epoch == 2
+
+
+def test_an_invalid_epoch_keeps_a_loaded_resume_point():
+    loader = DataLoader(_source(10), batch_size=3, output_order="input")
+    loader.load_state_dict({**loader.state_dict(), "delivered": [[0, 6]]})
+    with pytest.raises(ValueError, match="epoch"):
+        loader.set_epoch(-1)  # it discarded the resume point before it raised
+    assert len(_batches_from(loader)) == 2  # positions 6..9
+
+
+def test_torch_samplers_are_refused_naming_what_they_lack():
+    torch_data = pytest.importorskip("torch.utils.data")
+    with pytest.raises(TypeError, match="RandomSampler: it lacks epoch, set_epoch"):
+        MapSource(list(range(8)), torch_data.RandomSampler(range(8)))
+    sampler = torch_data.distributed.DistributedSampler(range(8), num_replicas=1, rank=0)
+    loader = DataLoader(MapSource(list(range(8)), sampler), preprocessor=_index, batch_size=2)
+    assert sorted(i for batch in loader for i in batch) == list(range(8))
+    with pytest.raises(TypeError, match="DistributedSampler: it lacks state_dict"):
+        loader.state_dict()
+
+
 def test_a_broken_off_pass_is_started_again_by_the_next_one():
     loader = DataLoader(_source(20), preprocessor=_index, batch_size=4, output_order="input")
     next(iter(loader))

@@ -46,6 +46,9 @@ class _Resumable(Protocol):
 # How long leaving a pass (break, an exception, the end) waits for an op that is still
 # running; its daemon thread ends on its own when the op returns.
 _STOP_TIMEOUT_S = 0.5
+# How long a pass closed with nothing buffered waits for its pipeline to end (the end
+# follows the last batch at once; a pass broken off early has more batches coming).
+_END_WAIT_S = 0.25
 
 
 def _identity(item: T) -> T:
@@ -271,10 +274,11 @@ class DataLoader(Generic[T]):
             TypeError: If the source has no ``set_epoch``.
         """
         src = self._resumable_src("set the epoch")
-        if epoch != src.epoch:
+        changed = epoch != src.epoch
+        src.set_epoch(epoch)  # checks the value first: a bad one keeps the resume point
+        if changed:
             self._discard_resume_point(epoch, stacklevel=2)
             self._progress = None
-        src.set_epoch(epoch)
 
     def _discard_resume_point(self, epoch: int, stacklevel: int) -> None:
         """Warns if a loaded state is dropped because the epoch moved to ``epoch``."""
@@ -454,7 +458,7 @@ class DataLoader(Generic[T]):
         transfer = None
         if self._transfer_fn is not None and not is_async(self._transfer_fn):
             transfer = WorkerPool(1, "spdl-transfer")
-        pipeline = None
+        pipeline, completed = None, False
         try:
             source, read = self._positions(skip)
             pipeline = self._build(source, read, progress, transfer)
@@ -466,6 +470,7 @@ class DataLoader(Generic[T]):
                 try:
                     positions, batch = next(batches)
                 except StopIteration:
+                    completed = True
                     break
                 except TimeoutError as e:
                     raise TimeoutError(
@@ -477,6 +482,10 @@ class DataLoader(Generic[T]):
                     progress.add(positions_of(positions))
                 yield batch
         finally:
+            # Closed after its last batch (zip of two loaders, islice(loader, len(loader))
+            # never ask for the end): the pass is complete all the same.
+            if not completed and pipeline is not None and epoch is not None:
+                completed = pipeline._delivered_all(_END_WAIT_S)
             # A bounded wait: an op still running keeps its (daemon) thread until it returns.
             deadline = time.monotonic() + _STOP_TIMEOUT_S
             if pipeline is not None:
@@ -484,5 +493,5 @@ class DataLoader(Generic[T]):
             if transfer is not None:
                 transfer.shutdown(wait=False, cancel_futures=True)
                 transfer.join(max(0.0, deadline - time.monotonic()))
-        if epoch is not None:
-            self._resumable_src("move to the next epoch").set_epoch(epoch + 1)
+            if completed and epoch is not None:
+                self._resumable_src("move to the next epoch").set_epoch(epoch + 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Container, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -56,6 +57,9 @@ class MapSource:
             :class:`SequentialSampler` built with ``len(dataset)`` items.
 
     Raises:
+        TypeError: If the sampler lacks what iterating needs: ``__iter__``, ``__len__``,
+            ``epoch`` and ``set_epoch`` (a torch sampler has no epoch, or no resume
+            state).
         ValueError: If the sampler was built for another dataset size.
 
     Example:
@@ -68,6 +72,7 @@ class MapSource:
     """
 
     def __init__(self, dataset: Sequence[Any], sampler: Sampler) -> None:
+        _check_sampler(sampler, ("__iter__", "__len__", "epoch", "set_epoch"), "iterate")
         num_items = getattr(sampler, "num_items", None)
         if num_items is not None and num_items != len(dataset):
             raise ValueError(
@@ -144,7 +149,12 @@ class MapSource:
         return Sample(draw.index, draw.epoch, self._dataset[draw.index])
 
     def state_dict(self) -> dict[str, Any]:
-        """The sampler's state (configuration and epoch), as plain data."""
+        """The sampler's state (configuration and epoch), as plain data.
+
+        Raises:
+            TypeError: If the sampler has no ``state_dict``.
+        """
+        _check_sampler(self._sampler, ("state_dict", "load_state_dict"), "resume")
         return self._sampler.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -152,8 +162,32 @@ class MapSource:
 
         Args:
             state: The saved state.
+
+        Raises:
+            TypeError: If the sampler has no ``load_state_dict``.
         """
+        _check_sampler(self._sampler, ("state_dict", "load_state_dict"), "resume")
         self._sampler.load_state_dict(state)
 
     def __repr__(self) -> str:
         return f"MapSource(<{len(self._dataset)} items>, {self._sampler!r})"
+
+
+def _check_sampler(sampler: object, names: tuple[str, ...], to: str) -> None:
+    # getattr_static: a property that raises AttributeError (torch's samplers have no
+    # epoch) must count as missing, not escape from hasattr.
+    missing = [name for name in names if not _has(sampler, name)]
+    if missing:
+        raise TypeError(
+            f"MapSource cannot {to} with a {type(sampler).__name__}: it lacks "
+            f"{', '.join(missing)}. Use spdl.dataloader.RandomSampler(len(dataset)) or "
+            "SequentialSampler(len(dataset)), or a sampler with the Sampler protocol."
+        )
+
+
+def _has(obj: object, name: str) -> bool:
+    try:
+        inspect.getattr_static(obj, name)
+    except AttributeError:
+        return False
+    return True

@@ -101,6 +101,11 @@ class Pipeline(Generic[T]):
         self._runtime.stop(timeout)
         self._finalizer.detach()
 
+    def _delivered_all(self, timeout: float) -> bool:
+        """Whether every item was taken and the pipeline ended without an error (see
+        ``Sink.delivered_all``); False once stopped."""
+        return self._runtime.sink.delivered_all(timeout)
+
     @contextlib.contextmanager
     def auto_stop(self, *, timeout: float | None = None) -> Iterator[Pipeline[T]]:
         """Start the pipeline (if it was not started) and stop it when the block exits.

@@ -141,6 +141,7 @@ class Sink:
         self._cond = threading.Condition(lock)  # an item came, or the end
         self._room = threading.Condition(lock)  # room for ``put_blocking``, or the end
         self._ended = False
+        self._closed = False  # ended by ``close``: the items left were dropped
         self._error: BaseException | None = None
         self._room_waiters: list[asyncio.Future[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -200,6 +201,7 @@ class Sink:
         """End the stream now, dropping the buffered items."""
         with self._cond:
             self._items.clear()
+            self._closed = True
             if not self._ended:
                 self._ended, self._error = True, None
                 self._clock.stop()
@@ -228,6 +230,18 @@ class Sink:
             self._room.notify()
         self._wake_putters()
         return item
+
+    def delivered_all(self, timeout: float) -> bool:
+        """Whether the stream ended without an error and every item was taken, waiting
+        up to ``timeout`` seconds while it may still end (nothing buffered)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._items and not self._ended:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return not self._items and self._error is None and not self._closed
 
     def _wake_putters(self) -> None:
         """Let every waiting putter check for room again."""
