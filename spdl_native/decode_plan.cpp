@@ -99,10 +99,9 @@ DecodeSteps decode_steps(const DecodePlan& plan, MediaType type, Destination des
   DecodeSteps steps;
   const bool writer = native_writer(plan, type, destination);
   std::vector<std::string> parts{plan.pre_filters};
-  if (!plan.filter_desc.empty()) {
-    parts.push_back(plan.filter_desc);
-  } else if (!writer) {
-    add_output_filters(plan, type, &parts);
+  parts.push_back(plan.filter_desc);
+  if (!writer) {
+    add_output_filters(plan, type, &parts);  // after a custom filter: what it asks for
   }
   parts.push_back(plan.post_filters);
   steps.config.filter_desc = join(parts);

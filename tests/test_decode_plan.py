@@ -153,3 +153,26 @@ def test_an_audio_stream_fed_in_chunks_takes_the_same_plan(aac_audio: AudioRefer
     np.testing.assert_array_equal(
         np.asarray(stream.finish()), np.asarray(_native.decode_to_buffer(packets, plan))
     )
+
+
+def test_a_custom_filter_is_followed_by_the_size_and_format_asked_for(
+    h264_video: VideoReference, image_files: dict[str, ImageReference]
+) -> None:
+    # They were dropped: an image asked for 32x20 gray came back at its size, in RGB.
+    png = image_files["png"].path
+    sized = {"width": 32, "height": 20, "pix_fmt": "gray"}
+    flipped = spdl.io.to_numpy(spdl.io.load_image(png, filter_desc="hflip", **sized))
+    plain = spdl.io.to_numpy(spdl.io.load_image(png, **sized))
+    assert flipped.shape == plain.shape
+    assert np.abs(flipped[..., ::-1].astype(int) - plain).max() <= 2  # (1, H, W)
+    batch = spdl.io.batch_load_image([png], 32, 20, decode_options={"filter_desc": "hflip"})
+    assert spdl.io.to_numpy(batch).shape == (1, 20, 32, 3)
+    video = spdl.io.load_video(
+        h264_video.path, filter_desc="vflip", width=48, height=32, pix_fmt="rgb24"
+    )
+    upright = spdl.io.to_numpy(spdl.io.load_video(h264_video.path, width=48, height=32))
+    assert spdl.io.to_numpy(video).shape == upright.shape == (90, 32, 48, 3)
+    # (the filter graph converts, the plain load the native writer: a level or two apart)
+    assert np.abs(spdl.io.to_numpy(video)[:, ::-1].astype(int) - upright).mean() < 4
+    # Without them, the filter's own output is kept (no default rgb24 after it).
+    assert spdl.io.load_video(h264_video.path, filter_desc="hflip").shape == (90, 1, 96, 96)

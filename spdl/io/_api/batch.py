@@ -300,8 +300,10 @@ def _batch_load_image(
 
     Args:
         srcs: Image sources: paths, URLs, bytes-like objects or binary file-like objects.
-        width: Width of every output image; ``None`` keeps the decoded width.
-        height: Height of every output image; ``None`` keeps the decoded height.
+        width: Width of every output image; ``None`` with a ``height``: the width
+            that keeps each image's aspect ratio, rounded down to even; ``None`` for
+            both: the decoded size.
+        height: Height of every output image; ``None``: as for ``width``.
         pix_fmt: Output pixel format; ``None`` keeps the decoder's format.
         demux_options: ``format``, ``format_options``.
         decode_options: Other options of :func:`spdl.io.decode_packets`; for images

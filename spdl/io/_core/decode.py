@@ -15,9 +15,11 @@ JPEG images are decoded by libjpeg-turbo and WebP images by libwebp when the bui
 has them (FFmpeg's decoder takes over for flavours they cannot decode, and whenever
 ``decoder`` or ``decoder_options`` are given; ``decoder="libjpeg-turbo"`` or
 ``decoder="libwebp"`` forces one). When a JPEG is resized anyway, the requested size
-is a hint that lets it decode at 1/2, 1/4 or 1/8 size in the DCT domain: only where
-every plane, chroma included, keeps at least the output's resolution, so the result
-is that of a full-size decode and resize up to rounding. ``apply_exif_orientation``
+is a hint that lets it decode at 1/2, 1/4 or 1/8 size in the DCT domain, where every
+plane, chroma included, keeps at least the output's resolution (as Pillow's
+``draft()``). Smooth images come out within a level of a full-size decode and
+resize; fine detail (text, thin lines) can differ by a few levels on average, more
+at its edges. ``decoder="mjpeg"`` decodes at full size. ``apply_exif_orientation``
 (images) turns a still image upright by its EXIF orientation before it is resized;
 ``apply_display_matrix`` (video, default True) turns and mirrors each frame as the
 container's display matrix tells a player to (``Packets.display_orientation``) before
@@ -260,7 +262,8 @@ def make_plan(
     Returns:
         One immutable plan, which the native decode calls take whole.
     """
-    opts = {**_DEFAULTS[media_type], **options}
+    # A custom filter_desc keeps its own output unless a size or format is asked for.
+    opts = dict(options) if options.get("filter_desc") else {**_DEFAULTS[media_type], **options}
     # Video is shown as a player shows it unless asked to keep the frames as stored.
     keep_stored = opts.get("apply_display_matrix") is False
     return _native.DecodePlan(
