@@ -232,6 +232,18 @@ void register_decode(nb::module_& m) {
       "The (width, height) libjpeg-turbo decodes a JPEG of this size at for a size hint.");
   m.def("pix_fmt_exists",
         [](const std::string& name) { return av_get_pix_fmt(name.c_str()) != AV_PIX_FMT_NONE; });
+  m.def(
+      "pix_fmt_chroma_steps",
+      [](const std::string& name) {
+        const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(av_get_pix_fmt(name.c_str()));
+        if (!desc) {
+          throw std::invalid_argument("Unknown pix_fmt \"" + name + "\".");
+        }
+        return std::make_pair(1 << desc->log2_chroma_w, 1 << desc->log2_chroma_h);
+      },
+      nb::arg("name"),
+      "(width, height) that a size in this format must be a multiple of: (2, 2) for "
+      "yuv420p, (1, 1) for rgb24.");
   m.def("sample_fmt_exists", [](const std::string& name) {
     return av_get_sample_fmt(name.c_str()) != AV_SAMPLE_FMT_NONE;
   });

@@ -181,3 +181,29 @@ def test_a_refused_conversion_leaves_the_frames_usable(media):
     with pytest.raises(spdl.io.AsyncIOFailure, match="yuv420p needs an even width"):
         spdl.io.convert_frames(frames).result()
     assert not frames.consumed and frames.width == ODD_WIDTH
+
+
+@pytest.mark.parametrize(
+    ("fmt", "size", "needs"),
+    [
+        ("yuv420p", (33, 25), "an even width and an even height"),
+        ("nv12", (33, 24), "an even width and an even height"),
+        ("yuyv422", (33, 25), "an even width"),
+    ],
+)
+def test_a_size_the_chroma_cannot_divide_is_refused_when_called(media, fmt, size, needs):
+    # It failed after the demux and decode, with a message that named no source.
+    width, height = size
+    missing = "no-such-dir/clip.mp4"  # never opened: the options are checked first
+    for call in (
+        lambda: spdl.io.load_video(missing, width=width, height=height, pix_fmt=fmt),
+        lambda: spdl.io.load_image(missing, width=width, height=height, pix_fmt=fmt),
+        lambda: spdl.io.decode_packets(
+            spdl.io.demux_media("video", media["odd.mp4"]).result(),
+            width=width,
+            height=height,
+            pix_fmt=fmt,
+        ),
+    ):
+        with pytest.raises(ValueError, match=f"{fmt} needs {needs}, got width={width}"):
+            call()

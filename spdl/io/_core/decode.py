@@ -75,6 +75,25 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+def _check_chroma_steps(options: Mapping[str, Any]) -> None:
+    """A size the output's subsampled chroma cannot divide fails when called, not after
+    the decode (with a message that named no source)."""
+    pix_fmt, width, height = (options.get(k) for k in ("pix_fmt", "width", "height"))
+    if not (pix_fmt and width and height):
+        return
+    step_w, step_h = _native.pix_fmt_chroma_steps(pix_fmt)
+    if width % step_w or height % step_h:
+        needs = [
+            f"an even {side}" if step == 2 else f"a {side} divisible by {step}"
+            for side, step in (("width", step_w), ("height", step_h))
+            if step > 1
+        ]
+        raise ValueError(
+            f"{pix_fmt} needs {' and '.join(needs)}, got width={width}, height={height}: "
+            'pick another size or pix_fmt="rgb24".'
+        )
+
+
 def _check_positive_int(name: str, value: object) -> None:
     if value is None:
         return
@@ -121,6 +140,7 @@ def validate_decode_options(media_type: str, **options: Any) -> None:
         not isinstance(pix_fmt, str) or not _native.pix_fmt_exists(pix_fmt)
     ):
         raise ValueError(f"Unknown pix_fmt {pix_fmt!r}.")
+    _check_chroma_steps(options)
     sample_fmt = options.get("sample_fmt")
     if sample_fmt is not None and (
         not isinstance(sample_fmt, str) or not _native.sample_fmt_exists(sample_fmt)
