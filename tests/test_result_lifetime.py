@@ -7,8 +7,11 @@ reference cycle, memory would grow until a garbage-collection pass.
 from __future__ import annotations
 
 import gc
+import io
+import logging
 import pathlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from media import ImageReference, VideoReference
@@ -112,6 +115,18 @@ def test_failures_are_not_kept_in_reference_cycles(
         del packets
         with pytest.raises(spdl.io.AsyncIOFailure):
             spdl.io.batch_load_image([garbage, good], width=8, height=8, strict=True)
+        # The general path (a file object is not known to be a still image) and a sync
+        # form given an executor wait on a Future: their frames held it (a cycle).
+        # (Logging off: pytest keeps the logged failures, and their tracebacks, alive.)
+        files = [io.BytesIO(good.read_bytes()), io.BytesIO(garbage.read_bytes())]
+        logging.disable(logging.CRITICAL)
+        try:
+            with pytest.raises(spdl.io.AsyncIOFailure):
+                spdl.io.batch_load_image(files, width=8, height=8)
+            with ThreadPoolExecutor(2) as pool, pytest.raises(spdl.io.AsyncIOFailure):
+                spdl.io.batch_load_image([good, files[1]], width=8, height=8, executor=pool)
+        finally:
+            logging.disable(logging.NOTSET)
         asyncio.run(async_failures())
 
     failures()  # first use: loggers, executors, event-loop machinery

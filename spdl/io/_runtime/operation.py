@@ -99,16 +99,24 @@ def run_inline(plan: Step[T] | Plan[T], wrap: bool) -> T:
 
 def _run_here(step: Step[T]) -> T:
     if step.spawn:
-        future = cast("Future[T]", step.run(executor=None))
-        try:
-            return future.result()
-        finally:
-            future.cancel()  # no-op when done; stops the work on KeyboardInterrupt
+        return _wait_for(cast("Future[T]", step.run(executor=None)))  # no local: no cycle
     if not step.cancellable:
         return step.run()
     token = _native.CancelToken()
     with _executor.track_cancel_token(token):  # interpreter exit stops it
         return step.run(cancel=token)
+
+
+def _wait_for(future: Future[T] | None) -> T:
+    """``future.result()`` in the sync forms, cancelling it when the wait is interrupted."""
+    assert future is not None
+    try:
+        return future.result()
+    finally:
+        future.cancel()  # no-op when done; stops the work on KeyboardInterrupt
+        # The error's traceback holds this frame: without the Future in it, no cycle
+        # keeps the Future, the error and the caller's sources alive until a GC pass.
+        future = None
 
 
 def _check_executor(executor: object) -> None:
@@ -432,11 +440,7 @@ def operation(
             executor = kwargs.pop("executor", None) if sync_executor else None
             if executor is None:
                 return drivers[0](plan(*args, **kwargs), wrap)
-            running = future(*args, executor=executor, **kwargs)
-            try:
-                return running.result()
-            finally:
-                running.cancel()  # no-op when done; stops the work on KeyboardInterrupt
+            return _wait_for(future(*args, executor=executor, **kwargs))
 
         def future(*args: Any, executor: Executor | None = None, **kwargs: Any) -> Any:
             return drivers[1](plan(*args, **kwargs), wrap, executor)
