@@ -256,8 +256,13 @@ ffmpeg::FramePtr decode_turbojpeg(const AVPacket& packet, const Packets& packets
   }
   const AVPixelFormat format = frame_format(subsampling, colorspace);
   // CMYK / YCCK and RGB JPEGs have no such layout: they always decode to packed RGB.
+  // Nor have 4:4:0 and 4:1:1 here: into RGB, libjpeg-turbo interpolates their chroma
+  // as Pillow does (FFmpeg's frames would be converted without it); else FFmpeg.
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
-  const bool rgb_only = cmyk || (colorspace == TJCS_RGB && subsampling == TJSAMP_444);
+  const bool odd_sampling = colorspace == TJCS_YCbCr && config.rgb_frames != AV_PIX_FMT_NONE &&
+                            (subsampling == TJSAMP_440 || subsampling == TJSAMP_411);
+  const bool rgb_only =
+      cmyk || (colorspace == TJCS_RGB && subsampling == TJSAMP_444) || odd_sampling;
   if (format == AV_PIX_FMT_NONE && !rgb_only) {
     return give_up(src, "unsupported JPEG type (" + describe_flavour(subsampling, colorspace) + ")",
                    forced);

@@ -158,13 +158,29 @@ def test_add_demuxed_from_ends_at_the_first_packet_decoded_at_or_after_end(
             _packet(b"", pts=9, dts=9),  # empty: skipped whatever its time
             _packet(b"b", pts=None, dts=None),  # unknown time: kept
             _packet(b"c", pts=7, dts=4),  # decoded before end, shown after it: kept
-            _packet(b"d", pts=5, dts=None),  # no dts: its pts reaches end
-            _packet(b"e", pts=1, dts=1),
+            # No dts (Matroska after a seek): shown after end, but the B-frames shown
+            # before it may follow it. Kept.
+            _packet(b"d", pts=6, dts=None),
+            _packet(b"e", pts=4, dts=None),  # such a B-frame
+            _packet(b"f", pts=9, dts=5),  # decoded at end: stops
+            _packet(b"g", pts=1, dts=1),
         ]
     )
     assert packets.add_demuxed_from(demuxer, 100, end=5.0) is False
-    assert [data for data, _, _ in _table(packets)] == [b"a", b"b", b"c"]
-    assert next(demuxer) == b"e"  # "d" was taken from the demuxer and dropped
+    assert [data for data, _, _ in _table(packets)] == [b"a", b"b", b"c", b"d", b"e"]
+    assert next(demuxer) == b"g"  # "f" was taken from the demuxer and dropped
+
+
+def test_packets_without_dts_past_the_end_stop_after_as_many_as_are_reordered(
+    aac_audio: AudioReference,
+) -> None:
+    # A stream that never gives a dts still ends: after 16 packets shown past the end
+    # (the most an H.264 decoder reorders), the 17th stops the read.
+    packets = _empty_like(spdl.io.demux_media("audio", aac_audio.path).result())
+    demuxer = iter([_packet(bytes([i]), pts=10 + i, dts=None) for i in range(30)])
+    assert packets.add_demuxed_from(demuxer, 100, end=5.0) is False
+    assert len(packets) == 16
+    assert next(demuxer) == bytes([17])
 
 
 def test_add_demuxed_from_passes_the_demuxers_errors_on(aac_audio: AudioReference) -> None:
