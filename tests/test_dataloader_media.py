@@ -393,6 +393,35 @@ def test_video_random_clip_is_reproducible_per_seed_epoch_and_index(h264_video, 
     assert other != list(starts.values())
 
 
+@pytest.mark.parametrize("kind", ["mkv_starting_late", "avi", "variable_rate"])
+def test_video_clips_are_consecutive_frames_whatever_the_header_says(
+    kind: str, tmp_path: pathlib.Path
+) -> None:
+    # The header's duration and rate gave the count: a Matroska file whose first frame
+    # is at 1.5 s counted 98 of its 60 frames (and "random" failed past the end), an
+    # AVI's half-frame window edges dropped a frame, a variable rate repeated frames.
+    from frame_media import NUM_FRAMES, variable_rate_pts_ms, write_clip
+
+    x264 = {"g": "12", "bf": "0", "x264-params": "scenecut=0"}
+    if kind == "mkv_starting_late":
+        pts = [1500 + 40 * i for i in range(NUM_FRAMES)]
+        path = write_clip(tmp_path / "late.mkv", "libx264", x264, "matroska", pts_ms=pts)
+    elif kind == "avi":
+        path = write_clip(tmp_path / "clip.avi", "mpeg4", {"g": "12"}, "avi")
+    else:
+        pts = variable_rate_pts_ms()
+        path = write_clip(tmp_path / "vfr.mp4", "libx264", x264, pts_ms=pts)
+    every = spdl.io.to_numpy(
+        spdl.io.load_video_frames(path, range(NUM_FRAMES), width=48, height=32).data
+    )
+    center = VideoClipLoader(8, 48, 32, offset="center", to_torch=False).load_clip(path)
+    np.testing.assert_array_equal(center, every[26:34])  # (60 - 8) // 2 = 26
+    loader = VideoClipLoader(8, 48, 32, offset="random", to_torch=False)
+    for index in range(4):
+        clip = loader.load_clip(Sample(index, 0, path))
+        assert 0 <= _clip_start(every, clip) <= NUM_FRAMES - 8
+
+
 def test_video_shorter_than_the_clip_repeats_its_last_frame(h264_video, video_frames):
     clips, _ = VideoClipLoader(100, 48, 32, to_torch=False)([(h264_video.path, 0)])
     assert clips.shape == (1, 100, 32, 48, 3)

@@ -2,37 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
-import av
 import numpy as np
 
 import spdl.io
 
-from ._clips import ClipLoader, Offset, open_header
+from ._clips import ClipLoader, Offset
 from ._image import describe
 
 __all__ = ["VideoClipLoader"]
 
 
-def _probe(src: Any) -> tuple[float, float, int]:
-    """``(start_s, frame_rate, num_frames)`` of the first video stream, from its header."""
-    with open_header(src) as container:
-        if not container.streams.video:
-            raise ValueError(f"{describe(src)} holds no video stream.")
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        if not rate:
-            raise ValueError(f"{describe(src)}: the video stream has no frame rate.")
-        time_base = stream.time_base
-        start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
-        if stream.duration:
-            duration = float(stream.duration * time_base)
-        else:
-            duration = container.duration / av.time_base if container.duration else 0.0
-        num_frames = stream.frames or round(duration * float(rate))
-    return max(start, 0.0), float(rate), int(num_frames)
+def _index(src: Any) -> spdl.io.VideoIndex:
+    """The frames of ``src`` (a file-like source is put back where it was)."""
+    position = None if isinstance(src, str | os.PathLike | bytes | bytearray) else src.tell()
+    try:
+        return spdl.io.index_video(src)
+    finally:
+        if position is not None:
+            src.seek(position)
 
 
 class VideoClipLoader(ClipLoader):
@@ -49,11 +40,13 @@ class VideoClipLoader(ClipLoader):
     - ``"center"``: the clip in the middle of the video;
     - ``"start"``: the first frames.
 
-    The frames are read by :func:`spdl.io.load_video_windows` (one demux pass and
-    one native decode with the GIL released, writing the scaled RGB frames straight
-    into the output). The frame rate and frame count come from the container's
-    header, read with PyAV. A video with fewer frames than ``num_frames`` is padded
-    by repeating its last frame, so every clip has exactly ``num_frames`` frames.
+    The video is indexed (:func:`spdl.io.index_video`: its packets demuxed, not
+    decoded), so the frame count and the frames' order are exact whatever the
+    container's header says, variable frame rates included; the clip's frames are
+    then read by number with :func:`spdl.io.load_video_frames` (only their GOPs
+    demuxed, one native decode with the GIL released). A video with fewer frames
+    than ``num_frames`` is padded by repeating its last frame, so every clip has
+    exactly ``num_frames`` frames.
 
     The loader keeps no state between calls: the DataLoader may call it from
     several threads at once.
@@ -115,18 +108,15 @@ class VideoClipLoader(ClipLoader):
         return min(int(self._draw(epoch, index) * (spare + 1)), spare)
 
     def _load_into(self, out: np.ndarray, src: Any, epoch: int, index: int) -> None:
-        start, rate, total = _probe(src)
-        first = self._first_frame(total, epoch, index)
-        # Frame k is shown at start + k / rate; the window's edges lie halfway between
-        # frames, so rounding in the timestamps cannot move a frame in or out.
-        window = (
-            max(start + (first - 0.5) / rate, 0.0),
-            start + (first + self.num_frames - 0.5) / rate,
+        video = _index(src)
+        first = self._first_frame(video.num_frames, epoch, index)
+        numbers = range(first, min(first + self.num_frames, video.num_frames))
+        if not numbers:
+            raise ValueError(f"{describe(src)} holds no video frame.")
+        batch = spdl.io.load_video_frames(
+            src, numbers, index=video, width=self.width, height=self.height, pix_fmt="rgb24"
         )
-        (buffer,) = spdl.io.load_video_windows(
-            src, [window], width=self.width, height=self.height, pix_fmt="rgb24"
-        )
-        frames = spdl.io.to_numpy(buffer)[: self.num_frames]
+        frames = spdl.io.to_numpy(batch.data)
         out[: len(frames)] = frames
         out[len(frames) :] = frames[-1]
 
