@@ -162,8 +162,9 @@ def nv12_reference(
     out_h, out_w = size
     sx = cx + (np.arange(out_w) + 0.5) * cw / out_w - 0.5
     sy = cy + (np.arange(out_h) + 0.5) * ch / out_h - 0.5
-    y = _bilinear(luma, sx, sy, (0, luma.shape[1] - 1, 0, height - 1))
-    box = (0, chroma.shape[1] - 1, 0, chroma.shape[0] - 1)
+    x1, y1 = min(cx + cw, luma.shape[1]) - 1, min(cy + ch, height) - 1
+    y = _bilinear(luma, sx, sy, (cx, x1, cy, y1))  # samples stay inside the crop
+    box = (cx // 2, x1 // 2, cy // 2, y1 // 2)
     u = _bilinear(chroma[..., 0], (sx + 0.5) * 0.5 - 0.5, (sy + 0.5) * 0.5 - 0.5, box)
     v = _bilinear(chroma[..., 1], (sx + 0.5) * 0.5 - 0.5, (sy + 0.5) * 0.5 - 0.5, box)
     yn, un, vn = (y - k[0]) * k[1], (u - 128) * k[2], (v - 128) * k[2]
@@ -309,7 +310,7 @@ def test_kernel_source_equals_its_numpy_transcription(
             assert (out[3] == 255).all()
 
 
-def test_kernel_crop_is_a_slice_of_the_uncropped_output(host_kernel) -> None:
+def test_kernel_crop_is_a_slice_of_the_uncropped_output_inside_its_edges(host_kernel) -> None:
     ys, xs = np.mgrid[0 : HEIGHT * 3 // 2, 0:WIDTH]
     nv12 = ((xs * 5 + ys * 7) % 256).astype(np.uint8)
     k = color_coefficients("bt709", "tv")
@@ -317,7 +318,21 @@ def test_kernel_crop_is_a_slice_of_the_uncropped_output(host_kernel) -> None:
     left, top, right, bottom = 6, 4, 10, 8
     box = (left, top, WIDTH - left - right, HEIGHT - top - bottom)
     cropped = host_kernel(nv12, box, (box[3], box[2]), k, 3)
-    np.testing.assert_array_equal(cropped, full[:, top : HEIGHT - bottom, left : WIDTH - right])
+    # At its edges the chroma comes from inside the crop only.
+    inside = full[:, top : HEIGHT - bottom, left : WIDTH - right][:, 1:-1, 1:-1]
+    np.testing.assert_array_equal(cropped[:, 1:-1, 1:-1], inside)
+
+
+def test_kernel_scales_a_crop_up_without_what_lies_outside_it(host_kernel) -> None:
+    # Black bars (luma 16) left of column 8 and right of WIDTH - 8, white between:
+    # cropped off and scaled up, the edges blended in a quarter of the bars.
+    nv12 = np.full((HEIGHT * 3 // 2, WIDTH), 128, np.uint8)
+    nv12[:HEIGHT] = 235
+    nv12[:HEIGHT, :8] = nv12[:HEIGHT, WIDTH - 8 :] = 16
+    k = color_coefficients("bt709", "tv")
+    box = (8, 0, WIDTH - 16, HEIGHT)
+    out = host_kernel(nv12, box, (HEIGHT * 2, box[2] * 2), k, 3)
+    assert (out == 255).all(), np.unique(out)
 
 
 def test_colour_matrices_differ_where_they_should() -> None:

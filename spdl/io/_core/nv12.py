@@ -57,7 +57,8 @@ def color_coefficients(color_space: str, color_range: str, pix_fmt: str = "") ->
 KERNEL_SOURCE = r"""
 __device__ __forceinline__ float bilinear(const unsigned char* plane, long long pitch, int step,
                                           float x, float y, int x0, int x1, int y0, int y1) {
-  // Samples stay inside the plane; a crop is then exactly a slice of the uncropped output.
+  // Samples stay inside [x0, x1] x [y0, y1]: the crop, so that no pixel outside it
+  // bleeds into its edges when it is scaled up (as FFmpeg's crop then scale).
   x = fminf(fmaxf(x, (float)x0), (float)x1);
   y = fminf(fmaxf(y, (float)y0), (float)y1);
   const int xi = (int)floorf(x), yi = (int)floorf(y);
@@ -80,12 +81,13 @@ extern "C" __global__ void nv12_to_planar(
   // Pixel centres of the output mapped onto the crop rectangle.
   const float sx = crop_x + (x + 0.5f) * crop_w / out_w - 0.5f;
   const float sy = crop_y + (y + 0.5f) * crop_h / out_h - 0.5f;
-  const float yv = bilinear(luma, luma_pitch, 1, sx, sy, 0, width - 1, 0, height - 1);
+  const int x1 = min(crop_x + crop_w, width) - 1, y1 = min(crop_y + crop_h, height) - 1;
+  const float yv = bilinear(luma, luma_pitch, 1, sx, sy, crop_x, x1, crop_y, y1);
   // 4:2:0 chroma: one sample per 2x2 luma block, centred in it.
   const float cx = (sx + 0.5f) * 0.5f - 0.5f, cy = (sy + 0.5f) * 0.5f - 0.5f;
-  const int cw = (width + 1) / 2 - 1, ch = (height + 1) / 2 - 1;
-  const float u = bilinear(chroma, chroma_pitch, 2, cx, cy, 0, cw, 0, ch);
-  const float v = bilinear(chroma + 1, chroma_pitch, 2, cx, cy, 0, cw, 0, ch);
+  const int cx0 = crop_x / 2, cy0 = crop_y / 2, cx1 = x1 / 2, cy1 = y1 / 2;
+  const float u = bilinear(chroma, chroma_pitch, 2, cx, cy, cx0, cx1, cy0, cy1);
+  const float v = bilinear(chroma + 1, chroma_pitch, 2, cx, cy, cx0, cx1, cy0, cy1);
   const float yn = (yv - k[0]) * k[1], un = (u - 128.0f) * k[2], vn = (v - 128.0f) * k[2];
   const long long plane = (long long)out_w * out_h, at = (long long)y * out_w + x;
   for (int c = 0; c < 3; ++c) {
