@@ -360,6 +360,11 @@ def _faulty_filesystem(fsspec: Any, protocol: str, data: bytes, **faults: Any) -
         cachable = False
         reads = 0
 
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            if faults.get("unreachable"):  # as ftp:// connects when it is made
+                raise ConnectionRefusedError(111, "Connection refused")
+            super().__init__(*args, **kwargs)
+
         @classmethod
         def _strip_protocol(cls, path: str) -> str:
             return "/" + path.removeprefix(f"{protocol}://").lstrip("/")
@@ -375,7 +380,8 @@ def _faulty_filesystem(fsspec: Any, protocol: str, data: bytes, **faults: Any) -
 
     Faulty.protocol = (protocol,)
     fsspec.register_implementation(protocol, Faulty, clobber=True)
-    fsspec.filesystem(protocol).pipe("/file", data)
+    if not faults.get("unreachable"):
+        fsspec.filesystem(protocol).pipe("/file", data)
 
 
 def test_fsspec_failures_are_remote_errors_that_keep_secrets(
@@ -404,6 +410,25 @@ def test_fsspec_failures_are_remote_errors_that_keep_secrets(
             spdl.io.load_video("spdlreset://file", timestamp=(1, 2))
     finally:
         spdl.io.set_remote_options(**vars(before))
+
+
+def test_a_filesystem_that_fails_when_made_fails_the_fetch(
+    image_files: dict[str, ImageReference],
+):
+    # It was made in the caller's thread when called: a bare ConnectionRefusedError
+    # escaped the Future form and failed a lenient batch as a whole.
+    fsspec = pytest.importorskip("fsspec")
+    _faulty_filesystem(fsspec, "spdldown", b"", unreachable=True)
+    url = "spdldown://user:s3cr3t@host/pic.png"
+    with pytest.raises(spdl.io.RemoteError, match=r"spdldown://\*\*\*@host/pic.png: Connection"):
+        spdl.io.load_image(url)
+    future = spdl.io.demux_media("image", url)  # fails in the background, not here
+    with pytest.raises(spdl.io.AsyncIOFailure) as caught:
+        future.result()
+    assert caught.value.phase == "fetch"
+    good = str(image_files["png"].path)
+    batch = spdl.io.batch_load_image([url, good], 8, 8, strict=False)
+    assert spdl.io.to_numpy(batch).shape == (1, 8, 8, 3)
 
 
 def test_fsspec_files_of_unknown_size_are_fetched_whole(h264_video: VideoReference):

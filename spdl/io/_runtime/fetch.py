@@ -44,8 +44,8 @@ def local_path(url: str) -> str | None:
     return urllib.request.url2pathname(urllib.parse.urlsplit(url).path)
 
 
-def _filesystem(url: str) -> tuple[Any, str]:
-    """fsspec's filesystem for ``url`` and the path in it (import errors as ValueError)."""
+def _fsspec(url: str) -> Any:
+    """The fsspec module, once ``url``'s protocol is known to load (else ValueError)."""
     protocol = _remote.scheme(url) or ""
     try:
         import fsspec
@@ -54,6 +54,28 @@ def _filesystem(url: str) -> tuple[Any, str]:
             f"Loading {_remote.redact(url)} needs fsspec and the package of the "
             f"{protocol}:// protocol: {_EXTRA_HINT} (http:// and https:// need nothing)."
         ) from None
+    try:
+        fsspec.get_filesystem_class(protocol)  # its package imported: no connection yet
+    except ImportError as error:
+        raise ValueError(
+            f"Loading {_remote.redact(url)}: fsspec cannot load the {protocol}:// protocol: "
+            f"{_remote.redact_text(str(error), url)}"
+        ) from None
+    except ValueError as error:  # an unknown protocol
+        raise ValueError(
+            f"Loading {_remote.redact(url)}: {_remote.redact_text(str(error), url)}"
+        ) from None
+    return fsspec
+
+
+def _filesystem(url: str) -> tuple[Any, str]:
+    """fsspec's filesystem for ``url`` and the path in it (import errors as ValueError).
+
+    Making it may connect (``ftp://``) or open an archive (``zip://``): the fetches
+    call this on the I/O pool, inside their error handling.
+    """
+    protocol = _remote.scheme(url) or ""
+    fsspec = _fsspec(url)
     try:
         fs, path = fsspec.core.url_to_fs(url)
     except ImportError as error:
@@ -74,7 +96,7 @@ def check_url(url: str) -> None:
     if scheme in _HTTP:
         _http.check_url(url)
     elif scheme != "file":
-        _filesystem(url)
+        _fsspec(url)  # the filesystem itself is made when fetching, on the I/O pool
 
 
 # What fsspec may raise: asyncio's CancelledError (a BaseException) comes out of the
@@ -109,8 +131,8 @@ def fetch_bytes(url: str, cancel: _native.CancelToken | None = None) -> FetchedB
     if _remote.scheme(url) in _HTTP:
         body = _http.get(url, cancel=cancel).body
         return body if isinstance(body, FetchedBytes) else FetchedBytes(body, _remote.redact(url))
-    fs, path = _filesystem(url)
     try:
+        fs, path = _filesystem(url)
         return FetchedBytes(fs.cat_file(path), _remote.redact(url))
     except _FSSPEC_ERRORS as error:
         raise _fsspec_failure(url, error) from None
@@ -141,8 +163,8 @@ def open_reader(url: str, cancel: _native.CancelToken | None = None) -> RangeRea
         fetch: Callable[[int, int], Data] = functools.partial(_http_range, url, token)
         size, first = response.size, response.body
     else:
-        fs, path = _filesystem(url)
         try:
+            fs, path = _filesystem(url)
             size = fs.size(path)
             if size is None:  # fsspec allows an unknown size: the whole file, then
                 body = fs.cat_file(path)
