@@ -1,6 +1,8 @@
 #include "decode_loop.h"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <utility>
 
 #include "ffmpeg/error.h"
@@ -138,10 +140,25 @@ void run_decoder(const Packets& packets, const DecodeConfig& config, const Cance
   feeder.finish();
 }
 
+namespace {
+
+// The shortest text that reads back as `value`, as Python's repr() writes it.
+std::string shortest(double value) {
+  std::array<char, 32> text{};
+  const auto end = std::to_chars(text.data(), text.data() + text.size(), value).ptr;
+  return std::string(text.data(), end);
+}
+
+}  // namespace
+
 void throw_no_frame(const Packets& packets, std::optional<size_t> count) {
+  const std::string where = packets.window
+                                ? " in the requested window (" + shortest(packets.window->first) +
+                                      ", " + shortest(packets.window->second) + ")"
+                                : "";
   throw MediaError("Failed to decode " + packets.src + ": no frame could be decoded from " +
-                   std::to_string(count.value_or(packets.packets.size())) + " packet(s)" +
-                   (packets.window ? " in the requested window." : "."));
+                   std::to_string(count.value_or(packets.packets.size())) + " packet(s)" + where +
+                   ".");
 }
 
 double within_window(const Packets& packets, double seconds) {

@@ -154,6 +154,14 @@ def test_mpegts_source_equals_load_video(clip_mpegts: pathlib.Path) -> None:
     _assert_equal_to_load_video(clip_mpegts, [(0.0, 0.4), (0.0, 0.7), (0.5, 1.2), (1.0, 1.9)])
 
 
+def test_window_between_two_frames_raises_media_error_naming_it(clip: pathlib.Path) -> None:
+    # The message said "in the requested window" without saying which.
+    with pytest.raises(spdl.io.MediaError, match=r"window \(0\.01, 0\.02\)"):
+        spdl.io.load_video(clip, (0.01, 0.02))
+    with pytest.raises(spdl.io.MediaError, match=r"\(0\.01, 0\.02\)"):
+        load_video_windows(clip, [(0.01, 0.02)])
+
+
 def test_window_past_the_end_raises_media_error_naming_it(clip: pathlib.Path) -> None:
     with pytest.raises(spdl.io.MediaError, match=r"clip\.mp4.*\(5\.0, 6\.0\)"):
         load_video_windows(clip, [(0.0, 0.5), (5.0, 6.0)])

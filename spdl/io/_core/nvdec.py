@@ -424,7 +424,8 @@ def decode_nvdec(packets: _native.Packets, device_index: int, options: _Options)
     if array is None:
         raise MediaError(
             f"Failed to decode {packets.src} with NVDEC: no frame came out of "
-            f"{len(table)} packet(s)" + (" in the requested window." if packets.timestamp else ".")
+            f"{len(table)} packet(s)"
+            + (f" in the requested window {packets.timestamp}." if packets.timestamp else ".")
         )
     if packets.media_type == "image":
         array = array[0]
