@@ -266,6 +266,30 @@ def test_stage_errors_surface_as_pipeline_failure(no_new_threads):
     assert isinstance(failure.value.__cause__, ValueError)
 
 
+def test_in_input_order_a_failure_comes_after_the_batches_before_it(no_new_threads):
+    # As torch's DataLoader: batches 0 and 1 first, then the error of batch 2 (which
+    # failed while batch 0 was still loading: they were dropped), and nothing after it.
+    def aggregate(batch: list[Sample]) -> list[int]:
+        first = batch[0].index
+        if first == 4:
+            raise ValueError("batch 2 is broken")
+        if first == 0:
+            time.sleep(0.3)
+        return [sample.index for sample in batch]
+
+    source = MapSource(list(range(16)), SequentialSampler(16, rank=0, world_size=1))
+    loader = DataLoader(
+        source, batch_size=2, aggregator=aggregate, num_threads=4, output_order="input"
+    )
+    got = []
+    with pytest.raises(PipelineFailure) as caught:
+        for batch in loader:
+            got.append(batch)
+    assert got == [[0, 1], [2, 3]]
+    assert isinstance(caught.value.__cause__, ValueError)
+    assert loader.state_dict()["delivered"] == [[0, 4]]
+
+
 def test_timeout_names_the_wait(no_new_threads):
     release = threading.Event()
 

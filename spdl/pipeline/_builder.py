@@ -193,7 +193,9 @@ class PipelineBuilder(Generic[T]):
                 ``__name__``; a repeated name gets a suffix (``decode``, ``decode_1``).
             output_order: ``"completion"`` passes items on as soon as they are done;
                 ``"input"`` keeps the order of the input (a generator op behind the
-                oldest item in flight pauses after one output until its turn comes).
+                oldest item in flight pauses after one output until its turn comes);
+                a failure then counts in that order too, so the items before it are
+                passed on first, even when it ends the run.
             max_failures: This stage's failure budget, in place of the one given to
                 :meth:`build` (same meaning).
 

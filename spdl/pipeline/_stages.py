@@ -266,14 +266,16 @@ class PipeStage(_ItemStage):
         # function's one output waits in a list; a generator's outputs go through a
         # queue holding one, so a generator behind the oldest task pauses there until
         # its turn comes, instead of collecting everything it yields.
-        in_flight: collections.deque[tuple[asyncio.Task[None], Any]] = collections.deque()
+        in_flight: collections.deque[tuple[asyncio.Task[None], Any, list[Any]]] = (
+            collections.deque()
+        )
         arrived = asyncio.Event()
         input_done = False
         loop = asyncio.get_running_loop()
         generator = self.op.kind in (OpKind.GENERATOR, OpKind.ASYNC_GENERATOR)
 
-        async def stream(item: Any, outbox: asyncio.Queue[Any]) -> None:
-            await self._process(item, outbox.put)
+        async def stream(item: Any, outbox: asyncio.Queue[Any], failures: list[Any]) -> None:
+            await self._process(item, outbox.put, failures)
             await outbox.put(EOF)
 
         async def feed() -> None:
@@ -286,13 +288,16 @@ class PipeStage(_ItemStage):
                     arrived.set()
                     return
                 outputs: Any
+                # A failure counts when its turn comes: the items before it are
+                # delivered first, even when it fails (and ends the run) before them.
+                failures: list[tuple[Any, BaseException]] = []
                 if generator:
                     outputs = asyncio.Queue(1)
-                    task = loop.create_task(stream(item, outputs))
+                    task = loop.create_task(stream(item, outputs, failures))
                 else:
                     outputs = []
-                    task = loop.create_task(self._process(item, _appender(outputs)))
-                in_flight.append((task, outputs))
+                    task = loop.create_task(self._process(item, _appender(outputs), failures))
+                in_flight.append((task, outputs, failures))
                 arrived.set()
 
         feeder = loop.create_task(feed())
@@ -304,24 +309,31 @@ class PipeStage(_ItemStage):
                     arrived.clear()
                     await arrived.wait()
                     continue
-                task, outputs = in_flight[0]
+                task, outputs, failures = in_flight[0]
                 if generator:
                     while (value := await outputs.get()) is not EOF:
                         await output.put(value)
                         self.counters.num_out += 1
                 else:
-                    await task  # failures are recorded by the task itself; it never raises
+                    await task  # failures go to `failures`; it never raises
                     for value in outputs:
                         await output.put(value)
                         self.counters.num_out += 1
+                for item, error in failures:
+                    self._failed(item, error, None)
+                if self.context.stopping():
+                    return  # a failure ended the run: nothing after it goes out
                 in_flight.popleft()
                 slots.release()
             await feeder
         finally:
-            await cancel_all([feeder, *(task for task, _ in in_flight)])
+            await cancel_all([feeder, *(task for task, _, _ in in_flight)])
 
-    async def _process(self, item: Any, emit: Emit) -> None:
-        """Run the op on one item and emit its outputs; failures are recorded, not raised.
+    async def _process(
+        self, item: Any, emit: Emit, failures: list[tuple[Any, BaseException]] | None = None
+    ) -> None:
+        """Run the op on one item and emit its outputs; failures are recorded, not raised
+        (or put in ``failures``, for the caller to record in input order).
 
         The task time covers the op's work (failed tasks included), not the waits for
         room downstream, nor a task cut short by cancellation.
@@ -336,18 +348,25 @@ class PipeStage(_ItemStage):
             # Not this task: a Future the op returned was cancelled by its owner (an
             # executor shut down, say). The item failed; the stage goes on.
             watch.pause()
-            self._num_processed += 1
-            self._record_failure(item, error)
+            self._failed(item, error, failures)
         except Exception as error:
             watch.pause()
             self.counters.times.add(watch.elapsed_ns)
-            self._num_processed += 1
-            self._record_failure(item, error)
+            self._failed(item, error, failures)
         except BaseException as error:  # e.g. KeyboardInterrupt raised inside an op
             self.context.abort(error)
         else:
             self.counters.times.add(watch.elapsed_ns)
             self._num_processed += 1
+
+    def _failed(
+        self, item: Any, error: BaseException, failures: list[tuple[Any, BaseException]] | None
+    ) -> None:
+        if failures is not None:
+            failures.append((item, error))
+            return
+        self._num_processed += 1
+        self._record_failure(item, error)
 
 
 class AggregateStage(_ItemStage):
