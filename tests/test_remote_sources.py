@@ -438,6 +438,23 @@ def test_fsspec_files_of_unknown_size_are_fetched_whole(h264_video: VideoReferen
     np.testing.assert_array_equal(_array(got), h264_video.rgb24[30:60])
 
 
+def test_fsspec_chains_are_urls_redacted_part_by_part(
+    image_files: dict[str, ImageReference], tmp_path: pathlib.Path
+):
+    # "simplecache::memory://..." was taken for a local path (FileNotFoundError).
+    fsspec = pytest.importorskip("fsspec")
+    fsspec.filesystem("memory").pipe("/spdl/chain.png", image_files["png"].path.read_bytes())
+    np.testing.assert_array_equal(
+        _array(spdl.io.load_image("simplecache::memory://spdl/chain.png")),
+        _array(spdl.io.load_image(image_files["png"].path)),
+    )
+    chain = "simplecache::s3://user:s3cr3t@bucket/key.png?sig=abc"
+    assert redact(chain) == "simplecache::s3://***@bucket/key.png?sig=***"
+    local = tmp_path / "a::b.png"  # "::" without a URL after it: still a file name
+    local.write_bytes(image_files["png"].path.read_bytes())
+    assert spdl.io.to_numpy(spdl.io.load_image(str(local))).shape == (60, 80, 3)
+
+
 def test_file_urls_are_local_paths(image_files: dict[str, ImageReference]):
     path = image_files["jpeg"].path
     np.testing.assert_array_equal(

@@ -30,7 +30,8 @@ __all__ = [
     "set_remote_options",
 ]
 
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")
+# "proto://...", or an fsspec chain "proto::other://..." (simplecache::s3://b/k).
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)(?:://|::(?=.*://))")
 # Query parameters whose values are secrets: signed URLs of S3 (X-Amz-Signature,
 # X-Amz-Credential, X-Amz-Security-Token), GCS (X-Goog-Signature), Azure SAS (sig),
 # CloudFront (Signature, Key-Pair-Id, Policy) and the usual API keys and tokens.
@@ -51,7 +52,8 @@ def scheme(src: object) -> str | None:
 
 
 def is_url(src: object) -> bool:
-    """Whether ``src`` is a URL (``scheme://...``) rather than a path or data."""
+    """Whether ``src`` is a URL (``scheme://...``, or an fsspec chain such as
+    ``simplecache::s3://bucket/key``) rather than a path or data."""
     return scheme(src) is not None
 
 
@@ -63,6 +65,8 @@ def redact(url: str) -> str:
     """
     if "@" not in url and "?" not in url and "#" not in url:
         return url  # nothing to hide (most URLs): no parsing
+    if "::" in url:  # an fsspec chain: each URL in it
+        return "::".join(redact(part) for part in url.split("::"))
     try:
         parts = urllib.parse.urlsplit(url)
         netloc = parts.netloc
@@ -86,6 +90,10 @@ def redact_text(text: str, url: str) -> str:
     """``text`` (an error message of a library) with ``url`` and its secrets redacted."""
     safe = redact(url)
     text = text.replace(url, safe)
+    if "::" in url:  # an fsspec chain: each URL in it
+        for part in url.split("::"):
+            text = redact_text(text, part)
+        return text
     parts = urllib.parse.urlsplit(url)
     if parts.query:
         text = text.replace(parts.query, urllib.parse.urlsplit(safe).query)
