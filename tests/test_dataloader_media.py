@@ -458,6 +458,40 @@ def test_audio_clip_cut_from_the_start_is_the_decoded_samples(wav_audio: AudioRe
     np.testing.assert_array_equal(waveforms[1].numpy(), source[:, :8000])
 
 
+def _pcm_starting_late(path: pathlib.Path, container: str, start_s: float) -> np.ndarray:
+    """1.5 s of 16 kHz mono PCM whose first sample is shown at ``start_s``; returns it."""
+    import av
+
+    samples = (np.sin(np.arange(24000) / 7.0) * 20000).astype(np.int16)
+    with av.open(str(path), "w", format=container) as output:
+        stream = output.add_stream("pcm_s16le", rate=16000, layout="mono")
+        for at in range(0, len(samples), 800):
+            frame = av.AudioFrame.from_ndarray(
+                samples[None, at : at + 800], format="s16", layout="mono"
+            )
+            frame.sample_rate, frame.pts = 16000, round(start_s * 16000) + at
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+    return samples.astype(np.float32)[None] / 32768
+
+
+def test_audio_clips_count_from_where_the_stream_starts(tmp_path: pathlib.Path):
+    # Windows were counted from 0: "start" found no packet in (0, 0.5) of a stream
+    # starting at 2 s, and "center" took its beginning padded with zeros.
+    path = tmp_path / "late.mkv"
+    source = _pcm_starting_late(path, "matroska", 2.0)
+    start = AudioClipLoader(0.5, 16000, 1, offset="start").load_clip(path)
+    np.testing.assert_array_equal(start, source[:, :8000])
+    center = AudioClipLoader(0.5, 16000, 1, offset="center").load_clip(path)
+    np.testing.assert_array_equal(center, source[:, 8000:16000])
+    loader = AudioClipLoader(0.5, 16000, 1, offset="random")
+    for index in range(8):
+        clip = loader.load_clip(Sample(index, 0, path))
+        assert np.abs(clip[:, -100:]).max() > 0  # never padded: the stream is 1.5 s
+
+
 def test_audio_center_and_random_offsets(wav_audio: AudioReference):
     source = wav_audio.source.astype(np.float32) / 32768
     center = AudioClipLoader(0.25, 16000, 1, offset="center").load_clip(wav_audio.path)

@@ -16,15 +16,26 @@ from ._image import describe
 __all__ = ["AudioClipLoader"]
 
 
-def _duration(src: Any) -> float | None:
-    """Seconds of the first audio stream according to the header, or None if it does not say."""
+def _span(src: Any) -> tuple[float, float | None]:
+    """``(start, length)`` in seconds of the first audio stream, by its header: where it
+    starts on FFmpeg's timeline, which load_audio's windows count on (MPEG-TS starts
+    near 1.4 s, Matroska may carry an offset, MP3 starts after its encoder delay), and
+    how long it lasts (None if the header does not say)."""
     with open_header(src) as container:
         if not container.streams.audio:
             raise ValueError(f"{describe(src)} holds no audio stream.")
         stream = container.streams.audio[0]
+        start = 0.0
+        if stream.start_time is not None:
+            start = max(float(stream.start_time * stream.time_base), 0.0)
         if stream.duration:
-            return float(stream.duration * stream.time_base)
-        return container.duration / av.time_base if container.duration else None
+            return start, float(stream.duration * stream.time_base)
+        if not container.duration:
+            return start, None
+        length = container.duration / av.time_base
+        if "matroska" in container.format.name:  # its duration counts from 0, not start
+            length -= start
+        return start, max(length, 0.0)
 
 
 class AudioClipLoader(ClipLoader):
@@ -38,15 +49,17 @@ class AudioClipLoader(ClipLoader):
 
     - ``"random"``: uniformly in ``[0, length - duration]`` seconds, drawn from
       ``sample_seed(seed, epoch, index)`` (the same for the same sample and epoch,
-      whatever the batch or the thread; other epochs differ);
+      whatever the batch or the thread; other epochs differ; an item that is not a
+      ``Sample`` draws from its path: the same on every pass);
     - ``"center"``: the middle ``duration`` seconds;
     - ``"start"``: the first ``duration`` seconds.
 
     Audio shorter than ``duration`` is padded with zeros at the end; a decode that
-    comes out a few samples longer (codec padding) is cut. The length comes from
-    the container's header, read with PyAV; a file whose header does not give it
-    is read from the start. Only the window is decoded
-    (:func:`spdl.io.load_audio` with ``timestamp``).
+    comes out a few samples longer (codec padding) is cut. Where the audio starts
+    and how long it lasts come from the container's header, read with PyAV (offsets
+    count from where the stream starts: MPEG-TS near 1.4 s, MP3 after its encoder
+    delay); a file whose header does not give the length is read from the start.
+    Only the window is decoded (:func:`spdl.io.load_audio` with ``timestamp``).
 
     The loader keeps no state between calls: the DataLoader may call it from
     several threads at once.
@@ -113,7 +126,8 @@ class AudioClipLoader(ClipLoader):
         return self._draw(epoch, index) * spare
 
     def _load_into(self, out: np.ndarray, src: Any, epoch: int, index: int) -> None:
-        start = self._start(_duration(src), epoch, index)
+        first, length = _span(src)
+        start = first + self._start(length, epoch, index)
         buffer = spdl.io.load_audio(
             src,
             timestamp=(start, start + self.duration),

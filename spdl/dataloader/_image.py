@@ -152,6 +152,9 @@ class ImageBatchLoader:
       probability ``hflip_prob``. Both are drawn from
       ``sample_seed(seed, epoch, index)``: the same sample in the same epoch gets the
       same crop and flip whatever the batch or the thread; other epochs differ.
+      An item that is not a ``Sample`` (a plain ``(path, label)`` pair) has no epoch
+      or index: its draw comes from its path, the same on every pass and for every
+      item of the same file (use a ``MapSource`` for draws that change).
     - ``None``: the whole image resized to ``size`` (aspect ratio not kept).
 
     Layout: ``"HWC"`` gives ``(B, H, W, 3)``, contiguous. ``"CHW"`` gives

@@ -36,7 +36,8 @@ class VideoClipLoader(ClipLoader):
 
     - ``"random"``: uniformly among the frames where a whole clip fits, drawn from
       ``sample_seed(seed, epoch, index)`` (the same for the same sample and epoch,
-      whatever the batch or the thread; other epochs differ);
+      whatever the batch or the thread; other epochs differ; an item that is not a
+      ``Sample`` draws from its path: the same on every pass);
     - ``"center"``: the clip in the middle of the video;
     - ``"start"``: the first frames.
 
