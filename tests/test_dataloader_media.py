@@ -84,6 +84,18 @@ def test_image_folder_keeps_only_the_given_extensions(image_root):
     assert len(empty) == 0 and empty.classes == list(CLASSES)
 
 
+def test_image_folder_extensions_end_the_name_as_in_torchvision(image_root, tmp_path):
+    # One string was taken as its characters ('.', 'j', 'p', 'g'): nothing matched.
+    assert len(ImageFolder(image_root, extensions=".jpg")) == len(CLASSES) * IMAGES_PER_CLASS
+    # A suffix with two dots never matched (only the last one was compared).
+    (tmp_path / "cls").mkdir()
+    for name in ("a.seg.png", "b.png"):
+        Image.new("RGB", (4, 4)).save(tmp_path / "cls" / name)
+    assert [p for p, _ in ImageFolder(tmp_path, extensions=(".seg.png",))] == [
+        str(tmp_path / "cls" / "a.seg.png")
+    ]
+
+
 def test_image_folder_errors_name_the_root(tmp_path):
     missing = tmp_path / "nowhere"
     with pytest.raises(FileNotFoundError, match="nowhere.*does not exist"):

@@ -22,7 +22,7 @@ class ImageFolder(Sequence[tuple[str, int]]):
     The layout is torchvision's ``ImageFolder``: each directory directly under
     ``root`` is a class; the class names, sorted, get the labels ``0, 1, …``; every
     file below a class directory (searched recursively, symbolic links followed)
-    whose extension is one of ``extensions`` (case-insensitive) is a sample of that
+    whose name ends with one of ``extensions`` (case-insensitive) is a sample of that
     class. Samples are sorted by class, then by path, so the order is the same on
     every machine and every rank.
 
@@ -33,7 +33,8 @@ class ImageFolder(Sequence[tuple[str, int]]):
 
     Args:
         root: The directory (or the URL of the folder) holding the class directories.
-        extensions: File extensions (with the dot) that count as images.
+        extensions: File extensions (with the dot; ``".seg.png"`` too) that count as
+            images, or one such string.
         allow_empty: If ``False`` (the default), a class directory without any
             image is an error; if ``True``, such a class keeps its label but has no sample.
 
@@ -59,7 +60,9 @@ class ImageFolder(Sequence[tuple[str, int]]):
         allow_empty: bool = False,
     ) -> None:
         self.root = os.fspath(root)
-        self.extensions = tuple(ext.lower() for ext in extensions)
+        # One string is one extension (as in torchvision), not its characters.
+        names = (extensions,) if isinstance(extensions, str) else extensions
+        self.extensions = tuple(ext.lower() for ext in names)
         self._fs: Any = None  # fsspec's filesystem of a URL root
         if _remote.is_url(self.root):
             self.root = _fetch.local_path(self.root) or self.root  # file:// is local
@@ -124,7 +127,7 @@ class ImageFolder(Sequence[tuple[str, int]]):
         return sorted(
             f"{root}/{posixpath.relpath(path, self._path)}"
             for path in found
-            if posixpath.splitext(path)[1].lower() in self.extensions
+            if path.lower().endswith(self.extensions)  # ".seg.png" too
         )
 
     def _local_images_in(self, directory: str) -> list[str]:
@@ -134,7 +137,7 @@ class ImageFolder(Sequence[tuple[str, int]]):
             paths.extend(
                 os.path.join(parent, file)
                 for file in files
-                if os.path.splitext(file)[1].lower() in self.extensions
+                if file.lower().endswith(self.extensions)
             )
         return sorted(paths)
 
