@@ -189,6 +189,8 @@ def test_a_refused_conversion_leaves_the_frames_usable(media):
         ("yuv420p", (33, 25), "an even width and an even height"),
         ("nv12", (33, 24), "an even width and an even height"),
         ("yuyv422", (33, 25), "an even width"),
+        ("yuv420p", (33, None), "an even width and an even height"),  # one side given
+        ("nv12", (None, 25), "an even width and an even height"),
     ],
 )
 def test_a_size_the_chroma_cannot_divide_is_refused_when_called(media, fmt, size, needs):
@@ -205,5 +207,5 @@ def test_a_size_the_chroma_cannot_divide_is_refused_when_called(media, fmt, size
             pix_fmt=fmt,
         ),
     ):
-        with pytest.raises(ValueError, match=f"{fmt} needs {needs}, got width={width}"):
+        with pytest.raises(ValueError, match=f"{fmt} needs {needs}, got width={width},"):
             call()

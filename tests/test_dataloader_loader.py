@@ -208,6 +208,19 @@ def test_a_completed_pass_moves_a_map_source_to_the_next_epoch():
     assert list(loader) == epoch0
 
 
+def test_a_pass_closed_after_its_last_batch_is_complete_with_drop_last():
+    # The items of the batch drop_last drops were still loading: the pipeline had not
+    # ended when the iterator was closed, and the epoch stayed.
+    def slow(sample: Sample) -> int:
+        time.sleep(0.4 if sample.index in dropped else 0)
+        return sample.index
+
+    dropped = set(RandomSampler(10, seed=3).indices(0)[8:])
+    loader = DataLoader(_source(10, seed=3), preprocessor=slow, batch_size=4, drop_last=True)
+    list(itertools.islice(loader, len(loader)))
+    assert loader.epoch == 1
+
+
 @pytest.mark.parametrize("consume", ["zip", "islice", "next"])
 def test_a_pass_closed_after_its_last_batch_is_complete(consume: str):
     # These never ask for the end: the epoch stayed, and the next pass repeated it.

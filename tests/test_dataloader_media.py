@@ -428,6 +428,9 @@ def test_video_clips_are_consecutive_frames_whatever_the_header_says(
     )
     center = VideoClipLoader(8, 48, 32, offset="center", to_torch=False).load_clip(path)
     np.testing.assert_array_equal(center, every[26:34])  # (60 - 8) // 2 = 26
+    data = memoryview(path.read_bytes())  # (a memoryview has no tell(): it failed)
+    in_memory = VideoClipLoader(8, 48, 32, offset="center", to_torch=False).load_clip(data)
+    np.testing.assert_array_equal(in_memory, center)
     loader = VideoClipLoader(8, 48, 32, offset="random", to_torch=False)
     for index in range(4):
         clip = loader.load_clip(Sample(index, 0, path))

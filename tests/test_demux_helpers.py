@@ -751,16 +751,26 @@ def test_a_busy_python_thread_sends_audio_to_the_helpers(
 ) -> None:
     expected = np.asarray(spdl.io.load_audio(aac_audio.path))
     audio_policy(1)
-    stop = threading.Event()
+    stop, running = threading.Event(), threading.Event()
 
     def spin() -> None:  # a training loop: pure Python, holding the GIL
         count = 0
         while not stop.is_set():
             count += 1
+            if count == 1000:
+                running.set()
 
     busy = threading.Thread(target=spin)
     busy.start()
     try:
+        assert running.wait(10)
+        # On a loaded machine the busy thread may not be on a core when the probe lets
+        # the GIL go (the probe then sees it free, and probes again later): probe until
+        # it has seen the contention, as a training loop's next loads would.
+        deadline = time.monotonic() + 10
+        while not _demux_pool._audio.contended() and time.monotonic() < deadline:
+            _demux_pool._audio.probed = -float("inf")
+            time.sleep(0.01)
         with pytest.MonkeyPatch.context() as patch:
             _refuse_demux_here(patch)  # the GIL probe decides
             array = np.asarray(spdl.io.load_audio(aac_audio.path))

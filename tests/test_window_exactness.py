@@ -18,6 +18,7 @@ import pytest
 from frame_media import GOP, pyav_reference, write_clip, write_named_clip
 
 import spdl.io
+from spdl.io._core import demux as _demux
 
 X264 = {"g": str(GOP), "bf": "3", "x264-params": "scenecut=0"}
 # name -> (file name, encoder, options, container format)
@@ -70,3 +71,25 @@ def test_avi_window_edges_are_not_rounded_to_whole_frames(tmp_path: pathlib.Path
     ):
         expected = spdl.io.to_numpy(spdl.io.load_video_frames(path, [10, 11, 12, 13]).data)
         np.testing.assert_array_equal(spdl.io.to_numpy(load((0.31, 0.45))), expected)
+
+
+def test_a_window_starting_at_a_keyframe_is_read_from_that_keyframe(tmp_path: pathlib.Path):
+    # Its float start is a hair below the keyframe's exact time (1/3 s is 5120/15360):
+    # taken for "shown after the start", the demux went back a GOP or two.
+    path = write_clip(tmp_path / "clip.mp4", "libx264", {**X264, "g": "10"})  # 1/3 s GOPs
+    index = spdl.io.index_video(path)
+    for key in index.keyframes[1:]:
+        start = float(index.pts_seconds[key])
+        (span,) = _demux.demux_spans(path, [(start, start + 0.1)])
+        assert span.pts[0] == pytest.approx(start), start
+
+
+def test_mpeg_ps_windows_together_equal_windows_alone(tmp_path: pathlib.Path):
+    # MPEG-PS seeks land on other frames and most of its packets have no byte offset:
+    # the spans compared offsets with dts, and a window's frames came out twice.
+    path = write_clip(tmp_path / "clip.mpg", "mpeg2video", {"g": "12", "bf": "2"}, "mpeg")
+    windows = [(0.9, 1.3), (1.0, 1.2), (1.5, 1.7)]
+    together = spdl.io.load_video_windows(path, windows)
+    for window, buffer in zip(windows, together, strict=True):
+        alone = spdl.io.to_numpy(spdl.io.load_video(path, timestamp=window))
+        np.testing.assert_array_equal(spdl.io.to_numpy(buffer), alone, err_msg=str(window))

@@ -240,6 +240,12 @@ class DataLoader(Generic[T]):
             return num_items // self._batch_size
         return -(-num_items // self._batch_size)
 
+    def _len_or_none(self) -> int | None:
+        try:
+            return len(self)
+        except TypeError:  # a source without len()
+            return None
+
     # Resume --------------------------------------------------------------------------
 
     def _resumable_src(self, action: str) -> _Resumable:
@@ -458,7 +464,7 @@ class DataLoader(Generic[T]):
         transfer = None
         if self._transfer_fn is not None and not is_async(self._transfer_fn):
             transfer = WorkerPool(1, "spdl-transfer")
-        pipeline, completed = None, False
+        pipeline, completed, num_batches = None, False, 0
         try:
             source, read = self._positions(skip)
             pipeline = self._build(source, read, progress, transfer)
@@ -485,7 +491,11 @@ class DataLoader(Generic[T]):
             # Closed after its last batch (zip of two loaders, islice(loader, len(loader))
             # never ask for the end): the pass is complete all the same.
             if not completed and pipeline is not None and epoch is not None:
-                completed = pipeline._delivered_all(_END_WAIT_S)
+                # Every batch of a fresh pass delivered (the items of a batch dropped
+                # by drop_last may still be loading), or the pipeline at its end.
+                completed = (skip is None and num_batches == self._len_or_none()) or (
+                    pipeline._delivered_all(_END_WAIT_S)
+                )
             # A bounded wait: an op still running keeps its (daemon) thread until it returns.
             deadline = time.monotonic() + _STOP_TIMEOUT_S
             if pipeline is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +17,7 @@ __all__ = ["VideoClipLoader"]
 
 def _index(src: Any) -> spdl.io.VideoIndex:
     """The frames of ``src`` (a file-like source is put back where it was)."""
-    position = None if isinstance(src, str | os.PathLike | bytes | bytearray) else src.tell()
+    position = src.tell() if hasattr(src, "seek") else None  # paths, bytes, memoryviews: None
     try:
         return spdl.io.index_video(src)
     finally:

@@ -37,7 +37,7 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from spdl import _native
-from spdl.io._core.demux import Packets, Source
+from spdl.io._core.demux import Packets, Source, window_pts
 
 __all__ = [
     "Frames",
@@ -79,10 +79,11 @@ def _check_chroma_steps(options: Mapping[str, Any]) -> None:
     """A size the output's subsampled chroma cannot divide fails when called, not after
     the decode (with a message that named no source)."""
     pix_fmt, width, height = (options.get(k) for k in ("pix_fmt", "width", "height"))
-    if not (pix_fmt and width and height):
+    if not (pix_fmt and (width or height)):
         return
     step_w, step_h = _native.pix_fmt_chroma_steps(pix_fmt)
-    if width % step_w or height % step_h:
+    # A side not given is derived from the other, rounded to even.
+    if (width and width % step_w) or (height and height % step_h):
         needs = [
             f"an even {side}" if step == 2 else f"a {side} divisible by {step}"
             for side, step in (("width", step_w), ("height", step_h))
@@ -188,23 +189,6 @@ def _trim(name: str, window: tuple[float, float] | None) -> list[str]:
     start, end = window
     text = f"{name}=start={_seconds(start)}"
     return [text if math.isinf(end) else f"{text}:end={_seconds(end)}"]
-
-
-def window_pts(window: tuple[float, float], time_base: tuple[int, int]) -> tuple[int, int | None]:
-    """A video window's edges in its stream's time base: a frame at ``pts`` lies in it
-    when ``start <= pts < end`` (end None: open).
-
-    A frame is in when shown at or after ``start`` and before ``end``, to within half a
-    millisecond or half a tick of the time base, whichever is less: Matroska stores
-    times rounded to milliseconds (a frame of 30 fps shown at 33 ms is the one at 1/30
-    s), while AVI counts in whole frames (a window from 0.31 s must not take the frame
-    at 0.3 s by rounding 9.3 ticks to 9).
-    """
-    tick = Fraction(*time_base) if time_base[1] else Fraction(1)
-    slack = min(Fraction(1, 2), Fraction(1, 2000) / tick)
-    start, end = window
-    first = math.ceil(Fraction(start) / tick - slack)
-    return first, None if math.isinf(end) else math.ceil(Fraction(end) / tick - slack)
 
 
 def _trim_video(window: tuple[float, float] | None, time_base: tuple[int, int] | None) -> list[str]:

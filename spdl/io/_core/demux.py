@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import math
 import os
 import threading
@@ -50,6 +51,7 @@ _AUDIO_PREROLL_S = 0.2
 # _video_seek_target), at most _SEEK_TRIES times before reading from the start.
 _SEEK_BACK_S = 0.5
 _SEEK_TRIES = 6
+_SCAN_PACKETS = 1000  # read for a keyframe after a seek (a GOP of 33 s at 30 fps)
 _MAX_REORDERED_FRAMES = 16  # as Packets.add_demuxed_from (H.264's most)
 # Decoder options, per stream index, that turn the probe decode of opening off.
 _NO_PROBE_DECODE = [{"skip_frame": "all"}] * 8
@@ -457,8 +459,6 @@ def _seek_before(
     back before its first packet.
     """
     target = start - _AUDIO_PREROLL_S if media_type == "audio" else start
-    if target > 0 and media_type == "video":
-        target, fresh = _video_seek_target(container, stream, name, start), False
     if target > 0:
         _seek(container, stream, name, target)
     elif not fresh:
@@ -468,32 +468,74 @@ def _seek_before(
             _seek(container, stream, name, 0.0)
 
 
-def _video_seek_target(container: InputContainer, stream: Stream, name: str, start: float) -> float:
-    """A seek target (seconds, <= 0: the stream's start) from which reading begins at a
-    keyframe shown at or before ``start``, found by seeking and reading one packet.
+@contextlib.contextmanager
+def _positioned(
+    container: InputContainer,
+    stream: Stream,
+    name: str,
+    media_type: MediaType,
+    start: float | None,
+    fresh: bool,
+) -> Iterator[Iterator[Packet]]:
+    """The stream's packets (as :func:`_demuxer`) for a window starting at ``start``
+    (None: from where the container is), positioned by :func:`_seek_before`.
 
-    A seek lands at a keyframe whose *decode* time is at or before the target. That
-    is not enough: MPEG-TS lands on a non-keyframe or past the target, and with open
-    GOPs the keyframe is shown after the B-frames that follow it in decode order
-    (which reference the GOP before). Each miss moves the target back before where
-    it landed, by a step that doubles. The caller seeks to the target again.
+    For video, the first keyframe read must be shown at or before ``start`` (to
+    within :func:`window_pts`'s slack). A seek lands at a keyframe whose *decode*
+    time is at or before the target, but not always: MPEG-TS and MPEG-PS land on
+    other frames (decoding then starts at the next keyframe) or past the target, and
+    with open GOPs the keyframe is shown after the B-frames that follow it in decode
+    order (which refer to the GOP before). Until it is, the target moves back before
+    where the seek landed, by a step that doubles. The packets read to check it are
+    handed on (seeking back to them may land elsewhere: these demuxers index what
+    they read).
     """
-    tb = stream.time_base or Fraction(1, 1)
-    target, step = start, _SEEK_BACK_S
-    for _ in range(_SEEK_TRIES):
-        _seek(container, stream, name, target)
+    if start is None or media_type != "video" or start <= 0:
+        if start is not None:
+            _seek_before(container, stream, name, media_type, start, fresh)
         with _demuxer(container, stream, name) as demuxer:
-            first = next((packet for packet in demuxer if packet.size), None)
-        if first is None or first.pts is None:
-            return target  # nothing to check it by: as the demuxer seeks
-        if first.is_keyframe and first.pts * tb <= start:
-            return target
-        landed = first.dts if first.dts is not None else first.pts
+            yield demuxer
+        return
+    tb = stream.time_base or Fraction(1, 1)
+    first_tick = window_pts((start, math.inf), (tb.numerator, tb.denominator))[0]
+    target, step = start, _SEEK_BACK_S
+    for attempt in range(_SEEK_TRIES + 1):
+        if target > 0:
+            _seek(container, stream, name, target)
+        else:
+            _seek_before(container, stream, name, media_type, 0.0, fresh=False)
+        with _demuxer(container, stream, name) as demuxer:
+            read: list[Packet] = []
+            for packet in demuxer:
+                if packet.size:
+                    read.append(packet)
+                    if packet.is_keyframe or len(read) > _SCAN_PACKETS:
+                        break
+            key = read[-1] if read and read[-1].is_keyframe else None
+            landed = (read[0].dts if read[0].dts is not None else read[0].pts) if read else None
+            good = key is not None and key.pts is not None and key.pts <= first_tick
+            if good or target <= 0 or landed is None or attempt == _SEEK_TRIES:
+                yield itertools.chain(read, demuxer)
+                return
         target = min(target, float(landed * tb)) - step
         step *= 2
-        if target <= 0:
-            break
-    return 0.0
+
+
+def window_pts(window: tuple[float, float], time_base: tuple[int, int]) -> tuple[int, int | None]:
+    """A video window's edges in its stream's time base: a frame at ``pts`` lies in it
+    when ``start <= pts < end`` (end None: open).
+
+    A frame is in when shown at or after ``start`` and before ``end``, to within half a
+    millisecond or half a tick of the time base, whichever is less: Matroska stores
+    times rounded to milliseconds (a frame of 30 fps shown at 33 ms is the one at 1/30
+    s), while AVI counts in whole frames (a window from 0.31 s must not take the frame
+    at 0.3 s by rounding 9.3 ticks to 9).
+    """
+    tick = Fraction(*time_base) if time_base[1] else Fraction(1)
+    slack = min(Fraction(1, 2), Fraction(1, 2000) / tick)
+    start, end = window
+    first = math.ceil(Fraction(start) / tick - slack)
+    return first, None if math.isinf(end) else math.ceil(Fraction(end) / tick - slack)
 
 
 @contextlib.contextmanager
@@ -541,30 +583,28 @@ def _fill(
     return True
 
 
-def _iter_packets(
-    container: InputContainer, stream: Stream, name: str, end: float | None
-) -> Iterator[Packet]:
-    """Yields the non-empty packets from the current position on, until one whose
-    decode time reaches ``end`` (as ``Packets.add_demuxed_from`` stops)."""
+def _iter_packets(demuxer: Iterator[Packet], end: float | None) -> Iterator[Packet]:
+    """Yields the non-empty packets of ``demuxer``, until one whose decode time
+    reaches ``end`` (as ``Packets.add_demuxed_from`` stops)."""
     undated_past_end = 0
-    with _demuxer(container, stream, name) as demuxer:
-        for packet in demuxer:
-            if packet.size == 0:
-                continue
-            if end is not None and packet.dts is not None and packet.dts >= end:
+    for packet in demuxer:
+        if packet.size == 0:
+            continue
+        if end is not None and packet.dts is not None and packet.dts >= end:
+            return
+        pts = packet.pts
+        if end is not None and packet.dts is None and pts is not None and pts >= end:
+            undated_past_end += 1  # as the native loop: B-frames may follow it
+            if undated_past_end > _MAX_REORDERED_FRAMES:
                 return
-            pts = packet.pts
-            if end is not None and packet.dts is None and pts is not None and pts >= end:
-                undated_past_end += 1  # as the native loop: B-frames may follow it
-                if undated_past_end > _MAX_REORDERED_FRAMES:
-                    return
-            yield packet
+        yield packet
 
 
 def _position(packet: Packet) -> int | None:
-    """Where a packet lies in its stream, increasing in decode order: its byte offset
-    when the demuxer knows it, else its dts (which Matroska leaves unset after a seek)."""
-    return packet.pos if packet.pos is not None else packet.dts
+    """Where a packet lies in its stream, increasing in decode order: its byte offset.
+    None where the demuxer does not know it (MPEG-PS, for most packets): a dts cannot
+    stand in, as it would be compared with the byte offsets of other packets."""
+    return packet.pos
 
 
 def _end_ts(stream: Stream, window: Window | None) -> float | None:
@@ -585,9 +625,8 @@ def _read(
     fresh: bool = True,
 ) -> Packets:
     packets = _new_packets(stream, media_type, name, window)
-    if window is not None:
-        _seek_before(container, stream, name, media_type, window[0], fresh)
-    with _demuxer(container, stream, name) as demuxer:
+    start = None if window is None else window[0]
+    with _positioned(container, stream, name, media_type, start, fresh) as demuxer:
         if media_type == "image":
             packets.add_demuxed_from(demuxer, 1, None)
         else:
@@ -787,15 +826,17 @@ def demux_spans(
         for window in windows:
             if window[1] <= read_until:
                 continue
-            if spans or window[0] > 0:
-                _seek_before(container, stream, name, "video", window[0], fresh=not spans)
+            start = window[0] if spans or window[0] > 0 else None
             first, skipping = True, False
-            with _DemuxTurn(src) as turn:
-                for packet in _iter_packets(container, stream, name, _end_ts(stream, window)):
+            with (
+                _DemuxTurn(src) as turn,
+                _positioned(container, stream, name, "video", start, not spans) as demuxer,
+            ):
+                for packet in _iter_packets(demuxer, _end_ts(stream, window)):
                     turn.tick()
                     position = _position(packet)
                     if position is None:
-                        raise UnknownPacketOrder(f"{name}: a packet has neither offset nor dts.")
+                        raise UnknownPacketOrder(f"{name}: a packet has no byte offset.")
                     if first:
                         first = False
                         # Landed at or before the last packet read: this window continues the span.
