@@ -12,10 +12,11 @@ requests run, with read-ahead, while PyAV demuxes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -54,17 +55,8 @@ def _fsspec(url: str) -> Any:
             f"Loading {_remote.redact(url)} needs fsspec and the package of the "
             f"{protocol}:// protocol: {_EXTRA_HINT} (http:// and https:// need nothing)."
         ) from None
-    try:
+    with _protocol_errors(url):
         fsspec.get_filesystem_class(protocol)  # its package imported: no connection yet
-    except ImportError as error:
-        raise ValueError(
-            f"Loading {_remote.redact(url)}: fsspec cannot load the {protocol}:// protocol: "
-            f"{_remote.redact_text(str(error), url)}"
-        ) from None
-    except ValueError as error:  # an unknown protocol
-        raise ValueError(
-            f"Loading {_remote.redact(url)}: {_remote.redact_text(str(error), url)}"
-        ) from None
     return fsspec
 
 
@@ -74,11 +66,19 @@ def _filesystem(url: str) -> tuple[Any, str]:
     Making it may connect (``ftp://``) or open an archive (``zip://``): the fetches
     call this on the I/O pool, inside their error handling.
     """
-    protocol = _remote.scheme(url) or ""
     fsspec = _fsspec(url)
+    with _protocol_errors(url):
+        return fsspec.core.url_to_fs(url)
+
+
+@contextlib.contextmanager
+def _protocol_errors(url: str) -> Iterator[None]:
+    """fsspec's refusals of a protocol (a package it cannot import, an unknown name) as
+    ValueError naming the URL, redacted."""
     try:
-        fs, path = fsspec.core.url_to_fs(url)
+        yield
     except ImportError as error:
+        protocol = _remote.scheme(url) or ""
         raise ValueError(
             f"Loading {_remote.redact(url)}: fsspec cannot load the {protocol}:// protocol: "
             f"{_remote.redact_text(str(error), url)}"
@@ -87,7 +87,6 @@ def _filesystem(url: str) -> tuple[Any, str]:
         raise ValueError(
             f"Loading {_remote.redact(url)}: {_remote.redact_text(str(error), url)}"
         ) from None
-    return fs, path
 
 
 def check_url(url: str) -> None:
