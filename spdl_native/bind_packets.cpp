@@ -151,7 +151,6 @@ bool add_demuxed_from(Packets& self, nb::handle demuxer, size_t limit, std::opti
   if (!PyIter_Check(demuxer.ptr())) {
     throw nb::type_error("demuxer must be an iterator of packets");
   }
-  size_t undated_past_end = 0;
   for (size_t added = 0; added < limit;) {
     nb::object packet = nb::steal(PyIter_Next(demuxer.ptr()));
     if (!packet) {
@@ -174,7 +173,7 @@ bool add_demuxed_from(Packets& self, nb::handle demuxer, size_t limit, std::opti
     if (end && dts != AV_NOPTS_VALUE) {
       past_end = static_cast<double>(dts) >= *end;
     } else if (end && pts != AV_NOPTS_VALUE && static_cast<double>(pts) >= *end) {
-      past_end = ++undated_past_end > kMaxReorderedFrames;
+      past_end = ++self.undated_past_end > kMaxReorderedFrames;
     }
     if (past_end) {
       if (lookahead > 0) {

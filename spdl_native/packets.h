@@ -90,6 +90,9 @@ class Packets {
   std::shared_ptr<DecodeSession> session;
   // This window's place among the session's windows (0, 1, ... in demux order).
   int64_t session_index = 0;
+  // Packets without a dts shown past the window's end that add_demuxed_from took,
+  // over all its calls for this window (it stops after kMaxReorderedFrames).
+  size_t undated_past_end = 0;
 
   std::vector<double> pts_seconds() const;
   // Names the codec parameters as `params` has them (error messages: nothing decoded).

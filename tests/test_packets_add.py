@@ -181,6 +181,13 @@ def test_packets_without_dts_past_the_end_stop_after_as_many_as_are_reordered(
     assert packets.add_demuxed_from(demuxer, 100, end=5.0) is False
     assert len(packets) == 16
     assert next(demuxer) == bytes([17])
+    # Counted over the calls for one window (the demux adds 64 packets a call): a new
+    # call went on counting from 0, so up to 31 were taken.
+    packets = _empty_like(spdl.io.demux_media("audio", aac_audio.path).result())
+    demuxer = iter([_packet(bytes([i]), pts=10 + i, dts=None) for i in range(30)])
+    assert packets.add_demuxed_from(demuxer, 10, end=5.0) is True
+    assert packets.add_demuxed_from(demuxer, 10, end=5.0) is False
+    assert len(packets) == 16
 
 
 def test_add_demuxed_from_passes_the_demuxers_errors_on(aac_audio: AudioReference) -> None:
