@@ -507,6 +507,13 @@ def test_audio_clips_count_from_where_the_stream_starts(tmp_path: pathlib.Path):
         assert np.abs(clip[:, -100:]).max() > 0  # never padded: the stream is 1.5 s
 
 
+def test_audio_clip_of_bad_bytes_names_its_source():
+    # PyAV's own error named the bytes '<none>'.
+    loader = AudioClipLoader(0.5, 16000, 1, strict=True, to_torch=False)
+    with pytest.raises(spdl.io.MediaError, match=r"Failed to open <800 bytes>"):
+        loader.load_clip(b"\x00garbage" * 100)
+
+
 def test_audio_center_and_random_offsets(wav_audio: AudioReference):
     source = wav_audio.source.astype(np.float32) / 32768
     center = AudioClipLoader(0.25, 16000, 1, offset="center").load_clip(wav_audio.path)

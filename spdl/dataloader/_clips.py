@@ -13,6 +13,8 @@ from typing import Any, Literal
 import av
 import numpy as np
 
+import spdl.io
+
 from ._image import _STREAM_OFFSET, _import_torch, describe, sample_seed, uniform, unpack_item
 
 __all__ = ["ClipLoader", "Offset", "open_header"]
@@ -38,7 +40,13 @@ def open_header(src: Any) -> Iterator[Any]:
     else:
         opened, position = src, src.tell()
     try:
-        with av.open(opened) as container:
+        try:
+            container = av.open(opened)
+        except FileNotFoundError:
+            raise  # PyAV's names the path, and is a FileNotFoundError
+        except av.FFmpegError as error:  # PyAV names bytes '<none>'
+            raise spdl.io.MediaError(f"Failed to open {describe(src)}: {error}") from error
+        with container:
             yield container
     finally:
         if position is not None:
