@@ -507,6 +507,22 @@ def test_audio_clips_count_from_where_the_stream_starts(tmp_path: pathlib.Path):
         assert np.abs(clip[:, -100:]).max() > 0  # never padded: the stream is 1.5 s
 
 
+def test_clip_loaders_take_urls(wav_audio: AudioReference, h264_video: VideoReference):
+    # AudioClipLoader opened URLs with PyAV itself: "Protocol not found" for fsspec's.
+    fsspec = pytest.importorskip("fsspec")
+    memory = fsspec.filesystem("memory")
+    memory.pipe("/spdl-clips/speech.wav", wav_audio.path.read_bytes())
+    memory.pipe("/spdl-clips/clip.mp4", h264_video.path.read_bytes())
+    audio = AudioClipLoader(0.25, 16000, 1, offset="center", to_torch=False)
+    np.testing.assert_array_equal(
+        audio.load_clip("memory://spdl-clips/speech.wav"), audio.load_clip(wav_audio.path)
+    )
+    video = VideoClipLoader(4, 48, 32, offset="center", to_torch=False)
+    np.testing.assert_array_equal(
+        video.load_clip("memory://spdl-clips/clip.mp4"), video.load_clip(h264_video.path)
+    )
+
+
 def test_audio_clip_of_bad_bytes_names_its_source():
     # PyAV's own error named the bytes '<none>'.
     loader = AudioClipLoader(0.5, 16000, 1, strict=True, to_torch=False)

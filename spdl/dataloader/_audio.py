@@ -9,6 +9,8 @@ import av
 import numpy as np
 
 import spdl.io
+from spdl.io._core import remote as _remote
+from spdl.io._runtime import fetch as _fetch
 
 from ._clips import ClipLoader, Offset, open_header
 from ._image import describe
@@ -38,10 +40,22 @@ def _span(src: Any) -> tuple[float, float | None]:
         return start, max(length, 0.0)
 
 
+def _fetched(src: Any) -> Any:
+    """A URL's file, fetched whole by spdl.io (PyAV reads the header from it, and the
+    clip's load would fetch it whole anyway); other sources as they are."""
+    if not _remote.is_url(src):
+        return src
+    path = _fetch.local_path(src)
+    if path is not None:
+        return path
+    _fetch.check_url(src)
+    return _fetch.fetch_bytes(src)
+
+
 class AudioClipLoader(ClipLoader):
     """Loads a fixed-length clip of each audio file, resampled and remixed, as one batch.
 
-    Each item (a path or bytes, a ``(source, label)`` pair, or a ``Sample`` whose
+    Each item (a path, URL or bytes, a ``(source, label)`` pair, or a ``Sample`` whose
     data is one of those) gives one clip of exactly
     ``num_samples = round(duration * sample_rate)`` samples of ``num_channels``
     channels, float32 (FFmpeg resamples to ``sample_rate`` and up- or down-mixes to
@@ -126,6 +140,7 @@ class AudioClipLoader(ClipLoader):
         return self._draw(epoch, index) * spare
 
     def _load_into(self, out: np.ndarray, src: Any, epoch: int, index: int) -> None:
+        src = _fetched(src)
         first, length = _span(src)
         start = first + self._start(length, epoch, index)
         buffer = spdl.io.load_audio(

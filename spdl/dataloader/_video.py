@@ -28,7 +28,7 @@ def _index(src: Any) -> spdl.io.VideoIndex:
 class VideoClipLoader(ClipLoader):
     """Loads ``num_frames`` consecutive frames of each video, resized, as one batch.
 
-    Each item (a path or bytes, a ``(source, label)`` pair, or a ``Sample`` whose
+    Each item (a path, URL or bytes, a ``(source, label)`` pair, or a ``Sample`` whose
     data is one of those) gives one clip: ``num_frames`` consecutive frames at the
     video's own frame rate, scaled to ``width`` x ``height``, RGB. The first frame is
     chosen by ``offset``:
