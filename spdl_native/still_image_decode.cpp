@@ -98,6 +98,20 @@ void refuse_jpeg_tiff(const Packets& packets) {
   }
 }
 
+// Whether a BMP is 32-bit BI_RGB: its fourth byte is padding (Pillow and browsers
+// ignore it), which FFmpeg's decoder takes for alpha unless it is zero everywhere.
+bool padded_bmp(const uint8_t* data, size_t size) {
+  constexpr size_t kInfo = 14;  // BITMAPINFOHEADER after the 14-byte file header
+  if (size < kInfo + 20) {
+    return false;
+  }
+  const auto u16 = [&](size_t at) { return data[at] | data[at + 1] << 8; };
+  const uint32_t header = u16(kInfo) | static_cast<uint32_t>(u16(kInfo + 2)) << 16;
+  const uint32_t compression = u16(kInfo + 16) | static_cast<uint32_t>(u16(kInfo + 18)) << 16;
+  constexpr uint32_t kBiRgb = 0;
+  return header >= 40 && u16(kInfo + 14) == 32 && compression == kBiRgb;
+}
+
 // A library that decodes one still-image codec outside FFmpeg.
 struct ImageLibrary {
   const char* name;   // the `decoder` option value that forces it (no fallback)
@@ -168,13 +182,18 @@ StillImageFrames::StillImageFrames(const Packets& packets, const DecodeConfig& c
     return;
   }
   eight_bit_ = config.rgb_frames != AV_PIX_FMT_NONE;
+  const AVPacket& packet = *packets.packets.front();
   if (config.apply_exif_orientation) {
-    const AVPacket& packet = *packets.packets.front();
     orientation_ = exif_orientation(packet.data, static_cast<size_t>(packet.size));
   }
+  opaque_ = packets.params.codec_name == "bmp" &&
+            padded_bmp(packet.data, static_cast<size_t>(packet.size));
 }
 
 AVFrame* StillImageFrames::prepare(AVFrame* frame) {
+  if (opaque_ && frame->format == AV_PIX_FMT_BGRA) {
+    frame->format = AV_PIX_FMT_BGR0;  // the same bytes; the fourth is ignored
+  }
   if (eight_bit_) {
     if (auto reduced = high_bytes(frame)) {
       made_ = std::move(reduced);

@@ -22,7 +22,7 @@ class StillImageFrames {
   StillImageFrames(const Packets& packets, const DecodeConfig& config);
 
   // Whether prepare() may change frames at all.
-  bool active() const { return orientation_ != 1 || eight_bit_; }
+  bool active() const { return orientation_ != 1 || eight_bit_ || opaque_; }
 
   // `frame` itself, or a frame made from it that is kept until the next call.
   AVFrame* prepare(AVFrame* frame);
@@ -30,6 +30,7 @@ class StillImageFrames {
  private:
   int orientation_ = 1;
   bool eight_bit_ = false;
+  bool opaque_ = false;  // a 32-bit BI_RGB BMP: its fourth byte is padding, not alpha
   ffmpeg::FramePtr made_;
 };
 

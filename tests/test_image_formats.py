@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import pathlib
 from collections.abc import Callable
 
 import numpy as np
@@ -517,3 +518,16 @@ def test_jpeg_compressed_tiff_fails_with_the_reason_instead_of_a_blank_image(tmp
     assert "photo.tif" in str(excinfo.value)
     _, errors = spdl.io._core.decode.decode_image_batch([str(path)], width=8, height=8)
     assert "JPEG-compressed TIFF" in str(errors[0]) and "photo.tif" in str(errors[0])
+
+
+def test_a_32_bit_bi_rgb_bmp_is_opaque_as_pillow_reads_it(tmp_path: pathlib.Path) -> None:
+    # Its fourth byte is padding (Pillow writes RGBA's alpha there, and reads the file
+    # back as RGB); FFmpeg took it for alpha unless it was zero everywhere.
+    rgba = np.zeros((6, 10, 4), np.uint8)
+    rgba[..., 0], rgba[..., 1], rgba[..., 3] = 200, np.arange(10) * 20, 128
+    path = tmp_path / "padded.bmp"
+    Image.fromarray(rgba, "RGBA").save(path)
+    assert Image.open(path).mode == "RGB"
+    got = spdl.io.to_numpy(spdl.io.load_image(path, pix_fmt="rgba"))
+    assert (got[..., 3] == 255).all()
+    np.testing.assert_array_equal(got[..., :3], np.asarray(Image.open(path).convert("RGB")))
