@@ -69,7 +69,9 @@ struct Job {
   Matrix16 m;
   Channels channels;
   bool vertical;  // 4:2:0: chroma rows are interpolated too
-  bool fancy;     // as libjpeg: not when chroma is 2 samples wide or less (then repeated)
+  // As libjpeg (JPEG's full range): not when chroma is 2 samples wide or less (then
+  // repeated); libwebp (limited range) has no such rule.
+  bool fancy;
   uint8_t* dst;
   int16_t* sums;               // chroma_width
   uint8_t *u, *v, *r, *g, *b;  // 2 * chroma_width
@@ -110,7 +112,8 @@ struct Job {
 }
 
 // Planar R, G, B first (a loop compilers vectorise), then packed.
-[[gnu::always_inline]] inline void convert_row(const uint8_t* __restrict y_row, const Job& job,
+[[gnu::always_inline]] inline void convert_row(const uint8_t* __restrict y_row,
+                                               const uint8_t* __restrict a_row, const Job& job,
                                                uint8_t* __restrict out) {
   const Matrix16 m = job.m;
   const int width = job.frame->width;
@@ -141,7 +144,7 @@ struct Job {
     out[4 * x + c.r] = r[x];
     out[4 * x + c.g] = g[x];
     out[4 * x + c.b] = b[x];
-    out[4 * x + c.a] = 255;
+    out[4 * x + c.a] = a_row ? a_row[x] : 255;
   }
 }
 
@@ -159,7 +162,10 @@ struct Job {
       upsample_row(frame->data[plane] + near * stride, frame->data[plane] + far * stride,
                    chroma_width, job.vertical, job.fancy, job.sums, plane == 1 ? job.u : job.v);
     }
-    convert_row(frame->data[0] + row * static_cast<ptrdiff_t>(frame->linesize[0]), job,
+    const uint8_t* alpha = frame->format == AV_PIX_FMT_YUVA420P
+                               ? frame->data[3] + row * static_cast<ptrdiff_t>(frame->linesize[3])
+                               : nullptr;
+    convert_row(frame->data[0] + row * static_cast<ptrdiff_t>(frame->linesize[0]), alpha, job,
                 job.dst + row * static_cast<ptrdiff_t>(width) * job.channels.count);
   }
 }
@@ -171,12 +177,19 @@ void convert_default(const Job& job) { convert(job); }
 __attribute__((target("avx2"))) void convert_avx2(const Job& job) { convert(job); }
 #endif
 
+bool full_range(const AVFrame* frame) {
+  const int f = frame->format;
+  return frame->color_range == AVCOL_RANGE_JPEG || f == AV_PIX_FMT_YUVJ420P ||
+         f == AV_PIX_FMT_YUVJ422P;
+}
+
 }  // namespace
 
 bool SmoothYuvToRgb::takes(const AVFrame* frame, const WriteTarget& target) {
   const int f = frame->format;
+  // yuva420p: lossy WebP with alpha (FFmpeg's decoder), its alpha passed through.
   const bool yuv = f == AV_PIX_FMT_YUV420P || f == AV_PIX_FMT_YUVJ420P || f == AV_PIX_FMT_YUV422P ||
-                   f == AV_PIX_FMT_YUVJ422P;
+                   f == AV_PIX_FMT_YUVJ422P || f == AV_PIX_FMT_YUVA420P;
   return yuv && channels_of(target.format).count && target.width == frame->width &&
          target.height == frame->height;
 }
@@ -190,7 +203,7 @@ void SmoothYuvToRgb::write(const AVFrame* frame, const WriteTarget& target, uint
           matrix_of(frame),
           channels_of(target.format),
           av_pix_fmt_desc_get(static_cast<AVPixelFormat>(frame->format))->log2_chroma_h == 1,
-          chroma_width > 2,
+          chroma_width > 2 || !full_range(frame),
           dst,
           sums.data(),
           rows.data(),
