@@ -647,3 +647,22 @@ def test_cuda_transfer_is_a_no_op_on_the_cpu():
 def test_cuda_transfer_rejects_other_devices():
     with pytest.raises(ValueError, match="meta"):
         cuda_transfer("meta")
+
+
+def test_numpy_scalars_are_taken_for_seed_and_duration():
+    # A NumPy int seed raised TypeError, a float32 duration ValueError.
+    audio = AudioClipLoader(np.float32(0.5), 16000, 1, seed=np.int64(3))
+    assert audio.duration == 0.5 and audio.seed == 3 and type(audio.seed) is int
+    assert VideoClipLoader(4, 32, 32, seed=np.int32(7)).seed == 7
+    assert ImageBatchLoader(32, seed=np.uint8(9)).seed == 9
+    with pytest.raises(TypeError, match="seed"):
+        AudioClipLoader(0.5, 16000, 1, seed=1.5)
+
+
+def test_transfer_names_a_bad_device_and_keeps_defaultdicts():
+    with pytest.raises(ValueError, match="'gpu' is not a device"):
+        cuda_transfer("gpu")  # torch's own RuntimeError came out
+    batch = collections.defaultdict(list, {"x": torch.zeros(2)})
+    mapped = map_tensors(batch, lambda t: t + 1, torch.Tensor)
+    assert isinstance(mapped, collections.defaultdict) and mapped.default_factory is list
+    assert mapped["x"].tolist() == [1.0, 1.0]

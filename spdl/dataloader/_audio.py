@@ -115,7 +115,7 @@ class AudioClipLoader(ClipLoader):
         strict: bool = False,
         to_torch: bool = True,
     ) -> None:
-        if not isinstance(duration, int | float) or not duration > 0:
+        if not isinstance(duration, int | float | np.integer | np.floating) or not duration > 0:
             raise ValueError(f"`duration` must be a positive number of seconds, got {duration!r}.")
         for name, value in (("sample_rate", sample_rate), ("num_channels", num_channels)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

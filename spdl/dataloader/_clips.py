@@ -67,8 +67,9 @@ class ClipLoader:
     def __init__(self, *, offset: Offset, seed: int, strict: bool, to_torch: bool) -> None:
         if offset not in _OFFSETS:
             raise ValueError(f"`offset` must be one of {_OFFSETS}, got {offset!r}.")
-        if not isinstance(seed, int):
+        if not isinstance(seed, int | np.integer):  # a NumPy integer too
             raise TypeError(f"`seed` must be an int, got {type(seed).__name__}.")
+        seed = int(seed)
         self.offset = offset
         self.seed = seed
         self.strict = bool(strict)

@@ -214,8 +214,9 @@ class ImageBatchLoader:
             raise ValueError(f"`transform` must be 'train', 'eval' or None, got {transform!r}.")
         if layout not in ("HWC", "CHW"):
             raise ValueError(f"`layout` must be 'HWC' or 'CHW', got {layout!r}.")
-        if not isinstance(seed, int):
+        if not isinstance(seed, int | np.integer):  # a NumPy integer too
             raise TypeError(f"`seed` must be an int, got {type(seed).__name__}.")
+        seed = int(seed)
         if transform == "eval" and not (
             isinstance(resize, int) and resize >= max(self.height, self.width)
         ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -39,6 +40,8 @@ def map_tensors(batch: T, fn: Callable[[Any], Any], tensor_type: type) -> T:
         return type(batch)(map_tensors(item, fn, tensor_type) for item in batch)
     if isinstance(batch, Mapping):
         mapped = {key: map_tensors(value, fn, tensor_type) for key, value in batch.items()}
+        if isinstance(batch, collections.defaultdict):  # keeps its default_factory
+            return type(batch)(batch.default_factory, mapped)
         try:
             return type(batch)(mapped)  # type: ignore[call-arg]
         except TypeError:  # a mapping type that cannot be built from a dict
@@ -138,7 +141,10 @@ def cuda_transfer(
         import torch
     except ImportError:
         return _identity
-    target = torch.device(device) if device is not None else None
+    try:
+        target = torch.device(device) if device is not None else None
+    except (RuntimeError, TypeError) as error:  # torch's own message: "Invalid device string"
+        raise ValueError(f"cuda_transfer: `device` {device!r} is not a device: {error}") from None
     if target is not None and target.type == "cpu":
         return _identity
     if target is not None and target.type != "cuda":
