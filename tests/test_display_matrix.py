@@ -104,7 +104,10 @@ class Clip:
         rgb, yuv, stored = [], [], []
         with av.open(str(path)) as container:
             for frame in container.decode(video=0):
-                sides = [s for s in frame.side_data if "DISPLAYMATRIX" in str(s.type)]
+                # PyAV 18.1.1 iterates the container's keys (types), older ones its
+                # side data.
+                found = [x if hasattr(x, "type") else frame.side_data[x] for x in frame.side_data]
+                sides = [s for s in found if "DISPLAYMATRIX" in str(s.type)]
                 self.matrix = np.frombuffer(bytes(sides[0]), dtype=np.int32).astype(np.float64)
                 rgb.append(_player(frame.to_ndarray(format="rgb24"), self.matrix))
                 planes = _planes_yuv420p(frame)
