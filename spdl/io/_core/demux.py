@@ -48,7 +48,7 @@ Window: TypeAlias = tuple[float, float]
 _MEDIA_TYPES = ("image", "audio", "video")
 _AUDIO_PREROLL_S = 0.2
 # A video seek that lands wrong moves back this far, then twice as far... (see
-# _positioned), at most _SEEK_TRIES times before reading from the start.
+# _video_seek_target), at most _SEEK_TRIES times before reading from the start.
 _SEEK_BACK_S = 0.5
 _SEEK_TRIES = 6
 _SCAN_PACKETS = 1000  # read for a keyframe after a seek (a GOP of 33 s at 30 fps)
@@ -600,6 +600,13 @@ def _iter_packets(demuxer: Iterator[Packet], end: float | None) -> Iterator[Pack
         yield packet
 
 
+def _position(packet: Packet) -> int | None:
+    """Where a packet lies in its stream, increasing in decode order: its byte offset.
+    None where the demuxer does not know it (MPEG-PS, for most packets): a dts cannot
+    stand in, as it would be compared with the byte offsets of other packets."""
+    return packet.pos
+
+
 def _end_ts(stream: Stream, window: Window | None) -> float | None:
     """The end of a window in the stream's time base (None: no end)."""
     if window is None or math.isinf(window[1]):
@@ -813,7 +820,7 @@ def demux_spans(
     name = describe_source(src)
     spans: list[Packets] = []
     read_until = -math.inf  # the windows ending by then have all their packets read
-    last_read: int | None = None  # byte offset of the last packet read
+    last_read: int | None = None  # position of the last packet read (see _position)
     with _open_indexed(src, format, format_options) as container:
         stream = _pick_stream(container, "video", name)
         for window in windows:
@@ -827,9 +834,7 @@ def demux_spans(
             ):
                 for packet in _iter_packets(demuxer, _end_ts(stream, window)):
                     turn.tick()
-                    # Byte offsets order the packets; a dts cannot stand in for a
-                    # missing one (MPEG-PS lacks most): it would be compared with offsets.
-                    position = packet.pos
+                    position = _position(packet)
                     if position is None:
                         raise UnknownPacketOrder(f"{name}: a packet has no byte offset.")
                     if first:
