@@ -48,7 +48,7 @@ Window: TypeAlias = tuple[float, float]
 _MEDIA_TYPES = ("image", "audio", "video")
 _AUDIO_PREROLL_S = 0.2
 # A video seek that lands wrong moves back this far, then twice as far... (see
-# _video_seek_target), at most _SEEK_TRIES times before reading from the start.
+# _positioned), at most _SEEK_TRIES times before reading from the start.
 _SEEK_BACK_S = 0.5
 _SEEK_TRIES = 6
 _SCAN_PACKETS = 1000  # read for a keyframe after a seek (a GOP of 33 s at 30 fps)
