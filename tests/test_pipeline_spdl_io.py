@@ -4,6 +4,7 @@ its result, and stopping the pipeline cancels the spdl.io work still in flight."
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +42,26 @@ def test_spdl_io_futures_are_awaited_in_a_stage(h264_video: VideoReference):
     for buffer in buffers:
         array = spdl.io.to_numpy(buffer)
         assert array.shape == (len(h264_video.times), h264_video.height, h264_video.width, 3)
+
+
+def test_spdl_io_coroutines_are_awaited_in_a_stage(h264_video: VideoReference):
+    # spdl.io's async_* forms are plain functions returning a coroutine object that is
+    # not a native one (inspect.iscoroutine is false for it): the stage awaits it all
+    # the same, as it would an `async def` op's result.
+    demux = functools.partial(spdl.io.async_demux_media, "video")
+    pipeline = (
+        PipelineBuilder()
+        .add_source([str(h264_video.path)] * 2)
+        .pipe(demux, concurrency=2)
+        .pipe(spdl.io.async_decode_packets, concurrency=2)
+        .pipe(spdl.io.async_convert_frames)
+        .add_sink(2)
+        .build(num_threads=2)
+    )
+    with pipeline.auto_stop():
+        buffers = list(pipeline.get_iterator(timeout=TIMEOUT_S))
+    shape = (len(h264_video.times), h264_video.height, h264_video.width, 3)
+    assert [spdl.io.to_numpy(buffer).shape for buffer in buffers] == [shape, shape]
 
 
 def test_stop_cancels_spdl_io_work_in_flight(h264_video: VideoReference):

@@ -92,7 +92,7 @@ def _tag(positions: Positions, value: Any, progress: Progress | None, drop_none:
     """``(positions, value)``; a ``None`` value is dropped (and its positions are done)."""
     if isinstance(value, concurrent.futures.Future):  # spdl.io-style work: tag its result
         return _tag_future(positions, value, progress, drop_none)
-    if inspect.iscoroutine(value):
+    if asyncio.iscoroutine(value):  # spdl.io's async_* return non-native coroutines
         return _tag_coroutine(positions, value, progress, drop_none)
     if value is None and drop_none:
         if progress is not None:  # a resumed pass need not read a dropped item again

@@ -60,7 +60,7 @@ def _cancel_returned_future(call: concurrent.futures.Future[Any]) -> None:
         result = call.result()
         if isinstance(result, concurrent.futures.Future):
             result.cancel()
-        elif inspect.iscoroutine(result):
+        elif asyncio.iscoroutine(result):
             result.close()
 
 
@@ -121,7 +121,9 @@ async def resolve(value: Any) -> Any:
     """
     if isinstance(value, concurrent.futures.Future):
         return await await_future(value)
-    if inspect.iscoroutine(value):
+    # asyncio's test, not inspect's: a coroutine object need not come from `async def`
+    # (spdl.io's `async_*` functions return a collections.abc.Coroutine of their own).
+    if asyncio.iscoroutine(value):
         return await value
     return value
 
