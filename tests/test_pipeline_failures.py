@@ -8,6 +8,7 @@ import asyncio
 import concurrent.futures
 import logging
 import pickle
+import traceback
 from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
@@ -206,7 +207,14 @@ def test_the_error_keeps_being_raised_after_the_failure():
             pipeline.get_item(timeout=TIMEOUT_S)
         with pytest.raises(PipelineFailure) as again:
             pipeline.get_item(timeout=TIMEOUT_S)
-    assert again.value is first.value
+        depth = len(traceback.extract_tb(again.value.__traceback__))
+        for _ in range(3):  # a loop that catches it and goes on
+            with pytest.raises(PipelineFailure) as later:
+                pipeline.get_item(timeout=TIMEOUT_S)
+    assert again.value is first.value is later.value
+    # Each raise starts from the traceback it was recorded with: it does not grow (nor
+    # keep every earlier caller's frames alive).
+    assert len(traceback.extract_tb(later.value.__traceback__)) == depth
 
 
 def test_a_source_error_ends_the_pipeline_with_that_error_after_the_items_before_it():
@@ -242,6 +250,45 @@ def test_an_async_source_error_ends_the_pipeline_with_that_error():
     with pytest.raises(KeyError) as info:
         consume(pipeline, received)
     assert info.value is error and received == [1]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("error_type", [asyncio.CancelledError, KeyboardInterrupt])
+def test_a_source_base_exception_comes_after_the_items_before_it(
+    kind: str, error_type: type[BaseException]
+):
+    # An async source's own CancelledError (a Future it awaited was cancelled by its
+    # owner) is its error, not the pipeline's stop; neither it nor a KeyboardInterrupt
+    # may drop the items already produced.
+    def sync_source() -> Iterator[int]:
+        yield from range(5)
+        raise error_type()
+
+    async def async_source():
+        for x in range(5):
+            yield x
+        if error_type is asyncio.CancelledError:
+            waited = asyncio.get_running_loop().create_future()
+            waited.cancel()
+            await waited
+        raise error_type()
+
+    async def slow(x: int) -> int:
+        await asyncio.sleep(0.01)
+        return x
+
+    source = sync_source() if kind == "sync" else async_source()
+    pipeline = (
+        PipelineBuilder()
+        .add_source(source)
+        .pipe(slow, concurrency=2, output_order="input")
+        .add_sink(8)
+        .build(num_threads=1)
+    )
+    received: list[int] = []
+    with pytest.raises(error_type):
+        consume(pipeline, received)
+    assert received == [0, 1, 2, 3, 4]
 
 
 def test_a_source_eoferror_is_not_mistaken_for_the_end_of_the_pipeline():

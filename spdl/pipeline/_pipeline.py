@@ -161,10 +161,11 @@ class Pipeline(Generic[T]):
         try:
             return sink.get(timeout)
         except PipelineEnded as end:
-            error = end.error
-        # Raised outside the ``except`` so the error keeps its own context and cause.
+            error, traceback = end.error, end.traceback
+        # Raised outside the ``except`` so the error keeps its own context and cause;
+        # with its first traceback, so that raising it again does not grow it.
         if error is not None:
-            raise error
+            raise error.with_traceback(traceback)
         raise _Exhausted("The pipeline has no more items.")
 
     def get_iterator(self, *, timeout: float | None = None) -> Iterator[T]:

@@ -6,6 +6,7 @@ import asyncio
 import collections
 import threading
 import time
+from types import TracebackType
 from typing import Any
 
 from ._stats import QueueClock
@@ -113,9 +114,10 @@ class SourceQueue:
 class PipelineEnded(Exception):
     """Raised by :meth:`Sink.get` at the end of the stream; carries the pipeline's error."""
 
-    def __init__(self, error: BaseException | None) -> None:
+    def __init__(self, error: BaseException | None, traceback: TracebackType | None) -> None:
         super().__init__()
         self.error = error
+        self.traceback = traceback  # the error's, as recorded (see Sink.finish)
 
 
 class Sink:
@@ -143,6 +145,7 @@ class Sink:
         self._ended = False
         self._closed = False  # ended by ``close``: the items left were dropped
         self._error: BaseException | None = None
+        self._traceback: TracebackType | None = None
         self._room_waiters: list[asyncio.Future[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -193,6 +196,9 @@ class Sink:
         with self._cond:
             if not self._ended:
                 self._ended, self._error = True, error
+                # Each raise of the error adds the raiser's frames to its traceback: the
+                # consumer gets it with this one each time, not a longer one.
+                self._traceback = error.__traceback__ if error is not None else None
                 self._clock.stop()
                 self._cond.notify_all()
                 self._room.notify_all()
@@ -220,7 +226,7 @@ class Sink:
         with self._cond:
             while not self._items:
                 if self._ended:
-                    raise PipelineEnded(self._error)
+                    raise PipelineEnded(self._error, self._traceback)
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"The pipeline produced no item within {timeout} s.")

@@ -207,6 +207,7 @@ class Runtime:
             self._finish()
             return
 
+        self.source.stopping = self._stopping
         context = StageContext(
             budget=self.budget,
             abort=self._abort,

@@ -63,6 +63,9 @@ class SourceStage:
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
         self._output: Queue = None
+        # Set by the runtime: whether the pipeline is ending (its CancelledError is then
+        # the stop's, not the source's).
+        self.stopping: Callable[[], bool] = lambda: False
 
     @property
     def threaded(self) -> bool:
@@ -75,7 +78,11 @@ class SourceStage:
             return
         try:
             await self._run_async(self.source, output)  # type: ignore[arg-type]
-        except Exception as error:
+        except asyncio.CancelledError as error:
+            if _being_cancelled() or self.stopping():
+                raise
+            self._fail(error)  # the source's own (a Future it awaited was cancelled)
+        except BaseException as error:  # noqa: BLE001 -- as the threaded source: after its items
             self._fail(error)
         await output.put(EOF)
 
