@@ -88,6 +88,57 @@ def test_stop_joins_every_thread():
     pipeline.stop()
 
 
+def test_stop_right_after_start_never_raises():
+    # Threads are recorded before they start (the loop's, the workers'): a stop that
+    # comes in between has nothing to join there, and must not fail on it.
+    before = pipeline_threads()
+    for _ in range(100):
+        pipeline = endless_pipeline()
+        pipeline.start()
+        pipeline.stop(timeout=0)
+    for _ in range(100):
+        pipeline = endless_pipeline()
+        watchdog = threading.Thread(target=pipeline.stop)
+        watchdog.start()  # stops it while next() below is starting it
+        with pytest.raises(StopIteration):
+            while True:
+                next(iter(pipeline))
+        watchdog.join(TIMEOUT_S)
+    wait_until(lambda: no_new_threads(before))
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_an_op_can_stop_its_own_pipeline(kind: str):
+    # An early-stopping op: stop() on one of the pipeline's own threads asks for the
+    # stop and returns (waiting there for the threads would wait for itself).
+    before = pipeline_threads()
+    returned = threading.Event()
+    holder: list[Pipeline[Any]] = []
+
+    def stop_at_three(x: int) -> int:
+        if x == 3:
+            holder[0].stop(timeout=None)
+            returned.set()
+        return x
+
+    async def async_stop_at_three(x: int) -> int:
+        return stop_at_three(x)
+
+    pipeline = (
+        PipelineBuilder()
+        .add_source(range(100))
+        .pipe(lambda x: x)  # a sync stage: its workers end when the loop shuts them
+        .pipe(async_stop_at_three if kind == "async" else stop_at_three)
+        .add_sink(2)
+        .build(num_threads=2)
+    )
+    holder.append(pipeline)
+    received = list(pipeline.get_iterator(timeout=TIMEOUT_S))
+    assert returned.wait(5), "stop() called by an op did not return"
+    assert received == list(range(len(received))) and len(received) <= 4
+    wait_until(lambda: no_new_threads(before))
+
+
 def test_a_pipeline_that_ran_to_its_end_has_no_threads_left():
     before = pipeline_threads()
     pipeline = PipelineBuilder().add_source(range(5)).pipe(abs).add_sink(2).build(num_threads=2)

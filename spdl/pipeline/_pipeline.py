@@ -91,8 +91,10 @@ class Pipeline(Generic[T]):
         A sync op already running in a worker thread (or ``next`` running on a sync
         source) cannot be interrupted; ``stop`` waits for it at most until ``timeout``
         and then returns (logging the threads still running), and the thread ends when
-        the call returns. Calling ``stop`` again, or on a pipeline that never started,
-        does nothing more.
+        the call returns. Called by an op of this pipeline (an early-stopping check, say)
+        it asks for the stop and returns at once: the pipeline's threads end after the
+        op does. Calling ``stop`` again, or on a pipeline that never started, does
+        nothing more.
 
         Args:
             timeout: Seconds to wait for the threads to end (0.5 by default); ``None``

@@ -145,6 +145,8 @@ class Runtime:
         self.request_stop()
         with self._lock:
             self._state = "stopped"
+        if threading.current_thread() in self.threads():
+            return  # an op of this pipeline stops it: its threads end once it returns
         deadline = None if timeout is None else time.monotonic() + timeout
         self.join(deadline)
         alive = [t.name for t in self.threads() if t.is_alive()]
@@ -162,11 +164,9 @@ class Runtime:
         """Wait for the threads to end, until ``deadline`` (``time.monotonic``)."""
         current = threading.current_thread()
         # The loop thread first: it shuts the worker pool down on its way out.
-        if self._thread is not None and self._thread is not current:
-            self._thread.join(_remaining(deadline))
-        for thread in self.threads():
-            if thread is not current:
-                thread.join(_remaining(deadline))
+        for thread in [self._thread, *self.threads()]:
+            if thread is not None and thread is not current:
+                _join(thread, _remaining(deadline))
 
     def threads(self) -> list[threading.Thread]:
         """The pipeline's threads: the loop's, the source's and the workers."""
@@ -268,6 +268,13 @@ class Runtime:
             stages=tuple(c.snapshot() for c in self.stage_counters),
             queues=tuple(c.snapshot() for c in self.queue_clocks),
         )
+
+
+def _join(thread: threading.Thread, timeout: float | None) -> None:
+    try:
+        thread.join(timeout)
+    except RuntimeError:  # recorded, not started yet: it sees the stop once it runs
+        pass
 
 
 def _remaining(deadline: float | None) -> float | None:
