@@ -84,6 +84,33 @@ def test_task_time_percentiles_are_ordered_and_bounded_by_the_sleep():
     assert stage.mean_task_time_s >= sum(delays) / len(delays) * 0.95
 
 
+@pytest.mark.parametrize("kind", ["function", "generator"])
+def test_task_time_leaves_out_the_wait_for_a_worker_thread(kind: str):
+    # One thread, six calls at once: five wait behind the first, which sleeps. Their
+    # own work is nothing, and so is their task time (the wait is the pool's limit).
+    def op(x: int) -> int:
+        if x == 0:
+            time.sleep(0.3)
+        return x
+
+    def gen_op(x: int):
+        yield op(x)
+
+    pipeline = (
+        PipelineBuilder()
+        .add_source(range(6))
+        .pipe(op if kind == "function" else gen_op, concurrency=6)
+        .add_sink(6)
+        .build(num_threads=1)
+    )
+    with pipeline.auto_stop():
+        assert sorted(pipeline.get_iterator(timeout=TIMEOUT_S)) == list(range(6))
+    stage = pipeline.stats().stages[1]
+    assert stage.num_tasks == 6
+    assert stage.p99_task_time_s >= 0.28  # the sleep
+    assert stage.p50_task_time_s < 0.1  # not the 0.3 s the others waited for it
+
+
 def test_queue_fractions_are_fractions_of_the_running_time():
     pipeline = (
         PipelineBuilder()

@@ -153,6 +153,14 @@ class Stopwatch:
             self._since_ns = None
 
 
+def _timed(watch: Stopwatch, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a worker thread, timed from there: a task's time leaves out its
+    wait for a free thread (when the stages run more calls at once than there are
+    threads, that wait is the pool's limit, not the op's)."""
+    watch.start()
+    return fn(*args)
+
+
 class Op:
     """An op with its kind and the executor that runs it if it is sync."""
 
@@ -170,7 +178,7 @@ class Op:
         watch.start()
         if kind is OpKind.FUNCTION or kind is OpKind.COROUTINE:
             if kind is OpKind.FUNCTION:
-                value = await call_in_executor(self.executor, self.fn, item)
+                value = await call_in_executor(self.executor, _timed, watch, self.fn, item)
             else:
                 value = await self.fn(item)
             value = await resolve(value)
@@ -188,7 +196,7 @@ class Op:
         step: concurrent.futures.Future[Any] | None = None
         try:
             while True:
-                step = self.executor.submit(next, gen, _NEXT_DONE)
+                step = self.executor.submit(_timed, watch, next, gen, _NEXT_DONE)
                 value = await await_future(step)
                 step = None
                 if value is _NEXT_DONE:

@@ -206,7 +206,8 @@ class StageStats:
         num_items_out: Items the stage has put into its output queue.
         num_failures: Items on which the stage's op raised (they were dropped).
         num_tasks: Timed tasks: op calls for a pipe stage, ``next`` calls for the source.
-        mean_task_time_s: Mean time of one task, in seconds.
+        mean_task_time_s: Mean time of one task, in seconds: the op's own work, not
+            the wait for a free worker thread (a sync op) nor for room downstream.
         p50_task_time_s: Median task time, in seconds (from a log-scale histogram,
             within about 5%).
         p90_task_time_s: 90th percentile of the task time, in seconds.
