@@ -209,6 +209,38 @@ def test_disaggregate_flattens_lists_and_other_iterables():
     assert run(pipeline) == [1, 2, 3, 4, 5]
 
 
+def test_disaggregate_passes_a_lazy_iterable_on_element_by_element():
+    # A generator item: each element goes on as it is made (the first one before the
+    # generator makes its second), neither freezing the loop nor reading ahead; a
+    # failure part-way counts after the elements before it went on.
+    second_asked = threading.Event()
+    first_taken = threading.Event()
+
+    def elements() -> Iterator[int]:
+        yield 1
+        second_asked.set()
+        assert first_taken.wait(TIMEOUT_S)
+        yield 2
+        raise KeyError("lost shard")
+
+    pipeline = (
+        PipelineBuilder()
+        .add_source([elements(), [3, 4]])
+        .disaggregate()
+        .add_sink(1)
+        .build(num_threads=2, max_failures=1)
+    )
+    try:
+        with pipeline.auto_stop():
+            assert pipeline.get_item(timeout=5) == 1
+            first_taken.set()
+            assert second_asked.wait(TIMEOUT_S)
+            assert run(pipeline) == [2, 3, 4]
+    finally:
+        first_taken.set()  # a failing run must not leave the generator waiting
+    assert pipeline.stats().stages[1].num_failures == 1
+
+
 def test_the_executor_option_runs_the_sync_op_there():
     seen: dict[str, set[str]] = {"custom": set(), "default": set()}
     lock = threading.Lock()

@@ -259,7 +259,10 @@ class PipelineBuilder(Generic[T]):
     def disaggregate(self: PipelineBuilder[Iterable[U]]) -> PipelineBuilder[U]:
         """Add a stage that passes on each element of an item (a list, or any iterable).
 
-        An item that is not iterable counts as a failure of this stage.
+        An iterable without a length (a generator, say) is read one element at a time
+        on the worker threads, each element passed on before the next is read. An item
+        that is not iterable, or whose iteration raises part-way (after the elements
+        before the error went on), counts as a failure of this stage.
 
         Returns:
             This builder.

@@ -15,17 +15,18 @@ import logging
 import reprlib
 import threading
 import time
-from collections.abc import AsyncIterable, Callable, Iterable
-from concurrent.futures import Executor
+from collections.abc import AsyncIterable, Callable, Iterable, Sized
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ._failures import FailureBudget, PipelineFailure
-from ._ops import Emit, Op, OpKind, Stopwatch, close_generator
+from ._ops import Emit, Op, OpKind, Stopwatch, await_future, close_generator
 from ._queues import EOF, SourceQueue, call_soon
 from ._stats import StageCounters
 
 _LG = logging.getLogger("spdl.pipeline")
+_END = object()  # next()'s default: the iterable is exhausted
 
 Queue = Any  # StageQueue, SourceQueue or Sink
 
@@ -405,7 +406,14 @@ class AggregateStage(_ItemStage):
 
 
 class DisaggregateStage(_ItemStage):
-    """Puts each element of an item (a list, or any iterable) separately."""
+    """Puts each element of an item (a list, or any iterable) separately.
+
+    A collection (an object with a length) is in memory already and is read on the
+    loop; any other iterable (a generator, a file's lines) may compute or wait for
+    each element, so each ``next`` runs on the worker pool and each element goes on
+    before the next is read: the stage neither holds the loop nor reads ahead of the
+    queue's room.
+    """
 
     async def run(self, input: Queue, output: Queue) -> None:
         while True:
@@ -414,17 +422,38 @@ class DisaggregateStage(_ItemStage):
                 break
             self.counters.num_in += 1
             try:
-                elements = list(item)
-            except Exception as error:
+                await self._put_each(item, output)
+            except Exception as error:  # the elements before it have gone on
                 self._num_processed += 1
                 self._record_failure(item, error)
                 continue
             self._num_processed += 1
-            for element in elements:
-                await output.put(element)
-                self.counters.num_out += 1
         self._check_budget(final=True)
         await output.put(EOF)
+
+    async def _put_each(self, item: Any, output: Queue) -> None:
+        if isinstance(item, Sized):
+            for element in list(item):
+                await output.put(element)
+                self.counters.num_out += 1
+            return
+        iterator = iter(item)
+        step: Future[Any] | None = None
+        try:
+            while True:
+                step = self.context.executor.submit(next, iterator, _END)
+                element = await await_future(step)
+                step = None
+                if element is _END:
+                    return
+                await output.put(element)
+                self.counters.num_out += 1
+        finally:
+            if inspect.isgenerator(iterator):  # only what iteration created, not e.g. a file
+                if step is not None and not step.done():
+                    step.add_done_callback(lambda _: close_generator(iterator))
+                else:
+                    close_generator(iterator)
 
 
 def _appender(outputs: list[Any]) -> Emit:
