@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterable, Callable, Iterable, Sized
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from ._failures import FailureBudget, PipelineFailure
 from ._ops import Emit, Op, OpKind, Stopwatch, await_future, close_generator
@@ -433,7 +433,7 @@ class DisaggregateStage(_ItemStage):
 
     async def _put_each(self, item: Any, output: Queue) -> None:
         if isinstance(item, Sized):
-            for element in list(item):
+            for element in list(cast("Iterable[Any]", item)):
                 await output.put(element)
                 self.counters.num_out += 1
             return
