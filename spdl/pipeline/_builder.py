@@ -31,10 +31,14 @@ def _check_positive_int(name: str, value: Any) -> None:
 class PipelineBuilder(Generic[T]):
     """Declares a pipeline: a source, stages, and a sink. Then :meth:`build` it.
 
-    The names and arguments follow Meta's SPDL (``spdl.pipeline.PipelineBuilder``), so
-    code written for it ports as is. Every method but :meth:`build` returns the
-    builder, so calls chain. For type checkers the builder is generic in the type of
-    the items its last stage puts out, so the built ``Pipeline[T]`` yields typed items.
+    The names and arguments follow Meta's SPDL (``spdl.pipeline.PipelineBuilder``), with
+    three differences for code written for it: ``build(max_failures=...)`` defaults to
+    0, so the first failing item stops the run as it does in torch's DataLoader (pass
+    -1 to log and skip failures instead); ``add_sink`` needs a buffer of at least 1;
+    and ``pipe`` takes callables only (not a mapping to look items up in). Every
+    method but :meth:`build` returns the builder, so calls chain. For type checkers
+    the builder is generic in the type of the items its last stage puts out, so the
+    built ``Pipeline[T]`` yields typed items.
 
     Example:
         >>> from spdl.pipeline import PipelineBuilder
