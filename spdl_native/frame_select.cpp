@@ -28,7 +28,7 @@ using Slots = std::unordered_map<int64_t, std::vector<int64_t>>;
 
 // Whether each packet of each span must be sent to the decoder (see decode_frames_at).
 std::vector<std::vector<bool>> packets_to_send(const std::vector<const Packets*>& spans,
-                                               const Slots& slots) {
+                                               const Slots& slots, bool with_gop_before) {
   const auto wanted = [&](const AVPacket* packet) {
     return packet_time(packet) != AV_NOPTS_VALUE && slots.count(packet_time(packet)) > 0;
   };
@@ -61,7 +61,7 @@ std::vector<std::vector<bool>> packets_to_send(const std::vector<const Packets*>
         const int64_t time = packet_time(packets[i].get());
         open = key_time != AV_NOPTS_VALUE && time != AV_NOPTS_VALUE && time < key_time;
       }
-      whole[gop - 1] = open && until[gop] > starts[gop];
+      whole[gop - 1] = (open || with_gop_before) && until[gop] > starts[gop];
     }
     std::vector<bool> flags(packets.size(), false);
     for (size_t gop = 0; gop < gops; ++gop) {
@@ -191,50 +191,12 @@ std::string seconds_list(const std::vector<int64_t>& pts, Rational time_base) {
   return text + (pts.size() > 8 ? ", ..." : "");
 }
 
-}  // namespace
-
-FrameTable frame_table(const std::vector<const Packets*>& spans) {
-  check_video_spans(spans, "The frame selection");
-  std::vector<std::pair<int64_t, const AVPacket*>> frames;
-  for (const Packets* span : spans) {
-    for (const auto& packet : span->packets) {
-      if (packet_time(packet.get()) != AV_NOPTS_VALUE) {
-        frames.emplace_back(packet_time(packet.get()), packet.get());
-      }
-    }
-  }
-  std::stable_sort(frames.begin(), frames.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  FrameTable table;
-  table.pts.reserve(frames.size());
-  table.durations.reserve(frames.size());
-  for (size_t i = 0; i < frames.size(); ++i) {
-    table.pts.push_back(frames[i].first);
-    table.durations.push_back(std::max<int64_t>(frames[i].second->duration, 0));
-    if (frames[i].second->flags & AV_PKT_FLAG_KEY) {
-      table.keyframes.push_back(static_cast<int64_t>(i));
-    }
-  }
-  return table;
-}
-
-std::unique_ptr<CPUBuffer> decode_frames_at(const std::vector<const Packets*>& spans,
-                                            const std::vector<int64_t>& pts,
-                                            const std::vector<int64_t>& leading,
-                                            const DecodePlan& plan) {
-  check_video_spans(spans, "The frame selection");
-  if (!plan.pre_filters.empty() || !plan.post_filters.empty()) {
-    throw std::invalid_argument(
-        "The frame selection takes no timing filters (window, frame_rate, num_frames).");
-  }
+// One forward decode of the packets marked in `send`, writing the frames `slots`
+// still wants.
+void decode_pass(const std::vector<const Packets*>& spans,
+                 const std::vector<std::vector<bool>>& send, const DecodeConfig& config,
+                 const DecodePlan& plan, const std::string& context, SlotWriter& slots) {
   const Packets& first = *spans.front();
-  const DecodeSteps steps = decode_steps(plan, MediaType::Video, Destination::kBuffer);
-  const OutputFormat output = output_for(steps.writer.value_or(OutputFormat{}), false);
-  const DecodeConfig config = with_output_hints(steps.config, output);
-  Slots wanted = slots_of(pts);
-  const std::vector<std::vector<bool>> send = packets_to_send(spans, wanted);
-  SlotWriter slots(std::move(wanted), check_leading(pts, leading), output, first.src);
-
   // Frames leave a filter graph (scale / format: one out per frame in) in the
   // order they enter it: the entries of each wait here meanwhile.
   std::deque<const std::vector<int64_t>*> pending;
@@ -245,7 +207,6 @@ std::unique_ptr<CPUBuffer> decode_frames_at(const std::vector<const Packets*>& s
   });
   auto ctx = open_decoder(first, config);
   auto frame = ffmpeg::alloc_frame();
-  const std::string context = "Failed to decode " + first.src;
   const auto receive_all = [&]() {
     while (slots.remaining() > pending.size()) {
       const int ret = avcodec_receive_frame(ctx.get(), frame.get());
@@ -299,6 +260,63 @@ std::unique_ptr<CPUBuffer> decode_frames_at(const std::vector<const Packets*>& s
     drain();
   }
   router.finish();
+}
+
+}  // namespace
+
+FrameTable frame_table(const std::vector<const Packets*>& spans) {
+  check_video_spans(spans, "The frame selection");
+  std::vector<std::pair<int64_t, const AVPacket*>> frames;
+  for (const Packets* span : spans) {
+    for (const auto& packet : span->packets) {
+      if (packet_time(packet.get()) != AV_NOPTS_VALUE) {
+        frames.emplace_back(packet_time(packet.get()), packet.get());
+      }
+    }
+  }
+  std::stable_sort(frames.begin(), frames.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  FrameTable table;
+  table.pts.reserve(frames.size());
+  table.durations.reserve(frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) {
+    table.pts.push_back(frames[i].first);
+    table.durations.push_back(std::max<int64_t>(frames[i].second->duration, 0));
+    if (frames[i].second->flags & AV_PKT_FLAG_KEY) {
+      table.keyframes.push_back(static_cast<int64_t>(i));
+    }
+  }
+  return table;
+}
+
+std::unique_ptr<CPUBuffer> decode_frames_at(const std::vector<const Packets*>& spans,
+                                            const std::vector<int64_t>& pts,
+                                            const std::vector<int64_t>& leading,
+                                            const DecodePlan& plan) {
+  check_video_spans(spans, "The frame selection");
+  if (!plan.pre_filters.empty() || !plan.post_filters.empty()) {
+    throw std::invalid_argument(
+        "The frame selection takes no timing filters (window, frame_rate, num_frames).");
+  }
+  const Packets& first = *spans.front();
+  const DecodeSteps steps = decode_steps(plan, MediaType::Video, Destination::kBuffer);
+  const OutputFormat output = output_for(steps.writer.value_or(OutputFormat{}), false);
+  const DecodeConfig config = with_output_hints(steps.config, output);
+  Slots wanted = slots_of(pts);
+  const std::vector<std::vector<bool>> send = packets_to_send(spans, wanted, false);
+  SlotWriter slots(std::move(wanted), check_leading(pts, leading), output, first.src);
+  const std::string context = "Failed to decode " + first.src;
+  decode_pass(spans, send, config, plan, context, slots);
+  if (slots.remaining() > 0) {
+    // A GOP that starts at a keyframe a decoder cannot start cold at (an open GOP
+    // without leading frames, an intra-refresh recovery point) holds its frames back
+    // as unrecovered: its missing frames are decoded again after the GOP before it.
+    Slots missing;
+    for (const int64_t time : slots.missing()) {
+      missing.emplace(time, std::vector<int64_t>{});
+    }
+    decode_pass(spans, packets_to_send(spans, missing, true), config, plan, context, slots);
+  }
   if (slots.remaining() > 0) {
     const std::vector<int64_t> missing = slots.missing();
     throw MediaError(context + ": " + std::to_string(missing.size()) +

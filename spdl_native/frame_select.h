@@ -36,7 +36,10 @@ FrameTable frame_table(const std::vector<const Packets*>& spans);
 // that one is sent whole. Nothing after the last wanted packet is sent. A packet
 // whose frame is not wanted is sent with AVDISCARD_NONREF, so frames nothing
 // references (non-reference B-frames) are not decoded at all. Each repeated frame
-// is decoded and converted once, then copied.
+// is decoded and converted once, then copied. A wanted frame that did not come out
+// (its GOP starts at a keyframe a decoder cannot start cold at: an open GOP without
+// leading frames, an intra-refresh recovery point) is decoded in a second pass that
+// sends the GOP before each of them whole first.
 //
 // `plan` sizes and converts as for decode_to_buffer, without timing filters.
 // Throws std::invalid_argument for bad arguments and MediaError when the decode

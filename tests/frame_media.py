@@ -38,6 +38,22 @@ CLIPS: dict[str, tuple[str, str | None, str, dict[str, str]]] = {
         "libx264",
         {"g": str(GOP), "bf": "3", "x264-params": "scenecut=0:open-gop=1"},
     ),
+    # Open GOPs at x264's own scene cuts, whose I-frames have no leading frames: a
+    # decoder started at one holds its frames back as not yet recovered.
+    "h264_open_gop_scenecut": (
+        "open_gop_scenecut.mp4",
+        None,
+        "libx264",
+        {"g": "25", "bf": "2", "x264-params": "open-gop=1"},
+    ),
+    # Periodic intra refresh: no IDR after the first frame; FFmpeg flags the recovery
+    # points (P-frames) as keyframes, and a decode started there is not whole.
+    "h264_intra_refresh": (
+        "intra_refresh.mp4",
+        None,
+        "libx264",
+        {"g": "30", "bf": "0", "x264-params": "intra-refresh=1"},
+    ),
     "h264_mkv": ("clip.mkv", "matroska", "libx264", {"g": str(GOP), "bf": "2"}),
     # HEVC with x265's open GOPs (CRA keyframes, RASL leading pictures).
     "hevc": (
@@ -127,14 +143,17 @@ def write_overreporting_avi(directory: pathlib.Path, claimed: int) -> pathlib.Pa
 
 
 def pyav_reference(path: pathlib.Path) -> Reference:
-    """Every frame as PyAV decodes it, with its pts and key flag."""
+    """Every frame as PyAV decodes it, with its pts and its packet's key flag (an
+    intra-refresh recovery point is a keyframe to the container, not to the decoder)."""
     pts, keyframes, pictures = [], [], []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        key_pts = {p.pts for p in container.demux(stream) if p.is_keyframe}
+        container.seek(0)
         time_base = stream.time_base
         for number, frame in enumerate(container.decode(stream)):
             pts.append(frame.pts)
-            if frame.key_frame:
+            if frame.pts in key_pts:
                 keyframes.append(number)
             pictures.append(frame.to_ndarray(format="yuv420p"))
     assert pts == sorted(pts), path
