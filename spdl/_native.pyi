@@ -1039,9 +1039,9 @@ def apply_bsf(packets: Packets, name: str) -> Packets:
     Returns new packets: every packet run through FFmpeg's bitstream filter ``name``.
     """
 
-def packet_table(packets: Packets) -> list[tuple[int, int, int, bool]]:
+def packet_table(packets: Packets) -> list[tuple[int, int, int, bool, bool]]:
     """
-    (address, size, pts, is_key) of each packet; valid while ``packets`` lives.
+    (address, size, pts, is_key, shown) of each packet; valid while ``packets`` lives.
     """
 
 def frame_table(spans: Sequence[Packets]) -> tuple[list[int], list[int], list[int]]:

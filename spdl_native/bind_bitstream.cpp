@@ -18,17 +18,19 @@ namespace nb = nanobind;
 namespace spdl {
 namespace {
 
-using PacketRow = std::tuple<uintptr_t, int64_t, int64_t, bool>;
+using PacketRow = std::tuple<uintptr_t, int64_t, int64_t, bool, bool>;
 
-// (address, size, pts, is_key) of each packet. The addresses stay valid while
-// `packets` lives: the caller keeps it referenced for as long as it reads them.
+// (address, size, pts, is_key, shown) of each packet; a packet not shown is one an
+// edit list starts after (decoded for reference only). The addresses stay valid
+// while `packets` lives: the caller keeps it referenced for as long as it reads them.
 std::vector<PacketRow> packet_table(const Packets& packets) {
   std::vector<PacketRow> rows;
   rows.reserve(packets.packets.size());
   for (const auto& packet : packets.packets) {
     const int64_t pts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
     rows.emplace_back(reinterpret_cast<uintptr_t>(packet->data), packet->size, pts,
-                      (packet->flags & AV_PKT_FLAG_KEY) != 0);
+                      (packet->flags & AV_PKT_FLAG_KEY) != 0,
+                      (packet->flags & AV_PKT_FLAG_DISCARD) == 0);
   }
   return rows;
 }
@@ -42,7 +44,7 @@ void register_bitstream(nb::module_& m) {
         nb::call_guard<nb::gil_scoped_release>(),
         "Returns new packets: every packet run through FFmpeg's bitstream filter ``name``.");
   m.def("packet_table", &packet_table, nb::arg("packets"),
-        "(address, size, pts, is_key) of each packet; valid while ``packets`` lives.");
+        "(address, size, pts, is_key, shown) of each packet; valid while ``packets`` lives.");
 }
 
 }  // namespace spdl

@@ -28,14 +28,14 @@ CodecParams described(const Packets& packets) {
 
 // Appends the bytes `data` exposes through the buffer protocol.
 void add_buffer(Packets& self, nb::handle data, int64_t pts, int64_t dts, int64_t duration,
-                bool is_key, const Packets::SideData& side, bool to_lookahead = false) {
+                Packets::Flags flags, const Packets::SideData& side, bool to_lookahead = false) {
   Py_buffer view;
   if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_SIMPLE) != 0) {
     throw nb::python_error();
   }
   try {
     self.add(static_cast<const uint8_t*>(view.buf), static_cast<size_t>(view.len), pts, dts,
-             duration, is_key, side, to_lookahead);
+             duration, flags, side, to_lookahead);
   } catch (...) {
     PyBuffer_Release(&view);
     throw;
@@ -49,7 +49,7 @@ void add_packet(Packets& self, nb::handle data, int64_t pts, int64_t dts, int64_
   for (const auto& [name, bytes] : side_data) {
     side.emplace_back(name, std::string(bytes.c_str(), bytes.size()));
   }
-  add_buffer(self, data, pts, dts, duration, is_key, side);
+  add_buffer(self, data, pts, dts, duration, {is_key, false}, side);
 }
 
 // Attribute names, interned once: they are looked up for every packet.
@@ -80,7 +80,8 @@ int64_t int_attr(nb::handle obj, nb::handle attr, int64_t missing) {
 struct PacketAttrs {
   nb::handle size = interned("size"), pts = interned("pts"), dts = interned("dts"),
              duration = interned("duration"), is_key = interned("is_keyframe"),
-             side_data = interned("iter_sidedata"), desc = interned("data_desc");
+             is_discard = interned("is_discard"), side_data = interned("iter_sidedata"),
+             desc = interned("data_desc");
 };
 
 const PacketAttrs& attrs() {
@@ -92,7 +93,10 @@ void add_fields(Packets& self, nb::handle packet, int64_t pts, int64_t dts,
                 bool to_lookahead = false) {
   const int64_t duration = int_attr(packet, attrs().duration, 0);
   const int is_key = PyObject_IsTrue(nb::getattr(packet, attrs().is_key).ptr());
-  if (is_key < 0) {
+  // Optional: a packet-like object without it (a test's, an older PyAV's) is shown.
+  const int is_discard =
+      PyObject_IsTrue(nb::getattr(packet, attrs().is_discard, nb::handle(Py_False)).ptr());
+  if (is_key < 0 || is_discard < 0) {
     throw nb::python_error();
   }
   Packets::SideData side;
@@ -109,7 +113,7 @@ void add_fields(Packets& self, nb::handle packet, int64_t pts, int64_t dts,
                       std::string(PyBytes_AS_STRING(bytes.ptr()),
                                   static_cast<size_t>(PyBytes_GET_SIZE(bytes.ptr()))));
   }
-  add_buffer(self, packet, pts, dts, duration, is_key != 0, side, to_lookahead);
+  add_buffer(self, packet, pts, dts, duration, {is_key != 0, is_discard != 0}, side, to_lookahead);
 }
 
 void add_demuxed(Packets& self, nb::handle packet) {

@@ -269,7 +269,8 @@ FrameTable frame_table(const std::vector<const Packets*>& spans) {
   std::vector<std::pair<int64_t, const AVPacket*>> frames;
   for (const Packets* span : spans) {
     for (const auto& packet : span->packets) {
-      if (packet_time(packet.get()) != AV_NOPTS_VALUE) {
+      // A discarded packet's frame is decoded (others reference it) but never shown.
+      if (packet_time(packet.get()) != AV_NOPTS_VALUE && !(packet->flags & AV_PKT_FLAG_DISCARD)) {
         frames.emplace_back(packet_time(packet.get()), packet.get());
       }
     }

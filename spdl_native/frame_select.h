@@ -22,7 +22,8 @@ struct FrameTable {
 };
 
 // The table of the packets of `spans` (one video stream, each span in decode
-// order). Packets with neither pts nor dts are left out.
+// order). Packets with neither pts nor dts are left out, and so are those flagged
+// discard (an edit list starts after them: they are decoded, not shown).
 FrameTable frame_table(const std::vector<const Packets*>& spans);
 
 // Decodes the frames presented at `pts` (stream time base, any order, repeats

@@ -31,7 +31,8 @@ struct Record {
   uint32_t size;        // bytes of data
   uint32_t side_count;  // side data entries (each a name and bytes) in the side data section
   uint8_t key;
-  uint8_t reserved[7];
+  uint8_t discard;
+  uint8_t reserved[6];
 };
 static_assert(sizeof(Record) == 40);
 
@@ -153,6 +154,7 @@ void put_packets(Sink& sink, const Packets& packets, std::vector<Record>& table)
     record.size = static_cast<uint32_t>(packet->size);
     record.side_count = named_side_data(*packet);
     record.key = (packet->flags & AV_PKT_FLAG_KEY) != 0;
+    record.discard = (packet->flags & AV_PKT_FLAG_DISCARD) != 0;
     table.push_back(record);
   }
   sink.put(table.data(), table.size() * sizeof(Record));
@@ -289,9 +291,8 @@ std::unique_ptr<Packets> get_packets(Reader& in, AVBufferRef* block) {
     packet->dts = record.dts;
     packet->duration = record.duration;
     packet->size = static_cast<int>(record.size);
-    if (record.key) {
-      packet->flags |= AV_PKT_FLAG_KEY;
-    }
+    packet->flags |=
+        (record.key ? AV_PKT_FLAG_KEY : 0) | (record.discard ? AV_PKT_FLAG_DISCARD : 0);
     for (uint32_t n = record.side_count; n > 0; --n) {
       const std::string name = in.string();
       add_side_data(packet.get(), name, in.string());

@@ -56,7 +56,7 @@ int side_data_type(const std::string& name) {
 }
 
 void Packets::add(const uint8_t* data, size_t size, int64_t pts, int64_t dts, int64_t duration,
-                  bool is_key, const SideData& side_data, bool to_lookahead) {
+                  Flags flags, const SideData& side_data, bool to_lookahead) {
   if (size > static_cast<size_t>(INT32_MAX - AV_INPUT_BUFFER_PADDING_SIZE)) {
     throw std::invalid_argument("packet too large");
   }
@@ -69,9 +69,7 @@ void Packets::add(const uint8_t* data, size_t size, int64_t pts, int64_t dts, in
   packet->pts = pts;
   packet->dts = dts;
   packet->duration = duration;
-  if (is_key) {
-    packet->flags |= AV_PKT_FLAG_KEY;
-  }
+  packet->flags |= (flags.key ? AV_PKT_FLAG_KEY : 0) | (flags.discard ? AV_PKT_FLAG_DISCARD : 0);
   for (const auto& [name, bytes] : side_data) {
     const int type = side_data_type(name);
     if (type < 0) {

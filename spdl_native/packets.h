@@ -69,10 +69,18 @@ class Packets {
   // Side data arrives as (FFmpeg's descriptive name, bytes); unknown names are skipped.
   using SideData = std::vector<std::pair<std::string, std::string>>;
 
+  // A packet's flags, as plain data.
+  struct Flags {
+    bool key = false;
+    // Decoded for reference only, its frame not shown: the packets an edit list
+    // starts before (a stream copy cut after a keyframe).
+    bool discard = false;
+  };
+
   // Copies `size` bytes (FFmpeg needs padding after the payload anyway); with
   // `to_lookahead`, to `lookahead` instead of `packets`.
   void add(const uint8_t* data, size_t size, int64_t pts, int64_t dts, int64_t duration,
-           bool is_key, const SideData& side_data = {}, bool to_lookahead = false);
+           Flags flags, const SideData& side_data = {}, bool to_lookahead = false);
 
   MediaType media_type;
   std::string src;

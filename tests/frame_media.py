@@ -142,6 +142,24 @@ def write_overreporting_avi(directory: pathlib.Path, claimed: int) -> pathlib.Pa
     return path
 
 
+def write_stream_copy_cut(path: pathlib.Path, source: Reference, keyframe: int, start: int):
+    """A cut of ``source`` as ``ffmpeg -ss T -c copy`` writes it into an MP4: the packets
+    from frame ``keyframe`` (a keyframe) on, times shifted so that frame ``start`` is at
+    0. The muxer writes an edit list that starts there; the demuxer flags the packets
+    before it discard (decoded for reference, never shown)."""
+    first, zero = source.pts[keyframe], source.pts[start]
+    with av.open(str(source.path)) as src, av.open(str(path), "w") as dst:
+        stream = src.streams.video[0]
+        out = dst.add_stream_from_template(stream)
+        for packet in src.demux(stream):
+            if packet.dts is None or packet.pts < first:
+                continue
+            packet.pts, packet.dts = packet.pts - zero, packet.dts - zero
+            packet.stream = out
+            dst.mux(packet)
+    return path
+
+
 def pyav_reference(path: pathlib.Path) -> Reference:
     """Every frame as PyAV decodes it, with its pts and its packet's key flag (an
     intra-refresh recovery point is a keyframe to the container, not to the decoder)."""

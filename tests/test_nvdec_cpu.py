@@ -21,6 +21,7 @@ import sys
 from fractions import Fraction
 
 import av
+import frame_media
 import numpy as np
 import pytest
 from media import encode_video, ffmpeg_image_bytes, has_encoder
@@ -94,7 +95,7 @@ def test_annexb_packets_have_start_codes_and_decode_identically(
     assert annexb.pts == packets.pts
     assert annexb.frame_rate == packets.frame_rate
     table = _native.packet_table(annexb)
-    for address, size, _pts, _is_key in table:
+    for address, size, _pts, _is_key, _shown in table:
         head = (b"\0" * 4) if size < 4 else _read(address, 4)
         assert head.startswith((b"\0\0\0\1", b"\0\0\1")), head
     assert table[0][3] is True
@@ -108,6 +109,18 @@ def _read(address: int, size: int) -> bytes:
     import ctypes
 
     return ctypes.string_at(address, size)
+
+
+def test_packet_table_marks_the_packets_an_edit_list_starts_after(tmp_path: pathlib.Path) -> None:
+    # NVDEC shows what it decodes: the table tells which frames to leave out.
+    source = frame_media.pyav_reference(frame_media.write_named_clip(tmp_path, "h264_bframes"))
+    gop = frame_media.GOP
+    cut = frame_media.write_stream_copy_cut(tmp_path / "cut.mp4", source, gop, gop + 3)
+    packets = spdl.io.demux_media("video", cut).result()
+    table = _native.packet_table(packets)
+    assert len(table) == frame_media.NUM_FRAMES - gop
+    hidden = sorted(pts for _, _, pts, _, shown in table if not shown)
+    assert hidden == sorted(pts for _, _, pts, _, _ in table)[:3] and max(hidden) < 0
 
 
 def test_annexb_keeps_the_window(tmp_path: pathlib.Path) -> None:

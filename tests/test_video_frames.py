@@ -22,6 +22,7 @@ from frame_media import (
     write_clip,
     write_named_clip,
     write_overreporting_avi,
+    write_stream_copy_cut,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -210,6 +211,25 @@ def test_a_header_that_overreports_the_frame_count(media_dir: pathlib.Path) -> N
     np.testing.assert_array_equal(_yuv(last), reference.yuv420p[[-1, -1, 0]])
     with pytest.raises(IndexError, match=rf"\[0, {NUM_FRAMES}\)"):
         spdl.io.load_video_frames(path, [NUM_FRAMES])
+
+
+def test_frames_before_an_edit_list_start_are_not_frames(bframes: Reference, tmp_path) -> None:
+    # A stream copy cut at frame GOP + 3, from the keyframe at GOP: the edit list
+    # starts 3 frames after it, which are decoded for reference and never shown.
+    source = bframes
+    cut = write_stream_copy_cut(tmp_path / "cut.mp4", source, GOP, GOP + 3)
+    reference = pyav_reference(cut)
+    assert len(reference.pts) == NUM_FRAMES - GOP - 3 and reference.pts[0] == 0
+    np.testing.assert_array_equal(reference.yuv420p, source.yuv420p[GOP + 3 :])
+    index = spdl.io.index_video(cut)
+    assert index.pts.tolist() == reference.pts and index.begin_seconds == 0
+    assert index.keyframes.tolist() == reference.keyframes
+    some = [0, 1, 2, 5, -1]
+    batch = spdl.io.load_video_frames(cut, some, pix_fmt="yuv420p", index=index)
+    np.testing.assert_array_equal(_yuv(batch), reference.yuv420p[some])
+    np.testing.assert_array_equal(batch.pts_seconds, reference.seconds[some])
+    whole = spdl.io.to_numpy(spdl.io.load_video(cut, pix_fmt="yuv420p"))[:, 0]
+    np.testing.assert_array_equal(whole, reference.yuv420p)
 
 
 @pytest.mark.parametrize(

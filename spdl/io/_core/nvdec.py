@@ -315,19 +315,20 @@ class _Output:
         return trimmed.copy() if self.count < self.array.shape[0] // 2 else trimmed
 
 
-def _expected_frames(packets: Any, table: list[tuple[int, int, int, bool]]) -> int:
+def _expected_frames(packets: Any, table: list[tuple[int, int, int, bool, bool]]) -> int:
     window = packets.timestamp
+    shown = [row for row in table if row[4]]
     if window is None:
-        return len(table)
+        return len(shown)
     num, den = packets.time_base
-    return sum(1 for row in table if window[0] <= row[2] * num / den < window[1])
+    return sum(1 for row in shown if window[0] <= row[2] * num / den < window[1])
 
 
 def _run(
     nvc: Any,
     cupy: Any,
     packets: _native.Packets,
-    table: list[tuple[int, int, int, bool]],
+    table: list[tuple[int, int, int, bool, bool]],
     options: _Options,
     device_index: int,
     stream: Any,
@@ -343,10 +344,13 @@ def _run(
     )
     kernel = _kernel(cupy, device_index)
     pts: list[float] = []
+    hidden = {row[2] for row in table if not row[4]}  # before an edit list's start
 
     def take(frames: list[Any]) -> None:
         for frame in frames:
             seconds = frame.getPTS() * num / den
+            if frame.getPTS() in hidden:
+                continue
             if window is not None and not window[0] <= seconds < window[1]:
                 continue
             luma, chroma = upright_nv12(cupy, *_planes(cupy, frame), options.orientation)
@@ -368,7 +372,7 @@ def _run(
         # The decoder reuses its surfaces: the copies must finish before it decodes again.
         stream.synchronize()
 
-    for address, size, timestamp, is_key in table:
+    for address, size, timestamp, is_key, _ in table:
         packet = nvc.PacketData()
         packet.bsl_data, packet.bsl, packet.pts = address, size, timestamp
         if hasattr(packet, "key"):
