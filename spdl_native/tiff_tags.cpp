@@ -37,7 +37,7 @@ std::optional<uint32_t> first_ifd_tag(const uint8_t* data, size_t size, uint16_t
   const size_t entries = read(ifd, 2);
   for (size_t i = 0; i < entries; ++i) {
     const size_t entry = ifd + 2 + 12 * i;
-    if (entry > size - 12) {
+    if (entry + 12 > size) {  // `size - 12` would wrap for a block under 12 bytes
       return std::nullopt;
     }
     if (read(entry, 2) != tag) {

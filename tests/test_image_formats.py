@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import pathlib
+import struct
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -410,6 +412,31 @@ def test_malformed_exif_leaves_the_image_as_stored() -> None:
     data[start + 6 : start + 14] = b"XX*\x00\xff\xff\xff\xff"  # no byte order, a bad offset
     actual = load(bytes(data), apply_exif_orientation=True)
     assert actual.shape == (HEIGHT, WIDTH, 3)
+
+
+def test_an_exif_block_too_short_for_its_entry_leaves_the_image_as_stored() -> None:
+    # A WebP whose EXIF block (10 bytes) announces one IFD entry it has no room for;
+    # the bytes after it (the next chunk) read as "orientation 6". Pillow finds no
+    # orientation; the entry was read past the block's end.
+    def chunk(fourcc: bytes, payload: bytes) -> bytes:
+        pad = b"\0" if len(payload) % 2 else b""
+        return fourcc + struct.pack("<I", len(payload)) + payload + pad
+
+    plain = image_bytes(np.zeros((HEIGHT, WIDTH, 3), np.uint8), "WEBP", quality=90)
+    assert plain[12:16] == b"VP8 "
+    size = (WIDTH - 1).to_bytes(3, "little") + (HEIGHT - 1).to_bytes(3, "little")
+    vp8x = chunk(b"VP8X", bytes([0x08, 0, 0, 0]) + size)  # flags: EXIF
+    exif = chunk(b"EXIF", b"II*\0" + struct.pack("<IH", 8, 1))
+    lure = chunk(b"\x12\x01\x03\x00", b"\x06")  # tag 0x0112, SHORT, then "count 1, 6"
+    body = b"WEBP" + vp8x + exif + lure + plain[12:]
+    data = b"RIFF" + struct.pack("<I", len(body)) + body
+    with Image.open(io.BytesIO(data)) as image, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's "Corrupt EXIF data"
+        assert ImageOps.exif_transpose(image).size == (WIDTH, HEIGHT)
+    assert load(data, apply_exif_orientation=True).shape == (HEIGHT, WIDTH, 3)
+    options = {"apply_exif_orientation": True}
+    batch = spdl.io.batch_load_image([data], None, None, decode_options=options)
+    assert spdl.io.to_numpy(batch).shape == (1, HEIGHT, WIDTH, 3)
 
 
 @pytest.mark.parametrize(
