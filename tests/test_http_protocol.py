@@ -1,7 +1,7 @@
 """The HTTP client against servers that answer oddly: a range other than the one asked
-for, an unknown total size, bad or repeated ``Content-Length`` headers, answers
-without a body, URLs with spaces and non-ASCII characters, bad ports, and a TLS
-handshake that never ends while the request is cancelled.
+for, an unknown total size, bad or repeated ``Content-Length`` headers, bad chunked
+framing, answers without a body, URLs with spaces and non-ASCII characters, bad
+ports, and a TLS handshake that never ends while the request is cancelled.
 
 The server here is a scripted socket: each test says what it answers to a request.
 """
@@ -192,6 +192,52 @@ def test_a_repeated_content_length_that_agrees_is_accepted(serve) -> None:
             "200 OK", png, Content_Length=f"{len(png)}, {len(png)}"
         )
     )
+    assert spdl.io.to_numpy(spdl.io.load_image(server.url("/x.png"))).shape == (8, 16, 3)
+
+
+def _chunked(data: bytes, size: Callable[[int], bytes], piece: int = 1000) -> bytes:
+    """A 200 with ``data`` in chunks whose size lines ``size(len(chunk))`` writes."""
+    body = b"".join(
+        size(len(data[at : at + piece])) + b"\r\n" + data[at : at + piece] + b"\r\n"
+        for at in range(0, len(data), piece)
+    )
+    return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        lambda n: b"%x" % (n - 1),  # one byte short: the chunk's last byte was dropped
+        lambda n: b"%x" % (n + 1),  # one byte long: the CR of its CRLF was kept
+        lambda n: b"+%x" % n,
+        lambda n: b"0x%x" % n,
+        lambda n: b"%x_%x" % (n >> 4, n & 15),
+        lambda n: b"\n%x" % n,  # a stray LF is not white space here
+    ],
+    ids=["short", "long", "plus", "0x", "underscore", "lf"],
+)
+def test_a_chunked_body_with_bad_framing_fails_instead_of_loading_other_bytes(
+    serve, size: Callable[[int], bytes]
+) -> None:
+    png = image_bytes(np.random.default_rng(0).integers(0, 255, (40, 60, 3), np.uint8), "PNG")
+    server = serve(lambda path, head, byte_range: _chunked(png, size))
+    url = server.url("/x.png")
+    with pytest.raises(RemoteError, match="chunk") as error:
+        spdl.io.load_image(url)
+    assert url in str(error.value)
+    assert len(server.heads) == 1  # not retried: the server will frame it so again
+
+
+def test_a_negative_chunk_size_does_not_splice_framing_into_the_body(serve) -> None:
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    server = serve(lambda path, _, byte_range: head + b"5\r\nhello\r\n-2\r\n0\r\n\r\n")
+    with pytest.raises(RemoteError, match="bad chunk size"):
+        _http.get(server.url("/x.bin"))
+
+
+def test_chunk_sizes_with_blanks_and_extensions_load(serve) -> None:
+    png = image_bytes(np.zeros((8, 16, 3), np.uint8), "PNG")
+    server = serve(lambda path, head, byte_range: _chunked(png, lambda n: b" %X\t;a=1" % n, 50))
     assert spdl.io.to_numpy(spdl.io.load_image(server.url("/x.png"))).shape == (8, 16, 3)
 
 

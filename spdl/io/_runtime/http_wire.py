@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import select
 import socket
 import ssl
@@ -31,6 +32,8 @@ _RECV_HEAD = 4096
 _POLL_S = 0.02  # how often a connect in progress looks at its cancellation
 _IN_PROGRESS = (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK, errno.EAGAIN)
 _NO_BODY = (204, 304)  # statuses whose answers never carry a body
+# A chunk's size: hex digits only (int(x, 16) also takes "-2", "+5", "0x5", "1_0").
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]+")
 
 
 class Disconnected(ConnectionError):
@@ -242,11 +245,11 @@ class Connection:
     def _read_chunked(self, name: str) -> FetchedBytes:
         out = FetchedBytes(0, name)
         while True:
-            size_text = self._read_line().split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise ProtocolError(f"bad chunk size {size_text[:20]!r}") from None
+            # Only spaces and tabs around the size: a stray CR or LF is bad framing.
+            size_text = self._read_line().split(b";", 1)[0].strip(b" \t")
+            if not _CHUNK_SIZE.fullmatch(size_text):
+                raise ProtocolError(f"bad chunk size {size_text[:20]!r}")
+            size = int(size_text, 16)
             if size == 0:
                 while self._read_line():  # trailers, up to the empty line
                     pass
@@ -254,6 +257,9 @@ class Connection:
             while len(self._buffer) < size + 2:
                 if not self._recv_more():
                     raise Truncated(len(out) + len(self._buffer), len(out) + size)
+            # A size that is not the data's own (off by one) would drop or splice bytes.
+            if self._buffer[size : size + 2] != b"\r\n":
+                raise ProtocolError("a chunk's data is not followed by CRLF")
             out += self._buffer[:size]
             del self._buffer[: size + 2]
 
