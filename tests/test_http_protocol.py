@@ -269,6 +269,20 @@ def test_a_url_that_cannot_be_requested_fails_when_called(url: str, cause: str) 
         spdl.io.demux_media("image", url)  # at call time, not in the Future
 
 
+@pytest.mark.parametrize("password", ["wJalr/K7MDENG+bPx", "wJalr?K7MDENG", "wJalr#K7MDENG"])
+def test_a_password_with_an_unencoded_delimiter_fails_when_called_without_showing_it(
+    password: str,
+) -> None:
+    url = f"http://AKID:{password}@127.0.0.1:1/x.jpg"
+    for call in (lambda: spdl.io.load_image(url), lambda: spdl.io.demux_media("image", url)):
+        with pytest.raises(ValueError, match="percent-encode") as error:
+            call()
+        message = str(error.value)
+        assert "http://***@127.0.0.1:1/x.jpg" in message
+        for secret in ("AKID", "wJalr", "K7MDENG"):
+            assert secret not in message, message
+
+
 def test_cancelling_stops_a_tls_handshake_that_never_ends() -> None:
     listener = socket.create_server(("127.0.0.1", 0))  # accepts, never says a word
     held: list[socket.socket] = []

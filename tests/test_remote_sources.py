@@ -505,6 +505,20 @@ def test_unknown_protocol_fails_at_call_time():
             ["TTT", "AAA", "KKK", "CCC"],
         ),
         ("https://host/plain.jpg?width=3", "https://host/plain.jpg?width=3", []),
+        # A password with an unencoded "/", "?" or "#" (urlsplit sees no userinfo there).
+        (
+            "https://AKID:wJalr/K7MDENG+bPx@bucket.example.com/k.mp4",
+            "https://***@bucket.example.com/k.mp4",
+            ["AKID", "wJalr", "K7MDENG"],
+        ),
+        ("http://alice:pa?ss@h/x.jpg", "http://***@h/x.jpg", ["alice", "pa?ss"]),
+        ("http://alice:pa#ss@h/x.jpg", "http://***@h/x.jpg", ["alice", "pa#ss"]),
+        (
+            "http://alice:1234/se/cret@h:80/x.jpg?sig=SSS&w=1",
+            "http://***@h:80/x.jpg?sig=***&w=1",
+            ["alice", "1234", "cret", "SSS"],
+        ),
+        ("https://cdn/img/icon@2x.png", "https://cdn/img/icon@2x.png", []),
     ],
 )
 def test_redaction_hides_credentials_and_signatures(

@@ -26,6 +26,7 @@ __all__ = [
     "is_url",
     "redact",
     "remote_options",
+    "unencoded_userinfo",
     "scheme",
     "set_remote_options",
 ]
@@ -67,6 +68,9 @@ def redact(url: str) -> str:
         return url  # nothing to hide (most URLs): no parsing
     if "::" in url:  # an fsspec chain: each URL in it
         return "::".join(redact(part) for part in url.split("::"))
+    if (at := unencoded_userinfo(url)) >= 0:  # all up to that "@" may be the password
+        head, _, rest = redact(url[: url.index("://") + 3] + url[at + 1 :]).partition("://")
+        return f"{head}://{_HIDDEN}@{rest}"
     try:
         parts = urllib.parse.urlsplit(url)
         netloc = parts.netloc
@@ -86,6 +90,29 @@ def redact(url: str) -> str:
         return f"{match.group(0) if match else ''}{_HIDDEN}"
 
 
+def unencoded_userinfo(url: str) -> int:
+    """Where ``user:password@`` ends (the ``@``) when the password holds an unencoded
+    ``/``, ``?`` or ``#``; -1 when the URL does not look so.
+
+    ``urlsplit`` ends the host part at the first of those, so in
+    ``https://id:se/cret@host/k`` it sees the host ``id``, the port ``se`` and the path
+    ``/cret@host/k``, with no user or password to hide. A host part with a ``:`` and no
+    ``@``, with an ``@`` after it, is taken as such credentials up to the last ``@``:
+    a URL with a port and an ``@`` in its path (``http://h:8000/icon@2x.png``) is
+    masked more than needed in messages, never less.
+    """
+    head, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return -1
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    netloc = rest[:end]
+    if "@" in netloc or "@" not in rest[end:]:
+        return -1  # the userinfo, if any, is where urlsplit finds it
+    if ":" not in re.sub(r"\[[^\]]*\]", "", netloc):  # an IPv6 literal's colons aside
+        return -1
+    return len(head) + len(sep) + rest.rindex("@")
+
+
 def redact_text(text: str, url: str) -> str:
     """``text`` (an error message of a library) with ``url`` and its secrets redacted."""
     safe = redact(url)
@@ -94,6 +121,8 @@ def redact_text(text: str, url: str) -> str:
         for part in url.split("::"):
             text = redact_text(text, part)
         return text
+    if (at := unencoded_userinfo(url)) >= 0:
+        text = text.replace(url[url.index("://") + 3 : at + 1], f"{_HIDDEN}@")
     parts = urllib.parse.urlsplit(url)
     if parts.query:
         text = text.replace(parts.query, urllib.parse.urlsplit(safe).query)

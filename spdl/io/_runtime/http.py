@@ -337,10 +337,18 @@ _TARGET_SAFE = "/?:@!$&'()*+,;=%~[]"
 
 
 def check_url(url: str) -> None:
-    """``ValueError`` naming the URL when it cannot be requested (a bad port or host)."""
+    """``ValueError`` naming the URL when it cannot be requested (a bad port or host, or
+    a password with an unencoded ``/``, ``?`` or ``#``)."""
     try:
         _split(url)
     except ValueError as error:
+        if _remote.unencoded_userinfo(url) >= 0:
+            # The "port" urlsplit could not read is part of the password: not quoted.
+            raise ValueError(
+                f"Cannot fetch {_remote.redact(url)}: its user or password holds an "
+                "unencoded '/', '?', '#' or '@'; percent-encode them there "
+                "(%2F, %3F, %23, %40)."
+            ) from None
         raise ValueError(f"Cannot fetch {_remote.redact(url)}: {error}.") from None
 
 
