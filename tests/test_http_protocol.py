@@ -241,6 +241,53 @@ def test_chunk_sizes_with_blanks_and_extensions_load(serve) -> None:
     assert spdl.io.to_numpy(spdl.io.load_image(server.url("/x.png"))).shape == (8, 16, 3)
 
 
+_IDLE_408 = _reply("408 Request Timeout", b"idle", Connection="close")
+
+
+@pytest.mark.parametrize("written", [_IDLE_408, b"\r\n\r\n<stray>\r\n\r\n"], ids=["408", "stray"])
+def test_a_pooled_connection_the_server_wrote_to_while_idle_is_not_reused(
+    serve, written: bytes
+) -> None:
+    # More than the first read of a head (4 KB): what follows the body stays in the
+    # socket, as when the server writes it later, while the connection is idle.
+    png = image_bytes(np.random.default_rng(0).integers(0, 255, (40, 60, 3), np.uint8), "PNG")
+    assert len(png) > 4096
+    answers = {"/a.png": _reply("200 OK", png) + written, "/b.png": _reply("200 OK", png)}
+    server = serve(lambda path, head, byte_range: answers[path])
+    spdl.io.load_image(server.url("/a.png"))
+    assert len(_http._idle[("http", "127.0.0.1", server.port)]) == 1  # kept for reuse
+    assert spdl.io.to_numpy(spdl.io.load_image(server.url("/b.png"))).shape == (40, 60, 3)
+    assert [head.split(" ")[1] for head in server.heads] == ["/a.png", "/b.png"]
+
+
+@pytest.mark.parametrize("first", [_IDLE_408, b"XYZ\r\n\r\n"], ids=["408", "garbage"])
+def test_a_reused_connection_that_answers_408_or_garbage_is_retried_once_on_a_new_one(
+    serve, first: bytes
+) -> None:
+    # The server timed the idle connection out as the request went: the check before
+    # reuse saw nothing, the answer is the server's farewell, not the file's.
+    png = image_bytes(np.zeros((8, 16, 3), np.uint8), "PNG")
+    seen: dict[str, int] = {}
+
+    def answer(path: str, head: str, byte_range: tuple[int, int] | None) -> bytes:
+        seen[path] = seen.get(path, 0) + 1
+        return first if path == "/b.png" and seen[path] == 1 else _reply("200 OK", png)
+
+    server = serve(answer)
+    spdl.io.set_remote_options(max_attempts=1)
+    spdl.io.load_image(server.url("/a.png"))
+    assert spdl.io.to_numpy(spdl.io.load_image(server.url("/b.png"))).shape == (8, 16, 3)
+    assert seen == {"/a.png": 1, "/b.png": 2}
+
+
+def test_a_408_on_a_new_connection_is_not_retried(serve) -> None:
+    server = serve(lambda path, head, byte_range: _IDLE_408)
+    with pytest.raises(RemoteError, match="HTTP 408") as error:
+        spdl.io.load_image(server.url("/x.png"))
+    assert error.value.attempts == 1
+    assert len(server.heads) == 1
+
+
 @pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
 def test_an_answer_that_never_has_a_body_is_not_waited_for(serve, status: str) -> None:
     # No Content-Length and the connection kept open: reading "to the end" would wait

@@ -92,13 +92,17 @@ def _connect(key: _Key, timeout: float) -> Connection:
 
 def _take(key: _Key, timeout: float) -> tuple[Connection, bool]:
     """An idle connection to ``key`` (reused: True) or a new one."""
-    with _pool_lock:
-        conns = _idle.get(key)
-        if conns:
-            conn = conns.pop()
-            conn.set_timeout(timeout)
-            return conn, True
-    return _connect(key, timeout), False
+    while True:
+        with _pool_lock:
+            conns = _idle.get(key)
+            conn = conns.pop() if conns else None
+        if conn is None:
+            return _connect(key, timeout), False
+        if conn.readable_while_idle():  # closed or written to by the server meanwhile
+            _discard(conn)
+            continue
+        conn.set_timeout(timeout)
+        return conn, True
 
 
 def _give_back(key: _Key, conn: Connection) -> None:
@@ -410,7 +414,9 @@ def _attempt(
                 if conn.sock is None:
                     conn.connect(lambda: cancel is not None and cancel.cancelled)
                 answer = conn.get(target, headers, name)
-        except (Disconnected, ConnectionResetError, BrokenPipeError):
+        except (Disconnected, ConnectionResetError, BrokenPipeError, ProtocolError):
+            # On a reused connection also a ProtocolError: bytes the server wrote while
+            # it was idle, after the check in _take, read as the answer.
             _discard(conn)
             if reused and not fresh and not (cancel is not None and cancel.cancelled):
                 continue  # the server closed an idle connection: once more on a new one
@@ -418,10 +424,14 @@ def _attempt(
         except BaseException:
             _discard(conn)
             raise
-        if answer.keep_alive:
+        # A 408 on a reused connection: the server timed it out as the request was sent.
+        stale = reused and not fresh and answer.status == 408
+        if answer.keep_alive and not stale:
             _give_back(key, conn)
         else:
             _discard(conn)
+        if stale:
+            continue
         status, fields = answer.status, answer.headers
         if status == 206 and byte_range is not None:
             size = _checked_size(fields.get("content-range"), byte_range[0], len(answer.body))

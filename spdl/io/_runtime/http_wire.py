@@ -137,6 +137,18 @@ class Connection:
                 raise
         raise error
 
+    def readable_while_idle(self) -> bool:
+        """Whether an idle connection has something to read (an EOF, a 408 the server
+        wrote when it timed the connection out, stray bytes): the next request on it
+        would read that as its answer, so it must not carry one."""
+        if self.sock is None or self._buffer:
+            return True
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return True
+        poll = select.poll()
+        poll.register(self.sock, select.POLLIN)
+        return bool(poll.poll(0))
+
     def set_timeout(self, timeout: float) -> None:
         self._timeout = timeout
         if self.sock is not None:
