@@ -185,6 +185,33 @@ def test_a_bad_content_length_fails_once_naming_the_url(serve, length: str) -> N
     assert len(server.heads) == 1  # not retried: the server will say it again
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # b"\xb2" is "²" in Latin-1: str.isdigit() takes it, int() does not.
+        b"HTTP/1.1 \xb200 OK\r\nContent-Length: 2\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nab",
+        b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-\xb9/9\r\n"
+        b"Content-Length: 2\r\n\r\nab",
+        b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-1/99999999999999999999\r\n"
+        b"Content-Length: 2\r\n\r\nab",
+    ],
+    ids=["status", "length", "huge-length", "range", "huge-total"],
+)
+def test_a_number_that_is_no_ascii_decimal_or_too_large_is_a_remote_error(
+    serve, answer: bytes
+) -> None:
+    server = serve(lambda path, head, byte_range: answer)
+    url = server.url("/x.mp4")
+    with pytest.raises(
+        RemoteError, match="status line|Content-Length|body announced|Range"
+    ) as error:
+        spdl.io.load_video(url, timestamp=(0, 1))  # a window: asks for a range
+    assert url in str(error.value)
+    assert len(server.heads) == 1  # not retried: the server will say it again
+
+
 def test_a_repeated_content_length_that_agrees_is_accepted(serve) -> None:
     png = image_bytes(np.zeros((8, 16, 3), np.uint8), "PNG")
     server = serve(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import pathlib
 import ssl
@@ -538,6 +539,11 @@ def test_remote_options_are_checked():
         spdl.io.set_remote_options(timeout_s="1")
     with pytest.raises(ValueError, match="timeout_s"):
         spdl.io.set_remote_options(timeout_s=0)
+    # A socket cannot wait forever by a timeout: every fetch failed with OverflowError.
+    for timeout in (math.inf, threading.TIMEOUT_MAX * 2):
+        with pytest.raises(ValueError, match="timeout_s.*finite"):
+            spdl.io.set_remote_options(timeout_s=timeout)
+    assert spdl.io.remote_options().timeout_s < threading.TIMEOUT_MAX
 
 
 def test_io_pool_size_is_configurable():

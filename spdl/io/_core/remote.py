@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import math
 import re
 import threading
 import urllib.parse
@@ -220,7 +221,8 @@ def set_remote_options(
     ``max_retry_after_s``).
 
     Args:
-        timeout_s: Seconds to wait to connect and for each read of a response.
+        timeout_s: Seconds to wait to connect and for each read of a response
+            (finite, at most ``threading.TIMEOUT_MAX``).
         max_attempts: Requests per fetch, the first included (1: no retry).
         backoff_s: The first retry's wait bound, doubled on each retry.
         max_backoff_s: The longest wait between two attempts (``Retry-After`` aside).
@@ -257,6 +259,11 @@ def set_remote_options(
         if not value >= minimum or (name == "timeout_s" and value == 0):
             raise ValueError(
                 f"`{name}` must be {'>' if name == 'timeout_s' else '>='} {minimum}, got {value}."
+            )
+        # A socket's timeout must be finite and fit the platform's (inf failed each fetch).
+        if name == "timeout_s" and not (math.isfinite(value) and value <= threading.TIMEOUT_MAX):
+            raise ValueError(
+                f"`timeout_s` must be finite and at most {threading.TIMEOUT_MAX}, got {value}."
             )
         changes[name] = value
     with _options_lock:

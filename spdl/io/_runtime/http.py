@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from spdl import _native
 from spdl.io._core import remote as _remote
 from spdl.io._core.remote import FetchedBytes, RemoteError, RemoteNotFoundError
-from spdl.io._runtime.http_wire import Connection, Disconnected, ProtocolError, Truncated
+from spdl.io._runtime.http_wire import (
+    Connection,
+    Disconnected,
+    ProtocolError,
+    Truncated,
+    decimal,
+)
 
 __all__ = ["Cancelled", "Response", "check_url", "close_idle", "get", "open_connections"]
 
@@ -215,12 +221,18 @@ def _retry_after(value: str | None, limit: float) -> float | None:
 
 def _content_range(value: str | None) -> tuple[int | None, int | None, int | None]:
     """``(first, last, total)`` of ``Content-Range: bytes first-last/total``; a part
-    that is ``*`` (``bytes */1234``, ``bytes 0-99/*``) or missing is None."""
+    that is ``*`` (``bytes */1234``, ``bytes 0-99/*``) or missing is None, one that is
+    no whole number (``²``, 10**30) a ``ProtocolError``."""
     span, _, total = (value or "").partition(" ")[2].partition("/")
     first, _, last = span.partition("-")
 
     def number(text: str) -> int | None:
-        return int(text) if text.strip().isdigit() else None
+        text = text.strip()
+        if text in ("", "*"):
+            return None
+        if (parsed := decimal(text)) is None:
+            raise ProtocolError(f"bad Content-Range {str(value)[:60]!r}")
+        return parsed
 
     return number(first), number(last), number(total)
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from spdl.io._core.remote import FetchedBytes
 
-__all__ = ["Answer", "Connection", "Disconnected", "ProtocolError", "Truncated"]
+__all__ = ["Answer", "Connection", "Disconnected", "ProtocolError", "Truncated", "decimal"]
 
 _MAX_HEAD = 64 << 10  # status line and headers
 _RECV = 64 << 10
@@ -210,7 +210,12 @@ class Connection:
         del self._buffer[: end + 4]
         status_line, *lines = head.split("\r\n")
         parts = status_line.split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        if (
+            len(parts) < 2
+            or not parts[0].startswith("HTTP/1.")
+            or len(parts[1]) != 3
+            or decimal(parts[1]) is None
+        ):
             raise ProtocolError(f"not an HTTP/1.x status line: {status_line[:80]!r}")
         fields: dict[str, str] = {}
         for line in lines:
@@ -232,7 +237,7 @@ class Connection:
             return body
         try:
             out = FetchedBytes(length, name)
-        except MemoryError:
+        except (MemoryError, OverflowError):
             raise ProtocolError(f"cannot hold the {length}-byte body announced") from None
         view = memoryview(out)
         got = min(length, len(self._buffer))
@@ -283,12 +288,24 @@ class Connection:
         return out
 
 
+def decimal(text: str) -> int | None:
+    """The whole number ``text`` writes in ASCII digits, below 10**18 (a size that fits
+    an index); None for anything else.
+
+    ``str.isdigit`` alone also takes digits ``int`` refuses (``"²"``, read from a
+    Latin-1 header), and ``int`` refuses more than 4300 digits.
+    """
+    if not text or len(text) > 18 or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
 def _content_length(value: str | None) -> int | None:
     """The body's length from ``Content-Length`` (repeated headers, merged with commas,
     must agree); ``ProtocolError`` for anything but a whole number."""
     if value is None:
         return None
     lengths = {part.strip() for part in value.split(",")}
-    if len(lengths) != 1 or not (length := lengths.pop()).isdigit():
+    if len(lengths) != 1 or (length := decimal(lengths.pop())) is None:
         raise ProtocolError(f"bad Content-Length {value[:40]!r}")
-    return int(length)
+    return length
