@@ -315,6 +315,26 @@ def test_a_408_on_a_new_connection_is_not_retried(serve) -> None:
     assert len(server.heads) == 1
 
 
+@pytest.mark.parametrize("status", [500, 502, 506, 510, 511, 530, 598, 599, 501, 505])
+def test_every_5xx_but_501_and_505_is_retried(serve, status: int) -> None:
+    png = image_bytes(np.zeros((8, 16, 3), np.uint8), "PNG")
+    seen: list[str] = []
+
+    def answer(path: str, head: str, byte_range: tuple[int, int] | None) -> bytes:
+        seen.append(path)
+        return _reply(f"{status} Failed", b"") if len(seen) == 1 else _reply("200 OK", png)
+
+    server = serve(answer)
+    url = server.url("/x.png")
+    if status in (501, 505):  # a method or HTTP version the server does not support
+        with pytest.raises(RemoteError, match=f"HTTP {status}") as error:
+            spdl.io.load_image(url)
+        assert error.value.attempts == 1
+    else:  # a failure of this moment (598, 599: a proxy's read and connect timeouts)
+        assert spdl.io.to_numpy(spdl.io.load_image(url)).shape == (8, 16, 3)
+    assert len(seen) == (1 if status in (501, 505) else 2)
+
+
 @pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
 def test_an_answer_that_never_has_a_body_is_not_waited_for(serve, status: str) -> None:
     # No Content-Length and the connection kept open: reading "to the end" would wait

@@ -216,8 +216,9 @@ def set_remote_options(
 
     A request is retried, with exponential backoff and full jitter (a random wait
     between 0 and ``backoff_s * 2**retry``, at most ``max_backoff_s``), after a
-    connection error, a timeout, a truncated body, HTTP 429 or a 5xx status, never
-    after another 4xx. A ``Retry-After`` header sets the wait instead (at most
+    connection error, a timeout, a truncated body, HTTP 429 or a 5xx status other than
+    501 and 505 (a method or HTTP version the server does not support), never after
+    another 4xx. A ``Retry-After`` header sets the wait instead (at most
     ``max_retry_after_s``).
 
     Args:

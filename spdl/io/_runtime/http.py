@@ -4,10 +4,10 @@ Built on the standard library's sockets and ``ssl`` (no new dependency; the wire
 format is in :mod:`.http_wire`). Each request
 runs in the calling thread (an I/O pool thread); connections are kept per host and
 reused. A request is retried after a connection error, a timeout, a truncated body,
-HTTP 429 or a 5xx status, with exponential backoff and full jitter or the server's
-``Retry-After``; never after another 4xx. A ``CancelToken`` set while a request is in
-flight makes the watcher thread shut its socket down, so the blocked read returns
-at once; waits between attempts poll the token.
+HTTP 429 or a 5xx status (but 501 and 505), with exponential backoff and full jitter
+or the server's ``Retry-After``; never after another 4xx. A ``CancelToken`` set
+while a request is in flight makes the watcher thread shut its socket down, so the
+blocked read returns at once; waits between attempts poll the token.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ from spdl.io._runtime.http_wire import (
 
 __all__ = ["Cancelled", "Response", "check_url", "close_idle", "get", "open_connections"]
 
-_RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 507, 508, 509, 520, 521, 522, 523, 524})
+# Every 5xx is retried (proxies' 598/599 and CDNs' 52x are timeouts and lost origins)
+# but 501 and 505: a method or an HTTP version the server does not support.
+_NOT_RETRIED_5XX = frozenset({501, 505})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _USER_AGENT = "spdl"
@@ -313,7 +315,7 @@ def get(
                 url = urllib.parse.urljoin(url, headers["location"])
                 continue
             history.append(f"HTTP {status}")
-            if status not in _RETRY_STATUS:
+            if not _retried(status):
                 raise _failure(name, status, reason, attempt, history, None)
             wait = _retry_after(headers.get("retry-after"), options.max_retry_after_s)
         if attempt >= options.max_attempts or isinstance(
@@ -327,6 +329,11 @@ def get(
             bound = min(options.max_backoff_s, options.backoff_s * 2 ** (attempt - 1))
             wait = random.uniform(0, bound)
         _sleep(wait, cancel)
+
+
+def _retried(status: int) -> bool:
+    """Whether an answer with ``status`` is worth asking again (429 and 5xx)."""
+    return status == 429 or (500 <= status < 600 and status not in _NOT_RETRIED_5XX)
 
 
 def _failure(
