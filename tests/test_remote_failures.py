@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import pathlib
 import time
+import weakref
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from _http_servers import FaultServer, Nginx, fault_server, nginx
+from _http_servers import FaultServer, Nginx, fault_server, free_port, nginx
 from media import ImageReference, VideoReference
 
 import spdl.io
@@ -162,6 +164,46 @@ def test_a_stalled_server_times_out(faults: FaultServer, image_files: dict[str, 
         spdl.io.set_remote_options(timeout_s=1.0, max_attempts=MAX_ATTEMPTS)
     assert len(faults.hits("?case=timeout")) == 2
     assert _connections_in_use() == 0
+
+
+class _Held(bytearray):
+    """A buffer the caller of a load holds (a bytearray cannot be weakly referenced)."""
+
+
+@pytest.mark.parametrize("case", ["refused", "timed-out", "dropped-then-loaded"])
+def test_a_failed_request_does_not_keep_the_callers_frame_alive(
+    faults: FaultServer, image_files: dict[str, ImageReference], case: str
+):
+    # An error kept in a local of the frame its traceback holds made a cycle: the
+    # caller's frame and its buffers lived on after it returned, until gc ran.
+    name = image_files["png"].path.name
+    url = {
+        "refused": f"http://127.0.0.1:{free_port()}/{name}",  # nothing listens there
+        "timed-out": faults.url("stall", 1, name) + "?case=cycle",
+        "dropped-then-loaded": faults.url("drop", 1, name) + "?case=cycle",
+    }[case]
+
+    def caller() -> weakref.ref[_Held]:
+        held = _Held(1 << 20)
+        try:
+            if case == "dropped-then-loaded":  # in this thread, as a video window's reads
+                _http.get(url)
+            else:
+                spdl.io.load_image(url)
+        except spdl.io.RemoteError:
+            pass
+        return weakref.ref(held)
+
+    spdl.io.set_remote_options(timeout_s=0.2, max_attempts=2)
+    _http.close_idle()  # a request lost by a reused connection is sent again at once
+    gc.collect()
+    gc.disable()  # as between two automatic collections
+    try:
+        held = caller()
+        assert held() is None
+    finally:
+        gc.enable()
+        spdl.io.set_remote_options(timeout_s=1.0, max_attempts=MAX_ATTEMPTS)
 
 
 def test_background_failures_are_async_io_failures_of_the_fetch_phase(server: Nginx):

@@ -324,7 +324,13 @@ def get(
             # A certificate that does not verify will not verify on the next attempt,
             # nor a server that does not speak HTTP as asked answer otherwise.
             reason = "" if status is None else _phrase(status)
-            raise _failure(name, status, reason, attempt, history, cause)
+            try:
+                raise _failure(name, status, reason, attempt, history, cause)
+            finally:
+                # The cause's traceback holds this frame, which holds its caller's: kept
+                # in a local, it would keep them (and their buffers) alive until gc runs.
+                cause = None
+        cause = None  # likewise when a later attempt succeeds
         if wait is None:
             bound = min(options.max_backoff_s, options.backoff_s * 2 ** (attempt - 1))
             wait = random.uniform(0, bound)

@@ -103,7 +103,7 @@ class Connection:
 
     def _connect_tcp(self, deadline: float, cancelled: Callable[[], bool]) -> socket.socket:
         """A connected socket to the first address of the host that answers."""
-        error: OSError = OSError(f"no address for {self.host}")
+        error: OSError | None = None  # the last address's failure
         for family, kind, proto, _, address in socket.getaddrinfo(
             self.host, self.port, type=socket.SOCK_STREAM
         ):
@@ -125,6 +125,7 @@ class Connection:
                     raise OSError(
                         code, f"cannot connect to {self.host}:{self.port}: {os.strerror(code)}"
                     )
+                error = None  # (see below)
                 return sock
             except (ConnectionAbortedError, TimeoutError):
                 sock.close()
@@ -135,7 +136,12 @@ class Connection:
             except BaseException:
                 sock.close()
                 raise
-        raise error
+        try:
+            raise error if error is not None else OSError(f"no address for {self.host}")
+        finally:
+            # The error's traceback holds this frame, which holds its callers': kept in a
+            # local, it would keep them (and their buffers) alive until gc runs.
+            error = None
 
     def readable_while_idle(self) -> bool:
         """Whether an idle connection has something to read (an EOF, a 408 the server
