@@ -347,6 +347,48 @@ def test_an_answer_that_never_has_a_body_is_not_waited_for(serve, status: str) -
     assert error.value.status == int(code)
 
 
+def test_a_redirect_in_raw_utf8_is_followed_to_the_path_it_names(serve) -> None:
+    png = image_bytes(np.zeros((8, 16, 3), np.uint8), "PNG")
+
+    def answer(path: str, head: str, byte_range: tuple[int, int] | None) -> bytes:
+        if path == "/old.png":  # "é" as its two UTF-8 bytes, as many servers write it
+            location = "/vidéo.png".encode()
+            return b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\nLocation: " + location + b"\r\n\r\n"
+        return _reply("200 OK", png) if path == "/vidéo.png" else _reply("404 Not Found", b"")
+
+    server = serve(answer)
+    assert spdl.io.to_numpy(spdl.io.load_image(server.url("/old.png"))).shape == (8, 16, 3)
+    assert server.heads[-1].split(" ")[1] == "/vid%C3%A9o.png"
+
+
+@pytest.mark.parametrize("scheme", ["ftp", "file"])
+def test_a_redirect_to_another_scheme_is_not_followed(serve, scheme: str) -> None:
+    png = image_bytes(np.zeros((8, 16, 3), np.uint8), "PNG")
+    ports: list[int] = []
+
+    def answer(path: str, head: str, byte_range: tuple[int, int] | None) -> bytes:
+        if path == "/old.png":
+            return _reply("302 Found", b"", Location=f"{scheme}://127.0.0.1:{ports[0]}/x.png")
+        return _reply("200 OK", png)
+
+    server = serve(answer)
+    ports.append(server.port)
+    url = server.url("/old.png")
+    with pytest.raises(RemoteError, match=f"HTTP 302 to {scheme}://.*not followed") as error:
+        spdl.io.load_image(url)
+    assert url in str(error.value)
+    assert error.value.status == 302
+    assert [head.split(" ")[1] for head in server.heads] == ["/old.png"]
+
+
+def test_a_redirect_loop_fails_saying_so(serve) -> None:
+    server = serve(lambda path, head, byte_range: _reply("302 Found", b"", Location="/loop"))
+    with pytest.raises(RemoteError, match=r"too many redirects \(5\)") as error:
+        spdl.io.load_image(server.url("/loop"))
+    assert error.value.status == 302
+    assert len(server.heads) == 6  # the first request and 5 redirects
+
+
 @pytest.mark.parametrize(
     ("url", "cause"),
     [

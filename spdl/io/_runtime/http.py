@@ -309,10 +309,20 @@ def get(
                 return outcome
             status, reason, headers = outcome
             cause = None
-            if status in _REDIRECTS and headers.get("location") and redirects < _MAX_REDIRECTS:
+            if status in _REDIRECTS and headers.get("location"):
+                if redirects == _MAX_REDIRECTS:  # a loop, most likely
+                    history.append(f"too many redirects ({_MAX_REDIRECTS})")
+                    raise _failure(name, status, reason, attempt, history, None, what=history[-1])
+                target = _redirect_target(url, headers["location"])
+                if urllib.parse.urlsplit(target).scheme.lower() not in ("http", "https"):
+                    history.append(
+                        f"HTTP {status} to {_remote.redact(target)} "
+                        "(not http or https: not followed)"
+                    )
+                    raise _failure(name, status, reason, attempt, history, None, what=history[-1])
                 redirects += 1
                 attempt -= 1
-                url = urllib.parse.urljoin(url, headers["location"])
+                url = target
                 continue
             history.append(f"HTTP {status}")
             if not _retried(status):
@@ -342,6 +352,20 @@ def _retried(status: int) -> bool:
     return status == 429 or (500 <= status < 600 and status not in _NOT_RETRIED_5XX)
 
 
+def _redirect_target(url: str, location: str) -> str:
+    """The URL a ``Location`` header sends ``url`` to.
+
+    The head is decoded as Latin-1; many servers write a ``Location`` in raw UTF-8,
+    which read so would be escaped twice (``/vidéo`` as ``/vid%C3%83%C2%A9o``).
+    """
+    if not location.isascii():
+        try:
+            location = location.encode("latin-1").decode("utf-8")
+        except UnicodeError:  # Latin-1 indeed
+            pass
+    return urllib.parse.urljoin(url, location)
+
+
 def _failure(
     name: str,
     status: int | None,
@@ -349,8 +373,11 @@ def _failure(
     attempts: int,
     history: list[str],
     cause: BaseException | None,
+    *,
+    what: str | None = None,
 ) -> RemoteError:
-    what = f"HTTP {status} {reason}".rstrip() if status is not None else history[-1]
+    if what is None:
+        what = f"HTTP {status} {reason}".rstrip() if status is not None else history[-1]
     tries = f"{attempts} attempt" + ("s" if attempts > 1 else "")
     earlier = f" (earlier: {', '.join(history[:-1])})" if len(history) > 1 else ""
     message = f"Failed to fetch {name}: {what} after {tries}{earlier}."
