@@ -474,6 +474,28 @@ def test_cancelling_a_url_stream_aborts_its_fetch(serve) -> None:
     assert all(future.cancelled() for future in futures)
 
 
+def test_cancelling_a_body_read_to_the_close_does_not_return_part_of_it(serve) -> None:
+    # No Content-Length: the body ends when the connection closes. The watcher's
+    # shutdown of the socket looks just like that end.
+    server = serve(lambda path, head, byte_range: b"HTTP/1.0 200 OK\r\n\r\n" + b"A" * 1000)
+    spdl.io.set_remote_options(timeout_s=60.0, max_attempts=1)
+    token = _native.CancelToken()
+
+    def reading_the_body() -> bool:  # the head read, the first 1000 bytes in the buffer
+        with _http._watch_lock:
+            conns = [conn for _, conn in _http._watched.values()]
+        return any(conn._buffer[:1] == b"A" and len(conn._buffer) == 1000 for conn in conns)
+
+    def cancel() -> None:
+        _within(20, reading_the_body)
+        token.cancel()
+
+    threading.Thread(target=cancel, daemon=True).start()
+    with pytest.raises(_http.Cancelled):
+        _http.get(server.url("/x.bin"), cancel=token)
+    assert _http.open_connections() - _idle_connections() == 0
+
+
 def _within(seconds: float, condition: Callable[[], bool]) -> bool:
     done = threading.Event()
     for _ in range(int(seconds / 0.01)):

@@ -305,6 +305,9 @@ def get(
             history.append(_describe(error))
             cause: BaseException | None = error
         else:
+            if cancel is not None and cancel.cancelled:
+                # The watcher's shutdown reads as the end of a body read to the close.
+                raise Cancelled()
             if isinstance(outcome, Response):
                 return outcome
             status, reason, headers = outcome
