@@ -157,10 +157,14 @@ def test_right_ranges_read_every_byte(serve) -> None:
     reader.close()
 
 
-@pytest.mark.parametrize("path", ["/猫.jpg", "/a b.jpg", "/café.jpg", "/caf%C3%A9.jpg"])
+@pytest.mark.parametrize(
+    "path",
+    ["/猫.jpg", "/a b.jpg", "/café.jpg", "/caf%C3%A9.jpg", "/100%.jpg", "/5%2.jpg", "/%zz.jpg"],
+)
 def test_paths_with_spaces_and_non_ascii_characters_are_escaped_as_utf8(serve, path) -> None:
+    # A "%" that starts no escape is a "%" of the name, sent as "%25".
     jpeg = image_bytes(np.zeros((24, 32, 3), np.uint8), "JPEG")
-    names = {"/猫.jpg", "/a b.jpg", "/café.jpg"}
+    names = {"/猫.jpg", "/a b.jpg", "/café.jpg", "/100%.jpg", "/5%2.jpg", "/%zz.jpg"}
 
     def answer(asked: str, head: str, byte_range: tuple[int, int] | None) -> bytes:
         return _reply("200 OK", jpeg) if asked in names else _reply("404 Not Found", b"")

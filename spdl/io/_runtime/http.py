@@ -16,6 +16,7 @@ import email.utils
 import http
 import os
 import random
+import re
 import socket
 import ssl
 import threading
@@ -393,6 +394,9 @@ def _failure(
 # What a request target keeps as it is: RFC 3986's reserved and unreserved characters,
 # and "%" (an escape already made); anything else (spaces, non-ASCII) is escaped as UTF-8.
 _TARGET_SAFE = "/?:@!$&'()*+,;=%~[]"
+# A "%" that starts no escape ("100%.png") is a "%" of the name: sent as "%25" (a
+# server answers 400 to a bare one).
+_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def check_url(url: str) -> None:
@@ -418,8 +422,8 @@ def _split(url: str) -> tuple[_Key, str, dict[str, str]]:
     if not host:
         raise ValueError("the URL names no host")
     port = parts.port or (443 if scheme == "https" else 80)  # ValueError: a bad port
-    path = urllib.parse.quote(parts.path or "/", safe=_TARGET_SAFE)
-    query = urllib.parse.quote(parts.query, safe=_TARGET_SAFE)
+    path = urllib.parse.quote(_BARE_PERCENT.sub("%25", parts.path or "/"), safe=_TARGET_SAFE)
+    query = urllib.parse.quote(_BARE_PERCENT.sub("%25", parts.query), safe=_TARGET_SAFE)
     target = path + (f"?{query}" if query else "")
     netloc = parts.netloc.rpartition("@")[2]
     try:
