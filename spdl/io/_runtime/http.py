@@ -1,7 +1,8 @@
 """A small HTTP(S) client for URL sources: pooled connections, retries, cancellation.
 
 Built on the standard library's sockets and ``ssl`` (no new dependency; the wire
-format is in :mod:`.http_wire`). Each request
+format is in :mod:`.http_wire`), connecting straight to the server: no proxy, the
+``*_PROXY`` environment variables are not read. Each request
 runs in the calling thread (an I/O pool thread); connections are kept per host and
 reused. A request is retried after a connection error, a timeout, a truncated body,
 HTTP 429 or a 5xx status (but 501 and 505), with exponential backoff and full jitter
