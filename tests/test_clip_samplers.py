@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import pathlib
 import random
+from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
+import torch
 from frame_media import HEIGHT, NUM_FRAMES, WIDTH, Reference, pyav_reference, write_named_clip
 
 import spdl.io
@@ -231,3 +234,71 @@ def test_bad_arguments_fail_when_called(
 def test_a_missing_file(tmp_path: pathlib.Path) -> None:
     with pytest.raises(FileNotFoundError):
         spdl.io.clips_at_random_indices(tmp_path / "missing.mp4")
+
+
+def test_matroska_millisecond_times_give_each_frame_once(tmp_path: pathlib.Path) -> None:
+    # Matroska stores frame 2 of 30 fps at 67 ms, after 2/30 s: frames by time allow
+    # the half millisecond windows allow, or clips repeat a frame and skip the next.
+    reference = pyav_reference(write_named_clip(tmp_path, "h264_mkv"))
+    assert reference.pts[:4] == [0, 33, 67, 100]
+    times = [i / 30 for i in range(12)]
+    batch = spdl.io.load_video_frames(reference.path, timestamps=times, pix_fmt="yuv420p")
+    assert batch.indices.tolist() == list(range(12))
+    clips = spdl.io.clips_at_regular_timestamps(
+        reference.path, seconds_between_clip_starts=0.5, num_frames_per_clip=8
+    )
+    assert clips.indices.tolist() == [list(range(s, s + 8)) for s in (0, 15, 30, 45)]
+    window = spdl.io.load_video(reference.path, timestamp=(2 / 30, 3 / 30), pix_fmt="yuv420p")
+    window = spdl.io.to_numpy(window)
+    np.testing.assert_array_equal(spdl.io.to_numpy(batch.data)[2:3], window)
+
+
+def test_the_first_frames_own_time_is_in_range(tmp_path: pathlib.Path) -> None:
+    # A first frame at 23 frames of 30 fps in 1/15360 ticks: pts_seconds[0] is the
+    # float product, one ulp below the exact fraction begin_seconds was rounded from.
+    path = tmp_path / "late.mp4"
+    tb = Fraction(1, 15360)
+    with av.open(str(path), "w", options={"movie_timescale": "15360"}) as container:
+        stream = container.add_stream("libx264", rate=30, options={"bf": "0"})
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream.codec_context.time_base = tb
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 8, np.uint8), "rgb24")
+            frame.pts, frame.time_base = (23 + i) * 512, tb
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    index = spdl.io.index_video(path)
+    assert index.pts[0] == 23 * 512 and index.begin_seconds == index.pts_seconds[0]
+    batch = spdl.io.load_video_frames(path, timestamps=index.pts_seconds, index=index)
+    assert batch.indices.tolist() == list(range(10))
+    start = float(index.pts_seconds[0])
+    clips = spdl.io.clips_at_random_timestamps(path, sampling_range_start=start, index=index)
+    assert clips.indices.shape == (1, 1)
+
+
+def test_numpy_numbers_and_tensors_are_taken(clip: Reference) -> None:
+    rng = np.random.default_rng(0)
+    seed = rng.integers(1000)
+    expected = spdl.io.clips_at_random_indices(
+        clip.path, num_clips=2, num_frames_per_clip=4, sampling_range_start=5, seed=int(seed)
+    )
+    batch = spdl.io.clips_at_random_indices(
+        clip.path,
+        num_clips=np.int64(2),
+        num_frames_per_clip=np.int64(4),
+        sampling_range_start=np.int64(5),
+        seed=seed,
+    )
+    assert batch.indices.tolist() == expected.indices.tolist()
+    timed = spdl.io.clips_at_random_timestamps(
+        clip.path,
+        sampling_range_start=np.float32(0.5),
+        seconds_between_frames=np.float32(0.1),
+        num_frames_per_clip=2,
+        seed=0,
+    )
+    assert timed.indices[0, 1] - timed.indices[0, 0] == 3
+    frames = spdl.io.load_video_frames(clip.path, torch.tensor([3, 1]))
+    assert frames.indices.tolist() == [3, 1]
+    timed_frames = spdl.io.load_video_frames(clip.path, timestamps=torch.tensor([0.5, 0.0]))
+    assert timed_frames.indices.tolist() == [15, 0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import os
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -169,7 +170,9 @@ def _index_video(src: Source, **options: Any) -> Plan[VideoIndex]:
 
 
 def _as_array(name: str, values: object, kind: type) -> np.ndarray:
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+    # A sequence, or an array of any library NumPy reads (a torch tensor, say).
+    is_array = isinstance(values, Sequence | np.ndarray) or hasattr(values, "__array__")
+    if isinstance(values, str | bytes) or not is_array:
         raise TypeError(f"{name} must be a sequence of numbers, got {type(values).__name__}.")
     array = np.asarray(values)
     if array.ndim != 1 or array.size == 0:
@@ -272,7 +275,9 @@ def _sampler(
     for name in ("seconds_between_clip_starts", "seconds_between_frames"):
         if params.get(name) is not None:
             _clips.check_positive_number(name, params[name])
-    choose = functools.partial(clips_of, **params)
+    # NumPy scalars as Python numbers: the arithmetic and messages are Python's.
+    plain = {k: v.item() if isinstance(v, np.generic) else v for k, v in params.items()}
+    choose = functools.partial(clips_of, **plain)
     return (yield from _frames_steps(args, index, decode, choose))
 
 
@@ -334,7 +339,7 @@ def _clips_at_random_indices(
         >>> clips.data.shape, clips.indices.tolist()
         ((2, 4, 32, 32, 3), [[70, 72, 74, 76], [63, 65, 67, 69]])
     """
-    draws = _clips.draw(seed, num_clips) if isinstance(num_clips, int) else None
+    draws = _clips.draw(seed, int(num_clips)) if isinstance(num_clips, numbers.Integral) else None
     return (
         yield from _sampler(
             src,
@@ -475,7 +480,7 @@ def _clips_at_random_timestamps(
         >>> clips.data.shape
         (2, 3, 1, 64, 96)
     """
-    draws = _clips.draw(seed, num_clips) if isinstance(num_clips, int) else None
+    draws = _clips.draw(seed, int(num_clips)) if isinstance(num_clips, numbers.Integral) else None
     return (
         yield from _sampler(
             src,

@@ -15,6 +15,7 @@ repeats its last frame, ``"wrap"`` starts over from its first, ``"error"`` raise
 from __future__ import annotations
 
 import math
+import numbers
 import random
 from collections.abc import Callable, Sequence
 from typing import Literal, TypeAlias
@@ -39,7 +40,9 @@ MAX_REGULAR_CLIPS = 100_000  # clips_at_regular_timestamps: a tiny spacing fails
 
 
 def check_int(name: str, value: object, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
+    """``TypeError`` unless ``value`` is an integer (NumPy's included), ``ValueError``
+    unless it is at least ``minimum``."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}.")
@@ -47,16 +50,16 @@ def check_int(name: str, value: object, minimum: int) -> None:
 
 def check_positive_number(name: str, value: object) -> None:
     """``TypeError`` unless ``value`` is a real number, ``ValueError`` unless it is > 0."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}.")
-    if not (math.isfinite(value) and value > 0):
+    if not (math.isfinite(value) and float(value) > 0):
         raise ValueError(f"{name} must be positive, got {value!r}.")
 
 
 def _check_optional_number(name: str, value: object) -> None:
-    if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+    if value is not None and (not isinstance(value, numbers.Real) or isinstance(value, bool)):
         raise TypeError(f"{name} must be a number or None, got {type(value).__name__}.")
-    if isinstance(value, float) and math.isnan(value):
+    if value is not None and math.isnan(value):
         raise ValueError(f"{name} must not be NaN.")
 
 
@@ -97,8 +100,10 @@ def draw(seed: int | random.Random | None, count: int) -> list[float]:
     ``random.Random`` whose state advances), or fresh ones for ``None``."""
     if isinstance(seed, random.Random):
         rng = seed
-    elif seed is None or (isinstance(seed, int) and not isinstance(seed, bool)):
-        rng = random.Random(seed)
+    elif seed is None:
+        rng = random.Random()
+    elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        rng = random.Random(int(seed))  # NumPy's integers too (random.Random refuses them)
     else:
         raise TypeError(f"seed must be an int, a random.Random or None, got {type(seed).__name__}.")
     return [rng.random() for _ in range(count)]

@@ -532,10 +532,17 @@ def window_pts(window: tuple[float, float], time_base: tuple[int, int]) -> tuple
     at 0.3 s by rounding 9.3 ticks to 9).
     """
     tick = Fraction(*time_base) if time_base[1] else Fraction(1)
-    slack = min(Fraction(1, 2), Fraction(1, 2000) / tick)
+    slack = tick_slack(tick)
     start, end = window
     first = math.ceil(Fraction(start) / tick - slack)
     return first, None if math.isinf(end) else math.ceil(Fraction(end) / tick - slack)
+
+
+def tick_slack(tick: Fraction) -> Fraction:
+    """How far, in ticks of ``tick`` seconds, a time may lie before a frame's and still
+    be the frame's time: half a millisecond or half a tick, whichever is less (see
+    :func:`window_pts`)."""
+    return min(Fraction(1, 2), Fraction(1, 2000) / tick)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from spdl import _native
-from spdl.io._core.demux import Packets
+from spdl.io._core.demux import Packets, tick_slack
 from spdl.io._core.display_matrix import swaps_sides
 from spdl.io._core.errors import MediaError
 
@@ -107,8 +107,8 @@ class VideoIndex:
 
     @property
     def begin_seconds(self) -> float:
-        """When the first frame is shown, in seconds."""
-        return float(self.pts[0] * self.time_base)
+        """When the first frame is shown, in seconds (``pts_seconds[0]``)."""
+        return float(self.pts[0]) * float(self.time_base)  # as pts_seconds computes it
 
     @property
     def end_seconds(self) -> float:
@@ -161,7 +161,8 @@ def check_indices(index: VideoIndex, indices: Sequence[int] | np.ndarray) -> np.
 
 def frames_shown_at(index: VideoIndex, timestamps: Sequence[float] | np.ndarray) -> np.ndarray:
     """The number of the frame shown at each time: the last frame whose presentation
-    time is at or before it.
+    time is at or before it, to within the slack that windows allow (``tick_slack``:
+    Matroska stores 1/30 s as 33 ms, and 2/30 s as 67 ms, after 66.7 ms).
 
     Raises:
         ValueError: A time lies outside ``[begin_seconds, end_seconds)``; the message
@@ -169,13 +170,14 @@ def frames_shown_at(index: VideoIndex, timestamps: Sequence[float] | np.ndarray)
     """
     seconds = np.asarray(timestamps, dtype=np.float64)
     begin, end = index.begin_seconds, index.end_seconds
-    bad = seconds[~((seconds >= begin) & (seconds < end))]
+    finite = np.isfinite(seconds)
+    ticks = np.floor(
+        np.where(finite, seconds, 0) / float(index.time_base) + float(tick_slack(index.time_base))
+    ).astype(np.int64)
+    bad = seconds[~finite | (ticks < index.pts[0]) | (seconds >= end)]
     if bad.size:
         raise ValueError(
             f"Time {float(bad[0])!r} s is out of range for {index.src}: its frames are "
             f"shown in [{begin!r}, {end!r}) s."
         )
-    # In whole time-base units, so that a frame's own time (as pts_seconds gives it)
-    # selects that frame despite rounding.
-    ticks = np.floor(seconds / float(index.time_base) + 1e-6).astype(np.int64)
     return np.searchsorted(index.pts, ticks, side="right") - 1
