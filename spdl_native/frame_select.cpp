@@ -65,7 +65,10 @@ std::vector<std::vector<bool>> packets_to_send(const std::vector<const Packets*>
     }
     std::vector<bool> flags(packets.size(), false);
     for (size_t gop = 0; gop < gops; ++gop) {
-      const size_t end = whole[gop] ? starts[gop + 1] : until[gop];
+      // The retry sends a wanted frame's GOP whole too: a decoder that holds frames
+      // back until it recovers shows them as later packets come, not at a drain.
+      const bool all = whole[gop] || (with_gop_before && until[gop] > starts[gop]);
+      const size_t end = all ? starts[gop + 1] : until[gop];
       std::fill(flags.begin() + starts[gop], flags.begin() + end, true);
     }
     send.push_back(std::move(flags));
@@ -268,10 +271,20 @@ FrameTable frame_table(const std::vector<const Packets*>& spans) {
   check_video_spans(spans, "The frame selection");
   std::vector<std::pair<int64_t, const AVPacket*>> frames;
   for (const Packets* span : spans) {
-    for (const auto& packet : span->packets) {
+    const auto& packets = span->packets;
+    // A span that starts at a keyframe whose GOP is open (a stream copy cut there):
+    // its leading frames reference the GOP before, which is not there, and no
+    // decoder shows them.
+    const bool cut = !packets.empty() && (packets.front()->flags & AV_PKT_FLAG_KEY) &&
+                     packet_time(packets.front().get()) != AV_NOPTS_VALUE;
+    const int64_t key_time = cut ? packet_time(packets.front().get()) : 0;
+    for (size_t i = 0; i < packets.size(); ++i) {
+      const AVPacket* packet = packets[i].get();
+      const int64_t time = packet_time(packet);
+      const bool leading = cut && time < key_time;
       // A discarded packet's frame is decoded (others reference it) but never shown.
-      if (packet_time(packet.get()) != AV_NOPTS_VALUE && !(packet->flags & AV_PKT_FLAG_DISCARD)) {
-        frames.emplace_back(packet_time(packet.get()), packet.get());
+      if (time != AV_NOPTS_VALUE && !(packet->flags & AV_PKT_FLAG_DISCARD) && !leading) {
+        frames.emplace_back(time, packet);
       }
     }
   }

@@ -23,7 +23,9 @@ struct FrameTable {
 
 // The table of the packets of `spans` (one video stream, each span in decode
 // order). Packets with neither pts nor dts are left out, and so are those flagged
-// discard (an edit list starts after them: they are decoded, not shown).
+// discard (an edit list starts after them: they are decoded, not shown) and, in a
+// span that starts at a keyframe, those shown before it (the leading frames of an
+// open GOP whose GOP before is not there: no decoder shows them).
 FrameTable frame_table(const std::vector<const Packets*>& spans);
 
 // Decodes the frames presented at `pts` (stream time base, any order, repeats

@@ -232,6 +232,34 @@ def test_frames_before_an_edit_list_start_are_not_frames(bframes: Reference, tmp
     np.testing.assert_array_equal(whole, reference.yuv420p)
 
 
+def test_a_cut_at_an_open_gop_has_no_frames_before_its_first_keyframe(
+    tmp_path: pathlib.Path,
+) -> None:
+    # A stream copy from the second keyframe of an open-GOP stream into Matroska: the
+    # leading frames after it (shown before it) reference the GOP cut away, and no
+    # decoder shows them. They are no frames; the ones after them decode alone.
+    source = write_named_clip(tmp_path, "h264_open_gop")
+    cut = tmp_path / "open_gop_cut.mkv"
+    with av.open(str(source)) as src, av.open(str(cut), "w", format="matroska") as dst:
+        stream = src.streams.video[0]
+        out = dst.add_stream_from_template(stream)
+        packets = [p for p in src.demux(stream) if p.size]
+        first = next(n for n, p in enumerate(packets) if n and p.is_keyframe)
+        assert packets[first + 1].pts < packets[first].pts  # leading frames follow it
+        for packet in packets[first:]:
+            packet.stream = out
+            dst.mux(packet)
+    reference = pyav_reference(cut)
+    index = spdl.io.index_video(cut)
+    assert index.pts.tolist() == reference.pts
+    for number in range(4):
+        batch = spdl.io.load_video_frames(cut, [number], index=index, pix_fmt="yuv420p")
+        np.testing.assert_array_equal(_yuv(batch)[0], reference.yuv420p[number], f"frame {number}")
+    every = list(range(len(reference.pts)))
+    batch = spdl.io.load_video_frames(cut, every, index=index, pix_fmt="yuv420p")
+    np.testing.assert_array_equal(_yuv(batch), reference.yuv420p)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [

@@ -24,6 +24,7 @@ from spdl.io._core import clip_sampling as _clips
 from spdl.io._core import demux as _demux
 from spdl.io._core import frame_select as _select
 from spdl.io._core.demux import Source
+from spdl.io._core.errors import MediaError
 from spdl.io._core.frame_index import VideoIndex, check_indices, frames_shown_at
 from spdl.io._core.frame_select import FrameBatch
 from spdl.io._runtime import demux_pool as _demux_pool
@@ -82,11 +83,22 @@ def _frames_steps(
                 pass
             if packets is not None and not _covers(packets, index, positions):
                 packets = None
+    from_spans = packets is not None
     if packets is None:
         packets = yield args.step()
     if index is None:
         index = VideoIndex.from_packets(packets)
         positions = choose(index)
+    run = functools.partial(_select.decode_frames, packets, index, positions, **decode)
+    if not from_spans:
+        return (yield Step("decode", args.name, run, cancellable=True))
+    try:
+        return (yield Step("decode", args.name, run, cancellable=True))
+    except MediaError:
+        # A frame a decoder shows only after more than the spans hold (one that holds
+        # frames back until it recovers, in a stream cut at an open GOP): decoded from
+        # the whole stream, as without an index. A real failure fails again.
+        packets = yield args.step()
     run = functools.partial(_select.decode_frames, packets, index, positions, **decode)
     return (yield Step("decode", args.name, run, cancellable=True))
 
