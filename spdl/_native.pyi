@@ -1058,7 +1058,7 @@ def frame_table(spans: Sequence[Packets]) -> tuple[list[int], list[int], list[in
         ``pts`` of the keyframes.
     """
 
-def decode_frames_at(spans: Sequence[Packets], pts: Sequence[int], leading: Sequence[int], plan: DecodePlan) -> CPUBuffer:
+def decode_frames_at(spans: Sequence[Packets], pts: Sequence[int], leading: Sequence[int], plan: DecodePlan, occurrences: Sequence[int] = []) -> CPUBuffer:
     """
     Decodes the frames shown at the given times into one buffer, GIL released.
 
@@ -1074,6 +1074,8 @@ def decode_frames_at(spans: Sequence[Packets], pts: Sequence[int], leading: Sequ
         leading: The output's leading shape (``[]``: ``[len(pts)]``), e.g.
             ``[clips, frames_per_clip]``.
         plan: A DecodePlan without timing filters: the output's size and format.
+        occurrences: Which of the frames that share each pts is wanted (0 for the
+            first in decode order); empty: the first of each.
 
     Returns:
         A CPUBuffer shaped ``leading`` + the shape of one image.

@@ -51,6 +51,8 @@ Args:
     leading: The output's leading shape (``[]``: ``[len(pts)]``), e.g.
         ``[clips, frames_per_clip]``.
     plan: A DecodePlan without timing filters: the output's size and format.
+    occurrences: Which of the frames that share each pts is wanted (0 for the
+        first in decode order); empty: the first of each.
 
 Returns:
     A CPUBuffer shaped ``leading`` + the shape of one image.
@@ -66,7 +68,8 @@ void register_frame_select(nb::module_& m) {
   m.def("frame_table", &frame_table_of, nb::arg("spans"), nb::call_guard<nb::gil_scoped_release>(),
         kFrameTableDoc);
   m.def("decode_frames_at", &decode_frames_at, nb::arg("spans"), nb::arg("pts"), nb::arg("leading"),
-        nb::arg("plan"), nb::call_guard<nb::gil_scoped_release>(), kDecodeFramesAtDoc);
+        nb::arg("plan"), nb::arg("occurrences") = std::vector<int64_t>{},
+        nb::call_guard<nb::gil_scoped_release>(), kDecodeFramesAtDoc);
 }
 
 }  // namespace spdl

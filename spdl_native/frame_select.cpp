@@ -23,8 +23,9 @@ int64_t packet_time(const AVPacket* packet) {
   return packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
 }
 
-// The output entries of each wanted frame, by pts.
-using Slots = std::unordered_map<int64_t, std::vector<int64_t>>;
+// The output entries of each wanted frame: by pts, then by which of the frames that
+// share that pts it is (in decode order; most pts have one frame).
+using Slots = std::unordered_map<int64_t, std::vector<std::vector<int64_t>>>;
 
 // Whether each packet of each span must be sent to the decoder (see decode_frames_at).
 std::vector<std::vector<bool>> packets_to_send(const std::vector<const Packets*>& spans,
@@ -89,12 +90,37 @@ class SlotWriter {
         written_(std::accumulate(leading_.begin(), leading_.end(), int64_t{1},
                                  std::multiplies<int64_t>()),
                  false),
-        remaining_(slots_.size()) {}
+        remaining_(0) {
+    for (const auto& [time, frames] : slots_) {
+      for (const auto& entries : frames) {
+        remaining_ += !entries.empty();
+      }
+    }
+  }
 
-  // The entries of the frame at `pts`; null when it is not wanted or written already.
-  const std::vector<int64_t>* entries(int64_t pts) const {
+  // Whether a frame at `pts` is wanted and not written yet.
+  bool wants(int64_t pts) const {
     const auto found = slots_.find(pts);
-    return found == slots_.end() || written_[found->second.front()] ? nullptr : &found->second;
+    if (found == slots_.end()) {
+      return false;
+    }
+    for (const auto& entries : found->second) {
+      if (!entries.empty() && !written_[entries.front()]) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // The entries of the `occurrence`-th frame at `pts`; null when it is not wanted or
+  // written already.
+  const std::vector<int64_t>* entries(int64_t pts, size_t occurrence) const {
+    const auto found = slots_.find(pts);
+    if (found == slots_.end() || occurrence >= found->second.size()) {
+      return nullptr;
+    }
+    const std::vector<int64_t>& entries = found->second[occurrence];
+    return entries.empty() || written_[entries.front()] ? nullptr : &entries;
   }
 
   void write(const AVFrame* frame, const std::vector<int64_t>& entries) {
@@ -132,8 +158,8 @@ class SlotWriter {
   // The pts of the wanted frames not written, ascending.
   std::vector<int64_t> missing() const {
     std::vector<int64_t> pts;
-    for (const auto& [time, entries] : slots_) {
-      if (!written_[entries.front()]) {
+    for (const auto& [time, frames] : slots_) {
+      if (wants(time)) {
         pts.push_back(time);
       }
     }
@@ -155,10 +181,19 @@ class SlotWriter {
   std::string first_description_;
 };
 
-Slots slots_of(const std::vector<int64_t>& pts) {
+Slots slots_of(const std::vector<int64_t>& pts, const std::vector<int64_t>& occurrences) {
+  if (!occurrences.empty() && occurrences.size() != pts.size()) {
+    throw std::invalid_argument("The frame selection needs one occurrence per pts.");
+  }
   Slots slots;
   for (size_t i = 0; i < pts.size(); ++i) {
-    slots[pts[i]].push_back(static_cast<int64_t>(i));
+    const int64_t occurrence = occurrences.empty() ? 0 : occurrences[i];
+    if (occurrence < 0 || occurrence >= 1 << 16) {
+      throw std::invalid_argument("An occurrence is out of range.");
+    }
+    auto& frames = slots[pts[i]];
+    frames.resize(std::max(frames.size(), static_cast<size_t>(occurrence) + 1));
+    frames[static_cast<size_t>(occurrence)].push_back(static_cast<int64_t>(i));
   }
   return slots;
 }
@@ -210,6 +245,10 @@ void decode_pass(const std::vector<const Packets*>& spans,
   });
   auto ctx = open_decoder(first, config);
   auto frame = ffmpeg::alloc_frame();
+  // Frames that share a pts come out in the order their packets went in: which of
+  // them each sent packet is (counted over every packet shown, as the table counts).
+  std::unordered_map<int64_t, int64_t> counted;
+  std::unordered_map<int64_t, std::deque<size_t>> sent_occurrences;
   const auto receive_all = [&]() {
     while (slots.remaining() > pending.size()) {
       const int ret = avcodec_receive_frame(ctx.get(), frame.get());
@@ -218,7 +257,13 @@ void decode_pass(const std::vector<const Packets*>& spans,
       }
       ffmpeg::check(ret, context);
       const int64_t time = frame->pts != AV_NOPTS_VALUE ? frame->pts : frame->best_effort_timestamp;
-      if (const std::vector<int64_t>* entries = slots.entries(time)) {
+      size_t occurrence = 0;
+      if (auto found = sent_occurrences.find(time);
+          found != sent_occurrences.end() && !found->second.empty()) {
+        occurrence = found->second.front();
+        found->second.pop_front();
+      }
+      if (const std::vector<int64_t>* entries = slots.entries(time, occurrence)) {
         if (std::find(pending.begin(), pending.end(), entries) == pending.end()) {
           pending.push_back(entries);
           router.add(frame.get());
@@ -241,17 +286,23 @@ void decode_pass(const std::vector<const Packets*>& spans,
       if (plan.cancel && plan.cancel->cancelled()) {
         throw MediaError("Decoding " + first.src + " was cancelled.");
       }
+      const AVPacket* packet = packets[i].get();
+      const int64_t time = packet_time(packet);
+      const bool wanted = slots.wants(time);
+      const int64_t occurrence =
+          packet->flags & AV_PKT_FLAG_DISCARD || time == AV_NOPTS_VALUE ? -1 : counted[time]++;
       if (!send[span][i]) {
         skipped = sent;
         continue;
+      }
+      if (wanted && occurrence >= 0) {
+        sent_occurrences[time].push_back(static_cast<size_t>(occurrence));
       }
       if (skipped) {  // a seek: what is decoded of the GOP before comes out first
         drain();
         avcodec_flush_buffers(ctx.get());
         skipped = false;
       }
-      const AVPacket* packet = packets[i].get();
-      const bool wanted = slots.entries(packet_time(packet)) != nullptr;
       ctx->skip_frame = wanted ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
       ffmpeg::check(avcodec_send_packet(ctx.get(), packet),
                     [&] { return context + " (packet " + std::to_string(index) + ")"; });
@@ -306,7 +357,8 @@ FrameTable frame_table(const std::vector<const Packets*>& spans) {
 std::unique_ptr<CPUBuffer> decode_frames_at(const std::vector<const Packets*>& spans,
                                             const std::vector<int64_t>& pts,
                                             const std::vector<int64_t>& leading,
-                                            const DecodePlan& plan) {
+                                            const DecodePlan& plan,
+                                            const std::vector<int64_t>& occurrences) {
   check_video_spans(spans, "The frame selection");
   if (!plan.pre_filters.empty() || !plan.post_filters.empty()) {
     throw std::invalid_argument(
@@ -316,7 +368,7 @@ std::unique_ptr<CPUBuffer> decode_frames_at(const std::vector<const Packets*>& s
   const DecodeSteps steps = decode_steps(plan, MediaType::Video, Destination::kBuffer);
   const OutputFormat output = output_for(steps.writer.value_or(OutputFormat{}), false);
   const DecodeConfig config = with_output_hints(steps.config, output);
-  Slots wanted = slots_of(pts);
+  Slots wanted = slots_of(pts, occurrences);
   const std::vector<std::vector<bool>> send = packets_to_send(spans, wanted, false);
   SlotWriter slots(std::move(wanted), check_leading(pts, leading), output, first.src);
   const std::string context = "Failed to decode " + first.src;
@@ -327,7 +379,7 @@ std::unique_ptr<CPUBuffer> decode_frames_at(const std::vector<const Packets*>& s
     // as unrecovered: its missing frames are decoded again after the GOP before it.
     Slots missing;
     for (const int64_t time : slots.missing()) {
-      missing.emplace(time, std::vector<int64_t>{});
+      missing.emplace(time, std::vector<std::vector<int64_t>>{});
     }
     decode_pass(spans, packets_to_send(spans, missing, true), config, plan, context, slots);
   }

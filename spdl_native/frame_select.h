@@ -30,7 +30,9 @@ FrameTable frame_table(const std::vector<const Packets*>& spans);
 
 // Decodes the frames presented at `pts` (stream time base, any order, repeats
 // allowed) from `spans` into one buffer shaped `leading` + one image's shape
-// (`leading` empty: {pts.size()}); entry i holds the frame at pts[i].
+// (`leading` empty: {pts.size()}); entry i holds the frame at pts[i], the
+// occurrences[i]-th of the frames shown at that pts (in decode order; empty: all 0)
+// where several share it (Matroska's millisecond times at over 1000 fps).
 //
 // The decode goes forward once. A GOP is sent from its keyframe up to its last
 // wanted packet; a GOP without a wanted frame is skipped as a seek would skip it
@@ -50,6 +52,7 @@ FrameTable frame_table(const std::vector<const Packets*>& spans);
 std::unique_ptr<CPUBuffer> decode_frames_at(const std::vector<const Packets*>& spans,
                                             const std::vector<int64_t>& pts,
                                             const std::vector<int64_t>& leading,
-                                            const DecodePlan& plan);
+                                            const DecodePlan& plan,
+                                            const std::vector<int64_t>& occurrences = {});
 
 }  // namespace spdl

@@ -26,6 +26,7 @@ from frame_media import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from media import encode_video
 
 import spdl.io
 from spdl import _native
@@ -258,6 +259,31 @@ def test_a_cut_at_an_open_gop_has_no_frames_before_its_first_keyframe(
     every = list(range(len(reference.pts)))
     batch = spdl.io.load_video_frames(cut, every, index=index, pix_fmt="yuv420p")
     np.testing.assert_array_equal(_yuv(batch), reference.yuv420p)
+
+
+def test_frames_that_share_a_pts_are_each_their_own(tmp_path: pathlib.Path) -> None:
+    # 1500 fps in Matroska's milliseconds: pts 0, 1, 1, 2, 3, 3, ... Each frame is
+    # found by its number, not by its time alone (which gave the first frame at that
+    # time for both).
+    path = tmp_path / "dup.mkv"
+    encode_video(
+        path,
+        [np.full((HEIGHT, WIDTH, 3), i * 20, np.uint8) for i in range(12)],
+        width=WIDTH,
+        height=HEIGHT,
+        frame_rate=1500,
+        options={"bf": "0", "g": "4"},
+        container_format="matroska",
+    )
+    reference = pyav_reference(path)
+    assert reference.pts[:6] == [0, 1, 1, 2, 3, 3]
+    index = spdl.io.index_video(path)
+    every = list(range(12))
+    batch = spdl.io.load_video_frames(path, every, index=index, pix_fmt="yuv420p")
+    np.testing.assert_array_equal(_yuv(batch), reference.yuv420p)
+    for some in ([2], [5, 4], [2, 1, 2], [8]):
+        batch = spdl.io.load_video_frames(path, some, index=index, pix_fmt="yuv420p")
+        np.testing.assert_array_equal(_yuv(batch), reference.yuv420p[some], str(some))
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,12 @@ def decode_frames(
     spans = list(packets) if isinstance(packets, Sequence) else [packets]
     plan = _decode.make_plan("video", None, options, cancel=cancel)
     wanted = index.pts[positions]
-    data = _native.decode_frames_at(spans, wanted.ravel().tolist(), list(positions.shape), plan)
+    # Which of the frames sharing a pts each one is: index.pts is sorted, so its
+    # frames at one pts follow each other.
+    occurrences = positions - np.searchsorted(index.pts, wanted, side="left")
+    data = _native.decode_frames_at(
+        spans, wanted.ravel().tolist(), list(positions.shape), plan, occurrences.ravel().tolist()
+    )
     seconds = wanted * float(index.time_base)
     seconds.flags.writeable = False
     frozen = np.array(positions, dtype=np.int64)
