@@ -286,6 +286,15 @@ def test_frames_that_share_a_pts_are_each_their_own(tmp_path: pathlib.Path) -> N
         np.testing.assert_array_equal(_yuv(batch), reference.yuv420p[some], str(some))
 
 
+def test_a_raw_stream_without_timestamps_names_what_decodes_it(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "raw.h264"
+    frames = [np.full((HEIGHT, WIDTH, 3), i * 20, np.uint8) for i in range(6)]
+    encode_video(path, frames, width=WIDTH, height=HEIGHT, container_format="h264")
+    with pytest.raises(spdl.io.MediaError, match=r"raw elementary stream.*load_video"):
+        spdl.io.index_video(path)
+    assert spdl.io.to_numpy(spdl.io.load_video(path)).shape[0] == 6
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [

@@ -78,7 +78,11 @@ class VideoIndex:
             raise TypeError(f"Expected VideoPackets, got {type(packets).__name__}.")
         pts, durations, keyframes = _native.frame_table([packets])
         if not pts:
-            raise MediaError(f"Failed to index {packets.src}: no packet has a timestamp.")
+            raise MediaError(
+                f"Failed to index {packets.src}: no packet has a timestamp, so frames cannot "
+                "be numbered (a raw elementary stream such as .h264 has none): "
+                "spdl.io.load_video decodes it whole, or remux it into a container."
+            )
         orientation = packets.display_orientation
         swaps = swaps_sides(orientation)
         return cls(
