@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _demux_child import AudioDataset, load_in_child
+from _demux_child import AudioDataset, load_futures_in_child, load_in_child
 from _media import Media
 from media import AudioReference, VideoReference
 
@@ -593,6 +593,23 @@ def test_helpers_work_in_forked_and_spawned_children(aio_media: Media, method: s
     assert helpers and not set(helpers) & set(parents)
     assert _wait_until(lambda: not any(map(_alive, helpers)))  # they end with the child
     assert _demux_pool.helper_pids() == parents
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_the_future_and_async_forms_work_in_forked_children(aio_media: Media, method: str) -> None:
+    # The parent's pools have run work: their threads are not in a forked child (a
+    # DataLoader worker), which must not give its work to them.
+    path = str(aio_media.video)
+    packets = spdl.io.demux_media("video", path, (0, 1)).result()  # the pools run work
+    expected = np.asarray(spdl.io.convert_frames(spdl.io.decode_packets(packets).result()).result())
+    context = multiprocessing.get_context(method)
+    queue = context.Queue()
+    child = context.Process(target=load_futures_in_child, args=(path, queue))
+    child.start()
+    reported = queue.get(timeout=TIMEOUT_S * 3)
+    child.join(TIMEOUT_S)
+    assert reported == (int(expected.sum()), int(expected.sum()))
+    assert child.exitcode == 0
 
 
 def test_helpers_work_in_a_torch_dataloader_worker(aac_audio: AudioReference) -> None:

@@ -201,6 +201,19 @@ def _register_exit_hook() -> None:
     atexit.register(_shutdown_at_exit)
 
 
+def _after_fork_in_child() -> None:
+    # The pools' threads are not in a forked child (a torch DataLoader worker): work
+    # given to them there would wait forever. The child makes its own on first use.
+    global _lock
+    _lock = threading.Lock()  # a thread of the parent may have held it at the fork
+    _pools.clear()
+    _active_tokens.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _shutdown_at_exit() -> None:
     global _shutting_down
     with _lock:
