@@ -48,7 +48,7 @@ def _pyav_decode(path: pathlib.Path) -> tuple[list[float], np.ndarray]:
 def _readded(packets: _native.AudioPackets, shift_from: int, shift: int) -> _native.AudioPackets:
     """The same packets (no side data), those from `shift_from` on `shift` ticks later."""
     copy = _native.AudioPackets(packets.src, packets.params, packets.time_base)
-    for index, (address, size, pts, is_key) in enumerate(_native.packet_table(packets)):
+    for index, (address, size, pts, is_key, _) in enumerate(_native.packet_table(packets)):
         moved = pts + (shift if index >= shift_from else 0)
         copy.add(ctypes.string_at(address, size), moved, moved, 1024, is_key)
     return copy
@@ -155,7 +155,7 @@ def test_any_timestamps_keep_every_sample_and_chunks_start_at_frame_times(
     demuxed = spdl.io.demux_media("audio", long_aac).result()
     packets = _native.AudioPackets(demuxed.src, demuxed.params, demuxed.time_base)
     times = set()
-    for index, (address, size, pts, is_key) in enumerate(_native.packet_table(demuxed)):
+    for index, (address, size, pts, is_key, _) in enumerate(_native.packet_table(demuxed)):
         pts += sum(shift for start, shift in shifts if index >= start)
         pts = pts if index not in untimed else NO_TIME
         packets.add(ctypes.string_at(address, size), pts, pts, 1024, is_key)

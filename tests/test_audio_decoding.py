@@ -224,7 +224,7 @@ def test_a_layout_the_system_ffmpeg_does_not_name_keeps_every_channel(
     params = packets.params
     params.channel_layout, params.channel_names = "10 channels", ""
     unpositioned = _native.AudioPackets(packets.src, params, packets.time_base)
-    for address, size, pts, is_key in _native.packet_table(packets):
+    for address, size, pts, is_key, _ in _native.packet_table(packets):
         unpositioned.add(ctypes.string_at(address, size), pts, pts, 0, is_key)
     np.testing.assert_array_equal(
         spdl.io.to_numpy(convert(decode(unpositioned, sample_fmt="s16p"))), wav.source

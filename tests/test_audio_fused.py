@@ -71,7 +71,7 @@ def test_planar_rows_grow_when_durations_understate_the_samples(aac: pathlib.Pat
         understated = _native.AudioPackets(demuxed.src, demuxed.params, demuxed.time_base)
         import ctypes
 
-        for address, size, pts, is_key in table:
+        for address, size, pts, is_key, _ in table:
             understated.add(ctypes.string_at(address, size), pts, pts, 1, is_key)
         return understated
 

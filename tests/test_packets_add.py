@@ -31,7 +31,7 @@ def _pyav_packets(path: pathlib.Path) -> list[av.Packet]:
 def _table(packets: _native.AudioPackets) -> list[tuple[bytes, int, bool]]:
     return [
         (ctypes.string_at(address, size), pts, is_key)
-        for address, size, pts, is_key in _native.packet_table(packets)
+        for address, size, pts, is_key, _ in _native.packet_table(packets)
     ]
 
 
