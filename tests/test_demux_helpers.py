@@ -93,7 +93,7 @@ def _helper_children() -> list[int]:
                 command = stream.read()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"_demux_worker" in command:
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"demux_worker" in command:
             found.append(int(entry))
     return found
 
@@ -635,6 +635,33 @@ print(*_demux_pool.helper_pids(), flush=True)
 if sys.argv[2] == "wait":
     time.sleep(60)
 """
+
+
+_RUNTIME_PATH_SCRIPT = """
+import site, sys
+site.addsitedir(sys.argv[1])  # what the interpreter alone does not know
+import spdl.io
+from spdl.io._runtime import demux_pool
+spdl.io.set_executor_sizes(demux_processes=1)
+frames = spdl.io.to_numpy(spdl.io.load_video(sys.argv[2], timestamp=(0, 1)))
+print(frames.shape[0], len(demux_pool.helper_pids()), flush=True)
+"""
+
+
+def test_helpers_import_what_the_loading_process_added_to_its_path(aio_media: Media) -> None:
+    # The base interpreter, with this environment's packages added at run time (as a
+    # zipapp or a notebook does): the helper must find PyAV where the loader did.
+    import subprocess
+    import sys
+    import sysconfig
+
+    base = getattr(sys, "_base_executable", sys.executable)
+    assert sys.prefix != sys.base_prefix and base != sys.executable, "run in a venv"
+    site_packages = sysconfig.get_paths()["purelib"]
+    command = [base, "-c", _RUNTIME_PATH_SCRIPT, site_packages, str(aio_media.video)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["30", "1"]
 
 
 @pytest.mark.parametrize("end", ["exit", "SIGKILL"])

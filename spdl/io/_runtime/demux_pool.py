@@ -79,8 +79,13 @@ _STOP_WAIT_S = 5.0
 # API: numpy, the pools...): the helper needs only _demux_worker, _demux and _native,
 # and starts in half the time. (Not `-m spdl.io._runtime.demux_worker`, which would import
 # spdl.io whole, and run a second copy of the module as __main__.)
+# The loading process's import path follows its own (argv[2]): one extended at run
+# time (a zipapp, site.addsitedir, a notebook's sys.path.append) reaches PyAV there.
 _WORKER_MAIN = """
-import importlib.util, sys
+import importlib.util, json, site, sys
+for entry in json.loads(sys.argv[2]):
+    if entry not in sys.path:
+        site.addsitedir(entry)
 package = importlib.util.module_from_spec(importlib.util.find_spec("spdl.io"))
 sys.modules["spdl.io"] = package
 from spdl.io._runtime.demux_worker import main
@@ -152,13 +157,19 @@ def audio_load(src: object) -> Iterator[bool]:
             _audio.running -= 1
 
 
+def _import_path() -> str:
+    """This process's ``sys.path`` as JSON (not its working directory: the helper
+    imports only spdl, PyAV and NumPy)."""
+    return json.dumps([entry for entry in sys.path if entry and isinstance(entry, str)])
+
+
 class _Helper:
     """One helper process and this process's end of its socket."""
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            command = [sys.executable, "-c", _WORKER_MAIN, str(theirs.fileno())]
+            command = [sys.executable, "-c", _WORKER_MAIN, str(theirs.fileno()), _import_path()]
             self.process = subprocess.Popen(
                 command,
                 pass_fds=(theirs.fileno(),),
