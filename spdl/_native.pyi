@@ -1091,4 +1091,9 @@ def build_info() -> dict[str, object]:
     What the native core was built with and against, and the FFmpeg it runs on (see spdl.io.build_info).
     """
 
+def park_threads_at_exit() -> None:
+    """
+    From now on, threads other than the caller that finish native work wait for the process's exit instead of taking the GIL back (called by an atexit handler: only daemon threads are left then).
+    """
+
 libavcodec_version: str

@@ -6,6 +6,7 @@
 
 #include "bindings.h"
 #include "convert.h"
+#include "gil_release.h"
 
 namespace nb = nanobind;
 
@@ -18,7 +19,7 @@ namespace {
 std::unique_ptr<CPUBuffer> convert_taken(Frames& frames) {
   check_convertible(frames);
   Frames taken = frames.take();
-  nb::gil_scoped_release release;
+  GilRelease release;
   return convert_frames(taken);
 }
 
@@ -39,7 +40,7 @@ std::unique_ptr<CPUBuffer> convert_taken_batch(const std::vector<Frames*>& batch
   for (const size_t i : which) {
     items.push_back(&taken[i]);
   }
-  nb::gil_scoped_release release;
+  GilRelease release;
   return convert_image_batch(items);
 }
 

@@ -11,6 +11,7 @@
 #include "bindings.h"
 #include "clip_decoder.h"
 #include "decode_plan.h"
+#include "gil_release.h"
 #include "jpeg_decoder.h"
 #include "webp_decoder.h"
 
@@ -190,13 +191,13 @@ void register_decode(nb::module_& m) {
            "(a packed RGB ``pix_fmt``), with no filter at all.");
 
   m.def("decode_packets", &decode_packets_with, nb::arg("packets"),
-        nb::arg("plan").none() = nb::none(), nb::call_guard<nb::gil_scoped_release>(),
+        nb::arg("plan").none() = nb::none(), nb::call_guard<GilRelease>(),
         "Decodes packets into frames as the plan says, GIL released.");
   m.def("decode_to_buffer", &decode_to_buffer_with, nb::arg("packets"),
-        nb::arg("plan").none() = nb::none(), nb::call_guard<nb::gil_scoped_release>(),
+        nb::arg("plan").none() = nb::none(), nb::call_guard<GilRelease>(),
         "Decodes and converts in one pass, GIL released: frames go straight into the buffer.");
   m.def("decode_windows", &decode_windows, nb::arg("spans"), nb::arg("windows"),
-        nb::arg("plan").none() = nb::none(), nb::call_guard<nb::gil_scoped_release>(),
+        nb::arg("plan").none() = nb::none(), nb::call_guard<GilRelease>(),
         "Decodes several windows of one video stream in one forward pass, GIL released. "
         "spans: VideoPackets in stream order, each from a keyframe; windows: [start, end) in "
         "the spans' time base (end INT64_MAX: open); plan: one that decodes_windows(). Returns one "
@@ -209,9 +210,9 @@ void register_decode(nb::module_& m) {
           nb::arg("packets"), nb::arg("plan").none() = nb::none(), nb::arg("seconds") = 0.0,
           kAudioDecodeStreamInitDoc)
       .def("feed", &AudioDecodeStream::feed, nb::arg("packets"),
-           nb::arg("cancel").none() = nb::none(), nb::call_guard<nb::gil_scoped_release>(),
+           nb::arg("cancel").none() = nb::none(), nb::call_guard<GilRelease>(),
            kAudioDecodeStreamFeedDoc)
-      .def("finish", &AudioDecodeStream::finish, nb::call_guard<nb::gil_scoped_release>(),
+      .def("finish", &AudioDecodeStream::finish, nb::call_guard<GilRelease>(),
            kAudioDecodeStreamFinishDoc);
 
   m.def("has_turbojpeg", &has_turbojpeg,

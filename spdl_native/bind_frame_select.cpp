@@ -11,6 +11,7 @@
 
 #include "bindings.h"
 #include "frame_select.h"
+#include "gil_release.h"
 
 namespace nb = nanobind;
 
@@ -65,11 +66,11 @@ Raises:
 }  // namespace
 
 void register_frame_select(nb::module_& m) {
-  m.def("frame_table", &frame_table_of, nb::arg("spans"), nb::call_guard<nb::gil_scoped_release>(),
+  m.def("frame_table", &frame_table_of, nb::arg("spans"), nb::call_guard<GilRelease>(),
         kFrameTableDoc);
   m.def("decode_frames_at", &decode_frames_at, nb::arg("spans"), nb::arg("pts"), nb::arg("leading"),
         nb::arg("plan"), nb::arg("occurrences") = std::vector<int64_t>{},
-        nb::call_guard<nb::gil_scoped_release>(), kDecodeFramesAtDoc);
+        nb::call_guard<GilRelease>(), kDecodeFramesAtDoc);
 }
 
 }  // namespace spdl

@@ -7,6 +7,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "bindings.h"
+#include "gil_release.h"
 #include "image_batch.h"
 #include "image_crop.h"
 #include "image_transform.h"
@@ -52,7 +53,7 @@ nb::object decode_images(nb::list srcs, const DecodePlan* plan,
   const ImageBatchOptions batch{std::move(transforms), region_decode, num_threads};
   ImageBatchResult result;
   {
-    nb::gil_scoped_release release;
+    GilRelease release;
     result = decode_image_batch(sources, plan ? *plan : kDefault, batch);
   }
   return batch_result(std::move(result));
@@ -63,7 +64,7 @@ nb::object transform_images(const std::vector<Frames*>& frames,
   const OutputFormat output = plan ? plan->output : OutputFormat{};
   ImageBatchResult result;
   {
-    nb::gil_scoped_release release;
+    GilRelease release;
     result = transform_image_batch(frames, transforms, output);
   }
   return batch_result(std::move(result));

@@ -11,6 +11,7 @@
 #include "buffer.h"
 #include "decode_plan.h"
 #include "demux_channel.h"
+#include "gil_release.h"
 #include "packet_import.h"
 
 namespace nb = nanobind;
@@ -58,7 +59,7 @@ nb::tuple call(int sock, nb::bytes request, nb::handle data, bool ask_next,
   const BufferView source(data);
   HelperReply reply;
   {
-    nb::gil_scoped_release release;
+    GilRelease release;
     reply = call_helper(sock, text, source.data(), source.size(), ask_next, cancel);
   }
   return as_tuple(std::move(reply));
@@ -67,7 +68,7 @@ nb::tuple call(int sock, nb::bytes request, nb::handle data, bool ask_next,
 nb::tuple next(int sock, bool ask_next, const CancelToken* cancel) {
   HelperReply reply;
   {
-    nb::gil_scoped_release release;
+    GilRelease release;
     reply = next_from_helper(sock, ask_next, cancel);
   }
   return as_tuple(std::move(reply));
@@ -91,7 +92,7 @@ nb::tuple load_audio(int sock, nb::bytes request, nb::handle data, const DecodeP
   HelperReply end;
   std::unique_ptr<CPUBuffer> buffer;
   {
-    nb::gil_scoped_release release;
+    GilRelease release;
     HelperReply first = call_helper(sock, text, source.data(), source.size(), false, cancel);
     if (first.kind == HelperReply::Kind::Item && first.packets.size() != 1) {
       first.kind = HelperReply::Kind::Broken;
@@ -123,7 +124,7 @@ nb::tuple load_audio(int sock, nb::bytes request, nb::handle data, const DecodeP
 nb::bytes packed_bytes(const std::vector<const Packets*>& packets) {
   std::string block;
   {
-    nb::gil_scoped_release release;
+    GilRelease release;
     block.resize(packed_size(packets));
     pack_into(packets, reinterpret_cast<uint8_t*>(block.data()), block.size());
   }
@@ -187,11 +188,10 @@ Raises:
 }  // namespace
 
 void register_packet_import(nb::module_& m) {
-  m.def("pack_packets", &pack_to_memfd, nb::arg("packets"),
-        nb::call_guard<nb::gil_scoped_release>(),
+  m.def("pack_packets", &pack_to_memfd, nb::arg("packets"), nb::call_guard<GilRelease>(),
         "Packs Packets into a new sealed memfd and returns its descriptor (the caller "
         "closes it); a demux helper process hands its packets over this way.");
-  m.def("unpack_packets", &unpack_from_fd, nb::arg("fd"), nb::call_guard<nb::gil_scoped_release>(),
+  m.def("unpack_packets", &unpack_from_fd, nb::arg("fd"), nb::call_guard<GilRelease>(),
         "Rebuilds the Packets of a sealed memfd written by ``pack_packets`` (not closed).");
   m.def("packed_bytes", &packed_bytes, nb::arg("packets"),
         "The block ``pack_packets`` writes, as bytes: every field of the packets, for "

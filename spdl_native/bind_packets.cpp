@@ -10,6 +10,7 @@
 #include "bindings.h"
 #include "decode_session.h"
 #include "display_matrix.h"
+#include "gil_release.h"
 #include "packets.h"
 
 namespace nb = nanobind;
@@ -22,7 +23,7 @@ constexpr size_t kMaxReorderedFrames = 16;
 
 // Packets::described(), which may decode a frame: with the GIL released.
 CodecParams described(const Packets& packets) {
-  nb::gil_scoped_release release;
+  GilRelease release;
   return packets.described();
 }
 
@@ -156,6 +157,10 @@ bool add_demuxed_from(Packets& self, nb::handle demuxer, size_t limit, std::opti
     throw nb::type_error("demuxer must be an iterator of packets");
   }
   for (size_t added = 0; added < limit;) {
+    if (must_park()) {  // PyAV would take the GIL back under this frame (GilRelease)
+      PyEval_SaveThread();
+      park();
+    }
     nb::object packet = nb::steal(PyIter_Next(demuxer.ptr()));
     if (!packet) {
       if (PyErr_Occurred()) {

@@ -3,6 +3,7 @@
 #include "bindings.h"
 #include "ffmpeg/compat.h"
 #include "ffmpeg/error.h"
+#include "gil_release.h"
 
 namespace nb = nanobind;
 
@@ -20,7 +21,16 @@ NB_MODULE(_native, m) {
   spdl::register_frame_select(m);
   spdl::register_build_info(m);
 
+  m.def("park_threads_at_exit", &spdl::park_threads_at_exit,
+        "From now on, threads other than the caller that finish native work wait for the "
+        "process's exit instead of taking the GIL back (called by an atexit handler: only "
+        "daemon threads are left then).");
   m.attr("libavcodec_version") = LIBAVCODEC_IDENT;
+#ifdef NDEBUG
+  // Objects a daemon thread still holds when the program ends are not leaks; a
+  // release build does not list them at exit (a debug build does).
+  nb::set_leak_warnings(false);
+#endif
   // Errors reach Python as exceptions; FFmpeg's own log would only duplicate them.
   av_log_set_level(AV_LOG_QUIET);
 }

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
 import threading
 from collections.abc import Callable
 
 import numpy as np
-from media import AudioReference, ImageReference, VideoReference
+import pytest
+from media import AudioReference, ImageReference, VideoReference, encode_audio, sine_tone
 
 import spdl.io
 
@@ -77,3 +80,38 @@ def test_two_threads_decoding_images_and_audio_match_a_single_thread_decode(
     expected = work()
     for array in run_in_threads(work):
         np.testing.assert_array_equal(array, expected)
+
+
+_EXIT_WHILE_LOADING = """
+import os, sys, threading, time
+import spdl.io
+
+def loop():
+    while True:
+        spdl.io.load_audio(sys.argv[1])
+
+for _ in range(4):
+    threading.Thread(target=loop, daemon=True).start()
+time.sleep(1.5)
+"""
+
+
+@pytest.mark.parametrize("helpers", ["0", "2"])
+def test_the_program_ends_cleanly_while_daemon_threads_decode(
+    tmp_path: pathlib.Path, helpers: str
+) -> None:
+    # A prefetch thread is often a daemon, still decoding when the program ends. Its
+    # native call must not take the GIL back then: Python would end the thread by
+    # unwinding the C++ frames, which aborts the process.
+    import subprocess
+    import sys
+
+    path = tmp_path / "five_seconds.m4a"
+    encode_audio(path, sine_tone(16000, 5 * 16000, 440.0)[None], rate=16000)
+    command = [sys.executable, "-c", _EXIT_WHILE_LOADING, str(path)]
+    env = {**os.environ, "SPDL_DEMUX_PROCESSES": helpers}  # demux in the threads, or not
+    for _ in range(8):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "terminate called" not in result.stderr
+        assert "leaked" not in result.stderr  # objects the threads hold are no leaks

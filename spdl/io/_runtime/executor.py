@@ -201,6 +201,12 @@ def _register_exit_hook() -> None:
     atexit.register(_shutdown_at_exit)
 
 
+# Runs after the non-daemon threads were joined, before the interpreter finalizes: a
+# daemon thread that finishes native work from then on waits for the process's exit
+# (taking the GIL back then would end it by an unwinding that crashes the process).
+atexit.register(_native.park_threads_at_exit)
+
+
 def _after_fork_in_child() -> None:
     # The pools' threads are not in a forked child (a torch DataLoader worker): work
     # given to them there would wait forever. The child makes its own on first use.
