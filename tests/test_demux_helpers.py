@@ -229,6 +229,23 @@ def test_a_relative_path_is_opened_in_the_callers_directory(
     assert _packed(packets) == _packed(expected)
 
 
+@pytest.mark.parametrize("count", [0, 2])
+def test_a_relative_path_in_a_deleted_directory_is_named(
+    count: int, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    spdl.io.set_executor_sizes(demux_processes=count)
+    try:
+        for load in (spdl.io.load_video, spdl.io.load_audio):
+            with pytest.raises(FileNotFoundError, match="clip.mp4"):
+                load("clip.mp4")
+    finally:
+        _executor._sizes.pop("demux_processes", None)
+
+
 def test_spans_and_streamed_windows_equal_the_in_thread_demux(
     h264_video: VideoReference, aac_audio: AudioReference
 ) -> None:

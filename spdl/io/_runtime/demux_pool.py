@@ -377,7 +377,10 @@ def _request(op: str, src: Any, name: str, **fields: Any) -> tuple[bytes, Any] |
     cannot travel as one message (too large, or options JSON cannot hold)."""
     if isinstance(src, str | os.PathLike):
         path, data = os.fspath(src), None
-        cwd = None if os.path.isabs(path) else os.getcwd()
+        try:
+            cwd = None if os.path.isabs(path) else os.getcwd()
+        except FileNotFoundError:  # the working directory was deleted
+            raise FileNotFoundError(f"No such file: {path!r}") from None
     else:
         path, data, cwd = None, src, None
     request = {"op": op, "path": path, "name": name, "cwd": cwd, **fields}
