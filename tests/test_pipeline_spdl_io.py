@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from media import VideoReference
 
 import spdl.io
@@ -26,35 +27,30 @@ def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT_S) -> Non
         time.sleep(0.01)
 
 
-def test_spdl_io_futures_are_awaited_in_a_stage(h264_video: VideoReference):
+# The Future forms, and the async_* forms: plain functions returning a coroutine
+# object that is not a native one (inspect.iscoroutine is false for it), which the
+# stage awaits all the same, as it would an `async def` op's result.
+FORMS = {
+    "future": (spdl.io.demux_media, spdl.io.decode_packets, spdl.io.convert_frames),
+    "async": (
+        spdl.io.async_demux_media,
+        spdl.io.async_decode_packets,
+        spdl.io.async_convert_frames,
+    ),
+}
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_spdl_io_futures_and_coroutines_are_awaited_in_a_stage(
+    h264_video: VideoReference, form: str
+):
+    demux, decode, convert = FORMS[form]
     pipeline = (
         PipelineBuilder()
         .add_source([str(h264_video.path)] * 2)
-        .pipe(lambda src: spdl.io.demux_media("video", src), concurrency=2)
-        .pipe(spdl.io.decode_packets, concurrency=2)
-        .pipe(spdl.io.convert_frames)
-        .add_sink(2)
-        .build(num_threads=2)
-    )
-    with pipeline.auto_stop():
-        buffers = list(pipeline.get_iterator(timeout=TIMEOUT_S))
-    assert len(buffers) == 2
-    for buffer in buffers:
-        array = spdl.io.to_numpy(buffer)
-        assert array.shape == (len(h264_video.times), h264_video.height, h264_video.width, 3)
-
-
-def test_spdl_io_coroutines_are_awaited_in_a_stage(h264_video: VideoReference):
-    # spdl.io's async_* forms are plain functions returning a coroutine object that is
-    # not a native one (inspect.iscoroutine is false for it): the stage awaits it all
-    # the same, as it would an `async def` op's result.
-    demux = functools.partial(spdl.io.async_demux_media, "video")
-    pipeline = (
-        PipelineBuilder()
-        .add_source([str(h264_video.path)] * 2)
-        .pipe(demux, concurrency=2)
-        .pipe(spdl.io.async_decode_packets, concurrency=2)
-        .pipe(spdl.io.async_convert_frames)
+        .pipe(functools.partial(demux, "video"), concurrency=2)
+        .pipe(decode, concurrency=2)
+        .pipe(convert)
         .add_sink(2)
         .build(num_threads=2)
     )
