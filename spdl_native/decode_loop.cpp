@@ -95,7 +95,7 @@ void PacketFeeder::feed(const Packets& packets, const CancelToken* cancel) {
       const bool before = packet->pts != AV_NOPTS_VALUE && packet->pts < skip_before_;
       ctx_->skip_frame = before ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
     }
-    ffmpeg::check(avcodec_send_packet(ctx_.get(), packet.get()),
+    ffmpeg::check(send_packet(ctx_.get(), packet.get()),
                   [&] { return context_ + " (packet " + std::to_string(index_) + ")"; });
     ++index_;
     wanted_ = receive_all();

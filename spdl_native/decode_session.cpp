@@ -115,7 +115,7 @@ class WindowFeeder {
       if (skip) {
         decoder_.passed_pts = latest(decoder_.passed_pts, packet->pts);
       }
-      ffmpeg::check(avcodec_send_packet(ctx, packet),
+      ffmpeg::check(send_packet(ctx, packet),
                     [&] { return context_ + " (packet " + std::to_string(i) + ")"; });
       decoder_.last_sent = packet->pts;
       ++sent_;

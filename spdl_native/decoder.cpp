@@ -1,6 +1,7 @@
 #include "decoder.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -25,7 +26,35 @@ bool set_channel_layout(AVCodecContext* ctx, const std::string& description, int
   return av_channel_layout_copy(&ctx->ch_layout, parsed.get()) >= 0;
 }
 
+// Bytes of one sample frame (every channel's sample) of a PCM decoder: what FFmpeg's
+// PCM decoders (pcm.c) decode a packet in whole multiples of. 0 for other decoders,
+// and for PCM ones that frame their data otherwise (pcm_dvd, pcm_bluray, pcm_lxf).
+int pcm_frame_bytes(const AVCodecContext* ctx) {
+  if (!ctx->codec || std::strncmp(ctx->codec->name, "pcm_", 4) != 0) {
+    return 0;
+  }
+  const int bits = av_get_bits_per_sample(ctx->codec_id);
+  return bits % 8 == 0 ? bits / 8 * ctx->ch_layout.nb_channels : 0;
+}
+
 }  // namespace
+
+int send_packet(AVCodecContext* ctx, const AVPacket* packet) {
+  const int frame_bytes = packet ? pcm_frame_bytes(ctx) : 0;
+  if (frame_bytes <= 0 || packet->size % frame_bytes == 0) {
+    return avcodec_send_packet(ctx, packet);
+  }
+  if (packet->size < frame_bytes) {
+    return 0;
+  }
+  ffmpeg::PacketPtr whole = ffmpeg::alloc_packet();
+  if (const int ret = av_packet_ref(whole.get(), packet); ret < 0) {
+    return ret;
+  }
+  // The data stays shared: only the size shrinks (the bytes after it are not read).
+  whole->size -= packet->size % frame_bytes;
+  return avcodec_send_packet(ctx, whole.get());
+}
 
 ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_base,
                                      const std::string& src, const DecodeConfig& config) {

@@ -51,6 +51,13 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
 // media type (a video codec for images and video).
 ffmpeg::CodecContextPtr open_decoder(const Packets& packets, const DecodeConfig& config);
 
+// avcodec_send_packet, with a PCM packet cut to whole sample frames first (the
+// last packet of a truncated WAV is not): FFmpeg 5.1's PCM decoders decode the
+// whole frames, then refuse the 1 .. n-1 bytes left over (AVERROR_INVALIDDATA);
+// newer releases drop them. A PCM packet shorter than one sample frame is not
+// sent. Returns FFmpeg's code.
+int send_packet(AVCodecContext* ctx, const AVPacket* packet);
+
 // Decodes every packet; stops early when the filter graph ends (e.g. trim) or
 // when `cancel` is set, in which case MediaError("... cancelled") is thrown.
 // With `output`, each frame is scaled and converted by the native writer (as

@@ -308,3 +308,37 @@ def test_a_window_of_a_flac_too_short_to_seek_in(tmp_path: pathlib.Path) -> None
     assert whole.shape == (2, 1000)
     got = load_array(path, (0.01, 0.03), sample_fmt="s16p")
     np.testing.assert_array_equal(got, whole[:, 160:480])
+
+
+@pytest.mark.parametrize("extra_bytes", [4, 2000])
+def test_a_wav_cut_inside_a_sample_frame_loads_its_whole_sample_frames(
+    tmp_path: pathlib.Path, extra_bytes: int
+) -> None:
+    # 3 channels of s16: 6-byte sample frames, 512 of them per packet. The cut leaves a
+    # last packet of 2000 bytes (333 frames and 2 bytes), which FFmpeg 5.1's PCM decoder
+    # refuses and PyAV's decodes without the partial frame, or one of 4 bytes (less
+    # than a sample frame), which both refuse: it holds no sample.
+    rate = 8000
+    source = (np.arange(3 * 4000).reshape(3, 4000) % 1000 * 30).astype(np.int16)
+    full = tmp_path / "full.wav"
+    encode_audio(
+        full, source, rate=rate, codec="pcm_s16le", sample_fmt="s16", layout="2.1", chunk=4000
+    )
+    with av.open(str(full)) as container:
+        first = next(container.demux(audio=0))
+        assert first.size == 512 * 6
+        data_start = first.pos
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(full.read_bytes()[: data_start + 7 * 512 * 6 + extra_bytes])
+    kept = 7 * 512 + extra_bytes // 6
+    if extra_bytes >= 6:
+        with av.open(str(cut)) as container:
+            frames = [frame.to_ndarray().reshape(-1, 3) for frame in container.decode(audio=0)]
+        np.testing.assert_array_equal(np.concatenate(frames), source[:, :kept].T)
+
+    np.testing.assert_array_equal(load_array(cut, sample_fmt="s16p"), source[:, :kept])
+    np.testing.assert_array_equal(load_array(cut, sample_fmt="s16"), source[:, :kept].T)
+    window = load_array(cut, (0.25, float("inf")), sample_fmt="s16p")
+    np.testing.assert_array_equal(window, source[:, 2000:kept])
+    decoded = decode(demux("audio", cut), sample_fmt="s16p")
+    np.testing.assert_array_equal(spdl.io.to_numpy(convert(decoded)), source[:, :kept])
