@@ -264,6 +264,7 @@ def encode_audio(
     container_format: str | None = None,
     bit_rate: int | None = None,
     chunk: int = 1024,
+    options: dict[str, str] | None = None,
 ) -> None:
     """Encodes ``samples`` ``(channels, samples)`` as one audio stream of ``codec``
     (``aac``, ``pcm_s16le``, ``mp3``, ``flac``, ``libopus`` ...).
@@ -280,10 +281,11 @@ def encode_audio(
             (``.m4a`` guesses ``ipod``, ``.wav`` ``wav``).
         bit_rate: The encoder's bit rate, when set.
         chunk: Samples per channel in each frame handed to the encoder.
+        options: Encoder options (``{"frame_size": "8192"}`` ...).
     """
     layout = layout or _LAYOUTS[samples.shape[0]]
     with _open_output(dst, container_format) as container:
-        stream = container.add_stream(codec, rate=rate, layout=layout)
+        stream = container.add_stream(codec, rate=rate, layout=layout, options=options)
         if bit_rate is not None:
             stream.bit_rate = bit_rate
         _encode_audio_frames(container, stream, samples, sample_fmt, layout, rate, chunk)

@@ -310,6 +310,65 @@ def test_a_window_of_a_flac_too_short_to_seek_in(tmp_path: pathlib.Path) -> None
     np.testing.assert_array_equal(got, whole[:, 160:480])
 
 
+def load_streamed(path: pathlib.Path, windows: list[tuple[float, float]]) -> list[np.ndarray]:
+    futures = spdl.io.streaming_demux("audio", path, windows)
+    arrays = []
+    for future in futures:
+        frames = spdl.io.decode_packets(future.result(), sample_fmt="s16p").result()
+        arrays.append(spdl.io.to_numpy(spdl.io.convert_frames(frames).result()))
+    return arrays
+
+
+def test_flac_windows_starting_in_the_last_frames_are_cut_from_the_whole_decode(
+    tmp_path: pathlib.Path,
+) -> None:
+    # FFmpeg's FLAC demuxer refuses a seek into the last frames (here, to 1.79 s, the
+    # pre-roll before 1.99 s): the window is read from further back instead.
+    rate = 44100
+    samples = (np.arange(2 * rate) % 441 * 70).astype(np.int16)
+    path = tmp_path / "two_seconds.flac"
+    encode_audio(path, samples[None], rate=rate, codec="flac", sample_fmt="s16", chunk=4096)
+    whole = load_array(path, sample_fmt="s16p")
+    np.testing.assert_array_equal(whole, samples[None])
+    windows = [(1.0, 1.5), (1.99, 2.0), (0.0, 0.5), (1.9, 1.95), (1.95, 2.0)]
+    for start, end in windows:
+        got = load_array(path, (start, end), sample_fmt="s16p")
+        np.testing.assert_array_equal(got, whole[:, round(start * rate) : round(end * rate)])
+    # A streaming window whose seek is refused fails neither itself nor the later ones.
+    for (start, end), got in zip(windows, load_streamed(path, windows), strict=True):
+        np.testing.assert_array_equal(got, whole[:, round(start * rate) : round(end * rate)])
+
+
+def test_windows_of_a_flac_that_refuses_every_seek_read_it_from_its_start(
+    tmp_path: pathlib.Path,
+) -> None:
+    # A FLAC of one frame refuses every seek, even to 0 before it was read through,
+    # and a refused seek leaves the demuxer at no packet: the demuxer goes back to the
+    # first byte of the data.
+    rate = 16000
+    samples = (np.arange(6000) % 100 * 300).astype(np.int16)
+    path = tmp_path / "one_frame.flac"
+    encode_audio(
+        path,
+        samples[None],
+        rate=rate,
+        codec="flac",
+        sample_fmt="s16",
+        chunk=6000,
+        options={"frame_size": "8192"},
+    )
+    with av.open(str(path)) as container:
+        assert sum(1 for packet in container.demux(audio=0) if packet.size) == 1
+    whole = load_array(path, sample_fmt="s16p")
+    np.testing.assert_array_equal(whole, samples[None])
+    windows = [(0.3, 0.35), (0.0, 0.02), (0.25, 0.3)]
+    for start, end in windows:
+        got = load_array(path, (start, end), sample_fmt="s16p")
+        np.testing.assert_array_equal(got, whole[:, round(start * rate) : round(end * rate)])
+    for (start, end), got in zip(windows, load_streamed(path, windows), strict=True):
+        np.testing.assert_array_equal(got, whole[:, round(start * rate) : round(end * rate)])
+
+
 @pytest.mark.parametrize("extra_bytes", [4, 2000])
 def test_a_wav_cut_inside_a_sample_frame_loads_its_whole_sample_frames(
     tmp_path: pathlib.Path, extra_bytes: int

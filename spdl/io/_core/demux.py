@@ -48,7 +48,8 @@ Window: TypeAlias = tuple[float, float]
 _MEDIA_TYPES = ("image", "audio", "video")
 _AUDIO_PREROLL_S = 0.2
 # A video seek that lands wrong moves back this far, then twice as far... (see
-# _positioned), at most _SEEK_TRIES times before reading from the start.
+# _positioned), at most _SEEK_TRIES times before reading from the start; a seek
+# the demuxer refuses likewise (see _seek), until the stream's start.
 _SEEK_BACK_S = 0.5
 _SEEK_TRIES = 6
 _SCAN_PACKETS = 1000  # read for a keyframe after a seek (a GOP of 33 s at 30 fps)
@@ -433,12 +434,47 @@ def _new_packets(
 
 
 def _seek(container: InputContainer, stream: Stream, name: str, seconds: float) -> None:
-    """Seeks to the keyframe at or before ``seconds``."""
+    """Seeks to the keyframe at or before ``seconds`` (> 0).
+
+    A demuxer may refuse a seek to a time the stream holds: FFmpeg's FLAC demuxer
+    (without a seek table) one into the last frames, raw H.264 / HEVC any. The seek is
+    then asked again ``_SEEK_BACK_S`` earlier, the step doubling, and at last the
+    stream is read from its start (:func:`_rewind`): landing earlier only costs
+    decoding, as the decode trims to the exact sample or frame.
+    """
     tb = stream.time_base or Fraction(1, 1)
-    try:
-        container.seek(int(seconds / tb), stream=stream, backward=True, any_frame=False)
-    except av.FFmpegError as e:
-        raise MediaError(f"Failed to seek {name} to {seconds} s: {e}") from e
+    target, step = seconds, _SEEK_BACK_S
+    while target > 0:
+        try:
+            container.seek(int(target / tb), stream=stream, backward=True, any_frame=False)
+            return
+        except av.FFmpegError:
+            target, step = target - step, step * 2
+    _rewind(container, stream, name)
+
+
+def _rewind(container: InputContainer, stream: Stream, name: str) -> None:
+    """Positions the demuxer before the stream's first packet, its priming packets
+    (negative pts) included.
+
+    MP3 and others refuse the negative target, then 0 is asked; FLAC under 4096
+    samples and raw H.264 / HEVC refuse any time, and a refused seek leaves the
+    demuxer nowhere: they go back to the first byte of the stream's data.
+    """
+    error: av.FFmpegError | None = None
+    for offset, by_byte in ((-1, False), (0, False), (0, True)):
+        try:
+            container.seek(
+                offset,
+                stream=stream,
+                backward=True,
+                any_frame=False,
+                unsupported_byte_offset=by_byte,
+            )
+            return
+        except av.FFmpegError as e:
+            error = error or e
+    raise MediaError(f"Failed to seek {name} to its start: {error}") from error
 
 
 def _seek_before(
@@ -456,16 +492,13 @@ def _seek_before(
     A target at or before the stream's beginning reads from its first packet: a
     container not read yet is not moved at all (a seek to 0 skips an AAC stream's
     priming packet, and FLAC under 4096 samples refuses it), one read already goes
-    back before its first packet.
+    back before its first packet (:func:`_rewind`).
     """
     target = start - _AUDIO_PREROLL_S if media_type == "audio" else start
     if target > 0:
         _seek(container, stream, name, target)
     elif not fresh:
-        try:  # before 0: the priming packets (negative pts) included
-            container.seek(-1, stream=stream, backward=True, any_frame=False)
-        except av.FFmpegError:  # MP3 and others refuse a negative target
-            _seek(container, stream, name, 0.0)
+        _rewind(container, stream, name)
 
 
 @contextlib.contextmanager
