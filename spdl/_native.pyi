@@ -783,7 +783,8 @@ class DecodePlan:
             pix_fmt: Output pixel format (``""``: the decoder's).
             scale_algo: The scaler (``"bilinear"``, ``"bicubic"``, ``"area"`` ...).
             sample_rate: Output sample rate (0: the decoder's).
-            num_channels: Output channel count (0: the decoder's).
+            num_channels: Output channel count, 1 to 63 (0: the decoder's); frames with
+                that many channels keep their layout.
             sample_fmt: Output sample format (``""``: the decoder's).
             decoder: A decoder name overriding the codec's default one.
             decoder_options: Options of the decoder.

@@ -25,7 +25,7 @@ bool FrameRouter::add(AVFrame* frame) {
     frame = upright_.prepare(frame);
   }
   frame->pts = frame->best_effort_timestamp;
-  if (config_.filter_desc.empty()) {
+  if (config_.filter_desc.empty() && config_.num_channels == 0) {
     return emit(frame, packets_.time_base);
   }
   if (graph_ && !graph_->accepts(frame)) {
@@ -33,7 +33,11 @@ bool FrameRouter::add(AVFrame* frame) {
     graph_.reset();
   }
   if (!graph_) {
-    graph_ = std::make_unique<FilterGraph>(config_.filter_desc, packets_.media_type, frame,
+    const std::string description = graph_description(frame);
+    if (description.empty()) {
+      return emit(frame, packets_.time_base);
+    }
+    graph_ = std::make_unique<FilterGraph>(description, packets_.media_type, frame,
                                            packets_.time_base, packets_.src);
     output_time_base_ = graph_->output_time_base();
   }
@@ -48,6 +52,14 @@ void FrameRouter::finish() {
   if (graph_) {
     drain(/*flush=*/true);
   }
+}
+
+std::string FrameRouter::graph_description(const AVFrame* frame) const {
+  if (config_.num_channels == 0 || frame->ch_layout.nb_channels == config_.num_channels) {
+    return config_.filter_desc;
+  }
+  return config_.filter_desc + (config_.filter_desc.empty() ? "" : ",") +
+         "aformat=channel_layouts=" + channel_layout_for(config_.num_channels);
 }
 
 bool FrameRouter::emit(AVFrame* frame, Rational time_base) {

@@ -40,6 +40,9 @@ class FrameRouter {
  private:
   bool emit(AVFrame* frame, Rational time_base);
   bool drain(bool flush);
+  // The graph `frame` goes through: the configured filters, then a mix to the
+  // configured channel count when the frame has another ("": none at all).
+  std::string graph_description(const AVFrame* frame) const;
 
   const Packets& packets_;
   const DecodeConfig& config_;

@@ -7,6 +7,7 @@
 
 #include "audio_decoder.h"
 #include "decode_session.h"
+#include "filter_graph.h"
 
 namespace spdl {
 namespace {
@@ -37,24 +38,12 @@ bool native_writer(const DecodePlan& plan, MediaType type, Destination destinati
   return writer_format(plan.output.pix_fmt);
 }
 
-std::string channel_layout(int num_channels) {
-  switch (num_channels) {
-    case 1:
-      return "mono";
-    case 2:
-      return "stereo";
-    case 6:
-      return "5.1";
-    case 8:
-      return "7.1";
-    default:
-      return std::to_string(num_channels) + "c";
-  }
-}
-
 // The filters that give the output its format: aresample / aformat for audio,
-// scale / format for pictures.
-void add_output_filters(const DecodePlan& plan, MediaType type, std::vector<std::string>* parts) {
+// scale / format for pictures. An audio channel count is left to the decode
+// (DecodeConfig::num_channels: frames with as many channels keep their layout)
+// unless a custom filter comes first, which may change the count.
+void add_output_filters(const DecodePlan& plan, MediaType type, std::vector<std::string>* parts,
+                        DecodeConfig* config) {
   if (type == MediaType::Audio) {
     if (plan.sample_rate > 0) {
       parts->push_back("aresample=" + std::to_string(plan.sample_rate));
@@ -63,9 +52,12 @@ void add_output_filters(const DecodePlan& plan, MediaType type, std::vector<std:
     if (!plan.sample_fmt.empty()) {
       format = "sample_fmts=" + plan.sample_fmt;
     }
-    if (plan.num_channels > 0) {
+    if (plan.num_channels > 0 && !plan.filter_desc.empty()) {
       format += (format.empty() ? "" : ":") + std::string("channel_layouts=") +
-                channel_layout(plan.num_channels);
+                channel_layout_for(plan.num_channels);
+    } else if (plan.num_channels > 0) {
+      channel_layout_for(plan.num_channels);  // invalid_argument for a count out of range
+      config->num_channels = plan.num_channels;
     }
     if (!format.empty()) {
       parts->push_back("aformat=" + format);
@@ -101,7 +93,8 @@ DecodeSteps decode_steps(const DecodePlan& plan, MediaType type, Destination des
   std::vector<std::string> parts{plan.pre_filters};
   parts.push_back(plan.filter_desc);
   if (!writer) {
-    add_output_filters(plan, type, &parts);  // after a custom filter: what it asks for
+    add_output_filters(plan, type, &parts,
+                       &steps.config);  // after a custom filter: what it asks for
   }
   parts.push_back(plan.post_filters);
   steps.config.filter_desc = join(parts);

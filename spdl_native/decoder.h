@@ -17,6 +17,10 @@ namespace spdl {
 struct DecodeConfig {
   // Filter description applied to decoded frames; empty keeps them as decoded.
   std::string filter_desc;
+  // Audio: the channel count the frames are given after `filter_desc` (0: as they
+  // come). Frames with that many channels keep their layout; others are mixed to
+  // channel_layout_for(num_channels) (see FrameRouter).
+  int num_channels = 0;
   // Decoder name overriding the default one for the codec (e.g. "libdav1d").
   std::optional<std::string> decoder;
   std::map<std::string, std::string> decoder_options;

@@ -1,6 +1,10 @@
 #include "filter_graph.h"
 
+#include <array>
+#include <cstdint>
+#include <cstdio>
 #include <memory>
+#include <stdexcept>
 
 #include "ffmpeg/error.h"
 
@@ -49,7 +53,88 @@ bool only_format_filter(const AVFilterGraph* graph) {
   return true;
 }
 
+// Channels added, in this order, to 7.1 for the counts FFmpeg 5.1 has no default
+// layout of: pairs first, so that a layout's sides stay paired, then single channels,
+// then channels without a name (ids 18-28 and 41-63).
+constexpr std::array<AVChannel, 16> kPairs = {AV_CHAN_FRONT_LEFT_OF_CENTER,
+                                              AV_CHAN_FRONT_RIGHT_OF_CENTER,
+                                              AV_CHAN_TOP_FRONT_LEFT,
+                                              AV_CHAN_TOP_FRONT_RIGHT,
+                                              AV_CHAN_TOP_BACK_LEFT,
+                                              AV_CHAN_TOP_BACK_RIGHT,
+                                              AV_CHAN_WIDE_LEFT,
+                                              AV_CHAN_WIDE_RIGHT,
+                                              AV_CHAN_SURROUND_DIRECT_LEFT,
+                                              AV_CHAN_SURROUND_DIRECT_RIGHT,
+                                              AV_CHAN_TOP_SIDE_LEFT,
+                                              AV_CHAN_TOP_SIDE_RIGHT,
+                                              AV_CHAN_BOTTOM_FRONT_LEFT,
+                                              AV_CHAN_BOTTOM_FRONT_RIGHT,
+                                              AV_CHAN_STEREO_LEFT,
+                                              AV_CHAN_STEREO_RIGHT};
+constexpr std::array<AVChannel, 6> kSingles = {
+    AV_CHAN_BACK_CENTER,     AV_CHAN_TOP_CENTER,      AV_CHAN_TOP_FRONT_CENTER,
+    AV_CHAN_TOP_BACK_CENTER, AV_CHAN_LOW_FREQUENCY_2, AV_CHAN_BOTTOM_FRONT_CENTER};
+
+uint64_t channel_mask(int num_channels) {
+  switch (num_channels) {  // FFmpeg 5.1's default layouts
+    case 1:
+      return AV_CH_LAYOUT_MONO;
+    case 2:
+      return AV_CH_LAYOUT_STEREO;
+    case 3:
+      return AV_CH_LAYOUT_2POINT1;
+    case 4:
+      return AV_CH_LAYOUT_4POINT0;
+    case 5:
+      return AV_CH_LAYOUT_5POINT0_BACK;
+    case 6:
+      return AV_CH_LAYOUT_5POINT1_BACK;
+    case 7:
+      return AV_CH_LAYOUT_6POINT1;
+    case 8:
+      return AV_CH_LAYOUT_7POINT1;
+    case 16:
+      return AV_CH_LAYOUT_HEXADECAGONAL;
+    case 24:
+      return AV_CH_LAYOUT_22POINT2;
+    default:
+      break;
+  }
+  uint64_t mask = AV_CH_LAYOUT_7POINT1;
+  int missing = num_channels - 8;
+  const auto add = [&](int channel) {
+    if (missing > 0 && !(mask & (uint64_t{1} << channel))) {
+      mask |= uint64_t{1} << channel;
+      --missing;
+    }
+  };
+  for (size_t i = 0; i + 1 < kPairs.size() && missing >= 2; i += 2) {
+    add(kPairs[i]);
+    add(kPairs[i + 1]);
+  }
+  for (AVChannel channel : kSingles) {
+    add(channel);
+  }
+  for (int channel = 0; channel < 64; ++channel) {
+    add(channel);
+  }
+  return mask;
+}
+
 }  // namespace
+
+std::string channel_layout_for(int num_channels) {
+  if (num_channels < 1 || num_channels > kMaxOutputChannels) {
+    throw std::invalid_argument("num_channels must be between 1 and " +
+                                std::to_string(kMaxOutputChannels) + ", got " +
+                                std::to_string(num_channels) + ".");
+  }
+  char text[19] = {0};  // "0x" and 16 hex digits
+  std::snprintf(text, sizeof(text), "0x%llx",
+                static_cast<unsigned long long>(channel_mask(num_channels)));
+  return text;
+}
 
 FilterGraph::FilterGraph(const std::string& description, MediaType type, const AVFrame* first_frame,
                          Rational time_base, const std::string& src)

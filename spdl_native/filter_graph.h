@@ -9,6 +9,19 @@
 
 namespace spdl {
 
+// The most channels an audio output can be given: swresample mixes layouts of fewer than 64.
+constexpr int kMaxOutputChannels = 63;
+
+// The channel layout (an aformat channel_layouts value) of an audio output of
+// `num_channels` channels, the same with every FFmpeg: FFmpeg 5.1's default layout
+// for 1-8, 16 and 24 channels (mono, stereo, 2.1, 4.0, 5.0, 5.1, 6.1, 7.1,
+// hexadecagonal, 22.2); for other counts 7.1 and pairs of channels (front left and
+// right of centre, top front, top back, wide, surround direct, top side, bottom
+// front, stereo downmix), then single ones (back centre, top centre ...), then
+// unnamed ones, as swresample mixes to (the sides of a layout come in pairs).
+// invalid_argument outside 1 .. kMaxOutputChannels.
+std::string channel_layout_for(int num_channels);
+
 class FilterGraph {
  public:
   FilterGraph(const std::string& description, MediaType type, const AVFrame* first_frame,

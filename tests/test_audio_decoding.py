@@ -165,6 +165,42 @@ def test_num_channels_two_upmixes_mono_to_identical_channels(wav_audio: AudioRef
     np.testing.assert_array_equal(array[0], array[1])
 
 
+@pytest.mark.parametrize("num_channels", [9, 10, 12, 33, 63])
+def test_num_channels_without_a_default_layout_put_mono_in_the_front_centre(
+    wav_audio: AudioReference, num_channels: int
+) -> None:
+    # Every layout from 3 channels on starts FL, FR, FC: mono (FC) lands in row 2.
+    array = load_array(wav_audio.path, num_channels=num_channels)
+    assert array.shape == (num_channels, 16000)
+    np.testing.assert_array_equal(array[2], wav_audio.source[0] / np.float32(32768))
+    assert not np.delete(array, 2, axis=0).any()
+
+
+def test_num_channels_equal_to_the_sources_keeps_its_layout(tmp_path: pathlib.Path) -> None:
+    wav = write_multichannel_wav(tmp_path / "ten.wav")  # 5.1.4, unnamed in FFmpeg 5.1
+    kept = load_array(wav.path, num_channels=10, sample_fmt="s16p")
+    np.testing.assert_array_equal(kept, wav.source)
+    window = load_array(wav.path, (0.125, 0.25), num_channels=10, sample_fmt="s16p")
+    np.testing.assert_array_equal(window, wav.source[:, 1000:2000])
+    # 12: 7.1, FLC+FRC, TFL+TFR. FL, FR, FC, LFE, SL, SR and TFL, TFR keep their
+    # samples; the back and the left/right of centre stay silent, TBL and TBR go.
+    mixed = load_array(wav.path, num_channels=12, sample_fmt="s16p")
+    assert mixed.shape == (12, 3000)
+    np.testing.assert_array_equal(mixed[[0, 1, 2, 3, 8, 9, 10, 11]], wav.source[:8])
+    assert not mixed[4:8].any()
+
+
+@pytest.mark.parametrize("num_channels", [0, 64, 1000])
+def test_num_channels_out_of_range_is_refused_when_called(
+    wav_audio: AudioReference, num_channels: int
+) -> None:
+    with pytest.raises(ValueError, match="num_channels"):
+        spdl.io.load_audio(wav_audio.path, num_channels=num_channels)
+    packets = spdl.io.demux_media("audio", wav_audio.path).result()
+    with pytest.raises(ValueError, match="num_channels"):
+        spdl.io.decode_packets(packets, num_channels=num_channels)
+
+
 @pytest.mark.parametrize(
     ("start", "end", "first_sample", "num_samples"),
     [(0.25, 0.75, 4000, 8000), (0.0625, 0.5, 1000, 7000), (0.5, 5.0, 8000, 8000)],

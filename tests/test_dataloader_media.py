@@ -581,6 +581,15 @@ def test_audio_mono_is_upmixed_to_equal_channels(wav_audio: AudioReference):
     np.testing.assert_allclose(clip[0], clip[1])
 
 
+def test_audio_clips_take_any_channel_count_up_to_63(wav_audio: AudioReference):
+    source = wav_audio.source.astype(np.float32) / 32768
+    clip = AudioClipLoader(0.5, 16000, 10, offset="start").load_clip(wav_audio.path)
+    assert clip.shape == (10, 8000)
+    np.testing.assert_array_equal(clip[2], source[0, :8000])  # mono is the front centre
+    with pytest.raises(ValueError, match="num_channels"):
+        AudioClipLoader(0.5, 16000, 64)
+
+
 def test_audio_failures_drop_the_item_and_its_label(wav_audio, broken_files):
     items = [(broken_files["missing"], 1), (wav_audio.path, 2)]
     waveforms, labels = AudioClipLoader(0.5, 8000, 1)(items)

@@ -10,6 +10,7 @@ import numpy as np
 
 import spdl.io
 from spdl.io._core import remote as _remote
+from spdl.io._core.decode import validate_decode_options
 from spdl.io._runtime import fetch as _fetch
 
 from ._clips import ClipLoader, Offset, open_header
@@ -84,7 +85,8 @@ class AudioClipLoader(ClipLoader):
     Args:
         duration: Clip length in seconds.
         sample_rate: Output sample rate in Hz.
-        num_channels: Output channel count.
+        num_channels: Output channel count, 1 to 63 (a file with that many channels
+            keeps its layout; others are mixed as ``spdl.io.load_audio`` mixes them).
         offset: ``"random"``, ``"center"`` or ``"start"`` (see above).
         seed: Seed of the random offsets.
         strict: Raise on the first file that fails to load; if ``False`` (the
@@ -120,6 +122,7 @@ class AudioClipLoader(ClipLoader):
         for name, value in (("sample_rate", sample_rate), ("num_channels", num_channels)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
+        validate_decode_options("audio", sample_rate=sample_rate, num_channels=num_channels)
         super().__init__(offset=offset, seed=seed, strict=strict, to_torch=to_torch)
         self.duration = float(duration)
         self.sample_rate = sample_rate

@@ -61,6 +61,9 @@ _AUDIO = {"sample_rate", "num_channels", "sample_fmt"}
 _COMMON = {"filter_desc", "decoder", "decoder_options", "num_threads"}
 _ALLOWED = {"image": _IMAGE | _COMMON, "video": _VIDEO | _COMMON, "audio": _AUDIO | _COMMON}
 _PAD_MODES = {"repeat": "clone", "black": "add"}
+# The most channels an audio output is given a layout of (FFmpeg's swresample mixes
+# fewer than 64; the native core's channel_layout_for).
+_MAX_CHANNELS = 63
 # The decoder names that force a still-image decoder outside FFmpeg (no fallback to
 # FFmpeg), with what they decode and whether this build has them.
 _IMAGE_LIBRARIES = {
@@ -130,6 +133,9 @@ def validate_decode_options(media_type: str, **options: Any) -> None:
         raise ValueError(f"Option(s) {', '.join(sorted(misplaced))} do not apply to {media_type}.")
     for name in ("width", "height", "num_frames", "sample_rate", "num_channels"):
         _check_positive_int(name, options.get(name))
+    num_channels = options.get("num_channels")
+    if num_channels is not None and num_channels > _MAX_CHANNELS:
+        raise ValueError(f"num_channels must be between 1 and {_MAX_CHANNELS}, got {num_channels}.")
     threads = options.get("num_threads")
     if threads is not None:
         if not isinstance(threads, int) or isinstance(threads, bool):
