@@ -773,8 +773,9 @@ class DecodePlan:
         Makes a plan; every argument is keyword-only.
 
         Args:
-            pre_filters: Filters before the output's size and format (the window's
-                trim, a frame rate), FFmpeg's filter-graph syntax.
+            pre_filters: Filters before the output's size and format (a video window's
+                trim, a frame rate), FFmpeg's filter-graph syntax. Audio packets with a
+                window are trimmed to it before these, each edge at the nearest sample.
             post_filters: Filters after them (``num_frames``' padding and cut).
             filter_desc: A user's filter graph, in place of the output's size and
                 format filters.

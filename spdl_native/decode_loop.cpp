@@ -3,15 +3,40 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <utility>
 
 #include "ffmpeg/error.h"
 
 namespace spdl {
 
+namespace {
+
+// Samples of `sample_rate` in `seconds` (>= 0), rounded to the nearest one.
+int64_t nearest_sample(double seconds, int sample_rate) {
+  const double samples = std::round(seconds * sample_rate);
+  return samples > 0 ? static_cast<int64_t>(std::min(samples, 0x1p62)) : 0;
+}
+
+// The trim to an audio window, its edges in samples (atrim's start_pts / end_pts
+// count samples), each rounded to the nearest sample. Not atrim's start / end in
+// seconds: FFmpeg parses those to whole microseconds, dropping the rest, which
+// moved an edge within a microsecond past a half sample by one sample.
+std::string audio_trim(const std::pair<double, double>& window, int sample_rate) {
+  std::string trim = "atrim=start_pts=" + std::to_string(nearest_sample(window.first, sample_rate));
+  if (std::isfinite(window.second)) {
+    trim += ":end_pts=" + std::to_string(nearest_sample(window.second, sample_rate));
+  }
+  return trim;
+}
+
+}  // namespace
+
 FrameRouter::FrameRouter(const Packets& packets, const DecodeConfig& config, Emit emit)
     : packets_(packets),
       config_(config),
+      filtered_(!config.filter_desc.empty() || config.num_channels != 0 ||
+                (packets.media_type == MediaType::Audio && packets.window)),
       emit_(std::move(emit)),
       still_(packets, config),
       upright_(packets, config.apply_display_matrix),
@@ -25,7 +50,7 @@ bool FrameRouter::add(AVFrame* frame) {
     frame = upright_.prepare(frame);
   }
   frame->pts = frame->best_effort_timestamp;
-  if (config_.filter_desc.empty() && config_.num_channels == 0) {
+  if (!filtered_) {
     return emit(frame, packets_.time_base);
   }
   if (graph_ && !graph_->accepts(frame)) {
@@ -55,11 +80,20 @@ void FrameRouter::finish() {
 }
 
 std::string FrameRouter::graph_description(const AVFrame* frame) const {
-  if (config_.num_channels == 0 || frame->ch_layout.nb_channels == config_.num_channels) {
-    return config_.filter_desc;
+  std::string description;
+  const auto add = [&description](const std::string& part) {
+    if (!part.empty()) {
+      description += (description.empty() ? "" : ",") + part;
+    }
+  };
+  if (packets_.media_type == MediaType::Audio && packets_.window) {
+    add(audio_trim(*packets_.window, frame->sample_rate));
   }
-  return config_.filter_desc + (config_.filter_desc.empty() ? "" : ",") +
-         "aformat=channel_layouts=" + channel_layout_for(config_.num_channels);
+  add(config_.filter_desc);
+  if (config_.num_channels != 0 && frame->ch_layout.nb_channels != config_.num_channels) {
+    add("aformat=channel_layouts=" + channel_layout_for(config_.num_channels));
+  }
+  return description;
 }
 
 bool FrameRouter::emit(AVFrame* frame, Rational time_base) {

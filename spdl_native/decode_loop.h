@@ -40,12 +40,15 @@ class FrameRouter {
  private:
   bool emit(AVFrame* frame, Rational time_base);
   bool drain(bool flush);
-  // The graph `frame` goes through: the configured filters, then a mix to the
-  // configured channel count when the frame has another ("": none at all).
+  // The graph `frame` goes through ("": none at all): for audio, the trim to the
+  // packets' window in samples of the frame's rate; the configured filters; for
+  // audio, a mix to the configured channel count when the frame has another.
   std::string graph_description(const AVFrame* frame) const;
 
   const Packets& packets_;
   const DecodeConfig& config_;
+  // Whether any frame may go through a filter graph (graph_description).
+  bool filtered_;
   Emit emit_;
   StillImageFrames still_;
   UprightFrames upright_;

@@ -19,9 +19,10 @@ namespace spdl {
 
 struct DecodePlan {
   // Filters Python writes from the window and the timing options (it has the
-  // window's numbers as the user gave them). `pre_filters` (the window's trim, a
-  // frame rate) run before the output's size and format, `post_filters`
-  // (num_frames' padding and cut) after them.
+  // window's numbers as the user gave them). `pre_filters` (a video window's trim,
+  // a frame rate) run before the output's size and format, `post_filters`
+  // (num_frames' padding and cut) after them. An audio window's trim comes before
+  // both, from the packets' window in samples of the decoded rate (FrameRouter).
   std::string pre_filters;
   std::string post_filters;
   // A user's filter graph: it replaces the output's size and format filters and

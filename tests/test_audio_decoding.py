@@ -229,6 +229,26 @@ def test_window_between_samples_is_cut_within_one_sample(wav_audio: AudioReferen
     assert matches, "window does not start within one sample of 1601"
 
 
+def test_window_edges_are_rounded_to_the_nearest_sample(tmp_path: pathlib.Path) -> None:
+    # Each sample of the 96 kHz ramp holds its own index. An edge given in seconds kept
+    # whole microseconds (FFmpeg's time parser drops the rest): one just past a half
+    # sample (0.5 us past at 96 kHz) rounded down.
+    rate = 96000
+    ramp = np.arange(rate, dtype=np.int32)[None]
+    path = tmp_path / "ramp.wav"
+    encode_audio(path, ramp, rate=rate, codec="pcm_s32le", sample_fmt="s32", chunk=rate)
+    half_sample_past = 0.5 / rate + 0.6e-6
+    windows = [(0.0, 0.5 + half_sample_past), (0.25 + half_sample_past, 0.5)]
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        start = float(rng.uniform(0, 0.5))
+        windows.append((start, start + float(rng.uniform(0.01, 0.5))))
+    for start, end in windows:
+        got = load_array(path, (start, end), sample_fmt="s32p")
+        first, last = round(start * rate), round(end * rate)
+        np.testing.assert_array_equal(got, ramp[:, first:last], err_msg=f"{(start, end)}")
+
+
 def test_window_cuts_aac_to_the_sample_and_matches_pyav(aac_audio: AudioReference) -> None:
     packets = demux("audio", aac_audio.path, (0.5, 1.0))
     assert packets.timestamp == pytest.approx((0.5, 1.0))

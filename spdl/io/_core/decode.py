@@ -220,7 +220,7 @@ def _pre_filters(
     A custom ``filter_desc`` replaces the generated filters; the window trim still applies.
     """
     if media_type == "audio":
-        return _trim("atrim", window)
+        return []  # the core trims to the packets' window, in samples (FrameRouter)
     parts = _trim_video(window, time_base) if media_type == "video" else []
     if opts.get("filter_desc") or opts.get("frame_rate") is None:
         return parts
@@ -262,7 +262,8 @@ def make_plan(
     Args:
         media_type: ``"image"``, ``"audio"`` or ``"video"``.
         window: The half-open window ``(start, end)`` in seconds the packets were
-            demuxed for, or None.
+            demuxed for, or None. Audio packets are trimmed to their own window by
+            the core (in samples of the decoded rate), so it is not used for audio.
         options: Decode options, as for :func:`spdl.io.decode_packets`.
         cancel: A token that stops the decode at its next packet when cancelled.
         expected_frames: How many frames a video's output should make room for.
