@@ -507,6 +507,39 @@ def test_audio_clips_count_from_where_the_stream_starts(tmp_path: pathlib.Path):
         assert np.abs(clip[:, -100:]).max() > 0  # never padded: the stream is 1.5 s
 
 
+def _opus_starting_late(path: pathlib.Path, start_s: float) -> None:
+    """2 s of a 440 Hz tone, 48 kHz mono Opus in Ogg, whose first sample is shown at ``start_s``."""
+    import av
+
+    rate = 48000
+    samples = (np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate) * 10000).astype(np.int16)
+    with av.open(str(path), "w", format="ogg") as output:
+        stream = output.add_stream("libopus", rate=rate, layout="mono")
+        for at in range(0, len(samples), 960):
+            frame = av.AudioFrame.from_ndarray(
+                samples[None, at : at + 960], format="s16", layout="mono"
+            )
+            frame.sample_rate, frame.pts = rate, round(start_s * rate) + at
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+
+
+def test_audio_clips_of_an_ogg_stream_starting_late_lie_inside_it(tmp_path: pathlib.Path):
+    # FFmpeg's Ogg demuxer gives the stream's end (3 s, and the Opus pre-skip) as its
+    # duration: "center" took 2.25-2.75 s, "random" ran up to 1 s past the end.
+    path = tmp_path / "late.ogg"
+    _opus_starting_late(path, 1.0)
+    center = AudioClipLoader(0.5, 48000, 1, offset="center", to_torch=False).load_clip(path)
+    expected = spdl.io.load_audio(path, (1.75, 2.25), sample_rate=48000, num_channels=1)
+    np.testing.assert_array_equal(center, spdl.io.to_numpy(expected))
+    loader = AudioClipLoader(0.5, 48000, 1, offset="random", seed=5, to_torch=False)
+    for index in range(16):
+        clip = loader.load_clip(Sample(index, 0, path))
+        assert np.abs(clip[:, -10:]).max() > 0  # never padded: the stream is 2 s
+
+
 def test_clip_loaders_take_urls(wav_audio: AudioReference, h264_video: VideoReference):
     # AudioClipLoader opened URLs with PyAV itself: "Protocol not found" for fsspec's.
     fsspec = pytest.importorskip("fsspec")

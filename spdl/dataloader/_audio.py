@@ -22,8 +22,8 @@ __all__ = ["AudioClipLoader"]
 def _span(src: Any) -> tuple[float, float | None]:
     """``(start, length)`` in seconds of the first audio stream, by its header: where it
     starts on FFmpeg's timeline, which load_audio's windows count on (MPEG-TS starts
-    near 1.4 s, Matroska may carry an offset, MP3 starts after its encoder delay), and
-    how long it lasts (None if the header does not say)."""
+    near 1.4 s, Matroska and Ogg may carry an offset, MP3 starts after its encoder
+    delay), and how long it lasts (None if the header does not say)."""
     with open_header(src) as container:
         if not container.streams.audio:
             raise ValueError(f"{describe(src)} holds no audio stream.")
@@ -31,14 +31,28 @@ def _span(src: Any) -> tuple[float, float | None]:
         start = 0.0
         if stream.start_time is not None:
             start = max(float(stream.start_time * stream.time_base), 0.0)
+        name = container.format.name
         if stream.duration:
-            return start, float(stream.duration * stream.time_base)
-        if not container.duration:
+            length = float(stream.duration * stream.time_base)
+            ends = name == "ogg"
+        elif container.duration:
+            length = container.duration / av.time_base
+            ends = "matroska" in name or name == "ogg"
+        else:
             return start, None
-        length = container.duration / av.time_base
-        if "matroska" in container.format.name:  # its duration counts from 0, not start
+        if ends:  # FFmpeg gives the stream's end, counted from 0, as its duration
             length -= start
+        if name == "ogg" and stream.codec_context.name == "opus":
+            length -= _opus_pre_skip(stream.codec_context.extradata) / 48000
         return start, max(length, 0.0)
+
+
+def _opus_pre_skip(header: bytes | None) -> int:
+    """The samples (at 48 kHz) an Ogg Opus stream's last granule counts before its
+    audio, by its OpusHead; 0 without one."""
+    if not header or len(header) < 12 or not header.startswith(b"OpusHead"):
+        return 0
+    return int.from_bytes(header[10:12], "little")
 
 
 def _fetched(src: Any) -> Any:
@@ -72,8 +86,9 @@ class AudioClipLoader(ClipLoader):
     Audio shorter than ``duration`` is padded with zeros at the end; a decode that
     comes out a few samples longer (codec padding) is cut. Where the audio starts
     and how long it lasts come from the container's header, read with PyAV (offsets
-    count from where the stream starts: MPEG-TS near 1.4 s, MP3 after its encoder
-    delay); a file whose header does not give the length is read from the start.
+    count from where the stream starts: MPEG-TS near 1.4 s, Matroska and Ogg where
+    their first packet is, MP3 after its encoder delay); a file whose header does
+    not give the length is read from the start.
     Only the window is decoded (:func:`spdl.io.load_audio` with ``timestamp``).
 
     The loader keeps no state between calls: the DataLoader may call it from
