@@ -96,9 +96,11 @@ Destination = pathlib.Path | BinaryIO
 """A file path, or a writable binary file object (``io.BytesIO``) with a container format."""
 
 
-def _open_output(dst: Destination, container_format: str | None) -> av.container.OutputContainer:
+def _open_output(
+    dst: Destination, container_format: str | None, options: dict[str, str] | None = None
+) -> av.container.OutputContainer:
     target = str(dst) if isinstance(dst, pathlib.Path) else dst
-    return av.open(target, "w", format=container_format)
+    return av.open(target, "w", format=container_format, options=options or {})
 
 
 def has_encoder(name: str) -> bool:
@@ -265,6 +267,7 @@ def encode_audio(
     bit_rate: int | None = None,
     chunk: int = 1024,
     options: dict[str, str] | None = None,
+    container_options: dict[str, str] | None = None,
 ) -> None:
     """Encodes ``samples`` ``(channels, samples)`` as one audio stream of ``codec``
     (``aac``, ``pcm_s16le``, ``mp3``, ``flac``, ``libopus`` ...).
@@ -282,9 +285,10 @@ def encode_audio(
         bit_rate: The encoder's bit rate, when set.
         chunk: Samples per channel in each frame handed to the encoder.
         options: Encoder options (``{"frame_size": "8192"}`` ...).
+        container_options: Muxer options (``{"write_xing": "0"}`` ...).
     """
     layout = layout or _LAYOUTS[samples.shape[0]]
-    with _open_output(dst, container_format) as container:
+    with _open_output(dst, container_format, container_options) as container:
         stream = container.add_stream(codec, rate=rate, layout=layout, options=options)
         if bit_rate is not None:
             stream.bit_rate = bit_rate

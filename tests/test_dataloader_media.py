@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 import torch
-from media import AudioReference, VideoReference, smooth_rgb
+from media import AudioReference, VideoReference, encode_audio, smooth_rgb
 from PIL import Image
 
 import spdl.io
@@ -538,6 +538,41 @@ def test_audio_clips_of_an_ogg_stream_starting_late_lie_inside_it(tmp_path: path
     for index in range(16):
         clip = loader.load_clip(Sample(index, 0, path))
         assert np.abs(clip[:, -10:]).max() > 0  # never padded: the stream is 2 s
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "muxer_options"),
+    [("raw.aac", "aac", {}), ("no_xing.mp3", "libmp3lame", {"write_xing": "0"})],
+)
+def test_audio_clips_of_a_file_whose_length_is_only_estimated_are_read_from_the_start(
+    tmp_path: pathlib.Path, name: str, codec: str, muxer_options: dict[str, str]
+):
+    # Raw ADTS and MP3 without a Xing / Info frame say no length: FFmpeg's estimate
+    # from the bit rate (1-2 % long here, 6 % on a 30 s file) let clips run past the end.
+    rate = 44100
+    tone = np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate).astype(np.float32)
+    path = tmp_path / name
+    encode_audio(path, 0.3 * tone[None], rate=rate, codec=codec, container_options=muxer_options)
+    start = AudioClipLoader(0.5, 16000, 1, offset="start", to_torch=False)
+    for offset in ("center", "random"):
+        loader = AudioClipLoader(0.5, 16000, 1, offset=offset, to_torch=False)
+        np.testing.assert_array_equal(loader.load_clip(path), start.load_clip(path))
+
+
+def test_audio_clips_of_an_mp3_with_an_info_frame_take_its_length(tmp_path: pathlib.Path):
+    import av
+
+    rate = 44100
+    tone = np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate).astype(np.float32)
+    path = tmp_path / "info.mp3"
+    encode_audio(path, 0.3 * tone[None], rate=rate, codec="libmp3lame")
+    with av.open(str(path)) as container:  # the audio starts after the encoder delay
+        stream = container.streams.audio[0]
+        first = float(stream.start_time * stream.time_base)
+    center = AudioClipLoader(0.5, 16000, 1, offset="center", to_torch=False).load_clip(path)
+    window = (first + 0.75, first + 1.25)
+    expected = spdl.io.load_audio(path, window, sample_rate=16000, num_channels=1)
+    np.testing.assert_array_equal(center, spdl.io.to_numpy(expected))
 
 
 def test_clip_loaders_take_urls(wav_audio: AudioReference, h264_video: VideoReference):

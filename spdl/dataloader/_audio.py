@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +34,8 @@ def _span(src: Any) -> tuple[float, float | None]:
         if stream.start_time is not None:
             start = max(float(stream.start_time * stream.time_base), 0.0)
         name = container.format.name
+        if _length_is_estimated(name, src):
+            return start, None
         if stream.duration:
             length = float(stream.duration * stream.time_base)
             ends = name == "ogg"
@@ -45,6 +49,63 @@ def _span(src: Any) -> tuple[float, float | None]:
         if name == "ogg" and stream.codec_context.name == "opus":
             length -= _opus_pre_skip(stream.codec_context.extradata) / 48000
         return start, max(length, 0.0)
+
+
+# Raw elementary streams, whose header gives no length: FFmpeg estimates it from the
+# file size and the first frames' bit rate (AVFMT_DURATION_FROM_BITRATE, which PyAV
+# does not expose), off by seconds where the bit rate varies.
+_ESTIMATED_LENGTH_FORMATS = {
+    "aac",  # ADTS
+    "ac3",
+    "ac4",
+    "amr",
+    "amrnb",
+    "amrwb",
+    "dts",
+    "eac3",
+    "loas",
+    "mlp",
+    "truehd",
+}
+# An MP3 gives its length by a Xing / Info (LAME) or VBRI frame before the audio.
+_MP3_LENGTH_TAGS = (b"Xing", b"Info", b"VBRI")
+_MP3_FRAME_SYNC = re.compile(rb"\xff[\xe0-\xff]")
+
+
+def _length_is_estimated(format_name: str, src: Any) -> bool:
+    """Whether FFmpeg's length of the audio is only its estimate from the bit rate."""
+    if format_name in _ESTIMATED_LENGTH_FORMATS:
+        return True
+    if format_name != "mp3":
+        return False
+    head = _read(src, 0, 10)
+    audio = 0
+    if len(head) == 10 and head.startswith(b"ID3"):  # an ID3v2 tag, its size syncsafe
+        size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
+        audio = 10 + size + (10 if head[5] & 0x10 else 0)
+    data = _read(src, audio, 4096)
+    sync = _MP3_FRAME_SYNC.search(data)
+    if sync is None:
+        return True
+    first_frame = data[sync.start() : sync.start() + 192]  # the tags lie in its first bytes
+    return not any(tag in first_frame for tag in _MP3_LENGTH_TAGS)
+
+
+def _read(src: Any, offset: int, size: int) -> bytes:
+    """Up to ``size`` bytes of a path, bytes-like or binary file-like source from
+    ``offset`` on (a file-like source is put back where it was)."""
+    if isinstance(src, str | os.PathLike):
+        with open(src, "rb") as file:
+            file.seek(offset)
+            return file.read(size)
+    if isinstance(src, bytes | bytearray | memoryview):
+        return bytes(src[offset : offset + size])
+    position = src.tell()
+    try:
+        src.seek(offset)
+        return src.read(size)
+    finally:
+        src.seek(position)
 
 
 def _opus_pre_skip(header: bytes | None) -> int:
@@ -88,7 +149,9 @@ class AudioClipLoader(ClipLoader):
     and how long it lasts come from the container's header, read with PyAV (offsets
     count from where the stream starts: MPEG-TS near 1.4 s, Matroska and Ogg where
     their first packet is, MP3 after its encoder delay); a file whose header does
-    not give the length is read from the start.
+    not give the length is read from the start, as is one whose length FFmpeg only
+    estimates from the bit rate (raw AAC (ADTS), AC-3, DTS, AMR, and MP3 without a
+    Xing, Info or VBRI frame).
     Only the window is decoded (:func:`spdl.io.load_audio` with ``timestamp``).
 
     The loader keeps no state between calls: the DataLoader may call it from
