@@ -249,6 +249,28 @@ def test_window_edges_are_rounded_to_the_nearest_sample(tmp_path: pathlib.Path) 
         np.testing.assert_array_equal(got, ramp[:, first:last], err_msg=f"{(start, end)}")
 
 
+def test_numpy_scalars_are_taken_as_window_edges_and_options(wav_audio: AudioReference) -> None:
+    # np.float32 / np.int64 edges, sample_rate and num_channels raised TypeError.
+    expected = load_array(wav_audio.path, (0.25, 0.5), sample_rate=8000, num_channels=2)
+    for window in [(np.float32(0.25), np.float32(0.5)), (np.float16(0.25), np.int64(1) / 2)]:
+        got = load_array(
+            wav_audio.path, window, sample_rate=np.int64(8000), num_channels=np.int32(2)
+        )
+        np.testing.assert_array_equal(got, expected)
+    whole = load_array(wav_audio.path, (np.int64(0), np.int64(1)), num_threads=np.int64(1))
+    np.testing.assert_array_equal(whole, load_array(wav_audio.path))
+    windows = [(np.float32(0.25), np.float32(0.5)), (np.int64(0), np.float32(0.5))]
+    futures = spdl.io.streaming_demux("audio", wav_audio.path, windows)
+    for (start, end), future in zip(windows, futures, strict=True):
+        packets = future.result()
+        assert packets.timestamp == (float(start), float(end))
+        frames = spdl.io.decode_packets(packets, sample_fmt="s16p").result()
+        got = spdl.io.to_numpy(spdl.io.convert_frames(frames).result())
+        np.testing.assert_array_equal(
+            got, wav_audio.source[:, round(start * 16000) : round(end * 16000)]
+        )
+
+
 def test_window_cuts_aac_to_the_sample_and_matches_pyav(aac_audio: AudioReference) -> None:
     packets = demux("audio", aac_audio.path, (0.5, 1.0))
     assert packets.timestamp == pytest.approx((0.5, 1.0))

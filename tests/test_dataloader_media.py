@@ -658,6 +658,17 @@ def test_audio_clips_take_any_channel_count_up_to_63(wav_audio: AudioReference):
         AudioClipLoader(0.5, 16000, 64)
 
 
+def test_audio_clip_loader_takes_numpy_integers(wav_audio: AudioReference):
+    plain = AudioClipLoader(0.5, 8000, 2, offset="center").load_clip(wav_audio.path)
+    loader = AudioClipLoader(np.float32(0.5), np.int64(8000), np.int32(2), offset="center")
+    assert (loader.sample_rate, loader.num_channels) == (8000, 2)
+    np.testing.assert_array_equal(loader.load_clip(wav_audio.path), plain)
+    with pytest.raises(ValueError, match="sample_rate"):
+        AudioClipLoader(0.5, np.int64(2**31), 1)
+    with pytest.raises(ValueError, match="sample_rate"):
+        AudioClipLoader(0.5, True, 1)
+
+
 def test_audio_failures_drop_the_item_and_its_label(wav_audio, broken_files):
     items = [(broken_files["missing"], 1), (wav_audio.path, 2)]
     waveforms, labels = AudioClipLoader(0.5, 8000, 1)(items)

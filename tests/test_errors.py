@@ -126,6 +126,59 @@ def test_negative_size_raises_value_error(
         spdl.io.load_image(image_files["png"].path, **{option: -8})
 
 
+@pytest.mark.parametrize(
+    ("loader", "options", "name"),
+    [
+        ("load_image", {"width": 2**31, "height": 4}, "width"),
+        ("load_image", {"height": 2**40}, "height"),
+        ("load_image", {"num_threads": 2**31}, "num_threads"),
+        ("load_video", {"num_frames": 2**31}, "num_frames"),
+        ("load_audio", {"sample_rate": 2**31}, "sample_rate"),
+        ("load_audio", {"sample_rate": 999}, "sample_rate"),
+        ("load_audio", {"num_channels": 2**40}, "num_channels"),
+    ],
+)
+def test_int_options_out_of_range_raise_value_error_naming_the_option(
+    image_files: dict[str, ImageReference],
+    h264_video: VideoReference,
+    wav_audio: AudioReference,
+    loader: str,
+    options: dict[str, int],
+    name: str,
+) -> None:
+    # Past the native core's C int, nanobind's TypeError listed DecodePlan's signature
+    # (the Future forms raised it from the decode); a sample rate of 1 decoded nothing.
+    src = {"load_image": image_files["png"], "load_video": h264_video, "load_audio": wav_audio}
+    with pytest.raises(ValueError, match=f"^{name} must be at"):
+        getattr(spdl.io, loader)(src[loader].path, **options)
+    packets = spdl.io.demux_media(loader.removeprefix("load_"), src[loader].path).result()
+    with pytest.raises(ValueError, match=f"^{name} must be at"):
+        spdl.io.decode_packets(packets, **options)
+
+
+def test_int_options_of_a_batch_out_of_range_raise_value_error(
+    image_files: dict[str, ImageReference],
+) -> None:
+    path = image_files["png"].path
+    with pytest.raises(ValueError, match="^width must be at most 2147483647"):
+        spdl.io.batch_load_image([path], 2**31, 4)
+    for make in (
+        lambda: spdl.io.CropBox(0, 0, 2**31, 1),
+        lambda: spdl.io.CropBox(2**31, 0, 1, 1),
+        lambda: spdl.io.CenterCrop(2**31),
+        lambda: spdl.io.CenterCrop(4, resize=2**40),
+    ):
+        with pytest.raises(ValueError, match="must be at most 2147483647"):
+            make()
+
+
+def test_bools_are_not_taken_as_int_options(wav_audio: AudioReference) -> None:
+    with pytest.raises(TypeError, match="sample_rate must be an int"):
+        spdl.io.load_audio(wav_audio.path, sample_rate=True)
+    with pytest.raises(TypeError, match="timestamp values must be numbers"):
+        spdl.io.load_audio(wav_audio.path, (np.bool_(False), 0.5))
+
+
 def test_unknown_pix_fmt_raises_value_error(image_files: dict[str, ImageReference]) -> None:
     with pytest.raises(ValueError, match="no_such_format"):
         spdl.io.load_image(image_files["png"].path, pix_fmt="no_such_format")

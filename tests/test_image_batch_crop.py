@@ -592,6 +592,23 @@ def test_flip_sequences_may_be_arrays(pictures: dict[str, Picture]) -> None:
     np.testing.assert_array_equal(output[0], output[1][:, ::-1])
 
 
+def test_numpy_integers_are_taken_as_crop_sizes(pictures: dict[str, Picture]) -> None:
+    path = pictures["png"].path
+    boxes = [
+        (spdl.io.CropBox(10, 20, 40, 30), spdl.io.CropBox(*np.array([10, 20, 40, 30]))),
+        (spdl.io.CenterCrop(32, resize=48), spdl.io.CenterCrop(np.int64(32), np.int32(48))),
+        (spdl.io.RandomResizedCrop(3), spdl.io.RandomResizedCrop(np.uint64(3))),
+    ]
+    for plain, numpy in boxes:
+        assert plain == numpy
+        assert spdl.io.crop_box(numpy, np.int64(320), np.int32(240)) == spdl.io.crop_box(
+            plain, 320, 240
+        )
+        np.testing.assert_array_equal(
+            load([path], np.int64(16), np.int64(12), crop=numpy), load([path], 16, 12, crop=plain)
+        )
+
+
 @pytest.mark.parametrize(
     ("make", "error", "match"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ import numpy as np
 import spdl.io
 from spdl.io._core import remote as _remote
 from spdl.io._core.decode import validate_decode_options
+from spdl.io._core.numbers import is_int, is_real
 from spdl.io._runtime import fetch as _fetch
 
 from ._clips import ClipLoader, Offset, open_header
@@ -195,11 +197,12 @@ class AudioClipLoader(ClipLoader):
         strict: bool = False,
         to_torch: bool = True,
     ) -> None:
-        if not isinstance(duration, int | float | np.integer | np.floating) or not duration > 0:
+        if not is_real(duration) or not 0 < duration < math.inf:
             raise ValueError(f"`duration` must be a positive number of seconds, got {duration!r}.")
         for name, value in (("sample_rate", sample_rate), ("num_channels", num_channels)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            if not is_int(value) or value <= 0:
                 raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
+        sample_rate, num_channels = int(sample_rate), int(num_channels)
         validate_decode_options("audio", sample_rate=sample_rate, num_channels=num_channels)
         super().__init__(offset=offset, seed=seed, strict=strict, to_torch=to_torch)
         self.duration = float(duration)
@@ -209,7 +212,7 @@ class AudioClipLoader(ClipLoader):
         if self.num_samples < 1:
             raise ValueError(f"`duration` * `sample_rate` is under one sample: {duration!r}.")
         self._kind = "audio"
-        self._clip_shape = (num_channels, self.num_samples)
+        self._clip_shape = (self.num_channels, self.num_samples)
         self._dtype = np.float32
 
     def _start(self, length: float | None, epoch: int, index: int) -> float:

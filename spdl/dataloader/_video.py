@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 import spdl.io
+from spdl.io._core.numbers import INT_MAX, is_int
 
 from ._clips import ClipLoader, Offset
 from ._image import describe
@@ -89,14 +90,14 @@ class VideoClipLoader(ClipLoader):
         to_torch: bool = True,
     ) -> None:
         for name, value in (("num_frames", num_frames), ("width", width), ("height", height)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
+            if not is_int(value) or not 0 < value <= INT_MAX:
+                raise ValueError(f"`{name}` must be an int from 1 to {INT_MAX}, got {value!r}.")
         super().__init__(offset=offset, seed=seed, strict=strict, to_torch=to_torch)
-        self.num_frames = num_frames
-        self.width = width
-        self.height = height
+        self.num_frames = int(num_frames)
+        self.width = int(width)
+        self.height = int(height)
         self._kind = "video"
-        self._clip_shape = (num_frames, height, width, 3)
+        self._clip_shape = (self.num_frames, self.height, self.width, 3)
         self._dtype = np.uint8
 
     def _first_frame(self, num_frames: int, epoch: int, index: int) -> int:

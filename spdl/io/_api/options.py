@@ -81,7 +81,7 @@ class DemuxArgs:
         frozen = dict(options)
         if options.get("format_options") is not None:
             frozen["format_options"] = MappingProxyType(dict(options["format_options"]))
-        window = (timestamp[0], timestamp[1]) if timestamp is not None else None
+        window = _demux.as_window(timestamp) if timestamp is not None else None
         kind = cast(MediaType, media_type)
         return cls(kind, src, window, MappingProxyType(frozen), describe_source(src))
 
@@ -89,7 +89,7 @@ class DemuxArgs:
         """Each of ``timestamps`` checked as a window of this source."""
         for window in timestamps:
             _demux.validate_demux_args(self.media_type, self.src, window)
-        return [(window[0], window[1]) for window in timestamps]
+        return [_demux.as_window(window) for window in timestamps]
 
     def at(self, timestamp: Window) -> DemuxArgs:
         """The same source and options for the window ``timestamp`` (checked)."""

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from spdl import _native
+from spdl.io._core.numbers import as_int, is_int, is_real
 
 __all__ = [
     "CenterCrop",
@@ -26,11 +27,9 @@ __all__ = [
 _SEED_MODULUS = 2**64
 
 
-def _check_int(owner: str, name: str, value: object, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{owner}: {name} must be an int, got {type(value).__name__}.")
-    if value < minimum:
-        raise ValueError(f"{owner}: {name} must be at least {minimum}, got {value}.")
+def _check_int(owner: str, name: str, value: object, minimum: int) -> int:
+    """``value`` as a Python int, in ``[minimum, INT_MAX]`` (the native core's ints)."""
+    return as_int(f"{owner}: {name}", value, minimum)
 
 
 def _check_range(owner: str, name: str, value: object) -> tuple[float, float]:
@@ -38,7 +37,7 @@ def _check_range(owner: str, name: str, value: object) -> tuple[float, float]:
         raise TypeError(f"{owner}: {name} must be a (min, max) pair, got {value!r}.")
     low, high = value
     for bound in (low, high):
-        if not isinstance(bound, int | float) or isinstance(bound, bool):
+        if not is_real(bound):
             raise TypeError(f"{owner}: {name} must hold numbers, got {value!r}.")
     if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high):
         raise ValueError(f"{owner}: {name} must be (min, max) with 0 < min <= max, got {value!r}.")
@@ -77,7 +76,8 @@ class CropBox:
 
     def __post_init__(self) -> None:
         for name, minimum in (("left", 0), ("top", 0), ("width", 1), ("height", 1)):
-            _check_int("CropBox", name, getattr(self, name), minimum)
+            value = _check_int("CropBox", name, getattr(self, name), minimum)
+            object.__setattr__(self, name, value)
 
     def _native(self) -> _native.CropSpec:
         return _native.CropSpec.box(self.left, self.top, self.width, self.height)
@@ -119,13 +119,15 @@ class CenterCrop:
                 raise TypeError(
                     f"CenterCrop: size must be an int or (height, width), got {size!r}."
                 )
-            object.__setattr__(self, "size", tuple(size))
-            for name, value in zip(("height", "width"), size, strict=True):
+            checked = tuple(
                 _check_int("CenterCrop", f"size's {name}", value, 1)
+                for name, value in zip(("height", "width"), size, strict=True)
+            )
+            object.__setattr__(self, "size", checked)
         else:
-            _check_int("CenterCrop", "size", size, 1)
+            object.__setattr__(self, "size", _check_int("CenterCrop", "size", size, 1))
         if self.resize is not None:
-            _check_int("CenterCrop", "resize", self.resize, 1)
+            object.__setattr__(self, "resize", _check_int("CenterCrop", "resize", self.resize, 1))
 
     @property
     def _height_width(self) -> tuple[int, int]:
@@ -175,10 +177,11 @@ class RandomResizedCrop:
     ratio: tuple[float, float] = (3 / 4, 4 / 3)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+        if not is_int(self.seed):
             raise TypeError(
                 f"RandomResizedCrop: seed must be an int, got {type(self.seed).__name__}."
             )
+        object.__setattr__(self, "seed", int(self.seed))
         object.__setattr__(self, "scale", _check_range("RandomResizedCrop", "scale", self.scale))
         object.__setattr__(self, "ratio", _check_range("RandomResizedCrop", "ratio", self.ratio))
 
@@ -202,7 +205,7 @@ class RandomResizedCrop:
             >>> crop.for_image(0) == crop
             True
         """
-        _check_int("RandomResizedCrop.for_image", "index", index, 0)
+        index = _check_int("RandomResizedCrop.for_image", "index", index, 0)
         seed = _native.derive_crop_seed(self.seed % _SEED_MODULUS, index % _SEED_MODULUS)
         return dataclasses.replace(self, seed=seed)
 
@@ -244,8 +247,8 @@ def crop_box(spec: CropSpec, width: int, height: int) -> tuple[int, int, int, in
         raise TypeError(
             f"spec must be a CropBox, CenterCrop or RandomResizedCrop, got {type(spec).__name__}."
         )
-    _check_int("crop_box", "width", width, 1)
-    _check_int("crop_box", "height", height, 1)
+    width = _check_int("crop_box", "width", width, 1)
+    height = _check_int("crop_box", "height", height, 1)
     return _native.crop_box(spec._native(), width, height)
 
 

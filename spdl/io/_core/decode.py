@@ -38,6 +38,7 @@ import numpy as np
 
 from spdl import _native
 from spdl.io._core.demux import Packets, Source, window_pts
+from spdl.io._core.numbers import INT_MAX, as_int, as_real, is_int, is_real
 
 __all__ = [
     "Frames",
@@ -61,9 +62,18 @@ _AUDIO = {"sample_rate", "num_channels", "sample_fmt"}
 _COMMON = {"filter_desc", "decoder", "decoder_options", "num_threads"}
 _ALLOWED = {"image": _IMAGE | _COMMON, "video": _VIDEO | _COMMON, "audio": _AUDIO | _COMMON}
 _PAD_MODES = {"repeat": "clone", "black": "add"}
-# The most channels an audio output is given a layout of (FFmpeg's swresample mixes
-# fewer than 64; the native core's channel_layout_for).
-_MAX_CHANNELS = 63
+# The range of each int option (the native core takes C ints). num_channels: the most
+# channels an output is given a layout of (FFmpeg's swresample mixes fewer than 64;
+# the native core's channel_layout_for). sample_rate: far below 1 kHz FFmpeg's
+# resampler gives short outputs or none (a second at 25 Hz comes out 22 samples).
+_INT_RANGES = {
+    "width": (1, INT_MAX),
+    "height": (1, INT_MAX),
+    "num_frames": (1, INT_MAX),
+    "sample_rate": (1000, INT_MAX),
+    "num_channels": (1, 63),
+    "num_threads": (0, INT_MAX),
+}
 # The decoder names that force a still-image decoder outside FFmpeg (no fallback to
 # FFmpeg), with what they decode and whether this build has them.
 _IMAGE_LIBRARIES = {
@@ -98,24 +108,25 @@ def _check_chroma_steps(options: Mapping[str, Any]) -> None:
         )
 
 
-def _check_positive_int(name: str, value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}.")
-
-
 def _as_fraction(name: str, value: object) -> Fraction:
-    if isinstance(value, tuple) and len(value) == 2:
-        value = Fraction(*value)
-    if not isinstance(value, int | float | Fraction) or isinstance(value, bool):
+    if isinstance(value, tuple) and len(value) == 2 and all(map(is_int, value)):
+        numerator, denominator = map(int, value)
+        if denominator == 0:
+            raise ValueError(f"{name} must be positive, got {value!r}.")
+        value = Fraction(numerator, denominator)
+    if not is_real(value):
         raise TypeError(f"{name} must be a number or (num, den), got {value!r}.")
-    frac = Fraction(value).limit_denominator(1_000_000)
-    if frac <= 0 or not math.isfinite(float(value)):
+    number = as_real(value)
+    if not math.isfinite(number) or number <= 0:
         raise ValueError(f"{name} must be positive, got {value!r}.")
-    return frac
+    return Fraction(number).limit_denominator(1_000_000)
+
+
+def _int_option(options: Mapping[str, Any], name: str) -> int:
+    """An int option checked already (:func:`validate_decode_options`) as a Python
+    int; 0 when it is not given."""
+    value = options.get(name)
+    return 0 if value is None else int(value)
 
 
 def validate_decode_options(media_type: str, **options: Any) -> None:
@@ -131,17 +142,9 @@ def validate_decode_options(media_type: str, **options: Any) -> None:
     misplaced = {k for k, v in options.items() if v is not None} - _ALLOWED[media_type]
     if misplaced:
         raise ValueError(f"Option(s) {', '.join(sorted(misplaced))} do not apply to {media_type}.")
-    for name in ("width", "height", "num_frames", "sample_rate", "num_channels"):
-        _check_positive_int(name, options.get(name))
-    num_channels = options.get("num_channels")
-    if num_channels is not None and num_channels > _MAX_CHANNELS:
-        raise ValueError(f"num_channels must be between 1 and {_MAX_CHANNELS}, got {num_channels}.")
-    threads = options.get("num_threads")
-    if threads is not None:
-        if not isinstance(threads, int) or isinstance(threads, bool):
-            raise TypeError(f"num_threads must be an int, got {type(threads).__name__}.")
-        if threads < 0:
-            raise ValueError(f"num_threads must be non-negative, got {threads}.")
+    for name, (minimum, maximum) in _INT_RANGES.items():
+        if options.get(name) is not None:
+            as_int(name, options[name], minimum, maximum)
     pix_fmt = options.get("pix_fmt")
     if pix_fmt is not None and (
         not isinstance(pix_fmt, str) or not _native.pix_fmt_exists(pix_fmt)
@@ -244,7 +247,7 @@ def _post_filters(opts: Mapping[str, Any]) -> list[str]:
     if not num_frames or opts.get("filter_desc"):
         return []
     mode = _PAD_MODES[opts.get("pad_mode") or "repeat"]
-    return [f"tpad=stop={num_frames}:stop_mode={mode}", f"trim=end_frame={num_frames}"]
+    return [f"tpad=stop={int(num_frames)}:stop_mode={mode}", f"trim=end_frame={int(num_frames)}"]
 
 
 def make_plan(
@@ -281,16 +284,16 @@ def make_plan(
         pre_filters=",".join(_pre_filters(media_type, window, opts, time_base)),
         post_filters=",".join(_post_filters(opts)),
         filter_desc=opts.get("filter_desc") or "",
-        width=opts.get("width") or 0,
-        height=opts.get("height") or 0,
+        width=_int_option(opts, "width"),
+        height=_int_option(opts, "height"),
         pix_fmt=opts.get("pix_fmt") or "",
         scale_algo=opts.get("scale_algo") or "bilinear",
-        sample_rate=opts.get("sample_rate") or 0,
-        num_channels=opts.get("num_channels") or 0,
+        sample_rate=_int_option(opts, "sample_rate"),
+        num_channels=_int_option(opts, "num_channels"),
         sample_fmt=opts.get("sample_fmt") or "",
         decoder=opts.get("decoder"),
         decoder_options=dict(opts.get("decoder_options") or {}),
-        num_threads=opts.get("num_threads") or 1,
+        num_threads=_int_option(opts, "num_threads") or 1,
         expected_frames=expected_frames,
         cancel=cancel,
         apply_exif_orientation=bool(opts.get("apply_exif_orientation")),
@@ -522,8 +525,8 @@ def transform_image_batch(
         per image: None where it was written, else the error.
     """
     output = _native.DecodePlan(
-        width=options.get("width") or 0,
-        height=options.get("height") or 0,
+        width=_int_option(options, "width"),
+        height=_int_option(options, "height"),
         pix_fmt=options.get("pix_fmt") or "",
         scale_algo=options.get("scale_algo") or "bilinear",
     )

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from fractions import Fraction
-from typing import Any, BinaryIO, Literal, TypeAlias
+from typing import Any, BinaryIO, Literal, TypeAlias, cast
 
 import av
 from av.container import InputContainer
@@ -27,12 +27,14 @@ from spdl.io._core import remote as _remote
 from spdl.io._core.cuda import CUDAFrames
 from spdl.io._core.display_matrix import read_display_matrix
 from spdl.io._core.errors import MediaError
+from spdl.io._core.numbers import as_real, is_real
 
 __all__ = [
     "MediaType",
     "Source",
     "Packets",
     "UnknownPacketOrder",
+    "as_window",
     "demux",
     "demux_audio_chunks",
     "demux_spans",
@@ -239,14 +241,20 @@ def validate_demux_args(
 MAX_SECONDS = 1e9  # about 32 years
 
 
+def as_window(timestamp: Window) -> Window:
+    """A window checked already (:func:`validate_demux_args`) as Python numbers: NumPy
+    scalars become ints or floats (see :func:`spdl.io._core.numbers.as_real`)."""
+    start, end = timestamp
+    return cast(Window, (as_real(start), as_real(end)))
+
+
 def _validate_window(timestamp: object) -> None:
     if not isinstance(timestamp, tuple | list) or len(timestamp) != 2:
         raise TypeError(f"timestamp must be a (start, end) pair in seconds, got {timestamp!r}.")
     start, end = timestamp
-    if not all(
-        isinstance(t, int | float | Fraction) and not isinstance(t, bool) for t in (start, end)
-    ):
+    if not (is_real(start) and is_real(end)):
         raise TypeError(f"timestamp values must be numbers, got {timestamp!r}.")
+    start, end = as_real(start), as_real(end)
     if math.isnan(start) or math.isnan(end) or start < 0 or not start < end:
         raise ValueError(f"timestamp must satisfy 0 <= start < end, got {timestamp!r}.")
     if start > MAX_SECONDS or (end > MAX_SECONDS and not math.isinf(end)):
