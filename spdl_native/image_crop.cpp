@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace spdl {
 namespace {
@@ -80,10 +81,17 @@ CropBox center_box(const CropSpec& spec, int width, int height) {
             static_cast<int>(round_half_even((height - spec.height) / 2.0)), spec.width,
             spec.height};
   }
-  // The resized size, as torchvision computes it: int(resize * long / short).
+  // The resized size, as torchvision computes it: int(resize * long / short), in 64
+  // bits: a large resize or a long, thin image goes past an int.
   const int shorter = std::min(width, height), longer = std::max(width, height);
-  const int new_long = static_cast<int>(static_cast<double>(int64_t{spec.resize} * longer) /
-                                        static_cast<double>(shorter));
+  const int64_t resized_long = static_cast<int64_t>(
+      static_cast<double>(int64_t{spec.resize} * longer) / static_cast<double>(shorter));
+  if (resized_long > std::numeric_limits<int>::max()) {
+    throw CropError("the centre crop's resize=" + std::to_string(spec.resize) + " makes the " +
+                    size_text(width, height) + " image " + std::to_string(resized_long) +
+                    " pixels long, more than " + std::to_string(std::numeric_limits<int>::max()));
+  }
+  const int new_long = static_cast<int>(resized_long);
   const int new_width = width <= height ? spec.resize : new_long;
   const int new_height = width <= height ? new_long : spec.resize;
   if (spec.width > new_width || spec.height > new_height) {

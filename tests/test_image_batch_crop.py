@@ -555,6 +555,40 @@ def test_center_crop_larger_than_the_image_fails_that_image(pictures: dict[str, 
 
 
 @pytest.mark.parametrize(
+    ("resize", "width", "height", "resized_long"),
+    [
+        (2**31 - 1, 37, 29, 2739892928),
+        (2**31 - 1, 29, 37, 2739892928),
+        (30000, 1, 100000, 3 * 10**9),
+    ],
+)
+def test_center_crop_resized_past_an_int_fails_that_image(
+    resize: int, width: int, height: int, resized_long: int
+) -> None:
+    # int(resize * long / short) went to an int unchecked (undefined behaviour; on x86
+    # the image was "resized to -2147483648x2147483647").
+    crop = spdl.io.CenterCrop(4, resize=resize)
+    with pytest.raises(ValueError, match=f"resize={resize} makes the {width}x{height} image "):
+        spdl.io.crop_box(crop, width, height)
+    with pytest.raises(
+        ValueError, match=f" image {resized_long} pixels long, more than 2147483647"
+    ):
+        spdl.io.crop_box(crop, width, height)
+
+
+def test_center_crop_resized_up_to_an_int_is_cut() -> None:
+    assert spdl.io.crop_box(spdl.io.CenterCrop(4, resize=2**30), 64, 64) == (32, 32, 1, 1)
+
+
+def test_center_crop_resized_past_an_int_fails_that_image_of_a_batch(
+    pictures: dict[str, Picture],
+) -> None:
+    path = pictures["png"].path  # 500x375: resized to 2863311529x2147483647
+    with pytest.raises(spdl.io.AsyncIOFailure, match="2863311529 pixels long"):
+        spdl.io.batch_load_image([path], 4, 4, crop=spdl.io.CenterCrop(4, resize=2**31 - 1))
+
+
+@pytest.mark.parametrize(
     ("options", "error", "match"),
     [
         ({"crop": [spdl.io.CenterCrop(10)] * 3}, ValueError, "`crop` has 3 entries for 2 sources"),
