@@ -94,9 +94,12 @@ void add_fields(Packets& self, nb::handle packet, int64_t pts, int64_t dts,
                 bool to_lookahead = false) {
   const int64_t duration = int_attr(packet, attrs().duration, 0);
   const int is_key = PyObject_IsTrue(nb::getattr(packet, attrs().is_key).ptr());
-  // Optional: a packet-like object without it (a test's, an older PyAV's) is shown.
+  // Video only (edit lists cut frames; audio's priming is side data), and optional: a
+  // packet-like object without it (a test's, an older PyAV's) is shown.
   const int is_discard =
-      PyObject_IsTrue(nb::getattr(packet, attrs().is_discard, nb::handle(Py_False)).ptr());
+      self.media_type != MediaType::Video
+          ? 0
+          : PyObject_IsTrue(nb::getattr(packet, attrs().is_discard, nb::handle(Py_False)).ptr());
   if (is_key < 0 || is_discard < 0) {
     throw nb::python_error();
   }

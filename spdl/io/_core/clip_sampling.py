@@ -15,7 +15,6 @@ repeats its last frame, ``"wrap"`` starts over from its first, ``"error"`` raise
 from __future__ import annotations
 
 import math
-import numbers
 import random
 from collections.abc import Callable, Sequence
 from typing import Literal, TypeAlias
@@ -23,6 +22,7 @@ from typing import Literal, TypeAlias
 import numpy as np
 
 from spdl.io._core.frame_index import VideoIndex, frames_shown_at
+from spdl.io._core.numbers import as_int, as_real, is_int, is_real
 
 __all__ = [
     "Policy",
@@ -42,24 +42,22 @@ MAX_REGULAR_CLIPS = 100_000  # clips_at_regular_timestamps: a tiny spacing fails
 def check_int(name: str, value: object, minimum: int) -> None:
     """``TypeError`` unless ``value`` is an integer (NumPy's included), ``ValueError``
     unless it is at least ``minimum``."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
+    as_int(name, value, minimum, maximum=2**62)
 
 
 def check_positive_number(name: str, value: object) -> None:
     """``TypeError`` unless ``value`` is a real number, ``ValueError`` unless it is > 0."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+    if not is_real(value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}.")
-    if not (math.isfinite(value) and float(value) > 0):
+    number = float(as_real(value))
+    if not (math.isfinite(number) and number > 0):
         raise ValueError(f"{name} must be positive, got {value!r}.")
 
 
 def _check_optional_number(name: str, value: object) -> None:
-    if value is not None and (not isinstance(value, numbers.Real) or isinstance(value, bool)):
+    if value is not None and not is_real(value):
         raise TypeError(f"{name} must be a number or None, got {type(value).__name__}.")
-    if value is not None and math.isnan(value):
+    if value is not None and math.isnan(float(as_real(value))):
         raise ValueError(f"{name} must not be NaN.")
 
 
@@ -102,7 +100,7 @@ def draw(seed: int | random.Random | None, count: int) -> list[float]:
         rng = seed
     elif seed is None:
         rng = random.Random()
-    elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+    elif is_int(seed):
         rng = random.Random(int(seed))  # NumPy's integers too (random.Random refuses them)
     else:
         raise TypeError(f"seed must be an int, a random.Random or None, got {type(seed).__name__}.")
