@@ -300,6 +300,11 @@ class _Pool:
             self._cond.notify()
         helper.stop(kill=True)
 
+    @property
+    def closed(self) -> bool:
+        """Whether the pool was shut down (or forgotten in a forked child)."""
+        return self._closed
+
     def pids(self) -> list[int]:
         with self._cond:
             return sorted(helper.process.pid for helper in self._all)
@@ -434,7 +439,9 @@ class _Lease:
         if kind == "cancelled":
             raise MediaError(f"Demuxing {self.name} was cancelled.")
         pid = helper.process.pid
-        if kind == "broken":
+        if self._pool.closed:  # shut down (the interpreter exits): the helper did no wrong
+            cause = f"the demux helper processes were shut down (interpreter exit; pid {pid})"
+        elif kind == "broken":
             cause = f"the demux helper process (pid {pid}) broke the protocol: {text.decode()}"
         else:
             cause = f"the demux helper process (pid {pid}) {helper.how_it_ended()}"
