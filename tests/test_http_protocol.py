@@ -8,6 +8,7 @@ The server here is a scripted socket: each test says what it answers to a reques
 
 from __future__ import annotations
 
+import gzip
 import socket
 import threading
 import urllib.parse
@@ -214,6 +215,17 @@ def test_a_number_that_is_no_ascii_decimal_or_too_large_is_a_remote_error(
         spdl.io.load_video(url, timestamp=(0, 1))  # a window: asks for a range
     assert url in str(error.value)
     assert len(server.heads) == 1  # not retried: the server will say it again
+
+
+def test_a_body_encoded_although_none_was_accepted_fails_saying_so(serve) -> None:
+    png = image_bytes(np.zeros((8, 16, 3), np.uint8), "PNG")
+    body = gzip.compress(png)
+    server = serve(lambda path, head, byte_range: _reply("200 OK", body, Content_Encoding="gzip"))
+    url = server.url("/x.png")
+    with pytest.raises(RemoteError, match="gzip-encoded body") as error:
+        spdl.io.load_image(url)
+    assert url in str(error.value) and len(server.heads) == 1  # not retried
+    assert "Accept-Encoding: identity" in server.heads[0]
 
 
 def test_a_repeated_content_length_that_agrees_is_accepted(serve) -> None:

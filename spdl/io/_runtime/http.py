@@ -493,6 +493,12 @@ def _attempt(
         if stale:
             continue
         status, fields = answer.status, answer.headers
+        encoding = fields.get("content-encoding", "").strip().lower()
+        if status in (200, 206) and encoding not in ("", "identity"):
+            # Asked for identity: a compressed body would reach the demuxer as garbage.
+            raise ProtocolError(
+                f"the server sent a {encoding}-encoded body although none was accepted"
+            )
         if status == 206 and byte_range is not None:
             size = _checked_size(fields.get("content-range"), byte_range[0], len(answer.body))
             return Response(status, answer.body, size, True)
