@@ -9,6 +9,7 @@ The server here is a scripted socket: each test says what it answers to a reques
 from __future__ import annotations
 
 import gzip
+import re
 import socket
 import threading
 import urllib.parse
@@ -30,6 +31,10 @@ pytestmark = pytest.mark.timeout(120)
 DATA = bytes(range(256)) * 2048  # 512 KB: a reader fetches it in several ranges
 
 Answer = Callable[[str, str, tuple[int, int] | None], bytes]  # (path, head, range) -> bytes
+
+
+class ThenClose(bytes):
+    """An answer after which the server closes the connection."""
 
 
 class Scripted:
@@ -70,9 +75,12 @@ class Scripted:
                 self.heads.append(head)
                 target = head.split(" ")[1]
                 path = urllib.parse.unquote(urllib.parse.urlsplit(target).path)
+                reply = self.answer(path, head, _range(head))
                 try:
-                    conn.sendall(self.answer(path, head, _range(head)))
+                    conn.sendall(reply)
                 except OSError:
+                    return
+                if isinstance(reply, ThenClose):
                     return
 
     def close(self) -> None:
@@ -226,6 +234,31 @@ def test_a_body_encoded_although_none_was_accepted_fails_saying_so(serve) -> Non
         spdl.io.load_image(url)
     assert url in str(error.value) and len(server.heads) == 1  # not retried
     assert "Accept-Encoding: identity" in server.heads[0]
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (b"SSH-2.0-OpenSSH_9.6\r\n", "not an HTTP/1.x answer: b'SSH-2.0"),
+        (b"HTTP/1.1 200 OK\nContent-Length: 2\n\nab", "lines in LF, not CRLF"),
+    ],
+    ids=["banner", "bare-lf"],
+)
+def test_an_answer_that_is_no_http_head_fails_saying_so(serve, answer: bytes, message: str):
+    # Not a truncated body, and not worth asking again.
+    server = serve(lambda path, head, byte_range: ThenClose(answer))
+    url = server.url("/x.png")
+    with pytest.raises(RemoteError, match=re.escape(message)) as error:
+        spdl.io.load_image(url)
+    assert url in str(error.value) and len(server.heads) == 1
+
+
+def test_a_head_cut_short_is_asked_again(serve) -> None:
+    png = image_bytes(np.zeros((8, 16, 3), np.uint8), "PNG")
+    answers = [ThenClose(b"HTTP/1.1 200 OK\r\nContent-Le"), _reply("200 OK", png)]
+    server = serve(lambda path, head, byte_range: answers.pop(0))
+    assert spdl.io.to_numpy(spdl.io.load_image(server.url("/x.png"))).shape == (8, 16, 3)
+    assert len(server.heads) == 2
 
 
 def test_a_repeated_content_length_that_agrees_is_accepted(serve) -> None:

@@ -209,9 +209,14 @@ class Connection:
                 raise ProtocolError("the answer's headers are larger than 64 KB")
             start = max(0, len(self._buffer) - 3)
             if not self._recv_more(_RECV_HEAD):
-                if self._buffer:
-                    raise Truncated(len(self._buffer), len(self._buffer) + 1)
-                raise Disconnected("the server closed the connection without an answer")
+                if not self._buffer:
+                    raise Disconnected("the server closed the connection without an answer")
+                first = bytes(self._buffer.partition(b"\n")[0][:80])
+                if not first.startswith(b"HTTP/1."):  # another protocol's banner, say
+                    raise ProtocolError(f"not an HTTP/1.x answer: {first!r}")
+                if b"\n\n" in self._buffer:
+                    raise ProtocolError("the answer's head ends its lines in LF, not CRLF")
+                raise ConnectionError("the connection closed in the answer's head")
         head = self._buffer[:end].decode("latin-1")
         del self._buffer[: end + 4]
         status_line, *lines = head.split("\r\n")
