@@ -166,6 +166,37 @@ def test_right_ranges_read_every_byte(serve) -> None:
     reader.close()
 
 
+def test_a_reader_asks_a_redirects_target_for_its_later_ranges(serve) -> None:
+    # A hub that redirects every request to its CDN (signed URLs that expire): the
+    # reader's ranges go to the CDN, and back to the hub once its URL has expired.
+    cdn_answer = _ranged()
+    signed: list[str] = []
+
+    def cdn(path: str, head: str, byte_range: tuple[int, int] | None) -> bytes:
+        sig = head.split(" ")[1].partition("sig=")[2]
+        if sig != str(len(signed)):  # only the newest signature is valid
+            return _reply("403 Forbidden", b"expired")
+        return cdn_answer(path, head, byte_range)
+
+    cdn_server = serve(cdn)
+
+    def hub(path: str, head: str, byte_range: tuple[int, int] | None) -> bytes:
+        signed.append(path)
+        return _reply("302 Found", b"", Location=cdn_server.url(f"{path}?sig={len(signed)}"))
+
+    hub_server = serve(hub)
+    reader = _fetch.open_reader(hub_server.url("/data.bin"))
+    for start in (300_000, 5, 100_000):
+        reader.seek(start)
+        assert reader.read(70_000) == DATA[start : start + 70_000]
+    assert len(hub_server.heads) == 1 and len(cdn_server.heads) >= 3
+    signed.append("expired")  # the CDN's signature changes: the hub is asked again
+    reader.seek(450_000)
+    assert reader.read(50_000) == DATA[450_000:500_000]
+    assert len(hub_server.heads) == 2
+    reader.close()
+
+
 @pytest.mark.parametrize(
     "path",
     ["/猫.jpg", "/a b.jpg", "/café.jpg", "/caf%C3%A9.jpg", "/100%.jpg", "/5%2.jpg", "/%zz.jpg"],

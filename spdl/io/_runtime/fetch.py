@@ -113,8 +113,33 @@ def _fsspec_failure(url: str, error: BaseException) -> RemoteError:
     return failure
 
 
-def _http_range(url: str, cancel: _native.CancelToken | None, start: int, end: int) -> Data:
-    response = _http.get(url, (start, end), cancel=cancel)
+class _Location:
+    """Where a reader's ranges are asked for: after a redirect (a hub sending to its
+    CDN), at its target, as FFmpeg's own HTTP reader does, instead of asking the
+    redirecting server again for every range."""
+
+    def __init__(self, url: str, target: str) -> None:
+        self.url = url
+        self.target = target
+        self.name = _remote.redact(url)
+
+
+# A redirect's target that answers these has expired (a signed CDN URL): the URL
+# itself is asked again.
+_EXPIRED = (401, 403, 404, 410)
+
+
+def _http_range(
+    location: _Location, cancel: _native.CancelToken | None, start: int, end: int
+) -> Data:
+    target = location.target
+    try:
+        response = _http.get(target, (start, end), cancel=cancel, name=location.name)
+    except RemoteError as error:
+        if target == location.url or error.status not in _EXPIRED:
+            raise
+        response = _http.get(location.url, (start, end), cancel=cancel)
+        location.target = response.url or location.url
     if response.ranged:
         return response.body
     return response.body[start:end]  # the server ignored the range this time
@@ -159,7 +184,8 @@ def open_reader(url: str, cancel: _native.CancelToken | None = None) -> RangeRea
         if not response.ranged:  # the whole file came back
             return RangeReader(name, len(response.body), _no_fetch, response.body)
         assert response.size is not None
-        fetch: Callable[[int, int], Data] = functools.partial(_http_range, url, token)
+        location = _Location(url, response.url or url)
+        fetch: Callable[[int, int], Data] = functools.partial(_http_range, location, token)
         size, first = response.size, response.body
     else:
         try:

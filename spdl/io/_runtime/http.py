@@ -60,6 +60,7 @@ class Response:
     body: bytes | FetchedBytes
     size: int | None  # from Content-Range (206) or Content-Length (200); None if unknown
     ranged: bool  # the body is the range asked for (206), not the whole file (200)
+    url: str = ""  # where it came from: the last redirect's target, or the URL asked for
 
 
 # --- connection pool ----------------------------------------------------------------
@@ -269,6 +270,7 @@ def get(
     byte_range: tuple[int, int] | None = None,
     *,
     cancel: _native.CancelToken | None = None,
+    name: str | None = None,
 ) -> Response:
     """GET ``url`` (``[start, end)`` of it with ``byte_range``), retrying as the options say.
 
@@ -277,6 +279,7 @@ def get(
             basic authentication).
         byte_range: ``(start, end)``; a server that ignores ranges sends the whole file.
         cancel: Aborts the request when set.
+        name: The source as errors name it; by default ``url``, redacted.
 
     Returns:
         The response.
@@ -286,7 +289,7 @@ def get(
         Cancelled: ``cancel`` was set.
     """
     options = _remote.remote_options()
-    name = _remote.redact(url)
+    name = name or _remote.redact(url)
     history: list[str] = []
     attempt = 0
     redirects = 0
@@ -501,11 +504,11 @@ def _attempt(
             )
         if status == 206 and byte_range is not None:
             size = _checked_size(fields.get("content-range"), byte_range[0], len(answer.body))
-            return Response(status, answer.body, size, True)
+            return Response(status, answer.body, size, True, url)
         if status == 200:
-            return Response(status, answer.body, len(answer.body), False)
+            return Response(status, answer.body, len(answer.body), False, url)
         if status == 416 and byte_range is not None:  # the range starts at or past the end
             size = _content_range(fields.get("content-range"))[2]
-            return Response(206, b"", size, True)
+            return Response(206, b"", size, True, url)
         return status, answer.reason, fields
     raise AssertionError("unreachable")
