@@ -1093,9 +1093,9 @@ def build_info() -> dict[str, object]:
     What the native core was built with and against, and the FFmpeg it runs on (see spdl.io.build_info).
     """
 
-def park_threads_at_exit() -> None:
+def park_threads_at_exit(idents: Sequence[int]) -> None:
     """
-    From now on, threads other than the caller that finish native work wait for the process's exit instead of taking the GIL back (called by an atexit handler: only daemon threads are left then).
+    From now on, the threads ``idents`` (the daemon threads alive when the atexit handlers run) wait for the process's exit when they finish native work, instead of taking the GIL back; so do all but the caller once the interpreter finalizes.
     """
 
 libavcodec_version: str

@@ -159,6 +159,7 @@ bool add_demuxed_from(Packets& self, nb::handle demuxer, size_t limit, std::opti
   if (!PyIter_Check(demuxer.ptr())) {
     throw nb::type_error("demuxer must be an iterator of packets");
   }
+  const NativeCall call;  // PyAV releases the GIL under this frame
   for (size_t added = 0; added < limit;) {
     if (must_park()) {  // PyAV would take the GIL back under this frame (GilRelease)
       PyEval_SaveThread();

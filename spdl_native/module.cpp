@@ -1,4 +1,5 @@
 #include <nanobind/nanobind.h>
+#include <nanobind/stl/vector.h>
 
 #include "bindings.h"
 #include "ffmpeg/compat.h"
@@ -21,10 +22,10 @@ NB_MODULE(_native, m) {
   spdl::register_frame_select(m);
   spdl::register_build_info(m);
 
-  m.def("park_threads_at_exit", &spdl::park_threads_at_exit,
-        "From now on, threads other than the caller that finish native work wait for the "
-        "process's exit instead of taking the GIL back (called by an atexit handler: only "
-        "daemon threads are left then).");
+  m.def("park_threads_at_exit", &spdl::park_threads_at_exit, nb::arg("idents"),
+        "From now on, the threads ``idents`` (the daemon threads alive when the atexit "
+        "handlers run) wait for the process's exit when they finish native work, instead "
+        "of taking the GIL back; so do all but the caller once the interpreter finalizes.");
   m.attr("libavcodec_version") = LIBAVCODEC_IDENT;
 #ifdef NDEBUG
   // Objects a daemon thread still holds when the program ends are not leaks; a

@@ -115,3 +115,55 @@ def test_the_program_ends_cleanly_while_daemon_threads_decode(
         assert result.returncode == 0, result.stderr[-2000:]
         assert "terminate called" not in result.stderr
         assert "leaked" not in result.stderr  # objects the threads hold are no leaks
+
+
+_NATIVE_WORK_AT_SHUTDOWN = """
+import atexit, sys, threading
+
+
+def convert_on_a_thread():  # registered before spdl.io is imported: runs after its hook
+    out = []
+    worker = threading.Thread(target=lambda: out.append(convert(decoded.pop()).shape))
+    worker.start()
+    worker.join(30)
+    print("atexit thread", "hung" if worker.is_alive() else out[0], flush=True)
+
+
+atexit.register(convert_on_a_thread)
+import spdl.io
+from spdl import _native
+
+convert = _native.convert_frames  # loads are cancelled at exit; this runs as it is
+
+
+def decode():
+    packets = spdl.io.demux_media("audio", sys.argv[1]).result()
+    return spdl.io.decode_packets(packets).result()
+
+
+class Holder:  # freed while the interpreter finalizes, on the thread that does it
+    def __init__(self):
+        self.frames = decode()
+
+    def __del__(self):
+        print("finalizer", convert(self.frames).shape, flush=True)
+
+
+decoded = [decode()]
+kept = Holder()
+"""
+
+
+def test_native_work_at_shutdown_is_not_parked(tmp_path: pathlib.Path) -> None:
+    # Only daemon threads alive when the exit begins wait for it in native work: not a
+    # thread a later atexit handler starts, nor the thread that finalizes.
+    import subprocess
+    import sys
+
+    path = tmp_path / "tone.m4a"
+    encode_audio(path, sine_tone(16000, 16000, 440.0)[None], rate=16000)
+    command = [sys.executable, "-c", _NATIVE_WORK_AT_SHUTDOWN, str(path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("atexit thread (1, ") and lines[1].startswith("finalizer (1, ")

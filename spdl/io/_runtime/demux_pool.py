@@ -160,7 +160,8 @@ def audio_load(src: object) -> Iterator[bool]:
 def _import_path() -> str:
     """This process's ``sys.path`` as JSON (not its working directory: the helper
     imports only spdl, PyAV and NumPy)."""
-    return json.dumps([entry for entry in sys.path if entry and isinstance(entry, str)])
+    # sys.path is None late in an interpreter's shutdown.
+    return json.dumps([entry for entry in sys.path or [] if entry and isinstance(entry, str)])
 
 
 class _Helper:

@@ -201,10 +201,16 @@ def _register_exit_hook() -> None:
     atexit.register(_shutdown_at_exit)
 
 
-# Runs after the non-daemon threads were joined, before the interpreter finalizes: a
-# daemon thread that finishes native work from then on waits for the process's exit
-# (taking the GIL back then would end it by an unwinding that crashes the process).
-atexit.register(_native.park_threads_at_exit)
+def _park_daemon_threads_at_exit() -> None:
+    # Runs after the non-daemon threads were joined, before the interpreter finalizes:
+    # a daemon thread alive now that finishes native work from then on waits for the
+    # process's exit (taking the GIL back later would end it by an unwinding that
+    # crashes the process). A thread a later atexit handler starts runs as usual.
+    daemons = [t.ident for t in threading.enumerate() if t.daemon and t.ident is not None]
+    _native.park_threads_at_exit(daemons)
+
+
+atexit.register(_park_daemon_threads_at_exit)
 
 
 def _after_fork_in_child() -> None:
