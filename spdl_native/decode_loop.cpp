@@ -8,6 +8,10 @@
 
 #include "ffmpeg/error.h"
 
+extern "C" {
+#include <libavutil/mathematics.h>
+}
+
 namespace spdl {
 
 namespace {
@@ -49,7 +53,7 @@ bool FrameRouter::add(AVFrame* frame) {
   if (upright_.active()) {
     frame = upright_.prepare(frame);
   }
-  frame->pts = frame->best_effort_timestamp;
+  frame->pts = time_of(frame);
   if (!filtered_) {
     return emit(frame, packets_.time_base);
   }
@@ -71,6 +75,20 @@ bool FrameRouter::add(AVFrame* frame) {
   }
   graph_->push(frame);
   return drain(/*flush=*/false) && !graph_->finished();
+}
+
+int64_t FrameRouter::time_of(const AVFrame* frame) {
+  const int64_t pts = frame->best_effort_timestamp;
+  timed_ = timed_ || pts != AV_NOPTS_VALUE;
+  const Rational rate = packets_.frame_rate;
+  const Rational tb = packets_.time_base;
+  if (timed_ || packets_.media_type != MediaType::Video || rate.first <= 0 || rate.second <= 0 ||
+      tb.first <= 0 || tb.second <= 0) {
+    return pts;
+  }
+  // Counted in frames, so no rounding adds up.
+  return av_rescale_q(untimed_frames_++, AVRational{rate.second, rate.first},
+                      AVRational{tb.first, tb.second});
 }
 
 void FrameRouter::finish() {

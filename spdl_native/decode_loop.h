@@ -24,7 +24,10 @@ namespace spdl {
 // that of its pts. The graph is (re)built from the actual decoded frames, so it
 // always matches the decoder's output. A still image's frame is prepared first
 // (StillImageFrames: EXIF orientation, 16-bit samples for an 8-bit output), a
-// video's frame is put upright by its display matrix (UprightFrames).
+// video's frame is put upright by its display matrix (UprightFrames). The frames
+// of a video whose packets carry no timestamps (a raw H.264 / HEVC elementary
+// stream) are timed as ffmpeg's CLI times them: each one frame duration after the
+// frame before it, from 0, in the order the decoder shows them.
 class FrameRouter {
  public:
   using Emit = std::function<bool(AVFrame*)>;  // returns false once no more frames are wanted
@@ -44,6 +47,8 @@ class FrameRouter {
   // packets' window in samples of the frame's rate; the configured filters; for
   // audio, a mix to the configured channel count when the frame has another.
   std::string graph_description(const AVFrame* frame) const;
+  // The frame's pts: its best-effort timestamp, or the untimed stream's next time.
+  int64_t time_of(const AVFrame* frame);
 
   const Packets& packets_;
   const DecodeConfig& config_;
@@ -55,6 +60,8 @@ class FrameRouter {
   ffmpeg::FramePtr pulled_;
   std::unique_ptr<FilterGraph> graph_;
   Rational output_time_base_;
+  bool timed_ = false;  // a frame had a timestamp: the stream is not untimed
+  int64_t untimed_frames_ = 0;
 };
 
 // Sends packets to a decoder and each decoded frame to a router. The decoder

@@ -260,3 +260,34 @@ def test_a_window_starting_a_few_microseconds_in_equals_one_starting_at_zero(
     audio = spdl.io.to_numpy(spdl.io.load_audio(wav_audio.path, timestamp=(start, 0.5)))
     expected = round((0.5 - start) * wav_audio.sample_rate)
     assert abs(audio.shape[-1] - expected) <= 1
+
+
+@pytest.fixture(scope="module")
+def clip_raw(clip: pathlib.Path) -> pathlib.Path:
+    """The clip's H.264 stream without a container: its packets carry no timestamps."""
+    return _remux(clip, clip.with_name("clip.h264"), "h264")
+
+
+@pytest.mark.parametrize(("rate", "format_options"), [(25, None), (30, {"framerate": "30"})])
+def test_a_raw_stream_is_timed_one_frame_duration_apart_as_ffmpeg_times_it(
+    clip_raw: pathlib.Path, rate: int, format_options: dict | None
+) -> None:
+    # FFmpeg's raw H.264 demuxer gives no timestamps; its CLI shows frame k at k / rate
+    # (25 fps unless `-framerate` says otherwise). B-frames make decode and shown order differ.
+    options = {"format_options": format_options} if format_options else {}
+    whole = spdl.io.to_numpy(spdl.io.load_video(clip_raw, **options))
+    assert len(whole) == NUM_FRAMES
+    windows = [(0.5, 1.0), (1.0, 2.0), (3.5, 10.0)]
+    expected = [whole[math.ceil(start * rate) : math.ceil(end * rate)] for start, end in windows]
+    for window, frames in zip(windows, expected, strict=True):
+        got = spdl.io.to_numpy(spdl.io.load_video(clip_raw, timestamp=window, **options))
+        np.testing.assert_array_equal(got, frames, str(window))
+    buffers = load_video_windows(clip_raw, windows, **options)
+    for buffer, frames in zip(buffers, expected, strict=True):
+        np.testing.assert_array_equal(spdl.io.to_numpy(buffer), frames)
+    futures = spdl.io.streaming_demux("video", clip_raw, windows, **options)
+    for future, frames in zip(futures, expected, strict=True):
+        decoded = spdl.io.decode_packets(future.result()).result()
+        np.testing.assert_array_equal(
+            spdl.io.to_numpy(spdl.io.convert_frames(decoded).result()), frames
+        )

@@ -862,7 +862,8 @@ def demux_spans(
         FileNotFoundError: The path does not exist.
         MediaError: The data cannot be demuxed, or no packet lies in any window.
         UnknownPacketOrder: The demuxer reports neither the byte offset nor the dts
-            of a packet (load the windows one by one instead).
+            of a packet, or the packets carry no timestamps (load the windows one by
+            one instead).
     """
     windows = sorted((float(start), float(end)) for start, end in timestamps)
     name = describe_source(src)
@@ -887,6 +888,8 @@ def demux_spans(
                         raise UnknownPacketOrder(f"{name}: a packet has no byte offset.")
                     if first:
                         first = False
+                        if packet.pts is None and packet.dts is None:  # a raw elementary stream
+                            raise UnknownPacketOrder(f"{name}: the packets carry no timestamps.")
                         # Landed at or before the last packet read: this window continues the span.
                         skipping = last_read is not None and position <= last_read
                         if skipping:
