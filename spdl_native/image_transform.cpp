@@ -203,7 +203,14 @@ void TransformWriter::write(const AVFrame* frame, const CropBox& box, bool hflip
     const int left = box.left & ~((1 << desc->log2_chroma_w) - 1);
     const int top = box.top & ~((1 << desc->log2_chroma_h) - 1);
     const bool by_bits = desc->flags & AV_PIX_FMT_FLAG_BITSTREAM;
-    if (left == box.left && top == box.top && !by_bits) {
+    const bool subsampled = desc->log2_chroma_w > 0 || desc->log2_chroma_h > 0;
+    const AVPixFmtDescriptor* out_desc = av_pix_fmt_desc_get(writer_format_);
+    if (subsampled && !by_bits && (out_desc->flags & AV_PIX_FMT_FLAG_RGB)) {
+      // Into RGB the whole image is converted first: the chroma at the box's edges is
+      // then interpolated from the samples outside it, as a decode of the region (the
+      // native batch) and a crop of the whole decode (load_image) give it.
+      view = view_of(full_chroma(frame), box);
+    } else if (left == box.left && top == box.top && !by_bits) {
       view = view_of(frame, box);
     } else {
       // Chroma samples cannot start mid-pair: convert the region that starts at

@@ -290,8 +290,13 @@ ffmpeg::FramePtr decode_turbojpeg(const AVPacket& packet, const Packets& packets
   // non-temporal stores, which bypass the cache, so the resize that reads them
   // next would miss on every line (+20% on a 500x375 decode + resize). Rows that
   // start 16 bytes past that alignment get its ordinary stores.
-  auto frame = alloc_image_frame(decoded_w, decoded_h, rgb ? rgb_format : format, rgb ? 16 : 0,
+  // libjpeg-turbo writes the luma plane in whole MCU rows (82 rows for an 81-row
+  // 4:2:0 image): the planes are laid out for that height, or the extra row would
+  // overwrite the first chroma rows.
+  const int planes_h = rgb ? decoded_h : tjPlaneHeight(0, decoded_h, subsampling);
+  auto frame = alloc_image_frame(decoded_w, planes_h, rgb ? rgb_format : format, rgb ? 16 : 0,
                                  config.transient_frames);
+  frame->height = decoded_h;
   unsigned char* planes[3] = {frame->data[0], frame->data[1], frame->data[2]};
   int strides[3] = {frame->linesize[0], frame->linesize[1], frame->linesize[2]};
   const int failed = rgb ? tjDecompress2(decompressor, packet.data, size, frame->data[0], decoded_w,

@@ -65,6 +65,9 @@ def pictures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Picture]:
     specs = {
         # kind: (width, height, format, Pillow mode, save options)
         "jpeg420": (500, 375, "JPEG", "RGB", {"quality": 90, "subsampling": "4:2:0"}),
+        # An odd height (ImageNet's 500x375 and 333x500 are common): libjpeg-turbo writes
+        # one more row of luma than the image has.
+        "jpeg420_odd": (251, 187, "JPEG", "RGB", {"quality": 90, "subsampling": "4:2:0"}),
         "jpeg444": (375, 500, "JPEG", "RGB", {"quality": 90, "subsampling": "4:4:4"}),
         "progressive": (500, 375, "JPEG", "RGB", {"quality": 90, "progressive": True}),
         "gray": (500, 375, "JPEG", "L", {"quality": 90}),
@@ -379,9 +382,13 @@ def test_future_form_takes_crops_and_flips(pictures: dict[str, Picture]) -> None
 # Sources that are not still-image paths or bytes (decoded whole, then cut)
 
 
-@pytest.mark.parametrize("kind", ["jpeg420", "png"])
+@pytest.mark.parametrize("kind", ["jpeg420", "jpeg420_odd", "png"])
 def test_file_like_sources_are_cropped_like_paths(pictures: dict[str, Picture], kind: str) -> None:
-    path = pictures[kind].path
+    # A file-like source is decoded whole (in its own format) and cut in the batch
+    # step; a path of a known extension is decoded by the native batch (a JPEG only
+    # around its box, and at a reduced DCT scale for a small output).
+    picture = pictures[kind]
+    path = picture.path
     crops = [spdl.io.RandomResizedCrop(seed=4), spdl.io.CropBox(31, 17, 201, 151)]
     flips = [True, False]
     fast = load([path, path], 112, 84, crop=crops, hflip=flips)
@@ -389,12 +396,29 @@ def test_file_like_sources_are_cropped_like_paths(pictures: dict[str, Picture], 
     slow = load(files, 112, 84, crop=crops, hflip=flips)
     if kind == "png":
         np.testing.assert_array_equal(slow, fast)  # the same pixels cut the same way
-    else:  # FFmpeg's layout, converted to RGB by swscale instead of libjpeg
+    else:  # a JPEG shrunk by its DCT on one path, decoded at full size on the other
         assert mean_abs_diff(slow, fast) <= 1.0
+    # Boxes kept at their size: the same pixels, the box's edge chroma included.
+    boxes = [
+        spdl.io.CropBox(2, 0, 60, 40),
+        spdl.io.CropBox(31, 17, 60, 40),
+        spdl.io.CropBox(picture.width - 60, picture.height - 40, 60, 40),
+    ]
+    fast = load([path] * 3, 60, 40, crop=boxes, hflip=[True, False, True])
+    files = [io.BytesIO(path.read_bytes()) for _ in range(3)]
+    np.testing.assert_array_equal(load(files, 60, 40, crop=boxes, hflip=[True, False, True]), fast)
     # One RandomResizedCrop for the batch seeds the images the same way on both paths.
     spec = spdl.io.RandomResizedCrop(seed=9)
     files = [io.BytesIO(path.read_bytes()) for _ in range(3)]
     assert mean_abs_diff(load(files, 64, 64, crop=spec), load([path] * 3, 64, 64, crop=spec)) <= 1
+
+
+def test_a_flipped_odd_height_jpeg_equals_pillows_mirrored(pictures: dict[str, Picture]) -> None:
+    picture = pictures["jpeg420_odd"]
+    expected = np.asarray(ImageOps.mirror(Image.open(picture.path).convert("RGB")))
+    for src in (picture.path, io.BytesIO(picture.path.read_bytes())):
+        output = load([src], picture.width, picture.height, hflip=True)
+        np.testing.assert_array_equal(output[0], expected)
 
 
 def test_file_like_sources_keep_their_format_without_pix_fmt(pictures: dict[str, Picture]) -> None:
