@@ -644,10 +644,22 @@ def test_crop_needs_width_and_height(pictures: dict[str, Picture]) -> None:
 
 
 def test_flip_sequences_may_be_arrays(pictures: dict[str, Picture]) -> None:
+    import torch
+
     path = pictures["png"].path
-    flips = np.array([True, False])
-    output = load([path, path], 40, 30, hflip=flips)
-    np.testing.assert_array_equal(output[0], output[1][:, ::-1])
+    for flips in (
+        np.array([True, False]),
+        [np.bool_(True), np.bool_(False)],
+        (torch.tensor(True), torch.tensor(False)),
+        torch.tensor([True, False]),
+    ):
+        output = load([path, path], 40, 30, hflip=flips)
+        np.testing.assert_array_equal(output[0], output[1][:, ::-1])
+    for flip in (np.bool_(True), torch.tensor(True)):
+        output = load([path, path], 40, 30, hflip=flip)
+        np.testing.assert_array_equal(output[0], load([path], 40, 30)[0][:, ::-1])
+    with pytest.raises(TypeError, match=r"`hflip\[0\]` must be a bool, got numpy.int64"):
+        load([path, path], 40, 30, hflip=[np.int64(1), True])
 
 
 def test_numpy_integers_are_taken_as_crop_sizes(pictures: dict[str, Picture]) -> None:

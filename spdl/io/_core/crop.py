@@ -291,6 +291,22 @@ def _as_list(name: str, value: Any, num_srcs: int) -> list[Any]:
     return list(value)
 
 
+def _as_flag(value: Any) -> bool | None:
+    """``value`` as a Python bool if it is one, or a NumPy / torch bool scalar; else None."""
+    if isinstance(value, bool):
+        return value
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        item = value.item()
+        return item if isinstance(item, bool) else None
+    return None
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
+    return module + kind.__qualname__
+
+
 def check_transforms(
     crop: Any, hflip: Any, num_srcs: int, width: int | None, height: int | None, pix_fmt: str | None
 ) -> Transforms | None:
@@ -317,13 +333,15 @@ def check_transforms(
                     f"`crop[{i}]` must be a CropBox, CenterCrop, RandomResizedCrop or None, "
                     f"got {type(item).__name__}."
                 )
-    if hflip is None or isinstance(hflip, bool):
-        flips = [bool(hflip)] * num_srcs
+    if hflip is None or _as_flag(hflip) is not None:
+        flips = [bool(_as_flag(hflip))] * num_srcs
     else:
-        flips = _as_list("hflip", hflip, num_srcs)
-        for i, flag in enumerate(flips):
-            if not isinstance(flag, bool):
-                raise TypeError(f"`hflip[{i}]` must be a bool, got {type(flag).__name__}.")
+        flips = []
+        for i, flag in enumerate(_as_list("hflip", hflip, num_srcs)):
+            checked = _as_flag(flag)
+            if checked is None:
+                raise TypeError(f"`hflip[{i}]` must be a bool, got {_type_name(flag)}.")
+            flips.append(checked)
     has_crop = any(item is not None for item in crops)
     if not has_crop and not any(flips):
         return None
