@@ -630,3 +630,42 @@ def test_report_stats_interval_logs_the_report(caplog):
         DataLoader(range(8), report_stats_interval="often")
     with pytest.raises(ValueError, match="max_failures must be"):
         DataLoader(range(8), max_failures=1.5)
+
+
+def _fails_on_9(sample: Sample) -> int:
+    if sample.index == 9:
+        raise ValueError("sample 9 is bad")
+    return sample.data
+
+
+def _slow_batch(samples: list) -> list:
+    time.sleep(0.05)  # a batch load takes a moment: batches 0 and 1 are still in it
+    return [getattr(s, "data", s) for s in samples]
+
+
+def _slow_copy(batch: list) -> list:
+    time.sleep(0.05)
+    return batch
+
+
+@pytest.mark.parametrize(
+    "stages",
+    [
+        {"preprocessor": _fails_on_9, "aggregator": _slow_batch},
+        {"preprocessor": _fails_on_9},
+        {
+            "aggregator": lambda samples: [_fails_on_9(s) for s in samples],
+            "transfer_fn": _slow_copy,
+        },
+    ],
+    ids=["preprocessor", "preprocessor-no-aggregator", "aggregator"],
+)
+def test_in_input_order_a_failing_batch_comes_after_the_batches_before_it(stages: dict) -> None:
+    # docs/dataloader.md: as in torch's DataLoader, batches 0 and 1, then the error.
+    source = MapSource(list(range(16)), SequentialSampler(16, rank=0, world_size=1))
+    loader = DataLoader(source, batch_size=4, output_order="input", num_threads=4, **stages)
+    received = []
+    with pytest.raises(PipelineFailure, match="sample 9 is bad"):
+        for batch in loader:
+            received.append(batch)
+    assert received == [[0, 1, 2, 3], [4, 5, 6, 7]]

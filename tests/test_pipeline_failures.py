@@ -8,6 +8,7 @@ import asyncio
 import concurrent.futures
 import logging
 import pickle
+import time
 import traceback
 from collections.abc import Iterator
 from fractions import Fraction
@@ -371,3 +372,33 @@ def test_pipeline_failure_survives_pickling_with_its_fields():
 
 def _fail_in_a_process() -> None:
     consume(build(failing_on({1}), 3, max_failures=0), [])
+
+
+@pytest.mark.parametrize("failing_stage", [0, 1])
+def test_an_input_order_failure_comes_after_every_item_before_it_in_later_stages(
+    failing_stage: int,
+):
+    # As torch's DataLoader: batches 0 and 1 come, then the error of batch 2 (item 9).
+    # The later stages are slow, so those batches are still in them when item 9 fails.
+    def slow(batch: list[int]) -> list[int]:
+        time.sleep(0.05)
+        return batch
+
+    check = failing_on({9})
+    first = check if failing_stage == 0 else (lambda x: x)
+    second = slow if failing_stage == 0 else (lambda batch: [check(x) for x in slow(batch)])
+    pipeline = (
+        PipelineBuilder()
+        .add_source(range(16))
+        .pipe(first, concurrency=4, output_order="input")
+        .aggregate(4)
+        .pipe(second, concurrency=2, output_order="input")
+        .pipe(slow, concurrency=2, output_order="input")
+        .add_sink(2)
+        .build(num_threads=4)
+    )
+    received: list[list[int]] = []
+    with pytest.raises(PipelineFailure, match="item 9 is bad"):
+        consume(pipeline, received)
+    # Not [8]: the batch the failure cut short is not delivered.
+    assert received == [[0, 1, 2, 3], [4, 5, 6, 7]]

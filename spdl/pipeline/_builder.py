@@ -199,7 +199,9 @@ class PipelineBuilder(Generic[T]):
                 ``"input"`` keeps the order of the input (a generator op behind the
                 oldest item in flight pauses after one output until its turn comes);
                 a failure then counts in that order too, so the items before it are
-                passed on first, even when it ends the run.
+                passed on first, even when it ends the run: the later stages then
+                finish them (an ``aggregate`` drops the batch the failure cut short),
+                the consumer gets them, then the error.
             max_failures: This stage's failure budget, in place of the one given to
                 :meth:`build` (same meaning).
 

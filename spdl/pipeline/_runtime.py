@@ -92,6 +92,10 @@ class Runtime:
         self._cancel_sent = False
         self._loop_started = threading.Event()
         self._error: BaseException | None = None
+        # The error of a stage that cut the stages before it off (``_cut``): the stages
+        # after it still deliver what they hold, then the consumer sees it.
+        self._failure: BaseException | None = None
+        self._cut_tasks: set[asyncio.Task[Any]] = set()
         self._start_ns: int | None = None
         self._end_ns: int | None = None
         self.executor: WorkerPool | None = None
@@ -191,6 +195,31 @@ class Runtime:
             self._error = error
         self._cancel_main()
 
+    def _cut(self, stage: Any, error: BaseException, stages: list[Any], tasks: list[Any]) -> None:
+        """End ``stage`` and the stages before it (and the source) because of ``error``."""
+        if self._failure is None:
+            self._failure = error
+        index = stages.index(stage)
+        self.source.cut_off = True
+        for before in stages[: index + 1]:
+            before.cut_off = True
+        for task in tasks[: index + 1]:  # the source's and those of the stages before
+            self._cut_tasks.add(task)
+            task.cancel()
+
+    async def _wait_for_stages(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """Wait until every stage has ended; a stage that crashed or was cancelled other
+        than by ``_cut`` ends the wait at once (``gather``'s rule)."""
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task.cancelled():
+                    if task not in self._cut_tasks:
+                        raise asyncio.CancelledError
+                elif (error := task.exception()) is not None:
+                    raise error
+
     async def main(self) -> None:
         loop = asyncio.get_running_loop()
         assert self.executor is not None
@@ -207,14 +236,18 @@ class Runtime:
             self._finish()
             return
 
-        self.source.stopping = self._stopping
+        self.source.stopping = lambda: self.source.cut_off or self._stopping()
+        stages: list[Any] = []
+        tasks: list[asyncio.Task[Any]] = []
         context = StageContext(
             budget=self.budget,
             abort=self._abort,
+            cut=lambda stage, error: self._cut(stage, error, stages, tasks),
+            cut_happened=lambda: self._failure is not None,
             executor=self.executor,
             stopping=self._stopping,
         )
-        stages = [
+        stages += [
             make_stage(step, counters, context)
             for step, counters in zip(self.steps, self.stage_counters[1:], strict=True)
         ]
@@ -223,7 +256,7 @@ class Runtime:
             queues[0] = SourceQueue(self.queue_clocks[0], loop)
         queues.append(self.sink)
         name = self.thread_prefix
-        tasks = [loop.create_task(self.source.run(queues[0]), name=f"{name}:source")]
+        tasks.append(loop.create_task(self.source.run(queues[0]), name=f"{name}:source"))
         for index, stage in enumerate(stages):
             coro = stage.run(queues[index], queues[index + 1])
             tasks.append(loop.create_task(coro, name=f"{name}:{stage.counters.name}"))
@@ -233,7 +266,7 @@ class Runtime:
         else:
             stage_tasks = tasks
         try:
-            await asyncio.gather(*stage_tasks)
+            await self._wait_for_stages(stage_tasks)
         except asyncio.CancelledError:
             pass  # stop() or _abort()
         except BaseException as error:  # a bug in a stage: make it visible to the consumer
@@ -250,7 +283,7 @@ class Runtime:
             clock.stop()
         if self.report_stats_interval:
             _LG.info("Pipeline %d finished. %s", self.id, self.stats().report())
-        self.sink.finish(self._error or self.source.error)
+        self.sink.finish(self._error or self._failure or self.source.error)
 
     async def _report_periodically(self, interval: float) -> None:
         while True:

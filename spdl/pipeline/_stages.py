@@ -37,6 +37,12 @@ class StageContext:
 
     budget: FailureBudget
     abort: Callable[[BaseException], None]
+    # Ends the stages up to the given one (cancelling those before it) with the error,
+    # while the stages after it deliver what they hold: an input-order stage's failure
+    # comes after the items before it (see ``PipeStage``).
+    cut: Callable[[Any, BaseException], None]
+    # True once a stage was cut off: the items still coming are the last ones.
+    cut_happened: Callable[[], bool]
     executor: Executor
     # True once the pipeline is ending (stop() or an abort): an op's error then is a
     # consequence of the stop (a shut-down executor, a closed resource), not a failure.
@@ -62,6 +68,7 @@ class SourceStage:
         self.counters = counters
         self.thread_name = thread_name
         self.error: BaseException | None = None
+        self.cut_off = False  # a stage's failure ended the run (StageContext.cut)
         self.thread: threading.Thread | None = None
         self._output: Queue = None
         # Set by the runtime: whether the pipeline is ending (its CancelledError is then
@@ -178,9 +185,13 @@ class _ItemStage:
         self.budget = budget or context.budget
         self._num_processed = 0
         self._last_error: BaseException | None = None
+        self.cut_off = False  # ended by a failure here or after it (StageContext.cut)
+
+    def _stopping(self) -> bool:
+        return self.cut_off or self.context.stopping()
 
     def _record_failure(self, item: Any, error: BaseException) -> None:
-        if self.context.stopping():
+        if self._stopping():
             _LG.debug("Stage %r: %r after the pipeline was stopped.", self.counters.name, error)
             return
         counters = self.counters
@@ -199,6 +210,8 @@ class _ItemStage:
 
     def _check_budget(self, *, final: bool) -> None:
         counters, budget = self.counters, self.budget
+        if self.cut_off:
+            return  # over budget already
         if counters.num_failures and budget.exceeded(
             counters.num_failures, self._num_processed, final=final
         ):
@@ -211,7 +224,10 @@ class _ItemStage:
                 num_processed=self._num_processed,
             )
             failure.__cause__ = self._last_error
-            self.context.abort(failure)
+            self._over_budget(failure)
+
+    def _over_budget(self, failure: PipelineFailure) -> None:
+        self.context.abort(failure)
 
 
 class PipeStage(_ItemStage):
@@ -231,6 +247,15 @@ class PipeStage(_ItemStage):
         super().__init__(counters, context, budget)
         self.op = Op(op, kind, executor or context.executor)
         self.output_order = output_order
+
+    def _over_budget(self, failure: PipelineFailure) -> None:
+        if self.output_order == "input":
+            # Its turn came: the items before it are on their way downstream, and are
+            # delivered before the error (as torch's DataLoader delivers the batches
+            # before a failing one).
+            self.context.cut(self, failure)
+        else:
+            self.context.abort(failure)
 
     async def run(self, input: Queue, output: Queue) -> None:
         if self.output_order == "input":
@@ -329,7 +354,7 @@ class PipeStage(_ItemStage):
                         self.counters.num_out += 1
                 for item, error in failures:
                     self._failed(item, error, None)
-                if self.context.stopping():
+                if self._stopping():
                     return  # a failure ended the run: nothing after it goes out
                 in_flight.popleft()
                 slots.release()
@@ -351,7 +376,7 @@ class PipeStage(_ItemStage):
         try:
             await self.op.apply(item, emit, watch)
         except asyncio.CancelledError as error:
-            if _being_cancelled() or self.context.stopping():
+            if _being_cancelled() or self._stopping():
                 raise
             # Not this task: a Future the op returned was cancelled by its owner (an
             # executor shut down, say). The item failed; the stage goes on.
@@ -399,7 +424,9 @@ class AggregateStage(_ItemStage):
                 await output.put(batch)
                 self.counters.num_out += 1
                 batch = []
-        if batch and not self.drop_last:
+        # After a failure upstream the last batch is not whole because the stream was
+        # cut, not because it ended: it is not delivered.
+        if batch and not self.drop_last and not self.context.cut_happened():
             await output.put(batch)
             self.counters.num_out += 1
         await output.put(EOF)
