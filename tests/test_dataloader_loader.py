@@ -7,6 +7,8 @@ import concurrent.futures
 import itertools
 import json
 import logging
+import re
+import sys
 import threading
 import time
 
@@ -669,3 +671,58 @@ def test_in_input_order_a_failing_batch_comes_after_the_batches_before_it(stages
         for batch in loader:
             received.append(batch)
     assert received == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+class _BadRecord:
+    def __len__(self) -> int:
+        return 16
+
+    def __getitem__(self, index: int) -> int:
+        if index == 15:
+            raise KeyError("label")  # one bad record
+        return index
+
+
+def _identity_sample(sample: Sample) -> int:
+    return sample.data
+
+
+def _failed_future(sample: Sample) -> concurrent.futures.Future:
+    future: concurrent.futures.Future = concurrent.futures.Future()
+    if sample.index == 6:
+        future.set_exception(ValueError("cannot decode"))
+    else:
+        future.set_result(sample.data)
+    return future
+
+
+@pytest.mark.parametrize(
+    ("dataset", "stages", "where"),
+    [
+        (_BadRecord(), {"aggregator": list}, r"raised by dataset\[15\] \(epoch 0\)"),
+        (_BadRecord(), {"preprocessor": _identity_sample}, r"raised by dataset\[15\] \(epoch 0\)"),
+        (
+            list(range(16)),
+            {"preprocessor": _fails_on_9},
+            r"raised by the preprocessor on sample 9 \(epoch 0\)",
+        ),
+        (
+            list(range(16)),
+            {"preprocessor": _failed_future},
+            r"raised by the preprocessor on sample 6 \(epoch 0\)",
+        ),
+        (
+            list(range(16)),
+            {"aggregator": lambda samples: [_fails_on_9(s) for s in samples]},
+            r"raised by the aggregator on samples \[8, 9, 10, 11\] \(epoch 0\)",
+        ),
+    ],
+    ids=["dataset-in-batch", "dataset", "preprocessor", "future", "aggregator"],
+)
+def test_a_failure_names_the_sample(dataset, stages: dict, where: str) -> None:
+    source = MapSource(dataset, SequentialSampler(16, rank=0, world_size=1))
+    loader = DataLoader(source, batch_size=4, output_order="input", **stages)
+    with pytest.raises(PipelineFailure, match=where) as failure:
+        list(loader)
+    if sys.version_info >= (3, 11):  # the note travels with the error (its traceback)
+        assert any(re.search(where, note) for note in failure.value.__cause__.__notes__)

@@ -437,7 +437,7 @@ class DataLoader(Generic[T]):
             )
         if self._transfer_fn is not None:
             builder.pipe(
-                tag_item_op(self._transfer_fn, None, drop_none=False),
+                tag_item_op(self._transfer_fn, None, drop_none=False, role="transfer_fn"),
                 concurrency=1,
                 executor=transfer,  # None for an async transfer_fn: it runs on the loop
                 name="transfer",

@@ -88,12 +88,75 @@ def positions_of(positions: Positions) -> tuple[int, ...]:
     return (positions,) if isinstance(positions, int) else positions
 
 
-def _tag(positions: Positions, value: Any, progress: Progress | None, drop_none: bool) -> Any:
-    """``(positions, value)``; a ``None`` value is dropped (and its positions are done)."""
+def note(error: BaseException, text: str) -> None:
+    """Adds ``text`` to the notes of ``error`` (shown with its traceback; Python 3.11+)."""
+    add = getattr(error, "add_note", None)
+    if add is not None and text not in getattr(error, "__notes__", ()):
+        add(text)
+
+
+def describe_items(items: list[Any], positions: Positions) -> str:
+    """The samples ``items`` are (their index and epoch), else their positions in the pass."""
+    if items and all(_is_sample(item) for item in items):
+        indices = [item.index for item in items]
+        epochs = ", ".join(str(epoch) for epoch in sorted({item.epoch for item in items}))
+        if len(indices) == 1:
+            return f"sample {indices[0]} (epoch {epochs})"
+        return f"samples {indices} (epoch {epochs})"
+    places = positions_of(positions)
+    if len(places) == 1:
+        return f"item {places[0]} of the pass"
+    return f"items {list(places)} of the pass"
+
+
+def _is_sample(item: Any) -> bool:
+    # A Sample, or a Draw not read yet (duck-typed: _source imports this module).
+    return isinstance(getattr(item, "index", None), int) and hasattr(item, "epoch")
+
+
+def _read(read: Read, draw: Any) -> Any:
+    try:
+        return read(draw)
+    except Exception as error:
+        note(error, f"spdl.dataloader: raised by dataset[{draw.index}] (epoch {draw.epoch})")
+        raise
+
+
+def _call(fn: Callable[[Any], Any], arg: Any, where: str) -> Any:
+    try:
+        return fn(arg)
+    except Exception as error:
+        note(error, where)
+        raise
+
+
+async def _call_async(fn: Callable[[Any], Any], arg: Any, where: str) -> Any:
+    try:
+        return await fn(arg)
+    except Exception as error:
+        note(error, where)
+        raise
+
+
+def _where(role: str, items: list[Any], positions: Positions) -> str:
+    return f"spdl.dataloader: raised by the {role} on {describe_items(items, positions)}"
+
+
+def _tag(
+    positions: Positions,
+    value: Any,
+    progress: Progress | None,
+    drop_none: bool,
+    where: str = "",
+) -> Any:
+    """``(positions, value)``; a ``None`` value is dropped (and its positions are done).
+
+    A Future or coroutine is tagged once it is done; its error gets the note ``where``.
+    """
     if isinstance(value, concurrent.futures.Future):  # spdl.io-style work: tag its result
-        return _tag_future(positions, value, progress, drop_none)
+        return _tag_future(positions, value, progress, drop_none, where)
     if asyncio.iscoroutine(value):  # spdl.io's async_* return non-native coroutines
-        return _tag_coroutine(positions, value, progress, drop_none)
+        return _tag_coroutine(positions, value, progress, drop_none, where)
     if value is None and drop_none:
         if progress is not None:  # a resumed pass need not read a dropped item again
             progress.add(positions_of(positions))
@@ -102,9 +165,14 @@ def _tag(positions: Positions, value: Any, progress: Progress | None, drop_none:
 
 
 async def _tag_coroutine(
-    positions: Positions, value: Any, progress: Progress | None, drop_none: bool
+    positions: Positions, value: Any, progress: Progress | None, drop_none: bool, where: str
 ) -> Any:
-    return _tag(positions, await value, progress, drop_none)
+    try:
+        result = await value
+    except Exception as error:
+        note(error, where)
+        raise
+    return _tag(positions, result, progress, drop_none)
 
 
 def _tag_future(
@@ -112,6 +180,7 @@ def _tag_future(
     inner: concurrent.futures.Future[Any],
     progress: Progress | None,
     drop_none: bool,
+    where: str,
 ) -> concurrent.futures.Future[Any]:
     """A Future of the tagged result of ``inner``; cancelling it cancels ``inner``."""
     outer: concurrent.futures.Future[Any] = concurrent.futures.Future()
@@ -123,6 +192,7 @@ def _tag_future(
         if not outer.set_running_or_notify_cancel():
             return
         if (error := done.exception()) is not None:
+            note(error, where)
             outer.set_exception(error)
         else:
             outer.set_result(_tag(positions, done.result(), progress, drop_none))
@@ -146,27 +216,32 @@ def tag_item_op(
     *,
     drop_none: bool,
     read: Read | None = None,
+    role: str = "preprocessor",
 ) -> Callable[[tuple[Any, Any]], Any]:
     """Runs ``fn`` on the item of a ``(positions, item)`` pair and keeps the positions.
 
     With ``read``, the item is a draw: ``fn`` gets ``read(item)``, read on a worker
-    thread (for an async ``fn``, through ``asyncio.to_thread``).
+    thread (for an async ``fn``, through ``asyncio.to_thread``). An error gets a note
+    naming the ``role`` of ``fn`` and the sample (see :func:`describe_items`).
     """
     if is_async(fn):
 
         async def run_async(tagged: tuple[Any, Any]) -> Any:
             positions, item = tagged
             if read is not None:
-                item = await asyncio.to_thread(read, item)
-            return _tag(positions, await fn(item), progress, drop_none)
+                item = await asyncio.to_thread(_read, read, item)
+            where = _where(role, [item], positions)
+            value = await _call_async(fn, item, where)
+            return _tag(positions, value, progress, drop_none, where)
 
         return run_async
 
     def run(tagged: tuple[Any, Any]) -> Any:
         positions, item = tagged
         if read is not None:
-            item = read(item)
-        return _tag(positions, fn(item), progress, drop_none)
+            item = _read(read, item)
+        where = _where(role, [item], positions)
+        return _tag(positions, _call(fn, item, where), progress, drop_none, where)
 
     return run
 
@@ -180,7 +255,7 @@ def tag_batch_op(
     def split(batch: list[tuple[int, Any]]) -> tuple[tuple[int, ...], list[Any]]:
         items = [item for _, item in batch]
         if read is not None:
-            items = [read(item) for item in items]
+            items = [_read(read, item) for item in items]
         return tuple(position for position, _ in batch), items
 
     if aggregator is None:
@@ -192,12 +267,15 @@ def tag_batch_op(
                 positions, items = split(batch)
             else:
                 positions, items = await asyncio.to_thread(split, batch)
-            return _tag(positions, await aggregator(items), None, False)
+            where = _where("aggregator", items, positions)
+            value = await _call_async(aggregator, items, where)
+            return _tag(positions, value, None, False, where)
 
         return run_async
 
     def run(batch: list[tuple[int, Any]]) -> Any:
         positions, items = split(batch)
-        return _tag(positions, aggregator(items), None, False)
+        where = _where("aggregator", items, positions)
+        return _tag(positions, _call(aggregator, items, where), None, False, where)
 
     return run

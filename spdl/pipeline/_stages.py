@@ -215,10 +215,13 @@ class _ItemStage:
         if counters.num_failures and budget.exceeded(
             counters.num_failures, self._num_processed, final=final
         ):
+            # The error's notes say where it arose (the DataLoader names the sample).
+            notes = "; ".join(getattr(self._last_error, "__notes__", None) or ())
             failure = PipelineFailure(
                 f"Stage {counters.name!r} failed on {counters.num_failures} of "
                 f"{self._num_processed} items, more than {budget.describe()} allows; "
-                f"the last error was {type(self._last_error).__name__}: {self._last_error}",
+                f"the last error was {type(self._last_error).__name__}: {self._last_error}"
+                + (f" ({notes})" if notes else ""),
                 stage=counters.name,
                 num_failures=counters.num_failures,
                 num_processed=self._num_processed,
