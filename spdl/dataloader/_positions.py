@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeAlias
 
 Positions: TypeAlias = "int | tuple[int, ...]"  # one item, or a batch
+Where: TypeAlias = "Callable[[], str]"  # the note an error gets: where it arose
 
 
 class Progress:
@@ -91,7 +92,7 @@ def positions_of(positions: Positions) -> tuple[int, ...]:
 def note(error: BaseException, text: str) -> None:
     """Adds ``text`` to the notes of ``error`` (shown with its traceback; Python 3.11+)."""
     add = getattr(error, "add_note", None)
-    if add is not None and text not in getattr(error, "__notes__", ()):
+    if add is not None and text and text not in getattr(error, "__notes__", ()):
         add(text)
 
 
@@ -122,24 +123,25 @@ def _read(read: Read, draw: Any) -> Any:
         raise
 
 
-def _call(fn: Callable[[Any], Any], arg: Any, where: str) -> Any:
+def _call(fn: Callable[[Any], Any], arg: Any, where: Where) -> Any:
     try:
         return fn(arg)
     except Exception as error:
-        note(error, where)
+        note(error, where())
         raise
 
 
-async def _call_async(fn: Callable[[Any], Any], arg: Any, where: str) -> Any:
+async def _call_async(fn: Callable[[Any], Any], arg: Any, where: Where) -> Any:
     try:
         return await fn(arg)
     except Exception as error:
-        note(error, where)
+        note(error, where())
         raise
 
 
-def _where(role: str, items: list[Any], positions: Positions) -> str:
-    return f"spdl.dataloader: raised by the {role} on {describe_items(items, positions)}"
+def _where(role: str, items: list[Any], positions: Positions) -> Where:
+    # Written only when an error needs it.
+    return lambda: f"spdl.dataloader: raised by the {role} on {describe_items(items, positions)}"
 
 
 def _tag(
@@ -147,11 +149,11 @@ def _tag(
     value: Any,
     progress: Progress | None,
     drop_none: bool,
-    where: str = "",
+    where: Where = str,
 ) -> Any:
     """``(positions, value)``; a ``None`` value is dropped (and its positions are done).
 
-    A Future or coroutine is tagged once it is done; its error gets the note ``where``.
+    A Future or coroutine is tagged once it is done; its error gets the note ``where()``.
     """
     if isinstance(value, concurrent.futures.Future):  # spdl.io-style work: tag its result
         return _tag_future(positions, value, progress, drop_none, where)
@@ -165,12 +167,12 @@ def _tag(
 
 
 async def _tag_coroutine(
-    positions: Positions, value: Any, progress: Progress | None, drop_none: bool, where: str
+    positions: Positions, value: Any, progress: Progress | None, drop_none: bool, where: Where
 ) -> Any:
     try:
         result = await value
     except Exception as error:
-        note(error, where)
+        note(error, where())
         raise
     return _tag(positions, result, progress, drop_none)
 
@@ -180,7 +182,7 @@ def _tag_future(
     inner: concurrent.futures.Future[Any],
     progress: Progress | None,
     drop_none: bool,
-    where: str,
+    where: Where,
 ) -> concurrent.futures.Future[Any]:
     """A Future of the tagged result of ``inner``; cancelling it cancels ``inner``."""
     outer: concurrent.futures.Future[Any] = concurrent.futures.Future()
@@ -192,7 +194,7 @@ def _tag_future(
         if not outer.set_running_or_notify_cancel():
             return
         if (error := done.exception()) is not None:
-            note(error, where)
+            note(error, where())
             outer.set_exception(error)
         else:
             outer.set_result(_tag(positions, done.result(), progress, drop_none))
