@@ -12,6 +12,7 @@
 
 #include "packet_import.h"
 #include "posix/fd.h"
+#include "python_signals.h"
 
 namespace spdl {
 
@@ -61,6 +62,7 @@ bool send_message(int sock, std::string_view message, int fd) {
   }
   while (::sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) {
     if (errno == EINTR) {
+      check_python_signals();  // Ctrl-C ends the wait (the caller kills the helper)
       continue;
     }
     if (peer_gone(errno)) {
@@ -95,20 +97,41 @@ posix::UniqueFd data_memfd(const uint8_t* data, size_t size) {
 }
 
 // Waits until the socket has a message (or hung up); false when cancelled first.
+// On the main thread a signal ends the wait with what Python's handler raised
+// (KeyboardInterrupt); the caller then kills the helper, which is mid-request.
 bool wait_readable(int sock, const CancelToken* cancel) {
   pollfd pfd{sock, POLLIN, 0};
+  const bool signals = on_signal_thread();
+  const int timeout_ms = cancel ? kCancelPollMs : signals ? kSignalCheckMs : -1;
+  int silent_ms = 0;
   while (true) {
     if (cancel && cancel->cancelled()) {
       return false;
     }
-    const int n = ::poll(&pfd, 1, cancel ? kCancelPollMs : -1);
+    const int n = ::poll(&pfd, 1, timeout_ms);
     if (n > 0) {
       return true;
     }
     if (n < 0 && errno != EINTR) {
       throw posix::system_error("waiting for a demux helper failed");
     }
+    silent_ms += n == 0 ? timeout_ms : 0;
+    if (signals && (n < 0 || silent_ms >= kSignalCheckMs)) {
+      silent_ms = 0;
+      check_python_signals();
+    }
   }
+}
+
+// Retries a system call that a signal interrupted, giving Python's handlers their
+// chance first on the main thread.
+template <typename Call>
+ssize_t retrying(Call call) {
+  ssize_t result;
+  while ((result = call()) < 0 && errno == EINTR) {
+    check_python_signals();
+  }
+  return result;
 }
 
 HelperReply broken(std::string why) {
@@ -124,9 +147,7 @@ HelperReply receive(int sock, const CancelToken* cancel) {
     reply.kind = HelperReply::Kind::Cancelled;
     return reply;
   }
-  ssize_t length;
-  while ((length = ::recv(sock, nullptr, 0, MSG_PEEK | MSG_TRUNC)) < 0 && errno == EINTR) {
-  }
+  const ssize_t length = retrying([&] { return ::recv(sock, nullptr, 0, MSG_PEEK | MSG_TRUNC); });
   if (length <= 0) {  // 0: end of stream; the protocol has no empty message
     if (length < 0 && !peer_gone(errno)) {
       throw posix::system_error("reading from a demux helper failed");
@@ -141,9 +162,7 @@ HelperReply receive(int sock, const CancelToken* cancel) {
   msg.msg_iovlen = 1;
   msg.msg_control = control;
   msg.msg_controllen = sizeof(control);
-  ssize_t got;
-  while ((got = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
+  const ssize_t got = retrying([&] { return ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); });
   if (got <= 0) {
     if (got < 0 && !peer_gone(errno)) {
       throw posix::system_error("reading from a demux helper failed");

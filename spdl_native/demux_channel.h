@@ -2,6 +2,9 @@
 // over a Unix SOCK_SEQPACKET socket, done whole with the GIL released, so that a
 // load waits for its packets without taking the GIL in between.
 //
+// On the main thread a wait ends with what Python's signal handler raised
+// (KeyboardInterrupt: Ctrl-C; python_signals.h); the caller kills the helper.
+//
 // Messages to the helper: a request (the caller's text, with the source's bytes
 // in a sealed memfd when it is in memory), or "N" to demux a stream's next item.
 // Messages from the helper: "I<text>" with a memfd of packed Packets

@@ -11,9 +11,10 @@ import io
 import itertools
 import math
 import os
+import stat
 import threading
 import time
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, BinaryIO, Literal, TypeAlias, cast
 
@@ -169,6 +170,65 @@ class _BytesReader(io.RawIOBase):
         return self._pos
 
 
+class _ReadInterrupted(Exception):
+    """What stopped a read of a caller's file-like object (KeyboardInterrupt, SystemExit),
+    carried through PyAV: PyAV passes on only Exceptions from a read, and drops any
+    other (printed as unraisable) and reads again, so a Ctrl-C while a read blocks
+    was lost. :func:`_opened` raises the original again."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(f"a read of the source was interrupted: {original!r}")
+        self.original = original
+
+
+def _passing_interrupts(
+    method: Callable[..., Any], stopped: list[BaseException]
+) -> Callable[..., Any]:
+    def call(*args: Any) -> Any:
+        if stopped:  # FFmpeg may read again after a failed read: fail at once
+            raise _ReadInterrupted(stopped[0])
+        try:
+            return method(*args)
+        except Exception:
+            raise
+        except BaseException as stop:
+            stopped.append(stop)
+            raise _ReadInterrupted(stop) from None
+
+    return call
+
+
+class _CallerReader:
+    """A file-like object as PyAV reads it: the same object, whose ``read``, ``seek``
+    and ``tell`` (those it has) let a KeyboardInterrupt through PyAV
+    (:class:`_ReadInterrupted`); once one did, every call fails so. An ``owned`` file
+    (a pipe opened here) is closed when PyAV lets go of it."""
+
+    def __init__(self, file: Any, owned: bool = False) -> None:
+        self._file = file
+        self._owned = owned
+        stopped: list[BaseException] = []
+        for method in ("read", "seek", "tell"):
+            if hasattr(file, method):
+                setattr(self, method, _passing_interrupts(getattr(file, method), stopped))
+
+    def __getattr__(self, name: str) -> Any:  # readable, seekable, close, name...
+        return getattr(self._file, name)
+
+    def __del__(self) -> None:
+        if self._owned:
+            self._file.close()
+
+
+def _is_pipe(path: str) -> bool:
+    """Whether ``path`` names a FIFO or a character device (``/dev/stdin``...)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 def describe_source(src: object) -> str:
     """A short printable name of a media source, for error messages.
 
@@ -295,12 +355,16 @@ def _open(
         if not os.path.exists(path):
             raise FileNotFoundError(f"No such file: {path!r}")
         target: object = path
+        if _is_pipe(path):
+            # FFmpeg's own reads retry a read a signal interrupted, so a Ctrl-C would
+            # wait for the writer; Python's open and reads raise what the handler raised.
+            target = _CallerReader(open(path, "rb"), owned=True)  # noqa: SIM115
     elif isinstance(src, bytes | bytearray | memoryview):
         if memoryview(src).nbytes == 0:
             raise MediaError(f"Failed to open {name}: the data is empty.")
         target = _BytesReader(src)
     else:
-        target = src
+        target = _CallerReader(src)
     try:
         return av.open(
             target, mode="r", format=format, **_open_options(format_options, stream_options)
@@ -314,6 +378,22 @@ def _open(
         raise MediaError(f"Failed to open {name}: {type(e).__name__}: {e}") from e
 
 
+@contextlib.contextmanager
+def _opened(
+    opener: Callable[[Source, str | None, Mapping[str, str] | None], InputContainer],
+    src: Source,
+    format: str | None,
+    format_options: Mapping[str, str] | None,
+) -> Iterator[InputContainer]:
+    """The container ``opener`` opens, closed on exit; what interrupted a read of the
+    source (:class:`_ReadInterrupted`: Ctrl-C) is raised again as itself."""
+    try:
+        with opener(src, format, format_options) as container:
+            yield container
+    except _ReadInterrupted as interrupted:
+        raise interrupted.original from None
+
+
 def _starts_with_ftyp(src: Source) -> bool:
     """Whether a path or bytes begin with an ISO-BMFF ``ftyp`` box (MP4, MOV, 3GP...)."""
     if isinstance(src, bytes | bytearray | memoryview):
@@ -321,7 +401,8 @@ def _starts_with_ftyp(src: Source) -> bool:
             return bytes(memoryview(src).cast("B")[4:8]) == b"ftyp"
         except TypeError:  # not contiguous: the probed open reads it as it does now
             return False
-    if isinstance(src, str | os.PathLike):
+    if isinstance(src, str | os.PathLike) and not _is_pipe(os.fspath(src)):
+        # (A pipe is read once: its first bytes are the open's.)
         try:
             with open(src, "rb") as f:
                 return f.read(8)[4:8] == b"ftyp"
@@ -716,7 +797,7 @@ def demux(
     """
     name = describe_source(src)
     opener = _open_indexed if media_type == "video" else _open
-    with opener(src, format, format_options) as container:
+    with _opened(opener, src, format, format_options) as container:
         stream = _pick_stream(container, media_type, name)
         return _read(container, stream, media_type, name, timestamp, src)
 
@@ -759,7 +840,7 @@ def demux_audio_chunks(
             packet (in the window).
     """
     name = describe_source(src)
-    with _open(src, format, format_options) as container:
+    with _opened(_open, src, format, format_options) as container:
         stream = _pick_stream(container, "audio", name)
         seconds = _stream_seconds(container, stream)
         if timestamp is not None:
@@ -821,7 +902,7 @@ def iter_demux(
     lookahead = _WINDOW_LOOKAHEAD if media_type == "video" else 0
     previous: Packets | None = None
     opener = _open_indexed if media_type == "video" else _open  # as in demux()
-    with opener(src, format, format_options) as container:
+    with _opened(opener, src, format, format_options) as container:
         stream = _pick_stream(container, media_type, name)
         for count, window in enumerate(timestamps):
             packets = _read(container, stream, media_type, name, window, src, lookahead, count == 0)
@@ -870,7 +951,7 @@ def demux_spans(
     spans: list[Packets] = []
     read_until = -math.inf  # the windows ending by then have all their packets read
     last_read: int | None = None  # position of the last packet read (see _position)
-    with _open_indexed(src, format, format_options) as container:
+    with _opened(_open_indexed, src, format, format_options) as container:
         stream = _pick_stream(container, "video", name)
         for window in windows:
             if window[1] <= read_until:

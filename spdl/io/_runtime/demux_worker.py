@@ -20,7 +20,8 @@ end of a Unix ``SOCK_SEQPACKET`` socket, and sends it one request at a time:
 The demux itself is :mod:`spdl.io._core.demux`'s, unchanged, so the packets and the errors are
 those the loading process would have made. The helper exits when the loading
 process closes its end (whatever it is doing then), and ignores ``SIGINT``: a
-Ctrl-C in the terminal is the loading process's to handle.
+Ctrl-C in the terminal is the loading process's to handle (its wait for this
+helper raises KeyboardInterrupt, and kills the helper, which is mid-request).
 """
 
 from __future__ import annotations

@@ -1,0 +1,158 @@
+"""Ctrl-C during a synchronous load: KeyboardInterrupt comes at once, not when the load ends.
+
+Each load waits on a source that never delivers (a FIFO nobody writes, a file-like
+object whose read blocks), in a child process that is sent SIGINT while it waits.
+The child must raise KeyboardInterrupt and exit well within the bound below, leave
+no demux helper process behind, and load again afterwards. The bound is a hang
+check, not a speed check: without the interruption the loads wait forever.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from media import AudioReference
+
+from spdl.io._runtime import demux_pool as _demux_pool
+
+EXIT_BOUND_S = 20.0  # from SIGINT to the child's exit
+START_TIMEOUT_S = 60.0
+
+# argv: how the load waits, the path of a FIFO, a WAV file to load afterwards.
+_CHILD = r"""
+import os, sys, threading, time
+
+how, fifo, wav = sys.argv[1:4]
+if how == "in-thread-fifo":
+    os.environ["SPDL_DEMUX_PROCESSES"] = "0"
+import spdl.io
+from spdl.io._runtime import demux_pool
+
+
+class Stalling:
+    # A file-like object that gives the first bytes of the WAV, then blocks.
+    def __init__(self, data):
+        self.data, self.pos, self.never = data, 0, threading.Event()
+
+    def read(self, size=-1):
+        if self.pos >= 64:
+            self.never.wait()
+        size = 64 if size < 0 else min(size, 64)
+        chunk = self.data[self.pos : self.pos + size]
+        self.pos += len(chunk)
+        return chunk
+
+    def seek(self, offset, whence=0):
+        self.pos = (0, self.pos, len(self.data))[whence] + offset
+        return self.pos
+
+    def tell(self):
+        return self.pos
+
+
+def helpers_running():
+    # Live demux helper processes among this process's children.
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as stat, open(f"/proc/{entry}/cmdline", "rb") as cmd:
+                fields, command = stat.read().rpartition(")")[2].split(), cmd.read()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"demux_worker" in command:
+            found.append(int(entry))
+    return found
+
+
+with open(wav, "rb") as stream:
+    data = stream.read()
+load = {
+    "helper-audio": lambda: spdl.io.load_audio(fifo),
+    "helper-video": lambda: spdl.io.load_video(fifo),
+    "helper-media": lambda: spdl.io.load_media("audio", fifo),
+    "in-thread-fifo": lambda: spdl.io.load_audio(fifo),
+    "in-thread-file-like": lambda: spdl.io.load_audio(Stalling(data)),
+}[how]
+print("loading", flush=True)
+started = time.monotonic()
+try:
+    load()
+    print("loaded", flush=True)
+except KeyboardInterrupt:
+    print(f"interrupted after {time.monotonic() - started:.1f} s", flush=True)
+except BaseException as error:
+    print(f"failed: {type(error).__name__}: {error}", flush=True)
+    raise
+deadline = time.monotonic() + 10
+while helpers_running() and time.monotonic() < deadline:
+    time.sleep(0.05)
+print("helpers running:", len(helpers_running()), flush=True)
+if how.startswith("helper"):
+    assert demux_pool.helper_pids() == [], demux_pool.helper_pids()
+shape = spdl.io.load_audio(wav).__array_interface__["shape"]
+print("loaded again:", shape, flush=True)
+"""
+
+
+def _interrupt_child(how: str, fifo: str, wav: str) -> tuple[str, float]:
+    """Runs the child, sends SIGINT while its load waits; its output, and the seconds
+    from the signal to its exit (the child is killed past the bound)."""
+    command = [sys.executable, "-c", _CHILD, how, fifo, wav]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as child:
+        assert child.stdout is not None
+        try:
+            line = child.stdout.readline()
+            assert line.strip() == "loading", line + child.stdout.read()
+            time.sleep(1.5)  # the load is waiting by then (a helper starts in ~0.2 s)
+            assert child.poll() is None, child.stdout.read()
+            child.send_signal(signal.SIGINT)
+            signalled = time.monotonic()
+            try:
+                child.wait(EXIT_BOUND_S)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            waited = time.monotonic() - signalled
+            return line + child.stdout.read(), waited
+        finally:
+            if child.poll() is None:
+                child.kill()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param(
+            how,
+            marks=pytest.mark.skipif(
+                how.startswith("helper") and not _demux_pool._SUPPORTED,
+                reason="demux helpers need Linux",
+            ),
+        )
+        for how in (
+            "helper-audio",
+            "helper-video",
+            "helper-media",
+            "in-thread-fifo",
+            "in-thread-file-like",
+        )
+    ],
+)
+def test_ctrl_c_interrupts_a_load_waiting_on_a_stalled_source(
+    how: str, wav_audio: AudioReference, tmp_path: os.PathLike
+) -> None:
+    fifo = os.path.join(tmp_path, "never_written.wav")
+    os.mkfifo(fifo)
+    output, waited = _interrupt_child(how, fifo, str(wav_audio.path))
+    assert waited < EXIT_BOUND_S, f"still waiting {waited:.0f} s after SIGINT:\n{output}"
+    assert "interrupted after" in output, output
+    assert "helpers running: 0" in output, output
+    assert f"loaded again: {tuple(wav_audio.decoded.shape)}" in output, output
