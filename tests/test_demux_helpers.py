@@ -355,6 +355,60 @@ def test_errors_are_the_in_thread_errors(aio_media: Media, make_source: Callable
     assert _demux_pool.helper_pids() == pids
 
 
+def _failure(load: Callable[[], Any]) -> BaseException:
+    with pytest.raises(Exception) as failure:
+        load()
+    return failure.value
+
+
+@pytest.mark.parametrize("loader", ["load_audio", "load_video", "load_media"])
+@pytest.mark.parametrize("source", ["not media", "a directory", "truncated"])
+def test_errors_keep_the_in_thread_cause(
+    aio_media: Media, tmp_path: pathlib.Path, loader: str, source: str
+) -> None:
+    src = {
+        "not media": b"\x00\x01not media at all" * 8,
+        "a directory": tmp_path,  # the OS's error, through PyAV
+        "truncated": aio_media.truncated_video,
+    }[source]
+    media_type = "video" if loader == "load_video" else "audio"
+    load = {
+        "load_audio": lambda: spdl.io.load_audio(src),
+        "load_video": lambda: spdl.io.load_video(src),
+        "load_media": lambda: spdl.io.load_media(media_type, src),
+    }[loader]
+    with in_this_process():
+        in_thread = _failure(load)
+    with pytest.MonkeyPatch.context() as patch:
+        _refuse_in_thread(patch)
+        from_helper = _failure(load)
+    assert type(from_helper) is type(in_thread) and str(from_helper) == str(in_thread)
+    # load_media wraps the MediaError (its cause) in AsyncIOFailure: compare the chain.
+    while in_thread.__cause__ is not None:
+        in_thread, from_helper = in_thread.__cause__, from_helper.__cause__
+        assert type(from_helper) is type(in_thread), (in_thread, from_helper)
+        assert str(from_helper) == str(in_thread)
+        assert getattr(from_helper, "errno", None) == getattr(in_thread, "errno", None)
+    assert from_helper.__cause__ is None
+
+
+class _OwnError(Exception):
+    """A type the loading process does not rebuild."""
+
+
+def test_a_cause_of_another_type_arrives_as_a_stand_in_naming_it() -> None:
+    from spdl.io._runtime import demux_worker as _demux_worker
+
+    error = spdl.io.MediaError("Failed to demux x")
+    error.__cause__ = _OwnError("the reason", 3)
+    cause = _demux_worker.rebuild_cause(_demux_worker.describe_cause(error))
+    assert type(cause) is _demux_worker.DemuxHelperCause
+    assert str(cause) == f"{__name__}._OwnError: ('the reason', 3)"
+    error.__cause__ = KeyError("key")  # Python's own: rebuilt from its arguments
+    cause = _demux_worker.rebuild_cause(_demux_worker.describe_cause(error))
+    assert type(cause) is KeyError and cause.args == ("key",)
+
+
 def test_file_like_sources_and_a_count_of_zero_demux_in_the_calling_thread(
     aio_media: Media, monkeypatch: pytest.MonkeyPatch
 ) -> None:

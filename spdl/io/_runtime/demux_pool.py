@@ -48,7 +48,7 @@ from spdl import _native
 from spdl.io._core import demux as _demux
 from spdl.io._core.errors import MediaError
 from spdl.io._runtime import executor as _executor
-from spdl.io._runtime.demux_worker import ERRORS, encode_time
+from spdl.io._runtime.demux_worker import ERRORS, encode_time, rebuild_cause
 from spdl.io._runtime.futures import AsyncIOFailure
 
 __all__ = [
@@ -409,9 +409,12 @@ def _error(text: bytes) -> Exception:
     info = json.loads(text)
     kind = ERRORS.get(info["type"], MediaError)
     try:
-        return kind(info["message"])
+        error = kind(info["message"])
     except Exception:  # a type that wants more than a message
-        return MediaError(info["message"])
+        error = MediaError(info["message"])
+    # As the in-thread demux raises it: PyAV's or the OS's error as its cause.
+    error.__cause__ = rebuild_cause(info.get("cause"))
+    return error
 
 
 class _Lease:

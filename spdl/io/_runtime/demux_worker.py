@@ -9,7 +9,9 @@ end of a Unix ``SOCK_SEQPACKET`` socket, and sends it one request at a time:
 * a request is one JSON message (see ``_demux_pool._request``); a source held in
   memory comes with it as a sealed memfd, which is mapped here, not copied;
 * the reply is ``b"I"`` with a sealed memfd of the packets packed by
-  ``_native.pack_packets``, or ``b"X" + JSON`` naming the error's type and message;
+  ``_native.pack_packets``, or ``b"X" + JSON`` naming the error's type and message,
+  and what the loading process needs to rebuild its ``__cause__`` (PyAV's error,
+  the OS's; see :func:`describe_cause`);
 * a stream of windows (``"windows"``) sends one reply per window (a video window's
   packets, then its lookahead as packets of their own), and after each but the
   last waits for ``b"N"`` before it demuxes the next;
@@ -37,7 +39,9 @@ import socket
 import threading
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
+
+import av
 
 from spdl import _native
 from spdl.io._core import demux as _demux
@@ -57,6 +61,69 @@ ERRORS: dict[str, type[Exception]] = {
         if isinstance(value, type) and issubclass(value, Exception)
     },
 }
+# spdl's errors a cause may be, by module and name.
+_SPDL_ERRORS: dict[str, type[Exception]] = {
+    f"{kind.__module__}.{kind.__qualname__}": kind
+    for kind in (MediaError, _demux.UnknownPacketOrder)
+}
+
+
+class DemuxHelperCause(Exception):
+    """Stands in for the cause of a demux helper's error when its type cannot be
+    rebuilt in the loading process: the message names the original type."""
+
+
+def _plain(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def describe_cause(error: BaseException) -> dict[str, Any] | None:
+    """What rebuilds ``error.__cause__`` in the loading process (:func:`rebuild_cause`):
+    its type's module and name, its message, and its arguments when they are plain
+    data; for an OS or FFmpeg error (``errno``), the number, text and file name."""
+    cause = error.__cause__
+    if cause is None:
+        return None
+    info: dict[str, Any] = {
+        "module": type(cause).__module__,
+        "type": type(cause).__qualname__,
+        "message": str(cause)[:65536],
+    }
+    errno = getattr(cause, "errno", None)
+    if isinstance(errno, int):
+        fields = (errno, getattr(cause, "strerror", None), getattr(cause, "filename", None))
+        info["errno"] = [field if _plain(field) else str(field) for field in fields]
+    elif all(_plain(arg) for arg in cause.args):
+        info["args"] = list(cause.args)
+    return info
+
+
+def rebuild_cause(info: dict[str, Any] | None) -> BaseException | None:
+    """The cause :func:`describe_cause` described: of the same type where that is one of
+    Python's exceptions, PyAV's (``av.error``) or spdl's, else a
+    :class:`DemuxHelperCause` naming the type. No other module is imported."""
+    if info is None:
+        return None
+    module, name, message = info["module"], info["type"], info["message"]
+    kind: Any = None
+    if module == "builtins":
+        kind = ERRORS.get(name)
+    elif module == "av.error":
+        kind = getattr(av.error, name, None)
+        kind = kind if isinstance(kind, type) and issubclass(kind, av.error.FFmpegError) else None
+    else:
+        kind = _SPDL_ERRORS.get(f"{module}.{name}")
+    if kind is not None:
+        try:
+            if "errno" in info:
+                errno, strerror, filename = info["errno"]
+                if filename is None:
+                    return cast(BaseException, kind(errno, strerror))
+                return cast(BaseException, kind(errno, strerror, filename))
+            return cast(BaseException, kind(*info.get("args", [message])))
+        except Exception:  # a type that wants other arguments
+            pass
+    return DemuxHelperCause(f"{module}.{name}: {message}")
 
 
 def decode_time(value: Any) -> int | float | Fraction:
@@ -98,7 +165,8 @@ def _send_item(sock: socket.socket, packets: list[Any], text: bytes = b"") -> No
 
 def _send_error(sock: socket.socket, error: Exception) -> None:
     kind = type(error).__name__ if type(error).__name__ in ERRORS else "MediaError"
-    text = json.dumps({"type": kind, "message": str(error)[:65536]})
+    cause = describe_cause(error)
+    text = json.dumps({"type": kind, "message": str(error)[:65536], "cause": cause})
     sock.send(b"X" + text.encode())
 
 
