@@ -768,7 +768,7 @@ class DecodePlan:
     format. Immutable once made.
     """
 
-    def __init__(self, *, pre_filters: str = '', post_filters: str = '', filter_desc: str = '', width: int = 0, height: int = 0, pix_fmt: str = '', scale_algo: str = 'bilinear', sample_rate: int = 0, num_channels: int = 0, sample_fmt: str = '', decoder: str | None = None, decoder_options: Mapping[str, str] = {}, num_threads: int = 1, expected_frames: int = 0, cancel: CancelToken | None = None, apply_exif_orientation: bool = False, apply_display_matrix: bool = False) -> None:
+    def __init__(self, *, pre_filters: str = '', post_filters: str = '', filter_desc: str = '', width: int = 0, height: int = 0, pix_fmt: str = '', scale_algo: str = 'bilinear', sample_rate: int = 0, num_channels: int = 0, sample_fmt: str = '', decoder: str | None = None, decoder_options: Mapping[str, str] = {}, num_threads: int = 1, expected_frames: int = 0, cancel: CancelToken | None = None, apply_exif_orientation: bool = False, apply_display_matrix: bool = False, max_pixels: int = 178956970) -> None:
         """
         Makes a plan; every argument is keyword-only.
 
@@ -799,6 +799,12 @@ class DecodePlan:
             apply_display_matrix: Put video frames upright by the stream's display
                 matrix (``Packets.display_orientation``) before they are filtered or
                 written.
+            max_pixels: The most pixels one image or video frame may have, checked on
+                the size its header declares before it is allocated; more fails the
+                decode with MediaError (0: no limit). Default: ``DEFAULT_MAX_PIXELS``.
+
+        Raises:
+            ValueError: If ``max_pixels`` is negative.
         """
 
     @property
@@ -848,6 +854,9 @@ class DecodePlan:
 
     @property
     def apply_display_matrix(self) -> bool: ...
+
+    @property
+    def max_pixels(self) -> int: ...
 
     @property
     def cancel(self) -> CancelToken | None: ...
@@ -923,6 +932,25 @@ class AudioDecodeStream:
             MediaError: If no frame was decoded.
             RuntimeError: When called twice, or when another thread is in a call.
         """
+
+DEFAULT_MAX_PIXELS: int = 178956970
+
+def check_declared_pixels(packets: Packets, max_pixels: int) -> None:
+    """
+    Raises MediaError when packets declare pictures over a pixel limit.
+
+    Checks the stream's size (the demuxer's) and, for a still image, the size its
+    header declares (JPEG, PNG, WebP, BMP, GIF, TIFF, QOI), as every native decode
+    does before it allocates a picture; for decoders outside the native core (NVDEC).
+
+    Args:
+        packets: Image or video packets (audio passes).
+        max_pixels: The most pixels per picture; 0: no limit.
+
+    Raises:
+        MediaError: A picture declares more pixels than ``max_pixels``; the message
+            names the source, the size, the limit and how to raise it.
+    """
 
 def has_turbojpeg() -> bool:
     """

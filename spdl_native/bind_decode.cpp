@@ -13,6 +13,7 @@
 #include "decode_plan.h"
 #include "gil_release.h"
 #include "jpeg_decoder.h"
+#include "pixel_limit.h"
 #include "webp_decoder.h"
 
 namespace nb = nanobind;
@@ -31,7 +32,11 @@ void init_plan(DecodePlan* self, std::string pre_filters, std::string post_filte
                std::optional<std::string> decoder,
                std::map<std::string, std::string> decoder_options, int num_threads,
                int64_t expected_frames, const CancelToken* cancel, bool apply_exif_orientation,
-               bool apply_display_matrix) {
+               bool apply_display_matrix, int64_t max_pixels) {
+  if (max_pixels < 0) {
+    throw std::invalid_argument("max_pixels must be 0 (no limit) or more, got " +
+                                std::to_string(max_pixels) + ".");
+  }
   DecodePlan* plan = new (self) DecodePlan();
   plan->pre_filters = std::move(pre_filters);
   plan->post_filters = std::move(post_filters);
@@ -50,6 +55,7 @@ void init_plan(DecodePlan* self, std::string pre_filters, std::string post_filte
   plan->cancel = cancel;
   plan->apply_exif_orientation = apply_exif_orientation;
   plan->apply_display_matrix = apply_display_matrix;
+  plan->max_pixels = max_pixels;
 }
 
 std::unique_ptr<Frames> decode_packets_with(const Packets& packets, const DecodePlan* plan) {
@@ -104,7 +110,28 @@ Args:
         orientation before they are filtered, cropped or resized.
     apply_display_matrix: Put video frames upright by the stream's display
         matrix (``Packets.display_orientation``) before they are filtered or
-        written.)";
+        written.
+    max_pixels: The most pixels one image or video frame may have, checked on
+        the size its header declares before it is allocated; more fails the
+        decode with MediaError (0: no limit). Default: ``DEFAULT_MAX_PIXELS``.
+
+Raises:
+    ValueError: If ``max_pixels`` is negative.)";
+
+constexpr const char* kCheckDeclaredPixelsDoc =
+    R"(Raises MediaError when packets declare pictures over a pixel limit.
+
+Checks the stream's size (the demuxer's) and, for a still image, the size its
+header declares (JPEG, PNG, WebP, BMP, GIF, TIFF, QOI), as every native decode
+does before it allocates a picture; for decoders outside the native core (NVDEC).
+
+Args:
+    packets: Image or video packets (audio passes).
+    max_pixels: The most pixels per picture; 0: no limit.
+
+Raises:
+    MediaError: A picture declares more pixels than ``max_pixels``; the message
+        names the source, the size, the limit and how to raise it.)";
 
 constexpr const char* kAudioDecodeStreamDoc =
     R"(Decodes an audio stream fed in chunks of packets into one buffer.
@@ -169,7 +196,8 @@ void register_decode(nb::module_& m) {
            nb::arg("decoder_options") = std::map<std::string, std::string>{},
            nb::arg("num_threads") = 1, nb::arg("expected_frames") = 0,
            nb::arg("cancel").none() = nb::none(), nb::arg("apply_exif_orientation") = false,
-           nb::arg("apply_display_matrix") = false, nb::keep_alive<1, 16>(), kDecodePlanInitDoc)
+           nb::arg("apply_display_matrix") = false, nb::arg("max_pixels") = kDefaultMaxPixels,
+           nb::keep_alive<1, 16>(), kDecodePlanInitDoc)
       .def_ro("pre_filters", &DecodePlan::pre_filters)
       .def_ro("post_filters", &DecodePlan::post_filters)
       .def_ro("filter_desc", &DecodePlan::filter_desc)
@@ -186,6 +214,7 @@ void register_decode(nb::module_& m) {
       .def_ro("expected_frames", &DecodePlan::expected_frames)
       .def_ro("apply_exif_orientation", &DecodePlan::apply_exif_orientation)
       .def_ro("apply_display_matrix", &DecodePlan::apply_display_matrix)
+      .def_ro("max_pixels", &DecodePlan::max_pixels)
       .def_prop_ro(
           "cancel", [](const DecodePlan& p) { return p.cancel; }, nb::rv_policy::reference)
       .def("decodes_windows", &decodes_windows,
@@ -216,6 +245,10 @@ void register_decode(nb::module_& m) {
            kAudioDecodeStreamFeedDoc)
       .def("finish", &AudioDecodeStream::finish, nb::call_guard<GilRelease>(),
            kAudioDecodeStreamFinishDoc);
+
+  m.attr("DEFAULT_MAX_PIXELS") = kDefaultMaxPixels;
+  m.def("check_declared_pixels", &check_declared_pixels, nb::arg("packets"), nb::arg("max_pixels"),
+        kCheckDeclaredPixelsDoc);
 
   m.def("has_turbojpeg", &has_turbojpeg,
         "Whether this build decodes JPEG images with libjpeg-turbo (decoder=\"libjpeg-turbo\").");

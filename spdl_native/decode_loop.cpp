@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "ffmpeg/error.h"
+#include "pixel_limit.h"
 
 extern "C" {
 #include <libavutil/mathematics.h>
@@ -138,7 +139,8 @@ PacketFeeder::PacketFeeder(const Packets& header, const DecodeConfig& config, Fr
       router_(router),
       ctx_(open_decoder(header, config)),
       frame_(ffmpeg::alloc_frame()),
-      context_("Failed to decode " + header.src) {
+      context_("Failed to decode " + header.src),
+      max_pixels_(config.max_pixels) {
   // Frames shown before a window's start are dropped anyway; those no other frame
   // references need not be decoded at all (B-frames between the keyframe and start).
   if (header.media_type == MediaType::Video && header.window && header.window->first > 0) {
@@ -159,8 +161,9 @@ void PacketFeeder::feed(const Packets& packets, const CancelToken* cancel) {
       const bool before = packet->pts != AV_NOPTS_VALUE && packet->pts < skip_before_;
       ctx_->skip_frame = before ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
     }
-    ffmpeg::check(send_packet(ctx_.get(), packet.get()),
-                  [&] { return context_ + " (packet " + std::to_string(index_) + ")"; });
+    const int sent = send_packet(ctx_.get(), packet.get());
+    check_refused_size(ctx_.get(), sent, max_pixels_, header_.src);
+    ffmpeg::check(sent, [&] { return context_ + " (packet " + std::to_string(index_) + ")"; });
     ++index_;
     wanted_ = receive_all();
   }
@@ -168,7 +171,9 @@ void PacketFeeder::feed(const Packets& packets, const CancelToken* cancel) {
 
 void PacketFeeder::finish() {
   if (wanted_) {
-    ffmpeg::check(avcodec_send_packet(ctx_.get(), nullptr), context_ + " (flush)");
+    const int flushed = avcodec_send_packet(ctx_.get(), nullptr);
+    check_refused_size(ctx_.get(), flushed, max_pixels_, header_.src);
+    ffmpeg::check(flushed, context_ + " (flush)");
     wanted_ = receive_all();
   }
   if (wanted_) {
@@ -182,6 +187,7 @@ bool PacketFeeder::receive_all() {
     if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
       return true;
     }
+    check_refused_size(ctx_.get(), ret, max_pixels_, header_.src);
     ffmpeg::check(ret, context_);
     const bool more = router_.add(frame_.get());
     av_frame_unref(frame_.get());

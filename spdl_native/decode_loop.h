@@ -86,6 +86,7 @@ class PacketFeeder {
   ffmpeg::CodecContextPtr ctx_;
   ffmpeg::FramePtr frame_;
   const std::string context_;
+  const int64_t max_pixels_;  // the limit the decoder was opened for (pixel_limit.h)
   int64_t skip_before_ = AV_NOPTS_VALUE;
   size_t index_ = 0;
   bool wanted_ = true;

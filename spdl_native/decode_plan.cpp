@@ -103,6 +103,7 @@ DecodeSteps decode_steps(const DecodePlan& plan, MediaType type, Destination des
   steps.config.num_threads = plan.num_threads;
   steps.config.apply_exif_orientation = plan.apply_exif_orientation;
   steps.config.apply_display_matrix = plan.apply_display_matrix;
+  steps.config.max_pixels = plan.max_pixels;
   // The output size lets JPEG images decode smaller (DCT scaling); a custom
   // filter (which may crop or pad) gets the full image.
   if (type == MediaType::Image && plan.filter_desc.empty()) {

@@ -39,6 +39,9 @@ struct DecodePlan {
   int64_t expected_frames = 0;          // sizes the first reservation of a video's buffer
   bool apply_exif_orientation = false;  // still images: put upright by their EXIF orientation
   bool apply_display_matrix = false;    // video: put upright by the stream's display matrix
+  // The most pixels per image or video frame, against decompression bombs (see
+  // pixel_limit.h); 0: no limit.
+  int64_t max_pixels = kDefaultMaxPixels;
   // Stops the decode at its next packet once cancelled. Not owned: the binding
   // keeps the Python token alive for as long as the plan.
   const CancelToken* cancel = nullptr;

@@ -9,6 +9,7 @@
 #include "convert.h"
 #include "decode_loop.h"
 #include "ffmpeg/error.h"
+#include "pixel_limit.h"
 
 namespace spdl {
 namespace {
@@ -97,6 +98,12 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
   ctx->pkt_timebase = AVRational{time_base.first, time_base.second};
   ffmpeg::copy_extradata(params.extradata, &ctx->extradata, &ctx->extradata_size);
   if (desc->type == AVMEDIA_TYPE_VIDEO) {
+    // The demuxer's size first; the decoder refuses a larger one in the bitstream
+    // (av_image_check_size2) before it allocates a picture.
+    check_pixel_limit(params.width, params.height, config.max_pixels, src);
+    if (config.max_pixels > 0) {
+      ctx->max_pixels = decoder_max_pixels(config.max_pixels);
+    }
     ctx->width = params.width;
     ctx->height = params.height;
     if (!params.pix_fmt.empty()) {

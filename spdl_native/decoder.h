@@ -11,6 +11,7 @@
 #include "frame_writer.h"
 #include "frames.h"
 #include "packets.h"
+#include "pixel_limit.h"
 
 namespace spdl {
 
@@ -45,6 +46,9 @@ struct DecodeConfig {
   // A video's frames are put upright by its display matrix before they are
   // filtered or written (see display_matrix.h).
   bool apply_display_matrix = false;
+  // The most pixels a decoded picture may have, checked on the size its header
+  // declares before it is allocated (pixel_limit.h); 0: no limit.
+  int64_t max_pixels = kDefaultMaxPixels;
 };
 
 // Opens a decoder for codec parameters given by name.

@@ -118,6 +118,7 @@ class TransformDecoder {
       request.out_height = output_.height;
       request.rgb_format = output_.pix_fmt == "bgr24" ? AV_PIX_FMT_BGR24 : AV_PIX_FMT_RGB24;
       request.pooled = whole_.transient_frames;
+      request.max_pixels = whole_.max_pixels;
       if (auto region = decode_jpeg_region(packet->data, size, source.name, request, forced_)) {
         image.region = std::move(region->frame);
         image.frame = image.region.get();

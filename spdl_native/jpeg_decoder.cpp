@@ -8,6 +8,7 @@
 #include "image_frame.h"
 #include "jpeg/markers.h"
 #include "jpeg/turbo_decompressor.h"
+#include "pixel_limit.h"
 
 extern "C" {
 #include <libavutil/buffer.h>
@@ -254,6 +255,8 @@ ffmpeg::FramePtr decode_turbojpeg(const AVPacket& packet, const Packets& packets
                           &colorspace) != 0) {
     return give_up(src, tjGetErrorStr2(decompressor), forced);
   }
+  // A decompression bomb is refused, not handed to FFmpeg (nor decoded smaller).
+  check_pixel_limit(width, height, config.max_pixels, src);
   const AVPixelFormat format = frame_format(subsampling, colorspace);
   // CMYK / YCCK and RGB JPEGs have no such layout: they always decode to packed RGB.
   // Nor have 4:4:0 and 4:1:1 here: into RGB, libjpeg-turbo interpolates their chroma

@@ -8,6 +8,7 @@
 #include "image_frame.h"
 #include "jpeg/libjpeg_decompressor.h"
 #include "jpeg_decoder.h"
+#include "pixel_limit.h"
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -76,6 +77,7 @@ std::optional<JpegRegion> decode_jpeg_region(const uint8_t* data, size_t size,
   }
   const int width = static_cast<int>(cinfo->image_width);
   const int height = static_cast<int>(cinfo->image_height);
+  check_pixel_limit(width, height, request.max_pixels, src);
   if (av_image_check_size(width, height, 0, nullptr) < 0) {
     return give_up("invalid image size");
   }

@@ -25,6 +25,8 @@ struct JpegRegionRequest {
   int out_width = 0, out_height = 0;            // the size the box is resized to
   AVPixelFormat rgb_format = AV_PIX_FMT_RGB24;  // rgb24 or bgr24, for colour images
   bool pooled = false;  // the frame is released within the native call (see alloc_image_frame)
+  // MediaError for an image that declares more pixels (pixel_limit.h); 0: no limit.
+  int64_t max_pixels = 0;
 };
 
 struct JpegRegion {

@@ -6,6 +6,7 @@
 #include "exif_orientation.h"
 #include "ffmpeg/error.h"
 #include "jpeg_decoder.h"
+#include "pixel_limit.h"
 #include "tiff_tags.h"
 #include "webp_decoder.h"
 
@@ -155,6 +156,9 @@ bool goes_to(const ImageLibrary& library, const Packets& packets, const DecodeCo
 ffmpeg::FramePtr decode_outside_ffmpeg(const Packets& packets, const DecodeConfig& config,
                                        const CancelToken* cancel) {
   refuse_jpeg_tiff(packets);
+  if (packets.media_type == MediaType::Image) {
+    check_declared_pixels(packets, config.max_pixels);  // before any decoder allocates
+  }
   const bool jpeg = goes_to({kTurboJpegDecoder, "mjpeg", "JPEG", has_turbojpeg()}, packets, config);
   if (!jpeg && !goes_to({kLibwebpDecoder, "webp", "WebP", has_libwebp()}, packets, config)) {
     return nullptr;

@@ -12,7 +12,9 @@
 namespace spdl {
 
 // Decodes `packets`, a still image, with libjpeg-turbo or libwebp where one takes
-// them; null when none does (or it gave up), and FFmpeg decodes them.
+// them; null when none does (or it gave up), and FFmpeg decodes them. Throws
+// MediaError first for an image that cannot be decoded at all: one whose header
+// declares more than config.max_pixels pixels (pixel_limit.h), a JPEG-compressed TIFF.
 ffmpeg::FramePtr decode_outside_ffmpeg(const Packets& packets, const DecodeConfig& config,
                                        const CancelToken* cancel);
 

@@ -9,6 +9,8 @@
 namespace spdl {
 
 // TIFF tags read by the still-image path.
+inline constexpr uint16_t kTiffWidthTag = 256;   // ImageWidth
+inline constexpr uint16_t kTiffHeightTag = 257;  // ImageLength
 inline constexpr uint16_t kTiffCompressionTag = 259;
 inline constexpr uint16_t kTiffOrientationTag = 274;
 

@@ -7,6 +7,7 @@
 
 #include "ffmpeg/error.h"
 #include "image_frame.h"
+#include "pixel_limit.h"
 #include "webp/decoder_config.h"
 #include "webp/demuxer.h"
 
@@ -132,6 +133,7 @@ ffmpeg::FramePtr decode_first_frame(const AVPacket& packet, const Packets& packe
   const WebPIterator& part = first.get();
   const auto canvas_w = static_cast<int>(WebPDemuxGetI(demuxer.get(), WEBP_FF_CANVAS_WIDTH));
   const auto canvas_h = static_cast<int>(WebPDemuxGetI(demuxer.get(), WEBP_FF_CANVAS_HEIGHT));
+  check_pixel_limit(canvas_w, canvas_h, config.max_pixels, src);
   if (av_image_check_size(canvas_w, canvas_h, 0, nullptr) < 0 || part.x_offset < 0 ||
       part.y_offset < 0 || part.x_offset + part.width > canvas_w ||
       part.y_offset + part.height > canvas_h) {
@@ -184,6 +186,8 @@ ffmpeg::FramePtr decode_libwebp(const AVPacket& packet, const Packets& packets,
     return give_up(src, describe(status), forced);
   }
   const WebPBitstreamFeatures& features = webp.input;
+  // A decompression bomb is refused, not handed to FFmpeg.
+  check_pixel_limit(features.width, features.height, config.max_pixels, src);
   if (features.has_animation) {
     return decode_first_frame(packet, packets, config, forced);
   }

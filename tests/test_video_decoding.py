@@ -342,13 +342,15 @@ def test_pyav_19_open_arguments_give_the_same_packets(
     h264_video: VideoReference, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PyAV 19 dropped `stream_options`; the arguments spdl gives it instead (codec
-    options through `options`) are also PyAV 18's, so they are checked here too."""
+    options through `options`, the pixel limit among them) are also PyAV 18's, so
+    they are checked here too."""
     from spdl.io._core import demux as _demux
+    from spdl.io._core.pixel_limit import pyav_options
 
     expected = demux("video", h264_video.path)
     monkeypatch.setattr(_demux, "_PYAV_MAJOR", 19)
     assert _demux._open_options({"probesize": "32"}, [{"skip_frame": "all"}]) == {
-        "options": {"skip_frame": "all"},
+        "options": {"skip_frame": "all", **pyav_options()},
         "container_options": {"probesize": "32"},
     }
     arguments = _demux._open_options(None, _demux._NO_PROBE_DECODE)

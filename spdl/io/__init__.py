@@ -63,6 +63,7 @@ from spdl.io._core.cuda import CUDABuffer, CUDAFrames
 from spdl.io._core.errors import MediaError
 from spdl.io._core.frame_index import VideoIndex
 from spdl.io._core.frame_select import FrameBatch
+from spdl.io._core.pixel_limit import max_image_pixels, set_max_image_pixels
 from spdl.io._core.remote import (
     RemoteError,
     RemoteNotFoundError,
@@ -125,8 +126,10 @@ __all__ = [
     "load_video",
     "load_video_frames",
     "load_video_windows",
+    "max_image_pixels",
     "remote_options",
     "set_executor_sizes",
+    "set_max_image_pixels",
     "set_remote_options",
     "streaming_demux",
     "to_cupy",

@@ -11,9 +11,15 @@ constexpr uint8_t kEndOfImage = 0xD9;
 // Markers without a length: TEM, RST0-7, SOI, EOI.
 bool standalone(uint8_t marker) { return marker == 0x01 || (marker >= 0xD0 && marker <= 0xD9); }
 
-}  // namespace
+// Start of frame: C0-CF but DHT (C4), JPG (C8) and DAC (CC).
+bool start_of_frame(uint8_t marker) {
+  return marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+}
 
-Segment find_segment(const uint8_t* data, size_t size, uint8_t marker, std::string_view prefix) {
+// The payload of the first segment before the first scan for which `wanted(marker,
+// segment)` holds; an empty segment when there is none or the header is malformed.
+template <typename Wanted>
+Segment find_first(const uint8_t* data, size_t size, Wanted wanted) {
   if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) {
     return {};
   }
@@ -40,13 +46,27 @@ Segment find_segment(const uint8_t* data, size_t size, uint8_t marker, std::stri
     }
     const uint8_t* payload = data + pos + 4;
     const size_t payload_size = length - 2;
-    if (current == marker && payload_size >= prefix.size() &&
-        std::memcmp(payload, prefix.data(), prefix.size()) == 0) {
+    if (wanted(current, Segment{payload, payload_size})) {
       return {payload, payload_size};
     }
     pos += 2 + length;
   }
   return {};
+}
+
+}  // namespace
+
+Segment find_segment(const uint8_t* data, size_t size, uint8_t marker, std::string_view prefix) {
+  return find_first(data, size, [&](uint8_t current, const Segment& segment) {
+    return current == marker && segment.size >= prefix.size() &&
+           std::memcmp(segment.data, prefix.data(), prefix.size()) == 0;
+  });
+}
+
+Segment find_frame_header(const uint8_t* data, size_t size) {
+  return find_first(data, size, [](uint8_t current, const Segment& segment) {
+    return start_of_frame(current) && segment.size >= 5;
+  });
 }
 
 bool has_adobe_marker(const uint8_t* data, size_t size) {

@@ -1,5 +1,6 @@
 // The marker segments of a JPEG's header (those before its first scan), read
-// without a decoder: the EXIF block (APP1) and Adobe's colour transform (APP14).
+// without a decoder: the EXIF block (APP1), Adobe's colour transform (APP14) and
+// the frame header (SOFn), which declares the image's size.
 #pragma once
 
 #include <cstddef>
@@ -21,5 +22,10 @@ Segment find_segment(const uint8_t* data, size_t size, uint8_t marker, std::stri
 // Whether an Adobe APP14 segment marks the JPEG: Adobe's CMYK JPEGs store inverted
 // samples (as Photoshop writes them, and Pillow reads and writes them).
 bool has_adobe_marker(const uint8_t* data, size_t size);
+
+// The payload of the frame header (the first SOFn segment: precision, height,
+// width, components ...); an empty segment when there is none before the first
+// scan or the header is malformed.
+Segment find_frame_header(const uint8_t* data, size_t size);
 
 }  // namespace spdl::jpeg

@@ -9,7 +9,9 @@ output's size and format, the decoder, a size hint and the cancel token. The
 native core decides from it whether FFmpeg's filters (``fps → scale → format →
 trim to the window → pad/cut to num_frames`` for video, ``atrim → aresample →
 aformat`` for audio) or its own writer give the output its size and format, and
-decodes every packet with the GIL released.
+decodes every packet with the GIL released. The plan also carries the pixel limit
+in force (:mod:`.pixel_limit`), which every decode path checks on the size a header
+declares before it allocates a picture.
 
 JPEG images are decoded by libjpeg-turbo and WebP images by libwebp when the build
 has them (FFmpeg's decoder takes over for flavours they cannot decode, and whenever
@@ -39,6 +41,7 @@ import numpy as np
 from spdl import _native
 from spdl.io._core.demux import Packets, Source, window_pts
 from spdl.io._core.numbers import INT_MAX, as_int, as_real, is_int, is_real
+from spdl.io._core.pixel_limit import current_limit
 
 __all__ = [
     "Frames",
@@ -298,6 +301,7 @@ def make_plan(
         cancel=cancel,
         apply_exif_orientation=bool(opts.get("apply_exif_orientation")),
         apply_display_matrix=media_type == "video" and not keep_stored,
+        max_pixels=current_limit(),
     )
 
 

@@ -29,6 +29,7 @@ from spdl.io._core.cuda import CUDAFrames
 from spdl.io._core.display_matrix import read_display_matrix
 from spdl.io._core.errors import MediaError
 from spdl.io._core.numbers import as_real, is_real
+from spdl.io._core.pixel_limit import pyav_options
 
 __all__ = [
     "MediaType",
@@ -327,17 +328,24 @@ def _validate_window(timestamp: object) -> None:
 def _open_options(
     format_options: Mapping[str, str] | None, stream_options: list[dict[str, str]] | None
 ) -> dict[str, Any]:
-    """``av.open``'s option arguments, for the installed PyAV."""
+    """``av.open``'s option arguments, for the installed PyAV.
+
+    Opening decodes a picture to probe the stream (``avformat_find_stream_info``):
+    the pixel limit (FFmpeg's ``max_pixels``) goes to every stream so that the probe
+    refuses a decompression bomb too; the decode then says why (:mod:`.pixel_limit`).
+    """
+    limit = pyav_options()
     if _PYAV_MAJOR >= 19:
         # PyAV 19 has no `stream_options`: its `options` reach every stream (and the
         # container, which ignores codec options); tags never fail to decode there.
         return {
-            "options": dict(stream_options[0]) if stream_options else {},
+            "options": {**(stream_options[0] if stream_options else {}), **limit},
             "container_options": dict(format_options or {}),
         }
-    # Tags of damaged files can hold any bytes: never fail on their encoding.
+    # Tags of damaged files can hold any bytes: never fail on their encoding. The
+    # `options` reach the container and, under `stream_options`, every stream.
     return {
-        "options": dict(format_options or {}),
+        "options": {**(format_options or {}), **limit},
         "stream_options": stream_options or [],
         "metadata_errors": "replace",
     }

@@ -23,6 +23,7 @@ from spdl.io._core.cuda import CUDAFrames, cuda_dependency_error
 from spdl.io._core.display_matrix import orient_array, swaps_sides
 from spdl.io._core.errors import MediaError
 from spdl.io._core.nv12 import KERNEL_SOURCE, color_coefficients, nv12_to_planar
+from spdl.io._core.pixel_limit import current_limit
 
 __all__ = [
     "NVDEC_CODECS",
@@ -397,8 +398,11 @@ def decode_nvdec(packets: _native.Packets, device_index: int, options: _Options)
 
     Raises:
         RuntimeError: PyNvVideoCodec or CuPy cannot be imported.
-        MediaError: NVDEC fails on the bitstream or no frame comes out.
+        MediaError: NVDEC fails on the bitstream or no frame comes out, or the
+            stream or image declares more pixels than ``spdl.io.max_image_pixels()``.
     """
+    # NVDEC allocates its surfaces for the size the stream declares: refuse a bomb first.
+    _native.check_declared_pixels(packets, current_limit())
     nvc = _import("PyNvVideoCodec")
     cupy = _import("cupy")
     annexb = _native.annexb_filter(packets.codec_name)

@@ -47,6 +47,7 @@ import spdl
 from spdl import _native
 from spdl.io._core import demux as _demux
 from spdl.io._core.errors import MediaError
+from spdl.io._core.pixel_limit import current_limit
 from spdl.io._runtime import executor as _executor
 from spdl.io._runtime.demux_worker import ERRORS, encode_time, rebuild_cause
 from spdl.io._runtime.futures import AsyncIOFailure
@@ -389,7 +390,9 @@ def _request(op: str, src: Any, name: str, **fields: Any) -> tuple[bytes, Any] |
             raise FileNotFoundError(f"No such file: {path!r}") from None
     else:
         path, data, cwd = None, src, None
-    request = {"op": op, "path": path, "name": name, "cwd": cwd, **fields}
+    # The helper's probe decode on opening honours this process's pixel limit.
+    request = {"op": op, "path": path, "name": name, "cwd": cwd, "max_pixels": current_limit()}
+    request.update(fields)
     try:
         message = json.dumps(request).encode()
     except (TypeError, ValueError):

@@ -45,6 +45,7 @@ import av
 
 from spdl import _native
 from spdl.io._core import demux as _demux
+from spdl.io._core import pixel_limit as _pixel_limit
 from spdl.io._core.errors import MediaError
 
 _MAX_REQUEST = 1 << 20
@@ -213,6 +214,7 @@ def _handle(sock: socket.socket, message: bytes, fds: list[int]) -> None:
     src: Any = None
     try:
         request = json.loads(message)
+        _pixel_limit.set_max_image_pixels(request["max_pixels"])  # the loading process's
         if request.get("cwd"):
             os.chdir(request["cwd"])  # the loading process's, for a relative path
         if request["path"] is not None:
