@@ -1,5 +1,6 @@
 #include "write_strategies.h"
 
+#include <cstring>
 #include <utility>
 
 #include "convert.h"
@@ -238,10 +239,24 @@ void Swscale::write(const AVFrame* frame, const WriteTarget& target, uint8_t* ds
   ffmpeg::check(av_image_fill_arrays(planes, linesizes, dst, target.format, width, height, 1), [&] {
     return "Failed to lay out a " + std::to_string(width) + "x" + std::to_string(height) + " frame";
   });
+  uint8_t* const out = planes[0];
+  const int row_bytes = linesizes[0];
+  if (padded_rows_) {
+    // Room for the whole last group of 16 pixels (swscale's widest), 64-byte aligned.
+    linesizes[0] = FFALIGN(FFALIGN(width, 16) * (row_bytes / width), 64);
+    padded_.resize(static_cast<size_t>(linesizes[0]) * height + 64);
+    planes[0] = padded_.data();
+  }
   const int rows =
       sws_scale(sws_.get(), frame->data, frame->linesize, 0, frame->height, planes, linesizes);
   if (rows <= 0) {
     throw MediaError("Failed to convert a " + describe_frame(frame) + " frame.");
+  }
+  if (padded_rows_) {
+    for (int y = 0; y < height; ++y) {
+      std::memcpy(out + static_cast<ptrdiff_t>(y) * row_bytes,
+                  planes[0] + static_cast<ptrdiff_t>(y) * linesizes[0], row_bytes);
+    }
   }
 }
 
@@ -287,6 +302,12 @@ void Swscale::configure(const AVFrame* frame, const WriteTarget& target) {
     sws_setColorspaceDetails(sws, coefficients, src_full ? 1 : 0, coefficients, dst_full ? 1 : 0, 0,
                              1 << 16, 1 << 16);
   }
+  // The unscaled YUV -> packed RGB fast path's conditions (swscale_unscaled.c).
+  const bool fast_yuv_to_rgb = !resize && !(chroma_flags & SWS_ACCURATE_RND) && height % 2 == 0 &&
+                               (src_fmt == AV_PIX_FMT_YUV420P || src_fmt == AV_PIX_FMT_YUV422P ||
+                                src_fmt == AV_PIX_FMT_YUVA420P) &&
+                               is_rgb(out_fmt) && av_pix_fmt_count_planes(out_fmt) == 1;
+  padded_rows_ = fast_yuv_to_rgb && width % 16 != 0;
   sws_ = std::move(configured);
   src_width_ = frame->width;
   src_height_ = frame->height;

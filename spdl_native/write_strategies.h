@@ -116,6 +116,11 @@ class Swscale {
   const int flags_;
   const bool interpolate_chroma_;
   ffmpeg::SwsContextPtr sws_;
+  // swscale's unscaled SIMD YUV -> packed RGB (FFmpeg 5.1, x86) converts rows in
+  // whole groups of pixels and leaves the last group unwritten when the row stride
+  // has no room for it: such frames go through rows padded for it, then are copied.
+  bool padded_rows_ = false;
+  std::vector<uint8_t> padded_;
   // What sws_ was configured for, so that it is rebuilt only when this changes.
   int src_width_ = 0, src_height_ = 0, src_format_ = -1, src_space_ = -1, src_range_ = -1;
   WriteTarget target_;

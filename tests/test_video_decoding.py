@@ -7,7 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import VideoReference, write_h264_yuv422p_video
+from media import VideoReference, encode_video, smooth_rgb, write_h264_yuv422p_video
 from reference_decode import (
     IMAGE_LAYOUTS,
     mean_abs_diff,
@@ -384,3 +384,24 @@ def test_unprobed_demux_opens_each_source_once(
         packets = demux("video", src, (0.5, 1.5))
         assert len(opened) == 1 and len(packets) > 0
     assert demux("video", h264_video_mpegts.read_bytes()).pix_fmt == "yuv420p"
+
+
+@pytest.mark.parametrize("width", [66, 340, 854])
+def test_every_column_is_written_whatever_the_width(tmp_path: Path, width: int) -> None:
+    # swscale's unscaled SIMD YUV -> RGB leaves the last group of pixels of a row
+    # unwritten when the row has no room for the whole group (width % 16 of 2, 4, 6):
+    # those columns held whatever the heap held (840 + 14 columns of 854x480).
+    height = 32
+    path = tmp_path / f"w{width}.mp4"
+    pictures = [smooth_rgb(width, height, phase) for phase in (0.0, 0.3, 0.6)]
+    encode_video(path, pictures, width=width, height=height, options={"crf": "10"})
+    with av.open(str(path)) as container:
+        reference = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    for pix_fmt, channels in (("rgb24", [0, 1, 2]), ("bgr24", [2, 1, 0]), ("rgba", [0, 1, 2])):
+        decoded = [load_array(path, pix_fmt=pix_fmt) for _ in range(2)]
+        np.testing.assert_array_equal(decoded[0], decoded[1])  # nothing left unwritten
+        rgb = decoded[0][..., channels].astype(int)
+        worst_column = np.abs(rgb - reference).mean(axis=(0, 1, 3)).max()
+        assert worst_column <= MAX_MEAN_ABS_DIFF, pix_fmt
+        if pix_fmt == "rgba":
+            assert (decoded[0][..., 3] == 255).all()
