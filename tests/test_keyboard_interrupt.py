@@ -25,7 +25,12 @@ START_TIMEOUT_S = 60.0
 
 # argv: how the load waits, the path of a FIFO, a WAV file to load afterwards.
 _CHILD = r"""
-import os, sys, threading, time
+import os, signal, sys, threading, time
+
+# Python leaves SIGINT ignored when it starts with it ignored (a job started in the
+# background by a non-interactive shell, as CI runners may do): take Ctrl-C as a
+# terminal's user does.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 how, fifo, wav = sys.argv[1:4]
 if how == "in-thread-fifo":
