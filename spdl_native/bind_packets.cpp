@@ -434,6 +434,7 @@ void register_packets(nb::module_& m) {
           [](CodecParams& p, nb::bytes b) { p.extradata.assign(b.c_str(), b.size()); })
       .def_rw("bit_rate", &CodecParams::bit_rate)
       .def_rw("bits_per_coded_sample", &CodecParams::bits_per_coded_sample)
+      .def_rw("codec_tag", &CodecParams::codec_tag)
       .def_rw("block_align", &CodecParams::block_align)
       .def_rw("frame_size", &CodecParams::frame_size)
       .def_rw("profile", &CodecParams::profile)

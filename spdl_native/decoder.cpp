@@ -91,6 +91,7 @@ ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_ba
   ctx->codec_id = desc->id;
   ctx->bit_rate = params.bit_rate;
   ctx->bits_per_coded_sample = params.bits_per_coded_sample;
+  ctx->codec_tag = params.codec_tag;
   ctx->block_align = params.block_align;
   ctx->frame_size = params.frame_size;
   ctx->profile = params.profile;

@@ -101,6 +101,7 @@ void put_params(Sink& sink, const CodecParams& p) {
   put_string(sink, p.codec_name);
   put_string(sink, p.extradata);
   put<int64_t>(sink, p.bit_rate);
+  put<uint32_t>(sink, p.codec_tag);
   for (int v :
        {p.bits_per_coded_sample, p.block_align, p.frame_size, p.profile, p.level, p.width, p.height,
         p.sample_aspect_ratio.first, p.sample_aspect_ratio.second, p.sample_rate, p.num_channels}) {
@@ -221,6 +222,7 @@ CodecParams get_params(Reader& in) {
   p.codec_name = in.string();
   p.extradata = in.string();
   p.bit_rate = in.get<int64_t>();
+  p.codec_tag = in.get<uint32_t>();
   for (int* v : {&p.bits_per_coded_sample, &p.block_align, &p.frame_size, &p.profile, &p.level,
                  &p.width, &p.height, &p.sample_aspect_ratio.first, &p.sample_aspect_ratio.second,
                  &p.sample_rate, &p.num_channels}) {

@@ -36,6 +36,9 @@ struct CodecParams {
   int block_align = 0;
   int frame_size = 0;
   int profile = -99;  // FF_PROFILE_UNKNOWN
+  // The container's FourCC (AVCodecParameters::codec_tag; 0: none): some decoders
+  // read their layout from it (utvideo, raw video).
+  uint32_t codec_tag = 0;
   int level = -99;
   // video / image
   int width = 0;

@@ -405,3 +405,15 @@ def test_every_column_is_written_whatever_the_width(tmp_path: Path, width: int) 
         assert worst_column <= MAX_MEAN_ABS_DIFF, pix_fmt
         if pix_fmt == "rgba":
             assert (decoded[0][..., 3] == 255).all()
+
+
+@pytest.mark.parametrize("pix_fmt", ["gbrp", "yuv420p", "yuv422p"])
+def test_a_decoder_that_reads_the_fourcc_decodes(tmp_path: Path, pix_fmt: str) -> None:
+    # Ut Video (a lossless intermediate codec in AVI) takes its layout from the FourCC
+    # (ULRG, ULY0, ULY2), which the decoder must be given with the other parameters.
+    path = tmp_path / f"ut_{pix_fmt}.avi"
+    pictures = [smooth_rgb(64, 48, phase) for phase in (0.0, 0.5)]
+    encode_video(path, pictures, width=64, height=48, codec="utvideo", pix_fmt=pix_fmt)
+    with av.open(str(path)) as container:
+        reference = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    assert mean_abs_diff(load_array(path), reference) <= MAX_MEAN_ABS_DIFF

@@ -480,6 +480,7 @@ def _codec_params(stream: Stream, media_type: MediaType, name: str) -> _native.C
     params.extradata = cc.extradata or b""
     params.bit_rate = cc.bit_rate or 0
     params.bits_per_coded_sample = getattr(cc, "bits_per_coded_sample", 0) or 0
+    params.codec_tag = _codec_tag(cc)
     if media_type == "audio":
         params.sample_rate = cc.sample_rate or 0
         params.num_channels = cc.layout.nb_channels if cc.layout else 0
@@ -499,6 +500,18 @@ def _codec_params(stream: Stream, media_type: MediaType, name: str) -> _native.C
         if media_type == "video" and stream.container.format.name == _MP4_FAMILY:
             params.display_matrix = read_display_matrix(stream.container, stream.index)
     return params
+
+
+def _codec_tag(cc: Any) -> int:
+    """The stream's FourCC as FFmpeg's integer (PyAV gives its four characters); 0
+    when it has none or PyAV cannot read it."""
+    try:
+        tag = cc.codec_tag
+    except (UnicodeDecodeError, AttributeError):  # a tag of non-ASCII bytes
+        return 0
+    if not isinstance(tag, str) or len(tag) != 4:
+        return 0
+    return int.from_bytes(tag.encode("latin-1"), "little")
 
 
 def _channel_names(layout: Any) -> str:
