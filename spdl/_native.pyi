@@ -975,6 +975,11 @@ def turbojpeg_decode_size(width: int, height: int, min_width: int, min_height: i
 
 def pix_fmt_exists(arg: str, /) -> bool: ...
 
+def pix_fmt_is_output(name: str) -> bool:
+    """
+    Whether frames can be converted to this pixel format (swscale writes it).
+    """
+
 def pix_fmt_chroma_steps(name: str) -> tuple[int, int]:
     """
     (width, height) that a size in this format must be a multiple of: (2, 2) for yuv420p, (1, 1) for rgb24.

@@ -16,6 +16,10 @@
 #include "pixel_limit.h"
 #include "webp_decoder.h"
 
+extern "C" {
+#include <libswscale/swscale.h>
+}
+
 namespace nb = nanobind;
 
 namespace spdl {
@@ -268,6 +272,13 @@ void register_decode(nb::module_& m) {
       "The (width, height) libjpeg-turbo decodes a JPEG of this size at for a size hint.");
   m.def("pix_fmt_exists",
         [](const std::string& name) { return av_get_pix_fmt(name.c_str()) != AV_PIX_FMT_NONE; });
+  m.def(
+      "pix_fmt_is_output",
+      [](const std::string& name) {
+        const AVPixelFormat format = av_get_pix_fmt(name.c_str());
+        return format != AV_PIX_FMT_NONE && sws_isSupportedOutput(format) > 0;
+      },
+      nb::arg("name"), "Whether frames can be converted to this pixel format (swscale writes it).");
   m.def(
       "pix_fmt_chroma_steps",
       [](const std::string& name) {

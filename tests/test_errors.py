@@ -16,6 +16,7 @@ from reference_decode import mean_abs_diff
 
 import spdl._native
 import spdl.io
+from spdl import _native
 from spdl.io._core.convert import convert
 from spdl.io._core.decode import decode
 from spdl.io._core.demux import demux
@@ -182,6 +183,21 @@ def test_bools_are_not_taken_as_int_options(wav_audio: AudioReference) -> None:
 def test_unknown_pix_fmt_raises_value_error(image_files: dict[str, ImageReference]) -> None:
     with pytest.raises(ValueError, match="no_such_format"):
         spdl.io.load_image(image_files["png"].path, pix_fmt="no_such_format")
+
+
+@pytest.mark.skipif(_native.pix_fmt_is_output("nv16"), reason="this FFmpeg writes nv16")
+def test_a_pix_fmt_swscale_cannot_write_is_refused_when_called(
+    image_files: dict[str, ImageReference], h264_video: VideoReference
+) -> None:
+    # FFmpeg 5.1 knows nv16 but cannot convert to it: refused at once, not after
+    # demuxing and decoding ("Failed to build the filter graph ... not implemented").
+    for call in (
+        lambda: spdl.io.load_image(image_files["png"].path, pix_fmt="nv16"),
+        lambda: spdl.io.load_video(h264_video.path, pix_fmt="nv16"),
+        lambda: spdl.io.load_video_frames(h264_video.path, [0], pix_fmt="nv16"),
+    ):
+        with pytest.raises(ValueError, match="'nv16' is not an output format"):
+            call()
 
 
 def test_unknown_sample_fmt_raises_value_error(wav_audio: AudioReference) -> None:

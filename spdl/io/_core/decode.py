@@ -153,6 +153,12 @@ def validate_decode_options(media_type: str, **options: Any) -> None:
         not isinstance(pix_fmt, str) or not _native.pix_fmt_exists(pix_fmt)
     ):
         raise ValueError(f"Unknown pix_fmt {pix_fmt!r}.")
+    if pix_fmt is not None and not _native.pix_fmt_is_output(pix_fmt):
+        # Found out at once, not after demuxing and decoding ("Function not implemented").
+        raise ValueError(
+            f"pix_fmt {pix_fmt!r} is not an output format of this build's FFmpeg (libswscale "
+            "cannot write it); see docs/shapes.md for the formats spdl gives."
+        )
     _check_chroma_steps(options)
     sample_fmt = options.get("sample_fmt")
     if sample_fmt is not None and (
