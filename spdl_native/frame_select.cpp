@@ -323,13 +323,17 @@ FrameTable frame_table(const std::vector<const Packets*>& spans) {
   std::vector<std::pair<int64_t, const AVPacket*>> frames;
   for (const Packets* span : spans) {
     const auto& packets = span->packets;
-    // A span that starts at a keyframe whose GOP is open (a stream copy cut there):
-    // its leading frames reference the GOP before, which is not there, and no
-    // decoder shows them.
-    const bool cut = !packets.empty() && (packets.front()->flags & AV_PKT_FLAG_KEY) &&
-                     packet_time(packets.front().get()) != AV_NOPTS_VALUE;
-    const int64_t key_time = cut ? packet_time(packets.front().get()) : 0;
-    for (size_t i = 0; i < packets.size(); ++i) {
+    // Decoding starts at the span's first keyframe: the packets before it (a stream
+    // cut mid-GOP, a capture joined late) reference frames that are not there, and
+    // so do the leading frames of its GOP when the GOP is open (a stream copy cut at
+    // it); no decoder shows them.
+    const auto first_key = std::find_if(packets.begin(), packets.end(), [](const auto& packet) {
+      return (packet->flags & AV_PKT_FLAG_KEY) && packet_time(packet.get()) != AV_NOPTS_VALUE;
+    });
+    const bool cut = first_key != packets.end();
+    const size_t key_index = cut ? static_cast<size_t>(first_key - packets.begin()) : 0;
+    const int64_t key_time = cut ? packet_time(first_key->get()) : 0;
+    for (size_t i = key_index; i < packets.size(); ++i) {
       const AVPacket* packet = packets[i].get();
       const int64_t time = packet_time(packet);
       const bool leading = cut && time < key_time;

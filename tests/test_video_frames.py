@@ -261,6 +261,43 @@ def test_a_cut_at_an_open_gop_has_no_frames_before_its_first_keyframe(
     np.testing.assert_array_equal(_yuv(batch), reference.yuv420p)
 
 
+@pytest.mark.parametrize("container", ["mp4", "mpegts", "matroska"])
+def test_a_stream_starting_mid_gop_has_no_frames_before_its_first_keyframe(
+    bframes: Reference, tmp_path: pathlib.Path, container: str
+) -> None:
+    # A capture joined late, a copy cut without its keyframe: the packets before the
+    # first keyframe reference frames that are not there, and no decoder shows them.
+    cut = tmp_path / f"mid_gop.{container}"
+    with av.open(str(bframes.path)) as src, av.open(str(cut), "w", format=container) as dst:
+        stream = src.streams.video[0]
+        out = dst.add_stream_from_template(stream)
+        packets = [p for p in src.demux(stream) if p.size]
+        assert not any(p.is_keyframe for p in packets[1:6])
+        for packet in packets[5:]:
+            packet.stream = out
+            dst.mux(packet)
+    reference = pyav_reference(cut)
+    index = spdl.io.index_video(cut)
+    assert index.num_frames == len(reference.pts) < NUM_FRAMES - 5
+    assert index.pts.tolist() == reference.pts
+    every = list(range(index.num_frames))
+    batch = spdl.io.load_video_frames(cut, every, index=index, pix_fmt="yuv420p")
+    np.testing.assert_array_equal(_yuv(batch), reference.yuv420p)
+    batch = spdl.io.load_video_frames(cut, [0, 1], pix_fmt="yuv420p")  # indexed on the way
+    np.testing.assert_array_equal(_yuv(batch), reference.yuv420p[:2])
+    batch = spdl.io.load_video_frames(cut, [0, 1], index=index, pix_fmt="yuv420p")
+    np.testing.assert_array_equal(_yuv(batch), reference.yuv420p[:2])
+    # A window from the first frame: an MP4's seek to its first keyframe found nothing.
+    begin = float(index.begin_seconds)
+    window = spdl.io.to_numpy(spdl.io.load_video(cut, (begin, begin + 0.5), pix_fmt="yuv420p"))
+    np.testing.assert_array_equal(window[:, 0], reference.yuv420p[: len(window)])
+    assert len(window) == 15
+    clips = spdl.io.clips_at_regular_indices(
+        cut, num_clips=3, num_frames_per_clip=4, index=index, pix_fmt="yuv420p"
+    )
+    assert spdl.io.to_numpy(clips.data).shape[:2] == (3, 4)
+
+
 def test_frames_that_share_a_pts_are_each_their_own(tmp_path: pathlib.Path) -> None:
     # 1500 fps in Matroska's milliseconds: pts 0, 1, 1, 2, 3, 3, ... Each frame is
     # found by its number, not by its time alone (which gave the first frame at that

@@ -654,6 +654,11 @@ def _positioned(
                     read.append(packet)
                     if packet.is_keyframe or len(read) > _SCAN_PACKETS:
                         break
+            if not read and target > 0 and attempt < _SEEK_TRIES:
+                # The seek found nothing to read (an MP4 whose first samples are not
+                # keyframes can land past its end): read from the stream's start.
+                target = 0.0
+                continue
             key = read[-1] if read and read[-1].is_keyframe else None
             landed = (read[0].dts if read[0].dts is not None else read[0].pts) if read else None
             good = key is not None and key.pts is not None and key.pts <= first_tick
