@@ -182,9 +182,13 @@ bool add_demuxed_from(Packets& self, nb::handle demuxer, size_t limit, std::opti
     // to the first packets after a seek: a frame shown after `end` may still precede
     // B-frames shown before it, so those packets stop the read only after as many
     // as a decoder may reorder.
+    // Where packet times are decode times (display_order_clock.h), a GOP's frames
+    // are timed only once all of them are decoded: the read stops at a keyframe.
     bool past_end = false;
     if (end && dts != AV_NOPTS_VALUE) {
-      past_end = static_cast<double>(dts) >= *end;
+      past_end = static_cast<double>(dts) >= *end &&
+                 (!self.params.pts_in_decode_order ||
+                  PyObject_IsTrue(nb::getattr(packet, attrs().is_key).ptr()) > 0);
     } else if (end && pts != AV_NOPTS_VALUE && static_cast<double>(pts) >= *end) {
       past_end = ++self.undated_past_end > kMaxReorderedFrames;
     }
@@ -435,6 +439,7 @@ void register_packets(nb::module_& m) {
       .def_rw("bit_rate", &CodecParams::bit_rate)
       .def_rw("bits_per_coded_sample", &CodecParams::bits_per_coded_sample)
       .def_rw("codec_tag", &CodecParams::codec_tag)
+      .def_rw("pts_in_decode_order", &CodecParams::pts_in_decode_order)
       .def_rw("block_align", &CodecParams::block_align)
       .def_rw("frame_size", &CodecParams::frame_size)
       .def_rw("profile", &CodecParams::profile)

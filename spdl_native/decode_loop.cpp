@@ -140,10 +140,13 @@ PacketFeeder::PacketFeeder(const Packets& header, const DecodeConfig& config, Fr
       ctx_(open_decoder(header, config)),
       frame_(ffmpeg::alloc_frame()),
       context_("Failed to decode " + header.src),
-      max_pixels_(config.max_pixels) {
+      max_pixels_(config.max_pixels),
+      clock_(header.params.pts_in_decode_order) {
   // Frames shown before a window's start are dropped anyway; those no other frame
   // references need not be decoded at all (B-frames between the keyframe and start).
-  if (header.media_type == MediaType::Video && header.window && header.window->first > 0) {
+  // Not where packet times are decode times: every frame must come out (see clock_).
+  if (header.media_type == MediaType::Video && header.window && header.window->first > 0 &&
+      !clock_.active()) {
     skip_before_ = static_cast<int64_t>(header.window->first * header.time_base.second /
                                         header.time_base.first);
   }
@@ -164,6 +167,7 @@ void PacketFeeder::feed(const Packets& packets, const CancelToken* cancel) {
     const int sent = send_packet(ctx_.get(), packet.get());
     check_refused_size(ctx_.get(), sent, max_pixels_, header_.src);
     ffmpeg::check(sent, [&] { return context_ + " (packet " + std::to_string(index_) + ")"; });
+    clock_.sent(packet.get());
     ++index_;
     wanted_ = receive_all();
   }
@@ -189,6 +193,7 @@ bool PacketFeeder::receive_all() {
     }
     check_refused_size(ctx_.get(), ret, max_pixels_, header_.src);
     ffmpeg::check(ret, context_);
+    clock_.stamp(frame_.get());
     const bool more = router_.add(frame_.get());
     av_frame_unref(frame_.get());
     if (!more) {

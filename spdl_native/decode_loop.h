@@ -13,6 +13,7 @@
 #include "cancel.h"
 #include "decoder.h"
 #include "display_matrix.h"
+#include "display_order_clock.h"
 #include "filter_graph.h"
 #include "packets.h"
 #include "still_image_decode.h"
@@ -88,6 +89,7 @@ class PacketFeeder {
   const std::string context_;
   const int64_t max_pixels_;  // the limit the decoder was opened for (pixel_limit.h)
   int64_t skip_before_ = AV_NOPTS_VALUE;
+  DisplayOrderClock clock_;
   size_t index_ = 0;
   bool wanted_ = true;
 };

@@ -196,6 +196,9 @@ class WindowFeeder {
 std::unique_ptr<Frames> decode_in_session(const Packets& packets, const DecodeConfig& config,
                                           const CancelToken* cancel, const OutputFormat* output,
                                           DecodeSession& session) {
+  if (packets.params.pts_in_decode_order) {
+    throw OutOfOrder{};  // its frames are timed by a clock of their own (decode_loop.h)
+  }
   size_t next = 0;
   std::unique_ptr<ParkedDecoder> decoder = session.take(packets, config, &next);
   const bool continued = decoder != nullptr;

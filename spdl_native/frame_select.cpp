@@ -65,10 +65,13 @@ std::vector<std::vector<bool>> packets_to_send(const std::vector<const Packets*>
       whole[gop - 1] = (open || with_gop_before) && until[gop] > starts[gop];
     }
     std::vector<bool> flags(packets.size(), false);
+    // Where packet times are decode times, a GOP's frames are timed only once all
+    // of them came out (display_order_clock.h): a wanted frame's GOP is sent whole.
+    const bool by_gops = span->params.pts_in_decode_order;
     for (size_t gop = 0; gop < gops; ++gop) {
       // The retry sends a wanted frame's GOP whole too: a decoder that holds frames
       // back until it recovers shows them as later packets come, not at a drain.
-      const bool all = whole[gop] || (with_gop_before && until[gop] > starts[gop]);
+      const bool all = whole[gop] || ((with_gop_before || by_gops) && until[gop] > starts[gop]);
       const size_t end = all ? starts[gop + 1] : until[gop];
       std::fill(flags.begin() + starts[gop], flags.begin() + end, true);
     }
@@ -245,6 +248,7 @@ void decode_pass(const std::vector<const Packets*>& spans,
   });
   auto ctx = open_decoder(first, config);
   auto frame = ffmpeg::alloc_frame();
+  DisplayOrderClock clock(first.params.pts_in_decode_order);
   // Frames that share a pts come out in the order their packets went in: which of
   // them each sent packet is (counted over every packet shown, as the table counts).
   std::unordered_map<int64_t, int64_t> counted;
@@ -256,6 +260,7 @@ void decode_pass(const std::vector<const Packets*>& spans,
         return;
       }
       ffmpeg::check(ret, context);
+      clock.stamp(frame.get());
       const int64_t time = frame->pts != AV_NOPTS_VALUE ? frame->pts : frame->best_effort_timestamp;
       size_t occurrence = 0;
       if (auto found = sent_occurrences.find(time);
@@ -301,11 +306,13 @@ void decode_pass(const std::vector<const Packets*>& spans,
       if (skipped) {  // a seek: what is decoded of the GOP before comes out first
         drain();
         avcodec_flush_buffers(ctx.get());
+        clock.reset();
         skipped = false;
       }
-      ctx->skip_frame = wanted ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
+      ctx->skip_frame = wanted || clock.active() ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
       ffmpeg::check(avcodec_send_packet(ctx.get(), packet),
                     [&] { return context + " (packet " + std::to_string(index) + ")"; });
+      clock.sent(packet);
       sent = true;
       receive_all();
     }

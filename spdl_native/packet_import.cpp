@@ -102,6 +102,7 @@ void put_params(Sink& sink, const CodecParams& p) {
   put_string(sink, p.extradata);
   put<int64_t>(sink, p.bit_rate);
   put<uint32_t>(sink, p.codec_tag);
+  put<uint8_t>(sink, p.pts_in_decode_order ? 1 : 0);
   for (int v :
        {p.bits_per_coded_sample, p.block_align, p.frame_size, p.profile, p.level, p.width, p.height,
         p.sample_aspect_ratio.first, p.sample_aspect_ratio.second, p.sample_rate, p.num_channels}) {
@@ -223,6 +224,7 @@ CodecParams get_params(Reader& in) {
   p.extradata = in.string();
   p.bit_rate = in.get<int64_t>();
   p.codec_tag = in.get<uint32_t>();
+  p.pts_in_decode_order = in.get<uint8_t>() != 0;
   for (int* v : {&p.bits_per_coded_sample, &p.block_align, &p.frame_size, &p.profile, &p.level,
                  &p.width, &p.height, &p.sample_aspect_ratio.first, &p.sample_aspect_ratio.second,
                  &p.sample_rate, &p.num_channels}) {

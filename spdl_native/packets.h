@@ -39,6 +39,9 @@ struct CodecParams {
   // The container's FourCC (AVCodecParameters::codec_tag; 0: none): some decoders
   // read their layout from it (utvideo, raw video).
   uint32_t codec_tag = 0;
+  // The container stores each packet's decode time as its pts (AVI; H.264 / HEVC,
+  // whose frames may be reordered): see display_order_clock.h.
+  bool pts_in_decode_order = false;
   int level = -99;
   // video / image
   int width = 0;

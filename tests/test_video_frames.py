@@ -298,6 +298,43 @@ def test_a_stream_starting_mid_gop_has_no_frames_before_its_first_keyframe(
     assert spdl.io.to_numpy(clips.data).shape[:2] == (3, 4)
 
 
+def test_h264_with_b_frames_in_avi_keeps_presentation_order(tmp_path: pathlib.Path) -> None:
+    # AVI stores decode times only: FFmpeg gives the frames, in presentation order,
+    # their packets' times in decode order ([1, 2, 4, 3, ...]). Frames numbered by
+    # those came out swapped, and windows lost and repeated frames.
+    _, _, encoder, options = CLIPS["h264_bframes"]
+    avi = write_clip(tmp_path / "bframes.avi", encoder, options, "avi")
+    with av.open(str(avi)) as container:  # presentation order (with decode-order times)
+        frames = np.stack([f.to_ndarray(format="yuv420p") for f in container.decode(video=0)])
+    whole = spdl.io.to_numpy(spdl.io.load_video(avi, pix_fmt="yuv420p"))[:, 0]
+    np.testing.assert_array_equal(whole, frames)
+    index = spdl.io.index_video(avi)
+    assert index.num_frames == NUM_FRAMES
+    batch = spdl.io.load_video_frames(avi, SCRAMBLED, index=index, pix_fmt="yuv420p")
+    np.testing.assert_array_equal(_yuv(batch), frames[SCRAMBLED])
+    np.testing.assert_array_equal(batch.pts_seconds, index.pts_seconds[SCRAMBLED])
+    clips = spdl.io.clips_at_regular_indices(
+        avi, num_clips=3, num_frames_per_clip=5, index=index, pix_fmt="yuv420p"
+    )
+    for clip, numbers in zip(spdl.io.to_numpy(clips.data), clips.indices, strict=True):
+        np.testing.assert_array_equal(clip[:, 0], frames[numbers])
+    windows = [(0.2, 0.6), (1.0, 1.3)]
+    for window, buffer in zip(
+        windows, spdl.io.load_video_windows(avi, windows, pix_fmt="yuv420p"), strict=True
+    ):
+        inside = [n for n, t in enumerate(index.pts_seconds) if window[0] <= t < window[1]]
+        expected = frames[inside]
+        got = spdl.io.to_numpy(spdl.io.load_video(avi, window, pix_fmt="yuv420p"))[:, 0]
+        np.testing.assert_array_equal(got, expected, str(window))
+        np.testing.assert_array_equal(spdl.io.to_numpy(buffer)[:, 0], expected, str(window))
+    futures = spdl.io.streaming_demux("video", avi, windows)
+    for window, future in zip(windows, futures, strict=True):
+        inside = [n for n, t in enumerate(index.pts_seconds) if window[0] <= t < window[1]]
+        decoded = spdl.io.decode_packets(future.result(), pix_fmt="yuv420p").result()
+        got = spdl.io.to_numpy(spdl.io.convert_frames(decoded).result())[:, 0]
+        np.testing.assert_array_equal(got, frames[inside], str(window))
+
+
 def test_frames_that_share_a_pts_are_each_their_own(tmp_path: pathlib.Path) -> None:
     # 1500 fps in Matroska's milliseconds: pts 0, 1, 1, 2, 3, 3, ... Each frame is
     # found by its number, not by its time alone (which gave the first frame at that

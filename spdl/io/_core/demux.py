@@ -481,6 +481,7 @@ def _codec_params(stream: Stream, media_type: MediaType, name: str) -> _native.C
     params.bit_rate = cc.bit_rate or 0
     params.bits_per_coded_sample = getattr(cc, "bits_per_coded_sample", 0) or 0
     params.codec_tag = _codec_tag(cc)
+    params.pts_in_decode_order = media_type == "video" and _pts_in_decode_order(stream)
     if media_type == "audio":
         params.sample_rate = cc.sample_rate or 0
         params.num_channels = cc.layout.nb_channels if cc.layout else 0
@@ -500,6 +501,15 @@ def _codec_params(stream: Stream, media_type: MediaType, name: str) -> _native.C
         if media_type == "video" and stream.container.format.name == _MP4_FAMILY:
             params.display_matrix = read_display_matrix(stream.container, stream.index)
     return params
+
+
+def _pts_in_decode_order(stream: Stream) -> bool:
+    """Whether the stream's packet times are decode times although its frames may be
+    reordered: H.264 / HEVC in AVI, which stores no presentation times. The decoders
+    then time frames by their display-order clock (spdl_native/display_order_clock.h)."""
+    codec = stream.codec_context
+    reordering = codec is not None and codec.name in ("h264", "hevc")
+    return reordering and stream.container.format.name == "avi"
 
 
 def _codec_tag(cc: Any) -> int:
@@ -979,6 +989,8 @@ def demux_spans(
     last_read: int | None = None  # position of the last packet read (see _position)
     with _opened(_open_indexed, src, format, format_options) as container:
         stream = _pick_stream(container, "video", name)
+        if _pts_in_decode_order(stream):  # spans are timed by presentation times
+            raise UnknownPacketOrder(f"{name}: the packets carry decode times only (AVI).")
         for window in windows:
             if window[1] <= read_until:
                 continue
