@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import math
 import pathlib
+from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
-from media import remux_video, write_noisy_clip
+from media import encode_video, remux_video, write_noisy_clip
 
 import spdl.io
 from spdl.io._api.loaders import load_video_windows
@@ -291,3 +293,33 @@ def test_a_raw_stream_is_timed_one_frame_duration_apart_as_ffmpeg_times_it(
         np.testing.assert_array_equal(
             spdl.io.to_numpy(spdl.io.convert_frames(decoded).result()), frames
         )
+
+
+def test_an_mpegts_whose_times_wrap_starts_below_zero_and_keeps_its_windows(
+    tmp_path: pathlib.Path,
+) -> None:
+    # A broadcast capture whose 33-bit pts wraps 0.5 s in: FFmpeg unwraps it so the
+    # stream starts at -0.5 s. A window's seek that backed off to the start landed
+    # at 0 s, past the one keyframe: windows failed or lost frames.
+    path = tmp_path / "wrap.ts"
+    pictures = [np.full((HEIGHT, WIDTH, 3), i * 4, np.uint8) for i in range(60)]
+    encode_video(
+        path,
+        pictures,
+        width=WIDTH,
+        height=HEIGHT,
+        container_format="mpegts",
+        time_base=Fraction(1, 90000),
+        pts=[2**33 - 45000 + i * 3000 for i in range(60)],
+        options={"bf": "0", "g": "60", "sc_threshold": "0"},
+    )
+    with av.open(str(path)) as container:
+        decoded = [(float(f.time), f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+    assert decoded[0][0] < -0.4
+    for window in [(0.1, 0.5), (0.5, 0.8), (1.0, 1.3)]:
+        expected = np.stack([a for t, a in decoded if window[0] <= t < window[1]])
+        got = spdl.io.to_numpy(spdl.io.load_video(path, timestamp=window))
+        assert got.shape == expected.shape, window
+        assert np.abs(got.astype(int) - expected).mean() <= 3, window
+        windowed = spdl.io.to_numpy(load_video_windows(path, [window])[0])
+        np.testing.assert_array_equal(windowed, got)

@@ -582,7 +582,10 @@ def _rewind(container: InputContainer, stream: Stream, name: str) -> None:
     demuxer nowhere: they go back to the first byte of the stream's data.
     """
     error: av.FFmpegError | None = None
-    for offset, by_byte in ((-1, False), (0, False), (0, True)):
+    # Before the first packet: an MPEG-TS whose times wrapped starts below 0 (FFmpeg
+    # unwraps them so), and a seek to -1 would land at 0, past its first keyframes.
+    first = min((stream.start_time or 0) - 1, -1)
+    for offset, by_byte in dict.fromkeys(((first, False), (-1, False), (0, False), (0, True))):
         try:
             container.seek(
                 offset,
