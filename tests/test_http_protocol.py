@@ -612,3 +612,22 @@ def test_a_strict_batch_stops_waiting_for_fetches_once_one_fails(serve) -> None:
 def _idle_connections() -> int:
     with _http._pool_lock:
         return sum(len(conns) for conns in _http._idle.values())
+
+
+def test_idle_connections_are_bounded_over_all_hosts_and_in_time(serve, monkeypatch) -> None:
+    # A dataset of URLs on many hosts kept one idle socket per host ever visited,
+    # until the process ran out of file descriptors (1,019 hosts at ulimit 1024).
+    png = image_bytes(np.zeros((8, 8, 3), np.uint8), "PNG")
+    servers = [serve(lambda path, head, byte_range: _reply("200 OK", png)) for _ in range(5)]
+    monkeypatch.setattr(_http, "_MAX_IDLE", 3)
+    for server in servers:
+        spdl.io.load_image(server.url("/x.png"))
+    assert _idle_connections() == _http.open_connections() == 3
+    kept = {key[2] for key in _http._idle}
+    assert kept == {server.port for server in servers[2:]}  # the least recently used went
+    # Idle longer than the timeout: closed when a connection next comes back.
+    monkeypatch.setattr(_http, "_IDLE_TIMEOUT_S", 0.0)
+    monkeypatch.setattr(_http, "_next_sweep", 0.0)
+    spdl.io.load_image(servers[0].url("/x.png"))
+    assert _idle_connections() == _http.open_connections() == 1
+    assert list(_http._idle) == [("http", "127.0.0.1", servers[0].port)]

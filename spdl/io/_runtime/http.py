@@ -23,6 +23,7 @@ import ssl
 import threading
 import time
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,9 +68,17 @@ class Response:
 
 _Key = tuple[str, str, int]  # scheme, host, port
 _pool_lock = threading.Lock()
-_idle: dict[_Key, list[Connection]] = {}
+# Idle connections per host, the host used last at the end; each with the time it
+# went idle. Bounded in all and in time: a dataset of URLs on many hosts (scraped
+# images, one signed host per bucket) kept one socket per host it ever visited,
+# until the process ran out of file descriptors.
+_idle: OrderedDict[_Key, list[tuple[Connection, float]]] = OrderedDict()
 _open = 0  # connections open, idle or in use (for tests: none may leak)
 _MAX_IDLE_PER_HOST = 256
+_MAX_IDLE = 256  # over all hosts: the least recently used host's oldest goes first
+_IDLE_TIMEOUT_S = 30.0  # servers close idle connections after 5 to 75 s
+_SWEEP_EVERY_S = 1.0
+_next_sweep = 0.0
 _ssl_context: ssl.SSLContext | None = None
 
 
@@ -83,7 +92,7 @@ def close_idle() -> None:
     """Closes every idle connection (they are reopened on demand)."""
     global _open
     with _pool_lock:
-        idle = [conn for conns in _idle.values() for conn in conns]
+        idle = [conn for conns in _idle.values() for conn, _ in conns]
         _idle.clear()
         _open -= len(idle)
     for conn in idle:
@@ -106,7 +115,9 @@ def _take(key: _Key, timeout: float) -> tuple[Connection, bool]:
     while True:
         with _pool_lock:
             conns = _idle.get(key)
-            conn = conns.pop() if conns else None
+            conn = conns.pop()[0] if conns else None
+            if conns is not None and not conns:
+                del _idle[key]
         if conn is None:
             return _connect(key, timeout), False
         if conn.readable_while_idle():  # closed or written to by the server meanwhile
@@ -117,12 +128,50 @@ def _take(key: _Key, timeout: float) -> tuple[Connection, bool]:
 
 
 def _give_back(key: _Key, conn: Connection) -> None:
+    global _next_sweep
+    now = time.monotonic()
     with _pool_lock:
+        stale = _stale(now) if now >= _next_sweep else []
+        _next_sweep = now + _SWEEP_EVERY_S
         conns = _idle.setdefault(key, [])
-        if len(conns) < _MAX_IDLE_PER_HOST and conn.sock is not None:
-            conns.append(conn)
-            return
-    _discard(conn)
+        _idle.move_to_end(key)
+        kept = len(conns) < _MAX_IDLE_PER_HOST and conn.sock is not None
+        if kept:
+            conns.append((conn, now))
+        elif not conns:
+            del _idle[key]
+        stale += _over_limit()
+    for old in stale if kept else [*stale, conn]:
+        _discard(old)
+
+
+def _stale(now: float) -> list[Connection]:
+    """Takes the connections idle longer than ``_IDLE_TIMEOUT_S`` out of the pool
+    (with ``_pool_lock`` held)."""
+    stale = []
+    for key in list(_idle):
+        conns = _idle[key]
+        fresh = [(conn, since) for conn, since in conns if now - since < _IDLE_TIMEOUT_S]
+        stale += [conn for conn, since in conns if now - since >= _IDLE_TIMEOUT_S]
+        if fresh:
+            _idle[key] = fresh
+        else:
+            del _idle[key]
+    return stale
+
+
+def _over_limit() -> list[Connection]:
+    """Takes the oldest connections of the least recently used hosts out of the pool
+    until at most ``_MAX_IDLE`` are idle (with ``_pool_lock`` held)."""
+    excess = sum(len(conns) for conns in _idle.values()) - _MAX_IDLE
+    evicted = []
+    while excess > 0:
+        key, conns = next(iter(_idle.items()))
+        evicted.append(conns.pop(0)[0])
+        excess -= 1
+        if not conns:
+            del _idle[key]
+    return evicted
 
 
 def _discard(conn: Connection) -> None:
