@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "byte_order.h"
 #include "convert.h"
 #include "ffmpeg/error.h"
 #include "frame_writer.h"
@@ -19,22 +20,6 @@ namespace {
 
 bool starts_with(const uint8_t* data, size_t size, const char* magic, size_t n) {
   return size >= n && std::memcmp(data, magic, n) == 0;
-}
-
-uint32_t big_endian(const uint8_t* p, int bytes) {
-  uint32_t value = 0;
-  for (int i = 0; i < bytes; ++i) {
-    value = (value << 8) | p[i];
-  }
-  return value;
-}
-
-uint32_t little_endian(const uint8_t* p, int bytes) {
-  uint32_t value = 0;
-  for (int i = bytes - 1; i >= 0; --i) {
-    value = (value << 8) | p[i];
-  }
-  return value;
 }
 
 // The orientation tag of the first IFD of the TIFF structure in `tiff` (a TIFF

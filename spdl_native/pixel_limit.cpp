@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "byte_order.h"
 #include "ffmpeg/error.h"
 #include "jpeg/markers.h"
 #include "tiff_tags.h"
@@ -24,22 +25,6 @@ std::string advice(int64_t max_pixels) {
          " pixels per image or video frame (a guard against decompression bombs). If the file is "
          "trusted, raise the limit with spdl.io.set_max_image_pixels() or the environment "
          "variable SPDL_MAX_IMAGE_PIXELS (0: no limit).";
-}
-
-uint32_t big_endian(const uint8_t* p, int bytes) {
-  uint32_t value = 0;
-  for (int i = 0; i < bytes; ++i) {
-    value = (value << 8) | p[i];
-  }
-  return value;
-}
-
-uint32_t little_endian(const uint8_t* p, int bytes) {
-  uint32_t value = 0;
-  for (int i = bytes - 1; i >= 0; --i) {
-    value = (value << 8) | p[i];
-  }
-  return value;
 }
 
 using Size = std::optional<std::pair<int64_t, int64_t>>;
