@@ -529,6 +529,25 @@ def load_audio_from_demux_helper(sock: int, request: bytes, data: object | None,
             helper may still be sending.
     """
 
+def drain_demux_helper(sock: int, timeout_s: float, until_end: bool) -> str:
+    """
+    Drops the reply a demux helper process owes, waiting for it at most ``timeout_s``.
+
+    For a load that left early (a stream closed, a cancelled wait): the reply's packets
+    are not unpacked. The wait runs with the GIL released, and runs no signal handler.
+
+    Args:
+        sock: The helper's socket.
+        timeout_s: How long to wait for the reply, in seconds.
+        until_end: Drop every item up to the stream's end (an audio load's chunks).
+
+    Returns:
+        The kind of the reply that ended the wait: ``"item"`` (only without
+        ``until_end``), ``"end"`` or ``"error"`` (the helper is idle again, or waits for
+        the stream's ``"N"``/``"S"`` after an item), ``"closed"``, ``"broken"`` or
+        ``"timed_out"``.
+    """
+
 class Frames:
     """
     Decoded frames of one source, in presentation order.

@@ -121,6 +121,11 @@ nb::tuple load_audio(int sock, nb::bytes request, nb::handle data, const DecodeP
                         buffer ? nb::cast(std::move(buffer)) : nb::none());
 }
 
+// The kind of reply that ended the drain (`drain_reply`), as `call` names kinds.
+const char* drain(int sock, double timeout_s, bool until_end) {
+  return to_string(drain_reply(sock, static_cast<int>(timeout_s * 1000), until_end));
+}
+
 nb::bytes packed_bytes(const std::vector<const Packets*>& packets) {
   std::string block;
   {
@@ -185,6 +190,23 @@ Raises:
     MediaError: The audio cannot be decoded, or the decode was cancelled; the
         helper may still be sending.)";
 
+constexpr const char* kDrainDoc =
+    R"(Drops the reply a demux helper process owes, waiting for it at most ``timeout_s``.
+
+For a load that left early (a stream closed, a cancelled wait): the reply's packets
+are not unpacked. The wait runs with the GIL released, and runs no signal handler.
+
+Args:
+    sock: The helper's socket.
+    timeout_s: How long to wait for the reply, in seconds.
+    until_end: Drop every item up to the stream's end (an audio load's chunks).
+
+Returns:
+    The kind of the reply that ended the wait: ``"item"`` (only without
+    ``until_end``), ``"end"`` or ``"error"`` (the helper is idle again, or waits for
+    the stream's ``"N"``/``"S"`` after an item), ``"closed"``, ``"broken"`` or
+    ``"timed_out"``.)";
+
 }  // namespace
 
 void register_packet_import(nb::module_& m) {
@@ -202,6 +224,8 @@ void register_packet_import(nb::module_& m) {
         nb::arg("cancel").none(), kNextDoc);
   m.def("load_audio_from_demux_helper", &load_audio, nb::arg("sock"), nb::arg("request"),
         nb::arg("data").none(), nb::arg("plan"), nb::arg("cancel").none(), kLoadAudioDoc);
+  m.def("drain_demux_helper", &drain, nb::arg("sock"), nb::arg("timeout_s"), nb::arg("until_end"),
+        nb::call_guard<GilRelease>(), kDrainDoc);
 }
 
 }  // namespace spdl

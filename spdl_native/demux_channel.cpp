@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
@@ -30,6 +31,8 @@ const char* to_string(HelperReply::Kind kind) {
       return "cancelled";
     case HelperReply::Kind::Broken:
       return "broken";
+    case HelperReply::Kind::TimedOut:
+      return "timed_out";
   }
   return "broken";
 }
@@ -141,21 +144,27 @@ HelperReply broken(std::string why) {
   return reply;
 }
 
-HelperReply receive(int sock, const CancelToken* cancel) {
-  HelperReply reply;
-  if (!wait_readable(sock, cancel)) {
-    reply.kind = HelperReply::Kind::Cancelled;
-    return reply;
-  }
+// One message as it arrived, with the descriptors that came with it (closed with it).
+struct Message {
+  bool closed = false;     // none: the helper hung up
+  bool truncated = false;  // larger than the protocol allows
+  std::string bytes;
+  std::vector<posix::UniqueFd> fds;
+};
+
+// Reads the message waiting on the socket (it blocks until one comes).
+Message receive_message(int sock) {
+  Message m;
   const ssize_t length = retrying([&] { return ::recv(sock, nullptr, 0, MSG_PEEK | MSG_TRUNC); });
   if (length <= 0) {  // 0: end of stream; the protocol has no empty message
     if (length < 0 && !peer_gone(errno)) {
       throw posix::system_error("reading from a demux helper failed");
     }
-    return reply;  // Closed
+    m.closed = true;
+    return m;
   }
-  std::string message(static_cast<size_t>(length), '\0');
-  iovec iov{message.data(), message.size()};
+  m.bytes.assign(static_cast<size_t>(length), '\0');
+  iovec iov{m.bytes.data(), m.bytes.size()};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -167,41 +176,71 @@ HelperReply receive(int sock, const CancelToken* cancel) {
     if (got < 0 && !peer_gone(errno)) {
       throw posix::system_error("reading from a demux helper failed");
     }
-    return reply;  // Closed
+    m.closed = true;
+    return m;
   }
-  std::vector<posix::UniqueFd> fds;  // every descriptor received is closed here
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
       const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       for (size_t i = 0; i < count; ++i) {
         int fd;
         std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-        fds.emplace_back(fd);
+        m.fds.emplace_back(fd);
       }
     }
   }
-  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+  m.truncated = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+  m.bytes.resize(static_cast<size_t>(got));
+  return m;
+}
+
+// What a message is by the protocol (Broken for what it does not allow); its
+// packets are not looked at.
+HelperReply::Kind kind_of(const Message& m) {
+  if (m.closed) {
+    return HelperReply::Kind::Closed;
+  }
+  if (m.truncated) {
+    return HelperReply::Kind::Broken;
+  }
+  if (m.bytes[0] == 'X' && m.fds.empty()) {
+    return HelperReply::Kind::Error;
+  }
+  if (m.bytes == "E" && m.fds.empty()) {
+    return HelperReply::Kind::End;
+  }
+  if (m.bytes[0] == 'I' && m.fds.size() == 1) {
+    return HelperReply::Kind::Item;
+  }
+  return HelperReply::Kind::Broken;
+}
+
+HelperReply receive(int sock, const CancelToken* cancel) {
+  HelperReply reply;
+  if (!wait_readable(sock, cancel)) {
+    reply.kind = HelperReply::Kind::Cancelled;
+    return reply;
+  }
+  const Message m = receive_message(sock);
+  reply.kind = kind_of(m);
+  if (reply.kind == HelperReply::Kind::Closed) {
+    return reply;
+  }
+  if (m.truncated) {
     return broken("a reply of the demux helper was truncated");
   }
-  message.resize(static_cast<size_t>(got));
-  reply.text = message.substr(1);
-  if (message[0] == 'X' && fds.empty()) {
-    reply.kind = HelperReply::Kind::Error;
-    return reply;
-  }
-  if (message == "E" && fds.empty()) {
-    reply.kind = HelperReply::Kind::End;
-    return reply;
-  }
-  if (message[0] != 'I' || fds.size() != 1) {
+  if (reply.kind == HelperReply::Kind::Broken) {
     return broken("the demux helper sent a message the protocol does not allow");
   }
+  reply.text = m.bytes.substr(1);
+  if (reply.kind != HelperReply::Kind::Item) {
+    return reply;
+  }
   try {
-    reply.packets = unpack_from_fd(fds[0].get());
+    reply.packets = unpack_from_fd(m.fds[0].get());
   } catch (const std::exception& e) {
     return broken(e.what());
   }
-  reply.kind = HelperReply::Kind::Item;
   return reply;
 }
 
@@ -246,6 +285,33 @@ HelperReply receive_until_end(
   }
 }
 
+HelperReply::Kind drain_reply(int sock, int timeout_ms, bool until_end) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return HelperReply::Kind::TimedOut;
+    }
+    pollfd pfd{sock, POLLIN, 0};
+    const int n = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) {
+      continue;  // bounded anyway: Python's handlers run when this returns
+    }
+    if (n < 0) {
+      throw posix::system_error("waiting for a demux helper failed");
+    }
+    if (n == 0) {
+      return HelperReply::Kind::TimedOut;
+    }
+    // Dropped unread: the descriptor goes with the message, its block is never mapped.
+    const HelperReply::Kind kind = kind_of(receive_message(sock));
+    if (kind != HelperReply::Kind::Item || !until_end) {
+      return kind;
+    }
+  }
+}
+
 #else
 
 HelperReply call_helper(int, std::string_view, const uint8_t*, size_t, bool, const CancelToken*) {
@@ -259,6 +325,10 @@ HelperReply next_from_helper(int, bool, const CancelToken*) {
 HelperReply receive_until_end(int,
                               const std::function<void(std::vector<std::unique_ptr<Packets>>&)>&,
                               const CancelToken*) {
+  throw std::runtime_error("demux helper processes need Linux");
+}
+
+HelperReply::Kind drain_reply(int, int, bool) {
   throw std::runtime_error("demux helper processes need Linux");
 }
 

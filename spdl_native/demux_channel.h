@@ -6,7 +6,8 @@
 // (KeyboardInterrupt: Ctrl-C; python_signals.h); the caller kills the helper.
 //
 // Messages to the helper: a request (the caller's text, with the source's bytes
-// in a sealed memfd when it is in memory), or "N" to demux a stream's next item.
+// in a sealed memfd when it is in memory), "N" to demux a stream's next item, or
+// "S" to end a stream early (the helper then waits for a request again).
 // Messages from the helper: "I<text>" with a memfd of packed Packets
 // (packet_import.h), "X<text>" for a failure the caller reports, or "E" after
 // the last item of a stream that the helper sends without being asked ("audio").
@@ -33,6 +34,7 @@ struct HelperReply {
     Closed,     // the helper is gone (it died, or closed its end)
     Cancelled,  // the token was set before the reply came; the helper is mid-request
     Broken,     // the reply was not what the protocol allows (text says why)
+    TimedOut,   // (drain_reply) no reply came in time; the helper is still busy
   };
   Kind kind = Kind::Closed;
   std::string text;
@@ -54,5 +56,11 @@ HelperReply next_from_helper(int sock, bool ask_next, const CancelToken* cancel)
 HelperReply receive_until_end(
     int sock, const std::function<void(std::vector<std::unique_ptr<Packets>>&)>& take,
     const CancelToken* cancel);
+// Waits at most `timeout_ms` for the reply the helper owes (the load that asked
+// for it left early) and drops it unread; with `until_end`, every item up to the
+// stream's end ("audio"). Returns what ended the wait: Item (`until_end` false),
+// End or Error (the helper is back to waiting for a request or for "N"/"S"),
+// Closed, Broken or TimedOut. Python's signal handlers are not run meanwhile.
+HelperReply::Kind drain_reply(int sock, int timeout_ms, bool until_end);
 
 }  // namespace spdl

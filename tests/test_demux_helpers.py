@@ -11,6 +11,7 @@ shared-memory entry outlives its use.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import multiprocessing
@@ -533,13 +534,69 @@ def no_idle_helpers() -> None:
 
 
 @pytest.mark.usefixtures("no_idle_helpers")
-def test_leaving_a_stream_early_stops_its_helper(aio_media: Media) -> None:
+def test_leaving_a_stream_early_gives_its_helper_back(aio_media: Media) -> None:
     stream = _demux_pool.iter_demux("video", aio_media.long_video, [(0, 1), (1, 2), (2, 3)])
     assert next(stream).timestamp == (0, 1)
     (helper,) = _demux_pool.helper_pids() or [None]
-    stream.close()  # the helper was demuxing the next window
-    assert helper is not None and _wait_until(lambda: not _alive(helper))
-    assert len(list(_demux_pool.iter_demux("audio", aio_media.video, [(0, 1), (1, 2)]))) == 2
+    stream.close()  # the helper was demuxing the next window: that reply is dropped
+    assert helper is not None and _alive(helper)
+    assert _demux_pool.helper_pids() == [helper]
+    windows = [(0, 1), (1, 2)]
+    expected = _packed(list(_demux.iter_demux("audio", aio_media.video, windows)))
+    assert _packed(list(_demux_pool.iter_demux("audio", aio_media.video, windows))) == expected
+    assert _demux_pool.helper_pids() == [helper]  # the same helper served it
+
+
+def _leave_early(form: str, src: pathlib.Path, windows: list[tuple[float, float]]) -> None:
+    if form == "futures cancelled":
+        futures = spdl.io.streaming_demux("video", src, windows)
+        futures[0].result(TIMEOUT_S)
+        for future in futures:
+            future.cancel()
+    elif form == "async for, break":
+
+        async def first() -> None:
+            async for _ in spdl.io.async_streaming_demux("video", src, windows):
+                break
+
+        asyncio.run(first())
+    elif form == "iterator closed":
+        stream = _demux_pool.iter_demux("video", src, windows)
+        next(stream)
+        stream.close()
+    else:  # a single demux whose Future is cancelled while its reply is on its way
+
+        async def cancelled() -> None:
+            load = asyncio.ensure_future(spdl.io.async_demux_media("video", src))
+            await asyncio.sleep(0.002)
+            load.cancel()
+            await asyncio.gather(load, return_exceptions=True)
+
+        asyncio.run(cancelled())
+
+
+@pytest.mark.usefixtures("no_idle_helpers")
+def test_streams_left_early_keep_their_helpers(aio_media: Media) -> None:
+    windows = [(0.0, 0.5), (0.5, 1.0), (1.0, 1.5), (1.5, 2.0)]
+    forms = ["futures cancelled", "async for, break", "iterator closed", "single cancelled"]
+    spdl.io.set_executor_sizes(demux_processes=2)
+    try:
+        started = set()
+        for _ in range(5):
+            for form in forms:
+                _leave_early(form, aio_media.video, windows)
+                started.update(_demux_pool.helper_pids())
+        # A helper killed on each would have made one new helper per stream (20).
+        assert len(started) <= 3
+        streamed = [
+            future.result(TIMEOUT_S)
+            for future in spdl.io.streaming_demux("video", aio_media.video, windows)
+        ]
+        started.update(_demux_pool.helper_pids())
+        assert len(started) <= 3
+    finally:
+        _executor._sizes.pop("demux_processes", None)
+    assert _packed(streamed) == _packed(list(_demux.iter_demux("video", aio_media.video, windows)))
 
 
 @pytest.mark.usefixtures("no_idle_helpers")

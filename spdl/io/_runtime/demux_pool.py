@@ -19,8 +19,11 @@ whatever the start method, inside daemonic DataLoader workers and under torchrun
   reused; stopped at interpreter exit;
 * a helper that dies (a signal, a crash on hostile bytes) fails only the load it
   served, with :class:`AsyncIOFailure` naming the source, and a new one takes its
-  place at the next load; a load that is cancelled kills its helper, which is how
-  the cancellation reaches PyAV;
+  place at the next load;
+* a load that is cancelled, or a stream left early, ends at once; its helper is
+  given a second to send the reply it owes, which is dropped, and is kept (a
+  stream is stopped with ``b"S"``); a helper still busy then is killed, which is
+  how the cancellation reaches PyAV;
 * a helper exits as soon as its socket's other end closes, even mid-demux: when
   this process exits or is killed, no helper outlives it; a forked child forgets
   its parent's helpers and starts its own;
@@ -420,29 +423,95 @@ def _error(text: bytes) -> Exception:
     return error
 
 
+# How long a load that leaves early (a stream closed after a window, a cancelled
+# wait) gives its helper to send the reply it owes: the reply is dropped and the
+# helper kept, which spares the next load a new one (~150 ms of CPU). A helper
+# still busy by then (a slow source, a long demux) is killed, so a cancelled load
+# never waits on it for longer.
+_DRAIN_S = 1.0
+
+# Where a leased helper stands: what it does next.
+_IDLE = "idle"  # waits for a request
+_ASKED = "asked"  # owes the reply to what was sent last
+_NEXT = "next"  # between a stream's windows: waits for "N" (next) or "S" (stop)
+_STREAMING = "streaming"  # sends an audio load's chunks, unasked, until "E"
+_UNKNOWN = "unknown"  # gone, or a native call ended mid-exchange: it is killed
+
+
 class _Lease:
-    """One helper held for one request (or one stream of them)."""
+    """One helper held for one request (or one stream of them), and where the
+    exchange with it stands: a load that leaves early gives back a helper that can
+    be brought back to idle, and kills it otherwise."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.helper: _Helper | None = _pool.lease()
         self._pool = _pool
+        self._state = _IDLE
+        self._left = 0  # the items the helper still owes for the request
 
-    def outcome(self, reply: tuple[str, bytes, Any], more: bool) -> Any:
-        """The packets of a reply; raises its error. Gives the helper back unless
-        ``more`` items are coming, kills it when it cannot serve again."""
-        kind, text, packets = reply
+    def _exchange(self, call: Any, ask_next: bool) -> tuple[str, bytes, Any]:
+        assert self.helper is not None
+        self._state = _UNKNOWN  # until the call returns: one that raises ended mid-exchange
+        reply: tuple[str, bytes, Any] = call(self.helper.fd)
+        kind = reply[0]
+        if kind == "item":
+            self._left -= 1
+            self._state = _IDLE if self._left <= 0 else _ASKED if ask_next else _NEXT
+        elif kind in ("end", "error"):
+            self._state = _IDLE
+        elif kind == "cancelled":
+            self._state = _ASKED
+        return reply
+
+    def request(
+        self, request: tuple[bytes, Any], items: int, ask_next: bool, cancel: Any
+    ) -> tuple[str, bytes, Any]:
+        """Sends ``request``, of ``items`` replies, and waits for the first; asks for the
+        next at once when ``ask_next``."""
+        if cancel is not None and cancel.cancelled:  # nothing sent: the helper stays idle
+            raise MediaError(f"Demuxing {self.name} was cancelled.")
+        self._left = items
+        return self._exchange(
+            lambda fd: _native.call_demux_helper(fd, request[0], request[1], ask_next, cancel),
+            ask_next,
+        )
+
+    def next(self, ask_next: bool, cancel: Any) -> tuple[str, bytes, Any]:
+        """Waits for the stream's item asked for last (asks for the one after when ``ask_next``)."""
+        return self._exchange(
+            lambda fd: _native.next_from_demux_helper(fd, ask_next, cancel), ask_next
+        )
+
+    def load_audio(
+        self, request: tuple[bytes, Any], plan: _native.DecodePlan, cancel: Any
+    ) -> tuple[str, bytes, Any]:
+        """An audio load in chunks (``_native.load_audio_from_demux_helper``)."""
+        assert self.helper is not None
+        self._state = _UNKNOWN  # a decode that fails leaves chunks coming: killed
+        reply: tuple[str, bytes, Any] = _native.load_audio_from_demux_helper(
+            self.helper.fd, request[0], request[1], plan, cancel
+        )
+        kind = reply[0]
+        if kind in ("end", "error"):
+            self._state = _IDLE
+        elif kind == "cancelled":
+            self._state = _STREAMING
+        return reply
+
+    def outcome(self, reply: tuple[str, bytes, Any]) -> Any:
+        """The packets of a reply (an audio load's buffer); raises its error. Gives the
+        helper back once it owes nothing more, kills it when it cannot serve again."""
+        kind, text, result = reply
+        if kind == "item" and self._state != _IDLE:
+            return result  # more of the stream to come
         helper = self.helper
         assert helper is not None
-        if kind == "item" and more:
-            return packets
-        self.helper = None
-        if kind in ("item", "end", "error"):
-            self._pool.give_back(helper)
-            if kind == "error":
-                raise _error(text)
-            return packets
-        self._pool.discard(helper)
+        self.release()
+        if kind in ("item", "end"):
+            return result
+        if kind == "error":
+            raise _error(text)
         if kind == "cancelled":
             raise MediaError(f"Demuxing {self.name} was cancelled.")
         pid = helper.process.pid
@@ -457,29 +526,41 @@ class _Lease:
         )
 
     def release(self) -> None:
-        """After a failure in this process or a stream left early: the helper may be
-        mid-request, so it is killed."""
-        if self.helper is not None:
-            helper, self.helper = self.helper, None
-            self._pool.discard(helper)
+        """Gives the helper back once it is idle again, else kills it. A helper that
+        owes a reply (a stream left early, a cancelled wait) is given :data:`_DRAIN_S`
+        to send it; a stream between windows is stopped (``"S"``)."""
+        helper, self.helper = self.helper, None
+        if helper is None:
+            return
+        keep = False
+        try:
+            keep = self._settle(helper)
+        finally:
+            if keep:
+                self._pool.give_back(helper)
+            else:
+                self._pool.discard(helper)
 
-
-def _call(
-    lease: _Lease,
-    request: tuple[bytes, Any],
-    more: bool,
-    cancel: _native.CancelToken | None,
-    ask_next: bool | None = None,
-) -> tuple[bytes, list[Any]]:
-    """Sends the request; the first reply's text and packets. ``ask_next``: ask for
-    the next item at once (default: ``more``)."""
-    if cancel is not None and cancel.cancelled:
-        lease.release()
-        raise MediaError(f"Demuxing {lease.name} was cancelled.")
-    assert lease.helper is not None
-    ask = more if ask_next is None else ask_next
-    reply = _native.call_demux_helper(lease.helper.fd, request[0], request[1], ask, cancel)
-    return reply[1], lease.outcome(reply, more)
+    def _settle(self, helper: _Helper) -> bool:
+        """Brings the helper back to waiting for a request; whether that worked."""
+        state, self._state = self._state, _UNKNOWN
+        if state == _ASKED:
+            kind = _native.drain_demux_helper(helper.fd, _DRAIN_S, False)
+            if kind == "item":
+                self._left -= 1
+                state = _NEXT if self._left > 0 else _IDLE
+            else:
+                state = _IDLE if kind in ("end", "error") else _UNKNOWN
+        elif state == _STREAMING:
+            kind = _native.drain_demux_helper(helper.fd, _DRAIN_S, True)
+            state = _IDLE if kind in ("end", "error") else _UNKNOWN
+        if state == _NEXT:
+            try:
+                helper.sock.send(b"S", socket.MSG_NOSIGNAL)
+            except OSError:  # gone, or hung up on by a shutdown
+                return False
+            state = _IDLE
+        return state == _IDLE
 
 
 def _single(op: str, src: Any, cancel: _native.CancelToken | None, **fields: Any) -> list[Any]:
@@ -489,7 +570,8 @@ def _single(op: str, src: Any, cancel: _native.CancelToken | None, **fields: Any
         raise _InThread
     lease = _Lease(name)
     try:
-        return _call(lease, request, False, cancel)[1]
+        packets: list[Any] = lease.outcome(lease.request(request, 1, False, cancel))
+        return packets
     finally:
         lease.release()
 
@@ -516,7 +598,7 @@ def demux(
         timestamp: As for :func:`spdl.io._core.demux.demux`.
         format: As for :func:`spdl.io._core.demux.demux`.
         format_options: As for :func:`spdl.io._core.demux.demux`.
-        cancel: Stops the wait when set; the helper is killed.
+        cancel: Stops the wait when set (the helper is kept if it finishes soon).
 
     Returns:
         The same Packets :func:`spdl.io._core.demux.demux` returns.
@@ -552,7 +634,7 @@ def demux_spans(
         timestamps: As for :func:`spdl.io._core.demux.demux_spans`.
         format: As for :func:`spdl.io._core.demux.demux_spans`.
         format_options: As for :func:`spdl.io._core.demux.demux_spans`.
-        cancel: Stops the wait when set; the helper is killed.
+        cancel: Stops the wait when set (the helper is kept if it finishes soon).
 
     Returns:
         The same spans :func:`spdl.io._core.demux.demux_spans` returns.
@@ -585,7 +667,8 @@ def iter_demux(
     """:func:`spdl.io._core.demux.iter_demux`, in a helper process for paths and in-memory data.
 
     The helper demuxes each window while the caller uses the one before. Leaving the
-    iteration early kills the helper (it is demuxing the next window).
+    iteration early stops the stream: the helper is kept once it has sent the window
+    it was demuxing (killed if that takes over :data:`_DRAIN_S`).
 
     Args:
         media_type: As for :func:`spdl.io._core.demux.iter_demux`.
@@ -593,7 +676,7 @@ def iter_demux(
         timestamps: As for :func:`spdl.io._core.demux.iter_demux`.
         format: As for :func:`spdl.io._core.demux.iter_demux`.
         format_options: As for :func:`spdl.io._core.demux.iter_demux`.
-        cancel: Stops the wait for the helper when set; the helper is killed.
+        cancel: Stops the wait for the helper when set (kept if it finishes soon).
 
     Yields:
         One Packets per window, as :func:`spdl.io._core.demux.iter_demux` does.
@@ -620,11 +703,10 @@ def iter_demux(
         for index in range(len(timestamps)):
             more = index + 1 < len(timestamps)
             if index == 0:
-                items = _call(lease, request, more, cancel)[1]
+                reply = lease.request(request, len(timestamps), more, cancel)
             else:
-                assert lease.helper is not None
-                reply = _native.next_from_demux_helper(lease.helper.fd, more, cancel)
-                items = lease.outcome(reply, more)
+                reply = lease.next(more, cancel)
+            items = lease.outcome(reply)
             packets = items[0]
             if media_type == "video":
                 # As the in-thread demux makes them: the windows share a decode session.
@@ -655,7 +737,7 @@ def load_audio(
         plan: The decode (``_decode.make_plan`` for the window's seconds as floats).
         format: As for :func:`spdl.io._core.demux.demux_audio_chunks`.
         format_options: As for :func:`spdl.io._core.demux.demux_audio_chunks`.
-        cancel: Stops the decode or the wait when set; the helper is killed.
+        cancel: Stops the decode or the wait when set (the helper is kept if it ends soon).
 
     Returns:
         What ``AudioDecodeStream`` gives for the stream; ``None`` when the request
@@ -675,12 +757,10 @@ def load_audio(
         raise MediaError(f"Demuxing {name} was cancelled.")
     lease = _Lease(name)
     try:
-        assert lease.helper is not None
-        reply = _native.load_audio_from_demux_helper(
-            lease.helper.fd, request[0], request[1], plan, cancel
-        )
+        reply = lease.load_audio(request, plan, cancel)
         try:
-            return lease.outcome(reply, more=False)
+            buffer: _native.CPUBuffer = lease.outcome(reply)
+            return buffer
         except Exception as error:
             error.spdl_phase = "demux"  # type: ignore[attr-defined]  # the helper's
             raise

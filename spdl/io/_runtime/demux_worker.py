@@ -14,7 +14,8 @@ end of a Unix ``SOCK_SEQPACKET`` socket, and sends it one request at a time:
   the OS's; see :func:`describe_cause`);
 * a stream of windows (``"windows"``) sends one reply per window (a video window's
   packets, then its lookahead as packets of their own), and after each but the
-  last waits for ``b"N"`` before it demuxes the next;
+  last waits for ``b"N"`` before it demuxes the next, or ``b"S"``: the loading
+  process left the stream early, and the helper waits for a request again;
 * an audio stream in chunks (``"audio_chunks"``) sends each chunk as soon as it is
   demuxed (``b"I"`` + the stream's duration in seconds, ``repr`` of a float), then
   ``b"E"``: the loading process decodes each while the next is demuxed here.
@@ -37,7 +38,7 @@ import select
 import signal
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from fractions import Fraction
 from typing import Any, cast
 
@@ -171,10 +172,12 @@ def _send_error(sock: socket.socket, error: Exception) -> None:
     sock.send(b"X" + text.encode())
 
 
-def _wait_for_next(sock: socket.socket) -> None:
+def _wait_for_next(sock: socket.socket) -> bool:
+    """Whether the stream goes on (``b"N"``) or ends here (``b"S"``)."""
     message = sock.recv(16)
-    if message != b"N":
+    if message not in (b"N", b"S"):
         os._exit(0 if not message else 2)  # the loading process left, or broke the protocol
+    return message == b"N"
 
 
 def _serve(sock: socket.socket, request: dict[str, Any], src: Any) -> None:
@@ -188,15 +191,18 @@ def _serve(sock: socket.socket, request: dict[str, Any], src: Any) -> None:
         _send_item(sock, _demux.demux_spans(src, windows, **options))
     elif op == "windows":
         windows = _windows(request["windows"])
-        for index, packets in enumerate(
-            _demux.iter_demux(request["media_type"], src, windows, **options)
-        ):
-            # A video window's lookahead travels as packets of their own.
-            video = request["media_type"] == "video"
-            _send_item(sock, [packets, packets.split_lookahead()] if video else [packets])
-            del packets
-            if index + 1 < len(windows):
-                _wait_for_next(sock)
+        stream = cast(
+            Generator[Any, None, None],
+            _demux.iter_demux(request["media_type"], src, windows, **options),
+        )
+        with contextlib.closing(stream):  # a stream stopped early lets go of its source
+            for index, packets in enumerate(stream):
+                # A video window's lookahead travels as packets of their own.
+                video = request["media_type"] == "video"
+                _send_item(sock, [packets, packets.split_lookahead()] if video else [packets])
+                del packets
+                if index + 1 < len(windows) and not _wait_for_next(sock):
+                    return
     elif op == "audio_chunks":
         window = _window(request["timestamp"])
         chunks = _demux.demux_audio_chunks(src, window, chunk=_AUDIO_CHUNK, **options)
