@@ -461,7 +461,7 @@ def pack_packets(packets: Sequence[Packets]) -> int:
 
 def unpack_packets(fd: int) -> list[Packets]:
     """
-    Rebuilds the Packets of a sealed memfd written by ``pack_packets`` (not closed).
+    Rebuilds the Packets of a sealed memfd written by ``pack_packets`` (not closed): a block up to 1 MiB is copied, a larger one mapped.
     """
 
 def packed_bytes(packets: Sequence[Packets]) -> bytes:
@@ -486,8 +486,10 @@ def call_demux_helper(sock: int, request: bytes, data: object | None, ask_next: 
 
     Returns:
         ``(kind, text, packets)``: kind is ``"item"`` (packets), ``"error"`` (text
-        describes the failure), ``"closed"`` (the helper is gone), ``"cancelled"`` or
-        ``"broken"`` (a reply the protocol does not allow; text says why).
+        describes the failure), ``"closed"`` (the helper is gone), ``"cancelled"``,
+        ``"broken"`` (a reply the protocol does not allow; text says why) or
+        ``"no_memory"`` (an item came but this process could not hold it; text says
+        why; the helper is fine).
     """
 
 def next_from_demux_helper(sock: int, ask_next: bool, cancel: CancelToken | None) -> tuple[str, bytes, list[Packets]]:
@@ -521,8 +523,9 @@ def load_audio_from_demux_helper(sock: int, request: bytes, data: object | None,
 
     Returns:
         ``(kind, text, buffer)``: kind ``"end"`` with the decoded buffer, or
-        ``"error"``, ``"closed"``, ``"cancelled"``, ``"broken"`` (buffer ``None``) as
-        ``call_demux_helper`` returns them.
+        ``"error"``, ``"closed"``, ``"cancelled"``, ``"broken"``, ``"no_memory"``
+        (buffer ``None``) as ``call_demux_helper`` returns them; after ``"cancelled"``
+        and ``"no_memory"`` the helper is still sending chunks.
 
     Raises:
         MediaError: The audio cannot be decoded, or the decode was cancelled; the

@@ -152,8 +152,10 @@ Args:
 
 Returns:
     ``(kind, text, packets)``: kind is ``"item"`` (packets), ``"error"`` (text
-    describes the failure), ``"closed"`` (the helper is gone), ``"cancelled"`` or
-    ``"broken"`` (a reply the protocol does not allow; text says why).)";
+    describes the failure), ``"closed"`` (the helper is gone), ``"cancelled"``,
+    ``"broken"`` (a reply the protocol does not allow; text says why) or
+    ``"no_memory"`` (an item came but this process could not hold it; text says
+    why; the helper is fine).)";
 
 constexpr const char* kNextDoc =
     R"(Waits for the stream item asked for last (see ``call_demux_helper``).
@@ -183,8 +185,9 @@ Args:
 
 Returns:
     ``(kind, text, buffer)``: kind ``"end"`` with the decoded buffer, or
-    ``"error"``, ``"closed"``, ``"cancelled"``, ``"broken"`` (buffer ``None``) as
-    ``call_demux_helper`` returns them.
+    ``"error"``, ``"closed"``, ``"cancelled"``, ``"broken"``, ``"no_memory"``
+    (buffer ``None``) as ``call_demux_helper`` returns them; after ``"cancelled"``
+    and ``"no_memory"`` the helper is still sending chunks.
 
 Raises:
     MediaError: The audio cannot be decoded, or the decode was cancelled; the
@@ -214,7 +217,8 @@ void register_packet_import(nb::module_& m) {
         "Packs Packets into a new sealed memfd and returns its descriptor (the caller "
         "closes it); a demux helper process hands its packets over this way.");
   m.def("unpack_packets", &unpack_from_fd, nb::arg("fd"), nb::call_guard<GilRelease>(),
-        "Rebuilds the Packets of a sealed memfd written by ``pack_packets`` (not closed).");
+        "Rebuilds the Packets of a sealed memfd written by ``pack_packets`` (not closed): "
+        "a block up to 1 MiB is copied, a larger one mapped.");
   m.def("packed_bytes", &packed_bytes, nb::arg("packets"),
         "The block ``pack_packets`` writes, as bytes: every field of the packets, for "
         "comparing two demuxes bit for bit.");

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 
 #include "packet_import.h"
@@ -33,6 +34,8 @@ const char* to_string(HelperReply::Kind kind) {
       return "broken";
     case HelperReply::Kind::TimedOut:
       return "timed_out";
+    case HelperReply::Kind::NoMemory:
+      return "no_memory";
   }
   return "broken";
 }
@@ -238,6 +241,12 @@ HelperReply receive(int sock, const CancelToken* cancel) {
   }
   try {
     reply.packets = unpack_from_fd(m.fds[0].get());
+  } catch (const LocalMemoryError& e) {  // this process's fault: the helper is fine
+    reply.kind = HelperReply::Kind::NoMemory;
+    reply.text = e.what();
+  } catch (const std::bad_alloc&) {
+    reply.kind = HelperReply::Kind::NoMemory;
+    reply.text = "this process ran out of memory rebuilding the packets";
   } catch (const std::exception& e) {
     return broken(e.what());
   }

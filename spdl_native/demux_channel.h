@@ -35,6 +35,8 @@ struct HelperReply {
     Cancelled,  // the token was set before the reply came; the helper is mid-request
     Broken,     // the reply was not what the protocol allows (text says why)
     TimedOut,   // (drain_reply) no reply came in time; the helper is still busy
+    NoMemory,   // an item came, but this process had no memory to hold it (text says
+                // why); it was dropped, and the helper is fine
   };
   Kind kind = Kind::Closed;
   std::string text;

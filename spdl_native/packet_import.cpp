@@ -382,6 +382,48 @@ int pack_to_memfd(const std::vector<const Packets*>& packets) {
   return fd.release();
 }
 
+namespace {
+
+// Blocks up to this size are copied into this process's heap (see unpack_from_fd).
+constexpr size_t kCopiedBlockMax = size_t{1} << 20;
+
+// Gives `holder` the block, copied into a buffer of this process's heap.
+void copy_block(int fd, size_t size, AVPacket& holder) {
+  holder.buf = av_buffer_alloc(size);
+  if (!holder.buf) {
+    throw LocalMemoryError("this process could not allocate " + std::to_string(size) +
+                           " bytes for a packet block");
+  }
+  uint8_t* data = holder.buf->data;
+  for (size_t done = 0; done < size;) {
+    const ssize_t n = ::pread(fd, data + done, size - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      throw posix::system_error("reading a packet block failed");
+    }
+    if (n == 0) {
+      throw std::runtime_error("corrupt packet block: shorter than its size");
+    }
+    done += static_cast<size_t>(n);
+  }
+}
+
+// Gives `holder` the block left in the (sealed, unchangeable) memfd, mapped: not copied.
+void map_block(int fd, size_t size, AVPacket& holder) {
+  std::unique_ptr<posix::Mapping> map;
+  try {
+    map = std::make_unique<posix::Mapping>(fd, size, PROT_READ);
+  } catch (const std::runtime_error& e) {  // ENOMEM: out of address space or of map entries
+    throw LocalMemoryError(std::string("this process could not map a packet block: ") + e.what());
+  }
+  uint8_t* data = map->data();
+  holder.buf = ffmpeg::buffer_owning(std::move(map), data, size);
+}
+
+}  // namespace
+
 std::vector<std::unique_ptr<Packets>> unpack_from_fd(int fd) {
   const int seals = ::fcntl(fd, F_GET_SEALS);
   if (seals < 0 || (seals & kSeals) != kSeals) {
@@ -392,16 +434,25 @@ std::vector<std::unique_ptr<Packets>> unpack_from_fd(int fd) {
     throw posix::system_error("fstat of a packet block failed");
   }
   const auto size = static_cast<size_t>(st.st_size);
-  auto map = std::make_unique<posix::Mapping>(fd, size, PROT_READ);
-  const uint8_t* data = map->data();
-  if (!data) {
+  if (size == 0) {
     throw std::runtime_error("corrupt packet block: it is empty");
   }
-  // The packets keep the sealed (unchangeable) mapping: their bytes are not copied.
-  // A packet of its own holds the first reference, so that it goes on any error.
+  // A mapping is an entry of the process's memory map for as long as one of its
+  // packets lives, and vm.max_map_count (65530 by default) caps them: ~64k kept
+  // Packets (a cache of clips) made every later mmap fail, and so most large
+  // allocations. A small block is copied instead: up to a few hundred KiB a copy
+  // costs about what setting up and tearing down the mapping does, and 1 MiB
+  // (~65 s of AAC, a 720p video window of a second or so) copies in ~0.1 ms, little
+  // beside its decode. Only past 64 GiB of kept packets can the larger blocks,
+  // which keep their mapping (no copy), reach the limit.
+  // A packet of its own holds the first reference, so that the buffer goes on any error.
   auto holder = ffmpeg::alloc_packet();
-  holder->buf = ffmpeg::buffer_owning(std::move(map), const_cast<uint8_t*>(data), size);
-  return unpack(data, size, holder->buf);
+  if (size <= kCopiedBlockMax) {
+    copy_block(fd, size, *holder);
+  } else {
+    map_block(fd, size, *holder);
+  }
+  return unpack(holder->buf->data, size, holder->buf);
 }
 
 #else

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "packets.h"
@@ -22,10 +23,19 @@ void pack_into(const std::vector<const Packets*>& packets, uint8_t* dst, size_t 
 // Packs `packets` into a new sealed memfd (Linux); returns its descriptor, which
 // the caller owns.
 int pack_to_memfd(const std::vector<const Packets*>& packets);
+// This process could not get the memory to hold a block (a mapping, or a copy):
+// the block and the process that wrote it are not at fault.
+class LocalMemoryError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Rebuilds the Packets of the block held by the sealed memfd `fd` (not closed
 // here), with the fields `Packets::add` sets from PyAV's packets; their bytes stay
-// in the mapping of the memfd, which the packets share. Throws
-// std::runtime_error for a block that is not one `pack_into` wrote.
+// in one buffer that the packets share (a heap copy of a small block, the mapping
+// of a large one). Throws LocalMemoryError (or std::bad_alloc) when this process
+// is out of memory, std::runtime_error for a block that is not one `pack_into`
+// wrote.
 std::vector<std::unique_ptr<Packets>> unpack_from_fd(int fd);
 
 }  // namespace spdl

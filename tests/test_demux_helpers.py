@@ -247,6 +247,76 @@ def test_a_relative_path_in_a_deleted_directory_is_named(
         _executor._sizes.pop("demux_processes", None)
 
 
+def _map_count() -> int:
+    """The entries of this process's memory map (``vm.max_map_count`` caps them)."""
+    with open("/proc/self/maps") as stream:
+        return sum(1 for _ in stream)
+
+
+def test_kept_packets_from_a_helper_hold_no_memory_map_each(
+    h264_video: VideoReference, aac_audio: AudioReference
+) -> None:
+    sources = [("audio", aac_audio.path, None), ("video", h264_video.path, (0.5, 1.5))]
+    expected = [_demux.demux(media_type, path, window) for media_type, path, window in sources]
+    _demux_pool.demux("audio", aac_audio.path)  # a helper started, its first reply taken
+    before = _map_count()
+    kept = [_demux_pool.demux(*sources[index % 2]) for index in range(300)]
+    # Each kept its reply's mapping: 300 more entries, and ~64k of them exhausted the
+    # process's map (every later mmap, and so most large allocations, failed).
+    assert _map_count() - before < 30
+    for index, packets in enumerate(kept):
+        assert _packed(packets) == _packed(expected[index % 2])
+
+    def decoded(packets: Any) -> np.ndarray:
+        frames = spdl.io.decode_packets(packets).result(TIMEOUT_S)
+        return np.asarray(spdl.io.convert_frames(frames).result(TIMEOUT_S))
+
+    for packets, reference in zip(kept[:2], expected, strict=True):
+        assert np.array_equal(decoded(packets), decoded(reference))
+
+
+# Demuxes a WAV of over 1 MiB (its reply is mapped, not copied) with the address
+# space capped just above what the process uses: the mapping fails here.
+_NO_ROOM_SCRIPT = """
+import resource, sys
+from spdl.io._runtime import demux_pool
+first = demux_pool.demux("audio", sys.argv[1])  # a helper, started and warm
+(pid,) = demux_pool.helper_pids()
+with open("/proc/self/status") as status:
+    size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize"))
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+resource.setrlimit(resource.RLIMIT_AS, (size + (1 << 20), hard))
+try:
+    demux_pool.demux("audio", sys.argv[1])
+    print("no error")
+except BaseException as error:
+    print(type(error).__name__, error)
+resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+again = demux_pool.demux("audio", sys.argv[1])
+print(demux_pool.helper_pids() == [pid], len(again) == len(first))
+"""
+
+
+def test_no_memory_for_a_reply_is_this_process_memory_error(tmp_path: pathlib.Path) -> None:
+    import sys
+    import wave
+
+    path = tmp_path / "long.wav"
+    with wave.open(str(path), "wb") as out:  # 8 s of 16-bit stereo: 1.4 MB of packets
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(44100)
+        samples = np.random.default_rng(0).integers(-3000, 3000, 44100 * 2 * 8, dtype=np.int16)
+        out.writeframes(samples.tobytes())
+    command = [sys.executable, "-c", _NO_ROOM_SCRIPT, str(path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert result.returncode == 0, result.stderr
+    error, kept = result.stdout.splitlines()
+    # Not "the demux helper process broke the protocol", and the helper is kept.
+    assert error.startswith(f"MemoryError Failed to demux {path}: this process could not map")
+    assert kept == "True True"
+
+
 def test_spans_and_streamed_windows_equal_the_in_thread_demux(
     h264_video: VideoReference, aac_audio: AudioReference
 ) -> None:

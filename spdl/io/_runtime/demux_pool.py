@@ -458,6 +458,9 @@ class _Lease:
         if kind == "item":
             self._left -= 1
             self._state = _IDLE if self._left <= 0 else _ASKED if ask_next else _NEXT
+        elif kind == "no_memory":  # an item came, and was dropped: the next was not asked for
+            self._left -= 1
+            self._state = _IDLE if self._left <= 0 else _NEXT
         elif kind in ("end", "error"):
             self._state = _IDLE
         elif kind == "cancelled":
@@ -495,7 +498,7 @@ class _Lease:
         kind = reply[0]
         if kind in ("end", "error"):
             self._state = _IDLE
-        elif kind == "cancelled":
+        elif kind in ("cancelled", "no_memory"):
             self._state = _STREAMING
         return reply
 
@@ -514,6 +517,8 @@ class _Lease:
             raise _error(text)
         if kind == "cancelled":
             raise MediaError(f"Demuxing {self.name} was cancelled.")
+        if kind == "no_memory":  # this process's shortage: the helper is kept
+            raise MemoryError(f"Failed to demux {self.name}: {text.decode()}.")
         pid = helper.process.pid
         if self._pool.closed:  # shut down (the interpreter exits): the helper did no wrong
             cause = f"the demux helper processes were shut down (interpreter exit; pid {pid})"
