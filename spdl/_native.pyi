@@ -489,7 +489,8 @@ def call_demux_helper(sock: int, request: bytes, data: object | None, ask_next: 
         describes the failure), ``"closed"`` (the helper is gone), ``"cancelled"``,
         ``"broken"`` (a reply the protocol does not allow; text says why) or
         ``"no_memory"`` (an item came but this process could not hold it; text says
-        why; the helper is fine).
+        why; the helper is fine) or ``"unread"`` (the helper was gone before it read
+        the request: it died while idle).
     """
 
 def next_from_demux_helper(sock: int, ask_next: bool, cancel: CancelToken | None) -> tuple[str, bytes, list[Packets]]:

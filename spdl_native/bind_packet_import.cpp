@@ -155,7 +155,8 @@ Returns:
     describes the failure), ``"closed"`` (the helper is gone), ``"cancelled"``,
     ``"broken"`` (a reply the protocol does not allow; text says why) or
     ``"no_memory"`` (an item came but this process could not hold it; text says
-    why; the helper is fine).)";
+    why; the helper is fine) or ``"unread"`` (the helper was gone before it read
+    the request: it died while idle).)";
 
 constexpr const char* kNextDoc =
     R"(Waits for the stream item asked for last (see ``call_demux_helper``).

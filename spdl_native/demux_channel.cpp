@@ -36,6 +36,8 @@ const char* to_string(HelperReply::Kind kind) {
       return "timed_out";
     case HelperReply::Kind::NoMemory:
       return "no_memory";
+    case HelperReply::Kind::Unread:
+      return "unread";
   }
   return "broken";
 }
@@ -218,15 +220,28 @@ HelperReply::Kind kind_of(const Message& m) {
   return HelperReply::Kind::Broken;
 }
 
-HelperReply receive(int sock, const CancelToken* cancel) {
+bool is_taken(const Message& m) { return m.bytes == "A" && m.fds.empty(); }
+
+// Receives a reply. `request_sent`: the first after a request, which the helper
+// acknowledges first ("A"); a hang-up before that is Unread.
+HelperReply receive(int sock, const CancelToken* cancel, bool request_sent = false) {
   HelperReply reply;
-  if (!wait_readable(sock, cancel)) {
-    reply.kind = HelperReply::Kind::Cancelled;
-    return reply;
+  bool taken = !request_sent;
+  Message m;
+  while (true) {
+    if (!wait_readable(sock, cancel)) {
+      reply.kind = HelperReply::Kind::Cancelled;
+      return reply;
+    }
+    m = receive_message(sock);
+    if (taken || !is_taken(m)) {
+      break;
+    }
+    taken = true;
   }
-  const Message m = receive_message(sock);
   reply.kind = kind_of(m);
   if (reply.kind == HelperReply::Kind::Closed) {
+    reply.kind = taken ? HelperReply::Kind::Closed : HelperReply::Kind::Unread;
     return reply;
   }
   if (m.truncated) {
@@ -255,8 +270,8 @@ HelperReply receive(int sock, const CancelToken* cancel) {
 
 // Receives a reply; after an item, asks for the next one at once when `ask_next`,
 // so that the helper demuxes it while the caller uses this one.
-HelperReply receive_and_ask(int sock, const CancelToken* cancel, bool ask_next) {
-  HelperReply reply = receive(sock, cancel);
+HelperReply receive_and_ask(int sock, const CancelToken* cancel, bool ask_next, bool request_sent) {
+  HelperReply reply = receive(sock, cancel, request_sent);
   if (reply.kind == HelperReply::Kind::Item && ask_next) {
     send_message(sock, "N", -1);  // a helper gone by now shows at the next receive
   }
@@ -272,14 +287,16 @@ HelperReply call_helper(int sock, std::string_view request, const uint8_t* data,
     source = data_memfd(data, size);
   }
   if (!send_message(sock, request, source.get())) {
-    return HelperReply{};  // Closed
+    HelperReply unread;
+    unread.kind = HelperReply::Kind::Unread;
+    return unread;
   }
   source.reset();  // the helper has its own descriptor now
-  return receive_and_ask(sock, cancel, ask_next);
+  return receive_and_ask(sock, cancel, ask_next, true);
 }
 
 HelperReply next_from_helper(int sock, bool ask_next, const CancelToken* cancel) {
-  return receive_and_ask(sock, cancel, ask_next);
+  return receive_and_ask(sock, cancel, ask_next, false);
 }
 
 HelperReply receive_until_end(
@@ -314,7 +331,11 @@ HelperReply::Kind drain_reply(int sock, int timeout_ms, bool until_end) {
       return HelperReply::Kind::TimedOut;
     }
     // Dropped unread: the descriptor goes with the message, its block is never mapped.
-    const HelperReply::Kind kind = kind_of(receive_message(sock));
+    const Message m = receive_message(sock);
+    if (is_taken(m)) {
+      continue;  // the request's acknowledgement, when a cancel came before it
+    }
+    const HelperReply::Kind kind = kind_of(m);
     if (kind != HelperReply::Kind::Item || !until_end) {
       return kind;
     }

@@ -8,7 +8,8 @@
 // Messages to the helper: a request (the caller's text, with the source's bytes
 // in a sealed memfd when it is in memory), "N" to demux a stream's next item, or
 // "S" to end a stream early (the helper then waits for a request again).
-// Messages from the helper: "I<text>" with a memfd of packed Packets
+// Messages from the helper: "A" as soon as it has read a request (not "N"/"S"),
+// then "I<text>" with a memfd of packed Packets
 // (packet_import.h), "X<text>" for a failure the caller reports, or "E" after
 // the last item of a stream that the helper sends without being asked ("audio").
 #pragma once
@@ -37,6 +38,8 @@ struct HelperReply {
     TimedOut,   // (drain_reply) no reply came in time; the helper is still busy
     NoMemory,   // an item came, but this process had no memory to hold it (text says
                 // why); it was dropped, and the helper is fine
+    Unread,     // the helper was gone before it read the request ("A"): it died idle,
+                // and the request may be sent to another
   };
   Kind kind = Kind::Closed;
   std::string text;

@@ -19,7 +19,8 @@ whatever the start method, inside daemonic DataLoader workers and under torchrun
   reused; stopped at interpreter exit;
 * a helper that dies (a signal, a crash on hostile bytes) fails only the load it
   served, with :class:`AsyncIOFailure` naming the source, and a new one takes its
-  place at the next load;
+  place at the next load; one that died while idle (it hung up before it read the
+  request) costs no load: the request goes once to a new helper;
 * a load that is cancelled, or a stream left early, ends at once; its helper is
   given a second to send the reply it owes, which is dropped, and is kept (a
   stream is stopped with ``b"S"``); a helper still busy then is killed, which is
@@ -189,6 +190,7 @@ class _Helper:
             theirs.close()
         self.sock = ours
         self.fd = ours.fileno()
+        self.from_idle = False  # handed out from the idle list (it may have died there)
 
     def hang_up(self) -> None:
         """Ends the socket for both sides: the helper exits, and a thread waiting on
@@ -237,7 +239,9 @@ class _Pool:
         self._closed = False
         self._exit_hook = False
 
-    def lease(self) -> _Helper:
+    def lease(self, fresh: bool = False) -> _Helper:
+        """An idle helper, else a new one once there is room; ``fresh``: a new one
+        while there is room (a request sent again after an idle helper died)."""
         dead: list[_Helper] = []  # helpers that died while idle: reaped, not handed out
         try:
             with self._cond:
@@ -246,14 +250,16 @@ class _Pool:
                         raise RuntimeError(
                             "spdl.io demux helpers are shut down (interpreter exit)."
                         )
-                    if self._idle:
+                    room = len(self._all) + self._starting < max(1, _executor.demux_processes())
+                    if self._idle and not (fresh and room):
                         helper = self._idle.pop()
                         if helper.process.poll() is None:
+                            helper.from_idle = True
                             return helper
                         self._all.discard(helper)
                         dead.append(helper)
                         continue
-                    if len(self._all) + self._starting < max(1, _executor.demux_processes()):
+                    if room:
                         self._starting += 1
                         break
                     self._cond.wait()
@@ -449,6 +455,7 @@ class _Lease:
         self._pool = _pool
         self._state = _IDLE
         self._left = 0  # the items the helper still owes for the request
+        self._resent = False
 
     def _exchange(self, call: Any, ask_next: bool) -> tuple[str, bytes, Any]:
         assert self.helper is not None
@@ -475,10 +482,30 @@ class _Lease:
         if cancel is not None and cancel.cancelled:  # nothing sent: the helper stays idle
             raise MediaError(f"Demuxing {self.name} was cancelled.")
         self._left = items
-        return self._exchange(
-            lambda fd: _native.call_demux_helper(fd, request[0], request[1], ask_next, cancel),
-            ask_next,
-        )
+        while True:
+            reply = self._exchange(
+                lambda fd: _native.call_demux_helper(fd, request[0], request[1], ask_next, cancel),
+                ask_next,
+            )
+            if not self._send_again(reply):
+                return reply
+
+    def _send_again(self, reply: tuple[str, bytes, Any]) -> bool:
+        """Whether the request goes to a new helper: once, when the helper came from
+        the idle list and hung up before it read the request (it died idle: a
+        process just killed still looks alive for a few ms). Requests only read, so
+        sending one again is safe; a helper that read it and died fails the load."""
+        helper = self.helper
+        if reply[0] != "unread" or self._resent or helper is None or not helper.from_idle:
+            return False
+        if self._pool.closed:  # hung up on by a shutdown: fails as "shut down"
+            return False
+        self._resent = True
+        self.helper = None
+        self._pool.discard(helper)
+        self.helper = self._pool.lease(fresh=True)
+        self._state = _IDLE
+        return True
 
     def next(self, ask_next: bool, cancel: Any) -> tuple[str, bytes, Any]:
         """Waits for the stream's item asked for last (asks for the one after when ``ask_next``)."""
@@ -490,11 +517,14 @@ class _Lease:
         self, request: tuple[bytes, Any], plan: _native.DecodePlan, cancel: Any
     ) -> tuple[str, bytes, Any]:
         """An audio load in chunks (``_native.load_audio_from_demux_helper``)."""
-        assert self.helper is not None
-        self._state = _UNKNOWN  # a decode that fails leaves chunks coming: killed
-        reply: tuple[str, bytes, Any] = _native.load_audio_from_demux_helper(
-            self.helper.fd, request[0], request[1], plan, cancel
-        )
+        while True:
+            assert self.helper is not None
+            self._state = _UNKNOWN  # a decode that fails leaves chunks coming: killed
+            reply: tuple[str, bytes, Any] = _native.load_audio_from_demux_helper(
+                self.helper.fd, request[0], request[1], plan, cancel
+            )
+            if not self._send_again(reply):
+                break
         kind = reply[0]
         if kind in ("end", "error"):
             self._state = _IDLE
@@ -526,8 +556,9 @@ class _Lease:
             cause = f"the demux helper process (pid {pid}) broke the protocol: {text.decode()}"
         else:
             cause = f"the demux helper process (pid {pid}) {helper.how_it_ended()}"
+        when = "before it read the request" if kind == "unread" else "while demuxing it"
         raise AsyncIOFailure(
-            f"Failed to demux {self.name}: {cause} while demuxing it.", phase="demux", src=self.name
+            f"Failed to demux {self.name}: {cause} {when}.", phase="demux", src=self.name
         )
 
     def release(self) -> None:

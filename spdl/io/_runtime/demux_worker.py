@@ -7,7 +7,8 @@ interpreter (``python -c "...; main(sys.argv)" <fd>``), where ``fd`` is the help
 end of a Unix ``SOCK_SEQPACKET`` socket, and sends it one request at a time:
 
 * a request is one JSON message (see ``_demux_pool._request``); a source held in
-  memory comes with it as a sealed memfd, which is mapped here, not copied;
+  memory comes with it as a sealed memfd, which is mapped here, not copied; the
+  helper answers ``b"A"`` as soon as it has read it, before its reply;
 * the reply is ``b"I"`` with a sealed memfd of the packets packed by
   ``_native.pack_packets``, or ``b"X" + JSON`` naming the error's type and message,
   and what the loading process needs to rebuild its ``__cause__`` (PyAV's error,
@@ -269,6 +270,9 @@ def main(argv: Sequence[str]) -> None:
         if not message:
             return  # the loading process closed its end
         try:
+            # Taken: a helper that hangs up before this died idle, and the request is
+            # sent again elsewhere; after it, the load fails with it.
+            sock.send(b"A")
             _handle(sock, message, fds)
         except OSError:
             return  # the loading process is gone mid-reply
