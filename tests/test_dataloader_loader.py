@@ -726,3 +726,43 @@ def test_a_failure_names_the_sample(dataset, stages: dict, where: str) -> None:
         list(loader)
     if sys.version_info >= (3, 11):  # the note travels with the error (its traceback)
         assert any(re.search(where, note) for note in failure.value.__cause__.__notes__)
+
+
+class _Record:
+    """A user item whose attribute lookups go to a dict: KeyError, not AttributeError."""
+
+    def __init__(self, fields: dict) -> None:
+        self.__dict__["_fields"] = fields
+
+    def __getattr__(self, name: str):
+        return self._fields[name]
+
+
+def _fails_later(record: _Record) -> concurrent.futures.Future:
+    future: concurrent.futures.Future = concurrent.futures.Future()
+    future.set_exception(ValueError(f"cannot load {record._fields['path']}"))
+    return future
+
+
+def _fails_now(record: _Record) -> int:
+    raise ValueError(f"cannot load {record._fields['path']}")
+
+
+@pytest.mark.parametrize("preprocessor", [_fails_later, _fails_now], ids=["future", "sync"])
+def test_an_item_that_cannot_be_described_keeps_its_error(preprocessor) -> None:
+    # Naming the sample read item.index, which raised KeyError here: the Future form
+    # never completed (the loop waited forever) and the sync form lost the error.
+    items = [_Record({"path": f"f{i}"}) for i in range(4)]
+    loader = DataLoader(items, preprocessor=preprocessor, num_threads=2, timeout=30)
+    raised: list[BaseException] = []
+
+    def load_all() -> None:
+        try:
+            list(loader)
+        except BaseException as error:  # noqa: BLE001 -- checked below
+            raised.append(error)
+
+    run_with_limit(load_all, 30)
+    assert isinstance(raised[0], PipelineFailure), raised
+    assert isinstance(raised[0].__cause__, ValueError)
+    assert "cannot load f" in str(raised[0].__cause__)

@@ -89,10 +89,18 @@ def positions_of(positions: Positions) -> tuple[int, ...]:
     return (positions,) if isinstance(positions, int) else positions
 
 
-def note(error: BaseException, text: str) -> None:
-    """Adds ``text`` to the notes of ``error`` (shown with its traceback; Python 3.11+)."""
+def note(error: BaseException, text: str | Where) -> None:
+    """Adds ``text`` (or what it returns) to the notes of ``error`` (shown with its
+    traceback; Python 3.11+). Describing the item must not replace the user's error:
+    if it fails (an item whose attributes raise), the error goes on without a note."""
     add = getattr(error, "add_note", None)
-    if add is not None and text and text not in getattr(error, "__notes__", ()):
+    if add is None:
+        return
+    try:
+        text = text() if callable(text) else text
+    except Exception:
+        return
+    if text and text not in getattr(error, "__notes__", ()):
         add(text)
 
 
@@ -115,11 +123,17 @@ def _is_sample(item: Any) -> bool:
     return isinstance(getattr(item, "index", None), int) and hasattr(item, "epoch")
 
 
+def _dataset_at(draw: Any) -> str:
+    return f"dataset[{draw.index}] (epoch {draw.epoch})"
+
+
 def _read(read: Read, draw: Any) -> Any:
     try:
         return read(draw)
     except Exception as error:
-        note(error, f"spdl.dataloader: raised by dataset[{draw.index}] (epoch {draw.epoch})")
+        note(
+            error, lambda: f"spdl.dataloader: raised by dataset[{draw.index}] (epoch {draw.epoch})"
+        )
         raise
 
 
@@ -127,7 +141,7 @@ def _call(fn: Callable[[Any], Any], arg: Any, where: Where) -> Any:
     try:
         return fn(arg)
     except Exception as error:
-        note(error, where())
+        note(error, where)
         raise
 
 
@@ -135,7 +149,7 @@ async def _call_async(fn: Callable[[Any], Any], arg: Any, where: Where) -> Any:
     try:
         return await fn(arg)
     except Exception as error:
-        note(error, where())
+        note(error, where)
         raise
 
 
@@ -153,7 +167,7 @@ def _tag(
 ) -> Any:
     """``(positions, value)``; a ``None`` value is dropped (and its positions are done).
 
-    A Future or coroutine is tagged once it is done; its error gets the note ``where()``.
+    A Future or coroutine is tagged once it is done; its error gets the note ``where``.
     """
     if isinstance(value, concurrent.futures.Future):  # spdl.io-style work: tag its result
         return _tag_future(positions, value, progress, drop_none, where)
@@ -172,7 +186,7 @@ async def _tag_coroutine(
     try:
         result = await value
     except Exception as error:
-        note(error, where())
+        note(error, where)
         raise
     return _tag(positions, result, progress, drop_none)
 
@@ -193,11 +207,15 @@ def _tag_future(
             return
         if not outer.set_running_or_notify_cancel():
             return
-        if (error := done.exception()) is not None:
-            note(error, where())
-            outer.set_exception(error)
-        else:
-            outer.set_result(_tag(positions, done.result(), progress, drop_none))
+        try:
+            if (error := done.exception()) is not None:
+                note(error, where)
+                outer.set_exception(error)
+            else:
+                outer.set_result(_tag(positions, done.result(), progress, drop_none))
+        except BaseException as failure:  # noqa: BLE001 -- a callback's error is swallowed:
+            if not outer.done():  # the outer Future must end, or the stage waits forever
+                outer.set_exception(failure)
 
     outer.add_done_callback(lambda future: inner.cancel() if future.cancelled() else None)
     inner.add_done_callback(forward)
