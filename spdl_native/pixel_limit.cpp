@@ -1,5 +1,7 @@
 #include "pixel_limit.h"
 
+#include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
@@ -112,11 +114,14 @@ Size qoi_size(const uint8_t* data, size_t size) {
 }  // namespace
 
 void check_pixel_limit(int64_t width, int64_t height, int64_t max_pixels, const std::string& src) {
-  if (max_pixels <= 0 || width <= 0 || height <= 0 || width * height <= max_pixels) {
-    return;  // sides of at most 32 bits: the product fits
+  // Divided, not multiplied: two 32-bit sides overflow an int64_t product.
+  if (max_pixels <= 0 || width <= 0 || height <= 0 || width <= max_pixels / height) {
+    return;
   }
+  const bool fits = width <= INT64_MAX / height;
   throw MediaError("Failed to decode " + src + ": it declares " + std::to_string(width) + "x" +
-                   std::to_string(height) + " = " + grouped(width * height) + " pixels, " +
+                   std::to_string(height) + " = " +
+                   (fits ? grouped(width * height) : std::string("more than 2**63")) + " pixels, " +
                    advice(max_pixels));
 }
 
@@ -152,7 +157,12 @@ void check_declared_pixels(const Packets& packets, int64_t max_pixels) {
 
 int64_t decoder_max_pixels(int64_t max_pixels) {
   constexpr int64_t kNarrow = 64 * 4096;
-  return max_pixels > 0 ? 2 * max_pixels + kNarrow : 0;
+  // FFmpeg's option takes [0, INT_MAX] (a larger value fails to open the decoder):
+  // a limit that large is as good as none there, and the headers were checked.
+  if (max_pixels <= 0 || max_pixels >= (INT_MAX - kNarrow) / 2) {
+    return max_pixels > 0 ? INT_MAX : 0;
+  }
+  return 2 * max_pixels + kNarrow;
 }
 
 void check_refused_size(const AVCodecContext* ctx, int ret, int64_t max_pixels,

@@ -260,6 +260,23 @@ def test_limit_can_be_raised_and_turned_off() -> None:
             spdl.io.load_image(image)
 
 
+@pytest.mark.parametrize("limit", [2**31, 2**62, 2**63 - 1], ids=["2**31", "2**62", "max"])
+def test_a_very_large_limit_decodes_as_no_limit(limit: int, h264_video: VideoReference) -> None:
+    # sys.maxsize says "no limit" as well as 0 does; FFmpeg's own max_pixels takes at
+    # most INT_MAX, and twice the limit overflowed (every H.264 decoder failed to open).
+    spdl.io.set_max_image_pixels(limit)
+    for fmt in ("JPEG", "PNG"):
+        image = image_bytes(_picture(), fmt)
+        assert spdl.io.to_numpy(spdl.io.load_image(image)).shape == (SMALL_H, SMALL_W, 3)
+    assert len(spdl.io.to_numpy(spdl.io.load_video(h264_video.path))) == len(h264_video.times)
+
+
+def test_sides_whose_product_overflows_are_over_the_limit() -> None:
+    # 0xC0000000 squared is past 2**63: the product wrapped and passed the check.
+    with pytest.raises(spdl.io.MediaError, match=r"3221225472x3221225472 = more than 2\*\*63"):
+        spdl.io.load_image(png_bomb(0xC0000000))
+
+
 def _batch_errors(srcs: list[bytes]) -> tuple[object, list[BaseException | None]]:
     from spdl.io._core.decode import decode_image_batch
 

@@ -126,4 +126,5 @@ def pyav_options() -> dict[str, str]:
     decode then checks the size exactly).
     """
     value = current_limit()
-    return {"max_pixels": str(value)} if value else {}
+    # FFmpeg's option takes at most INT_MAX (more fails the open): as good as none.
+    return {"max_pixels": str(min(value, 2**31 - 1))} if value else {}
