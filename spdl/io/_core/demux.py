@@ -504,12 +504,16 @@ def _codec_params(stream: Stream, media_type: MediaType, name: str) -> _native.C
 
 
 def _pts_in_decode_order(stream: Stream) -> bool:
-    """Whether the stream's packet times are decode times although its frames may be
-    reordered: H.264 / HEVC in AVI, which stores no presentation times. The decoders
-    then time frames by their display-order clock (spdl_native/display_order_clock.h)."""
+    """Whether the stream's packet times are decode times although its frames are
+    reordered: H.264 / HEVC with B-frames in AVI, which stores no presentation times.
+    The decoders then time frames by their display-order clock
+    (spdl_native/display_order_clock.h)."""
     codec = stream.codec_context
     reordering = codec is not None and codec.name in ("h264", "hevc")
-    return reordering and stream.container.format.name == "avi"
+    # Only a stream with B-frames reorders (the probe decode on opening tells): one
+    # without keeps the faster paths (spans, one decoder per streaming demux).
+    has_b_frames = bool(getattr(codec, "has_b_frames", True))  # on video codec contexts
+    return reordering and stream.container.format.name == "avi" and has_b_frames
 
 
 def _codec_tag(cc: Any) -> int:
