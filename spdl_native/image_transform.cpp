@@ -83,6 +83,21 @@ ffmpeg::FramePtr view_of(const AVFrame* frame, const CropBox& box) {
   return view;
 }
 
+// `box` grown by two chroma samples on each side (within the frame), starting on a
+// chroma sample; the whole frame where that leaves two chroma columns or fewer
+// (SmoothYuvToRgb repeats such chroma instead of interpolating it).
+CropBox with_margin(const AVFrame* frame, const CropBox& box, const AVPixFmtDescriptor& desc) {
+  const int step_w = 1 << desc.log2_chroma_w, step_h = 1 << desc.log2_chroma_h;
+  const int left = std::max(0, box.left - 2 * step_w) & ~(step_w - 1);
+  const int top = std::max(0, box.top - 2 * step_h) & ~(step_h - 1);
+  const int right = std::min(frame->width, box.left + box.width + 2 * step_w);
+  const int bottom = std::min(frame->height, box.top + box.height + 2 * step_h);
+  if (AV_CEIL_RSHIFT(right - left, desc.log2_chroma_w) <= 2) {
+    return {0, 0, frame->width, frame->height};
+  }
+  return {left, top, right - left, bottom - top};
+}
+
 // The output size FrameWriter gives a `width` x `height` frame (a missing side
 // keeps the aspect ratio, rounded to an even size, like scale=W:-2).
 std::pair<int, int> output_size(const OutputFormat& output, int width, int height) {
@@ -206,10 +221,14 @@ void TransformWriter::write(const AVFrame* frame, const CropBox& box, bool hflip
     const bool subsampled = desc->log2_chroma_w > 0 || desc->log2_chroma_h > 0;
     const AVPixFmtDescriptor* out_desc = av_pix_fmt_desc_get(writer_format_);
     if (subsampled && !by_bits && (out_desc->flags & AV_PIX_FMT_FLAG_RGB)) {
-      // Into RGB the whole image is converted first: the chroma at the box's edges is
-      // then interpolated from the samples outside it, as a decode of the region (the
-      // native batch) and a crop of the whole decode (load_image) give it.
-      view = view_of(full_chroma(frame), box);
+      // Into RGB the box is converted with two chroma samples around it: the chroma
+      // at its edges is then interpolated from the samples outside it, as a decode of
+      // the region (the native batch) and a crop of the whole decode (load_image)
+      // give it. (Converting the whole image cost 4x for a small box of a photo.)
+      const CropBox region = with_margin(frame, box, *desc);
+      const AVFrame* converted = full_chroma(view_of(frame, region).get());
+      view =
+          view_of(converted, {box.left - region.left, box.top - region.top, box.width, box.height});
     } else if (left == box.left && top == box.top && !by_bits) {
       view = view_of(frame, box);
     } else {
