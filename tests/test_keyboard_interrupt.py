@@ -161,3 +161,15 @@ def test_ctrl_c_interrupts_a_load_waiting_on_a_stalled_source(
     assert "interrupted after" in output, output
     assert "helpers running: 0" in output, output
     assert f"loaded again: {tuple(wav_audio.decoded.shape)}" in output, output
+
+
+def test_only_fifos_are_read_through_python(tmp_path: os.PathLike) -> None:
+    # A FIFO is read through Python's open (so Ctrl-C reaches the load); a character
+    # device is left to its demuxer, which opens it by name (/dev/video0 with v4l2).
+    from spdl.io._core.demux import _is_pipe
+
+    fifo = os.path.join(tmp_path, "fifo")
+    os.mkfifo(fifo)
+    assert _is_pipe(fifo)
+    assert not _is_pipe(os.devnull)
+    assert not _is_pipe(os.path.join(tmp_path, "missing"))

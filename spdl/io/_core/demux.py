@@ -222,12 +222,14 @@ class _CallerReader:
 
 
 def _is_pipe(path: str) -> bool:
-    """Whether ``path`` names a FIFO or a character device (``/dev/stdin``...)."""
+    """Whether ``path`` names a FIFO (a named pipe, ``/dev/stdin`` fed by a pipe). Not a
+    character device: a capture device (``/dev/video0`` with ``format="v4l2"``) is
+    opened by its demuxer, by name."""
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return False
-    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+    return stat.S_ISFIFO(mode)
 
 
 def describe_source(src: object) -> str:
