@@ -291,6 +291,8 @@ def test_set_max_image_pixels_checks_its_argument() -> None:
         with pytest.raises(ValueError, match="limit"):
             spdl.io.set_max_image_pixels(bad)
     assert spdl.io.max_image_pixels() == DEFAULT_LIMIT
+    spdl.io.set_max_image_pixels(np.int64(1000))  # NumPy integers, as every count
+    assert spdl.io.max_image_pixels() == 1000 and type(spdl.io.max_image_pixels()) is int
 
 
 def test_video_frames_are_limited_too(h264_video: VideoReference) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from spdl import _native
+from spdl.io._core.numbers import as_int
 
 __all__ = [
     "MAX_IMAGE_PIXELS_ENV",
@@ -32,16 +33,8 @@ _limit: int = _UNSET  # as set by set_max_image_pixels (0: no limit); _UNSET: th
 
 
 def _checked(name: str, value: object) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"`{name}` must be an int or None, got {type(value).__name__}.")
-    if not 0 <= value <= _MAX:
-        raise ValueError(
-            f"`{name}` must be a number of pixels up to 2**63 - 1 (None or 0: no limit), "
-            f"got {value}."
-        )
-    return value
+    """A limit as a Python int, 0 for None (no limit); NumPy integers too."""
+    return 0 if value is None else as_int(f"`{name}` (pixels; None or 0: no limit)", value, 0, _MAX)
 
 
 def _from_env() -> int:
