@@ -123,10 +123,6 @@ def _is_sample(item: Any) -> bool:
     return isinstance(getattr(item, "index", None), int) and hasattr(item, "epoch")
 
 
-def _dataset_at(draw: Any) -> str:
-    return f"dataset[{draw.index}] (epoch {draw.epoch})"
-
-
 def _read(read: Read, draw: Any) -> Any:
     try:
         return read(draw)
