@@ -8,6 +8,7 @@
 #include "convert.h"
 #include "display_matrix.h"
 #include "ffmpeg/error.h"
+#include "python_signals.h"
 
 extern "C" {
 #include <libavutil/mathematics.h>
@@ -153,6 +154,7 @@ std::vector<std::unique_ptr<CPUBuffer>> decode_windows_to_buffers(
       if (cancel && cancel->cancelled()) {
         throw MediaError("Decoding " + first.src + " was cancelled.");
       }
+      poll_python_signals();
       // A frame outside every window is dropped anyway; if no other frame references
       // it, it need not be decoded at all.
       const bool unwanted = packet->pts != AV_NOPTS_VALUE && !router.wanted(packet->pts);

@@ -8,6 +8,7 @@
 
 #include "ffmpeg/error.h"
 #include "pixel_limit.h"
+#include "python_signals.h"
 
 extern "C" {
 #include <libavutil/mathematics.h>
@@ -160,6 +161,7 @@ void PacketFeeder::feed(const Packets& packets, const CancelToken* cancel) {
     if (cancel && cancel->cancelled()) {
       throw MediaError("Decoding " + header_.src + " was cancelled.");
     }
+    poll_python_signals();
     if (skip_before_ != AV_NOPTS_VALUE) {
       const bool before = packet->pts != AV_NOPTS_VALUE && packet->pts < skip_before_;
       ctx_->skip_frame = before ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;

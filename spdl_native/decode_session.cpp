@@ -10,6 +10,7 @@
 #include "decode_loop.h"
 #include "ffmpeg/error.h"
 #include "first_frame_facts.h"
+#include "python_signals.h"
 
 namespace spdl {
 namespace {
@@ -108,6 +109,7 @@ class WindowFeeder {
       if (cancel_ && cancel_->cancelled()) {
         throw MediaError("Decoding " + packets_.src + " was cancelled.");
       }
+      poll_python_signals();
       const AVPacket* packet = packets[i].get();
       const bool skip = !lookahead && skip_before_ != AV_NOPTS_VALUE &&
                         packet->pts != AV_NOPTS_VALUE && packet->pts < skip_before_;
@@ -324,7 +326,7 @@ std::unique_ptr<Frames> decode_window_frames(const Packets& packets, const Decod
     } catch (const OutOfOrder&) {
       session.turn_off();
     } catch (...) {
-      if (cancel && cancel->cancelled()) {
+      if ((cancel && cancel->cancelled()) || raised_by_signal_handler()) {
         throw;
       }
       // A failure that an independent decode might not meet (in the lookahead, or

@@ -14,6 +14,7 @@
 #include "decoder.h"
 #include "ffmpeg/error.h"
 #include "frame_writer.h"
+#include "python_signals.h"
 
 namespace spdl {
 namespace {
@@ -291,6 +292,7 @@ void decode_pass(const std::vector<const Packets*>& spans,
       if (plan.cancel && plan.cancel->cancelled()) {
         throw MediaError("Decoding " + first.src + " was cancelled.");
       }
+      poll_python_signals();
       const AVPacket* packet = packets[i].get();
       const int64_t time = packet_time(packet);
       const bool wanted = slots.wants(time);

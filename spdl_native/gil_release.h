@@ -6,6 +6,8 @@
 #include <atomic>
 #include <vector>
 
+#include "python_signals.h"
+
 namespace spdl {
 
 // From now on, the threads `idents` (Python's thread idents: the daemon threads
@@ -42,7 +44,7 @@ class NativeCall {
 // dispatch) crashes the process.
 class GilRelease {
  public:
-  GilRelease() : state_(PyEval_SaveThread()) {}
+  GilRelease() : state_(PyEval_SaveThread()) { start_signal_polling(); }
   ~GilRelease() {
     if (must_park()) {
       park();

@@ -24,4 +24,17 @@ bool on_signal_thread();
 // does nothing.
 void check_python_signals();
 
+// Starts the clock of poll_python_signals on this thread: native work began with the
+// GIL released (GilRelease). Cheap off the main thread: it reads one flag.
+void start_signal_polling();
+
+// Called by a long native loop once per packet: on the main thread, once every
+// kSignalCheckMs, does what check_python_signals does, so that Ctrl-C stops a long
+// decode in the calling thread instead of waiting for its end. Elsewhere a no-op.
+void poll_python_signals();
+
+// Whether the exception in flight is the one a signal handler raised (thrown by
+// check_python_signals): a loop that retries after a failure lets it pass.
+bool raised_by_signal_handler();
+
 }  // namespace spdl

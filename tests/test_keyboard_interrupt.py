@@ -10,18 +10,21 @@ check, not a speed check: without the interruption the loads wait forever.
 from __future__ import annotations
 
 import os
+import pathlib
 import signal
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
-from media import AudioReference
+from media import AudioReference, encode_video, write_tone_wav
 
 from spdl.io._runtime import demux_pool as _demux_pool
 
 EXIT_BOUND_S = 20.0  # from SIGINT to the child's exit
 START_TIMEOUT_S = 60.0
+SLOW_MEDIA_S = 60  # how long the slow decodes below take uninterrupted
 
 # argv: how the load waits, the path of a FIFO, a WAV file to load afterwards.
 _CHILD = r"""
@@ -33,7 +36,7 @@ import os, signal, sys, threading, time
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 how, fifo, wav = sys.argv[1:4]
-if how == "in-thread-fifo":
+if how in ("in-thread-fifo", "decode-audio-in-thread"):
     os.environ["SPDL_DEMUX_PROCESSES"] = "0"
 import spdl.io
 from spdl.io._runtime import demux_pool
@@ -82,6 +85,11 @@ load = {
     "helper-media": lambda: spdl.io.load_media("audio", fifo),
     "in-thread-fifo": lambda: spdl.io.load_audio(fifo),
     "in-thread-file-like": lambda: spdl.io.load_audio(Stalling(data)),
+    # Sources that load at once but decode slowly: FFmpeg's realtime filters hold
+    # each frame back until its time has come (here a minute of media).
+    "decode-video": lambda: spdl.io.load_video(fifo, filter_desc="realtime"),
+    "decode-audio": lambda: spdl.io.load_audio(fifo, filter_desc="arealtime"),
+    "decode-audio-in-thread": lambda: spdl.io.load_audio(fifo, filter_desc="arealtime"),
 }[how]
 print("loading", flush=True)
 started = time.monotonic()
@@ -173,3 +181,22 @@ def test_only_fifos_are_read_through_python(tmp_path: os.PathLike) -> None:
     assert _is_pipe(fifo)
     assert not _is_pipe(os.devnull)
     assert not _is_pipe(os.path.join(tmp_path, "missing"))
+
+
+@pytest.mark.parametrize("how", ["decode-video", "decode-audio", "decode-audio-in-thread"])
+def test_ctrl_c_interrupts_a_long_decode_in_the_calling_thread(
+    how: str, wav_audio: AudioReference, tmp_path: pathlib.Path
+) -> None:
+    # The native decode loop looks for signals on the main thread every 250 ms; before,
+    # the KeyboardInterrupt came when the whole minute had been decoded.
+    path = tmp_path / ("slow.mp4" if how == "decode-video" else "slow.wav")
+    if how == "decode-video":
+        frames = (np.full((16, 16, 3), 4 * i, np.uint8) for i in range(SLOW_MEDIA_S))
+        encode_video(path, frames, width=16, height=16, frame_rate=1, codec="mpeg4")
+    else:
+        write_tone_wav(path, rate=4000, num_samples=4000 * SLOW_MEDIA_S)
+    output, waited = _interrupt_child(how, str(path), str(wav_audio.path))
+    assert waited < EXIT_BOUND_S, f"still decoding {waited:.0f} s after SIGINT:\n{output}"
+    assert "interrupted after" in output, output
+    # A helper that demuxed the source may wait in the pool: the next load works.
+    assert f"loaded again: {tuple(wav_audio.decoded.shape)}" in output, output
