@@ -559,8 +559,8 @@ class Frames:
     The base class of ``ImageFrames``, ``AudioFrames`` and ``VideoFrames``, returned by
     ``decode_packets``. ``convert_frames`` copies them into one ``CPUBuffer`` and
     releases each frame as it is copied: afterwards the frames are *consumed*: their
-    sizes, formats and ``len()`` stay readable, but converting or indexing them again
-    raises ``ValueError``.
+    sizes, formats, ``pts`` and ``len()`` stay readable, but converting or indexing them
+    again raises ``ValueError``.
     """
 
     @property
@@ -582,7 +582,7 @@ class Frames:
     @property
     def pts(self) -> list[float]:
         """
-        Presentation time of each frame in seconds; empty once the frames are consumed.
+        Presentation time of each frame in seconds; still known once the frames are consumed.
         """
 
     def __len__(self) -> int:

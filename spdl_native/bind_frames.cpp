@@ -49,8 +49,8 @@ constexpr const char* kFramesDoc = R"(Decoded frames of one source, in presentat
 The base class of ``ImageFrames``, ``AudioFrames`` and ``VideoFrames``, returned by
 ``decode_packets``. ``convert_frames`` copies them into one ``CPUBuffer`` and
 releases each frame as it is copied: afterwards the frames are *consumed*: their
-sizes, formats and ``len()`` stay readable, but converting or indexing them again
-raises ``ValueError``.)";
+sizes, formats, ``pts`` and ``len()`` stay readable, but converting or indexing them
+again raises ``ValueError``.)";
 
 constexpr const char* kImageFramesDoc = R"(A decoded still image (or one frame of a video).
 
@@ -133,8 +133,8 @@ void register_frames(nb::module_& m) {
       .def_ro("consumed", &Frames::consumed,
               "Whether conversion has released the frames (they convert only once).")
       .def_prop_ro("pts", &Frames::pts_seconds,
-                   "Presentation time of each frame in seconds; empty once the frames are "
-                   "consumed.")
+                   "Presentation time of each frame in seconds; still known once the "
+                   "frames are consumed.")
       .def("__len__", &Frames::size,
            "The number of frames (for audio, of chunks of samples: see ``num_samples``); "
            "still known once the frames are consumed.")

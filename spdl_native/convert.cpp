@@ -3,6 +3,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ffmpeg/compat.h"
 
@@ -204,6 +206,7 @@ void check_convertible(const Frames& frames) {
 
 std::unique_ptr<CPUBuffer> convert_frames(Frames& frames) {
   const Frames::Summary summary = frames.summary();
+  std::vector<double> pts = frames.pts_seconds();
   std::unique_ptr<CPUBuffer> buffer;
   switch (frames.media_type) {
     case MediaType::Audio:
@@ -219,7 +222,7 @@ std::unique_ptr<CPUBuffer> convert_frames(Frames& frames) {
       buffer = convert_images(frames, /*batch_dim=*/true);
       break;
   }
-  frames.release(summary);
+  frames.release(summary, std::move(pts));
   return buffer;
 }
 

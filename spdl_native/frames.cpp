@@ -2,6 +2,7 @@
 
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 namespace spdl {
 
@@ -17,6 +18,9 @@ void Frames::ensure_valid() const {
 }
 
 std::vector<double> Frames::pts_seconds() const {
+  if (consumed) {
+    return pts_;
+  }
   std::vector<double> ret;
   ret.reserve(frames.size());
   const double tb = static_cast<double>(time_base.first) / time_base.second;
@@ -48,8 +52,9 @@ Frames::Summary Frames::summary() const {
   return sum;
 }
 
-void Frames::release(const Summary& summary) {
+void Frames::release(const Summary& summary, std::vector<double> pts) {
   summary_ = summary;
+  pts_ = std::move(pts);
   frames.clear();
   consumed = true;
 }
@@ -58,7 +63,7 @@ Frames Frames::take() {
   ensure_valid();
   Frames taken(media_type, src, time_base);
   taken.frames = std::move(frames);
-  release(taken.summary());
+  release(taken.summary(), taken.pts_seconds());
   return taken;
 }
 

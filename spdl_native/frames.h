@@ -34,8 +34,9 @@ class Frames {
     size_t num_frames = 0;
   };
   Summary summary() const;
-  // Releases the frames, keeping `summary` for the accessors.
-  void release(const Summary& summary);
+  // Releases the frames, keeping `summary` and the frames' times `pts` (seconds) for
+  // the accessors: a caller reads the times of the frames it converted.
+  void release(const Summary& summary, std::vector<double> pts);
   // Moves the frames into a Frames of their own and leaves this one consumed (with the
   // GIL held: another thread converting or reading it sees that at once).
   Frames take();
@@ -63,6 +64,7 @@ class Frames {
 
  private:
   Summary summary_;
+  std::vector<double> pts_;  // once consumed
 };
 
 struct ImageFrames : Frames {

@@ -281,7 +281,9 @@ def test_window_cuts_aac_to_the_sample_and_matches_pyav(aac_audio: AudioReferenc
 
 def test_audio_frames_are_consumed_by_conversion(wav_audio: AudioReference) -> None:
     frames = decode(demux("audio", wav_audio.path))
+    pts = frames.pts
     convert(frames)
+    assert frames.consumed and frames.pts == pts and len(pts) == len(frames) > 0
     with pytest.raises(ValueError):
         convert(frames)
 

@@ -286,7 +286,11 @@ def test_index_of_another_type_raises_type_error(h264_video: VideoReference) -> 
 
 def test_video_frames_are_consumed_by_conversion(h264_video: VideoReference) -> None:
     frames = decode(demux("video", h264_video.path, (0.0, 0.5)))
+    pts = frames.pts
     assert spdl.io.to_numpy(convert(frames)).shape == (15, 64, 96, 3)
+    # What the frames were stays readable: a caller pairs the buffer with their times.
+    assert frames.consumed and len(frames) == 15 and len(pts) == 15
+    assert frames.pts == pts and (frames.width, frames.height) == (96, 64)
     with pytest.raises(ValueError):
         convert(frames)
     with pytest.raises(ValueError):

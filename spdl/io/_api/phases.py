@@ -265,8 +265,9 @@ def _convert_frames(
 ) -> Step[_native.CPUBuffer | CUDABuffer]:
     """Copy decoded frames into one contiguous buffer.
 
-    The frames are consumed: their memory is released as it is copied, and using them
-    afterwards raises ``ValueError``.
+    The frames are consumed: their memory is released as it is copied. Their sizes,
+    formats, ``pts`` and ``len()`` stay readable; converting or indexing them again
+    raises ``ValueError``.
 
     Args:
         frames: ``ImageFrames``, ``AudioFrames``, ``VideoFrames``, or a list of
