@@ -10,7 +10,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from media import encode_video, remux_video, write_noisy_clip
+from media import VideoReference, encode_video, remux_video, write_noisy_clip
 
 import spdl.io
 from spdl.io._api.loaders import load_video_windows
@@ -341,3 +341,12 @@ def test_h264_without_b_frames_in_avi_keeps_the_spans(tmp_path: pathlib.Path) ->
     windows = [(0.4, 0.9), (2.5, 2.8)]
     assert len(demux_spans(path, windows)) == 2  # no UnknownPacketOrder
     _assert_equal_to_load_video(path, windows)
+
+
+def test_windows_must_be_a_sequence(h264_video: VideoReference) -> None:
+    # A generator was read up by the check: load_video_windows returned [] for it.
+    windows = ((t, t + 0.5) for t in (0.0, 1.0))
+    with pytest.raises(TypeError, match="sequence of \\(start, end\\) pairs, got generator"):
+        spdl.io.load_video_windows(h264_video.path, windows)
+    with pytest.raises(TypeError, match="got list_iterator"):
+        spdl.io.streaming_demux("video", h264_video.path, iter([(0.0, 0.5)]))

@@ -86,7 +86,13 @@ class DemuxArgs:
         return cls(kind, src, window, MappingProxyType(frozen), describe_source(src))
 
     def windows(self, timestamps: Sequence[Window]) -> list[Window]:
-        """Each of ``timestamps`` checked as a window of this source."""
+        """Each of ``timestamps`` checked as a window of this source (``TypeError`` for
+        anything but a sequence: a generator would be read up by the check)."""
+        if isinstance(timestamps, str | bytes) or not isinstance(timestamps, Sequence):
+            raise TypeError(
+                "`timestamps` must be a sequence of (start, end) pairs, "
+                f"got {type(timestamps).__name__}."
+            )
         for window in timestamps:
             _demux.validate_demux_args(self.media_type, self.src, window)
         return [_demux.as_window(window) for window in timestamps]

@@ -116,15 +116,10 @@ def _streaming_demux(
     """
     if media_type == "image":
         raise ValueError("streaming_demux supports 'audio' and 'video', not 'image'.")
-    if isinstance(timestamps, str | bytes) or not isinstance(timestamps, Sequence):
-        raise TypeError(
-            "`timestamps` must be a sequence of (start, end) pairs, "
-            f"got {type(timestamps).__name__}."
-        )
-    if not timestamps:
-        raise ValueError("`timestamps` must contain at least one (start, end) window.")
     args = DemuxArgs.check(media_type, src, None, demux_options)
     windows = args.windows(timestamps)
+    if not windows:
+        raise ValueError("`timestamps` must contain at least one (start, end) window.")
     if _remote.is_url(src):
         demux = _remote.stream(args, windows)
     else:
