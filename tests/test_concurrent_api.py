@@ -625,6 +625,10 @@ def test_set_executor_sizes_replaces_the_pools(
     spdl.io.set_executor_sizes(decode=2)
     assert _executor.executor_sizes() == (1, 2)
     assert _executor.get_decode_executor()._max_workers == 2
+    # NumPy integers count as every other count does (docs/io.md); a Python int is kept.
+    spdl.io.set_executor_sizes(demux=np.int64(2), decode=np.int32(3))
+    assert _executor.executor_sizes() == (2, 3)
+    assert all(type(size) is int for size in _executor.executor_sizes())
 
 
 @pytest.mark.parametrize("value", [0, -2])

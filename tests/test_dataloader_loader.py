@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 from _stop_helpers import run_with_limit
 from hypothesis import given, settings
@@ -356,6 +357,11 @@ def test_stats_report_every_stage():
 def test_bad_arguments_raise(kwargs, error, match):
     with pytest.raises(error, match=match):
         DataLoader(range(3), **kwargs)
+
+
+def test_numpy_integers_are_taken_as_counts():
+    loader = DataLoader(range(5), batch_size=np.int64(2), num_threads=np.int32(2))
+    assert list(loader) == [[0, 1], [2, 3], [4]]
 
 
 def test_a_source_that_is_not_iterable_is_rejected():

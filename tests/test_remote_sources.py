@@ -544,6 +544,15 @@ def test_remote_options_are_checked():
         with pytest.raises(ValueError, match="timeout_s.*finite"):
             spdl.io.set_remote_options(timeout_s=timeout)
     assert spdl.io.remote_options().timeout_s < threading.TIMEOUT_MAX
+    # NumPy numbers count as Python's (docs/io.md), and are kept as Python's.
+    before = spdl.io.remote_options()
+    try:
+        spdl.io.set_remote_options(max_attempts=np.int64(4), backoff_s=np.float32(0.5))
+        options = spdl.io.remote_options()
+        assert (options.max_attempts, options.backoff_s) == (4, 0.5)
+        assert type(options.max_attempts) is int and type(options.backoff_s) is float
+    finally:
+        spdl.io.set_remote_options(**vars(before))
 
 
 def test_io_pool_size_is_configurable():

@@ -18,6 +18,7 @@ from spdl.dataloader._positions import (
     tag_item_op,
 )
 from spdl.dataloader._source import MapSource
+from spdl.io._core.numbers import is_int
 from spdl.pipeline import Pipeline, PipelineBuilder, PipelineStats
 from spdl.pipeline._failures import FailureBudget
 from spdl.pipeline._workers import WorkerPool
@@ -56,7 +57,7 @@ def _identity(item: T) -> T:
 
 
 def _check_positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")

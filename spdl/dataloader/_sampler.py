@@ -17,6 +17,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from spdl.io._core.numbers import is_int
+
 Uneven = Literal["pad", "drop"]
 _UNEVEN = ("pad", "drop")
 
@@ -67,7 +69,7 @@ def _default_rank_and_world_size() -> tuple[int, int]:
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not is_int(value):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")

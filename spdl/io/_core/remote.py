@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import operator
 import re
 import threading
 import urllib.parse
@@ -18,6 +19,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeAlias
+
+from spdl.io._core.numbers import is_int, is_real
 
 __all__ = [
     "FetchedBytes",
@@ -253,10 +256,11 @@ def set_remote_options(
     ):
         if value is None:
             continue
-        kinds = int if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds):
+        if not (is_int if integer else is_real)(value):
             kind = "an int" if integer else "a number"
             raise TypeError(f"`{name}` must be {kind}, got {type(value).__name__}.")
+        # A Python number: NumPy's reach no socket call.
+        value = operator.index(value) if integer else float(value)  # type: ignore[arg-type]
         if not value >= minimum or (name == "timeout_s" and value == 0):
             raise ValueError(
                 f"`{name}` must be {'>' if name == 'timeout_s' else '>='} {minimum}, got {value}."

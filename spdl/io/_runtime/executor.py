@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import operator
 import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from spdl import _native
+from spdl.io._core.numbers import is_int
 
 __all__ = [
     "get_decode_executor",
@@ -61,8 +63,9 @@ def _cpu_count() -> int:
 
 
 def _check_size(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value):
         raise TypeError(f"`{name}` must be an int, got {type(value).__name__}.")
+    value = operator.index(value)  # type: ignore[arg-type]  # a Python or NumPy int
     if value < minimum:
         what = "a positive number of threads" if minimum else "a number of processes, 0 or more"
         raise ValueError(f"`{name}` must be {what}, got {value}.")
@@ -166,10 +169,9 @@ def set_executor_sizes(
     threads = {"io": io, "demux": demux, "decode": decode}
     for kind, size in threads.items():
         if size is not None:
-            _check_size(kind, size)
+            threads[kind] = _check_size(kind, size)
     if demux_processes is not None:
-        _check_size("demux_processes", demux_processes, minimum=0)
-        threads["demux_processes"] = demux_processes
+        threads["demux_processes"] = _check_size("demux_processes", demux_processes, minimum=0)
     retired: list[ThreadPoolExecutor] = []
     with _lock:
         for kind, size in threads.items():
