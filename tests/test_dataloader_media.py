@@ -723,6 +723,11 @@ def test_cuda_transfer_is_a_no_op_on_the_cpu():
     batch = _nested_batch()
     assert cuda_transfer("cpu")(batch) is batch
     assert cuda_transfer(torch.device("cpu"), pin_memory=False)(batch) is batch
+    if not torch.cuda.is_available():  # the same script runs where there is no GPU
+        for device in ("cuda", "cuda:1", 0, np.int64(1), torch.device("cuda", 0)):
+            assert cuda_transfer(device)(batch) is batch  # an int raised ValueError
+    with pytest.raises(ValueError, match="at least 0"):
+        cuda_transfer(-1)
     moved = cuda_transfer()(batch)
     if torch.cuda.is_available():
         assert moved["pair"].images.device.type == "cuda"

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from spdl.io._core.numbers import as_int, is_int
+
 if TYPE_CHECKING:  # optional (the torch extra); imported when a transfer is made
     import torch
 
@@ -141,6 +143,9 @@ def cuda_transfer(
         import torch
     except ImportError:
         return _identity
+    if is_int(device):  # a CUDA index; torch.device(0) asks for an accelerator at once
+        index = as_int("cuda_transfer: `device`", device, 0)
+        device = f"cuda:{index}"
     try:
         target = torch.device(device) if device is not None else None
     except (RuntimeError, TypeError) as error:  # torch's own message: "Invalid device string"
