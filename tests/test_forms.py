@@ -256,6 +256,14 @@ def test_the_three_forms_refuse_bad_arguments_when_called(aio_media: Media, name
         assert executor.submit(lambda: "idle").result(TIMEOUT_S) == "idle"
 
 
+@pytest.mark.parametrize("name", ["load_media", "decode_packets_nvdec"])
+def test_a_wrong_keyword_names_the_operation(name: str) -> None:
+    # Python's message named the private plan function: "_load_media() got ...".
+    for form in OPERATIONS[name][:3]:
+        with pytest.raises(TypeError, match=f"^{name}\\(\\) got an unexpected keyword"):
+            form("image", "foo.jpg", bogus=1)
+
+
 @pytest.fixture
 def openers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records how each source is opened: with the probe decode or without it."""

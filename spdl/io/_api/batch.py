@@ -301,8 +301,8 @@ def _batch_load_image(
     Args:
         srcs: Image sources: paths, URLs, bytes-like objects or binary file-like objects.
         width: Width of every output image; ``None`` with a ``height``: the width
-            that keeps each image's aspect ratio, rounded down to even; ``None`` for
-            both: the decoded size.
+            that keeps each image's aspect ratio, rounded to the nearest even number;
+            ``None`` for both: the decoded size.
         height: Height of every output image; ``None``: as for ``width``.
         pix_fmt: Output pixel format; ``None`` keeps the decoder's format.
         demux_options: ``format``, ``format_options``.

@@ -432,6 +432,7 @@ def operation(
     """
 
     def declare(plan: Callable[..., Any]) -> Forms[Any, Any, Any]:
+        plan.__qualname__ = name  # a call with a wrong argument names the operation
         value = plan.__annotations__["return"].partition("[")[2][:-1]  # Step[T], Plan[T]
         value = value.partition("[")[2][:-1] if stream else value  # Iterator[T]
         drivers = (_stream_inline, _stream_futures) if stream else (run_inline, run_future)
