@@ -239,9 +239,10 @@ def _load_video_frames(
     Raises:
         TypeError, ValueError: Invalid arguments, or both or neither of ``indices``
             and ``timestamps``.
-        IndexError: A frame number lies outside the video (the message gives the
-            valid range); {if} no ``index`` was given.
-        ValueError: A time lies outside ``[begin_seconds, end_seconds)``; likewise.
+        IndexError: {if} a frame number lies outside the video (the message gives
+            the valid range); with an ``index``, when called.
+        ValueError: {if} a time lies outside ``[begin_seconds, end_seconds)``;
+            likewise.
         FileNotFoundError: {if} the path does not exist.
         MediaError: {if} the data cannot be decoded.
 
