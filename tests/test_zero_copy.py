@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 
 import numpy as np
 import pytest
@@ -153,11 +154,22 @@ def test_to_numba_shares_memory(image_buffer) -> None:
     assert pointer_of(np.asarray(array)) == image_buffer.data_ptr
 
 
-@pytest.mark.parametrize("convert", [spdl.io.to_numpy, spdl.io.to_torch, spdl.io.to_numba])
+@pytest.mark.parametrize(
+    "convert", [spdl.io.to_numpy, spdl.io.to_torch, spdl.io.to_numba, spdl.io.to_cupy]
+)
 @pytest.mark.parametrize("value", ["foo.jpg", np.zeros(3, np.uint8)], ids=["str", "ndarray"])
 def test_array_views_refuse_what_is_not_a_buffer(convert, value) -> None:
-    # torch's own refusal of a str spoke of an invalid DLPack capsule
-    if convert is not spdl.io.to_numpy:
+    # torch's own refusal of a str spoke of an invalid DLPack capsule; to_cupy raised
+    # ModuleNotFoundError where CuPy is missing, whatever it was given
+    if convert in (spdl.io.to_torch, spdl.io.to_numba):
         pytest.importorskip("torch" if convert is spdl.io.to_torch else "numba")
-    with pytest.raises(TypeError, match=rf"{convert.__name__} expects a CPUBuffer.*, got "):
+    with pytest.raises(TypeError, match=rf"{convert.__name__} expects a C\w+Buffer.*, got "):
         convert(value)
+
+
+def test_a_missing_peer_names_the_extra_that_installs_it(
+    image_buffer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    with pytest.raises(ImportError, match=r"to_torch needs torch.*pip install spdl\[torch\]"):
+        spdl.io.to_torch(image_buffer)

@@ -220,10 +220,10 @@ class RandomSampler(_ShardedSampler):
         seed: The shuffle seed; every rank must use the same one.
         rank: This process's rank; defaults to ``torch.distributed.get_rank()`` when a
             process group is initialised, else to the ``RANK`` environment variable
-            (torchrun sets it), else 0.
+            when ``WORLD_SIZE`` is set too (torchrun sets both), else 0.
         world_size: The number of ranks; defaults to
             ``torch.distributed.get_world_size()`` when a process group is initialised,
-            else to the ``WORLD_SIZE`` environment variable, else 1.
+            else to the ``WORLD_SIZE`` environment variable (with ``RANK``), else 1.
         uneven: When ``num_items`` does not divide by ``world_size``: ``"pad"`` repeats
             items from the start of the epoch's permutation so each rank gets
             ``ceil(num_items / world_size)`` items; ``"drop"`` leaves out the
@@ -283,10 +283,10 @@ class SequentialSampler(_ShardedSampler):
         num_items: The dataset size; indices are ``0 .. num_items - 1``.
         rank: This process's rank; defaults to ``torch.distributed.get_rank()`` when a
             process group is initialised, else to the ``RANK`` environment variable
-            (torchrun sets it), else 0.
+            when ``WORLD_SIZE`` is set too (torchrun sets both), else 0.
         world_size: The number of ranks; defaults to
             ``torch.distributed.get_world_size()`` when a process group is initialised,
-            else to the ``WORLD_SIZE`` environment variable, else 1.
+            else to the ``WORLD_SIZE`` environment variable (with ``RANK``), else 1.
         uneven: ``"pad"`` repeats the first indices so every rank gets
             ``ceil(num_items / world_size)``; ``"drop"`` leaves out the last ones so
             every rank gets ``floor(num_items / world_size)``.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +22,16 @@ def _check_buffer(buffer: object, name: str, cuda: bool = False) -> None:
     if not isinstance(buffer, _native.CPUBuffer | CUDABuffer if cuda else _native.CPUBuffer):
         kinds = "a CPUBuffer or a CUDABuffer" if cuda else "a CPUBuffer"
         raise TypeError(f"{name} expects {kinds}, got {type(buffer).__name__}.")
+
+
+def _import(module: str, name: str, extra: str) -> Any:
+    """The optional peer ``module``; ``ImportError`` naming the extra that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise ImportError(
+            f"{name} needs {module}, which is not installed: pip install spdl[{extra}]."
+        ) from error
 
 
 def to_numpy(buffer: _native.CPUBuffer) -> np.ndarray:
@@ -67,8 +78,7 @@ def to_torch(buffer: _native.CPUBuffer | CUDABuffer) -> torch.Tensor:
         (torch.Size([240, 320, 3]), torch.uint8)
     """
     _check_buffer(buffer, "to_torch", cuda=True)  # torch's own error speaks of a capsule
-    import torch
-
+    torch = _import("torch", "to_torch", "torch")
     return torch.from_dlpack(buffer)
 
 
@@ -98,8 +108,7 @@ def to_numba(buffer: _native.CPUBuffer | CUDABuffer) -> np.ndarray | DeviceNDArr
     """
     _check_buffer(buffer, "to_numba", cuda=True)
     if isinstance(buffer, CUDABuffer):
-        from numba import cuda
-
+        cuda = _import("numba.cuda", "to_numba", "numba")
         return cuda.as_cuda_array(buffer)
     return np.asarray(buffer)
 
@@ -114,7 +123,7 @@ def to_cupy(buffer: CUDABuffer) -> cupy.ndarray:
         A ``cupy.ndarray`` view.
 
     Raises:
-        TypeError: ``buffer`` lives in host memory.
+        TypeError: ``buffer`` is not a CUDABuffer (a CPUBuffer lives in host memory).
         ImportError: CuPy is not installed (``pip install spdl[cuda]``).
 
     Example:
@@ -126,6 +135,7 @@ def to_cupy(buffer: CUDABuffer) -> cupy.ndarray:
     """
     if isinstance(buffer, _native.CPUBuffer):
         raise TypeError("to_cupy expects a CUDA buffer; use to_numpy for a CPUBuffer.")
-    import cupy
-
+    if not isinstance(buffer, CUDABuffer):
+        raise TypeError(f"to_cupy expects a CUDABuffer, got {type(buffer).__name__}.")
+    cupy = _import("cupy", "to_cupy", "cuda")
     return cupy.from_dlpack(buffer)
