@@ -131,6 +131,9 @@ def test_sample_seed_depends_on_seed_epoch_and_index_only():
     assert sample_seed(1, 2, 3) == sample_seed(1, 2, 3)
     # Negative and huge values are taken modulo 2**64, never rejected.
     assert sample_seed(-1, 0, 0) == sample_seed(2**64 - 1, 0, 0)
+    assert sample_seed(np.int64(1), np.uint8(2), np.int32(3)) == sample_seed(1, 2, 3)
+    with pytest.raises(TypeError, match="`seed` must be an int, got float"):
+        sample_seed(1.5, 0, 0)  # type: ignore[arg-type]  # an operand error came out
 
 
 # ImageBatchLoader, without transform

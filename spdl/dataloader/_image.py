@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 import spdl.io
+from spdl.io._core.numbers import is_int
 
 __all__ = ["ImageBatchLoader", "describe", "sample_seed", "unpack_item"]
 
@@ -52,14 +53,20 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
     Returns:
         An integer in ``[0, 2**64)``.
 
+    Raises:
+        TypeError: An argument is not a Python or NumPy integer.
+
     Example:
         >>> from spdl.dataloader import sample_seed
         >>> sample_seed(0, 1, 7) == sample_seed(0, 1, 7) != sample_seed(0, 2, 7)
         True
     """
-    mixed = _mix64(seed & _MASK64)
-    mixed = _mix64(mixed ^ (epoch & _MASK64))
-    return _mix64(mixed ^ (index & _MASK64))
+    for name, value in (("seed", seed), ("epoch", epoch), ("index", index)):
+        if not is_int(value):
+            raise TypeError(f"sample_seed: `{name}` must be an int, got {type(value).__name__}.")
+    mixed = _mix64(int(seed) & _MASK64)
+    mixed = _mix64(mixed ^ (int(epoch) & _MASK64))
+    return _mix64(mixed ^ (int(index) & _MASK64))
 
 
 def uniform(seed: int, stream: int) -> float:
