@@ -134,6 +134,9 @@ def test_negative_size_raises_value_error(
         ("load_image", {"height": 2**40}, "height"),
         ("load_image", {"num_threads": 2**31}, "num_threads"),
         ("load_video", {"num_frames": 2**31}, "num_frames"),
+        # FFmpeg's fps filter takes a C int rate: 2**40 "decoded no frame".
+        ("load_video", {"frame_rate": 2**40}, "frame_rate"),
+        ("load_video", {"frame_rate": 2.5e9}, "frame_rate"),
         ("load_audio", {"sample_rate": 2**31}, "sample_rate"),
         ("load_audio", {"sample_rate": 999}, "sample_rate"),
         ("load_audio", {"num_channels": 2**40}, "num_channels"),

@@ -122,7 +122,12 @@ def _as_fraction(name: str, value: object) -> Fraction:
     number = as_real(value)
     if not math.isfinite(number) or number <= 0:
         raise ValueError(f"{name} must be positive, got {value!r}.")
-    return Fraction(number).limit_denominator(1_000_000)
+    if number > INT_MAX:
+        raise ValueError(f"{name} must be at most {INT_MAX}, got {value!r}.")
+    rate = Fraction(number).limit_denominator(1_000_000)
+    if rate.numerator > INT_MAX:  # FFmpeg's rationals are C ints: a coarser denominator
+        rate = Fraction(number).limit_denominator(INT_MAX // math.ceil(rate))
+    return rate
 
 
 def _int_option(options: Mapping[str, Any], name: str) -> int:
