@@ -41,8 +41,14 @@ std::vector<PacketRow> packet_table(const Packets& packets) {
 void register_bitstream(nb::module_& m) {
   m.def("annexb_filter", &annexb_filter, nb::arg("codec_name"),
         "The bitstream filter that converts ``codec_name`` packets to Annex B, or \"\".");
-  m.def("apply_bsf", &apply_bsf, nb::arg("packets"), nb::arg("name"), nb::call_guard<GilRelease>(),
-        "Returns new packets: every packet run through FFmpeg's bitstream filter ``name``.");
+  m.def(
+      "apply_bsf",
+      [](const Packets& packets, const std::string& name) {
+        const auto reading = packets.reading();
+        return apply_bsf(packets, name);
+      },
+      nb::arg("packets"), nb::arg("name"), nb::call_guard<GilRelease>(),
+      "Returns new packets: every packet run through FFmpeg's bitstream filter ``name``.");
   m.def("packet_table", &packet_table, nb::arg("packets"),
         "(address, size, pts, is_key, shown) of each packet; valid while ``packets`` lives.");
 }

@@ -63,16 +63,19 @@ void init_plan(DecodePlan* self, std::string pre_filters, std::string post_filte
 }
 
 std::unique_ptr<Frames> decode_packets_with(const Packets& packets, const DecodePlan* plan) {
+  const auto reading = packets.reading();
   return decode_frames(packets, or_default(plan));
 }
 
 std::unique_ptr<CPUBuffer> decode_to_buffer_with(const Packets& packets, const DecodePlan* plan) {
+  const auto reading = packets.reading();
   return decode_to_buffer(packets, or_default(plan));
 }
 
 std::vector<std::unique_ptr<CPUBuffer>> decode_windows(const std::vector<const Packets*>& spans,
                                                        const std::vector<WindowPts>& windows,
                                                        const DecodePlan* plan) {
+  const auto reading = reading_all(spans);
   return decode_windows_to_buffers(spans, windows, or_default(plan));
 }
 
@@ -244,9 +247,14 @@ void register_decode(nb::module_& m) {
              double seconds) { new (self) AudioDecodeStream(packets, or_default(plan), seconds); },
           nb::arg("packets"), nb::arg("plan").none() = nb::none(), nb::arg("seconds") = 0.0,
           kAudioDecodeStreamInitDoc)
-      .def("feed", &AudioDecodeStream::feed, nb::arg("packets"),
-           nb::arg("cancel").none() = nb::none(), nb::call_guard<GilRelease>(),
-           kAudioDecodeStreamFeedDoc)
+      .def(
+          "feed",
+          [](AudioDecodeStream& stream, const Packets& packets, const CancelToken* cancel) {
+            const auto reading = packets.reading();
+            stream.feed(packets, cancel);
+          },
+          nb::arg("packets"), nb::arg("cancel").none() = nb::none(), nb::call_guard<GilRelease>(),
+          kAudioDecodeStreamFeedDoc)
       .def("finish", &AudioDecodeStream::finish, nb::call_guard<GilRelease>(),
            kAudioDecodeStreamFinishDoc);
 

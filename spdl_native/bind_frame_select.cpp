@@ -21,6 +21,7 @@ namespace {
 using Table = std::tuple<std::vector<int64_t>, std::vector<int64_t>, std::vector<int64_t>>;
 
 Table frame_table_of(const std::vector<const Packets*>& spans) {
+  const auto reading = reading_all(spans);
   FrameTable table = frame_table(spans);
   return {std::move(table.pts), std::move(table.durations), std::move(table.keyframes)};
 }
@@ -68,9 +69,17 @@ Raises:
 void register_frame_select(nb::module_& m) {
   m.def("frame_table", &frame_table_of, nb::arg("spans"), nb::call_guard<GilRelease>(),
         kFrameTableDoc);
-  m.def("decode_frames_at", &decode_frames_at, nb::arg("spans"), nb::arg("pts"), nb::arg("leading"),
-        nb::arg("plan"), nb::arg("occurrences") = std::vector<int64_t>{},
-        nb::call_guard<GilRelease>(), kDecodeFramesAtDoc);
+  m.def(
+      "decode_frames_at",
+      [](const std::vector<const Packets*>& spans, const std::vector<int64_t>& pts,
+         const std::vector<int64_t>& leading, const DecodePlan& plan,
+         const std::vector<int64_t>& occurrences) {
+        const auto reading = reading_all(spans);
+        return decode_frames_at(spans, pts, leading, plan, occurrences);
+      },
+      nb::arg("spans"), nb::arg("pts"), nb::arg("leading"), nb::arg("plan"),
+      nb::arg("occurrences") = std::vector<int64_t>{}, nb::call_guard<GilRelease>(),
+      kDecodeFramesAtDoc);
 }
 
 }  // namespace spdl

@@ -130,6 +130,7 @@ nb::bytes packed_bytes(const std::vector<const Packets*>& packets) {
   std::string block;
   {
     GilRelease release;
+    const auto reading = reading_all(packets);
     block.resize(packed_size(packets));
     pack_into(packets, reinterpret_cast<uint8_t*>(block.data()), block.size());
   }
@@ -214,9 +215,15 @@ Returns:
 }  // namespace
 
 void register_packet_import(nb::module_& m) {
-  m.def("pack_packets", &pack_to_memfd, nb::arg("packets"), nb::call_guard<GilRelease>(),
-        "Packs Packets into a new sealed memfd and returns its descriptor (the caller "
-        "closes it); a demux helper process hands its packets over this way.");
+  m.def(
+      "pack_packets",
+      [](const std::vector<const Packets*>& packets) {
+        const auto reading = reading_all(packets);
+        return pack_to_memfd(packets);
+      },
+      nb::arg("packets"), nb::call_guard<GilRelease>(),
+      "Packs Packets into a new sealed memfd and returns its descriptor (the caller "
+      "closes it); a demux helper process hands its packets over this way.");
   m.def("unpack_packets", &unpack_from_fd, nb::arg("fd"), nb::call_guard<GilRelease>(),
         "Rebuilds the Packets of a sealed memfd written by ``pack_packets`` (not closed): "
         "a block up to 1 MiB is copied, a larger one mapped.");

@@ -24,6 +24,7 @@ constexpr size_t kMaxReorderedFrames = 16;
 // Packets::described(), which may decode a frame: with the GIL released.
 CodecParams described(const Packets& packets) {
   GilRelease release;
+  const auto reading = packets.reading();
   return packets.described();
 }
 
@@ -35,6 +36,7 @@ void add_buffer(Packets& self, nb::handle data, int64_t pts, int64_t dts, int64_
     throw nb::python_error();
   }
   try {
+    const auto changing = self.changing();
     self.add(static_cast<const uint8_t*>(view.buf), static_cast<size_t>(view.len), pts, dts,
              duration, flags, side, to_lookahead);
   } catch (...) {
@@ -212,6 +214,7 @@ void join_decode_session(Packets& self, const Packets* previous) {
   if (self.session) {
     throw std::invalid_argument(self.repr() + " are in a decode session already.");
   }
+  const auto changing = self.changing();
   if (!previous) {
     self.session = std::make_shared<DecodeSession>();
     return;
@@ -251,6 +254,7 @@ std::optional<std::map<std::string, int64_t>> session_stats(const Packets& self)
 // The lookahead as packets of their own (for a demux helper's reply, which carries
 // packets only), moved out of `self`.
 std::unique_ptr<Packets> split_lookahead(Packets& self) {
+  const auto changing = self.changing();
   std::unique_ptr<Packets> split;
   switch (self.media_type) {
     case MediaType::Image:
@@ -271,10 +275,15 @@ std::unique_ptr<Packets> split_lookahead(Packets& self) {
 }
 
 void attach_lookahead(Packets& self, Packets& lookahead) {
+  if (&lookahead == &self) {
+    throw std::invalid_argument(self.repr() + " cannot be their own lookahead.");
+  }
   if (lookahead.media_type != self.media_type || lookahead.src != self.src ||
       lookahead.time_base != self.time_base) {
     throw std::invalid_argument(lookahead.repr() + " do not follow " + self.repr() + ".");
   }
+  const auto changing = self.changing();
+  const auto changing_lookahead = lookahead.changing();
   for (auto& packet : lookahead.packets) {
     self.lookahead.push_back(std::move(packet));
   }
@@ -475,12 +484,23 @@ void register_packets(nb::module_& m) {
       .def_ro("time_base", &Packets::time_base,
               "The stream's time base ``(numerator, denominator)``: timestamps count in "
               "these fractions of a second.")
-      .def_rw("frame_rate", &Packets::frame_rate,
-              "A video's average frame rate ``(numerator, denominator)``; ``(0, 1)`` when "
-              "unknown or not video.")
-      .def_rw("timestamp", &Packets::window,
-              "The half-open window ``(start, end)`` in seconds these packets were demuxed "
-              "for, or ``None`` for the whole stream; decoding keeps only what lies in it.")
+      .def_prop_rw(
+          "frame_rate", [](const Packets& p) { return p.frame_rate; },
+          [](Packets& p, Rational rate) {
+            const auto changing = p.changing();
+            p.frame_rate = rate;
+          },
+          "A video's average frame rate ``(numerator, denominator)``; ``(0, 1)`` when "
+          "unknown or not video.")
+      .def_prop_rw(
+          "timestamp", [](const Packets& p) { return p.window; },
+          [](Packets& p, std::optional<std::pair<double, double>> window) {
+            const auto changing = p.changing();
+            p.window = window;
+          },
+
+          "The half-open window ``(start, end)`` in seconds these packets were demuxed "
+          "for, or ``None`` for the whole stream; decoding keeps only what lies in it.")
       .def_prop_ro("pts", &Packets::pts_seconds,
                    "Presentation time of each packet in seconds, in demux order (NaN where "
                    "the container gives none).")

@@ -1,7 +1,9 @@
 #include "packets.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <stdexcept>
 
 #include "decode_session.h"
 #include "ffmpeg/error.h"
@@ -53,6 +55,31 @@ int side_data_type(const std::string& name) {
     }
   }
   return -1;
+}
+
+std::unique_lock<std::shared_mutex> Packets::changing() const {
+  std::unique_lock<std::shared_mutex> lock(access_, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    throw std::invalid_argument(repr() +
+                                " are being decoded in another thread: they cannot change "
+                                "until that decode has ended.");
+  }
+  return lock;
+}
+
+std::vector<std::shared_lock<std::shared_mutex>> reading_all(
+    const std::vector<const Packets*>& spans) {
+  std::vector<const Packets*> unique(spans);
+  std::sort(unique.begin(), unique.end());
+  unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+  std::vector<std::shared_lock<std::shared_mutex>> locks;
+  locks.reserve(unique.size());
+  for (const Packets* span : unique) {
+    if (span) {
+      locks.push_back(span->reading());
+    }
+  }
+  return locks;
 }
 
 void Packets::add(const uint8_t* data, size_t size, int64_t pts, int64_t dts, int64_t duration,

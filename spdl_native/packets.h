@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -120,7 +121,16 @@ class Packets {
   // Safe from several threads at once.
   const CodecParams& described() const;
 
+  // A decode reads the packets with the GIL released and holds `reading()` for its
+  // call; a change (add, the setters, with the GIL held) holds `changing()`, which
+  // refuses (ValueError) while a decode reads them: it would free what that reads.
+  std::shared_lock<std::shared_mutex> reading() const {
+    return std::shared_lock<std::shared_mutex>(access_);
+  }
+  std::unique_lock<std::shared_mutex> changing() const;
+
  private:
+  mutable std::shared_mutex access_;
   mutable std::once_flag described_once_;
   mutable CodecParams described_;
 };
@@ -141,5 +151,9 @@ struct VideoPackets : Packets {
 // std::invalid_argument unless `spans` are one or more Packets of one video stream;
 // `who` (the operation) opens the message.
 void check_video_spans(const std::vector<const Packets*>& spans, const std::string& who);
+
+// `reading()` of each of `spans` (once each: a span may be given twice).
+std::vector<std::shared_lock<std::shared_mutex>> reading_all(
+    const std::vector<const Packets*>& spans);
 
 }  // namespace spdl

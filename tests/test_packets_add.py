@@ -6,12 +6,14 @@ from __future__ import annotations
 import ctypes
 import math
 import pathlib
+import time
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 
 import av
 import numpy as np
 import pytest
-from media import AudioReference, VideoReference
+from media import AudioReference, VideoReference, encode_video
 
 import spdl.io
 from spdl import _native
@@ -209,3 +211,44 @@ def test_add_demuxed_from_passes_the_demuxers_errors_on(aac_audio: AudioReferenc
         bad.side_data = (side,)
         packets.add_demuxed_from(iter([bad]), 100)
     assert len(packets) == 1
+
+
+def test_packets_cannot_change_while_another_thread_decodes_them(tmp_path: pathlib.Path) -> None:
+    # add() grew the packet list under a decode reading it: a segfault.
+    path = tmp_path / "slow.mp4"
+    frames = (np.full((16, 16, 3), 8 * i, np.uint8) for i in range(30))
+    encode_video(path, frames, width=16, height=16, frame_rate=1, codec="mpeg4")
+    packets = spdl.io.demux_media("video", path).result()
+    count, window = len(packets), packets.timestamp
+    # FFmpeg's realtime filter holds each frame back until its time: a 30 s decode.
+    decoding = spdl.io.decode_packets(packets, filter_desc="realtime")
+    deadline = time.monotonic() + 30
+    while _native_decode_running(packets) is False and time.monotonic() < deadline:
+        time.sleep(0.01)
+    changes = {
+        "add": lambda: packets.add(b"\0" * 8, 10**6, 10**6, 1, False),
+        "timestamp": lambda: setattr(packets, "timestamp", (1.0, 2.0)),
+        "frame_rate": lambda: setattr(packets, "frame_rate", (5, 1)),
+    }
+    for name, change in changes.items():
+        with pytest.raises(ValueError, match="being decoded in another thread"):
+            change()
+            pytest.fail(f"{name} changed the packets under a decode")
+    assert (len(packets), packets.timestamp) == (count, window)  # nothing changed
+    assert decoding.cancel() or decoding.running()
+    with pytest.raises((MediaError, spdl.io.AsyncIOFailure, CancelledError)):
+        decoding.result(30)
+    while _native_decode_running(packets) and time.monotonic() < deadline:
+        time.sleep(0.01)  # a cancelled Future is done before its decode sees the token
+    for change in changes.values():
+        change()  # the decode has ended: the packets are the caller's again
+    assert len(packets) == count + 1 and packets.timestamp == (1.0, 2.0)
+
+
+def _native_decode_running(packets: _native.VideoPackets) -> bool:
+    """Whether a decode reads ``packets`` (a change is refused then)."""
+    try:
+        packets.frame_rate = packets.frame_rate
+    except ValueError:
+        return True
+    return False
