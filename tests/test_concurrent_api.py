@@ -631,6 +631,17 @@ def test_set_executor_sizes_replaces_the_pools(
     assert all(type(size) is int for size in _executor.executor_sizes())
 
 
+def test_a_pool_retired_by_a_resize_still_takes_work(
+    aio_media: Media, restore_executor_sizes: None
+) -> None:
+    # Loads in other threads failed with "cannot schedule new futures after shutdown":
+    # one took the pool just before another thread's resize shut it down.
+    pool = _executor.get_decode_executor()
+    spdl.io.set_executor_sizes(decode=pool._max_workers + 1)
+    assert _executor.get_decode_executor() is not pool
+    assert pool.submit(_load_image, aio_media.jpeg).result(TIMEOUT_S).shape[2] == 3
+
+
 @pytest.mark.parametrize("value", [0, -2])
 def test_set_executor_sizes_rejects_non_positive(value: int) -> None:
     with pytest.raises(ValueError):

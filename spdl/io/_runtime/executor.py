@@ -22,6 +22,7 @@ import contextlib
 import operator
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -47,6 +48,9 @@ _DEFAULT_IO_THREADS = 64  # requests in flight: 20 ms of latency each still give
 
 _lock = threading.Lock()
 _pools: dict[str, ThreadPoolExecutor] = {}  # "io", "demux", "decode": made on first use
+# Pools replaced by set_executor_sizes. Not shut down: a thread that took one just
+# before may still submit to it. Its threads end once it is idle and unreferenced.
+_retired: weakref.WeakSet[ThreadPoolExecutor] = weakref.WeakSet()
 # Sizes set by set_executor_sizes ("demux_processes" too); the others come from the
 # environment or the defaults.
 _sizes: dict[str, int] = {}
@@ -134,8 +138,9 @@ def set_executor_sizes(
     """Set the number of threads of the shared demux and decode/convert pools.
 
     The new sizes take effect for work submitted after this call. A pool that already
-    exists with another size is retired: the work already given to it finishes there,
-    and new work goes to a fresh pool of the new size. Explicit sizes take precedence
+    exists with another size is retired: the work already given to it finishes there
+    (also work a thread submits to it while this call retires it), and new work goes
+    to a fresh pool of the new size. Explicit sizes take precedence
     over the environment variables ``SPDL_DEMUX_THREADS``, ``SPDL_DECODE_THREADS`` and
     ``SPDL_DEMUX_PROCESSES``.
 
@@ -172,7 +177,6 @@ def set_executor_sizes(
             threads[kind] = _check_size(kind, size)
     if demux_processes is not None:
         threads["demux_processes"] = _check_size("demux_processes", demux_processes, minimum=0)
-    retired: list[ThreadPoolExecutor] = []
     with _lock:
         for kind, size in threads.items():
             if size is None:
@@ -180,9 +184,7 @@ def set_executor_sizes(
             _sizes[kind] = size
             pool = _pools.get(kind)
             if pool is not None and pool._max_workers != size:
-                retired.append(_pools.pop(kind))
-    for executor in retired:
-        executor.shutdown(wait=False)
+                _retired.add(_pools.pop(kind))
 
 
 def _register_exit_hook() -> None:
@@ -233,6 +235,7 @@ def _shutdown_at_exit() -> None:
     with _lock:
         _shutting_down = True  # work that starts from now on is cancelled as it starts
         executors = [_pools.pop(kind) for kind in ("io", "demux", "decode") if kind in _pools]
+        executors += list(_retired)
     # Drop the queued work first, while the workers are still busy with the running
     # work: stopping that first would free the workers to start queued work.
     for executor in executors:
