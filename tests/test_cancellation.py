@@ -477,3 +477,34 @@ def test_interpreter_exit_cancels_running_decodes(aio_media: Media) -> None:
     assert lines[1:], "no decode was running at exit"
     assert all(line.startswith("stopped:") and "cancel" in line for line in lines[1:]), lines
     assert len(lines[1:]) <= 2  # the queued ones never started
+
+
+def test_loads_of_a_thread_python_waits_for_go_on_after_the_main_code_ends(
+    aio_media: Media,
+) -> None:
+    # Python joins non-daemon threads after the exit hooks ran: their sync loads
+    # failed with "Demuxing ... was cancelled" once the main thread's code ended.
+    script = textwrap.dedent(
+        """
+        import sys, threading
+        import spdl.io
+
+        def load(count):
+            threading.main_thread().join()  # returns once the exit hooks have run
+            shapes = [spdl.io.load_video(sys.argv[1]).shape for _ in range(count)]
+            batch = spdl.io.batch_load_image([sys.argv[2]] * 4, 16, 12)
+            print("loaded", len(shapes), shapes[-1][0], batch.shape[0], flush=True)
+
+        spdl.io.demux_media("image", sys.argv[2]).result()  # the pools' exit hook is set
+        threading.Thread(target=load, args=(5,)).start()  # not a daemon
+        print("main done", flush=True)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(aio_media.video), str(aio_media.jpeg)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["main done", "loaded 5 90 4"], result.stderr
