@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pathlib
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -167,3 +169,31 @@ def test_native_work_at_shutdown_is_not_parked(tmp_path: pathlib.Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
     assert lines[0].startswith("atexit thread (1, ") and lines[1].startswith("finalizer (1, ")
+
+
+class _HeldFile(io.BytesIO):
+    """A file whose reads wait for ``go``; ``reading`` tells that one began."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reading, self.go = threading.Event(), threading.Event()
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.reading.set()
+        self.go.wait(60)
+        return super().read(size)
+
+
+def test_a_file_like_object_serves_one_load_at_a_time(wav_audio: AudioReference) -> None:
+    # Two loads moved its one position under each other: random errors that named
+    # the wrong cause ("no video stream (streams found: audio)", a wrong frame count).
+    held = _HeldFile(pathlib.Path(wav_audio.path).read_bytes())
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(spdl.io.load_audio, held)
+        assert held.reading.wait(60)
+        with pytest.raises(ValueError, match="being read by another load"):
+            spdl.io.load_audio(held)
+        held.go.set()
+        assert first.result(60).shape == wav_audio.decoded.shape
+    held.seek(0)  # the object is free again: a load reads it from where it stands
+    assert spdl.io.load_audio(held).shape == wav_audio.decoded.shape

@@ -375,6 +375,11 @@ def _open(
         target = _BytesReader(src)
     else:
         target = _CallerReader(src)
+        # A file-like object is read from where it stands (as Pillow reads one): one
+        # read before may have left it past the start, which the error then says.
+        with contextlib.suppress(Exception):
+            if (position := src.tell()) != 0:
+                name = f"{name} (read from byte {position}, where the object stood)"
     try:
         return av.open(
             target, mode="r", format=format, **_open_options(format_options, stream_options)
@@ -398,10 +403,37 @@ def _opened(
     """The container ``opener`` opens, closed on exit; what interrupted a read of the
     source (:class:`_ReadInterrupted`: Ctrl-C) is raised again as itself."""
     try:
-        with opener(src, format, format_options) as container:
+        with _one_reader(src), opener(src, format, format_options) as container:
             yield container
     except _ReadInterrupted as interrupted:
         raise interrupted.original from None
+
+
+_reading_lock = threading.Lock()
+_reading: set[int] = set()  # id() of the caller's file-like objects being read
+
+
+@contextlib.contextmanager
+def _one_reader(src: Source) -> Iterator[None]:
+    """``ValueError`` when a caller's file-like object is being read by another load:
+    two loads would move its one position under each other (random, misleading
+    errors: a frame count of another part of the file, a stream it does not have)."""
+    if isinstance(src, str | os.PathLike | bytes | bytearray | memoryview):
+        yield
+        return
+    with _reading_lock:
+        if id(src) in _reading:
+            raise ValueError(
+                f"{describe_source(src)} is being read by another load: a file-like "
+                "object serves one load at a time (open the file once per load, or pass "
+                "its bytes)."
+            )
+        _reading.add(id(src))
+    try:
+        yield
+    finally:
+        with _reading_lock:
+            _reading.discard(id(src))
 
 
 def _starts_with_ftyp(src: Source) -> bool:
