@@ -418,6 +418,24 @@ def test_cancelling_a_batch_drops_its_queued_decodes(
     assert decode_calls == []
 
 
+@pytest.mark.parametrize("per_source", [False, True])
+def test_a_cancelled_batch_logs_no_failure(
+    aio_media: Media, per_source: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each image the cancel stopped was logged as an ERROR ("Failed to load image ...
+    # was cancelled"): 2,012 records for 20 cancelled batches.
+    data = aio_media.jpeg.read_bytes()
+    srcs = [io.BytesIO(data) if per_source else aio_media.jpeg for _ in range(2000)]
+    with caplog.at_level("ERROR", logger="spdl.io"):
+        future = batch_load_image_future(srcs, 320, 240)
+        time.sleep(0.005)  # some images are being decoded
+        future.cancel()
+        with pytest.raises((CancelledError, spdl.io.AsyncIOFailure)):
+            future.result(TIMEOUT_S)  # it was cancelled before its 2000 images were done
+        time.sleep(0.5)  # the images' own work ends on the pools
+    assert caplog.records == []
+
+
 @pytest.mark.parametrize("pool_type", [ThreadPoolExecutor, LaggingCallerExecutor])
 def test_strict_batch_failure_cancels_the_other_images(
     aio_media: Media, decode_calls: list[DecodeCall], pool_type: type[ThreadPoolExecutor]

@@ -13,7 +13,7 @@ import functools
 import logging
 import os
 from collections.abc import Generator, Mapping, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import CancelledError, Executor, Future
 from typing import Any
 
 from spdl import _native
@@ -130,7 +130,7 @@ def _fast_batch(
     buffer, errors = decode_image_batch(
         srcs, cancel=cancel, num_threads=num_threads, transforms=transforms, **options
     )
-    return _batch_result(srcs, buffer, errors, strict, len(srcs))
+    return _batch_result(srcs, buffer, errors, strict, len(srcs), cancel)
 
 
 def _batch_result(
@@ -139,18 +139,21 @@ def _batch_result(
     errors: list[BaseException | None],
     strict: bool,
     num_srcs: int,
+    cancel: _native.CancelToken,
 ) -> Any:
     """The batch, or the failure to raise: the first one (strict) or that all failed.
 
     ``srcs`` and ``errors`` are the images the native call wrote (one error or None
     each); ``num_srcs`` counts the whole batch, images that failed earlier included.
+    The failures are logged, unless the batch was cancelled: its images did not fail.
     """
     failures = [
         (src, AsyncIOFailure.wrap(_batch_phase(error), describe_source(src), error))
         for src, error in zip(srcs, errors, strict=True)
         if error is not None
     ]
-    _log_failures(failures)
+    if not cancel.cancelled:
+        _log_failures(failures)
     if (failures and strict) or buffer is None:
         first = failures[0][1] if failures else None
         error = first if strict and first else _all_failed(num_srcs, first)
@@ -204,7 +207,8 @@ def _batch_chain(
 
     def on_error(i: int, error: BaseException) -> None:
         failed.add(i)
-        _log_failure(srcs[i], error)
+        if not isinstance(error, CancelledError):  # the batch was cancelled, not failed
+            _log_failure(srcs[i], error)
 
     # With transforms each image is decoded whole, in its own format, and cut,
     # resized and mirrored in the batch step, as the native batch decoder does.
@@ -257,7 +261,7 @@ def _transform_batch(
 ) -> Any:
     """Crops, resizes and mirrors the decoded images into one batch (GIL released)."""
     buffer, errors = _decode.transform_image_batch(frames, transforms, **output)
-    return _batch_result(srcs, buffer, errors, strict, num_srcs)
+    return _batch_result(srcs, buffer, errors, strict, num_srcs, cancel)
 
 
 def _use_fast_path(
