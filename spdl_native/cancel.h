@@ -8,11 +8,13 @@ namespace spdl {
 
 class CancelToken {
  public:
-  void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  // A shared flag: whoever holds it may raise it (a batch that Ctrl-C stops stops
+  // its other threads so), hence const.
+  void cancel() const { cancelled_.store(true, std::memory_order_relaxed); }
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
 
  private:
-  std::atomic<bool> cancelled_{false};
+  mutable std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace spdl

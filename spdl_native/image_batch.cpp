@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <exception>
 #include <optional>
 #include <thread>
 
@@ -12,14 +13,19 @@
 #include "image_source.h"
 #include "jpeg_decoder.h"
 #include "jpeg_region.h"
+#include "python_signals.h"
 
 namespace spdl {
 namespace {
 
 // Runs `work(i, state)` for every index on `num_threads` threads, each with its
-// own state (a writer) from `make_state()`.
+// own state (a writer) from `make_state()`. The calling thread works too; on the main
+// thread it looks for Ctrl-C between images, and what a signal handler raised there
+// (also from inside `work`: a wait for a fetched image) cancels the others' work and
+// is thrown once they are done.
 template <typename MakeState, typename Work>
-void parallel_for(size_t n, int num_threads, MakeState make_state, Work work) {
+void parallel_for(size_t n, int num_threads, const CancelToken* cancel, MakeState make_state,
+                  Work work) {
   std::atomic<size_t> next{0};
   auto worker = [&]() {
     auto state = make_state();
@@ -32,9 +38,25 @@ void parallel_for(size_t n, int num_threads, MakeState make_state, Work work) {
   for (size_t t = 1; t < threads; ++t) {
     pool.emplace_back(worker);
   }
-  worker();
+  std::exception_ptr interrupted;
+  try {
+    auto state = make_state();
+    for (size_t i; (i = next.fetch_add(1)) < n;) {
+      poll_python_signals();
+      work(i, *state);
+    }
+  } catch (...) {
+    interrupted = std::current_exception();
+    next.store(n);  // the other threads take no further image
+    if (cancel) {
+      cancel->cancel();  // and stop waiting for theirs
+    }
+  }
   for (auto& t : pool) {
     t.join();
+  }
+  if (interrupted) {
+    std::rethrow_exception(interrupted);
   }
 }
 
@@ -262,7 +284,7 @@ ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources, con
     uint8_t* base = result.buffer->data();
     const bool flips = any_flip(per_image);
     parallel_for(
-        n, num_threads, [&] { return std::make_unique<TransformWriter>(output, flips); },
+        n, num_threads, cancel, [&] { return std::make_unique<TransformWriter>(output, flips); },
         [&](size_t i, TransformWriter& writer) {
           try {
             const ImageTransform& t = transform(i);
@@ -270,6 +292,9 @@ ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources, con
             writer.write(image.frame, image.box, t.hflip, base + i * fixed->bytes, true);
             ok[i] = 1;
           } catch (const std::exception& e) {
+            if (raised_by_signal_handler()) {
+              throw;  // Ctrl-C while waiting for a fetched image: the batch stops
+            }
             result.errors[i] = e.what();
           }
         });
@@ -281,11 +306,14 @@ ImageBatchResult decode_image_batch(const std::vector<ImageSource>& sources, con
   kept.min_width = kept.min_height = 0;  // no size hint for crops (see TransformDecoder)
   std::vector<std::unique_ptr<Frames>> decoded(n);
   parallel_for(
-      n, num_threads, [] { return std::make_unique<bool>(); },  // no writer: decodes only
+      n, num_threads, cancel, [] { return std::make_unique<bool>(); },  // no writer: decodes only
       [&](size_t i, bool&) {
         try {
           decoded[i] = decode_one(sources[i], crops(transform(i)) ? kept : hinted, cancel);
         } catch (const std::exception& e) {
+          if (raised_by_signal_handler()) {
+            throw;
+          }
           result.errors[i] = e.what();
         }
       });

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "ffmpeg/error.h"
+#include "python_signals.h"
 
 namespace spdl {
 
@@ -46,6 +47,10 @@ ffmpeg::PacketPtr PendingImage::take(const CancelToken* cancel) const {
     if (cancel && cancel->cancelled()) {
       throw MediaError("Loading " + name_ + " was cancelled.");
     }
+    // Not under the lock: the fetch that fills this image holds the GIL to do so.
+    lock.unlock();
+    poll_python_signals();
+    lock.lock();
     ready_.wait_for(lock, std::chrono::milliseconds(20));
   }
   if (error_) {

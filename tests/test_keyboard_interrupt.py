@@ -79,12 +79,22 @@ def helpers_running():
 
 with open(wav, "rb") as stream:
     data = stream.read()
+if how == "batch-url":
+    import socket
+
+    silent = socket.socket()  # takes connections (the kernel does), never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    urls = [f"http://127.0.0.1:{silent.getsockname()[1]}/{i}.jpg" for i in range(2)]
+    spdl.io.set_remote_options(timeout_s=300, max_attempts=1)
 load = {
     "helper-audio": lambda: spdl.io.load_audio(fifo),
     "helper-video": lambda: spdl.io.load_video(fifo),
     "helper-media": lambda: spdl.io.load_media("audio", fifo),
     "in-thread-fifo": lambda: spdl.io.load_audio(fifo),
     "in-thread-file-like": lambda: spdl.io.load_audio(Stalling(data)),
+    # The native batch waits for the images the I/O pool fetches.
+    "batch-url": lambda: spdl.io.batch_load_image(urls, 16, 16),
     # Sources that load at once but decode slowly: FFmpeg's realtime filters hold
     # each frame back until its time has come (here a minute of media).
     "decode-video": lambda: spdl.io.load_video(fifo, filter_desc="realtime"),
@@ -156,6 +166,7 @@ def _interrupt_child(how: str, fifo: str, wav: str) -> tuple[str, float]:
             "helper-media",
             "in-thread-fifo",
             "in-thread-file-like",
+            "batch-url",
         )
     ],
 )
