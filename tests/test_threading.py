@@ -14,6 +14,7 @@ import pytest
 from media import AudioReference, ImageReference, VideoReference, encode_audio, sine_tone
 
 import spdl.io
+from spdl.io._api.phases import _streaming_demux
 
 NUM_THREADS = 2
 ROUNDS_PER_THREAD = 3
@@ -197,3 +198,23 @@ def test_a_file_like_object_serves_one_load_at_a_time(wav_audio: AudioReference)
         assert first.result(60).shape == wav_audio.decoded.shape
     held.seek(0)  # the object is free again: a load reads it from where it stands
     assert spdl.io.load_audio(held).shape == wav_audio.decoded.shape
+
+
+def test_a_file_like_object_is_free_once_its_stream_gave_the_last_window(
+    wav_audio: AudioReference,
+) -> None:
+    # The stream's task handed the last window over before it let go of the source:
+    # a load right after it failed with "being read by another load" (147 of 200).
+    data = pathlib.Path(wav_audio.path).read_bytes()
+    windows = [(0.0, 0.25), (0.25, 0.5)]
+    for _ in range(50):
+        source = io.BytesIO(data)
+        futures = spdl.io.streaming_demux("audio", source, windows)
+        assert [f.result(60).timestamp for f in futures] == windows
+        source.seek(0)
+        assert spdl.io.load_audio(source).shape == wav_audio.decoded.shape
+        source.seek(0)
+        stream = _streaming_demux.sync("audio", source, windows)
+        assert [next(stream).timestamp for _ in windows] == windows  # not run to its end
+        source.seek(0)
+        assert spdl.io.load_audio(source).shape == wav_audio.decoded.shape

@@ -182,9 +182,26 @@ def _wait(future: Future[T]) -> Generator[Any, None, T]:
         raise
 
 
+def _closed_after(items: Iterator[T], count: int) -> Iterator[T]:
+    """``items``, closed once its ``count``-th item is out and before that item is
+    handed on: the caller who has the last item may use the source again at once."""
+    close = getattr(items, "close", lambda: None)
+    try:
+        for index, item in enumerate(items, 1):
+            if index == count:
+                close()
+            yield item
+            if index == count:
+                return
+    finally:
+        close()
+
+
 def _stream_inline(step: Step[Iterator[T]], wrap: bool) -> Iterator[T]:
     try:
-        yield from (step.run(cancel=None) if step.cancellable else step.run())
+        yield from _closed_after(
+            step.run(cancel=None) if step.cancellable else step.run(), step.count
+        )
     except AsyncIOFailure:
         raise
     except Exception as error:
@@ -205,7 +222,7 @@ def _stream_futures(
         items, index = None, 0
         try:
             with _executor.track_cancel_token(token):  # interpreter exit stops it too
-                items = step.run(cancel=token) if token else step.run()
+                items = _closed_after(step.run(cancel=token) if token else step.run(), step.count)
                 for index, future in enumerate(futures):
                     if all(f.done() for f in futures[index:]):
                         return  # everything left was cancelled
