@@ -248,17 +248,6 @@ def _shutdown_at_exit() -> None:
         executor.shutdown(wait=True)
 
 
-class _PoolThread(threading.local):
-    marked = False  # a thread of one of the pools
-
-
-_in_pool = _PoolThread()
-
-
-def _mark_pool_thread() -> None:
-    _in_pool.marked = True
-
-
 def _get(kind: str) -> ThreadPoolExecutor:
     """The shared pool of ``kind`` (``"io"``, ``"demux"``, ``"decode"``), made on first use."""
     with _lock:
@@ -266,9 +255,7 @@ def _get(kind: str) -> ThreadPoolExecutor:
             raise RuntimeError("spdl.io executors are shut down (interpreter is exiting).")
         if kind not in _pools:
             _register_exit_hook()
-            _pools[kind] = ThreadPoolExecutor(
-                _threads(kind), thread_name_prefix=f"spdl_{kind}", initializer=_mark_pool_thread
-            )
+            _pools[kind] = ThreadPoolExecutor(_threads(kind), thread_name_prefix=f"spdl_{kind}")
         return _pools[kind]
 
 
@@ -339,19 +326,24 @@ def executor_sizes() -> tuple[int, int]:
 
 
 @contextlib.contextmanager
-def track_cancel_token(token: _native.CancelToken | None) -> Iterator[None]:
+def track_cancel_token(
+    token: _native.CancelToken | None, in_caller: bool = False
+) -> Iterator[None]:
     """Register ``token`` as belonging to running work, so interpreter exit cancels it.
 
-    Only the work of the pools' threads and of daemon threads: Python waits for the
-    program's other threads before it exits, and their loads go on until then.
+    Work that spdl runs on a pool (its own or the caller's ``executor=``) always; a
+    synchronous call's work in the caller's thread (``in_caller``) only in a daemon
+    thread: Python waits for its other threads before it exits, and their loads go
+    on until then.
 
     Args:
         token: The token handed to a running native call; ``None`` does nothing.
+        in_caller: The work runs in the caller's thread, in a synchronous call.
 
     Yields:
         Nothing; the token is tracked for the duration of the ``with`` block.
     """
-    if token is None or not (_in_pool.marked or threading.current_thread().daemon):
+    if token is None or (in_caller and not threading.current_thread().daemon):
         yield
         return
     with _lock:

@@ -103,7 +103,7 @@ def _run_here(step: Step[T]) -> T:
     if not step.cancellable:
         return step.run()
     token = _native.CancelToken()
-    with _executor.track_cancel_token(token):  # interpreter exit stops it
+    with _executor.track_cancel_token(token, in_caller=True):  # exit stops a daemon's
         return step.run(cancel=token)
 
 
