@@ -137,6 +137,8 @@ def test_negative_size_raises_value_error(
         # FFmpeg's fps filter takes a C int rate: 2**40 "decoded no frame".
         ("load_video", {"frame_rate": 2**40}, "frame_rate"),
         ("load_video", {"frame_rate": 2.5e9}, "frame_rate"),
+        ("load_video", {"frame_rate": 1e-7}, "frame_rate"),  # was rounded to 0
+        ("load_video", {"frame_rate": (1, 3_000_000)}, "frame_rate"),
         ("load_audio", {"sample_rate": 2**31}, "sample_rate"),
         ("load_audio", {"sample_rate": 999}, "sample_rate"),
         ("load_audio", {"num_channels": 2**40}, "num_channels"),

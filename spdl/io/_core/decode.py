@@ -125,6 +125,8 @@ def _as_fraction(name: str, value: object) -> Fraction:
     if number > INT_MAX:
         raise ValueError(f"{name} must be at most {INT_MAX}, got {value!r}.")
     rate = Fraction(number).limit_denominator(1_000_000)
+    if rate == 0:  # below a frame per 2e6 s: it rounds to no rate at all
+        raise ValueError(f"{name} must be at least 1/1000000, got {value!r}.")
     if rate.numerator > INT_MAX:  # FFmpeg's rationals are C ints: a coarser denominator
         rate = Fraction(number).limit_denominator(INT_MAX // math.ceil(rate))
     return rate
