@@ -126,6 +126,7 @@ bool FrameRouter::drain(bool flush) {
     graph_->push(nullptr);
   }
   while (graph_->pull(pulled_.get())) {
+    poll_python_signals();  // a flush may put out many frames (reverse, loop)
     const bool more = emit(pulled_.get(), output_time_base_);
     av_frame_unref(pulled_.get());
     if (!more) {
@@ -195,6 +196,7 @@ bool PacketFeeder::receive_all() {
     }
     check_refused_size(ctx_.get(), ret, max_pixels_, header_.src);
     ffmpeg::check(ret, context_);
+    poll_python_signals();  // also while the flush drains a frame-threaded decoder
     clock_.stamp(frame_.get());
     const bool more = router_.add(frame_.get());
     av_frame_unref(frame_.get());

@@ -98,6 +98,8 @@ load = {
     # Sources that load at once but decode slowly: FFmpeg's realtime filters hold
     # each frame back until its time has come (here a minute of media).
     "decode-video": lambda: spdl.io.load_video(fifo, filter_desc="realtime"),
+    # reverse holds every frame back to the flush, which then puts them all out.
+    "decode-flush": lambda: spdl.io.load_video(fifo, filter_desc="reverse,realtime"),
     "decode-audio": lambda: spdl.io.load_audio(fifo, filter_desc="arealtime"),
     "decode-audio-in-thread": lambda: spdl.io.load_audio(fifo, filter_desc="arealtime"),
 }[how]
@@ -194,14 +196,17 @@ def test_only_fifos_are_read_through_python(tmp_path: os.PathLike) -> None:
     assert not _is_pipe(os.path.join(tmp_path, "missing"))
 
 
-@pytest.mark.parametrize("how", ["decode-video", "decode-audio", "decode-audio-in-thread"])
+@pytest.mark.parametrize(
+    "how", ["decode-video", "decode-flush", "decode-audio", "decode-audio-in-thread"]
+)
 def test_ctrl_c_interrupts_a_long_decode_in_the_calling_thread(
     how: str, wav_audio: AudioReference, tmp_path: pathlib.Path
 ) -> None:
     # The native decode loop looks for signals on the main thread every 250 ms; before,
     # the KeyboardInterrupt came when the whole minute had been decoded.
-    path = tmp_path / ("slow.mp4" if how == "decode-video" else "slow.wav")
-    if how == "decode-video":
+    video = how in ("decode-video", "decode-flush")
+    path = tmp_path / ("slow.mp4" if video else "slow.wav")
+    if video:
         frames = (np.full((16, 16, 3), 4 * i, np.uint8) for i in range(SLOW_MEDIA_S))
         encode_video(path, frames, width=16, height=16, frame_rate=1, codec="mpeg4")
     else:
