@@ -28,9 +28,11 @@ void check_python_signals();
 // GIL released (GilRelease). Cheap off the main thread: it reads one flag.
 void start_signal_polling();
 
-// Called by a long native loop once per packet: on the main thread, once every
-// kSignalCheckMs, does what check_python_signals does, so that Ctrl-C stops a long
-// decode in the calling thread instead of waiting for its end. Elsewhere a no-op.
+// Called by a long native loop once per packet or frame: on the main thread, once
+// every kSignalCheckMs, and only if a SIGINT came (a handler put in front of Python's
+// notes it), does what check_python_signals does, so that Ctrl-C stops a long decode
+// in the calling thread instead of waiting for its end. Other signals wait for the
+// call's end, as before. Elsewhere a no-op.
 void poll_python_signals();
 
 // Whether the exception in flight is the one a signal handler raised (thrown by
