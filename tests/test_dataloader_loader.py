@@ -362,6 +362,7 @@ def test_bad_arguments_raise(kwargs, error, match):
 def test_numpy_integers_are_taken_as_counts():
     loader = DataLoader(range(5), batch_size=np.int64(2), num_threads=np.int32(2))
     assert list(loader) == [[0, 1], [2, 3], [4]]
+    assert type(loader._batch_size) is int and type(loader._num_threads) is int
 
 
 def test_a_source_that_is_not_iterable_is_rejected():

@@ -56,11 +56,13 @@ def _identity(item: T) -> T:
     return item
 
 
-def _check_positive(name: str, value: Any) -> None:
+def _check_positive(name: str, value: Any) -> int:
+    """``value`` as a Python int (NumPy's taken too), at least 1."""
     if not is_int(value):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
 
 
 class DataLoader(Generic[T]):
@@ -189,9 +191,9 @@ class DataLoader(Generic[T]):
             if aggregator is not None:
                 raise ValueError("aggregator needs a batch_size (it is called on each batch)")
         else:
-            _check_positive("batch_size", batch_size)
-        _check_positive("buffer_size", buffer_size)
-        _check_positive("num_threads", num_threads)
+            batch_size = _check_positive("batch_size", batch_size)
+        buffer_size = _check_positive("buffer_size", buffer_size)
+        num_threads = _check_positive("num_threads", num_threads)
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds or None: {timeout}")
         if output_order not in ("completion", "input"):
