@@ -752,6 +752,13 @@ REFERENCE = {
     "w5_gil_pressure": "spdl",
     D1: "spdl",
 }
+# Backends counted in another unit than their workload's reference (W5's audio and
+# video loads against its images, W8's video windows against its images): a ratio of
+# their rates would mean nothing.
+OTHER_UNIT = {
+    "w5_gil_pressure": ("spdl-load-", "gil-floor-audio"),
+    "w8_remote": ("spdl-window",),
+}
 
 
 def docs_table(res: Results, workload: str) -> list[str]:
@@ -788,7 +795,8 @@ def docs_table(res: Results, workload: str) -> list[str]:
                 cells.append(_cell(row, None, lambda r: _num(r["extra"]["baseline"]["median"])))
                 cells.append(_cell(row, None, lambda r: _pct(r["extra"]["lost_pct"])))
             ratios.append(_ratio(res.median(workload, ours, t), res.median(workload, backend, t)))
-        cells.append("–" if backend == ours else " / ".join(ratios))
+        other_unit = backend.startswith(OTHER_UNIT.get(workload, ()))
+        cells.append("–" if backend == ours or other_unit else " / ".join(ratios))
         if busy:
             rows = [res.get(workload, backend, t) for t in threads]
             cells.append(
