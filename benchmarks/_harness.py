@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -68,12 +68,16 @@ class Backend:
             function may carry an ``info`` dict (e.g. which API it calls), recorded
             with the result.
         package: Distribution whose version the results record (e.g. ``"av"``).
+        env: Environment variables set for the case's process only (e.g. spdl with
+            its buffer cache off, or glibc told to keep a peer's freed memory), so that
+            one workload can time a library under two setups side by side.
     """
 
     name: str
     description: str
     setup: Callable[[Context], Run]
     package: str
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -440,8 +444,9 @@ def _run_child(
         if opts.quick:
             command.append("--quick")
         timeout = opts.timeout_s or (240.0 if opts.quick else 900.0)
+        env = {**os.environ, **backend.env} if backend.env else None
         try:
-            proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
             return {"error": f"timed out after {timeout:.0f} s"}
         if result_path.exists():
@@ -527,6 +532,7 @@ def run_workload(
             "backend": backend.name,
             "description": backend.description,
             "package": backend.package,
+            **({"env": dict(backend.env)} if backend.env else {}),
             "version": package_version(backend.package),
             "threads": threads,
             "unit": workload.unit,

@@ -7,6 +7,10 @@ decoded per wall-clock second.
 Backends:
 
 * ``spdl``: ``spdl.io.load_audio(path)`` (fltp: float32, ``(channels, samples)``).
+  While a core is free, the load demuxes in a helper process beside the decoding
+  worker: at one worker on two cores it uses both.
+* ``spdl-in-thread``: the same with ``SPDL_DEMUX_PROCESSES=0``: demux and decode in
+  the worker thread, one core per worker like the peers (the like-for-like row).
 * ``spdl-futures``: the spec's three phases, ``demux_media("audio", path)`` →
   ``decode_packets`` → ``convert_frames``, each a Future (waited on in turn).
 * ``torchcodec``: ``AudioDecoder(path).get_all_samples().data`` (float32,
@@ -123,7 +127,19 @@ def setup_ffmpeg_c(ctx: Context) -> Run:
 
 
 BACKENDS = (
-    Backend("spdl", "load_audio(path), T-worker pool", setup_spdl, "spdl"),
+    Backend(
+        "spdl",
+        "load_audio(path), T-worker pool; demux in a helper process while a core is free",
+        setup_spdl,
+        "spdl",
+    ),
+    Backend(
+        "spdl-in-thread",
+        "load_audio(path), T-worker pool; SPDL_DEMUX_PROCESSES=0: demux in the worker",
+        setup_spdl,
+        "spdl",
+        env={"SPDL_DEMUX_PROCESSES": "0"},
+    ),
     Backend(
         "spdl-futures",
         "demux_media -> decode_packets -> convert_frames futures, T-worker pool",
