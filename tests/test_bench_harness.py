@@ -43,6 +43,35 @@ def test_a_failed_pass_fails_the_case() -> None:
     assert _harness._merge_passes([_pass([1.0], 100.0), failed]) == failed
 
 
+_ENV_WORKLOAD = """
+import os, sys
+sys.path.insert(0, {bench!r})
+import _harness
+
+def setup(ctx):
+    items = float(os.environ["SPDL_BENCH_TEST_ITEMS"])
+    return lambda: items
+
+BACKEND = _harness.Backend("b", "b", setup, "none")
+WORKLOAD = _harness.Workload("t", "t", "items/s", (BACKEND,), prepare=lambda: None)
+_harness.main(WORKLOAD, __file__)
+"""
+
+
+def test_a_backend_env_reaches_its_case_process_only(tmp_path: Path) -> None:
+    import os
+
+    bench = str(Path(_harness.__file__).resolve().parent)
+    script = tmp_path / "workload.py"
+    script.write_text(_ENV_WORKLOAD.format(bench=bench))
+    env = {"SPDL_BENCH_TEST_ITEMS": "3"}
+    backend = _harness.Backend("b", "b", lambda ctx: lambda: 0.0, "none", env=env)
+    result = _harness._run_child(script, backend, 1, 2, 0, _harness.Options())
+    assert result.get("error") is None, result
+    assert result["items_per_round"] == 3.0  # the case's process saw the variable
+    assert "SPDL_BENCH_TEST_ITEMS" not in os.environ
+
+
 # ---------------------------------------------------------------------------------------
 # Measuring a process tree (D1's loaders run in several processes)
 
