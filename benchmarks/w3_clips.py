@@ -2,14 +2,18 @@
 
 The windows start at ``i · (10 - 1) / 7`` s for ``i = 0 … 7`` (0 s, 1.29 s, … 9 s),
 each the half-open ``[start, start + 1)``: 30 frames at 30 fps. The clip has a
-keyframe every 2 s, so every window costs a seek plus up to 2 s of decoding. A
-round loads the eight windows of one clip, spread over T worker threads; the
-throughput is windows (of 30 frames, 224×224) per second.
+keyframe every 2 s, so every window costs a seek plus up to 2 s of decoding. Every
+backend runs the same round: T clips at once, one per worker thread, each worker
+loading its clip's eight windows in order (``8 · T`` windows); the throughput is
+windows (of 30 frames, 224×224) per second. (Until 2026-12-08 the per-window
+backends spread the eight windows of one clip over the T workers, so at T = 2 each
+peer's reader jumped over every other window and seeked, where ``spdl-windows``
+decoded on through its own clip.)
 
 Backends:
 
 * ``spdl``: ``spdl.io.load_video(path, timestamp=(s, s + 1), width=224, height=224)``
-  per window, in a ThreadPoolExecutor of T workers.
+  per window, each worker walking its clip's windows.
 * ``spdl-windows``: ``spdl.io.load_video_windows(path, WINDOWS, width=224, height=224)``:
   one call per clip opens and demuxes it once and decodes forward once through the
   eight windows in one native call (GIL released). A round runs T clips at once,
@@ -29,6 +33,10 @@ Backends:
   decoder), so one clip keeps one decode thread busy at a time.
 * ``pyav``: per window, seek to the keyframe before ``s``, decode, keep the frames in
   the window, ``frame.reformat(224, 224, "rgb24", interpolation="BILINEAR")``.
+* ``pyav-forward``: PyAV the way ``spdl-windows`` reads a clip: one container per
+  clip, decoded forward once from the start, the frames that fall in a window
+  reformatted as above and stacked per window (every frame is decoded; spdl-windows
+  also skips non-reference frames outside the windows).
 * ``decord``: ``VideoReader(path, width=224, height=224, num_threads=1)`` per worker
   thread (reused across windows, as decord is meant to be used), ``get_batch``
   with the window's frame indices.
@@ -83,15 +91,19 @@ def _check(shape: tuple[int, ...]) -> None:
 
 
 def _windows_round(ctx: Context, load_window: Callable[[tuple[float, float]], tuple]) -> Run:
-    """A round: the eight windows over T workers; returns the windows loaded."""
+    """A round as spdl-windows runs it: T clips at once, one per worker, each worker
+    loading its clip's eight windows in order; returns the windows loaded (8 · T)."""
     pool = make_pool(ctx.threads)
-    for window in WINDOWS:  # check every window once
-        _check(load_window(window))
+
+    def load_clip(_: int) -> int:
+        for window in WINDOWS:
+            _check(load_window(window))
+        return NUM_WINDOWS
+
+    load_clip(0)  # check every window once
 
     def run() -> int:
-        for shape in pool_map(pool, load_window, WINDOWS):
-            _check(shape)
-        return NUM_WINDOWS
+        return sum(pool_map(pool, load_clip, range(ctx.threads)))
 
     return run
 
@@ -216,6 +228,39 @@ def setup_pyav(ctx: Context) -> Run:
     return _windows_round(ctx, load_window)
 
 
+def setup_pyav_forward(ctx: Context) -> Run:
+    import av
+
+    path = clip_path()
+    pool = make_pool(ctx.threads)
+    last_end = WINDOWS[-1][1]
+
+    def load_clip(_: int) -> int:
+        windows: list[list[np.ndarray]] = [[] for _ in WINDOWS]
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            stream.codec_context.thread_count = 1
+            for frame in container.decode(stream):
+                at = frame.time
+                if at >= last_end:
+                    break
+                for frames, (start, end) in zip(windows, WINDOWS, strict=True):
+                    if start <= at < end:
+                        small = frame.reformat(SIZE, SIZE, "rgb24", interpolation="BILINEAR")
+                        frames.append(small.to_ndarray())
+                        break
+        for frames in windows:
+            _check(np.stack(frames).shape)
+        return NUM_WINDOWS
+
+    load_clip(0)  # check every window once
+
+    def run() -> int:
+        return sum(pool_map(pool, load_clip, range(ctx.threads)))
+
+    return run
+
+
 def setup_decord(ctx: Context) -> Run:
     import decord
 
@@ -307,6 +352,12 @@ BACKENDS = (
         "pyav",
         'seek + decode + reformat(224, 224, "rgb24"), one container per worker',
         setup_pyav,
+        "av",
+    ),
+    Backend(
+        "pyav-forward",
+        'one container per clip, decoded forward once; window frames reformat(224, 224, "rgb24")',
+        setup_pyav_forward,
         "av",
     ),
     Backend(
