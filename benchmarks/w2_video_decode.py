@@ -14,10 +14,25 @@ Backends:
   native format, ``(N, 1, H·1.5, W)``: the cost of decoding without colour conversion.
 * ``spdl-rgb24-1clip``: one clip at a time, ``load_video(path, num_threads=T)``:
   FFmpeg's own threading within one decoder instead of T concurrent clips.
-* ``pyav``: ``av.open`` + ``frame.to_ndarray(format="rgb24")`` per frame + ``np.stack``.
+* ``spdl-rgb24-nocache``: ``spdl-rgb24`` with ``SPDL_BUFFER_CACHE_MB=0``: every
+  output buffer is a fresh mapping, as every peer's is.
+* ``pyav``: ``av.open`` + ``frame.to_ndarray(format="rgb24")`` per frame, written
+  into one ``(frames, H, W, 3)`` array allocated up front (the stream's frame count).
+  Until 2026-12-08 it kept a list of frames and called ``np.stack``: a second clip of
+  memory and a copy of it.
 * ``torchcodec``: ``VideoDecoder(path, num_ffmpeg_threads=1, dimension_order="NHWC",
   seek_mode="approximate").get_all_frames().data``.
 * ``decord``: ``VideoReader(path, num_threads=1).get_batch(range(len(vr))).asnumpy()``.
+* ``<peer>-reuse``: the peer with glibc told to keep freed memory and hand it out
+  again (``GLIBC_TUNABLES``, ``REUSE_TUNABLES``), as spdl's buffer cache does for its
+  outputs: the peer's clip lands in memory that is already mapped and faulted in.
+
+What the ratios are made of: all four libraries decode the same frames, bit for bit.
+spdl keeps the mappings of freed output buffers (up to an eighth of RAM) and reuses
+them, in huge pages where the kernel gives them, for the next clip; every peer gets
+a fresh 791 MiB from glibc for each clip and faults it in page by page. How much
+that costs depends on the machine (transparent huge pages, a VM's page faults): the
+``-nocache`` and ``-reuse`` rows measure it in the same run.
 """
 
 from __future__ import annotations
@@ -95,8 +110,12 @@ def setup_pyav(ctx: Context) -> Run:
         with av.open(path) as container:
             stream = container.streams.video[0]
             stream.codec_context.thread_count = 1
-            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
-        return _check(np.stack(frames).shape)
+            codec = stream.codec_context
+            out = np.empty((stream.frames, codec.height, codec.width, 3), np.uint8)
+            count = 0
+            for count, frame in enumerate(container.decode(stream), 1):
+                out[count - 1] = frame.to_ndarray(format="rgb24")
+        return _check(out[:count].shape)
 
     return _concurrent_clips(ctx, decode_clip)
 
@@ -126,8 +145,23 @@ def setup_decord(ctx: Context) -> Run:
     return _concurrent_clips(ctx, decode_clip)
 
 
-BACKENDS = (
+# glibc keeps freed blocks of any size in its heap (no mmap threshold, no trimming) and
+# hands them out again: the peers' output memory reused from clip to clip.
+REUSE_TUNABLES = {
+    "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=4294967295:"
+    "glibc.malloc.trim_threshold=8589934592"
+}
+REUSE_NOTE = "; GLIBC_TUNABLES: glibc keeps and reuses freed memory"
+
+_SPDL = (
     Backend("spdl-rgb24", "load_video(path): T clips concurrently", setup_spdl_rgb24, "spdl"),
+    Backend(
+        "spdl-rgb24-nocache",
+        "load_video(path), T clips concurrently; SPDL_BUFFER_CACHE_MB=0: no buffer reuse",
+        setup_spdl_rgb24,
+        "spdl",
+        env={"SPDL_BUFFER_CACHE_MB": "0"},
+    ),
     Backend(
         "spdl-yuv420p",
         'load_video(path, pix_fmt="yuv420p"): native format, T clips concurrently',
@@ -140,9 +174,11 @@ BACKENDS = (
         setup_spdl_rgb24_one_clip,
         "spdl",
     ),
+)
+_PEERS = (
     Backend(
         "pyav",
-        'frame.to_ndarray(format="rgb24") + np.stack, T-worker pool',
+        'frame.to_ndarray(format="rgb24") into a preallocated array, T-worker pool',
         setup_pyav,
         "av",
     ),
@@ -157,6 +193,14 @@ BACKENDS = (
         "VideoReader(num_threads=1).get_batch(all).asnumpy(), T-worker pool",
         setup_decord,
         "decord",
+    ),
+)
+BACKENDS = (
+    *_SPDL,
+    *_PEERS,
+    *(
+        Backend(f"{b.name}-reuse", b.description + REUSE_NOTE, b.setup, b.package, REUSE_TUNABLES)
+        for b in _PEERS
     ),
 )
 
