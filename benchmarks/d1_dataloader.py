@@ -3,9 +3,14 @@
 2,000 JPEGs (about 500×375, quality 90, 4:2:0, 10 class folders; see ``_datasets``)
 are read in a random order, 2 epochs, into ``(32, 224, 224, 3)`` uint8 batches with
 their labels, under the *train* transform: a random resized crop (scale 0.08–1,
-aspect ratio 3/4–4/3, resized to 224×224 with bilinear filtering) and a horizontal
-flip with probability 0.5. Each loader gets two workers (processes for torch's
-DataLoader). Batches are ``drop_last``: 62 batches, 1,984 images an epoch.
+aspect ratio 3/4–4/3, resized to 224×224) and a horizontal flip with probability
+0.5. Each loader gets two workers (processes for torch's DataLoader). Batches are
+``drop_last``: 62 batches, 1,984 images an epoch.
+
+The loaders do not do exactly the same work. Pillow (as torchvision) decodes the
+whole JPEG and then crops, and resizes with its ``BILINEAR`` filter; spdl decodes
+only the rows and columns of the JPEG that the crop keeps, and its resize equals
+Pillow's ``HAMMING`` filter (antialiased) to within one level, not ``BILINEAR``.
 
 Backends:
 

@@ -146,10 +146,12 @@ def setup_decord(ctx: Context) -> Run:
 
 
 # glibc keeps freed blocks of any size in its heap (no mmap threshold, no trimming) and
-# hands them out again: the peers' output memory reused from clip to clip.
+# hands them out again: the peers' output memory reused from clip to clip. One arena:
+# a worker thread's arena holds at most 64 MiB blocks, so without it the clips of the
+# pool's threads would still be fresh mappings (only the main thread's reused).
 REUSE_TUNABLES = {
     "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=4294967295:"
-    "glibc.malloc.trim_threshold=8589934592"
+    "glibc.malloc.trim_threshold=8589934592:glibc.malloc.arena_max=1"
 }
 REUSE_NOTE = "; GLIBC_TUNABLES: glibc keeps and reuses freed memory"
 
