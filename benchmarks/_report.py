@@ -830,10 +830,19 @@ def docs_block(res: Results, workload: str, meta: dict[str, Any], report: str) -
                 "more than the CPU time per item"
             )
         busy += "."
+    done = [r for r in res.rows if r["workload"] == workload and not r.get("error")]
+    rounds = ""
+    if workload != D1 and done and all("rounds" in r for r in done):
+        # How thin each median is: a quick run's two or three rounds are a rough figure.
+        counts = sorted({r["rounds"] for r in done})
+        passes = sorted({r.get("passes", 1) for r in done})
+        rounds = " " + "–".join(map(str, counts)) + " timed rounds a case"
+        rounds += " in one pass" if passes == [1] else f" in {'–'.join(map(str, passes))} passes"
+        rounds += "."
     out = [
         f"Measured on {meta['date']} ({mode} run, spdl commit `{meta.get('commit', '?')}`) on "
         f"{host['cpu']}, {host['cores']} cores, Python {host['python']}; the whole report "
-        f"with the project's targets: `benchmarks/results/{report}`.{busy}",
+        f"with the project's targets: `benchmarks/results/{report}`.{rounds}{busy}",
         "",
     ]
     if workload == D1:
