@@ -709,8 +709,9 @@ def render_markdown(
         "- Each cell: **median** (min–max) throughput over the timed rounds of one fresh "
         "process per (backend, threads); threads = worker threads, or spdl's native decode "
         "threads for the image batch. Peak RSS is the process's `ru_maxrss` (imports included). "
-        "*Per CPU-second*: items per second of CPU time used by the whole process (user + "
-        "system, all threads); unlike throughput it hardly changes when other processes "
+        "*Per CPU-second*: items per second of CPU time used by the process and its "
+        "children, spdl's demux helpers included (user + system, all threads); unlike "
+        "throughput it hardly changes when other processes "
         "compete for the cores, so it tells what the work costs on a noisy machine.",
         "",
         "## Targets",
