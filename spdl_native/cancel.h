@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <string>
 
 namespace spdl {
 
@@ -16,5 +17,12 @@ class CancelToken {
  private:
   mutable std::atomic<bool> cancelled_{false};
 };
+
+// Throws MediaError "Decoding <src> was cancelled." once `cancel` (if any) is set.
+void throw_if_cancelled(const CancelToken* cancel, const std::string& src);
+
+// A decode loop's check before each packet: the token, then a pending Ctrl-C on the
+// main thread (poll_python_signals).
+void check_stop(const CancelToken* cancel, const std::string& src);
 
 }  // namespace spdl

@@ -8,7 +8,6 @@
 #include "convert.h"
 #include "display_matrix.h"
 #include "ffmpeg/error.h"
-#include "python_signals.h"
 
 extern "C" {
 #include <libavutil/mathematics.h>
@@ -151,10 +150,7 @@ std::vector<std::unique_ptr<CPUBuffer>> decode_windows_to_buffers(
       avcodec_flush_buffers(ctx.get());  // the next span starts at a keyframe further on
     }
     for (const auto& packet : spans[span]->packets) {
-      if (cancel && cancel->cancelled()) {
-        throw MediaError("Decoding " + first.src + " was cancelled.");
-      }
-      poll_python_signals();
+      check_stop(cancel, first.src);
       // A frame outside every window is dropped anyway; if no other frame references
       // it, it need not be decoded at all.
       const bool unwanted = packet->pts != AV_NOPTS_VALUE && !router.wanted(packet->pts);

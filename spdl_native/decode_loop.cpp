@@ -159,10 +159,7 @@ void PacketFeeder::feed(const Packets& packets, const CancelToken* cancel) {
     if (!wanted_) {
       return;
     }
-    if (cancel && cancel->cancelled()) {
-      throw MediaError("Decoding " + header_.src + " was cancelled.");
-    }
-    poll_python_signals();
+    check_stop(cancel, header_.src);
     if (skip_before_ != AV_NOPTS_VALUE) {
       const bool before = packet->pts != AV_NOPTS_VALUE && packet->pts < skip_before_;
       ctx_->skip_frame = before ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;

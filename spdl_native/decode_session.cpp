@@ -106,10 +106,7 @@ class WindowFeeder {
   void feed(const std::vector<ffmpeg::PacketPtr>& packets, size_t begin, bool lookahead) {
     AVCodecContext* ctx = decoder_.ctx.get();
     for (size_t i = begin; i < packets.size() && wanted_; ++i) {
-      if (cancel_ && cancel_->cancelled()) {
-        throw MediaError("Decoding " + packets_.src + " was cancelled.");
-      }
-      poll_python_signals();
+      check_stop(cancel_, packets_.src);
       const AVPacket* packet = packets[i].get();
       const bool skip = !lookahead && skip_before_ != AV_NOPTS_VALUE &&
                         packet->pts != AV_NOPTS_VALUE && packet->pts < skip_before_;

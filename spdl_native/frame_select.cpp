@@ -9,12 +9,12 @@
 #include <unordered_map>
 #include <utility>
 
+#include "cancel.h"
 #include "convert.h"
 #include "decode_loop.h"
 #include "decoder.h"
 #include "ffmpeg/error.h"
 #include "frame_writer.h"
-#include "python_signals.h"
 
 namespace spdl {
 namespace {
@@ -289,10 +289,7 @@ void decode_pass(const std::vector<const Packets*>& spans,
     skipped = sent;  // spans lie apart in the stream
     const auto& packets = spans[span]->packets;
     for (size_t i = 0; i < packets.size() && slots.remaining() > pending.size(); ++i, ++index) {
-      if (plan.cancel && plan.cancel->cancelled()) {
-        throw MediaError("Decoding " + first.src + " was cancelled.");
-      }
-      poll_python_signals();
+      check_stop(plan.cancel, first.src);
       const AVPacket* packet = packets[i].get();
       const int64_t time = packet_time(packet);
       const bool wanted = slots.wants(time);

@@ -122,9 +122,7 @@ class TransformDecoder {
       image.box = {0, 0, image.frame->width, image.frame->height};
       return image;
     }
-    if (cancel && cancel->cancelled()) {
-      throw MediaError("Decoding " + source.name + " was cancelled.");
-    }
+    throw_if_cancelled(cancel, source.name);
     auto packet = read_packet(source, cancel);
     const auto size = static_cast<size_t>(packet->size);
     const char* codec = sniff_image_codec(packet->data, size);

@@ -80,9 +80,7 @@ std::unique_ptr<Frames> decode_packet(ffmpeg::PacketPtr packet, const std::strin
 
 std::unique_ptr<Frames> decode_one(const ImageSource& source, const DecodeConfig& config,
                                    const CancelToken* cancel) {
-  if (cancel && cancel->cancelled()) {
-    throw MediaError("Decoding " + source.name + " was cancelled.");
-  }
+  throw_if_cancelled(cancel, source.name);
   return decode_packet(read_packet(source, cancel), source.name, config, cancel);
 }
 

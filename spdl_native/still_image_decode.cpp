@@ -163,9 +163,7 @@ ffmpeg::FramePtr decode_outside_ffmpeg(const Packets& packets, const DecodeConfi
   if (!jpeg && !goes_to({kLibwebpDecoder, "webp", "WebP", has_libwebp()}, packets, config)) {
     return nullptr;
   }
-  if (cancel && cancel->cancelled()) {
-    throw MediaError("Decoding " + packets.src + " was cancelled.");
-  }
+  throw_if_cancelled(cancel, packets.src);
   const AVPacket& packet = *packets.packets.front();
   if (!jpeg) {
     return decode_libwebp(packet, packets, config);
