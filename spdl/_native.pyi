@@ -198,7 +198,7 @@ class Packets:
     @property
     def frame_rate(self) -> tuple[int, int]:
         """
-        A video's average frame rate ``(numerator, denominator)``; ``(0, 1)`` when unknown or not video.
+        A video's average frame rate ``(numerator, denominator)``; ``(0, 1)`` when unknown or not video. Setting it while another thread decodes the packets raises ``ValueError``.
         """
 
     @frame_rate.setter
@@ -207,7 +207,7 @@ class Packets:
     @property
     def timestamp(self) -> tuple[float, float] | None:
         """
-        The half-open window ``(start, end)`` in seconds these packets were demuxed for, or ``None`` for the whole stream; decoding keeps only what lies in it.
+        The half-open window ``(start, end)`` in seconds these packets were demuxed for, or ``None`` for the whole stream; decoding keeps only what lies in it. Setting it while another thread decodes the packets raises ``ValueError``.
         """
 
     @timestamp.setter
@@ -274,6 +274,8 @@ class Packets:
 
         Raises:
             TypeError: If ``data`` does not support the buffer protocol.
+            ValueError: If another thread is decoding these packets: they cannot change
+                until that decode has ended.
         """
 
     def add_demuxed(self, packet: object) -> None:
@@ -291,6 +293,8 @@ class Packets:
             AttributeError: If ``packet`` lacks one of those attributes.
             TypeError: If ``packet`` lacks the buffer protocol, or an attribute has the wrong type.
             OverflowError: If a timestamp does not fit in 64 bits.
+            ValueError: If another thread is decoding these packets: they cannot change
+                until that decode has ended.
         """
 
     def add_demuxed_from(self, demuxer: object, limit: int, end: float | None = None, lookahead: int = 0) -> bool:
@@ -317,6 +321,8 @@ class Packets:
 
         Raises:
             TypeError: If ``demuxer`` is not an iterator, or as ``add_demuxed``.
+            ValueError: If another thread is decoding these packets: they cannot change
+                until that decode has ended.
             Exception: Whatever the demuxer raises, unchanged.
         """
 
@@ -335,7 +341,7 @@ class Packets:
 
         Raises:
             ValueError: If the packets are not video, are in a session already, or are not
-                of ``previous``' stream.
+                of ``previous``' stream, or if another thread is decoding them.
         """
 
     @property
@@ -360,12 +366,12 @@ class Packets:
 
     def split_lookahead(self) -> Packets:
         """
-        Moves the window's lookahead packets out, into packets of their own (for a demux helper's reply).
+        Moves the window's lookahead packets out, into packets of their own (for a demux helper's reply). ``ValueError`` while another thread decodes the packets.
         """
 
     def attach_lookahead(self, lookahead: Packets) -> None:
         """
-        Moves the packets of ``lookahead`` (from ``split_lookahead``) into this window's lookahead.
+        Moves the packets of ``lookahead`` (from ``split_lookahead``) into this window's lookahead. ``ValueError`` while another thread decodes either.
         """
 
     def __len__(self) -> int:

@@ -356,7 +356,9 @@ Args:
         descriptive name; names this FFmpeg does not know are skipped.
 
 Raises:
-    TypeError: If ``data`` does not support the buffer protocol.)";
+    TypeError: If ``data`` does not support the buffer protocol.
+    ValueError: If another thread is decoding these packets: they cannot change
+        until that decode has ended.)";
 
 constexpr const char* kAddDemuxedDoc =
     R"(Appends a copy of one packet PyAV demuxed (used by the demux layer).
@@ -371,7 +373,9 @@ Args:
 Raises:
     AttributeError: If ``packet`` lacks one of those attributes.
     TypeError: If ``packet`` lacks the buffer protocol, or an attribute has the wrong type.
-    OverflowError: If a timestamp does not fit in 64 bits.)";
+    OverflowError: If a timestamp does not fit in 64 bits.
+    ValueError: If another thread is decoding these packets: they cannot change
+        until that decode has ended.)";
 
 constexpr const char* kAddDemuxedFromDoc =
     R"(Appends copies of the packets a PyAV demuxer yields next (used by the demux layer).
@@ -396,6 +400,8 @@ Returns:
 
 Raises:
     TypeError: If ``demuxer`` is not an iterator, or as ``add_demuxed``.
+    ValueError: If another thread is decoding these packets: they cannot change
+        until that decode has ended.
     Exception: Whatever the demuxer raises, unchanged.)";
 
 constexpr const char* kJoinDecodeSessionDoc =
@@ -412,7 +418,7 @@ Args:
 
 Raises:
     ValueError: If the packets are not video, are in a session already, or are not
-        of ``previous``' stream.)";
+        of ``previous``' stream, or if another thread is decoding them.)";
 
 constexpr const char* kDecodeSessionStatsDoc =
     R"(What the decode session of these packets did, or ``None`` outside one.
@@ -491,7 +497,8 @@ void register_packets(nb::module_& m) {
             p.frame_rate = rate;
           },
           "A video's average frame rate ``(numerator, denominator)``; ``(0, 1)`` when "
-          "unknown or not video.")
+          "unknown or not video. Setting it while another thread decodes the packets raises "
+          "``ValueError``.")
       .def_prop_rw(
           "timestamp", [](const Packets& p) { return p.window; },
           [](Packets& p, std::optional<std::pair<double, double>> window) {
@@ -500,7 +507,8 @@ void register_packets(nb::module_& m) {
           },
 
           "The half-open window ``(start, end)`` in seconds these packets were demuxed "
-          "for, or ``None`` for the whole stream; decoding keeps only what lies in it.")
+          "for, or ``None`` for the whole stream; decoding keeps only what lies in it. Setting "
+          "it while another thread decodes the packets raises ``ValueError``.")
       .def_prop_ro("pts", &Packets::pts_seconds,
                    "Presentation time of each packet in seconds, in demux order (NaN where "
                    "the container gives none).")
@@ -549,10 +557,10 @@ void register_packets(nb::module_& m) {
       .def_prop_ro("decode_session_window", &session_window, kDecodeSessionWindowDoc)
       .def("split_lookahead", &split_lookahead,
            "Moves the window's lookahead packets out, into packets of their own (for a demux "
-           "helper's reply).")
+           "helper's reply). ``ValueError`` while another thread decodes the packets.")
       .def("attach_lookahead", &attach_lookahead, nb::arg("lookahead"),
            "Moves the packets of ``lookahead`` (from ``split_lookahead``) into this window's "
-           "lookahead.")
+           "lookahead. ``ValueError`` while another thread decodes either.")
       .def(
           "__len__", [](const Packets& p) { return p.packets.size(); }, "The number of packets.")
       .def("__repr__", [](const Packets& p) { return p.repr(described(p)); });
