@@ -342,12 +342,12 @@ def test_stats_report_every_stage():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"batch_size": 0}, ValueError, "batch_size must be >= 1"),
+        ({"batch_size": 0}, ValueError, "batch_size must be at least 1"),
         ({"batch_size": 2.5}, TypeError, "batch_size must be an int"),
         ({"drop_last": True}, ValueError, "drop_last=True needs a batch_size"),
         ({"aggregator": list}, ValueError, "aggregator needs a batch_size"),
-        ({"num_threads": 0}, ValueError, "num_threads must be >= 1"),
-        ({"buffer_size": 0}, ValueError, "buffer_size must be >= 1"),
+        ({"num_threads": 0}, ValueError, "num_threads must be at least 1"),
+        ({"buffer_size": 0}, ValueError, "buffer_size must be at least 1"),
         ({"timeout": 0}, ValueError, "timeout must be a positive"),
         ({"output_order": "sorted"}, ValueError, "output_order must be"),
         ({"preprocessor": 3}, TypeError, "preprocessor must be callable"),

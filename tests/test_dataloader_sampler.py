@@ -186,13 +186,13 @@ def test_a_dataset_given_for_num_items_says_to_pass_its_length():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"num_items": 0}, ValueError, "num_items must be >= 1"),
+        ({"num_items": 0}, ValueError, "num_items must be at least 1"),
         ({"num_items": 2.0}, TypeError, "num_items must be an int"),
         ({"num_items": 5, "rank": 2, "world_size": 2}, ValueError, "rank must be in"),
-        ({"num_items": 5, "rank": -1, "world_size": 2}, ValueError, "rank must be >= 0"),
-        ({"num_items": 5, "world_size": 0}, ValueError, "world_size must be >= 1"),
+        ({"num_items": 5, "rank": -1, "world_size": 2}, ValueError, "rank must be at least 0"),
+        ({"num_items": 5, "world_size": 0}, ValueError, "world_size must be at least 1"),
         ({"num_items": 5, "uneven": "wrap"}, ValueError, "uneven must be"),
-        ({"num_items": 5, "seed": -1}, ValueError, "seed must be >= 0"),
+        ({"num_items": 5, "seed": -1}, ValueError, "seed must be at least 0"),
     ],
 )
 def test_bad_arguments_raise(kwargs, error, match):
@@ -202,7 +202,7 @@ def test_bad_arguments_raise(kwargs, error, match):
 
 def test_set_epoch_rejects_negative_and_non_int():
     sampler = SequentialSampler(3)
-    with pytest.raises(ValueError, match="epoch must be >= 0"):
+    with pytest.raises(ValueError, match="epoch must be at least 0"):
         sampler.set_epoch(-1)
     with pytest.raises(TypeError, match="epoch must be an int"):
         sampler.set_epoch("1")

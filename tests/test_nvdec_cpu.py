@@ -30,6 +30,7 @@ from reference_decode import nv12_from_yuv420p
 import spdl.io
 from spdl import _native
 from spdl.io._core.nv12 import color_coefficients
+from spdl.io._core.nvdec import validate_nvdec_options
 
 WIDTH, HEIGHT, NUM_FRAMES = 64, 48, 12
 
@@ -391,6 +392,15 @@ def test_nvdec_options_are_checked_at_call_time(
     packets = spdl.io.demux_media("video", clip).result()
     with pytest.raises(error, match=match):
         spdl.io.decode_packets_nvdec(packets, 0, **options)
+
+
+def test_nvdec_options_take_numpy_integers_as_python_ints(clip: pathlib.Path) -> None:
+    packets = spdl.io.demux_media("video", clip).result()
+    i = np.int64
+    options = validate_nvdec_options(packets, i(0), i(32), i(16), (i(2), i(0), i(2), i(0)), "rgb")
+    fields = (options.width, options.height, *options.crop)
+    assert fields == (32, 16, 2, 0, 2, 0)
+    assert all(type(value) is int for value in fields)
 
 
 def test_nvdec_refuses_audio_and_codecs_nvdec_lacks(tmp_path: pathlib.Path) -> None:

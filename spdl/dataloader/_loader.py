@@ -18,7 +18,7 @@ from spdl.dataloader._positions import (
     tag_item_op,
 )
 from spdl.dataloader._source import MapSource
-from spdl.io._core.numbers import is_int
+from spdl.io._core.numbers import as_int
 from spdl.pipeline import Pipeline, PipelineBuilder, PipelineStats
 from spdl.pipeline._failures import FailureBudget
 from spdl.pipeline._workers import WorkerPool
@@ -54,15 +54,6 @@ _END_WAIT_S = 0.25
 
 def _identity(item: T) -> T:
     return item
-
-
-def _check_positive(name: str, value: Any) -> int:
-    """``value`` as a Python int (NumPy's taken too), at least 1."""
-    if not is_int(value):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 class DataLoader(Generic[T]):
@@ -191,9 +182,9 @@ class DataLoader(Generic[T]):
             if aggregator is not None:
                 raise ValueError("aggregator needs a batch_size (it is called on each batch)")
         else:
-            batch_size = _check_positive("batch_size", batch_size)
-        buffer_size = _check_positive("buffer_size", buffer_size)
-        num_threads = _check_positive("num_threads", num_threads)
+            batch_size = as_int("batch_size", batch_size, 1)
+        buffer_size = as_int("buffer_size", buffer_size, 1)
+        num_threads = as_int("num_threads", num_threads, 1)
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds or None: {timeout}")
         if output_order not in ("completion", "input"):

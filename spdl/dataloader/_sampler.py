@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from spdl.io._core.numbers import is_int
+from spdl.io._core.numbers import as_int
 
 Uneven = Literal["pad", "drop"]
 _UNEVEN = ("pad", "drop")
@@ -69,11 +69,7 @@ def _default_rank_and_world_size() -> tuple[int, int]:
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
-    if not is_int(value):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+    return as_int(name, value, minimum, maximum=sys.maxsize)  # seeds may exceed a C int
 
 
 class _ShardedSampler:

@@ -22,6 +22,7 @@ from spdl import _native
 from spdl.io._core.cuda import CUDAFrames, cuda_dependency_error
 from spdl.io._core.display_matrix import orient_array, swaps_sides
 from spdl.io._core.errors import MediaError
+from spdl.io._core.numbers import as_int
 from spdl.io._core.nv12 import KERNEL_SOURCE, color_coefficients, nv12_to_planar
 from spdl.io._core.pixel_limit import current_limit
 
@@ -59,14 +60,6 @@ class _Options:
     orientation: int = 1  # Packets.display_orientation applied to each frame (1: as stored)
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"`{name}` must be an int, got {type(value).__name__}.")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}, got {value}.")
-    return value
-
-
 def validate_nvdec_options(
     packets: object,
     device_index: int,
@@ -100,15 +93,16 @@ def validate_nvdec_options(
     """
     if not isinstance(packets, _native.ImagePackets | _native.VideoPackets):
         raise TypeError(f"NVDEC decodes video and image packets, not {type(packets).__name__}.")
-    _check_int("cuda_device_index", device_index, 0)
+    as_int("`cuda_device_index`", device_index, 0)
     if pix_fmt not in PIX_FMTS:
         raise ValueError(f"`pix_fmt` must be one of {PIX_FMTS}, got {pix_fmt!r}.")
-    for name, value in (("width", width), ("height", height)):
-        if value is not None:
-            _check_int(name, value, 1)
+    width, height = (
+        None if value is None else as_int(f"`{name}`", value, 1)
+        for name, value in (("width", width), ("height", height))
+    )
     names = ("crop_left", "crop_top", "crop_right", "crop_bottom")
     left, top, right, bottom = (
-        _check_int(name, value, 0) for name, value in zip(names, crop, strict=True)
+        as_int(f"`{name}`", value, 0) for name, value in zip(names, crop, strict=True)
     )
     crop = (left, top, right, bottom)
     if pix_fmt is None:
