@@ -30,6 +30,7 @@ void parallel_for(size_t n, int num_threads, const CancelToken* cancel, MakeStat
   auto worker = [&]() {
     auto state = make_state();
     for (size_t i; (i = next.fetch_add(1)) < n;) {
+      poll_python_signals();  // a no-op off the main thread
       work(i, *state);
     }
   };
@@ -40,11 +41,7 @@ void parallel_for(size_t n, int num_threads, const CancelToken* cancel, MakeStat
   }
   std::exception_ptr interrupted;
   try {
-    auto state = make_state();
-    for (size_t i; (i = next.fetch_add(1)) < n;) {
-      poll_python_signals();
-      work(i, *state);
-    }
+    worker();
   } catch (...) {
     interrupted = std::current_exception();
     next.store(n);  // the other threads take no further image
