@@ -262,11 +262,32 @@ def test_torch_samplers_are_refused_naming_what_they_lack():
         loader.state_dict()
 
 
-def test_a_broken_off_pass_is_started_again_by_the_next_one():
+def test_a_pass_after_one_broken_off_reads_the_next_epoch():
+    # A loop with a fixed number of steps per epoch: as with torch's shuffle=True, each
+    # pass draws a new order, so every pass sees other samples.
     loader = DataLoader(_source(20), preprocessor=_index, batch_size=4, output_order="input")
-    next(iter(loader))
-    assert loader.epoch == 0  # not completed: the epoch stays
-    assert [i for batch in loader for i in batch] == RandomSampler(20).indices(0)
+    seen = []
+    for epoch in range(3):
+        assert loader.epoch == epoch
+        for step, batch in enumerate(loader):
+            seen.append(batch)
+            if step == 1:
+                break
+    assert seen == [
+        RandomSampler(20).indices(epoch)[start : start + 4]
+        for epoch in range(3)
+        for start in (0, 4)
+    ]
+    # The broken pass's state still resumes it in a new loader.
+    state = loader.state_dict()
+    assert state["epoch"] == 2 and state["delivered"] == [[0, 8]]
+    resumed = DataLoader(_source(20), preprocessor=_index, batch_size=4, output_order="input")
+    resumed.load_state_dict(state)
+    assert [i for batch in resumed for i in batch] == RandomSampler(20).indices(2)[8:]
+    # Setting the epoch after a break reads that epoch again, from its start.
+    loader.set_epoch(2)
+    assert [i for batch in loader for i in batch] == RandomSampler(20).indices(2)
+    assert loader.epoch == 3
 
 
 def test_stage_errors_surface_as_pipeline_failure(no_new_threads):

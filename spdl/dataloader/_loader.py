@@ -75,22 +75,24 @@ class DataLoader(Generic[T]):
     whole batch), so a torch-style ``Dataset`` whose ``__getitem__`` loads the sample
     runs ``num_threads`` reads at once. Breaking out of the loop stops the pipeline and
     joins its threads (waiting at most 0.5 s for an op that is still running; its
-    thread ends when the op returns); iterating again starts a new pass (from the start
-    of the epoch, unless a state was loaded). An exception in a stage (or in
+    thread ends when the op returns); iterating again starts a new pass. An exception
+    in a stage (or in
     ``dataset[index]``) drops the item; once more items failed than ``max_failures``
     allows, the pass ends with :class:`spdl.pipeline.PipelineFailure` (the last error is
     its ``__cause__``).
 
     With a :class:`MapSource` (or any source with ``epoch``, ``set_epoch``,
-    ``state_dict`` and ``load_state_dict``), a pass reads the source's current epoch and
-    a completed pass moves the source on to the next one, so each pass reshuffles.
-    :meth:`state_dict` records which of the epoch's samples have been delivered, and
-    :meth:`load_state_dict` makes the next pass deliver exactly the others — in a new
-    process too. With ``output_order="input"``, the resumed pass yields what an
-    uninterrupted pass would have yielded after the last delivered batch. With
-    ``"completion"``, batches are delivered as they are ready; keep them atomic (batch
-    the source items, then load them in the aggregator; no per-item preprocessor) to
-    resume the very same batches.
+    ``state_dict`` and ``load_state_dict``), each pass reads the next epoch, so each
+    pass reshuffles, as torch's ``shuffle=True`` does: a completed pass moves the source
+    on when it ends, one left early (a ``break`` after a number of steps, an error) when
+    the next pass starts, unless a state was loaded or the epoch set in between.
+    :meth:`state_dict` records which of the epoch's samples have been delivered (after
+    a ``break`` too), and :meth:`load_state_dict` makes the next pass deliver exactly
+    the others — in a new process too. With ``output_order="input"``, the resumed pass
+    yields what an uninterrupted pass would have yielded after the last delivered
+    batch. With ``"completion"``, batches are delivered as they are ready; keep them
+    atomic (batch the source items, then load them in the aggregator; no per-item
+    preprocessor) to resume the very same batches.
 
     Args:
         src: The items: a :class:`MapSource` (a map-style dataset, like a torch
@@ -253,19 +255,25 @@ class DataLoader(Generic[T]):
 
     @property
     def epoch(self) -> int:
-        """The source's epoch: the one the next pass reads.
+        """The epoch the next pass reads.
 
         Raises:
             TypeError: If the source has no epochs.
         """
-        return self._resumable_src("read the epoch").epoch
+        return self._resumable_src("read the epoch").epoch + self._left_early()
+
+    def _left_early(self) -> bool:
+        """Whether the last pass left the source's epoch early (the next reads the one after)."""
+        progress = self._progress
+        return not self._resume and progress is not None and progress.epoch == self._src.epoch
 
     def set_epoch(self, epoch: int) -> None:
         """Selects the epoch the next pass reads (forwarded to the source).
 
-        A pass that completes moves on to the next epoch by itself; calling this at the
-        start of each epoch, as with torch's ``DistributedSampler``, is harmless. Setting
-        the epoch of a state just loaded keeps its resume point.
+        Every pass moves on to the next epoch by itself; calling this at the start of
+        each epoch, as with torch's ``DistributedSampler``, is harmless. Setting the epoch
+        of a state just loaded keeps its resume point; setting the epoch of a pass left
+        early makes the next pass read that epoch again, from its start.
 
         Args:
             epoch: The epoch number, the same on every rank.
@@ -276,7 +284,7 @@ class DataLoader(Generic[T]):
         src = self._resumable_src("set the epoch")
         changed = epoch != src.epoch
         src.set_epoch(epoch)  # checks the value first: a bad one keeps the resume point
-        if changed:
+        if changed or not self._resume:
             self._discard_resume_point(epoch, stacklevel=2)
             self._progress = None
 
@@ -298,8 +306,8 @@ class DataLoader(Generic[T]):
         """Where to resume: the epoch, its delivered samples and the source's state.
 
         Plain data (ints, strings, lists, dicts): save it with ``json`` or ``torch.save``.
-        Taken inside the loop, it counts the batches the loop has received; after a
-        completed pass, it points to the start of the next epoch.
+        Taken inside the loop, or after a ``break``, it counts the batches the loop has
+        received; after a completed pass, it points to the start of the next epoch.
 
         Returns:
             ``{"epoch": int, "delivered": [[start, stop], ...], "source": dict}``; the
@@ -381,6 +389,9 @@ class DataLoader(Generic[T]):
             skip = Progress(epoch, previous.ranges())
             self._progress = Progress(epoch, previous.ranges())
         else:
+            if self._left_early():  # as torch's shuffle, which draws an order per pass
+                epoch += 1
+                self._src.set_epoch(epoch)
             self._discard_resume_point(epoch, stacklevel=3)  # the loop over the loader
             skip = None
             self._progress = Progress(epoch)
