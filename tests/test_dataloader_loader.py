@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import itertools
 import json
 import logging
+import pickle
 import re
 import sys
 import threading
@@ -794,3 +796,15 @@ def test_an_item_that_cannot_be_described_keeps_its_error(preprocessor) -> None:
     assert isinstance(raised[0], PipelineFailure), raised
     assert isinstance(raised[0].__cause__, ValueError)
     assert "cannot load f" in str(raised[0].__cause__)
+
+
+def test_a_loader_pickles_and_deepcopies_after_a_pass_and_a_break():
+    loader = DataLoader(_source(20), preprocessor=_index, batch_size=4, output_order="input")
+    list(loader)
+    for step, _ in enumerate(loader):
+        if step == 1:
+            break
+    for copied in (pickle.loads(pickle.dumps(loader)), copy.deepcopy(loader)):
+        assert copied.state_dict() == loader.state_dict()
+        assert copied.epoch == 2  # the broken epoch 1 is left behind, as by the original
+        assert [i for batch in copied for i in batch] == RandomSampler(20).indices(2)

@@ -4,8 +4,10 @@ VideoClipLoader, AudioClipLoader and cuda_transfer, on media the tests write."""
 from __future__ import annotations
 
 import collections
+import copy
 import logging
 import pathlib
+import pickle
 from collections.abc import Sequence
 
 import numpy as np
@@ -762,3 +764,21 @@ def test_transfer_names_a_bad_device_and_keeps_defaultdicts():
     mapped = map_tensors(batch, lambda t: t + 1, torch.Tensor)
     assert isinstance(mapped, collections.defaultdict) and mapped.default_factory is list
     assert mapped["x"].tolist() == [1.0, 1.0]
+
+
+# Pickling: torch's DataLoader with spawn workers pickles a collate_fn.
+
+
+def test_media_loaders_pickle_and_deepcopy(image_root, h264_video, wav_audio):
+    image = next(iter(ImageFolder(image_root)))
+    cases = [
+        (ImageBatchLoader(32, transform="train", seed=3), [image, image]),
+        (VideoClipLoader(4, 48, 32, offset="random", seed=1), [(h264_video.path, 1)]),
+        (AudioClipLoader(0.25, 8000, 1, offset="random", seed=2), [(wav_audio.path, 5)]),
+    ]
+    for loader, items in cases:
+        expected, labels = loader(items)
+        assert isinstance(expected, torch.Tensor)
+        for copied in (pickle.loads(pickle.dumps(loader)), copy.deepcopy(loader)):
+            data, copied_labels = copied(items)
+            assert torch.equal(data, expected) and torch.equal(copied_labels, labels)

@@ -73,7 +73,9 @@ class ClipLoader:
         self.offset = offset
         self.seed = seed
         self.strict = bool(strict)
-        self._torch = _import_torch() if to_torch else None
+        if to_torch:
+            _import_torch()  # fails here, not in the loop, when torch is missing
+        self._to_torch = to_torch  # not the module: the loader pickles (spawn workers)
 
     def _draw(self, epoch: int, index: int) -> float:
         """A number in ``[0, 1)`` fixed by ``(seed, epoch, index)``: the random offset."""
@@ -106,6 +108,7 @@ class ClipLoader:
             labels.append(label)
         clips = clips[: len(labels)]
         labels_array = np.asarray(labels, dtype=np.int64)
-        if self._torch is not None:
-            return self._torch.from_numpy(clips), self._torch.from_numpy(labels_array)
+        if self._to_torch:
+            torch = _import_torch()
+            return torch.from_numpy(clips), torch.from_numpy(labels_array)
         return clips, labels_array

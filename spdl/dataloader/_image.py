@@ -241,7 +241,9 @@ class ImageBatchLoader:
         self.hflip_prob = float(hflip_prob)
         self.layout = layout
         self.strict = bool(strict)
-        self._torch = _import_torch() if to_torch else None
+        if to_torch:
+            _import_torch()  # fails here, not in the loop, when torch is missing
+        self._to_torch = to_torch  # not the module: the loader pickles (spawn workers)
         if transform == "eval":
             size_arg = self.width if self.width == self.height else (self.height, self.width)
             self._center = spdl.io.CenterCrop(size_arg, resize=resize)
@@ -329,8 +331,9 @@ class ImageBatchLoader:
         return self._output(images, np.asarray(labels, dtype=np.int64))
 
     def _output(self, images: np.ndarray, labels: np.ndarray) -> tuple[Any, Any]:
-        if self._torch is not None:
-            tensor, label_tensor = self._torch.from_numpy(images), self._torch.from_numpy(labels)
+        if self._to_torch:
+            torch = _import_torch()
+            tensor, label_tensor = torch.from_numpy(images), torch.from_numpy(labels)
             return (tensor.permute(0, 3, 1, 2) if self.layout == "CHW" else tensor), label_tensor
         return (images.transpose(0, 3, 1, 2) if self.layout == "CHW" else images), labels
 

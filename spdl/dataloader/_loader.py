@@ -215,6 +215,10 @@ class DataLoader(Generic[T]):
         self._progress: Progress | None = None  # the latest pass's, or a loaded one
         self._resume = False  # the next pass continues self._progress
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The last pass's pipeline (threads, locks) stays behind; so do its stats.
+        return {**self.__dict__, "_pipeline": None}
+
     @property
     def src(self) -> Iterable[Any]:
         """The source the loader reads."""
