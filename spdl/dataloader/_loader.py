@@ -269,7 +269,11 @@ class DataLoader(Generic[T]):
     def _left_early(self) -> bool:
         """Whether the last pass left the source's epoch early (the next reads the one after)."""
         progress = self._progress
-        return not self._resume and progress is not None and progress.epoch == self._src.epoch
+        return (
+            not self._resume
+            and progress is not None
+            and progress.epoch == self._resumable_src("read the epoch").epoch
+        )
 
     def set_epoch(self, epoch: int) -> None:
         """Selects the epoch the next pass reads (forwarded to the source).
