@@ -1,5 +1,6 @@
 #include "convert.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -85,11 +86,29 @@ bool same_image_format(const AVFrame* a, const AVFrame* b) {
   return a->width == b->width && a->height == b->height && a->format == b->format;
 }
 
+AVPixelFormat native_byte_order(AVPixelFormat format) {
+  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(format);
+  if (!desc || !(desc->flags & AV_PIX_FMT_FLAG_BE)) {
+    return format;
+  }
+  const AVPixelFormat swapped = av_pix_fmt_swap_endianness(format);
+  return swapped == AV_PIX_FMT_NONE ? format : swapped;
+}
+
 void copy_image(uint8_t* dst, const ImageLayout& layout, const AVFrame* f) {
+  const auto format = static_cast<AVPixelFormat>(f->format);
   int ret = av_image_copy_to_buffer(dst, static_cast<int>(layout.bytes), f->data, f->linesize,
-                                    static_cast<AVPixelFormat>(f->format), f->width, f->height, 1);
+                                    format, f->width, f->height, 1);
   if (ret < 0) {
     throw std::runtime_error("Failed to copy a " + describe_frame(f) + " frame.");
+  }
+  // The dtype is little-endian: a big-endian frame (a 16-bit PNG is rgb48be) is
+  // swapped to it, element by element.
+  const size_t item = itemsize(layout.dtype);
+  if (item > 1 && native_byte_order(format) != format) {
+    for (uint8_t* element = dst; element + item <= dst + layout.bytes; element += item) {
+      std::reverse(element, element + item);
+    }
   }
 }
 

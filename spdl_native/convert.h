@@ -19,6 +19,9 @@ struct ImageLayout {
 };
 
 ImageLayout image_layout(const AVFrame* frame);
+// The format's little-endian twin for FFmpeg's big-endian formats (rgb48be ->
+// rgb48le): the buffers hold numbers in the host's (little-endian) order.
+AVPixelFormat native_byte_order(AVPixelFormat format);
 bool same_image_format(const AVFrame* a, const AVFrame* b);
 std::string describe_frame(const AVFrame* frame);  // "WxH pix_fmt"
 void copy_image(uint8_t* dst, const ImageLayout& layout, const AVFrame* frame);

@@ -64,8 +64,9 @@ WriteTarget FrameWriter::target(const AVFrame* frame) const {
   WriteTarget target;
   target.width = w > 0 ? w : frame->width;
   target.height = h > 0 ? h : frame->height;
-  target.format = format_.pix_fmt.empty() ? static_cast<AVPixelFormat>(frame->format)
-                                          : av_get_pix_fmt(format_.pix_fmt.c_str());
+  target.format = format_.pix_fmt.empty()
+                      ? native_byte_order(static_cast<AVPixelFormat>(frame->format))
+                      : av_get_pix_fmt(format_.pix_fmt.c_str());
   return target;
 }
 

@@ -160,18 +160,19 @@ ImageLayout TransformWriter::layout(const AVFrame* frame, const CropBox& box) co
   AVFrame shape{};
   shape.width = box.width;
   shape.height = box.height;
-  shape.format = frame->format;
+  shape.format = native_byte_order(static_cast<AVPixelFormat>(frame->format));
   return shape_.layout(&shape);
 }
 
 FrameWriter& TransformWriter::writer_for(const AVFrame* frame) {
-  if (output_.pix_fmt.empty() && frame->format != writer_format_) {
+  const AVPixelFormat format = native_byte_order(static_cast<AVPixelFormat>(frame->format));
+  if (output_.pix_fmt.empty() && format != writer_format_) {
     // The output keeps each frame's format; the writer is told it explicitly, so
     // that a frame converted on the way (full_chroma) still comes out in it.
     OutputFormat keep = output_;
-    keep.pix_fmt = av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame->format));
+    keep.pix_fmt = av_get_pix_fmt_name(format);
     writer_ = std::make_unique<FrameWriter>(keep);
-    writer_format_ = static_cast<AVPixelFormat>(frame->format);
+    writer_format_ = format;
   }
   return *writer_;
 }

@@ -55,14 +55,16 @@ def _pillow(mode: str, fmt: str, **options) -> bytes:
     return image_bytes(image, fmt, **options)
 
 
-def _png_16bit(pix_fmt: str) -> bytes:
-    """A 16-bit PNG written by PyAV's encoder (Pillow writes no 16-bit RGB)."""
+def _samples_16bit(pix_fmt: str) -> np.ndarray:
     noise = np.random.default_rng(1).integers(0, 256, (HEIGHT, WIDTH, 3))
     samples = (_picture().astype(np.uint16) * 256 + noise).astype(np.uint16)
-    if pix_fmt == "gray16le":
-        samples = np.ascontiguousarray(samples[..., 0])
+    return samples if pix_fmt == "rgb48le" else np.ascontiguousarray(samples[..., 0])
+
+
+def _png_16bit(pix_fmt: str) -> bytes:
+    """A 16-bit PNG written by PyAV's encoder (Pillow writes no 16-bit RGB)."""
     encoded_pix_fmt = "rgb48be" if pix_fmt == "rgb48le" else "gray16be"
-    return ffmpeg_image_bytes("png", samples, encoded_pix_fmt, input_format=pix_fmt)
+    return ffmpeg_image_bytes("png", _samples_16bit(pix_fmt), encoded_pix_fmt, input_format=pix_fmt)
 
 
 def _gif(transparent: bool = False) -> bytes:
@@ -579,3 +581,27 @@ def test_lossy_webp_through_ffmpeg_interpolates_chroma_as_libwebp(
     got = spdl.io.to_numpy(spdl.io.load_image(data, pix_fmt=pix_fmt, decoder="webp"))
     assert np.abs(got.astype(int) - pillow).mean() < 0.5
     assert np.abs(got.astype(int) - pillow).max() <= 4
+
+
+@pytest.mark.parametrize("pix_fmt", ["rgb48le", "gray16le"])
+def test_16bit_png_samples_come_in_native_byte_order(pix_fmt: str) -> None:
+    # PNG stores big-endian samples (FFmpeg decodes rgb48be / gray16be); the arrays are
+    # little-endian uint16, whichever path writes them.
+    data = _png_16bit(pix_fmt)
+    samples = _samples_16bit(pix_fmt)
+    expected = samples if pix_fmt == "rgb48le" else samples[None]
+    packets = spdl.io.demux_media("image", data).result()
+    filtered = spdl.io.decode_packets(packets, filter_desc="null").result()
+    for array in (
+        load(data, pix_fmt=None),
+        load(data, pix_fmt=pix_fmt),
+        spdl.io.to_numpy(spdl.io.batch_load_image([data, data], None, None, pix_fmt=None))[1],
+        spdl.io.to_numpy(spdl.io.convert_frames(filtered).result()),
+    ):
+        assert array.dtype == np.uint16
+        np.testing.assert_array_equal(array, expected)
+    resized = load(data, pix_fmt=None, width=32, height=24)
+    np.testing.assert_array_equal(resized, load(data, pix_fmt=pix_fmt, width=32, height=24))
+    assert np.abs(resized.astype(np.int64).mean() - samples.mean()) < 0.02 * samples.mean()
+    with pytest.raises(ValueError, match=f"big-endian.*use '{pix_fmt}'"):
+        load(data, pix_fmt=pix_fmt[:-2] + "be")

@@ -160,6 +160,15 @@ def validate_decode_options(media_type: str, **options: Any) -> None:
         not isinstance(pix_fmt, str) or not _native.pix_fmt_exists(pix_fmt)
     ):
         raise ValueError(f"Unknown pix_fmt {pix_fmt!r}.")
+    if (
+        pix_fmt is not None
+        and pix_fmt.endswith("be")
+        and _native.pix_fmt_exists(pix_fmt[:-2] + "le")
+    ):
+        raise ValueError(
+            f"pix_fmt {pix_fmt!r} is big-endian, and arrays hold little-endian numbers: "
+            f"use {pix_fmt[:-2] + 'le'!r}."
+        )
     if pix_fmt is not None and not _native.pix_fmt_is_output(pix_fmt):
         # Found out at once, not after demuxing and decoding ("Function not implemented").
         raise ValueError(
