@@ -11,6 +11,10 @@
 #include "ffmpeg/error.h"
 #include "pixel_limit.h"
 
+extern "C" {
+#include <libavutil/intreadwrite.h>
+}
+
 namespace spdl {
 namespace {
 
@@ -38,23 +42,44 @@ int pcm_frame_bytes(const AVCodecContext* ctx) {
   return bits % 8 == 0 ? bits / 8 * ctx->ch_layout.nb_channels : 0;
 }
 
+// Whether `packet` is a Vorbis stream's first packet with samples to skip at its
+// start (Matroska's CodecDelay). That packet only primes the decoder and gives no
+// frame: FFmpeg 5.1 skips the samples from the frames after it, which are real
+// audio (a WebM lost its first 1024 samples); newer releases drop the skip with the
+// frameless packet. Sent without it, both decode the same samples.
+bool skips_in_a_priming_packet(const AVCodecContext* ctx, const AVPacket* packet) {
+  if (!packet || ctx->codec_id != AV_CODEC_ID_VORBIS) {
+    return false;
+  }
+  size_t size = 0;
+  const uint8_t* skip = av_packet_get_side_data(packet, AV_PKT_DATA_SKIP_SAMPLES, &size);
+  return skip && size >= 4 && AV_RL32(skip) > 0;
+}
+
 }  // namespace
 
 int send_packet(AVCodecContext* ctx, const AVPacket* packet) {
   const int frame_bytes = packet ? pcm_frame_bytes(ctx) : 0;
-  if (frame_bytes <= 0 || packet->size % frame_bytes == 0) {
+  const bool cut = frame_bytes > 0 && packet->size % frame_bytes != 0;
+  const bool unskip = skips_in_a_priming_packet(ctx, packet);
+  if (!cut && !unskip) {
     return avcodec_send_packet(ctx, packet);
   }
-  if (packet->size < frame_bytes) {
+  if (cut && packet->size < frame_bytes) {
     return 0;
   }
-  ffmpeg::PacketPtr whole = ffmpeg::alloc_packet();
-  if (const int ret = av_packet_ref(whole.get(), packet); ret < 0) {
+  // A new reference: the data stays shared, the side data is copied.
+  ffmpeg::PacketPtr sent = ffmpeg::alloc_packet();
+  if (const int ret = av_packet_ref(sent.get(), packet); ret < 0) {
     return ret;
   }
-  // The data stays shared: only the size shrinks (the bytes after it are not read).
-  whole->size -= packet->size % frame_bytes;
-  return avcodec_send_packet(ctx, whole.get());
+  if (cut) {
+    sent->size -= packet->size % frame_bytes;  // the bytes after the size are not read
+  }
+  if (unskip) {
+    AV_WL32(av_packet_get_side_data(sent.get(), AV_PKT_DATA_SKIP_SAMPLES, nullptr), 0);
+  }
+  return avcodec_send_packet(ctx, sent.get());
 }
 
 ffmpeg::CodecContextPtr open_decoder(const CodecParams& params, Rational time_base,

@@ -63,7 +63,8 @@ ffmpeg::CodecContextPtr open_decoder(const Packets& packets, const DecodeConfig&
 // last packet of a truncated WAV is not): FFmpeg 5.1's PCM decoders decode the
 // whole frames, then refuse the 1 .. n-1 bytes left over (AVERROR_INVALIDDATA);
 // newer releases drop them. A PCM packet shorter than one sample frame is not
-// sent. Returns FFmpeg's code.
+// sent. A Vorbis stream's first packet goes without the skip at its start, which
+// FFmpeg 5.1 took from the audio after it. Returns FFmpeg's code.
 int send_packet(AVCodecContext* ctx, const AVPacket* packet);
 
 // Decodes every packet; stops early when the filter graph ends (e.g. trim) or

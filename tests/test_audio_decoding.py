@@ -481,3 +481,21 @@ def test_a_wav_cut_inside_a_sample_frame_loads_its_whole_sample_frames(
     np.testing.assert_array_equal(window, source[:, 2000:kept])
     decoded = decode(demux("audio", cut), sample_fmt="s16p")
     np.testing.assert_array_equal(spdl.io.to_numpy(convert(decoded)), source[:, :kept])
+
+
+def test_vorbis_in_webm_keeps_its_first_samples(tmp_path: pathlib.Path) -> None:
+    # WebM puts the Vorbis delay (CodecDelay) as a skip on the first packet, which only
+    # primes the decoder: FFmpeg 5.1 skipped 1024 samples of real audio after it.
+    # Ogg carries the same audio without that skip.
+    t = np.arange(44100) / 44100
+    chirp = (0.5 * np.sin(2 * np.pi * (100 + 1000 * t) * t)).astype(np.float32)
+    samples = np.stack([chirp, 0.8 * chirp])
+    options = {"strict": "experimental"}
+    for name in ("a.ogg", "a.webm"):
+        encode_audio(tmp_path / name, samples, rate=44100, codec="vorbis", options=options)
+    ogg = spdl.io.to_numpy(spdl.io.load_audio(tmp_path / "a.ogg"))
+    webm = spdl.io.to_numpy(spdl.io.load_audio(tmp_path / "a.webm"))
+    assert webm.shape == ogg.shape and ogg.shape[1] >= 44100
+    np.testing.assert_allclose(webm, ogg, atol=1e-6)
+    start = spdl.io.to_numpy(spdl.io.load_audio(tmp_path / "a.webm", timestamp=(0, 0.5)))
+    np.testing.assert_allclose(start[:, :22000], ogg[:, :22000], atol=1e-6)
