@@ -499,3 +499,22 @@ def test_vorbis_in_webm_keeps_its_first_samples(tmp_path: pathlib.Path) -> None:
     np.testing.assert_allclose(webm, ogg, atol=1e-6)
     start = spdl.io.to_numpy(spdl.io.load_audio(tmp_path / "a.webm", timestamp=(0, 0.5)))
     np.testing.assert_allclose(start[:, :22000], ogg[:, :22000], atol=1e-6)
+
+
+def test_mp3_windows_at_8_khz_decode_their_first_samples(tmp_path: pathlib.Path) -> None:
+    # MPEG-2.5 layer III frames are 576 samples (72 ms at 8 kHz), and the bit reservoir
+    # reaches several of them back: a 0.2 s pre-roll decoded the first 165 ms wrong.
+    rate = 8000
+    t = np.arange(3 * rate) / rate
+    chirp = (0.5 * np.sin(2 * np.pi * (100 + 500 * t) * t)).astype(np.float32)
+    path = tmp_path / "speech.mp3"
+    encode_audio(path, chirp[None], rate=rate, codec="libmp3lame", chunk=576)
+    whole = spdl.io.to_numpy(spdl.io.load_audio(path))[0]
+    with av.open(str(path)) as container:  # the encoder delay puts sample 0 later
+        first = round(next(container.decode(audio=0)).time * rate)
+    assert first > 0
+    for start in (0.7, 1.3, 1.9):
+        window = spdl.io.to_numpy(spdl.io.load_audio(path, timestamp=(start, start + 0.5)))[0]
+        at = round(start * rate) - first
+        assert len(window) == round(0.5 * rate)
+        np.testing.assert_allclose(window, whole[at : at + len(window)], atol=1e-5)

@@ -638,6 +638,21 @@ def _rewind(container: InputContainer, stream: Stream, name: str) -> None:
     raise MediaError(f"Failed to seek {name} to its start: {error}") from error
 
 
+def _audio_preroll_s(stream: Stream) -> float:
+    """How far before a window an audio seek goes: 0.2 s, and for MP3 as far as its
+    bit reservoir reaches at the lowest bit rate, plus three frames (the overlapped
+    frame, and the seek's landing); below 32 kHz that is 0.47 s at 8 kHz, where 0.2 s
+    decoded 165 ms of a window wrong."""
+    codec = stream.codec_context
+    rate = codec.sample_rate or 0
+    if codec.name not in ("mp3", "mp3float") or rate <= 0:
+        return _AUDIO_PREROLL_S
+    # main_data_begin: up to 511 bytes back (MPEG-1, 32 kbps at least), 255 below 32 kHz
+    # (MPEG-2 and 2.5, 8 kbps at least); their frames have 1152 and 576 samples.
+    reservoir_s, frame = (511 * 8 / 32000, 1152) if rate >= 32000 else (255 * 8 / 8000, 576)
+    return max(_AUDIO_PREROLL_S, reservoir_s + 3 * frame / rate)
+
+
 def _seek_before(
     container: InputContainer,
     stream: Stream,
@@ -647,15 +662,16 @@ def _seek_before(
     fresh: bool,
 ) -> None:
     """Positions the demuxer for a window starting at ``start`` s: at the keyframe at
-    or before it, for audio 0.2 s earlier (decoders need pre-roll: their first frame
-    after a seek overlaps the one before; the decode trims to the exact sample).
+    or before it, for audio :func:`_audio_preroll_s` earlier (decoders need pre-roll:
+    their first frame after a seek overlaps the one before; the decode trims to the
+    exact sample).
 
     A target at or before the stream's beginning reads from its first packet: a
     container not read yet is not moved at all (a seek to 0 skips an AAC stream's
     priming packet, and FLAC under 4096 samples refuses it), one read already goes
     back before its first packet (:func:`_rewind`).
     """
-    target = start - _AUDIO_PREROLL_S if media_type == "audio" else start
+    target = start - _audio_preroll_s(stream) if media_type == "audio" else start
     if target > 0:
         _seek(container, stream, name, target)
     elif not fresh:
