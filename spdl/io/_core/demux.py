@@ -644,7 +644,7 @@ def _audio_preroll_s(stream: Stream) -> float:
     frame, and the seek's landing); below 32 kHz that is 0.47 s at 8 kHz, where 0.2 s
     decoded 165 ms of a window wrong."""
     codec = stream.codec_context
-    rate = codec.sample_rate or 0
+    rate = getattr(codec, "sample_rate", 0) or 0  # an AudioCodecContext
     if codec.name not in ("mp3", "mp3float") or rate <= 0:
         return _AUDIO_PREROLL_S
     # main_data_begin: up to 511 bytes back (MPEG-1, 32 kbps at least), 255 below 32 kHz
