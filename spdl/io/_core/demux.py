@@ -995,14 +995,53 @@ def iter_demux(
     lookahead = _WINDOW_LOOKAHEAD if media_type == "video" else 0
     previous: Packets | None = None
     opener = _open_indexed if media_type == "video" else _open  # as in demux()
+    origin = _origin(src)
     with _opened(opener, src, format, format_options) as container:
         stream = _pick_stream(container, media_type, name)
+        # FFmpeg's Ogg demuxer times packets wrong after a second seek (0.67 s late in
+        # a 3 s Vorbis file: the seek lands on a page it indexed while reading on), so
+        # each window after the first opens the source afresh, as load_audio does.
+        reopen = media_type == "audio" and container.format.name == "ogg" and origin is not None
         for count, window in enumerate(timestamps):
+            if reopen and count:
+                yield _read_afresh(opener, src, origin, format, format_options, window)
+                continue
             packets = _read(container, stream, media_type, name, window, src, lookahead, count == 0)
             if lookahead:
                 packets.join_decode_session(previous)
                 previous = packets
             yield packets
+
+
+def _origin(src: Source) -> int | None:
+    """Where a load starts to read ``src``: 0, or the position a file-like object
+    stands at; ``None`` for one that cannot tell (it cannot be read afresh)."""
+    if isinstance(src, str | os.PathLike | bytes | bytearray | memoryview):
+        return 0
+    try:
+        return src.tell() if src.seekable() else None
+    except Exception:
+        return None
+
+
+def _read_afresh(
+    opener: Callable[[Source, str | None, Mapping[str, str] | None], InputContainer],
+    src: Source,
+    origin: int | None,
+    format: str | None,
+    format_options: Mapping[str, str] | None,
+    window: Window,
+) -> Packets:
+    """One window's packets, from a container of its own (a file-like object is
+    moved back to ``origin`` first)."""
+    if origin is not None and not isinstance(
+        src, str | os.PathLike | bytes | bytearray | memoryview
+    ):
+        src.seek(origin)
+    name = describe_source(src)
+    with opener(src, format, format_options) as container:
+        stream = _pick_stream(container, "audio", name)
+        return _read(container, stream, "audio", name, window, src)
 
 
 def demux_spans(
