@@ -539,3 +539,30 @@ def test_streamed_windows_of_ogg_vorbis_equal_single_loads(tmp_path: pathlib.Pat
                 got = spdl.io.to_numpy(spdl.io.convert_frames(frames).result())
                 assert got.shape == want.shape
                 np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_a_float_downmix_adds_channels_and_the_documented_filter_scales_it(
+    tmp_path: pathlib.Path,
+) -> None:
+    # docs/io.md: FFmpeg's mix (as PyAV's) is not scaled back for float outputs.
+    t = np.arange(8000) / 8000
+    tone = (0.9 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    path = tmp_path / "six.wav"
+    encode_audio(path, np.stack([tone] * 6), rate=8000, codec="pcm_f32le", layout="5.1")
+    mixed = spdl.io.to_numpy(spdl.io.load_audio(path, num_channels=1))
+    with av.open(str(path)) as container:
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=8000)
+        pyav = np.concatenate(
+            [
+                f.to_ndarray()
+                for frame in container.decode(audio=0)
+                for f in resampler.resample(frame)
+            ],
+            axis=1,
+        )
+    np.testing.assert_allclose(mixed[:, : pyav.shape[1]], pyav, atol=1e-6)
+    assert np.abs(mixed).max() > 3.0
+    scaled = spdl.io.load_audio(
+        path, filter_desc="aresample=ochl=mono:rematrix_maxval=1", sample_fmt="fltp"
+    )
+    np.testing.assert_allclose(spdl.io.to_numpy(scaled), tone[None], atol=1e-5)
