@@ -12,11 +12,12 @@
 namespace spdl {
 namespace {
 
-// The packed RGB outputs the native writer produces in one pass; other formats
-// keep the semantics of FFmpeg's format filter.
+// The packed RGB outputs the native writer produces in one pass, and gray16le, whose
+// range expansion it does exactly (swscale 5.1, behind the format filter, scales
+// to 65280); other formats keep the semantics of FFmpeg's format filter.
 bool writer_format(const std::string& pix_fmt) {
-  static const std::array<const char*, 6> kFormats = {"rgb24", "bgr24", "rgba",
-                                                      "bgra",  "argb",  "abgr"};
+  static const std::array<const char*, 7> kFormats = {"rgb24", "bgr24", "rgba",    "bgra",
+                                                      "argb",  "abgr",  "gray16le"};
   for (const char* format : kFormats) {
     if (pix_fmt == format) {
       return true;

@@ -1,5 +1,6 @@
 #include "write_strategies.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -258,6 +259,13 @@ void Swscale::write(const AVFrame* frame, const WriteTarget& target, uint8_t* ds
                   planes[0] + static_cast<ptrdiff_t>(y) * linesizes[0], row_bytes);
     }
   }
+  if (gray16_scale_ > 0) {
+    auto* values = reinterpret_cast<uint16_t*>(out);
+    for (size_t i = 0, n = static_cast<size_t>(width) * height; i < n; ++i) {
+      const double full = (values[i] - gray16_black_) * gray16_scale_ + 0.5;
+      values[i] = static_cast<uint16_t>(std::clamp(full, 0.0, 65535.0));
+    }
+  }
 }
 
 void Swscale::configure(const AVFrame* frame, const WriteTarget& target) {
@@ -274,6 +282,22 @@ void Swscale::configure(const AVFrame* frame, const WriteTarget& target) {
   // fast paths at init time and would ignore a range set afterwards.
   const bool resize = width != frame->width || height != frame->height;
   dst_full = dst_full || is_rgb(out_fmt) || (is_gray(out_fmt) && src_full);
+  // swscale 5.1 writes 16-bit gray from YUV and RGB to 255/256 of the full range
+  // (white 65277, not 65535). Limited-range luma is taken as it is instead (no range
+  // change: N-bit luma times 65535 / (2^N - 1)) and write() expands it; gray from RGB
+  // is stretched by 65535 / 65280 (within 4 of FFmpeg 8's).
+  gray16_black_ = 0;
+  gray16_scale_ = 0;
+  if (out_fmt == AV_PIX_FMT_GRAY16LE && is_rgb(src_fmt)) {
+    gray16_scale_ = 65535.0 / 65280.0;
+  } else if (out_fmt == AV_PIX_FMT_GRAY16LE && !src_full && !is_gray(src_fmt)) {
+    const int depth = av_pix_fmt_desc_get(src_fmt)->comp[0].depth;
+    const double top = static_cast<double>((1 << depth) - 1);
+    const double step = static_cast<double>(1 << (depth - 8));
+    gray16_black_ = 16 * step * 65535 / top;  // black: 16 << (depth - 8)
+    gray16_scale_ = top / (219 * step);       // white: 235 << (depth - 8)
+    src_full = dst_full = true;
+  }
   // Kept only once configured: a failure leaves no half-configured context behind.
   sws_.reset();
   ffmpeg::SwsContextPtr configured(sws_alloc_context());

@@ -124,6 +124,8 @@ class Swscale {
   // What sws_ was configured for, so that it is rebuilt only when this changes.
   int src_width_ = 0, src_height_ = 0, src_format_ = -1, src_space_ = -1, src_range_ = -1;
   WriteTarget target_;
+  // gray16le output corrected after swscale: (value - black) * scale; 0: as written.
+  double gray16_black_ = 0, gray16_scale_ = 0;
 };
 
 }  // namespace spdl

@@ -421,3 +421,33 @@ def test_a_decoder_that_reads_the_fourcc_decodes(tmp_path: Path, pix_fmt: str) -
     with av.open(str(path)) as container:
         reference = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
     assert mean_abs_diff(load_array(path), reference) <= MAX_MEAN_ABS_DIFF
+
+
+@pytest.mark.parametrize(("pix_fmt", "depth"), [("yuv444p", 8), ("yuv420p10le", 10)])
+def test_gray16_from_limited_yuv_spans_the_full_16_bit_range(
+    tmp_path: Path, pix_fmt: str, depth: int
+) -> None:
+    # swscale 5.1 scaled limited-range luma to 0..65280 (white 65277, not 65535).
+    rgb = [smooth_rgb(48, 32, phase) for phase in (0.0, 0.5)]
+    rgb[0][:4, :4] = 255  # white, and black below
+    rgb[0][4:8, :4] = 0
+    path = tmp_path / "ffv1.mkv"
+    encode_video(path, rgb, width=48, height=32, codec="ffv1", pix_fmt=pix_fmt)
+    luma = spdl.io.to_numpy(spdl.io.load_video(path, pix_fmt=None))
+    luma = luma[:, 0, :32] if pix_fmt == "yuv420p10le" else luma[:, 0]  # planes stacked
+    step = 1 << (depth - 8)
+    expected = np.clip(np.rint((luma - 16.0 * step) * 65535 / (219 * step)), 0, 65535)
+    gray = spdl.io.to_numpy(spdl.io.load_video(path, pix_fmt="gray16le"))
+    assert gray.dtype == np.uint16 and gray.shape == (2, 1, 32, 48)
+    assert np.abs(gray[:, 0] - expected).max() <= (0 if depth == 8 else 1)  # 10 -> 16 bits rounds
+    assert gray[0, 0, 0, 0] == 65535 and gray[0, 0, 5, 0] == 0
+
+
+def test_gray16_from_rgb_is_within_4_of_pyavs(tmp_path: Path) -> None:
+    rgb = [smooth_rgb(48, 32, phase) for phase in (0.0, 0.5)]
+    path = tmp_path / "rgb.mkv"
+    encode_video(path, rgb, width=48, height=32, codec="ffv1", pix_fmt="bgr0")
+    gray = spdl.io.to_numpy(spdl.io.load_video(path, pix_fmt="gray16le")).astype(np.int64)
+    with av.open(str(path)) as container:
+        pyav = np.stack([f.to_ndarray(format="gray16le") for f in container.decode(video=0)])
+    assert np.abs(gray[:, 0] - pyav).max() <= 4
