@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spdl.dataloader import MapSource, RandomSampler, Sample, Sampler, SequentialSampler
+from spdl.dataloader import DataLoader, MapSource, RandomSampler, Sample, Sampler, SequentialSampler
 
 
 def _shares(num_items, world_size, uneven, epoch=0, seed=0, kind=RandomSampler):
@@ -175,7 +175,7 @@ def test_under_torchrun_before_the_process_group_the_environment_gives_the_rank(
     assert (kind(10, rank=0, world_size=1).rank, kind(10, world_size=5).world_size) == (0, 5)
     monkeypatch.setenv("RANK", "one")
     with pytest.raises(ValueError, match="RANK='one'.*pass rank= and world_size="):
-        kind(10)
+        len(kind(10))  # read when first needed
 
 
 def test_a_dataset_given_for_num_items_says_to_pass_its_length():
@@ -254,3 +254,19 @@ def test_map_source_state_round_trip():
     restored = MapSource(list(range(8)), RandomSampler(8, seed=4, rank=0, world_size=2))
     restored.load_state_dict(json.loads(json.dumps(source.state_dict())))
     assert list(restored) == list(source)
+
+
+def test_a_default_rank_is_read_when_first_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # mp.spawn sets no RANK / WORLD_SIZE: a sampler built before init_process_group
+    # read (0, 1) at once, and every rank read the whole dataset. The variables stand
+    # for the group here (they are read the same way when none is initialised).
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    sampler = RandomSampler(10, seed=0)
+    loader = DataLoader(MapSource(list(range(10)), sampler), batch_size=2)
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert len(loader) == 3 and (sampler.rank, sampler.world_size) == (1, 2)
+    assert list(sampler) == RandomSampler(10, seed=0, rank=1, world_size=2).indices(0)
+    monkeypatch.setenv("RANK", "0")
+    assert sampler.rank == 1  # fixed once read

@@ -124,7 +124,9 @@ class DataLoader(Generic[T]):
             drop, logged, before the pass ends with ``PipelineFailure``: ``0`` (the
             default) ends it at the first failure, like torch's DataLoader; a negative
             int allows any number; a float in ``(0, 1)`` is a fraction of the items.
-            See :meth:`spdl.pipeline.PipelineBuilder.build`.
+            The aggregator's items are batches: a failing one drops its batch, and a
+            rank that drops one has a batch fewer than the others (see the guide's
+            distributed section). See :meth:`spdl.pipeline.PipelineBuilder.build`.
         report_stats_interval: If given, log the pipeline's stats report (logger
             ``spdl.pipeline``, level ``INFO``) every this many seconds and at the end
             of each pass.

@@ -86,20 +86,34 @@ class _ShardedSampler:
         self._num_items = _check_int("num_items", num_items, 1)
         if uneven not in _UNEVEN:
             raise ValueError(f"uneven must be 'pad' or 'drop', got {uneven!r}")
-        default_rank, default_world_size = _default_rank_and_world_size()
-        rank = default_rank if rank is None else rank
-        world_size = default_world_size if world_size is None else world_size
-        self._world_size = _check_int("world_size", world_size, 1)
-        self._rank = _check_int("rank", rank, 0)
-        if self._rank >= self._world_size:
-            raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
-        if uneven == "drop" and self._num_items < self._world_size:
-            raise ValueError(
-                f"uneven='drop' leaves no items: num_items={num_items} is smaller than "
-                f"world_size={world_size}; use uneven='pad'"
-            )
         self._uneven: Uneven = uneven
         self._epoch = 0
+        # (rank, world_size) given; a default one is read when first needed, so that a
+        # sampler built before init_process_group (mp.spawn) takes the group's.
+        self._given = (
+            None if rank is None else _check_int("rank", rank, 0),
+            None if world_size is None else _check_int("world_size", world_size, 1),
+        )
+        self._shard: tuple[int, int] | None = None
+        if None not in self._given:
+            self._rank_and_world_size()
+
+    def _rank_and_world_size(self) -> tuple[int, int]:
+        """``(rank, world_size)``, fixed when first needed (see the class docs)."""
+        if self._shard is None:
+            default_rank, default_world_size = _default_rank_and_world_size()
+            rank, world_size = self._given
+            rank = default_rank if rank is None else rank
+            world_size = default_world_size if world_size is None else world_size
+            if rank >= world_size:
+                raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
+            if self._uneven == "drop" and self._num_items < world_size:
+                raise ValueError(
+                    f"uneven='drop' leaves no items: num_items={self._num_items} is smaller "
+                    f"than world_size={world_size}; use uneven='pad'"
+                )
+            self._shard = (rank, world_size)
+        return self._shard
 
     def _permutation(self, epoch: int) -> list[int]:
         raise NotImplementedError
@@ -112,12 +126,12 @@ class _ShardedSampler:
     @property
     def rank(self) -> int:
         """This process's rank."""
-        return self._rank
+        return self._rank_and_world_size()[0]
 
     @property
     def world_size(self) -> int:
         """The number of ranks sharing the dataset."""
-        return self._world_size
+        return self._rank_and_world_size()[1]
 
     @property
     def uneven(self) -> Uneven:
@@ -143,9 +157,10 @@ class _ShardedSampler:
 
     def __len__(self) -> int:
         """The number of indices this rank gets per epoch (the same on every rank)."""
+        world_size = self.world_size
         if self._uneven == "pad":
-            return -(-self._num_items // self._world_size)
-        return self._num_items // self._world_size
+            return -(-self._num_items // world_size)
+        return self._num_items // world_size
 
     def indices(self, epoch: int | None = None) -> list[int]:
         """This rank's indices for an epoch, in order.
@@ -158,11 +173,12 @@ class _ShardedSampler:
         """
         epoch = self._epoch if epoch is None else _check_int("epoch", epoch, 0)
         order = self._permutation(epoch)
-        total = len(self) * self._world_size
+        rank, world_size = self._rank_and_world_size()
+        total = len(self) * world_size
         if total > len(order):  # "pad": repeat the permutation from its start
             repeats = -(-total // len(order))
             order = (order * repeats)[:total]
-        return order[self._rank : total : self._world_size]
+        return order[rank:total:world_size]
 
     def __iter__(self) -> Iterator[int]:
         """Yields this rank's indices for :attr:`epoch` (fixed when iteration starts)."""
@@ -173,8 +189,8 @@ class _ShardedSampler:
         return {
             "epoch": self._epoch,
             "num_items": self._num_items,
-            "rank": self._rank,
-            "world_size": self._world_size,
+            "rank": self.rank,
+            "world_size": self.world_size,
             "uneven": self._uneven,
         }
 
@@ -220,6 +236,8 @@ class RandomSampler(_ShardedSampler):
         world_size: The number of ranks; defaults to
             ``torch.distributed.get_world_size()`` when a process group is initialised,
             else to the ``WORLD_SIZE`` environment variable (with ``RANK``), else 1.
+            A default is read when first needed (``len()``, iteration): a sampler
+            built before ``init_process_group`` takes the group's.
         uneven: When ``num_items`` does not divide by ``world_size``: ``"pad"`` repeats
             items from the start of the epoch's permutation so each rank gets
             ``ceil(num_items / world_size)`` items; ``"drop"`` leaves out the
@@ -229,7 +247,8 @@ class RandomSampler(_ShardedSampler):
         TypeError: If a count is not an int.
         ValueError: If ``num_items < 1``, ``rank`` is outside ``[0, world_size)``,
             ``uneven`` is unknown, ``"drop"`` would leave a rank no items, or the
-            ``RANK``/``WORLD_SIZE`` variables used as defaults are not integers.
+            ``RANK``/``WORLD_SIZE`` variables used as defaults are not integers (for
+            a default, when it is read).
 
     Example:
         >>> from spdl.dataloader import RandomSampler
@@ -283,6 +302,8 @@ class SequentialSampler(_ShardedSampler):
         world_size: The number of ranks; defaults to
             ``torch.distributed.get_world_size()`` when a process group is initialised,
             else to the ``WORLD_SIZE`` environment variable (with ``RANK``), else 1.
+            A default is read when first needed (``len()``, iteration): a sampler
+            built before ``init_process_group`` takes the group's.
         uneven: ``"pad"`` repeats the first indices so every rank gets
             ``ceil(num_items / world_size)``; ``"drop"`` leaves out the last ones so
             every rank gets ``floor(num_items / world_size)``.
@@ -291,7 +312,8 @@ class SequentialSampler(_ShardedSampler):
         TypeError: If a count is not an int.
         ValueError: If ``num_items < 1``, ``rank`` is outside ``[0, world_size)``,
             ``uneven`` is unknown, ``"drop"`` would leave a rank no items, or the
-            ``RANK``/``WORLD_SIZE`` variables used as defaults are not integers.
+            ``RANK``/``WORLD_SIZE`` variables used as defaults are not integers (for
+            a default, when it is read).
 
     Example:
         >>> from spdl.dataloader import SequentialSampler
