@@ -76,10 +76,9 @@ class DataLoader(Generic[T]):
     runs ``num_threads`` reads at once. Breaking out of the loop stops the pipeline and
     joins its threads (waiting at most 0.5 s for an op that is still running; its
     thread ends when the op returns); iterating again starts a new pass. An exception
-    in a stage (or in
-    ``dataset[index]``) drops the item; once more items failed than ``max_failures``
-    allows, the pass ends with :class:`spdl.pipeline.PipelineFailure` (the last error is
-    its ``__cause__``).
+    in a stage (or in ``dataset[index]``) drops the item; once more items failed than
+    ``max_failures`` allows, the pass ends with :class:`spdl.pipeline.PipelineFailure`
+    (the last error is its ``__cause__``).
 
     With a :class:`MapSource` (or any source with ``epoch``, ``set_epoch``,
     ``state_dict`` and ``load_state_dict``), each pass reads the next epoch, so each
