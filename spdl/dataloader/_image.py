@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 import spdl.io
+from spdl.io._api.batch import failures_logged_by_caller
 from spdl.io._core.numbers import is_int
 
 __all__ = ["ImageBatchLoader", "describe", "sample_seed", "unpack_item"]
@@ -274,9 +275,10 @@ class ImageBatchLoader:
         return {"crop": crops, "hflip": flips}
 
     def _load(self, srcs: list[Any], options: dict[str, Any], strict: bool) -> np.ndarray:
-        buffer = spdl.io.batch_load_image(
-            srcs, self.width, self.height, pix_fmt="rgb24", strict=strict, **options
-        )
+        with failures_logged_by_caller():  # a dropped image is logged once, below
+            buffer = spdl.io.batch_load_image(
+                srcs, self.width, self.height, pix_fmt="rgb24", strict=strict, **options
+            )
         return spdl.io.to_numpy(buffer)
 
     def _load_one_by_one(

@@ -9,10 +9,12 @@ three forms are generated.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import logging
 import os
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from concurrent.futures import CancelledError, Executor, Future
 from typing import Any
 
@@ -104,8 +106,24 @@ def _check_batch_args(
     return srcs, demux, decode, convert, transforms
 
 
+# Set while a caller that logs the images it drops itself (the DataLoader's
+# ImageBatchLoader) loads a batch in this thread: a bad image is logged once.
+_caller_logs = contextvars.ContextVar("spdl_batch_caller_logs", default=False)
+
+
+@contextlib.contextmanager
+def failures_logged_by_caller() -> Iterator[None]:
+    """Within it, this thread's batch loads do not log their failed images."""
+    token = _caller_logs.set(True)
+    try:
+        yield
+    finally:
+        _caller_logs.reset(token)
+
+
 def _log_failure(src: Any, error: BaseException) -> None:
-    _LG.error("Failed to load image %s: %s", describe_source(src), error)
+    if not _caller_logs.get():
+        _LG.error("Failed to load image %s: %s", describe_source(src), error)
 
 
 def _log_failures(failures: Sequence[tuple[Any, BaseException]]) -> None:
