@@ -313,6 +313,12 @@ class FaultServer:
             handler.end_headers()
             handler.wfile.write(body)
             return
+        far = handler.headers.get("Range", "bytes=0-").startswith("bytes=0-") is False
+        if fault == "farfail" and far:  # every range past the start: the reads after opening
+            handler.send_response(503)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
         if failing and fault == "drop":
             handler.close_connection = True
             handler.connection.shutdown(socket.SHUT_RDWR)

@@ -115,6 +115,24 @@ def test_a_range_request_is_retried_too(faults: FaultServer, h264_video: VideoRe
     assert ranges[0] == ranges[1] and ranges[0].startswith("bytes=0-")
 
 
+def test_a_failed_range_read_is_fetched_max_attempts_times_and_nothing_printed(
+    faults: FaultServer, h264_video: VideoReference, capfd: pytest.CaptureFixture[str]
+):
+    # FFmpeg reads again after a failed read: the range ran its retries twice, and
+    # PyAV printed the first error ("PyAV library exception being dropped") to fd 2.
+    before = spdl.io.remote_options()
+    spdl.io.set_remote_options(read_ahead_bytes=4096)  # the reader asks for small ranges
+    try:
+        url = faults.url("farfail", 0, h264_video.path.name) + "?case=far"
+        with pytest.raises(spdl.io.RemoteError, match="HTTP 503.*after 3 attempts"):
+            spdl.io.load_video(url, timestamp=(1.0, 2.0))
+    finally:
+        spdl.io.set_remote_options(**vars(before))
+    failed = [r for r in faults.hits("?case=far") if not r[2].startswith("bytes=0-")]
+    assert len(failed) == MAX_ATTEMPTS and len({r[2] for r in failed}) == 1
+    assert "exception being dropped" not in capfd.readouterr().err
+
+
 @pytest.mark.parametrize("status", [503, 429, 500])
 def test_persistent_server_errors_fail_after_the_last_attempt(server: Nginx, status: int):
     url = server.url(f"status/{status}/img.jpg")

@@ -183,18 +183,23 @@ class _ReadInterrupted(Exception):
 
 
 def _passing_interrupts(
-    method: Callable[..., Any], stopped: list[BaseException]
+    name: str, method: Callable[..., Any], reader: _CallerReader
 ) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
-        if stopped:  # FFmpeg may read again after a failed read: fail at once
-            raise _ReadInterrupted(stopped[0])
+        failure = reader.failure
+        if failure is not None and name == "read":
+            return b""  # an end: FFmpeg reads again after a failed read (see failure)
+        if isinstance(failure, _ReadInterrupted):
+            raise failure  # a seek after a Ctrl-C: fail at once
         try:
             return method(*args)
-        except Exception:
+        except Exception as error:
+            if name == "read":
+                reader.failure = error
             raise
         except BaseException as stop:
-            stopped.append(stop)
-            raise _ReadInterrupted(stop) from None
+            reader.failure = _ReadInterrupted(stop)
+            raise reader.failure from None
 
     return call
 
@@ -202,16 +207,21 @@ def _passing_interrupts(
 class _CallerReader:
     """A file-like object as PyAV reads it: the same object, whose ``read``, ``seek``
     and ``tell`` (those it has) let a KeyboardInterrupt through PyAV
-    (:class:`_ReadInterrupted`); once one did, every call fails so. An ``owned`` file
-    (a pipe opened here) is closed when PyAV lets go of it."""
+    (:class:`_ReadInterrupted`); once one did, a seek fails so. An ``owned`` file
+    (a pipe opened here) is closed when PyAV lets go of it.
+
+    FFmpeg reads again after a failed read: a URL's range read would run its whole
+    retry schedule twice, and PyAV prints the first error when a second one comes.
+    So after a ``read`` failed (or was interrupted), later reads give an end of file,
+    and the first error, ``failure``, is raised (by PyAV, or by :func:`_opened`)."""
 
     def __init__(self, file: Any, owned: bool = False) -> None:
         self._file = file
         self._owned = owned
-        stopped: list[BaseException] = []
+        self.failure: Exception | None = None
         for method in ("read", "seek", "tell"):
             if hasattr(file, method):
-                setattr(self, method, _passing_interrupts(getattr(file, method), stopped))
+                setattr(self, method, _passing_interrupts(method, getattr(file, method), self))
 
     def __getattr__(self, name: str) -> Any:  # readable, seekable, close, name...
         return getattr(self._file, name)
@@ -405,6 +415,9 @@ def _opened(
     try:
         with _one_reader(src), opener(src, format, format_options) as container:
             yield container
+            reader = getattr(container.file, "file", None)  # PyAV's wrapper of it
+            if isinstance(reader, _CallerReader) and reader.failure is not None:
+                raise reader.failure  # a read failed, and the demuxer took it as the end
     except _ReadInterrupted as interrupted:
         raise interrupted.original from None
 
