@@ -330,6 +330,15 @@ class FaultServer:
             handler.send_error(404)
             return
         data = file.read_bytes()
+        if fault == "hugelength":  # announces 1 GiB, sends the file and hangs up
+            handler.send_response(200)
+            handler.send_header("Content-Length", str(1 << 30))
+            handler.end_headers()
+            handler.wfile.write(data)
+            handler.wfile.flush()
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
         if fault in ("chunked", "unsized"):  # framings nginx does not use for files
             handler.send_response(200)
             if fault == "chunked":

@@ -13,6 +13,7 @@ import concurrent.futures
 import gc
 import pathlib
 import time
+import tracemalloc
 import weakref
 from collections.abc import Iterator
 
@@ -20,6 +21,7 @@ import numpy as np
 import pytest
 from _http_servers import FaultServer, Nginx, fault_server, free_port, nginx
 from media import ImageReference, VideoReference
+from PIL import Image
 
 import spdl.io
 from spdl.io._runtime import http as _http
@@ -131,6 +133,34 @@ def test_a_failed_range_read_is_fetched_max_attempts_times_and_nothing_printed(
     failed = [r for r in faults.hits("?case=far") if not r[2].startswith("bytes=0-")]
     assert len(failed) == MAX_ATTEMPTS and len({r[2] for r in failed}) == 1
     assert "exception being dropped" not in capfd.readouterr().err
+
+
+def test_an_announced_length_is_not_allocated_before_the_bytes_come(
+    faults: FaultServer, image_files: dict[str, ImageReference]
+):
+    # A server announcing 1 GiB for a small file: the body buffer was 1 GiB per attempt.
+    name = next(iter(image_files.values())).path.name
+    url = faults.url("hugelength", 0, name) + "?case=huge"
+    tracemalloc.start()
+    try:
+        with pytest.raises(spdl.io.RemoteError, match="truncated body"):
+            spdl.io.load_image(url)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20, peak
+
+
+def test_a_body_larger_than_the_first_allocation_arrives_whole(
+    server: Nginx, media_dir: pathlib.Path
+):
+    # 10 MB of BMP: the body buffer starts at 8 MiB and grows as the bytes come.
+    pixels = np.random.default_rng(3).integers(0, 256, (1100, 3000, 3), dtype=np.uint8)
+    path = media_dir / "large.bmp"
+    if not path.exists():
+        Image.fromarray(pixels).save(path)
+    remote = spdl.io.to_numpy(spdl.io.load_image(server.url("files/large.bmp")))
+    np.testing.assert_array_equal(remote, spdl.io.to_numpy(spdl.io.load_image(path)))
 
 
 @pytest.mark.parametrize("status", [503, 429, 500])

@@ -34,6 +34,8 @@ _IN_PROGRESS = (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK, errno.EAGA
 _NO_BODY = (204, 304)  # statuses whose answers never carry a body
 # A chunk's size: hex digits only (int(x, 16) also takes "-2", "+5", "0x5", "1_0").
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]+")
+# The first allocation of a body; it doubles as the body arrives (to its length).
+_FIRST_BODY_BYTES = 8 << 20
 
 
 class Disconnected(ConnectionError):
@@ -246,17 +248,24 @@ class Connection:
             body = bytes(self._buffer[:length])
             del self._buffer[:length]
             return body
+        # Grown as the bytes come, not allocated to the announced length up front: a
+        # server announcing 1 GiB for a 69 KB body took 1 GiB per attempt.
+        got = min(length, len(self._buffer))
         try:
-            out = FetchedBytes(length, name)
+            out = FetchedBytes(max(got, min(length, _FIRST_BODY_BYTES)), name)
         except (MemoryError, OverflowError):
             raise ProtocolError(f"cannot hold the {length}-byte body announced") from None
-        view = memoryview(out)
-        got = min(length, len(self._buffer))
-        view[:got] = self._buffer[:got]
+        out[:got] = self._buffer[:got]
         del self._buffer[:got]
         assert self.sock is not None
         while got < length:
-            count = self.sock.recv_into(view[got:])
+            if got == len(out):
+                try:
+                    out += bytes(min(len(out), length - len(out)))  # doubled, at most
+                except MemoryError:
+                    raise ProtocolError(f"cannot hold the {length}-byte body announced") from None
+            with memoryview(out) as view:  # released before the next growth
+                count = self.sock.recv_into(view[got:])
             if not count:
                 raise Truncated(got, length)
             got += count
