@@ -330,6 +330,18 @@ class FaultServer:
             handler.send_error(404)
             return
         data = file.read_bytes()
+        if fault in ("trickle", "endless"):  # a chunked body that never ends
+            handler.send_response(200)
+            handler.send_header("Transfer-Encoding", "chunked")
+            handler.end_headers()
+            piece = b"x" * (100 if fault == "trickle" else 65536)
+            try:
+                while not self._stop.wait(0.1 if fault == "trickle" else 0):
+                    handler.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                    handler.wfile.flush()
+            except OSError:  # the client hung up
+                pass
+            return
         if fault == "hugelength":  # announces 1 GiB, sends the file and hangs up
             handler.send_response(200)
             handler.send_header("Content-Length", str(1 << 30))

@@ -563,7 +563,7 @@ def test_cancelling_a_body_read_to_the_close_does_not_return_part_of_it(serve) -
 
     def reading_the_body() -> bool:  # the head read, the first 1000 bytes in the buffer
         with _http._watch_lock:
-            conns = [conn for _, conn in _http._watched.values()]
+            conns = [conn for _, _, conn in _http._watched.values()]
         return any(conn._buffer[:1] == b"A" and len(conn._buffer) == 1000 for conn in conns)
 
     def cancel() -> None:

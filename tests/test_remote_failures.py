@@ -163,6 +163,49 @@ def test_a_body_larger_than_the_first_allocation_arrives_whole(
     np.testing.assert_array_equal(remote, spdl.io.to_numpy(spdl.io.load_image(path)))
 
 
+@pytest.fixture
+def remote_options() -> Iterator[None]:
+    before = spdl.io.remote_options()
+    yield
+    spdl.io.set_remote_options(**vars(before))
+
+
+def test_a_trickling_body_fails_at_the_deadline(
+    faults: FaultServer, image_files: dict[str, ImageReference], remote_options
+):
+    # 100 bytes every 0.1 s: each read is within timeout_s, so only deadline_s ends it.
+    spdl.io.set_remote_options(deadline_s=1.0)
+    name = next(iter(image_files.values())).path.name
+    url = faults.url("trickle", 0, name) + "?case=trickle"
+    started = time.monotonic()
+    with pytest.raises(
+        spdl.io.RemoteError, match="not done within deadline_s=1 after 1 attempt\\."
+    ) as failure:
+        spdl.io.load_image(url)
+    assert 1.0 <= time.monotonic() - started < 3.0
+    assert failure.value.attempts == 1 and len(faults.hits("?case=trickle")) == 1
+
+
+def test_a_body_over_max_body_bytes_fails_without_a_retry(
+    faults: FaultServer, image_files: dict[str, ImageReference], remote_options
+):
+    spdl.io.set_remote_options(max_body_bytes=1 << 20)
+    reference = next(iter(image_files.values()))
+    url = faults.url("endless", 0, reference.path.name) + "?case=endless"
+    with pytest.raises(spdl.io.RemoteError, match="larger than max_body_bytes=1048576"):
+        spdl.io.load_image(url)
+    assert len(faults.hits("?case=endless")) == 1
+    spdl.io.set_remote_options(max_body_bytes=100)  # the Content-Length says more
+    url = faults.url("ok", 0, reference.path.name) + "?case=small-limit"
+    with pytest.raises(spdl.io.RemoteError, match=r"body of \d+ bytes is larger than"):
+        spdl.io.load_image(url)
+    spdl.io.set_remote_options(max_body_bytes=0)  # no limit
+    np.testing.assert_array_equal(
+        spdl.io.to_numpy(spdl.io.load_image(url)),
+        spdl.io.to_numpy(spdl.io.load_image(reference.path)),
+    )
+
+
 @pytest.mark.parametrize("status", [503, 429, 500])
 def test_persistent_server_errors_fail_after_the_last_attempt(server: Nginx, status: int):
     url = server.url(f"status/{status}/img.jpg")

@@ -195,6 +195,8 @@ class RemoteOptions:
     max_backoff_s: float = 10.0
     max_retry_after_s: float = 60.0
     read_ahead_bytes: int = 1 << 20
+    deadline_s: float = 0.0
+    max_body_bytes: int = 0
 
 
 _options = RemoteOptions()
@@ -214,6 +216,8 @@ def set_remote_options(
     max_backoff_s: float | None = None,
     max_retry_after_s: float | None = None,
     read_ahead_bytes: int | None = None,
+    deadline_s: float | None = None,
+    max_body_bytes: int | None = None,
 ) -> None:
     """Set how URL sources are fetched; ``None`` leaves an option unchanged.
 
@@ -233,6 +237,13 @@ def set_remote_options(
         max_retry_after_s: The longest wait a ``Retry-After`` header may ask for.
         read_ahead_bytes: The largest range a video reader asks for at once; its
             reads start at 1/8 of it and double while they go forward.
+        deadline_s: The most seconds an HTTP(S) fetch (one range of a video) may take,
+            its attempts and the waits between them included, however the server
+            trickles its bytes; past it the fetch fails, not retried. ``0`` (the
+            default): no deadline, only ``timeout_s`` per read.
+        max_body_bytes: The largest HTTP(S) body a fetch takes: a larger one (as its
+            ``Content-Length`` announces, or as it arrives) fails the fetch, not
+            retried. ``0`` (the default): no limit.
 
     Raises:
         TypeError: If an option has the wrong type.
@@ -253,6 +264,8 @@ def set_remote_options(
         ("max_backoff_s", max_backoff_s, False, 0.0),
         ("max_retry_after_s", max_retry_after_s, False, 0.0),
         ("read_ahead_bytes", read_ahead_bytes, True, 4096),
+        ("deadline_s", deadline_s, False, 0.0),
+        ("max_body_bytes", max_body_bytes, True, 0),
     ):
         if value is None:
             continue
@@ -266,9 +279,10 @@ def set_remote_options(
                 f"`{name}` must be {'>' if name == 'timeout_s' else '>='} {minimum}, got {value}."
             )
         # A socket's timeout must be finite and fit the platform's (inf failed each fetch).
-        if name == "timeout_s" and not (math.isfinite(value) and value <= threading.TIMEOUT_MAX):
+        seconds = name in ("timeout_s", "deadline_s")
+        if seconds and not (math.isfinite(value) and value <= threading.TIMEOUT_MAX):
             raise ValueError(
-                f"`timeout_s` must be finite and at most {threading.TIMEOUT_MAX}, got {value}."
+                f"`{name}` must be finite and at most {threading.TIMEOUT_MAX}, got {value}."
             )
         changes[name] = value
     with _options_lock:

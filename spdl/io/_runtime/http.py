@@ -196,13 +196,15 @@ def _reset_after_fork() -> None:
 # --- cancellation ---------------------------------------------------------------------
 
 _watch_lock = threading.Condition()
-_watched: dict[int, tuple[_native.CancelToken, Connection]] = {}
+# Each request's token (None: none) and deadline (a time.monotonic(); None: none).
+_watched: dict[int, tuple[_native.CancelToken | None, float | None, Connection]] = {}
 _watcher: threading.Thread | None = None
 _WATCH_INTERVAL_S = 0.02
 
 
 def _watch() -> None:
-    """Shuts down the socket of each watched request whose token was set."""
+    """Shuts down the socket of each watched request whose token was set or whose
+    deadline passed."""
     with _watch_lock:
         while True:
             while not _watched:
@@ -213,8 +215,10 @@ def _watch() -> None:
 
 def _abort_cancelled() -> None:
     # A function of its own: the waiting loop's frame must keep no token alive.
-    for key, (token, conn) in list(_watched.items()):
-        if token.cancelled and (sock := conn.sock) is not None:  # None: still connecting
+    now = time.monotonic()
+    for key, (token, deadline, conn) in list(_watched.items()):
+        stop = (token is not None and token.cancelled) or (deadline is not None and now >= deadline)
+        if stop and (sock := conn.sock) is not None:  # None: still connecting
             del _watched[key]
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -223,9 +227,11 @@ def _abort_cancelled() -> None:
 
 
 @contextmanager
-def _watched_socket(token: _native.CancelToken | None, conn: Connection) -> Iterator[None]:
+def _watched_socket(
+    token: _native.CancelToken | None, deadline: float | None, conn: Connection
+) -> Iterator[None]:
     global _watcher
-    if token is None:
+    if token is None and deadline is None:
         yield
         return
     key = id(conn)
@@ -233,7 +239,7 @@ def _watched_socket(token: _native.CancelToken | None, conn: Connection) -> Iter
         if _watcher is None:
             _watcher = threading.Thread(target=_watch, name="spdl_http_cancel", daemon=True)
             _watcher.start()
-        _watched[key] = (token, conn)
+        _watched[key] = (token, deadline, conn)
         _watch_lock.notify()
     try:
         yield
@@ -243,8 +249,8 @@ def _watched_socket(token: _native.CancelToken | None, conn: Connection) -> Iter
 
 
 def _sleep(seconds: float, token: _native.CancelToken | None) -> None:
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
         if token is not None and token.cancelled:
             raise Cancelled()
         time.sleep(min(left, _WATCH_INTERVAL_S))
@@ -339,6 +345,7 @@ def get(
     """
     options = _remote.remote_options()
     name = name or _remote.redact(url)
+    deadline = time.monotonic() + options.deadline_s if options.deadline_s else None
     history: list[str] = []
     attempt = 0
     redirects = 0
@@ -349,12 +356,14 @@ def get(
         attempt += 1
         wait: float | None = None
         try:
-            outcome = _attempt(url, name, byte_range, options.timeout_s, cancel)
+            outcome = _attempt(url, name, byte_range, options, deadline, cancel)
         except Cancelled:
             raise
         except OSError as error:
             if cancel is not None and cancel.cancelled:
                 raise Cancelled() from None
+            # Past the deadline, the error is the watcher's shutdown: not one to report.
+            _check_deadline(deadline, options, name, attempt, history)
             status = None
             history.append(_describe(error))
             cause: BaseException | None = error
@@ -362,6 +371,7 @@ def get(
             if cancel is not None and cancel.cancelled:
                 # The watcher's shutdown reads as the end of a body read to the close.
                 raise Cancelled()
+            _check_deadline(deadline, options, name, attempt, history)
             if isinstance(outcome, Response):
                 return outcome
             status, reason, headers = outcome
@@ -401,7 +411,31 @@ def get(
         if wait is None:
             bound = min(options.max_backoff_s, options.backoff_s * 2 ** (attempt - 1))
             wait = random.uniform(0, bound)
+        if deadline is not None:
+            wait = min(wait, max(0.0, deadline - time.monotonic()))
         _sleep(wait, cancel)
+        _check_deadline(deadline, options, name, attempt, history)
+
+
+def _check_deadline(
+    deadline: float | None,
+    options: _remote.RemoteOptions,
+    name: str,
+    attempts: int,
+    history: list[str],
+) -> None:
+    """Fails the fetch once its deadline passed (the watcher shut its socket then: a
+    body read to the close would read as complete)."""
+    if deadline is not None and time.monotonic() >= deadline:
+        what = f"not done within deadline_s={options.deadline_s:g}"
+        raise _failure(name, None, "", attempts, [*history, what], None, what=what)
+
+
+def _stopped(cancel: _native.CancelToken | None, deadline: float | None) -> bool:
+    """Whether a connect in progress is given up: cancelled, or past the deadline."""
+    return (cancel is not None and cancel.cancelled) or (
+        deadline is not None and time.monotonic() >= deadline
+    )
 
 
 def _retried(status: int) -> bool:
@@ -509,10 +543,12 @@ def _attempt(
     url: str,
     name: str,
     byte_range: tuple[int, int] | None,
-    timeout: float,
+    options: _remote.RemoteOptions,
+    deadline: float | None,
     cancel: _native.CancelToken | None,
 ) -> Response | tuple[int, str, dict[str, str]]:
     """One request: the Response, or (status, reason, headers) of an unsuccessful answer."""
+    timeout = options.timeout_s
     try:
         key, target, headers = _split(url)
     except ValueError as error:  # a redirect to a URL that cannot be requested
@@ -522,10 +558,10 @@ def _attempt(
     for fresh in (False, True):
         conn, reused = _take(key, timeout) if not fresh else (_connect(key, timeout), False)
         try:
-            with _watched_socket(cancel, conn):
+            with _watched_socket(cancel, deadline, conn):
                 if conn.sock is None:
-                    conn.connect(lambda: cancel is not None and cancel.cancelled)
-                answer = conn.get(target, headers, name)
+                    conn.connect(lambda: _stopped(cancel, deadline))
+                answer = conn.get(target, headers, name, options.max_body_bytes)
         except (Disconnected, ConnectionResetError, BrokenPipeError, ProtocolError):
             # On a reused connection also a ProtocolError: bytes the server wrote while
             # it was idle, after the check in _take, read as the answer.

@@ -55,6 +55,15 @@ class ProtocolError(ConnectionError):
     """The answer is not HTTP/1.x as expected."""
 
 
+class BodyTooLarge(ProtocolError):
+    """The body is larger than ``max_body_bytes`` (not retried, as a ProtocolError)."""
+
+    def __init__(self, limit: int, size: int | None = None) -> None:
+        told = f" of {size} bytes" if size is not None else ""
+        super().__init__(f"the body{told} is larger than max_body_bytes={limit}")
+        self.limit = limit
+
+
 class Answer:
     """A status, its reason, the headers (lower-case names) and the body."""
 
@@ -167,9 +176,10 @@ class Connection:
             self.sock.close()
             self.sock = None
 
-    def get(self, target: str, headers: dict[str, str], name: str) -> Answer:
+    def get(self, target: str, headers: dict[str, str], name: str, max_body: int = 0) -> Answer:
         """Sends ``GET target`` and reads the whole answer (a 2xx body into a
-        :class:`FetchedBytes` named ``name``)."""
+        :class:`FetchedBytes` named ``name``; :class:`BodyTooLarge` for one of more
+        than ``max_body`` bytes, when not 0)."""
         assert self.sock is not None
         lines = "".join(f"{key}: {value}\r\n" for key, value in headers.items())
         self.sock.sendall(f"GET {target} HTTP/1.1\r\n{lines}\r\n".encode("latin-1"))
@@ -179,15 +189,18 @@ class Connection:
                 break  # 1xx: an interim answer, the real one follows
         chunked = "chunked" in fields.get("transfer-encoding", "").lower()
         length = _content_length(fields.get("content-length"))
+        limit = max_body if 200 <= status < 300 else 0  # an error's body is read whole
         if status in _NO_BODY:
             body: bytes | FetchedBytes = b""
             length = 0
         elif chunked:
-            body = self._read_chunked(name)
+            body = self._read_chunked(name, limit)
         elif length is not None:
+            if limit and length > limit:
+                raise BodyTooLarge(limit, length)
             body = self._read_exact(length, name if 200 <= status < 300 else None)
         else:
-            body = self._read_to_close(name)
+            body = self._read_to_close(name, limit)
         answer = Answer(status, reason, fields, body)
         connection = fields.get("connection", "").lower()
         answer.keep_alive = (
@@ -279,7 +292,7 @@ class Connection:
         del self._buffer[: end + 2]
         return line
 
-    def _read_chunked(self, name: str) -> FetchedBytes:
+    def _read_chunked(self, name: str, limit: int) -> FetchedBytes:
         out = FetchedBytes(0, name)
         while True:
             # Only spaces and tabs around the size: a stray CR or LF is bad framing.
@@ -287,6 +300,8 @@ class Connection:
             if not _CHUNK_SIZE.fullmatch(size_text):
                 raise ProtocolError(f"bad chunk size {size_text[:20]!r}")
             size = int(size_text, 16)
+            if limit and len(out) + size > limit:  # before the chunk is read
+                raise BodyTooLarge(limit)
             if size == 0:
                 while self._read_line():  # trailers, up to the empty line
                     pass
@@ -300,9 +315,10 @@ class Connection:
             out += self._buffer[:size]
             del self._buffer[: size + 2]
 
-    def _read_to_close(self, name: str) -> FetchedBytes:
+    def _read_to_close(self, name: str, limit: int) -> FetchedBytes:
         while self._recv_more():
-            pass
+            if limit and len(self._buffer) > limit:
+                raise BodyTooLarge(limit)
         out = FetchedBytes(self._buffer, name)
         self._buffer = bytearray()
         return out
