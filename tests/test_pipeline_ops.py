@@ -209,6 +209,20 @@ def test_disaggregate_flattens_lists_and_other_iterables():
     assert run(pipeline) == [1, 2, 3, 4, 5]
 
 
+def test_generators_returned_by_ops_are_items_not_coroutines():
+    # asyncio.iscoroutine takes a generator for one before Python 3.12: each item
+    # failed with "object generator can't be used in 'await' expression".
+    def digits(n: int) -> Iterator[int]:
+        return (n * 10 + k for k in range(3))
+
+    async def async_digits(n: int) -> Iterator[int]:
+        return digits(n)
+
+    for op in (digits, async_digits):
+        pipeline = build(PipelineBuilder().add_source(range(3)).pipe(op).disaggregate())
+        assert run(pipeline) == [0, 1, 2, 10, 11, 12, 20, 21, 22]
+
+
 def test_disaggregate_passes_a_lazy_iterable_on_element_by_element():
     # A generator item: each element goes on as it is made (the first one before the
     # generator makes its second), neither freezing the loop nor reading ahead; a

@@ -17,6 +17,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeAlias
 
+from spdl.pipeline._ops import is_coroutine
+
 Positions: TypeAlias = "int | tuple[int, ...]"  # one item, or a batch
 Where: TypeAlias = "Callable[[], str]"  # the note an error gets: where it arose
 
@@ -170,7 +172,7 @@ def _tag(
     """
     if isinstance(value, concurrent.futures.Future):  # spdl.io-style work: tag its result
         return _tag_future(positions, value, progress, drop_none, where)
-    if asyncio.iscoroutine(value):  # spdl.io's async_* return non-native coroutines
+    if is_coroutine(value):  # spdl.io's async_* return non-native coroutines
         return _tag_coroutine(positions, value, progress, drop_none, where)
     if value is None and drop_none:
         if progress is not None:  # a resumed pass need not read a dropped item again

@@ -10,7 +10,7 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Executor
 from typing import Any
 
@@ -60,7 +60,7 @@ def _cancel_returned_future(call: concurrent.futures.Future[Any]) -> None:
         result = call.result()
         if isinstance(result, concurrent.futures.Future):
             result.cancel()
-        elif asyncio.iscoroutine(result):
+        elif is_coroutine(result):
             result.close()
 
 
@@ -121,11 +121,17 @@ async def resolve(value: Any) -> Any:
     """
     if isinstance(value, concurrent.futures.Future):
         return await await_future(value)
-    # asyncio's test, not inspect's: a coroutine object need not come from `async def`
-    # (spdl.io's `async_*` functions return a collections.abc.Coroutine of their own).
-    if asyncio.iscoroutine(value):
+    if is_coroutine(value):
         return await value
     return value
+
+
+def is_coroutine(value: object) -> bool:
+    """Whether an op's output is a coroutine to await: one of ``async def``, or any
+    ``collections.abc.Coroutine`` (spdl.io's ``async_*`` return one of their own).
+    Not ``asyncio.iscoroutine``: before Python 3.12 it takes a generator for one, and
+    an op whose items are generators failed on each ("can't be used in 'await'")."""
+    return isinstance(value, Coroutine)
 
 
 def close_generator(gen: Any) -> None:
