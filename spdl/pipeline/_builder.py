@@ -315,8 +315,9 @@ class PipelineBuilder(Generic[T]):
                 * a ``float`` (or ``fractions.Fraction``) in ``(0, 1)``: a fraction of
                   the items the stage has processed. It is checked at each failure
                   once the stage has processed at least ``max(10, ceil(1 / fraction))``
-                  items (so a few early failures do not stop a long run), and again
-                  after the stage's last item.
+                  items, with a margin of three standard deviations of a stage failing
+                  at that rate (so an unlucky stretch of a stage failing less often
+                  does not stop a long run), and again, exactly, after its last item.
 
                 Every failure is logged (logger ``spdl.pipeline``, with the stage and
                 the item; the traceback with the first failure of each stage).

@@ -11,6 +11,12 @@ __all__ = ["FailureBudget", "PipelineFailure"]
 # A rate budget is not checked before a stage has processed this many items (or
 # 1/rate items, if more), so that a few early failures do not stop a long run.
 MIN_ITEMS_FOR_RATE = 10
+# Before the end, a rate budget stops a stage only when its failures pass the budget by
+# this many standard deviations of a stage that fails at the budget's rate: a stage
+# that fails less often, at random, is then not stopped by an unlucky stretch (5% of
+# items failing under a 0.1 budget stopped 3 runs in 10 without the margin, 0 in 500
+# with it; 20% under 0.25: 6 in 10, 1 in 500).
+RATE_MARGIN_SIGMAS = 3.0
 
 
 class PipelineFailure(RuntimeError):
@@ -66,8 +72,9 @@ class FailureBudget:
       allows any number of failures.
     * a ``float`` (or ``fractions.Fraction``) ``r`` in ``(0, 1)``: a stage may drop up
       to ``r`` of the items it has processed. Checked at each failure once the stage
-      has processed at least ``max(10, ceil(1 / r))`` items, and once more after its
-      last item.
+      has processed at least ``max(10, ceil(1 / r))`` items, with a margin of three
+      standard deviations (``3 * sqrt(r * (1 - r) * n)`` items after ``n``), and once
+      more, exactly, after its last item.
     """
 
     def __init__(self, max_failures: int | float) -> None:
@@ -98,8 +105,10 @@ class FailureBudget:
         assert self._rate is not None
         if not final and num_processed < self._min_items:
             return False
+        rate = self._rate
+        margin = 0.0 if final else RATE_MARGIN_SIGMAS * math.sqrt(rate * (1 - rate) * num_processed)
         # The epsilon keeps e.g. 1 failure in 10 items within a 0.1 budget.
-        return num_failures > self._rate * num_processed + 1e-9
+        return num_failures > rate * num_processed + margin + 1e-9
 
     def describe(self) -> str:
         if self._count is not None:
