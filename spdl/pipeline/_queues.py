@@ -87,12 +87,15 @@ class SourceQueue:
             with self._room:
                 if self._items:
                     item = self._items.popleft()
-                    self._clock.update(len(self._items))
                     # Wake the putter once half the queue is free, not per item: each
                     # wake hands the GIL over between two threads.
                     if self._putter_waits and len(self._items) <= self._clock.size // 2:
                         self._putter_waits = False
                         self._room.notify()
+                    # While the source waits for room, the queue holds it back as a
+                    # full one does (the stats' bottleneck reads that).
+                    size = self._clock.size if self._putter_waits else len(self._items)
+                    self._clock.update(size)
                     return item
                 if self._closed:
                     raise asyncio.CancelledError  # closed by stop, which cancels the stages
