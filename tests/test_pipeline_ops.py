@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from spdl.dataloader import DataLoader
 from spdl.pipeline import Pipeline, PipelineBuilder
 
 TIMEOUT_S = 30
@@ -374,3 +375,11 @@ def test_builder_rejects_invalid_arguments():
         PipelineBuilder().add_source([]).add_sink(1).build(num_threads=1, max_failures=1.5)
     with pytest.raises(TypeError, match="max_failures"):
         PipelineBuilder().add_source([]).add_sink(1).build(num_threads=1, max_failures="2")
+    # 0 turned every report off and True read as 1 s, silently.
+    for interval, error in ((0, ValueError), (-1.0, ValueError), (True, TypeError)):
+        with pytest.raises(error, match="report_stats_interval"):
+            PipelineBuilder().add_source([]).add_sink(1).build(
+                num_threads=1, report_stats_interval=interval
+            )
+        with pytest.raises(error, match="report_stats_interval"):
+            DataLoader(range(4), report_stats_interval=interval)

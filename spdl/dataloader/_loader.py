@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +19,7 @@ from spdl.dataloader._positions import (
 from spdl.dataloader._source import MapSource
 from spdl.io._core.numbers import as_int
 from spdl.pipeline import Pipeline, PipelineBuilder, PipelineStats
+from spdl.pipeline._builder import check_interval
 from spdl.pipeline._failures import FailureBudget
 from spdl.pipeline._workers import WorkerPool
 
@@ -193,13 +193,8 @@ class DataLoader(Generic[T]):
         if output_order not in ("completion", "input"):
             raise ValueError(f"output_order must be 'completion' or 'input', got {output_order!r}")
         FailureBudget(max_failures)  # checks it now rather than at the first pass
-        if report_stats_interval is not None and (
-            isinstance(report_stats_interval, bool)
-            or not isinstance(report_stats_interval, numbers.Real)
-        ):
-            raise TypeError(
-                f"report_stats_interval must be a number or None, got {report_stats_interval!r}"
-            )
+        if report_stats_interval is not None:
+            check_interval(report_stats_interval)
         self._src = src
         self._preprocessor = preprocessor
         self._batch_size = batch_size

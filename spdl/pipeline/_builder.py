@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
@@ -19,6 +20,17 @@ _OUTPUT_ORDERS = ("completion", "input")
 
 T = TypeVar("T", covariant=True)  # the items at the end of the chain so far
 U = TypeVar("U")  # the items of the stage being added
+
+
+def check_interval(seconds: object) -> None:
+    """``report_stats_interval``'s check: a positive, finite number of seconds (0 or a
+    bool, which turned every report off or read as 1 s, raise)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
+        raise TypeError(f"report_stats_interval must be a number or None, got {seconds!r}")
+    if not 0 < float(seconds) < math.inf:
+        raise ValueError(
+            f"report_stats_interval must be a positive number of seconds, got {seconds!r}"
+        )
 
 
 def _check_positive_int(name: str, value: Any) -> None:
@@ -339,12 +351,7 @@ class PipelineBuilder(Generic[T]):
         _check_positive_int("num_threads", num_threads)
         budget = FailureBudget(max_failures)
         if report_stats_interval is not None:
-            if not isinstance(report_stats_interval, numbers.Real):
-                raise TypeError(
-                    f"report_stats_interval must be a number, got {report_stats_interval!r}"
-                )
-            if report_stats_interval <= 0:
-                report_stats_interval = None
+            check_interval(report_stats_interval)
         return Pipeline(
             Runtime(
                 source=self._source,
