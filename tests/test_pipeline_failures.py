@@ -251,6 +251,19 @@ def test_a_source_error_ends_the_pipeline_with_that_error_after_the_items_before
     assert received == [0, 10, 20, 30, 40]
 
 
+def test_a_batch_cut_short_by_a_source_error_is_not_delivered():
+    # As after a stage's failure: the short batch is short because the stream was cut.
+    def source() -> Iterator[int]:
+        yield from range(6)
+        raise OSError("disk gone")
+
+    pipeline = PipelineBuilder().add_source(source()).aggregate(4).add_sink(2).build(num_threads=1)
+    received: list[list[int]] = []
+    with pytest.raises(OSError, match="disk gone"):
+        consume(pipeline, received)
+    assert received == [[0, 1, 2, 3]]
+
+
 def test_an_async_source_error_ends_the_pipeline_with_that_error():
     error = KeyError("missing shard")
 

@@ -243,7 +243,8 @@ class Runtime:
             budget=self.budget,
             abort=self._abort,
             cut=lambda stage, error: self._cut(stage, error, stages, tasks),
-            cut_happened=lambda: self._failure is not None,
+            # A source that raised cut the stream too (its error is set before its end).
+            cut_happened=lambda: self._failure is not None or self.source.error is not None,
             executor=self.executor,
             stopping=self._stopping,
         )
