@@ -461,6 +461,22 @@ def test_a_redirect_to_another_scheme_is_not_followed(serve, scheme: str) -> Non
     assert [head.split(" ")[1] for head in server.heads] == ["/old.png"]
 
 
+def test_a_failure_after_a_redirect_names_where_it_led(serve) -> None:
+    # A CDN's 404 read as if the URL itself were missing.
+    def answer(path: str, head: str, byte_range: tuple[int, int] | None) -> bytes:
+        if path == "/old.png":
+            return _reply("302 Found", b"", Location="/cdn/gone.png?X-Amz-Signature=abc")
+        return _reply("404 Not Found", b"")
+
+    server = serve(answer)
+    url = server.url("/old.png")
+    with pytest.raises(spdl.io.RemoteNotFoundError) as error:
+        spdl.io.load_image(url)
+    target = server.url("/cdn/gone.png?X-Amz-Signature=***")
+    assert f"Failed to fetch {url} (redirected to {target}): HTTP 404" in str(error.value)
+    assert error.value.url == url
+
+
 def test_a_redirect_loop_fails_saying_so(serve) -> None:
     server = serve(lambda path, head, byte_range: _reply("302 Found", b"", Location="/loop"))
     with pytest.raises(RemoteError, match=r"too many redirects \(5\)") as error:

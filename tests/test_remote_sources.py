@@ -463,6 +463,35 @@ def test_file_urls_are_local_paths(image_files: dict[str, ImageReference]):
     )
 
 
+def test_a_file_url_of_another_host_is_refused_when_called(image_files):
+    # file://server/path read the local /path.
+    path = image_files["jpeg"].path
+    with pytest.raises(ValueError, match="names the host 'server'"):
+        spdl.io.load_image(f"file://server{path}")
+    local = f"file://localhost{path}"
+    np.testing.assert_array_equal(
+        _array(spdl.io.load_image(local)), _array(spdl.io.load_image(path))
+    )
+
+
+def test_protocols_are_case_insensitive(image_files: dict[str, ImageReference]):
+    # MEMORY:// passed the call-time check, then failed in the fetch.
+    fsspec = pytest.importorskip("fsspec")
+    fsspec.filesystem("memory").pipe("/spdl/upper.png", image_files["png"].path.read_bytes())
+    np.testing.assert_array_equal(
+        _array(spdl.io.load_image("MEMORY://spdl/upper.png")),
+        _array(spdl.io.load_image(image_files["png"].path)),
+    )
+
+
+def test_messages_keep_the_query_as_written_but_its_secrets():
+    # The query was re-encoded: "?download" read "?download=", "%2F" "/", "+" "%20".
+    assert redact("https://h/a.jpg?download") == "https://h/a.jpg?download"
+    assert redact("https://h/a?p=x%2Fy&b=c+d") == "https://h/a?p=x%2Fy&b=c+d"
+    signed = "https://h/a?p=x%2Fy&X-Amz-Signature=abc&v=1"
+    assert redact(signed) == "https://h/a?p=x%2Fy&X-Amz-Signature=***&v=1"
+
+
 def test_other_protocols_without_fsspec_name_the_extra():
     code = (
         "import sys; sys.modules['fsspec'] = None\n"

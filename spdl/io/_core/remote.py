@@ -80,14 +80,14 @@ def redact(url: str) -> str:
         netloc = parts.netloc
         if "@" in netloc:
             netloc = f"{_HIDDEN}@{netloc.rpartition('@')[2]}"
-        query = parts.query
-        if query:
-            pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-            query = "&".join(
-                f"{urllib.parse.quote(k, safe='-_.~')}="
-                + (_HIDDEN if _SECRET_PARAM.search(k) else urllib.parse.quote(v, safe="-_.~/:"))
-                for k, v in pairs
-            )
+        # Only a secret's value is replaced: the rest of the query stays as it was
+        # written (re-encoded, "?download" read "?download=" and "%2F" "/"), so the
+        # message names the URL the caller can look for.
+        query = "&".join(
+            f"{key}={_HIDDEN}" if _SECRET_PARAM.search(urllib.parse.unquote_plus(key)) else pair
+            for pair in parts.query.split("&")
+            for key in (pair.partition("=")[0],)
+        )
         return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
     except ValueError:  # not parseable: keep only what cannot hold a secret
         match = _SCHEME.match(url)

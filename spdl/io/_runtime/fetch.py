@@ -39,10 +39,21 @@ _EXTRA_HINT = 'pip install "spdl[remote]"'
 
 
 def local_path(url: str) -> str | None:
-    """The path of a ``file://`` URL; None for any other URL."""
+    """The path of a ``file://`` URL; None for any other URL.
+
+    Raises:
+        ValueError: The URL names a host other than this one (``file://server/...``
+            read the local ``/...``).
+    """
     if _remote.scheme(url) != "file":
         return None
-    return urllib.request.url2pathname(urllib.parse.urlsplit(url).path)
+    parts = urllib.parse.urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise ValueError(
+            f"{_remote.redact(url)} names the host {parts.netloc!r}: a file:// URL reads "
+            "this machine's files (file:///path or file://localhost/path)."
+        )
+    return urllib.request.url2pathname(parts.path)
 
 
 def _fsspec(url: str) -> Any:
@@ -68,7 +79,17 @@ def _filesystem(url: str) -> tuple[Any, str]:
     """
     fsspec = _fsspec(url)
     with _protocol_errors(url):
-        return fsspec.core.url_to_fs(url)
+        return fsspec.core.url_to_fs(_lower_protocols(url))
+
+
+def _lower_protocols(url: str) -> str:
+    """``url`` with its protocols in lower case, as fsspec knows them (schemes are
+    case-insensitive: ``MEMORY://`` passed the call-time check, then failed)."""
+    return "::".join(
+        f"{head.lower()}://{rest}" if sep else part
+        for part in url.split("::")
+        for head, sep, rest in (part.partition("://"),)
+    )
 
 
 @contextlib.contextmanager
@@ -94,7 +115,9 @@ def check_url(url: str) -> None:
     scheme = _remote.scheme(url)
     if scheme in _HTTP:
         _http.check_url(url)
-    elif scheme != "file":
+    elif scheme == "file":
+        local_path(url)
+    else:
         _fsspec(url)  # the filesystem itself is made when fetching, on the I/O pool
 
 

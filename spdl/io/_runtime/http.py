@@ -379,21 +379,47 @@ def get(
             if status in _REDIRECTS and headers.get("location"):
                 if redirects == _MAX_REDIRECTS:  # a loop, most likely
                     history.append(f"too many redirects ({_MAX_REDIRECTS})")
-                    raise _failure(name, status, reason, attempt, history, None, what=history[-1])
+                    raise _failure(
+                        name,
+                        status,
+                        reason,
+                        attempt,
+                        history,
+                        None,
+                        what=history[-1],
+                        redirected=url if redirects else None,
+                    )
                 target = _redirect_target(url, headers["location"])
                 if urllib.parse.urlsplit(target).scheme.lower() not in ("http", "https"):
                     history.append(
                         f"HTTP {status} to {_remote.redact(target)} "
                         "(not http or https: not followed)"
                     )
-                    raise _failure(name, status, reason, attempt, history, None, what=history[-1])
+                    raise _failure(
+                        name,
+                        status,
+                        reason,
+                        attempt,
+                        history,
+                        None,
+                        what=history[-1],
+                        redirected=url if redirects else None,
+                    )
                 redirects += 1
                 attempt -= 1
                 url = target
                 continue
             history.append(f"HTTP {status}")
             if not _retried(status):
-                raise _failure(name, status, reason, attempt, history, None)
+                raise _failure(
+                    name,
+                    status,
+                    reason,
+                    attempt,
+                    history,
+                    None,
+                    redirected=url if redirects else None,
+                )
             wait = _retry_after(headers.get("retry-after"), options.max_retry_after_s)
         if attempt >= options.max_attempts or isinstance(
             cause, ssl.SSLCertVerificationError | ProtocolError
@@ -402,7 +428,15 @@ def get(
             # nor a server that does not speak HTTP as asked answer otherwise.
             reason = "" if status is None else _phrase(status)
             try:
-                raise _failure(name, status, reason, attempt, history, cause)
+                raise _failure(
+                    name,
+                    status,
+                    reason,
+                    attempt,
+                    history,
+                    cause,
+                    redirected=url if redirects else None,
+                )
             finally:
                 # The cause's traceback holds this frame, which holds its caller's: kept
                 # in a local, it would keep them (and their buffers) alive until gc runs.
@@ -466,12 +500,15 @@ def _failure(
     cause: BaseException | None,
     *,
     what: str | None = None,
+    redirected: str | None = None,
 ) -> RemoteError:
     if what is None:
         what = f"HTTP {status} {reason}".rstrip() if status is not None else history[-1]
     tries = f"{attempts} attempt" + ("s" if attempts > 1 else "")
     earlier = f" (earlier: {', '.join(history[:-1])})" if len(history) > 1 else ""
-    message = f"Failed to fetch {name}: {what} after {tries}{earlier}."
+    # The answer came from where a redirect led (a CDN's 404 is not the URL's own).
+    where = f" (redirected to {_remote.redact(redirected)})" if redirected else ""
+    message = f"Failed to fetch {name}{where}: {what} after {tries}{earlier}."
     kind = RemoteNotFoundError if status in (404, 410) else RemoteError
     error = kind(message, url=name, status=status, attempts=attempts)
     error.__cause__ = cause
