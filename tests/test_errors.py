@@ -5,8 +5,10 @@ Nothing here may crash the interpreter; messages name the source where there is 
 
 from __future__ import annotations
 
+import io
 import math
 import pathlib
+import struct
 
 import av
 import numpy as np
@@ -327,3 +329,65 @@ def test_frame_selections_and_windows_take_spans_of_one_video_stream(
         audio = demux("audio", aac_audio.path, (0.0, 0.5))
         with pytest.raises(ValueError, match="copy.mp4|aac.m4a"):
             call([video, audio])
+
+
+def _wav_without_a_decoder() -> bytes:
+    """A WAV whose fmt chunk says IEEE float with 16-bit samples: FFmpeg has no decoder."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="wav") as container:
+        stream = container.add_stream("pcm_s16le", rate=16000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 1600), np.int16), format="s16", layout="mono"
+        )
+        frame.sample_rate = 16000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    data = bytearray(buffer.getvalue())
+    at = data.find(b"fmt ")
+    data[at + 8 : at + 10] = struct.pack("<H", 3)
+    return bytes(data)
+
+
+def test_an_audio_window_of_a_codec_without_a_decoder_is_a_media_error() -> None:
+    # With a window, the seek's pre-roll read the codec first: AttributeError on None.
+    data = _wav_without_a_decoder()
+    for options in ({}, {"timestamp": (0.0, 0.05)}):
+        with pytest.raises(spdl.io.MediaError, match="no known codec"):
+            spdl.io.load_audio(data, **options)
+
+
+class _ExitingReader(io.RawIOBase):
+    """Reads once, then raises SystemExit (as a framework's cancellation might)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data, self._reads = io.BytesIO(data), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._data.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._data.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        self._reads += 1
+        if self._reads > 1:
+            raise SystemExit("raised by read()")
+        return self._data.read(min(size, 200))
+
+
+def test_a_stream_whose_source_raises_a_base_exception_fails_every_window(
+    h264_video: VideoReference, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The windows' Futures waited forever: only an Exception was set on them.
+    source = _ExitingReader(h264_video.path.read_bytes())
+    futures = spdl.io.streaming_demux("video", source, [(0, 0.3), (0.3, 0.6)])
+    for future in futures:
+        with pytest.raises(SystemExit, match="raised by read"):
+            future.result(timeout=30)
+    assert "exception being dropped" not in capfd.readouterr().err

@@ -186,11 +186,8 @@ def _passing_interrupts(
     name: str, method: Callable[..., Any], reader: _CallerReader
 ) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
-        failure = reader.failure
-        if failure is not None and name == "read":
+        if reader.failure is not None and name == "read":
             return b""  # an end: FFmpeg reads again after a failed read (see failure)
-        if isinstance(failure, _ReadInterrupted):
-            raise failure  # a seek after a Ctrl-C: fail at once
         try:
             return method(*args)
         except Exception as error:
@@ -207,8 +204,8 @@ def _passing_interrupts(
 class _CallerReader:
     """A file-like object as PyAV reads it: the same object, whose ``read``, ``seek``
     and ``tell`` (those it has) let a KeyboardInterrupt through PyAV
-    (:class:`_ReadInterrupted`); once one did, a seek fails so. An ``owned`` file
-    (a pipe opened here) is closed when PyAV lets go of it.
+    (:class:`_ReadInterrupted`). An ``owned`` file (a pipe opened here) is closed when
+    PyAV lets go of it.
 
     FFmpeg reads again after a failed read: a URL's range read would run its whole
     retry schedule twice, and PyAV prints the first error when a second one comes.
@@ -656,9 +653,9 @@ def _audio_preroll_s(stream: Stream) -> float:
     bit reservoir reaches at the lowest bit rate, plus three frames (the overlapped
     frame, and the seek's landing); below 32 kHz that is 0.47 s at 8 kHz, where 0.2 s
     decoded 165 ms of a window wrong."""
-    codec = stream.codec_context
+    codec = stream.codec_context  # None for a codec PyAV does not know: refused later
     rate = getattr(codec, "sample_rate", 0) or 0  # an AudioCodecContext
-    if codec.name not in ("mp3", "mp3float") or rate <= 0:
+    if codec is None or codec.name not in ("mp3", "mp3float") or rate <= 0:
         return _AUDIO_PREROLL_S
     # main_data_begin: up to 511 bytes back (MPEG-1, 32 kbps at least), 255 below 32 kHz
     # (MPEG-2 and 2.5, 8 kbps at least); their frames have 1152 and 576 samples.

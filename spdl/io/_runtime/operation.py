@@ -231,6 +231,10 @@ def _stream_futures(
             drop_own_frame(error)  # this frame holds the Futures the error goes into
             for late in futures[index:]:
                 try_set(late.set_exception, step.failure(error, wrap))
+        except BaseException as error:  # SystemExit, KeyboardInterrupt: as submit() does
+            for late in futures[index:]:  # (the items' Futures waited forever)
+                try_set(late.set_exception, error)
+            raise
         finally:
             getattr(items, "close", lambda: None)()  # releases the source
 
