@@ -145,6 +145,12 @@ FilterGraph::FilterGraph(const std::string& description, MediaType type, const A
   // Parallelism comes from many decoders at once, not from threads per graph.
   graph_->nb_threads = 1;
   const bool audio = type == MediaType::Audio;
+  if (audio && (first_frame->sample_rate <= 0 || first_frame->sample_rate > kMaxSampleRate)) {
+    // A corrupt header's rate: resampling 1e9 Hz took 8 s and 1.4 GB to set up.
+    throw MediaError("Failed to decode " + src + ": its audio has a sample rate of " +
+                     std::to_string(first_frame->sample_rate) + " Hz, outside 1 .. " +
+                     std::to_string(kMaxSampleRate) + " Hz.");
+  }
   const std::string args = source_args(type, first_frame, time_base);
   const std::string context = "Failed to build the filter graph \"" + description + "\" for " + src;
   ffmpeg::check(
@@ -173,6 +179,13 @@ FilterGraph::FilterGraph(const std::string& description, MediaType type, const A
                 context);
   ffmpeg::check(avfilter_graph_config(graph_.get(), nullptr), context);
 
+  if (audio && av_buffersink_get_sample_rate(sink_) / first_frame->sample_rate > kMaxUpsampling) {
+    // Each sample would become thousands: a 96 KB WAV declaring 1 Hz gave 2.9 GB.
+    throw MediaError("Failed to decode " + src + ": resampling its " +
+                     std::to_string(first_frame->sample_rate) + " Hz audio to " +
+                     std::to_string(av_buffersink_get_sample_rate(sink_)) + " Hz is more than " +
+                     std::to_string(kMaxUpsampling) + " output samples per input sample.");
+  }
   width_ = first_frame->width;
   height_ = first_frame->height;
   format_ = first_frame->format;

@@ -12,6 +12,12 @@ namespace spdl {
 // The most channels an audio output can be given: swresample mixes layouts of fewer than 64.
 constexpr int kMaxOutputChannels = 63;
 
+// Audio sample rates past what any source has (FFmpeg decodes DSD512 at 2.8 MHz) are a corrupt
+// header's, and so are resampling ratios past kMaxUpsampling output samples per
+// input sample (128 Hz sensor data to 48 kHz is 375): MediaError, not gigabytes.
+constexpr int kMaxSampleRate = 6'144'000;
+constexpr int kMaxUpsampling = 1024;
+
 // The channel layout (an aformat channel_layouts value) of an audio output of
 // `num_channels` channels, the same with every FFmpeg: FFmpeg 5.1's default layout
 // for 1-8, 16 and 24 channels (mono, stereo, 2.1, 4.0, 5.0, 5.1, 6.1, 7.1,

@@ -391,3 +391,31 @@ def test_a_stream_whose_source_raises_a_base_exception_fails_every_window(
         with pytest.raises(SystemExit, match="raised by read"):
             future.result(timeout=30)
     assert "exception being dropped" not in capfd.readouterr().err
+
+
+def _wav_declaring(rate: int) -> bytes:
+    """4800 samples of a mono 16-bit WAV whose header says ``rate`` Hz."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="wav") as container:
+        stream = container.add_stream("pcm_s16le", rate=16000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 4800), np.int16), format="s16", layout="mono"
+        )
+        frame.sample_rate = 16000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    data = bytearray(buffer.getvalue())
+    at = data.find(b"fmt ")
+    data[at + 12 : at + 20] = struct.pack("<II", rate, rate * 2)  # sample and byte rate
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("rate", "output", "match"),
+    [(1, 16000, "more than 1024 output samples per input sample"), (10**9, 44100, "outside")],
+)
+def test_resampling_a_corrupt_sample_rate_is_refused(rate: int, output: int, match: str) -> None:
+    # Decompression bombs: a 96 KB WAV declaring 1 Hz gave 2.9 GB at 16 kHz, and
+    # 1e9 Hz took 8 s and 1.4 GB to set up the resampler.
+    with pytest.raises(spdl.io.MediaError, match=match):
+        spdl.io.load_audio(_wav_declaring(rate), sample_rate=output)
