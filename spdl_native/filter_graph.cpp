@@ -1,5 +1,6 @@
 #include "filter_graph.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -186,6 +187,8 @@ FilterGraph::FilterGraph(const std::string& description, MediaType type, const A
                      std::to_string(av_buffersink_get_sample_rate(sink_)) + " Hz is more than " +
                      std::to_string(kMaxUpsampling) + " output samples per input sample.");
   }
+  max_duration_ = av_rescale_q(kMaxFrameDurationS, AVRational{1, 1},
+                               AVRational{time_base.first, std::max(time_base.second, 1)});
   width_ = first_frame->width;
   height_ = first_frame->height;
   format_ = first_frame->format;
@@ -225,8 +228,12 @@ void FilterGraph::push(AVFrame* frame) {
     return;
   }
   if (frame->pts != AV_NOPTS_VALUE) {
-    const int64_t duration = ffmpeg::frame_duration(frame);
-    end_pts_ = frame->pts + (duration > 0 ? duration : type_ == MediaType::Audio ? 0 : 1);
+    int64_t duration = ffmpeg::frame_duration(frame);
+    if (type_ != MediaType::Audio) {
+      // At least one tick, unless a tick itself is longer than the limit.
+      duration = std::clamp<int64_t>(duration, std::min<int64_t>(1, max_duration_), max_duration_);
+    }
+    end_pts_ = frame->pts + std::max<int64_t>(duration, 0);
   }
   ffmpeg::check(av_buffersrc_add_frame(source_, frame), context);
 }

@@ -16,6 +16,9 @@ constexpr int kMaxOutputChannels = 63;
 // header's, and so are resampling ratios past kMaxUpsampling output samples per
 // input sample (128 Hz sensor data to 48 kHz is 375): MediaError, not gigabytes.
 constexpr int kMaxSampleRate = 6'144'000;
+// The longest a video frame may last for the filters: fps repeats the last frame to
+// its end, and a corrupt time base made one last 2**31 s (the decode never returned).
+constexpr int kMaxFrameDurationS = 60;
 constexpr int kMaxUpsampling = 1024;
 
 // The channel layout (an aformat channel_layouts value) of an audio output of
@@ -64,6 +67,7 @@ class FilterGraph {
   bool finished_ = false;
   bool identity_ = false;
   int64_t end_pts_ = AV_NOPTS_VALUE;  // where the last frame pushed ends
+  int64_t max_duration_ = 0;          // kMaxFrameDurationS in the stream's time base
 };
 
 }  // namespace spdl

@@ -9,11 +9,13 @@ import io
 import math
 import pathlib
 import struct
+import subprocess
+import sys
 
 import av
 import numpy as np
 import pytest
-from media import AudioReference, ImageReference, VideoReference, ffmpeg_image_bytes
+from media import AudioReference, ImageReference, VideoReference, encode_video, ffmpeg_image_bytes
 from reference_decode import mean_abs_diff
 
 import spdl._native
@@ -419,3 +421,45 @@ def test_resampling_a_corrupt_sample_rate_is_refused(rate: int, output: int, mat
     # 1e9 Hz took 8 s and 1.4 GB to set up the resampler.
     with pytest.raises(spdl.io.MediaError, match=match):
         spdl.io.load_audio(_wav_declaring(rate), sample_rate=output)
+
+
+def test_frame_rate_on_a_corrupt_time_base_ends(tmp_path: pathlib.Path) -> None:
+    # An AVI whose stream header makes each frame last 2**31-1 s: fps repeated the last
+    # frame for that long and the decode never returned. The filters now take a frame
+    # to last at most 60 s (a tick longer than that: none).
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="avi") as container:
+        stream = container.add_stream("mjpeg", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuvj420p"
+        for i in range(6):
+            frame = np.full((24, 32, 3), 40 * i, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = bytearray(buffer.getvalue())
+    at = data.find(b"strh") + 8
+    data[at + 20 : at + 28] = struct.pack("<II", 2**31 - 1, 1)  # dwScale, dwRate
+    path = tmp_path / "corrupt.avi"
+    path.write_bytes(bytes(data))
+    code = (
+        "import sys, spdl.io\n"
+        "try:\n"
+        "    spdl.io.load_video(sys.argv[1], timestamp=(0, 0.3), frame_rate=30)\n"
+        "except spdl.io.MediaError as error:\n"
+        "    print('MediaError', error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("MediaError") and "corrupt.avi" in done.stdout
+
+
+def test_frame_rate_keeps_a_last_frames_duration_under_a_minute(tmp_path: pathlib.Path) -> None:
+    # The 60 s bound leaves ordinary frames alone: 10 fps to 30 fps repeats the last
+    # frame for its 0.1 s, as FFmpeg's fps filter does.
+    path = tmp_path / "ten.mp4"
+    frames = [np.full((16, 16, 3), 20 * i, np.uint8) for i in range(10)]
+    encode_video(path, frames, width=16, height=16, frame_rate=10)
+    assert spdl.io.to_numpy(spdl.io.load_video(path, frame_rate=30)).shape[0] == 30
