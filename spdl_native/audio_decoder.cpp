@@ -77,9 +77,21 @@ class AudioWriter {
     // A little more than needed is cheap: untouched pages cost no memory.
     const double seconds = within_window(header_, seconds_);
     const int64_t frame_samples = std::max(frame->nb_samples, 1);
-    capacity_ = seconds > 0 ? static_cast<int64_t>(seconds * frame->sample_rate)
-                            : std::max<int64_t>(fallback_frames_, 64) * frame_samples;
+    const int64_t estimate = std::max<int64_t>(fallback_frames_, 64) * frame_samples;
+    // The declared duration is a header's word: one of 74,000 hours (0.3 s of MP3)
+    // asked for more than the machine maps. Then the packets' estimate, grown as needed.
+    const double declared = seconds * frame->sample_rate;
+    capacity_ = seconds > 0 && declared < 1e15 ? static_cast<int64_t>(declared) : estimate;
     capacity_ += 2 * frame_samples;
+    try {
+      allocate();
+    } catch (const std::bad_alloc&) {
+      capacity_ = estimate + 2 * frame_samples;
+      allocate();
+    }
+  }
+
+  void allocate() {
     buffer_ =
         planar_
             ? std::make_unique<CPUBuffer>(std::vector<int64_t>{channels_, capacity_}, dtype_)

@@ -463,3 +463,26 @@ def test_frame_rate_keeps_a_last_frames_duration_under_a_minute(tmp_path: pathli
     frames = [np.full((16, 16, 3), 20 * i, np.uint8) for i in range(10)]
     encode_video(path, frames, width=16, height=16, frame_rate=10)
     assert spdl.io.to_numpy(spdl.io.load_video(path, frame_rate=30)).shape[0] == 30
+
+
+def test_audio_whose_header_declares_74000_hours_loads_what_it_holds() -> None:
+    # The output was reserved for the declared duration: MemoryError (std::bad_alloc),
+    # no source, although the 0.3 s of audio decode.
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3") as container:
+        stream = container.add_stream("libmp3lame", rate=16000, layout="mono")
+        tone = (np.sin(np.arange(1152) / 5)[None] * 8000).astype(np.int16)
+        for i in range(5):
+            frame = av.AudioFrame.from_ndarray(tone, format="s16p", layout="mono")
+            frame.sample_rate, frame.pts = 16000, i * 1152
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = bytearray(buffer.getvalue())
+    at = max(data.find(b"Info"), data.find(b"Xing"))
+    data[at + 8 : at + 12] = struct.pack(">I", 0x7FFFFFFF)  # the declared frame count
+    whole = spdl.io.to_numpy(spdl.io.load_audio(bytes(data)))
+    packets = spdl.io.demux_media("audio", bytes(data)).result()
+    frames = spdl.io.decode_packets(packets).result()
+    np.testing.assert_array_equal(whole, spdl.io.to_numpy(spdl.io.convert_frames(frames).result()))
