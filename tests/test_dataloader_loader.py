@@ -808,3 +808,22 @@ def test_a_loader_pickles_and_deepcopies_after_a_pass_and_a_break():
         assert copied.state_dict() == loader.state_dict()
         assert copied.epoch == 2  # the broken epoch 1 is left behind, as by the original
         assert [i for batch in copied for i in batch] == RandomSampler(20).indices(2)
+
+
+def test_a_peek_before_training_leaves_the_samplers_set_epoch_in_charge():
+    # A pass left early (a peek at one batch) used to move every later pass one epoch
+    # ahead of sampler.set_epoch(e), and a mid-epoch checkpoint then did not resume.
+    sampler = RandomSampler(8)
+    loader = DataLoader(
+        MapSource(list(range(8)), sampler), preprocessor=_index, batch_size=4, output_order="input"
+    )
+    next(iter(loader))
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        got = []
+        for batch in loader:
+            assert loader.epoch == epoch  # during a pass, its own epoch
+            got += batch
+            state = loader.state_dict()
+        assert got == RandomSampler(8).indices(epoch)
+    assert state["epoch"] == 2 and state["delivered"] == [[0, 8]]

@@ -81,10 +81,10 @@ class DataLoader(Generic[T]):
     (the last error is its ``__cause__``).
 
     With a :class:`MapSource` (or any source with ``epoch``, ``set_epoch``,
-    ``state_dict`` and ``load_state_dict``), each pass reads the next epoch, so each
-    pass reshuffles, as torch's ``shuffle=True`` does: a completed pass moves the source
-    on when it ends, one left early (a ``break`` after a number of steps, an error) when
-    the next pass starts, unless a state was loaded or the epoch set in between.
+    ``state_dict`` and ``load_state_dict``), each pass moves the source on to the next
+    epoch when it ends, also one left early (a ``break`` after a number of steps, an
+    error), so each pass reshuffles, as torch's ``shuffle=True`` does; setting the epoch
+    (the loader's or the sampler's ``set_epoch``) or loading a state overrides it.
     :meth:`state_dict` records which of the epoch's samples have been delivered (after
     a ``break`` too), and :meth:`load_state_dict` makes the next pass deliver exactly
     the others — in a new process too. With ``output_order="input"``, the resumed pass
@@ -210,6 +210,9 @@ class DataLoader(Generic[T]):
         self._pipeline: Pipeline | None = None
         self._progress: Progress | None = None  # the latest pass's, or a loaded one
         self._resume = False  # the next pass continues self._progress
+        # The last pass ended early and moved the source on: self._progress is where
+        # it stopped, which state_dict() still gives (a pre-empted job's resume point).
+        self._left_early = False
 
     def __getstate__(self) -> dict[str, Any]:
         # The last pass's pipeline (threads, locks) stays behind; so do its stats.
@@ -255,21 +258,12 @@ class DataLoader(Generic[T]):
 
     @property
     def epoch(self) -> int:
-        """The epoch the next pass reads.
+        """The source's epoch: the one the next pass reads (during a pass, its own).
 
         Raises:
             TypeError: If the source has no epochs.
         """
-        return self._resumable_src("read the epoch").epoch + self._left_early()
-
-    def _left_early(self) -> bool:
-        """Whether the last pass left the source's epoch early (the next reads the one after)."""
-        progress = self._progress
-        return (
-            not self._resume
-            and progress is not None
-            and progress.epoch == self._resumable_src("read the epoch").epoch
-        )
+        return self._resumable_src("read the epoch").epoch
 
     def set_epoch(self, epoch: int) -> None:
         """Selects the epoch the next pass reads (forwarded to the source).
@@ -288,7 +282,8 @@ class DataLoader(Generic[T]):
         src = self._resumable_src("set the epoch")
         changed = epoch != src.epoch
         src.set_epoch(epoch)  # checks the value first: a bad one keeps the resume point
-        if changed or not self._resume:
+        self._left_early = False
+        if changed:
             self._discard_resume_point(epoch, stacklevel=2)
             self._progress = None
 
@@ -339,11 +334,11 @@ class DataLoader(Generic[T]):
             [['c', 'd'], ['e', 'f']]
         """
         src = self._resumable_src("save the state")
-        progress = self._progress
-        delivered = (
-            progress.ranges() if progress is not None and progress.epoch == src.epoch else []
-        )
-        return {"epoch": src.epoch, "delivered": delivered, "source": src.state_dict()}
+        progress, epoch = self._progress, src.epoch
+        if self._left_early and progress is not None and epoch == progress.epoch + 1:
+            epoch = progress.epoch  # where the pass left early stopped
+        delivered = progress.ranges() if progress is not None and progress.epoch == epoch else []
+        return {"epoch": epoch, "delivered": delivered, "source": src.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Makes the next pass resume where :meth:`state_dict` was taken.
@@ -365,6 +360,7 @@ class DataLoader(Generic[T]):
         src.set_epoch(epoch)
         self._progress = Progress(epoch, ranges)
         self._resume = True
+        self._left_early = False
 
     # Passes --------------------------------------------------------------------------
 
@@ -393,13 +389,11 @@ class DataLoader(Generic[T]):
             skip = Progress(epoch, previous.ranges())
             self._progress = Progress(epoch, previous.ranges())
         else:
-            if self._left_early():  # as torch's shuffle, which draws an order per pass
-                epoch += 1
-                self._src.set_epoch(epoch)
             self._discard_resume_point(epoch, stacklevel=3)  # the loop over the loader
             skip = None
             self._progress = Progress(epoch)
         self._resume = False
+        self._left_early = False
         return epoch, skip
 
     def _positions(self, skip: Progress | None) -> tuple[Iterator[tuple[int, Any]], Read | None]:
@@ -512,5 +506,8 @@ class DataLoader(Generic[T]):
             if transfer is not None:
                 transfer.shutdown(wait=False, cancel_futures=True)
                 transfer.join(max(0.0, deadline - time.monotonic()))
-            if completed and epoch is not None:
+            if epoch is not None:
+                # Left early too (a break after some steps, an error): the next pass
+                # reads the next epoch, as torch's shuffle draws a new order per pass.
                 self._resumable_src("move to the next epoch").set_epoch(epoch + 1)
+                self._left_early = not completed

@@ -39,10 +39,10 @@ class Progress:
             else:
                 self._above.update(range(start, stop))
         self._above = {position for position in self._above if position >= self._low}
+        self._advance()
 
     def __reduce__(self) -> tuple[type[Progress], tuple[int, list[list[int]]]]:
         return Progress, (self.epoch, self.ranges())  # a copy without the lock
-        self._advance()
 
     def _advance(self) -> None:
         while self._low in self._above:
