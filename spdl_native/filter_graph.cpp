@@ -146,8 +146,11 @@ FilterGraph::FilterGraph(const std::string& description, MediaType type, const A
   // Parallelism comes from many decoders at once, not from threads per graph.
   graph_->nb_threads = 1;
   const bool audio = type == MediaType::Audio;
-  if (audio && (first_frame->sample_rate <= 0 || first_frame->sample_rate > kMaxSampleRate)) {
-    // A corrupt header's rate: resampling 1e9 Hz took 8 s and 1.4 GB to set up.
+  const bool resamples = description.find("aresample") != std::string::npos;
+  if (audio && resamples &&
+      (first_frame->sample_rate <= 0 || first_frame->sample_rate > kMaxSampleRate)) {
+    // A corrupt header's rate: resampling 1e9 Hz took 8 s and 1.4 GB to set up (the
+    // samples of a 20 MHz radio recording, not resampled, come as they are).
     throw MediaError("Failed to decode " + src + ": its audio has a sample rate of " +
                      std::to_string(first_frame->sample_rate) + " Hz, outside 1 .. " +
                      std::to_string(kMaxSampleRate) + " Hz.");

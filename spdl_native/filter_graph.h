@@ -12,8 +12,8 @@ namespace spdl {
 // The most channels an audio output can be given: swresample mixes layouts of fewer than 64.
 constexpr int kMaxOutputChannels = 63;
 
-// Audio sample rates past what any source has (FFmpeg decodes DSD512 at 2.8 MHz) are a corrupt
-// header's, and so are resampling ratios past kMaxUpsampling output samples per
+// Resampling refuses a source rate past what audio has (FFmpeg decodes DSD512 at
+// 2.8 MHz), a corrupt header's, and ratios past kMaxUpsampling output samples per
 // input sample (128 Hz sensor data to 48 kHz is 375): MediaError, not gigabytes.
 constexpr int kMaxSampleRate = 6'144'000;
 // The longest a video frame may last for the filters: fps repeats the last frame to

@@ -486,3 +486,11 @@ def test_audio_whose_header_declares_74000_hours_loads_what_it_holds() -> None:
     packets = spdl.io.demux_media("audio", bytes(data)).result()
     frames = spdl.io.decode_packets(packets).result()
     np.testing.assert_array_equal(whole, spdl.io.to_numpy(spdl.io.convert_frames(frames).result()))
+
+
+def test_a_high_sample_rate_loads_when_not_resampled() -> None:
+    # A radio recording saved as WAV at 20 MHz: only resampling it is refused.
+    data = _wav_declaring(20_000_000)
+    assert spdl.io.to_numpy(spdl.io.load_audio(data)).shape == (1, 4800)
+    with pytest.raises(spdl.io.MediaError, match="outside"):
+        spdl.io.load_audio(data, sample_rate=16000)
