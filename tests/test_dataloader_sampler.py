@@ -264,9 +264,17 @@ def test_a_default_rank_is_read_when_first_needed(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     sampler = RandomSampler(10, seed=0)
     loader = DataLoader(MapSource(list(range(10)), sampler), batch_size=2)
+    assert "rank=None, world_size=None" in repr(sampler)  # a log line reads nothing yet
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert len(loader) == 3 and (sampler.rank, sampler.world_size) == (1, 2)
     assert list(sampler) == RandomSampler(10, seed=0, rank=1, world_size=2).indices(0)
     monkeypatch.setenv("RANK", "0")
     assert sampler.rank == 1  # fixed once read
+
+
+def test_a_seed_may_be_any_non_negative_int():
+    # Seeds above 2**63 - 1 (random.getrandbits(64), a SeedSequence's 128 bits) were refused.
+    seed = 2**127 + 5
+    assert RandomSampler(10, seed=seed).indices(0) == RandomSampler(10, seed=seed).indices(0)
+    assert RandomSampler(10, seed=seed).indices(0) != RandomSampler(10, seed=seed + 1).indices(0)

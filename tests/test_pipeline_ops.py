@@ -10,6 +10,7 @@ import asyncio
 import concurrent.futures
 import functools
 import io
+import math
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -383,3 +384,5 @@ def test_builder_rejects_invalid_arguments():
             )
         with pytest.raises(error, match="report_stats_interval"):
             DataLoader(range(4), report_stats_interval=interval)
+    builder = PipelineBuilder().add_source([1]).add_sink(1)  # inf: the final report only
+    assert list(builder.build(num_threads=1, report_stats_interval=math.inf)) == [1]

@@ -195,10 +195,13 @@ def test_a_body_over_max_body_bytes_fails_without_a_retry(
     with pytest.raises(spdl.io.RemoteError, match="larger than max_body_bytes=1048576"):
         spdl.io.load_image(url)
     assert len(faults.hits("?case=endless")) == 1
+    spdl.io.set_remote_options(max_body_bytes=0)
+    spdl.io.load_image(faults.url("ok", 0, reference.path.name))  # a connection kept alive
     spdl.io.set_remote_options(max_body_bytes=100)  # the Content-Length says more
     url = faults.url("ok", 0, reference.path.name) + "?case=small-limit"
     with pytest.raises(spdl.io.RemoteError, match=r"body of \d+ bytes is larger than"):
         spdl.io.load_image(url)
+    assert len(faults.hits("?case=small-limit")) == 1  # not again on a new connection
     spdl.io.set_remote_options(max_body_bytes=0)  # no limit
     np.testing.assert_array_equal(
         spdl.io.to_numpy(spdl.io.load_image(url)),

@@ -468,7 +468,7 @@ def test_a_file_url_of_another_host_is_refused_when_called(image_files):
     path = image_files["jpeg"].path
     with pytest.raises(ValueError, match="names the host 'server'"):
         spdl.io.load_image(f"file://server{path}")
-    local = f"file://localhost{path}"
+    local = f"file://LOCALHOST{path}"
     np.testing.assert_array_equal(
         _array(spdl.io.load_image(local)), _array(spdl.io.load_image(path))
     )

@@ -69,7 +69,7 @@ def _default_rank_and_world_size() -> tuple[int, int]:
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
-    return as_int(name, value, minimum, maximum=sys.maxsize)  # seeds may exceed a C int
+    return as_int(name, value, minimum, maximum=None)  # a seed may be 128 bits
 
 
 class _ShardedSampler:
@@ -186,13 +186,11 @@ class _ShardedSampler:
 
     def state_dict(self) -> dict[str, Any]:
         """The sampler's configuration and epoch, as plain data (JSON- and torch.save-able)."""
-        return {
-            "epoch": self._epoch,
-            "num_items": self._num_items,
-            "rank": self.rank,
-            "world_size": self.world_size,
-            "uneven": self._uneven,
-        }
+        return {**self._state(), "rank": self.rank, "world_size": self.world_size}
+
+    def _state(self) -> dict[str, Any]:
+        """The state but for the rank and world size (which may not be read yet)."""
+        return {"epoch": self._epoch, "num_items": self._num_items, "uneven": self._uneven}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores the epoch from :meth:`state_dict`'s output.
@@ -217,7 +215,11 @@ class _ShardedSampler:
         self.set_epoch(state["epoch"])
 
     def __repr__(self) -> str:
-        options = ", ".join(f"{key}={value!r}" for key, value in self.state_dict().items())
+        # Not state_dict(): a repr (a log line) must not fix a default rank before
+        # init_process_group; an unread one shows as None.
+        rank, world_size = self._shard or self._given
+        state = {**self._state(), "rank": rank, "world_size": world_size}
+        options = ", ".join(f"{key}={value!r}" for key, value in state.items())
         return f"{type(self).__name__}({options})"
 
 
@@ -284,9 +286,8 @@ class RandomSampler(_ShardedSampler):
         generator = np.random.Generator(np.random.PCG64([self._seed, epoch]))
         return generator.permutation(self._num_items).tolist()
 
-    def state_dict(self) -> dict[str, Any]:
-        """The sampler's configuration, seed and epoch, as plain data."""
-        return {**super().state_dict(), "seed": self._seed}
+    def _state(self) -> dict[str, Any]:
+        return {**super()._state(), "seed": self._seed}
 
 
 class SequentialSampler(_ShardedSampler):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
@@ -23,11 +22,12 @@ U = TypeVar("U")  # the items of the stage being added
 
 
 def check_interval(seconds: object) -> None:
-    """``report_stats_interval``'s check: a positive, finite number of seconds (0 or a
-    bool, which turned every report off or read as 1 s, raise)."""
+    """``report_stats_interval``'s check: a positive number of seconds, ``math.inf`` for
+    the final report only (0 or a bool, which turned every report off or read as 1 s,
+    raise)."""
     if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
         raise TypeError(f"report_stats_interval must be a number or None, got {seconds!r}")
-    if not 0 < float(seconds) < math.inf:
+    if not float(seconds) > 0:  # NaN too
         raise ValueError(
             f"report_stats_interval must be a positive number of seconds, got {seconds!r}"
         )

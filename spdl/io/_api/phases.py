@@ -70,7 +70,8 @@ def _demux_media(
 def _streaming_demux(
     media_type: str, src: Source, timestamps: Sequence[Window], **demux_options: Any
 ) -> Step[Iterator[Packets]]:
-    """Demux several windows of one audio/video source, opening the source once.
+    """Demux several windows of one audio/video source, opening the source once (Ogg
+    audio: once per window, as FFmpeg's Ogg demuxer mistimes a second seek).
 
     In the background forms one task on the demux pool reads the windows in order and
     hands each over as soon as it is read, so decoding the first window can start

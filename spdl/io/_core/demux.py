@@ -984,7 +984,8 @@ def iter_demux(
     format: str | None = None,
     format_options: Mapping[str, str] | None = None,
 ) -> Iterator[Packets]:
-    """Demuxes several windows of one source, opening it once.
+    """Demuxes several windows of one source, opening it once (Ogg audio: once per
+    window, see below).
 
     Args:
         media_type: ``"audio"`` or ``"video"``.

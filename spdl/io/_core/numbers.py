@@ -27,8 +27,8 @@ def is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def as_int(name: str, value: object, minimum: int, maximum: int = INT_MAX) -> int:
-    """``value`` as a Python int.
+def as_int(name: str, value: object, minimum: int, maximum: int | None = INT_MAX) -> int:
+    """``value`` as a Python int (``maximum=None``: no upper bound).
 
     Raises:
         TypeError: ``value`` is not an integer (see :func:`is_int`).
@@ -39,7 +39,7 @@ def as_int(name: str, value: object, minimum: int, maximum: int = INT_MAX) -> in
     number = operator.index(value)  # type: ignore[arg-type]  # an Integral
     if number < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {number}.")
-    if number > maximum:
+    if maximum is not None and number > maximum:
         raise ValueError(f"{name} must be at most {maximum}, got {number}.")
     return number
 

@@ -48,7 +48,7 @@ def local_path(url: str) -> str | None:
     if _remote.scheme(url) != "file":
         return None
     parts = urllib.parse.urlsplit(url)
-    if parts.netloc not in ("", "localhost"):
+    if parts.netloc.lower() not in ("", "localhost"):
         raise ValueError(
             f"{_remote.redact(url)} names the host {parts.netloc!r}: a file:// URL reads "
             "this machine's files (file:///path or file://localhost/path)."

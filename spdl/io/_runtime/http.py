@@ -32,6 +32,7 @@ from spdl import _native
 from spdl.io._core import remote as _remote
 from spdl.io._core.remote import FetchedBytes, RemoteError, RemoteNotFoundError
 from spdl.io._runtime.http_wire import (
+    BodyTooLarge,
     Connection,
     Disconnected,
     ProtocolError,
@@ -599,6 +600,9 @@ def _attempt(
                 if conn.sock is None:
                     conn.connect(lambda: _stopped(cancel, deadline))
                 answer = conn.get(target, headers, name, options.max_body_bytes)
+        except BodyTooLarge:  # the server's answer, not a lost idle connection: no retry
+            _discard(conn)
+            raise
         except (Disconnected, ConnectionResetError, BrokenPipeError, ProtocolError):
             # On a reused connection also a ProtocolError: bytes the server wrote while
             # it was idle, after the check in _take, read as the answer.
