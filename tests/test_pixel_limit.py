@@ -193,6 +193,20 @@ def test_jpeg_bomb_fails_with_either_decoder(decoder: str) -> None:
         spdl.io.load_image(jpeg_bomb(), decoder=decoder)
 
 
+def test_a_stray_byte_before_a_marker_does_not_hide_a_jpeg_bombs_size() -> None:
+    # libjpeg and FFmpeg skip bytes before a marker; the header scan stopped there and
+    # checked nothing, and a 524-byte file decoded 256 M pixels (1.95 GB).
+    data = jpeg_bomb()
+    app0_end = 4 + struct.unpack_from(">H", data, 4)[0]
+    stray = data[:app0_end] + b"\x00\x00" + data[app0_end:]
+    with pytest.raises(spdl.io.MediaError, match=f"declares {BOMB_SIDE}x{BOMB_SIDE}"):
+        spdl.io.load_image(stray)
+    batch = spdl.io.batch_load_image(
+        [stray, image_bytes(_picture(8, 8), "JPEG")], 8, 8, strict=False
+    )
+    assert spdl.io.to_numpy(batch).shape == (1, 8, 8, 3)
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads Linux's VmHWM")
 def test_bombs_do_not_take_memory(tmp_path: pathlib.Path) -> None:
     """Peak memory of a process that loads every bomb every way stays far below one

@@ -26,7 +26,14 @@ Segment find_first(const uint8_t* data, size_t size, Wanted wanted) {
   size_t pos = 2;
   while (pos + 4 <= size) {
     if (data[pos] != 0xFF) {
-      return {};  // not at a marker: malformed
+      // Bytes before a marker: libjpeg and FFmpeg skip them (a warning), and so does
+      // this, or one stray byte hid the frame's size from the pixel limit.
+      const void* next = std::memchr(data + pos, 0xFF, size - pos);
+      if (next == nullptr) {
+        return {};
+      }
+      pos = static_cast<size_t>(static_cast<const uint8_t*>(next) - data);
+      continue;
     }
     const uint8_t current = data[pos + 1];
     if (current == 0xFF) {
