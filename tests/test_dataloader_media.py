@@ -198,6 +198,17 @@ def test_failed_images_are_dropped_with_their_labels(image_root, broken_files, c
         assert [(r.name, r.levelname) for r in records] == [("spdl.dataloader", "WARNING")]
 
 
+def test_a_dropped_image_of_the_slow_path_is_logged_once(image_root, caplog):
+    # Bytes that are no image go through the demux pools, whose threads logged each
+    # failure at ERROR again (the flag lived in the caller's thread only).
+    good = ImageFolder(image_root)[0]
+    with caplog.at_level(logging.WARNING):
+        images, labels = ImageBatchLoader(32, transform=None)([good, (b"not an image", 1)])
+    assert labels.tolist() == [good[1]] and images.shape == (1, 32, 32, 3)
+    records = [(r.name, r.levelname) for r in caplog.records if "12 bytes" in r.getMessage()]
+    assert records == [("spdl.dataloader", "WARNING")]
+
+
 def test_all_images_failing_gives_an_empty_batch(broken_files):
     pairs = [(broken_files["corrupt"], 1), (broken_files["missing"], 2)]
     images, labels = ImageBatchLoader((24, 32), transform=None)(pairs)

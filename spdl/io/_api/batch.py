@@ -122,13 +122,7 @@ def failures_logged_by_caller() -> Iterator[None]:
 
 
 def _log_failure(src: Any, error: BaseException) -> None:
-    if not _caller_logs.get():
-        _LG.error("Failed to load image %s: %s", describe_source(src), error)
-
-
-def _log_failures(failures: Sequence[tuple[Any, BaseException]]) -> None:
-    for src, error in failures:
-        _log_failure(src, error)
+    _LG.error("Failed to load image %s: %s", describe_source(src), error)
 
 
 def _fast_batch(
@@ -136,6 +130,7 @@ def _fast_batch(
     decode_options: dict[str, Any],
     strict: bool,
     transforms: list[_native.ImageTransform] | None,
+    log: bool,
     cancel: _native.CancelToken,
 ) -> Any:
     """Decodes the batch in one native call (GIL released) and raises its failures."""
@@ -148,7 +143,7 @@ def _fast_batch(
     buffer, errors = decode_image_batch(
         srcs, cancel=cancel, num_threads=num_threads, transforms=transforms, **options
     )
-    return _batch_result(srcs, buffer, errors, strict, len(srcs), cancel)
+    return _batch_result(srcs, buffer, errors, strict, len(srcs), log, cancel)
 
 
 def _batch_result(
@@ -157,6 +152,7 @@ def _batch_result(
     errors: list[BaseException | None],
     strict: bool,
     num_srcs: int,
+    log: bool,
     cancel: _native.CancelToken,
 ) -> Any:
     """The batch, or the failure to raise: the first one (strict) or that all failed.
@@ -170,8 +166,9 @@ def _batch_result(
         for src, error in zip(srcs, errors, strict=True)
         if error is not None
     ]
-    if not cancel.cancelled:
-        _log_failures(failures)
+    if log and not cancel.cancelled:
+        for src, error in failures:
+            _log_failure(src, error)
     if (failures and strict) or buffer is None:
         first = failures[0][1] if failures else None
         error = first if strict and first else _all_failed(num_srcs, first)
@@ -220,12 +217,13 @@ def _batch_chain(
     strict: bool,
     executor: Executor | None,
     transforms: Transforms | None = None,
+    log: bool = True,
 ) -> Generator[Future[Any], Any, None]:
     failed: set[int] = set()
 
     def on_error(i: int, error: BaseException) -> None:
         failed.add(i)
-        if not isinstance(error, CancelledError):  # the batch was cancelled, not failed
+        if log and not isinstance(error, CancelledError):  # cancelled: not failed
             _log_failure(srcs[i], error)
 
     # With transforms each image is decoded whole, in its own format, and cut,
@@ -261,6 +259,7 @@ def _batch_chain(
             output,
             strict,
             len(srcs),
+            log,
         ),
         phase="convert",
         src=_batch_name(srcs),
@@ -275,11 +274,12 @@ def _transform_batch(
     output: dict[str, Any],
     strict: bool,
     num_srcs: int,
+    log: bool,
     cancel: _native.CancelToken,
 ) -> Any:
     """Crops, resizes and mirrors the decoded images into one batch (GIL released)."""
     buffer, errors = _decode.transform_image_batch(frames, transforms, **output)
-    return _batch_result(srcs, buffer, errors, strict, num_srcs, cancel)
+    return _batch_result(srcs, buffer, errors, strict, num_srcs, log, cancel)
 
 
 def _use_fast_path(
@@ -381,6 +381,7 @@ def _batch_load_image(
         hflip,
     )
     name = _batch_name(checked)
+    log = not _caller_logs.get()  # read here, in the caller's thread (not the pools')
     urls = _remote.has_urls(checked)
     if urls and not _use_fast_path(checked, demux, decode, convert):
         # Fetched whole first: their bytes may show still images that their names did not.
@@ -388,16 +389,15 @@ def _batch_load_image(
         checked, urls = (yield Step("fetch", name, fetch, spawn=True)), False
     if not _use_fast_path(checked, demux, decode, convert):
         chain = functools.partial(_batch_chain, checked, demux, decode, convert, strict)
-        return (
-            yield Step("load", name, functools.partial(chain, transforms=transforms), spawn=True)
-        )
+        run = functools.partial(chain, transforms=transforms, log=log)
+        return (yield Step("load", name, run, spawn=True))
     native = transforms.to_native() if transforms else None
     if not urls:
-        run = functools.partial(_fast_batch, checked, decode, strict, native)
+        run = functools.partial(_fast_batch, checked, decode, strict, native, log)
         return (yield Step("decode", name, run, cancellable=True))
     # URLs become images that their fetches (started now) fill while the others decode.
     sources, fetches = _remote.pending_sources(checked, strict)
-    run = functools.partial(_fast_batch, sources, decode, strict, native)
+    run = functools.partial(_fast_batch, sources, decode, strict, native, log)
     try:
         return (yield Step("decode", name, run, cancellable=True))
     except AsyncIOFailure as error:
