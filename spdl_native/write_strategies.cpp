@@ -285,10 +285,10 @@ void Swscale::configure(const AVFrame* frame, const WriteTarget& target) {
   // swscale 5.1 writes 16-bit gray from YUV and RGB to 255/256 of the full range
   // (white 65277, not 65535). Limited-range luma is taken as it is instead (no range
   // change: N-bit luma times 65535 / (2^N - 1)) and write() expands it; gray from RGB
-  // is stretched by 65535 / 65280 (within 4 of FFmpeg 8's).
+  // (and palette) is stretched by 65535 / 65280 (within 4 of FFmpeg 8's).
   gray16_black_ = 0;
   gray16_scale_ = 0;
-  if (out_fmt == AV_PIX_FMT_GRAY16LE && is_rgb(src_fmt)) {
+  if (out_fmt == AV_PIX_FMT_GRAY16LE && (is_rgb(src_fmt) || src_fmt == AV_PIX_FMT_PAL8)) {
     gray16_scale_ = 65535.0 / 65280.0;
   } else if (out_fmt == AV_PIX_FMT_GRAY16LE && !src_full && !is_gray(src_fmt)) {
     const int depth = av_pix_fmt_desc_get(src_fmt)->comp[0].depth;

@@ -605,3 +605,12 @@ def test_16bit_png_samples_come_in_native_byte_order(pix_fmt: str) -> None:
     assert np.abs(resized.astype(np.int64).mean() - samples.mean()) < 0.02 * samples.mean()
     with pytest.raises(ValueError, match=f"big-endian.*use '{pix_fmt}'"):
         load(data, pix_fmt=pix_fmt[:-2] + "be")
+
+
+def test_gray16_of_a_palette_png_spans_the_16_bit_range() -> None:
+    # Palette and RGB sources went to 255/256 of the range (white 65277).
+    picture = np.zeros((8, 8, 3), np.uint8)
+    picture[:4] = 255
+    data = image_bytes(Image.fromarray(picture).convert("P"), "PNG")
+    gray = load(data, pix_fmt="gray16le")
+    assert gray.dtype == np.uint16 and gray[0, 0, 0] >= 65531 and gray[0, 7, 0] <= 4

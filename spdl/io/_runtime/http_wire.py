@@ -34,8 +34,9 @@ _IN_PROGRESS = (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK, errno.EAGA
 _NO_BODY = (204, 304)  # statuses whose answers never carry a body
 # A chunk's size: hex digits only (int(x, 16) also takes "-2", "+5", "0x5", "1_0").
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]+")
-# The first allocation of a body; it doubles as the body arrives (to its length).
-_FIRST_BODY_BYTES = 8 << 20
+# The first allocation of a body (a media file's, most often); it doubles as the body
+# arrives, up to its announced length. Not the announced length: a server may lie.
+_FIRST_BODY_BYTES = 64 << 20
 
 
 class Disconnected(ConnectionError):
