@@ -335,16 +335,7 @@ def test_frame_selections_and_windows_take_spans_of_one_video_stream(
 
 def _wav_without_a_decoder() -> bytes:
     """A WAV whose fmt chunk says IEEE float with 16-bit samples: FFmpeg has no decoder."""
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="wav") as container:
-        stream = container.add_stream("pcm_s16le", rate=16000, layout="mono")
-        frame = av.AudioFrame.from_ndarray(
-            np.zeros((1, 1600), np.int16), format="s16", layout="mono"
-        )
-        frame.sample_rate = 16000
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    data = bytearray(buffer.getvalue())
+    data = bytearray(_wav_declaring(16000))
     at = data.find(b"fmt ")
     data[at + 8 : at + 10] = struct.pack("<H", 3)
     return bytes(data)

@@ -351,6 +351,14 @@ def get(
     attempt = 0
     redirects = 0
     status: int | None = None
+
+    def fail(
+        status: int | None, reason: str, cause: BaseException | None = None, what: str | None = None
+    ) -> RemoteError:
+        # Read when called: the attempt, and where the redirects led.
+        where = url if redirects else None
+        return _failure(name, status, reason, attempt, history, cause, what=what, redirected=where)
+
     while True:
         if cancel is not None and cancel.cancelled:
             raise Cancelled()
@@ -380,47 +388,21 @@ def get(
             if status in _REDIRECTS and headers.get("location"):
                 if redirects == _MAX_REDIRECTS:  # a loop, most likely
                     history.append(f"too many redirects ({_MAX_REDIRECTS})")
-                    raise _failure(
-                        name,
-                        status,
-                        reason,
-                        attempt,
-                        history,
-                        None,
-                        what=history[-1],
-                        redirected=url if redirects else None,
-                    )
+                    raise fail(status, reason, what=history[-1])
                 target = _redirect_target(url, headers["location"])
                 if urllib.parse.urlsplit(target).scheme.lower() not in ("http", "https"):
                     history.append(
                         f"HTTP {status} to {_remote.redact(target)} "
                         "(not http or https: not followed)"
                     )
-                    raise _failure(
-                        name,
-                        status,
-                        reason,
-                        attempt,
-                        history,
-                        None,
-                        what=history[-1],
-                        redirected=url if redirects else None,
-                    )
+                    raise fail(status, reason, what=history[-1])
                 redirects += 1
                 attempt -= 1
                 url = target
                 continue
             history.append(f"HTTP {status}")
             if not _retried(status):
-                raise _failure(
-                    name,
-                    status,
-                    reason,
-                    attempt,
-                    history,
-                    None,
-                    redirected=url if redirects else None,
-                )
+                raise fail(status, reason)
             wait = _retry_after(headers.get("retry-after"), options.max_retry_after_s)
         if attempt >= options.max_attempts or isinstance(
             cause, ssl.SSLCertVerificationError | ProtocolError
@@ -429,15 +411,7 @@ def get(
             # nor a server that does not speak HTTP as asked answer otherwise.
             reason = "" if status is None else _phrase(status)
             try:
-                raise _failure(
-                    name,
-                    status,
-                    reason,
-                    attempt,
-                    history,
-                    cause,
-                    redirected=url if redirects else None,
-                )
+                raise fail(status, reason, cause)
             finally:
                 # The cause's traceback holds this frame, which holds its caller's: kept
                 # in a local, it would keep them (and their buffers) alive until gc runs.
