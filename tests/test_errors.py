@@ -485,3 +485,45 @@ def test_a_high_sample_rate_loads_when_not_resampled() -> None:
     assert spdl.io.to_numpy(spdl.io.load_audio(data)).shape == (1, 4800)
     with pytest.raises(spdl.io.MediaError, match="outside"):
         spdl.io.load_audio(data, sample_rate=16000)
+
+
+class _ClosingReader(io.RawIOBase):
+    """A file closed by someone else at its third read (after the open)."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self._file, self._reads = open(path, "rb"), 0  # noqa: SIM115
+        self.name = str(path)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        self._reads += 1
+        if self._reads == 3:
+            self._file.close()
+        return self._file.read(size)
+
+
+def test_a_file_object_closed_mid_read_is_a_media_error_naming_it(
+    tmp_path: pathlib.Path,
+) -> None:
+    # It was a bare ValueError("read of closed file"), which a loop skipping MediaErrors
+    # did not catch.
+    path = tmp_path / "small.mp4"  # read whole by the open's first reads
+    frames = [np.full((16, 16, 3), 8 * i, np.uint8) for i in range(30)]
+    encode_video(path, frames, width=16, height=16)
+    for load in (
+        lambda f: spdl.io.load_video(f),
+        lambda f: spdl.io.load_video_windows(f, [(0, 0.5)]),
+    ):
+        with pytest.raises(spdl.io.MediaError, match=f"Failed to read {path}: ValueError"):
+            load(_ClosingReader(path))

@@ -408,15 +408,34 @@ def _opened(
     format_options: Mapping[str, str] | None,
 ) -> Iterator[InputContainer]:
     """The container ``opener`` opens, closed on exit; what interrupted a read of the
-    source (:class:`_ReadInterrupted`: Ctrl-C) is raised again as itself."""
+    source (:class:`_ReadInterrupted`: Ctrl-C) is raised again as itself, and another
+    failed read of a caller's file-like object as a ``MediaError`` naming the source
+    (a URL's ``RemoteError`` as itself)."""
     try:
         with _one_reader(src), opener(src, format, format_options) as container:
-            yield container
             reader = getattr(container.file, "file", None)  # PyAV's wrapper of it
+            failure = None
+            try:
+                yield container
+            except Exception as error:
+                if not (isinstance(reader, _CallerReader) and error is reader.failure):
+                    raise
+                failure = error
             if isinstance(reader, _CallerReader) and reader.failure is not None:
-                raise reader.failure  # a read failed, and the demuxer took it as the end
+                failure = reader.failure  # a read failed, and the demuxer took it as the end
+            if failure is not None:
+                raise _read_failure(describe_source(src), failure) from failure
     except _ReadInterrupted as interrupted:
         raise interrupted.original from None
+
+
+def _read_failure(name: str, error: Exception) -> Exception:
+    """A failed read of ``name`` as raised: a URL's fetch error (or a MediaError, or an
+    interrupt) as it is, another error as a MediaError naming the source (a file closed
+    mid-read gave a bare ``ValueError: read of closed file``)."""
+    if isinstance(error, _ReadInterrupted | MediaError | _remote.RemoteError):
+        return error
+    return MediaError(f"Failed to read {name}: {type(error).__name__}: {error}")
 
 
 _reading_lock = threading.Lock()
