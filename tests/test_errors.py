@@ -11,6 +11,8 @@ import pathlib
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import av
 import numpy as np
@@ -349,11 +351,13 @@ def test_an_audio_window_of_a_codec_without_a_decoder_is_a_media_error() -> None
             spdl.io.load_audio(data, **options)
 
 
-class _ExitingReader(io.RawIOBase):
-    """Reads once, then raises SystemExit (as a framework's cancellation might)."""
+class _Reader(io.RawIOBase):
+    """A seekable file-like object over ``file`` whose ``read`` calls ``on_read(n)``
+    first, with the number of the read (1, 2, ...)."""
 
-    def __init__(self, data: bytes) -> None:
-        self._data, self._reads = io.BytesIO(data), 0
+    def __init__(self, file: Any, on_read: Callable[[int], None], name: str = "") -> None:
+        self._file, self._on_read, self._reads = file, on_read, 0
+        self.name = name
 
     def readable(self) -> bool:
         return True
@@ -362,23 +366,32 @@ class _ExitingReader(io.RawIOBase):
         return True
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        return self._data.seek(offset, whence)
+        return self._file.seek(offset, whence)
 
     def tell(self) -> int:
-        return self._data.tell()
+        return self._file.tell()
 
     def read(self, size: int = -1) -> bytes:
         self._reads += 1
-        if self._reads > 1:
+        self._on_read(self._reads)
+        return self._file.read(size)
+
+
+def _exiting_reader(data: bytes) -> _Reader:
+    """Reads once, then raises SystemExit (as a framework's cancellation might)."""
+
+    def on_read(count: int) -> None:
+        if count > 1:
             raise SystemExit("raised by read()")
-        return self._data.read(min(size, 200))
+
+    return _Reader(io.BytesIO(data), on_read)
 
 
 def test_a_stream_whose_source_raises_a_base_exception_fails_every_window(
     h264_video: VideoReference, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # The windows' Futures waited forever: only an Exception was set on them.
-    source = _ExitingReader(h264_video.path.read_bytes())
+    source = _exiting_reader(h264_video.path.read_bytes())
     futures = spdl.io.streaming_demux("video", source, [(0, 0.3), (0.3, 0.6)])
     for future in futures:
         with pytest.raises(SystemExit, match="raised by read"):
@@ -487,30 +500,15 @@ def test_a_high_sample_rate_loads_when_not_resampled() -> None:
         spdl.io.load_audio(data, sample_rate=16000)
 
 
-class _ClosingReader(io.RawIOBase):
+def _closing_reader(path: pathlib.Path) -> _Reader:
     """A file closed by someone else at its third read (after the open)."""
+    file = open(path, "rb")  # noqa: SIM115
 
-    def __init__(self, path: pathlib.Path) -> None:
-        self._file, self._reads = open(path, "rb"), 0  # noqa: SIM115
-        self.name = str(path)
+    def on_read(count: int) -> None:
+        if count == 3:
+            file.close()
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._file.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._file.tell()
-
-    def read(self, size: int = -1) -> bytes:
-        self._reads += 1
-        if self._reads == 3:
-            self._file.close()
-        return self._file.read(size)
+    return _Reader(file, on_read, str(path))
 
 
 def test_a_file_object_closed_mid_read_is_a_media_error_naming_it(
@@ -526,4 +524,4 @@ def test_a_file_object_closed_mid_read_is_a_media_error_naming_it(
         lambda f: spdl.io.load_video_windows(f, [(0, 0.5)]),
     ):
         with pytest.raises(spdl.io.MediaError, match=f"Failed to read {path}: ValueError"):
-            load(_ClosingReader(path))
+            load(_closing_reader(path))
