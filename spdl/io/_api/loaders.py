@@ -10,10 +10,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from spdl import _native
 from spdl.io._api import remote as _remote
@@ -239,9 +238,9 @@ def _load_video(
 
 def _tell(src: Source) -> int | None:
     """The position of a file-like source (None for paths and bytes), to rewind it to."""
-    if isinstance(src, str | os.PathLike | bytes | bytearray | memoryview):
+    if _demux.is_path_or_data(src):
         return None
-    return src.seek(0, io.SEEK_CUR)
+    return cast(BinaryIO, src).seek(0, io.SEEK_CUR)
 
 
 @operation("load_video_windows", primary="sync", wrap=False, public=("sync",))

@@ -40,6 +40,7 @@ __all__ = [
     "demux",
     "demux_audio_chunks",
     "demux_spans",
+    "is_path_or_data",
     "iter_demux",
     "validate_demux_args",
 ]
@@ -48,6 +49,13 @@ MediaType: TypeAlias = Literal["image", "audio", "video"]
 Source: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO"
 Packets: TypeAlias = "_native.ImagePackets | _native.AudioPackets | _native.VideoPackets"
 Window: TypeAlias = tuple[float, float]
+
+
+def is_path_or_data(src: object) -> bool:
+    """Whether ``src`` is a path or in-memory bytes (else a caller's file-like object,
+    which has a position of its own)."""
+    return isinstance(src, str | os.PathLike | bytes | bytearray | memoryview)
+
 
 _MEDIA_TYPES = ("image", "audio", "video")
 _AUDIO_PREROLL_S = 0.2
@@ -86,7 +94,7 @@ class _DemuxTurn:
     _SLOW_S = 0.004  # 64 packets in 4 ms is ~60 us each, I/O rather than parsing
 
     def __init__(self, src: Source) -> None:
-        self._wanted = isinstance(src, str | os.PathLike | bytes | bytearray | memoryview)
+        self._wanted = is_path_or_data(src)
         self._held = False
         self._count = 0
         self._since = 0.0
@@ -293,7 +301,7 @@ def validate_demux_args(
     if media_type not in _MEDIA_TYPES:
         raise ValueError(f"media_type must be one of {_MEDIA_TYPES}, got {media_type!r}.")
     is_reader = hasattr(src, "read") and hasattr(src, "seek")
-    if not isinstance(src, str | os.PathLike | bytes | bytearray | memoryview) and not is_reader:
+    if not is_path_or_data(src) and not is_reader:
         raise TypeError(
             "src must be a path, bytes-like object or a binary file-like object, "
             f"got {type(src).__name__}."
@@ -447,7 +455,7 @@ def _one_reader(src: Source) -> Iterator[None]:
     """``ValueError`` when a caller's file-like object is being read by another load:
     two loads would move its one position under each other (random, misleading
     errors: a frame count of another part of the file, a stream it does not have)."""
-    if isinstance(src, str | os.PathLike | bytes | bytearray | memoryview):
+    if is_path_or_data(src):
         yield
         return
     with _reading_lock:
@@ -1046,10 +1054,11 @@ def iter_demux(
 def _origin(src: Source) -> int | None:
     """Where a load starts to read ``src``: 0, or the position a file-like object
     stands at; ``None`` for one that cannot tell (it cannot be read afresh)."""
-    if isinstance(src, str | os.PathLike | bytes | bytearray | memoryview):
+    if is_path_or_data(src):
         return 0
+    file = cast(BinaryIO, src)
     try:
-        return src.tell() if src.seekable() else None
+        return file.tell() if file.seekable() else None
     except Exception:
         return None
 
@@ -1064,10 +1073,8 @@ def _read_afresh(
 ) -> Packets:
     """One window's packets, from a container of its own (a file-like object is
     moved back to ``origin`` first)."""
-    if origin is not None and not isinstance(
-        src, str | os.PathLike | bytes | bytearray | memoryview
-    ):
-        src.seek(origin)
+    if origin is not None and not is_path_or_data(src):
+        cast(BinaryIO, src).seek(origin)
     name = describe_source(src)
     with opener(src, format, format_options) as container:
         stream = _pick_stream(container, "audio", name)
