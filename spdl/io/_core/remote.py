@@ -253,7 +253,10 @@ def set_remote_options(
         >>> spdl.io.set_remote_options(timeout_s=10, max_attempts=3)
         >>> spdl.io.remote_options().max_attempts
         3
-        >>> spdl.io.set_remote_options(timeout_s=30, max_attempts=5)
+        >>> spdl.io.set_remote_options(deadline_s=120, max_body_bytes=2 << 30)  # scraped URLs
+        >>> spdl.io.remote_options().deadline_s
+        120.0
+        >>> spdl.io.set_remote_options(timeout_s=30, max_attempts=5, deadline_s=0, max_body_bytes=0)
     """
     global _options
     changes: dict[str, Any] = {}
