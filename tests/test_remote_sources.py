@@ -573,6 +573,16 @@ def test_remote_options_are_checked():
         with pytest.raises(ValueError, match="timeout_s.*finite"):
             spdl.io.set_remote_options(timeout_s=timeout)
     assert spdl.io.remote_options().timeout_s < threading.TIMEOUT_MAX
+    for options, error, match in (
+        ({"deadline_s": -1}, ValueError, "deadline_s.*>= 0"),
+        ({"deadline_s": math.inf}, ValueError, "deadline_s.*finite"),
+        ({"deadline_s": "60"}, TypeError, "deadline_s"),
+        ({"max_body_bytes": -1}, ValueError, "max_body_bytes.*>= 0"),
+        ({"max_body_bytes": 1.5}, TypeError, "max_body_bytes.*an int"),
+    ):
+        with pytest.raises(error, match=match):
+            spdl.io.set_remote_options(**options)
+    assert (spdl.io.remote_options().deadline_s, spdl.io.remote_options().max_body_bytes) == (0, 0)
     # NumPy numbers count as Python's (docs/io.md), and are kept as Python's.
     before = spdl.io.remote_options()
     try:
